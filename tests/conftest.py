@@ -1,0 +1,36 @@
+"""Shared fixtures: tiny config-built pairs (fast) and the embedded SmolLM2 pair (slow, loaded once)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ebsd_env.tiny import tiny_pair
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def copy_pair():
+    """Drafter identical to the verifier: every greedy draft token is accepted."""
+    return tiny_pair("copy")
+
+
+@pytest.fixture(scope="session")
+def random_pair():
+    """Unrelated drafter: most draft tokens are rejected."""
+    return tiny_pair("random")
+
+
+@pytest.fixture(scope="session")
+def noisy_pair():
+    """Perturbed copy: partial agreement with varying confidence."""
+    return tiny_pair("noisy", noise=0.1)
+
+
+@pytest.fixture(scope="session")
+def embedded_pair():
+    """The real embedded pair (SmolLM2-135M-Instruct verifier + default drafter), loaded once per session."""
+    from ebsd_env.models import cached_pair
+
+    return cached_pair()
