@@ -1,0 +1,110 @@
+"""Prompt sources: the built-in offline suite, local files (MT-bench / Spec-Bench style), HF datasets on disk."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ebsd_env.prompts import BUILTIN_CATEGORIES, PromptSourceError, load_prompts, render_prompt
+from ebsd_env.tiny import tiny_tokenizer
+
+
+def test_builtin_suite_covers_every_category_deterministically():
+    rows = load_prompts(limit_per_category=2, seed=3)
+    assert [row["category"] for row in rows] == [c for c in BUILTIN_CATEGORIES for _ in range(2)]
+    for row in rows:
+        assert row["id"] and isinstance(row["prompt"], str) and 10 < len(row["prompt"]) <= 1700
+    assert load_prompts(limit_per_category=2, seed=3) == rows
+    assert load_prompts(limit_per_category=2, seed=4) != rows
+    assert len({row["id"] for row in load_prompts(categories=["qa"])}) == 261
+
+
+def test_builtin_math_numbers_follow_the_seed():
+    first = load_prompts(categories=["math"], seed=0)
+    again = load_prompts(categories=["math"], seed=0)
+    other = load_prompts(categories=["math"], seed=1)
+    assert len(first) > 50 and first == again
+    assert sum(a["prompt"] != b["prompt"] for a, b in zip(first, other, strict=True)) > len(first) // 2
+
+
+def test_mt_bench_first_turn_unless_all_turns():
+    single = load_prompts(categories=["mt_bench"], limit_per_category=3)
+    full = load_prompts(categories=["mt_bench"], limit_per_category=3, all_turns=True)
+    assert [row["prompt"] for row in single] == [row["turns"][0] for row in full]
+    assert all(len(row["turns"]) == 2 and "prompt" not in row for row in full)
+
+
+def test_mt_bench_format_jsonl_loads(tmp_path):
+    path = tmp_path / "question.jsonl"
+    lines = [{"question_id": 81, "category": "writing", "turns": ["Write a haiku.", "Now in French."]},
+             {"question_id": 82, "category": "math", "turns": ["What is 2+2?", "And 3+3?"]},
+             {"question_id": 83, "category": "writing", "turns": ["Write a limerick."]}]
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    rows = load_prompts(str(path))
+    assert rows == [{"id": "81", "category": "writing", "prompt": "Write a haiku."},
+                    {"id": "83", "category": "writing", "prompt": "Write a limerick."},
+                    {"id": "82", "category": "math", "prompt": "What is 2+2?"}]
+    assert load_prompts(str(path), categories=["math"], all_turns=True)[0]["turns"] == ["What is 2+2?", "And 3+3?"]
+    assert len(load_prompts(str(path), limit_per_category=1)) == 2
+
+
+def test_csv_and_parquet_files_load(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    csv_path = tmp_path / "prompts.csv"
+    csv_path.write_text('id,category,prompt\na,qa,"Who wrote Hamlet?"\nb,code,"def f(x):"\n')
+    assert [row["id"] for row in load_prompts(str(csv_path))] == ["a", "b"]
+    parquet_path = tmp_path / "prompts.parquet"
+    pq.write_table(pa.table({"category": ["chat"], "turns": [["Hi there.", "Bye."]]}), parquet_path)
+    assert load_prompts(str(parquet_path)) == [{"id": "0", "category": "chat", "prompt": "Hi there."}]
+
+
+def test_hf_datasets_load_from_a_local_copy(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    gsm = datasets.Dataset.from_dict({"question": ["Tom has 3 apples. How many?", "What is 4*5?"],
+                                      "answer": ["#### 3", "#### 20"]})
+    gsm.save_to_disk(str(tmp_path / "gsm8k"))
+    rows = load_prompts(f"gsm8k={tmp_path / 'gsm8k'}")
+    assert rows == [{"id": "gsm8k/0", "category": "math", "prompt": "Tom has 3 apples. How many?"},
+                    {"id": "gsm8k/1", "category": "math", "prompt": "What is 4*5?"}]
+    wmt = datasets.DatasetDict({"test": datasets.Dataset.from_dict(
+        {"translation": [{"de": "Guten Morgen.", "en": "Good morning."}]})})
+    wmt.save_to_disk(str(tmp_path / "wmt14"))
+    assert load_prompts(f"wmt14={tmp_path / 'wmt14'}")[0]["prompt"].endswith("Guten Morgen.")
+    mt = datasets.Dataset.from_dict({"prompt": [["First?", "Second?"]], "category": ["writing"], "prompt_id": [7]})
+    mt.save_to_disk(str(tmp_path / "mt"))
+    assert load_prompts(f"mt_bench={tmp_path / 'mt'}") == [
+        {"id": "mt_bench/7", "category": "mt_bench", "subcategory": "writing", "prompt": "First?"}]
+    wrong = datasets.Dataset.from_dict({"text": ["no question column"]})
+    wrong.save_to_disk(str(tmp_path / "wrong"))
+    with pytest.raises(PromptSourceError, match="columns found"):
+        load_prompts(f"gsm8k={tmp_path / 'wrong'}")
+
+
+def test_bad_sources_give_clear_errors(tmp_path):
+    with pytest.raises(PromptSourceError, match="not found"):
+        load_prompts(str(tmp_path / "missing.jsonl"))
+    with pytest.raises(PromptSourceError, match="unknown prompt source"):
+        load_prompts("no-such-benchmark")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"question": "no category"}) + "\n")
+    with pytest.raises(PromptSourceError, match="category.*prompt or turns"):
+        load_prompts(str(bad))
+    with pytest.raises(PromptSourceError, match="valid: mt_bench, code"):
+        load_prompts(categories=["poetry"])
+    good = tmp_path / "good.jsonl"
+    good.write_text(json.dumps({"category": "qa", "prompt": "Why?"}) + "\n")
+    with pytest.raises(PromptSourceError, match="valid: qa"):
+        load_prompts(str(good), categories=["math"])
+    with pytest.raises(PromptSourceError, match=">= 1"):
+        load_prompts(str(good), limit_per_category=0)
+
+
+def test_render_prompt_uses_the_chat_template_when_there_is_one():
+    row = {"id": "x", "category": "qa", "turns": ["hello?", "again?"]}
+    tokenizer = tiny_tokenizer()
+    assert render_prompt(row, tokenizer) == [{"role": "user", "content": "hello?"}]
+    tokenizer.chat_template = None
+    assert render_prompt(row, tokenizer) == "hello?"
