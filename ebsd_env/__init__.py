@@ -1,12 +1,21 @@
 """EBSD Gym: a real speculative decoder, its entropy signals, and a Gymnasium environment over it."""
 
+from gymnasium.envs.registration import register
+
+from .cost_model import CostModel, cached_cost_model, calibrate
 from .decoder import DecoderError, DraftStep, Generation, SpeculativeDecoder, VerifyResult, rollback_cache
 from .entropy import ENTROPY_TYPES, EntropyConfig
+from .env import EBSDEnv
 from .models import EMBEDDED_VERIFIER, ModelLoadError, ModelPair, cached_pair, load_pair
 from .observation import ObservationLayout
 
 __all__ = [
+    "CostModel", "EBSDEnv", "calibrate", "cached_cost_model",
     "DecoderError", "DraftStep", "ENTROPY_TYPES", "EMBEDDED_VERIFIER", "EntropyConfig", "Generation",
     "ModelLoadError", "ModelPair", "ObservationLayout", "SpeculativeDecoder", "VerifyResult", "cached_pair",
     "load_pair", "rollback_cache",
 ]
+
+# Wall-clock rewards differ from run to run; the model clock (a calibrated cost model) makes the env deterministic.
+register(id="EBSD-v0", entry_point="ebsd_env.env:EBSDEnv", nondeterministic=True)
+register(id="EBSD-Deterministic-v0", entry_point="ebsd_env.env:EBSDEnv", kwargs={"clock": "model"})

@@ -1,0 +1,151 @@
+"""A deterministic cost model of a drafter/verifier pair, calibrated by timing the loaded pair itself.
+
+The environment's ``clock="model"`` charges every drafting step and every verification from this model instead
+of the wall clock, so rewards and episode statistics repeat exactly from run to run (tests, CI, fast
+experiments) while keeping the pair's real cost ratios. The model has two parts:
+
+- ``draft_s``: seconds per drafting step (the median of measured `SpeculativeDecoder.draft` calls);
+- ``verify_points``: seconds of one verification as a function of the number of tokens fed to the verifier
+  (``k + 1`` for a draft of k tokens), measured at a few k and linearly interpolated between them (linearly
+  extrapolated past the last point).
+
+Both are measured through the decoder's own code path (forward passes, entropy signals, acceptance, cache
+rollback), so the model charges what the wall clock would, minus the noise. ``verifier_rate`` (tokens per
+second of the verifier decoding alone, one token per verification of an empty draft) is the baseline rate ρ of
+the environment's reward.
+
+A calibration is cached per loaded pair (and sampler settings) for the life of the process, so the copies of a
+vectorised environment share one. ``CostModel.save`` / ``CostModel.load`` pin a calibration to a JSON file when
+runs on different machines or days must share one clock.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import tempfile
+import threading
+import weakref
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .decoder import SpeculativeDecoder
+from .models import ModelPair
+
+# Fed-token counts (k + 1) at which the verifier is timed: dense where drafts usually are, sparse beyond.
+DEFAULT_FED_POINTS = (1, 2, 3, 5, 9, 17, 33)
+CALIBRATION_PROMPT = "Write a short story about a lighthouse keeper who finds a message in a bottle."
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Seconds charged per drafting step and per verification of ``fed`` tokens (``fed = k + 1``)."""
+
+    draft_s: float
+    verify_points: tuple[tuple[int, float], ...]
+    source: str = ""
+
+    def __post_init__(self):
+        if not self.draft_s > 0:
+            raise ValueError(f"draft_s must be > 0 seconds, got {self.draft_s}")
+        points = tuple((int(fed), float(seconds)) for fed, seconds in self.verify_points)
+        if len(points) < 2 or points[0][0] != 1:
+            raise ValueError("verify_points needs at least two (fed tokens, seconds) points, the first at fed=1")
+        if any(b[0] <= a[0] for a, b in zip(points[:-1], points[1:], strict=True)):
+            raise ValueError(f"verify_points must have strictly increasing fed-token counts, got {points}")
+        if any(seconds <= 0 for _, seconds in points):
+            raise ValueError(f"verification costs must be > 0 seconds, got {points}")
+        object.__setattr__(self, "verify_points", points)
+
+    def verify_cost(self, fed: int) -> float:
+        """Seconds of one verification feeding `fed` tokens (the draft plus the last committed token)."""
+        if fed < 1:
+            raise ValueError(f"a verification feeds at least 1 token, got {fed}")
+        xs = [p[0] for p in self.verify_points]
+        ys = [p[1] for p in self.verify_points]
+        if fed <= xs[-1]:
+            return float(np.interp(fed, xs, ys))
+        slope = max((ys[-1] - ys[-2]) / (xs[-1] - xs[-2]), 0.0)
+        return ys[-1] + slope * (fed - xs[-1])
+
+    @property
+    def verifier_rate(self) -> float:
+        """Tokens per second of the verifier alone: one token per verification of an empty draft."""
+        return 1.0 / self.verify_cost(1)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["verify_points"] = [list(p) for p in self.verify_points]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> CostModel:
+        return cls(draft_s=float(data["draft_s"]), verify_points=tuple(map(tuple, data["verify_points"])),
+                   source=str(data.get("source", "")))
+
+    def save(self, path: str | Path) -> None:
+        """Write the calibration as JSON, atomically (a reader never sees half a file)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+        with os.fdopen(fd, "w") as f:
+            json.dump(self.to_dict(), f, indent=2)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> CostModel:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"cost model file {str(path)!r} does not exist; write one with CostModel.save")
+        return cls.from_dict(json.loads(path.read_text()))
+
+
+def calibrate(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0,
+              fed_points: tuple[int, ...] = DEFAULT_FED_POINTS, repeats: int = 3,
+              prompt: str = CALIBRATION_PROMPT) -> CostModel:
+    """Time the pair through the decoder: every draft step, and verifications of drafts of ``fed - 1`` tokens.
+
+    Each point is the median of `repeats` measurements, after one untimed warm-up pass over all points (first
+    calls allocate). Decoding runs on a real prompt, restarting whenever the sequence ends.
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    if sorted(set(fed_points)) != list(fed_points) or fed_points[0] != 1 or len(fed_points) < 2:
+        raise ValueError(f"fed_points must be strictly increasing, start at 1 and have >= 2 entries: {fed_points}")
+    decoder = SpeculativeDecoder(pair, temperature=temperature, top_p=top_p, max_new_tokens=512, seed=0)
+    text_prompt = [{"role": "user", "content": prompt}] if getattr(pair.tokenizer, "chat_template", None) else prompt
+    budget = max(fed_points) + 1
+    decoder.start(text_prompt)
+    draft_times: list[float] = []
+    verify_times: dict[int, list[float]] = {fed: [] for fed in fed_points}
+    for rep in range(repeats + 1):
+        for fed in fed_points:
+            if decoder.finished or decoder.remaining < budget:
+                decoder.start(text_prompt)
+            steps = [decoder.draft() for _ in range(fed - 1)]
+            result = decoder.verify()
+            if rep > 0:  # rep 0 is the warm-up
+                draft_times.extend(step.time_s for step in steps)
+                verify_times[fed].append(result.verify_time_s)
+    points = tuple((fed, statistics.median(verify_times[fed])) for fed in fed_points)
+    source = (f"calibrated on {pair.drafter_name} / {pair.verifier_name} ({pair.device}), temperature={temperature}, "
+              f"top_p={top_p}, {repeats} repeats")
+    return CostModel(draft_s=statistics.median(draft_times), verify_points=points, source=source)
+
+
+_CACHE: dict[tuple, tuple[weakref.ref, CostModel]] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def cached_cost_model(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0) -> CostModel:
+    """`calibrate` memoised per loaded pair and sampler settings for the life of the process."""
+    key = (id(pair), float(temperature), float(top_p))
+    with _CACHE_LOCK:
+        entry = _CACHE.get(key)
+        # An id can be reused after its pair is freed: the weak reference tells a live hit from a stale one.
+        if entry is None or entry[0]() is not pair:
+            _CACHE[key] = (weakref.ref(pair), calibrate(pair, temperature, top_p))
+        return _CACHE[key][1]

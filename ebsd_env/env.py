@@ -1,0 +1,399 @@
+"""`EBSD-v0`: one Gymnasium transition per drafting step of the real speculative decoder."""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from .cost_model import CostModel, cached_cost_model
+from .decoder import SpeculativeDecoder, VerifyResult
+from .entropy import EntropyConfig
+from .models import ModelPair, cached_pair
+from .observation import ObservationLayout
+
+CLOCKS = ("wall", "model")
+CONTINUE, STOP = 0, 1
+
+# Used only when `ebsd_env.prompts` (the offline prompt suite) is not part of this installation.
+FALLBACK_PROMPTS = (
+    {"id": "fallback-0", "category": "qa", "prompt": "Why is the sky blue? Answer in two sentences."},
+    {"id": "fallback-1", "category": "code", "prompt": "Write a Python function that reverses a string."},
+    {"id": "fallback-2", "category": "math", "prompt": "A train travels 60 km in 45 minutes. What is its speed?"},
+    {"id": "fallback-3", "category": "writing", "prompt": "Write a haiku about autumn leaves."},
+)
+
+
+def normalise_prompts(prompts: Sequence[dict | str] | None) -> list[dict]:
+    """Prompt rows ``{id, category, prompt | turns}``; plain strings become rows of category ``custom``."""
+    if prompts is None:
+        if importlib.util.find_spec("ebsd_env.prompts") is not None:
+            from .prompts import load_prompts
+
+            return normalise_prompts(load_prompts())
+        return [dict(row) for row in FALLBACK_PROMPTS]
+    if isinstance(prompts, (str, dict)):
+        raise TypeError("prompts must be a list of prompts (dicts or strings), not a single prompt: wrap it in [...]")
+    rows = []
+    for i, item in enumerate(prompts):
+        if isinstance(item, str):
+            rows.append({"id": f"prompt-{i}", "category": "custom", "prompt": item})
+        elif isinstance(item, dict):
+            if not item.get("prompt") and not item.get("turns"):
+                raise ValueError(f"prompt row {i} has neither a non-empty 'prompt' nor 'turns' field: {item!r}")
+            rows.append({"id": item.get("id", f"prompt-{i}"), "category": item.get("category", "custom"), **item})
+        else:
+            raise TypeError(f"prompt {i} is a {type(item).__name__}; give a string or a dict with 'prompt' or 'turns'")
+    if not rows:
+        raise ValueError("prompts is empty: give at least one prompt (or None for the built-in suite)")
+    return rows
+
+
+class EBSDEnv(gym.Env):
+    """
+    ## Description
+
+    Entropy-based speculative decoding as a sequential decision problem. A drafter model proposes tokens one at
+    a time; after each drafted token the agent decides whether to draft one more or to stop and let the verifier
+    check the whole draft in one forward pass (the longest agreeing prefix is kept, plus one verifier token).
+    Drafting long is cheap per token but wasted when the verifier rejects early; stopping short wastes verifier
+    passes. Every transition runs the real `SpeculativeDecoder` on a real pair: one step = one drafting step,
+    and the decisions are judged by the end-to-end generation speed they produce.
+
+    ## Action Space
+
+    `Discrete(2)`: `0` = continue drafting, `1` = stop and verify. The decision applies to the draft shown in
+    the observation (of `n` tokens). Exactly:
+
+    - if the decoder has no draft room left (`decoder.draft_room == 0`: the token budget or the context is
+      reached) or `n >= max_draft_len`, the step verifies, whatever the action;
+    - otherwise, if `n < min_draft_len`, the step drafts one more token, whatever the action (stop is ignored);
+    - otherwise `0` drafts one more token and `1` verifies.
+
+    `info["forced"]` names the rule that overrode the action (`"draft_room"`, `"max_draft_len"`,
+    `"min_draft_len"`), or is `""`. A step that verifies also drafts the first token of the next block, so every
+    observation shows a draft of at least one token (except right after a reset whose token budget leaves no
+    room to draft: the first step then verifies an empty draft). When a verification leaves exactly one token
+    of budget, the verifier produces it at once in the same step (a draft could not help) and the episode ends.
+
+    ## Observation Space
+
+    `Box(0, 1, (2 * history + 1,), float32)`, or `(2 * history + 5,)` with `extra_signals=True`, encoded by
+    `ObservationLayout.encode` (`env.unwrapped.observation_layout` decodes it):
+
+    | Index             | Observation                                                              | Min | Max |
+    |-------------------|--------------------------------------------------------------------------|-----|-----|
+    | 0 .. h-1          | last h drafter entropies of the current draft / `entropy_scale`, oldest  | 0   | 1   |
+    |                   | first, right-aligned; padding (draft shorter than h) holds 0             |     |     |
+    | h .. 2h-1         | mask: 1 where the entropy entry is real, 0 where it is padding           | 0   | 1   |
+    | 2h                | draft length n / `max_draft_len`                                         | 0   | 1   |
+    | 2h+1 (extra)      | drafter top-1 probability of the latest draft token                      | 0   | 1   |
+    | 2h+2 (extra)      | drafter top-1 minus top-2 probability                                    | 0   | 1   |
+    | 2h+3 (extra)      | tokens emitted by the previous block / (`max_draft_len` + 1)             | 0   | 1   |
+    | 2h+4 (extra)      | tokens generated so far / `max_new_tokens`                               | 0   | 1   |
+
+    h = `history`. The entropy is the chosen measure (`entropy`: shannon, renyi, tsallis, topk with
+    `entropy_param`) at `entropy_temperature`, divided by its maximum over the vocabulary (log|V| for Shannon,
+    Rényi; log k for top-k; (1 - |V|^(1-q)) / (q - 1) for Tsallis), so it lies in [0, 1].
+
+    ## Rewards
+
+    With ρ the verifier-alone decoding rate (tokens/s, from the cost model, fixed per env) and `s` the
+    `reward_scale` (tokens, default `max_draft_len + 1`, the most one block can emit):
+
+        r_t = (emitted_t - ρ * dt_t) / s
+
+    `dt_t` is the clock time of the decoder work done in step t (drafting steps and verifications; the first
+    draft after `reset` is charged to the first step) and `emitted_t` the tokens committed in step t (0 for a
+    drafting step). The undiscounted return is `(N - ρ T) / s` for N generated tokens in decoding time T.
+    Under greedy decoding the output for a prompt is the verifier's own greedy output whatever the policy, so N
+    is fixed and the return ranks policies exactly as their end-to-end tokens/s N / T does (N/T_a > N/T_b iff
+    T_a < T_b iff N - ρT_a > N - ρT_b). A per-block reward `accepted / block_time` does not: it averages block
+    rates instead of dividing totals. Under sampling N varies with the sampled output and the ranking holds in
+    expectation per generated token. See docs/env.md for the derivation.
+
+    Clocks: `clock="wall"` charges the decoder's synchronised `perf_counter` times of each drafting step and
+    verification (forward passes, signals, acceptance, cache rollback); `clock="model"` charges a
+    deterministic `CostModel` calibrated by timing this very pair (seconds per draft step, seconds per
+    verification as a function of the k + 1 fed tokens), so rewards and statistics repeat exactly.
+
+    ## Starting State
+
+    `reset` picks a prompt (`options={"prompt_index": i}` deterministically, else uniformly with
+    `self.np_random`), seeds the sampler from `self.np_random`, prefills both models with the prompt and drafts
+    the first token.
+
+    ## Episode End
+
+    One episode generates one response. It terminates when the verifier emits an end-of-sequence token and is
+    truncated when `max_new_tokens` (or the verifier's context window) is reached. Stepping after the end or
+    before `reset` raises `RuntimeError`.
+
+    ## Info
+
+    Every step: `verified`, `forced`, `generated`, `step_s` (clock seconds charged), and while a draft exists
+    the signals of its latest token: `position`, `entropy` (nats), `top1_prob`, `margin`. A verifying step adds
+    `accepted`, `drafted`, `emitted` (tokens committed by the step), `draft_time_s`, `verify_time_s` (clock
+    seconds of the verified block) and `block_entropies`. The last step adds `episode_stats` (see
+    `episode_stats`) and its scalar keys `tokens_per_s`, `acceptance_rate`, `mean_accepted_tokens`,
+    `mean_draft_len`, `new_tokens` at top level, for `Monitor(info_keywords=...)`.
+
+    ## Arguments
+
+    ```python
+    gym.make("EBSD-v0", pair=None, prompts=None, history=8, entropy="shannon", entropy_param=None,
+             entropy_temperature=1.0, min_draft_len=1, max_draft_len=16, max_new_tokens=128, temperature=0.0,
+             top_p=1.0, clock="wall", extra_signals=False, seed=None, drafter=None, verifier=None, device="cpu",
+             reward_scale=None, cost_model=None, render_mode=None)
+    ```
+
+    - `pair`: a loaded `ModelPair` (shared, never copied by the env); if None, `cached_pair(drafter, verifier,
+      device)` loads once per process.
+    - `prompts`: list of rows `{id, category, prompt | turns}` (first turn used) or strings; None = the built-in
+      offline suite (`ebsd_env.prompts.load_prompts()`). With a chat template the prompt is sent as a user
+      message.
+    - `temperature`, `top_p`: 0 = greedy verification; > 0 = lossless speculative sampling.
+    - `cost_model`: a `CostModel`, a path to one saved as JSON, or None to calibrate the pair (once per
+      process and sampler settings).
+    - `seed`: used by the first `reset` that is given no seed.
+
+    `EBSD-Deterministic-v0` is this env with `clock="model"`.
+
+    ## Version History
+
+    * v0: initial version.
+    """
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+
+    def __init__(self, pair: ModelPair | None = None, prompts: Sequence[dict | str] | None = None, history: int = 8,
+                 entropy: str = "shannon", entropy_param: float | None = None, entropy_temperature: float = 1.0,
+                 min_draft_len: int = 1, max_draft_len: int = 16, max_new_tokens: int = 128,
+                 temperature: float = 0.0, top_p: float = 1.0, clock: str = "wall", extra_signals: bool = False,
+                 seed: int | None = None, drafter: str | None = None, verifier: str | None = None,
+                 device: str = "cpu", reward_scale: float | None = None,
+                 cost_model: CostModel | str | Path | None = None, render_mode: str | None = None):
+        if clock not in CLOCKS:
+            raise ValueError(f"unknown clock {clock!r}; valid: {', '.join(CLOCKS)}")
+        if history < 1:
+            raise ValueError(f"history must be >= 1 (entropies shown per observation), got {history}")
+        if min_draft_len < 1:
+            raise ValueError(f"min_draft_len must be >= 1, got {min_draft_len}")
+        if max_draft_len < min_draft_len:
+            raise ValueError(f"min_draft_len ({min_draft_len}) must be <= max_draft_len ({max_draft_len}): "
+                             "lower min_draft_len or raise max_draft_len")
+        if max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+        if reward_scale is not None and not reward_scale > 0:
+            raise ValueError(f"reward_scale must be > 0 tokens, got {reward_scale}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode {render_mode!r} is not supported; valid: None, 'ansi'")
+        entropy_config = EntropyConfig(entropy, entropy_param, entropy_temperature)
+        if pair is None:
+            pair = cached_pair(drafter, verifier, device)
+        elif drafter is not None or verifier is not None:
+            raise ValueError("give either pair= or drafter=/verifier= model ids, not both")
+
+        self.pair = pair
+        self.prompts = normalise_prompts(prompts)
+        self.clock = clock
+        self.min_draft_len = int(min_draft_len)
+        self.max_draft_len = int(max_draft_len)
+        self.max_new_tokens = int(max_new_tokens)
+        self.render_mode = render_mode
+        self.decoder = SpeculativeDecoder(pair, temperature=temperature, top_p=top_p, entropy=entropy_config,
+                                          max_new_tokens=max_new_tokens)
+        if cost_model is None:
+            cost_model = cached_cost_model(pair, temperature, top_p)
+        elif isinstance(cost_model, (str, Path)):
+            cost_model = CostModel.load(cost_model)
+        self.cost_model: CostModel = cost_model
+        self.baseline_rate = cost_model.verifier_rate  # ρ, tokens/s
+        self.reward_scale = float(reward_scale or self.max_draft_len + 1)
+        self.observation_layout = ObservationLayout(history=history, max_draft_len=self.max_draft_len,
+                                                    max_new_tokens=self.max_new_tokens,
+                                                    entropy_scale=entropy_config.max_value(pair.vocab_size),
+                                                    extra_signals=extra_signals)
+        self.observation_space = spaces.Box(0.0, 1.0, (self.observation_layout.size,), np.float32)
+        self.action_space = spaces.Discrete(2)
+        self._init_seed = seed
+        self._seeded = False
+        self._running = False  # between a reset and the end of its episode
+        self._episode_over = False
+
+    # ------------------------------------------------------------------ gym API
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        if seed is None and not self._seeded:
+            seed = self._init_seed
+        super().reset(seed=seed)
+        self._seeded = self._seeded or seed is not None
+        index = self._prompt_index(options)
+        row = self.prompts[index]
+        self.decoder.reseed(int(self.np_random.integers(2**31)))
+        self._wall_t0 = time.perf_counter()
+        self.decoder.start(self._decoder_prompt(row), self.max_new_tokens)
+        self._row = row
+        self._pending_s = 0.0  # clock time of work not yet charged in a reward
+        self._draft_s = 0.0
+        self._verify_s = 0.0
+        self._prev_emitted = 0
+        self._running, self._episode_over = True, False
+        if self.decoder.draft_room > 0:
+            self._draft()
+        info = {"prompt_id": row["id"], "category": row["category"], "prompt_index": index,
+                "generated": 0, **self._draft_signals()}
+        return self._observe(), info
+
+    def step(self, action):
+        if self._episode_over:
+            raise RuntimeError("the episode has ended (terminated or truncated); call reset() before step()")
+        if not self._running:
+            raise RuntimeError("call reset() before step()")
+        if not self.action_space.contains(action):
+            raise ValueError(f"invalid action {action!r}: the action space is Discrete(2) "
+                             "(0 = continue drafting, 1 = stop and verify)")
+        stop = int(action) == STOP
+        decoder = self.decoder
+        n = len(decoder.draft_steps)
+        forced = ""
+        if decoder.draft_room == 0:
+            verify, forced = True, "" if stop else "draft_room"
+        elif n >= self.max_draft_len:
+            verify, forced = True, "" if stop else "max_draft_len"
+        elif n < self.min_draft_len:
+            verify, forced = False, "min_draft_len" if stop else ""
+        else:
+            verify = stop
+
+        info: dict = {"verified": verify, "forced": forced}
+        emitted = 0
+        if verify:
+            result = self._verify()
+            emitted = len(result.emitted)
+            info.update(accepted=result.accepted, drafted=result.drafted, draft_time_s=self._block_draft_s,
+                        verify_time_s=self._block_verify_s, block_entropies=self._block_entropies)
+            # One token of budget left: no draft can help, the verifier alone produces it.
+            while not decoder.finished and decoder.draft_room == 0:
+                emitted += len(self._verify().emitted)
+            info["emitted"] = emitted
+            self._prev_emitted = emitted
+            if not decoder.finished:
+                self._draft()
+        else:
+            self._draft()
+
+        step_s, self._pending_s = self._pending_s, 0.0
+        reward = (emitted - self.baseline_rate * step_s) / self.reward_scale
+        info.update(generated=len(decoder.new_tokens), step_s=step_s, **self._draft_signals())
+        terminated = truncated = False
+        if decoder.finished:
+            terminated = decoder.tokens[-1] in decoder.eos_ids
+            truncated = not terminated
+            self._running, self._episode_over = False, True
+            stats = self.episode_stats()
+            info["episode_stats"] = stats
+            info.update({key: stats[key] for key in ("tokens_per_s", "acceptance_rate", "mean_accepted_tokens",
+                                                     "mean_draft_len", "new_tokens")})
+        return self._observe(), float(reward), terminated, truncated, info
+
+    def render(self):
+        if self.render_mode != "ansi":
+            return None
+        if not (self._running or self._episode_over):
+            return "(no episode yet: call reset())"
+        tokenizer = self.pair.tokenizer
+        text = tokenizer.decode(self.decoder.new_tokens, skip_special_tokens=False)
+        draft = tokenizer.decode(self.decoder.draft_tokens, skip_special_tokens=False)
+        return f"[{self._row['id']}] {text}[[{draft}]]"
+
+    # ------------------------------------------------------------------ statistics
+    def episode_stats(self) -> dict:
+        """Totals of the current episode; times are on the env's clock unless prefixed ``wall_``."""
+        stats = self.decoder.stats.as_dict()
+        decode_s = self._draft_s + self._verify_s
+        new_tokens = stats["new_tokens"]
+        return {
+            "tokens_per_s": new_tokens / decode_s if decode_s else float("nan"),
+            "wall_tokens_per_s": new_tokens / (time.perf_counter() - self._wall_t0),
+            "baseline_tokens_per_s": self.baseline_rate,
+            "acceptance_rate": stats["acceptance_rate"],
+            "mean_accepted_tokens": stats["mean_accepted_tokens"],
+            "mean_draft_len": stats["mean_draft_len"],
+            "new_tokens": new_tokens,
+            "blocks": stats["blocks"],
+            "drafted": stats["drafted"],
+            "accepted": stats["accepted"],
+            "draft_s": self._draft_s,
+            "verify_s": self._verify_s,
+            "decode_s": decode_s,
+            "wall_draft_s": stats["draft_s"],
+            "wall_verify_s": stats["verify_s"],
+            "wall_prefill_s": stats["prefill_s"],
+            "draft_lengths": stats["draft_lengths"],
+            "accepted_lengths": stats["accepted_lengths"],
+            "output_ids": list(self.decoder.new_tokens),
+            "prompt_id": self._row["id"],
+            "category": self._row["category"],
+            "clock": self.clock,
+        }
+
+    # ------------------------------------------------------------------ internals
+    def _prompt_index(self, options: dict | None) -> int:
+        options = options or {}
+        unknown = set(options) - {"prompt_index"}
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {sorted(unknown)}; valid: 'prompt_index'")
+        if "prompt_index" not in options:
+            return int(self.np_random.integers(len(self.prompts)))
+        index = options["prompt_index"]
+        if not isinstance(index, (int, np.integer)) or not 0 <= index < len(self.prompts):
+            raise ValueError(f"prompt_index must be an int in [0, {len(self.prompts)}), got {index!r}")
+        return int(index)
+
+    def _decoder_prompt(self, row: dict):
+        content = row.get("prompt") or row["turns"][0]
+        if isinstance(content, dict):
+            content = content["content"]
+        if getattr(self.pair.tokenizer, "chat_template", None):
+            return [{"role": "user", "content": content}]
+        return content
+
+    def _draft(self) -> None:
+        step = self.decoder.draft()
+        dt = step.time_s if self.clock == "wall" else self.cost_model.draft_s
+        self._draft_s += dt
+        self._pending_s += dt
+
+    def _verify(self) -> VerifyResult:
+        self._block_entropies = [step.entropy for step in self.decoder.draft_steps]
+        result = self.decoder.verify()
+        if self.clock == "wall":
+            draft_s, verify_s = result.draft_time_s, result.verify_time_s
+        else:
+            draft_s = result.drafted * self.cost_model.draft_s
+            verify_s = self.cost_model.verify_cost(result.drafted + 1)
+        self._block_draft_s, self._block_verify_s = draft_s, verify_s
+        self._verify_s += verify_s
+        self._pending_s += verify_s
+        return result
+
+    def _draft_signals(self) -> dict:
+        steps = self.decoder.draft_steps
+        if not steps:
+            return {"position": 0}
+        last = steps[-1]
+        return {"position": last.position, "entropy": last.entropy, "top1_prob": last.top1_prob,
+                "margin": last.margin}
+
+    def _observe(self) -> np.ndarray:
+        steps = self.decoder.draft_steps
+        last = steps[-1] if steps else None
+        return self.observation_layout.encode(
+            [step.entropy for step in steps], len(steps),
+            top1_prob=last.top1_prob if last else 0.0, margin=last.margin if last else 0.0,
+            prev_emitted=self._prev_emitted, generated=len(self.decoder.new_tokens))
