@@ -1,0 +1,1 @@
+"""Training and tuning scripts: `ebsd train ppo` (train/ppo.py) and `ebsd tune` (train/tune.py)."""

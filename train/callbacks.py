@@ -1,0 +1,281 @@
+"""Stable-Baselines3 callbacks of `ebsd train ppo`: `ebsd/` TensorBoard scalars, periodic evaluation against the
+fixed-k baselines (keeps the best model), and resumable checkpoints."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import random
+import shutil
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import HParam
+
+from .common import atomic_save, atomic_write_json, atomic_write_text, run_policy, summarize
+
+# Histograms and hparams only make sense in TensorBoard.
+TB_ONLY = ("stdout", "log", "json", "csv")
+
+
+class EpisodeMetricsCallback(BaseCallback):
+    """Logs what the training episodes did, once per rollout, under ``ebsd/train/``.
+
+    Per finished episode: tokens/s, acceptance rate, tau (mean tokens emitted per block), mean draft length.
+    Per verification: the draft length and the drafter entropy of the token the draft stopped at (histograms
+    and means).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._episodes: list[dict] = []
+        self._draft_lengths: list[int] = []
+        self._stop_entropies: list[float] = []
+
+    def _on_step(self) -> bool:
+        for info in self.locals["infos"]:
+            if info.get("verified"):
+                self._draft_lengths.append(int(info["drafted"]))
+                if info.get("block_entropies"):
+                    self._stop_entropies.append(float(info["block_entropies"][-1]))
+            if "episode_stats" in info:
+                self._episodes.append(info["episode_stats"])
+        return True
+
+    def _on_rollout_end(self) -> None:
+        log = self.logger.record
+        if self._episodes:
+            for key, value in summarize(self._episodes).items():
+                name = "tau" if key == "mean_accepted_tokens" else key
+                log(f"ebsd/train/{name}", value)
+        if self._draft_lengths:
+            log("ebsd/train/draft_len_mean", float(np.mean(self._draft_lengths)))
+            log("ebsd/train/draft_len_hist", np.asarray(self._draft_lengths, dtype=np.float32), exclude=TB_ONLY)
+        if self._stop_entropies:
+            log("ebsd/train/entropy_at_stop", float(np.mean(self._stop_entropies)))
+            log("ebsd/train/entropy_at_stop_hist", np.asarray(self._stop_entropies, dtype=np.float32),
+                exclude=TB_ONLY)
+        self._episodes, self._draft_lengths, self._stop_entropies = [], [], []
+
+
+class HParamCallback(BaseCallback):
+    """Writes the run's hyperparameters to TensorBoard's HPARAMS tab, tied to the evaluation metrics."""
+
+    METRICS = ("ebsd/eval/tokens_per_s", "ebsd/eval/speedup_vs_best_fixed_k", "ebsd/eval/speedup_vs_verifier")
+
+    def __init__(self, hparams: dict):
+        super().__init__()
+        self.hparams = {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in hparams.items()}
+
+    def _on_training_start(self) -> None:
+        self.logger.record("hparams", HParam(self.hparams, {m: 0.0 for m in self.METRICS}), exclude=TB_ONLY)
+
+    def _on_step(self) -> bool:
+        return True
+
+
+def model_policy(model):
+    """The model being trained, as a stopping policy (deterministic actions) for `run_episode`."""
+    from policies.base import Policy
+
+    class ModelPolicy(Policy):
+        name = "ppo-in-training"
+        description = "the PPO model being trained (evaluation callback)"
+
+        def predict(self, observation, state=None, episode_start=None, deterministic=True):
+            action, state = model.predict(observation, state=state, episode_start=episode_start,
+                                          deterministic=deterministic)
+            return (int(action) if np.ndim(action) == 0 else action), state
+
+        def act(self, obs):
+            return self.predict(obs)[0]
+
+    return ModelPolicy()
+
+
+class SpeedupEvalCallback(BaseCallback):
+    """Every `eval_freq` steps, runs the current policy on the held-in prompts and logs ``ebsd/eval/``.
+
+    The baselines (the verifier alone and every fixed-k) are run once and remembered (also across a resume),
+    so each evaluation logs tokens/s, the speedup over the verifier alone and over the best fixed-k, acceptance
+    rate, tau and mean draft length. The model with the best evaluation tokens/s is saved to `best_path`.
+    """
+
+    def __init__(self, eval_env, prompt_indices: Sequence[int], eval_freq: int, best_path: str | Path,
+                 fixed_ks: Sequence[int] = (1, 2, 3, 4, 6, 8), seed: int = 0, log_path: str | Path | None = None):
+        super().__init__()
+        if eval_freq < 1:
+            raise ValueError(f"eval_freq must be >= 1, got {eval_freq}")
+        if not prompt_indices:
+            raise ValueError("the evaluation needs at least one prompt")
+        self.eval_env = eval_env
+        self.prompt_indices = list(prompt_indices)
+        self.eval_freq = int(eval_freq)
+        self.best_path = Path(best_path)
+        self.fixed_ks = tuple(fixed_ks)
+        self.seed = seed
+        self.log_path = Path(log_path) if log_path else None
+        self.baselines: dict[str, dict] = {}
+        self.best_tokens_per_s = -float("inf")
+        self.next_eval = self.eval_freq
+        self.history: list[dict] = []
+
+    # state carried by checkpoints
+    def state_dict(self) -> dict:
+        return {"baselines": self.baselines, "best_tokens_per_s": self.best_tokens_per_s,
+                "next_eval": self.next_eval, "history": self.history}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.baselines = state["baselines"]
+        self.best_tokens_per_s = state["best_tokens_per_s"]
+        self.next_eval = state["next_eval"]
+        self.history = state["history"]
+
+    def run_baselines(self) -> None:
+        from policies import make_policy
+
+        env = self.eval_env.unwrapped
+        if "no-spec" not in self.baselines and env.clock == "model":
+            # On the model clock the verifier alone runs at exactly the cost model's rate (one token per
+            # one-token verification), the rho of the env's reward.
+            self.baselines["no-spec"] = {"tokens_per_s": env.baseline_rate, "acceptance_rate": float("nan"),
+                                         "mean_accepted_tokens": 1.0, "mean_draft_len": 0.0}
+        for spec in ["no-spec"] + [f"fixed-k:k={k}" for k in self.fixed_ks]:
+            if spec not in self.baselines:
+                self.baselines[spec] = summarize(run_policy(self.eval_env, make_policy(spec, self.eval_env),
+                                                            self.prompt_indices, self.seed))
+
+    @property
+    def best_fixed_k(self) -> tuple[str, float]:
+        fixed = {s: b["tokens_per_s"] for s, b in self.baselines.items() if s.startswith("fixed-k")}
+        spec = max(fixed, key=fixed.get)
+        return spec, fixed[spec]
+
+    def _on_training_start(self) -> None:
+        self.run_baselines()
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps >= self.next_eval:
+            self.evaluate()
+            while self.next_eval <= self.num_timesteps:
+                self.next_eval += self.eval_freq
+        return True
+
+    def evaluate(self) -> dict:
+        result = summarize(run_policy(self.eval_env, model_policy(self.model), self.prompt_indices, self.seed))
+        verifier = self.baselines["no-spec"]["tokens_per_s"]
+        best_spec, best_fixed = self.best_fixed_k
+        result |= {"step": self.num_timesteps, "speedup_vs_verifier": result["tokens_per_s"] / verifier,
+                   "speedup_vs_best_fixed_k": result["tokens_per_s"] / best_fixed, "best_fixed_k": best_spec}
+        log = self.logger.record
+        for key in ("tokens_per_s", "speedup_vs_verifier", "speedup_vs_best_fixed_k", "acceptance_rate",
+                    "mean_draft_len"):
+            log(f"ebsd/eval/{key}", result[key])
+        log("ebsd/eval/tau", result["mean_accepted_tokens"])
+        log("ebsd/eval/verifier_tokens_per_s", verifier)
+        log("ebsd/eval/best_fixed_k_tokens_per_s", best_fixed)
+        self.history.append(result)
+        if result["tokens_per_s"] > self.best_tokens_per_s:
+            self.best_tokens_per_s = result["tokens_per_s"]
+            atomic_save(self.best_path, self.model.save)
+            atomic_write_json(self.best_path.with_suffix(".json"), result)
+        if self.log_path:
+            atomic_write_json(self.log_path, {"baselines": self.baselines, "evaluations": self.history})
+        # Dump now so the point lands at this step even when the logger's own dump interval is longer.
+        self.logger.dump(self.num_timesteps)
+        return result
+
+
+def rng_state() -> dict:
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+
+
+def set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+
+
+class CheckpointCallback(BaseCallback):
+    """Saves a resumable checkpoint every `save_freq` steps, right after a PPO update.
+
+    A checkpoint is a folder ``step_<n>/`` holding the model zip (weights and optimiser state), the
+    VecNormalize statistics (if used), the process RNG states and the evaluation callback's state. The
+    pointer file ``latest.json`` is replaced atomically only once the folder is complete, so an interruption
+    at any moment leaves the previous checkpoint usable. The last `keep` checkpoints are kept.
+    """
+
+    def __init__(self, folder: str | Path, save_freq: int, eval_callback: SpeedupEvalCallback | None = None,
+                 prior_wall_s: float = 0.0, keep: int = 2):
+        super().__init__()
+        if save_freq < 1:
+            raise ValueError(f"checkpoint frequency must be >= 1 step, got {save_freq}")
+        self.folder = Path(folder)
+        self.save_freq = int(save_freq)
+        self.eval_callback = eval_callback
+        self.keep = keep
+        self.last_saved = None
+        self.prior_wall_s = prior_wall_s  # training time of the run before this process (resumes)
+        self._started = time.perf_counter()
+
+    @property
+    def wall_s(self) -> float:
+        """Wall time the run has trained so far, across resumes (up to this process's last step)."""
+        return self.prior_wall_s + time.perf_counter() - self._started
+
+    def _on_training_start(self) -> None:
+        self.last_saved = self.num_timesteps
+        self._started = time.perf_counter()
+
+    def _on_rollout_start(self) -> None:
+        # Rollout start follows the previous update: weights, optimiser and step count agree here.
+        if self.num_timesteps - self.last_saved >= self.save_freq:
+            self.save()
+
+    def _on_training_end(self) -> None:
+        if self.num_timesteps != self.last_saved:
+            self.save()
+
+    def _on_step(self) -> bool:
+        return True
+
+    def save(self) -> Path:
+        step = self.num_timesteps
+        target = self.folder / f"step_{step}"
+        tmp = self.folder / f".step_{step}.partial"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        self.model.save(tmp / "model.zip")
+        vec_normalize = self.model.get_vec_normalize_env()
+        if vec_normalize is not None:
+            vec_normalize.save(str(tmp / "vecnormalize.pkl"))
+        state = {"num_timesteps": step, "rng": rng_state(), "wall_s": self.wall_s,
+                 "eval": self.eval_callback.state_dict() if self.eval_callback else None}
+        with open(tmp / "state.pkl", "wb") as f:
+            pickle.dump(state, f)
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
+        atomic_write_text(self.folder / "latest.json", json.dumps({"step": step, "folder": target.name}) + "\n")
+        self.last_saved = step
+        for old in sorted(self.folder.glob("step_*"), key=lambda p: int(p.name.split("_")[1]))[: -self.keep]:
+            shutil.rmtree(old, ignore_errors=True)
+        return target
+
+
+def latest_checkpoint(folder: str | Path) -> Path | None:
+    """The folder of the last complete checkpoint under `folder`, or None."""
+    pointer = Path(folder) / "latest.json"
+    if not pointer.is_file():
+        return None
+    return Path(folder) / json.loads(pointer.read_text())["folder"]
+
+
+def load_checkpoint_state(checkpoint: Path) -> dict:
+    with open(checkpoint / "state.pkl", "rb") as f:
+        return pickle.load(f)
+
+

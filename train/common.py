@@ -1,0 +1,134 @@
+"""Pieces shared by the PPO trainer and the rule tuner: pairs, prompts, environments, episode evaluation."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+TINY_PAIRS = ("tiny-copy", "tiny-random", "tiny-noisy")
+
+
+def load_named_pair(pair: str, drafter: str | None = None, verifier: str | None = None, device: str = "cpu"):
+    """`embedded` (or a Hugging Face drafter/verifier through `drafter`/`verifier`) or a config-built tiny pair."""
+    if pair in TINY_PAIRS:
+        from ebsd_env.tiny import tiny_pair
+
+        return tiny_pair(pair.split("-", 1)[1])
+    if pair != "embedded":
+        raise ValueError(f"unknown pair {pair!r}; valid: embedded, {', '.join(TINY_PAIRS)} "
+                         "(choose other models with --drafter / --verifier and --pair embedded)")
+    from ebsd_env import cached_pair
+
+    return cached_pair(drafter, verifier, device=device)
+
+
+def resolve_cost_model(path: str | None, pair, temperature: float, keep: str | Path):
+    """The model clock's calibration: loaded from `path`, else from `keep` if a previous session left one there
+    (resumes must keep the clock), else calibrated on `pair` now; always saved to `keep`."""
+    from ebsd_env import CostModel, cached_cost_model
+
+    keep = Path(keep)
+    if path:
+        cost = CostModel.load(path)
+    elif keep.is_file():
+        cost = CostModel.load(keep)
+    else:
+        cost = cached_cost_model(pair, temperature)
+    if not keep.is_file() or CostModel.load(keep) != cost:
+        cost.save(keep)
+    return cost
+
+
+def load_prompt_rows(source: str | None, categories: Sequence[str] | None, limit_per_category: int | None,
+                     seed: int) -> list[dict]:
+    from ebsd_env.prompts import load_prompts
+
+    rows = load_prompts(source, categories=list(categories) if categories else None,
+                        limit_per_category=limit_per_category, seed=seed)
+    if not rows:
+        raise ValueError(f"no prompts from source {source or 'built-in suite'!r} with categories {categories}; "
+                         "check --prompt-source / --categories")
+    return rows
+
+
+def by_category(rows: Sequence[dict]) -> dict[str, list[int]]:
+    """Prompt indices per category, in suite order."""
+    groups: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        groups.setdefault(str(row.get("category", "all")), []).append(i)
+    return groups
+
+
+def held_in_indices(rows: Sequence[dict], per_category: int) -> list[int]:
+    """The first `per_category` prompts of every category: evaluated prompts that training also sees."""
+    if per_category < 1:
+        raise ValueError(f"eval prompts per category must be >= 1, got {per_category}")
+    return [i for indices in by_category(rows).values() for i in indices[:per_category]]
+
+
+def run_policy(env, policy, indices: Sequence[int], seed: int = 0) -> list[dict]:
+    """Episode statistics of `policy` on the prompts `indices` of `env` (one episode each, fixed seeds)."""
+    from policies.rollout import run_episode
+
+    return [run_episode(env, policy, seed=seed + n, options={"prompt_index": int(index)})
+            for n, index in enumerate(indices)]
+
+
+def finite_mean(values) -> float:
+    values = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def summarize(stats: Sequence[dict]) -> dict:
+    """Mean per-episode figures (every prompt weighs the same)."""
+    keys = ("tokens_per_s", "acceptance_rate", "mean_accepted_tokens", "mean_draft_len", "new_tokens")
+    return {key: finite_mean(s.get(key) for s in stats) for key in keys} | {"episodes": len(stats)}
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write through a temporary file in the same folder and rename it: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def atomic_write_json(path: str | Path, data) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def atomic_save(path: str | Path, save: Callable[[str], None], suffix: str = "") -> None:
+    """Atomic version of a library `save(path)` function (the temporary name keeps the file's suffix)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix or path.suffix)
+    os.close(fd)
+    try:
+        save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")

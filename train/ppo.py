@@ -1,0 +1,301 @@
+"""`ebsd train ppo`: train a drafting-stop policy with PPO on `EBSD-v0`, watched in TensorBoard.
+
+A run lives in ``{runs_dir}/{env}__{exp}__{seed}__{time}/``: ``config.json``, ``tb/`` (TensorBoard event files
+and ``progress.csv``), ``checkpoints/`` (resumable), ``best_model.zip`` (best evaluation tokens/s),
+``model.zip`` (final), ``eval.json`` (baselines and every evaluation) and ``record.json`` (summary).
+
+    ebsd train ppo --clock model --total-timesteps 20000
+    ebsd train ppo --resume runs/EBSD-v0__ppo__1__1764400000     # continue an interrupted run
+    tensorboard --logdir runs
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import tyro
+
+from .common import (
+    atomic_save,
+    atomic_write_json,
+    held_in_indices,
+    load_named_pair,
+    load_prompt_rows,
+    resolve_cost_model,
+)
+
+RECORD_KEYS = ("tokens_per_s", "acceptance_rate", "mean_accepted_tokens", "mean_draft_len")
+
+
+@dataclass
+class PPOConfig:
+    exp_name: str = "ppo"
+    """Experiment name, the second part of the run name `{env}__{exp}__{seed}__{time}`."""
+    seed: int = 1
+    """Seeds Python, NumPy, PyTorch and the environments, once, at the start of the run."""
+    env_id: str = "EBSD-v0"
+    """Gymnasium id of the environment."""
+    pair: str = "embedded"
+    """Model pair: `embedded` (SmolLM2-135M-Instruct + default drafter, or --drafter/--verifier) or a
+    config-built `tiny-noisy` / `tiny-copy` / `tiny-random` pair (tests, smoke runs)."""
+    drafter: str | None = None
+    """Drafter for `--pair embedded`: Hugging Face id, folder, .gguf, or int8 / bf16 / self."""
+    verifier: str | None = None
+    """Verifier for `--pair embedded`: Hugging Face id, folder or .gguf (default: the embedded SmolLM2)."""
+    device: str = "cpu"
+    """Device of both models and of the policy network."""
+    clock: Literal["wall", "model"] = "wall"
+    """Time that rewards and tokens/s use: measured wall time, or the calibrated model clock (fast, repeatable)."""
+    prompt_source: str | None = None
+    """Prompt source for `load_prompts` (default: the built-in offline suite)."""
+    categories: tuple[str, ...] | None = None
+    """Prompt categories to train on (default: all of the source's)."""
+    prompts_per_category: int | None = 16
+    """Training prompts per category (None: all)."""
+    eval_prompts_per_category: int = 2
+    """Held-in prompts per category (taken from the training prompts) for the periodic evaluation."""
+    history: int = 8
+    """Entropies in the observation."""
+    entropy: str = "shannon"
+    """Entropy measure: shannon, renyi, tsallis or topk."""
+    entropy_param: float | None = None
+    """Rényi alpha / Tsallis q / top-k k (None: the measure's default)."""
+    min_draft_len: int = 1
+    """The environment drafts at least this many tokens before the policy may stop."""
+    max_draft_len: int = 16
+    """The environment verifies after this many drafted tokens whatever the policy says."""
+    max_new_tokens: int = 128
+    """Token budget of each episode (one generation)."""
+    temperature: float = 0.0
+    """Decoding temperature: 0 = greedy, > 0 = lossless speculative sampling."""
+    extra_signals: bool = False
+    """Add drafter top-1 probability, margin, previous block's emitted tokens and progress to the observation."""
+    total_timesteps: int = 20_000
+    """Environment steps (drafted tokens) to train for, in total across resumes."""
+    num_envs: int = 4
+    """Environments in the DummyVecEnv; they share the one loaded pair."""
+    learning_rate: float = 3e-4
+    """Adam learning rate."""
+    n_steps: int = 256
+    """Steps per environment per rollout (a rollout has n_steps * num_envs steps)."""
+    batch_size: int = 256
+    """Minibatch size of the PPO update."""
+    n_epochs: int = 10
+    """Passes over each rollout."""
+    gamma: float = 0.99
+    """Discount factor."""
+    gae_lambda: float = 0.95
+    """GAE lambda."""
+    clip_range: float = 0.2
+    """PPO clipping range."""
+    ent_coef: float = 0.01
+    """Entropy bonus coefficient (keeps the policy exploring both actions)."""
+    vf_coef: float = 0.5
+    """Value loss coefficient."""
+    net_arch: tuple[int, ...] = (64, 64)
+    """Hidden layer sizes of the policy and value networks."""
+    normalize_reward: bool = False
+    """Wrap the envs in VecNormalize (rewards only; observations are already in [0, 1])."""
+    eval_freq: int = 2048
+    """Steps between evaluations on the held-in prompts (0: no evaluation, no best model)."""
+    fixed_ks: tuple[int, ...] = (1, 2, 3, 4, 6, 8)
+    """Fixed-k baselines the evaluation compares against (run once per run)."""
+    checkpoint_freq: int = 2048
+    """Steps between resumable checkpoints (saved right after a PPO update)."""
+    runs_dir: str = "runs"
+    """Folder that holds the runs."""
+    resume: str | None = None
+    """Run folder to continue from its last checkpoint; its saved config is used (only --total-timesteps given
+    on this command line overrides it, to extend a run)."""
+    save_model: str | None = None
+    """Also copy the best model (or the final one without evaluation) to this .zip path."""
+    torch_threads: int = 1
+    """torch.set_num_threads for the run (the models and the policy share the CPU)."""
+    progress_bar: bool = True
+    """Show a progress bar with ETA."""
+    verbose: int = 0
+    """1: print SB3's log table after every rollout."""
+    cost_model: str | None = None
+    """Model-clock calibration (CostModel JSON) to use; default: calibrate the pair at the start of the run.
+    Either way the run keeps it as `cost_model.json`, which `ebsd tune --cost-model` can share for a fair
+    comparison."""
+
+
+def run_name(config: PPOConfig) -> str:
+    return f"{config.env_id}__{config.exp_name}__{config.seed}__{int(time.time())}"
+
+
+def validate(config: PPOConfig) -> None:
+    if config.total_timesteps < 1:
+        raise ValueError(f"--total-timesteps must be >= 1, got {config.total_timesteps}")
+    if config.num_envs < 1:
+        raise ValueError(f"--num-envs must be >= 1, got {config.num_envs}")
+    if config.n_steps < 2:
+        raise ValueError(f"--n-steps must be >= 2, got {config.n_steps}")
+    if config.batch_size < 2 or config.batch_size > config.n_steps * config.num_envs:
+        raise ValueError(f"--batch-size must lie in [2, n_steps * num_envs = {config.n_steps * config.num_envs}], "
+                         f"got {config.batch_size}")
+    if config.eval_freq < 0 or config.checkpoint_freq < 1:
+        raise ValueError("--eval-freq must be >= 0 and --checkpoint-freq >= 1")
+
+
+def env_kwargs(config: PPOConfig, pair, prompts: list[dict], cost_model) -> dict:
+    return dict(pair=pair, prompts=prompts, history=config.history, entropy=config.entropy,
+                entropy_param=config.entropy_param, min_draft_len=config.min_draft_len,
+                max_draft_len=config.max_draft_len, max_new_tokens=config.max_new_tokens,
+                temperature=config.temperature, clock=config.clock, extra_signals=config.extra_signals,
+                cost_model=cost_model)
+
+
+def make_vec_env(config: PPOConfig, kwargs: dict):
+    import gymnasium as gym
+    from stable_baselines3.common.monitor import Monitor
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+    import ebsd_env  # noqa: F401  (registers the environments)
+
+    venv = DummyVecEnv([lambda: Monitor(gym.make(config.env_id, **kwargs)) for _ in range(config.num_envs)])
+    if config.normalize_reward:
+        venv = VecNormalize(venv, norm_obs=False, norm_reward=True, gamma=config.gamma)
+    return venv
+
+
+def _explicit(argv: list[str], name: str) -> bool:
+    flags = (f"--{name}", f"--{name.replace('_', '-')}")
+    return any(arg in flags or arg.startswith(tuple(f + "=" for f in flags)) for arg in argv)
+
+
+def train(config: PPOConfig, argv: list[str] = ()) -> Path:
+    """Train (or resume) a run; returns its folder."""
+    import gymnasium as gym
+    import torch
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.callbacks import CallbackList, ProgressBarCallback
+    from stable_baselines3.common.logger import Logger, make_output_format
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    from .callbacks import (
+        CheckpointCallback,
+        EpisodeMetricsCallback,
+        HParamCallback,
+        SpeedupEvalCallback,
+        latest_checkpoint,
+        load_checkpoint_state,
+        set_rng_state,
+    )
+
+    checkpoint = None
+    if config.resume:
+        run_dir = Path(config.resume)
+        saved = run_dir / "config.json"
+        if not saved.is_file():
+            raise FileNotFoundError(f"--resume {run_dir}: no config.json there; give a run folder written by "
+                                    "`ebsd train ppo`")
+        total = config.total_timesteps if _explicit(list(argv), "total_timesteps") else None
+        config = _config_from_json(saved.read_text())
+        if total is not None:
+            config.total_timesteps = total
+        checkpoint = latest_checkpoint(run_dir / "checkpoints")
+    validate(config)
+    if checkpoint is None and not config.resume:
+        run_dir = Path(config.runs_dir) / run_name(config)
+        run_dir.mkdir(parents=True, exist_ok=False)
+        atomic_write_json(run_dir / "config.json", dataclasses.asdict(config))
+
+    torch.set_num_threads(config.torch_threads)
+    pair = load_named_pair(config.pair, config.drafter, config.verifier, config.device)
+    prompts = load_prompt_rows(config.prompt_source, config.categories, config.prompts_per_category, config.seed)
+    cost_model = resolve_cost_model(config.cost_model, pair, config.temperature, run_dir / "cost_model.json")
+    kwargs = env_kwargs(config, pair, prompts, cost_model)
+    venv = make_vec_env(config, kwargs)
+
+    # One CSV per session (SB3 truncates an existing progress.csv); TensorBoard merges its event files itself.
+    formats = ["csv", "tensorboard"] + (["stdout"] if config.verbose else [])
+    start = 0 if checkpoint is None else load_checkpoint_state(checkpoint)["num_timesteps"]
+    logger = Logger(str(run_dir / "tb"), [make_output_format(f, str(run_dir / "tb"), f"_{start}") for f in formats])
+    policy_kwargs = dict(net_arch=dict(pi=list(config.net_arch), vf=list(config.net_arch)))
+    if checkpoint is None:
+        model = PPO("MlpPolicy", venv, learning_rate=config.learning_rate, n_steps=config.n_steps,
+                    batch_size=config.batch_size, n_epochs=config.n_epochs, gamma=config.gamma,
+                    gae_lambda=config.gae_lambda, clip_range=config.clip_range, ent_coef=config.ent_coef,
+                    vf_coef=config.vf_coef, policy_kwargs=policy_kwargs, seed=config.seed, device=config.device,
+                    verbose=config.verbose)
+        state = None
+    else:
+        state = load_checkpoint_state(checkpoint)
+        if isinstance(venv, VecNormalize):
+            venv = VecNormalize.load(str(checkpoint / "vecnormalize.pkl"), venv.venv)
+        model = PPO.load(checkpoint / "model.zip", env=venv, device=config.device)
+        set_rng_state(state["rng"])
+        # Fresh episodes after the resume, seeded by the step count so a resumed run is repeatable.
+        venv.seed(config.seed + model.num_timesteps)
+        print(f"[ebsd] resuming {run_dir.name} from step {model.num_timesteps}", flush=True)
+    model.set_logger(logger)
+
+    callbacks = [EpisodeMetricsCallback(), HParamCallback(dataclasses.asdict(config))]
+    eval_callback = None
+    if config.eval_freq:
+        eval_env = gym.make(config.env_id, **kwargs)
+        eval_callback = SpeedupEvalCallback(
+            eval_env, held_in_indices(prompts, config.eval_prompts_per_category), config.eval_freq,
+            run_dir / "best_model.zip", config.fixed_ks, seed=config.seed, log_path=run_dir / "eval.json")
+        if state is not None and state["eval"] is not None:
+            eval_callback.load_state_dict(state["eval"])
+        callbacks.append(eval_callback)
+    prior_wall_s = state["wall_s"] if state is not None else 0.0
+    checkpoints = CheckpointCallback(run_dir / "checkpoints", config.checkpoint_freq, eval_callback, prior_wall_s)
+    callbacks.append(checkpoints)
+    if config.progress_bar:
+        callbacks.append(ProgressBarCallback())
+
+    remaining = config.total_timesteps - model.num_timesteps
+    if remaining > 0:
+        model.learn(remaining, callback=CallbackList(callbacks), reset_num_timesteps=False,
+                    tb_log_name=run_dir.name)
+    atomic_save(run_dir / "model.zip", model.save)
+    _write_record(run_dir, config, model.num_timesteps, checkpoints.wall_s, eval_callback)
+    if config.save_model:
+        best = run_dir / "best_model.zip"
+        source = best if best.is_file() else run_dir / "model.zip"
+        Path(config.save_model).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, config.save_model)
+    venv.close()
+    return run_dir
+
+
+def _config_from_json(text: str) -> PPOConfig:
+    data = json.loads(text)
+    for key in ("categories", "net_arch", "fixed_ks"):
+        if data.get(key) is not None:
+            data[key] = tuple(data[key])
+    return PPOConfig(**data)
+
+
+def _write_record(run_dir: Path, config: PPOConfig, steps: int, wall_s: float, eval_callback) -> None:
+    record = {"run": run_dir.name, "steps": steps, "clock": config.clock, "pair": config.pair, "wall_s": wall_s}
+    if eval_callback is not None and eval_callback.history:
+        best = max(eval_callback.history, key=lambda r: r["tokens_per_s"])
+        record |= {"baselines": {s: {k: b[k] for k in RECORD_KEYS} for s, b in eval_callback.baselines.items()},
+                   "best_eval": best, "last_eval": eval_callback.history[-1]}
+    atomic_write_json(run_dir / "record.json", record)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "ppo":
+        argv = argv[1:]
+    config = tyro.cli(PPOConfig, args=argv, description=__doc__)
+    run_dir = train(config, argv)
+    print(f"[ebsd] run folder: {run_dir}\n[ebsd] tensorboard --logdir {run_dir.parent}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

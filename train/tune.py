@@ -1,0 +1,377 @@
+"""`ebsd tune`: grid search and Bayesian optimisation (optuna) of the hand-made stopping rules.
+
+Every trial runs the rule through the same environment, decoder and reward as PPO training
+(`policies.rollout.run_episode` on `EBSD-v0`), on the tuning prompts of one category (a study per category) or
+of all of them (the ``overall`` study). Studies live in an optuna SQLite database, so an interrupted study
+resumes where it stopped and can be inspected (``optuna-dashboard sqlite:///runs/tune/tune.db``, or
+``optuna.load_study``). The best configuration per category is printed and saved as JSON.
+
+    ebsd tune grid --budget 40                                   # the plan's grid, 40 points per study
+    ebsd tune bayes --rule entropy-abs --budget 30               # TPE over the rule's default space
+    ebsd tune bayes --rule entropy-abs --space theta=0.2:4.0 max=4:20
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import tyro
+
+from .common import (
+    atomic_write_json,
+    by_category,
+    load_named_pair,
+    load_prompt_rows,
+    resolve_cost_model,
+    run_policy,
+    summarize,
+)
+
+GRID_STRATEGIES = ("absolute", "relative", "combined")
+# Default Bayesian search spaces per rule: name -> (low, high) (int bounds give integer parameters).
+DEFAULT_SPACES: dict[str, dict[str, tuple]] = {
+    "entropy-abs": {"theta": (0.05, 6.0), "min": (1, 3), "max": (2, 16)},
+    "entropy-rel": {"theta": (1.05, 4.0), "min": (1, 3), "max": (2, 16)},
+    "entropy-window": {"w": (1, 5), "theta": (0.05, 6.0), "min": (1, 3), "max": (2, 16)},
+    "entropy-pos": {"theta": (0.05, 6.0), "alpha": (-0.5, 0.5), "min": (1, 3), "max": (2, 16)},
+    "fixed-k": {"k": (1, 16)},
+    "random-k": {"max_k": (1, 16)},
+}
+
+
+class TuneError(ValueError):
+    """Bad tuning arguments; the message names the problem and the fix."""
+
+
+@dataclass
+class TuneConfig:
+    method: Literal["grid", "bayes"] = "bayes"
+    """`grid`: the plan's grid over rules and entropy types; `bayes`: optuna TPE over one rule's parameters."""
+    rule: str = "entropy-abs"
+    """Rule tuned by `bayes` (a policy name from `ebsd policies`)."""
+    space: tuple[str, ...] = ()
+    """`bayes` search space, `name=low:high` (integers if both bounds are) or `name=a|b|c` (choices); default:
+    the rule's built-in space."""
+    budget: int = 20
+    """Trials per study in total (a resumed study runs only the missing ones); for `grid`, points drawn at random
+    without repetition (0: the whole grid)."""
+    scope: Literal["overall", "per-category", "both"] = "both"
+    """One study over all prompts, one per category, or both."""
+    theta_abs: tuple[float, ...] = (0.5, 1.0, 1.5, 2.0, 2.5)
+    """Grid: absolute entropy thresholds (nats)."""
+    theta_rel: tuple[float, ...] = (1.2, 1.5, 2.0, 3.0)
+    """Grid: relative entropy increase ratios."""
+    window_size: tuple[int, ...] = (1, 3, 5)
+    """Grid: sliding-window sizes of the absolute rule."""
+    min_draft_len: tuple[int, ...] = (1, 2, 3)
+    """Grid: minimum draft lengths."""
+    max_draft_len: tuple[int, ...] = (8, 12, 16, 20)
+    """Grid: maximum draft lengths."""
+    entropy_type: tuple[str, ...] = ("shannon", "renyi", "topk")
+    """Grid: entropy measures (the environment's `entropy`); `bayes` uses the first."""
+    stopping_strategy: tuple[str, ...] = ("absolute", "relative", "combined")
+    """Grid: stopping strategies: absolute (entropy-abs, or entropy-window for a window > 1), relative
+    (entropy-rel), combined (either of the two stops)."""
+    objective: Literal["tokens_per_s", "reward"] = "tokens_per_s"
+    """Maximised: mean tokens/s over the study's prompts, or the mean episode return of the environment."""
+    pair: str = "embedded"
+    """Model pair: `embedded` (or --drafter/--verifier) or tiny-noisy / tiny-copy / tiny-random."""
+    drafter: str | None = None
+    """Drafter for `--pair embedded`."""
+    verifier: str | None = None
+    """Verifier for `--pair embedded`."""
+    device: str = "cpu"
+    """Device of both models."""
+    clock: Literal["wall", "model"] = "model"
+    """Clock of the tokens/s: the calibrated model clock (repeatable; default) or wall time (noisy)."""
+    prompt_source: str | None = None
+    """Prompt source for `load_prompts` (default: the built-in offline suite)."""
+    categories: tuple[str, ...] | None = None
+    """Categories to tune (default: all of the source's)."""
+    prompts_per_category: int = 2
+    """Tuning prompts per category (the first ones of the source: the same held-in prompts PPO is evaluated on)."""
+    max_new_tokens: int = 128
+    """Token budget of each episode."""
+    temperature: float = 0.0
+    """Decoding temperature (0 = greedy)."""
+    history: int = 8
+    """Entropies in the observation (must match the environment PPO policies are compared in)."""
+    env_max_draft_len: int = 20
+    """The environment's hard draft cap (rules stop earlier through their own max)."""
+    cost_model: str | None = None
+    """Model-clock calibration (CostModel JSON), e.g. a PPO run's `cost_model.json` for a fair comparison;
+    default: the one kept next to the storage from an earlier session, else calibrate now."""
+    storage: str = "runs/tune/tune.db"
+    """SQLite file of the studies (created if missing; reused to resume)."""
+    study_name: str = "ebsd-tune"
+    """Studies are named `{study_name}/{method}/{rule or grid}/{category}`."""
+    out: str = "runs/tune/best.json"
+    """Where the best configuration per category is written (JSON, atomically)."""
+    seed: int = 0
+    """Seeds the sampler and the episodes."""
+    torch_threads: int = 1
+    """torch.set_num_threads for the run."""
+
+
+def parse_space(items: tuple[str, ...]) -> dict[str, tuple]:
+    """`name=low:high` -> (low, high); `name=a|b` -> ("choice", [a, b])."""
+    space = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name or not value:
+            raise TuneError(f"bad --space item {item!r}: write name=low:high or name=a|b|c")
+        if "|" in value:
+            space[name] = ("choice", [_number(v) for v in value.split("|")])
+            continue
+        low, sep, high = value.partition(":")
+        if not sep:
+            raise TuneError(f"bad --space item {item!r}: write name=low:high or name=a|b|c")
+        low, high = _number(low), _number(high)
+        if not isinstance(low, (int, float)) or not isinstance(high, (int, float)) or low > high:
+            raise TuneError(f"bad --space range {item!r}: need numbers with low <= high")
+        space[name] = (low, high)
+    return space
+
+
+def _number(text: str):
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def spec_of(rule: str, params: dict) -> str:
+    return rule + (":" + ",".join(f"{k}={_fmt(v)}" for k, v in params.items()) if params else "")
+
+
+def _fmt(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def grid_spec(strategy: str, theta_abs: float, theta_rel: float, window: int, low: int, high: int) -> str:
+    """Policy spec of one grid point. The absolute strategy with a window > 1 is the sliding-window mean rule;
+    `combined` stops when either the absolute (or window) rule or the relative rule does."""
+    bounds = {"min": low, "max": high}
+    absolute = (spec_of("entropy-abs", {"theta": theta_abs, **bounds}) if window == 1
+                else spec_of("entropy-window", {"w": window, "theta": theta_abs, **bounds}))
+    relative = spec_of("entropy-rel", {"theta": theta_rel, **bounds})
+    if strategy == "absolute":
+        return absolute
+    if strategy == "relative":
+        return relative
+    # Sub-rules carry the same min / max (a sub-rule at its own max votes stop).
+    return spec_of("combined", {"mode": "any", "rules": f"[{absolute};{relative}]", **bounds})
+
+
+# The grid axes each strategy uses (the others would only repeat the same rule).
+STRATEGY_AXES = {"absolute": ("theta_abs", "window_size"), "relative": ("theta_rel",),
+                 "combined": ("theta_abs", "theta_rel", "window_size")}
+
+
+def grid_points(config: TuneConfig) -> list[dict]:
+    """The plan's grid without duplicates: each strategy only varies the axes it uses."""
+    for axis in ("theta_abs", "theta_rel", "window_size", "min_draft_len", "max_draft_len", "entropy_type",
+                 "stopping_strategy"):
+        if not getattr(config, axis):
+            raise TuneError(f"the grid is empty: --{axis.replace('_', '-')} has no values; give at least one")
+    unknown = set(config.stopping_strategy) - set(GRID_STRATEGIES)
+    if unknown:
+        raise TuneError(f"unknown stopping strategy {sorted(unknown)}; valid: {', '.join(GRID_STRATEGIES)}")
+    if max(config.window_size) > config.history:
+        raise TuneError(f"--window-size {max(config.window_size)} exceeds the observation --history "
+                        f"{config.history}; raise --history or drop the window")
+    points = set()
+    for strategy in config.stopping_strategy:
+        used = STRATEGY_AXES[strategy]
+        axes = {a: getattr(config, a) if a in used else getattr(config, a)[:1]
+                for a in ("theta_abs", "theta_rel", "window_size")}
+        for entropy, t_abs, t_rel, window, low, high in itertools.product(
+                config.entropy_type, axes["theta_abs"], axes["theta_rel"], axes["window_size"],
+                config.min_draft_len, config.max_draft_len):
+            if low <= high:
+                points.add((strategy, entropy, grid_spec(strategy, t_abs, t_rel, window, low, high)))
+    if not points:
+        raise TuneError("the grid is empty: every min_draft_len exceeds every max_draft_len")
+    return [{"strategy": s, "entropy": e, "spec": spec} for s, e, spec in sorted(points)]
+
+
+class Evaluator:
+    """Runs policy specs on prompt subsets, one environment per entropy measure (the pair is loaded once)."""
+
+    def __init__(self, config: TuneConfig, pair, prompts: list[dict], cost_model):
+        self.config, self.pair, self.prompts, self.cost_model = config, pair, prompts, cost_model
+        self.envs: dict[str, object] = {}
+
+    def env(self, entropy: str):
+        if entropy not in self.envs:
+            import gymnasium as gym
+
+            import ebsd_env  # noqa: F401  (registers the environments)
+
+            c = self.config
+            self.envs[entropy] = gym.make("EBSD-v0", pair=self.pair, prompts=self.prompts, history=c.history,
+                                          entropy=entropy, max_draft_len=c.env_max_draft_len,
+                                          max_new_tokens=c.max_new_tokens, temperature=c.temperature,
+                                          clock=c.clock, cost_model=self.cost_model)
+        return self.envs[entropy]
+
+    def __call__(self, spec: str, entropy: str, indices: list[int]) -> dict:
+        from policies import make_policy
+
+        env = self.env(entropy)
+        stats = run_policy(env, make_policy(spec, env), indices, self.config.seed)
+        result = summarize(stats)
+        # The env's undiscounted return, (N - rho * T) / reward_scale, from each episode's totals.
+        base = env.unwrapped
+        result["reward"] = float(np.mean([(s["new_tokens"] - base.baseline_rate * s["decode_s"]) / base.reward_scale
+                                          for s in stats]))
+        return result
+
+
+def check_rule(rule: str) -> None:
+    from policies import list_policies
+
+    names = [p if isinstance(p, str) else getattr(p, "name", str(p)) for p in list_policies()]
+    if rule not in names:
+        raise TuneError(f"unknown rule {rule!r}; valid rules: {', '.join(names)} (see `ebsd policies`)")
+
+
+def check_spec(spec: str) -> None:
+    """Parse a spec up front, so a bad grid fails before any episode runs."""
+    from policies import make_policy
+
+    try:
+        make_policy(spec)
+    except ValueError as error:
+        raise TuneError(f"grid point {spec!r} is not a valid policy: {error}") from None
+
+
+def _studies(config: TuneConfig, prompts: list[dict]) -> dict[str, list[int]]:
+    groups = {c: idx[: config.prompts_per_category] for c, idx in by_category(prompts).items()}
+    studies = {}
+    if config.scope in ("overall", "both"):
+        studies["overall"] = [i for idx in groups.values() for i in idx]
+    if config.scope in ("per-category", "both"):
+        studies |= groups
+    return studies
+
+
+def tune(config: TuneConfig) -> dict:
+    """Run (or resume) the studies; returns the best configuration per category."""
+    import optuna
+    import torch
+
+    if config.budget < 0:
+        raise TuneError(f"--budget must be >= 0 trials, got {config.budget}")
+    if config.prompts_per_category < 1:
+        raise TuneError(f"--prompts-per-category must be >= 1, got {config.prompts_per_category}")
+    if config.method == "grid":
+        grid = grid_points(config)
+        for point in grid:
+            check_spec(point["spec"])
+        label = "grid"
+    else:
+        if config.budget == 0:
+            raise TuneError("--budget 0 means 'the whole grid', which only `grid` has: give bayes a trial count")
+        check_rule(config.rule)
+        space = parse_space(config.space) if config.space else DEFAULT_SPACES.get(config.rule)
+        if not space:
+            raise TuneError(f"rule {config.rule!r} has no built-in search space: give one with --space "
+                            "name=low:high ...")
+        label = config.rule
+    torch.set_num_threads(config.torch_threads)
+    pair = load_named_pair(config.pair, config.drafter, config.verifier, config.device)
+    prompts = load_prompt_rows(config.prompt_source, config.categories, config.prompts_per_category, config.seed)
+    Path(config.storage).parent.mkdir(parents=True, exist_ok=True)
+    keep = Path(config.storage).with_name(f"{Path(config.storage).stem}.{config.pair}.cost_model.json")
+    evaluate = Evaluator(config, pair, prompts, resolve_cost_model(config.cost_model, pair, config.temperature, keep))
+    storage = f"sqlite:///{Path(config.storage).resolve()}"
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+    best = {}
+    for category, indices in _studies(config, prompts).items():
+        name = f"{config.study_name}/{config.method}/{label}/{category}"
+        if config.method == "grid":
+            sampler = optuna.samplers.GridSampler({"grid_point": list(range(len(grid)))}, seed=config.seed)
+        else:
+            sampler = optuna.samplers.TPESampler(seed=config.seed)
+        study = optuna.create_study(study_name=name, storage=storage, direction="maximize", sampler=sampler,
+                                    load_if_exists=True)
+        done = len([t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE])
+        total = len(grid) if config.method == "grid" and config.budget == 0 else config.budget
+        if config.method == "grid":
+            total = min(total, len(grid))
+
+        def objective(trial, indices=indices):
+            if config.method == "grid":
+                point = grid[trial.suggest_categorical("grid_point", list(range(len(grid))))]
+                spec, entropy = point["spec"], point["entropy"]
+            else:
+                params = {}
+                for pname, bounds in space.items():
+                    if bounds[0] == "choice":
+                        params[pname] = trial.suggest_categorical(pname, bounds[1])
+                    elif isinstance(bounds[0], int) and isinstance(bounds[1], int):
+                        params[pname] = trial.suggest_int(pname, bounds[0], bounds[1])
+                    else:
+                        params[pname] = trial.suggest_float(pname, float(bounds[0]), float(bounds[1]))
+                if "min" in params and "max" in params and params["min"] > params["max"]:
+                    params["min"] = params["max"]
+                spec, entropy = spec_of(config.rule, params), config.entropy_type[0]
+            result = evaluate(spec, entropy, indices)
+            trial.set_user_attr("spec", spec)
+            trial.set_user_attr("entropy", entropy)
+            for key, value in result.items():
+                trial.set_user_attr(key, value)
+            return result[config.objective]
+
+        if total > done:
+            print(f"[ebsd] study {name}: {done} trials done, running {total - done} on {len(indices)} prompts",
+                  flush=True)
+            study.optimize(objective, n_trials=total - done, show_progress_bar=True)
+        else:
+            print(f"[ebsd] study {name}: complete ({done} trials)", flush=True)
+        trial = study.best_trial
+        best[category] = {"spec": trial.user_attrs["spec"], "entropy": trial.user_attrs["entropy"],
+                          config.objective: trial.value, "trials": len(study.trials), "study": name,
+                          **{k: trial.user_attrs[k] for k in ("acceptance_rate", "mean_accepted_tokens",
+                                                              "mean_draft_len") if k in trial.user_attrs}}
+    atomic_write_json(config.out, {"method": config.method, "rule": label, "objective": config.objective,
+                                   "clock": config.clock, "pair": config.pair, "best": best})
+    return best
+
+
+def print_best(best: dict, objective: str) -> None:
+    width = max(map(len, best))
+    print(f"\n{'category':<{width}}  {objective:>12}  {'entropy':>8}  spec")
+    for category, row in best.items():
+        value = row[objective]
+        shown = f"{value:12.2f}" if math.isfinite(value) else f"{'nan':>12}"
+        print(f"{category:<{width}}  {shown}  {row['entropy']:>8}  {row['spec']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("grid", "bayes"):
+        argv = ["--method", argv[0], *argv[1:]]
+    config = tyro.cli(TuneConfig, args=argv, description=__doc__)
+    try:
+        best = tune(config)
+    except TuneError as error:
+        print(f"ebsd tune: {error}", file=sys.stderr)
+        return 2
+    print_best(best, config.objective)
+    print(f"\n[ebsd] best configurations written to {config.out}; studies in {config.storage}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
