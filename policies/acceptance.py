@@ -1,0 +1,111 @@
+"""A supervised acceptance predictor (SpecDec++'s stopping rule) trained from logged rollouts.
+
+The model is a logistic regression on the env's observation vector: P(draft token t is accepted | the tokens
+before it in the block were accepted). SpecDec++ (Huang et al., arXiv 2405.19715; anchors §2.4) shows that
+the optimal stop is a threshold on the probability that the block holds at least one rejection,
+1 - prod_t P(accept_t); the `acceptance` policy stops when that passes its threshold.
+
+Training data: the per-step traces of `policies.rollout.run_episode` (observations, positions and, per
+block, how many tokens the verifier accepted). A step is a positive example if its position <= the block's
+accepted count, a negative one if it is the first rejected token; later tokens are left out (their label is
+conditioned on an earlier rejection). Fitted by Newton's method (IRLS) with an L2 penalty, numpy only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ebsd_env.observation import ObservationLayout
+
+
+@dataclass
+class AcceptanceModel:
+    """Logistic acceptance model over one observation layout."""
+
+    weights: list[float]
+    bias: float
+    layout: dict  # the ObservationLayout fields the model was trained on
+    samples: int = 0
+    positive_rate: float = float("nan")
+
+    def prob(self, obs: np.ndarray) -> float:
+        z = float(np.dot(self.weights, np.asarray(obs, dtype=np.float64).reshape(-1))) + self.bias
+        return float(1.0 / (1.0 + np.exp(-z)))
+
+    def check_layout(self, layout: ObservationLayout) -> None:
+        if asdict(layout) != self.layout:
+            raise ValueError(f"the acceptance model was trained on observation layout {self.layout}, but the env "
+                             f"uses {asdict(layout)}: make the env with the same history, max_draft_len, "
+                             "max_new_tokens, entropy and extra_signals, or re-fit on rollouts from this env")
+
+    def save(self, path: str | Path) -> Path:
+        """Write the model as JSON, atomically (temporary file, then rename)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            json.dump(asdict(self), f, indent=1)
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> AcceptanceModel:
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"no acceptance model at {path}: fit one with policies.acceptance.fit(rollouts) and "
+                             "save it with model.save(path)")
+        return cls(**json.loads(path.read_text()))
+
+
+def examples(rollouts: list[dict]) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(features, labels, layout) from `run_episode` results."""
+    features, labels, layout = [], [], None
+    for rollout in rollouts:
+        if "trace" not in rollout or "observations" not in rollout["trace"]:
+            raise ValueError("each rollout must be a policies.rollout.run_episode result with a 'trace' "
+                             "(no-spec episodes have none: log rollouts with a drafting policy)")
+        trace = rollout["trace"]
+        if layout is None:
+            layout = trace["layout"]
+        elif trace["layout"] != layout:
+            raise ValueError("the rollouts come from envs with different observation layouts; fit one model per "
+                             "layout")
+        steps = zip(trace["observations"], trace["positions"], trace["block_accepted"], strict=True)
+        for obs, position, accepted in steps:
+            if accepted is None or position > accepted + 1:
+                continue
+            features.append(obs)
+            labels.append(1.0 if position <= accepted else 0.0)
+    if not features:
+        raise ValueError("the rollouts hold no verified draft steps to learn from")
+    return np.asarray(features, dtype=np.float64), np.asarray(labels), layout
+
+
+def fit(rollouts: list[dict], l2: float = 1e-2, iterations: int = 100) -> AcceptanceModel:
+    """Fit the logistic acceptance model on logged rollouts (see the module docstring)."""
+    if l2 < 0:
+        raise ValueError(f"l2 must be >= 0, got {l2}")
+    x, y, layout = examples(rollouts)
+    if y.min() == y.max():
+        raise ValueError(f"all {len(y)} logged draft tokens have the same label ({'accepted' if y[0] else 'rejected'})"
+                         ": log rollouts where the verifier both accepts and rejects (another pair or policy)")
+    x1 = np.hstack([x, np.ones((len(x), 1))])
+    penalty = np.full(x1.shape[1], l2)
+    penalty[-1] = 0.0  # the bias is not penalised
+    w = np.zeros(x1.shape[1])
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-x1 @ w))
+        gradient = x1.T @ (p - y) + penalty * w
+        hessian = (x1 * (p * (1 - p))[:, None]).T @ x1 + np.diag(penalty) + 1e-9 * np.eye(len(w))
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if np.max(np.abs(step)) < 1e-9:
+            break
+    return AcceptanceModel(weights=[float(v) for v in w[:-1]], bias=float(w[-1]), layout=layout, samples=len(y),
+                           positive_rate=float(y.mean()))

@@ -1,0 +1,89 @@
+"""The policy registry: `make_policy(spec)`, `list_policies()`, and `ebsd policies` (a table of them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import tyro
+
+from .base import Policy, parse_spec
+from .field import SVIP, AdaEDL, DraftVerify, HFConfidence, HFConfidenceROC, HFHeuristic, Kangaroo, LlamaCpp
+from .learned import AcceptancePolicy, EXP3Bandit, PPOPolicy, UCBBandit
+from .rules import Combined, EntropyAbs, EntropyPos, EntropyRel, EntropyWindow, FixedK, NoSpec, Oracle, RandomK
+
+POLICIES: dict[str, type[Policy]] = {cls.name: cls for cls in (
+    EntropyAbs, EntropyRel, EntropyWindow, EntropyPos, Combined,
+    FixedK, RandomK, NoSpec, Oracle,
+    HFConfidence, HFConfidenceROC, HFHeuristic, SVIP, AdaEDL, DraftVerify, Kangaroo, LlamaCpp,
+    PPOPolicy, UCBBandit, EXP3Bandit, AcceptancePolicy,
+)}
+
+
+def policy_class(name: str) -> type[Policy]:
+    if name not in POLICIES:
+        raise ValueError(f"unknown policy {name!r}; valid: {', '.join(POLICIES)} (ebsd policies lists their "
+                         "parameters)")
+    return POLICIES[name]
+
+
+def make_policy(spec: str, env=None, layout=None) -> Policy:
+    """A policy from its text spec, e.g. ``"entropy-abs:theta=1.0,min=1,max=12"`` or ``"ppo:runs/x/model.zip"``.
+
+    `env` (a gymnasium env over `EBSD-v0`) gives the observation layout and, for the oracle only, the decoder's
+    privileged peek; `layout` alone suffices for every other policy.
+    """
+    name, items = parse_spec(spec)
+    policy = policy_class(name).from_spec_items(items)
+    if env is not None or layout is not None:
+        policy.bind(env=env, layout=layout)
+    return policy
+
+
+def list_policies() -> list[dict]:
+    """Each policy's name, one-line description, flags and parameters (name, type, default, bounds, help)."""
+    rows = []
+    for cls in POLICIES.values():
+        rows.append({
+            "name": cls.name,
+            "description": cls.description,
+            "requires_extra_signals": cls.requires_extra_signals,
+            "privileged": cls.privileged,
+            "drafts": cls.drafts,
+            "params": [{"name": p.name, "type": "specs" if p.kind == "specs" else p.kind.__name__,
+                        "default": p.format(p.default), "low": p.low, "high": p.high, "help": p.help}
+                       for p in cls.params],
+        })
+    return rows
+
+
+@dataclass
+class PoliciesConfig:
+    """List the stopping policies, their parameters and defaults."""
+
+    name: str | None = None
+    """Show only this policy, with each parameter's help."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = tyro.cli(PoliciesConfig, args=argv)
+    rows = list_policies()
+    if config.name is not None:
+        policy_class(config.name)  # a clear error for an unknown name
+        for row in rows:
+            if row["name"] == config.name:
+                print(f"{row['name']}: {row['description']}")
+                print(POLICIES[row["name"]].__doc__)
+                for p in row["params"]:
+                    print(f"  {p['name']} = {p['default']}  ({p['type']})  {p['help']}")
+        return 0
+    width = max(len(r["name"]) for r in rows)
+    print(f"{'policy':<{width}}  {'flags':<5}  description / parameters (defaults)")
+    for row in rows:
+        flags = ("x" if row["requires_extra_signals"] else "-") + ("P" if row["privileged"] else "-")
+        print(f"{row['name']:<{width}}  {flags:<5}  {row['description']}")
+        if row["params"]:
+            print(f"{'':<{width}}  {'':<5}  " + ", ".join(f"{p['name']}={p['default']}" for p in row["params"]))
+    print("\nflags: x = needs the env's extra signals (extra_signals=True); P = privileged (sees the verifier)."
+          "\nspec: name:key=value,... e.g. entropy-abs:theta=1.0,max=12 ; lists in brackets: "
+          "combined:mode=any,rules=[svip;fixed-k:k=8]")
+    return 0

@@ -1,0 +1,207 @@
+"""The plan's entropy rules and the baselines (fixed-k, random-k, no speculation, the oracle).
+
+Entropies are in nats of the env's configured measure (`layout.entropies_nats`), most recent last; the
+observation holds the current draft only, so H_t is the entropy of the token just drafted and H_{t-1} the one
+before it in the same block.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import SPECS, Param, Policy, bounds_params, latest
+
+
+class EntropyAbs(Policy):
+    """Absolute entropy threshold: stop after a token with H_t > theta (EBSD plan §3.1).
+
+    Defaults theta=1.0 nats, min=1, max=12.
+    """
+
+    name = "entropy-abs"
+    description = "stop when the latest token's entropy H_t > theta (nats)"
+    params = (Param("theta", float, 1.0, "entropy threshold in nats", low=0.0), *bounds_params(max_default=12))
+
+    def decide(self, view, obs):
+        h = latest(view.entropies)
+        return h is not None and h > self.theta
+
+
+class EntropyRel(Policy):
+    """Relative increase: stop when H_t / max(H_{t-1}, floor) > theta (EBSD plan §3.2).
+
+    Needs two tokens of the current draft, so it never stops at position 1 (except at max). `floor` keeps the
+    ratio finite after a near-deterministic token. Defaults theta=2.0, floor=0.05 nats, min=1, max=12.
+    """
+
+    name = "entropy-rel"
+    description = "stop when the entropy jumps: H_t / max(H_{t-1}, floor) > theta"
+    params = (Param("theta", float, 2.0, "ratio threshold", low=0.0),
+              Param("floor", float, 0.05, "lower bound on H_{t-1} in nats (avoids dividing by ~0)", low=1e-6),
+              *bounds_params(max_default=12))
+
+    def decide(self, view, obs):
+        h = view.entropies
+        return len(h) >= 2 and h[-1] / max(h[-2], self.floor) > self.theta
+
+
+class EntropyWindow(Policy):
+    """Sliding-window mean: stop when the mean of the last w entropies > theta (EBSD plan §3.3).
+
+    Early in a draft (fewer than w tokens) the mean runs over the tokens drafted so far. w must not exceed the
+    env's observation history. Defaults w=3, theta=1.0 nats, min=1, max=12.
+    """
+
+    name = "entropy-window"
+    description = "stop when the mean entropy of the last w draft tokens > theta (nats)"
+    params = (Param("w", int, 3, "window length in tokens (<= the env's history)", low=1),
+              Param("theta", float, 1.0, "threshold on the window mean, nats", low=0.0),
+              *bounds_params(max_default=12))
+
+    def check_binding(self):
+        if self.layout is not None and self.w > self.layout.history:
+            raise ValueError(f"{self.spec}: window w={self.w} exceeds the observation history "
+                             f"{self.layout.history}; use w <= {self.layout.history} or make the env with "
+                             f"history >= {self.w}")
+
+    def decide(self, view, obs):
+        h = view.entropies[-self.w:]
+        return len(h) > 0 and float(np.mean(h)) > self.theta
+
+
+class EntropyPos(Policy):
+    """Position-adaptive threshold: stop when H_t > theta + alpha * t, t = position in the draft (plan §3.4).
+
+    A negative alpha makes the rule stricter deeper into the draft, where a rejection wastes more drafted
+    tokens. Defaults theta=1.5 nats, alpha=-0.1 nats per token, min=1, max=12.
+    """
+
+    name = "entropy-pos"
+    description = "stop when H_t > theta + alpha * t (threshold moves with the draft position t)"
+    params = (Param("theta", float, 1.5, "threshold at t = 0, nats", low=0.0),
+              Param("alpha", float, -0.1, "threshold change per drafted token, nats (may be negative)"),
+              *bounds_params(max_default=12))
+
+    def decide(self, view, obs):
+        h = latest(view.entropies)
+        return h is not None and h > self.theta + self.alpha * view.position
+
+
+class Combined(Policy):
+    """Several rules at once (EBSD plan §3.5): mode=any stops when one rule stops, mode=all when every one does.
+
+    Each sub-rule keeps its own min / max (a sub-rule at its max votes stop); the combination's min / max
+    apply on top. Default: any of entropy-abs (theta 1.0) and entropy-rel (theta 2.0), min=1, max=12.
+    """
+
+    name = "combined"
+    description = "combine rules: mode=any (one says stop) or mode=all (all say stop)"
+    params = (Param("mode", str, "any", "any | all"),
+              Param("rules", SPECS, "[entropy-abs:theta=1.0;entropy-rel:theta=2.0]", "the rules to combine"),
+              *bounds_params(max_default=12))
+    block_state = True
+
+    def validate(self):
+        if self.mode not in ("any", "all"):
+            raise ValueError(f"combined: mode must be 'any' or 'all', got {self.mode!r}")
+        self.requires_extra_signals = any(r.requires_extra_signals for r in self.rules)
+        self.privileged = any(r.privileged for r in self.rules)
+
+    def bind(self, env=None, layout=None):
+        for rule in self.rules:
+            rule.bind(env=env, layout=layout)
+        return super().bind(env=env, layout=layout)
+
+    def reset(self):
+        super().reset()
+        for rule in getattr(self, "rules", ()):
+            rule.reset()
+
+    def on_verify(self, info):
+        for rule in self.rules:
+            rule.on_verify(info)
+
+    def decide(self, view, obs):
+        votes = [rule.act(obs) == 1 for rule in self.rules]
+        return any(votes) if self.mode == "any" else all(votes)
+
+
+class FixedK(Policy):
+    """Fixed draft length: always draft exactly k tokens (classic speculative decoding, Leviathan et al. 2023).
+
+    Default k=4 (the plan's sweep: 4, 6, 8, 10). The env ends a draft early only where the token budget does.
+    """
+
+    name = "fixed-k"
+    description = "draft exactly k tokens per block"
+    params = (Param("k", int, 4, "draft length", low=1),)
+
+    def decide(self, view, obs):
+        return view.position >= self.k
+
+
+class RandomK(Policy):
+    """Random draft length: each block drafts k ~ Uniform{1..max_k}, from a generator seeded by `seed`.
+
+    A sanity baseline: any rule worth its cost must beat it. Defaults max_k=8, seed=0.
+    """
+
+    name = "random-k"
+    description = "draft k ~ Uniform{1..max_k} tokens per block (seeded)"
+    params = (Param("max_k", int, 8, "largest draft length", low=1), Param("seed", int, 0, "generator seed"))
+    block_state = True
+
+    def validate(self):
+        self.rng = np.random.default_rng(self.seed)
+
+    def start_block(self):
+        self.k = int(self.rng.integers(1, self.max_k + 1))
+
+    def decide(self, view, obs):
+        return view.position >= self.k
+
+
+class NoSpec(Policy):
+    """No speculation: the verifier decodes alone, one token per forward pass (the speed-up reference).
+
+    `drafts = False`: `policies.rollout.run_episode` (and the eval) then run the decoder's verifier-only path,
+    `decoder.generate(prompt, stop=None)`, which goes through the same `verify()` step and timers with an empty
+    draft. Stepped through the env instead it can only stop after the env's first draft token (the env drafts
+    at least `min_draft_len` >= 1), i.e. it behaves as fixed-k with k=1, which is not the same thing.
+    """
+
+    name = "no-spec"
+    description = "no drafting: verifier-only decoding (rollout uses decoder.generate(prompt, stop=None))"
+    drafts = False
+
+    def act(self, obs):
+        return 1
+
+
+class Oracle(Policy):
+    """PRIVILEGED upper bound: stop as soon as the verifier would reject the latest draft token.
+
+    After each draft token it asks `env.unwrapped.decoder.peek_accepts()` how many draft tokens the verifier
+    would accept, and stops when that is fewer than the tokens drafted (so the first rejected token is the last
+    one drafted, as in DISCO's oracle, arXiv 2405.04304), or at `max`. The peek runs outside the decoder's
+    timers and the later `verify()` repeats (and is charged for) the same work, so reported speeds carry no
+    cost for the oracle's knowledge: it bounds what a stop rule could reach with the same drafter. Default
+    max=16. Needs the env: ``make_policy("oracle", env=env)``.
+    """
+
+    name = "oracle"
+    description = "PRIVILEGED: stop where the verifier would first reject (peeks at the verifier; upper bound)"
+    params = (Param("max", int, 16, "stop at this draft length", low=1),)
+    privileged = True
+
+    def check_binding(self):
+        if self.env is None and self.layout is not None:
+            raise ValueError("oracle needs the env for its privileged peek: make_policy('oracle', env=env)")
+
+    def decide(self, view, obs):
+        if view.position >= self.max:
+            return True
+        if self.env is None:
+            raise ValueError("oracle needs the env for its privileged peek: make_policy('oracle', env=env)")
+        decoder = self.env.unwrapped.decoder
+        return decoder.peek_accepts() < len(decoder.draft_steps)
