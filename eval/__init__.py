@@ -1,0 +1,1 @@
+"""Evaluation: `ebsd eval` (policies x prompts through the real decoder, a report) and the benchmarks."""

@@ -1,0 +1,354 @@
+"""`report.md` with PNG plots (matplotlib Agg) and TensorBoard scalars, from `summary.json` and the episode rows."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+SECTIONS = ("Run", "Overall results", "Per-category results", "Paired comparisons", "Entropy and acceptance",
+            "Plots", "Hypotheses", "Success criteria", "Failure modes", "Method notes")
+
+
+def _f(value, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    return f"{value:.{digits}f}"
+
+
+def _ci(summary: dict | None, digits: int = 2) -> str:
+    if not summary:
+        return "n/a"
+    lo, hi = summary.get("ci", [None, None])
+    text = _f(summary.get("mean"), digits)
+    if lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi):
+        text += f" [{_f(lo, digits)}, {_f(hi, digits)}]"
+    return text
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    def esc(cell):
+        return str(cell).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
+    return lines + [""]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")
+
+
+# ------------------------------------------------------------------------------------------------ plots
+
+
+def plot_tokens_per_s(cond: dict, path: Path) -> None:
+    variants, cats = cond["variants"], cond["categories"]
+    fig, ax = plt.subplots(figsize=(max(8, 1.2 * len(cats) * max(1, len(variants)) / 4), 4.5))
+    width = 0.8 / max(len(variants), 1)
+    for i, v in enumerate(variants):
+        means, lows, highs = [], [], []
+        for c in [*cats, "all"]:
+            t = cond["results"][v].get(c, {}).get("tokens_per_s", {})
+            m = t.get("mean", float("nan"))
+            lo, hi = t.get("ci", [float("nan"), float("nan")])
+            means.append(m)
+            lows.append(m - lo if np.isfinite(lo) else 0)
+            highs.append(hi - m if np.isfinite(hi) else 0)
+        x = np.arange(len(cats) + 1) + i * width
+        ax.bar(x, means, width, yerr=[lows, highs], capsize=2, label=v)
+    ax.set_xticks(np.arange(len(cats) + 1) + 0.4 - width / 2)
+    ax.set_xticklabels([*cats, "all"], rotation=20)
+    ax.set_ylabel("tokens/s (mean, 95% bootstrap CI)")
+    ax.set_title(f"Tokens/s per category ({cond['label']})")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_draft_hist(cond: dict, path: Path) -> None:
+    drafting = [v for v in cond["variants"] if cond["families"][v] != "verifier"]
+    if not drafting:
+        return
+    cols = min(3, len(drafting))
+    rows = math.ceil(len(drafting) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.6 * rows), squeeze=False)
+    for ax, v in zip(axes.flat, drafting, strict=False):
+        hist = cond["results"][v]["all"]["draft_len_hist"]
+        keys = sorted(int(k) for k in hist)
+        ax.bar(keys, [hist[str(k)] for k in keys], color="tab:blue")
+        ax.set_title(v[:45], fontsize=8)
+        ax.set_xlabel("draft length")
+    for ax in list(axes.flat)[len(drafting):]:
+        ax.axis("off")
+    fig.suptitle(f"Draft-length distribution ({cond['label']})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_calibration(cond: dict, path: Path) -> None:
+    relation = cond["entropy_acceptance"]
+    cal = relation["calibration"]
+    fig, ax = plt.subplots(figsize=(5, 4))
+    if cal["entropy"]:
+        ax.plot(cal["entropy"], cal["acceptance"], "o-", label=f"AUROC (entropy -> reject) {_f(relation['auroc'])}")
+    ax.set_xlabel("drafter entropy (nats, bin mean)")
+    ax.set_ylabel("acceptance rate of judged draft tokens")
+    ax.set_ylim(0, 1)
+    ax.set_title(f"Entropy calibration ({relation['source']})", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_trajectories(cond: dict, rows: list[dict], path: Path, per_figure: int = 4) -> None:
+    """Drafter entropy of every drafted token along the generation, marked accepted / rejected / not judged,
+    for one prompt per category under the chosen EBSD policy (or the first drafting policy)."""
+    variant = cond["chosen_ebsd"] or next((v for v in cond["variants"] if cond["families"][v] != "verifier"), None)
+    if variant is None:
+        return
+    picks = []
+    for c in cond["categories"]:
+        match = next((r for r in rows if r["variant"] == variant and r["category"] == c and r.get("blocks")), None)
+        if match:
+            picks.append(match)
+    picks = picks[:per_figure * 2]
+    if not picks:
+        return
+    fig, axes = plt.subplots(len(picks), 1, figsize=(10, 1.9 * len(picks)), squeeze=False)
+    for ax, row in zip(axes.flat, picks, strict=True):
+        x = 0
+        for block in row["blocks"]:
+            for i, h in enumerate(block["entropies"][: block["drafted"]]):
+                if i < block["accepted"]:
+                    ax.plot(x, h, "o", color="tab:green", ms=3)
+                elif i == block["accepted"]:
+                    ax.plot(x, h, "x", color="tab:red", ms=5)
+                else:
+                    ax.plot(x, h, ".", color="0.7", ms=3)
+                x += 1
+            ax.axvline(x - 0.5, color="0.85", lw=0.5)
+        ax.set_ylabel("H (nats)", fontsize=7)
+        ax.set_title(f"{row['category']} / {row['prompt_id']} ({variant[:40]}): green accepted, red rejected, "
+                     "grey not judged", fontsize=7)
+    axes.flat[-1].set_xlabel("drafted token index (grey lines: verification)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# ------------------------------------------------------------------------------------------------ report
+
+
+def _overall_table(cond: dict) -> list[str]:
+    header = ["policy", "family", "tokens/s [95% CI]", "vs verifier", "vs best fixed-k", "oracle share",
+              "accept", "tau", "mean k", "GFLOPs/token", "token ms p50/p90/p99", "request s p50/p90/p99",
+              "quality"]
+    out = []
+    for v in cond["variants"]:
+        m = cond["results"][v].get("all")
+        if not m:
+            continue
+        t, r = m["token_latency_ms"], m["request_latency_s"]
+        if "ppl_diff_vs_verifier" in m:
+            quality = f"ppl {_ci(m.get('verifier_ppl'))}, diff {_ci(m['ppl_diff_vs_verifier'])}"
+        elif "identical_to_verifier" in m:
+            quality = f"identical {_f(m['identical_to_verifier'])}"
+        else:
+            quality = "n/a"
+        out.append([v, cond["families"][v], _ci(m["tokens_per_s"]), _ci(m.get("speedup_vs_verifier")),
+                    _ci(m.get("speedup_vs_best_fixed_k")), _ci(m.get("oracle_share")), _f(m["acceptance_rate"]),
+                    _f(m["tau"]), _f(m["mean_draft_len"]), _f(m.get("gflops_per_token"), 3),
+                    f"{_f(t['p50'], 1)}/{_f(t['p90'], 1)}/{_f(t['p99'], 1)}",
+                    f"{_f(r['p50'])}/{_f(r['p90'])}/{_f(r['p99'])}", quality])
+    return _table(header, out)
+
+
+def _category_tables(cond: dict) -> list[str]:
+    lines = []
+    for c in cond["categories"]:
+        lines.append(f"#### {c} (best fixed-k: `{cond['best_fixed_k'].get(c)}`)\n")
+        header = ["policy", "tokens/s [95% CI]", "vs verifier", "vs best fixed-k", "accept", "tau", "mean k",
+                  "AUROC"]
+        body = []
+        for v in cond["variants"]:
+            m = cond["results"][v].get(c)
+            if m:
+                name = f"**{v}**" if v == cond["best_ebsd_per_category"].get(c) else v
+                body.append([name, _ci(m["tokens_per_s"]), _ci(m.get("speedup_vs_verifier")),
+                             _ci(m.get("speedup_vs_best_fixed_k")), _f(m["acceptance_rate"]), _f(m["tau"]),
+                             _f(m["mean_draft_len"]), _f(m["entropy_auroc"])])
+        lines += _table(header, body)
+    return lines
+
+
+def _comparison_table(cond: dict) -> list[str]:
+    header = ["category", "best fixed-k", f"chosen EBSD ({cond['chosen_ebsd']}) ratio [95% CI]", "wins",
+              "best EBSD here", "ratio [95% CI]"]
+    body = []
+    for c in cond["categories"]:
+        comp = cond["comparisons"][c]
+        chosen, best = comp.get("chosen_ebsd", {}), comp.get("best_ebsd", {})
+        body.append([c, comp.get("best_fixed_k") or "n/a", _ci(chosen, 3) if chosen else "n/a",
+                     _f(chosen.get("wins")) if chosen else "n/a", best.get("variant", "n/a"),
+                     _ci(best, 3) if best else "n/a"])
+    return _table(header, body)
+
+
+def write_report(summary: dict, rows: list[dict], out: Path) -> Path:
+    meta = summary["meta"]
+    plots = out / "plots"
+    plots.mkdir(parents=True, exist_ok=True)
+    lines = ["# EBSD evaluation report", ""]
+    lines += ["## Run", ""]
+    cfg = meta.get("config", {})
+    lines += [f"- Pair: drafter `{meta['drafter']}`, verifier `{meta['verifier']}` on {meta['device']} "
+              f"({meta['torch_threads']} torch threads, {meta['cpu_count']} CPUs)",
+              f"- Clock: `{cfg.get('clock')}` (wall = measured times, noisy on a shared machine; model = the env's "
+              "calibrated cost model, deterministic)",
+              f"- Prompts: `{cfg.get('prompts')}`, {meta['prompts']} prompts in {len(meta['categories'])} "
+              f"categories ({', '.join(meta['categories'])}), seeds {cfg.get('seeds')}",
+              f"- Episodes analysed: {summary['episodes']}; conditions: {', '.join(summary['conditions'])}",
+              f"- Finished {meta['finished']}"]
+    lines += [f"- {note}" for note in meta.get("notes", [])]
+    lines.append("")
+    for label, cond in summary["conditions"].items():
+        cond = {**cond, "label": label}
+        slug = _slug(label)
+        lines += [f"## Overall results ({label})", ""]
+        lines += ["Speed-ups are geometric means of paired per-prompt ratios with 95% bootstrap CIs over (prompt, "
+                  "seed) units; the best fixed-k is chosen per category on these same prompts (which favours the "
+                  "baseline). tau = tokens emitted per verification.", ""]
+        lines += _overall_table(cond)
+        lines += [f"## Per-category results ({label})", "", "Bold: the best entropy-based policy in the category.", ""]
+        lines += _category_tables(cond)
+        lines += [f"## Paired comparisons ({label})", ""]
+        lines += [f"The chosen EBSD policy is the entropy-based policy with the best overall ratio to the per-category "
+                  f"best fixed-k (`{cond['chosen_ebsd']}`); the per-category best is optimistic (chosen on the same "
+                  "data). wins = share of prompts where it is faster.", ""]
+        lines += _comparison_table(cond)
+        relation = cond["entropy_acceptance"]
+        lines += [f"## Entropy and acceptance ({label})", ""]
+        lines += [f"AUROC of the drafter entropy for predicting a rejection, over {relation['tokens']} judged draft "
+                  f"tokens from {relation['source']}: **{_f(relation['auroc'], 3)}** (0.5 = no signal).", ""]
+        lines += _table(["category", "AUROC", "judged tokens", "mean entropy", "entropy sd"],
+                        [[c, _f(d["auroc"], 3), d["tokens"], _f(d["mean_entropy"]), _f(d["entropy_std"])]
+                         for c, d in relation["by_category"].items()])
+        cal = relation["calibration"]
+        lines += _table(["entropy bin mean (nats)", "acceptance", "tokens"],
+                        [[_f(h), _f(a), n] for h, a, n in zip(cal["entropy"], cal["acceptance"], cal["count"],
+                                                              strict=True)])
+        names = {"tps": f"{slug}_tokens_per_s.png", "hist": f"{slug}_draft_lengths.png",
+                 "cal": f"{slug}_calibration.png", "traj": f"{slug}_entropy_trajectories.png"}
+        plot_tokens_per_s(cond, plots / names["tps"])
+        plot_draft_hist(cond, plots / names["hist"])
+        plot_calibration(cond, plots / names["cal"])
+        plot_trajectories(cond, [r for r in rows if (r["temperature"], r["max_new_tokens"]) ==
+                                 (cond["temperature"], cond["max_new_tokens"])], plots / names["traj"])
+        lines += [f"## Plots ({label})", ""]
+        for title, key in (("Tokens/s with 95% CIs", "tps"), ("Draft-length histograms", "hist"),
+                           ("Entropy calibration", "cal"), ("Entropy trajectories with accept/reject marks", "traj")):
+            if (plots / names[key]).exists():
+                lines += [f"**{title}**", "", f"![{title}](plots/{names[key]})", ""]
+        lines += [f"## Hypotheses ({label})", ""]
+        lines += _table(["", "hypothesis", "verdict", "evidence"],
+                        [[k, h["statement"], f"**{h['verdict']}**", h["evidence"]]
+                         for k, h in cond["hypotheses"].items()])
+        lines += [f"## Success criteria ({label})", ""]
+        lines += _table(["criterion", "met", "figures"],
+                        [[s["criterion"], "not tested" if s["met"] is None else ("met" if s["met"] else "not met"),
+                          s["figures"]] for s in cond["success_criteria"]])
+        lines += [f"## Failure modes ({label})", ""]
+        lines += _failure_lines(cond)
+    lines += ["## Method notes", "",
+              "- tokens/s = generated tokens / decoding time (drafting + verification, prefill excluded) on the run's "
+              "clock; the verifier-alone reference (no-spec) is put on the same basis.",
+              "- Acceptance rate = accepted / drafted tokens; tau = generated tokens / verifications.",
+              "- Entropy-acceptance: a draft token counts as judged if every earlier token of its block was accepted "
+              "(later ones never reach the verifier's decision); the pooled figure uses fixed-k drafts, whose "
+              "lengths do not depend on the entropy.",
+              "- FLOPs per token: 2 x (attention + MLP weights + LM head) per processed token from each model config "
+              "(attention over the context left out); the verifier processes k + 1 tokens per block, the drafter "
+              "its k tokens plus one catch-up token.",
+              "- Per-token latency: each emitted token gets its block's draft + verify time / tokens emitted; request "
+              "latency = tokens / tokens-per-s (decoding only).",
+              "- Quality: greedy outputs are compared token by token with the verifier alone; under sampling the "
+              "verifier's perplexity (temperature 1) of each output is compared with the verifier-alone output's on "
+              "the same prompt and seed (95% bootstrap CI of the difference).",
+              "- Verdicts are computed by `eval.analysis` from the data; with few prompts most CIs are wide and "
+              "'inconclusive' is the honest outcome.", ""]
+    path = out / "report.md"
+    from .run import write_atomic
+
+    write_atomic(path, "\n".join(lines))
+    return path
+
+
+def _failure_lines(cond: dict) -> list[str]:
+    fm = cond["failure_modes"]
+    lines = []
+    if fm["losing_categories"]:
+        lines += ["Categories where the chosen EBSD policy is slower than the best fixed-k:", ""]
+        lines += _table(["category", "ratio [95% CI]", "best fixed-k", "mean drafter entropy", "AUROC", "acceptance"],
+                        [[d["category"], _ci({"mean": d["ratio"], "ci": d["ci"]}, 3), d["best_fixed_k"],
+                          _f(d["mean_entropy"]), _f(d["auroc"], 3), _f(d["acceptance_rate"])]
+                         for d in fm["losing_categories"]])
+    else:
+        lines += ["The chosen EBSD policy is not slower than the best fixed-k in any category (point estimates).", ""]
+    if fm["slower_than_verifier"]:
+        lines += ["Policies slower than the verifier alone (speculation does not pay: the drafter's share of decoding "
+                  "time is shown):", ""]
+        lines += _table(["policy", "speed-up vs verifier", "draft share of decode time"],
+                        [[d["variant"], _f(d["speedup"], 3), _f(d["draft_share"])] for d in fm["slower_than_verifier"]])
+    if fm["drafting"]:
+        lines += ["Drafting errors of the entropy-based policies: wasted = drafted tokens not accepted (drafting too "
+                  "long); fully accepted blocks = blocks whose whole draft was accepted (possibly stopped too early):",
+                  ""]
+        lines += _table(["policy", "wasted draft share", "fully accepted blocks"],
+                        [[d["variant"], _f(d["wasted_draft_share"]), _f(d["fully_accepted_block_share"])]
+                         for d in fm["drafting"]])
+    if fm["worst_prompts"]:
+        lines += ["Prompts with the lowest ratio of the chosen EBSD policy to the best fixed-k (below 1 = a loss):", ""]
+        lines += _table(["prompt", "category", "seed", "ratio"],
+                        [[d["prompt_id"], d["category"], d["seed"], _f(d["ratio"], 3)] for d in fm["worst_prompts"]])
+    return lines
+
+
+# ------------------------------------------------------------------------------------------- tensorboard
+
+
+def write_tensorboard(summary: dict, logdir: Path) -> None:
+    """The report's scalars as TensorBoard events: ``{condition}/{category}/{metric}/{policy}``."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(log_dir=str(logdir))
+    for label, cond in summary["conditions"].items():
+        for v, per_cat in cond["results"].items():
+            for c, m in per_cat.items():
+                scalars = {"tokens_per_s": m["tokens_per_s"]["mean"], "acceptance_rate": m["acceptance_rate"],
+                           "tau": m["tau"], "mean_draft_len": m["mean_draft_len"],
+                           "speedup_vs_verifier": m.get("speedup_vs_verifier", {}).get("mean"),
+                           "speedup_vs_best_fixed_k": m.get("speedup_vs_best_fixed_k", {}).get("mean"),
+                           "oracle_share": m.get("oracle_share", {}).get("mean"),
+                           "gflops_per_token": m.get("gflops_per_token"), "entropy_auroc": m["entropy_auroc"],
+                           "token_latency_p50_ms": m["token_latency_ms"]["p50"],
+                           "request_latency_p90_s": m["request_latency_s"]["p90"]}
+                for name, value in scalars.items():
+                    if value is not None and math.isfinite(value):
+                        writer.add_scalar(f"{label}/{c}/{name}/{v}", value, 0)
+        if math.isfinite(cond["entropy_acceptance"]["auroc"]):
+            writer.add_scalar(f"{label}/entropy_auroc", cond["entropy_acceptance"]["auroc"], 0)
+    writer.close()

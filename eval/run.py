@@ -1,0 +1,477 @@
+"""`ebsd eval`: stopping policies x prompts (x seeds x temperatures) through the real environment and decoder.
+
+Writes, under ``--out``:
+
+- ``episodes.jsonl``: one row per (variant, prompt, seed, temperature, max_new_tokens) with every raw
+  measurement (episode statistics, output ids, per-block draft/accept/timing/entropies, the verifier's NLL
+  of sampled outputs). Rows are appended with flush + fsync, so an interrupted run loses at most the row in
+  flight; rerunning with the same ``--out`` skips finished rows (a torn last line is dropped).
+- ``summary.json`` (atomic): the metrics, comparisons, hypotheses and success criteria (`eval.analysis`).
+- ``report.md`` with PNG plots under ``plots/``, and the same scalars as TensorBoard events under ``tb/``.
+
+With no arguments: a short evaluation on the embedded pair and the built-in offline suite (7 categories x 2
+prompts x 9 policies x 64 new tokens), well under 30 minutes on 2 CPU cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import gymnasium as gym
+import numpy as np
+import torch
+import tyro
+from tqdm.auto import tqdm
+
+DEFAULT_POLICIES = (
+    "no-spec",
+    "fixed-k:k=2",
+    "fixed-k:k=4",
+    "fixed-k:k=8",
+    "entropy-abs:theta=0.5",
+    "entropy-abs:theta=1.5",
+    "entropy-rel:theta=2.0",
+    "combined",
+    "oracle",
+)
+BASELINES = ("no-spec", "fixed-k:k=2", "fixed-k:k=4", "fixed-k:k=8")
+ENV_KEYS = ("entropy", "entropy_param", "entropy_temperature", "max_draft_len", "min_draft_len", "history")
+# Entropy measures and threshold pairs (nats of that measure) for `--ablation entropy-type`; each measure has
+# its own scale (Tsallis q=2 stays below 1, top-k below log k), so each gets thresholds inside its range.
+ENTROPY_TYPE_GRID = (("shannon", None, (0.5, 1.5)), ("renyi", 2.0, (0.3, 1.0)), ("tsallis", 2.0, (0.2, 0.5)),
+                     ("topk", 10.0, (0.3, 1.0)))
+ABLATIONS = ("entropy-type", "topk", "entropy-temperature", "temperature", "criteria", "thresholds", "length")
+
+
+@dataclass
+class EvalConfig:
+    """Evaluate stopping policies on a prompt suite with the real decoder and write a report."""
+
+    prompts: str = "builtin"
+    """prompt source: 'builtin' (offline suite), a .jsonl/.json/.csv/.parquet file with `category` and
+    `prompt` or `turns`, or a benchmark name (gsm8k, cnn_dailymail, natural_questions, wmt14, openai_humaneval,
+    mt_bench; NAME=PATH for a local copy)"""
+    categories: tuple[str, ...] | None = None
+    """keep only these prompt categories (default: all of the source)"""
+    policies: tuple[str, ...] = DEFAULT_POLICIES
+    """policy specs from the registry (`ebsd policies`), e.g. fixed-k:k=4 entropy-abs:theta=1.0 ppo:model.zip;
+    no-spec (the verifier-alone reference) is added when missing"""
+    limit_per_category: int | None = 2
+    """prompts per category (a seeded subset); 0 or less for all"""
+    max_new_tokens: int = 64
+    """tokens generated per prompt"""
+    temperature: tuple[float, ...] = (0.0,)
+    """sampling temperatures (0 = greedy); each is a separate condition"""
+    seeds: tuple[int, ...] = (0,)
+    """episode seeds (sampler and prompt subset); each prompt is decoded once per seed"""
+    top_p: float = 1.0
+    """nucleus sampling for temperature > 0"""
+    out: str | None = None
+    """output folder (reuse it to resume); default runs/{env}__{exp_name}__{seed}__{time}"""
+    exp_name: str = "eval"
+    """experiment name used in the default output folder"""
+    drafter: str | None = None
+    """drafter model (HF id, folder, .gguf, or int8/bf16/self derived from the verifier); default: embedded"""
+    verifier: str | None = None
+    """verifier model; default: the embedded SmolLM2-135M-Instruct"""
+    tiny: Literal["copy", "random", "noisy"] | None = None
+    """use a config-built tiny pair instead of real models (tests and smoke runs)"""
+    clock: Literal["wall", "model"] = "wall"
+    """wall: measured times; model: the env's calibrated cost model (deterministic)"""
+    ablation: Literal["entropy-type", "topk", "entropy-temperature", "temperature", "criteria", "thresholds",
+                      "length"] | None = None
+    """plan §6 ablation: replaces --policies (and --temperature / --max-new-tokens for temperature / length)"""
+    entropy: str = "shannon"
+    """entropy measure the env reports (shannon, renyi, tsallis, topk)"""
+    entropy_param: float | None = None
+    """Rényi alpha / Tsallis q / top-k k"""
+    entropy_temperature: float = 1.0
+    """temperature applied to the drafter's logits before the entropy"""
+    max_draft_len: int = 16
+    """the env's cap on a draft"""
+    min_draft_len: int = 1
+    """the env's floor on a draft"""
+    history: int = 8
+    """entropies per observation (a ppo: model must match what it was trained on)"""
+    cost_model: str | None = None
+    """JSON cost model for --clock model (default: calibrate the pair once)"""
+    tensorboard: bool = True
+    """also write the summary scalars as TensorBoard events under OUT/tb"""
+    threads: int = 0
+    """torch CPU threads (0: leave torch's default)"""
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A policy spec plus the env settings it runs under (those that differ from the run's defaults)."""
+
+    spec: str
+    env: tuple = ()  # sorted (key, value) pairs
+
+    @property
+    def label(self) -> str:
+        if not self.env:
+            return self.spec
+        return self.spec + " @ " + ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.env)
+
+
+@dataclass(frozen=True)
+class Condition:
+    temperature: float
+    max_new_tokens: int
+
+
+@dataclass
+class Plan:
+    variants: list[Variant]
+    conditions: list[Condition]
+    notes: list[str] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------------------------- plan
+
+
+def _variant(spec: str, **env) -> Variant:
+    return Variant(spec, tuple(sorted((k, v) for k, v in env.items() if v is not None)))
+
+
+def build_plan(config: EvalConfig) -> Plan:
+    """Variants and conditions of a run: the policy list, or an ablation's expansion (plan §6)."""
+    temps = [float(t) for t in config.temperature]
+    conditions = [Condition(t, config.max_new_tokens) for t in temps]
+    base = [_variant(spec) for spec in BASELINES]
+    name = config.ablation
+    if name is None:
+        specs = list(dict.fromkeys(config.policies))
+        if "no-spec" not in specs:
+            specs.insert(0, "no-spec")
+        return Plan([_variant(s) for s in specs], conditions)
+    if name == "entropy-type":
+        variants = base + [_variant(f"entropy-abs:theta={theta}", entropy=measure, entropy_param=param)
+                           for measure, param, thetas in ENTROPY_TYPE_GRID for theta in thetas]
+        note = "entropy-abs under Shannon / Rényi(2) / Tsallis(2) / top-10 entropy, two thresholds each"
+    elif name == "topk":
+        variants = base + [_variant("entropy-abs:theta=0.8", entropy="shannon")] + [
+            _variant("entropy-abs:theta=0.8", entropy="topk", entropy_param=float(k)) for k in (5, 20, 100)]
+        note = "full-vocabulary Shannon entropy vs top-k entropy (k = 5, 20, 100), same threshold"
+    elif name == "entropy-temperature":
+        variants = base + [_variant("entropy-abs:theta=1.0", entropy_temperature=t) for t in (0.5, 1.0, 2.0)]
+        note = "entropy of the drafter's logits at temperature 0.5 / 1 / 2, same threshold"
+    elif name == "temperature":
+        variants = [_variant(s) for s in DEFAULT_POLICIES if s != "oracle"]
+        conditions = [Condition(t, config.max_new_tokens) for t in (0.0, 0.7, 1.0)]
+        note = "sampling temperature 0 / 0.7 / 1.0 (lossless speculative sampling)"
+    elif name == "criteria":
+        variants = base + [_variant(s) for s in (
+            "entropy-abs:theta=1.0", "entropy-rel:theta=2.0", "entropy-window:theta=1.0,w=3",
+            "combined:mode=any,rules=[entropy-abs:theta=1.0;entropy-rel:theta=2.0]",
+            "combined:mode=all,rules=[entropy-abs:theta=1.0;entropy-rel:theta=2.0]")]
+        note = "single criteria vs combined (any / all)"
+    elif name == "thresholds":
+        variants = base + [_variant(s) for s in (
+            "entropy-abs:theta=1.0", "adaedl", "bandit-ucb", "entropy-pos:alpha=-0.1,theta=1.5",
+            "entropy-pos:alpha=0.1,theta=0.8")]
+        note = "static (entropy-abs) vs adaptive (adaedl, bandit-ucb) vs position-dependent (entropy-pos) thresholds"
+    elif name == "length":
+        variants = base + [_variant(s) for s in ("entropy-abs:theta=0.5", "entropy-abs:theta=1.5")]
+        conditions = [Condition(t, n) for t in temps for n in (32, 64, 128)]
+        note = "generated length 32 / 64 / 128 tokens"
+    else:
+        raise ValueError(f"unknown ablation {name!r}; valid: {', '.join(ABLATIONS)}")
+    return Plan(list(dict.fromkeys(variants)), conditions, [f"ablation {name}: {note}"])
+
+
+# ------------------------------------------------------------------------------------------- jsonl store
+
+
+def row_key(variant: str, prompt_id: str, seed: int, temperature: float, max_new_tokens: int) -> str:
+    return json.dumps([variant, prompt_id, int(seed), float(temperature), int(max_new_tokens)])
+
+
+def read_rows(path: Path) -> list[dict]:
+    """Rows of an episodes file; a torn last line (an interrupted write) is cut off the file and ignored."""
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    rows, good_end = [], 0
+    for line in data.splitlines(keepends=True):
+        try:
+            if not line.endswith(b"\n"):
+                raise ValueError("unterminated line")
+            rows.append(json.loads(line))
+        except ValueError:
+            if good_end + len(line) < len(data):
+                raise ValueError(f"{path}: a corrupt line in the middle of the file (byte {good_end}); move the "
+                                 "file away or fix that line to resume") from None
+            with open(path, "r+b") as handle:  # drop the torn tail so new rows start on a fresh line
+                handle.truncate(good_end)
+            break
+        good_end += len(line)
+    return rows
+
+
+def append_row(handle, row: dict) -> None:
+    handle.write(json.dumps(row, allow_nan=True) + "\n")
+    handle.flush()
+    os.fsync(handle.fileno())
+
+
+def write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+# ------------------------------------------------------------------------------------------ measurements
+
+
+class BlockRecorder(gym.Wrapper):
+    """Records every verification's info (draft, accepted, emitted, times, entropies) as the env reports it."""
+
+    def __init__(self, env):
+        super().__init__(env)
+        self.blocks: list[dict] = []
+
+    def reset(self, **kwargs):
+        self.blocks = []
+        return self.env.reset(**kwargs)
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        if info.get("verified"):
+            self.blocks.append({"drafted": int(info["drafted"]), "accepted": int(info["accepted"]),
+                                "emitted": int(info["emitted"]), "draft_s": float(info["draft_time_s"]),
+                                "verify_s": float(info["verify_time_s"]),
+                                "entropies": [float(h) for h in info["block_entropies"]]})
+        return obs, reward, terminated, truncated, info
+
+
+def verifier_nll(pair, ids: list[int], prompt_len: int) -> float:
+    """Mean negative log-likelihood (nats) of the generated tokens under the verifier (temperature 1)."""
+    if len(ids) <= prompt_len:
+        return float("nan")
+    with torch.inference_mode():
+        logits = pair.verifier(input_ids=torch.tensor([ids], device=pair.device)).logits[0, prompt_len - 1:-1]
+        logp = torch.log_softmax(logits[:, : pair.vocab_size].float(), dim=-1)
+        targets = torch.tensor(ids[prompt_len:], device=logp.device)
+        return float(-logp.gather(1, targets[:, None]).mean())
+
+
+def verifier_only_stats(stats: dict, env) -> dict:
+    """no-spec runs through `decoder.generate` (the verifier alone); put its speed on the env's clock and on
+    decoding time only, as the env reports every other policy (prefill excluded)."""
+    stats = dict(stats)
+    base = env.unwrapped
+    new = stats["new_tokens"]
+    blocks = len(stats.get("draft_lengths") or [])
+    if base.clock == "model":
+        decode = blocks * base.cost_model.verify_cost(1)
+        stats["wall_draft_s"], stats["wall_verify_s"] = stats["draft_s"], stats["verify_s"]
+        stats["draft_s"], stats["verify_s"] = 0.0, decode
+    else:
+        decode = stats["draft_s"] + stats["verify_s"]
+    stats.update(decode_s=decode, tokens_per_s=new / decode if decode else float("nan"), blocks=blocks,
+                 drafted=0, accepted=0, clock=base.clock)
+    return stats
+
+
+# ----------------------------------------------------------------------------------------------- running
+
+
+def load_eval_pair(config: EvalConfig):
+    if config.tiny is not None:
+        if config.drafter or config.verifier:
+            raise ValueError("give either --tiny or --drafter/--verifier, not both")
+        from ebsd_env.tiny import tiny_pair
+
+        return tiny_pair(config.tiny)
+    from ebsd_env.models import cached_pair
+
+    return cached_pair(config.drafter, config.verifier)
+
+
+def check_policies(plan: Plan) -> None:
+    """Fail before any model work on a spec the registry does not know (the error lists the valid ones)."""
+    from policies.registry import make_policy
+
+    for variant in plan.variants:
+        try:
+            make_policy(variant.spec)
+        except ValueError as error:
+            raise ValueError(f"--policies: bad policy spec {variant.spec!r}: {error}") from error
+
+
+def default_out(config: EvalConfig) -> Path:
+    env_id = "EBSD-Deterministic-v0" if config.clock == "model" else "EBSD-v0"
+    return Path("runs") / f"{env_id}__{config.exp_name}__{config.seeds[0]}__{int(time.time())}"
+
+
+def _run_identity(config: EvalConfig, pair) -> dict:
+    return {"drafter": pair.drafter_name, "verifier": pair.verifier_name, "clock": config.clock,
+            "prompts": config.prompts, "top_p": config.top_p}
+
+
+def evaluate(config: EvalConfig, pair=None) -> Path:
+    """Run (or resume) the evaluation described by `config`; return the output folder."""
+    import ebsd_env  # noqa: F401  (registers EBSD-v0)
+    from ebsd_env.prompts import load_prompts
+    from policies.registry import make_policy
+    from policies.rollout import run_episode
+
+    if config.threads > 0:
+        torch.set_num_threads(config.threads)
+    if config.max_new_tokens < 1:
+        raise ValueError(f"--max-new-tokens must be >= 1, got {config.max_new_tokens}")
+    if not config.seeds:
+        raise ValueError("--seeds needs at least one seed")
+    limit = config.limit_per_category if config.limit_per_category and config.limit_per_category > 0 else None
+    plan = build_plan(config)
+    check_policies(plan)
+    prompts = load_prompts(None if config.prompts == "builtin" else config.prompts, categories=config.categories,
+                           limit_per_category=limit, seed=config.seeds[0])
+    if pair is None:
+        pair = load_eval_pair(config)
+    out = Path(config.out) if config.out else default_out(config)
+    out.mkdir(parents=True, exist_ok=True)
+    identity = _run_identity(config, pair)
+    identity_path = out / "run.json"
+    if identity_path.exists():
+        previous = json.loads(identity_path.read_text())
+        changed = {k: (previous.get(k), v) for k, v in identity.items() if previous.get(k) != v}
+        if changed:
+            raise ValueError(f"{out} holds a run with different settings {changed} (old, new): resuming would mix "
+                             "them; pass a new --out")
+    else:
+        write_atomic(identity_path, json.dumps(identity, indent=2))
+
+    episodes_path = out / "episodes.jsonl"
+    rows = read_rows(episodes_path)
+    done = {row["key"] for row in rows}
+    todo = [(cond, variant, index, seed) for cond in plan.conditions for variant in plan.variants
+            for index in range(len(prompts)) for seed in config.seeds
+            if row_key(variant.label, prompts[index]["id"], seed, cond.temperature, cond.max_new_tokens) not in done]
+    total = len(plan.conditions) * len(plan.variants) * len(prompts) * len(config.seeds)
+    envs: dict[tuple, object] = {}
+    policies: dict[tuple, object] = {}
+    base_env = {"entropy": config.entropy, "entropy_param": config.entropy_param,
+                "entropy_temperature": config.entropy_temperature, "max_draft_len": config.max_draft_len,
+                "min_draft_len": config.min_draft_len, "history": config.history}
+    with open(episodes_path, "a", encoding="utf-8") as handle, \
+            tqdm(total=total, initial=total - len(todo), desc="ebsd eval", unit="episode") as bar:
+        for cond, variant, index, seed in todo:
+            settings = {**base_env, **dict(variant.env)}
+            probe = make_policy(variant.spec)
+            env_key = (cond, tuple(sorted(settings.items())), bool(probe.requires_extra_signals))
+            if env_key not in envs:
+                env = gym.make("EBSD-v0", pair=pair, prompts=prompts, temperature=cond.temperature, top_p=config.top_p,
+                               max_new_tokens=cond.max_new_tokens, clock=config.clock,
+                               extra_signals=bool(probe.requires_extra_signals), cost_model=config.cost_model,
+                               **settings)
+                envs[env_key] = BlockRecorder(env)
+            env = envs[env_key]
+            policy_key = (env_key, variant.spec)
+            if policy_key not in policies:  # one instance per env: adaptive policies keep learning across prompts
+                policies[policy_key] = make_policy(variant.spec, env=env)
+            policy = policies[policy_key]
+            bar.set_postfix_str(f"{variant.label[:40]} | {prompts[index]['id'][:30]}")
+            t0 = time.perf_counter()
+            result = run_episode(env, policy, seed=seed, options={"prompt_index": index})
+            wall_s = time.perf_counter() - t0
+            stats = {k: v for k, v in result.items() if k not in ("trace", "policy")}
+            if not policy.drafts:
+                stats = verifier_only_stats(stats, env)
+            decoder = env.unwrapped.decoder
+            row = {
+                "key": row_key(variant.label, prompts[index]["id"], seed, cond.temperature, cond.max_new_tokens),
+                "variant": variant.label, "policy": policy.spec, "family": _family(variant.label),
+                "env": settings, "prompt_id": prompts[index]["id"], "category": prompts[index]["category"],
+                "prompt_index": index, "seed": seed, "temperature": cond.temperature,
+                "max_new_tokens": cond.max_new_tokens, "clock": config.clock, "prompt_tokens": decoder.prompt_len,
+                "episode_wall_s": wall_s, "stats": stats, "blocks": env.blocks if policy.drafts else [],
+                "verifier_nll": (verifier_nll(pair, decoder.tokens, decoder.prompt_len)
+                                 if cond.temperature > 0 else None),
+                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            }
+            append_row(handle, row)
+            rows.append(row)
+            bar.update(1)
+
+    wanted = {row_key(v.label, p["id"], s, c.temperature, c.max_new_tokens) for c in plan.conditions
+              for v in plan.variants for p in prompts for s in config.seeds}
+    current = [row for row in rows if row["key"] in wanted]
+    meta = run_meta(config, plan, pair, prompts, envs)
+    finish(out, current, meta, tensorboard=config.tensorboard)
+    return out
+
+
+def _family(label: str) -> str:
+    from .metrics import family
+
+    return family(label)
+
+
+def run_meta(config: EvalConfig, plan: Plan, pair, prompts: list[dict], envs: dict) -> dict:
+    from .metrics import forward_flops_per_token
+
+    flops = {}
+    for role, model in (("drafter", pair.drafter), ("verifier", pair.verifier)):
+        try:
+            flops[role] = forward_flops_per_token(model.config)
+        except AttributeError as error:  # a config without the decoder-only fields the estimate needs
+            flops[role] = None
+            plan.notes.append(f"no FLOPs estimate for the {role}: its config lacks {error.name}")
+    cost_models = {str(key[0]): env.unwrapped.cost_model.to_dict() for key, env in envs.items()}
+    return {
+        "config": asdict(config), "drafter": pair.drafter_name, "verifier": pair.verifier_name,
+        "device": str(pair.device), "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
+        "prompts": len(prompts), "categories": list(dict.fromkeys(p["category"] for p in prompts)),
+        "variants": [v.label for v in plan.variants], "notes": plan.notes, "flops_per_token": flops,
+        "cost_models": cost_models, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def finish(out: Path, rows: list[dict], meta: dict, tensorboard: bool = True) -> dict:
+    """summary.json (atomic), report.md with plots, and TensorBoard scalars from the episode rows."""
+    from .analysis import summarize
+    from .report import write_report, write_tensorboard
+
+    summary = summarize(rows, meta)
+    write_atomic(out / "summary.json", json.dumps(_jsonable(summary), indent=2))
+    write_report(summary, rows, out)
+    if tensorboard:
+        write_tensorboard(summary, out / "tb")
+    return summary
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.floating, float)):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = tyro.cli(EvalConfig, args=argv)
+    out = evaluate(config)
+    print(f"[ebsd eval] wrote {out / 'episodes.jsonl'}, {out / 'summary.json'} and {out / 'report.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
