@@ -1,0 +1,124 @@
+"""The distilled drafter (ebsd_env.drafters) and its trainer (`ebsd distill`, train/distill.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from transformers import DynamicCache
+
+from ebsd_env.decoder import SpeculativeDecoder, fixed_k
+from ebsd_env.drafters import SHIPPED_DRAFTER, DistilledDrafter, load_distilled_drafter
+from ebsd_env.models import ModelPair
+from ebsd_env.tiny import tiny_pair
+from train import distill
+
+TINY_ARGS = ["--tiny", "--num-layers", "1", "--heldout-per-category", "1", "--max-new-tokens", "12",
+             "--gen-batch-size", "4", "--batch-size", "4", "--eval-every", "2", "--checkpoint-every", "3",
+             "--lr", "3e-3"]
+
+
+def _pair_with(drafter, pair: ModelPair) -> ModelPair:
+    return ModelPair(drafter, pair.verifier, pair.tokenizer, "distilled", pair.verifier_name)
+
+
+def test_drafter_logits_are_minus_inf_outside_the_head_and_cache_consistent(copy_pair):
+    head = torch.tensor([1, 5, 7, 9, 11, 20])
+    drafter = DistilledDrafter(copy_pair.verifier, 1, head).eval()
+    ids = torch.tensor([[4, 9, 12, 5, 30]])
+    with torch.no_grad():
+        full = drafter(input_ids=ids, use_cache=False).logits[0]
+        cache = DynamicCache()
+        first = drafter(input_ids=ids[:, :3], past_key_values=cache, use_cache=True, logits_to_keep=1).logits
+        rest = drafter(input_ids=ids[:, 3:], past_key_values=cache, use_cache=True, logits_to_keep=2).logits
+    outside = torch.ones(full.shape[-1], dtype=torch.bool)
+    outside[head] = False
+    assert full.shape == (5, copy_pair.vocab_size)
+    assert torch.isinf(full[:, outside]).all() and (full[:, outside] < 0).all()
+    assert torch.isfinite(full[:, head]).all()
+    torch.testing.assert_close(first[0, -1], full[2])
+    torch.testing.assert_close(rest[0], full[3:])
+    cache.crop(-2)
+    assert cache.get_seq_length() == 3
+
+
+def test_drafter_rejects_bad_arguments(copy_pair):
+    with pytest.raises(ValueError, match="head_index"):
+        DistilledDrafter(copy_pair.verifier, 1, torch.tensor([0, copy_pair.vocab_size]))
+    with pytest.raises(ValueError, match="duplicate"):
+        DistilledDrafter(copy_pair.verifier, 1, torch.tensor([3, 3]))
+    with pytest.raises(ValueError, match="init_layers"):
+        DistilledDrafter(copy_pair.verifier, 1, torch.tensor([3, 4]), init_layers=(0, 1))
+
+
+def test_speculative_decoding_with_a_reduced_head_stays_exact_and_samples(copy_pair):
+    drafter = DistilledDrafter(copy_pair.verifier, 1, torch.arange(1, 25)).eval()
+    pair = _pair_with(drafter, copy_pair)
+    decoder = SpeculativeDecoder(pair, max_new_tokens=40)
+    reference = decoder.generate("the cat sat", None)
+    speculative = decoder.generate("the cat sat", fixed_k(3))
+    assert speculative.token_ids == reference.token_ids
+    assert 0 < speculative.stats["accepted"] < speculative.stats["drafted"]
+    sampler = SpeculativeDecoder(pair, temperature=1.0, max_new_tokens=30, seed=3)
+    for _ in range(4):  # every draft token comes from the head: q = 0 elsewhere
+        sampler.start("hello", 30)
+        steps = [sampler.draft() for _ in range(3)]
+        assert all(step.token in set(range(1, 25)) for step in steps)
+        assert all(0.0 <= step.entropy <= float(torch.log(torch.tensor(24.0))) + 1e-4 for step in steps)
+
+
+def test_load_errors_name_the_problem(tmp_path, copy_pair):
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        load_distilled_drafter(copy_pair.verifier, tmp_path)
+    DistilledDrafter(copy_pair.verifier, 1, torch.arange(3, 9)).save(tmp_path / "d")
+    other = tiny_pair("copy", alphabet="abc")
+    with pytest.raises(ValueError, match="vocabulary"):
+        load_distilled_drafter(other.verifier, tmp_path / "d")
+
+
+def test_tiny_distillation_end_to_end_with_resume(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert distill.main([*TINY_ARGS, "--run-dir", str(run), "--steps", "4"]) == 0
+    first = torch.load(run / "checkpoint.pt", weights_only=False)
+    assert first["step"] == 4
+    shards = sorted(p.name for p in (run / "data/train").iterdir())
+    assert shards and (run / "head_index.pt").is_file() and any((run / "tb").iterdir())
+
+    export = tmp_path / "exported"
+    assert distill.main([*TINY_ARGS, "--run-dir", str(run), "--steps", "8", "--export-to", str(export)]) == 0
+    out = capsys.readouterr().out
+    assert "resumed at step 4" in out
+    state = torch.load(run / "checkpoint.pt", weights_only=False)
+    assert state["step"] == 8 and state["train_seconds"] >= first["train_seconds"]
+    assert [h["step"] for h in state["history"]] == [0, 2, 4, 6, 8]  # evaluations continue, none repeated
+    assert sorted(p.name for p in (run / "data/train").iterdir()) == shards  # data reused, not regenerated
+    for name, tensor in first["model"].items():  # training moved on from the resumed weights
+        if name.endswith("weight") and "norm" not in name:
+            assert not torch.equal(tensor, state["model"][name]), name
+            break
+
+    metadata = json.loads((export / "config.json").read_text())["metadata"]
+    assert metadata["step"] == 8 and 0.0 <= metadata["heldout"]["agreement"] <= 1.0
+    pair = tiny_pair("copy")
+    drafter = load_distilled_drafter(pair.verifier, export)
+    decoder = SpeculativeDecoder(_pair_with(drafter, pair), max_new_tokens=30)
+    assert decoder.generate("hello there", fixed_k(4)).token_ids == decoder.generate("hello there", None).token_ids
+
+
+@pytest.mark.slow
+def test_shipped_drafter_loads_offline_shares_the_tokenizer_and_keeps_greedy_exact(embedded_pair):
+    verifier = embedded_pair.verifier
+    drafter = load_distilled_drafter(verifier)
+    assert (SHIPPED_DRAFTER / "model.safetensors").stat().st_size <= 25 * 2**20
+    # Shares the verifier's tokenizer: its logits span the verifier's vocabulary, its inputs are its embedding.
+    assert drafter.config.vocab_size == verifier.config.vocab_size
+    assert drafter._embedding is verifier.get_input_embeddings()
+    assert int(drafter.head_index.max()) < len(embedded_pair.tokenizer)
+    assert set(embedded_pair.eos_token_ids) <= set(drafter.head_index.tolist())
+    pair = _pair_with(drafter, embedded_pair)
+    decoder = SpeculativeDecoder(pair, max_new_tokens=24)
+    chat = [{"role": "user", "content": "Name three primary colors."}]
+    speculative = decoder.generate(chat, fixed_k(4))
+    assert speculative.token_ids == decoder.generate(chat, None).token_ids
+    assert speculative.stats["accepted"] > 0

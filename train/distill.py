@@ -1,0 +1,297 @@
+"""`ebsd distill`: distil a small drafter (`ebsd_env.drafters.DistilledDrafter`) from the verifier.
+
+Stages, each resumable (re-run with the same ``--run-dir`` after an interruption and it continues):
+1. data: the verifier continues every prompt of the offline suite greedily and by sampling; each generated
+   position keeps the verifier's top-k next-token probabilities (``data/train``, ``data/heldout`` shards);
+2. head: the `head_size` tokens with the most teacher probability mass become the draft head (``head_index.pt``);
+3. train: distillation (cross-entropy to the teacher's top-k, i.e. KL up to a constant) with AdamW; held-out
+   greedy agreement per category every ``--eval-every`` steps; TensorBoard in ``tb/``; ``checkpoint.pt``
+   (model, optimiser, step, wall time) and an exported drafter folder ``export/`` at every checkpoint.
+
+Example: ``ebsd distill --num-layers 2 --head-size 8192 --data-minutes 20 --train-minutes 30``
+(``--tiny`` runs the whole pipeline in seconds on a config-built pair, for tests).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import tyro
+from tqdm.auto import tqdm
+
+from ebsd_env.drafters import DistilledDrafter
+from train.distill_data import build_shards, choose_head, load_shards, load_training_prompts, save_atomic, split_prompts
+
+TINY_PROMPTS = [{"id": f"tiny-{i}", "category": ("chat", "code")[i % 2], "prompt": text} for i, text in enumerate(
+    ["hello there", "what is two plus two?", "write a short poem", "count to ten", "the cat sat on the mat",
+     "print hello world", "tell me a story", "why is the sky blue?", "a b c d e f", "sort these numbers 3 1 2"])]
+
+
+@dataclass
+class DistillConfig:
+    exp_name: str = "distill"
+    """Experiment name (part of the run name)."""
+    seed: int = 0
+    """Seed of prompt selection, sampling and batch order."""
+    tiny: bool = False
+    """Distil on a config-built tiny pair with a handful of built-in prompts (tests, smoke runs)."""
+    run_dir: Path | None = None
+    """Run folder; an existing one is resumed. Default: runs/distill/{env}__{exp}__{seed}__{time}."""
+    threads: int = 1
+    """torch CPU threads (the machine is shared: keep 1 unless it is yours)."""
+    prompt_source: str | None = None
+    """`ebsd_env.prompts.load_prompts` source (None = the built-in offline suite)."""
+    prompts_per_category: int = 60
+    """Prompts taken from every category of the suite (held-out ones included)."""
+    heldout_per_category: int = 5
+    """Prompts per category kept out of training, for the held-out agreement."""
+    sampled_per_prompt: int = 1
+    """Sampled continuations per training prompt, besides the greedy one."""
+    sample_temperature: float = 0.8
+    """Temperature of the sampled continuations."""
+    sample_top_p: float = 0.95
+    """Nucleus of the sampled continuations."""
+    max_new_tokens: int = 96
+    """Length of every continuation (fewer where the verifier ends it)."""
+    max_prompt_tokens: int = 320
+    """Prompts are cut to their last this-many tokens (chat template included)."""
+    top_k: int = 16
+    """Teacher probabilities kept per position."""
+    gen_batch_size: int = 16
+    """Prompts the verifier continues at once."""
+    data_minutes: float | None = None
+    """Stop generating training data after this long (None = all prompts); a resumed run continues it."""
+    num_layers: int = 2
+    """Decoder layers of the drafter."""
+    init_layers: tuple[int, ...] | None = None
+    """Verifier layers copied into the drafter's layers (default: the first num_layers)."""
+    head_size: int = 8192
+    """Tokens covered by the draft head (the rest get q = 0)."""
+    steps: int = 2000
+    """Optimiser steps in total (a resumed run continues up to this)."""
+    train_minutes: float | None = None
+    """Stop training after this much training time in this invocation (checkpointed; resume continues)."""
+    batch_size: int = 8
+    """Records (prompt + continuation) per step."""
+    lr: float = 5e-4
+    """Peak AdamW learning rate (linear warm-up, cosine decay to 10 % over `steps`)."""
+    warmup_steps: int = 30
+    """Linear warm-up steps."""
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
+    eval_every: int = 50
+    """Held-out evaluation (and TensorBoard point) every this many steps."""
+    checkpoint_every: int = 25
+    """Checkpoint and export every this many steps."""
+    export_to: Path | None = None
+    """Also copy the final drafter here (e.g. ebsd_env/drafters/smollm2-135m-distilled)."""
+
+
+def _run_dir(config: DistillConfig) -> Path:
+    if config.run_dir is not None:
+        return config.run_dir
+    env = "tiny" if config.tiny else "smollm2-135m"
+    return Path("runs/distill") / f"{env}__{config.exp_name}__{config.seed}__{int(time.time())}"
+
+
+def _load_verifier(config: DistillConfig):
+    if config.tiny:
+        from ebsd_env.tiny import tiny_pair
+
+        pair = tiny_pair("copy", seed=config.seed)
+        return pair.verifier, pair.tokenizer, pair.eos_token_ids, TINY_PROMPTS
+    from ebsd_env.models import cached_pair
+
+    pair = cached_pair("self")  # the drafter is irrelevant here: only the verifier is used
+    prompts = load_training_prompts(config.prompt_source, config.prompts_per_category, config.seed)
+    return pair.verifier, pair.tokenizer, pair.eos_token_ids, prompts
+
+
+def _batch(records: list[dict], to_head: torch.Tensor):
+    """Right-padded ids, mask, and the flat target rows: (batch index, position, head ids, probabilities)."""
+    width = max(len(r["ids"]) for r in records)
+    ids = torch.zeros(len(records), width, dtype=torch.long)
+    mask = torch.zeros(len(records), width, dtype=torch.long)
+    rows, positions, target_ids, target_probs = [], [], [], []
+    for b, r in enumerate(records):
+        n_ids = len(r["ids"])
+        ids[b, :n_ids] = r["ids"].long()
+        mask[b, :n_ids] = 1
+        n = len(r["topk_ids"])
+        rows.append(torch.full((n,), b))
+        positions.append(torch.arange(r["start"] - 1, r["start"] - 1 + n))
+        target_ids.append(r["topk_ids"].long())
+        target_probs.append(r["topk_probs"].float())
+    target_ids = torch.cat(target_ids)
+    return ids, mask, torch.cat(rows), torch.cat(positions), to_head[target_ids], torch.cat(target_probs), target_ids
+
+
+def _loss_and_hits(model: DistilledDrafter, records: list[dict], to_head: torch.Tensor):
+    ids, mask, rows, positions, head_ids, probs, teacher_ids = _batch(records, to_head)
+    logits = model.head(model.hidden(ids, mask)[0][rows, positions])  # [N, H]: the head only where needed
+    log_q = torch.log_softmax(logits.float(), dim=-1)
+    inside = head_ids >= 0
+    picked = log_q.gather(1, head_ids.clamp_min(0))
+    loss = -(probs * picked * inside).sum(-1).mean()
+    hits = model.head_index[logits.argmax(-1)] == teacher_ids[:, 0]
+    return loss, hits
+
+
+@torch.no_grad()
+def evaluate(model: DistilledDrafter, records: list[dict], to_head: torch.Tensor, batch_size: int) -> dict:
+    """Held-out greedy agreement (drafter argmax == verifier argmax along the verifier's greedy continuation),
+    overall and per category, plus the loss and the head's coverage of the verifier's choices."""
+    model.eval()
+    hits: dict[str, list[torch.Tensor]] = {}
+    losses, covered = [], []
+    for start in range(0, len(records), batch_size):
+        chunk = records[start:start + batch_size]
+        loss, chunk_hits = _loss_and_hits(model, chunk, to_head)
+        losses.append(float(loss))
+        offset = 0
+        for r in chunk:
+            n = len(r["topk_ids"])
+            hits.setdefault(r["category"], []).append(chunk_hits[offset:offset + n])
+            covered.append(to_head[r["topk_ids"][:, 0].long()] >= 0)
+            offset += n
+    model.train()
+    per_category = {c: float(torch.cat(h).float().mean()) for c, h in sorted(hits.items())}
+    every = torch.cat([h for group in hits.values() for h in group]).float()
+    return {"loss": sum(losses) / len(losses), "agreement": float(every.mean()), "per_category": per_category,
+            "head_coverage": float(torch.cat(covered).float().mean()), "positions": int(every.numel())}
+
+
+def _lr_factor(step: int, config: DistillConfig) -> float:
+    if step < config.warmup_steps:
+        return (step + 1) / config.warmup_steps
+    progress = min(1.0, (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps))
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = tyro.cli(DistillConfig, args=argv, description=__doc__)
+    torch.set_num_threads(config.threads)
+    run_dir = _run_dir(config)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    print(f"[distill] run folder {run_dir}", flush=True)
+    verifier, tokenizer, eos_ids, prompts = _load_verifier(config)
+    (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=2, default=str) + "\n")
+
+    # 1. data (shards already on disk are reused)
+    train_rows, heldout_rows = split_prompts(prompts, config.heldout_per_category, config.seed)
+    generation = {"max_new_tokens": config.max_new_tokens, "top_k": config.top_k,
+                  "temperature": config.sample_temperature, "top_p": config.sample_top_p,
+                  "max_prompt_tokens": config.max_prompt_tokens}
+    data_start = time.time()
+    deadline = data_start + 60 * config.data_minutes if config.data_minutes else None
+    heldout_paths = build_shards(verifier, tokenizer, heldout_rows, run_dir / "data/heldout", ["greedy"],
+                                 config.gen_batch_size, "held-out data", **generation)
+    modes = ["greedy"] + ["sampled"] * config.sampled_per_prompt
+    random.Random(config.seed).shuffle(train_rows)  # a time-cut data stage still covers every category
+    head_file = run_dir / "head_index.pt"
+    train_paths = build_shards(verifier, tokenizer, train_rows, run_dir / "data/train", modes,
+                               config.gen_batch_size, "training data", deadline=None if head_file.is_file()
+                               else deadline, **generation)
+    if head_file.is_file():  # the head is fixed once training has begun: use only the shards it was chosen on
+        train_paths = [run_dir / "data/train" / name for name in torch.load(head_file)["shards"]]
+    train_records, heldout_records = load_shards(train_paths), load_shards(heldout_paths)
+    if not train_records:
+        raise ValueError("no training data was generated: raise --data-minutes or --prompts-per-category")
+    positions = sum(len(r["topk_ids"]) for r in train_records)
+    print(f"[distill] {len(train_records)} training records ({positions} positions), "
+          f"{len(heldout_records)} held-out records; data stage {time.time() - data_start:.0f} s", flush=True)
+
+    # 2. head
+    vocab = verifier.config.get_text_config().vocab_size
+    if not head_file.is_file():
+        head_index = choose_head(train_records, config.head_size, vocab, set(eos_ids))
+        save_atomic({"head_index": head_index, "shards": [p.name for p in train_paths]}, head_file)
+    head_index = torch.load(head_file)["head_index"]
+    to_head = torch.full((vocab,), -1, dtype=torch.long)
+    to_head[head_index] = torch.arange(len(head_index))
+
+    # 3. train
+    model = DistilledDrafter(verifier, config.num_layers, head_index, config.init_layers).train()
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.lr,
+                                  weight_decay=config.weight_decay)
+    checkpoint_file = run_dir / "checkpoint.pt"
+    step, train_seconds, history = 0, 0.0, []
+    if checkpoint_file.is_file():
+        state = torch.load(checkpoint_file, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, train_seconds, history = state["step"], state["train_seconds"], state["history"]
+        print(f"[distill] resumed at step {step} ({train_seconds:.0f} s of training so far)", flush=True)
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(run_dir / "tb"))
+
+    def checkpoint() -> None:
+        save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                     "train_seconds": train_seconds, "history": history}, checkpoint_file)
+        metadata = {"verifier": "tiny" if config.tiny else "embedded:smollm2-135m-instruct", "step": step,
+                    "train_seconds": round(train_seconds, 1), "train_records": len(train_records),
+                    "train_positions": positions, "heldout": history[-1] if history else None,
+                    "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()}}
+        model.save(run_dir / "export", metadata)
+
+    if step == 0:
+        history.append({"step": 0, **evaluate(model, heldout_records, to_head, config.batch_size)})
+        print(f"[distill] before training: held-out agreement {history[-1]['agreement']:.3f}, "
+              f"head coverage {history[-1]['head_coverage']:.3f}", flush=True)
+    started = time.time()
+    progress = tqdm(total=config.steps, initial=step, desc="distill", unit="step", dynamic_ncols=True)
+    while step < config.steps:
+        if config.train_minutes and time.time() - started > 60 * config.train_minutes:
+            tqdm.write(f"[distill] training time budget reached at step {step}; resume to continue")
+            break
+        t0 = time.time()
+        epoch, offset = divmod(step * config.batch_size, len(train_records))
+        order = list(range(len(train_records)))
+        random.Random(config.seed * 1_000_003 + epoch).shuffle(order)
+        batch = [train_records[order[(offset + i) % len(order)]] for i in range(config.batch_size)]
+        for group in optimizer.param_groups:
+            group["lr"] = config.lr * _lr_factor(step, config)
+        loss, hits = _loss_and_hits(model, batch, to_head)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        step += 1
+        train_seconds += time.time() - t0
+        loss, agreement = loss.item(), hits.float().mean().item()
+        writer.add_scalar("train/loss", loss, step)
+        writer.add_scalar("train/agreement", agreement, step)
+        writer.add_scalar("train/lr", optimizer.param_groups[0]["lr"], step)
+        progress.update(1)
+        progress.set_postfix(loss=f"{loss:.3f}", agree=f"{agreement:.3f}")
+        if step % config.eval_every == 0 or step == config.steps:
+            result = evaluate(model, heldout_records, to_head, config.batch_size)
+            history.append({"step": step, "train_seconds": round(train_seconds, 1), **result})
+            writer.add_scalar("heldout/loss", result["loss"], step)
+            writer.add_scalar("heldout/agreement", result["agreement"], step)
+            for category, value in result["per_category"].items():
+                writer.add_scalar(f"heldout_agreement/{category}", value, step)
+            tqdm.write(f"[distill] step {step}: held-out loss {result['loss']:.3f}, agreement "
+                       f"{result['agreement']:.3f} " + json.dumps({k: round(v, 3) for k, v in
+                                                                    result["per_category"].items()}))
+        if step % config.checkpoint_every == 0 or step == config.steps:
+            checkpoint()
+    progress.close()
+    checkpoint()
+    writer.close()
+    if config.export_to is not None:
+        model.save(config.export_to, json.loads((run_dir / "export/config.json").read_text())["metadata"])
+        print(f"[distill] drafter exported to {config.export_to}", flush=True)
+    print(f"[distill] done: step {step}, {train_seconds:.0f} s of training; drafter in {run_dir / 'export'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,139 @@
+"""Measure a distilled drafter against the verifier alone and the int8 stand-in, end to end, in one run.
+
+Per-token costs (median decode step with a warm cache) and speculative generation at fixed k on chat-suite
+prompts, every configuration run on the same prompt back to back (interleaved), greedy; the greedy outputs are
+checked against the verifier's own. Usage: ``python -m train.distill_measure --drafter PATH --out result.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import tyro
+from tqdm.auto import tqdm
+from transformers import DynamicCache
+
+from ebsd_env.decoder import SpeculativeDecoder, fixed_k
+from ebsd_env.drafters import load_distilled_drafter
+from ebsd_env.models import ModelPair, cached_pair, derive_drafter
+from ebsd_env.prompts import load_prompts, render_prompt
+
+
+@dataclass
+class MeasureConfig:
+    drafter: Path | None = None
+    """Distilled drafter folder (None = the shipped one)."""
+    out: Path | None = None
+    """Write the results as JSON here (atomically)."""
+    threads: int = 2
+    """torch CPU threads."""
+    ks: tuple[int, ...] = (2, 3, 4, 6)
+    """Fixed draft lengths of the distilled drafter."""
+    int8_ks: tuple[int, ...] = (1,)
+    """Fixed draft lengths of the int8 stand-in (empty to skip it)."""
+    run_dir: Path | None = None
+    """An `ebsd distill` run folder: measure on its held-out prompts (else on seed-shuffled suite prompts)."""
+    prompts_per_category: int = 1
+    """Prompts per suite category (first turns)."""
+    seed: int = 7
+    """Prompt selection seed when no run folder is given."""
+    max_new_tokens: int = 64
+    """Tokens generated per prompt."""
+    cost_steps: int = 20
+    """Decode steps timed for each model's per-token cost."""
+
+
+def per_token_cost(model, ids: list[int], steps: int) -> float:
+    """Median seconds of one single-token forward pass with a warm cache after the context `ids`."""
+    cache = DynamicCache()
+    times = []
+    with torch.inference_mode():
+        model(input_ids=torch.tensor([ids]), past_key_values=cache, use_cache=True, logits_to_keep=1)
+        for i in range(steps):
+            t0 = time.perf_counter()
+            model(input_ids=torch.tensor([[ids[i % len(ids)]]]), past_key_values=cache, use_cache=True,
+                  logits_to_keep=1)
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def measurement_prompts(config: MeasureConfig) -> list[dict]:
+    if config.run_dir is None:
+        return load_prompts(limit_per_category=config.prompts_per_category, seed=config.seed)
+    shards = sorted((config.run_dir / "data/heldout").glob("shard_*.pt"))
+    if not shards:
+        raise FileNotFoundError(f"{config.run_dir} has no data/heldout shards: is it an `ebsd distill` run folder?")
+    heldout = {r["prompt_id"] for path in shards for r in torch.load(path, weights_only=True)}
+    rows, taken = [], {}
+    for row in load_prompts():
+        if row["id"] in heldout and taken.get(row["category"], 0) < config.prompts_per_category:
+            taken[row["category"]] = taken.get(row["category"], 0) + 1
+            rows.append(row)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = tyro.cli(MeasureConfig, args=argv, description=__doc__)
+    torch.set_num_threads(config.threads)
+    base = cached_pair("self")
+    verifier, tokenizer = base.verifier, base.tokenizer
+    distilled = load_distilled_drafter(verifier, config.drafter)
+    drafters = {"distilled": distilled}
+    if config.int8_ks:
+        drafters["int8"] = derive_drafter(verifier, "int8")
+    rows = measurement_prompts(config)
+    context = tokenizer.apply_chat_template(render_prompt(rows[0], tokenizer), add_generation_prompt=True,
+                                            tokenize=True, return_dict=False)[:200]
+    costs = {"verifier": per_token_cost(verifier, context, config.cost_steps)}
+    costs |= {name: per_token_cost(model, context, config.cost_steps) for name, model in drafters.items()}
+    print("per-token cost (ms): " + ", ".join(f"{k} {1000 * v:.1f}" for k, v in costs.items()), flush=True)
+
+    runs = [("verifier", None, 0)] + [("distilled", "distilled", k) for k in config.ks]
+    runs += [("int8", "int8", k) for k in config.int8_ks]
+    decoders = {name: SpeculativeDecoder(ModelPair(model, verifier, tokenizer, name, "embedded"),
+                                         max_new_tokens=config.max_new_tokens) for name, model in drafters.items()}
+    decoders["verifier"] = decoders["distilled"]
+    warm = render_prompt(rows[0], tokenizer)
+    for decoder in decoders.values():
+        decoder.generate(warm, fixed_k(2), max_new_tokens=8)
+    results: dict[str, list[dict]] = {f"{name} k={k}" if k else name: [] for name, _, k in runs}
+    exact = True
+    for row in tqdm(rows, desc="prompts", unit="prompt"):
+        prompt = render_prompt(row, tokenizer)
+        reference = None
+        for name, drafter, k in runs:
+            generation = decoders[drafter or "verifier"].generate(prompt, fixed_k(k) if k else None)
+            if reference is None:
+                reference = generation.token_ids
+            exact &= generation.token_ids == reference
+            stats = generation.stats
+            results[f"{name} k={k}" if k else name].append({
+                "category": row["category"], "new_tokens": stats["new_tokens"], "total_s": stats["total_s"],
+                "decode_s": stats["decode_s"], "accepted": stats["accepted"], "drafted": stats["drafted"]})
+    summary = {}
+    base_tps = sum(r["new_tokens"] for r in results["verifier"]) / sum(r["total_s"] for r in results["verifier"])
+    print(f"\n{'configuration':<18}{'tokens/s':>10}{'speedup':>9}{'acceptance':>12}", flush=True)
+    for name, items in results.items():
+        tps = sum(r["new_tokens"] for r in items) / sum(r["total_s"] for r in items)
+        drafted = sum(r["drafted"] for r in items)
+        accept = sum(r["accepted"] for r in items) / drafted if drafted else float("nan")
+        summary[name] = {"tokens_per_s": tps, "speedup": tps / base_tps, "acceptance_rate": accept}
+        print(f"{name:<18}{tps:>10.2f}{tps / base_tps:>8.2f}x{accept:>12.3f}")
+    print(f"greedy outputs identical to the verifier's in every run: {exact}")
+    report = {"costs_s": costs, "cost_ratio": costs["distilled"] / costs["verifier"], "summary": summary,
+              "greedy_exact": exact, "prompts": [row["id"] for row in rows], "runs": results,
+              "config": {k: str(v) for k, v in vars(config).items()}, "threads": config.threads}
+    if config.out is not None:
+        tmp = config.out.with_name(f".{config.out.name}.tmp")
+        tmp.write_text(json.dumps(report, indent=2) + "\n")
+        tmp.replace(config.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
