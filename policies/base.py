@@ -40,8 +40,9 @@ class Param:
     def describe(self) -> str:
         bounds = ""
         if self.low is not None or self.high is not None:
-            lo = "-inf" if self.low is None else _fmt_number(self.low)
-            hi = "inf" if self.high is None else _fmt_number(self.high)
+            fmt = (lambda v: str(int(v))) if self.kind is int else _fmt_number
+            lo = "-inf" if self.low is None else fmt(self.low)
+            hi = "inf" if self.high is None else fmt(self.high)
             bounds = f" in [{lo}, {hi}]"
         kind = "list of specs" if self.kind == SPECS else self.kind.__name__
         return f"{self.name}={self.format(self.default)} ({kind}{bounds}): {self.help}"
