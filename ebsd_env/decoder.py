@@ -213,9 +213,9 @@ class SpeculativeDecoder:
         if len(ids) > 1:
             prefix = torch.tensor([ids[:-1]], device=self.device)
             with torch.inference_mode():
-                self.pair.verifier(input_ids=prefix, past_key_values=self.verifier_cache, use_cache=True,
+                self.pair.verifier(input_ids=prefix, cache=self.verifier_cache, use_cache=True,
                                    logits_to_keep=1)
-                self.pair.drafter(input_ids=prefix, past_key_values=self.drafter_cache, use_cache=True,
+                self.pair.drafter(input_ids=prefix, cache=self.drafter_cache, use_cache=True,
                                   logits_to_keep=1)
         _sync(self.device)
         self.stats.prefill_s = time.perf_counter() - t0
@@ -276,7 +276,7 @@ class SpeculativeDecoder:
         sequence = self.tokens + self.draft_tokens
         unseen = torch.tensor([sequence[self.drafter_cache.get_seq_length():]], device=self.device)
         with torch.inference_mode():
-            logits = self.pair.drafter(input_ids=unseen, past_key_values=self.drafter_cache,
+            logits = self.pair.drafter(input_ids=unseen, cache=self.drafter_cache,
                                        use_cache=True, logits_to_keep=1).logits[0, -1, : self.vocab_size]
         _sync(self.device)
         t_forward = time.perf_counter()
@@ -304,7 +304,7 @@ class SpeculativeDecoder:
         cached = self.verifier_cache.get_seq_length()
         unseen = torch.tensor([(self.tokens + draft)[cached:]], device=self.device)
         with torch.inference_mode():
-            logits = self.pair.verifier(input_ids=unseen, past_key_values=self.verifier_cache, use_cache=True,
+            logits = self.pair.verifier(input_ids=unseen, cache=self.verifier_cache, use_cache=True,
                                         logits_to_keep=len(draft) + 1).logits[0, :, : self.vocab_size]
         return logits.float()
 

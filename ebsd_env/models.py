@@ -117,10 +117,7 @@ def load_model(spec: str, device: str | torch.device = "cpu", dtype: torch.dtype
     try:
         model = AutoModelForCausalLM.from_pretrained(location, dtype=dtype or torch.float32, **kwargs)
     except OSError as error:
-        raise ModelLoadError(
-            f"could not load model {spec!r}: it is neither a local folder, a .gguf file nor a Hugging Face id "
-            f"that can be reached from here (offline machines need a local copy). Cause: {error}"
-        ) from error
+        raise _unreachable(spec, "model", error) from error
     if device_map is None:
         model.to(device)
     return model.eval()
@@ -132,7 +129,15 @@ def load_tokenizer(spec: str) -> PreTrainedTokenizerBase:
     try:
         return AutoTokenizer.from_pretrained(location, **kwargs)
     except OSError as error:
-        raise ModelLoadError(f"could not load the tokenizer of {spec!r}: {error}") from error
+        raise _unreachable(spec, "tokenizer", error) from error
+
+
+def _unreachable(spec: str, what: str, error: Exception) -> ModelLoadError:
+    return ModelLoadError(
+        f"could not load the {what} of {spec!r}: it is neither a local folder, a .gguf file, a derived drafter "
+        f"({', '.join(DERIVED_DRAFTERS)}) nor a Hugging Face id that can be reached from here (offline machines "
+        f"need a local copy). Cause: {error}"
+    )
 
 
 def derive_drafter(verifier: PreTrainedModel, kind: str) -> PreTrainedModel:

@@ -14,7 +14,7 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from .models import ModelPair
 
-DEFAULT_ALPHABET = string.ascii_lowercase + string.digits + " .,?!\n"
+DEFAULT_ALPHABET = string.ascii_lowercase + string.digits + " .,:?!\n"
 TINY_CHAT_TEMPLATE = (
     "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
     "{% if add_generation_prompt %}assistant: {% endif %}"

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
-import torch
+import os
 
-from ebsd_env.tiny import tiny_pair
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never use the hub; unknown ids then fail at once
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from ebsd_env.tiny import tiny_pair  # noqa: E402
 
 torch.set_num_threads(2)
 

@@ -1,0 +1,206 @@
+"""The speculative decoder: greedy exactness, losslessness of sampling, cache rollback, bad input."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import chisquare
+
+from ebsd_env.decoder import DecoderError, SpeculativeDecoder, entropy_above, fixed_k, rollback_cache
+from ebsd_env.tiny import tiny_pair
+
+PROMPT = "the cat sat on the mat. "
+
+
+def _stop_rules(seed: int = 0):
+    rng = random.Random(seed)
+    return {
+        "stop-after-1": fixed_k(1),
+        "never-before-max": lambda steps: False,  # only max_draft_len ends the draft
+        "random": lambda steps: rng.random() < 0.4,
+        "entropy": entropy_above(1.5),
+    }
+
+
+def _reference(pair, ids, max_new_tokens):
+    """The verifier's own greedy output through transformers' `generate`."""
+    out = pair.verifier.generate(torch.tensor([ids]), max_new_tokens=max_new_tokens, do_sample=False,
+                                 eos_token_id=sorted(pair.eos_token_ids), pad_token_id=pair.tokenizer.pad_token_id)
+    return out[0, len(ids):].tolist()
+
+
+@pytest.mark.parametrize("pair_name", ["copy_pair", "random_pair", "noisy_pair"])
+def test_greedy_output_equals_verifier_generate(request, pair_name):
+    pair = request.getfixturevalue(pair_name)
+    decoder = SpeculativeDecoder(pair, max_new_tokens=48)
+    ids = decoder.encode_prompt(PROMPT)
+    reference = _reference(pair, ids, 48)
+    assert decoder.generate(PROMPT, stop=None).token_ids == reference  # verifier alone, same code path
+    for name, stop in _stop_rules().items():
+        result = decoder.generate(PROMPT, stop=stop, max_draft_len=6)
+        assert result.token_ids == reference, name
+        stats = result.stats
+        assert stats["new_tokens"] == len(reference)
+        assert stats["accepted"] <= stats["drafted"]
+        assert sum(stats["draft_lengths"]) == stats["drafted"]
+        # every block emits its accepted tokens plus one verifier token (except where EOS/budget cut it)
+        assert stats["new_tokens"] <= stats["accepted"] + stats["blocks"]
+        if pair_name == "copy_pair":
+            assert stats["acceptance_rate"] == 1.0, name
+        if pair_name == "random_pair":
+            assert stats["acceptance_rate"] < 0.3, name
+
+
+def test_chat_messages_and_ids_are_accepted(noisy_pair):
+    decoder = SpeculativeDecoder(noisy_pair, max_new_tokens=8)
+    chat = [{"role": "user", "content": "hi"}]
+    ids = decoder.encode_prompt(chat)
+    assert noisy_pair.tokenizer.decode(ids).startswith("user: hi")
+    assert decoder.generate(chat, fixed_k(2)).token_ids == decoder.generate(ids, fixed_k(3)).token_ids
+
+
+def _fresh_last_logits(model, tokens):
+    with torch.inference_mode():
+        return model(input_ids=torch.tensor([tokens])).logits[0, -1]
+
+
+def test_cache_rollback_leaves_caches_as_if_rejected_tokens_were_never_fed(random_pair):
+    decoder = SpeculativeDecoder(random_pair, max_new_tokens=40)
+    decoder.start(PROMPT)
+    rejected_blocks = 0
+    for _ in range(6):
+        for _ in range(5):
+            decoder.draft()
+        result = decoder.verify()
+        rejected_blocks += result.accepted < result.drafted
+        tokens = decoder.tokens
+        assert decoder.verifier_cache.get_seq_length() == len(tokens) - 1
+        assert decoder.drafter_cache.get_seq_length() <= len(tokens) - 1
+        for model, cache in ((random_pair.verifier, decoder.verifier_cache),
+                             (random_pair.drafter, decoder.drafter_cache)):
+            with torch.inference_mode():
+                cached = model(input_ids=torch.tensor([tokens[cache.get_seq_length():]]), cache=cache,
+                               use_cache=True).logits[0, -1]
+            torch.testing.assert_close(cached, _fresh_last_logits(model, tokens), rtol=1e-4, atol=1e-4)
+            rollback_cache(cache, len(tokens) - 1)  # undo this probe before the next block
+    assert rejected_blocks >= 3  # the test exercised real rollbacks
+
+
+def test_rollback_helper_drops_exactly_the_tail(copy_pair):
+    model = copy_pair.verifier
+    from transformers import DynamicCache
+
+    cache = DynamicCache()
+    with torch.inference_mode():
+        model(input_ids=torch.tensor([[5, 6, 7, 8, 9, 10]]), cache=cache, use_cache=True)
+        rollback_cache(cache, 3)
+        assert cache.get_seq_length() == 3
+        rollback_cache(cache, 5)  # longer than the cache: nothing to drop
+        assert cache.get_seq_length() == 3
+        logits = model(input_ids=torch.tensor([[11]]), cache=cache, use_cache=True).logits[0, -1]
+    torch.testing.assert_close(logits, _fresh_last_logits(model, [5, 6, 7, 11]), rtol=1e-4, atol=1e-4)
+
+
+def _exact_joint(pair, ids, temperature, top_p):
+    """Exact distribution of the first two emitted tokens under the verifier's processed distribution."""
+    decoder = SpeculativeDecoder(pair, temperature=temperature, top_p=top_p)
+    eos = pair.eos_token_ids
+    first = decoder._process(_fresh_last_logits(pair.verifier, ids)).double()
+    joint = {}
+    for a in range(len(first)):
+        if a in eos:
+            joint[(a,)] = float(first[a])
+            continue
+        second = decoder._process(_fresh_last_logits(pair.verifier, ids + [a])).double()
+        for b in range(len(second)):
+            joint[(a, b)] = float(first[a] * second[b])
+    return joint
+
+
+def _chi2_pvalue(counts: dict, expected: dict, n: int) -> float:
+    keys = [k for k in expected if expected[k] * n >= 5]  # pool rare cells so the test is valid
+    rare = [k for k in expected if k not in keys]
+    observed = [counts.get(k, 0) for k in keys] + [sum(counts.get(k, 0) for k in rare)]
+    exp = [expected[k] * n for k in keys] + [sum(expected[k] for k in rare) * n]
+    if exp[-1] == 0:
+        observed, exp = observed[:-1], exp[:-1]
+    exp = np.asarray(exp) * (sum(observed) / sum(exp))
+    return float(chisquare(observed, exp).pvalue)
+
+
+@pytest.mark.parametrize("temperature,top_p", [(1.0, 1.0), (1.5, 0.95)])
+def test_speculative_sampling_preserves_the_verifier_distribution(temperature, top_p):
+    pair = tiny_pair("random", seed=3, alphabet="abcd")  # 7 tokens: every cell gets enough samples
+    decoder = SpeculativeDecoder(pair, temperature=temperature, top_p=top_p, seed=123)
+    ids = decoder.encode_prompt("abca")
+    expected = _exact_joint(pair, ids, temperature, top_p)
+    n = 3000
+    counts: dict = {}
+    drafted = accepted = 0
+    for _ in range(n):
+        result = decoder.generate(ids, fixed_k(2), max_new_tokens=2)
+        key = tuple(result.token_ids)
+        counts[key] = counts.get(key, 0) + 1
+        drafted += result.stats["drafted"]
+        accepted += result.stats["accepted"]
+    assert 0.05 < accepted / drafted < 0.95  # both acceptances and rejections were exercised
+    assert _chi2_pvalue(counts, expected, n) > 1e-3
+    # Power check: the drafter's own distribution differs, and the same test tells them apart.
+    drafter_view = tiny_pair("random", seed=3, alphabet="abcd")
+    drafter_view.verifier = pair.drafter
+    assert _chi2_pvalue(counts, _exact_joint(drafter_view, ids, temperature, top_p), n) < 1e-6
+
+
+def test_same_seed_same_sample(noisy_pair):
+    runs = [SpeculativeDecoder(noisy_pair, temperature=1.0, seed=7).generate(PROMPT, fixed_k(3), max_new_tokens=20)
+            for _ in range(2)]
+    assert runs[0].token_ids == runs[1].token_ids
+
+
+def test_peek_accepts_predicts_verification(random_pair, noisy_pair):
+    for pair, temperature in ((random_pair, 0.0), (noisy_pair, 0.0), (noisy_pair, 1.0)):
+        decoder = SpeculativeDecoder(pair, temperature=temperature, max_new_tokens=60, seed=1)
+        decoder.start(PROMPT)
+        while not decoder.finished:
+            while decoder.draft_room and len(decoder.draft_steps) < 4:
+                decoder.draft()
+            predicted = decoder.peek_accepts()
+            assert decoder.verify().accepted == predicted
+
+
+def test_budget_and_eos_end_the_sequence(copy_pair):
+    decoder = SpeculativeDecoder(copy_pair, max_new_tokens=5)
+    result = decoder.generate(PROMPT, fixed_k(8), max_draft_len=8)
+    assert len(result.token_ids) <= 5
+    assert result.stats["draft_lengths"][0] <= 4  # drafting never goes past what the budget can emit
+    with pytest.raises(DecoderError, match="finished"):
+        decoder.draft()
+
+
+def test_bad_input_gets_clear_errors(noisy_pair):
+    with pytest.raises(ValueError, match="temperature"):
+        SpeculativeDecoder(noisy_pair, temperature=-1)
+    with pytest.raises(ValueError, match="temperature"):
+        SpeculativeDecoder(noisy_pair, temperature=float("nan"))
+    with pytest.raises(ValueError, match="top_p"):
+        SpeculativeDecoder(noisy_pair, top_p=0)
+    with pytest.raises(ValueError, match="max_new_tokens"):
+        SpeculativeDecoder(noisy_pair, max_new_tokens=0)
+    decoder = SpeculativeDecoder(noisy_pair)
+    with pytest.raises(DecoderError, match="start"):
+        decoder.draft()
+    with pytest.raises(ValueError, match="empty"):
+        decoder.start("   ")
+    with pytest.raises(ValueError, match="empty"):
+        decoder.start([])
+    with pytest.raises(ValueError, match="context window"):
+        decoder.start("a" * 400)  # the tiny verifier's context is 256
+    with pytest.raises(ValueError, match="max_new_tokens"):
+        decoder.start("abc", max_new_tokens=0)
+    with pytest.raises(ValueError, match="must lie in"):
+        decoder.start([1, 2, 10_000])
+    with pytest.raises(ValueError, match="max_draft_len"):
+        decoder.generate("abc", fixed_k(1), max_draft_len=0)

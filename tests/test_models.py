@@ -1,0 +1,77 @@
+"""Loading pairs: local folders, tokenizer checks, clear errors; the embedded pair (slow)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ebsd_env.decoder import SpeculativeDecoder, entropy_above, fixed_k
+from ebsd_env.models import ModelLoadError, load_pair
+from ebsd_env.tiny import tiny_model, tiny_tokenizer
+
+
+def _save(folder, alphabet, seed):
+    tokenizer = tiny_tokenizer(alphabet)
+    tiny_model(len(tokenizer), seed).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+def test_pair_from_local_folders(tmp_path):
+    verifier = _save(tmp_path / "verifier", "abcdefgh ", 0)
+    drafter = _save(tmp_path / "drafter", "abcdefgh ", 1)
+    pair = load_pair(drafter=drafter, verifier=verifier)
+    assert pair.vocab_size == 12 and pair.drafter_name == drafter
+    result = SpeculativeDecoder(pair, max_new_tokens=10).generate("abc", fixed_k(2))
+    assert len(result.token_ids) >= 1
+
+
+def test_mismatched_tokenizers_are_refused_naming_both_models(tmp_path):
+    verifier = _save(tmp_path / "verifier", "abcdefgh ", 0)
+    drafter = _save(tmp_path / "drafter", "hgfedcba ", 1)  # same symbols, other ids
+    with pytest.raises(ModelLoadError, match="tokenize differently") as info:
+        load_pair(drafter=drafter, verifier=verifier)
+    assert drafter in str(info.value) and verifier in str(info.value)
+
+
+def test_unknown_models_get_clear_errors(tmp_path):
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        load_pair(verifier=str(tmp_path / "missing" / "model"))
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        load_pair(verifier=str(tmp_path / "model.gguf"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelLoadError, match="config.json"):
+        load_pair(verifier=str(tmp_path / "empty"))
+    with pytest.raises(ModelLoadError, match="Hugging Face id"):
+        load_pair(verifier="no-such-org/no-such-model")
+    verifier = _save(tmp_path / "verifier", "abc", 0)
+    with pytest.raises(ModelLoadError, match="derived drafter \(int8, bf16, self\)"):
+        load_pair(drafter="int9", verifier=verifier)
+
+
+@pytest.mark.slow
+def test_embedded_pair_greedy_exactness(embedded_pair):
+    pair = embedded_pair
+    assert pair.verifier_name.startswith("embedded:") and pair.vocab_size == 49152
+    decoder = SpeculativeDecoder(pair, max_new_tokens=24)
+    for content in ("Name three primary colors.", "Write a Python function that reverses a string."):
+        chat = [{"role": "user", "content": content}]
+        ids = decoder.encode_prompt(chat)
+        reference = pair.verifier.generate(torch.tensor([ids]), max_new_tokens=24, do_sample=False)[0, len(ids):]
+        reference = reference.tolist()
+        assert decoder.generate(chat, None).token_ids == reference
+        drafted = accepted = 0
+        for stop in (fixed_k(1), fixed_k(4), entropy_above(1.0), lambda steps: len(steps) % 3 == 0):
+            result = decoder.generate(chat, stop, max_draft_len=8)
+            assert result.token_ids == reference
+            drafted += result.stats["drafted"]
+            accepted += result.stats["accepted"]
+        assert 0 < accepted < drafted  # a real drafter: some draft tokens accepted, some rejected
+
+
+@pytest.mark.slow
+def test_embedded_pair_sampling_runs_and_is_seeded(embedded_pair):
+    chat = [{"role": "user", "content": "Tell me a joke."}]
+    runs = [SpeculativeDecoder(embedded_pair, temperature=0.8, seed=5).generate(chat, fixed_k(3), max_new_tokens=16)
+            for _ in range(2)]
+    assert runs[0].token_ids == runs[1].token_ids and len(runs[0].token_ids) > 0
