@@ -85,10 +85,18 @@ def finite_mean(values) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
+SUMMARY_KEYS = ("tokens_per_s", "acceptance_rate", "mean_accepted_tokens", "mean_draft_len", "new_tokens")
+
+
 def summarize(stats: Sequence[dict]) -> dict:
-    """Mean per-episode figures (every prompt weighs the same)."""
-    keys = ("tokens_per_s", "acceptance_rate", "mean_accepted_tokens", "mean_draft_len", "new_tokens")
-    return {key: finite_mean(s.get(key) for s in stats) for key in keys} | {"episodes": len(stats)}
+    """Mean per-episode figures (every prompt weighs the same), overall and per prompt category."""
+    summary = {key: finite_mean(s.get(key) for s in stats) for key in SUMMARY_KEYS} | {"episodes": len(stats)}
+    categories: dict[str, list[dict]] = {}
+    for s in stats:
+        categories.setdefault(str(s.get("category", "all")), []).append(s)
+    summary["per_category"] = {c: {key: finite_mean(s.get(key) for s in rows) for key in SUMMARY_KEYS}
+                               for c, rows in categories.items()}
+    return summary
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

@@ -59,6 +59,8 @@ class PPOConfig:
     """Prompt categories to train on (default: all of the source's)."""
     prompts_per_category: int | None = 16
     """Training prompts per category (None: all)."""
+    prompt_seed: int = 0
+    """Seed of the prompt subset (`load_prompts(seed=...)`); `ebsd tune --prompt-seed` takes the same."""
     eval_prompts_per_category: int = 2
     """Held-in prompts per category (taken from the training prompts) for the periodic evaluation."""
     history: int = 8
@@ -211,7 +213,8 @@ def train(config: PPOConfig, argv: list[str] = ()) -> Path:
 
     torch.set_num_threads(config.torch_threads)
     pair = load_named_pair(config.pair, config.drafter, config.verifier, config.device)
-    prompts = load_prompt_rows(config.prompt_source, config.categories, config.prompts_per_category, config.seed)
+    prompts = load_prompt_rows(config.prompt_source, config.categories, config.prompts_per_category,
+                               config.prompt_seed)
     cost_model = resolve_cost_model(config.cost_model, pair, config.temperature, run_dir / "cost_model.json")
     kwargs = env_kwargs(config, pair, prompts, cost_model)
     venv = make_vec_env(config, kwargs)

@@ -95,7 +95,12 @@ class TuneConfig:
     categories: tuple[str, ...] | None = None
     """Categories to tune (default: all of the source's)."""
     prompts_per_category: int = 2
-    """Tuning prompts per category (the first ones of the source: the same held-in prompts PPO is evaluated on)."""
+    """Tuning prompts per category: the first ones of the loaded pool, i.e. the held-in prompts `ebsd train ppo`
+    evaluates on with --eval-prompts-per-category of the same value."""
+    prompt_pool: int | None = 16
+    """Prompts loaded per category (as `ebsd train ppo --prompts-per-category`; None: all)."""
+    prompt_seed: int = 0
+    """Seed of the prompt subset (as `ebsd train ppo --prompt-seed`)."""
     max_new_tokens: int = 128
     """Token budget of each episode."""
     temperature: float = 0.0
@@ -114,7 +119,7 @@ class TuneConfig:
     out: str = "runs/tune/best.json"
     """Where the best configuration per category is written (JSON, atomically)."""
     seed: int = 0
-    """Seeds the sampler and the episodes."""
+    """Seeds the optuna sampler and the episodes."""
     torch_threads: int = 1
     """torch.set_num_threads for the run."""
 
@@ -236,12 +241,18 @@ class Evaluator:
         return result
 
 
-def check_rule(rule: str) -> None:
+def check_rule(rule: str, space: dict) -> None:
+    """The rule exists and every searched parameter is one of its numeric parameters."""
     from policies import list_policies
 
-    names = [p if isinstance(p, str) else getattr(p, "name", str(p)) for p in list_policies()]
-    if rule not in names:
-        raise TuneError(f"unknown rule {rule!r}; valid rules: {', '.join(names)} (see `ebsd policies`)")
+    rules = {row["name"]: row for row in list_policies()}
+    if rule not in rules:
+        raise TuneError(f"unknown rule {rule!r}; valid rules: {', '.join(rules)} (see `ebsd policies`)")
+    params = {p["name"] for p in rules[rule]["params"] if p["type"] in ("int", "float", "str")}
+    unknown = sorted(set(space) - params)
+    if unknown:
+        raise TuneError(f"rule {rule!r} has no parameter {', '.join(unknown)} to tune; its parameters: "
+                        f"{', '.join(sorted(params)) or 'none'}")
 
 
 def check_spec(spec: str) -> None:
@@ -281,15 +292,15 @@ def tune(config: TuneConfig) -> dict:
     else:
         if config.budget == 0:
             raise TuneError("--budget 0 means 'the whole grid', which only `grid` has: give bayes a trial count")
-        check_rule(config.rule)
-        space = parse_space(config.space) if config.space else DEFAULT_SPACES.get(config.rule)
+        space = parse_space(config.space) if config.space else DEFAULT_SPACES.get(config.rule, {})
+        check_rule(config.rule, space)
         if not space:
             raise TuneError(f"rule {config.rule!r} has no built-in search space: give one with --space "
                             "name=low:high ...")
         label = config.rule
     torch.set_num_threads(config.torch_threads)
     pair = load_named_pair(config.pair, config.drafter, config.verifier, config.device)
-    prompts = load_prompt_rows(config.prompt_source, config.categories, config.prompts_per_category, config.seed)
+    prompts = load_prompt_rows(config.prompt_source, config.categories, config.prompt_pool, config.prompt_seed)
     Path(config.storage).parent.mkdir(parents=True, exist_ok=True)
     keep = Path(config.storage).with_name(f"{Path(config.storage).stem}.{config.pair}.cost_model.json")
     evaluate = Evaluator(config, pair, prompts, resolve_cost_model(config.cost_model, pair, config.temperature, keep))
@@ -341,9 +352,10 @@ def tune(config: TuneConfig) -> dict:
             print(f"[ebsd] study {name}: complete ({done} trials)", flush=True)
         trial = study.best_trial
         best[category] = {"spec": trial.user_attrs["spec"], "entropy": trial.user_attrs["entropy"],
-                          config.objective: trial.value, "trials": len(study.trials), "study": name,
-                          **{k: trial.user_attrs[k] for k in ("acceptance_rate", "mean_accepted_tokens",
-                                                              "mean_draft_len") if k in trial.user_attrs}}
+                          "value": trial.value, "trials": len(study.trials), "study": name,
+                          **{k: trial.user_attrs[k] for k in ("tokens_per_s", "reward", "acceptance_rate",
+                                                              "mean_accepted_tokens", "mean_draft_len",
+                                                              "per_category")}}
     atomic_write_json(config.out, {"method": config.method, "rule": label, "objective": config.objective,
                                    "clock": config.clock, "pair": config.pair, "best": best})
     return best

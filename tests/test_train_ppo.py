@@ -1,0 +1,155 @@
+"""`ebsd train ppo` on a tiny config-built pair with the model clock: TensorBoard scalars, model round trip
+through the policy registry, resume after an interruption, argument errors."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import gymnasium as gym
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from train import callbacks as train_callbacks
+from train.common import held_in_indices, load_prompt_rows, run_policy, summarize
+from train.ppo import PPOConfig, main, train
+
+PROMPTS = [
+    {"id": "a1", "category": "alpha", "prompt": "the cat sat on the mat"},
+    {"id": "a2", "category": "alpha", "prompt": "one two three four"},
+    {"id": "b1", "category": "beta", "prompt": "what is two plus two?"},
+    {"id": "b2", "category": "beta", "prompt": "hello world, how are you"},
+]
+
+
+@pytest.fixture
+def prompt_file(tmp_path) -> str:
+    path = tmp_path / "prompts.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in PROMPTS))
+    return str(path)
+
+
+def tiny_config(tmp_path, prompt_file, **overrides) -> PPOConfig:
+    values = dict(pair="tiny-noisy", clock="model", total_timesteps=256, num_envs=2, n_steps=64, batch_size=64,
+                  n_epochs=2, eval_freq=128, eval_prompts_per_category=1, fixed_ks=(1, 2),
+                  checkpoint_freq=128, runs_dir=str(tmp_path / "runs"), max_new_tokens=24,
+                  prompt_source=prompt_file, progress_bar=False)
+    return PPOConfig(**(values | overrides))
+
+
+def tb_tags(run_dir: Path) -> tuple[dict[str, list], set[str], set[str]]:
+    """Scalars (tag -> [(step, value)]), histogram tags and plugin names over all event files of a run."""
+    scalars, histograms, plugins = {}, set(), set()
+    for path in sorted((run_dir / "tb").glob("events.out.tfevents.*")):
+        events = EventAccumulator(str(path), size_guidance={"scalars": 0, "histograms": 0})
+        events.Reload()
+        tags = events.Tags()
+        for tag in tags["scalars"]:
+            scalars.setdefault(tag, []).extend((e.step, e.value) for e in events.Scalars(tag))
+        histograms |= set(tags["histograms"])
+        if "_hparams_/experiment" in events.PluginTagToContent("hparams"):
+            plugins.add("hparams")
+    return scalars, histograms, plugins
+
+
+def test_smoke_run_logs_ebsd_scalars_and_model_loads_through_registry(tmp_path, prompt_file):
+    from policies import make_policy
+
+    config = tiny_config(tmp_path, prompt_file, save_model=str(tmp_path / "trained.zip"))
+    run_dir = train(config)
+
+    scalars, histograms, plugins = tb_tags(run_dir)
+    for tag in ("ebsd/train/tokens_per_s", "ebsd/train/acceptance_rate", "ebsd/train/tau",
+                "ebsd/train/mean_draft_len", "ebsd/train/entropy_at_stop", "ebsd/eval/tokens_per_s",
+                "ebsd/eval/speedup_vs_verifier", "ebsd/eval/speedup_vs_best_fixed_k", "ebsd/eval/tau",
+                "rollout/ep_rew_mean", "train/value_loss"):
+        assert tag in scalars, f"missing TensorBoard scalar {tag}"
+        assert all(math.isfinite(v) for _, v in scalars[tag]), tag
+    assert all(v > 0 for _, v in scalars["ebsd/train/tokens_per_s"])
+    assert {"ebsd/train/draft_len_hist", "ebsd/train/entropy_at_stop_hist"} <= histograms
+    assert "hparams" in plugins
+    assert [step for step, _ in scalars["ebsd/eval/tokens_per_s"]] == [128, 256]
+
+    record = json.loads((run_dir / "record.json").read_text())
+    assert record["steps"] == 256
+    evaluation = json.loads((run_dir / "eval.json").read_text())
+    best_fixed = max(b["tokens_per_s"] for s, b in evaluation["baselines"].items() if s.startswith("fixed-k"))
+    last = evaluation["evaluations"][-1]
+    assert last["speedup_vs_best_fixed_k"] == pytest.approx(last["tokens_per_s"] / best_fixed)
+    assert set(last["per_category"]) == {"alpha", "beta"}
+
+    # The kept best model, loaded through the registry, reproduces its evaluation exactly (model clock, greedy).
+    best = json.loads((run_dir / "best_model.json").read_text())
+    assert (tmp_path / "trained.zip").read_bytes() == (run_dir / "best_model.zip").read_bytes()
+    prompts = load_prompt_rows(prompt_file, None, config.prompts_per_category, config.prompt_seed)
+    import ebsd_env  # noqa: F401
+    from train.common import load_named_pair
+
+    env = gym.make("EBSD-v0", pair=load_named_pair("tiny-noisy"), prompts=prompts, clock="model",
+                   max_new_tokens=24, cost_model=str(run_dir / "cost_model.json"))
+    policy = make_policy(f"ppo:{tmp_path / 'trained.zip'}", env=env)
+    again = summarize(run_policy(env, policy, held_in_indices(prompts, 1), seed=config.seed))
+    assert again["tokens_per_s"] == pytest.approx(best["tokens_per_s"], rel=1e-9)
+
+
+def test_interrupted_run_resumes_from_checkpoint_with_same_step_count(tmp_path, prompt_file, monkeypatch):
+    from stable_baselines3 import PPO
+
+    original = train_callbacks.EpisodeMetricsCallback._on_rollout_end
+
+    def crash_in_second_rollout(self):
+        original(self)
+        if self.num_timesteps >= 256:
+            raise KeyboardInterrupt  # killed mid-run, after the checkpoint at step 128
+
+    monkeypatch.setattr(train_callbacks.EpisodeMetricsCallback, "_on_rollout_end", crash_in_second_rollout)
+    config = tiny_config(tmp_path, prompt_file, total_timesteps=384)
+    with pytest.raises(KeyboardInterrupt):
+        train(config)
+    monkeypatch.setattr(train_callbacks.EpisodeMetricsCallback, "_on_rollout_end", original)
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    checkpoints = run_dir / "checkpoints"
+    assert json.loads((checkpoints / "latest.json").read_text())["step"] == 128
+    saved = PPO.load(checkpoints / "step_128" / "model.zip")
+    assert saved.num_timesteps == 128
+    assert saved.policy.optimizer.state_dict()["state"], "the optimiser state must be in the checkpoint"
+
+    assert main(["ppo", "--resume", str(run_dir), "--no-progress-bar"]) == 0
+    record = json.loads((run_dir / "record.json").read_text())
+    assert record["steps"] == 384
+    assert json.loads((checkpoints / "latest.json").read_text())["step"] == 384
+    scalars, _, _ = tb_tags(run_dir)
+    steps = [step for step, _ in scalars["ebsd/train/tokens_per_s"]]
+    assert max(steps) == 384 and 128 in steps
+    # Eval points of the resumed session continue from the checkpoint's schedule; baselines are not re-run.
+    evaluation = json.loads((run_dir / "eval.json").read_text())
+    assert [e["step"] for e in evaluation["evaluations"]] == [128, 256, 384]
+
+    # Extending a finished run: only --total-timesteps overrides the saved config.
+    assert main(["ppo", "--resume", str(run_dir), "--total-timesteps", "512", "--no-progress-bar"]) == 0
+    assert json.loads((run_dir / "record.json").read_text())["steps"] == 512
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"total_timesteps": 0}, "--total-timesteps must be >= 1"),
+    ({"batch_size": 1000}, "--batch-size must lie in"),
+    ({"num_envs": 0}, "--num-envs must be >= 1"),
+    ({"pair": "tiny-huge"}, "unknown pair 'tiny-huge'"),
+])
+def test_bad_arguments_give_clear_errors(tmp_path, prompt_file, overrides, message):
+    with pytest.raises(ValueError, match=message):
+        train(tiny_config(tmp_path, prompt_file, **overrides))
+
+
+def test_resume_of_a_folder_that_is_not_a_run(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no config.json there"):
+        main(["ppo", "--resume", str(tmp_path)])
+
+
+def test_help_lists_documented_fields(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["ppo", "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "--clock" in out and "calibrated model clock" in out

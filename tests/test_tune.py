@@ -1,0 +1,110 @@
+"""`ebsd tune` on a tiny config-built pair with the model clock: grid and Bayesian studies in SQLite that run,
+resume and report a best configuration per category; clear errors for bad arguments."""
+
+from __future__ import annotations
+
+import json
+
+import optuna
+import pytest
+
+from train.tune import TuneConfig, TuneError, grid_points, main, parse_space, tune
+
+PROMPTS = [
+    {"id": "a1", "category": "alpha", "prompt": "the cat sat on the mat"},
+    {"id": "b1", "category": "beta", "prompt": "what is two plus two?"},
+]
+
+
+@pytest.fixture
+def prompt_file(tmp_path) -> str:
+    path = tmp_path / "prompts.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in PROMPTS))
+    return str(path)
+
+
+def tiny_tune(tmp_path, prompt_file, **overrides) -> TuneConfig:
+    values = dict(pair="tiny-noisy", prompt_source=prompt_file, prompts_per_category=1, max_new_tokens=16,
+                  storage=str(tmp_path / "tune.db"), out=str(tmp_path / "best.json"), theta_abs=(0.5, 2.0),
+                  theta_rel=(1.5,), window_size=(1,), min_draft_len=(1,), max_draft_len=(4,),
+                  entropy_type=("shannon",), stopping_strategy=("absolute", "relative"))
+    return TuneConfig(**(values | overrides))
+
+
+def completed(storage: str, name: str) -> list[optuna.trial.FrozenTrial]:
+    study = optuna.load_study(study_name=name, storage=f"sqlite:///{storage}")
+    return [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+
+
+def test_grid_study_runs_resumes_and_reports_best_per_category(tmp_path, prompt_file, capsys):
+    from policies import make_policy
+
+    config = tiny_tune(tmp_path, prompt_file, method="grid", budget=0)
+    points = grid_points(config)
+    assert len(points) == 3  # absolute x 2 thresholds, relative x 1 (unused axes do not multiply the grid)
+    best = tune(config)
+    assert set(best) == {"overall", "alpha", "beta"}
+    for row in best.values():
+        trials = completed(config.storage, row["study"])
+        assert len(trials) == 3
+        assert row["value"] == max(t.value for t in trials) == row["tokens_per_s"] > 0
+        make_policy(row["spec"])  # a valid spec for the registry
+    saved = json.loads((tmp_path / "best.json").read_text())
+    assert saved["best"]["overall"]["spec"] == best["overall"]["spec"]
+    assert set(saved["best"]["overall"]["per_category"]) == {"alpha", "beta"}
+
+    # Resuming a complete study runs nothing new and reports the same best configuration.
+    assert main(["grid", *_argv(config)]) == 0
+    out = capsys.readouterr().out
+    assert "complete (3 trials)" in out and best["overall"]["spec"] in out
+    assert len(completed(config.storage, best["overall"]["study"])) == 3
+
+
+def _argv(config: TuneConfig) -> list[str]:
+    return ["--pair", config.pair, "--prompt-source", config.prompt_source, "--prompts-per-category", "1",
+            "--max-new-tokens", "16", "--storage", config.storage, "--out", config.out, "--budget",
+            str(config.budget), "--theta-abs", "0.5", "2.0", "--theta-rel", "1.5", "--window-size", "1",
+            "--min-draft-len", "1", "--max-draft-len", "4", "--entropy-type", "shannon", "--stopping-strategy",
+            "absolute", "relative"]
+
+
+def test_bayes_study_resumes_and_extends(tmp_path, prompt_file):
+    config = tiny_tune(tmp_path, prompt_file, method="bayes", rule="entropy-abs", budget=2, scope="overall",
+                       space=("theta=0.1:3.0", "max=2:6"))
+    first = tune(config)
+    name = first["overall"]["study"]
+    assert len(completed(config.storage, name)) == 2
+    config.budget = 4
+    second = tune(config)
+    trials = completed(config.storage, name)
+    assert len(trials) == 4
+    assert second["overall"]["value"] == max(t.value for t in trials) >= first["overall"]["value"]
+    assert second["overall"]["spec"].startswith("entropy-abs:theta=")
+    # The reward objective ranks by the env's return, which the trial records as well.
+    assert all("reward" in t.user_attrs for t in trials)
+
+
+def test_bad_arguments_give_clear_errors(tmp_path, prompt_file, capsys):
+    with pytest.raises(TuneError, match="unknown rule 'entropy-typo'; valid rules: entropy-abs"):
+        tune(tiny_tune(tmp_path, prompt_file, rule="entropy-typo"))
+    with pytest.raises(TuneError, match="rule 'entropy-abs' has no parameter thresh to tune; its parameters: max"):
+        tune(tiny_tune(tmp_path, prompt_file, space=("thresh=0:1",)))
+    with pytest.raises(TuneError, match="the grid is empty: --theta-abs has no values"):
+        tune(tiny_tune(tmp_path, prompt_file, method="grid", theta_abs=()))
+    with pytest.raises(TuneError, match="the grid is empty: every min_draft_len exceeds"):
+        tune(tiny_tune(tmp_path, prompt_file, method="grid", min_draft_len=(5,), max_draft_len=(4,)))
+    with pytest.raises(TuneError, match="--budget must be >= 0 trials, got -1"):
+        tune(tiny_tune(tmp_path, prompt_file, budget=-1))
+    with pytest.raises(TuneError, match="unknown stopping strategy"):
+        tune(tiny_tune(tmp_path, prompt_file, method="grid", stopping_strategy=("sometimes",)))
+    assert main(["bayes", "--rule", "nope", "--budget", "3"]) == 2
+    assert "ebsd tune: unknown rule 'nope'" in capsys.readouterr().err
+    assert not (tmp_path / "tune.db").exists()  # errors come before any work
+
+
+def test_parse_space():
+    assert parse_space(("theta=0.1:2", "max=2:8", "mode=any|all")) == {
+        "theta": (0.1, 2), "max": (2, 8), "mode": ("choice", ["any", "all"])}
+    for bad in ("theta", "theta=1", "theta=2:1", "theta=a:b"):
+        with pytest.raises(TuneError, match="bad --space"):
+            parse_space((bad,))
