@@ -7,12 +7,11 @@ import json
 import math
 from pathlib import Path
 
-import gymnasium as gym
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from train import callbacks as train_callbacks
-from train.common import held_in_indices, load_prompt_rows, run_policy, summarize
+from train.compare import CompareConfig, compare
 from train.ppo import PPOConfig, main, train
 
 PROMPTS = [
@@ -54,8 +53,6 @@ def tb_tags(run_dir: Path) -> tuple[dict[str, list], set[str], set[str]]:
 
 
 def test_smoke_run_logs_ebsd_scalars_and_model_loads_through_registry(tmp_path, prompt_file):
-    from policies import make_policy
-
     config = tiny_config(tmp_path, prompt_file, save_model=str(tmp_path / "trained.zip"))
     run_dir = train(config)
 
@@ -79,18 +76,16 @@ def test_smoke_run_logs_ebsd_scalars_and_model_loads_through_registry(tmp_path, 
     assert last["speedup_vs_best_fixed_k"] == pytest.approx(last["tokens_per_s"] / best_fixed)
     assert set(last["per_category"]) == {"alpha", "beta"}
 
-    # The kept best model, loaded through the registry, reproduces its evaluation exactly (model clock, greedy).
+    # The kept best model, loaded through the registry in the run's env, reproduces its evaluation exactly
+    # (model clock, greedy decoding), and the comparison record sets it beside the best fixed-k per category.
     best = json.loads((run_dir / "best_model.json").read_text())
     assert (tmp_path / "trained.zip").read_bytes() == (run_dir / "best_model.zip").read_bytes()
-    prompts = load_prompt_rows(prompt_file, None, config.prompts_per_category, config.prompt_seed)
-    import ebsd_env  # noqa: F401
-    from train.common import load_named_pair
-
-    env = gym.make("EBSD-v0", pair=load_named_pair("tiny-noisy"), prompts=prompts, clock="model",
-                   max_new_tokens=24, cost_model=str(run_dir / "cost_model.json"))
-    policy = make_policy(f"ppo:{tmp_path / 'trained.zip'}", env=env)
-    again = summarize(run_policy(env, policy, held_in_indices(prompts, 1), seed=config.seed))
-    assert again["tokens_per_s"] == pytest.approx(best["tokens_per_s"], rel=1e-9)
+    result = compare(CompareConfig(run=str(run_dir), model=str(tmp_path / "trained.zip"), out=str(tmp_path / "cmp")))
+    overall = result["rows"]["overall"]
+    assert overall["ppo"] == pytest.approx(best["tokens_per_s"], rel=1e-9)
+    assert overall["speedup_vs_best_fixed_k"] == pytest.approx(best["tokens_per_s"] / best_fixed)
+    assert set(result["rows"]) == {"alpha", "beta", "overall"}
+    assert "| overall |" in (tmp_path / "cmp.md").read_text()
 
 
 def test_interrupted_run_resumes_from_checkpoint_with_same_step_count(tmp_path, prompt_file, monkeypatch):
