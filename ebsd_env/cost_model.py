@@ -14,9 +14,9 @@ rollback), so the model charges what the wall clock would, minus the noise. ``ve
 second of the verifier decoding alone, one token per verification of an empty draft) is the baseline rate ρ of
 the environment's reward.
 
-A calibration is cached per loaded pair (and sampler settings) for the life of the process, so the copies of a
-vectorised environment share one. ``CostModel.save`` / ``CostModel.load`` pin a calibration to a JSON file when
-runs on different machines or days must share one clock.
+A calibration is cached per pair (model names, device) and sampler settings for the life of the process, so
+the copies of a vectorised environment share one. ``CostModel.save`` / ``CostModel.load`` pin a calibration to a
+JSON file when runs on different machines or days must share one clock.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import os
 import statistics
 import tempfile
 import threading
-import weakref
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -36,7 +35,7 @@ from .decoder import SpeculativeDecoder
 from .models import ModelPair
 
 # Fed-token counts (k + 1) at which the verifier is timed: dense where drafts usually are, sparse beyond.
-DEFAULT_FED_POINTS = (1, 2, 3, 5, 9, 17, 33)
+DEFAULT_FED_POINTS = (1, 2, 3, 5, 9, 17)
 CALIBRATION_PROMPT = "Write a short story about a lighthouse keeper who finds a message in a bottle."
 
 
@@ -108,8 +107,8 @@ def calibrate(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0,
               prompt: str = CALIBRATION_PROMPT) -> CostModel:
     """Time the pair through the decoder: every draft step, and verifications of drafts of ``fed - 1`` tokens.
 
-    Each point is the median of `repeats` measurements, after one untimed warm-up pass over all points (first
-    calls allocate). Decoding runs on a real prompt, restarting whenever the sequence ends.
+    Each point is the median of `repeats` measurements, after an untimed warm-up block. Decoding runs on a real
+    prompt, restarting whenever the sequence ends or runs short of budget.
     """
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
@@ -119,33 +118,35 @@ def calibrate(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0,
     text_prompt = [{"role": "user", "content": prompt}] if getattr(pair.tokenizer, "chat_template", None) else prompt
     budget = max(fed_points) + 1
     decoder.start(text_prompt)
+    decoder.draft()  # warm-up, untimed: first calls allocate
+    decoder.verify()
     draft_times: list[float] = []
     verify_times: dict[int, list[float]] = {fed: [] for fed in fed_points}
-    for rep in range(repeats + 1):
+    for _ in range(repeats):
         for fed in fed_points:
             if decoder.finished or decoder.remaining < budget:
                 decoder.start(text_prompt)
             steps = [decoder.draft() for _ in range(fed - 1)]
-            result = decoder.verify()
-            if rep > 0:  # rep 0 is the warm-up
-                draft_times.extend(step.time_s for step in steps)
-                verify_times[fed].append(result.verify_time_s)
+            verify_times[fed].append(decoder.verify().verify_time_s)
+            draft_times.extend(step.time_s for step in steps)
     points = tuple((fed, statistics.median(verify_times[fed])) for fed in fed_points)
     source = (f"calibrated on {pair.drafter_name} / {pair.verifier_name} ({pair.device}), temperature={temperature}, "
               f"top_p={top_p}, {repeats} repeats")
     return CostModel(draft_s=statistics.median(draft_times), verify_points=points, source=source)
 
 
-_CACHE: dict[tuple, tuple[weakref.ref, CostModel]] = {}
+_CACHE: dict[tuple, CostModel] = {}
 _CACHE_LOCK = threading.Lock()
 
 
 def cached_cost_model(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0) -> CostModel:
-    """`calibrate` memoised per loaded pair and sampler settings for the life of the process."""
-    key = (id(pair), float(temperature), float(top_p))
+    """`calibrate` memoised for the life of the process.
+
+    Keyed by the pair's model names and device (costs depend on the architectures, not on the weights' values),
+    so the copies that `gym.make` deep-copies from an env spec reuse the calibration of the original pair.
+    """
+    key = (pair.drafter_name, pair.verifier_name, str(pair.device), float(temperature), float(top_p))
     with _CACHE_LOCK:
-        entry = _CACHE.get(key)
-        # An id can be reused after its pair is freed: the weak reference tells a live hit from a stale one.
-        if entry is None or entry[0]() is not pair:
-            _CACHE[key] = (weakref.ref(pair), calibrate(pair, temperature, top_p))
-        return _CACHE[key][1]
+        if key not in _CACHE:
+            _CACHE[key] = calibrate(pair, temperature, top_p)
+        return _CACHE[key]

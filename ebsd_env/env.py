@@ -160,6 +160,9 @@ class EBSDEnv(gym.Env):
     - `temperature`, `top_p`: 0 = greedy verification; > 0 = lossless speculative sampling.
     - `cost_model`: a `CostModel`, a path to one saved as JSON, or None to calibrate the pair (once per
       process and sampler settings).
+    - `render_mode`: None or `"ansi"` (text so far, the current draft in `[[...]]`). Other modes render
+      nothing (`gym.make` warns about them); SB3's `make_vec_env` asks for `"rgb_array"` unless
+      `env_kwargs={"render_mode": None}`.
     - `seed`: used by the first `reset` that is given no seed.
 
     `EBSD-Deterministic-v0` is this env with `clock="model"`.
@@ -191,8 +194,6 @@ class EBSDEnv(gym.Env):
             raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
         if reward_scale is not None and not reward_scale > 0:
             raise ValueError(f"reward_scale must be > 0 tokens, got {reward_scale}")
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode {render_mode!r} is not supported; valid: None, 'ansi'")
         entropy_config = EntropyConfig(entropy, entropy_param, entropy_temperature)
         if pair is None:
             pair = cached_pair(drafter, verifier, device)

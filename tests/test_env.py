@@ -1,0 +1,387 @@
+"""EBSD-v0 on tiny config-built pairs: API checks, determinism, reward ranking, exactness, bad input."""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from gymnasium.utils.env_checker import check_env as gym_check_env
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.monitor import Monitor
+
+import ebsd_env
+from ebsd_env import models
+from ebsd_env.cost_model import CostModel, cached_cost_model
+from ebsd_env.decoder import SpeculativeDecoder
+from ebsd_env.env import EBSDEnv
+
+PROMPTS = [
+    {"id": "a", "category": "chat", "prompt": "hello there, how are you?"},
+    {"id": "b", "category": "chat", "turns": ["the cat sat on the mat", "and then?"]},
+    "count 1 2 3 4 5",
+]
+# Warnings the checkers may emit that are not defects of the env. Keep this list short and explained.
+WARNING_WHITELIST = (
+    # gymnasium's passive checker: our Box is already [0, 1], it only suggests symmetric [-1, 1] *actions*.
+    "symmetric and normalized",
+)
+# Fixed costs for constructed cases: drafting costs 1/4 of a verification, verifying k tokens grows slowly.
+TOY_COSTS = CostModel(draft_s=0.025, verify_points=((1, 0.1), (2, 0.105), (9, 0.14), (17, 0.18)), source="toy")
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny models gain nothing from intra-op threads; on a shared, loaded CPU two threads ran 10-20x slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def make(pair, **kwargs) -> EBSDEnv:
+    kwargs.setdefault("prompts", PROMPTS)
+    kwargs.setdefault("max_new_tokens", 24)
+    kwargs.setdefault("max_draft_len", 6)
+    return gym.make(kwargs.pop("id", "EBSD-Deterministic-v0"), pair=pair, **kwargs)
+
+
+def rollout(env, actions, seed=0, options=None):
+    """Run one episode; `actions` is a callable (step index, obs) -> action. Returns per-step records."""
+    obs, info = env.reset(seed=seed, options=options)
+    records = [(obs, None, False, False, info)]
+    t = 0
+    while True:
+        obs, reward, terminated, truncated, info = env.step(actions(t, obs))
+        records.append((obs, reward, terminated, truncated, info))
+        t += 1
+        if terminated or truncated:
+            return records
+
+
+def strip_wall(info: dict) -> dict:
+    """Info without the measured (``wall_``) entries, which vary from run to run under any clock."""
+    out = {k: v for k, v in info.items() if not k.startswith("wall_")}
+    if "episode_stats" in out:
+        out["episode_stats"] = strip_wall(out["episode_stats"])
+    return out
+
+
+def assert_same_records(a, b):
+    assert len(a) == len(b)
+    for (o1, r1, te1, tr1, i1), (o2, r2, te2, tr2, i2) in zip(a, b, strict=True):
+        np.testing.assert_array_equal(o1, o2)
+        assert (r1, te1, tr1) == (r2, te2, tr2)
+        assert strip_wall(i1) == strip_wall(i2)
+
+
+def random_actions(seed):
+    rng = np.random.default_rng(seed)
+    return lambda t, obs: int(rng.integers(2))
+
+
+def fixed_k(k, env):
+    layout = env.unwrapped.observation_layout
+    return lambda t, obs: int(layout.decode(obs).position >= k)
+
+
+def run_checkers(env):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gym_check_env(env.unwrapped)
+        sb3_check_env(env.unwrapped, warn=True)
+    unexpected = [str(w.message) for w in caught if not any(s in str(w.message) for s in WARNING_WHITELIST)]
+    assert unexpected == []
+
+
+# ---------------------------------------------------------------------------------------------- API checks
+
+
+@pytest.mark.parametrize("env_id", ["EBSD-v0", "EBSD-Deterministic-v0"])
+def test_checkers_pass_without_warnings(noisy_pair, env_id):
+    env = make(noisy_pair, id=env_id, max_new_tokens=12)
+    run_checkers(env)
+    assert gym.spec(env_id).nondeterministic is (env_id == "EBSD-v0")
+
+
+def test_reachable_by_module_prefix(noisy_pair):
+    env = gym.make("ebsd_env:EBSD-v0", pair=noisy_pair, prompts=PROMPTS, cost_model=TOY_COSTS)
+    assert isinstance(env.unwrapped, EBSDEnv) and env.unwrapped.clock == "wall"
+
+
+def test_extra_signals_layout(noisy_pair):
+    env = make(noisy_pair, extra_signals=True, history=3)
+    obs, _ = env.reset(seed=0, options={"prompt_index": 0})
+    layout = env.unwrapped.observation_layout
+    assert obs.shape == (2 * 3 + 5,) == env.observation_space.shape
+    for _ in range(5):
+        obs, *_ , info = env.step(0)
+    view = layout.decode(obs)
+    assert view.position == info["position"]
+    assert view.entropies[-1] == pytest.approx(info["entropy"], rel=1e-5)
+    assert view.top1_prob == pytest.approx(info["top1_prob"], rel=1e-5)
+    assert view.generated == info["generated"]
+
+
+# ---------------------------------------------------------------------------------------------- episodes
+
+
+def test_episode_info_and_totals(noisy_pair):
+    env = make(noisy_pair, id="EBSD-v0", cost_model=TOY_COSTS)
+    records = rollout(env, random_actions(1))
+    rewards = [r for _, r, *_ in records[1:]]
+    final = records[-1][4]
+    stats = final["episode_stats"]
+    assert stats["new_tokens"] == len(stats["output_ids"]) > 0
+    assert sum(stats["accepted_lengths"]) == stats["accepted"] <= stats["drafted"] == sum(stats["draft_lengths"])
+    for key in ("tokens_per_s", "acceptance_rate", "mean_accepted_tokens", "mean_draft_len", "new_tokens"):
+        assert final[key] == stats[key]
+    assert stats["mean_accepted_tokens"] == pytest.approx(stats["new_tokens"] / stats["blocks"])
+    verified = [info for *_, info in records[1:] if info["verified"]]
+    assert sum(info["emitted"] for info in verified) == stats["new_tokens"]
+    assert all(len(info["block_entropies"]) == info["drafted"] for info in verified)
+    # Wall clock: the return is exactly (N - rho * measured decode time) / scale.
+    unwrapped = env.unwrapped
+    expected = (stats["new_tokens"] - unwrapped.baseline_rate * stats["decode_s"]) / unwrapped.reward_scale
+    assert sum(rewards) == pytest.approx(expected, rel=1e-9, abs=1e-9)
+    assert stats["decode_s"] == pytest.approx(stats["wall_draft_s"] + stats["wall_verify_s"])
+
+
+def draft_lengths_and_room(records, budget):
+    """(drafted, most the budget allowed) of every verified block: `generated` before it leaves this room."""
+    return [(info["drafted"], budget - before["generated"] - 1)
+            for (*_, before), (*_, info) in zip(records, records[1:], strict=False) if info["verified"]]
+
+
+def test_draft_length_limits(noisy_pair):
+    env = make(noisy_pair, min_draft_len=3, max_draft_len=5, max_new_tokens=40)
+    stop_always = rollout(env, lambda t, obs: 1)
+    # Stop is ignored below the minimum; only the token budget can cut a draft shorter.
+    assert all(n == min(3, room) for n, room in draft_lengths_and_room(stop_always, 40))
+    assert any(info["forced"] == "min_draft_len" for *_, info in stop_always[1:])
+    never_stop = rollout(env, lambda t, obs: 0)
+    assert all(n == min(5, room) for n, room in draft_lengths_and_room(never_stop, 40))
+    assert any(info["forced"] == "max_draft_len" for *_, info in never_stop[1:])
+
+
+def test_budget_of_one_token(noisy_pair):
+    env = make(noisy_pair, max_new_tokens=1)
+    obs, info = env.reset(seed=0)
+    assert info["position"] == 0 and obs[env.unwrapped.observation_layout.history * 2] == 0
+    *_, terminated, truncated, info = env.step(0)
+    assert info["forced"] == "draft_room" and info["episode_stats"]["new_tokens"] == 1
+    assert terminated or truncated
+
+
+def test_monitor_logs_episode_keys(noisy_pair):
+    keys = ("tokens_per_s", "acceptance_rate", "mean_accepted_tokens", "mean_draft_len", "new_tokens")
+    env = Monitor(make(noisy_pair), info_keywords=keys)
+    records = rollout(env, random_actions(2))
+    episode = records[-1][4]["episode"]
+    assert set(keys) <= set(episode) and episode["l"] == len(records) - 1
+
+
+@pytest.mark.parametrize("pair_name", ["noisy_pair", "random_pair", "copy_pair"])
+def test_greedy_output_equals_verifier_alone(pair_name, request):
+    pair = request.getfixturevalue(pair_name)
+    env = make(pair, max_new_tokens=20, min_draft_len=2, max_draft_len=5)
+    reference = SpeculativeDecoder(pair, max_new_tokens=20)
+    for index in range(len(PROMPTS)):
+        records = rollout(env, random_actions(index), options={"prompt_index": index})
+        prompt = env.unwrapped._decoder_prompt(env.unwrapped.prompts[index])
+        expected = reference.generate(prompt, None).token_ids
+        assert records[-1][4]["episode_stats"]["output_ids"] == expected
+
+
+def test_sampling_is_seeded_by_the_env(noisy_pair):
+    env = make(noisy_pair, temperature=1.0, max_new_tokens=20)
+    first = rollout(env, random_actions(0), seed=7, options={"prompt_index": 0})
+    second = rollout(env, random_actions(0), seed=7, options={"prompt_index": 0})
+    assert_same_records(first, second)
+    outputs = {tuple(rollout(env, random_actions(0), seed=s, options={"prompt_index": 0})[-1][4]
+                     ["episode_stats"]["output_ids"]) for s in range(4)}
+    assert len(outputs) > 1
+
+
+def test_prompt_choice(noisy_pair):
+    env = make(noisy_pair)
+    for i, row in enumerate(env.unwrapped.prompts):
+        assert env.reset(options={"prompt_index": i})[1]["prompt_id"] == row["id"]
+    picked = {env.reset(seed=s)[1]["prompt_index"] for s in range(20)}
+    assert picked == {0, 1, 2}
+    assert env.reset(seed=3)[1]["prompt_index"] == env.reset(seed=3)[1]["prompt_index"]
+
+
+# ---------------------------------------------------------------------------------------------- determinism
+
+
+def test_deterministic_variant_repeats_exactly(noisy_pair):
+    env = make(noisy_pair)
+    assert_same_records(rollout(env, random_actions(3), seed=11), rollout(env, random_actions(3), seed=11))
+    other = make(noisy_pair)  # a second copy shares the calibration, so it repeats the first one
+    assert other.unwrapped.cost_model is env.unwrapped.cost_model
+    assert_same_records(rollout(env, random_actions(4), seed=5), rollout(other, random_actions(4), seed=5))
+
+
+def test_pickle_round_trip_mid_episode(noisy_pair):
+    env = EBSDEnv(noisy_pair, prompts=PROMPTS, clock="model", max_new_tokens=30, max_draft_len=6,
+                  temperature=0.7)
+    env.reset(seed=4)
+    env.step(0)  # drafting steps only: the episode cannot end before the pickle
+    env.step(0)
+    clone = pickle.loads(pickle.dumps(env))
+    actions = random_actions(9)
+    while True:
+        action = actions(0, None)
+        a, b = env.step(action), clone.step(action)
+        np.testing.assert_array_equal(a[0], b[0])
+        assert a[1:4] == b[1:4] and strip_wall(a[4]) == strip_wall(b[4])
+        if a[2] or a[3]:
+            break
+
+
+# ---------------------------------------------------------------------------------------------- reward
+
+
+def test_return_ranks_policies_like_tokens_per_second(noisy_pair):
+    """Same prompt, greedy: every policy emits the same N tokens, so N - rho T orders policies as N / T does."""
+    env = make(noisy_pair, max_new_tokens=24, max_draft_len=8, cost_model=TOY_COSTS)
+    results = []
+    for k in (1, 2, 3, 5, 8):
+        records = rollout(env, fixed_k(k, env), options={"prompt_index": 0})
+        stats = records[-1][4]["episode_stats"]
+        results.append((sum(r for _, r, *_ in records[1:]), stats["tokens_per_s"], tuple(stats["output_ids"])))
+    assert len({out for *_, out in results}) == 1
+    returns, rates = np.array([r[0] for r in results]), np.array([r[1] for r in results])
+    assert len(set(np.round(rates, 9))) > 3  # the policies really differ in speed
+    np.testing.assert_array_equal(np.argsort(returns), np.argsort(rates))
+    n = results[0][2].__len__()
+    rho, scale = env.unwrapped.baseline_rate, env.unwrapped.reward_scale
+    np.testing.assert_allclose(returns, (n - rho * n / rates) / scale, rtol=1e-9)
+
+
+def test_per_block_rate_can_rank_wrongly():
+    """Constructed case: summed (or averaged) per-block rates prefer the slower policy; N - rho T does not.
+
+    Both policies emit N = 12 tokens. A: one 10-token block in 1 s, then two 1-token blocks in 1 s each
+    (T = 3 s, 4 tok/s). B: four 3-token blocks in 0.8 s each (T = 3.2 s, 3.75 tok/s). A is faster, yet its
+    block rates (10, 1, 1) average 4 while B's (3.75 x 4) average 3.75 ... and sum 12 vs 15: the sum picks B.
+    """
+    rho = 1.0
+    blocks = {"A": [(10, 1.0), (1, 1.0), (1, 1.0)], "B": [(3, 0.8)] * 4}
+    n = {name: sum(e for e, _ in b) for name, b in blocks.items()}
+    t = {name: sum(dt for _, dt in b) for name, b in blocks.items()}
+    assert n["A"] == n["B"]
+    speed = {name: n[name] / t[name] for name in blocks}
+    ours = {name: sum(e - rho * dt for e, dt in b) for name, b in blocks.items()}
+    per_block = {name: sum(e / dt for e, dt in b) for name, b in blocks.items()}
+    assert speed["A"] > speed["B"] and ours["A"] > ours["B"]
+    assert per_block["A"] < per_block["B"]
+
+
+# ---------------------------------------------------------------------------------------------- models shared
+
+
+def test_vec_env_shares_the_pair(noisy_pair, monkeypatch):
+    def no_reload(*args, **kwargs):
+        raise AssertionError("a vectorised copy reloaded the models")
+
+    monkeypatch.setattr(models, "load_pair", no_reload)
+    vec = make_vec_env("EBSD-Deterministic-v0", n_envs=4, seed=0,
+                       env_kwargs={"pair": noisy_pair, "prompts": PROMPTS, "max_new_tokens": 10, "render_mode": None})
+    assert all(e.unwrapped.pair is noisy_pair for e in vec.envs)
+    vec.reset()
+    dones = 0
+    for _ in range(60):
+        _, _, done, infos = vec.step(np.ones(4, dtype=int))
+        dones += int(done.sum())
+    assert dones >= 4 and all("episode" in info for info, d in zip(infos, done, strict=True) if d)
+
+
+def test_models_by_id_come_from_the_process_cache(noisy_pair, monkeypatch):
+    calls = []
+
+    def fake_load(drafter=None, verifier=None, device="cpu", dtype=None):
+        calls.append((drafter, verifier))
+        return noisy_pair
+
+    monkeypatch.setattr(models, "load_pair", fake_load)
+    monkeypatch.setattr(models, "_PAIR_CACHE", {})
+    envs = [gym.make("EBSD-v0", drafter="d", verifier="v", prompts=PROMPTS) for _ in range(3)]
+    assert calls == [("d", "v")] and all(e.unwrapped.pair is noisy_pair for e in envs)
+
+
+def test_cost_model():
+    assert TOY_COSTS.verify_cost(1) == 0.1 and TOY_COSTS.verifier_rate == pytest.approx(10.0)
+    assert TOY_COSTS.verify_cost(5) == pytest.approx(0.105 + 3 * 0.005)
+    assert TOY_COSTS.verify_cost(25) == pytest.approx(0.18 + 8 * 0.005)  # linear past the last point
+    with pytest.raises(ValueError, match="strictly increasing"):
+        CostModel(0.1, ((1, 0.1), (1, 0.2)))
+    with pytest.raises(ValueError, match="first at fed=1"):
+        CostModel(0.1, ((2, 0.1), (3, 0.2)))
+
+
+def test_cost_model_save_load_and_cache(noisy_pair, tmp_path):
+    path = tmp_path / "costs.json"
+    TOY_COSTS.save(path)
+    assert CostModel.load(path) == TOY_COSTS
+    env = make(noisy_pair, cost_model=str(path))
+    assert env.unwrapped.cost_model == TOY_COSTS
+    calibrated = cached_cost_model(noisy_pair)
+    assert cached_cost_model(noisy_pair) is calibrated
+    assert calibrated.draft_s > 0 and calibrated.verify_cost(9) > 0
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        CostModel.load(tmp_path / "missing.json")
+
+
+# ---------------------------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"entropy": "gini"}, "unknown entropy type 'gini'"),
+    ({"history": 0}, "history must be >= 1"),
+    ({"min_draft_len": 5, "max_draft_len": 4}, r"min_draft_len \(5\) must be <= max_draft_len \(4\)"),
+    ({"min_draft_len": 0}, "min_draft_len must be >= 1"),
+    ({"clock": "sundial"}, "unknown clock 'sundial'"),
+    ({"max_new_tokens": 0}, "max_new_tokens must be >= 1"),
+    ({"prompts": []}, "prompts is empty"),
+    ({"prompts": [{"id": "x"}]}, "neither a non-empty 'prompt' nor 'turns'"),
+    ({"drafter": "int8"}, "either pair= or drafter="),
+])
+def test_bad_arguments(noisy_pair, kwargs, message):
+    kwargs = {"prompts": PROMPTS, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        EBSDEnv(noisy_pair, cost_model=TOY_COSTS, **kwargs)
+
+
+def test_bad_steps(noisy_pair):
+    env = EBSDEnv(noisy_pair, prompts=PROMPTS, cost_model=TOY_COSTS, max_new_tokens=8)
+    with pytest.raises(RuntimeError, match=r"call reset\(\) before step\(\)"):
+        env.step(0)
+    env.reset(seed=0)
+    for bad in (2, -1, 0.5, "stop"):
+        with pytest.raises(ValueError, match="invalid action"):
+            env.step(bad)
+    with pytest.raises(ValueError, match="prompt_index must be an int in"):
+        env.reset(options={"prompt_index": 3})
+    with pytest.raises(ValueError, match="unknown reset option"):
+        env.reset(options={"prompt": 0})
+    env.reset(seed=0)
+    while True:
+        *_, terminated, truncated, _ = env.step(1)
+        if terminated or truncated:
+            break
+    with pytest.raises(RuntimeError, match="the episode has ended"):
+        env.step(1)
+    env.reset(seed=0)
+    env.step(np.int64(1))  # numpy integers are valid actions
+
+
+def test_registration():
+    assert {"EBSD-v0", "EBSD-Deterministic-v0"} <= set(gym.registry)
+    assert gym.spec("EBSD-Deterministic-v0").kwargs == {"clock": "model"}
+    assert ebsd_env.EBSDEnv is EBSDEnv
