@@ -99,7 +99,7 @@ def test_interrupted_run_resumes_from_checkpoint_with_same_step_count(tmp_path, 
             raise KeyboardInterrupt  # killed mid-run, after the checkpoint at step 128
 
     monkeypatch.setattr(train_callbacks.EpisodeMetricsCallback, "_on_rollout_end", crash_in_second_rollout)
-    config = tiny_config(tmp_path, prompt_file, total_timesteps=384)
+    config = tiny_config(tmp_path, prompt_file, total_timesteps=384, normalize_reward=True)
     with pytest.raises(KeyboardInterrupt):
         train(config)
     monkeypatch.setattr(train_callbacks.EpisodeMetricsCallback, "_on_rollout_end", original)
@@ -109,6 +109,7 @@ def test_interrupted_run_resumes_from_checkpoint_with_same_step_count(tmp_path, 
     saved = PPO.load(checkpoints / "step_128" / "model.zip")
     assert saved.num_timesteps == 128
     assert saved.policy.optimizer.state_dict()["state"], "the optimiser state must be in the checkpoint"
+    assert (checkpoints / "step_128" / "vecnormalize.pkl").is_file()
 
     assert main(["ppo", "--resume", str(run_dir), "--no-progress-bar"]) == 0
     record = json.loads((run_dir / "record.json").read_text())

@@ -147,7 +147,7 @@ class SpeedupEvalCallback(BaseCallback):
         for spec in ["no-spec"] + [f"fixed-k:k={k}" for k in self.fixed_ks]:
             if spec not in self.baselines:
                 self.baselines[spec] = summarize(run_policy(self.eval_env, make_policy(spec, self.eval_env),
-                                                            self.prompt_indices, self.seed))
+                                                            self.prompt_indices, self.seed, progress=spec))
 
     @property
     def best_fixed_k(self) -> tuple[str, float]:
@@ -166,7 +166,8 @@ class SpeedupEvalCallback(BaseCallback):
         return True
 
     def evaluate(self) -> dict:
-        result = summarize(run_policy(self.eval_env, model_policy(self.model), self.prompt_indices, self.seed))
+        result = summarize(run_policy(self.eval_env, model_policy(self.model), self.prompt_indices, self.seed,
+                                      progress="evaluation"))
         verifier = self.baselines["no-spec"]["tokens_per_s"]
         best_spec, best_fixed = self.best_fixed_k
         result |= {"step": self.num_timesteps, "speedup_vs_verifier": result["tokens_per_s"] / verifier,

@@ -72,12 +72,15 @@ def held_in_indices(rows: Sequence[dict], per_category: int) -> list[int]:
     return [i for indices in by_category(rows).values() for i in indices[:per_category]]
 
 
-def run_policy(env, policy, indices: Sequence[int], seed: int = 0) -> list[dict]:
-    """Episode statistics of `policy` on the prompts `indices` of `env` (one episode each, fixed seeds)."""
+def run_policy(env, policy, indices: Sequence[int], seed: int = 0, progress: str | None = None) -> list[dict]:
+    """Episode statistics of `policy` on the prompts `indices` of `env` (one episode each, fixed seeds);
+    `progress` labels a progress bar."""
+    from tqdm import tqdm
+
     from policies.rollout import run_episode
 
-    return [run_episode(env, policy, seed=seed + n, options={"prompt_index": int(index)})
-            for n, index in enumerate(indices)]
+    episodes = tqdm(list(enumerate(indices)), desc=progress, leave=False, disable=progress is None)
+    return [run_episode(env, policy, seed=seed + n, options={"prompt_index": int(index)}) for n, index in episodes]
 
 
 def finite_mean(values) -> float:
