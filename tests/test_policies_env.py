@@ -1,0 +1,156 @@
+"""Every policy through the real env on tiny config-built pairs: greedy exactness, the oracle, no-spec, SB3."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from stable_baselines3 import PPO
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.monitor import Monitor
+
+import ebsd_env  # noqa: F401  (registers EBSD-v0)
+from ebsd_env.cost_model import CostModel
+from ebsd_env.decoder import SpeculativeDecoder
+from policies import list_policies, make_policy, run_episode, verify_callback
+from policies.acceptance import fit
+
+PROMPTS = [{"id": "a", "category": "chat", "prompt": "hello there, how are you?"},
+           {"id": "b", "category": "code", "prompt": "count 1 2 3 4 5"}]
+MAX_NEW = 24
+MAX_DRAFT = 8
+# Fixed costs (no calibration in tests): a draft step costs 1/4 of a verification.
+TOY_COSTS = CostModel(draft_s=0.025, verify_points=((1, 0.1), (2, 0.105), (9, 0.14), (17, 0.18)), source="toy")
+
+
+def make_env(pair, **kwargs):
+    kwargs = {"extra_signals": True, "max_new_tokens": MAX_NEW, **kwargs}
+    return gym.make("EBSD-Deterministic-v0", pair=pair, prompts=PROMPTS, max_draft_len=MAX_DRAFT,
+                    cost_model=TOY_COSTS, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def env(noisy_pair):
+    return make_env(noisy_pair)
+
+
+@pytest.fixture(scope="module")
+def reference(noisy_pair):
+    """The verifier's own greedy output per prompt, from a separate decoder (no drafting)."""
+    decoder = SpeculativeDecoder(noisy_pair, max_new_tokens=MAX_NEW)
+    return [decoder.generate([{"role": "user", "content": row["prompt"]}], stop=None).token_ids for row in PROMPTS]
+
+
+@pytest.fixture(scope="module")
+def acceptance_file(env, tmp_path_factory):
+    rollouts = [run_episode(env, make_policy("fixed-k:k=4", env=env), seed=0, options={"prompt_index": i})
+                for i in range(len(PROMPTS))]
+    return fit(rollouts).save(tmp_path_factory.mktemp("acc") / "acceptance.json")
+
+
+@pytest.fixture(scope="module")
+def ppo_file(env, tmp_path_factory):
+    model = PPO("MlpPolicy", env, n_steps=32, batch_size=32, n_epochs=1, seed=0, device="cpu")
+    model.learn(total_timesteps=32)
+    path = tmp_path_factory.mktemp("ppo") / "model.zip"
+    model.save(path)
+    return path
+
+
+def spec_for(name, acceptance_file, ppo_file):
+    return {"ppo": f"ppo:{ppo_file}", "acceptance": f"acceptance:path={acceptance_file}"}.get(name, name)
+
+
+@pytest.mark.parametrize("name", [row["name"] for row in list_policies()])
+def test_every_policy_keeps_greedy_output_exact(name, env, reference, acceptance_file, ppo_file):
+    policy = make_policy(spec_for(name, acceptance_file, ppo_file), env=env)
+    for index in range(len(PROMPTS)):
+        result = run_episode(env, policy, seed=0, options={"prompt_index": index})
+        assert result["output_ids"] == reference[index], (name, index)
+        assert result["new_tokens"] == len(reference[index])
+        assert result["policy"] == policy.spec
+        if policy.drafts:
+            assert max(result["draft_lengths"]) <= MAX_DRAFT
+            trace = result["trace"]
+            assert len(trace["actions"]) == len(trace["observations"]) > 0
+            assert all(mark in (0, 1) for mark in trace["accepted"])
+
+
+def test_trace_marks_agree_with_the_decoder(env):
+    result = run_episode(env, make_policy("fixed-k:k=3", env=env), seed=0, options={"prompt_index": 0})
+    trace = result["trace"]
+    assert sum(trace["accepted"]) == result["accepted"]
+    assert trace["actions"].count(1) <= result["blocks"]  # the env may force a verification (budget)
+    assert all(a == (p >= 3) for a, p in zip(trace["actions"], trace["positions"], strict=True))
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0.8])
+def test_oracle_stops_exactly_at_the_first_rejection(noisy_pair, temperature):
+    env = make_env(noisy_pair, temperature=temperature, max_new_tokens=48)
+    oracle = make_policy("oracle", env=env)
+    result = run_episode(env, oracle, seed=1, options={"prompt_index": 0})
+    blocks = list(zip(result["draft_lengths"], result["accepted_lengths"], strict=True))
+    # Every block drafts up to and including the first rejected token, never past it; a fully accepted block
+    # ends only at max_draft_len or at the token budget (the last blocks; an empty draft is the env's final
+    # verifier-alone step).
+    for i, (drafted, accepted) in enumerate(blocks):
+        assert drafted - accepted <= 1
+        if drafted == accepted:
+            assert drafted in (0, MAX_DRAFT) or i >= len(blocks) - 2, blocks
+    assert sum(d == a + 1 for d, a in blocks) > 0
+
+
+def test_oracle_on_extreme_pairs(copy_pair, random_pair):
+    copy_env, random_env = make_env(copy_pair), make_env(random_pair)
+    copied = run_episode(copy_env, make_policy("oracle", env=copy_env), seed=0, options={"prompt_index": 0})
+    assert copied["acceptance_rate"] == 1.0 and copied["draft_lengths"][0] == MAX_DRAFT
+    unrelated = run_episode(random_env, make_policy("oracle", env=random_env), seed=0, options={"prompt_index": 0})
+    fixed = run_episode(random_env, make_policy("fixed-k:k=8", env=random_env), seed=0, options={"prompt_index": 0})
+    assert unrelated["mean_draft_len"] < fixed["mean_draft_len"]
+    assert unrelated["tokens_per_s"] > fixed["tokens_per_s"]
+
+
+def test_no_spec_runs_the_verifier_alone_on_the_env_clock(env, reference):
+    result = run_episode(env, make_policy("no-spec"), seed=0, options={"prompt_index": 1})
+    assert result["drafted"] == 0 and result["output_ids"] == reference[1] and result["trace"] is None
+    assert result["blocks"] == result["new_tokens"]
+    assert result["tokens_per_s"] == pytest.approx(1 / TOY_COSTS.verify_cost(1))  # one token per verification
+    assert result["prompt_id"] == "b"
+
+
+@pytest.mark.parametrize("spec", ["entropy-abs:theta=1.0", "hf-heuristic", "kangaroo", "bandit-ucb"])
+def test_rules_run_through_sb3_evaluate_policy(noisy_pair, spec):
+    env = Monitor(make_env(noisy_pair))
+    policy = make_policy(spec, env=env)
+    rewards, lengths = evaluate_policy(policy, env, n_eval_episodes=2, return_episode_rewards=True,
+                                       callback=verify_callback(policy))
+    assert len(rewards) == 2 and all(np.isfinite(rewards)) and min(lengths) > 0
+    if spec == "hf-heuristic":
+        assert policy.current != policy.k  # the verify callback fed the schedule
+    if spec == "bandit-ucb":
+        assert policy.counts.sum() > 0
+
+
+def test_ppo_spec_delegates_to_the_model(env, ppo_file):
+    policy = make_policy(f"ppo:{ppo_file}", env=env)
+    model = PPO.load(ppo_file, device="cpu")
+    obs, _ = env.reset(seed=0, options={"prompt_index": 0})
+    assert policy.predict(obs)[0] == int(model.predict(obs, deterministic=True)[0])
+    assert make_policy(policy.spec) == policy
+    small = make_env(env.unwrapped.pair, history=2)
+    with pytest.raises(ValueError, match="expects observations of shape"):
+        make_policy(f"ppo:{ppo_file}", env=small)
+
+
+def test_acceptance_model_learns_from_real_rollouts(env, acceptance_file):
+    policy = make_policy(f"acceptance:path={acceptance_file},threshold=0.3", env=env)
+    result = run_episode(env, policy, seed=0, options={"prompt_index": 0})
+    assert policy.model.samples > 10 and 0 < policy.model.positive_rate < 1
+    assert result["mean_draft_len"] <= MAX_DRAFT
+
+
+def test_bandit_counts_every_block(env):
+    bandit = make_policy("bandit-exp3:arms=[fixed-k:k=1;fixed-k:k=4;svip]", env=env)
+    blocks = sum(run_episode(env, bandit, seed=0, options={"prompt_index": i})["blocks"] for i in range(2))
+    # Blocks the env verifies with an empty draft (one token of budget left) never reach the policy.
+    assert 0 < bandit.counts.sum() <= blocks
