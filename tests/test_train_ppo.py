@@ -127,6 +127,21 @@ def test_interrupted_run_resumes_from_checkpoint_with_same_step_count(tmp_path, 
     assert json.loads((run_dir / "record.json").read_text())["steps"] == 512
 
 
+def test_run_killed_before_its_first_checkpoint_restarts_in_the_same_folder(tmp_path, prompt_file, monkeypatch):
+    def crash(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_callbacks.EpisodeMetricsCallback, "_on_rollout_end", crash)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(tmp_path, prompt_file, total_timesteps=128, eval_freq=0))
+    monkeypatch.undo()
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert not (run_dir / "checkpoints" / "latest.json").exists()
+    assert main(["ppo", "--resume", str(run_dir), "--no-progress-bar"]) == 0
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == [run_dir.name]
+    assert json.loads((run_dir / "record.json").read_text())["steps"] == 128
+
+
 @pytest.mark.parametrize("overrides, message", [
     ({"total_timesteps": 0}, "--total-timesteps must be >= 1"),
     ({"batch_size": 1000}, "--batch-size must lie in"),

@@ -31,6 +31,8 @@ from .common import (
     resolve_cost_model,
 )
 
+# Options a resume takes from its command line; every other one comes from the run's saved config.
+RESUME_OVERRIDES = ("total_timesteps", "save_model", "progress_bar", "verbose")
 RECORD_KEYS = ("tokens_per_s", "acceptance_rate", "mean_accepted_tokens", "mean_draft_len")
 
 
@@ -114,8 +116,8 @@ class PPOConfig:
     runs_dir: str = "runs"
     """Folder that holds the runs."""
     resume: str | None = None
-    """Run folder to continue from its last checkpoint; its saved config is used (only --total-timesteps given
-    on this command line overrides it, to extend a run)."""
+    """Run folder to continue from its last checkpoint; its saved config is used, except --total-timesteps (to
+    extend a run), --save-model, --progress-bar and --verbose given on this command line."""
     save_model: str | None = None
     """Also copy the best model (or the final one without evaluation) to this .zip path."""
     torch_threads: int = 1
@@ -170,7 +172,7 @@ def make_vec_env(config: PPOConfig, kwargs: dict):
 
 
 def _explicit(argv: list[str], name: str) -> bool:
-    flags = (f"--{name}", f"--{name.replace('_', '-')}")
+    flags = (f"--{name}", f"--{name.replace('_', '-')}", f"--no-{name.replace('_', '-')}", f"--no_{name}")
     return any(arg in flags or arg.startswith(tuple(f + "=" for f in flags)) for arg in argv)
 
 
@@ -200,13 +202,12 @@ def train(config: PPOConfig, argv: list[str] = ()) -> Path:
         if not saved.is_file():
             raise FileNotFoundError(f"--resume {run_dir}: no config.json there; give a run folder written by "
                                     "`ebsd train ppo`")
-        total = config.total_timesteps if _explicit(list(argv), "total_timesteps") else None
-        config = _config_from_json(saved.read_text())
-        if total is not None:
-            config.total_timesteps = total
+        overrides = {name: getattr(config, name) for name in RESUME_OVERRIDES if _explicit(list(argv), name)}
+        config = dataclasses.replace(_config_from_json(saved.read_text()), **overrides)
         checkpoint = latest_checkpoint(run_dir / "checkpoints")
-    validate(config)
-    if checkpoint is None and not config.resume:
+        validate(config)
+    else:
+        validate(config)
         run_dir = Path(config.runs_dir) / run_name(config)
         run_dir.mkdir(parents=True, exist_ok=False)
         atomic_write_json(run_dir / "config.json", dataclasses.asdict(config))
