@@ -1,7 +1,7 @@
 """`ebsd train ppo`: train a drafting-stop policy with PPO on `EBSD-v0`, watched in TensorBoard.
 
 A run lives in ``{runs_dir}/{env}__{exp}__{seed}__{time}/``: ``config.json``, ``tb/`` (TensorBoard event files
-and ``progress.csv``), ``checkpoints/`` (resumable), ``best_model.zip`` (best evaluation tokens/s),
+and ``progress_<step>.csv``), ``checkpoints/`` (resumable), ``best_model.zip`` (best evaluation tokens/s),
 ``model.zip`` (final), ``eval.json`` (baselines and every evaluation) and ``record.json`` (summary).
 
     ebsd train ppo --clock model --total-timesteps 20000
@@ -295,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "ppo":
         argv = argv[1:]
-    config = tyro.cli(PPOConfig, args=argv, description=__doc__)
+    config = tyro.cli(PPOConfig, args=argv, description=__doc__, prog="ebsd train ppo")
     run_dir = train(config, argv)
     print(f"[ebsd] run folder: {run_dir}\n[ebsd] tensorboard --logdir {run_dir.parent}")
     return 0

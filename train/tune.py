@@ -3,8 +3,8 @@
 Every trial runs the rule through the same environment, decoder and reward as PPO training
 (`policies.rollout.run_episode` on `EBSD-v0`), on the tuning prompts of one category (a study per category) or
 of all of them (the ``overall`` study). Studies live in an optuna SQLite database, so an interrupted study
-resumes where it stopped and can be inspected (``optuna-dashboard sqlite:///runs/tune/tune.db``, or
-``optuna.load_study``). The best configuration per category is printed and saved as JSON.
+resumes where it stopped and can be inspected (``optuna.load_study(study_name=..., storage="sqlite:///runs/tune/tune.db")``,
+or optuna-dashboard where installed). The best configuration per category is printed and saved as JSON.
 
     ebsd tune grid --budget 40                                   # the plan's grid, 40 points per study
     ebsd tune bayes --rule entropy-abs --budget 30               # TPE over the rule's default space
@@ -374,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in ("grid", "bayes"):
         argv = ["--method", argv[0], *argv[1:]]
-    config = tyro.cli(TuneConfig, args=argv, description=__doc__)
+    config = tyro.cli(TuneConfig, args=argv, description=__doc__, prog="ebsd tune")
     try:
         best = tune(config)
     except TuneError as error:
