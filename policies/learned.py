@@ -172,9 +172,7 @@ class AcceptancePolicy(Policy):
 
     p_t is the logistic acceptance model of `policies.acceptance` (fit it with `acceptance.fit(rollouts)`).
     Source: Huang et al., "SpecDec++", arXiv 2405.19715 (COLM 2025), anchors §2.4; its acceptance head is a
-    trained network, here a logistic model on the observation. Tokens the env drafts before asking (when its
-    min_draft_len > 1) enter the product only through later observations' history. Defaults threshold=0.5,
-    min=1, max=16.
+    trained network, here a logistic model on the observation. Defaults threshold=0.5, min=1, max=16.
     """
 
     name = "acceptance"

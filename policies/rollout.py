@@ -23,8 +23,8 @@ def run_episode(env, policy: Policy, seed: int | None = None, options: dict | No
     """
     if not policy.drafts:
         return _run_verifier_only(env, seed, options)
-    if policy.layout is None:
-        policy.bind(env=env)
+    if policy.env is not env:
+        policy.bind(env=env)  # this env's layout (and, for the oracle, this env's decoder)
     layout = env.unwrapped.observation_layout
     obs, info = env.reset(seed=seed, options=options)
     policy.reset()

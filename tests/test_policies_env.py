@@ -5,6 +5,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
@@ -21,6 +22,15 @@ MAX_NEW = 24
 MAX_DRAFT = 8
 # Fixed costs (no calibration in tests): a draft step costs 1/4 of a verification.
 TOY_COSTS = CostModel(draft_s=0.025, verify_points=((1, 0.1), (2, 0.105), (9, 0.14), (17, 0.18)), source="toy")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny models gain nothing from intra-op threads, and on a shared, loaded CPU two threads run far slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def make_env(pair, **kwargs):
@@ -154,3 +164,13 @@ def test_bandit_counts_every_block(env):
     blocks = sum(run_episode(env, bandit, seed=0, options={"prompt_index": i})["blocks"] for i in range(2))
     # Blocks the env verifies with an empty draft (one token of budget left) never reach the policy.
     assert 0 < bandit.counts.sum() <= blocks
+
+
+@pytest.mark.slow
+def test_rules_keep_greedy_output_exact_on_the_embedded_pair(embedded_pair):
+    env = gym.make("EBSD-Deterministic-v0", pair=embedded_pair, prompts=PROMPTS[:1], max_new_tokens=16,
+                   max_draft_len=MAX_DRAFT, cost_model=TOY_COSTS, extra_signals=True)
+    reference = run_episode(env, make_policy("no-spec"), seed=0, options={"prompt_index": 0})["output_ids"]
+    for spec in ("svip", "kangaroo", "oracle"):
+        result = run_episode(env, make_policy(spec, env=env), seed=0, options={"prompt_index": 0})
+        assert result["output_ids"] == reference, spec
