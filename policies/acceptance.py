@@ -5,6 +5,9 @@ before it in the block were accepted). SpecDec++ (Huang et al., arXiv 2405.19715
 the optimal stop is a threshold on the probability that the block holds at least one rejection,
 1 - prod_t P(accept_t); the `acceptance` policy stops when that passes its threshold.
 
+Fit one from the command line (rollouts of a logging policy on a prompt suite, then the fit):
+``python -m policies.acceptance --pair tiny-noisy --out runs/acceptance.json``.
+
 Training data: the per-step traces of `policies.rollout.run_episode` (observations, positions and, per
 block, how many tokens the verifier accepted). A step is a positive example if its position <= the block's
 accepted count, a negative one if it is the first rejected token; later tokens are left out (their label is
@@ -20,6 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import tyro
 
 from ebsd_env.observation import ObservationLayout
 
@@ -48,10 +52,14 @@ class AcceptanceModel:
         """Write the model as JSON, atomically (temporary file, then rename)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(asdict(self), f, indent=1)
-        os.replace(tmp, path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(asdict(self), f, indent=1)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)  # no half-written temporary left behind; the error propagates
+            raise
         return path
 
     @classmethod
@@ -109,3 +117,75 @@ def fit(rollouts: list[dict], l2: float = 1e-2, iterations: int = 100) -> Accept
             break
     return AcceptanceModel(weights=[float(v) for v in w[:-1]], bias=float(w[-1]), layout=layout, samples=len(y),
                            positive_rate=float(y.mean()))
+
+
+@dataclass
+class FitConfig:
+    """Log rollouts of a drafting policy on EBSD-Deterministic-v0 and fit the acceptance model on them."""
+
+    out: str = "runs/acceptance.json"
+    """Where to write the model (JSON, atomically)."""
+    pair: str = "embedded"
+    """embedded (SmolLM2-135M-Instruct + default drafter) or a config-built tiny-copy / tiny-random / tiny-noisy."""
+    policy: str = "fixed-k:k=16"
+    """The logging policy: a long fixed draft shows the model late positions too."""
+    prompt_source: str | None = None
+    """Prompt source for ebsd_env.prompts.load_prompts (None = the built-in offline suite)."""
+    limit_per_category: int | None = 4
+    """Prompts per category."""
+    seeds: int = 1
+    """Episodes per prompt (different sampler seeds; only matters with temperature > 0)."""
+    max_new_tokens: int = 64
+    """Token budget per episode."""
+    max_draft_len: int = 16
+    """The env's longest draft (part of the observation layout the model is tied to)."""
+    history: int = 8
+    """Entropies per observation (part of the layout)."""
+    entropy: str = "shannon"
+    """Entropy measure (part of the layout)."""
+    extra_signals: bool = False
+    """Include top-1 probability, margin and progress in the observation (part of the layout)."""
+    temperature: float = 0.0
+    """0 = greedy verification, > 0 = speculative sampling."""
+    l2: float = 1e-2
+    """L2 penalty of the logistic regression."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    import gymnasium as gym
+    from tqdm import tqdm
+
+    import ebsd_env  # noqa: F401  (registers the env ids)
+    from ebsd_env.prompts import load_prompts
+
+    from .registry import make_policy
+    from .rollout import run_episode
+
+    config = tyro.cli(FitConfig, args=argv)
+    if config.pair.startswith("tiny-"):
+        from ebsd_env.tiny import tiny_pair
+
+        pair = tiny_pair(config.pair.removeprefix("tiny-"), context=4096)  # character-level: long prompts
+    elif config.pair == "embedded":
+        pair = ebsd_env.cached_pair()
+    else:
+        raise ValueError(f"unknown pair {config.pair!r}; valid: embedded, tiny-copy, tiny-random, tiny-noisy")
+    prompts = load_prompts(config.prompt_source, limit_per_category=config.limit_per_category)
+    env = gym.make("EBSD-Deterministic-v0", pair=pair, prompts=prompts, max_new_tokens=config.max_new_tokens,
+                   max_draft_len=config.max_draft_len, history=config.history, entropy=config.entropy,
+                   extra_signals=config.extra_signals, temperature=config.temperature)
+    policy = make_policy(config.policy, env=env)
+    if not policy.drafts:
+        raise ValueError(f"--policy {config.policy!r} does not draft: log rollouts with a drafting policy")
+    runs = [(seed, index) for seed in range(config.seeds) for index in range(len(prompts))]
+    rollouts = [run_episode(env, policy, seed=seed, options={"prompt_index": index})
+                for seed, index in tqdm(runs, desc=f"rollouts of {policy.spec}")]
+    model = fit(rollouts, l2=config.l2)
+    model.save(config.out)
+    print(f"fitted on {model.samples} draft tokens (accepted share {model.positive_rate:.3f}); wrote {config.out}\n"
+          f"use it as: acceptance:path={config.out},threshold=0.5")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

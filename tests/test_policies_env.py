@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -174,3 +176,21 @@ def test_rules_keep_greedy_output_exact_on_the_embedded_pair(embedded_pair):
     for spec in ("svip", "kangaroo", "oracle"):
         result = run_episode(env, make_policy(spec, env=env), seed=0, options={"prompt_index": 0})
         assert result["output_ids"] == reference, spec
+
+
+def prompt_file(folder):
+    path = folder / "prompts.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in PROMPTS))
+    return path
+
+
+def test_acceptance_cli_fits_and_writes_a_model(tmp_path, capsys):
+    from policies.acceptance import AcceptanceModel
+    from policies.acceptance import main as fit_main
+
+    out = tmp_path / "acc.json"
+    assert fit_main(["--pair", "tiny-noisy", "--out", str(out), "--prompt-source", str(prompt_file(tmp_path)),
+                     "--max-new-tokens", "12", "--max-draft-len", "6"]) == 0
+    model = AcceptanceModel.load(out)
+    assert model.samples > 0 and model.layout["max_draft_len"] == 6
+    assert f"acceptance:path={out}" in capsys.readouterr().out
