@@ -26,10 +26,20 @@ def family(spec: str) -> str:
 
 
 def spec_params(spec: str) -> dict[str, str]:
-    """Top-level ``key=value`` parameters of a spec (sub-spec lists in brackets stay whole)."""
-    from policies.base import parse_spec
-
-    return {key: value for key, value in parse_spec(spec.split(" @ ", 1)[0])[1] if key is not None}
+    """Top-level ``key=value`` parameters of a spec, sub-spec lists in brackets kept whole (the registry's
+    grammar, parsed here without importing the policies and their heavy dependencies)."""
+    _, _, rest = spec.split(" @ ", 1)[0].partition(":")
+    params, depth, current = {}, 0, ""
+    for char in rest + ",":
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            key, eq, value = current.partition("=")
+            if eq:
+                params[key.strip()] = value.strip()
+            current = ""
+        else:
+            current += char
+    return params
 
 
 # ------------------------------------------------------------------------------------------- statistics
@@ -40,15 +50,24 @@ def finite(values: Sequence[float]) -> np.ndarray:
     return array[np.isfinite(array)]
 
 
-def bootstrap_ci(values: Sequence[float], stat: Callable[[np.ndarray], float] = np.mean, n_boot: int = N_BOOT,
-                 seed: int = 0, level: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap interval of `stat` over `values` (nan, nan with fewer than two values)."""
+def _row_means(samples: np.ndarray) -> np.ndarray:
+    return samples.mean(axis=1)
+
+
+def _row_geomeans(samples: np.ndarray) -> np.ndarray:
+    return np.exp(np.log(samples).mean(axis=1))
+
+
+def bootstrap_ci(values: Sequence[float], stat: Callable[[np.ndarray], np.ndarray] = _row_means,
+                 n_boot: int = N_BOOT, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval over `values` of `stat`, which maps a (draws, n) array of resamples to one
+    statistic per draw (nan, nan with fewer than two values)."""
     data = finite(values)
     if len(data) < 2:
         return (float("nan"), float("nan"))
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, len(data), size=(n_boot, len(data)))
-    stats = np.apply_along_axis(stat, 1, data[draws])
+    stats = stat(data[draws])
     alpha = (1 - level) / 2
     return float(np.quantile(stats, alpha)), float(np.quantile(stats, 1 - alpha))
 
@@ -63,7 +82,7 @@ def ratio_summary(ratios: Sequence[float]) -> dict:
     """Geometric mean of paired ratios, its bootstrap 95% CI, the share of units above 1, and n."""
     data = finite(ratios)
     data = data[data > 0]
-    return {"mean": geomean(data), "ci": list(bootstrap_ci(data, geomean)), "wins": float(np.mean(data > 1))
+    return {"mean": geomean(data), "ci": list(bootstrap_ci(data, _row_geomeans)), "wins": float(np.mean(data > 1))
             if len(data) else float("nan"), "n": int(len(data))}
 
 

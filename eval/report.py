@@ -130,17 +130,18 @@ def plot_trajectories(cond: dict, rows: list[dict], path: Path, per_figure: int 
         return
     fig, axes = plt.subplots(len(picks), 1, figsize=(10, 1.9 * len(picks)), squeeze=False)
     for ax, row in zip(axes.flat, picks, strict=True):
+        points = {"accepted": ([], []), "rejected": ([], []), "unjudged": ([], [])}
         x = 0
         for block in row["blocks"]:
             for i, h in enumerate(block["entropies"][: block["drafted"]]):
-                if i < block["accepted"]:
-                    ax.plot(x, h, "o", color="tab:green", ms=3)
-                elif i == block["accepted"]:
-                    ax.plot(x, h, "x", color="tab:red", ms=5)
-                else:
-                    ax.plot(x, h, ".", color="0.7", ms=3)
+                kind = "accepted" if i < block["accepted"] else "rejected" if i == block["accepted"] else "unjudged"
+                points[kind][0].append(x)
+                points[kind][1].append(h)
                 x += 1
             ax.axvline(x - 0.5, color="0.85", lw=0.5)
+        for kind, (marker, color) in {"accepted": ("o", "tab:green"), "rejected": ("x", "tab:red"),
+                                      "unjudged": (".", "0.6")}.items():
+            ax.scatter(*points[kind], marker=marker, color=color, s=12, label=kind)
         ax.set_ylabel("H (nats)", fontsize=7)
         ax.set_title(f"{row['category']} / {row['prompt_id']} ({variant[:40]}): green accepted, red rejected, "
                      "grey not judged", fontsize=7)

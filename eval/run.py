@@ -372,10 +372,15 @@ def evaluate(config: EvalConfig, pair=None) -> Path:
             probe = make_policy(variant.spec)
             env_key = (cond, tuple(sorted(settings.items())), bool(probe.requires_extra_signals))
             if env_key not in envs:
+                # The env calibrates a cost model per pair and temperature (its reward baseline and the model
+                # clock); it is kept in OUT so a resumed run charges exactly the same model clock.
+                saved = out / f"cost_model_T{cond.temperature:g}.json"
+                cost_model = config.cost_model or (str(saved) if saved.exists() else None)
                 env = gym.make("EBSD-v0", pair=pair, prompts=prompts, temperature=cond.temperature, top_p=config.top_p,
                                max_new_tokens=cond.max_new_tokens, clock=config.clock,
-                               extra_signals=bool(probe.requires_extra_signals), cost_model=config.cost_model,
-                               **settings)
+                               extra_signals=bool(probe.requires_extra_signals), cost_model=cost_model, **settings)
+                if not saved.exists():
+                    env.unwrapped.cost_model.save(saved)
                 envs[env_key] = BlockRecorder(env)
             env = envs[env_key]
             policy_key = (env_key, variant.spec)

@@ -1,0 +1,145 @@
+"""`ebsd eval`: a small run on a tiny pair (model clock) writes episodes, summary and a full report; resume;
+clear errors on bad input; the statistics on hand-made data."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from eval.metrics import auroc, bootstrap_ci, calibration, family, ratio_summary, token_marks
+from eval.report import SECTIONS
+from eval.run import ABLATIONS, EvalConfig, build_plan, check_policies, evaluate, main, read_rows
+
+PROMPTS = [
+    {"id": "a1", "category": "alpha", "prompt": "the quick brown fox jumps"},
+    {"id": "a2", "category": "alpha", "prompt": "hello world. how are you?"},
+    {"id": "b1", "category": "beta", "turns": ["count 1 2 3 4 5", "and now backwards"]},
+    {"id": "b2", "category": "beta", "prompt": "abc abc abc abc abc"},
+]
+POLICIES = ("fixed-k:k=3", "entropy-abs:theta=1.5")
+
+
+@pytest.fixture(scope="module")
+def prompt_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("prompts") / "prompts.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in PROMPTS))
+    return path
+
+
+def small_config(prompt_file, out, **overrides) -> EvalConfig:
+    values = dict(prompts=str(prompt_file), policies=POLICIES, max_new_tokens=16, clock="model", out=str(out),
+                  limit_per_category=None, tensorboard=True)
+    values.update(overrides)
+    return EvalConfig(**values)
+
+
+@pytest.fixture(scope="module")
+def small_run(prompt_file, noisy_pair, tmp_path_factory):
+    out = tmp_path_factory.mktemp("eval") / "run"
+    evaluate(small_config(prompt_file, out), pair=noisy_pair)
+    return out
+
+
+def test_small_run_writes_episodes_summary_and_full_report(small_run):
+    rows = read_rows(small_run / "episodes.jsonl")
+    # no-spec (the verifier-alone reference) is added to the two policies: 3 variants x 4 prompts x 1 seed.
+    assert len(rows) == 12 and len({row["key"] for row in rows}) == 12
+    assert {row["variant"] for row in rows} == {"no-spec", *POLICIES}
+    for row in rows:
+        assert row["stats"]["new_tokens"] > 0 and row["stats"]["tokens_per_s"] > 0
+        assert row["category"] in ("alpha", "beta") and row["clock"] == "model"
+        if row["family"] != "verifier":
+            assert row["blocks"] and sum(b["drafted"] for b in row["blocks"]) == row["stats"]["drafted"]
+    summary = json.loads((small_run / "summary.json").read_text())
+    cond = summary["conditions"]["T=0,new=16"]
+    assert cond["reference"] == "no-spec" and cond["best_fixed_k"] == {"alpha": "fixed-k:k=3", "beta": "fixed-k:k=3"}
+    overall = cond["results"]["entropy-abs:theta=1.5"]["all"]
+    assert overall["speedup_vs_best_fixed_k"]["n"] == 4 and overall["speedup_vs_verifier"]["mean"] > 0
+    # Greedy speculative decoding is exact: every output equals the verifier's own.
+    assert all(cond["results"][v]["all"]["identical_to_verifier"] == 1.0 for v in cond["variants"])
+    assert set(cond["hypotheses"]) == {"H1", "H2", "H3", "H4"}
+    assert all(h["verdict"] in ("supported", "not supported", "inconclusive", "not testable")
+               for h in cond["hypotheses"].values())
+    report = (small_run / "report.md").read_text()
+    for section in SECTIONS:
+        assert f"## {section}" in report, section
+    for png in ("tokens_per_s", "draft_lengths", "calibration", "entropy_trajectories"):
+        path = small_run / "plots" / f"T_0_new_16_{png}.png"
+        assert path.stat().st_size > 1000 and f"plots/{path.name}" in report
+    assert any((small_run / "tb").glob("events.out.tfevents.*"))
+
+
+def test_resume_skips_finished_rows_and_drops_a_torn_line(small_run, prompt_file, noisy_pair):
+    path = small_run / "episodes.jsonl"
+    before = read_rows(path)
+    evaluate(small_config(prompt_file, small_run), pair=noisy_pair)
+    assert read_rows(path) == before  # nothing recomputed
+    # Interrupt: drop the last row and leave half a line, as a kill during a write would.
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:-1]) + lines[-1][: len(lines[-1]) // 2])
+    evaluate(small_config(prompt_file, small_run), pair=noisy_pair)
+    after = read_rows(path)
+    assert len(after) == 12 and [r["key"] for r in after[:-1]] == [r["key"] for r in before[:-1]]
+    assert after[:-1] == before[:-1] and after[-1]["key"] == before[-1]["key"]
+
+
+def test_resume_refuses_a_different_pair(small_run, prompt_file, copy_pair):
+    with pytest.raises(ValueError, match="different settings"):
+        evaluate(small_config(prompt_file, small_run), pair=copy_pair)
+
+
+def test_bad_input_gives_clear_errors(tmp_path, prompt_file, noisy_pair):
+    with pytest.raises(ValueError, match="unknown policy 'warp-drive'"):
+        evaluate(small_config(prompt_file, tmp_path / "a", policies=("warp-drive:k=2",)), pair=noisy_pair)
+    with pytest.raises(ValueError, match="not found"):
+        evaluate(small_config(tmp_path / "missing.jsonl", tmp_path / "b"), pair=noisy_pair)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"text": "no category or prompt"}) + "\n")
+    with pytest.raises(ValueError, match="needs a `category`"):
+        evaluate(small_config(bad, tmp_path / "c"), pair=noisy_pair)
+    with pytest.raises(ValueError, match="valid: alpha, beta"):
+        evaluate(small_config(prompt_file, tmp_path / "d", categories=("gamma",)), pair=noisy_pair)
+    assert not (tmp_path / "a").exists()  # failed before writing anything
+
+
+def test_cli_runs_on_a_tiny_pair_with_sampling(tmp_path, prompt_file):
+    out = tmp_path / "cli"
+    assert main(["--prompts", str(prompt_file), "--tiny", "noisy", "--clock", "model", "--policies", "fixed-k:k=2",
+                 "--categories", "beta", "--max-new-tokens", "8", "--temperature", "0.8", "--seeds", "0", "1",
+                 "--no-tensorboard", "--out", str(out)]) == 0
+    rows = read_rows(out / "episodes.jsonl")
+    assert len(rows) == 2 * 2 * 2 and all(r["temperature"] == 0.8 and r["verifier_nll"] > 0 for r in rows)
+    summary = json.loads((out / "summary.json").read_text())
+    cond = summary["conditions"]["T=0.8,new=8"]
+    assert "ppl_diff_vs_verifier" in cond["results"]["fixed-k:k=2"]["all"]
+    assert not (out / "tb").exists()
+
+
+@pytest.mark.parametrize("name", ABLATIONS)
+def test_every_ablation_expands_to_valid_policies(name):
+    plan = build_plan(EvalConfig(ablation=name))
+    check_policies(plan)
+    assert len(plan.variants) >= 5 and plan.notes
+    assert any(family(v.label) == "fixed-k" for v in plan.variants)
+    if name == "temperature":
+        assert [c.temperature for c in plan.conditions] == [0.0, 0.7, 1.0]
+    if name == "entropy-type":
+        assert {dict(v.env).get("entropy") for v in plan.variants} >= {"shannon", "renyi", "tsallis", "topk"}
+
+
+def test_statistics_on_known_data():
+    assert auroc([0.1, 0.2, 0.8, 0.9], [False, False, True, True]) == 1.0
+    assert auroc([1, 1, 1, 1], [False, True, False, True]) == 0.5
+    assert math.isnan(auroc([1, 2], [True, True]))
+    lo, hi = bootstrap_ci(np.arange(100.0))
+    assert lo < 49.5 < hi and hi - lo < 25
+    ratios = ratio_summary([2.0, 2.0, 2.0])
+    assert ratios["mean"] == pytest.approx(2.0) and ratios["wins"] == 1.0
+    row = {"blocks": [{"drafted": 4, "accepted": 1, "emitted": 2, "draft_s": 0.1, "verify_s": 0.2,
+                       "entropies": [0.1, 2.0, 3.0, 4.0]}]}
+    assert token_marks(row) == ([0.1, 2.0], [True, False])  # tokens after the first rejection are not judged
+    curve = calibration([0.1, 0.2, 3.0, 3.1], [True, True, False, False], bins=2)
+    assert curve["acceptance"] == [1.0, 0.0] and curve["count"] == [2, 2]
