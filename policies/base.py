@@ -227,6 +227,11 @@ class Policy:
     def bind(self, env=None, layout: ObservationLayout | None = None) -> Policy:
         """Attach the env (needed by the oracle) and the observation layout (from the env if not given)."""
         if env is not None:
+            if hasattr(env, "envs"):  # a stable-baselines3 VecEnv: the policy follows its single env
+                if len(env.envs) != 1:
+                    raise ValueError(f"{self.name}: bind a policy to one env, not a VecEnv of {len(env.envs)}; "
+                                     "make one policy per env (make_policy(spec, env=vec_env.envs[i]))")
+                env = env.envs[0]
             self.env = env
             if layout is None:
                 layout = env.unwrapped.observation_layout

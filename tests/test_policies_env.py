@@ -11,6 +11,7 @@ import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import DummyVecEnv
 
 import ebsd_env  # noqa: F401  (registers EBSD-v0)
 from ebsd_env.cost_model import CostModel
@@ -141,6 +142,16 @@ def test_rules_run_through_sb3_evaluate_policy(noisy_pair, spec):
         assert policy.current != policy.k  # the verify callback fed the schedule
     if spec == "bandit-ucb":
         assert policy.counts.sum() > 0
+
+
+def test_policies_bind_to_a_single_env_vec_env(noisy_pair):
+    vec = DummyVecEnv([lambda: Monitor(make_env(noisy_pair))])
+    oracle = make_policy("oracle", env=vec)
+    mean_reward, _ = evaluate_policy(oracle, vec, n_eval_episodes=1, callback=verify_callback(oracle))
+    assert np.isfinite(mean_reward)
+    two = DummyVecEnv([lambda: make_env(noisy_pair)] * 2)
+    with pytest.raises(ValueError, match="not a VecEnv of 2"):
+        make_policy("svip", env=two)
 
 
 def test_ppo_spec_delegates_to_the_model(env, ppo_file):
