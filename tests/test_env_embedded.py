@@ -1,0 +1,58 @@
+"""EBSD-v0 on the embedded SmolLM2 pair (slow): the API checkers and greedy exactness, kept short."""
+
+from __future__ import annotations
+
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from gymnasium.utils.env_checker import check_env as gym_check_env
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+import ebsd_env  # noqa: F401  (registers the env ids)
+from ebsd_env.decoder import SpeculativeDecoder
+
+pytestmark = pytest.mark.slow
+
+PROMPTS = [{"id": "sky", "category": "qa", "prompt": "Why is the sky blue? One sentence."},
+           {"id": "code", "category": "code", "turns": ["Write a Python one-liner that sums a list.", "Explain it."]}]
+# Warnings the checkers may emit that are not defects of the env (same list as tests/test_env.py).
+WARNING_WHITELIST = ("symmetric and normalized",)
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """On the shared 2-core machine two intra-op threads ran these checks 10-20x slower than one (under load)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("env_id", ["EBSD-v0", "EBSD-Deterministic-v0"])
+def test_checkers_pass_on_the_embedded_pair(embedded_pair, env_id):
+    env = gym.make(env_id, pair=embedded_pair, prompts=PROMPTS, max_new_tokens=6)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        # The render and close checks build new envs through `env.spec.make`, which deep-copies the spec's
+        # kwargs, pair included (seconds and a second copy of the weights); tests/test_env.py runs them on a
+        # tiny pair.
+        gym_check_env(env.unwrapped, skip_render_check=True, skip_close_check=True)
+        sb3_check_env(env.unwrapped, warn=True)
+    assert [str(w.message) for w in caught if not any(s in str(w.message) for s in WARNING_WHITELIST)] == []
+
+
+def test_greedy_output_through_the_env_equals_verifier_alone(embedded_pair):
+    env = gym.make("EBSD-Deterministic-v0", pair=embedded_pair, prompts=PROMPTS, max_new_tokens=16)
+    rng = np.random.default_rng(0)
+    env.reset(seed=0, options={"prompt_index": 1})
+    while True:
+        *_, terminated, truncated, info = env.step(int(rng.integers(2)))
+        if terminated or truncated:
+            break
+    prompt = [{"role": "user", "content": PROMPTS[1]["turns"][0]}]
+    expected = SpeculativeDecoder(embedded_pair, max_new_tokens=16).generate(prompt, None).token_ids
+    assert info["episode_stats"]["output_ids"] == expected
+    assert info["episode_stats"]["blocks"] < 16  # the drafter really contributed tokens
