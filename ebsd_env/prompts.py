@@ -362,8 +362,15 @@ def _load_hf(name: str, local: str | None) -> list[dict]:
             if isinstance(data, datasets.DatasetDict):
                 split = spec.split if spec.split in data else next(iter(data))
                 data = data[split]
-        else:
-            data = datasets.load_dataset(str(path), split=spec.split if path.is_dir() else "train")
+        elif path.is_file():
+            builders = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
+            if path.suffix.lower() not in builders:
+                raise PromptSourceError(f"local copy of {name!r}: unsupported file type {path.suffix!r}; use one of "
+                                        f"{', '.join(builders)} or a folder written by Dataset.save_to_disk")
+            data = datasets.load_dataset(builders[path.suffix.lower()], data_files=str(path), split="train")
+        else:  # a folder of data files, e.g. a snapshot of the hub repository
+            data = datasets.load_dataset(str(path))
+            data = data[spec.split if spec.split in data else next(iter(data))]
     rows = []
     for number, record in enumerate(data):
         try:

@@ -234,6 +234,12 @@ def write_report(summary: dict, rows: list[dict], out: Path) -> Path:
                   "seed) units; the best fixed-k is chosen per category on these same prompts (which favours the "
                   "baseline). tau = tokens emitted per verification.", ""]
         lines += _overall_table(cond)
+        units = min((m["tokens_per_s"]["n"] for per_cat in cond["results"].values() for c, m in per_cat.items()
+                     if c != "all"), default=0)
+        if units < 5:
+            lines += [f"**Caution:** as few as {units} (prompt, seed) unit(s) per category: per-category CIs from so "
+                      "few units are not reliable (a bootstrap over 2 units spans just their two values); raise "
+                      "--limit-per-category / --seeds before drawing conclusions.", ""]
         lines += [f"## Per-category results ({label})", "", "Bold: the best entropy-based policy in the category.", ""]
         lines += _category_tables(cond)
         lines += [f"## Paired comparisons ({label})", ""]

@@ -77,6 +77,10 @@ def test_hf_datasets_load_from_a_local_copy(tmp_path):
     mt.save_to_disk(str(tmp_path / "mt"))
     assert load_prompts(f"mt_bench={tmp_path / 'mt'}") == [
         {"id": "mt_bench/7", "category": "mt_bench", "subcategory": "writing", "prompt": "First?"}]
+    humaneval = tmp_path / "HumanEval.jsonl"
+    humaneval.write_text(json.dumps({"task_id": "HumanEval/0", "prompt": "def f(x):\n", "entry_point": "f"}) + "\n")
+    rows = load_prompts(f"openai_humaneval={humaneval}")
+    assert rows[0]["id"] == "HumanEval/0" and rows[0]["category"] == "code" and "def f(x):" in rows[0]["prompt"]
     wrong = datasets.Dataset.from_dict({"text": ["no question column"]})
     wrong.save_to_disk(str(tmp_path / "wrong"))
     with pytest.raises(PromptSourceError, match="columns found"):
