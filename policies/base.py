@@ -191,9 +191,6 @@ class Policy:
             values[key] = text
         return cls(**values)
 
-    def values(self) -> dict[str, Any]:
-        return {p.name: getattr(self, p.name) for p in self.params}
-
     @property
     def spec(self) -> str:
         """Canonical spec: every parameter, sorted by name."""
