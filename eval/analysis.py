@@ -265,10 +265,16 @@ def hypotheses(cond: dict, tps: dict) -> dict:
     statement = "Optimal entropy threshold correlates with task complexity"
     tested = None
     for name in ("entropy-abs", "entropy-window", "entropy-pos"):
-        variants = _rule_variants(cond, name)
-        thetas = {v: spec_params(v.split(" @ ")[0]).get("theta") for v in variants}
-        if len({t for t in thetas.values() if t is not None}) >= 2:
-            tested = (name, variants, thetas)
+        # Thresholds are only comparable under the same env settings (entropy measure, ...).
+        groups = defaultdict(list)
+        for v in _rule_variants(cond, name):
+            groups[v.partition(" @ ")[2]].append(v)
+        for variants in groups.values():
+            thetas = {v: spec_params(v).get("theta") for v in variants}
+            if len({t for t in thetas.values() if t is not None}) >= 2:
+                tested = (name, [v for v in variants if thetas[v] is not None], thetas)
+                break
+        if tested:
             break
     if tested is None or len(cats) < 3:
         out["H2"] = {"statement": statement, "verdict": "not testable",

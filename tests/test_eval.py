@@ -143,3 +143,43 @@ def test_statistics_on_known_data():
     assert token_marks(row) == ([0.1, 2.0], [True, False])  # tokens after the first rejection are not judged
     curve = calibration([0.1, 0.2, 3.0, 3.1], [True, True, False, False], bins=2)
     assert curve["acceptance"] == [1.0, 0.0] and curve["count"] == [2, 2]
+
+
+def _fake_row(variant: str, category: str, prompt: int, tps: float) -> dict:
+    drafting = variant != "no-spec"
+    blocks = [{"drafted": 3, "accepted": a, "emitted": a + 1, "draft_s": 0.03, "verify_s": 0.05,
+               "entropies": [0.2 + 0.1 * a, 1.0 + a, 2.5]} for a in (0, 1, 2, 3)] if drafting else []
+    stats = {"tokens_per_s": tps, "wall_tokens_per_s": tps, "new_tokens": 10, "blocks": 4 if drafting else 10,
+             "drafted": 12 if drafting else 0, "accepted": 6 if drafting else 0, "draft_s": 0.1, "verify_s": 0.2,
+             "draft_lengths": [3] * 4 if drafting else [0] * 10, "accepted_lengths": [0, 1, 2, 3],
+             "output_ids": [1, 2, 3]}
+    return {"key": f"{variant}|{category}|{prompt}", "variant": variant, "family": family(variant),
+            "category": category, "prompt_id": f"{category}-{prompt}", "seed": 0, "temperature": 0.0,
+            "max_new_tokens": 10, "stats": stats, "blocks": blocks, "verifier_nll": None}
+
+
+def test_analysis_reaches_verdicts_from_the_data():
+    from eval.analysis import summarize
+
+    speed = {"no-spec": 10.0, "fixed-k:k=2": 10.0, "entropy-abs:theta=0.5": 11.0, "entropy-abs:theta=1.5": 12.5,
+             "entropy-rel:theta=2.0": 11.5, "combined": 12.0}
+    categories = ["c1", "c2", "c3", "c4"]
+    rows = [_fake_row(v, c, p, base * (1 + 0.1 * i) * (1 + 0.01 * p))
+            for v, base in speed.items() for i, c in enumerate(categories) for p in range(4)]
+    # In c4 the lower threshold wins, so the best threshold varies with the category.
+    rows = [dict(r, stats={**r["stats"], "tokens_per_s": 20.0}) if r["variant"] == "entropy-abs:theta=0.5"
+            and r["category"] == "c4" else r for r in rows]
+    summary = summarize(rows, {"flops_per_token": {"drafter": 1e8, "verifier": 3e8}})
+    cond = summary["conditions"]["T=0,new=10"]
+    assert cond["best_fixed_k"] == dict.fromkeys(categories, "fixed-k:k=2")
+    assert cond["chosen_ebsd"] == "entropy-abs:theta=1.5"
+    hyp = cond["hypotheses"]
+    assert hyp["H1"]["verdict"] == "supported"
+    assert all(hyp[h]["verdict"] != "not testable" for h in ("H2", "H3", "H4"))
+    assert hyp["H4"]["verdict"] == "not supported"  # combined (12.0) is slower than entropy-abs theta=1.5 (12.5)
+    criteria = {c["criterion"]: c["met"] for c in cond["success_criteria"]}
+    assert criteria[">10% speedup over the best fixed-k on at least 50% of tasks"] is True
+    overall = cond["results"]["entropy-abs:theta=1.5"]["all"]
+    assert overall["speedup_vs_best_fixed_k"]["mean"] == pytest.approx(1.25)
+    assert overall["acceptance_rate"] == 0.5 and overall["tau"] == pytest.approx(10 / 4)
+    assert overall["gflops_per_token"] == pytest.approx((3e8 * 16 + 1e8 * 16) / 10 / 1e9)
