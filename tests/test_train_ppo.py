@@ -67,6 +67,8 @@ def test_smoke_run_logs_ebsd_scalars_and_model_loads_through_registry(tmp_path, 
     assert {"ebsd/train/draft_len_hist", "ebsd/train/entropy_at_stop_hist"} <= histograms
     assert "hparams" in plugins
     assert [step for step, _ in scalars["ebsd/eval/tokens_per_s"]] == [128, 256]
+    header = (run_dir / "tb" / "progress_0.csv").read_text().splitlines()[0].split(",")
+    assert "ebsd/train/tokens_per_s" in header and not any("per_category" in h for h in header)
 
     record = json.loads((run_dir / "record.json").read_text())
     assert record["steps"] == 256

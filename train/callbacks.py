@@ -16,7 +16,7 @@ import torch
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import HParam
 
-from .common import atomic_save, atomic_write_json, atomic_write_text, run_policy, summarize
+from .common import SUMMARY_KEYS, atomic_save, atomic_write_json, atomic_write_text, run_policy, summarize
 
 # Histograms and hparams only make sense in TensorBoard.
 TB_ONLY = ("stdout", "log", "json", "csv")
@@ -49,9 +49,9 @@ class EpisodeMetricsCallback(BaseCallback):
     def _on_rollout_end(self) -> None:
         log = self.logger.record
         if self._episodes:
-            for key, value in summarize(self._episodes).items():
-                name = "tau" if key == "mean_accepted_tokens" else key
-                log(f"ebsd/train/{name}", value)
+            summary = summarize(self._episodes)
+            for key in (*SUMMARY_KEYS, "episodes"):
+                log(f"ebsd/train/{'tau' if key == 'mean_accepted_tokens' else key}", summary[key])
         if self._draft_lengths:
             log("ebsd/train/draft_len_mean", float(np.mean(self._draft_lengths)))
             log("ebsd/train/draft_len_hist", np.asarray(self._draft_lengths, dtype=np.float32), exclude=TB_ONLY)
