@@ -385,3 +385,11 @@ def test_registration():
     assert {"EBSD-v0", "EBSD-Deterministic-v0"} <= set(gym.registry)
     assert gym.spec("EBSD-Deterministic-v0").kwargs == {"clock": "model"}
     assert ebsd_env.EBSDEnv is EBSDEnv
+
+
+def test_bench_env_figures(noisy_pair):
+    from eval.bench_env import bench_clock
+
+    row = bench_clock(make(noisy_pair, id="EBSD-v0", max_new_tokens=12), k=3, episodes=2)
+    assert row["steps"] >= row["new_tokens"] / 4 > 0 and row["steps_per_s"] > 0
+    assert 0 < row["outside_forward_share"] < 1 and 0 < row["env_layer_share"] < row["outside_forward_share"]

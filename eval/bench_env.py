@@ -1,0 +1,148 @@
+"""`ebsd bench env`: the environment's own overhead on a real pair, and env steps per second with each clock.
+
+Drives `EBSD-v0` with a fixed-k rule (stop once the draft has k tokens) over a few prompts of the built-in
+suite, once per clock, timing every `reset` and `step` with `time.perf_counter()`. It reports:
+
+- ``steps_per_s``: env steps per second of wall time (resets excluded); ``tokens_per_s`` counts resets in;
+- ``outside_forward_share``: 1 - (time in model forward passes during steps) / (time in `step`), i.e.
+  everything the decoder and the env do besides the models (entropy and signals, acceptance, cache rollback,
+  observations, rewards, info) as a share of step time;
+- ``env_layer_share``: the part of that which is the env layer alone: step time minus the decoder's own
+  drafting and verification time, as a share of step time.
+
+Resets (prompt prefill and the first draft) are timed apart and excluded from both shares.
+
+The first episode of each clock is a warm-up and is not counted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gymnasium as gym
+import torch
+import tyro
+from tqdm import tqdm
+
+import ebsd_env  # noqa: F401  (registers EBSD-v0)
+from ebsd_env.models import cached_pair
+
+
+@dataclass
+class BenchEnvConfig:
+    clocks: list[str] = field(default_factory=lambda: ["wall", "model"])
+    """Clocks to measure (`wall`, `model`)."""
+    prompts: int = 3
+    """Prompts of the built-in suite (the first of each category, in order); one episode each per clock."""
+    k: int = 4
+    """Draft length of the fixed-k rule that drives the env."""
+    max_new_tokens: int = 64
+    """Token budget of every episode."""
+    drafter: str | None = None
+    """Drafter (default: the embedded pair's)."""
+    verifier: str | None = None
+    """Verifier (default: embedded SmolLM2-135M-Instruct)."""
+    device: str = "cpu"
+    """Device of both models."""
+    threads: int = 1
+    """torch CPU threads (1 by default: the development machine is shared; 0 = torch's default)."""
+    out: Path | None = None
+    """Optional JSON file for the results (written atomically)."""
+
+
+def _prompts(count: int) -> list[dict]:
+    from ebsd_env.prompts import load_prompts
+
+    rows, seen = [], set()
+    for row in load_prompts(limit_per_category=1):
+        if row["category"] not in seen:
+            seen.add(row["category"])
+            rows.append(row)
+    if len(rows) < count:
+        raise ValueError(f"only {len(rows)} prompt categories available, asked for {count}")
+    return rows[:count]
+
+
+def bench_clock(env: gym.Env, k: int, episodes: int) -> dict:
+    """Run `episodes` + 1 episodes (the first is a warm-up); sum wall, forward and decoder times."""
+    totals = dict(steps=0, step_s=0.0, reset_s=0.0, forward_s=0.0, decoder_s=0.0, tokens=0)
+    decoder = env.unwrapped.decoder
+    for episode in tqdm(range(episodes + 1), desc=f"clock={env.unwrapped.clock}", leave=False):
+        t0 = time.perf_counter()
+        _, info = env.reset(seed=episode, options={"prompt_index": max(episode - 1, 0)})
+        reset_s = time.perf_counter() - t0
+        # The reset's first draft lands in the totals at the first verification: subtract it there.
+        first = decoder.draft_steps[0] if decoder.draft_steps else None
+        steps, step_s = 0, 0.0
+        while True:
+            t0 = time.perf_counter()
+            *_, terminated, truncated, info = env.step(int(info["position"] >= k))
+            step_s += time.perf_counter() - t0
+            steps += 1
+            if terminated or truncated:
+                break
+        if episode == 0:
+            continue
+        stats = decoder.stats
+        totals["steps"] += steps
+        totals["step_s"] += step_s
+        totals["reset_s"] += reset_s
+        totals["forward_s"] += stats.draft_forward_s + stats.verify_forward_s - (first.forward_s if first else 0.0)
+        totals["decoder_s"] += stats.draft_s + stats.verify_s - (first.time_s if first else 0.0)
+        totals["tokens"] += stats.new_tokens
+    step_s = totals["step_s"]
+    return {
+        "clock": env.unwrapped.clock,
+        "episodes": episodes,
+        "steps": totals["steps"],
+        "new_tokens": totals["tokens"],
+        "steps_per_s": totals["steps"] / step_s,
+        "tokens_per_s": totals["tokens"] / (step_s + totals["reset_s"]),
+        "outside_forward_share": 1.0 - totals["forward_s"] / step_s,
+        "env_layer_share": 1.0 - totals["decoder_s"] / step_s,
+        "step_s": step_s,
+        "reset_s": totals["reset_s"],
+    }
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2)
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = tyro.cli(BenchEnvConfig, args=sys.argv[1:] if argv is None else argv, description=__doc__)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    pair = cached_pair(config.drafter, config.verifier, config.device)
+    prompts = _prompts(config.prompts)
+    rows = []
+    for clock in config.clocks:
+        env = gym.make("EBSD-v0", pair=pair, prompts=prompts, clock=clock, max_new_tokens=config.max_new_tokens,
+                       max_draft_len=max(config.k, 16))
+        rows.append(bench_clock(env, config.k, config.prompts))
+    print(f"pair: {pair.describe()}  threads={torch.get_num_threads()}  fixed k={config.k}  "
+          f"{config.prompts} episodes x {config.max_new_tokens} tokens per clock")
+    keys = ("steps", "steps_per_s", "tokens_per_s", "outside_forward_share", "env_layer_share")
+    print(f"{'clock':<8}" + "".join(f"{key:>24}" for key in keys))
+    for row in rows:
+        print(f"{row['clock']:<8}" + "".join(f"{row[key]:>24.4g}" for key in keys))
+    result = {"pair": pair.describe(), "threads": torch.get_num_threads(), "config": {
+        "k": config.k, "prompts": config.prompts, "max_new_tokens": config.max_new_tokens}, "clocks": rows}
+    if config.out is not None:
+        _write_json(config.out, result)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
