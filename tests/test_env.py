@@ -25,11 +25,8 @@ PROMPTS = [
     {"id": "b", "category": "chat", "turns": ["the cat sat on the mat", "and then?"]},
     "count 1 2 3 4 5",
 ]
-# Warnings the checkers may emit that are not defects of the env. Keep this list short and explained.
-WARNING_WHITELIST = (
-    # gymnasium's passive checker: our Box is already [0, 1], it only suggests symmetric [-1, 1] *actions*.
-    "symmetric and normalized",
-)
+# Checker warnings tolerated as not being defects of the env: none so far (add one only with its reason).
+WARNING_WHITELIST: tuple[str, ...] = ()
 # Fixed costs for constructed cases: drafting costs 1/4 of a verification, verifying k tokens grows slowly.
 TOY_COSTS = CostModel(draft_s=0.025, verify_points=((1, 0.1), (2, 0.105), (9, 0.14), (17, 0.18)), source="toy")
 

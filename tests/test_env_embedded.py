@@ -18,8 +18,8 @@ pytestmark = pytest.mark.slow
 
 PROMPTS = [{"id": "sky", "category": "qa", "prompt": "Why is the sky blue? One sentence."},
            {"id": "code", "category": "code", "turns": ["Write a Python one-liner that sums a list.", "Explain it."]}]
-# Warnings the checkers may emit that are not defects of the env (same list as tests/test_env.py).
-WARNING_WHITELIST = ("symmetric and normalized",)
+# Checker warnings tolerated as not being defects of the env: none so far (add one only with its reason).
+WARNING_WHITELIST: tuple[str, ...] = ()
 
 
 @pytest.fixture(autouse=True)
