@@ -13,6 +13,7 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import SubprocVecEnv
 
 import ebsd_env
 from ebsd_env import models
@@ -297,6 +298,20 @@ def test_vec_env_shares_the_pair(noisy_pair, monkeypatch):
         _, _, done, infos = vec.step(np.ones(4, dtype=int))
         dones += int(done.sum())
     assert dones >= 4 and all("episode" in info for info, d in zip(infos, done, strict=True) if d)
+
+
+def test_subproc_vec_env_runs(noisy_pair):
+    """Each worker process gets the pair through the pickled env factory (fork: no model files are read)."""
+    vec = make_vec_env("EBSD-Deterministic-v0", n_envs=2, seed=0, vec_env_cls=SubprocVecEnv,
+                       vec_env_kwargs={"start_method": "fork"},
+                       env_kwargs={"pair": noisy_pair, "prompts": PROMPTS, "max_new_tokens": 8, "render_mode": None,
+                                   "cost_model": TOY_COSTS})
+    try:
+        vec.reset()
+        rewards = [vec.step(np.ones(2, dtype=int))[1] for _ in range(12)]
+    finally:
+        vec.close()
+    assert np.isfinite(rewards).all()
 
 
 def test_models_by_id_come_from_the_process_cache(noisy_pair, monkeypatch):
