@@ -209,6 +209,9 @@ class ModelPair:
             ids.add(self.tokenizer.eos_token_id)
         return ids
 
+    def __deepcopy__(self, memo):
+        return self  # a loaded pair is shared, never copied (gym.make deep-copies the spec's kwargs)
+
     def describe(self) -> str:
         return f"drafter={self.drafter_name} verifier={self.verifier_name} device={self.device}"
 

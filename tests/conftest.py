@@ -11,7 +11,8 @@ import torch  # noqa: E402
 
 from ebsd_env.tiny import tiny_pair  # noqa: E402
 
-torch.set_num_threads(2)
+# One thread: tiny models gain nothing from two, and a second thread thrashes on a busy 2-core machine.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
