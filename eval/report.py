@@ -71,7 +71,7 @@ def plot_tokens_per_s(cond: dict, path: Path) -> None:
     ax.set_xticklabels([*cats, "all"], rotation=20)
     ax.set_ylabel("tokens/s (mean, 95% bootstrap CI)")
     ax.set_title(f"Tokens/s per category ({cond['label']})")
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -364,9 +364,13 @@ def _evaluate(config: EvalConfig, pair) -> Path:
     episodes_path = out / "episodes.jsonl"
     rows = read_rows(episodes_path)
     done = {row["key"] for row in rows}
-    todo = [(cond, variant, index, seed) for cond in plan.conditions for variant in plan.variants
-            for index in range(len(prompts)) for seed in config.seeds
-            if row_key(variant.label, prompts[index]["id"], seed, cond.temperature, cond.max_new_tokens) not in done]
+    # Interleaved: all variants of one prompt run back to back, in an order rotated from prompt to prompt, so
+    # drifting machine load (a shared CPU) hits every policy alike instead of whichever runs last.
+    n = len(plan.variants)
+    todo = [(cond, plan.variants[(j + index) % n], index, seed) for cond in plan.conditions for seed in config.seeds
+            for index in range(len(prompts)) for j in range(n)]
+    todo = [item for item in todo if row_key(item[1].label, prompts[item[2]]["id"], item[3], item[0].temperature,
+                                             item[0].max_new_tokens) not in done]
     total = len(plan.conditions) * len(plan.variants) * len(prompts) * len(config.seeds)
     envs: dict[tuple, object] = {}
     policies: dict[tuple, object] = {}
