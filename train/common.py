@@ -110,6 +110,7 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
+        _default_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
@@ -128,11 +129,19 @@ def atomic_save(path: str | Path, save: Callable[[str], None], suffix: str = "")
     os.close(fd)
     try:
         save(tmp)
+        _default_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _default_mode(path: str) -> None:
+    """mkstemp makes owner-only files; give the result the permissions a plain open() would."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 def _json_default(value):
