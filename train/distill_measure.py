@@ -40,6 +40,8 @@ class MeasureConfig:
     """An `ebsd distill` run folder: measure on its held-out prompts (else on seed-shuffled suite prompts)."""
     prompts_per_category: int = 1
     """Prompts per suite category (first turns)."""
+    max_prompts: int | None = None
+    """Measure on at most this many of those prompts (spread over the categories)."""
     seed: int = 7
     """Prompt selection seed when no run folder is given."""
     max_new_tokens: int = 64
@@ -86,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     drafters = {"distilled": distilled}
     if config.int8_ks:
         drafters["int8"] = derive_drafter(verifier, "int8")
-    rows = measurement_prompts(config)
+    rows = measurement_prompts(config)[: config.max_prompts]
     context = tokenizer.apply_chat_template(render_prompt(rows[0], tokenizer), add_generation_prompt=True,
                                             tokenize=True, return_dict=False)[:200]
     costs = {"verifier": per_token_cost(verifier, context, config.cost_steps)}

@@ -29,7 +29,8 @@ from transformers import DynamicCache, PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import CausalLMOutputWithPast
 from transformers.models.llama.modeling_llama import LlamaModel
 
-# The drafter shipped with the package for the embedded verifier (written by `ebsd distill --export-to`).
+# Where the package's drafter for the embedded verifier goes (`ebsd distill --export-to`). None is shipped yet:
+# the best one trained so far is slower end to end than the int8 stand-in (docs/drafter.md).
 SHIPPED_DRAFTER = Path(__file__).parent / "smollm2-135m-distilled"
 ARCHITECTURE = "ebsd-distilled-drafter-v1"
 
@@ -146,8 +147,8 @@ def load_distilled_drafter(verifier: PreTrainedModel, path: str | Path | None = 
     folder = Path(path) if path is not None else SHIPPED_DRAFTER
     config_file, weights_file = folder / "config.json", folder / "model.safetensors"
     if not (config_file.is_file() and weights_file.is_file()):
-        hint = ("the package ships it in ebsd_env/drafters/; reinstall the package" if path is None
-                else "point to a folder written by `ebsd distill` (its export/ folder)")
+        hint = ("no distilled drafter ships with the package yet: train one with `ebsd distill` and pass its "
+                "export/ folder as path" if path is None else "point to the export/ folder of an `ebsd distill` run")
         raise FileNotFoundError(f"no distilled drafter at {folder} (needs config.json and model.safetensors): {hint}")
     config = json.loads(config_file.read_text())
     if config.get("architecture") != ARCHITECTURE:
