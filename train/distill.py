@@ -181,7 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     print(f"[distill] run folder {run_dir}", flush=True)
     verifier, tokenizer, eos_ids, prompts = _load_verifier(config)
-    (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=2, default=str) + "\n")
+    tmp = run_dir / ".config.json.tmp"
+    tmp.write_text(json.dumps(asdict(config), indent=2, default=str) + "\n")
+    tmp.replace(run_dir / "config.json")
 
     # 1. data (shards already on disk are reused)
     train_rows, heldout_rows = split_prompts(prompts, config.heldout_per_category, config.seed)
@@ -224,6 +226,10 @@ def main(argv: list[str] | None = None) -> int:
     step, train_seconds, history = 0, 0.0, []
     if checkpoint_file.is_file():
         state = torch.load(checkpoint_file, weights_only=False)
+        shapes = {name: tuple(t.shape) for name, t in model.state_dict().items()}
+        if shapes != {name: tuple(t.shape) for name, t in state["model"].items()}:
+            raise ValueError(f"{checkpoint_file} holds a drafter of another shape: resume with the same "
+                             "--num-layers as before, or start a new --run-dir")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step, train_seconds, history = state["step"], state["train_seconds"], state["history"]
