@@ -14,6 +14,7 @@ SUBCOMMANDS = {
     "tune": ("train.tune", "grid / Bayesian tuning of the hand-made rules"),
     "distill": ("train.distill", "distil a small drafter from the verifier"),
     "policies": ("policies.registry", "list the stopping policies and their parameters"),
+    "fit-acceptance": ("policies.acceptance", "fit the SpecDec++-style acceptance model from logged rollouts"),
 }
 
 

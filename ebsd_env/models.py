@@ -29,6 +29,7 @@ DERIVED_DRAFTERS = {
     "int8": "dynamically int8-quantized copy of the verifier (activations quantized too: agreement ~0.5)",
     "bf16": "bfloat16 copy of the verifier (a near-copy: agreement ~0.98, little for a stop rule to learn)",
     "self": "the verifier itself (every draft token is accepted under greedy decoding)",
+    "distilled": "the project's distilled drafter (`distilled:FOLDER` for one trained by `ebsd distill`)",
 }
 # Until the project's own distilled drafter ships (drafter issue), the default is an honest stand-in.
 DEFAULT_DRAFTER = "int8"
@@ -141,7 +142,14 @@ def _unreachable(spec: str, what: str, error: Exception) -> ModelLoadError:
 
 
 def derive_drafter(verifier: PreTrainedModel, kind: str) -> PreTrainedModel:
-    """Build one of `DERIVED_DRAFTERS` from the verifier's weights."""
+    """Build one of `DERIVED_DRAFTERS` from the verifier's weights (``distilled:FOLDER`` names a folder)."""
+    if kind == "distilled" or kind.startswith("distilled:"):
+        from .drafters import load_distilled_drafter
+
+        try:
+            return load_distilled_drafter(verifier, kind.partition(":")[2] or None)
+        except FileNotFoundError as error:
+            raise ModelLoadError(str(error)) from error
     if kind == "self":
         return verifier
     if kind == "bf16":
@@ -232,7 +240,7 @@ def load_pair(drafter: str | None = None, verifier: str | None = None, device: s
     drafter_name = drafter or DEFAULT_DRAFTER
     verifier_model = load_model(verifier_name, device, dtype, device_map)
     tokenizer = load_tokenizer(verifier_name)
-    if drafter_name in DERIVED_DRAFTERS:
+    if drafter_name.partition(":")[0] in DERIVED_DRAFTERS:
         drafter_model = derive_drafter(verifier_model, drafter_name)
     else:
         check_same_tokenizer(load_tokenizer(drafter_name), tokenizer, drafter_name, verifier_name)

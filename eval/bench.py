@@ -1,0 +1,160 @@
+"""`ebsd bench decoder`: our decoder against transformers on the same pair and prompts, side by side.
+
+Greedy decoding, the same chat prompts, interleaved repeats (every method once per prompt per round, in a
+shuffled order), medians. Methods: verifier alone through our decoder, verifier alone through
+`model.generate`, our speculative decoder at fixed k, and transformers' assisted generation at the same k
+(`num_assistant_tokens=k`, constant schedule, confidence threshold off). Every run is timed end to end with
+`time.perf_counter()` (prefill included, the same way for all) and counts only new tokens.
+
+`ebsd bench env` routes to `eval.bench_env` (the environment's own overhead).
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+
+import torch
+import tyro
+from tqdm import tqdm
+
+from ebsd_env.decoder import SpeculativeDecoder, _sync, fixed_k
+from ebsd_env.models import load_pair
+
+
+@dataclass
+class BenchDecoderConfig:
+    ks: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5, 6, 7, 8])
+    """Fixed draft lengths to compare."""
+    prompts: int = 4
+    """Number of chat prompts (one per category of the built-in suite, in order)."""
+    repeats: int = 3
+    """Interleaved rounds; each figure is the median over prompts x rounds."""
+    max_new_tokens: int = 48
+    """Token budget of every run."""
+    drafter: str | None = None
+    """Drafter (default: the embedded pair's)."""
+    verifier: str | None = None
+    """Verifier (default: embedded SmolLM2-135M-Instruct)."""
+    device: str = "cpu"
+    """Device of both models."""
+    threads: int = 0
+    """torch CPU threads (0 = torch's default)."""
+    seed: int = 0
+    """Seed of the interleaving order."""
+
+
+def _bench_prompts(count: int) -> list[list[dict]]:
+    from ebsd_env.prompts import load_prompts
+
+    rows, seen = [], set()
+    for row in load_prompts(limit_per_category=1):
+        if row["category"] not in seen:
+            seen.add(row["category"])
+            text = row.get("prompt") or row["turns"][0]
+            rows.append([{"role": "user", "content": text[:1200]}])
+    if len(rows) < count:
+        raise ValueError(f"only {len(rows)} prompt categories available, asked for {count}")
+    return rows[:count]
+
+
+def _hf_generate(model, ids: list[int], max_new_tokens: int, assistant=None, k: int = 0) -> tuple[list[int], float]:
+    kwargs = {}
+    if assistant is not None:
+        config = assistant.generation_config
+        config.num_assistant_tokens = k
+        config.num_assistant_tokens_schedule = "constant"
+        config.assistant_confidence_threshold = 0.0
+        kwargs["assistant_model"] = assistant
+    inputs = torch.tensor([ids], device=model.device)
+    _sync(model.device)
+    t0 = time.perf_counter()
+    with torch.inference_mode():
+        out = model.generate(inputs, attention_mask=torch.ones_like(inputs), max_new_tokens=max_new_tokens,
+                             do_sample=False, **kwargs)
+    _sync(model.device)
+    return out[0, len(ids):].tolist(), time.perf_counter() - t0
+
+
+def bench_decoder(config: BenchDecoderConfig) -> dict:
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    if not config.ks or min(config.ks) < 1:
+        raise ValueError(f"ks must be a non-empty list of draft lengths >= 1, got {config.ks}")
+    pair = load_pair(config.drafter, config.verifier, device=config.device)
+    decoder = SpeculativeDecoder(pair, max_new_tokens=config.max_new_tokens)
+    prompts = [decoder.encode_prompt(chat) for chat in _bench_prompts(config.prompts)]
+
+    def ours(ids, k):
+        result = decoder.generate(ids, fixed_k(k) if k else None, max_draft_len=max(k, 1))
+        return result.token_ids, result.stats["wall_s"], result.stats["outside_forward_share"]
+
+    methods = {"verifier alone (ours)": lambda ids: ours(ids, 0),
+               "verifier alone (model.generate)": lambda ids: _hf_generate(pair.verifier, ids, config.max_new_tokens)
+               + (float("nan"),)}
+    for k in config.ks:
+        methods[f"speculative k={k} (ours)"] = lambda ids, k=k: ours(ids, k)
+        methods[f"assisted k={k} (transformers)"] = lambda ids, k=k: _hf_generate(
+            pair.verifier, ids, config.max_new_tokens, pair.drafter, k) + (float("nan"),)
+
+    for fn in methods.values():  # warm-up: first calls allocate and pick kernels
+        fn(prompts[0][:16])
+    rng = random.Random(config.seed)
+    rates = {name: [] for name in methods}
+    outside = {name: [] for name in methods}
+    outputs: dict[tuple[str, int], list[int]] = {}
+    order = [(name, p) for name in methods for p in range(len(prompts))]
+    with tqdm(total=len(order) * config.repeats, desc="bench decoder", unit="run") as bar:
+        for _ in range(config.repeats):
+            rng.shuffle(order)
+            for name, p in order:
+                tokens, seconds, share = methods[name](prompts[p])
+                rates[name].append(len(tokens) / seconds)
+                outside[name].append(share)
+                outputs[(name, p)] = tokens
+                bar.update()
+    reference = {p: outputs[("verifier alone (model.generate)", p)] for p in range(len(prompts))}
+    identical = {name: all(outputs[(name, p)] == reference[p] for p in range(len(prompts))) for name in methods}
+    base = statistics.median(rates["verifier alone (ours)"])
+    rows = []
+    for name in methods:
+        median = statistics.median(rates[name])
+        share = [s for s in outside[name] if s == s]
+        rows.append({"method": name, "tokens_per_s": median, "vs_verifier_alone": median / base,
+                     "outside_forward_share": statistics.median(share) if share else None,
+                     "identical_to_verifier": identical[name]})
+    ratios = {k: statistics.median(rates[f"speculative k={k} (ours)"])
+              / statistics.median(rates[f"assisted k={k} (transformers)"]) for k in config.ks}
+    return {"pair": pair.describe(), "prompts": len(prompts), "repeats": config.repeats,
+            "max_new_tokens": config.max_new_tokens, "threads": torch.get_num_threads(), "rows": rows,
+            "ours_over_transformers": ratios}
+
+
+def print_report(report: dict) -> None:
+    print(f"\n{report['pair']}; {report['prompts']} prompts x {report['repeats']} interleaved rounds, "
+          f"{report['max_new_tokens']} new tokens, greedy, {report['threads']} threads; medians\n")
+    print(f"{'method':<34}{'tokens/s':>10}{'x verifier':>12}{'outside fwd':>13}{'== verifier':>13}")
+    for row in report["rows"]:
+        share = "" if row["outside_forward_share"] is None else f"{100 * row['outside_forward_share']:.1f} %"
+        print(f"{row['method']:<34}{row['tokens_per_s']:>10.2f}{row['vs_verifier_alone']:>11.2f}x"
+              f"{share:>13}{str(row['identical_to_verifier']):>13}")
+    print("\nours / transformers at the same k: "
+          + ", ".join(f"k={k}: {ratio:.2f}x" for k, ratio in report["ours_over_transformers"].items()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in ("decoder", "env"):
+        print("usage: ebsd bench decoder [options] | ebsd bench env [options]", file=sys.stderr)
+        return 2
+    if argv[0] == "env":
+        from eval import bench_env
+
+        return bench_env.main(argv[1:])
+    config = tyro.cli(BenchDecoderConfig, args=argv[1:], prog="ebsd bench decoder", description=__doc__)
+    report = bench_decoder(config)
+    print_report(report)
+    return 0
