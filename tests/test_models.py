@@ -45,7 +45,7 @@ def test_unknown_models_get_clear_errors(tmp_path):
     with pytest.raises(ModelLoadError, match="Hugging Face id"):
         load_pair(verifier="no-such-org/no-such-model")
     verifier = _save(tmp_path / "verifier", "abc", 0)
-    with pytest.raises(ModelLoadError, match=r"derived drafter \(int8, bf16, self\)"):
+    with pytest.raises(ModelLoadError, match=r"derived drafter \(int8, bf16, self"):
         load_pair(drafter="int9", verifier=verifier)
 
 
