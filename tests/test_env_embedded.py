@@ -7,7 +7,6 @@ import warnings
 import gymnasium as gym
 import numpy as np
 import pytest
-import torch
 from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
@@ -21,14 +20,6 @@ PROMPTS = [{"id": "sky", "category": "qa", "prompt": "Why is the sky blue? One s
 # Checker warnings tolerated as not being defects of the env: none so far (add one only with its reason).
 WARNING_WHITELIST: tuple[str, ...] = ()
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """On the shared 2-core machine two intra-op threads ran these checks 10-20x slower than one (under load)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize("env_id", ["EBSD-v0", "EBSD-Deterministic-v0"])
