@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 # subcommand -> (module with a `main(argv)` function, one-line help)
@@ -35,7 +36,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ebsd: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
     module = importlib.import_module(SUBCOMMANDS[name][0])
-    return int(module.main(rest) or 0)
+    try:
+        return int(module.main(rest) or 0)
+    except (ValueError, FileNotFoundError) as error:  # bad input: the message names the problem and the fix
+        if os.environ.get("EBSD_DEBUG"):
+            raise
+        print(f"ebsd {name}: error: {error}\n(set EBSD_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -75,3 +75,12 @@ def test_embedded_pair_sampling_runs_and_is_seeded(embedded_pair):
     runs = [SpeculativeDecoder(embedded_pair, temperature=0.8, seed=5).generate(chat, fixed_k(3), max_new_tokens=16)
             for _ in range(2)]
     assert runs[0].token_ids == runs[1].token_ids and len(runs[0].token_ids) > 0
+
+
+def test_cli_reports_bad_input_without_a_traceback(capsys, tmp_path):
+    from ebsd_env.cli import main
+
+    assert main(["generate", "--verifier", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err
+    assert "ebsd generate: error:" in err and "does not exist" in err and "Traceback" not in err
+    assert main(["no-such-command"]) == 2
