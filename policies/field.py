@@ -239,7 +239,7 @@ class DraftVerify(Policy):
         self.current = self.beta2 * self.current + (1.0 - self.beta2) * candidate
 
 
-class Kangaroo(Policy):
+class Kangaroo(HFConfidence):
     """Kangaroo: stop when the drafter's top-1 probability < 0.6, at most 6 draft tokens.
 
     Source: Liu et al., arXiv 2404.18911 (NeurIPS 2024); code `Equationliu/Kangaroo:evaluation/
@@ -251,10 +251,7 @@ class Kangaroo(Policy):
     description = "Kangaroo: stop when top-1 p < 0.6, max 6"
     params = (Param("threshold", float, 0.6, "top-1 probability threshold", low=0.0, high=1.0),
               *bounds_params(max_default=6, source="SPECULATIVE_DECODING_STEPS"))
-    requires_extra_signals = True
-
-    def decide(self, view, obs):
-        return view.top1_prob < self.threshold
+    # `decide` and the extra-signal requirement are HFConfidence's: the same rule with other defaults.
 
 
 class LlamaCpp(Policy):
