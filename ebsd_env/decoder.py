@@ -12,6 +12,11 @@ the next verification feeds ``[last committed token] + draft`` and gets ``len(dr
 The drafter cache holds a prefix of the committed tokens plus the draft; each draft step feeds whatever it
 has not seen yet. Verifier-only decoding is ``verify()`` with an empty draft: the same code path and timers.
 
+Feature drafters (``drafter.reads_verifier_features``, EAGLE-style, see `ebsd_env.drafters.feature`) also read
+the verifier's last hidden state: the decoder keeps the verifier's feature of every position in its cache and
+feeds token j with the feature of position j - 1 (its own prediction inside a draft). Their cache is rolled back
+to the tokens committed before the block, since accepted draft positions were computed from predicted features.
+
 Verification is greedy (``temperature == 0``: keep draft tokens while they equal the verifier's argmax) or
 lossless rejection sampling (Leviathan et al. 2023, Chen et al. 2023): accept token x with probability
 min(1, p(x)/q(x)), else resample from norm(max(0, p - q)); after a fully accepted draft, sample a bonus from p.
@@ -155,6 +160,7 @@ class SpeculativeDecoder:
         self.device = pair.device
         self.vocab_size = pair.vocab_size
         self.eos_ids = pair.eos_token_ids
+        self.reads_features = bool(getattr(pair.drafter, "reads_verifier_features", False))
         self.generator = torch.Generator(device="cpu")
         self.reseed(seed)
         self._started = False
@@ -206,6 +212,10 @@ class SpeculativeDecoder:
         self._uniforms: list[float] = []  # acceptance draws of the current block, shared with `peek_accepts`
         self.verifier_cache = DynamicCache()
         self.drafter_cache = DynamicCache()
+        hidden = self.pair.verifier.config.get_text_config().hidden_size
+        # Feature drafters: the verifier's feature of every position in its cache, and the drafter's last guess.
+        self._features = torch.zeros(0, hidden, device=self.device)
+        self._draft_feature: torch.Tensor | None = None
         self.finished = False
         self.stats = SequenceStats(prompt_tokens=len(ids))
         self._started = True
@@ -213,10 +223,15 @@ class SpeculativeDecoder:
         if len(ids) > 1:
             prefix = torch.tensor([ids[:-1]], device=self.device)
             with torch.inference_mode():
-                self.pair.verifier(input_ids=prefix, cache=self.verifier_cache, use_cache=True,
-                                   logits_to_keep=1)
-                self.pair.drafter(input_ids=prefix, cache=self.drafter_cache, use_cache=True,
-                                  logits_to_keep=1)
+                if self.reads_features:
+                    self._features = self._verifier_forward(prefix, 1)[1][0]
+                    self.pair.drafter.features(prefix, self._previous_features(0, len(ids) - 1),
+                                               cache=self.drafter_cache, use_cache=True)
+                else:
+                    self.pair.verifier(input_ids=prefix, cache=self.verifier_cache, use_cache=True,
+                                       logits_to_keep=1)
+                    self.pair.drafter(input_ids=prefix, cache=self.drafter_cache, use_cache=True,
+                                      logits_to_keep=1)
         _sync(self.device)
         self.stats.prefill_s = time.perf_counter() - t0
         return ids
@@ -274,10 +289,15 @@ class SpeculativeDecoder:
             raise DecoderError("no room to draft: the token budget or context is reached; call verify()")
         t0 = time.perf_counter()
         sequence = self.tokens + self.draft_tokens
-        unseen = torch.tensor([sequence[self.drafter_cache.get_seq_length():]], device=self.device)
+        seen = self.drafter_cache.get_seq_length()
+        unseen = torch.tensor([sequence[seen:]], device=self.device)
         with torch.inference_mode():
-            logits = self.pair.drafter(input_ids=unseen, cache=self.drafter_cache,
-                                       use_cache=True, logits_to_keep=1).logits[0, -1, : self.vocab_size]
+            if self.reads_features:
+                logits = self._feature_draft_logits(unseen, seen)
+            else:
+                logits = self.pair.drafter(input_ids=unseen, cache=self.drafter_cache,
+                                           use_cache=True, logits_to_keep=1).logits[0, -1]
+            logits = logits[: self.vocab_size]
         _sync(self.device)
         t_forward = time.perf_counter()
         logits = logits.float()
@@ -298,15 +318,44 @@ class SpeculativeDecoder:
         self.draft_steps.append(step)
         return step
 
+    def _previous_features(self, start: int, stop: int) -> torch.Tensor:
+        """[1, stop - start, H]: for tokens start..stop-1, the verifier's feature of the position before
+        (zeros before the first token)."""
+        padded = torch.cat([self._features.new_zeros(1, self._features.shape[-1]), self._features])
+        return padded[start:stop].unsqueeze(0)
+
+    def _feature_draft_logits(self, unseen: torch.Tensor, seen: int) -> torch.Tensor:
+        """One feature-drafter step: committed tokens it has not seen get the verifier's features, a draft
+        token gets the drafter's own prediction for the position before it."""
+        drafter = self.pair.drafter
+        if self.draft_steps:  # inside a draft: only the last draft token is new
+            previous = self._draft_feature
+        else:
+            previous = self._previous_features(seen, seen + unseen.shape[1])
+        predicted = drafter.features(unseen, previous, cache=self.drafter_cache, use_cache=True)
+        self._draft_feature = predicted[:, -1:]
+        return drafter.logits(predicted[0, -1])
+
     # ------------------------------------------------------------------ 2. verify
-    def _verifier_logits(self, draft: list[int]) -> torch.Tensor:
-        """Verifier logits for the next token after each prefix of `draft` (len(draft) + 1 rows)."""
+    def _verifier_forward(self, unseen: torch.Tensor, keep: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Verifier logits of the last `keep` positions of `unseen` (through the verifier cache) and, for a
+        feature drafter, the features (final hidden states) of all of them."""
+        verifier = self.pair.verifier
+        if not self.reads_features:
+            return verifier(input_ids=unseen, cache=self.verifier_cache, use_cache=True,
+                            logits_to_keep=keep).logits, None
+        hidden = verifier.get_decoder()(input_ids=unseen, cache=self.verifier_cache,
+                                        use_cache=True).last_hidden_state
+        return verifier.get_output_embeddings()(hidden[:, -keep:]), hidden
+
+    def _verifier_logits(self, draft: list[int]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Verifier logits for the next token after each prefix of `draft` (len(draft) + 1 rows), and the
+        features of those positions for a feature drafter."""
         cached = self.verifier_cache.get_seq_length()
         unseen = torch.tensor([(self.tokens + draft)[cached:]], device=self.device)
         with torch.inference_mode():
-            logits = self.pair.verifier(input_ids=unseen, cache=self.verifier_cache, use_cache=True,
-                                        logits_to_keep=len(draft) + 1).logits[0, :, : self.vocab_size]
-        return logits.float()
+            logits, hidden = self._verifier_forward(unseen, len(draft) + 1)
+        return logits[0, :, : self.vocab_size].float(), hidden
 
     def _accept(self, draft: list[int], logits: torch.Tensor) -> tuple[int, int]:
         """(number of draft tokens accepted, correction or bonus token)."""
@@ -333,7 +382,9 @@ class SpeculativeDecoder:
         draft = self.draft_tokens
         t0 = time.perf_counter()
         rollback_cache(self.verifier_cache, len(self.tokens) - 1)  # undo any privileged peek
-        logits = self._verifier_logits(draft)
+        committed_before = len(self.tokens)
+        cached = self.verifier_cache.get_seq_length()
+        logits, hidden = self._verifier_logits(draft)
         _sync(self.device)
         t_forward = time.perf_counter()
         accepted, extra = self._accept(draft, logits)
@@ -345,7 +396,12 @@ class SpeculativeDecoder:
         self.tokens.extend(emitted)
         self.finished = emitted[-1] in self.eos_ids or self.remaining <= 0
         rollback_cache(self.verifier_cache, len(self.tokens) - 1)
-        rollback_cache(self.drafter_cache, len(self.tokens) - 1)
+        if self.reads_features:  # keep the features of what the verifier cache keeps
+            kept = self.verifier_cache.get_seq_length() - cached
+            self._features = torch.cat([self._features[:cached], hidden[0, :kept]])
+            rollback_cache(self.drafter_cache, committed_before)
+        else:
+            rollback_cache(self.drafter_cache, len(self.tokens) - 1)
         verify_s = time.perf_counter() - t0
 
         draft_s = sum(step.time_s for step in self.draft_steps)
@@ -378,7 +434,7 @@ class SpeculativeDecoder:
         draft = self.draft_tokens
         if not draft:
             return 0
-        logits = self._verifier_logits(draft)
+        logits = self._verifier_logits(draft)[0]
         rollback_cache(self.verifier_cache, len(self.tokens) - 1)
         if self.greedy:
             return self._accept(draft, logits)[0]

@@ -16,7 +16,8 @@ class GenerateConfig:
     prompt: str = "Explain in three sentences why the sky is blue."
     """User message, sent through the verifier's chat template (plain text if it has none)."""
     drafter: str | None = None
-    """Drafter: Hugging Face id, folder, .gguf file, or int8 / bf16 / self (default: the embedded stand-in)."""
+    """Drafter: Hugging Face id, folder, .gguf file, int8 / bf16 / self, or distilled[:FOLDER] (default: the
+    shipped feature drafter, `distilled`)."""
     verifier: str | None = None
     """Verifier: Hugging Face id, folder or .gguf file (default: embedded SmolLM2-135M-Instruct)."""
     k: int = 4

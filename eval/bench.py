@@ -3,8 +3,12 @@
 Greedy decoding, the same chat prompts, interleaved repeats (every method once per prompt per round, in a
 shuffled order), medians. Methods: verifier alone through our decoder, verifier alone through
 `model.generate`, our speculative decoder at fixed k, and transformers' assisted generation at the same k
-(`num_assistant_tokens=k`, constant schedule, confidence threshold off). Every run is timed end to end with
-`time.perf_counter()` (prefill included, the same way for all) and counts only new tokens.
+(`num_assistant_tokens=k`, constant schedule, confidence threshold off; skipped for a drafter that is not a
+Hugging Face causal LM, such as the feature drafter). Every run is timed end to end with
+`time.perf_counter()` (prefill included, the same way for all) and counts only new tokens. Also printed, from
+the same runs: the acceptance rate at every k, and the drafter's per-token cost relative to the verifier's
+one-token cost (median forward-pass times inside our decoder: single-token draft steps against verifier-alone
+decoding steps).
 
 `ebsd bench env` routes to `eval.bench_env` (the environment's own overhead).
 """
@@ -20,8 +24,9 @@ from dataclasses import dataclass, field
 import torch
 import tyro
 from tqdm import tqdm
+from transformers import PreTrainedModel
 
-from ebsd_env.decoder import SpeculativeDecoder, _sync, fixed_k
+from ebsd_env.decoder import SpeculativeDecoder, _sync
 from ebsd_env.models import load_pair
 
 
@@ -88,20 +93,43 @@ def bench_decoder(config: BenchDecoderConfig) -> dict:
     decoder = SpeculativeDecoder(pair, max_new_tokens=config.max_new_tokens)
     prompts = [decoder.encode_prompt(chat) for chat in _bench_prompts(config.prompts)]
 
-    def ours(ids, k):
-        result = decoder.generate(ids, fixed_k(k) if k else None, max_draft_len=max(k, 1))
-        return result.token_ids, result.stats["wall_s"], result.stats["outside_forward_share"]
+    drafter_steps: list[float] = []  # forward seconds of single-token draft steps (not a block's first)
+    verifier_steps: list[float] = []  # forward seconds of verifier-alone decoding steps
+    acceptance: dict[str, list[tuple[int, int]]] = {}
 
+    def ours(ids, k):
+        """`decoder.generate` with fixed k (k = 0: verifier alone), step by step to record forward times."""
+        t0 = time.perf_counter()
+        decoder.start(ids)
+        while not decoder.finished:
+            while k and decoder.draft_room > 0 and len(decoder.draft_steps) < k:
+                step = decoder.draft()
+                if step.position >= 2:  # a block's first step also reads the tokens just committed
+                    drafter_steps.append(step.forward_s)
+            result = decoder.verify()
+            if not k:
+                verifier_steps.append(result.forward_s)
+        seconds = time.perf_counter() - t0
+        stats = decoder.stats.as_dict()
+        if k:
+            acceptance.setdefault(f"speculative k={k} (ours)", []).append((stats["accepted"], stats["drafted"]))
+        return decoder.new_tokens, seconds, stats["outside_forward_share"]
+
+    hf_drafter = isinstance(pair.drafter, PreTrainedModel)
     methods = {"verifier alone (ours)": lambda ids: ours(ids, 0),
                "verifier alone (model.generate)": lambda ids: _hf_generate(pair.verifier, ids, config.max_new_tokens)
                + (float("nan"),)}
     for k in config.ks:
         methods[f"speculative k={k} (ours)"] = lambda ids, k=k: ours(ids, k)
-        methods[f"assisted k={k} (transformers)"] = lambda ids, k=k: _hf_generate(
-            pair.verifier, ids, config.max_new_tokens, pair.drafter, k) + (float("nan"),)
+        if hf_drafter:
+            methods[f"assisted k={k} (transformers)"] = lambda ids, k=k: _hf_generate(
+                pair.verifier, ids, config.max_new_tokens, pair.drafter, k) + (float("nan"),)
 
     for fn in methods.values():  # warm-up: first calls allocate and pick kernels
         fn(prompts[0][:16])
+    drafter_steps.clear()
+    verifier_steps.clear()
+    acceptance.clear()
     rng = random.Random(config.seed)
     rates = {name: [] for name in methods}
     outside = {name: [] for name in methods}
@@ -123,26 +151,40 @@ def bench_decoder(config: BenchDecoderConfig) -> dict:
     for name in methods:
         median = statistics.median(rates[name])
         share = [s for s in outside[name] if s == s]
+        accepted = sum(a for a, _ in acceptance.get(name, []))
+        drafted = sum(d for _, d in acceptance.get(name, []))
         rows.append({"method": name, "tokens_per_s": median, "vs_verifier_alone": median / base,
+                     "acceptance_rate": accepted / drafted if drafted else None,
                      "outside_forward_share": statistics.median(share) if share else None,
                      "identical_to_verifier": identical[name]})
     ratios = {k: statistics.median(rates[f"speculative k={k} (ours)"])
-              / statistics.median(rates[f"assisted k={k} (transformers)"]) for k in config.ks}
+              / statistics.median(rates[f"assisted k={k} (transformers)"]) for k in config.ks} if hf_drafter else {}
+    ours_k = {k: statistics.median(rates[f"speculative k={k} (ours)"]) for k in config.ks}
+    best_k = max(ours_k, key=ours_k.get)
+    drafter_s, verifier_s = statistics.median(drafter_steps), statistics.median(verifier_steps)
     return {"pair": pair.describe(), "prompts": len(prompts), "repeats": config.repeats,
             "max_new_tokens": config.max_new_tokens, "threads": torch.get_num_threads(), "rows": rows,
-            "ours_over_transformers": ratios}
+            "ours_over_transformers": ratios, "best_k": best_k, "best_k_speedup": ours_k[best_k] / base,
+            "drafter_token_s": drafter_s, "verifier_token_s": verifier_s, "cost_ratio": drafter_s / verifier_s}
 
 
 def print_report(report: dict) -> None:
     print(f"\n{report['pair']}; {report['prompts']} prompts x {report['repeats']} interleaved rounds, "
           f"{report['max_new_tokens']} new tokens, greedy, {report['threads']} threads; medians\n")
-    print(f"{'method':<34}{'tokens/s':>10}{'x verifier':>12}{'outside fwd':>13}{'== verifier':>13}")
+    print(f"{'method':<34}{'tokens/s':>10}{'x verifier':>12}{'accepted':>10}{'outside fwd':>13}{'== verifier':>13}")
     for row in report["rows"]:
         share = "" if row["outside_forward_share"] is None else f"{100 * row['outside_forward_share']:.1f} %"
-        print(f"{row['method']:<34}{row['tokens_per_s']:>10.2f}{row['vs_verifier_alone']:>11.2f}x"
+        accepted = "" if row["acceptance_rate"] is None else f"{row['acceptance_rate']:.3f}"
+        print(f"{row['method']:<34}{row['tokens_per_s']:>10.2f}{row['vs_verifier_alone']:>11.2f}x{accepted:>10}"
               f"{share:>13}{str(row['identical_to_verifier']):>13}")
-    print("\nours / transformers at the same k: "
-          + ", ".join(f"k={k}: {ratio:.2f}x" for k, ratio in report["ours_over_transformers"].items()))
+    print(f"\nbest fixed k: k={report['best_k']}, {report['best_k_speedup']:.2f}x the verifier alone")
+    print(f"drafter per-token cost {1000 * report['drafter_token_s']:.1f} ms, verifier one-token cost "
+          f"{1000 * report['verifier_token_s']:.1f} ms: ratio {report['cost_ratio']:.3f}")
+    if report["ours_over_transformers"]:
+        print("ours / transformers at the same k: "
+              + ", ".join(f"k={k}: {ratio:.2f}x" for k, ratio in report["ours_over_transformers"].items()))
+    else:
+        print("transformers' assisted generation skipped: the drafter is not a Hugging Face causal LM")
 
 
 def main(argv: list[str] | None = None) -> int:

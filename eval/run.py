@@ -77,7 +77,8 @@ class EvalConfig:
     exp_name: str = "eval"
     """experiment name used in the default output folder"""
     drafter: str | None = None
-    """drafter model (HF id, folder, .gguf, or int8/bf16/self derived from the verifier); default: embedded"""
+    """drafter model (HF id, folder, .gguf, int8/bf16/self derived from the verifier, distilled[:FOLDER]);
+    default: the shipped feature drafter"""
     verifier: str | None = None
     """verifier model; default: the embedded SmolLM2-135M-Instruct"""
     tiny: Literal["copy", "random", "noisy"] | None = None
@@ -442,7 +443,9 @@ def run_meta(config: EvalConfig, plan: Plan, pair, prompts: list[dict], envs: di
     flops = {}
     for role, model in (("drafter", pair.drafter), ("verifier", pair.verifier)):
         try:
-            flops[role] = forward_flops_per_token(model.config)
+            # The project's drafters know their own cost (reduced head, fuse layer); HF models from their config.
+            own = getattr(model, "flops_per_token", None)
+            flops[role] = own() if callable(own) else forward_flops_per_token(model.config)
         except AttributeError as error:  # a config without the decoder-only fields the estimate needs
             flops[role] = None
             plan.notes.append(f"no FLOPs estimate for the {role}: its config lacks {error.name}")

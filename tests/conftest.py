@@ -39,3 +39,19 @@ def embedded_pair():
     from ebsd_env.models import cached_pair
 
     return cached_pair()
+
+
+@pytest.fixture(scope="session")
+def feature_pair(tmp_path_factory):
+    """Tiny verifier + a feature (EAGLE-style) drafter distilled from it for a second: partial agreement."""
+    from ebsd_env.drafters import load_distilled_drafter
+    from ebsd_env.models import ModelPair
+    from train import distill
+
+    run = tmp_path_factory.mktemp("feature-drafter")
+    distill.main(["--tiny", "--run-dir", str(run / "run"), "--steps", "80", "--heldout-per-category", "1",
+                  "--max-new-tokens", "24", "--gen-batch-size", "4", "--batch-size", "4", "--eval-every", "80",
+                  "--checkpoint-every", "80", "--lr", "1e-2"])
+    pair = tiny_pair("copy")
+    drafter = load_distilled_drafter(pair.verifier, run / "run/export")
+    return ModelPair(drafter, pair.verifier, pair.tokenizer, "tiny-feature", pair.verifier_name)

@@ -10,6 +10,8 @@ import torch
 from scipy.stats import chisquare
 
 from ebsd_env.decoder import DecoderError, SpeculativeDecoder, entropy_above, fixed_k, rollback_cache
+from ebsd_env.drafters import FeatureDrafter
+from ebsd_env.models import ModelPair
 from ebsd_env.tiny import tiny_pair
 
 PROMPT = "the cat sat on the mat. "
@@ -32,7 +34,7 @@ def _reference(pair, ids, max_new_tokens):
     return out[0, len(ids):].tolist()
 
 
-@pytest.mark.parametrize("pair_name", ["copy_pair", "random_pair", "noisy_pair"])
+@pytest.mark.parametrize("pair_name", ["copy_pair", "random_pair", "noisy_pair", "feature_pair"])
 def test_greedy_output_equals_verifier_generate(request, pair_name):
     pair = request.getfixturevalue(pair_name)
     decoder = SpeculativeDecoder(pair, max_new_tokens=48)
@@ -52,6 +54,9 @@ def test_greedy_output_equals_verifier_generate(request, pair_name):
             assert stats["acceptance_rate"] == 1.0, name
         if pair_name == "random_pair":
             assert stats["acceptance_rate"] < 0.3, name
+    if pair_name == "feature_pair":  # the feature drafter agrees in part: real accepts and real rollbacks
+        stats = decoder.generate(PROMPT, stop=fixed_k(4)).stats
+        assert 0.05 < stats["acceptance_rate"] < 0.95
 
 
 def test_chat_messages_and_ids_are_accepted(noisy_pair):
@@ -87,6 +92,35 @@ def test_cache_rollback_leaves_caches_as_if_rejected_tokens_were_never_fed(rando
             torch.testing.assert_close(cached, _fresh_last_logits(model, tokens), rtol=1e-4, atol=1e-4)
             rollback_cache(cache, len(tokens) - 1)  # undo this probe before the next block
     assert rejected_blocks >= 3  # the test exercised real rollbacks
+
+
+def test_feature_drafter_state_equals_a_fresh_computation_after_every_block(feature_pair):
+    """The verifier features the decoder keeps, and the feature drafter's cache, match fresh forward passes."""
+    verifier, drafter = feature_pair.verifier, feature_pair.drafter
+    decoder = SpeculativeDecoder(feature_pair, max_new_tokens=60)
+    decoder.start(PROMPT)
+    rejected_blocks = 0
+    while not decoder.finished:
+        before = len(decoder.tokens)
+        for _ in range(min(4, decoder.draft_room)):
+            decoder.draft()
+        result = decoder.verify()
+        rejected_blocks += result.accepted < result.drafted
+        tokens = decoder.tokens
+        assert decoder.verifier_cache.get_seq_length() == len(tokens) - 1 == len(decoder._features)
+        if result.drafted:  # rolled back to the tokens committed before the block (read with true features)
+            assert decoder.drafter_cache.get_seq_length() == before
+        with torch.inference_mode():
+            fresh = verifier.get_decoder()(input_ids=torch.tensor([tokens])).last_hidden_state[0]
+            torch.testing.assert_close(decoder._features, fresh[:-1], rtol=1e-4, atol=1e-4)
+            previous = torch.cat([fresh.new_zeros(1, fresh.shape[-1]), fresh[:-1]]).unsqueeze(0)
+            full = drafter.features(torch.tensor([tokens]), previous)[0]
+            cached_len = decoder.drafter_cache.get_seq_length()
+            cached = drafter.features(torch.tensor([tokens[cached_len:]]), previous[:, cached_len:],
+                                      cache=decoder.drafter_cache, use_cache=True)[0]
+            torch.testing.assert_close(cached, full[cached_len:], rtol=1e-4, atol=1e-4)
+        rollback_cache(decoder.drafter_cache, cached_len)  # undo this probe before the next block
+    assert rejected_blocks >= 3
 
 
 def test_rollback_helper_drops_exactly_the_tail(copy_pair):
@@ -131,9 +165,13 @@ def _chi2_pvalue(counts: dict, expected: dict, n: int) -> float:
     return float(chisquare(observed, exp).pvalue)
 
 
-@pytest.mark.parametrize("temperature,top_p", [(1.0, 1.0), (1.5, 0.95)])
-def test_speculative_sampling_preserves_the_verifier_distribution(temperature, top_p):
+@pytest.mark.parametrize("temperature,top_p,drafter", [(1.0, 1.0, "token"), (1.5, 0.95, "token"),
+                                                        (1.0, 1.0, "feature")])
+def test_speculative_sampling_preserves_the_verifier_distribution(temperature, top_p, drafter):
     pair = tiny_pair("random", seed=3, alphabet="abcd")  # 7 tokens: every cell gets enough samples
+    if drafter == "feature":  # a feature drafter (untrained: any drafter must leave the output distribution be)
+        pair = ModelPair(FeatureDrafter(pair.verifier, 1, torch.arange(pair.vocab_size)).eval(), pair.verifier,
+                         pair.tokenizer, "tiny-feature", pair.verifier_name)
     decoder = SpeculativeDecoder(pair, temperature=temperature, top_p=top_p, seed=123)
     ids = decoder.encode_prompt("abca")
     expected = _exact_joint(pair, ids, temperature, top_p)
@@ -148,6 +186,8 @@ def test_speculative_sampling_preserves_the_verifier_distribution(temperature, t
         accepted += result.stats["accepted"]
     assert 0.05 < accepted / drafted < 0.95  # both acceptances and rejections were exercised
     assert _chi2_pvalue(counts, expected, n) > 1e-3
+    if drafter == "feature":
+        return  # the power check needs a drafter that is a language model of its own
     # Power check: the drafter's own distribution differs, and the same test tells them apart.
     drafter_view = tiny_pair("random", seed=3, alphabet="abcd")
     drafter_view.verifier = pair.drafter
@@ -160,8 +200,9 @@ def test_same_seed_same_sample(noisy_pair):
     assert runs[0].token_ids == runs[1].token_ids
 
 
-def test_peek_accepts_predicts_verification(random_pair, noisy_pair):
-    for pair, temperature in ((random_pair, 0.0), (noisy_pair, 0.0), (noisy_pair, 1.0)):
+def test_peek_accepts_predicts_verification(random_pair, noisy_pair, feature_pair):
+    for pair, temperature in ((random_pair, 0.0), (noisy_pair, 0.0), (noisy_pair, 1.0), (feature_pair, 0.0),
+                              (feature_pair, 1.0)):
         decoder = SpeculativeDecoder(pair, temperature=temperature, max_new_tokens=60, seed=1)
         decoder.start(PROMPT)
         while not decoder.finished:

@@ -9,7 +9,7 @@ import torch
 from transformers import DynamicCache
 
 from ebsd_env.decoder import SpeculativeDecoder, fixed_k
-from ebsd_env.drafters import DistilledDrafter, load_distilled_drafter
+from ebsd_env.drafters import DistilledDrafter, FeatureDrafter, load_distilled_drafter, save_drafter
 from ebsd_env.models import ModelPair
 from ebsd_env.tiny import tiny_pair
 from train import distill
@@ -71,28 +71,32 @@ def test_speculative_decoding_with_a_reduced_head_stays_exact_and_samples(copy_p
 def test_load_errors_name_the_problem(tmp_path, copy_pair):
     with pytest.raises(FileNotFoundError, match="config.json"):
         load_distilled_drafter(copy_pair.verifier, tmp_path)
-    DistilledDrafter(copy_pair.verifier, 1, torch.arange(3, 9)).save(tmp_path / "d")
+    save_drafter(DistilledDrafter(copy_pair.verifier, 1, torch.arange(3, 9)), tmp_path / "d")
     other = tiny_pair("copy", alphabet="abc")
     with pytest.raises(ValueError, match="vocabulary"):
         load_distilled_drafter(other.verifier, tmp_path / "d")
 
 
-def test_tiny_distillation_end_to_end_with_resume(tmp_path, capsys):
+@pytest.mark.parametrize("architecture", ["feature", "layers"])
+def test_tiny_distillation_end_to_end_with_resume(tmp_path, capsys, architecture):
     run = tmp_path / "run"
-    assert distill.main([*TINY_ARGS, "--run-dir", str(run), "--steps", "4"]) == 0
+    args = [*TINY_ARGS, "--architecture", architecture]
+    assert distill.main([*args, "--run-dir", str(run), "--steps", "4"]) == 0
     first = torch.load(run / "checkpoint.pt", weights_only=False)
     assert first["step"] == 4
     shards = sorted(p.name for p in (run / "data/train").iterdir())
     assert shards and (run / "head_index.pt").is_file() and any((run / "tb").iterdir())
 
     export = tmp_path / "exported"
-    assert distill.main([*TINY_ARGS, "--run-dir", str(run), "--steps", "8", "--export-to", str(export)]) == 0
+    assert distill.main([*args, "--run-dir", str(run), "--steps", "8", "--export-to", str(export)]) == 0
     out = capsys.readouterr().out
     assert "resumed at step 4" in out
     state = torch.load(run / "checkpoint.pt", weights_only=False)
     assert state["step"] == 8 and state["train_seconds"] >= first["train_seconds"]
     assert [h["step"] for h in state["history"]] == [0, 2, 4, 6, 8]  # evaluations continue, none repeated
     assert sorted(p.name for p in (run / "data/train").iterdir()) == shards  # data reused, not regenerated
+    if architecture == "feature":  # teacher-forced features of every training shard, kept for the resume
+        assert sorted(p.name for p in (run / "data/features/train").iterdir()) == shards
     for name, tensor in first["model"].items():  # training moved on from the resumed weights
         if name.endswith("weight") and "norm" not in name:
             assert not torch.equal(tensor, state["model"][name]), name
@@ -102,12 +106,16 @@ def test_tiny_distillation_end_to_end_with_resume(tmp_path, capsys):
     assert metadata["step"] == 8 and 0.0 <= metadata["heldout"]["agreement"] <= 1.0
     pair = tiny_pair("copy")
     drafter = load_distilled_drafter(pair.verifier, export)
+    assert type(drafter) is {"feature": FeatureDrafter, "layers": DistilledDrafter}[architecture]
     decoder = SpeculativeDecoder(_pair_with(drafter, pair), max_new_tokens=30)
     assert decoder.generate("hello there", fixed_k(4)).token_ids == decoder.generate("hello there", None).token_ids
 
 
 @pytest.mark.slow
-def test_drafter_on_the_embedded_verifier_shares_its_tokenizer_and_keeps_greedy_exact(embedded_pair):
+def test_drafter_on_the_embedded_verifier_shares_its_tokenizer_and_keeps_greedy_exact():
+    from ebsd_env.models import cached_pair
+
+    embedded_pair = cached_pair("self", fast_kernels=False)  # plain weights: the drafter copies some
     verifier = embedded_pair.verifier
     eos = sorted(embedded_pair.eos_token_ids)
     head = torch.tensor(sorted(set(range(2048)) | set(eos)))
@@ -115,7 +123,7 @@ def test_drafter_on_the_embedded_verifier_shares_its_tokenizer_and_keeps_greedy_
     # Shares the verifier's tokenizer: its logits span the verifier's vocabulary, its inputs are its embedding.
     assert drafter.config.vocab_size == verifier.config.vocab_size
     assert drafter._embedding is verifier.get_input_embeddings()
-    assert sum(t.numel() for t in drafter.own_state_dict().values() if t.is_floating_point()) < 5_000_000
+    assert sum(t.numel() for t in drafter.state_dict().values() if t.is_floating_point()) < 5_000_000
     decoder = SpeculativeDecoder(_pair_with(drafter, embedded_pair), max_new_tokens=20)
     chat = [{"role": "user", "content": "Name three primary colors."}]
     assert decoder.generate(chat, fixed_k(3)).token_ids == decoder.generate(chat, None).token_ids

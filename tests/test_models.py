@@ -49,6 +49,25 @@ def test_unknown_models_get_clear_errors(tmp_path):
         load_pair(drafter="int9", verifier=verifier)
 
 
+def test_fast_kernels_keep_logits_and_greedy_outputs(tmp_path):
+    verifier = _save(tmp_path / "verifier", "abcdefgh ", 0)
+    drafter = _save(tmp_path / "drafter", "abcdefgh ", 1)
+    plain = load_pair(drafter=drafter, verifier=verifier, fast_kernels=False)
+    fast = load_pair(drafter=drafter, verifier=verifier, fast_kernels=True)
+    assert fast.metadata["fast_kernels"] and not plain.metadata["fast_kernels"]
+    assert not any(type(m) is torch.nn.Linear for m in fast.verifier.modules())  # every linear was repacked
+    assert not any(type(m) is torch.nn.Linear for m in fast.drafter.modules())
+    ids = torch.tensor([[3, 4, 5, 6, 7, 3, 4]])
+    with torch.inference_mode():
+        torch.testing.assert_close(fast.verifier(input_ids=ids).logits, plain.verifier(input_ids=ids).logits,
+                                   rtol=1e-4, atol=1e-4)
+    reference = plain.verifier.generate(ids, max_new_tokens=20, do_sample=False)[0, ids.shape[1]:].tolist()
+    decoder = SpeculativeDecoder(fast, max_new_tokens=20)
+    assert decoder.generate(ids, fixed_k(3)).token_ids[: len(reference)] == reference
+    with pytest.raises(ModelLoadError, match="fast_kernels"):
+        load_pair(drafter=drafter, verifier=verifier, device="meta", fast_kernels=True)
+
+
 @pytest.mark.slow
 def test_embedded_pair_greedy_exactness(embedded_pair):
     pair = embedded_pair

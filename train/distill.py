@@ -1,14 +1,18 @@
-"""`ebsd distill`: distil a small drafter (`ebsd_env.drafters.DistilledDrafter`) from the verifier.
+"""`ebsd distill`: distil a small drafter from the verifier: the feature drafter (`--architecture feature`,
+`ebsd_env.drafters.FeatureDrafter`, the default) or a token-level one (`--architecture layers`,
+`ebsd_env.drafters.DistilledDrafter`).
 
 Stages, each resumable (re-run with the same ``--run-dir`` after an interruption and it continues):
 1. data: the verifier continues every prompt of the offline suite greedily and by sampling; each generated
    position keeps the verifier's top-k next-token probabilities (``data/train``, ``data/heldout`` shards);
+   for the feature drafter the verifier then reads every record once more, teacher-forced, keeping its feature
+   and top-k distribution at every position, prompt included (``data/features/``, `train.distill_feature`);
 2. head: the `head_size` tokens with the most teacher probability mass become the draft head (``head_index.pt``);
 3. train: distillation (cross-entropy to the teacher's top-k, i.e. KL up to a constant) with AdamW; held-out
    greedy agreement per category every ``--eval-every`` steps; TensorBoard in ``tb/``; ``checkpoint.pt``
    (model, optimiser, step, wall time) and an exported drafter folder ``export/`` at every checkpoint.
 
-Example: ``ebsd distill --num-layers 2 --head-size 8192 --data-minutes 20 --train-minutes 30``
+Example: ``ebsd distill --data-minutes 20 --train-minutes 30``
 (``--tiny`` runs the whole pipeline in seconds on a config-built pair, for tests).
 """
 
@@ -20,13 +24,24 @@ import random
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 import tyro
 from tqdm.auto import tqdm
 
-from ebsd_env.drafters import DistilledDrafter
-from train.distill_data import build_shards, choose_head, load_shards, load_training_prompts, save_atomic, split_prompts
+from ebsd_env.drafters import DistilledDrafter, FeatureDrafter, load_distilled_drafter, save_drafter
+from train import distill_feature
+from train.distill_data import (
+    build_shards,
+    choose_head,
+    load_shards,
+    load_training_prompts,
+    save_atomic,
+    split_prompts,
+    text_records,
+    text_rows,
+)
 
 TINY_PROMPTS = [{"id": f"tiny-{i}", "category": ("chat", "code")[i % 2], "prompt": text} for i, text in enumerate(
     ["hello there", "what is two plus two?", "write a short poem", "count to ten", "the cat sat on the mat",
@@ -67,10 +82,25 @@ class DistillConfig:
     """Prompts the verifier continues at once."""
     data_minutes: float | None = None
     """Stop generating training data after this long (None = all prompts); a resumed run continues it."""
-    num_layers: int = 2
+    architecture: Literal["feature", "layers"] = "feature"
+    """feature: EAGLE-style drafter reading the verifier's hidden state; layers: a small token-level LM."""
+    num_layers: int = 1
     """Decoder layers of the drafter."""
     init_layers: tuple[int, ...] | None = None
-    """Verifier layers copied into the drafter's layers (default: the first num_layers)."""
+    """Verifier layers copied into the drafter's layers (default: the last num_layers for the feature drafter,
+    the first num_layers for the token-level one; empty for random)."""
+    feature_weight: float = 1.0
+    """Feature drafter: weight of the smooth-L1 feature loss next to the distillation loss."""
+    second_pass_weight: float = 0.5
+    """Feature drafter: weight of the pass that reads the drafter's own features (later draft tokens)."""
+    max_len: int = 384
+    """Feature drafter: records are cut to their last this-many tokens per step."""
+    text_prompts_per_category: int = 0
+    """Feature drafter: extra prompts per category used as text only (teacher-forced verifier features over
+    the prompt, no generation): cheap extra data. Never any generated or held-out prompt."""
+    init_from: Path | None = None
+    """Start training from a drafter exported by an earlier run (same architecture and depth; a feature
+    drafter's head may differ, since its rows come from the verifier)."""
     head_size: int = 8192
     """Tokens covered by the draft head (the rest get q = 0)."""
     steps: int = 2000
@@ -108,7 +138,7 @@ def _load_verifier(config: DistillConfig):
         return pair.verifier, pair.tokenizer, pair.eos_token_ids, TINY_PROMPTS
     from ebsd_env.models import cached_pair
 
-    pair = cached_pair("self")  # the drafter is irrelevant here: only the verifier is used
+    pair = cached_pair("self", fast_kernels=False)  # only the verifier, with plain weights the drafter copies
     prompts = load_training_prompts(config.prompt_source, config.prompts_per_category, config.seed)
     return pair.verifier, pair.tokenizer, pair.eos_token_ids, prompts
 
@@ -132,7 +162,7 @@ def _batch(records: list[dict], to_head: torch.Tensor):
     return ids, mask, torch.cat(rows), torch.cat(positions), to_head[target_ids], torch.cat(target_probs), target_ids
 
 
-def _loss_and_hits(model: DistilledDrafter, records: list[dict], to_head: torch.Tensor):
+def _layers_loss_and_hits(model: DistilledDrafter, records: list[dict], to_head: torch.Tensor):
     ids, mask, rows, positions, head_ids, probs, teacher_ids = _batch(records, to_head)
     logits = model.head(model.hidden(ids, mask)[0][rows, positions])  # [N, H]: the head only where needed
     log_q = torch.log_softmax(logits.float(), dim=-1)
@@ -144,7 +174,7 @@ def _loss_and_hits(model: DistilledDrafter, records: list[dict], to_head: torch.
 
 
 @torch.no_grad()
-def evaluate(model: DistilledDrafter, records: list[dict], to_head: torch.Tensor, batch_size: int) -> dict:
+def evaluate_layers(model: DistilledDrafter, records: list[dict], to_head: torch.Tensor, batch_size: int) -> dict:
     """Held-out greedy agreement (drafter argmax == verifier argmax along the verifier's greedy continuation),
     overall and per category, plus the loss and the head's coverage of the verifier's choices."""
     model.eval()
@@ -152,7 +182,7 @@ def evaluate(model: DistilledDrafter, records: list[dict], to_head: torch.Tensor
     losses, covered = [], []
     for start in range(0, len(records), batch_size):
         chunk = records[start:start + batch_size]
-        loss, chunk_hits = _loss_and_hits(model, chunk, to_head)
+        loss, chunk_hits = _layers_loss_and_hits(model, chunk, to_head)
         losses.append(float(loss))
         offset = 0
         for r in chunk:
@@ -197,29 +227,76 @@ def main(argv: list[str] | None = None) -> int:
     modes = ["greedy"] + ["sampled"] * config.sampled_per_prompt
     random.Random(config.seed).shuffle(train_rows)  # a time-cut data stage still covers every category
     head_file = run_dir / "head_index.pt"
-    train_paths = build_shards(verifier, tokenizer, train_rows, run_dir / "data/train", modes,
-                               config.gen_batch_size, "training data", deadline=None if head_file.is_file()
-                               else deadline, **generation)
-    if head_file.is_file():  # the head is fixed once training has begun: use only the shards it was chosen on
+    if head_file.is_file():  # the head is fixed once training has begun: train on the shards it was chosen on
         train_paths = [run_dir / "data/train" / name for name in torch.load(head_file)["shards"]]
+        missing = [path.name for path in train_paths if not path.is_file()]
+        if missing:
+            raise FileNotFoundError(f"{head_file} lists training shards that are gone ({', '.join(missing[:3])}"
+                                    "...): restore them, or start a new --run-dir")
+    else:
+        train_paths = build_shards(verifier, tokenizer, train_rows, run_dir / "data/train", modes,
+                                   config.gen_batch_size, "training data", deadline=deadline, **generation)
     train_records, heldout_records = load_shards(train_paths), load_shards(heldout_paths)
     if not train_records:
         raise ValueError("no training data was generated: raise --data-minutes or --prompts-per-category")
-    positions = sum(len(r["topk_ids"]) for r in train_records)
-    print(f"[distill] {len(train_records)} training records ({positions} positions), "
-          f"{len(heldout_records)} held-out records; data stage {time.time() - data_start:.0f} s", flush=True)
-
-    # 2. head
     vocab = verifier.config.get_text_config().vocab_size
-    if not head_file.is_file():
+    if not head_file.is_file():  # 2. head: chosen on the generated positions
         head_index = choose_head(train_records, config.head_size, vocab, set(eos_ids))
         save_atomic({"head_index": head_index, "shards": [p.name for p in train_paths]}, head_file)
     head_index = torch.load(head_file)["head_index"]
     to_head = torch.full((vocab,), -1, dtype=torch.long)
     to_head[head_index] = torch.arange(len(head_index))
+    if config.architecture == "feature":
+        features = run_dir / "data/features"
+        heldout_records = load_shards(distill_feature.build_feature_shards(
+            verifier, heldout_paths, features / "heldout", config.top_k, "held-out features"))
+        train_records = load_shards(distill_feature.build_feature_shards(
+            verifier, train_paths, features / "train", config.top_k, "training features"))
+        if config.text_prompts_per_category:
+            used = {r["prompt_id"] for r in train_records} | {r["prompt_id"] for r in heldout_records}
+            rows = text_rows(config.prompt_source, config.text_prompts_per_category, config.seed,
+                             used | {str(row.get("id")) for row in heldout_rows})
+            train_records += load_shards(distill_feature.build_text_feature_shards(
+                verifier, text_records(tokenizer, rows, config.max_prompt_tokens), features / "text",
+                config.top_k))
+        positions = sum(len(r["ids"]) for r in train_records)
+    else:
+        positions = sum(len(r["topk_ids"]) for r in train_records)
+    print(f"[distill] {len(train_records)} training records ({positions} positions), "
+          f"{len(heldout_records)} held-out records; data stage {time.time() - data_start:.0f} s", flush=True)
 
     # 3. train
-    model = DistilledDrafter(verifier, config.num_layers, head_index, config.init_layers).train()
+    if config.architecture == "feature":
+        model = FeatureDrafter(verifier, config.num_layers, head_index, config.init_layers).train()
+
+        def loss_and_hits(batch):
+            return distill_feature.loss_and_hits(model, batch, to_head, config.feature_weight,
+                                                 config.second_pass_weight, config.max_len)
+
+        def evaluate():
+            return distill_feature.evaluate(model, heldout_records, to_head, config.batch_size,
+                                            config.feature_weight)
+    else:
+        model = DistilledDrafter(verifier, config.num_layers, head_index, config.init_layers).train()
+
+        def loss_and_hits(batch):
+            loss, hits = _layers_loss_and_hits(model, batch, to_head)
+            return loss, [hits]
+
+        def evaluate():
+            return evaluate_layers(model, heldout_records, to_head, config.batch_size)
+    if config.init_from is not None:
+        start = load_distilled_drafter(verifier, config.init_from)
+        if type(start) is not type(model):
+            raise ValueError(f"--init-from {config.init_from} holds another architecture than --architecture "
+                             f"{config.architecture}")
+        weights = {k: v for k, v in start.state_dict().items() if k != "head_index"}
+        if config.architecture == "layers" and not torch.equal(start.head_index, model.head_index):
+            raise ValueError("--init-from: a token-level drafter's head must cover the same tokens")
+        result = model.load_state_dict(weights, strict=False)  # everything but the head's token list
+        if set(result.missing_keys) != {"head_index"} or result.unexpected_keys:
+            raise ValueError(f"--init-from {config.init_from} does not fit this drafter: missing "
+                             f"{result.missing_keys}, unexpected {result.unexpected_keys}")
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.lr,
                                   weight_decay=config.weight_decay)
     checkpoint_file = run_dir / "checkpoint.pt"
@@ -229,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         shapes = {name: tuple(t.shape) for name, t in model.state_dict().items()}
         if shapes != {name: tuple(t.shape) for name, t in state["model"].items()}:
             raise ValueError(f"{checkpoint_file} holds a drafter of another shape: resume with the same "
-                             "--num-layers as before, or start a new --run-dir")
+                             "--architecture and --num-layers as before, or start a new --run-dir")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step, train_seconds, history = state["step"], state["train_seconds"], state["history"]
@@ -245,10 +322,10 @@ def main(argv: list[str] | None = None) -> int:
                     "train_seconds": round(train_seconds, 1), "train_records": len(train_records),
                     "train_positions": positions, "heldout": history[-1] if history else None,
                     "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()}}
-        model.save(run_dir / "export", metadata)
+        save_drafter(model, run_dir / "export", metadata)
 
     if step == 0:
-        history.append({"step": 0, **evaluate(model, heldout_records, to_head, config.batch_size)})
+        history.append({"step": 0, **evaluate()})
         print(f"[distill] before training: held-out agreement {history[-1]['agreement']:.3f}, "
               f"head coverage {history[-1]['head_coverage']:.3f}", flush=True)
     started = time.time()
@@ -264,28 +341,34 @@ def main(argv: list[str] | None = None) -> int:
         batch = [train_records[order[(offset + i) % len(order)]] for i in range(config.batch_size)]
         for group in optimizer.param_groups:
             group["lr"] = config.lr * _lr_factor(step, config)
-        loss, hits = _loss_and_hits(model, batch, to_head)
+        loss, hits = loss_and_hits(batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         step += 1
         train_seconds += time.time() - t0
-        loss, agreement = loss.item(), hits.float().mean().item()
+        loss, agreement = loss.item(), hits[0].float().mean().item() if hits[0].numel() else float("nan")
         writer.add_scalar("train/loss", loss, step)
-        writer.add_scalar("train/agreement", agreement, step)
+        if hits[0].numel():  # a batch of text-only records has no generated position
+            writer.add_scalar("train/agreement", agreement, step)
+        if len(hits) > 1 and hits[1].numel():
+            writer.add_scalar("train/agreement_own_features", hits[1].float().mean().item(), step)
         writer.add_scalar("train/lr", optimizer.param_groups[0]["lr"], step)
         progress.update(1)
         progress.set_postfix(loss=f"{loss:.3f}", agree=f"{agreement:.3f}")
         if step % config.eval_every == 0 or step == config.steps:
-            result = evaluate(model, heldout_records, to_head, config.batch_size)
+            result = evaluate()
             history.append({"step": step, "train_seconds": round(train_seconds, 1), **result})
             writer.add_scalar("heldout/loss", result["loss"], step)
             writer.add_scalar("heldout/agreement", result["agreement"], step)
+            if "agreement_own" in result:
+                writer.add_scalar("heldout/agreement_own_features", result["agreement_own"], step)
             for category, value in result["per_category"].items():
                 writer.add_scalar(f"heldout_agreement/{category}", value, step)
+            own = f" (own features {result['agreement_own']:.3f})" if "agreement_own" in result else ""
             tqdm.write(f"[distill] step {step}: held-out loss {result['loss']:.3f}, agreement "
-                       f"{result['agreement']:.3f} " + json.dumps({k: round(v, 3) for k, v in
+                       f"{result['agreement']:.3f}{own} " + json.dumps({k: round(v, 3) for k, v in
                                                                     result["per_category"].items()}))
         if step % config.checkpoint_every == 0 or step == config.steps:
             checkpoint()
@@ -293,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     checkpoint()
     writer.close()
     if config.export_to is not None:
-        model.save(config.export_to, json.loads((run_dir / "export/config.json").read_text())["metadata"])
+        save_drafter(model, config.export_to, json.loads((run_dir / "export/config.json").read_text())["metadata"])
         print(f"[distill] drafter exported to {config.export_to}", flush=True)
     print(f"[distill] done: step {step}, {train_seconds:.0f} s of training; drafter in {run_dir / 'export'}")
     return 0

@@ -93,6 +93,24 @@ def teacher_records(verifier, tokenizer, rows: list[dict], mode: str, max_new_to
     return records
 
 
+def text_rows(source: str | None, per_category: int, seed: int, exclude: set[str]) -> list[dict]:
+    """Extra prompt rows used as text only (no generation), none of them in `exclude` (the generated and
+    held-out prompts)."""
+    rows = load_prompts(source, limit_per_category=per_category, seed=seed + 7)
+    return [row for row in rows if str(row.get("id")) not in exclude]
+
+
+def text_records(tokenizer, rows: list[dict], max_prompt_tokens: int) -> list[dict]:
+    """Records of prompts without a continuation (``mode="text"``, ``start`` = the length): teacher-forced
+    data only, for the feature drafter."""
+    out = []
+    for row in rows:
+        ids = chat_ids(tokenizer, row, max_prompt_tokens)
+        out.append({"prompt_id": str(row.get("id")), "category": row.get("category", "other"), "mode": "text",
+                    "ids": torch.tensor(ids, dtype=torch.int32), "start": len(ids)})
+    return out
+
+
 def save_atomic(obj, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     torch.save(obj, tmp)

@@ -1,4 +1,4 @@
-"""Measure a distilled drafter against the verifier alone and the int8 stand-in, end to end, in one run.
+"""Measure a distilled drafter against the verifier alone and the int8 drafter, end to end, in one run.
 
 Per-token costs (median decode step with a warm cache) and speculative generation at fixed k on chat-suite
 prompts, every configuration run on the same prompt back to back (interleaved), greedy; the greedy outputs are
@@ -15,13 +15,12 @@ from pathlib import Path
 
 import torch
 import tyro
-from torch.utils.mkldnn import MkldnnLinear
 from tqdm.auto import tqdm
 from transformers import DynamicCache
 
 from ebsd_env.decoder import SpeculativeDecoder, fixed_k
 from ebsd_env.drafters import load_distilled_drafter
-from ebsd_env.models import ModelPair, cached_pair, derive_drafter
+from ebsd_env.models import ModelPair, cached_pair, derive_drafter, pack_linears
 from ebsd_env.prompts import load_prompts, render_prompt
 
 
@@ -36,7 +35,7 @@ class MeasureConfig:
     ks: tuple[int, ...] = (2, 3, 4, 6)
     """Fixed draft lengths of the distilled drafter."""
     int8_ks: tuple[int, ...] = (1,)
-    """Fixed draft lengths of the int8 stand-in (empty to skip it)."""
+    """Fixed draft lengths of the int8 drafter (empty to skip it)."""
     run_dir: Path | None = None
     """An `ebsd distill` run folder: measure on its held-out prompts (else on seed-shuffled suite prompts)."""
     prompts_per_category: int = 1
@@ -54,25 +53,26 @@ class MeasureConfig:
     verifier's cost for a few tokens at once grows much less than with the stock kernels)."""
 
 
-def pack_linears(model: torch.nn.Module) -> torch.nn.Module:
-    """Replace every fp32 `nn.Linear` by a oneDNN-prepacked `MkldnnLinear`, in place."""
-    for module in list(model.modules()):
-        for name, child in list(module.named_children()):
-            if type(child) is torch.nn.Linear:
-                setattr(module, name, MkldnnLinear(child, dtype=torch.float32))
-    return model
-
-
 def per_token_cost(model, ids: list[int], steps: int) -> float:
-    """Median seconds of one single-token forward pass with a warm cache after the context `ids`."""
+    """Median seconds of one single-token forward pass (to logits) with a warm cache after the context `ids`."""
     cache = DynamicCache()
+    reads_features = getattr(model, "reads_verifier_features", False)
+
+    def forward(tokens: list[int]) -> None:
+        x = torch.tensor([tokens])
+        if reads_features:  # the feature values do not change the cost
+            hidden = model.features(x, torch.zeros(1, len(tokens), model.config.hidden_size), cache=cache,
+                                    use_cache=True)
+            model.logits(hidden[0, -1])
+        else:
+            model(input_ids=x, cache=cache, use_cache=True, logits_to_keep=1)
+
     times = []
     with torch.inference_mode():
-        model(input_ids=torch.tensor([ids]), past_key_values=cache, use_cache=True, logits_to_keep=1)
+        forward(ids)
         for i in range(steps):
             t0 = time.perf_counter()
-            model(input_ids=torch.tensor([[ids[i % len(ids)]]]), past_key_values=cache, use_cache=True,
-                  logits_to_keep=1)
+            forward([ids[i % len(ids)]])
             times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
@@ -95,7 +95,7 @@ def measurement_prompts(config: MeasureConfig) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     config = tyro.cli(MeasureConfig, args=argv, description=__doc__)
     torch.set_num_threads(config.threads)
-    base = cached_pair("self")
+    base = cached_pair("self", fast_kernels=False)
     verifier, tokenizer = base.verifier, base.tokenizer
     distilled = load_distilled_drafter(verifier, config.drafter)
     drafters = {"distilled": distilled}

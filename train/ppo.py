@@ -48,7 +48,8 @@ class PPOConfig:
     """Model pair: `embedded` (SmolLM2-135M-Instruct + default drafter, or --drafter/--verifier) or a
     config-built `tiny-noisy` / `tiny-copy` / `tiny-random` pair (tests, smoke runs)."""
     drafter: str | None = None
-    """Drafter for `--pair embedded`: Hugging Face id, folder, .gguf, or int8 / bf16 / self."""
+    """Drafter for `--pair embedded`: Hugging Face id, folder, .gguf, int8 / bf16 / self or distilled[:FOLDER]
+    (default: the shipped feature drafter)."""
     verifier: str | None = None
     """Verifier for `--pair embedded`: Hugging Face id, folder or .gguf (default: the embedded SmolLM2)."""
     device: str = "cpu"

@@ -1,158 +1,67 @@
-"""The project's own distilled drafter: a few Llama layers over the verifier's frozen embedding, with a
-reduced-vocabulary draft head.
+"""The project's own drafters, trained by `ebsd distill` against a verifier:
 
-Architecture (`DistilledDrafter`):
-- input: the verifier's token embedding, shared and frozen (taken from the verifier at load time, never saved);
-- body: `num_layers` Llama decoder layers of the verifier's width (initialised from verifier layers) + final norm;
-- head: a linear layer over only `head_index`, the most frequent tokens of the verifier's own outputs. The
-  forward pass returns full vocabulary-width logits with ``-inf`` outside the head, so every token outside it
-  has drafter probability q = 0: greedy and rejection-sampling verification stay exact (such tokens are simply
-  never drafted), and the decoder needs no change.
+- `FeatureDrafter` (``feature.py``): EAGLE-style, reads the verifier's last hidden state; the shipped default.
+- `DistilledDrafter` (``layers.py``): a token-level small LM over the verifier's embedding (kept for comparison).
 
-The module is called like a Hugging Face causal LM:
-``model(input_ids=..., past_key_values=DynamicCache(), use_cache=True, logits_to_keep=1).logits``.
-
-A saved drafter is a folder with ``config.json`` (architecture and training metadata) and ``model.safetensors``
-(only the drafter's own weights, stored as float16, loaded as float32).
+Both draft over a reduced vocabulary (``-inf`` logits elsewhere, so decoding stays lossless) and save only their
+own weights: a folder with ``config.json`` (architecture, shape, training metadata) and ``model.safetensors``
+(float16 on disk, float32 in memory). What they share with the verifier is taken from it at load time.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 
-import torch
 from safetensors.torch import load_file, save_file
-from torch import nn
-from transformers import DynamicCache, PretrainedConfig, PreTrainedModel
-from transformers.modeling_outputs import CausalLMOutputWithPast
-from transformers.models.llama.modeling_llama import LlamaModel
+from transformers import PreTrainedModel
 
-# Where the package's drafter for the embedded verifier goes (`ebsd distill --export-to`). None is shipped yet:
-# the best one trained so far is slower end to end than the int8 stand-in (docs/drafter.md).
-SHIPPED_DRAFTER = Path(__file__).parent / "smollm2-135m-distilled"
-ARCHITECTURE = "ebsd-distilled-drafter-v1"
+from .feature import FEATURE_ARCHITECTURE, FeatureDrafter
+from .layers import LAYERS_ARCHITECTURE, DistilledDrafter
 
-
-class DistilledDrafter(nn.Module):
-    """A small causal LM that drafts for `verifier`, reading the verifier's embedding.
-
-    Args:
-        verifier: the Llama-family verifier whose embedding is shared (frozen) and whose config gives the width.
-        num_layers: decoder layers of the drafter.
-        head_index: token ids the draft head covers (sorted or not; stored as given).
-        init_layers: verifier layer indices copied into the drafter's layers (None = the first `num_layers`);
-            use an empty tuple for a random initialisation.
-    """
-
-    def __init__(self, verifier: PreTrainedModel, num_layers: int, head_index: torch.Tensor,
-                 init_layers: tuple[int, ...] | None = None):
-        super().__init__()
-        vconfig = verifier.config.get_text_config()
-        if getattr(vconfig, "model_type", None) != "llama":
-            raise ValueError(f"the distilled drafter reuses Llama layers; the verifier is {vconfig.model_type!r}")
-        if num_layers < 1:
-            raise ValueError(f"num_layers must be >= 1, got {num_layers}")
-        head_index = torch.as_tensor(head_index, dtype=torch.long).flatten()
-        if head_index.numel() == 0 or int(head_index.min()) < 0 or int(head_index.max()) >= vconfig.vocab_size:
-            raise ValueError(f"head_index must be a non-empty set of token ids in [0, {vconfig.vocab_size})")
-        if head_index.unique().numel() != head_index.numel():
-            raise ValueError("head_index holds duplicate token ids")
-        # Outer config: the verifier's (vocab size, context, eos) with the drafter's depth; the pair reads it.
-        self.config: PretrainedConfig = copy.deepcopy(vconfig)
-        self.config.num_hidden_layers = num_layers
-        self.config.tie_word_embeddings = False
-        body_config = copy.deepcopy(self.config)
-        body_config.vocab_size, body_config.pad_token_id = 1, None  # the body never embeds: see `forward`
-        self.model = LlamaModel(body_config)
-        self.model.embed_tokens = None
-        self.head = nn.Linear(vconfig.hidden_size, head_index.numel(), bias=False)
-        self.register_buffer("head_index", head_index, persistent=True)
-        # Not a submodule: shared with the verifier, excluded from state_dict, parameters() and training.
-        object.__setattr__(self, "_embedding", verifier.get_input_embeddings())
-        self.init_layers = tuple(range(num_layers)) if init_layers is None else tuple(init_layers)
-        self._initialise(verifier)
-        self.to(device=self._embedding.weight.device, dtype=torch.float32)
-
-    @torch.no_grad()
-    def _initialise(self, verifier: PreTrainedModel) -> None:
-        layers = verifier.get_decoder().layers
-        if self.init_layers:
-            if len(self.init_layers) != len(self.model.layers):
-                raise ValueError(f"init_layers {self.init_layers} must name one verifier layer per drafter layer "
-                                 f"({len(self.model.layers)})")
-            for target, source in zip(self.model.layers, self.init_layers, strict=True):
-                if not 0 <= source < len(layers):
-                    raise ValueError(f"init_layers names layer {source}; the verifier has {len(layers)}")
-                target.load_state_dict(layers[source].state_dict())
-        self.model.norm.load_state_dict(verifier.get_decoder().norm.state_dict())
-        # The head starts as the verifier's output rows of the covered tokens (its tied embedding for SmolLM2).
-        out_rows = verifier.get_output_embeddings().weight
-        self.head.weight.copy_(out_rows[self.head_index.to(out_rows.device)].float())
-
-    @property
-    def device(self) -> torch.device:
-        return self.head.weight.device
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.head.weight.dtype
-
-    @property
-    def head_size(self) -> int:
-        return self.head_index.numel()
-
-    def hidden(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-               cache: DynamicCache | None = None, use_cache: bool = False) -> tuple[torch.Tensor, DynamicCache | None]:
-        with torch.no_grad():  # the shared embedding stays frozen even while the drafter trains
-            embeds = self._embedding(input_ids).to(self.dtype)
-        out = self.model(inputs_embeds=embeds, attention_mask=attention_mask, cache=cache, use_cache=use_cache)
-        return out.last_hidden_state, out.cache
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                past_key_values: DynamicCache | None = None, cache: DynamicCache | None = None,
-                use_cache: bool = True, logits_to_keep: int = 0, **_: object) -> CausalLMOutputWithPast:
-        hidden, cache = self.hidden(input_ids, attention_mask, cache if cache is not None else past_key_values,
-                                    use_cache)
-        if logits_to_keep:
-            hidden = hidden[:, -logits_to_keep:]
-        logits = hidden.new_full((*hidden.shape[:-1], self.config.vocab_size), float("-inf"))
-        logits.index_copy_(-1, self.head_index, self.head(hidden))
-        return CausalLMOutputWithPast(logits=logits, cache=cache)
-
-    # ------------------------------------------------------------------ persistence
-    def own_state_dict(self) -> dict[str, torch.Tensor]:
-        return {name: tensor.detach().cpu().contiguous() for name, tensor in self.state_dict().items()}
-
-    def save(self, folder: str | Path, metadata: dict | None = None) -> Path:
-        """Write ``config.json`` + ``model.safetensors`` (float16 weights) into `folder`, atomically per file."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        tensors = {name: (t.half() if t.is_floating_point() else t) for name, t in self.own_state_dict().items()}
-        tmp = folder / ".model.safetensors.tmp"
-        save_file(tensors, str(tmp))
-        tmp.replace(folder / "model.safetensors")
-        config = {"architecture": ARCHITECTURE, "num_layers": len(self.model.layers), "head_size": self.head_size,
-                  "init_layers": list(self.init_layers), "verifier_hidden_size": self.config.hidden_size,
-                  "verifier_vocab_size": self.config.vocab_size, "metadata": metadata or {}}
-        tmp = folder / ".config.json.tmp"
-        tmp.write_text(json.dumps(config, indent=2) + "\n")
-        tmp.replace(folder / "config.json")
-        return folder
+# The drafter shipped for the embedded verifier (written by `ebsd distill --export-to`; see its model card).
+SHIPPED_DRAFTER = Path(__file__).parent / "smollm2-135m-feature"
+ARCHITECTURES = {FEATURE_ARCHITECTURE: FeatureDrafter, LAYERS_ARCHITECTURE: DistilledDrafter}
+Drafter = FeatureDrafter | DistilledDrafter
 
 
-def load_distilled_drafter(verifier: PreTrainedModel, path: str | Path | None = None) -> DistilledDrafter:
-    """Load a saved `DistilledDrafter` for `verifier` (default: the drafter shipped for the embedded verifier)."""
+def architecture_of(drafter: Drafter) -> str:
+    return FEATURE_ARCHITECTURE if isinstance(drafter, FeatureDrafter) else LAYERS_ARCHITECTURE
+
+
+def save_drafter(drafter: Drafter, folder: str | Path, metadata: dict | None = None) -> Path:
+    """Write ``config.json`` + ``model.safetensors`` (the drafter's own weights as float16) into `folder`,
+    each file atomically."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {name: (t.detach().cpu().half() if t.is_floating_point() else t.detach().cpu()).contiguous()
+               for name, t in drafter.state_dict().items()}
+    tmp = folder / ".model.safetensors.tmp"
+    save_file(tensors, str(tmp))
+    tmp.replace(folder / "model.safetensors")
+    config = {"architecture": architecture_of(drafter), "num_layers": len(drafter.model.layers),
+              "head_size": drafter.head_size, "init_layers": list(drafter.init_layers),
+              "verifier_hidden_size": drafter.config.hidden_size, "verifier_vocab_size": drafter.config.vocab_size,
+              "metadata": metadata or {}}
+    tmp = folder / ".config.json.tmp"
+    tmp.write_text(json.dumps(config, indent=2) + "\n")
+    tmp.replace(folder / "config.json")
+    return folder
+
+
+def load_distilled_drafter(verifier: PreTrainedModel, path: str | Path | None = None) -> Drafter:
+    """Load a saved drafter for `verifier` (default: the one shipped for the embedded verifier)."""
     folder = Path(path) if path is not None else SHIPPED_DRAFTER
     config_file, weights_file = folder / "config.json", folder / "model.safetensors"
     if not (config_file.is_file() and weights_file.is_file()):
-        hint = ("no distilled drafter ships with the package yet: train one with `ebsd distill` and pass its "
-                "export/ folder as path" if path is None else "point to the export/ folder of an `ebsd distill` run")
+        hint = ("the package's shipped drafter is missing: reinstall the package" if path is None
+                else "point to the export/ folder of an `ebsd distill` run")
         raise FileNotFoundError(f"no distilled drafter at {folder} (needs config.json and model.safetensors): {hint}")
     config = json.loads(config_file.read_text())
-    if config.get("architecture") != ARCHITECTURE:
-        raise ValueError(f"{config_file} describes {config.get('architecture')!r}, not a {ARCHITECTURE} drafter")
+    cls = ARCHITECTURES.get(config.get("architecture"))
+    if cls is None:
+        raise ValueError(f"{config_file} describes {config.get('architecture')!r}; known drafter architectures: "
+                         f"{', '.join(ARCHITECTURES)}")
     vconfig = verifier.config.get_text_config()
     if (config["verifier_hidden_size"], config["verifier_vocab_size"]) != (vconfig.hidden_size, vconfig.vocab_size):
         raise ValueError(
@@ -161,7 +70,10 @@ def load_distilled_drafter(verifier: PreTrainedModel, path: str | Path | None = 
             f"{vconfig.vocab_size}: use the verifier it was distilled from"
         )
     state = load_file(str(weights_file))
-    drafter = DistilledDrafter(verifier, config["num_layers"], state["head_index"], init_layers=())
+    drafter = cls(verifier, config["num_layers"], state["head_index"], init_layers=())
     drafter.load_state_dict({name: t.float() if t.is_floating_point() else t for name, t in state.items()})
     drafter.metadata = config.get("metadata", {})
     return drafter.to(verifier.get_input_embeddings().weight.device).eval()
+
+
+__all__ = ["SHIPPED_DRAFTER", "DistilledDrafter", "FeatureDrafter", "load_distilled_drafter", "save_drafter"]

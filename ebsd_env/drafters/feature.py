@@ -1,0 +1,131 @@
+"""A feature-level drafter (EAGLE-style, Li et al. 2024): it reads the verifier's last hidden state.
+
+The drafter predicts the verifier's next *feature* (the final-norm hidden state that the verifier's output head
+turns into logits) rather than the next token directly:
+
+    input at token j:  [embed(x_j) ; f_{j-1}]  ->  fuse (2H -> H)  ->  Llama layer(s)  ->  norm  ->  f^_j
+    draft logits:       head(f^_j) over `head_index` tokens (the verifier's own output rows, frozen; -inf elsewhere)
+
+where f_{j-1} is the verifier's feature at the previous position (zeros before the first token). Inside a draft,
+tokens the verifier has not seen yet get the drafter's own prediction f^ in place of f. Since the verifier
+already computed f for every committed token, the drafter only has to extrapolate one position ahead at
+the first draft token, which is far easier than language modelling from scratch: that is why one layer suffices.
+
+Everything shared with the verifier (token embedding, output rows of the head tokens) is taken from the verifier
+at load time and never saved; the drafter's own weights are the fuse layer, its decoder layer(s) and norm.
+`SpeculativeDecoder` recognises the drafter by ``reads_verifier_features = True`` and feeds it the features.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+from transformers import DynamicCache, PretrainedConfig, PreTrainedModel
+from transformers.models.llama.modeling_llama import LlamaModel
+
+FEATURE_ARCHITECTURE = "ebsd-feature-drafter-v1"
+
+
+class FeatureDrafter(nn.Module):
+    """Drafts for `verifier` from its features and the token embeddings (see the module docstring).
+
+    Args:
+        verifier: the Llama-family verifier; its embedding, final norm and output rows are shared or copied.
+        num_layers: decoder layers of the drafter.
+        head_index: token ids the draft head covers; the others get drafter probability 0.
+        init_layers: verifier layers copied into the drafter's layers (None = the verifier's last
+            `num_layers` layers, which already map features to features); an empty tuple = random.
+    """
+
+    reads_verifier_features = True
+
+    def __init__(self, verifier: PreTrainedModel, num_layers: int, head_index: torch.Tensor,
+                 init_layers: tuple[int, ...] | None = None):
+        super().__init__()
+        vconfig = verifier.config.get_text_config()
+        if getattr(vconfig, "model_type", None) != "llama":
+            raise ValueError(f"the feature drafter reuses Llama layers; the verifier is {vconfig.model_type!r}")
+        if num_layers < 1:
+            raise ValueError(f"num_layers must be >= 1, got {num_layers}")
+        head_index = torch.as_tensor(head_index, dtype=torch.long).flatten()
+        if head_index.numel() == 0 or int(head_index.min()) < 0 or int(head_index.max()) >= vconfig.vocab_size:
+            raise ValueError(f"head_index must be a non-empty set of token ids in [0, {vconfig.vocab_size})")
+        if head_index.unique().numel() != head_index.numel():
+            raise ValueError("head_index holds duplicate token ids")
+        self.config: PretrainedConfig = copy.deepcopy(vconfig)
+        self.config.num_hidden_layers = num_layers
+        self.config.tie_word_embeddings = False
+        body_config = copy.deepcopy(self.config)
+        body_config.vocab_size, body_config.pad_token_id = 1, None  # the body never embeds
+        hidden = vconfig.hidden_size
+        self.fuse = nn.Linear(2 * hidden, hidden, bias=False)
+        self.model = LlamaModel(body_config)
+        self.model.embed_tokens = None
+        self.register_buffer("head_index", head_index, persistent=True)
+        # Shared with the verifier, not saved and never trained: the embedding and the head's output rows.
+        object.__setattr__(self, "_embedding", verifier.get_input_embeddings())
+        out_rows = verifier.get_output_embeddings().weight.detach()
+        self.register_buffer("head_weight", out_rows[head_index.to(out_rows.device)].float().clone(),
+                             persistent=False)
+        depth = len(verifier.get_decoder().layers)
+        self.init_layers = tuple(range(depth - num_layers, depth)) if init_layers is None else tuple(init_layers)
+        self._initialise(verifier)
+        self.to(device=self._embedding.weight.device, dtype=torch.float32)
+        linear = sum(m.weight.numel() for m in self.modules() if isinstance(m, nn.Linear))
+        self._flops_per_token = 2.0 * (linear + self.head_weight.numel())
+
+    @torch.no_grad()
+    def _initialise(self, verifier: PreTrainedModel) -> None:
+        layers = verifier.get_decoder().layers
+        if self.init_layers:
+            if len(self.init_layers) != len(self.model.layers):
+                raise ValueError(f"init_layers {self.init_layers} must name one verifier layer per drafter layer "
+                                 f"({len(self.model.layers)})")
+            for target, source in zip(self.model.layers, self.init_layers, strict=True):
+                if not 0 <= source < len(layers):
+                    raise ValueError(f"init_layers names layer {source}; the verifier has {len(layers)}")
+                target.load_state_dict(layers[source].state_dict())
+        self.model.norm.load_state_dict(verifier.get_decoder().norm.state_dict())
+        # Start as "previous feature plus a little of the token": the residual stream begins near f_{j-1}.
+        hidden = self.fuse.out_features
+        self.fuse.weight.zero_()
+        self.fuse.weight[:, hidden:].copy_(torch.eye(hidden))
+        self.fuse.weight[:, :hidden].normal_(0.0, 0.02)
+
+    @property
+    def device(self) -> torch.device:
+        return self.fuse.weight.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.fuse.weight.dtype
+
+    @property
+    def head_size(self) -> int:
+        return self.head_index.numel()
+
+    def flops_per_token(self) -> float:
+        """2 x the weights one drafted token multiplies: fuse, layers, head rows (attention over the context
+        left out, as in `eval.metrics.forward_flops_per_token`); counted before any kernel repacking."""
+        return self._flops_per_token
+
+    def features(self, input_ids: torch.Tensor, verifier_features: torch.Tensor,
+                 attention_mask: torch.Tensor | None = None, cache: DynamicCache | None = None,
+                 use_cache: bool = False) -> torch.Tensor:
+        """Predicted features f^_j for tokens x_j, given f_{j-1} for each ([B, T] ids, [B, T, H] features)."""
+        with torch.no_grad():  # the shared embedding stays frozen even while the drafter trains
+            embeds = self._embedding(input_ids).to(self.dtype)
+        fused = self.fuse(torch.cat([embeds, verifier_features.to(self.dtype)], dim=-1))
+        return self.model(inputs_embeds=fused, attention_mask=attention_mask, cache=cache,
+                          use_cache=use_cache).last_hidden_state
+
+    def head_logits(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits over the head tokens only ([..., head_size])."""
+        return features @ self.head_weight.T
+
+    def logits(self, features: torch.Tensor) -> torch.Tensor:
+        """Vocabulary-width logits, -inf outside the head (so such tokens have q = 0 and are never drafted)."""
+        full = features.new_full((*features.shape[:-1], self.config.vocab_size), float("-inf"))
+        return full.index_copy_(-1, self.head_index, self.head_logits(features))
