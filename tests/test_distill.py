@@ -127,3 +127,28 @@ def test_drafter_on_the_embedded_verifier_shares_its_tokenizer_and_keeps_greedy_
     decoder = SpeculativeDecoder(_pair_with(drafter, embedded_pair), max_new_tokens=20)
     chat = [{"role": "user", "content": "Name three primary colors."}]
     assert decoder.generate(chat, fixed_k(3)).token_ids == decoder.generate(chat, None).token_ids
+
+
+def test_feature_distillation_takes_text_prompts_and_warm_starts(tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    args = [*TINY_ARGS, "--architecture", "feature"]
+    assert distill.main([*args, "--run-dir", str(first), "--steps", "3"]) == 0
+    assert distill.main([*args, "--run-dir", str(second), "--steps", "0", "--text-prompts-per-category", "2",
+                         "--init-from", str(first / "export")]) == 0
+    text_shards = list((second / "data/features/text").iterdir())
+    assert text_shards
+    text = [r for path in text_shards for r in torch.load(path, weights_only=True)]
+    assert text and all(r["mode"] == "text" and r["start"] == len(r["ids"]) for r in text)
+    heldout = {r["prompt_id"] for path in (second / "data/heldout").iterdir()
+               for r in torch.load(path, weights_only=True)}
+    assert not heldout & {r["prompt_id"] for r in text}  # never a held-out prompt
+    meta = [json.loads((run / "export/config.json").read_text())["metadata"] for run in (first, second)]
+    assert meta[1]["train_positions"] > meta[0]["train_positions"]
+    pair = tiny_pair("copy")
+    start, warm = (load_distilled_drafter(pair.verifier, run / "export") for run in (first, second))
+    for name, tensor in start.state_dict().items():  # step 0 of the second run = the first run's weights
+        if name != "head_index":
+            torch.testing.assert_close(warm.state_dict()[name], tensor)
+    with pytest.raises(ValueError, match="another architecture"):
+        distill.main([*TINY_ARGS, "--architecture", "layers", "--run-dir", str(tmp_path / "third"), "--steps", "1",
+                      "--init-from", str(first / "export")])
