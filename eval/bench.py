@@ -35,7 +35,8 @@ class BenchDecoderConfig:
     ks: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5, 6, 7, 8])
     """Fixed draft lengths to compare."""
     prompts: int = 4
-    """Number of chat prompts (one per category of the built-in suite, in order)."""
+    """Number of chat prompts (one per category of the built-in suite, in order; for a drafter trained by
+    `ebsd distill`, the first of its held-out prompts in each category)."""
     repeats: int = 3
     """Interleaved rounds; each figure is the median over prompts x rounds."""
     max_new_tokens: int = 48
@@ -52,18 +53,20 @@ class BenchDecoderConfig:
     """Seed of the interleaving order."""
 
 
-def _bench_prompts(count: int) -> list[list[dict]]:
+def _bench_prompts(count: int, held_out: set[str] = frozenset()) -> list[list[dict]]:
+    """The first user turn of one prompt per category of the built-in suite, `count` categories in suite order:
+    the first of a trained drafter's held-out prompts (`held_out` ids), else a seeded pick."""
     from ebsd_env.prompts import load_prompts
 
-    rows, seen = [], set()
-    for row in load_prompts(limit_per_category=1):
-        if row["category"] not in seen:
-            seen.add(row["category"])
-            text = row.get("prompt") or row["turns"][0]
-            rows.append([{"role": "user", "content": text[:1200]}])
-    if len(rows) < count:
-        raise ValueError(f"only {len(rows)} prompt categories available, asked for {count}")
-    return rows[:count]
+    rows = [row for row in load_prompts() if str(row["id"]) in held_out] if held_out else \
+        load_prompts(limit_per_category=1)
+    first: dict[str, dict] = {}
+    for row in rows:
+        first.setdefault(row["category"], row)
+    if len(first) < count:
+        raise ValueError(f"only {len(first)} prompt categories available, asked for {count}")
+    return [[{"role": "user", "content": (row.get("prompt") or row["turns"][0])[:1200]}]
+            for row in list(first.values())[:count]]
 
 
 def _hf_generate(model, ids: list[int], max_new_tokens: int, assistant=None, k: int = 0) -> tuple[list[int], float]:
@@ -91,7 +94,9 @@ def bench_decoder(config: BenchDecoderConfig) -> dict:
         raise ValueError(f"ks must be a non-empty list of draft lengths >= 1, got {config.ks}")
     pair = load_pair(config.drafter, config.verifier, device=config.device)
     decoder = SpeculativeDecoder(pair, max_new_tokens=config.max_new_tokens)
-    prompts = [decoder.encode_prompt(chat) for chat in _bench_prompts(config.prompts)]
+    # A drafter trained by `ebsd distill` is benchmarked on prompts it was not trained on.
+    held_out = set((getattr(pair.drafter, "metadata", None) or {}).get("heldout_prompt_ids", []))
+    prompts = [decoder.encode_prompt(chat) for chat in _bench_prompts(config.prompts, held_out)]
 
     drafter_steps: list[float] = []  # forward seconds of single-token draft steps (not a block's first)
     verifier_steps: list[float] = []  # forward seconds of verifier-alone decoding steps

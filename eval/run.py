@@ -345,10 +345,20 @@ def _evaluate(config: EvalConfig, pair) -> Path:
     limit = config.limit_per_category if config.limit_per_category and config.limit_per_category > 0 else None
     plan = build_plan(config)
     check_policies(plan)
-    prompts = load_prompts(None if config.prompts == "builtin" else config.prompts, categories=config.categories,
-                           limit_per_category=limit, seed=config.seeds[0])
     if pair is None:
         pair = load_eval_pair(config)
+    held_out = set((getattr(pair.drafter, "metadata", None) or {}).get("heldout_prompt_ids", []))
+    if config.prompts == "builtin" and held_out:
+        # A drafter trained by `ebsd distill` is evaluated on the suite prompts it never saw: its held-out ones.
+        prompts, taken = [], {}
+        for row in load_prompts(None, categories=config.categories):
+            if str(row["id"]) in held_out and (limit is None or taken.get(row["category"], 0) < limit):
+                taken[row["category"]] = taken.get(row["category"], 0) + 1
+                prompts.append(row)
+        plan.notes.append(f"prompts: {len(prompts)} of the drafter's held-out prompts (never its training prompts)")
+    else:
+        prompts = load_prompts(None if config.prompts == "builtin" else config.prompts,
+                               categories=config.categories, limit_per_category=limit, seed=config.seeds[0])
     out = Path(config.out) if config.out else default_out(config)
     out.mkdir(parents=True, exist_ok=True)
     identity = _run_identity(config, pair)

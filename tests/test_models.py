@@ -69,6 +69,39 @@ def test_fast_kernels_keep_logits_and_greedy_outputs(tmp_path):
 
 
 @pytest.mark.slow
+def test_shipped_drafter_is_the_default_small_and_exact(embedded_pair):
+    from ebsd_env.drafters import SHIPPED_DRAFTER, FeatureDrafter
+
+    pair = embedded_pair
+    assert pair.drafter_name == "distilled" and isinstance(pair.drafter, FeatureDrafter)
+    weights = SHIPPED_DRAFTER / "model.safetensors"
+    assert weights.stat().st_size <= 25 * 2**20 and (SHIPPED_DRAFTER / "README.md").is_file()
+    # Shares the verifier's tokenizer: it reads the verifier's own embedding and drafts over its vocabulary.
+    assert pair.drafter._embedding is pair.verifier.get_input_embeddings()
+    assert pair.drafter.config.vocab_size == pair.verifier.config.vocab_size == len(pair.tokenizer)
+    decoder = SpeculativeDecoder(pair, max_new_tokens=32)
+    entropies, drafted, accepted = [], 0, 0
+    for content in ("Explain in two sentences why the sky is blue.", "What is the capital of France?",
+                    "Write a Python function that reverses a string."):
+        chat = [{"role": "user", "content": content}]
+        ids = decoder.encode_prompt(chat)
+        reference = pair.verifier.generate(torch.tensor([ids]), max_new_tokens=32, do_sample=False)[0, len(ids):]
+        for stop in (fixed_k(1), entropy_above(2.0)):
+            decoder.start(chat)
+            while not decoder.finished:
+                while decoder.draft_room and len(decoder.draft_steps) < 8:
+                    entropies.append(decoder.draft().entropy)
+                    if stop(decoder.draft_steps):
+                        break
+                decoder.verify()
+            assert decoder.new_tokens == reference.tolist()
+            drafted, accepted = drafted + decoder.stats.drafted, accepted + decoder.stats.accepted
+    # It agrees with the verifier often, pooled over the prompts (single prompts range from about 0.1 to 0.8).
+    assert accepted > 0.25 * drafted
+    assert max(entropies) - min(entropies) > 1.0  # and its confidence varies: a stop rule has signal
+
+
+@pytest.mark.slow
 def test_embedded_pair_greedy_exactness(embedded_pair):
     pair = embedded_pair
     assert pair.verifier_name.startswith("embedded:") and pair.vocab_size == 49152

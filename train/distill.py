@@ -321,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
         metadata = {"verifier": "tiny" if config.tiny else "embedded:smollm2-135m-instruct", "step": step,
                     "train_seconds": round(train_seconds, 1), "train_records": len(train_records),
                     "train_positions": positions, "heldout": history[-1] if history else None,
+                    # Benchmarks measure the drafter on these prompts: it never trained on them.
+                    "heldout_prompt_ids": sorted({r["prompt_id"] for r in heldout_records}),
                     "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()}}
         save_drafter(model, run_dir / "export", metadata)
 
