@@ -18,17 +18,16 @@ at load time and never saved; the drafter's own weights are the fuse layer, its 
 
 from __future__ import annotations
 
-import copy
-
 import torch
 from torch import nn
-from transformers import DynamicCache, PretrainedConfig, PreTrainedModel
-from transformers.models.llama.modeling_llama import LlamaModel
+from transformers import DynamicCache, PreTrainedModel
+
+from .common import DrafterModule, checked_head, copy_verifier_layers, llama_body
 
 FEATURE_ARCHITECTURE = "ebsd-feature-drafter-v1"
 
 
-class FeatureDrafter(nn.Module):
+class FeatureDrafter(DrafterModule):
     """Drafts for `verifier` from its features and the token embeddings (see the module docstring).
 
     Args:
@@ -44,25 +43,10 @@ class FeatureDrafter(nn.Module):
     def __init__(self, verifier: PreTrainedModel, num_layers: int, head_index: torch.Tensor,
                  init_layers: tuple[int, ...] | None = None):
         super().__init__()
-        vconfig = verifier.config.get_text_config()
-        if getattr(vconfig, "model_type", None) != "llama":
-            raise ValueError(f"the feature drafter reuses Llama layers; the verifier is {vconfig.model_type!r}")
-        if num_layers < 1:
-            raise ValueError(f"num_layers must be >= 1, got {num_layers}")
-        head_index = torch.as_tensor(head_index, dtype=torch.long).flatten()
-        if head_index.numel() == 0 or int(head_index.min()) < 0 or int(head_index.max()) >= vconfig.vocab_size:
-            raise ValueError(f"head_index must be a non-empty set of token ids in [0, {vconfig.vocab_size})")
-        if head_index.unique().numel() != head_index.numel():
-            raise ValueError("head_index holds duplicate token ids")
-        self.config: PretrainedConfig = copy.deepcopy(vconfig)
-        self.config.num_hidden_layers = num_layers
-        self.config.tie_word_embeddings = False
-        body_config = copy.deepcopy(self.config)
-        body_config.vocab_size, body_config.pad_token_id = 1, None  # the body never embeds
-        hidden = vconfig.hidden_size
+        head_index = checked_head(verifier, num_layers, head_index, "feature")
+        self.config, self.model = llama_body(verifier, num_layers)
+        hidden = self.config.hidden_size
         self.fuse = nn.Linear(2 * hidden, hidden, bias=False)
-        self.model = LlamaModel(body_config)
-        self.model.embed_tokens = None
         self.register_buffer("head_index", head_index, persistent=True)
         # Shared with the verifier, not saved and never trained: the embedding and the head's output rows.
         object.__setattr__(self, "_embedding", verifier.get_input_embeddings())
@@ -78,38 +62,12 @@ class FeatureDrafter(nn.Module):
 
     @torch.no_grad()
     def _initialise(self, verifier: PreTrainedModel) -> None:
-        layers = verifier.get_decoder().layers
-        if self.init_layers:
-            if len(self.init_layers) != len(self.model.layers):
-                raise ValueError(f"init_layers {self.init_layers} must name one verifier layer per drafter layer "
-                                 f"({len(self.model.layers)})")
-            for target, source in zip(self.model.layers, self.init_layers, strict=True):
-                if not 0 <= source < len(layers):
-                    raise ValueError(f"init_layers names layer {source}; the verifier has {len(layers)}")
-                target.load_state_dict(layers[source].state_dict())
-        self.model.norm.load_state_dict(verifier.get_decoder().norm.state_dict())
+        copy_verifier_layers(self.model, verifier, self.init_layers)
         # Start as "previous feature plus a little of the token": the residual stream begins near f_{j-1}.
         hidden = self.fuse.out_features
         self.fuse.weight.zero_()
         self.fuse.weight[:, hidden:].copy_(torch.eye(hidden))
         self.fuse.weight[:, :hidden].normal_(0.0, 0.02)
-
-    @property
-    def device(self) -> torch.device:
-        return self.fuse.weight.device
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.fuse.weight.dtype
-
-    @property
-    def head_size(self) -> int:
-        return self.head_index.numel()
-
-    def flops_per_token(self) -> float:
-        """2 x the weights one drafted token multiplies: fuse, layers, head rows (attention over the context
-        left out, as in `eval.metrics.forward_flops_per_token`); counted before any kernel repacking."""
-        return self._flops_per_token
 
     def features(self, input_ids: torch.Tensor, verifier_features: torch.Tensor,
                  attention_mask: torch.Tensor | None = None, cache: DynamicCache | None = None,

@@ -15,18 +15,17 @@ The module is called like a Hugging Face causal LM:
 
 from __future__ import annotations
 
-import copy
-
 import torch
 from torch import nn
-from transformers import DynamicCache, PretrainedConfig, PreTrainedModel
+from transformers import DynamicCache, PreTrainedModel
 from transformers.modeling_outputs import CausalLMOutputWithPast
-from transformers.models.llama.modeling_llama import LlamaModel
+
+from .common import DrafterModule, checked_head, copy_verifier_layers, llama_body
 
 LAYERS_ARCHITECTURE = "ebsd-distilled-drafter-v1"
 
 
-class DistilledDrafter(nn.Module):
+class DistilledDrafter(DrafterModule):
     """A small causal LM that drafts for `verifier`, reading the verifier's embedding.
 
     Args:
@@ -40,25 +39,9 @@ class DistilledDrafter(nn.Module):
     def __init__(self, verifier: PreTrainedModel, num_layers: int, head_index: torch.Tensor,
                  init_layers: tuple[int, ...] | None = None):
         super().__init__()
-        vconfig = verifier.config.get_text_config()
-        if getattr(vconfig, "model_type", None) != "llama":
-            raise ValueError(f"the distilled drafter reuses Llama layers; the verifier is {vconfig.model_type!r}")
-        if num_layers < 1:
-            raise ValueError(f"num_layers must be >= 1, got {num_layers}")
-        head_index = torch.as_tensor(head_index, dtype=torch.long).flatten()
-        if head_index.numel() == 0 or int(head_index.min()) < 0 or int(head_index.max()) >= vconfig.vocab_size:
-            raise ValueError(f"head_index must be a non-empty set of token ids in [0, {vconfig.vocab_size})")
-        if head_index.unique().numel() != head_index.numel():
-            raise ValueError("head_index holds duplicate token ids")
-        # Outer config: the verifier's (vocab size, context, eos) with the drafter's depth; the pair reads it.
-        self.config: PretrainedConfig = copy.deepcopy(vconfig)
-        self.config.num_hidden_layers = num_layers
-        self.config.tie_word_embeddings = False
-        body_config = copy.deepcopy(self.config)
-        body_config.vocab_size, body_config.pad_token_id = 1, None  # the body never embeds: see `forward`
-        self.model = LlamaModel(body_config)
-        self.model.embed_tokens = None
-        self.head = nn.Linear(vconfig.hidden_size, head_index.numel(), bias=False)
+        head_index = checked_head(verifier, num_layers, head_index, "distilled")
+        self.config, self.model = llama_body(verifier, num_layers)
+        self.head = nn.Linear(self.config.hidden_size, head_index.numel(), bias=False)
         self.register_buffer("head_index", head_index, persistent=True)
         # Not a submodule: shared with the verifier, excluded from state_dict, parameters() and training.
         object.__setattr__(self, "_embedding", verifier.get_input_embeddings())
@@ -69,36 +52,10 @@ class DistilledDrafter(nn.Module):
 
     @torch.no_grad()
     def _initialise(self, verifier: PreTrainedModel) -> None:
-        layers = verifier.get_decoder().layers
-        if self.init_layers:
-            if len(self.init_layers) != len(self.model.layers):
-                raise ValueError(f"init_layers {self.init_layers} must name one verifier layer per drafter layer "
-                                 f"({len(self.model.layers)})")
-            for target, source in zip(self.model.layers, self.init_layers, strict=True):
-                if not 0 <= source < len(layers):
-                    raise ValueError(f"init_layers names layer {source}; the verifier has {len(layers)}")
-                target.load_state_dict(layers[source].state_dict())
-        self.model.norm.load_state_dict(verifier.get_decoder().norm.state_dict())
+        copy_verifier_layers(self.model, verifier, self.init_layers)
         # The head starts as the verifier's output rows of the covered tokens (its tied embedding for SmolLM2).
         out_rows = verifier.get_output_embeddings().weight
         self.head.weight.copy_(out_rows[self.head_index.to(out_rows.device)].float())
-
-    @property
-    def device(self) -> torch.device:
-        return self.head.weight.device
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.head.weight.dtype
-
-    @property
-    def head_size(self) -> int:
-        return self.head_index.numel()
-
-    def flops_per_token(self) -> float:
-        """2 x the weights one drafted token multiplies: layers and the reduced head (attention over the context
-        left out, as in `eval.metrics.forward_flops_per_token`); counted before any kernel repacking."""
-        return self._flops_per_token
 
     def hidden(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                cache: DynamicCache | None = None, use_cache: bool = False) -> tuple[torch.Tensor, DynamicCache | None]:
