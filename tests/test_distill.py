@@ -152,3 +152,5 @@ def test_feature_distillation_takes_text_prompts_and_warm_starts(tmp_path):
     with pytest.raises(ValueError, match="another architecture"):
         distill.main([*TINY_ARGS, "--architecture", "layers", "--run-dir", str(tmp_path / "third"), "--steps", "1",
                       "--init-from", str(first / "export")])
+    with pytest.raises(FileNotFoundError, match="--init-from"):
+        distill.main([*args, "--run-dir", str(tmp_path / "fourth"), "--init-from", str(tmp_path / "missing")])

@@ -206,6 +206,9 @@ def _lr_factor(step: int, config: DistillConfig) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     config = tyro.cli(DistillConfig, args=argv, description=__doc__)
+    if config.init_from is not None and not (config.init_from / "config.json").is_file():
+        raise FileNotFoundError(f"--init-from {config.init_from} holds no exported drafter (config.json): point it "
+                                "to the export/ folder of an earlier `ebsd distill` run")
     torch.set_num_threads(config.threads)
     run_dir = _run_dir(config)
     run_dir.mkdir(parents=True, exist_ok=True)
