@@ -321,8 +321,10 @@ class SpeculativeDecoder:
     def _previous_features(self, start: int, stop: int) -> torch.Tensor:
         """[1, stop - start, H]: for tokens start..stop-1, the verifier's feature of the position before
         (zeros before the first token)."""
-        padded = torch.cat([self._features.new_zeros(1, self._features.shape[-1]), self._features])
-        return padded[start:stop].unsqueeze(0)
+        rows = self._features[max(start - 1, 0): stop - 1]  # a view: no copy of the whole history per block
+        if start == 0:
+            rows = torch.cat([rows.new_zeros(1, rows.shape[-1]), rows])
+        return rows.unsqueeze(0)
 
     def _feature_draft_logits(self, unseen: torch.Tensor, seen: int) -> torch.Tensor:
         """One feature-drafter step: committed tokens it has not seen get the verifier's features, a draft
