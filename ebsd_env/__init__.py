@@ -3,19 +3,21 @@
 from gymnasium.envs.registration import register
 
 from .cost_model import CostModel, cached_cost_model, calibrate
-from .decoder import DecoderError, DraftStep, Generation, SpeculativeDecoder, VerifyResult, rollback_cache
+from .decoder import STOP_MODES, DecoderError, DraftStep, Generation, SpeculativeDecoder, VerifyResult, rollback_cache
 from .entropy import ENTROPY_TYPES, EntropyConfig
-from .env import EBSDEnv
+from .env import DEFAULT_STOP_MODE, EBSDEnv
 from .models import EMBEDDED_VERIFIER, ModelLoadError, ModelPair, cached_pair, load_pair
+from .objective import OBJECTIVE, episodes_objective, objective
 from .observation import ObservationLayout
 
 __all__ = [
-    "CostModel", "EBSDEnv", "calibrate", "cached_cost_model",
+    "CostModel", "DEFAULT_STOP_MODE", "EBSDEnv", "OBJECTIVE", "STOP_MODES", "episodes_objective", "objective",
+    "calibrate", "cached_cost_model",
     "DecoderError", "DraftStep", "ENTROPY_TYPES", "EMBEDDED_VERIFIER", "EntropyConfig", "Generation",
     "ModelLoadError", "ModelPair", "ObservationLayout", "SpeculativeDecoder", "VerifyResult", "cached_pair",
     "load_pair", "rollback_cache",
 ]
 
 # Wall-clock rewards differ from run to run; the model clock (a calibrated cost model) makes the env deterministic.
-register(id="EBSD-v0", entry_point="ebsd_env.env:EBSDEnv", nondeterministic=True)
-register(id="EBSD-Deterministic-v0", entry_point="ebsd_env.env:EBSDEnv", kwargs={"clock": "model"})
+register(id="EBSD-v1", entry_point="ebsd_env.env:EBSDEnv", nondeterministic=True)
+register(id="EBSD-Deterministic-v1", entry_point="ebsd_env.env:EBSDEnv", kwargs={"clock": "model"})

@@ -124,11 +124,20 @@ def calibrate(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0,
     verify_times: dict[int, list[float]] = {fed: [] for fed in fed_points}
     for _ in range(repeats):
         for fed in fed_points:
-            if decoder.finished or decoder.remaining < budget:
-                decoder.start(text_prompt)
-            steps = [decoder.draft() for _ in range(fed - 1)]
-            verify_times[fed].append(decoder.verify().verify_time_s)
-            draft_times.extend(step.time_s for step in steps)
+            for _attempt in range(10):  # a drafted end-of-sequence token ends a draft early: draft again
+                if decoder.finished or decoder.remaining < budget:
+                    decoder.start(text_prompt)
+                steps = []
+                while len(steps) < fed - 1 and decoder.draft_room > 0:
+                    steps.append(decoder.draft())
+                result = decoder.verify()
+                draft_times.extend(step.time_s for step in steps)
+                if len(steps) == fed - 1:
+                    verify_times[fed].append(result.verify_time_s)
+                    break
+            if not verify_times[fed]:
+                raise RuntimeError(f"calibration could not draft {fed - 1} tokens in a row on {prompt!r}: the "
+                                   "drafter ends its drafts early every time; pass another calibration prompt")
     points = tuple((fed, statistics.median(verify_times[fed])) for fed in fed_points)
     source = (f"calibrated on {pair.drafter_name} / {pair.verifier_name} ({pair.device}), temperature={temperature}, "
               f"top_p={top_p}, {repeats} repeats")

@@ -11,6 +11,13 @@ Cache invariant: after every ``verify``, the verifier cache holds every committe
 the next verification feeds ``[last committed token] + draft`` and gets ``len(draft) + 1`` distributions.
 The drafter cache holds a prefix of the committed tokens plus the draft; each draft step feeds whatever it
 has not seen yet. Verifier-only decoding is ``verify()`` with an empty draft: the same code path and timers.
+``discard_draft()`` drops the latest draft token before a verification (the "exclude" stop mode, which stops
+*before* an uncertain token); its drafting time stays charged to the block. A draft ends at a drafted
+end-of-sequence token (`draft_room` is then 0), as transformers and SVIP stop there.
+
+Vocabularies: the verifier's distribution is never truncated. A drafter with a smaller output layer gets its
+logits padded with -inf (probability 0: never drafted), and committed tokens it cannot embed reach it as its
+last id (what it is fed only shapes its proposals, never the output).
 
 Feature drafters (``drafter.reads_verifier_features``, EAGLE-style, see `ebsd_env.drafters.feature`) also read
 the verifier's last hidden state: the decoder keeps the verifier's feature of every position in its cache and
@@ -36,6 +43,10 @@ from transformers import DynamicCache
 from .entropy import EntropyConfig
 from .models import ModelPair
 
+# What a stop decision after the j-th draft token verifies: "include" the first j tokens (transformers' confidence
+# criteria), or "exclude" the j-th and verify j - 1 (SVIP, llama.cpp's p_min: stop *before* an uncertain token).
+STOP_MODES = ("include", "exclude")
+
 
 class DecoderError(RuntimeError):
     """The decoder was driven out of order (draft before start, verify after the end, ...)."""
@@ -59,8 +70,9 @@ class DraftStep:
 class VerifyResult:
     """Outcome of one verification (one block)."""
 
-    drafted: int
+    drafted: int  # draft tokens verified
     accepted: int  # draft tokens kept (0..drafted)
+    discarded: int  # draft tokens dropped before the verification (their drafting time is in draft_time_s)
     emitted: tuple[int, ...]  # accepted draft tokens + correction/bonus, cut at EOS and the token budget
     draft_time_s: float  # time of this block's draft steps
     verify_time_s: float  # verification step: forward pass, acceptance, cache rollback
@@ -77,6 +89,7 @@ class SequenceStats:
     blocks: int = 0
     drafted: int = 0
     accepted: int = 0
+    discarded: int = 0  # draft tokens dropped before verification (stop mode "exclude")
     prefill_s: float = 0.0
     draft_s: float = 0.0
     verify_s: float = 0.0
@@ -102,6 +115,7 @@ class SequenceStats:
             "blocks": self.blocks,
             "drafted": self.drafted,
             "accepted": self.accepted,
+            "discarded": self.discarded,
             "acceptance_rate": self.accepted / self.drafted if self.drafted else float("nan"),
             "mean_accepted_tokens": self.new_tokens / self.blocks if self.blocks else float("nan"),
             "mean_draft_len": self.drafted / self.blocks if self.blocks else 0.0,
@@ -159,6 +173,7 @@ class SpeculativeDecoder:
         self.max_new_tokens = int(max_new_tokens)
         self.device = pair.device
         self.vocab_size = pair.vocab_size
+        self.drafter_vocab_size = pair.drafter_vocab_size
         self.eos_ids = pair.eos_token_ids
         self.reads_features = bool(getattr(pair.drafter, "reads_verifier_features", False))
         self.generator = torch.Generator(device="cpu")
@@ -210,6 +225,7 @@ class SpeculativeDecoder:
         self.draft_steps: list[DraftStep] = []
         self._draft_probs: list[torch.Tensor] = []  # drafter distribution q per draft token (sampling only)
         self._uniforms: list[float] = []  # acceptance draws of the current block, shared with `peek_accepts`
+        self._discarded_steps: list[DraftStep] = []  # dropped by `discard_draft`: their time is still charged
         self.verifier_cache = DynamicCache()
         self.drafter_cache = DynamicCache()
         hidden = self.pair.verifier.config.get_text_config().hidden_size
@@ -230,8 +246,8 @@ class SpeculativeDecoder:
                 else:
                     self.pair.verifier(input_ids=prefix, cache=self.verifier_cache, use_cache=True,
                                        logits_to_keep=1)
-                    self.pair.drafter(input_ids=prefix, cache=self.drafter_cache, use_cache=True,
-                                      logits_to_keep=1)
+                    self.pair.drafter(input_ids=self._drafter_ids(prefix), cache=self.drafter_cache,
+                                      use_cache=True, logits_to_keep=1)
         _sync(self.device)
         self.stats.prefill_s = time.perf_counter() - t0
         return ids
@@ -252,8 +268,18 @@ class SpeculativeDecoder:
 
     @property
     def draft_room(self) -> int:
-        """How many more tokens are worth drafting: a block emits at most len(draft) + 1 tokens."""
+        """How many more tokens are worth drafting: a block emits at most len(draft) + 1 tokens, and nothing
+        follows a drafted end-of-sequence token."""
+        if self.draft_steps and self.draft_steps[-1].token in self.eos_ids:
+            return 0
         return max(0, self.remaining - 1 - len(self.draft_steps))
+
+    def _drafter_ids(self, ids: torch.Tensor) -> torch.Tensor:
+        """Token ids the drafter can embed: ids past its vocabulary (a verifier with a larger output layer
+        emitted them) become its last id."""
+        if self.drafter_vocab_size >= self.vocab_size:
+            return ids
+        return ids.clamp_max(self.drafter_vocab_size - 1)
 
     def _check_running(self, action: str) -> None:
         if not self._started:
@@ -286,7 +312,10 @@ class SpeculativeDecoder:
         """The drafter proposes one more token for the current block."""
         self._check_running("draft")
         if self.draft_room == 0:
-            raise DecoderError("no room to draft: the token budget or context is reached; call verify()")
+            raise DecoderError("no room to draft: the token budget or context is reached, or the draft ended in "
+                               "an end-of-sequence token; call verify()")
+        if self._discarded_steps:
+            raise DecoderError("a draft token was discarded: verify() the block before drafting again")
         t0 = time.perf_counter()
         sequence = self.tokens + self.draft_tokens
         seen = self.drafter_cache.get_seq_length()
@@ -295,12 +324,15 @@ class SpeculativeDecoder:
             if self.reads_features:
                 logits = self._feature_draft_logits(unseen, seen)
             else:
-                logits = self.pair.drafter(input_ids=unseen, cache=self.drafter_cache,
+                logits = self.pair.drafter(input_ids=self._drafter_ids(unseen), cache=self.drafter_cache,
                                            use_cache=True, logits_to_keep=1).logits[0, -1]
-            logits = logits[: self.vocab_size]
         _sync(self.device)
         t_forward = time.perf_counter()
         logits = logits.float()
+        if logits.shape[-1] != self.vocab_size:  # never truncate the verifier: pad a smaller drafter with -inf
+            logits = logits[: self.vocab_size]
+            if logits.shape[-1] < self.vocab_size:
+                logits = torch.cat([logits, logits.new_full((self.vocab_size - logits.shape[-1],), float("-inf"))])
         entropy = float(self.entropy(logits))
         if self.greedy:
             probs = torch.softmax(logits, dim=-1)
@@ -337,6 +369,19 @@ class SpeculativeDecoder:
         predicted = drafter.features(unseen, previous, cache=self.drafter_cache, use_cache=True)
         self._draft_feature = predicted[:, -1:]
         return drafter.logits(predicted[0, -1])
+
+    def discard_draft(self) -> DraftStep:
+        """Drop the latest draft token before verifying (stop mode "exclude": stop *before* the token whose
+        signals were just read). Its drafting time stays charged to the block. The drafter cache needs no
+        rollback: a draft token is fed to the drafter only when the next one is drafted."""
+        self._check_running("discard_draft")
+        if not self.draft_steps:
+            raise DecoderError("there is no draft token to discard; draft() first")
+        step = self.draft_steps.pop()
+        if self._draft_probs:
+            self._draft_probs.pop()
+        self._discarded_steps.append(step)
+        return step
 
     # ------------------------------------------------------------------ 2. verify
     def _verifier_forward(self, unseen: torch.Tensor, keep: int) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -406,23 +451,28 @@ class SpeculativeDecoder:
             rollback_cache(self.drafter_cache, len(self.tokens) - 1)
         verify_s = time.perf_counter() - t0
 
-        draft_s = sum(step.time_s for step in self.draft_steps)
+        all_steps = self.draft_steps + self._discarded_steps
+        draft_s = sum(step.time_s for step in all_steps)
         stats = self.stats
         stats.blocks += 1
         stats.drafted += len(draft)
         stats.accepted += accepted
+        stats.discarded += len(self._discarded_steps)
         stats.new_tokens = len(self.new_tokens)
         stats.draft_s += draft_s
         stats.verify_s += verify_s
-        stats.draft_forward_s += sum(step.forward_s for step in self.draft_steps)
+        stats.draft_forward_s += sum(step.forward_s for step in all_steps)
         stats.verify_forward_s += t_forward - t0
         stats.draft_lengths.append(len(draft))
         stats.accepted_lengths.append(accepted)
+        discarded = len(self._discarded_steps)
         self.draft_steps = []
         self._draft_probs = []
         self._uniforms = []
-        return VerifyResult(drafted=len(draft), accepted=accepted, emitted=tuple(emitted), draft_time_s=draft_s,
-                            verify_time_s=verify_s, forward_s=t_forward - t0, finished=self.finished)
+        self._discarded_steps = []
+        return VerifyResult(drafted=len(draft), accepted=accepted, discarded=discarded, emitted=tuple(emitted),
+                            draft_time_s=draft_s, verify_time_s=verify_s, forward_s=t_forward - t0,
+                            finished=self.finished)
 
     # ------------------------------------------------------------------ privileged
     def peek_accepts(self) -> int:
@@ -448,11 +498,15 @@ class SpeculativeDecoder:
 
     # ------------------------------------------------------------------ whole sequences
     def generate(self, prompt, stop: Callable[[list[DraftStep]], bool] | None = None, max_draft_len: int = 8,
-                 max_new_tokens: int | None = None) -> Generation:
-        """Decode a whole sequence. `stop(draft_steps)` returns True to end the draft after its last token;
-        ``stop=None`` decodes with the verifier alone (no drafting) through the same verification step."""
+                 max_new_tokens: int | None = None, stop_mode: str = "include") -> Generation:
+        """Decode a whole sequence. After each draft token, `stop(draft_steps)` returns True to end the draft:
+        with ``stop_mode="include"`` the draft is verified with that token, with ``"exclude"`` without it (it is
+        discarded; stopping at the first token verifies an empty draft). ``stop=None`` decodes with the verifier
+        alone (no drafting) through the same verification step."""
         if max_draft_len < 1:
             raise ValueError(f"max_draft_len must be >= 1, got {max_draft_len}")
+        if stop_mode not in STOP_MODES:
+            raise ValueError(f"stop_mode must be one of {', '.join(STOP_MODES)}, got {stop_mode!r}")
         t0 = time.perf_counter()
         self.start(prompt, max_new_tokens)
         while not self.finished:
@@ -460,6 +514,8 @@ class SpeculativeDecoder:
                 while self.draft_room > 0 and len(self.draft_steps) < max_draft_len:
                     self.draft()
                     if stop(self.draft_steps):
+                        if stop_mode == "exclude":
+                            self.discard_draft()
                         break
             self.verify()
         wall_s = time.perf_counter() - t0

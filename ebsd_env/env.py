@@ -1,4 +1,4 @@
-"""`EBSD-v0`: one Gymnasium transition per drafting step of the real speculative decoder."""
+"""`EBSD-v1`: one Gymnasium transition per drafting step of the real speculative decoder."""
 
 from __future__ import annotations
 
@@ -12,13 +12,16 @@ import numpy as np
 from gymnasium import spaces
 
 from .cost_model import CostModel, cached_cost_model
-from .decoder import SpeculativeDecoder, VerifyResult
+from .decoder import STOP_MODES, SpeculativeDecoder, VerifyResult
 from .entropy import EntropyConfig
 from .models import ModelPair, cached_pair
 from .observation import ObservationLayout
 
 CLOCKS = ("wall", "model")
 CONTINUE, STOP = 0, 1
+# The stop mode of policies that follow the env (the plan's entropy rules, PPO, bandits); see docs/env.md for
+# the measurement behind the choice.
+DEFAULT_STOP_MODE = "exclude"
 
 # Used only when `ebsd_env.prompts` (the offline prompt suite) is not part of this installation.
 FALLBACK_PROMPTS = (
@@ -67,23 +70,35 @@ class EBSDEnv(gym.Env):
 
     ## Action Space
 
-    `Discrete(2)`: `0` = continue drafting, `1` = stop and verify. The decision applies to the draft shown in
-    the observation (of `n` tokens). Exactly:
+    `Discrete(2)`: `0` = continue (keep the latest draft token and draft another), `1` = stop and verify. The
+    observation shows a draft of `n` tokens, the latest of which was just drafted; what a stop verifies depends
+    on `stop_mode`:
 
-    - if the decoder has no draft room left (`decoder.draft_room == 0`: the token budget or the context is
-      reached) or `n >= max_draft_len`, the step verifies, whatever the action;
-    - otherwise, if `n < min_draft_len`, the step drafts one more token, whatever the action (stop is ignored);
-    - otherwise `0` drafts one more token and `1` verifies.
+    - `"include"` (transformers' confidence criteria): the draft of `n` tokens, the latest included;
+    - `"exclude"` (SVIP, llama.cpp's `p_min`): the first `n - 1` tokens; the latest, whose signals said stop, is
+      discarded (its drafting time is still charged). Stopping at `n = 1` verifies an empty draft.
 
-    `info["forced"]` names the rule that overrode the action (`"draft_room"`, `"max_draft_len"`,
-    `"min_draft_len"`), or is `""`. A step that verifies also drafts the first token of the next block, so every
-    observation shows a draft of at least one token (except right after a reset whose token budget leaves no
-    room to draft: the first step then verifies an empty draft). When a verification leaves exactly one token
-    of budget, the verifier produces it at once in the same step (a draft could not help) and the episode ends.
+    When `min_draft_len` is 0 (the default) every block starts with an observation of the empty draft
+    (`n = 0`, no token signals): stop there verifies an empty draft, so the verifier alone produces the block
+    with no drafting work at all (k = 0); continue drafts the first token. A policy that always stops at once
+    is exactly verifier-alone decoding. With `min_draft_len >= 1` the env drafts the first token before the
+    block's first observation.
+
+    Exactly, with `v` the draft length a stop would verify (`n` or `n - 1` by the mode, 0 at `n = 0`):
+
+    - if a stop would verify fewer than `min_draft_len` tokens, the action counts as continue;
+    - a draft ends at `max_draft_len` tokens, at a drafted end-of-sequence token, and where the token budget
+      or the context leaves no room (`decoder.draft_room == 0`): there continue verifies the whole draft and
+      stop verifies `v` tokens;
+    - otherwise `0` drafts one more token and `1` verifies `v` tokens.
+
+    `info["forced"]` names the rule that overrode the action (`"min_draft_len"`, `"max_draft_len"`, `"eos"`,
+    `"draft_room"`), or is `""`. When a verification leaves exactly one token of budget, the verifier produces
+    it at once in the same step (a draft could not help) and the episode ends.
 
     ## Observation Space
 
-    `Box(0, 1, (2 * history + 1,), float32)`, or `(2 * history + 5,)` with `extra_signals=True`, encoded by
+    `Box(0, 1, (2 * history + 1,), float32)`, or `(2 * history + 7,)` with `extra_signals=True`, encoded by
     `ObservationLayout.encode` (`env.unwrapped.observation_layout` decodes it):
 
     | Index             | Observation                                                              | Min | Max |
@@ -91,15 +106,20 @@ class EBSDEnv(gym.Env):
     | 0 .. h-1          | last h drafter entropies of the current draft / `entropy_scale`, oldest  | 0   | 1   |
     |                   | first, right-aligned; padding (draft shorter than h) holds 0             |     |     |
     | h .. 2h-1         | mask: 1 where the entropy entry is real, 0 where it is padding           | 0   | 1   |
-    | 2h                | draft length n / `max_draft_len`                                         | 0   | 1   |
+    | 2h                | draft length n / `max_draft_len` (0: the empty draft at a block's start) | 0   | 1   |
     | 2h+1 (extra)      | drafter top-1 probability of the latest draft token                      | 0   | 1   |
     | 2h+2 (extra)      | drafter top-1 minus top-2 probability                                    | 0   | 1   |
     | 2h+3 (extra)      | tokens emitted by the previous block / (`max_draft_len` + 1)             | 0   | 1   |
     | 2h+4 (extra)      | tokens generated so far / `max_new_tokens`                               | 0   | 1   |
+    | 2h+5 (extra)      | drafter probability of the token it emitted (`token_prob`; = top-1 when  | 0   | 1   |
+    |                   | greedy, the sampled token's probability when sampling)                   |     |     |
+    | 2h+6 (extra)      | acceptance of the previous block: accepted / verified draft tokens (0    | 0   | 1   |
+    |                   | before the first block and after a block that verified no draft)         |     |     |
 
     h = `history`. The entropy is the chosen measure (`entropy`: shannon, renyi, tsallis, topk with
     `entropy_param`) at `entropy_temperature`, divided by its maximum over the vocabulary (log|V| for Shannon,
-    Rényi; log k for top-k; (1 - |V|^(1-q)) / (q - 1) for Tsallis), so it lies in [0, 1].
+    Rényi; log k for top-k; (1 - |V|^(1-q)) / (q - 1) for Tsallis), so it lies in [0, 1]. Token signals are 0
+    at n = 0.
 
     ## Rewards
 
@@ -108,14 +128,17 @@ class EBSDEnv(gym.Env):
 
         r_t = (emitted_t - ρ * dt_t) / s
 
-    `dt_t` is the clock time of the decoder work done in step t (drafting steps and verifications; the first
-    draft after `reset` is charged to the first step) and `emitted_t` the tokens committed in step t (0 for a
-    drafting step). The undiscounted return is `(N - ρ T) / s` for N generated tokens in decoding time T.
-    Under greedy decoding the output for a prompt is the verifier's own greedy output whatever the policy, so N
-    is fixed and the return ranks policies exactly as their end-to-end tokens/s N / T does (N/T_a > N/T_b iff
-    T_a < T_b iff N - ρT_a > N - ρT_b). A per-block reward `accepted / block_time` does not: it averages block
-    rates instead of dividing totals. Under sampling N varies with the sampled output and the ranking holds in
-    expectation per generated token. See docs/env.md for the derivation.
+    `dt_t` is the clock time of the decoder work done in step t (drafting steps, discarded ones included, and
+    verifications; a draft made before a block's first observation is charged to the step that led to it) and
+    `emitted_t` the tokens committed in step t (0 for a drafting step). The undiscounted return is
+    `(N - ρ T) / s` for N generated tokens in decoding time T. The objective of EBSD Gym
+    (`ebsd_env.objective`) is total tokens over total decoding time over a set of episodes: under greedy
+    decoding the output for a prompt is the verifier's own greedy output whatever the policy, so N is fixed and
+    the summed undiscounted return `(ΣN - ρΣT) / s` orders policies exactly as ΣN / ΣT does. Discount with
+    γ = 1 (as `ebsd train ppo` does): with γ < 1 later tokens count less and the order can change. A per-block
+    reward `accepted / block_time` does not rank by the objective either: it averages block rates instead of
+    dividing totals. Under sampling N varies with the sampled output and the ranking holds in expectation per
+    generated token. See docs/env.md for the derivation.
 
     Clocks: `clock="wall"` charges the decoder's synchronised `perf_counter` times of each drafting step and
     verification (forward passes, signals, acceptance, cache rollback); `clock="model"` charges a
@@ -125,8 +148,8 @@ class EBSDEnv(gym.Env):
     ## Starting State
 
     `reset` picks a prompt (`options={"prompt_index": i}` deterministically, else uniformly with
-    `self.np_random`), seeds the sampler from `self.np_random`, prefills both models with the prompt and drafts
-    the first token.
+    `self.np_random`), seeds the sampler from `self.np_random` and prefills both models with the prompt; with
+    `min_draft_len >= 1` it also drafts the first token.
 
     ## Episode End
 
@@ -137,20 +160,25 @@ class EBSDEnv(gym.Env):
     ## Info
 
     Every step: `verified`, `forced`, `generated`, `step_s` (clock seconds charged), and while a draft exists
-    the signals of its latest token: `position`, `entropy` (nats), `top1_prob`, `margin`. A verifying step adds
-    `accepted`, `drafted`, `emitted` (tokens committed by the step), `draft_time_s`, `verify_time_s` (clock
-    seconds of the verified block) and `block_entropies`. The last step adds `episode_stats` (see
+    the signals of its latest token: `position`, `entropy` (nats), `top1_prob`, `margin`, `token_prob`. A
+    verifying step adds `accepted`, `drafted` (draft tokens verified), `discarded` (dropped by an exclude-mode
+    stop), `emitted` (tokens committed by the step), `draft_time_s`, `verify_time_s` (clock seconds of the
+    verified block) and `block_entropies` (of the verified draft tokens). The last step adds `episode_stats` (see
     `episode_stats`) and its scalar keys `tokens_per_s`, `acceptance_rate`, `mean_accepted_tokens`,
     `mean_draft_len`, `new_tokens` at top level, for `Monitor(info_keywords=...)`.
 
     ## Arguments
 
     ```python
-    gym.make("EBSD-v0", pair=None, prompts=None, history=8, entropy="shannon", entropy_param=None,
-             entropy_temperature=1.0, min_draft_len=1, max_draft_len=16, max_new_tokens=128, temperature=0.0,
+    gym.make("EBSD-v1", pair=None, prompts=None, history=8, entropy="shannon", entropy_param=None,
+             entropy_temperature=1.0, min_draft_len=0, max_draft_len=16, max_new_tokens=128, temperature=0.0,
              top_p=1.0, clock="wall", extra_signals=False, seed=None, drafter=None, verifier=None, device="cpu",
-             reward_scale=None, cost_model=None, render_mode=None)
+             reward_scale=None, cost_model=None, render_mode=None, stop_mode=DEFAULT_STOP_MODE)
     ```
+
+    - `stop_mode`: `"include"` or `"exclude"` (see Action Space). The default, `DEFAULT_STOP_MODE`, is the
+      mode that measured faster on the embedded pair (docs/env.md gives the measurement). Policies whose
+      source stops in a given mode (the field's published rules) refuse an env in the other mode.
 
     - `pair`: a loaded `ModelPair` (shared, never copied by the env); if None, `cached_pair(drafter, verifier,
       device)` loads once per process.
@@ -165,29 +193,38 @@ class EBSDEnv(gym.Env):
       `env_kwargs={"render_mode": None}`.
     - `seed`: used by the first `reset` that is given no seed.
 
-    `EBSD-Deterministic-v0` is this env with `clock="model"`.
+    `EBSD-Deterministic-v1` is this env with `clock="model"`.
 
     ## Version History
 
-    * v0: initial version.
+    * v1: a policy can decline to speculate: `min_draft_len` defaults to 0 and each block starts with an
+      observation of the empty draft, where stop verifies k = 0 (the verifier alone). `stop_mode` adds
+      `"exclude"` (stop before the token whose signals were read). Drafting ends at a drafted end-of-sequence
+      token. Extra signals add the emitted token's probability and the previous block's acceptance. A drafter
+      with a smaller vocabulary is padded with -inf instead of truncating the verifier's distribution. One
+      objective (`ebsd_env.objective`) with γ = 1. v0 is no longer registered.
+    * v0: initial version (a block always drafted at least one token; stop always included the latest).
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
 
     def __init__(self, pair: ModelPair | None = None, prompts: Sequence[dict | str] | None = None, history: int = 8,
                  entropy: str = "shannon", entropy_param: float | None = None, entropy_temperature: float = 1.0,
-                 min_draft_len: int = 1, max_draft_len: int = 16, max_new_tokens: int = 128,
+                 min_draft_len: int = 0, max_draft_len: int = 16, max_new_tokens: int = 128,
                  temperature: float = 0.0, top_p: float = 1.0, clock: str = "wall", extra_signals: bool = False,
                  seed: int | None = None, drafter: str | None = None, verifier: str | None = None,
                  device: str = "cpu", reward_scale: float | None = None,
-                 cost_model: CostModel | str | Path | None = None, render_mode: str | None = None):
+                 cost_model: CostModel | str | Path | None = None, render_mode: str | None = None,
+                 stop_mode: str = DEFAULT_STOP_MODE):
+        if stop_mode not in STOP_MODES:
+            raise ValueError(f"unknown stop_mode {stop_mode!r}; valid: {', '.join(STOP_MODES)}")
         if clock not in CLOCKS:
             raise ValueError(f"unknown clock {clock!r}; valid: {', '.join(CLOCKS)}")
         if history < 1:
             raise ValueError(f"history must be >= 1 (entropies shown per observation), got {history}")
-        if min_draft_len < 1:
-            raise ValueError(f"min_draft_len must be >= 1, got {min_draft_len}")
-        if max_draft_len < min_draft_len:
+        if min_draft_len < 0:
+            raise ValueError(f"min_draft_len must be >= 0, got {min_draft_len}")
+        if max_draft_len < max(1, min_draft_len):
             raise ValueError(f"min_draft_len ({min_draft_len}) must be <= max_draft_len ({max_draft_len}): "
                              "lower min_draft_len or raise max_draft_len")
         if max_new_tokens < 1:
@@ -203,6 +240,7 @@ class EBSDEnv(gym.Env):
         self.pair = pair
         self.prompts = normalise_prompts(prompts)
         self.clock = clock
+        self.stop_mode = stop_mode
         self.min_draft_len = int(min_draft_len)
         self.max_draft_len = int(max_draft_len)
         self.max_new_tokens = int(max_new_tokens)
@@ -243,9 +281,9 @@ class EBSDEnv(gym.Env):
         self._draft_s = 0.0
         self._verify_s = 0.0
         self._prev_emitted = 0
+        self._prev_acceptance = 0.0
         self._running, self._episode_over = True, False
-        if self.decoder.draft_room > 0:
-            self._draft()
+        self._begin_block()
         info = {"prompt_id": row["id"], "category": row["category"], "prompt_index": index,
                 "generated": 0, **self._draft_signals()}
         return self._observe(), info
@@ -261,30 +299,24 @@ class EBSDEnv(gym.Env):
         stop = int(action) == STOP
         decoder = self.decoder
         n = len(decoder.draft_steps)
-        forced = ""
-        if decoder.draft_room == 0:
-            verify, forced = True, "" if stop else "draft_room"
-        elif n >= self.max_draft_len:
-            verify, forced = True, "" if stop else "max_draft_len"
-        elif n < self.min_draft_len:
-            verify, forced = False, "min_draft_len" if stop else ""
-        else:
-            verify = stop
-
+        verify, discard, forced = self._resolve(stop, n)
         info: dict = {"verified": verify, "forced": forced}
         emitted = 0
         if verify:
+            if discard:
+                decoder.discard_draft()
             result = self._verify()
             emitted = len(result.emitted)
-            info.update(accepted=result.accepted, drafted=result.drafted, draft_time_s=self._block_draft_s,
-                        verify_time_s=self._block_verify_s, block_entropies=self._block_entropies)
+            info.update(accepted=result.accepted, drafted=result.drafted, discarded=result.discarded,
+                        draft_time_s=self._block_draft_s, verify_time_s=self._block_verify_s,
+                        block_entropies=self._block_entropies)
             # One token of budget left: no draft can help, the verifier alone produces it.
             while not decoder.finished and decoder.draft_room == 0:
                 emitted += len(self._verify().emitted)
             info["emitted"] = emitted
             self._prev_emitted = emitted
-            if not decoder.finished:
-                self._draft()
+            self._prev_acceptance = result.accepted / result.drafted if result.drafted else 0.0
+            self._begin_block()
         else:
             self._draft()
 
@@ -329,6 +361,7 @@ class EBSDEnv(gym.Env):
             "blocks": stats["blocks"],
             "drafted": stats["drafted"],
             "accepted": stats["accepted"],
+            "discarded": stats["discarded"],
             "draft_s": self._draft_s,
             "verify_s": self._verify_s,
             "decode_s": decode_s,
@@ -341,6 +374,7 @@ class EBSDEnv(gym.Env):
             "prompt_id": self._row["id"],
             "category": self._row["category"],
             "clock": self.clock,
+            "stop_mode": self.stop_mode,
         }
 
     # ------------------------------------------------------------------ internals
@@ -364,6 +398,28 @@ class EBSDEnv(gym.Env):
             return [{"role": "user", "content": content}]
         return content
 
+    def _resolve(self, stop: bool, n: int) -> tuple[bool, bool, str]:
+        """(verify?, discard the latest draft token first?, forced-rule name) for an action on a draft of n."""
+        decoder = self.decoder
+        if n == 0:  # the empty draft at a block's start (or no room left to draft at all)
+            if decoder.draft_room == 0:
+                return True, False, "" if stop else "draft_room"
+            return (True, False, "") if stop else (False, False, "")
+        exclude = self.stop_mode == "exclude"
+        last_is_eos = decoder.draft_steps[-1].token in decoder.eos_ids
+        at_end = decoder.draft_room == 0 or n >= self.max_draft_len
+        end_rule = "eos" if last_is_eos else "max_draft_len" if n >= self.max_draft_len else "draft_room"
+        if stop and (n - 1 if exclude else n) < self.min_draft_len:  # the stop would verify too short a draft
+            return at_end, False, "min_draft_len"
+        if stop:
+            return True, exclude, ""
+        return (True, False, end_rule) if at_end else (False, False, "")
+
+    def _begin_block(self) -> None:
+        """Start a block: with `min_draft_len` >= 1 the first token is drafted before the policy is asked."""
+        if not self.decoder.finished and self.min_draft_len >= 1 and self.decoder.draft_room > 0:
+            self._draft()
+
     def _draft(self) -> None:
         step = self.decoder.draft()
         dt = step.time_s if self.clock == "wall" else self.cost_model.draft_s
@@ -376,7 +432,7 @@ class EBSDEnv(gym.Env):
         if self.clock == "wall":
             draft_s, verify_s = result.draft_time_s, result.verify_time_s
         else:
-            draft_s = result.drafted * self.cost_model.draft_s
+            draft_s = (result.drafted + result.discarded) * self.cost_model.draft_s
             verify_s = self.cost_model.verify_cost(result.drafted + 1)
         self._block_draft_s, self._block_verify_s = draft_s, verify_s
         self._verify_s += verify_s
@@ -389,7 +445,7 @@ class EBSDEnv(gym.Env):
             return {"position": 0}
         last = steps[-1]
         return {"position": last.position, "entropy": last.entropy, "top1_prob": last.top1_prob,
-                "margin": last.margin}
+                "margin": last.margin, "token_prob": last.token_prob}
 
     def _observe(self) -> np.ndarray:
         steps = self.decoder.draft_steps
@@ -397,4 +453,5 @@ class EBSDEnv(gym.Env):
         return self.observation_layout.encode(
             [step.entropy for step in steps], len(steps),
             top1_prob=last.top1_prob if last else 0.0, margin=last.margin if last else 0.0,
-            prev_emitted=self._prev_emitted, generated=len(self.decoder.new_tokens))
+            prev_emitted=self._prev_emitted, generated=len(self.decoder.new_tokens),
+            token_prob=last.token_prob if last else 0.0, prev_acceptance=self._prev_acceptance)

@@ -241,8 +241,13 @@ class ModelPair:
 
     @property
     def vocab_size(self) -> int:
-        """Width of the logits both models are compared over (the smaller of the two output layers)."""
-        return min(self.drafter.config.get_text_config().vocab_size, self.verifier.config.get_text_config().vocab_size)
+        """Width of the distributions compared: the verifier's whole output layer (never truncated; a smaller
+        drafter's logits are padded with -inf by the decoder)."""
+        return self.verifier.config.get_text_config().vocab_size
+
+    @property
+    def drafter_vocab_size(self) -> int:
+        return self.drafter.config.get_text_config().vocab_size
 
     @property
     def context_length(self) -> int:

@@ -12,6 +12,12 @@ One flat float32 vector, all entries in [0, 1]:
 | 2h+2 (extra signals)  | drafter top-1 minus top-2 probability                                 |
 | 2h+3 (extra signals)  | tokens emitted by the previous block / (max_draft_len + 1)            |
 | 2h+4 (extra signals)  | tokens generated so far / max_new_tokens                              |
+| 2h+5 (extra signals)  | drafter probability of the latest token it emitted (= top-1 greedy)   |
+| 2h+6 (extra signals)  | acceptance of the previous block: accepted / verified draft tokens    |
+|                       | (0 before the first block and after a block that verified no draft)  |
+
+Token signals (entropies, top-1, margin, token probability) are 0 at position 0: an empty draft, which the env
+shows at the start of each block when `min_draft_len` is 0 (the policy may then verify without drafting).
 
 Entropies are divided by ``entropy_scale`` (the measure's maximum over the vocabulary, log|V| for Shannon) and
 clipped to [0, 1]. Policies whose thresholds are in nats convert with `ObservationLayout.entropies_nats`.
@@ -24,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 PAD_VALUE = 0.0
-EXTRA_SIGNALS = ("top1_prob", "margin", "prev_emitted", "generated")
+EXTRA_SIGNALS = ("top1_prob", "margin", "prev_emitted", "generated", "token_prob", "prev_acceptance")
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,8 @@ class ObservationView:
     margin: float | None = None
     prev_emitted: int | None = None
     generated: int | None = None
+    token_prob: float | None = None
+    prev_acceptance: float | None = None
 
 
 @dataclass(frozen=True)
@@ -58,7 +66,8 @@ class ObservationLayout:
         return 2 * self.history + 1 + (len(EXTRA_SIGNALS) if self.extra_signals else 0)
 
     def encode(self, entropies: list[float], position: int, top1_prob: float = 0.0, margin: float = 0.0,
-               prev_emitted: int = 0, generated: int = 0) -> np.ndarray:
+               prev_emitted: int = 0, generated: int = 0, token_prob: float = 0.0,
+               prev_acceptance: float = 0.0) -> np.ndarray:
         h = self.history
         obs = np.full(self.size, PAD_VALUE, dtype=np.float32)
         recent = np.asarray(entropies[-h:], dtype=np.float64) / self.entropy_scale
@@ -72,6 +81,8 @@ class ObservationLayout:
             obs[2 * h + 2] = np.clip(margin, 0.0, 1.0)
             obs[2 * h + 3] = min(prev_emitted / (self.max_draft_len + 1), 1.0)
             obs[2 * h + 4] = min(generated / self.max_new_tokens, 1.0)
+            obs[2 * h + 5] = np.clip(token_prob, 0.0, 1.0)
+            obs[2 * h + 6] = np.clip(prev_acceptance, 0.0, 1.0)
         return obs
 
     def decode(self, obs: np.ndarray) -> ObservationView:
@@ -85,7 +96,8 @@ class ObservationLayout:
         if self.extra_signals:
             view.update(top1_prob=float(obs[2 * h + 1]), margin=float(obs[2 * h + 2]),
                         prev_emitted=int(round(obs[2 * h + 3] * (self.max_draft_len + 1))),
-                        generated=int(round(obs[2 * h + 4] * self.max_new_tokens)))
+                        generated=int(round(obs[2 * h + 4] * self.max_new_tokens)),
+                        token_prob=float(obs[2 * h + 5]), prev_acceptance=float(obs[2 * h + 6]))
         return ObservationView(**view)
 
     def entropies_nats(self, obs: np.ndarray) -> np.ndarray:

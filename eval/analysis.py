@@ -11,6 +11,8 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
+from ebsd_env.objective import objective, objective_summary, paired_ratio
+
 from .metrics import (
     auroc,
     bootstrap_ci,
@@ -19,7 +21,6 @@ from .metrics import (
     mean_summary,
     percentiles,
     policy_name,
-    ratio_summary,
     request_latency,
     spearman,
     spec_params,
@@ -40,18 +41,22 @@ def _by(rows, key):
     return out
 
 
-def _mean_by_unit(rows, value) -> dict:
-    """Value per (prompt, seed) unit (the mean if a unit appears more than once)."""
-    groups = _by(rows, unit)
-    return {u: float(np.mean([value(r) for r in rs])) for u, rs in groups.items()}
+def _work_by_unit(rows) -> dict:
+    """(new tokens, decoding seconds) per (prompt, seed) unit, summed if a unit appears more than once."""
+    out: dict = {}
+    for r in rows:
+        n, t = out.get(unit(r), (0.0, 0.0))
+        out[unit(r)] = (n + float(r["stats"]["new_tokens"]), t + float(r["stats"]["decode_s"]))
+    return out
 
 
-def _tps(row) -> float:
-    return float(row["stats"]["tokens_per_s"])
+def _rate(work: tuple) -> float:
+    return work[0] / work[1] if work[1] > 0 else float("nan")
 
 
-def _paired(a: dict, b: dict) -> list[float]:
-    return [a[u] / b[u] for u in a if u in b and b[u] > 0 and np.isfinite(a[u])]
+def _paired(a: dict, b: dict) -> dict:
+    """The objective of `a` over that of `b` on their shared units (`ebsd_env.objective.paired_ratio`)."""
+    return paired_ratio(a, b)
 
 
 def cell_metrics(rows: list[dict], flops: dict) -> dict:
@@ -70,7 +75,7 @@ def cell_metrics(rows: list[dict], flops: dict) -> dict:
     token_lat = [t for row in rows for t in token_latencies(row)]
     out = {
         "episodes": len(rows),
-        "tokens_per_s": mean_summary([_tps(r) for r in rows]),
+        "tokens_per_s": objective_summary([(r["stats"]["new_tokens"], r["stats"]["decode_s"]) for r in rows]),
         "wall_tokens_per_s": mean_summary([r["stats"].get("wall_tokens_per_s", float("nan")) for r in rows]),
         "acceptance_rate": accepted / drafted if drafted else float("nan"),
         "tau": new_tokens / blocks if blocks else float("nan"),
@@ -107,11 +112,11 @@ def analyse_condition(rows: list[dict], flops: dict) -> dict:
     fixed = [v for v in variants if fam[v] == "fixed-k"]
     ebsd = [v for v in variants if fam[v] == "ebsd"]
 
-    tps = {v: {c: _mean_by_unit([r for r in by_variant[v] if r["category"] == c], _tps) for c in categories}
+    tps = {v: {c: _work_by_unit([r for r in by_variant[v] if r["category"] == c]) for c in categories}
            for v in variants}
     best_fixed = {}
     for c in categories:
-        scored = [(np.mean(list(tps[v][c].values())), v) for v in fixed if tps[v][c]]
+        scored = [(objective(*zip(*tps[v][c].values(), strict=True)), v) for v in fixed if tps[v][c]]
         best_fixed[c] = max(scored)[1] if scored else None
 
     def baseline_units(choice: dict[str, str | None], cats) -> dict:
@@ -136,12 +141,11 @@ def analyse_condition(rows: list[dict], flops: dict) -> dict:
             m = cell_metrics(cell_rows, flops)
             mine = baseline_units({x: v for x in cats}, cats)
             if reference is not None:
-                m["speedup_vs_verifier"] = ratio_summary(_paired(mine, baseline_units({x: reference for x in cats},
-                                                                                      cats)))
+                m["speedup_vs_verifier"] = _paired(mine, baseline_units({x: reference for x in cats}, cats))
             if any(best_fixed.get(x) for x in cats):
-                m["speedup_vs_best_fixed_k"] = ratio_summary(_paired(mine, baseline_units(best_fixed, cats)))
+                m["speedup_vs_best_fixed_k"] = _paired(mine, baseline_units(best_fixed, cats))
             if oracle is not None:
-                m["oracle_share"] = ratio_summary(_paired(mine, baseline_units({x: oracle for x in cats}, cats)))
+                m["oracle_share"] = _paired(mine, baseline_units({x: oracle for x in cats}, cats))
             if outputs:
                 same = [r["stats"].get("output_ids") == outputs[unit(r)] for r in cell_rows if unit(r) in outputs]
                 m["identical_to_verifier"] = float(np.mean(same)) if same else float("nan")
@@ -206,7 +210,7 @@ def comparisons(cond: dict, tps: dict) -> dict:
         entry = {"best_fixed_k": base}
         for label, v in (("chosen_ebsd", cond["chosen_ebsd"]), ("best_ebsd", cond["best_ebsd_per_category"].get(c))):
             if v and base:
-                entry[label] = {"variant": v, **ratio_summary(_paired(tps[v][c], tps[base][c]))}
+                entry[label] = {"variant": v, **_paired(tps[v][c], tps[base][c])}
         out[c] = entry
     return out
 
@@ -326,10 +330,10 @@ def hypotheses(cond: dict, tps: dict) -> dict:
         out["H4"] = {"statement": statement, "verdict": "not testable",
                      "evidence": "needs a combined policy and at least one single entropy rule"}
     else:
-        ratios = [ratio_summary(_paired(tps[combined][c], tps[single][c])) for c in cats]
+        ratios = [_paired(tps[combined][c], tps[single][c]) for c in cats]
         verdict, above, below = _verdict_from_ratios(ratios)
-        overall = ratio_summary(_paired({u: x for c in cats for u, x in tps[combined][c].items()},
-                                        {u: x for c in cats for u, x in tps[single][c].items()}))
+        overall = _paired({u: x for c in cats for u, x in tps[combined][c].items()},
+                          {u: x for c in cats for u, x in tps[single][c].items()})
         out["H4"] = {"statement": statement, "verdict": verdict,
                      "evidence": (f"{combined} vs the best single rule {single}: paired ratio {overall['mean']:.3f} "
                                   f"(95% CI {_ci(overall['ci'])}); CI above 1 in {above}/{len(cats)} categories, "
@@ -425,9 +429,9 @@ def failure_modes(cond: dict, rows: list[dict], tps: dict) -> dict:
             base = cond["best_fixed_k"].get(c)
             if base:
                 for u, x in tps[chosen][c].items():
-                    if u in tps[base][c] and tps[base][c][u] > 0:
+                    if u in tps[base][c] and _rate(tps[base][c][u]) > 0:
                         losses.append({"prompt_id": u[0], "seed": u[1], "category": c,
-                                       "ratio": x / tps[base][c][u]})
+                                       "ratio": _rate(x) / _rate(tps[base][c][u])})
         out["worst_prompts"] = sorted(losses, key=lambda d: d["ratio"])[:5]
     return out
 

@@ -1,6 +1,6 @@
 """`ebsd bench env`: the environment's own overhead on a real pair, and env steps per second with each clock.
 
-Drives `EBSD-v0` with a fixed-k rule (stop once the draft has k tokens) over a few prompts of the built-in
+Drives `EBSD-v1` with a fixed-k rule (stop once the draft has k tokens) over a few prompts of the built-in
 suite, once per clock, timing every `reset` and `step` with `time.perf_counter()`. It reports:
 
 - ``steps_per_s``: env steps per second of wall time (resets excluded); ``tokens_per_s`` counts resets in;
@@ -30,7 +30,7 @@ import torch
 import tyro
 from tqdm import tqdm
 
-import ebsd_env  # noqa: F401  (registers EBSD-v0)
+import ebsd_env  # noqa: F401  (registers EBSD-v1)
 from ebsd_env.models import cached_pair
 
 
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     prompts = _prompts(config.prompts)
     rows = []
     for clock in config.clocks:
-        env = gym.make("EBSD-v0", pair=pair, prompts=prompts, clock=clock, max_new_tokens=config.max_new_tokens,
+        env = gym.make("EBSD-v1", pair=pair, prompts=prompts, clock=clock, max_new_tokens=config.max_new_tokens,
                        max_draft_len=max(config.k, 16))
         rows.append(bench_clock(env, config.k, config.prompts))
     print(f"pair: {pair.describe()}  threads={torch.get_num_threads()}  fixed k={config.k}  "

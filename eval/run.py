@@ -29,8 +29,12 @@ import torch
 import tyro
 from tqdm.auto import tqdm
 
+from ebsd_env.env import DEFAULT_STOP_MODE
+from ebsd_env.objective import OBJECTIVE
+
 DEFAULT_POLICIES = (
     "no-spec",
+    "fixed-k:k=1",
     "fixed-k:k=2",
     "fixed-k:k=4",
     "fixed-k:k=8",
@@ -38,10 +42,12 @@ DEFAULT_POLICIES = (
     "entropy-abs:theta=1.5",
     "entropy-rel:theta=2.0",
     "combined",
+    "svip",
     "oracle",
 )
-BASELINES = ("no-spec", "fixed-k:k=2", "fixed-k:k=4", "fixed-k:k=8")
-ENV_KEYS = ("entropy", "entropy_param", "entropy_temperature", "max_draft_len", "min_draft_len", "history")
+BASELINES = ("no-spec", "fixed-k:k=1", "fixed-k:k=2", "fixed-k:k=4", "fixed-k:k=8")
+ENV_KEYS = ("entropy", "entropy_param", "entropy_temperature", "max_draft_len", "min_draft_len", "history",
+            "stop_mode")
 # Entropy measures and threshold pairs (nats of that measure) for `--ablation entropy-type`; each measure has
 # its own scale (Tsallis q=2 stays below 1, top-k below log k), so each gets thresholds inside its range.
 ENTROPY_TYPE_GRID = (("shannon", None, (0.5, 1.5)), ("renyi", 2.0, (0.3, 1.0)), ("tsallis", 2.0, (0.2, 0.5)),
@@ -94,10 +100,13 @@ class EvalConfig:
     """Rényi alpha / Tsallis q / top-k k"""
     entropy_temperature: float = 1.0
     """temperature applied to the drafter's logits before the entropy"""
-    max_draft_len: int = 16
-    """the env's cap on a draft"""
-    min_draft_len: int = 1
-    """the env's floor on a draft"""
+    max_draft_len: int = 40
+    """the env's cap on a draft (40: the field rules' own caps, 20 for transformers and 40 for SVIP, bind)"""
+    min_draft_len: int = 0
+    """the env's floor on the draft length a stop verifies (0: a policy may verify without drafting)"""
+    stop_mode: Literal["include", "exclude"] = DEFAULT_STOP_MODE
+    """stop mode of the policies that follow the env (entropy rules, PPO, the oracle); the field's rules and
+    fixed-k run in their own mode (`ebsd policies` lists them)"""
     history: int = 8
     """entropies per observation (a ppo: model must match what it was trained on)"""
     cost_model: str | None = None
@@ -176,9 +185,10 @@ def build_plan(config: EvalConfig) -> Plan:
         note = "single criteria vs combined (any / all)"
     elif name == "thresholds":
         variants = base + [_variant(s) for s in (
-            "entropy-abs:theta=1.0", "adaedl", "bandit-ucb", "entropy-pos:alpha=-0.1,theta=1.5",
+            "entropy-abs:theta=1.0", "adaedl-like", "bandit-ucb", "entropy-pos:alpha=-0.1,theta=1.5",
             "entropy-pos:alpha=0.1,theta=0.8")]
-        note = "static (entropy-abs) vs adaptive (adaedl, bandit-ucb) vs position-dependent (entropy-pos) thresholds"
+        note = ("static (entropy-abs) vs adaptive (adaedl-like, bandit-ucb over k) vs position-dependent "
+                "(entropy-pos) thresholds")
     elif name == "length":
         variants = base + [_variant(s) for s in ("entropy-abs:theta=0.5", "entropy-abs:theta=1.5")]
         conditions = [Condition(t, n) for t in temps for n in (32, 64, 128)]
@@ -267,24 +277,6 @@ def verifier_nll(pair, ids: list[int], prompt_len: int) -> float:
         return float(-logp.gather(1, targets[:, None]).mean())
 
 
-def verifier_only_stats(stats: dict, env) -> dict:
-    """no-spec runs through `decoder.generate` (the verifier alone); put its speed on the env's clock and on
-    decoding time only, as the env reports every other policy (prefill excluded)."""
-    stats = dict(stats)
-    base = env.unwrapped
-    new = stats["new_tokens"]
-    blocks = len(stats.get("draft_lengths") or [])
-    if base.clock == "model":
-        decode = blocks * base.cost_model.verify_cost(1)
-        stats["wall_draft_s"], stats["wall_verify_s"] = stats["draft_s"], stats["verify_s"]
-        stats["draft_s"], stats["verify_s"] = 0.0, decode
-    else:
-        decode = stats["draft_s"] + stats["verify_s"]
-    stats.update(decode_s=decode, tokens_per_s=new / decode if decode else float("nan"), blocks=blocks,
-                 drafted=0, accepted=0, clock=base.clock)
-    return stats
-
-
 # ----------------------------------------------------------------------------------------------- running
 
 
@@ -312,7 +304,7 @@ def check_policies(plan: Plan) -> None:
 
 
 def default_out(config: EvalConfig) -> Path:
-    env_id = "EBSD-Deterministic-v0" if config.clock == "model" else "EBSD-v0"
+    env_id = "EBSD-Deterministic-v1" if config.clock == "model" else "EBSD-v1"
     return Path("runs") / f"{env_id}__{config.exp_name}__{config.seeds[0]}__{int(time.time())}"
 
 
@@ -333,7 +325,7 @@ def evaluate(config: EvalConfig, pair=None) -> Path:
 
 
 def _evaluate(config: EvalConfig, pair) -> Path:
-    import ebsd_env  # noqa: F401  (registers EBSD-v0)
+    import ebsd_env  # noqa: F401  (registers EBSD-v1)
     from ebsd_env.prompts import load_prompts
     from policies.registry import make_policy
     from policies.rollout import run_episode
@@ -387,19 +379,21 @@ def _evaluate(config: EvalConfig, pair) -> Path:
     policies: dict[tuple, object] = {}
     base_env = {"entropy": config.entropy, "entropy_param": config.entropy_param,
                 "entropy_temperature": config.entropy_temperature, "max_draft_len": config.max_draft_len,
-                "min_draft_len": config.min_draft_len, "history": config.history}
+                "min_draft_len": config.min_draft_len, "history": config.history, "stop_mode": config.stop_mode}
+    probes = {variant.spec: make_policy(variant.spec) for variant in plan.variants}  # what each needs of its env
     with open(episodes_path, "a", encoding="utf-8") as handle, \
             tqdm(total=total, initial=total - len(todo), desc="ebsd eval", unit="episode") as bar:
         for cond, variant, index, seed in todo:
-            settings = {**base_env, **dict(variant.env)}
-            probe = make_policy(variant.spec)
+            probe = probes[variant.spec]
+            # A rule whose source stops in a given mode runs in an env of that mode.
+            settings = {**base_env, **dict(variant.env), **({"stop_mode": probe.stop_mode} if probe.stop_mode else {})}
             env_key = (cond, tuple(sorted(settings.items())), bool(probe.requires_extra_signals))
             if env_key not in envs:
                 # The env calibrates a cost model per pair and temperature (its reward baseline and the model
                 # clock); it is kept in OUT so a resumed run charges exactly the same model clock.
                 saved = out / f"cost_model_T{cond.temperature:g}.json"
                 cost_model = config.cost_model or (str(saved) if saved.exists() else None)
-                env = gym.make("EBSD-v0", pair=pair, prompts=prompts, temperature=cond.temperature, top_p=config.top_p,
+                env = gym.make("EBSD-v1", pair=pair, prompts=prompts, temperature=cond.temperature, top_p=config.top_p,
                                max_new_tokens=cond.max_new_tokens, clock=config.clock,
                                extra_signals=bool(probe.requires_extra_signals), cost_model=cost_model, **settings)
                 if not saved.exists():
@@ -415,8 +409,6 @@ def _evaluate(config: EvalConfig, pair) -> Path:
             result = run_episode(env, policy, seed=seed, options={"prompt_index": index})
             wall_s = time.perf_counter() - t0
             stats = {k: v for k, v in result.items() if k not in ("trace", "policy")}
-            if not policy.drafts:
-                stats = verifier_only_stats(stats, env)
             decoder = env.unwrapped.decoder
             row = {
                 "key": row_key(variant.label, prompts[index]["id"], seed, cond.temperature, cond.max_new_tokens),
@@ -424,7 +416,7 @@ def _evaluate(config: EvalConfig, pair) -> Path:
                 "env": settings, "prompt_id": prompts[index]["id"], "category": prompts[index]["category"],
                 "prompt_index": index, "seed": seed, "temperature": cond.temperature,
                 "max_new_tokens": cond.max_new_tokens, "clock": config.clock, "prompt_tokens": decoder.prompt_len,
-                "episode_wall_s": wall_s, "stats": stats, "blocks": env.blocks if policy.drafts else [],
+                "episode_wall_s": wall_s, "stats": stats, "blocks": env.blocks,
                 "verifier_nll": (verifier_nll(pair, decoder.tokens, decoder.prompt_len)
                                  if cond.temperature > 0 else None),
                 "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -439,6 +431,12 @@ def _evaluate(config: EvalConfig, pair) -> Path:
     meta = run_meta(config, plan, pair, prompts, envs)
     finish(out, current, meta, tensorboard=config.tensorboard)
     return out
+
+
+def probes_mode(spec: str, default: str) -> str:
+    from policies.registry import make_policy
+
+    return make_policy(spec).stop_mode or default
 
 
 def _family(label: str) -> str:
@@ -465,7 +463,9 @@ def run_meta(config: EvalConfig, plan: Plan, pair, prompts: list[dict], envs: di
         "device": str(pair.device), "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
         "prompts": len(prompts), "categories": list(dict.fromkeys(p["category"] for p in prompts)),
         "variants": [v.label for v in plan.variants], "notes": plan.notes, "flops_per_token": flops,
-        "cost_models": cost_models, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "cost_models": cost_models, "objective": OBJECTIVE, "stop_mode": config.stop_mode,
+        "stop_modes": {v.label: probes_mode(v.spec, config.stop_mode) for v in plan.variants},
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
 

@@ -121,7 +121,7 @@ def fit(rollouts: list[dict], l2: float = 1e-2, iterations: int = 100) -> Accept
 
 @dataclass
 class FitConfig:
-    """Log rollouts of a drafting policy on EBSD-Deterministic-v0 and fit the acceptance model on them."""
+    """Log rollouts of a drafting policy on EBSD-Deterministic-v1 and fit the acceptance model on them."""
 
     out: str = "runs/acceptance.json"
     """Where to write the model (JSON, atomically)."""
@@ -171,11 +171,13 @@ def main(argv: list[str] | None = None) -> int:
     else:
         raise ValueError(f"unknown pair {config.pair!r}; valid: embedded, tiny-copy, tiny-random, tiny-noisy")
     prompts = load_prompts(config.prompt_source, limit_per_category=config.limit_per_category)
-    env = gym.make("EBSD-Deterministic-v0", pair=pair, prompts=prompts, max_new_tokens=config.max_new_tokens,
+    stop_mode = make_policy(config.policy).stop_mode  # the logging policy's own mode, if its source has one
+    env = gym.make("EBSD-Deterministic-v1", pair=pair, prompts=prompts, max_new_tokens=config.max_new_tokens,
                    max_draft_len=config.max_draft_len, history=config.history, entropy=config.entropy,
-                   extra_signals=config.extra_signals, temperature=config.temperature)
+                   extra_signals=config.extra_signals, temperature=config.temperature,
+                   **({"stop_mode": stop_mode} if stop_mode else {}))
     policy = make_policy(config.policy, env=env)
-    if not policy.drafts:
+    if policy.spec == "no-spec" or (policy.name == "fixed-k" and policy.k == 0):
         raise ValueError(f"--policy {config.policy!r} does not draft: log rollouts with a drafting policy")
     runs = [(seed, index) for seed in range(config.seeds) for index in range(len(prompts))]
     rollouts = [run_episode(env, policy, seed=seed, options={"prompt_index": index})

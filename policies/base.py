@@ -1,9 +1,16 @@
 """The policy interface and the text-spec grammar shared by every stopping policy.
 
-A policy decides, after each drafted token, whether to keep drafting (action 0) or to stop and verify
-(action 1). It reads the environment's observation through the env's `ObservationLayout`, so a hand-made rule
-and a loaded PPO model see the same vector and run through the same loop (`policies.rollout.run_episode`,
+A policy decides, at each observation of the current draft, whether to keep drafting (action 0) or to stop and
+verify (action 1). It reads the environment's observation through the env's `ObservationLayout`, so a hand-made
+rule and a loaded PPO model see the same vector and run through the same loop (`policies.rollout.run_episode`,
 or `stable_baselines3.common.evaluation.evaluate_policy`).
+
+Stop modes (`EBSD-v1`): a policy whose source stops in a given mode declares it (`stop_mode`, "include" or
+"exclude") and refuses an env in the other mode; the others follow the env. Rules judge draft tokens, so at a
+block's empty draft (position 0) they continue, unless they choose a draft length up front (`stop_at_empty`:
+fixed-k with k = 0, no-spec). A rule's `min` / `max` count the draft tokens a stop *verifies*: in exclude mode a
+stop at position j verifies j - 1 tokens, so `max=m` stops at position m + 1 (one extra token is drafted and
+discarded unless the env's `max_draft_len` is m, where continue verifies all m).
 
 Spec grammar: ``name`` or ``name:key=value,key=value``. A bare first value fills the first parameter
 (``ppo:runs/model.zip``). Lists of sub-policies are written in brackets, separated by ``;``:
@@ -20,6 +27,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ebsd_env.env import DEFAULT_STOP_MODE
 from ebsd_env.observation import ObservationLayout, ObservationView
 
 CONTINUE, STOP = 0, 1
@@ -82,8 +90,6 @@ class Param:
         policies = tuple(item if isinstance(item, Policy) else make_policy(str(item).strip()) for item in value)
         if not policies:
             raise ValueError(f"{owner}: parameter {self.name} needs at least one policy spec")
-        if any(not p.drafts for p in policies):
-            raise ValueError(f"{owner}: no-spec cannot be part of {self.name} (it does not draft at all)")
         return policies
 
     def format(self, value: Any) -> str:
@@ -152,7 +158,7 @@ class Policy:
     params: ClassVar[tuple[Param, ...]] = ()
     requires_extra_signals: ClassVar[bool] = False  # reads top-1 probability / margin (env extra_signals=True)
     privileged: ClassVar[bool] = False  # sees what the verifier will do (the oracle only)
-    drafts: ClassVar[bool] = True  # False: the rollout decodes with the verifier alone (no-spec)
+    stop_mode: ClassVar[str | None] = None  # the mode of the rule's source; None: the env's mode
     block_state: ClassVar[bool] = False  # keeps per-block state: one env at a time in a batched predict
 
     def __init__(self, **values: Any):
@@ -167,6 +173,7 @@ class Policy:
         self.validate()
         self.layout: ObservationLayout | None = None
         self.env = None
+        self.acting_mode = self.stop_mode or DEFAULT_STOP_MODE  # the stop mode it acts in: the env's once bound
         self._last_position = math.inf
         self.reset()
 
@@ -221,8 +228,9 @@ class Policy:
         return f"make_policy({self.spec!r})"
 
     # ------------------------------------------------------------------ binding to an env / layout
-    def bind(self, env=None, layout: ObservationLayout | None = None) -> Policy:
-        """Attach the env (needed by the oracle) and the observation layout (from the env if not given)."""
+    def bind(self, env=None, layout: ObservationLayout | None = None, stop_mode: str | None = None) -> Policy:
+        """Attach the env (needed by the oracle), the observation layout (from the env if not given) and the
+        stop mode (the env's; `stop_mode` when binding to a layout alone)."""
         if env is not None:
             if hasattr(env, "envs"):  # a stable-baselines3 VecEnv: the policy follows its single env
                 if len(env.envs) != 1:
@@ -232,13 +240,19 @@ class Policy:
             self.env = env
             if layout is None:
                 layout = env.unwrapped.observation_layout
+            stop_mode = env.unwrapped.stop_mode
+        if stop_mode is not None:
+            if self.stop_mode is not None and stop_mode != self.stop_mode:
+                raise ValueError(f"{self.spec} stops in {self.stop_mode!r} mode, as its source does; this env stops "
+                                 f"in {stop_mode!r} mode: make the env with stop_mode={self.stop_mode!r}")
+            self.acting_mode = stop_mode
         if layout is not None:
             if not isinstance(layout, ObservationLayout):
                 raise ValueError(f"{self.name}: layout must be an ebsd_env.ObservationLayout, got {type(layout)}")
             if self.requires_extra_signals and not layout.extra_signals:
                 raise ValueError(
                     f"{self.spec} reads the drafter's top-1 probability, which this observation layout lacks: "
-                    "create the env with extra_signals=True, e.g. gym.make('EBSD-v0', ..., extra_signals=True)")
+                    "create the env with extra_signals=True, e.g. gym.make('EBSD-v1', ..., extra_signals=True)")
             self.layout = layout
         self.check_binding()
         return self
@@ -261,7 +275,13 @@ class Policy:
         """Called after each verification with the env's info; adaptive policies learn here."""
 
     def decide(self, view: ObservationView, obs: np.ndarray) -> bool:
+        """Stop after the latest draft token (position >= 1)?"""
         raise NotImplementedError
+
+    def stop_at_empty(self, view: ObservationView, obs: np.ndarray) -> bool:
+        """Stop at a block's empty draft (position 0), i.e. verify without drafting? Rules that judge draft
+        tokens have nothing to judge yet: they continue."""
+        return False
 
     def act(self, obs: np.ndarray) -> int:
         """One decision on one observation: block tracking, the rule, then its min / max draft lengths."""
@@ -272,10 +292,13 @@ class Policy:
         if view.position <= self._last_position:
             self.start_block()
         self._last_position = view.position
+        if view.position == 0:
+            return STOP if self.stop_at_empty(view, obs) or getattr(self, "max", 1) == 0 else CONTINUE
         stop = bool(self.decide(view, obs))
-        if hasattr(self, "min") and view.position < self.min:
+        verified = view.position - 1 if self.acting_mode == "exclude" else view.position  # what a stop would verify
+        if hasattr(self, "min") and verified < self.min:
             return CONTINUE
-        if hasattr(self, "max") and view.position >= self.max:
+        if hasattr(self, "max") and verified >= self.max:
             return STOP
         return STOP if stop else CONTINUE
 
@@ -305,11 +328,20 @@ class Policy:
         return np.asarray(actions, dtype=np.int64), state
 
 
-def bounds_params(min_default: int = 1, max_default: int = 16, min_low: int = 1, source: str = "") -> tuple:
-    """The `min` / `max` draft-length parameters every rule carries."""
+def bounds_params(min_default: int = 0, max_default: int = 16, source: str = "") -> tuple:
+    """The `min` / `max` parameters every rule carries: bounds on the draft length a stop verifies."""
     note = f" ({source})" if source else ""
-    return (Param("min", int, min_default, "draft at least this many tokens per block", low=min_low),
-            Param("max", int, max_default, f"stop at this draft length{note}", low=1))
+    return (Param("min", int, min_default, "verify at least this many draft tokens per block", low=0),
+            Param("max", int, max_default, f"verify at most this many draft tokens per block{note}", low=1))
+
+
+def common_stop_mode(owner: str, policies: Sequence[Policy]) -> str | None:
+    """The stop mode a set of sub-policies shares (None: all follow the env); a clear error if they differ."""
+    modes = sorted({p.stop_mode for p in policies} - {None})
+    if len(modes) > 1:
+        raise ValueError(f"{owner}: its rules stop in different modes ({', '.join(modes)}); combine rules of one "
+                         "stop mode (`ebsd policies` lists each rule's mode)")
+    return modes[0] if modes else None
 
 
 def latest(entropies: Sequence[float]) -> float | None:

@@ -1,13 +1,21 @@
 """The field's published stop rules, with their sources' defaults.
 
-Sources and defaults are collected in ``shared/research/anchors_stop_rules.md`` §1, §2 and §5 (section numbers
-below refer to it). Rules on the drafter's top-1 probability need the env's extra signals
-(``extra_signals=True``). Where a source uses the probability of the token the drafter emitted (transformers'
-confidence criteria), greedy decoding makes that token the top-1, so the two agree; under sampling the env
-reports the top-1 probability and these rules use it.
+Each class docstring names its source (paper and code path). Rules on the drafter's probabilities need the env's
+extra signals (``extra_signals=True``). transformers' confidence criteria read the probability of the token the
+drafter emitted (`token_prob`); Kangaroo, Draft & Verify and llama.cpp read the top-1 probability. Under greedy
+decoding the two agree.
 
-In the env a stop decision follows a drafted token, so the token that crosses a threshold is still verified,
-as in transformers' `ConfidenceCriteria` and llama.cpp's simple path.
+Stop modes (`EBSD-v1`, see `ebsd_env.env`): each rule runs in its source's mode.
+
+| rule | mode | why |
+|---|---|---|
+| hf-confidence, hf-confidence-roc, hf-heuristic | include | transformers checks a token once it is a candidate |
+| svip | exclude | SVIP computes the entropy of the next-token distribution and stops before sampling from it |
+| adaedl-like | exclude | same family as SVIP (a bound on the next token's acceptance) |
+| llamacpp | exclude | `common/speculative.cpp` checks `p_min` before it appends the token |
+| draft-verify, kangaroo | include | their released loops append the drafted token, then test its confidence |
+
+Every rule's `min` defaults to 0 (a stop may verify an empty draft, k = 0) unless its source sets one.
 """
 
 from __future__ import annotations
@@ -27,9 +35,9 @@ def _block_ratio(info: dict) -> float | None:
 class HFConfidence(Policy):
     """transformers' assistant confidence threshold: stop when the drafter's probability p < threshold.
 
-    Source: transformers `ConfidenceCriteria` (stopping_criteria.py) with `assistant_confidence_threshold` 0.4
-    and `num_assistant_tokens` 20, defaults since v4.45 (PR #33258, #33657); anchors §1.2 item 2.
-    Defaults threshold=0.4, min=1, max=20.
+    Source: transformers `ConfidenceCriteria` (generation/stopping_criteria.py): the probability of the token
+    the assistant emitted, against `assistant_confidence_threshold` 0.4, with `num_assistant_tokens` 20 (defaults
+    since v4.45, PRs #33258 and #33657). Include mode. Defaults threshold=0.4, min=0, max=20.
     """
 
     name = "hf-confidence"
@@ -37,9 +45,10 @@ class HFConfidence(Policy):
     params = (Param("threshold", float, 0.4, "probability threshold", low=0.0, high=1.0),
               *bounds_params(max_default=20, source="num_assistant_tokens"))
     requires_extra_signals = True
+    stop_mode = "include"
 
     def decide(self, view, obs):
-        return view.top1_prob < self.threshold
+        return view.token_prob < self.threshold
 
 
 def roc_threshold(matches: list[int], probs: list[float], fn_weight: float) -> float:
@@ -63,9 +72,9 @@ class HFConfidenceROC(Policy):
     Stops like `hf-confidence`; after each verification it labels the block's draft probabilities (1 for
     accepted tokens, 0 for the first rejected one; later tokens are dropped) and, once more than `min_samples`
     samples hold both labels, sets the threshold to the ROC point minimising fpr + 3 * fnr. Source:
-    transformers `AssistedCandidateGenerator.update_candidate_strategy`; anchors §1.2 item 3. The samples
-    persist across episodes, as transformers keeps them on the generator. Defaults threshold=0.4 (initial),
-    fn_weight=3, min_samples=5, min=1, max=20.
+    transformers `AssistedCandidateGenerator.update_candidate_strategy` (generation/candidate_generator.py). The
+    samples persist across episodes, as transformers keeps them on the generator. Include mode. Defaults
+    threshold=0.4 (initial), fn_weight=3, min_samples=5, min=0, max=20.
     """
 
     name = "hf-confidence-roc"
@@ -76,6 +85,7 @@ class HFConfidenceROC(Policy):
               *bounds_params(max_default=20, source="num_assistant_tokens"))
     requires_extra_signals = True
     block_state = True
+    stop_mode = "include"
 
     def validate(self):
         self.current = self.threshold
@@ -87,8 +97,8 @@ class HFConfidenceROC(Policy):
         self._block = {}
 
     def decide(self, view, obs):
-        self._block[view.position] = view.top1_prob
-        return view.top1_prob < self.current
+        self._block[view.position] = view.token_prob
+        return view.token_prob < self.current
 
     def on_verify(self, info):
         accepted, drafted = int(info["accepted"]), int(info["drafted"])
@@ -105,11 +115,11 @@ class HFHeuristic(Policy):
     """transformers' `heuristic` schedule: draft k tokens; k += 2 after a fully accepted block, else k -= 1.
 
     Source: transformers `AssistedCandidateGenerator.update_candidate_strategy`, the original 2023 design
-    (blog `assisted-generation.md`: "initialized to 5"); anchors §1.2 item 1. persist=1 is "heuristic" (k
-    survives episode resets, as transformers writes it back into the assistant's config), persist=0 is
+    (Hugging Face blog `assisted-generation.md`: "initialized to 5"). persist=1 is "heuristic" (k survives
+    episode resets, as transformers writes it back into the assistant's config), persist=0 is
     "heuristic_transient" (k restarts at `k` each episode). transformers leaves k unbounded; here k stays in
-    [1, max] (max 40 as SVIP's baseline caps it, anchors §2.3) so the env's clamp cannot hide a runaway counter.
-    Defaults k=5, persist=1, max=40.
+    [1, max] (max 40, the cap SVIP's repository gives this baseline) so the env's clamp cannot hide a runaway
+    counter. Include mode. Defaults k=5, persist=1, max=40.
     """
 
     name = "hf-heuristic"
@@ -118,6 +128,7 @@ class HFHeuristic(Policy):
               Param("persist", int, 1, "1: k persists across episodes ('heuristic'); 0: 'heuristic_transient'",
                     low=0, high=1),
               Param("max", int, 40, "largest draft length (SVIP's cap for this baseline)", low=1))
+    stop_mode = "include"
 
     def validate(self):
         self.current = min(self.k, self.max)
@@ -141,8 +152,9 @@ class SVIP(Policy):
     """SVIP: stop when sqrt(gamma * H_t) > theta, H_t the drafter's entropy in nats.
 
     Source: Zhang et al., "Draft Model Knows When to Stop", arXiv 2411.18462 (EMNLP 2025); code
-    `Geralt-Targaryen/SVIP:vanilla-sd/eval_specbench.py`; anchors §2.3. SVIP uses Shannon entropy: run the env
-    with entropy="shannon" (its default) to match. Defaults gamma=0.15, theta=0.3, min=1, max=40.
+    `Geralt-Targaryen/SVIP:vanilla-sd/eval_specbench.py`. SVIP uses Shannon entropy: run the env with
+    entropy="shannon" (its default) to match. Exclude mode: the entropy is that of the next-token distribution,
+    and an uncertain token is never drafted. Defaults gamma=0.15, theta=0.3, min=0, max=40.
     """
 
     name = "svip"
@@ -150,26 +162,28 @@ class SVIP(Policy):
     params = (Param("gamma", float, 0.15, "entropy scale", low=0.0),
               Param("theta", float, 0.3, "threshold on sqrt(gamma * H)", low=0.0),
               *bounds_params(max_default=40, source="SVIP's cap"))
+    stop_mode = "exclude"
 
     def decide(self, view, obs):
         h = latest(view.entropies)
         return h is not None and math.sqrt(self.gamma * max(h, 0.0)) > self.theta
 
 
-class AdaEDL(Policy):
-    """AdaEDL: stop when the entropy lower bound on acceptance 1 - sqrt(gamma * H_t) < lam; lam adapts online.
+class AdaEDLLike(Policy):
+    """An AdaEDL-LIKE rule: stop when 1 - sqrt(gamma * H_t) < lam, with lam adapted online.
 
-    Source: Agrawal et al., arXiv 2410.18351; anchors §2.2. The bound's form and gamma = 0.2 come from secondary
-    notes and are NOT verified against the paper's text, nor is its adaptation rule; no code was found. This
-    implementation adapts lam like Draft & Verify adapts its threshold: after each block an EMA (beta) of the
-    block's acceptance rate is compared with `target`; below it lam rises by `step` (stop earlier), above it
-    lam falls; lam stays in [0, 1]. adapt=0 keeps lam fixed (then the rule equals SVIP's form). The initial
-    lam=0.7 is SVIP's threshold in this form (anchors §2.3). Defaults gamma=0.2, lam=0.7, target=0.8,
-    step=0.01, beta=0.9, adapt=1, min=1, max=16.
+    AdaEDL (Agrawal et al., arXiv 2410.18351) stops drafting when an entropy-based lower bound on the next
+    token's acceptance probability falls below a threshold that adapts. Its exact bound, gamma and adaptation
+    rule could not be checked against the paper's text or code here (no code is public), so this rule is named
+    `adaedl-like`: the bound's form 1 - sqrt(gamma * H) and gamma = 0.2 follow secondary descriptions, and the
+    adaptation is this project's own: after each block an EMA (beta) of the block's acceptance rate is compared
+    with `target`; below it lam rises by `step` (stop earlier), above it lam falls; lam stays in [0, 1].
+    adapt=0 keeps lam fixed (then the rule has SVIP's form: sqrt(0.15 H) > 0.3 is 1 - sqrt(0.15 H) < 0.7).
+    Exclude mode, as SVIP. Defaults gamma=0.2, lam=0.7, target=0.8, step=0.01, beta=0.9, adapt=1, min=0, max=16.
     """
 
-    name = "adaedl"
-    description = "AdaEDL: stop when 1 - sqrt(0.2 * H) < lam, lam adapted to the acceptance rate"
+    name = "adaedl-like"
+    description = "AdaEDL-like (unverified form): stop when 1 - sqrt(0.2 * H) < lam, lam adapted to acceptance"
     params = (Param("gamma", float, 0.2, "entropy scale", low=0.0),
               Param("lam", float, 0.7, "initial threshold on the acceptance lower bound", low=0.0, high=1.0),
               Param("target", float, 0.8, "acceptance rate lam adapts towards", low=0.0, high=1.0),
@@ -177,6 +191,7 @@ class AdaEDL(Policy):
               Param("beta", float, 0.9, "EMA weight of the past acceptance rate", low=0.0, high=1.0),
               Param("adapt", int, 1, "1: adapt lam online; 0: fixed", low=0, high=1),
               *bounds_params(max_default=16))
+    stop_mode = "exclude"
 
     def validate(self):
         self.current = self.lam
@@ -199,11 +214,11 @@ class DraftVerify(Policy):
     """Draft & Verify's adaptive threshold: stop when top-1 p < th; th follows an EMA of block acceptance.
 
     Source: Zhang et al., arXiv 2309.08168; code `dilab-zju/self-speculative-decoding:decoding.py` with
-    `auto_parameters=[1, 0.5, 0.9, 1e-2, 0.9]`; anchors §2.5. After each block: matchness = beta1 * matchness +
+    `auto_parameters=[1, 0.5, 0.9, 1e-2, 0.9]`. After each block: matchness = beta1 * matchness +
     (1 - beta1) * accepted/drafted; below `target` the candidate threshold is th + step, otherwise th - step
     (th unchanged when the draft hit max); then th = beta2 * th + (1 - beta2) * candidate. State persists
-    across episodes. Defaults threshold=0.8 (greedy; the source uses 0.5 for sampling), target=0.9, step=0.01,
-    beta1=0.5, beta2=0.9, adapt=1, min=1, max=8.
+    across episodes. Include mode. Defaults threshold=0.8 (greedy; the source uses 0.5 for sampling),
+    target=0.9, step=0.01, beta1=0.5, beta2=0.9, adapt=1, min=0, max=8.
     """
 
     name = "draft-verify"
@@ -217,6 +232,7 @@ class DraftVerify(Policy):
               Param("adapt", int, 1, "1: adapt the threshold; 0: fixed", low=0, high=1),
               *bounds_params(max_default=8, source="max_step_draft"))
     requires_extra_signals = True
+    stop_mode = "include"
 
     def validate(self):
         self.current = self.threshold
@@ -243,31 +259,35 @@ class Kangaroo(HFConfidence):
     """Kangaroo: stop when the drafter's top-1 probability < 0.6, at most 6 draft tokens.
 
     Source: Liu et al., arXiv 2404.18911 (NeurIPS 2024); code `Equationliu/Kangaroo:evaluation/
-    inference_kangaroo.py` (function default 0.6, CLI default 0.4, SPECULATIVE_DECODING_STEPS=6); anchors §2.6.
-    Defaults threshold=0.6, min=1, max=6.
+    inference_kangaroo.py` (function default 0.6, CLI default 0.4, SPECULATIVE_DECODING_STEPS=6). Include mode.
+    Defaults threshold=0.6, min=0, max=6.
     """
 
     name = "kangaroo"
     description = "Kangaroo: stop when top-1 p < 0.6, max 6"
     params = (Param("threshold", float, 0.6, "top-1 probability threshold", low=0.0, high=1.0),
               *bounds_params(max_default=6, source="SPECULATIVE_DECODING_STEPS"))
-    # `decide` and the extra-signal requirement are HFConfidence's: the same rule with other defaults.
+    # The extra-signal requirement and the mode are HFConfidence's; Kangaroo reads the top-1 probability.
+
+    def decide(self, view, obs):
+        return view.top1_prob < self.threshold
 
 
 class LlamaCpp(Policy):
     """llama.cpp `--draft-p-min`: stop when the drafter's top-1 probability < p_min; `--draft-max` 16.
 
-    Source: llama.cpp `common/speculative.cpp` and `common.h` (the "later docs" era: p_min 0.75, max 16, min 0);
-    anchors §2.10. llama.cpp discards drafts shorter than `--draft-min` instead of verifying them; the env
-    always verifies what was drafted, so here `min` is a minimum draft length (0 and 1 behave alike: a block
-    drafts at least one token). Defaults p_min=0.75, min=0, max=16.
+    Source: llama.cpp `common/speculative.cpp` and `common/common.h`, the era whose defaults were p_min 0.75, max
+    16, min 0 (later versions changed them). Exclude mode: the loop tests `p_min` before it appends the token.
+    llama.cpp discards drafts shorter than `--draft-min` instead of verifying them; here `min` is the minimum
+    draft length a stop verifies. Defaults p_min=0.75, min=0, max=16.
     """
 
     name = "llamacpp"
-    description = "llama.cpp --draft-p-min: stop when top-1 p < 0.75, max 16"
+    description = "llama.cpp --draft-p-min: stop before a token with top-1 p < 0.75, max 16"
     params = (Param("p_min", float, 0.75, "top-1 probability threshold", low=0.0, high=1.0),
-              *bounds_params(min_default=0, max_default=16, min_low=0, source="--draft-max"))
+              *bounds_params(max_default=16, source="--draft-max"))
     requires_extra_signals = True
+    stop_mode = "exclude"
 
     def decide(self, view, obs):
         return view.top1_prob < self.p_min

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ebsd_env.objective import arm_value
+
 from .acceptance import AcceptanceModel
-from .base import SPECS, Param, Policy, bounds_params
+from .base import SPECS, Param, Policy, bounds_params, common_stop_mode
 
 
 class PPOPolicy(Policy):
@@ -28,7 +30,7 @@ class PPOPolicy(Policy):
 
         if not self.path or not Path(self.path).is_file():
             raise ValueError(f"ppo: no model file at {self.path!r}; give the .zip written by PPO.save, "
-                             "e.g. ppo:runs/EBSD-v0__ppo__0__1700000000/model.zip")
+                             "e.g. ppo:runs/EBSD-v1__ppo__0__1700000000/model.zip")
         self.model = PPO.load(self.path, device="cpu")
 
     def check_binding(self):
@@ -47,21 +49,24 @@ class PPOPolicy(Policy):
         return self.predict(obs)[0]
 
 
-def block_tokens_per_s(info: dict) -> float:
-    """Measured speed of one block: tokens emitted / (draft + verify time)."""
+def block_work(info: dict) -> tuple[int, float]:
+    """(tokens emitted, clock seconds of drafting and verification) of one verified block."""
     emitted = info["emitted"]
     count = emitted if isinstance(emitted, (int, np.integer)) else len(emitted)
     seconds = float(info["draft_time_s"]) + float(info["verify_time_s"])
     if seconds <= 0:
         raise ValueError(f"a verification reported {seconds} s of work; the bandit needs positive block times")
-    return count / seconds
+    return int(count), seconds
 
 
 class Bandit(Policy):
-    """Base of the bandits: one arm (a rule) drives each block; its reward is the block's measured tokens/s.
+    """Base of the bandits: one arm drives each block; arms are valued by the objective (`ebsd_env.objective`).
 
-    Rewards are divided by the largest tokens/s seen so far, so they lie in [0, 1] as UCB1 and EXP3 assume;
-    the arms' statistics persist across episodes (online learning). Arms that adapt get `on_verify` too.
+    An arm's value is the tokens its blocks emitted over the seconds they took (a ratio of sums, not a mean of
+    per-block rates, which can rank arms the wrong way round), divided by the best value so far so that it
+    lies in [0, 1] as UCB1 and EXP3 assume. The arms' statistics persist across episodes (online learning).
+    Arms that adapt get `on_verify` too. The default arms are draft lengths k = 0 (the verifier alone), 1, 2, 3,
+    4, 6, 8, as BanditSpec's arms over hyperparameters.
     """
 
     block_state = True
@@ -69,16 +74,17 @@ class Bandit(Policy):
     def validate(self):
         self.k_arms = len(self.arms)
         self.counts = np.zeros(self.k_arms, dtype=np.int64)
-        self.sums = np.zeros(self.k_arms)  # raw tokens/s, normalised when used
-        self.best = 0.0
+        self.tokens = np.zeros(self.k_arms)
+        self.seconds = np.zeros(self.k_arms)
         self.arm = 0
         self.requires_extra_signals = any(a.requires_extra_signals for a in self.arms)
         self.privileged = any(a.privileged for a in self.arms)
+        self.stop_mode = common_stop_mode(self.name, self.arms)
 
-    def bind(self, env=None, layout=None):
+    def bind(self, env=None, layout=None, stop_mode=None):
         for arm in self.arms:
-            arm.bind(env=env, layout=layout)
-        return super().bind(env=env, layout=layout)
+            arm.bind(env=env, layout=layout, stop_mode=stop_mode)
+        return super().bind(env=env, layout=layout, stop_mode=stop_mode)
 
     def reset(self):
         super().reset()
@@ -88,67 +94,72 @@ class Bandit(Policy):
     def start_block(self):
         self.arm = self.choose()
 
+    def stop_at_empty(self, view, obs):
+        return self.arms[self.arm].stop_at_empty(view, obs)
+
     def decide(self, view, obs):
         return self.arms[self.arm].act(obs) == 1
 
     def on_verify(self, info):
-        reward = block_tokens_per_s(info)
-        self.best = max(self.best, reward)
+        tokens, seconds = block_work(info)
         self.counts[self.arm] += 1
-        self.sums[self.arm] += reward
-        self.update(self.arm, reward / self.best if self.best > 0 else 0.0)
+        self.tokens[self.arm] += tokens
+        self.seconds[self.arm] += seconds
+        self.update(self.arm, tokens, seconds)
         for arm in self.arms:
             arm.on_verify(info)
 
     def means(self) -> np.ndarray:
-        """Mean measured tokens/s per arm (nan for arms not tried yet)."""
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return self.sums / self.counts
+        """Each arm's value, tokens per second over its blocks (nan for arms not tried yet)."""
+        return np.asarray([arm_value(t, s) if c else float("nan")
+                           for t, s, c in zip(self.tokens, self.seconds, self.counts, strict=True)])
 
     def choose(self) -> int:
         raise NotImplementedError
 
-    def update(self, arm: int, reward: float) -> None:
-        """Algorithm-specific bookkeeping with the normalised reward."""
+    def update(self, arm: int, tokens: int, seconds: float) -> None:
+        """Algorithm-specific bookkeeping after a block of `arm`."""
 
 
-DEFAULT_ARMS = "[fixed-k:k=4;entropy-abs:theta=0.5;entropy-abs:theta=1.0;entropy-abs:theta=2.0;svip]"
+DEFAULT_ARMS = "[fixed-k:k=0;fixed-k:k=1;fixed-k:k=2;fixed-k:k=3;fixed-k:k=4;fixed-k:k=6;fixed-k:k=8]"
 
 
 class UCBBandit(Bandit):
-    """UCB1 over stop rules, one arm per block, rewarded by the block's tokens/s (online threshold adaptation).
+    """UCB1 over arms (draft lengths or rules), one arm per block, valued by the objective.
 
-    Sources: BanditSpec's UCBSpec (Hou et al., arXiv 2505.15141, ICML 2025) and TapOut (arXiv 2511.02017),
-    anchors §2.8; UCB1 from Auer et al. 2002: each arm once, then argmax of mean + sqrt(c * ln n / n_i) with
-    rewards normalised to [0, 1]. Defaults c=2 (UCB1), arms = fixed-k 4, entropy-abs 0.5 / 1 / 2 nats, svip.
+    Sources: BanditSpec's UCBSpec (Hou et al., arXiv 2505.15141, ICML 2025) and TapOut (arXiv 2511.02017); UCB1
+    from Auer et al. 2002: each arm once, then argmax of value + sqrt(c * ln n / n_i), values normalised to
+    [0, 1] by the best arm's. Defaults c=2 (UCB1), arms = fixed-k 0, 1, 2, 3, 4, 6, 8.
     """
 
     name = "bandit-ucb"
-    description = "UCB1 over rule arms per block, reward = block tokens/s"
-    params = (Param("arms", SPECS, DEFAULT_ARMS, "the rules to choose among"),
+    description = "UCB1 over arms per block (default: k = 0..8), arm value = its tokens / its seconds"
+    params = (Param("arms", SPECS, DEFAULT_ARMS, "the policies to choose among"),
               Param("c", float, 2.0, "exploration coefficient in sqrt(c ln n / n_i)", low=0.0))
 
     def choose(self):
         untried = np.flatnonzero(self.counts == 0)
         if len(untried):
             return int(untried[0])
-        # Past rewards are rescaled by the best speed so far, so the means stay in [0, 1].
-        means = self.sums / self.counts / self.best
-        return int(np.argmax(means + np.sqrt(self.c * math.log(self.counts.sum()) / self.counts)))
+        values = self.means()
+        return int(np.argmax(values / values.max() + np.sqrt(self.c * math.log(self.counts.sum()) / self.counts)))
 
 
 class EXP3Bandit(Bandit):
-    """EXP3 over stop rules, one arm per block, rewarded by the block's tokens/s (adversarial bandit).
+    """EXP3 over arms, one arm per block (adversarial bandit).
 
-    Sources: BanditSpec's EXP3Spec (arXiv 2505.15141), anchors §2.8; EXP3 from Auer et al. 2002: play arm i
-    with p_i = (1 - gamma) w_i / sum w + gamma / K, then w_i *= exp(gamma * (r / p_i) / K), r in [0, 1]
-    (normalised by the best speed so far). The arm draw uses a generator seeded by `seed`. Defaults
-    gamma=0.1, seed=0, arms as bandit-ucb.
+    Sources: BanditSpec's EXP3Spec (arXiv 2505.15141); EXP3 from Auer et al. 2002: play arm i with
+    p_i = (1 - gamma) w_i / sum w + gamma / K, then w_i *= exp(gamma * (r / p_i) / K), r in [0, 1]. EXP3 needs
+    one reward per block; to rank arms by the objective (tokens over seconds) the reward is Dinkelbach's:
+    r = 1/2 + (N - rho T) / (2 M), N tokens in T seconds, rho the overall rate so far and M the largest
+    |N - rho T| seen. Its expectation is linear in E[N] - rho E[T], which orders arms as E[N] / E[T] once rho
+    reaches the best arm's rate. The arm draw uses a generator seeded by `seed`. Defaults gamma=0.1, seed=0,
+    arms as bandit-ucb.
     """
 
     name = "bandit-exp3"
-    description = "EXP3 over rule arms per block, reward = block tokens/s"
-    params = (Param("arms", SPECS, DEFAULT_ARMS, "the rules to choose among"),
+    description = "EXP3 over arms per block, Dinkelbach reward N - rho*T (rho: the overall rate so far)"
+    params = (Param("arms", SPECS, DEFAULT_ARMS, "the policies to choose among"),
               Param("gamma", float, 0.1, "exploration rate", low=1e-6, high=1.0),
               Param("seed", int, 0, "arm-draw generator seed"))
 
@@ -157,13 +168,18 @@ class EXP3Bandit(Bandit):
         self.log_weights = np.zeros(self.k_arms)
         self.rng = np.random.default_rng(self.seed)
         self.probs = np.full(self.k_arms, 1.0 / self.k_arms)
+        self.scale = 0.0
 
     def choose(self):
         w = np.exp(self.log_weights - self.log_weights.max())
         self.probs = (1.0 - self.gamma) * w / w.sum() + self.gamma / self.k_arms
         return int(self.rng.choice(self.k_arms, p=self.probs))
 
-    def update(self, arm, reward):
+    def update(self, arm, tokens, seconds):
+        rate = arm_value(self.tokens.sum(), self.seconds.sum())
+        advantage = tokens - rate * seconds
+        self.scale = max(self.scale, abs(advantage))
+        reward = 0.5 + 0.5 * advantage / self.scale if self.scale > 0 else 0.5
         self.log_weights[arm] += self.gamma * (reward / self.probs[arm]) / self.k_arms
 
 

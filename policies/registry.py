@@ -7,14 +7,14 @@ from dataclasses import dataclass
 import tyro
 
 from .base import Policy, parse_spec
-from .field import SVIP, AdaEDL, DraftVerify, HFConfidence, HFConfidenceROC, HFHeuristic, Kangaroo, LlamaCpp
+from .field import SVIP, AdaEDLLike, DraftVerify, HFConfidence, HFConfidenceROC, HFHeuristic, Kangaroo, LlamaCpp
 from .learned import AcceptancePolicy, EXP3Bandit, PPOPolicy, UCBBandit
 from .rules import Combined, EntropyAbs, EntropyPos, EntropyRel, EntropyWindow, FixedK, NoSpec, Oracle, RandomK
 
 POLICIES: dict[str, type[Policy]] = {cls.name: cls for cls in (
     EntropyAbs, EntropyRel, EntropyWindow, EntropyPos, Combined,
     FixedK, RandomK, NoSpec, Oracle,
-    HFConfidence, HFConfidenceROC, HFHeuristic, SVIP, AdaEDL, DraftVerify, Kangaroo, LlamaCpp,
+    HFConfidence, HFConfidenceROC, HFHeuristic, SVIP, AdaEDLLike, DraftVerify, Kangaroo, LlamaCpp,
     PPOPolicy, UCBBandit, EXP3Bandit, AcceptancePolicy,
 )}
 
@@ -29,7 +29,7 @@ def policy_class(name: str) -> type[Policy]:
 def make_policy(spec: str, env=None, layout=None) -> Policy:
     """A policy from its text spec, e.g. ``"entropy-abs:theta=1.0,min=1,max=12"`` or ``"ppo:runs/x/model.zip"``.
 
-    `env` (a gymnasium env over `EBSD-v0`) gives the observation layout and, for the oracle only, the decoder's
+    `env` (a gymnasium env over `EBSD-v1`) gives the observation layout and, for the oracle only, the decoder's
     privileged peek; `layout` alone suffices for every other policy.
     """
     name, items = parse_spec(spec)
@@ -48,7 +48,7 @@ def list_policies() -> list[dict]:
             "description": cls.description,
             "requires_extra_signals": cls.requires_extra_signals,
             "privileged": cls.privileged,
-            "drafts": cls.drafts,
+            "stop_mode": cls.stop_mode,
             "params": [{"name": p.name, "type": "specs" if p.kind == "specs" else p.kind.__name__,
                         "default": p.format(p.default), "low": p.low, "high": p.high, "help": p.help}
                        for p in cls.params],
@@ -77,13 +77,15 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  {p['name']} = {p['default']}  ({p['type']})  {p['help']}")
         return 0
     width = max(len(r["name"]) for r in rows)
-    print(f"{'policy':<{width}}  {'flags':<5}  description / parameters (defaults)")
+    print(f"{'policy':<{width}}  {'flags':<5}  {'mode':<7}  description / parameters (defaults)")
     for row in rows:
         flags = ("x" if row["requires_extra_signals"] else "-") + ("P" if row["privileged"] else "-")
-        print(f"{row['name']:<{width}}  {flags:<5}  {row['description']}")
+        print(f"{row['name']:<{width}}  {flags:<5}  {row['stop_mode'] or 'env':<7}  {row['description']}")
         if row["params"]:
-            print(f"{'':<{width}}  {'':<5}  " + ", ".join(f"{p['name']}={p['default']}" for p in row["params"]))
+            print(f"{'':<{width}}  {'':<5}  {'':<7}  " + ", ".join(f"{p['name']}={p['default']}"
+                                                                  for p in row["params"]))
     print("\nflags: x = needs the env's extra signals (extra_signals=True); P = privileged (sees the verifier)."
+          "\nmode: the stop mode of the rule's source (include / exclude); env = follows the env's stop_mode."
           "\nspec: name:key=value,... e.g. entropy-abs:theta=1.0,max=12 ; lists in brackets: "
           "combined:mode=any,rules=[svip;fixed-k:k=8]")
     return 0

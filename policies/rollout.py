@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict
 
 import numpy as np
@@ -11,18 +10,15 @@ from .base import Policy
 
 
 def run_episode(env, policy: Policy, seed: int | None = None, options: dict | None = None) -> dict:
-    """Run one episode of `env` (an `EBSD-v0` env) under `policy`; return its `episode_stats` plus a trace.
+    """Run one episode of `env` (an `EBSD-v1` env) under `policy`; return its `episode_stats` plus a trace.
 
     Calls ``env.reset``, ``policy.reset``, ``policy.predict`` each step and ``policy.on_verify(info)`` after
     each verification. The trace (``result["trace"]``) holds, per decision step: the observation, the latest
     entropy (nats), the draft position, the action, whether that draft token was accepted, and the block's
     accepted count; plus the layout it was recorded under (what `policies.acceptance.fit` learns from).
 
-    A policy with ``drafts = False`` (no-spec) is run on the env's decoder with the verifier alone
-    (``decoder.generate(prompt, stop=None)``): the same verification step and timers with an empty draft.
+    Every policy runs through the env, no-spec too (it stops at every empty draft).
     """
-    if not policy.drafts:
-        return _run_verifier_only(env, seed, options)
     if policy.env is not env:
         policy.bind(env=env)  # this env's layout (and, for the oracle, this env's decoder)
     layout = env.unwrapped.observation_layout
@@ -53,52 +49,11 @@ def run_episode(env, policy: Policy, seed: int | None = None, options: dict | No
         if terminated or truncated:
             break
     if "episode_stats" not in info:
-        raise RuntimeError("the env ended an episode without info['episode_stats']; is it an EBSD-v0 env?")
+        raise RuntimeError("the env ended an episode without info['episode_stats']; is it an EBSD-v1 env?")
     result = dict(info["episode_stats"])
     result["policy"] = policy.spec
     result["trace"] = trace
     return result
-
-
-def _run_verifier_only(env, seed: int | None, options: dict | None) -> dict:
-    """no-spec: select and encode the episode's prompt through ``env.reset``, then decode it with the verifier
-    alone on the env's decoder. Times follow the env's clock (``clock="model"``: the cost model's price of a
-    verification of one fed token per emitted token), so the figures compare with the env's episode_stats."""
-    _, info = env.reset(seed=seed, options=options)
-    base = env.unwrapped
-    decoder = base.decoder
-    prompt_ids = decoder.tokens[: decoder.prompt_len]
-    t0 = time.perf_counter()
-    generation = decoder.generate(prompt_ids, stop=None, max_new_tokens=base.max_new_tokens)
-    wall_s = time.perf_counter() - t0
-    stats = generation.stats
-    verify_s = stats["verify_s"] if base.clock == "wall" else stats["blocks"] * base.cost_model.verify_cost(1)
-    return {
-        "tokens_per_s": stats["new_tokens"] / verify_s,
-        "wall_tokens_per_s": stats["new_tokens"] / wall_s,
-        "baseline_tokens_per_s": base.baseline_rate,
-        "acceptance_rate": float("nan"),
-        "mean_accepted_tokens": stats["mean_accepted_tokens"],
-        "mean_draft_len": 0.0,
-        "new_tokens": stats["new_tokens"],
-        "blocks": stats["blocks"],
-        "drafted": 0,
-        "accepted": 0,
-        "draft_s": 0.0,
-        "verify_s": verify_s,
-        "decode_s": verify_s,
-        "wall_draft_s": stats["draft_s"],
-        "wall_verify_s": stats["verify_s"],
-        "wall_prefill_s": stats["prefill_s"],
-        "draft_lengths": stats["draft_lengths"],
-        "accepted_lengths": stats["accepted_lengths"],
-        "output_ids": list(generation.token_ids),
-        "prompt_id": info["prompt_id"],
-        "category": info["category"],
-        "clock": base.clock,
-        "policy": "no-spec",
-        "trace": None,
-    }
 
 
 def verify_callback(policy: Policy):

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import SPECS, Param, Policy, bounds_params, latest
+from .base import SPECS, Param, Policy, bounds_params, common_stop_mode, latest
 
 
 class EntropyAbs(Policy):
     """Absolute entropy threshold: stop after a token with H_t > theta (EBSD plan §3.1).
 
-    Defaults theta=1.0 nats, min=1, max=12.
+    Defaults theta=1.0 nats, min=0, max=12.
     """
 
     name = "entropy-abs"
@@ -31,7 +31,7 @@ class EntropyRel(Policy):
     """Relative increase: stop when H_t / max(H_{t-1}, floor) > theta (EBSD plan §3.2).
 
     Needs two tokens of the current draft, so it never stops at position 1 (except at max). `floor` keeps the
-    ratio finite after a near-deterministic token. Defaults theta=2.0, floor=0.05 nats, min=1, max=12.
+    ratio finite after a near-deterministic token. Defaults theta=2.0, floor=0.05 nats, min=0, max=12.
     """
 
     name = "entropy-rel"
@@ -49,7 +49,7 @@ class EntropyWindow(Policy):
     """Sliding-window mean: stop when the mean of the last w entropies > theta (EBSD plan §3.3).
 
     Early in a draft (fewer than w tokens) the mean runs over the tokens drafted so far. w must not exceed the
-    env's observation history. Defaults w=3, theta=1.0 nats, min=1, max=12.
+    env's observation history. Defaults w=3, theta=1.0 nats, min=0, max=12.
     """
 
     name = "entropy-window"
@@ -73,7 +73,7 @@ class EntropyPos(Policy):
     """Position-adaptive threshold: stop when H_t > theta + alpha * t, t = position in the draft (plan §3.4).
 
     A negative alpha makes the rule stricter deeper into the draft, where a rejection wastes more drafted
-    tokens. Defaults theta=1.5 nats, alpha=-0.1 nats per token, min=1, max=12.
+    tokens. Defaults theta=1.5 nats, alpha=-0.1 nats per token, min=0, max=12.
     """
 
     name = "entropy-pos"
@@ -91,7 +91,7 @@ class Combined(Policy):
     """Several rules at once (EBSD plan §3.5): mode=any stops when one rule stops, mode=all when every one does.
 
     Each sub-rule keeps its own min / max (a sub-rule at its max votes stop); the combination's min / max
-    apply on top. Default: any of entropy-abs (theta 1.0) and entropy-rel (theta 2.0), min=1, max=12.
+    apply on top. Default: any of entropy-abs (theta 1.0) and entropy-rel (theta 2.0), min=0, max=12.
     """
 
     name = "combined"
@@ -106,11 +106,12 @@ class Combined(Policy):
             raise ValueError(f"combined: mode must be 'any' or 'all', got {self.mode!r}")
         self.requires_extra_signals = any(r.requires_extra_signals for r in self.rules)
         self.privileged = any(r.privileged for r in self.rules)
+        self.stop_mode = common_stop_mode(self.name, self.rules)
 
-    def bind(self, env=None, layout=None):
+    def bind(self, env=None, layout=None, stop_mode=None):
         for rule in self.rules:
-            rule.bind(env=env, layout=layout)
-        return super().bind(env=env, layout=layout)
+            rule.bind(env=env, layout=layout, stop_mode=stop_mode)
+        return super().bind(env=env, layout=layout, stop_mode=stop_mode)
 
     def reset(self):
         super().reset()
@@ -121,6 +122,10 @@ class Combined(Policy):
         for rule in self.rules:
             rule.on_verify(info)
 
+    def stop_at_empty(self, view, obs):
+        votes = [rule.stop_at_empty(view, obs) for rule in self.rules]
+        return any(votes) if self.mode == "any" else all(votes)
+
     def decide(self, view, obs):
         votes = [rule.act(obs) == 1 for rule in self.rules]
         return any(votes) if self.mode == "any" else all(votes)
@@ -129,12 +134,19 @@ class Combined(Policy):
 class FixedK(Policy):
     """Fixed draft length: always draft exactly k tokens (classic speculative decoding, Leviathan et al. 2023).
 
-    Default k=4 (the plan's sweep: 4, 6, 8, 10). The env ends a draft early only where the token budget does.
+    Runs in include mode (stop after the k-th token, which is verified): in exclude mode it would have to draft
+    a (k+1)-th token only to discard it. k=0 verifies every block without drafting: the verifier alone, as
+    `no-spec`. The env ends a draft early only at a drafted end-of-sequence token or where the token budget
+    does. Default k=4.
     """
 
     name = "fixed-k"
-    description = "draft exactly k tokens per block"
-    params = (Param("k", int, 4, "draft length", low=1),)
+    description = "draft exactly k tokens per block (k=0: the verifier alone)"
+    params = (Param("k", int, 4, "draft length", low=0),)
+    stop_mode = "include"
+
+    def stop_at_empty(self, view, obs):
+        return self.k == 0
 
     def decide(self, view, obs):
         return view.position >= self.k
@@ -150,6 +162,7 @@ class RandomK(Policy):
     description = "draft k ~ Uniform{1..max_k} tokens per block (seeded)"
     params = (Param("max_k", int, 8, "largest draft length", low=1), Param("seed", int, 0, "generator seed"))
     block_state = True
+    stop_mode = "include"
 
     def validate(self):
         self.rng = np.random.default_rng(self.seed)
@@ -162,30 +175,36 @@ class RandomK(Policy):
 
 
 class NoSpec(Policy):
-    """No speculation: the verifier decodes alone, one token per forward pass (the speed-up reference).
-
-    `drafts = False`: `policies.rollout.run_episode` (and the eval) then run the decoder's verifier-only path,
-    `decoder.generate(prompt, stop=None)`, which goes through the same `verify()` step and timers with an empty
-    draft. Stepped through the env instead it can only stop after the env's first draft token (the env drafts
-    at least `min_draft_len` >= 1), i.e. it behaves as fixed-k with k=1, which is not the same thing.
-    """
+    """No speculation: stop at every block's empty draft, so the verifier alone produces each token (the
+    speed-up reference). It runs through the env like any policy, in either stop mode: the same verification
+    step and clock, no drafting work. Needs the env's `min_draft_len` = 0 (the default)."""
 
     name = "no-spec"
-    description = "no drafting: verifier-only decoding (rollout uses decoder.generate(prompt, stop=None))"
-    drafts = False
+    description = "the verifier alone: stop at every empty draft (k = 0)"
 
-    def act(self, obs):
-        return 1
+    def check_binding(self):
+        env = self.env.unwrapped if self.env is not None else None
+        if env is not None and env.min_draft_len > 0:
+            raise ValueError(f"no-spec verifies empty drafts, but this env drafts at least min_draft_len="
+                             f"{env.min_draft_len} tokens per block: make the env with min_draft_len=0")
+
+    def stop_at_empty(self, view, obs):
+        return True
+
+    def decide(self, view, obs):
+        return True  # reached only when the env drafted first (min_draft_len >= 1): stop as soon as possible
 
 
 class Oracle(Policy):
-    """PRIVILEGED upper bound: stop as soon as the verifier would reject the latest draft token.
+    """PRIVILEGED: stop as soon as the verifier would reject the latest draft token (a first-rejection oracle).
 
     After each draft token it asks `env.unwrapped.decoder.peek_accepts()` how many draft tokens the verifier
     would accept, and stops when that is fewer than the tokens drafted (so the first rejected token is the last
-    one drafted, as in DISCO's oracle, arXiv 2405.04304), or at `max`. The peek runs outside the decoder's
-    timers and the later `verify()` repeats (and is charged for) the same work, so reported speeds carry no
-    cost for the oracle's knowledge: it bounds what a stop rule could reach with the same drafter. Default
+    one drafted, as in DISCO's oracle, arXiv 2405.04304), or at `max`. In exclude mode the rejected token is
+    discarded, so the verification feeds one token less for the same output. The peek runs outside the
+    decoder's timers and the later `verify()` repeats (and is charged for) the same work, so reported speeds
+    carry no cost for the oracle's knowledge. It is not an upper bound on every stopping policy: it always
+    drafts at least one token, however costly drafting is. Default
     max=16. Needs the env: ``make_policy("oracle", env=env)``.
     """
 
@@ -199,8 +218,8 @@ class Oracle(Policy):
             raise ValueError("oracle needs the env for its privileged peek: make_policy('oracle', env=env)")
 
     def decide(self, view, obs):
-        if view.position >= min(self.max, self.layout.max_draft_len):
-            return True  # the env verifies here anyway: no peek needed
+        if view.position >= min(self.max, self.layout.max_draft_len) and self.acting_mode == "include":
+            return True  # the env verifies here anyway: no peek needed (exclude: discard the last if rejected)
         if self.env is None:
             raise ValueError("oracle needs the env for its privileged peek: make_policy('oracle', env=env)")
         decoder = self.env.unwrapped.decoder

@@ -34,15 +34,16 @@ def _reference(pair, ids, max_new_tokens):
     return out[0, len(ids):].tolist()
 
 
+@pytest.mark.parametrize("stop_mode", ["include", "exclude"])
 @pytest.mark.parametrize("pair_name", ["copy_pair", "random_pair", "noisy_pair", "feature_pair"])
-def test_greedy_output_equals_verifier_generate(request, pair_name):
+def test_greedy_output_equals_verifier_generate(request, pair_name, stop_mode):
     pair = request.getfixturevalue(pair_name)
     decoder = SpeculativeDecoder(pair, max_new_tokens=48)
     ids = decoder.encode_prompt(PROMPT)
     reference = _reference(pair, ids, 48)
     assert decoder.generate(PROMPT, stop=None).token_ids == reference  # verifier alone, same code path
     for name, stop in _stop_rules().items():
-        result = decoder.generate(PROMPT, stop=stop, max_draft_len=6)
+        result = decoder.generate(PROMPT, stop=stop, max_draft_len=6, stop_mode=stop_mode)
         assert result.token_ids == reference, name
         stats = result.stats
         assert stats["new_tokens"] == len(reference)
@@ -50,6 +51,10 @@ def test_greedy_output_equals_verifier_generate(request, pair_name):
         assert sum(stats["draft_lengths"]) == stats["drafted"]
         # every block emits its accepted tokens plus one verifier token (except where EOS/budget cut it)
         assert stats["new_tokens"] <= stats["accepted"] + stats["blocks"]
+        if stop_mode == "exclude" and name == "stop-after-1":  # every stop discards its only token: k = 0
+            assert stats["drafted"] == 0 and stats["blocks"] == len(reference)
+            assert stats["discarded"] >= stats["blocks"] - 1  # the last block has no room to draft
+            continue
         if pair_name == "copy_pair":
             assert stats["acceptance_rate"] == 1.0, name
         if pair_name == "random_pair":
@@ -77,7 +82,7 @@ def test_cache_rollback_leaves_caches_as_if_rejected_tokens_were_never_fed(rando
     decoder.start(PROMPT)
     rejected_blocks = 0
     for _ in range(6):
-        for _ in range(5):
+        while len(decoder.draft_steps) < 5 and decoder.draft_room > 0:  # a drafted EOS ends the draft early
             decoder.draft()
         result = decoder.verify()
         rejected_blocks += result.accepted < result.drafted
@@ -138,19 +143,22 @@ def test_rollback_helper_drops_exactly_the_tail(copy_pair):
     torch.testing.assert_close(logits, _fresh_last_logits(model, [5, 6, 7, 11]), rtol=1e-4, atol=1e-4)
 
 
-def _exact_joint(pair, ids, temperature, top_p):
-    """Exact distribution of the first two emitted tokens under the verifier's processed distribution."""
+def _exact_joint(pair, ids, temperature, top_p, length=3):
+    """Exact distribution of the first `length` emitted tokens under the verifier's processed distribution."""
     decoder = SpeculativeDecoder(pair, temperature=temperature, top_p=top_p)
     eos = pair.eos_token_ids
-    first = decoder._process(_fresh_last_logits(pair.verifier, ids)).double()
     joint = {}
-    for a in range(len(first)):
-        if a in eos:
-            joint[(a,)] = float(first[a])
-            continue
-        second = decoder._process(_fresh_last_logits(pair.verifier, ids + [a])).double()
-        for b in range(len(second)):
-            joint[(a, b)] = float(first[a] * second[b])
+
+    def expand(prefix: tuple, prob: float):
+        if len(prefix) == length or (prefix and prefix[-1] in eos):
+            joint[prefix] = prob
+            return
+        probs = decoder._process(_fresh_last_logits(pair.verifier, ids + list(prefix))).double()
+        for token in range(len(probs)):
+            if probs[token] > 0:
+                expand(prefix + (token,), prob * float(probs[token]))
+
+    expand((), 1.0)
     return joint
 
 
@@ -165,10 +173,13 @@ def _chi2_pvalue(counts: dict, expected: dict, n: int) -> float:
     return float(chisquare(observed, exp).pvalue)
 
 
-@pytest.mark.parametrize("temperature,top_p,drafter", [(1.0, 1.0, "token"), (1.5, 0.95, "token"),
-                                                        (1.0, 1.0, "feature")])
-def test_speculative_sampling_preserves_the_verifier_distribution(temperature, top_p, drafter):
-    pair = tiny_pair("random", seed=3, alphabet="abcd")  # 7 tokens: every cell gets enough samples
+@pytest.mark.parametrize("temperature,top_p,drafter,stop_mode", [(1.0, 1.0, "token", "include"),
+                                                                  (1.5, 0.95, "token", "exclude"),
+                                                                  (1.0, 1.0, "feature", "include")])
+def test_speculative_sampling_preserves_the_verifier_distribution(temperature, top_p, drafter, stop_mode):
+    """The joint law of the first three tokens, drafted in blocks of up to three tokens (stops at random
+    positions; in exclude mode the token at a stop is discarded), is the verifier's (chi-square)."""
+    pair = tiny_pair("random", seed=3, alphabet="abcd")  # 7 tokens: 343 three-token cells, rare ones pooled
     if drafter == "feature":  # a feature drafter (untrained: any drafter must leave the output distribution be)
         pair = ModelPair(FeatureDrafter(pair.verifier, 1, torch.arange(pair.vocab_size)).eval(), pair.verifier,
                          pair.tokenizer, "tiny-feature", pair.verifier_name)
@@ -176,15 +187,20 @@ def test_speculative_sampling_preserves_the_verifier_distribution(temperature, t
     ids = decoder.encode_prompt("abca")
     expected = _exact_joint(pair, ids, temperature, top_p)
     n = 3000
+    rng = random.Random(0)
+    stop = (lambda steps: rng.random() < 0.3) if stop_mode == "exclude" else fixed_k(2)
     counts: dict = {}
     drafted = accepted = 0
+    lengths = []
     for _ in range(n):
-        result = decoder.generate(ids, fixed_k(2), max_new_tokens=2)
+        result = decoder.generate(ids, stop, max_draft_len=3, max_new_tokens=3, stop_mode=stop_mode)
         key = tuple(result.token_ids)
         counts[key] = counts.get(key, 0) + 1
         drafted += result.stats["drafted"]
         accepted += result.stats["accepted"]
+        lengths += result.stats["draft_lengths"]
     assert 0.05 < accepted / drafted < 0.95  # both acceptances and rejections were exercised
+    assert lengths.count(2) > n / 4  # multi-token drafts were verified, not only one-token ones
     assert _chi2_pvalue(counts, expected, n) > 1e-3
     if drafter == "feature":
         return  # the power check needs a drafter that is a language model of its own

@@ -1,4 +1,4 @@
-"""EBSD-v0 on tiny config-built pairs: API checks, determinism, reward ranking, exactness, bad input."""
+"""EBSD-v1 on tiny config-built pairs: API checks, determinism, reward ranking, exactness, bad input."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def make(pair, **kwargs) -> EBSDEnv:
     kwargs.setdefault("prompts", PROMPTS)
     kwargs.setdefault("max_new_tokens", 24)
     kwargs.setdefault("max_draft_len", 6)
-    return gym.make(kwargs.pop("id", "EBSD-Deterministic-v0"), pair=pair, **kwargs)
+    return gym.make(kwargs.pop("id", "EBSD-Deterministic-v1"), pair=pair, **kwargs)
 
 
 def rollout(env, actions, seed=0, options=None):
@@ -74,6 +74,7 @@ def random_actions(seed):
 
 
 def fixed_k(k, env):
+    """Stop once the draft holds k tokens (verifies k in include mode)."""
     layout = env.unwrapped.observation_layout
     return lambda t, obs: int(layout.decode(obs).position >= k)
 
@@ -90,37 +91,48 @@ def run_checkers(env):
 # ---------------------------------------------------------------------------------------------- API checks
 
 
-@pytest.mark.parametrize("env_id", ["EBSD-v0", "EBSD-Deterministic-v0"])
+@pytest.mark.parametrize("env_id", ["EBSD-v1", "EBSD-Deterministic-v1"])
 def test_checkers_pass_without_warnings(noisy_pair, env_id):
     env = make(noisy_pair, id=env_id, max_new_tokens=12)
     run_checkers(env)
-    assert gym.spec(env_id).nondeterministic is (env_id == "EBSD-v0")
+    assert gym.spec(env_id).nondeterministic is (env_id == "EBSD-v1")
 
 
 def test_reachable_by_module_prefix(noisy_pair):
-    env = gym.make("ebsd_env:EBSD-v0", pair=noisy_pair, prompts=PROMPTS, cost_model=TOY_COSTS)
+    env = gym.make("ebsd_env:EBSD-v1", pair=noisy_pair, prompts=PROMPTS, cost_model=TOY_COSTS)
     assert isinstance(env.unwrapped, EBSDEnv) and env.unwrapped.clock == "wall"
 
 
 def test_extra_signals_layout(noisy_pair):
-    env = make(noisy_pair, extra_signals=True, history=3)
+    env = make(noisy_pair, extra_signals=True, history=3, temperature=1.0)
     obs, _ = env.reset(seed=0, options={"prompt_index": 0})
     layout = env.unwrapped.observation_layout
-    assert obs.shape == (2 * 3 + 5,) == env.observation_space.shape
-    for _ in range(5):
-        obs, *_ , info = env.step(0)
-    view = layout.decode(obs)
-    assert view.position == info["position"]
-    assert view.entropies[-1] == pytest.approx(info["entropy"], rel=1e-5)
-    assert view.top1_prob == pytest.approx(info["top1_prob"], rel=1e-5)
-    assert view.generated == info["generated"]
+    assert obs.shape == (2 * 3 + 7,) == env.observation_space.shape
+    assert layout.decode(obs).position == 0 and layout.decode(obs).token_prob == 0.0  # the empty draft
+    seen_acceptance, token_below_top1 = set(), False
+    for t in range(40):
+        obs, _, terminated, truncated, info = env.step(int(t % 3 == 2))
+        if terminated or truncated:
+            break
+        view = layout.decode(obs)
+        assert view.position == info["position"]
+        if view.position:
+            assert view.entropies[-1] == pytest.approx(info["entropy"], rel=1e-5)
+            assert view.top1_prob == pytest.approx(info["top1_prob"], rel=1e-5)
+            assert view.token_prob == pytest.approx(info["token_prob"], rel=1e-5)
+            token_below_top1 |= info["token_prob"] < info["top1_prob"] - 1e-6  # sampled: not always the top-1
+        assert view.generated == info["generated"]
+        if info["verified"]:
+            assert view.prev_acceptance == pytest.approx(info["accepted"] / max(info["drafted"], 1), abs=1e-6)
+            seen_acceptance.add(round(view.prev_acceptance, 3))
+    assert token_below_top1 and len(seen_acceptance) > 1
 
 
 # ---------------------------------------------------------------------------------------------- episodes
 
 
 def test_episode_info_and_totals(noisy_pair):
-    env = make(noisy_pair, id="EBSD-v0", cost_model=TOY_COSTS)
+    env = make(noisy_pair, id="EBSD-v1", cost_model=TOY_COSTS)
     records = rollout(env, random_actions(1))
     rewards = [r for _, r, *_ in records[1:]]
     final = records[-1][4]
@@ -146,15 +158,49 @@ def draft_lengths_and_room(records, budget):
             for (*_, before), (*_, info) in zip(records, records[1:], strict=False) if info["verified"]]
 
 
-def test_draft_length_limits(noisy_pair):
-    env = make(noisy_pair, min_draft_len=3, max_draft_len=5, max_new_tokens=40)
+@pytest.mark.parametrize("stop_mode", ["include", "exclude"])
+def test_draft_length_limits(copy_pair, stop_mode):
+    # The copy drafter drafts EOS only where the verifier ends the episode: every block before the last one
+    # shows the limits alone.
+    env = make(copy_pair, min_draft_len=3, max_draft_len=5, max_new_tokens=40, stop_mode=stop_mode)
     stop_always = rollout(env, lambda t, obs: 1)
-    # Stop is ignored below the minimum; only the token budget can cut a draft shorter.
-    assert all(n == min(3, room) for n, room in draft_lengths_and_room(stop_always, 40))
+    # Stop is ignored while it would verify fewer than min_draft_len tokens; only the budget cuts a draft shorter.
+    assert all(n == min(3, room) for n, room in draft_lengths_and_room(stop_always, 40)[:-1])
     assert any(info["forced"] == "min_draft_len" for *_, info in stop_always[1:])
+    discarded = [info["discarded"] for *_, info in stop_always[1:] if info["verified"]][:-1]
+    assert discarded == [int(stop_mode == "exclude")] * len(discarded)  # exclude drafts a 4th token to drop it
     never_stop = rollout(env, lambda t, obs: 0)
-    assert all(n == min(5, room) for n, room in draft_lengths_and_room(never_stop, 40))
+    assert all(n == min(5, room) for n, room in draft_lengths_and_room(never_stop, 40)[:-1])
     assert any(info["forced"] == "max_draft_len" for *_, info in never_stop[1:])
+
+
+@pytest.mark.parametrize("stop_mode", ["include", "exclude"])
+def test_stop_at_once_is_the_verifier_alone(noisy_pair, stop_mode):
+    """min_draft_len 0: a block starts at the empty draft; stopping there verifies k = 0 and drafts nothing, so
+    the episode is verifier-alone decoding, on the same clock (N one-token verifications)."""
+    env = make(noisy_pair, max_new_tokens=20, stop_mode=stop_mode, cost_model=TOY_COSTS)
+    records = rollout(env, lambda t, obs: 1, options={"prompt_index": 0})
+    stats = records[-1][4]["episode_stats"]
+    prompt = env.unwrapped._decoder_prompt(env.unwrapped.prompts[0])
+    assert stats["output_ids"] == SpeculativeDecoder(noisy_pair, max_new_tokens=20).generate(prompt).token_ids
+    assert stats["drafted"] == stats["discarded"] == stats["draft_s"] == 0
+    assert stats["blocks"] == stats["new_tokens"]
+    assert stats["decode_s"] == pytest.approx(stats["new_tokens"] * TOY_COSTS.verify_cost(1), rel=1e-12)
+    assert stats["tokens_per_s"] == pytest.approx(env.unwrapped.baseline_rate, rel=1e-12)
+
+
+def test_exclude_stop_discards_the_token_just_drafted(noisy_pair):
+    """Exclude: a stop at position j verifies j - 1 tokens, and the discarded draft step is still charged."""
+    env = make(noisy_pair, max_new_tokens=24, stop_mode="exclude", cost_model=TOY_COSTS)
+    env.reset(seed=0, options={"prompt_index": 1})
+    for _ in range(3):  # positions 1, 2, 3
+        _, reward, *_ , info = env.step(0)
+        assert not info["verified"] and reward == pytest.approx(-env.unwrapped.baseline_rate * 0.025 / 7)
+    *_, info = env.step(1)
+    assert info["verified"] and info["drafted"] == 2 and info["discarded"] == 1
+    assert len(info["block_entropies"]) == 2
+    assert info["draft_time_s"] == pytest.approx(3 * TOY_COSTS.draft_s) and info["verify_time_s"] == pytest.approx(
+        TOY_COSTS.verify_cost(3))
 
 
 def test_budget_of_one_token(noisy_pair):
@@ -174,10 +220,12 @@ def test_monitor_logs_episode_keys(noisy_pair):
     assert set(keys) <= set(episode) and episode["l"] == len(records) - 1
 
 
+@pytest.mark.parametrize("min_draft_len", [0, 2])
+@pytest.mark.parametrize("stop_mode", ["include", "exclude"])
 @pytest.mark.parametrize("pair_name", ["noisy_pair", "random_pair", "copy_pair"])
-def test_greedy_output_equals_verifier_alone(pair_name, request):
+def test_greedy_output_equals_verifier_alone(pair_name, stop_mode, min_draft_len, request):
     pair = request.getfixturevalue(pair_name)
-    env = make(pair, max_new_tokens=20, min_draft_len=2, max_draft_len=5)
+    env = make(pair, max_new_tokens=20, min_draft_len=min_draft_len, max_draft_len=5, stop_mode=stop_mode)
     reference = SpeculativeDecoder(pair, max_new_tokens=20)
     for index in range(len(PROMPTS)):
         records = rollout(env, random_actions(index), options={"prompt_index": index})
@@ -238,9 +286,9 @@ def test_pickle_round_trip_mid_episode(noisy_pair):
 
 def test_return_ranks_policies_like_tokens_per_second(noisy_pair):
     """Same prompt, greedy: every policy emits the same N tokens, so N - rho T orders policies as N / T does."""
-    env = make(noisy_pair, max_new_tokens=24, max_draft_len=8, cost_model=TOY_COSTS)
+    env = make(noisy_pair, max_new_tokens=24, max_draft_len=8, cost_model=TOY_COSTS, stop_mode="include")
     results = []
-    for k in (1, 2, 3, 5, 8):
+    for k in (0, 1, 2, 3, 5, 8):
         records = rollout(env, fixed_k(k, env), options={"prompt_index": 0})
         stats = records[-1][4]["episode_stats"]
         results.append((sum(r for _, r, *_ in records[1:]), stats["tokens_per_s"], tuple(stats["output_ids"])))
@@ -250,26 +298,28 @@ def test_return_ranks_policies_like_tokens_per_second(noisy_pair):
     np.testing.assert_array_equal(np.argsort(returns), np.argsort(rates))
     n = results[0][2].__len__()
     rho, scale = env.unwrapped.baseline_rate, env.unwrapped.reward_scale
-    np.testing.assert_allclose(returns, (n - rho * n / rates) / scale, rtol=1e-9)
+    np.testing.assert_allclose(returns, (n - rho * n / rates) / scale, rtol=1e-9, atol=1e-12)
 
 
-def test_per_block_rate_can_rank_wrongly():
-    """Constructed case: summed (or averaged) per-block rates prefer the slower policy; N - rho T does not.
+def test_bandit_values_arms_by_the_objective_not_by_mean_block_rates():
+    """Constructed blocks where the mean of per-block rates prefers the slower arm: arm 0 emits (10, 1, 1)
+    tokens in 1 s blocks (12 tokens in 3 s, 4 tok/s; block rates average 4); arm 1 emits 3 tokens in 0.8 s four
+    times (12 tokens in 3.2 s, 3.75 tok/s; block rates average 3.75, but sum 15 > 12). The bandit's arm values
+    and the objective both prefer arm 0."""
+    from ebsd_env.objective import objective
+    from policies import make_policy
 
-    Both policies emit N = 12 tokens. A: one 10-token block in 1 s, then two 1-token blocks in 1 s each
-    (T = 3 s, 4 tok/s). B: four 3-token blocks in 0.8 s each (T = 3.2 s, 3.75 tok/s). A is faster, yet its
-    block rates (10, 1, 1) average 4 while B's (3.75 x 4) average 3.75 ... and sum 12 vs 15: the sum picks B.
-    """
-    rho = 1.0
-    blocks = {"A": [(10, 1.0), (1, 1.0), (1, 1.0)], "B": [(3, 0.8)] * 4}
-    n = {name: sum(e for e, _ in b) for name, b in blocks.items()}
-    t = {name: sum(dt for _, dt in b) for name, b in blocks.items()}
-    assert n["A"] == n["B"]
-    speed = {name: n[name] / t[name] for name in blocks}
-    ours = {name: sum(e - rho * dt for e, dt in b) for name, b in blocks.items()}
-    per_block = {name: sum(e / dt for e, dt in b) for name, b in blocks.items()}
-    assert speed["A"] > speed["B"] and ours["A"] > ours["B"]
-    assert per_block["A"] < per_block["B"]
+    bandit = make_policy("bandit-ucb:arms=[fixed-k:k=1;fixed-k:k=3]")
+    blocks = {0: [(10, 1.0), (1, 1.0), (1, 1.0)], 1: [(3, 0.8)] * 4}
+    for arm, arm_blocks in blocks.items():
+        for emitted, seconds in arm_blocks:
+            bandit.arm = arm
+            bandit.on_verify({"emitted": emitted, "draft_time_s": 0.0, "verify_time_s": seconds, "accepted": 0,
+                              "drafted": 1})
+    values = bandit.means()
+    assert values == pytest.approx([4.0, 3.75])
+    assert objective([10, 1, 1], [1, 1, 1]) > objective([3] * 4, [0.8] * 4)
+    assert sum(e / t for e, t in blocks[0]) < sum(e / t for e, t in blocks[1])  # the per-block sum picks arm 1
 
 
 # ---------------------------------------------------------------------------------------------- models shared
@@ -280,7 +330,7 @@ def test_vec_env_shares_the_pair(noisy_pair, monkeypatch):
         raise AssertionError("a vectorised copy reloaded the models")
 
     monkeypatch.setattr(models, "load_pair", no_reload)
-    vec = make_vec_env("EBSD-Deterministic-v0", n_envs=4, seed=0,
+    vec = make_vec_env("EBSD-Deterministic-v1", n_envs=4, seed=0,
                        env_kwargs={"pair": noisy_pair, "prompts": PROMPTS, "max_new_tokens": 10, "render_mode": None})
     assert all(e.unwrapped.pair is noisy_pair for e in vec.envs)
     vec.reset()
@@ -293,7 +343,7 @@ def test_vec_env_shares_the_pair(noisy_pair, monkeypatch):
 
 def test_subproc_vec_env_runs(noisy_pair):
     """Each worker process gets the pair through the pickled env factory (fork: no model files are read)."""
-    vec = make_vec_env("EBSD-Deterministic-v0", n_envs=2, seed=0, vec_env_cls=SubprocVecEnv,
+    vec = make_vec_env("EBSD-Deterministic-v1", n_envs=2, seed=0, vec_env_cls=SubprocVecEnv,
                        vec_env_kwargs={"start_method": "fork"},
                        env_kwargs={"pair": noisy_pair, "prompts": PROMPTS, "max_new_tokens": 8, "render_mode": None,
                                    "cost_model": TOY_COSTS})
@@ -314,7 +364,7 @@ def test_models_by_id_come_from_the_process_cache(noisy_pair, monkeypatch):
 
     monkeypatch.setattr(models, "load_pair", fake_load)
     monkeypatch.setattr(models, "_PAIR_CACHE", {})
-    envs = [gym.make("EBSD-v0", drafter="d", verifier="v", prompts=PROMPTS) for _ in range(3)]
+    envs = [gym.make("EBSD-v1", drafter="d", verifier="v", prompts=PROMPTS) for _ in range(3)]
     assert calls == [("d", "v")] and all(e.unwrapped.pair is noisy_pair for e in envs)
 
 
@@ -348,7 +398,8 @@ def test_cost_model_save_load_and_cache(noisy_pair, tmp_path):
     ({"entropy": "gini"}, "unknown entropy type 'gini'"),
     ({"history": 0}, "history must be >= 1"),
     ({"min_draft_len": 5, "max_draft_len": 4}, r"min_draft_len \(5\) must be <= max_draft_len \(4\)"),
-    ({"min_draft_len": 0}, "min_draft_len must be >= 1"),
+    ({"min_draft_len": -1}, "min_draft_len must be >= 0"),
+    ({"stop_mode": "before"}, "unknown stop_mode 'before'"),
     ({"clock": "sundial"}, "unknown clock 'sundial'"),
     ({"max_new_tokens": 0}, "max_new_tokens must be >= 1"),
     ({"prompts": []}, "prompts is empty"),
@@ -385,14 +436,14 @@ def test_bad_steps(noisy_pair):
 
 
 def test_registration():
-    assert {"EBSD-v0", "EBSD-Deterministic-v0"} <= set(gym.registry)
-    assert gym.spec("EBSD-Deterministic-v0").kwargs == {"clock": "model"}
+    assert {"EBSD-v1", "EBSD-Deterministic-v1"} <= set(gym.registry)
+    assert gym.spec("EBSD-Deterministic-v1").kwargs == {"clock": "model"}
     assert ebsd_env.EBSDEnv is EBSDEnv
 
 
 def test_bench_env_figures(noisy_pair):
     from eval.bench_env import bench_clock
 
-    row = bench_clock(make(noisy_pair, id="EBSD-v0", max_new_tokens=12), k=3, episodes=2)
+    row = bench_clock(make(noisy_pair, id="EBSD-v1", max_new_tokens=12), k=3, episodes=2)
     assert row["steps"] >= row["new_tokens"] / 4 > 0 and row["steps_per_s"] > 0
     assert 0 < row["outside_forward_share"] < 1 and 0 < row["env_layer_share"] < row["outside_forward_share"]

@@ -1,4 +1,4 @@
-"""EBSD-v0 on the embedded SmolLM2 pair (slow): the API checkers and greedy exactness, kept short."""
+"""EBSD-v1 on the embedded SmolLM2 pair (slow): the API checkers and greedy exactness, kept short."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ WARNING_WHITELIST: tuple[str, ...] = ()
 
 
 
-@pytest.mark.parametrize("env_id", ["EBSD-v0", "EBSD-Deterministic-v0"])
+@pytest.mark.parametrize("env_id", ["EBSD-v1", "EBSD-Deterministic-v1"])
 def test_checkers_pass_on_the_embedded_pair(embedded_pair, env_id):
     env = gym.make(env_id, pair=embedded_pair, prompts=PROMPTS, max_new_tokens=6)
     with warnings.catch_warnings(record=True) as caught:
@@ -36,7 +36,7 @@ def test_checkers_pass_on_the_embedded_pair(embedded_pair, env_id):
 
 
 def test_greedy_output_through_the_env_equals_verifier_alone(embedded_pair):
-    env = gym.make("EBSD-Deterministic-v0", pair=embedded_pair, prompts=PROMPTS, max_new_tokens=16)
+    env = gym.make("EBSD-Deterministic-v1", pair=embedded_pair, prompts=PROMPTS, max_new_tokens=16)
     rng = np.random.default_rng(0)
     env.reset(seed=0, options={"prompt_index": 1})
     while True:

@@ -149,7 +149,8 @@ def _fake_row(variant: str, category: str, prompt: int, tps: float) -> dict:
     drafting = variant != "no-spec"
     blocks = [{"drafted": 3, "accepted": a, "emitted": a + 1, "draft_s": 0.03, "verify_s": 0.05,
                "entropies": [0.2 + 0.1 * a, 1.0 + a, 2.5]} for a in (0, 1, 2, 3)] if drafting else []
-    stats = {"tokens_per_s": tps, "wall_tokens_per_s": tps, "new_tokens": 10, "blocks": 4 if drafting else 10,
+    stats = {"tokens_per_s": tps, "wall_tokens_per_s": tps, "new_tokens": 10, "decode_s": 10 / tps,
+             "blocks": 4 if drafting else 10,
              "drafted": 12 if drafting else 0, "accepted": 6 if drafting else 0, "draft_s": 0.1, "verify_s": 0.2,
              "draft_lengths": [3] * 4 if drafting else [0] * 10, "accepted_lengths": [0, 1, 2, 3],
              "output_ids": [1, 2, 3]}
@@ -167,7 +168,8 @@ def test_analysis_reaches_verdicts_from_the_data():
     rows = [_fake_row(v, c, p, base * (1 + 0.1 * i) * (1 + 0.01 * p))
             for v, base in speed.items() for i, c in enumerate(categories) for p in range(4)]
     # In c4 the lower threshold wins, so the best threshold varies with the category.
-    rows = [dict(r, stats={**r["stats"], "tokens_per_s": 20.0}) if r["variant"] == "entropy-abs:theta=0.5"
+    faster = {"tokens_per_s": 20.0, "decode_s": 0.5}
+    rows = [dict(r, stats={**r["stats"], **faster}) if r["variant"] == "entropy-abs:theta=0.5"
             and r["category"] == "c4" else r for r in rows]
     summary = summarize(rows, {"flops_per_token": {"drafter": 1e8, "verifier": 3e8}})
     cond = summary["conditions"]["T=0,new=10"]

@@ -21,8 +21,10 @@ NEEDS_FILES = {"ppo", "acceptance"}  # covered in test_policies_env.py with real
 
 
 def obs_at(entropies, top1=None, layout=LAYOUT):
-    """Observation after drafting len(entropies) tokens with these entropies (nats) and latest top-1 prob."""
-    return layout.encode(list(entropies), len(entropies), top1_prob=0.5 if top1 is None else top1)
+    """Observation after drafting len(entropies) tokens with these entropies (nats) and latest top-1 prob (also
+    the emitted token's probability, as under greedy decoding)."""
+    top1 = 0.5 if top1 is None else top1
+    return layout.encode(list(entropies), len(entropies), top1_prob=top1, token_prob=top1)
 
 
 def stop_position(policy, entropies=None, top1s=None, n=None, layout=LAYOUT):
@@ -37,8 +39,10 @@ def stop_position(policy, entropies=None, top1s=None, n=None, layout=LAYOUT):
     return None
 
 
-def rule(spec, layout=LAYOUT):
-    return make_policy(spec, layout=layout)
+def rule(spec, layout=LAYOUT, mode=None):
+    """A policy bound to `layout`, acting in `mode` (default: its source's mode, else include)."""
+    policy = make_policy(spec)
+    return policy.bind(layout=layout, stop_mode=mode or policy.stop_mode or "include")
 
 
 # ------------------------------------------------------------------ the plan's rules
@@ -47,6 +51,12 @@ def test_entropy_abs_stops_at_first_token_above_theta():
     assert stop_position(rule("entropy-abs:theta=1.0"), [0.2, 1.0, 0.3]) is None  # strict >
     assert stop_position(rule("entropy-abs:theta=1.0,min=4"), [0.2, 1.5, 0.3, 1.2]) == 4
     assert stop_position(rule("entropy-abs:theta=1.0,max=2"), [0.1, 0.1, 0.1]) == 2
+    # Exclude mode: the same formula stops at the same token, but min / max count the verified tokens, one fewer.
+    assert stop_position(rule("entropy-abs:theta=1.0", mode="exclude"), [0.2, 0.5, 1.5, 0.1]) == 3
+    assert stop_position(rule("entropy-abs:theta=1.0,min=4", mode="exclude"), [0.2, 1.5, 0.3, 1.2, 1.1]) == 5
+    assert stop_position(rule("entropy-abs:theta=1.0,max=2", mode="exclude"), [0.1, 0.1, 0.1]) == 3
+    # At a block's empty draft (position 0) an entropy rule has nothing to judge: it drafts.
+    assert rule("entropy-abs:theta=0.0").predict(LAYOUT.encode([], 0))[0] == 0
 
 
 def test_entropy_rel_uses_ratio_with_floor():
@@ -88,25 +98,26 @@ def test_fixed_k_and_random_k():
     assert set(lengths_a) == {1, 2, 3, 4, 5}
 
 
-def test_no_spec_does_not_draft():
-    policy = make_policy("no-spec")
-    assert policy.drafts is False and policy.predict(obs_at([0.1]))[0] == 1
+def test_no_spec_and_fixed_k_zero_stop_at_the_empty_draft():
+    for spec in ("no-spec", "fixed-k:k=0"):
+        assert rule(spec).predict(LAYOUT.encode([], 0))[0] == 1, spec
+    assert rule("fixed-k:k=1").predict(LAYOUT.encode([], 0))[0] == 0
 
 
 # ------------------------------------------------------------------ the field's rules
 def test_svip_formula():
     # sqrt(0.15 H) > 0.3  <=>  H > 0.6
-    assert stop_position(rule("svip"), [0.55, 0.59, 0.61]) == 3
-    assert stop_position(rule("svip"), [0.1] * 45) == 40
-    assert rule("svip").max == 40
+    assert stop_position(rule("svip"), [0.55, 0.59, 0.61]) == 3  # exclude: verifies the first two
+    assert stop_position(rule("svip"), [0.1] * 45) == 41  # verifies 40, its cap, discarding the 41st
+    assert rule("svip").max == 40 and rule("svip").acting_mode == "exclude"
 
 
 def test_adaedl_bound_and_adaptation():
-    policy = rule("adaedl")  # 1 - sqrt(0.2 H) < 0.7  <=>  H > 0.45
+    policy = rule("adaedl-like")  # 1 - sqrt(0.2 H) < 0.7  <=>  H > 0.45
     assert stop_position(policy, [0.4, 0.44, 0.46]) == 3
     policy.on_verify({"accepted": 0, "drafted": 3})  # acceptance EMA 0.9 * 0.8 + 0.1 * 0 = 0.72 < 0.8
     assert policy.current == pytest.approx(0.71)
-    fixed = rule("adaedl:adapt=0")
+    fixed = rule("adaedl-like:adapt=0")
     fixed.on_verify({"accepted": 0, "drafted": 3})
     assert fixed.current == 0.7
 
@@ -117,7 +128,7 @@ def test_hf_confidence_kangaroo_llamacpp_thresholds():
     assert stop_position(rule("kangaroo"), top1s=[0.9, 0.59]) == 2
     assert stop_position(rule("kangaroo"), top1s=[0.9] * 10) == 6
     assert stop_position(rule("llamacpp"), top1s=[0.8, 0.74]) == 2
-    assert stop_position(rule("llamacpp"), top1s=[0.8] * 20) == 16
+    assert stop_position(rule("llamacpp"), top1s=[0.8] * 20) == 17  # exclude: verifies 16, its --draft-max
     assert rule("llamacpp:min=0").min == 0
 
 
@@ -228,8 +239,8 @@ def test_specs_and_configs_round_trip():
         assert policy.spec == make_policy(policy.spec).spec
     custom = make_policy("entropy-abs:max=12,theta=0.75,min=2")
     assert custom.spec == "entropy-abs:max=12,min=2,theta=0.75"
-    nested = make_policy("combined:mode=all,rules=[svip:theta=0.25;fixed-k:k=8]")
-    assert make_policy(nested.spec) == nested and nested.rules[0].theta == 0.25
+    nested = make_policy("combined:mode=all,rules=[svip:theta=0.25;llamacpp]")
+    assert make_policy(nested.spec) == nested and nested.rules[0].theta == 0.25 and nested.stop_mode == "exclude"
     assert make_policy("fixed-k:6").k == 6  # a bare first value fills the first parameter
     assert make_policy("fixed-k:k=4") != make_policy("fixed-k:k=5")
 
@@ -238,12 +249,14 @@ def test_list_policies_describes_every_policy(capsys):
     rows = {row["name"]: row for row in list_policies()}
     assert set(rows) == set(POLICIES)
     for name in ("entropy-abs", "entropy-rel", "entropy-window", "entropy-pos", "combined", "fixed-k", "random-k",
-                 "no-spec", "oracle", "hf-confidence", "hf-confidence-roc", "hf-heuristic", "svip", "adaedl",
+                 "no-spec", "oracle", "hf-confidence", "hf-confidence-roc", "hf-heuristic", "svip", "adaedl-like",
                  "draft-verify", "kangaroo", "llamacpp", "ppo", "bandit-ucb", "bandit-exp3", "acceptance"):
         assert rows[name]["description"], name
     assert {p["name"]: p["default"] for p in rows["svip"]["params"]} == {"gamma": "0.15", "theta": "0.3",
-                                                                         "min": "1", "max": "40"}
+                                                                         "min": "0", "max": "40"}
     assert rows["oracle"]["privileged"] and rows["kangaroo"]["requires_extra_signals"]
+    assert (rows["svip"]["stop_mode"], rows["hf-confidence"]["stop_mode"], rows["entropy-abs"]["stop_mode"]) == (
+        "exclude", "include", None)
     assert policies_main([]) == 0
     out = capsys.readouterr().out
     assert all(name in out for name in rows)
@@ -255,14 +268,15 @@ def test_list_policies_describes_every_policy(capsys):
     ("entropy-abs:bogus=1", "unknown parameter.*bogus.*valid parameters: theta=1.0"),
     ("entropy-abs:theta=-1", "theta=-1.0 is out of range"),
     ("entropy-abs:min=5,max=3", "min=5 > max=3"),
-    ("fixed-k:k=0", "k=0 is out of range.*k=4 \\(int in \\[1, inf\\]\\)"),
+    ("fixed-k:k=-1", "k=-1 is out of range.*k=4 \\(int in \\[0, inf\\]\\)"),
     ("fixed-k:k=2.5", "must be a finite int"),
     ("svip:theta=abc", "must be a finite float"),
     ("hf-confidence:threshold=1.5", "out of range"),
     ("combined:mode=some", "mode must be 'any' or 'all'"),
     ("combined:rules=svip", "list of specs in brackets"),
     ("combined:rules=[svip;nope]", "unknown policy 'nope'"),
-    ("bandit-ucb:arms=[no-spec;svip]", "no-spec cannot be part"),
+    ("bandit-ucb:arms=[fixed-k:k=2;svip]", "stop in different modes \\(exclude, include\\)"),
+    ("combined:rules=[hf-confidence;llamacpp]", "stop in different modes"),
     ("fixed-k:k=4,k=5", "given twice"),
     ("fixed-k:k=4,6", "only the first value may omit its name"),
     ("ppo:missing.zip", "no model file"),
@@ -279,7 +293,7 @@ def test_layout_requirements():
     with pytest.raises(ValueError, match="extra_signals=True"):
         make_policy("kangaroo", layout=PLAIN)
     with pytest.raises(ValueError, match="extra_signals=True"):
-        make_policy("combined:rules=[svip;kangaroo]", layout=PLAIN)
+        make_policy("combined:rules=[entropy-abs;kangaroo]", layout=PLAIN)
     with pytest.raises(ValueError, match="has no observation layout"):
         make_policy("svip").predict(obs_at([0.1]))
     with pytest.raises(ValueError, match="needs the env"):

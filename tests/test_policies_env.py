@@ -12,11 +12,12 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-import ebsd_env  # noqa: F401  (registers EBSD-v0)
+import ebsd_env  # noqa: F401  (registers EBSD-v1)
 from ebsd_env.cost_model import CostModel
 from ebsd_env.decoder import SpeculativeDecoder
 from policies import list_policies, make_policy, run_episode, verify_callback
 from policies.acceptance import fit
+from train.common import env_in_mode
 
 PROMPTS = [{"id": "a", "category": "chat", "prompt": "hello there, how are you?"},
            {"id": "b", "category": "code", "prompt": "count 1 2 3 4 5"}]
@@ -28,8 +29,9 @@ TOY_COSTS = CostModel(draft_s=0.025, verify_points=((1, 0.1), (2, 0.105), (9, 0.
 
 
 def make_env(pair, **kwargs):
+    """A model-clock env with toy costs; `stop_mode` defaults to the env's (exclude)."""
     kwargs = {"extra_signals": True, "max_new_tokens": MAX_NEW, **kwargs}
-    return gym.make("EBSD-Deterministic-v0", pair=pair, prompts=PROMPTS, max_draft_len=MAX_DRAFT,
+    return gym.make("EBSD-Deterministic-v1", pair=pair, prompts=PROMPTS, max_draft_len=MAX_DRAFT,
                     cost_model=TOY_COSTS, **kwargs)
 
 
@@ -47,7 +49,8 @@ def reference(noisy_pair):
 
 @pytest.fixture(scope="module")
 def acceptance_file(env, tmp_path_factory):
-    rollouts = [run_episode(env, make_policy("fixed-k:k=4", env=env), seed=0, options={"prompt_index": i})
+    include = env_in_mode(env, "include")
+    rollouts = [run_episode(include, make_policy("fixed-k:k=4", env=include), seed=0, options={"prompt_index": i})
                 for i in range(len(PROMPTS))]
     return fit(rollouts).save(tmp_path_factory.mktemp("acc") / "acceptance.json")
 
@@ -65,32 +68,57 @@ def spec_for(name, acceptance_file, ppo_file):
     return {"ppo": f"ppo:{ppo_file}", "acceptance": f"acceptance:path={acceptance_file}"}.get(name, name)
 
 
-@pytest.mark.parametrize("name", [row["name"] for row in list_policies()])
-def test_every_policy_keeps_greedy_output_exact(name, env, reference, acceptance_file, ppo_file):
-    policy = make_policy(spec_for(name, acceptance_file, ppo_file), env=env)
+def _cases():
+    """(policy name, stop mode): policies of a source run in its mode, the others in both."""
+    def mode_of(name):  # bandits and combinations take their rules' mode
+        return None if name in ("ppo", "acceptance") else make_policy(name).stop_mode
+
+    return [(row["name"], mode) for row in list_policies() for mode in ("include", "exclude")
+            if mode_of(row["name"]) in (None, mode)]
+
+
+class StepLog(gym.Wrapper):
+    """Keeps (draft position shown, action, info) of every step."""
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        self.steps, self.position = [], info["position"]
+        return obs, info
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.steps.append((self.position, int(action), info))
+        self.position = info["position"]
+        return obs, reward, terminated, truncated, info
+
+
+@pytest.mark.parametrize("name, stop_mode", _cases())
+def test_every_policy_keeps_greedy_output_exact(name, stop_mode, env, reference, acceptance_file, ppo_file):
+    """Greedy output is the verifier's whatever the policy decides; and every block verifies what the policy's
+    action implies in this mode: a stop at position j verifies j tokens (include) or j - 1 (exclude), a
+    continue the env overrides (max_draft_len, a drafted EOS, the budget) verifies the whole draft."""
+    log = StepLog(env_in_mode(env, stop_mode))
+    policy = make_policy(spec_for(name, acceptance_file, ppo_file), env=log)
+    verified_lengths = []
     for index in range(len(PROMPTS)):
-        result = run_episode(env, policy, seed=0, options={"prompt_index": index})
+        result = run_episode(log, policy, seed=0, options={"prompt_index": index})
         assert result["output_ids"] == reference[index], (name, index)
-        assert result["new_tokens"] == len(reference[index])
-        assert result["policy"] == policy.spec
-        if policy.drafts:
-            assert max(result["draft_lengths"]) <= MAX_DRAFT
-            trace = result["trace"]
-            assert len(trace["actions"]) == len(trace["observations"]) > 0
-            assert all(mark in (0, 1) for mark in trace["accepted"])
-
-
-def test_trace_marks_agree_with_the_decoder(env):
-    result = run_episode(env, make_policy("fixed-k:k=3", env=env), seed=0, options={"prompt_index": 0})
-    trace = result["trace"]
-    assert sum(trace["accepted"]) == result["accepted"]
-    assert trace["actions"].count(1) <= result["blocks"]  # the env may force a verification (budget)
-    assert all(a == (p >= 3) for a, p in zip(trace["actions"], trace["positions"], strict=True))
+        assert result["new_tokens"] == len(reference[index]) and result["stop_mode"] == stop_mode
+        for position, action, info in log.steps:
+            if not info["verified"] or info["forced"] == "min_draft_len":
+                continue
+            expected = position - (stop_mode == "exclude" and position > 0) if action == 1 else position
+            assert info["drafted"] == expected, (name, stop_mode, position, action, info["forced"])
+            assert info["discarded"] == int(action == 1 and stop_mode == "exclude" and position > 0)
+            verified_lengths.append(info["drafted"])
+    assert max(verified_lengths) <= MAX_DRAFT
+    if name == "no-spec":
+        assert max(verified_lengths) == 0
 
 
 @pytest.mark.parametrize("temperature", [0.0, 0.8])
 def test_oracle_stops_exactly_at_the_first_rejection(noisy_pair, temperature):
-    env = make_env(noisy_pair, temperature=temperature, max_new_tokens=48)
+    env = make_env(noisy_pair, temperature=temperature, max_new_tokens=48, stop_mode="include")
     oracle = make_policy("oracle", env=env)
     result = run_episode(env, oracle, seed=1, options={"prompt_index": 0})
     blocks = list(zip(result["draft_lengths"], result["accepted_lengths"], strict=True))
@@ -102,10 +130,16 @@ def test_oracle_stops_exactly_at_the_first_rejection(noisy_pair, temperature):
         if drafted == accepted:
             assert drafted in (0, MAX_DRAFT) or i >= len(blocks) - 2, blocks
     assert sum(d == a + 1 for d, a in blocks) > 0
+    # Exclude mode: the first rejected token is discarded instead, so every verified draft is accepted whole.
+    exclude = env_in_mode(env, "exclude")
+    result = run_episode(exclude, make_policy("oracle", env=exclude), seed=1, options={"prompt_index": 0})
+    assert result["draft_lengths"] == result["accepted_lengths"] and result["discarded"] > 0
+    if temperature == 0:
+        assert result["output_ids"] == run_episode(env, oracle, seed=1, options={"prompt_index": 0})["output_ids"]
 
 
 def test_oracle_on_extreme_pairs(copy_pair, random_pair):
-    copy_env, random_env = make_env(copy_pair), make_env(random_pair)
+    copy_env, random_env = make_env(copy_pair), make_env(random_pair, stop_mode="include")
     copied = run_episode(copy_env, make_policy("oracle", env=copy_env), seed=0, options={"prompt_index": 0})
     assert copied["acceptance_rate"] == 1.0 and copied["draft_lengths"][0] == MAX_DRAFT
     unrelated = run_episode(random_env, make_policy("oracle", env=random_env), seed=0, options={"prompt_index": 0})
@@ -114,17 +148,22 @@ def test_oracle_on_extreme_pairs(copy_pair, random_pair):
     assert unrelated["tokens_per_s"] > fixed["tokens_per_s"]
 
 
-def test_no_spec_runs_the_verifier_alone_on_the_env_clock(env, reference):
-    result = run_episode(env, make_policy("no-spec"), seed=0, options={"prompt_index": 1})
-    assert result["drafted"] == 0 and result["output_ids"] == reference[1] and result["trace"] is None
+@pytest.mark.parametrize("stop_mode", ["include", "exclude"])
+def test_no_spec_runs_the_verifier_alone_on_the_env_clock(env, reference, stop_mode):
+    env = env_in_mode(env, stop_mode)
+    result = run_episode(env, make_policy("no-spec", env=env), seed=0, options={"prompt_index": 1})
+    assert result["drafted"] == result["discarded"] == 0 and result["output_ids"] == reference[1]
     assert result["blocks"] == result["new_tokens"]
     assert result["tokens_per_s"] == pytest.approx(1 / TOY_COSTS.verify_cost(1))  # one token per verification
-    assert result["prompt_id"] == "b"
+    assert result["prompt_id"] == "b" and set(result["trace"]["positions"]) == {0}
+    with pytest.raises(ValueError, match="min_draft_len=0"):
+        make_policy("no-spec", env=make_env(env.unwrapped.pair, min_draft_len=1))
 
 
 @pytest.mark.parametrize("spec", ["entropy-abs:theta=1.0", "hf-heuristic", "kangaroo", "bandit-ucb"])
 def test_rules_run_through_sb3_evaluate_policy(noisy_pair, spec):
-    env = Monitor(make_env(noisy_pair))
+    mode = make_policy(spec).stop_mode
+    env = Monitor(make_env(noisy_pair, **({"stop_mode": mode} if mode else {})))
     policy = make_policy(spec, env=env)
     rewards, lengths = evaluate_policy(policy, env, n_eval_episodes=2, return_episode_rewards=True,
                                        callback=verify_callback(policy))
@@ -164,7 +203,8 @@ def test_acceptance_model_learns_from_real_rollouts(env, acceptance_file):
 
 
 def test_bandit_counts_every_block(env):
-    bandit = make_policy("bandit-exp3:arms=[fixed-k:k=1;fixed-k:k=4;svip]", env=env)
+    env = env_in_mode(env, "include")
+    bandit = make_policy("bandit-exp3:arms=[fixed-k:k=0;fixed-k:k=1;fixed-k:k=4]", env=env)
     blocks = sum(run_episode(env, bandit, seed=0, options={"prompt_index": i})["blocks"] for i in range(2))
     # Blocks the env verifies with an empty draft (one token of budget left) never reach the policy.
     assert 0 < bandit.counts.sum() <= blocks
@@ -172,12 +212,15 @@ def test_bandit_counts_every_block(env):
 
 @pytest.mark.slow
 def test_rules_keep_greedy_output_exact_on_the_embedded_pair(embedded_pair):
-    env = gym.make("EBSD-Deterministic-v0", pair=embedded_pair, prompts=PROMPTS[:1], max_new_tokens=16,
+    env = gym.make("EBSD-Deterministic-v1", pair=embedded_pair, prompts=PROMPTS[:1], max_new_tokens=16,
                    max_draft_len=MAX_DRAFT, cost_model=TOY_COSTS, extra_signals=True)
     reference = run_episode(env, make_policy("no-spec"), seed=0, options={"prompt_index": 0})["output_ids"]
-    for spec in ("svip", "kangaroo", "oracle"):
-        result = run_episode(env, make_policy(spec, env=env), seed=0, options={"prompt_index": 0})
-        assert result["output_ids"] == reference, spec
+    for spec in ("svip", "kangaroo", "oracle", "entropy-abs:theta=1.0", "fixed-k:k=3"):
+        for mode in ("include", "exclude"):
+            if make_policy(spec).stop_mode in (None, mode):
+                mode_env = env_in_mode(env, mode)
+                result = run_episode(mode_env, make_policy(spec, env=mode_env), seed=0, options={"prompt_index": 0})
+                assert result["output_ids"] == reference, (spec, mode)
 
 
 def prompt_file(folder):

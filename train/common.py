@@ -74,13 +74,33 @@ def held_in_indices(rows: Sequence[dict], per_category: int) -> list[int]:
 
 def run_policy(env, policy, indices: Sequence[int], seed: int = 0, progress: str | None = None) -> list[dict]:
     """Episode statistics of `policy` on the prompts `indices` of `env` (one episode each, fixed seeds);
-    `progress` labels a progress bar."""
+    `progress` labels a progress bar. A policy whose source stops in another mode than `env` runs in a copy of
+    `env` made with that mode (`env_in_mode`)."""
     from tqdm import tqdm
 
     from policies.rollout import run_episode
 
+    env = env_in_mode(env, policy.stop_mode)
     episodes = tqdm(list(enumerate(indices)), desc=progress, leave=False, disable=progress is None)
     return [run_episode(env, policy, seed=seed + n, options={"prompt_index": int(index)}) for n, index in episodes]
+
+
+def env_in_mode(env, stop_mode: str | None):
+    """`env`, or (made once, kept on it) the same env with another `stop_mode`: every other setting, the pair,
+    prompts and cost model included, is the same."""
+    base = env.unwrapped
+    if stop_mode is None or stop_mode == base.stop_mode:
+        return env
+    siblings = base.__dict__.setdefault("_mode_siblings", {})
+    if stop_mode not in siblings:
+        import gymnasium as gym
+
+        if base.spec is None:
+            raise ValueError(f"the env stops in {base.stop_mode!r} mode and was not made with gym.make, so no copy in "
+                             f"{stop_mode!r} mode can be made: make one with gym.make(..., stop_mode={stop_mode!r})")
+        siblings[stop_mode] = gym.make(base.spec.id, **{**base.spec.kwargs, "pair": base.pair,
+                                                        "cost_model": base.cost_model, "stop_mode": stop_mode})
+    return siblings[stop_mode]
 
 
 def finite_mean(values) -> float:
@@ -88,17 +108,23 @@ def finite_mean(values) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
-SUMMARY_KEYS = ("tokens_per_s", "acceptance_rate", "mean_accepted_tokens", "mean_draft_len", "new_tokens")
+SUMMARY_KEYS = ("acceptance_rate", "mean_accepted_tokens", "mean_draft_len", "new_tokens")
 
 
 def summarize(stats: Sequence[dict]) -> dict:
-    """Mean per-episode figures (every prompt weighs the same), overall and per prompt category."""
-    summary = {key: finite_mean(s.get(key) for s in stats) for key in SUMMARY_KEYS} | {"episodes": len(stats)}
+    """The objective (`tokens_per_s`: total tokens over total decoding time, `ebsd_env.objective`) and mean
+    per-episode figures, overall and per prompt category."""
+    from ebsd_env.objective import episodes_objective
+
+    def cell(rows):
+        return {"tokens_per_s": episodes_objective(rows)} | {key: finite_mean(s.get(key) for s in rows)
+                                                             for key in SUMMARY_KEYS}
+
+    summary = cell(stats) | {"episodes": len(stats)}
     categories: dict[str, list[dict]] = {}
     for s in stats:
         categories.setdefault(str(s.get("category", "all")), []).append(s)
-    summary["per_category"] = {c: {key: finite_mean(s.get(key) for s in rows) for key in SUMMARY_KEYS}
-                               for c, rows in categories.items()}
+    summary["per_category"] = {c: cell(rows) for c, rows in categories.items()}
     return summary
 
 

@@ -1,11 +1,11 @@
-"""`ebsd train ppo`: train a drafting-stop policy with PPO on `EBSD-v0`, watched in TensorBoard.
+"""`ebsd train ppo`: train a drafting-stop policy with PPO on `EBSD-v1`, watched in TensorBoard.
 
 A run lives in ``{runs_dir}/{env}__{exp}__{seed}__{time}/``: ``config.json``, ``tb/`` (TensorBoard event files
 and ``progress_<step>.csv``), ``checkpoints/`` (resumable), ``best_model.zip`` (best evaluation tokens/s),
 ``model.zip`` (final), ``eval.json`` (baselines and every evaluation) and ``record.json`` (summary).
 
     ebsd train ppo --clock model --total-timesteps 20000
-    ebsd train ppo --resume runs/EBSD-v0__ppo__1__1764400000     # continue an interrupted run
+    ebsd train ppo --resume runs/EBSD-v1__ppo__1__1764400000     # continue an interrupted run
     tensorboard --logdir runs
 """
 
@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Literal
 
 import tyro
+
+from ebsd_env.env import DEFAULT_STOP_MODE
 
 from .common import (
     atomic_save,
@@ -42,7 +44,7 @@ class PPOConfig:
     """Experiment name, the second part of the run name `{env}__{exp}__{seed}__{time}`."""
     seed: int = 1
     """Seeds Python, NumPy, PyTorch and the environments, once, at the start of the run."""
-    env_id: str = "EBSD-v0"
+    env_id: str = "EBSD-v1"
     """Gymnasium id of the environment."""
     pair: str = "embedded"
     """Model pair: `embedded` (SmolLM2-135M-Instruct + default drafter, or --drafter/--verifier) or a
@@ -72,8 +74,10 @@ class PPOConfig:
     """Entropy measure: shannon, renyi, tsallis or topk."""
     entropy_param: float | None = None
     """Rényi alpha / Tsallis q / top-k k (None: the measure's default)."""
-    min_draft_len: int = 1
-    """The environment drafts at least this many tokens before the policy may stop."""
+    min_draft_len: int = 0
+    """Fewest draft tokens a stop verifies (0: the policy may verify an empty draft, k = 0)."""
+    stop_mode: Literal["include", "exclude"] = DEFAULT_STOP_MODE
+    """What a stop verifies: the draft with (include) or without (exclude) the token just drafted."""
     max_draft_len: int = 16
     """The environment verifies after this many drafted tokens whatever the policy says."""
     max_new_tokens: int = 128
@@ -94,8 +98,9 @@ class PPOConfig:
     """Minibatch size of the PPO update."""
     n_epochs: int = 10
     """Passes over each rollout."""
-    gamma: float = 0.99
-    """Discount factor."""
+    gamma: float = 1.0
+    """Discount factor. 1 (the default) keeps the return ordered as the objective, total tokens over total
+    decoding time (`ebsd_env.objective`); below 1 later tokens count less and the order can change."""
     gae_lambda: float = 0.95
     """GAE lambda."""
     clip_range: float = 0.2
@@ -110,7 +115,7 @@ class PPOConfig:
     """Wrap the envs in VecNormalize (rewards only; observations are already in [0, 1])."""
     eval_freq: int = 2048
     """Steps between evaluations on the held-in prompts (0: no evaluation, no best model)."""
-    fixed_ks: tuple[int, ...] = (1, 2, 3, 4, 6, 8)
+    fixed_ks: tuple[int, ...] = (0, 1, 2, 3, 4, 6, 8)
     """Fixed-k baselines the evaluation compares against (run once per run)."""
     checkpoint_freq: int = 2048
     """Steps between resumable checkpoints (saved right after a PPO update)."""
@@ -156,7 +161,7 @@ def env_kwargs(config: PPOConfig, pair, prompts: list[dict], cost_model) -> dict
                 entropy_param=config.entropy_param, min_draft_len=config.min_draft_len,
                 max_draft_len=config.max_draft_len, max_new_tokens=config.max_new_tokens,
                 temperature=config.temperature, clock=config.clock, extra_signals=config.extra_signals,
-                cost_model=cost_model)
+                cost_model=cost_model, stop_mode=config.stop_mode)
 
 
 def make_vec_env(config: PPOConfig, kwargs: dict):

@@ -1,7 +1,7 @@
 """`ebsd tune`: grid search and Bayesian optimisation (optuna) of the hand-made stopping rules.
 
 Every trial runs the rule through the same environment, decoder and reward as PPO training
-(`policies.rollout.run_episode` on `EBSD-v0`), on the tuning prompts of one category (a study per category) or
+(`policies.rollout.run_episode` on `EBSD-v1`), on the tuning prompts of one category (a study per category) or
 of all of them (the ``overall`` study). Studies live in an optuna SQLite database, so an interrupted study
 resumes where it stopped and can be inspected (``optuna.load_study(study_name=..., storage="sqlite:///runs/tune/tune.db")``,
 or optuna-dashboard where installed). The best configuration per category is printed and saved as JSON.
@@ -69,7 +69,7 @@ class TuneConfig:
     """Grid: relative entropy increase ratios."""
     window_size: tuple[int, ...] = (1, 3, 5)
     """Grid: sliding-window sizes of the absolute rule."""
-    min_draft_len: tuple[int, ...] = (1, 2, 3)
+    min_draft_len: tuple[int, ...] = (0, 1, 2)
     """Grid: minimum draft lengths."""
     max_draft_len: tuple[int, ...] = (8, 12, 16, 20)
     """Grid: maximum draft lengths."""
@@ -79,7 +79,9 @@ class TuneConfig:
     """Grid: stopping strategies: absolute (entropy-abs, or entropy-window for a window > 1), relative
     (entropy-rel), combined (either of the two stops)."""
     objective: Literal["tokens_per_s", "reward"] = "tokens_per_s"
-    """Maximised: mean tokens/s over the study's prompts, or the mean episode return of the environment."""
+    """Maximised: the objective, total tokens over total decoding time on the study's prompts
+    (`ebsd_env.objective`), or the summed episode return (gamma = 1), which orders rules the same way under
+    greedy decoding."""
     pair: str = "embedded"
     """Model pair: `embedded` (or --drafter/--verifier) or tiny-noisy / tiny-copy / tiny-random."""
     drafter: str | None = None
@@ -222,7 +224,7 @@ class Evaluator:
             import ebsd_env  # noqa: F401  (registers the environments)
 
             c = self.config
-            self.envs[entropy] = gym.make("EBSD-v0", pair=self.pair, prompts=self.prompts, history=c.history,
+            self.envs[entropy] = gym.make("EBSD-v1", pair=self.pair, prompts=self.prompts, history=c.history,
                                           entropy=entropy, max_draft_len=c.env_max_draft_len,
                                           max_new_tokens=c.max_new_tokens, temperature=c.temperature,
                                           clock=c.clock, cost_model=self.cost_model)
@@ -232,12 +234,12 @@ class Evaluator:
         from policies import make_policy
 
         env = self.env(entropy)
-        stats = run_policy(env, make_policy(spec, env), indices, self.config.seed)
+        stats = run_policy(env, make_policy(spec), indices, self.config.seed)
         result = summarize(stats)
-        # The env's undiscounted return, (N - rho * T) / reward_scale, from each episode's totals.
+        # The env's undiscounted return, (N - rho * T) / reward_scale, summed over the episodes.
         base = env.unwrapped
-        result["reward"] = float(np.mean([(s["new_tokens"] - base.baseline_rate * s["decode_s"]) / base.reward_scale
-                                          for s in stats]))
+        result["reward"] = float(np.sum([(s["new_tokens"] - base.baseline_rate * s["decode_s"]) / base.reward_scale
+                                         for s in stats]))
         return result
 
 
