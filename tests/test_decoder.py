@@ -228,6 +228,66 @@ def test_peek_accepts_predicts_verification(random_pair, noisy_pair, feature_pai
             assert decoder.verify().accepted == predicted
 
 
+class EosEveryThirdPosition(torch.nn.Module):
+    """Wraps a drafter: at every third sequence position it proposes EOS with near certainty."""
+
+    def __init__(self, inner, eos: int):
+        super().__init__()
+        self.inner, self.eos, self.config = inner, eos, inner.config
+
+    def forward(self, input_ids, cache=None, use_cache=True, logits_to_keep=1):
+        out = self.inner(input_ids=input_ids, cache=cache, use_cache=use_cache, logits_to_keep=logits_to_keep)
+        if cache.get_seq_length() % 3 == 0:
+            out.logits[..., self.eos] = 1e4
+        return out
+
+
+@pytest.mark.parametrize("stop_mode", ["include", "exclude"])
+def test_a_drafted_eos_ends_the_draft(copy_pair, stop_mode):
+    eos = copy_pair.tokenizer.eos_token_id
+    pair = ModelPair(EosEveryThirdPosition(copy_pair.drafter, eos), copy_pair.verifier, copy_pair.tokenizer,
+                     "eos-drafter", copy_pair.verifier_name)
+    decoder = SpeculativeDecoder(pair, max_new_tokens=40)
+    reference = decoder.generate(PROMPT, None).token_ids
+    assert eos not in reference  # the verifier itself never ends here: every drafted EOS gets rejected
+    result = decoder.generate(PROMPT, lambda steps: False, max_draft_len=8, stop_mode=stop_mode)
+    assert result.token_ids == reference
+    assert max(result.stats["draft_lengths"]) < 8  # no draft ran on past a drafted EOS to the cap
+    decoder.start(PROMPT)
+    while decoder.draft_room > 0:
+        decoder.draft()
+    assert decoder.draft_steps[-1].token == eos and len(decoder.draft_steps) <= 3
+    with pytest.raises(DecoderError, match="end-of-sequence"):
+        decoder.draft()
+
+
+def test_a_smaller_drafter_vocabulary_is_padded_never_truncating_the_verifier():
+    """Verifier vocabulary 46 + 6 padded rows, drafter 46: the verifier may emit ids the drafter cannot; the
+    decoder pads the drafter's logits with -inf and feeds it such ids as its last id; outputs stay exact and
+    sampling draws only tokens the drafter can propose."""
+    from transformers import LlamaForCausalLM
+
+    base = tiny_pair("noisy", noise=0.1)
+    config = base.verifier.config.to_dict() | {"vocab_size": base.verifier.config.vocab_size + 6}
+    torch.manual_seed(0)
+    verifier = LlamaForCausalLM(type(base.verifier.config)(**config)).eval()
+    with torch.no_grad():
+        verifier.lm_head.weight[-6:] *= 4.0  # make the extra ids likely enough to be emitted
+    pair = ModelPair(base.drafter, verifier, base.tokenizer, "small-vocab", "large-vocab")
+    assert pair.vocab_size == base.drafter.config.vocab_size + 6 == pair.drafter_vocab_size + 6
+    decoder = SpeculativeDecoder(pair, max_new_tokens=40)
+    ids = decoder.encode_prompt(PROMPT)
+    reference = _reference(pair, ids, 40)
+    assert any(t >= pair.drafter_vocab_size for t in reference)  # the padded range was exercised
+    for stop in (fixed_k(3), entropy_above(1.0)):
+        assert decoder.generate(PROMPT, stop, max_draft_len=4).token_ids == reference
+    sampler = SpeculativeDecoder(pair, temperature=1.0, seed=0, max_new_tokens=10)
+    sampler.start(PROMPT)
+    step = sampler.draft()
+    assert sampler._draft_probs[0].shape[-1] == pair.vocab_size and step.token < pair.drafter_vocab_size
+    assert float(sampler._draft_probs[0][pair.drafter_vocab_size:].sum()) == 0.0
+
+
 def test_budget_and_eos_end_the_sequence(copy_pair):
     decoder = SpeculativeDecoder(copy_pair, max_new_tokens=5)
     result = decoder.generate(PROMPT, fixed_k(8), max_draft_len=8)

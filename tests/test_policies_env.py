@@ -78,18 +78,54 @@ def _cases():
 
 
 class StepLog(gym.Wrapper):
-    """Keeps (draft position shown, action, info) of every step."""
+    """Keeps (draft position shown, action, info) of every step, and the signals shown at each decision."""
 
     def reset(self, **kwargs):
         obs, info = self.env.reset(**kwargs)
-        self.steps, self.position = [], info["position"]
+        self.steps, self.shown, self.position = [], [], info["position"]
+        self._shown = info
         return obs, info
 
     def step(self, action):
         obs, reward, terminated, truncated, info = self.env.step(action)
         self.steps.append((self.position, int(action), info))
-        self.position = info["position"]
+        self.shown.append(self._shown)
+        self.position, self._shown = info["position"], info
         return obs, reward, terminated, truncated, info
+
+
+# Each rule's formula on the signals of the token it was shown, as its source states it.
+FORMULAS = {
+    "entropy-abs:theta=1.0": lambda s: s["entropy"] > 1.0,
+    "svip": lambda s: (0.15 * s["entropy"]) ** 0.5 > 0.3,
+    "hf-confidence": lambda s: s["token_prob"] < 0.4,
+    "kangaroo": lambda s: s["top1_prob"] < 0.6,
+    "llamacpp": lambda s: s["top1_prob"] < 0.75,
+}
+
+
+@pytest.mark.parametrize("spec", list(FORMULAS))
+@pytest.mark.parametrize("stop_mode", ["include", "exclude"])
+def test_rules_stop_where_their_formula_fires_through_the_env(noisy_pair, spec, stop_mode):
+    """Through the env: a rule stops at exactly the tokens whose signals cross its threshold (below its cap),
+    and the verified draft then holds that token (include) or not (exclude)."""
+    source_mode = make_policy(spec).stop_mode
+    if source_mode not in (None, stop_mode):
+        pytest.skip(f"{spec} runs only in its source's mode ({source_mode})")
+    log = StepLog(make_env(noisy_pair, temperature=0.0, max_new_tokens=48, stop_mode=stop_mode))
+    policy = make_policy(spec, env=log)
+    stops = continues = 0
+    for index in range(len(PROMPTS)):
+        run_episode(log, policy, seed=0, options={"prompt_index": index})
+        for shown, (position, action, info) in zip(log.shown, log.steps, strict=True):
+            if position == 0 or position >= min(MAX_DRAFT, policy.max):
+                continue  # the empty draft (rules draft) and the caps are covered elsewhere
+            assert action == int(FORMULAS[spec](shown)), (spec, position, shown)
+            if action == 1 and not info["forced"]:
+                assert info["drafted"] == position - (stop_mode == "exclude")
+            stops += action
+            continues += 1 - action
+    assert stops > 0 and continues > 0  # both branches were exercised
 
 
 @pytest.mark.parametrize("name, stop_mode", _cases())
@@ -165,9 +201,21 @@ def test_rules_run_through_sb3_evaluate_policy(noisy_pair, spec):
     mode = make_policy(spec).stop_mode
     env = Monitor(make_env(noisy_pair, **({"stop_mode": mode} if mode else {})))
     policy = make_policy(spec, env=env)
+    feed, finished = verify_callback(policy), []
+
+    def callback(locals_, globals_):
+        feed(locals_, globals_)
+        if "episode_stats" in locals_["info"]:
+            finished.append(locals_["info"]["episode_stats"])
+
     rewards, lengths = evaluate_policy(policy, env, n_eval_episodes=2, return_episode_rewards=True,
-                                       callback=verify_callback(policy))
-    assert len(rewards) == 2 and all(np.isfinite(rewards)) and min(lengths) > 0
+                                       callback=callback)
+    assert len(rewards) == 2 and min(lengths) > 0
+    # Each return is its episode's (N - rho T) / scale, from its own totals on the env's clock.
+    base = env.unwrapped
+    for reward, stats in zip(rewards, finished, strict=True):
+        assert reward == pytest.approx((stats["new_tokens"] - base.baseline_rate * stats["decode_s"])
+                                       / base.reward_scale, rel=1e-5, abs=1e-6)
     if spec == "hf-heuristic":
         assert policy.current != policy.k  # the verify callback fed the schedule
     if spec == "bandit-ucb":
@@ -196,10 +244,13 @@ def test_ppo_spec_delegates_to_the_model(env, ppo_file):
 
 
 def test_acceptance_model_learns_from_real_rollouts(env, acceptance_file):
-    policy = make_policy(f"acceptance:path={acceptance_file},threshold=0.3", env=env)
-    result = run_episode(env, policy, seed=0, options={"prompt_index": 0})
+    lengths = {}
+    for threshold in (0.2, 0.8):
+        policy = make_policy(f"acceptance:path={acceptance_file},threshold={threshold}", env=env)
+        result = run_episode(env, policy, seed=0, options={"prompt_index": 0})
+        lengths[threshold] = result["mean_draft_len"]
     assert policy.model.samples > 10 and 0 < policy.model.positive_rate < 1
-    assert result["mean_draft_len"] <= MAX_DRAFT
+    assert lengths[0.2] < lengths[0.8]  # a lower tolerance for a rejection stops earlier
 
 
 def test_bandit_counts_every_block(env):
