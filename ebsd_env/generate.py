@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Literal
 
 import tyro
 
@@ -16,8 +17,8 @@ class GenerateConfig:
     prompt: str = "Explain in three sentences why the sky is blue."
     """User message, sent through the verifier's chat template (plain text if it has none)."""
     drafter: str | None = None
-    """Drafter: Hugging Face id, folder, .gguf file, int8 / bf16 / self, or distilled[:FOLDER] (default: the
-    shipped feature drafter, `distilled`)."""
+    """Drafter: Hugging Face id, folder, .gguf file, int4 / int8 / int8-dynamic / bf16 / self, or
+    distilled[:FOLDER] (default: the shipped feature drafter, `distilled`)."""
     verifier: str | None = None
     """Verifier: Hugging Face id, folder or .gguf file (default: embedded SmolLM2-135M-Instruct)."""
     k: int = 4
@@ -30,11 +31,16 @@ class GenerateConfig:
     """Sampler seed."""
     device: str = "cpu"
     """Device of both models."""
+    threads: int | None = None
+    """torch CPU threads (default: $EBSD_THREADS, else torch's default: the number of physical cores)."""
+    kernels: Literal["auto", "plain", "onednn"] = "auto"
+    """Linear-layer kernels (auto: the fastest measured on this machine, cached; see `ebsd_env.kernels`)."""
 
 
 def main(argv: list[str] | None = None) -> int:
     config = tyro.cli(GenerateConfig, args=argv, description=__doc__)
-    pair = load_pair(config.drafter, config.verifier, device=config.device)
+    pair = load_pair(config.drafter, config.verifier, device=config.device, kernels=config.kernels,
+                     threads=config.threads)
     decoder = SpeculativeDecoder(pair, temperature=config.temperature, max_new_tokens=config.max_new_tokens,
                                  seed=config.seed)
     chat = [{"role": "user", "content": config.prompt}]
@@ -44,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     baseline = decoder.generate(prompt, None)
     decoder.reseed(config.seed)
     result = decoder.generate(prompt, fixed_k(config.k))
-    print(f"pair: {pair.describe()}")
+    print(f"pair: {pair.describe()}  threads={pair.metadata['threads']}  kernels={pair.metadata['kernels']}")
     print(f"prompt: {config.prompt}\n\n{result.text}\n")
     keys = ("new_tokens", "tokens_per_s", "acceptance_rate", "mean_accepted_tokens", "mean_draft_len",
             "draft_s", "verify_s", "prefill_s")

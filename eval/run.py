@@ -113,8 +113,8 @@ class EvalConfig:
     """JSON cost model for --clock model (default: calibrate the pair once)"""
     tensorboard: bool = True
     """also write the summary scalars as TensorBoard events under OUT/tb"""
-    threads: int = 1
-    """torch CPU threads (0: torch's default); 1 is fastest on a CPU shared with other jobs"""
+    threads: int | None = None
+    """torch CPU threads (default: $EBSD_THREADS, else torch's default: physical cores); 1 suits a shared CPU"""
 
 
 @dataclass(frozen=True)
@@ -315,9 +315,10 @@ def _run_identity(config: EvalConfig, pair) -> dict:
 
 def evaluate(config: EvalConfig, pair=None) -> Path:
     """Run (or resume) the evaluation described by `config`; return the output folder."""
+    from ebsd_env.kernels import configure_threads
+
     previous = torch.get_num_threads()
-    if config.threads > 0:
-        torch.set_num_threads(config.threads)
+    configure_threads(config.threads)
     try:
         return _evaluate(config, pair)
     finally:  # the caller's thread setting comes back (tests and notebooks run other work afterwards)

@@ -15,6 +15,17 @@ from ebsd_env.tiny import tiny_pair  # noqa: E402
 torch.set_num_threads(1)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _kernel_choices_in_a_temporary_cache(tmp_path_factory):
+    """Kernel choices measured by tests go to a per-session file, not the user's cache."""
+    from ebsd_env import kernels
+
+    path = tmp_path_factory.mktemp("kernel-cache") / "kernels.json"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(kernels, "kernel_cache_file", lambda: path)
+        yield path
+
+
 @pytest.fixture(scope="session")
 def copy_pair():
     """Drafter identical to the verifier: every greedy draft token is accepted."""

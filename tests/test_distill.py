@@ -115,7 +115,7 @@ def test_tiny_distillation_end_to_end_with_resume(tmp_path, capsys, architecture
 def test_drafter_on_the_embedded_verifier_shares_its_tokenizer_and_keeps_greedy_exact():
     from ebsd_env.models import cached_pair
 
-    embedded_pair = cached_pair("self", fast_kernels=False)  # plain weights: the drafter copies some
+    embedded_pair = cached_pair("self", kernels="plain")  # plain weights: the drafter copies some
     verifier = embedded_pair.verifier
     eos = sorted(embedded_pair.eos_token_ids)
     head = torch.tensor(sorted(set(range(2048)) | set(eos)))

@@ -358,7 +358,7 @@ def test_subproc_vec_env_runs(noisy_pair):
 def test_models_by_id_come_from_the_process_cache(noisy_pair, monkeypatch):
     calls = []
 
-    def fake_load(drafter=None, verifier=None, device="cpu", dtype=None, fast_kernels=None):
+    def fake_load(drafter=None, verifier=None, device="cpu", dtype=None, kernels="auto"):
         calls.append((drafter, verifier))
         return noisy_pair
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from ebsd_env.decoder import SpeculativeDecoder, entropy_above, fixed_k
+from ebsd_env.kernels import PackedLinear
 from ebsd_env.models import ModelLoadError, load_pair
 from ebsd_env.tiny import tiny_model, tiny_tokenizer
 
@@ -45,18 +46,21 @@ def test_unknown_models_get_clear_errors(tmp_path):
     with pytest.raises(ModelLoadError, match="Hugging Face id"):
         load_pair(verifier="no-such-org/no-such-model")
     verifier = _save(tmp_path / "verifier", "abc", 0)
-    with pytest.raises(ModelLoadError, match=r"derived drafter \(int8, bf16, self"):
+    with pytest.raises(ModelLoadError, match=r"derived drafter \(int4, int8, int8-dynamic, bf16, self") as info:
         load_pair(drafter="int9", verifier=verifier)
+    assert "\n" not in str(info.value)  # one line, however long the hub's own message is
 
 
-def test_fast_kernels_keep_logits_and_greedy_outputs(tmp_path):
+def test_kernel_variants_keep_logits_and_greedy_outputs(tmp_path):
     verifier = _save(tmp_path / "verifier", "abcdefgh ", 0)
     drafter = _save(tmp_path / "drafter", "abcdefgh ", 1)
-    plain = load_pair(drafter=drafter, verifier=verifier, fast_kernels=False)
-    fast = load_pair(drafter=drafter, verifier=verifier, fast_kernels=True)
-    assert fast.metadata["fast_kernels"] and not plain.metadata["fast_kernels"]
+    plain = load_pair(drafter=drafter, verifier=verifier, kernels="plain")
+    fast = load_pair(drafter=drafter, verifier=verifier, kernels="onednn")
+    assert fast.metadata["kernels"] == {"verifier": "onednn", "drafter": "onednn"}
+    assert plain.metadata["kernels"] == {"verifier": "plain", "drafter": "plain"}
     assert not any(type(m) is torch.nn.Linear for m in fast.verifier.modules())  # every linear was repacked
     assert not any(type(m) is torch.nn.Linear for m in fast.drafter.modules())
+    assert not any(isinstance(m, PackedLinear) for m in plain.verifier.modules())
     ids = torch.tensor([[3, 4, 5, 6, 7, 3, 4]])
     with torch.inference_mode():
         torch.testing.assert_close(fast.verifier(input_ids=ids).logits, plain.verifier(input_ids=ids).logits,
@@ -64,8 +68,28 @@ def test_fast_kernels_keep_logits_and_greedy_outputs(tmp_path):
     reference = plain.verifier.generate(ids, max_new_tokens=20, do_sample=False)[0, ids.shape[1]:].tolist()
     decoder = SpeculativeDecoder(fast, max_new_tokens=20)
     assert decoder.generate(ids, fixed_k(3)).token_ids[: len(reference)] == reference
-    with pytest.raises(ModelLoadError, match="fast_kernels"):
-        load_pair(drafter=drafter, verifier=verifier, device="meta", fast_kernels=True)
+    with pytest.raises(ModelLoadError, match="kernels='onednn' cannot run on 'meta'"):
+        load_pair(drafter=drafter, verifier=verifier, device="meta", kernels="onednn")
+    with pytest.raises(ModelLoadError, match="unknown kernels 'fast'; valid: auto, plain, onednn"):
+        load_pair(drafter=drafter, verifier=verifier, kernels="fast")
+    # The deprecated flag still works: True is onednn, False plain.
+    assert load_pair(drafter=drafter, verifier=verifier, fast_kernels=True).metadata["kernels"]["verifier"] == "onednn"
+    assert load_pair(drafter=drafter, verifier=verifier, fast_kernels=False).metadata["kernels"]["drafter"] == "plain"
+
+
+def test_auto_kernels_are_measured_once_and_recorded_per_model(tmp_path):
+    verifier = _save(tmp_path / "verifier", "abcdefgh ", 0)
+    pair = load_pair(drafter="self", verifier=verifier)  # kernels="auto" is the default
+    selection = pair.metadata["kernel_selection"]
+    assert set(pair.metadata["kernels"]) == {"verifier", "drafter"}
+    assert selection["verifier"]["source"] in ("measured", "cache", "only variant available")
+    if selection["verifier"]["source"] == "measured":
+        assert set(selection["verifier"]["timings_ms"]) == {"plain", "onednn"}
+    again = load_pair(drafter="int8", verifier=verifier)
+    assert again.metadata["kernel_selection"]["verifier"]["source"] in ("cache", "only variant available")
+    assert again.metadata["kernels"]["verifier"] == pair.metadata["kernels"]["verifier"]
+    # A quantized drafter has no float32 linear layer: nothing to choose.
+    assert again.metadata["kernel_selection"]["drafter"]["source"] == "no float32 linear layers"
 
 
 @pytest.mark.slow

@@ -31,6 +31,7 @@ import tyro
 from tqdm.auto import tqdm
 
 from ebsd_env.drafters import DistilledDrafter, FeatureDrafter, load_distilled_drafter, save_drafter
+from ebsd_env.kernels import configure_threads
 from train import distill_feature
 from train.distill_data import (
     build_shards,
@@ -58,8 +59,8 @@ class DistillConfig:
     """Distil on a config-built tiny pair with a handful of built-in prompts (tests, smoke runs)."""
     run_dir: Path | None = None
     """Run folder; an existing one is resumed. Default: runs/distill/{env}__{exp}__{seed}__{time}."""
-    threads: int = 1
-    """torch CPU threads (the machine is shared: keep 1 unless it is yours)."""
+    threads: int | None = None
+    """torch CPU threads (default: $EBSD_THREADS, else torch's default: physical cores; 1 on a shared machine)."""
     prompt_source: str | None = None
     """`ebsd_env.prompts.load_prompts` source (None = the built-in offline suite)."""
     prompts_per_category: int = 60
@@ -138,7 +139,7 @@ def _load_verifier(config: DistillConfig):
         return pair.verifier, pair.tokenizer, pair.eos_token_ids, TINY_PROMPTS
     from ebsd_env.models import cached_pair
 
-    pair = cached_pair("self", fast_kernels=False)  # only the verifier, with plain weights the drafter copies
+    pair = cached_pair("self", kernels="plain")  # only the verifier, with plain weights the drafter copies
     prompts = load_training_prompts(config.prompt_source, config.prompts_per_category, config.seed)
     return pair.verifier, pair.tokenizer, pair.eos_token_ids, prompts
 
@@ -209,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     if config.init_from is not None and not (config.init_from / "config.json").is_file():
         raise FileNotFoundError(f"--init-from {config.init_from} holds no exported drafter (config.json): point it "
                                 "to the export/ folder of an earlier `ebsd distill` run")
-    torch.set_num_threads(config.threads)
+    configure_threads(config.threads)
     run_dir = _run_dir(config)
     run_dir.mkdir(parents=True, exist_ok=True)
     print(f"[distill] run folder {run_dir}", flush=True)

@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     distilled = load_distilled_drafter(verifier, config.drafter)
     drafters = {"distilled": distilled}
     if config.int8_ks:
-        drafters["int8"] = derive_drafter(verifier, "int8")
+        drafters["int8"] = derive_drafter(verifier, "int8-dynamic")
     if config.fast_kernels:  # after deriving int8 from the plain weights
         pack_linears(verifier)
         pack_linears(distilled)

@@ -126,8 +126,8 @@ class PPOConfig:
     extend a run), --save-model, --progress-bar and --verbose given on this command line."""
     save_model: str | None = None
     """Also copy the best model (or the final one without evaluation) to this .zip path."""
-    torch_threads: int = 1
-    """torch.set_num_threads for the run (the models and the policy share the CPU)."""
+    threads: int | None = None
+    """torch CPU threads (default: $EBSD_THREADS, else torch's default: physical cores; models and policy share)."""
     progress_bar: bool = True
     """Show a progress bar with ETA."""
     verbose: int = 0
@@ -185,11 +185,12 @@ def _explicit(argv: list[str], name: str) -> bool:
 def train(config: PPOConfig, argv: list[str] = ()) -> Path:
     """Train (or resume) a run; returns its folder."""
     import gymnasium as gym
-    import torch
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import CallbackList, ProgressBarCallback
     from stable_baselines3.common.logger import Logger, make_output_format
     from stable_baselines3.common.vec_env import VecNormalize
+
+    from ebsd_env.kernels import configure_threads
 
     from .callbacks import (
         CheckpointCallback,
@@ -218,7 +219,7 @@ def train(config: PPOConfig, argv: list[str] = ()) -> Path:
         run_dir.mkdir(parents=True, exist_ok=False)
         atomic_write_json(run_dir / "config.json", dataclasses.asdict(config))
 
-    torch.set_num_threads(config.torch_threads)
+    configure_threads(config.threads)
     pair = load_named_pair(config.pair, config.drafter, config.verifier, config.device)
     prompts = load_prompt_rows(config.prompt_source, config.categories, config.prompts_per_category,
                                config.prompt_seed)
@@ -282,6 +283,7 @@ def train(config: PPOConfig, argv: list[str] = ()) -> Path:
 
 def _config_from_json(text: str) -> PPOConfig:
     data = json.loads(text)
+    data.setdefault("threads", data.pop("torch_threads", None))  # runs saved before the rename
     for key in ("categories", "net_arch", "fixed_ks"):
         if data.get(key) is not None:
             data[key] = tuple(data[key])

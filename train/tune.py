@@ -122,8 +122,8 @@ class TuneConfig:
     """Where the best configuration per category is written (JSON, atomically)."""
     seed: int = 0
     """Seeds the optuna sampler and the episodes."""
-    torch_threads: int = 1
-    """torch.set_num_threads for the run."""
+    threads: int | None = None
+    """torch CPU threads (default: $EBSD_THREADS, else torch's default: the number of physical cores)."""
 
 
 def parse_space(items: tuple[str, ...]) -> dict[str, tuple]:
@@ -280,7 +280,8 @@ def _studies(config: TuneConfig, prompts: list[dict]) -> dict[str, list[int]]:
 def tune(config: TuneConfig) -> dict:
     """Run (or resume) the studies; returns the best configuration per category."""
     import optuna
-    import torch
+
+    from ebsd_env.kernels import configure_threads
 
     if config.budget < 0:
         raise TuneError(f"--budget must be >= 0 trials, got {config.budget}")
@@ -300,7 +301,7 @@ def tune(config: TuneConfig) -> dict:
             raise TuneError(f"rule {config.rule!r} has no built-in search space: give one with --space "
                             "name=low:high ...")
         label = config.rule
-    torch.set_num_threads(config.torch_threads)
+    configure_threads(config.threads)
     pair = load_named_pair(config.pair, config.drafter, config.verifier, config.device)
     prompts = load_prompt_rows(config.prompt_source, config.categories, config.prompt_pool, config.prompt_seed)
     Path(config.storage).parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,156 @@
+"""Kernel variants chosen by measurement (with a fake clock), their cache, and the one thread setting."""
+
+from __future__ import annotations
+
+import json
+import stat
+
+import pytest
+import torch
+
+from ebsd_env import kernels
+from ebsd_env.kernels import (
+    VARIANTS,
+    KernelVariant,
+    choose_kernels,
+    configure_threads,
+    kernel_cache_key,
+    machine_state,
+    pick_variant,
+    select_kernels,
+    warn_if_busy,
+)
+from ebsd_env.models import ModelLoadError
+from ebsd_env.tiny import tiny_model
+
+
+def _model():
+    return tiny_model(20, seed=0)
+
+
+def fake_timer(seconds_per_token: dict[str, float]):
+    """A clock where each variant costs a fixed time per token; records what was timed."""
+    calls = []
+
+    def timer(variant, tokens, run):
+        calls.append((variant, tokens))
+        return seconds_per_token[variant] * tokens
+
+    return timer, calls
+
+
+@pytest.mark.parametrize("onednn,expected", [(0.5, "onednn"), (1.5, "plain"), (0.97, "plain"), (1.0, "plain")])
+def test_selection_never_picks_a_variant_slower_than_plain(tmp_path, onednn, expected):
+    timer, calls = fake_timer({"plain": 1.0, "onednn": onednn})
+    choice = choose_kernels(_model(), timer=timer, cache_file=tmp_path / "k.json", repeats=3, tokens=(1, 4))
+    assert choice.variant == expected and choice.source == "measured"
+    assert choice.timings_ms == {"plain": 5000.0, "onednn": pytest.approx(5000.0 * onednn)}
+    # Interleaved: every round times every variant at every width, in a rotated order.
+    assert len(calls) == 3 * 2 * 2 and calls[:2] == [("plain", 1), ("onednn", 1)] and calls[4] == ("onednn", 1)
+
+
+def test_pick_variant_keeps_plain_within_the_margin():
+    assert pick_variant({"plain": 1.0, "onednn": 0.96}, margin=0.05) == "plain"
+    assert pick_variant({"plain": 1.0, "onednn": 0.94}, margin=0.05) == "onednn"
+    assert pick_variant({"plain": 1.0, "onednn": 0.9, "other": 0.5}) == "other"
+    assert pick_variant({"plain": 1.0, "onednn": 1.2, "other": 1.1}) == "plain"
+
+
+def test_a_new_variant_is_one_entry_and_is_measured_too(tmp_path, monkeypatch):
+    monkeypatch.setitem(VARIANTS, "other", KernelVariant("other", "a test variant", lambda linear: linear,
+                                                         lambda device: True))
+    timer, calls = fake_timer({"plain": 1.0, "onednn": 2.0, "other": 0.25})
+    model = _model()
+    choice = select_kernels(model, timer=timer, cache_file=tmp_path / "k.json", repeats=1)
+    assert choice.variant == "other" and {name for name, _ in calls} == {"plain", "onednn", "other"}
+
+
+def test_choice_is_cached_atomically_and_reused(tmp_path):
+    path = tmp_path / "sub" / "kernels.json"
+    timer, _ = fake_timer({"plain": 1.0, "onednn": 0.5})
+    model = _model()
+    first = choose_kernels(model, timer=timer, cache_file=path, repeats=1)
+    assert first.variant == "onednn" and first.source == "measured"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert not [p for p in path.parent.iterdir() if p.name != "kernels.json"]  # no temporary file left
+    entry = json.loads(path.read_text())["entries"][first.key]
+    assert entry["variant"] == "onednn" and entry["timings_ms"] == {"plain": 5000.0, "onednn": 2500.0}
+
+    def no_timing(*_):
+        raise AssertionError("a cached choice must not be measured again")
+
+    again = choose_kernels(_model(), timer=no_timing, cache_file=path)
+    assert (again.variant, again.source, again.key) == ("onednn", "cache", first.key)
+    # A damaged cache is measured again and repaired.
+    path.write_text("{not json")
+    assert choose_kernels(model, timer=timer, cache_file=path, repeats=1).source == "measured"
+    assert json.loads(path.read_text())["entries"][first.key]["variant"] == "onednn"
+
+
+def test_cache_key_changes_with_threads_dtype_and_shapes(tmp_path, monkeypatch):
+    model = _model()
+    key = kernel_cache_key(model, threads=1)
+    assert key != kernel_cache_key(model, threads=2)
+    assert key != kernel_cache_key(tiny_model(20, seed=0, hidden=64), threads=1)  # other linear shapes
+    assert key == kernel_cache_key(tiny_model(20, seed=5), threads=1)  # other weights, same shapes
+    assert "threads 1" in key and "float32" in key and kernels.cpu_model() in key
+    path = tmp_path / "k.json"
+    timer, calls = fake_timer({"plain": 1.0, "onednn": 0.5})
+    choose_kernels(model, timer=timer, cache_file=path, repeats=1)
+    measured = len(calls)
+    choose_kernels(model, timer=timer, cache_file=path, repeats=1)
+    assert len(calls) == measured  # cached
+    # Another thread count is another machine as far as kernels go: measured again (threads faked, not set).
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 7)
+    choose_kernels(model, timer=timer, cache_file=path, repeats=1)
+    assert len(calls) == 2 * measured
+    assert len(json.loads(path.read_text())["entries"]) == 2
+
+
+def test_requested_and_impossible_variants(tmp_path):
+    model = _model()
+    choice = select_kernels(model, "onednn", cache_file=tmp_path / "k.json")
+    assert choice.source == "requested" and not any(type(m) is torch.nn.Linear for m in model.modules())
+    # Nothing left to convert: a packed (or quantized) model reports plain without timing anything.
+    assert choose_kernels(model, cache_file=tmp_path / "k.json").source == "no float32 linear layers"
+    with pytest.raises(ModelLoadError, match="kernels='onednn' cannot run on 'meta'"):
+        choose_kernels(_model().to("meta"), "onednn")
+    assert choose_kernels(_model().to("meta")).source == "only variant available"
+    with pytest.raises(ModelLoadError, match="unknown kernels 'fastest'; valid: auto, plain, onednn"):
+        choose_kernels(_model(), "fastest")
+
+
+def test_real_measurement_on_a_tiny_model(tmp_path):
+    choice = choose_kernels(_model(), cache_file=tmp_path / "k.json", repeats=2)
+    assert choice.source == "measured" and set(choice.timings_ms) == {"plain", "onednn"}
+    assert all(ms > 0 for ms in choice.timings_ms.values())
+
+
+def test_configure_threads_order(monkeypatch):
+    before = torch.get_num_threads()
+    monkeypatch.delenv("EBSD_THREADS", raising=False)
+    assert configure_threads(None) == before  # nothing set: torch's setting stays
+    monkeypatch.setenv("EBSD_THREADS", "1")
+    assert configure_threads(None) == 1
+    assert configure_threads(1) == 1  # an explicit count wins over the variable
+    monkeypatch.setenv("EBSD_THREADS", "many")
+    with pytest.raises(ValueError, match="EBSD_THREADS='many' is not a whole number") as info:
+        configure_threads(None)
+    assert "\n" not in str(info.value)
+    monkeypatch.setenv("EBSD_THREADS", "0")
+    with pytest.raises(ValueError, match=">= 1"):
+        configure_threads(None)
+    with pytest.raises(ValueError, match="threads must be >= 1, got 0"):
+        configure_threads(0)
+    torch.set_num_threads(before)
+
+
+def test_machine_state_and_busy_warning(monkeypatch, capsys):
+    state = machine_state()
+    assert set(state) == {"cpu", "cores", "threads", "load_1min"} and state["cores"] >= 1
+    monkeypatch.setattr(kernels, "cpu_cores", lambda: 4)
+    monkeypatch.setattr(kernels.os, "getloadavg", lambda: (1.0, 0.0, 0.0))
+    assert warn_if_busy(own_threads=1) is None  # 1.0 <= 1 + 0.5 * 4
+    monkeypatch.setattr(kernels.os, "getloadavg", lambda: (3.5, 0.0, 0.0))
+    message = warn_if_busy(own_threads=1)
+    assert message and "busy" in message and "3.50" in message and message in capsys.readouterr().err

@@ -1,0 +1,208 @@
+"""Weight-only int4 / int8 drafters: exact quantization, kernels against float32, exact speculative output."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import chisquare
+
+from ebsd_env.decoder import SpeculativeDecoder, entropy_above, fixed_k
+from ebsd_env.models import DERIVED_DRAFTERS, ModelLoadError, ModelPair, derive_drafter, load_pair
+from ebsd_env.quantize import (
+    Int4Linear,
+    Int8Linear,
+    dequantize_int4,
+    quantize_int4,
+    quantize_int8,
+    quantized_drafter,
+    requantization_error,
+)
+from ebsd_env.tiny import tiny_model, tiny_pair, tiny_tokenizer
+
+PROMPT = "the cat sat on the mat. "
+
+
+def _int4_weight(n: int, k: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
+    """A weight built as d*q + m per group of 32 columns, d and m float16 values (as in a Q4_1 GGUF file),
+    every group holding q = 0 and q = 15."""
+    generator = torch.Generator().manual_seed(seed)
+    groups = k // 32
+    d = (torch.rand(n, groups, generator=generator) * 0.05 + 0.001).half().float()
+    m = (-torch.rand(n, groups, generator=generator) * 0.4).half().float()
+    q = torch.randint(0, 16, (n, groups, 32), generator=generator)
+    q[..., 0], q[..., 1] = 0, 15
+    weight = (d[..., None] * q + m[..., None]).reshape(n, k)
+    return weight, q.reshape(n, k), d, m
+
+
+def test_int4_quantization_reproduces_a_d_q_plus_m_weight_exactly():
+    weight, q, d, m = _int4_weight(48, 96)
+    q2, d2, m2 = quantize_int4(weight)
+    assert torch.equal(q2, q.to(torch.int32)) and torch.equal(d2, d) and torch.equal(m2, m)
+    assert torch.equal(dequantize_int4(q2, d2, m2), weight)
+    linear = torch.nn.Linear(96, 48, bias=False)
+    linear.weight.data = weight
+    model = torch.nn.Sequential(linear)
+    model.get_output_embeddings = lambda: None
+    assert requantization_error(model) == 0.0
+    linear.weight.data = weight + 1e-3 * torch.randn(weight.shape)  # not of that form: an error shows
+    assert requantization_error(model) > 1e-5
+    # A constant group (d = 0) comes back as its value.
+    flat = torch.full((16, 32), 0.25)
+    assert torch.equal(dequantize_int4(*quantize_int4(flat)), flat)
+
+
+def test_quantized_layers_match_float32_products():
+    torch.manual_seed(0)
+    weight, *_ = _int4_weight(64, 96)
+    linear = torch.nn.Linear(96, 64)
+    linear.weight.data = weight
+    x = torch.randn(2, 3, 96)
+    reference = x @ weight.T + linear.bias
+    with torch.inference_mode():
+        out4, out8 = Int4Linear(linear)(x), Int8Linear(linear)(x)
+    assert out4.shape == out8.shape == (2, 3, 64) and out4.dtype == out8.dtype == torch.bfloat16
+    scale = reference.abs().max()
+    assert (out4.float() - reference).abs().max() < 0.02 * scale  # bfloat16 activations, scales and zeros
+    assert (out8.float() - reference).abs().max() < 0.02 * scale
+    q8, s8 = quantize_int8(weight)
+    assert q8.dtype == torch.int8 and int(q8.abs().max()) == 127
+    assert (q8.float() * s8[:, None] - weight).abs().max() <= s8.max() / 2 + 1e-7
+
+
+def _reference(pair, ids, max_new_tokens):
+    out = pair.verifier.generate(torch.tensor([ids]), max_new_tokens=max_new_tokens, do_sample=False,
+                                 eos_token_id=sorted(pair.eos_token_ids), pad_token_id=pair.tokenizer.pad_token_id)
+    return out[0, len(ids):].tolist()
+
+
+@pytest.mark.parametrize("kind", ["int4", "int8"])
+def test_quantized_drafters_keep_greedy_output_exact(kind):
+    base = tiny_pair("copy", seed=2)
+    drafter = derive_drafter(base.verifier, kind)
+    assert not any(type(m) is torch.nn.Linear for m in drafter.modules())
+    assert {p.dtype for p in drafter.parameters()} == {torch.bfloat16}
+    assert all(p.dtype == torch.float32 for p in base.verifier.parameters())  # the verifier is untouched
+    pair = ModelPair(drafter, base.verifier, base.tokenizer, kind, base.verifier_name)
+    decoder = SpeculativeDecoder(pair, max_new_tokens=40)
+    ids = decoder.encode_prompt(PROMPT)
+    reference = _reference(pair, ids, 40)
+    assert decoder.generate(PROMPT, None).token_ids == reference
+    drafted = accepted = 0
+    for stop in (fixed_k(3), entropy_above(1.0), fixed_k(1)):
+        result = decoder.generate(PROMPT, stop, max_draft_len=6)
+        assert result.token_ids == reference
+        drafted, accepted = drafted + result.stats["drafted"], accepted + result.stats["accepted"]
+    assert 0 < accepted < drafted  # a near-copy: most draft tokens kept, some rejected and rolled back
+
+
+def _exact_joint(pair, ids, temperature, length):
+    """Exact distribution of the first `length` emitted tokens under the verifier's processed distribution."""
+    decoder = SpeculativeDecoder(pair, temperature=temperature)
+
+    def probs(prefix):
+        with torch.inference_mode():
+            logits = pair.verifier(input_ids=torch.tensor([prefix])).logits[0, -1]
+        return decoder._process(logits).double()
+
+    joint, frontier = {}, [((), 1.0)]
+    for depth in range(length):
+        nxt = []
+        for tokens, p in frontier:
+            dist = probs(ids + list(tokens))
+            for token in range(len(dist)):
+                cell, mass = tokens + (token,), p * float(dist[token])
+                if token in pair.eos_token_ids or depth == length - 1:  # the sequence ends here
+                    joint[cell] = mass
+                else:
+                    nxt.append((cell, mass))
+        frontier = nxt
+    return joint
+
+
+def test_int4_drafter_sampling_is_lossless():
+    base = tiny_pair("copy", seed=3, alphabet="abcd")  # 7 tokens: enough samples in every cell
+    pair = ModelPair(derive_drafter(base.verifier, "int4"), base.verifier, base.tokenizer, "int4",
+                     base.verifier_name)
+    decoder = SpeculativeDecoder(pair, temperature=1.0, seed=7)
+    ids = decoder.encode_prompt("abca")
+    expected = _exact_joint(pair, ids, 1.0, 3)
+    n, counts, drafted, accepted, lengths = 2000, {}, 0, 0, set()
+    for _ in range(n):
+        result = decoder.generate(ids, fixed_k(3), max_new_tokens=3)
+        counts[tuple(result.token_ids)] = counts.get(tuple(result.token_ids), 0) + 1
+        drafted, accepted = drafted + result.stats["drafted"], accepted + result.stats["accepted"]
+        lengths.update(result.stats["draft_lengths"])
+    assert max(lengths) >= 2 and 0 < accepted < drafted  # multi-token drafts, accepted and rejected tokens
+    assert set(counts) <= set(expected)
+    assert _pvalue(counts, expected, n) > 1e-3
+    # Power check: the drafter's own distribution differs, and the same test tells them apart.
+    drafter_view = ModelPair(pair.drafter, pair.drafter, pair.tokenizer, "int4", "int4")
+    assert _pvalue(counts, _exact_joint(drafter_view, ids, 1.0, 3), n) < 1e-6
+
+
+def _pvalue(counts: dict, expected: dict, n: int) -> float:
+    keys = [k for k in expected if expected[k] * n >= 5]  # rare cells pooled so the test is valid
+    rare = [k for k in expected if k not in keys]
+    observed = [counts.get(k, 0) for k in keys] + [sum(counts.get(k, 0) for k in rare)]
+    exp = np.asarray([expected[k] * n for k in keys] + [sum(expected[k] for k in rare) * n])
+    if exp[-1] == 0:
+        observed, exp = observed[:-1], exp[:-1]
+    return float(chisquare(observed, exp * (sum(observed) / exp.sum())).pvalue)
+
+
+def test_quantized_drafter_bad_input_is_refused_in_one_line(tmp_path):
+    verifier = tiny_model(20, seed=0, hidden=48)  # 48 input columns: not a whole number of 32-column groups
+    with pytest.raises(ModelLoadError, match=r"layer 'model.layers.0.self_attn.q_proj' is \[48, 48\].*"
+                                             r"multiple of the group size 32.*drafter='int8'") as info:
+        derive_drafter(verifier, "int4")
+    assert "\n" not in str(info.value)
+    assert isinstance(derive_drafter(verifier, "int8"), type(verifier))  # int8 takes any shape
+    with pytest.raises(ModelLoadError, match="CPU kernels but the verifier is on 'meta'.*device='cpu'"):
+        quantized_drafter(tiny_model(20, seed=0).to("meta"), "int4")
+    with pytest.raises(ModelLoadError, match=r"unknown derived drafter 'int3'; valid: int4, int8, int8-dynamic") \
+            as info:
+        derive_drafter(tiny_model(20, seed=0), "int3")
+    assert "\n" not in str(info.value) and all(name in str(info.value) for name in DERIVED_DRAFTERS)
+    with pytest.raises(ModelLoadError, match="the int4 drafter runs on torch's CPU kernels"):
+        load_pair(drafter="int4", verifier=str(tmp_path / "never-read"), device="meta")  # refused before loading
+    packed = load_pair(drafter="self", verifier=_save(tmp_path), kernels="onednn")
+    with pytest.raises(ModelLoadError, match="already repacked for oneDNN"):
+        derive_drafter(packed.verifier, "int4")
+
+
+def _save(tmp_path):
+    tokenizer = tiny_tokenizer("abcdefgh ")
+    tiny_model(len(tokenizer), 0).save_pretrained(tmp_path / "v")
+    tokenizer.save_pretrained(tmp_path / "v")
+    return str(tmp_path / "v")
+
+
+def test_load_pair_builds_quantized_drafters(tmp_path):
+    pair = load_pair(drafter="int4", verifier=_save(tmp_path))
+    assert pair.drafter_name == "int4" and pair.metadata["kernels"]["drafter"] == "plain"
+    assert any(isinstance(m, Int4Linear) for m in pair.drafter.modules())
+    assert isinstance(pair.drafter.get_output_embeddings(), Int8Linear)  # the head is int8
+    result = SpeculativeDecoder(pair, max_new_tokens=12).generate("abc", fixed_k(3))
+    assert len(result.token_ids) == 12
+
+
+@pytest.mark.slow
+def test_embedded_int4_drafter_is_exact_and_requantizes_without_error():
+    from ebsd_env.models import cached_pair
+
+    pair = cached_pair("int4", kernels="plain")
+    base = cached_pair("self", kernels="plain")  # the same verifier weights, float32, never repacked
+    assert requantization_error(base.verifier) < 1e-6  # the Q4_1 weights come back exactly
+    decoder = SpeculativeDecoder(pair, max_new_tokens=24)
+    drafted = accepted = 0
+    for content in ("Name three primary colors.", "Write a Python function that reverses a string."):
+        chat = [{"role": "user", "content": content}]
+        ids = decoder.encode_prompt(chat)
+        reference = pair.verifier.generate(torch.tensor([ids]), max_new_tokens=24, do_sample=False)[0, len(ids):]
+        for stop in (fixed_k(3), entropy_above(1.0)):
+            result = decoder.generate(chat, stop)
+            assert result.token_ids == reference.tolist()
+            drafted, accepted = drafted + result.stats["drafted"], accepted + result.stats["accepted"]
+    assert accepted > 0.8 * drafted  # a close copy of the verifier
