@@ -52,7 +52,8 @@ ENV_KEYS = ("entropy", "entropy_param", "entropy_temperature", "max_draft_len", 
 # its own scale (Tsallis q=2 stays below 1, top-k below log k), so each gets thresholds inside its range.
 ENTROPY_TYPE_GRID = (("shannon", None, (0.5, 1.5)), ("renyi", 2.0, (0.3, 1.0)), ("tsallis", 2.0, (0.2, 0.5)),
                      ("topk", 10.0, (0.3, 1.0)))
-ABLATIONS = ("entropy-type", "topk", "entropy-temperature", "temperature", "criteria", "thresholds", "length")
+ABLATIONS = ("entropy-type", "topk", "entropy-temperature", "temperature", "criteria", "thresholds", "length",
+             "stop-mode")
 
 
 @dataclass
@@ -92,7 +93,7 @@ class EvalConfig:
     clock: Literal["wall", "model"] = "wall"
     """wall: measured times; model: the env's calibrated cost model (deterministic)"""
     ablation: Literal["entropy-type", "topk", "entropy-temperature", "temperature", "criteria", "thresholds",
-                      "length"] | None = None
+                      "length", "stop-mode"] | None = None
     """plan §6 ablation: replaces --policies (and --temperature / --max-new-tokens for temperature / length)"""
     entropy: str = "shannon"
     """entropy measure the env reports (shannon, renyi, tsallis, topk)"""
@@ -189,6 +190,11 @@ def build_plan(config: EvalConfig) -> Plan:
             "entropy-pos:alpha=0.1,theta=0.8")]
         note = ("static (entropy-abs) vs adaptive (adaedl-like, bandit-ucb over k) vs position-dependent "
                 "(entropy-pos) thresholds")
+    elif name == "stop-mode":
+        variants = base + [_variant(spec, stop_mode=mode) for spec in ("entropy-abs:theta=0.5", "entropy-abs:theta=1.5",
+                                                                      "entropy-abs:theta=3.0", "oracle")
+                           for mode in ("include", "exclude")]
+        note = "the same rules in include and exclude stop mode (which mode is faster decides the env's default)"
     elif name == "length":
         variants = base + [_variant(s) for s in ("entropy-abs:theta=0.5", "entropy-abs:theta=1.5")]
         conditions = [Condition(t, n) for t in temps for n in (32, 64, 128)]
