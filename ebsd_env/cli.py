@@ -13,7 +13,7 @@ SUBCOMMANDS = {
     "eval": ("eval.run", "evaluate stopping policies on a prompt suite and write a report"),
     "train": ("train.ppo", "`ebsd train ppo`: train a stopping policy with PPO"),
     "tune": ("train.tune", "grid / Bayesian tuning of the hand-made rules"),
-    "distill": ("train.distill", "distil a small drafter from the verifier"),
+    "distill": ("train.drafter.distill", "distil a small drafter from the verifier"),
     "policies": ("policies.registry", "list the stopping policies and their parameters"),
     "fit-acceptance": ("policies.acceptance", "fit the SpecDec++-style acceptance model from logged rollouts"),
 }

@@ -22,9 +22,7 @@ JSON file when runs on different machines or days must share one clock.
 from __future__ import annotations
 
 import json
-import os
 import statistics
-import tempfile
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -32,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .decoder import SpeculativeDecoder
+from .io import write_json_atomic
 from .models import ModelPair
 
 # Fed-token counts (k + 1) at which the verifier is timed: dense where drafts usually are, sparse beyond.
@@ -87,12 +86,7 @@ class CostModel:
 
     def save(self, path: str | Path) -> None:
         """Write the calibration as JSON, atomically (a reader never sees half a file)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-        with os.fdopen(fd, "w") as f:
-            json.dump(self.to_dict(), f, indent=2)
-        os.replace(tmp, path)
+        write_json_atomic(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | Path) -> CostModel:

@@ -28,7 +28,6 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -37,6 +36,8 @@ from pathlib import Path
 
 import torch
 from torch import nn
+
+from .io import write_json_atomic
 
 THREADS_ENV = "EBSD_THREADS"
 # torch's thread count when this module was first imported: a different count later means someone set it.
@@ -257,21 +258,11 @@ def _read_cache(path: Path) -> dict:
 
 
 def _write_cache_entry(path: Path, key: str, entry: dict) -> None:
-    """Add one entry, re-reading the file first (another process may have added others); atomic, mode 0644."""
+    """Add one entry, re-reading the file first (another process may have added others); atomic, and readable
+    by others (the umask's mode), as the converted models next to it."""
     entries = _read_cache(path)
     entries[key] = entry
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".kernels-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump({"version": CACHE_VERSION, "entries": entries}, f, indent=2, sort_keys=True)
-            f.write("\n")
-        os.chmod(tmp, 0o644)  # mkstemp makes it 0600; the cache is shared like the converted models next to it
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_json_atomic(path, {"version": CACHE_VERSION, "entries": entries}, sort_keys=True)
 
 
 def pick_variant(timings: dict[str, float], margin: float = DEFAULT_MARGIN) -> str:

@@ -18,9 +18,7 @@ The first episode of each clock is a warm-up and is not counted.
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +30,7 @@ import tyro
 from tqdm import tqdm
 
 import ebsd_env  # noqa: F401  (registers EBSD-v1)
+from ebsd_env.io import write_json_atomic
 from ebsd_env.kernels import configure_threads, machine_state, warn_if_busy
 from ebsd_env.models import cached_pair
 
@@ -115,14 +114,6 @@ def bench_clock(env: gym.Env, k: int, episodes: int) -> dict:
     }
 
 
-def _write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2)
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> int:
     config = tyro.cli(BenchEnvConfig, args=sys.argv[1:] if argv is None else argv, description=__doc__)
     configure_threads(config.threads)
@@ -148,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     if busy:
         print(busy)
     if config.out is not None:
-        _write_json(config.out, result)
+        write_json_atomic(config.out, result)
     print(json.dumps(result))
     return 0
 

@@ -12,6 +12,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ebsd_env.io import write_atomic  # noqa: E402
+
 SECTIONS = ("Run", "Overall results", "Per-category results", "Paired comparisons", "Entropy and acceptance",
             "Plots", "Hypotheses", "Success criteria", "Failure modes", "Method notes")
 
@@ -298,8 +300,6 @@ def write_report(summary: dict, rows: list[dict], out: Path) -> Path:
               "- Verdicts are computed by `eval.analysis` from the data; with few prompts most CIs are wide and "
               "'inconclusive' is the honest outcome.", ""]
     path = out / "report.md"
-    from .run import write_atomic
-
     write_atomic(path, "\n".join(lines))
     return path
 

@@ -17,19 +17,18 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import gymnasium as gym
-import numpy as np
 import torch
 import tyro
 from tqdm.auto import tqdm
 
 from ebsd_env.env import DEFAULT_STOP_MODE
+from ebsd_env.io import write_json_atomic
 from ebsd_env.objective import OBJECTIVE
 
 DEFAULT_POLICIES = (
@@ -239,15 +238,6 @@ def append_row(handle, row: dict) -> None:
     os.fsync(handle.fileno())
 
 
-def write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
 # ------------------------------------------------------------------------------------------ measurements
 
 
@@ -369,7 +359,7 @@ def _evaluate(config: EvalConfig, pair) -> Path:
             raise ValueError(f"{out} holds a run with different settings {changed} (old, new): resuming would mix "
                              "them; pass a new --out")
     else:
-        write_atomic(identity_path, json.dumps(identity, indent=2))
+        write_json_atomic(identity_path, identity)
 
     episodes_path = out / "episodes.jsonl"
     rows = read_rows(episodes_path)
@@ -482,25 +472,11 @@ def finish(out: Path, rows: list[dict], meta: dict, tensorboard: bool = True) ->
     from .report import write_report, write_tensorboard
 
     summary = summarize(rows, meta)
-    write_atomic(out / "summary.json", json.dumps(_jsonable(summary), indent=2))
+    write_json_atomic(out / "summary.json", summary)
     write_report(summary, rows, out)
     if tensorboard:
         write_tensorboard(summary, out / "tb")
     return summary
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.floating, float)):
-        return float(value) if np.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
 
 
 def main(argv: list[str] | None = None) -> int:

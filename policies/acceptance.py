@@ -17,14 +17,13 @@ conditioned on an earlier rejection). Fitted by Newton's method (IRLS) with an L
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import tyro
 
+from ebsd_env.io import write_json_atomic
 from ebsd_env.observation import ObservationLayout
 
 
@@ -50,17 +49,7 @@ class AcceptanceModel:
 
     def save(self, path: str | Path) -> Path:
         """Write the model as JSON, atomically (temporary file, then rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(asdict(self), f, indent=1)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)  # no half-written temporary left behind; the error propagates
-            raise
-        return path
+        return write_json_atomic(path, asdict(self), indent=1)
 
     @classmethod
     def load(cls, path: str | Path) -> AcceptanceModel:

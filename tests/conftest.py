@@ -57,7 +57,7 @@ def feature_pair(tmp_path_factory):
     """Tiny verifier + a feature (EAGLE-style) drafter distilled from it for a second: partial agreement."""
     from ebsd_env.drafters import load_distilled_drafter
     from ebsd_env.models import ModelPair
-    from train import distill
+    from train.drafter import distill
 
     run = tmp_path_factory.mktemp("feature-drafter")
     distill.main(["--tiny", "--run-dir", str(run / "run"), "--steps", "80", "--heldout-per-category", "1",

@@ -1,4 +1,4 @@
-"""The distilled drafter (ebsd_env.drafters) and its trainer (`ebsd distill`, train/distill.py)."""
+"""The distilled drafter (ebsd_env.drafters) and its trainer (`ebsd distill`, train/drafter/distill.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from ebsd_env.decoder import SpeculativeDecoder, fixed_k
 from ebsd_env.drafters import DistilledDrafter, FeatureDrafter, load_distilled_drafter, save_drafter
 from ebsd_env.models import ModelPair
 from ebsd_env.tiny import tiny_pair
-from train import distill
+from train.drafter import distill
 
 TINY_ARGS = ["--tiny", "--num-layers", "1", "--heldout-per-category", "1", "--max-new-tokens", "12",
              "--gen-batch-size", "4", "--batch-size", "4", "--eval-every", "2", "--checkpoint-every", "3",

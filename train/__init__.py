@@ -1,1 +1,3 @@
-"""Training and tuning scripts: `ebsd train ppo` (train/ppo.py) and `ebsd tune` (train/tune.py)."""
+"""Learning when to stop drafting: `ebsd train ppo` (ppo.py, callbacks.py), `ebsd tune` (tune.py), the
+comparison of the two (compare.py) and their shared pieces (common.py). Training the drafter itself is
+another subject and lives in `train.drafter` (`ebsd distill`)."""

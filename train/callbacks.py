@@ -16,7 +16,9 @@ import torch
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import HParam
 
-from .common import SUMMARY_KEYS, atomic_save, atomic_write_json, atomic_write_text, run_policy, summarize
+from ebsd_env.io import save_atomic, write_atomic, write_json_atomic
+
+from .common import SUMMARY_KEYS, run_policy, summarize
 
 # Histograms and hparams only make sense in TensorBoard.
 TB_ONLY = ("stdout", "log", "json", "csv")
@@ -177,10 +179,10 @@ class SpeedupEvalCallback(BaseCallback):
         self.history.append(result)
         if result["tokens_per_s"] > self.best_tokens_per_s:
             self.best_tokens_per_s = result["tokens_per_s"]
-            atomic_save(self.best_path, self.model.save)
-            atomic_write_json(self.best_path.with_suffix(".json"), result)
+            save_atomic(self.best_path, self.model.save)
+            write_json_atomic(self.best_path.with_suffix(".json"), result, sort_keys=True)
         if self.log_path:
-            atomic_write_json(self.log_path, {"baselines": self.baselines, "evaluations": self.history})
+            write_json_atomic(self.log_path, {"baselines": self.baselines, "evaluations": self.history}, sort_keys=True)
         # Dump now so the point lands at this step even when the logger's own dump interval is longer.
         self.logger.dump(self.num_timesteps)
         return result
@@ -255,7 +257,7 @@ class CheckpointCallback(BaseCallback):
             pickle.dump(state, f)
         shutil.rmtree(target, ignore_errors=True)
         tmp.rename(target)
-        atomic_write_text(self.folder / "latest.json", json.dumps({"step": step, "folder": target.name}) + "\n")
+        write_atomic(self.folder / "latest.json", json.dumps({"step": step, "folder": target.name}) + "\n")
         self.last_saved = step
         for old in sorted(self.folder.glob("step_*"), key=lambda p: int(p.name.split("_")[1]))[: -self.keep]:
             shutil.rmtree(old, ignore_errors=True)

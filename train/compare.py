@@ -20,7 +20,9 @@ from pathlib import Path
 
 import tyro
 
-from .common import atomic_write_json, atomic_write_text, held_in_indices, run_policy, summarize
+from ebsd_env.io import write_atomic, write_json_atomic
+
+from .common import held_in_indices, run_policy, summarize
 
 
 @dataclass
@@ -97,8 +99,8 @@ def compare(config: CompareConfig) -> dict:
               "goal_tuned": ({"met": rows["overall"]["speedup_vs_tuned_overall"] >= 1.0}
                              if "overall" in tuned else None)}
     stem = Path(config.out) if config.out else run_dir / "comparison"
-    atomic_write_json(stem.with_suffix(".json"), result)
-    atomic_write_text(stem.with_suffix(".md"), markdown(result))
+    write_json_atomic(stem.with_suffix(".json"), result, sort_keys=True)
+    write_atomic(stem.with_suffix(".md"), markdown(result))
     return result
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import tyro
 
-from .common import atomic_save
+from ebsd_env.io import save_atomic
 
 PANELS = (
     ("ebsd/eval/tokens_per_s", "held-in eval tokens/s"),
@@ -74,7 +74,7 @@ def plot(run_dir: Path, out: Path) -> Path:
         ax.set_xlabel("environment steps (drafted tokens)")
     fig.suptitle(run_dir.name, fontsize=10)
     fig.tight_layout()
-    atomic_save(out, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    save_atomic(out, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     plt.close(fig)
     return out
 

@@ -23,10 +23,9 @@ from typing import Literal
 import tyro
 
 from ebsd_env.env import DEFAULT_STOP_MODE
+from ebsd_env.io import save_atomic, write_json_atomic
 
 from .common import (
-    atomic_save,
-    atomic_write_json,
     held_in_indices,
     load_named_pair,
     load_prompt_rows,
@@ -217,7 +216,7 @@ def train(config: PPOConfig, argv: list[str] = ()) -> Path:
         validate(config)
         run_dir = Path(config.runs_dir) / run_name(config)
         run_dir.mkdir(parents=True, exist_ok=False)
-        atomic_write_json(run_dir / "config.json", dataclasses.asdict(config))
+        write_json_atomic(run_dir / "config.json", dataclasses.asdict(config), sort_keys=True)
 
     configure_threads(config.threads)
     pair = load_named_pair(config.pair, config.drafter, config.verifier, config.device)
@@ -270,7 +269,7 @@ def train(config: PPOConfig, argv: list[str] = ()) -> Path:
     if remaining > 0:
         model.learn(remaining, callback=CallbackList(callbacks), reset_num_timesteps=False,
                     tb_log_name=run_dir.name)
-    atomic_save(run_dir / "model.zip", model.save)
+    save_atomic(run_dir / "model.zip", model.save)
     _write_record(run_dir, config, model.num_timesteps, checkpoints.wall_s, eval_callback)
     if config.save_model:
         best = run_dir / "best_model.zip"
@@ -296,7 +295,7 @@ def _write_record(run_dir: Path, config: PPOConfig, steps: int, wall_s: float, e
         best = max(eval_callback.history, key=lambda r: r["tokens_per_s"])
         record |= {"baselines": {s: {k: b[k] for k in RECORD_KEYS} for s, b in eval_callback.baselines.items()},
                    "best_eval": best, "last_eval": eval_callback.history[-1]}
-    atomic_write_json(run_dir / "record.json", record)
+    write_json_atomic(run_dir / "record.json", record, sort_keys=True)
 
 
 def main(argv: list[str] | None = None) -> int:

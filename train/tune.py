@@ -23,8 +23,9 @@ from typing import Literal
 import numpy as np
 import tyro
 
+from ebsd_env.io import write_json_atomic
+
 from .common import (
-    atomic_write_json,
     by_category,
     load_named_pair,
     load_prompt_rows,
@@ -359,8 +360,8 @@ def tune(config: TuneConfig) -> dict:
                           **{k: trial.user_attrs[k] for k in ("tokens_per_s", "reward", "acceptance_rate",
                                                               "mean_accepted_tokens", "mean_draft_len",
                                                               "per_category")}}
-    atomic_write_json(config.out, {"method": config.method, "rule": label, "objective": config.objective,
-                                   "clock": config.clock, "pair": config.pair, "best": best})
+    write_json_atomic(config.out, {"method": config.method, "rule": label, "objective": config.objective,
+                                   "clock": config.clock, "pair": config.pair, "best": best}, sort_keys=True)
     return best
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from safetensors.torch import load_file, save_file
 from transformers import PreTrainedModel
 
+from ..io import save_atomic, write_json_atomic
 from .feature import FEATURE_ARCHITECTURE, FeatureDrafter
 from .layers import LAYERS_ARCHITECTURE, DistilledDrafter
 
@@ -36,16 +37,12 @@ def save_drafter(drafter: Drafter, folder: str | Path, metadata: dict | None = N
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {name: (t.detach().cpu().half() if t.is_floating_point() else t.detach().cpu()).contiguous()
                for name, t in drafter.state_dict().items()}
-    tmp = folder / ".model.safetensors.tmp"
-    save_file(tensors, str(tmp))
-    tmp.replace(folder / "model.safetensors")
+    save_atomic(folder / "model.safetensors", lambda tmp: save_file(tensors, tmp))
     config = {"architecture": architecture_of(drafter), "num_layers": len(drafter.model.layers),
               "head_size": drafter.head_size, "init_layers": list(drafter.init_layers),
               "verifier_hidden_size": drafter.config.hidden_size, "verifier_vocab_size": drafter.config.vocab_size,
               "metadata": metadata or {}}
-    tmp = folder / ".config.json.tmp"
-    tmp.write_text(json.dumps(config, indent=2) + "\n")
-    tmp.replace(folder / "config.json")
+    write_json_atomic(folder / "config.json", config)
     return folder
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from ebsd_env.io import save_atomic
 from ebsd_env.prompts import first_turn_text, load_prompts
 
 
@@ -111,10 +112,9 @@ def text_records(tokenizer, rows: list[dict], max_prompt_tokens: int) -> list[di
     return out
 
 
-def save_atomic(obj, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(obj, tmp)
-    tmp.replace(path)
+def save_tensors(obj, path: Path) -> None:
+    """`torch.save` through the atomic writer: an interrupted run never leaves a torn shard to resume from."""
+    save_atomic(path, lambda tmp: torch.save(obj, tmp))
 
 
 def build_shards(verifier, tokenizer, rows: list[dict], folder: Path, modes: list[str], batch_size: int,
@@ -132,7 +132,7 @@ def build_shards(verifier, tokenizer, rows: list[dict], folder: Path, modes: lis
                 break
             records = teacher_records(verifier, tokenizer, rows[start:start + batch_size], mode,
                                       seed=index, **generation)
-            save_atomic(records, path)
+            save_tensors(records, path)
         paths.append(path)
     return paths
 

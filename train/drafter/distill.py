@@ -6,7 +6,7 @@ Stages, each resumable (re-run with the same ``--run-dir`` after an interruption
 1. data: the verifier continues every prompt of the offline suite greedily and by sampling; each generated
    position keeps the verifier's top-k next-token probabilities (``data/train``, ``data/heldout`` shards);
    for the feature drafter the verifier then reads every record once more, teacher-forced, keeping its feature
-   and top-k distribution at every position, prompt included (``data/features/``, `train.distill_feature`);
+   and top-k distribution at every position, prompt included (``data/features/``, `train.drafter.feature`);
 2. head: the `head_size` tokens with the most teacher probability mass become the draft head (``head_index.pt``);
 3. train: distillation (cross-entropy to the teacher's top-k, i.e. KL up to a constant) with AdamW; held-out
    greedy agreement per category every ``--eval-every`` steps; TensorBoard in ``tb/``; ``checkpoint.pt``
@@ -31,14 +31,16 @@ import tyro
 from tqdm.auto import tqdm
 
 from ebsd_env.drafters import DistilledDrafter, FeatureDrafter, load_distilled_drafter, save_drafter
+from ebsd_env.io import write_json_atomic
 from ebsd_env.kernels import configure_threads
-from train import distill_feature
-from train.distill_data import (
+
+from . import feature as distill_feature
+from .data import (
     build_shards,
     choose_head,
     load_shards,
     load_training_prompts,
-    save_atomic,
+    save_tensors,
     split_prompts,
     text_records,
     text_rows,
@@ -215,9 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     print(f"[distill] run folder {run_dir}", flush=True)
     verifier, tokenizer, eos_ids, prompts = _load_verifier(config)
-    tmp = run_dir / ".config.json.tmp"
-    tmp.write_text(json.dumps(asdict(config), indent=2, default=str) + "\n")
-    tmp.replace(run_dir / "config.json")
+    write_json_atomic(run_dir / "config.json", asdict(config))  # paths become strings
 
     # 1. data (shards already on disk are reused)
     train_rows, heldout_rows = split_prompts(prompts, config.heldout_per_category, config.seed)
@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     vocab = verifier.config.get_text_config().vocab_size
     if not head_file.is_file():  # 2. head: chosen on the generated positions
         head_index = choose_head(train_records, config.head_size, vocab, set(eos_ids))
-        save_atomic({"head_index": head_index, "shards": [p.name for p in train_paths]}, head_file)
+        save_tensors({"head_index": head_index, "shards": [p.name for p in train_paths]}, head_file)
     head_index = torch.load(head_file)["head_index"]
     to_head = torch.full((vocab,), -1, dtype=torch.long)
     to_head[head_index] = torch.arange(len(head_index))
@@ -320,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     writer = SummaryWriter(str(run_dir / "tb"))
 
     def checkpoint() -> None:
-        save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+        save_tensors({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
                      "train_seconds": train_seconds, "history": history}, checkpoint_file)
         metadata = {"verifier": "tiny" if config.tiny else "embedded:smollm2-135m-instruct", "step": step,
                     "train_seconds": round(train_seconds, 1), "train_records": len(train_records),

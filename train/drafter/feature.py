@@ -1,6 +1,6 @@
 """Training pieces of the feature drafter (`ebsd_env.drafters.FeatureDrafter`) for `ebsd distill`.
 
-Data: every generated record (prompt + verifier continuation, `train.distill_data`) is run through the verifier
+Data: every generated record (prompt + verifier continuation, `train.drafter.data`) is run through the verifier
 once more, teacher-forced, to keep at *every* position j (prompt tokens included) the verifier's feature f_j
 (float16) and its top-k next-token distribution for token j + 1. These *feature records* are
 ``{"prompt_id", "category", "mode", "start", "ids" [T], "features" [T, H], "next_ids" [T, k], "next_probs" [T, k]}``.
@@ -19,7 +19,8 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from ebsd_env.drafters import FeatureDrafter
-from train.distill_data import save_atomic
+
+from .data import save_tensors
 
 
 @torch.inference_mode()
@@ -53,14 +54,14 @@ def build_feature_shards(verifier, shard_paths: list[Path], folder: Path, top_k:
     for path in tqdm(shard_paths, desc=desc, unit="shard", dynamic_ncols=True):
         target = folder / path.name
         if not target.is_file():
-            save_atomic(feature_records(verifier, torch.load(path, weights_only=True), top_k), target)
+            save_tensors(feature_records(verifier, torch.load(path, weights_only=True), top_k), target)
         paths.append(target)
     return paths
 
 
 def build_text_feature_shards(verifier, records: list[dict], folder: Path, top_k: int,
                               shard_size: int = 64) -> list[Path]:
-    """Feature shards of text-only records (`train.distill_data.text_records`), `shard_size` per shard;
+    """Feature shards of text-only records (`train.drafter.data.text_records`), `shard_size` per shard;
     existing ones are kept, so it resumes."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -68,7 +69,7 @@ def build_text_feature_shards(verifier, records: list[dict], folder: Path, top_k
     for index, start in enumerate(tqdm(starts, desc="text features", unit="shard", dynamic_ncols=True)):
         target = folder / f"shard_{index:05d}.pt"
         if not target.is_file():
-            save_atomic(feature_records(verifier, records[start:start + shard_size], top_k), target)
+            save_tensors(feature_records(verifier, records[start:start + shard_size], top_k), target)
         paths.append(target)
     return paths
 

@@ -2,12 +2,11 @@
 
 Per-token costs (median decode step with a warm cache) and speculative generation at fixed k on chat-suite
 prompts, every configuration run on the same prompt back to back (interleaved), greedy; the greedy outputs are
-checked against the verifier's own. Usage: ``python -m train.distill_measure --drafter PATH --out result.json``.
+checked against the verifier's own. Usage: ``python -m train.drafter.measure --drafter PATH --out result.json``.
 """
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from transformers import DynamicCache
 
 from ebsd_env.decoder import SpeculativeDecoder, fixed_k
 from ebsd_env.drafters import load_distilled_drafter
+from ebsd_env.io import write_json_atomic
 from ebsd_env.models import ModelPair, cached_pair, derive_drafter, pack_linears
 from ebsd_env.prompts import load_prompts, render_prompt
 
@@ -147,9 +147,7 @@ def main(argv: list[str] | None = None) -> int:
               "greedy_exact": exact, "prompts": [row["id"] for row in rows], "runs": results,
               "config": {k: str(v) for k, v in vars(config).items()}, "threads": config.threads}
     if config.out is not None:
-        tmp = config.out.with_name(f".{config.out.name}.tmp")
-        tmp.write_text(json.dumps(report, indent=2) + "\n")
-        tmp.replace(config.out)
+        write_json_atomic(config.out, report)
     return 0
 
 

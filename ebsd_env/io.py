@@ -1,0 +1,93 @@
+"""Writing files so that a reader never sees half of one: the project's single atomic-write utility.
+
+Every file the project writes for someone else to read (run folders, summaries, reports, cost models, kernel
+caches, checkpoints, exported drafters) goes through here, so they all share the same guarantees:
+
+- the data goes to a temporary file in the *same* folder (a rename across file systems is not atomic), is
+  flushed and fsync'ed, then renamed over the target: a crash leaves the old file or the new one, never a mix;
+- the result has the mode a plain ``open()`` would give (0666 minus the umask, so 0644 under umask 022);
+  ``tempfile.mkstemp`` alone makes owner-only 0600 files that other users and tools then cannot read;
+- on any error, Ctrl-C included, the temporary file is removed and the target is left untouched;
+- JSON is strict: NaN and infinities become ``null`` (bare ``NaN`` is not JSON and breaks other readers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def _umask_mode() -> int:
+    """The mode a plain ``open(path, "w")`` would create a file with under the current umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _temporary_beside(path: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f"{path.suffix}.tmp")
+    os.close(fd)
+    return tmp
+
+
+def save_atomic(path: str | Path, save: Callable[[str], Any]) -> Path:
+    """Run a library's ``save(filename)`` (torch.save, safetensors, an SB3 model, a matplotlib figure) into a
+    temporary file beside `path`, then rename it over `path`. The temporary name ends in ``<suffix>.tmp``: it
+    has a suffix, so libraries that add one to a bare name (stable-baselines3's ``.zip``) write where told."""
+    path = Path(path)
+    tmp = _temporary_beside(path)
+    try:
+        save(tmp)
+        with open(tmp, "rb+") as handle:  # what `save` wrote reaches the disk before the rename makes it visible
+            os.fsync(handle.fileno())
+        os.chmod(tmp, _umask_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def write_atomic(path: str | Path, data: str | bytes) -> Path:
+    """Write text (UTF-8) or bytes to `path` atomically, with the umask's mode; the folder is created."""
+    payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as handle:
+            handle.write(payload)
+
+    return save_atomic(path, write)
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with what strict JSON cannot hold made writable: NaN / infinities become None, NumPy scalars and
+    arrays Python numbers and lists, tuples and sets lists, paths strings, dict keys strings."""
+    if isinstance(value, dict):
+        return {str(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [json_safe(item) for item in value]
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # NumPy scalars / arrays, torch tensors
+        return json_safe(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def to_json(data: Any, indent: int | None = 2, sort_keys: bool = False) -> str:
+    """Strict JSON text (no bare NaN) of `data`, converted by `json_safe`, with a final newline."""
+    return json.dumps(json_safe(data), indent=indent, sort_keys=sort_keys, allow_nan=False) + "\n"
+
+
+def write_json_atomic(path: str | Path, data: Any, indent: int | None = 2, sort_keys: bool = False) -> Path:
+    """`data` as strict JSON (`to_json`), written atomically (`write_atomic`)."""
+    return write_atomic(path, to_json(data, indent=indent, sort_keys=sort_keys))

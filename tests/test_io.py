@@ -1,0 +1,68 @@
+"""The one atomic writer (`ebsd_env.io`) every written file goes through: readable mode, strict JSON, no
+temporary left behind on an error; and no second copy of it anywhere in the project."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ebsd_env.io import save_atomic, write_atomic, write_json_atomic
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def umask_022():
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+def test_written_files_get_the_umask_mode_not_owner_only(tmp_path, umask_022):
+    text = write_atomic(tmp_path / "a" / "report.md", "hello")
+    data = write_json_atomic(tmp_path / "summary.json", {"x": 1})
+    saved = save_atomic(tmp_path / "blob.bin", lambda tmp: Path(tmp).write_bytes(b"\0\1"))
+    for path in (text, data, saved):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
+    assert text.read_text() == "hello" and saved.read_bytes() == b"\0\1"
+
+
+def test_json_is_strict_nan_and_infinities_become_null(tmp_path):
+    path = write_json_atomic(tmp_path / "record.json", {"a": float("nan"), "b": [np.float32(1.5), -math.inf],
+                                                       "c": np.int64(3), "d": (1, 2), "e": Path("x")})
+    text = path.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {"a": None, "b": [1.5, None], "c": 3, "d": [1, 2], "e": "x"}
+
+
+def test_an_error_leaves_the_old_file_and_no_temporary(tmp_path):
+    path = write_atomic(tmp_path / "model.zip", "old")
+
+    def broken(tmp: str) -> None:
+        Path(tmp).write_text("half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        save_atomic(path, broken)
+    assert path.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["model.zip"]
+
+
+def test_no_other_atomic_writer_in_the_project():
+    """Temporary-file-and-rename is written once, in ebsd_env/io.py (model conversion stages whole folders)."""
+    pattern = re.compile(r"mkstemp\(|os\.replace\(|\.replace\(.*(tmp|path)|\.tmp\"")
+    offenders = []
+    for path in ROOT.glob("*/**/*.py"):
+        relative = path.relative_to(ROOT).as_posix()
+        if relative.startswith((".venv/", "tests/")) or relative == "ebsd_env/io.py":
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if pattern.search(line) and "staging" not in line:
+                offenders.append(f"{relative}:{number}: {line.strip()}")
+    assert not offenders, "use ebsd_env.io instead:\n" + "\n".join(offenders)
