@@ -23,6 +23,14 @@ from pathlib import Path
 from typing import Any
 
 
+def ebsd_cache_dir() -> Path:
+    """Where the project caches what it converts or measures once per machine (dequantized models, kernel
+    choices): ``$EBSD_CACHE``, else ``$XDG_CACHE_HOME/ebsd``, else ``~/.cache/ebsd``."""
+    if os.environ.get("EBSD_CACHE"):
+        return Path(os.environ["EBSD_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ebsd"
+
+
 def _umask_mode() -> int:
     """The mode a plain ``open(path, "w")`` would create a file with under the current umask."""
     umask = os.umask(0)

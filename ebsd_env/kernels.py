@@ -37,7 +37,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .io import write_json_atomic
+from .errors import ModelLoadError
+from .io import ebsd_cache_dir, write_json_atomic
 
 THREADS_ENV = "EBSD_THREADS"
 # torch's thread count when this module was first imported: a different count later means someone set it.
@@ -242,8 +243,6 @@ def kernel_cache_key(model: nn.Module, threads: int | None = None) -> str:
 
 
 def kernel_cache_file() -> Path:
-    from .models import ebsd_cache_dir
-
     return ebsd_cache_dir() / "kernels.json"
 
 
@@ -324,8 +323,6 @@ def choose_kernels(model: nn.Module, kernels: str = "auto", timer: Timer | None 
 
     Raises ValueError for an unknown variant and for one this device cannot run.
     """
-    from .models import ModelLoadError
-
     if kernels not in KERNEL_CHOICES:
         raise ModelLoadError(f"unknown kernels {kernels!r}; valid: {', '.join(KERNEL_CHOICES)}")
     linears = float_linears(model)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import importlib.util
-import os
 import shutil
 import tempfile
 import threading
@@ -21,6 +20,9 @@ from pathlib import Path
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from .errors import ModelLoadError
+from .io import ebsd_cache_dir
 
 # PackedLinear and pack_linears moved to `ebsd_env.kernels`; importing them from here keeps working.
 from .kernels import (  # noqa: F401
@@ -60,17 +62,6 @@ _TOKENIZER_PROBES = (
     "Übersetze ins Englische: Der Bundestag hat heute beschlossen, dass …",
     "   leading spaces\ttabs\n\nnew lines <|im_start|> ```json {\"a\": [1, 2]}```",
 )
-
-
-class ModelLoadError(ValueError):
-    """A model or pair could not be loaded; the message says why and what to do."""
-
-
-def ebsd_cache_dir() -> Path:
-    """Where converted models are cached: ``$EBSD_CACHE``, else ``$XDG_CACHE_HOME/ebsd``, else ``~/.cache/ebsd``."""
-    if os.environ.get("EBSD_CACHE"):
-        return Path(os.environ["EBSD_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ebsd"
 
 
 def embedded_gguf_path() -> Path:

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from transformers import PreTrainedModel
 
-from .models import ModelLoadError
+from .errors import ModelLoadError
 
 GROUP_SIZE = 32
 # `_convert_weight_to_int4pack_for_cpu` packs output rows in blocks of 16.

@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     import ebsd_env  # noqa: F401  (registers the env ids)
     from ebsd_env.prompts import load_prompts
 
-    from .registry import make_policy
+    from .base import make_policy
     from .rollout import run_episode
 
     config = tyro.cli(FitConfig, args=argv)

@@ -79,8 +79,6 @@ class Param:
         return value
 
     def _coerce_specs(self, value: Any, owner: str) -> tuple:
-        from .registry import make_policy
-
         if isinstance(value, str):
             text = value.strip()
             if not (text.startswith("[") and text.endswith("]")):
@@ -141,6 +139,32 @@ def parse_spec(spec: str) -> tuple[str, list[tuple[str | None, str]]]:
         else:
             items.append((None, part.strip()))
     return name.strip(), items
+
+
+# Every policy class by its spec name, in the order `ebsd policies` lists them. `policies.registry` fills it (the
+# package's __init__ imports the registry, so it is full before any spec is read); keeping the table here lets
+# specs that nest specs (`combined`, bandits) be parsed without this module importing the classes built on it.
+POLICY_CLASSES: dict[str, type[Policy]] = {}
+
+
+def policy_class(name: str) -> type[Policy]:
+    if name not in POLICY_CLASSES:
+        raise ValueError(f"unknown policy {name!r}; valid: {', '.join(POLICY_CLASSES)} (ebsd policies lists their "
+                         "parameters)")
+    return POLICY_CLASSES[name]
+
+
+def make_policy(spec: str, env=None, layout=None) -> Policy:
+    """A policy from its text spec, e.g. ``"entropy-abs:theta=1.0,min=1,max=12"`` or ``"ppo:runs/x/model.zip"``.
+
+    `env` (a gymnasium env over `EBSD-v1`) gives the observation layout and, for the oracle only, the decoder's
+    privileged peek; `layout` alone suffices for every other policy.
+    """
+    name, items = parse_spec(spec)
+    policy = policy_class(name).from_spec_items(items)
+    if env is not None or layout is not None:
+        policy.bind(env=env, layout=layout)
+    return policy
 
 
 class Policy:
@@ -212,8 +236,6 @@ class Policy:
 
     @staticmethod
     def from_config(config: dict) -> Policy:
-        from .registry import policy_class
-
         if not isinstance(config, dict) or "name" not in config:
             raise ValueError(f"a policy config is a dict {{'name': ..., 'params': {{...}}}}, got {config!r}")
         return policy_class(config["name"])(**config.get("params", {}))

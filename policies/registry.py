@@ -6,37 +6,19 @@ from dataclasses import dataclass
 
 import tyro
 
-from .base import Policy, parse_spec
+from .base import POLICY_CLASSES, make_policy, policy_class
 from .field import SVIP, AdaEDLLike, DraftVerify, HFConfidence, HFConfidenceROC, HFHeuristic, Kangaroo, LlamaCpp
 from .learned import AcceptancePolicy, EXP3Bandit, PPOPolicy, UCBBandit
 from .rules import Combined, EntropyAbs, EntropyPos, EntropyRel, EntropyWindow, FixedK, NoSpec, Oracle, RandomK
 
-POLICIES: dict[str, type[Policy]] = {cls.name: cls for cls in (
+POLICY_CLASSES.update({cls.name: cls for cls in (
     EntropyAbs, EntropyRel, EntropyWindow, EntropyPos, Combined,
     FixedK, RandomK, NoSpec, Oracle,
     HFConfidence, HFConfidenceROC, HFHeuristic, SVIP, AdaEDLLike, DraftVerify, Kangaroo, LlamaCpp,
     PPOPolicy, UCBBandit, EXP3Bandit, AcceptancePolicy,
-)}
-
-
-def policy_class(name: str) -> type[Policy]:
-    if name not in POLICIES:
-        raise ValueError(f"unknown policy {name!r}; valid: {', '.join(POLICIES)} (ebsd policies lists their "
-                         "parameters)")
-    return POLICIES[name]
-
-
-def make_policy(spec: str, env=None, layout=None) -> Policy:
-    """A policy from its text spec, e.g. ``"entropy-abs:theta=1.0,min=1,max=12"`` or ``"ppo:runs/x/model.zip"``.
-
-    `env` (a gymnasium env over `EBSD-v1`) gives the observation layout and, for the oracle only, the decoder's
-    privileged peek; `layout` alone suffices for every other policy.
-    """
-    name, items = parse_spec(spec)
-    policy = policy_class(name).from_spec_items(items)
-    if env is not None or layout is not None:
-        policy.bind(env=env, layout=layout)
-    return policy
+)})
+POLICIES = POLICY_CLASSES  # the registry's public name for the table
+__all__ = ["POLICIES", "list_policies", "make_policy", "policy_class"]
 
 
 def list_policies() -> list[dict]:
