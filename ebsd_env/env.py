@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,46 +15,13 @@ from .decoder import STOP_MODES, SpeculativeDecoder, VerifyResult
 from .entropy import EntropyConfig
 from .models import ModelPair, cached_pair
 from .observation import ObservationLayout
+from .prompts import normalise_prompts
 
 CLOCKS = ("wall", "model")
 CONTINUE, STOP = 0, 1
 # The stop mode of policies that follow the env (the plan's entropy rules, PPO, bandits); see docs/env.md for
 # the measurement behind the choice.
 DEFAULT_STOP_MODE = "exclude"
-
-# Used only when `ebsd_env.prompts` (the offline prompt suite) is not part of this installation.
-FALLBACK_PROMPTS = (
-    {"id": "fallback-0", "category": "qa", "prompt": "Why is the sky blue? Answer in two sentences."},
-    {"id": "fallback-1", "category": "code", "prompt": "Write a Python function that reverses a string."},
-    {"id": "fallback-2", "category": "math", "prompt": "A train travels 60 km in 45 minutes. What is its speed?"},
-    {"id": "fallback-3", "category": "writing", "prompt": "Write a haiku about autumn leaves."},
-)
-
-
-def normalise_prompts(prompts: Sequence[dict | str] | None) -> list[dict]:
-    """Prompt rows ``{id, category, prompt | turns}``; plain strings become rows of category ``custom``."""
-    if prompts is None:
-        if importlib.util.find_spec("ebsd_env.prompts") is not None:
-            from .prompts import load_prompts
-
-            return normalise_prompts(load_prompts())
-        return [dict(row) for row in FALLBACK_PROMPTS]
-    if isinstance(prompts, (str, dict)):
-        raise TypeError("prompts must be a list of prompts (dicts or strings), not a single prompt: wrap it in [...]")
-    rows = []
-    for i, item in enumerate(prompts):
-        if isinstance(item, str):
-            rows.append({"id": f"prompt-{i}", "category": "custom", "prompt": item})
-        elif isinstance(item, dict):
-            if not item.get("prompt") and not item.get("turns"):
-                raise ValueError(f"prompt row {i} has neither a non-empty 'prompt' nor 'turns' field: {item!r}")
-            rows.append({"id": item.get("id", f"prompt-{i}"), "category": item.get("category", "custom"), **item})
-        else:
-            raise TypeError(f"prompt {i} is a {type(item).__name__}; give a string or a dict with 'prompt' or 'turns'")
-    if not rows:
-        raise ValueError("prompts is empty: give at least one prompt (or None for the built-in suite)")
-    return rows
-
 
 class EBSDEnv(gym.Env):
     """

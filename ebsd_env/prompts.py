@@ -273,28 +273,59 @@ def _parse_turns(value, where: str) -> list[str]:
 
 
 def normalize_rows(records: Sequence[dict], origin: str) -> list[dict]:
-    """Rows with `category` and `prompt` or `turns` in the common schema; `id` filled in when absent."""
-    if not records:
-        raise PromptSourceError(f"{origin}: no rows")
+    """Rows of a prompt *file* in the common schema: each must name its `category`; `id` filled in when absent."""
+    return normalise_prompts(records, origin=origin, default_category=None)
+
+
+def normalise_prompts(prompts: Sequence[dict | str] | None, origin: str = "prompts",
+                      default_category: str | None = "custom") -> list[dict]:
+    """The one place a list of prompts becomes rows ``{id, category, prompt | turns}``.
+
+    None is the built-in suite (`load_prompts()`). Given by a caller (the env's ``prompts=``), plain strings
+    are prompts and rows without a category get `default_category`, and a row keeps its other fields. Read from
+    a file (``default_category=None``), every row must name its category and only the schema's fields are kept,
+    so a file's extra columns never reach the decoder.
+    """
+    if prompts is None:
+        return load_prompts()
+    if isinstance(prompts, (str, dict)):
+        raise TypeError("prompts must be a list of prompts (dicts or strings), not a single prompt: wrap it in [...]")
+    from_file = default_category is None
+    if not prompts:
+        raise (PromptSourceError(f"{origin}: no rows") if from_file else
+               ValueError("prompts is empty: give at least one prompt (or None for the built-in suite)"))
     rows = []
-    for number, record in enumerate(records):
-        if not isinstance(record, dict):
-            raise PromptSourceError(f"{origin}: row {number} is not an object/record")
+    for number, record in enumerate(prompts):
         where = f"{origin}: row {number}"
-        missing = [key for key in ("category",) if record.get(key) in (None, "")]
-        if "prompt" not in record and "turns" not in record:
-            missing.append("prompt or turns")
-        if missing:
-            raise PromptSourceError(f"{where} lacks {' and '.join(missing)}; each row needs a `category` and "
-                                    f"either `prompt` (text) or `turns` (list of user turns). Columns found: "
-                                    f"{sorted(record)}")
-        row = {"id": str(record.get("id", record.get("question_id", number))), "category": str(record["category"])}
-        if record.get("turns") not in (None, ""):
-            row["turns"] = _parse_turns(record["turns"], where)
+        if isinstance(record, str) and not from_file:
+            rows.append({"id": f"prompt-{number}", "category": default_category, "prompt": record})
+            continue
+        if not isinstance(record, dict):
+            if from_file:
+                raise PromptSourceError(f"{where} is not an object/record")
+            raise TypeError(f"prompt {number} is a {type(record).__name__}; give a string or a dict with 'prompt' "
+                            "or 'turns'")
+        if from_file:
+            missing = [key for key in ("category",) if record.get(key) in (None, "")]
+            if "prompt" not in record and "turns" not in record:
+                missing.append("prompt or turns")
+            if missing:
+                raise PromptSourceError(f"{where} lacks {' and '.join(missing)}; each row needs a `category` and "
+                                        f"either `prompt` (text) or `turns` (list of user turns). Columns found: "
+                                        f"{sorted(record)}")
+            row = {"id": str(record.get("id", record.get("question_id", number))),
+                   "category": str(record["category"])}
+            if record.get("turns") not in (None, ""):
+                row["turns"] = _parse_turns(record["turns"], where)
+            else:
+                if not isinstance(record["prompt"], str) or not record["prompt"].strip():
+                    raise PromptSourceError(f"{where}: `prompt` must be non-empty text")
+                row["prompt"] = record["prompt"]
         else:
-            if not isinstance(record["prompt"], str) or not record["prompt"].strip():
-                raise PromptSourceError(f"{where}: `prompt` must be non-empty text")
-            row["prompt"] = record["prompt"]
+            if not record.get("prompt") and not record.get("turns"):
+                raise ValueError(f"prompt row {number} has neither a non-empty 'prompt' nor 'turns' field: {record!r}")
+            row = {"id": record.get("id", f"prompt-{number}"), "category": record.get("category", default_category),
+                   **record}
         rows.append(row)
     return rows
 
@@ -448,6 +479,26 @@ def load_prompts(source: str | None = None, categories: Sequence[str] | None = N
     rows = _select(rows, categories, limit_per_category, seed, valid, origin)
     if not all_turns:
         rows = [_first_turn(row) for row in rows]
+    return rows
+
+
+def drafter_heldout_ids(pair) -> set[str]:
+    """Ids of the suite prompts the pair's drafter never saw in training (an `ebsd distill` drafter records them
+    in its metadata); empty for any other drafter."""
+    return {str(i) for i in (getattr(pair.drafter, "metadata", None) or {}).get("heldout_prompt_ids", [])}
+
+
+def heldout_prompts(heldout_ids: Iterable[str], categories: Sequence[str] | None = None,
+                    limit_per_category: int | None = None) -> list[dict]:
+    """The built-in suite's prompts among `heldout_ids`, in suite order, at most `limit_per_category` of each
+    category: what a trained drafter is evaluated or benchmarked on, so that its figures are never measured on
+    the prompts it learned from."""
+    wanted, rows, taken = {str(i) for i in heldout_ids}, [], {}
+    for row in load_prompts(None, categories=categories):
+        if str(row["id"]) in wanted and (limit_per_category is None
+                                         or taken.get(row["category"], 0) < limit_per_category):
+            taken[row["category"]] = taken.get(row["category"], 0) + 1
+            rows.append(row)
     return rows
 
 

@@ -30,6 +30,7 @@ from transformers import PreTrainedModel
 from ebsd_env.decoder import SpeculativeDecoder, _sync
 from ebsd_env.kernels import configure_threads, machine_state, warn_if_busy
 from ebsd_env.models import load_pair
+from ebsd_env.prompts import drafter_heldout_ids
 
 
 @dataclass
@@ -60,10 +61,9 @@ class BenchDecoderConfig:
 def _bench_prompts(count: int, held_out: set[str] = frozenset()) -> list[list[dict]]:
     """The first user turn of one prompt per category of the built-in suite, `count` categories in suite order:
     the first of a trained drafter's held-out prompts (`held_out` ids), else a seeded pick."""
-    from ebsd_env.prompts import load_prompts
+    from ebsd_env.prompts import heldout_prompts, load_prompts
 
-    rows = [row for row in load_prompts() if str(row["id"]) in held_out] if held_out else \
-        load_prompts(limit_per_category=1)
+    rows = heldout_prompts(held_out, limit_per_category=1) if held_out else load_prompts(limit_per_category=1)
     first: dict[str, dict] = {}
     for row in rows:
         first.setdefault(row["category"], row)
@@ -100,8 +100,7 @@ def bench_decoder(config: BenchDecoderConfig) -> dict:
     pair = load_pair(config.drafter, config.verifier, device=config.device, kernels=config.kernels)
     decoder = SpeculativeDecoder(pair, max_new_tokens=config.max_new_tokens)
     # A drafter trained by `ebsd distill` is benchmarked on prompts it was not trained on.
-    held_out = set((getattr(pair.drafter, "metadata", None) or {}).get("heldout_prompt_ids", []))
-    prompts = [decoder.encode_prompt(chat) for chat in _bench_prompts(config.prompts, held_out)]
+    prompts = [decoder.encode_prompt(chat) for chat in _bench_prompts(config.prompts, drafter_heldout_ids(pair))]
 
     drafter_steps: list[float] = []  # forward seconds of single-token draft steps (not a block's first)
     verifier_steps: list[float] = []  # forward seconds of verifier-alone decoding steps

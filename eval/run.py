@@ -323,7 +323,7 @@ def evaluate(config: EvalConfig, pair=None) -> Path:
 
 def _evaluate(config: EvalConfig, pair) -> Path:
     import ebsd_env  # noqa: F401  (registers EBSD-v1)
-    from ebsd_env.prompts import load_prompts
+    from ebsd_env.prompts import drafter_heldout_ids, heldout_prompts, load_prompts
     from policies.registry import make_policy
     from policies.rollout import run_episode
 
@@ -336,14 +336,10 @@ def _evaluate(config: EvalConfig, pair) -> Path:
     check_policies(plan)
     if pair is None:
         pair = load_eval_pair(config)
-    held_out = set((getattr(pair.drafter, "metadata", None) or {}).get("heldout_prompt_ids", []))
+    held_out = drafter_heldout_ids(pair)
     if config.prompts == "builtin" and held_out:
         # A drafter trained by `ebsd distill` is evaluated on the suite prompts it never saw: its held-out ones.
-        prompts, taken = [], {}
-        for row in load_prompts(None, categories=config.categories):
-            if str(row["id"]) in held_out and (limit is None or taken.get(row["category"], 0) < limit):
-                taken[row["category"]] = taken.get(row["category"], 0) + 1
-                prompts.append(row)
+        prompts = heldout_prompts(held_out, categories=config.categories, limit_per_category=limit)
         plan.notes.append(f"prompts: {len(prompts)} of the drafter's held-out prompts (never its training prompts)")
     else:
         prompts = load_prompts(None if config.prompts == "builtin" else config.prompts,

@@ -21,7 +21,7 @@ from ebsd_env.decoder import SpeculativeDecoder, fixed_k
 from ebsd_env.drafters import load_distilled_drafter
 from ebsd_env.io import write_json_atomic
 from ebsd_env.models import ModelPair, cached_pair, derive_drafter, pack_linears
-from ebsd_env.prompts import load_prompts, render_prompt
+from ebsd_env.prompts import heldout_prompts, load_prompts, render_prompt
 
 
 @dataclass
@@ -84,12 +84,7 @@ def measurement_prompts(config: MeasureConfig) -> list[dict]:
     if not shards:
         raise FileNotFoundError(f"{config.run_dir} has no data/heldout shards: is it an `ebsd distill` run folder?")
     heldout = {r["prompt_id"] for path in shards for r in torch.load(path, weights_only=True)}
-    rows, taken = [], {}
-    for row in load_prompts():
-        if row["id"] in heldout and taken.get(row["category"], 0) < config.prompts_per_category:
-            taken[row["category"]] = taken.get(row["category"], 0) + 1
-            rows.append(row)
-    return rows
+    return heldout_prompts(heldout, limit_per_category=config.prompts_per_category)
 
 
 def main(argv: list[str] | None = None) -> int:
