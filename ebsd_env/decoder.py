@@ -33,6 +33,7 @@ processed distribution exactly.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -191,6 +192,9 @@ class SpeculativeDecoder:
     def encode_prompt(self, prompt: str | Sequence[dict] | Sequence[int] | torch.Tensor) -> list[int]:
         """Token ids of a prompt: text as is, chat messages through the chat template, or ids."""
         tokenizer = self.pair.tokenizer
+        if prompt is None or not isinstance(prompt, (str, Sequence, torch.Tensor)):
+            raise ValueError(f"the prompt must be text, chat messages [{{'role': 'user', 'content': ...}}] or token "
+                             f"ids, got {type(prompt).__name__}")
         if isinstance(prompt, torch.Tensor):
             ids = prompt.flatten().tolist()
         elif isinstance(prompt, str):
@@ -542,5 +546,9 @@ def fixed_k(k: int) -> Callable[[list[DraftStep]], bool]:
 
 
 def entropy_above(threshold: float) -> Callable[[list[DraftStep]], bool]:
-    """Stop rule: end the draft after a token whose drafter entropy exceeds `threshold` nats."""
+    """Stop rule: end the draft after a token whose drafter entropy exceeds `threshold` nats. Entropy is never
+    negative, so a negative threshold would stop after every token: refused, as fixed_k(1) says that plainly."""
+    if not (isinstance(threshold, (int, float)) and math.isfinite(threshold) and threshold >= 0):
+        raise ValueError(f"threshold must be a finite number of nats >= 0, got {threshold!r} (fixed_k(1) stops after "
+                         "every token)")
     return lambda steps: steps[-1].entropy > threshold

@@ -3,46 +3,55 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
-from typing import Literal
 
 import tyro
 
+from .args import ModelArgs, check_model_args
 from .decoder import SpeculativeDecoder, fixed_k
 from .models import load_pair
 
 
 @dataclass
-class GenerateConfig:
+class GenerateConfig(ModelArgs):
     prompt: str = "Explain in three sentences why the sky is blue."
     """User message, sent through the verifier's chat template (plain text if it has none)."""
-    drafter: str | None = None
-    """Drafter: Hugging Face id, folder, .gguf file, int4 / int8 / int8-dynamic / bf16 / self, or
-    distilled[:FOLDER] (default: the shipped feature drafter, `distilled`)."""
-    verifier: str | None = None
-    """Verifier: Hugging Face id, folder or .gguf file (default: embedded SmolLM2-135M-Instruct)."""
     k: int = 4
     """Fixed draft length of the speculative run."""
     max_new_tokens: int = 64
     """Token budget of each run."""
     temperature: float = 0.0
     """0 = greedy; > 0 = lossless speculative sampling."""
+    top_p: float = 1.0
+    """Nucleus sampling for temperature > 0: both models' distributions keep their smallest top-p set (1 = off)."""
     seed: int = 0
     """Sampler seed."""
-    device: str = "cpu"
-    """Device of both models."""
-    threads: int | None = None
-    """torch CPU threads (default: $EBSD_THREADS, else torch's default: the number of physical cores)."""
-    kernels: Literal["auto", "plain", "onednn"] = "auto"
-    """Linear-layer kernels (auto: the fastest measured on this machine, cached; see `ebsd_env.kernels`)."""
+
+
+def validate(config: GenerateConfig) -> None:
+    """Every check that needs no model, before the 15-25 s of loading one: a typo costs a second, not half a
+    minute."""
+    check_model_args(config)
+    if config.k < 1:
+        raise ValueError(f"--k must be >= 1, got {config.k}")
+    if config.max_new_tokens < 1:
+        raise ValueError(f"--max-new-tokens must be >= 1, got {config.max_new_tokens}")
+    if not (math.isfinite(config.temperature) and config.temperature >= 0):
+        raise ValueError(f"--temperature must be a finite number >= 0 (0 = greedy), got {config.temperature}")
+    if not 0 < config.top_p <= 1:
+        raise ValueError(f"--top-p must be in (0, 1], got {config.top_p}")
+    if not config.prompt.strip():
+        raise ValueError("--prompt is empty: give the user message to continue")
 
 
 def main(argv: list[str] | None = None) -> int:
-    config = tyro.cli(GenerateConfig, args=argv, description=__doc__)
+    config = tyro.cli(GenerateConfig, args=argv, description=__doc__, prog="ebsd generate")
+    validate(config)
     pair = load_pair(config.drafter, config.verifier, device=config.device, kernels=config.kernels,
                      threads=config.threads)
-    decoder = SpeculativeDecoder(pair, temperature=config.temperature, max_new_tokens=config.max_new_tokens,
-                                 seed=config.seed)
+    decoder = SpeculativeDecoder(pair, temperature=config.temperature, top_p=config.top_p,
+                                 max_new_tokens=config.max_new_tokens, seed=config.seed)
     chat = [{"role": "user", "content": config.prompt}]
     prompt = chat if getattr(pair.tokenizer, "chat_template", None) else config.prompt
     decoder.generate(prompt, fixed_k(config.k), max_new_tokens=8)  # warm-up: first calls allocate

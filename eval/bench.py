@@ -20,13 +20,13 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Literal
 
 import torch
 import tyro
 from tqdm import tqdm
 from transformers import PreTrainedModel
 
+from ebsd_env.args import ModelArgs, check_model_args
 from ebsd_env.decoder import SpeculativeDecoder, _sync
 from ebsd_env.kernels import configure_threads, machine_state, warn_if_busy
 from ebsd_env.models import load_pair
@@ -34,7 +34,7 @@ from ebsd_env.prompts import drafter_heldout_ids
 
 
 @dataclass
-class BenchDecoderConfig:
+class BenchDecoderConfig(ModelArgs):
     ks: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5, 6, 7, 8])
     """Fixed draft lengths to compare."""
     prompts: int = 4
@@ -44,16 +44,6 @@ class BenchDecoderConfig:
     """Interleaved rounds; each figure is the median over prompts x rounds."""
     max_new_tokens: int = 48
     """Token budget of every run."""
-    drafter: str | None = None
-    """Drafter (default: the embedded pair's)."""
-    verifier: str | None = None
-    """Verifier (default: embedded SmolLM2-135M-Instruct)."""
-    device: str = "cpu"
-    """Device of both models."""
-    threads: int | None = None
-    """torch CPU threads (default: $EBSD_THREADS, else torch's default: the number of physical cores)."""
-    kernels: Literal["auto", "plain", "onednn"] = "auto"
-    """Linear-layer kernels (auto: the fastest measured on this machine, cached; see `ebsd_env.kernels`)."""
     seed: int = 0
     """Seed of the interleaving order."""
 
@@ -205,14 +195,20 @@ def print_report(report: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    usage = ("usage: ebsd bench decoder [options] | ebsd bench env [options]   (ebsd bench decoder --help, "
+             "ebsd bench env --help for the options)")
+    if argv[:1] in (["-h"], ["--help"]):
+        print(usage)
+        return 0
     if not argv or argv[0] not in ("decoder", "env"):
-        print("usage: ebsd bench decoder [options] | ebsd bench env [options]", file=sys.stderr)
+        print(usage, file=sys.stderr)
         return 2
     if argv[0] == "env":
         from eval import bench_env
 
         return bench_env.main(argv[1:])
     config = tyro.cli(BenchDecoderConfig, args=argv[1:], prog="ebsd bench decoder", description=__doc__)
+    check_model_args(config)
     report = bench_decoder(config)
     print_report(report)
     return 0

@@ -22,7 +22,6 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import gymnasium as gym
 import torch
@@ -30,13 +29,14 @@ import tyro
 from tqdm import tqdm
 
 import ebsd_env  # noqa: F401  (registers EBSD-v1)
+from ebsd_env.args import ModelArgs, check_model_args
 from ebsd_env.io import write_json_atomic
 from ebsd_env.kernels import configure_threads, machine_state, warn_if_busy
 from ebsd_env.models import cached_pair
 
 
 @dataclass
-class BenchEnvConfig:
+class BenchEnvConfig(ModelArgs):
     clocks: list[str] = field(default_factory=lambda: ["wall", "model"])
     """Clocks to measure (`wall`, `model`)."""
     prompts: int = 3
@@ -45,16 +45,6 @@ class BenchEnvConfig:
     """Draft length of the fixed-k rule that drives the env."""
     max_new_tokens: int = 64
     """Token budget of every episode."""
-    drafter: str | None = None
-    """Drafter (default: the embedded pair's)."""
-    verifier: str | None = None
-    """Verifier (default: embedded SmolLM2-135M-Instruct)."""
-    device: str = "cpu"
-    """Device of both models."""
-    threads: int | None = None
-    """torch CPU threads (default: $EBSD_THREADS, else torch's default: the number of physical cores)."""
-    kernels: Literal["auto", "plain", "onednn"] = "auto"
-    """Linear-layer kernels (auto: the fastest measured on this machine, cached; see `ebsd_env.kernels`)."""
     out: Path | None = None
     """Optional JSON file for the results (written atomically)."""
 
@@ -115,7 +105,9 @@ def bench_clock(env: gym.Env, k: int, episodes: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    config = tyro.cli(BenchEnvConfig, args=sys.argv[1:] if argv is None else argv, description=__doc__)
+    config = tyro.cli(BenchEnvConfig, args=sys.argv[1:] if argv is None else argv, description=__doc__,
+                      prog="ebsd bench env")
+    check_model_args(config)
     configure_threads(config.threads)
     machine = machine_state()
     busy = warn_if_busy()

@@ -27,6 +27,7 @@ import torch
 import tyro
 from tqdm.auto import tqdm
 
+from ebsd_env.args import ModelArgs, load_pair_from_args
 from ebsd_env.env import DEFAULT_STOP_MODE
 from ebsd_env.io import write_json_atomic
 from ebsd_env.objective import OBJECTIVE
@@ -56,7 +57,7 @@ ABLATIONS = ("entropy-type", "topk", "entropy-temperature", "temperature", "crit
 
 
 @dataclass
-class EvalConfig:
+class EvalConfig(ModelArgs):
     """Evaluate stopping policies on a prompt suite with the real decoder and write a report."""
 
     prompts: str = "builtin"
@@ -82,11 +83,6 @@ class EvalConfig:
     """output folder (reuse it to resume); default runs/{env}__{exp_name}__{seed}__{time}"""
     exp_name: str = "eval"
     """experiment name used in the default output folder"""
-    drafter: str | None = None
-    """drafter model (HF id, folder, .gguf, int8/bf16/self derived from the verifier, distilled[:FOLDER]);
-    default: the shipped feature drafter"""
-    verifier: str | None = None
-    """verifier model; default: the embedded SmolLM2-135M-Instruct"""
     tiny: Literal["copy", "random", "noisy"] | None = None
     """use a config-built tiny pair instead of real models (tests and smoke runs)"""
     clock: Literal["wall", "model"] = "wall"
@@ -113,8 +109,6 @@ class EvalConfig:
     """JSON cost model for --clock model (default: calibrate the pair once)"""
     tensorboard: bool = True
     """also write the summary scalars as TensorBoard events under OUT/tb"""
-    threads: int | None = None
-    """torch CPU threads (default: $EBSD_THREADS, else torch's default: physical cores); 1 suits a shared CPU"""
 
 
 @dataclass(frozen=True)
@@ -276,18 +270,6 @@ def verifier_nll(pair, ids: list[int], prompt_len: int) -> float:
 # ----------------------------------------------------------------------------------------------- running
 
 
-def load_eval_pair(config: EvalConfig):
-    if config.tiny is not None:
-        if config.drafter or config.verifier:
-            raise ValueError("give either --tiny or --drafter/--verifier, not both")
-        from ebsd_env.tiny import tiny_pair
-
-        return tiny_pair(config.tiny)
-    from ebsd_env.models import cached_pair
-
-    return cached_pair(config.drafter, config.verifier)
-
-
 def check_policies(plan: Plan) -> None:
     """Fail before any model work on a spec the registry does not know (the error lists the valid ones)."""
     from policies.registry import make_policy
@@ -335,7 +317,7 @@ def _evaluate(config: EvalConfig, pair) -> Path:
     plan = build_plan(config)
     check_policies(plan)
     if pair is None:
-        pair = load_eval_pair(config)
+        pair = load_pair_from_args(config, pair=f"tiny-{config.tiny}" if config.tiny else None)
     held_out = drafter_heldout_ids(pair)
     if config.prompts == "builtin" and held_out:
         # A drafter trained by `ebsd distill` is evaluated on the suite prompts it never saw: its held-out ones.
@@ -476,7 +458,7 @@ def finish(out: Path, rows: list[dict], meta: dict, tensorboard: bool = True) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    config = tyro.cli(EvalConfig, args=argv)
+    config = tyro.cli(EvalConfig, args=argv, prog="ebsd eval")
     out = evaluate(config)
     print(f"[ebsd eval] wrote {out / 'episodes.jsonl'}, {out / 'summary.json'} and {out / 'report.md'}")
     return 0

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import tyro
 
+from ebsd_env.args import PairArgs, PromptArgs
 from ebsd_env.io import write_json_atomic
 from ebsd_env.observation import ObservationLayout
 
@@ -109,17 +110,13 @@ def fit(rollouts: list[dict], l2: float = 1e-2, iterations: int = 100) -> Accept
 
 
 @dataclass
-class FitConfig:
+class FitConfig(PairArgs, PromptArgs):
     """Log rollouts of a drafting policy on EBSD-Deterministic-v1 and fit the acceptance model on them."""
 
     out: str = "runs/acceptance.json"
     """Where to write the model (JSON, atomically)."""
-    pair: str = "embedded"
-    """embedded (SmolLM2-135M-Instruct + default drafter) or a config-built tiny-copy / tiny-random / tiny-noisy."""
     policy: str = "fixed-k:k=16"
     """The logging policy: a long fixed draft shows the model late positions too."""
-    prompt_source: str | None = None
-    """Prompt source for ebsd_env.prompts.load_prompts (None = the built-in offline suite)."""
     limit_per_category: int | None = 4
     """Prompts per category."""
     seeds: int = 1
@@ -145,21 +142,19 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     import ebsd_env  # noqa: F401  (registers the env ids)
+    from ebsd_env.args import check_model_args, load_pair_from_args
+    from ebsd_env.kernels import configure_threads
     from ebsd_env.prompts import load_prompts
 
     from .base import make_policy
     from .rollout import run_episode
 
-    config = tyro.cli(FitConfig, args=argv)
-    if config.pair.startswith("tiny-"):
-        from ebsd_env.tiny import tiny_pair
-
-        pair = tiny_pair(config.pair.removeprefix("tiny-"), context=4096)  # character-level: long prompts
-    elif config.pair == "embedded":
-        pair = ebsd_env.cached_pair()
-    else:
-        raise ValueError(f"unknown pair {config.pair!r}; valid: embedded, tiny-copy, tiny-random, tiny-noisy")
-    prompts = load_prompts(config.prompt_source, limit_per_category=config.limit_per_category)
+    config = tyro.cli(FitConfig, args=argv, prog="ebsd fit-acceptance")
+    check_model_args(config)
+    configure_threads(config.threads)
+    pair = load_pair_from_args(config, tiny_context=4096)  # a tiny pair is character-level: long prompts
+    prompts = load_prompts(config.prompt_source, categories=config.categories,
+                           limit_per_category=config.limit_per_category, seed=config.prompt_seed)
     stop_mode = make_policy(config.policy).stop_mode  # the logging policy's own mode, if its source has one
     env = gym.make("EBSD-Deterministic-v1", pair=pair, prompts=prompts, max_new_tokens=config.max_new_tokens,
                    max_draft_len=config.max_draft_len, history=config.history, entropy=config.entropy,

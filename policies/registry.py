@@ -47,7 +47,7 @@ class PoliciesConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
-    config = tyro.cli(PoliciesConfig, args=argv)
+    config = tyro.cli(PoliciesConfig, args=argv, prog="ebsd policies")
     rows = list_policies()
     if config.name is not None:
         policy_class(config.name)  # a clear error for an unknown name

@@ -8,22 +8,6 @@ from pathlib import Path
 
 import numpy as np
 
-TINY_PAIRS = ("tiny-copy", "tiny-random", "tiny-noisy")
-
-
-def load_named_pair(pair: str, drafter: str | None = None, verifier: str | None = None, device: str = "cpu"):
-    """`embedded` (or a Hugging Face drafter/verifier through `drafter`/`verifier`) or a config-built tiny pair."""
-    if pair in TINY_PAIRS:
-        from ebsd_env.tiny import tiny_pair
-
-        return tiny_pair(pair.split("-", 1)[1])
-    if pair != "embedded":
-        raise ValueError(f"unknown pair {pair!r}; valid: embedded, {', '.join(TINY_PAIRS)} "
-                         "(choose other models with --drafter / --verifier and --pair embedded)")
-    from ebsd_env import cached_pair
-
-    return cached_pair(drafter, verifier, device=device)
-
 
 def resolve_cost_model(path: str | None, pair, temperature: float, keep: str | Path):
     """The model clock's calibration: loaded from `path`, else from `keep` if a previous session left one there

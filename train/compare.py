@@ -47,9 +47,10 @@ def compare(config: CompareConfig) -> dict:
     import gymnasium as gym
     import torch
 
+    from ebsd_env.args import load_pair_from_args
     from policies import make_policy
 
-    from .common import load_named_pair, load_prompt_rows
+    from .common import load_prompt_rows
     from .ppo import _config_from_json, env_kwargs
 
     torch.set_num_threads(1)
@@ -57,7 +58,7 @@ def compare(config: CompareConfig) -> dict:
     run = _config_from_json((run_dir / "config.json").read_text())
     evaluation = json.loads((run_dir / "eval.json").read_text())
     model = Path(config.model) if config.model else run_dir / "best_model.zip"
-    pair = load_named_pair(run.pair, run.drafter, run.verifier, run.device)
+    pair = load_pair_from_args(run)
     prompts = load_prompt_rows(run.prompt_source, run.categories, run.prompts_per_category, run.prompt_seed)
     env = gym.make(run.env_id, **env_kwargs(run, pair, prompts, str(run_dir / "cost_model.json")))
     indices = held_in_indices(prompts, run.eval_prompts_per_category)
@@ -125,7 +126,7 @@ def markdown(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    result = compare(tyro.cli(CompareConfig, args=argv, description=__doc__))
+    result = compare(tyro.cli(CompareConfig, args=argv, description=__doc__, prog="python -m train.compare"))
     print(markdown(result))
     return 0
 

@@ -80,7 +80,7 @@ def plot(run_dir: Path, out: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    config = tyro.cli(PlotConfig, args=argv, description=__doc__)
+    config = tyro.cli(PlotConfig, args=argv, description=__doc__, prog="python -m train.plot")
     run_dir = Path(config.run)
     out = plot(run_dir, Path(config.out) if config.out else run_dir / "learning_curve.png")
     print(f"[ebsd] learning curve written to {out}")

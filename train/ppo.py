@@ -22,12 +22,12 @@ from typing import Literal
 
 import tyro
 
+from ebsd_env.args import PairArgs, PromptArgs, load_pair_from_args
 from ebsd_env.env import DEFAULT_STOP_MODE
 from ebsd_env.io import save_atomic, write_json_atomic
 
 from .common import (
     held_in_indices,
-    load_named_pair,
     load_prompt_rows,
     resolve_cost_model,
 )
@@ -38,33 +38,17 @@ RECORD_KEYS = ("tokens_per_s", "acceptance_rate", "mean_accepted_tokens", "mean_
 
 
 @dataclass
-class PPOConfig:
+class PPOConfig(PairArgs, PromptArgs):
     exp_name: str = "ppo"
     """Experiment name, the second part of the run name `{env}__{exp}__{seed}__{time}`."""
     seed: int = 1
     """Seeds Python, NumPy, PyTorch and the environments, once, at the start of the run."""
     env_id: str = "EBSD-v1"
     """Gymnasium id of the environment."""
-    pair: str = "embedded"
-    """Model pair: `embedded` (SmolLM2-135M-Instruct + default drafter, or --drafter/--verifier) or a
-    config-built `tiny-noisy` / `tiny-copy` / `tiny-random` pair (tests, smoke runs)."""
-    drafter: str | None = None
-    """Drafter for `--pair embedded`: Hugging Face id, folder, .gguf, int8 / bf16 / self or distilled[:FOLDER]
-    (default: the shipped feature drafter)."""
-    verifier: str | None = None
-    """Verifier for `--pair embedded`: Hugging Face id, folder or .gguf (default: the embedded SmolLM2)."""
-    device: str = "cpu"
-    """Device of both models and of the policy network."""
     clock: Literal["wall", "model"] = "wall"
     """Time that rewards and tokens/s use: measured wall time, or the calibrated model clock (fast, repeatable)."""
-    prompt_source: str | None = None
-    """Prompt source for `load_prompts` (default: the built-in offline suite)."""
-    categories: tuple[str, ...] | None = None
-    """Prompt categories to train on (default: all of the source's)."""
     prompts_per_category: int | None = 16
     """Training prompts per category (None: all)."""
-    prompt_seed: int = 0
-    """Seed of the prompt subset (`load_prompts(seed=...)`); `ebsd tune --prompt-seed` takes the same."""
     eval_prompts_per_category: int = 2
     """Held-in prompts per category (taken from the training prompts) for the periodic evaluation."""
     history: int = 8
@@ -125,8 +109,6 @@ class PPOConfig:
     extend a run), --save-model, --progress-bar and --verbose given on this command line."""
     save_model: str | None = None
     """Also copy the best model (or the final one without evaluation) to this .zip path."""
-    threads: int | None = None
-    """torch CPU threads (default: $EBSD_THREADS, else torch's default: physical cores; models and policy share)."""
     progress_bar: bool = True
     """Show a progress bar with ETA."""
     verbose: int = 0
@@ -219,7 +201,7 @@ def train(config: PPOConfig, argv: list[str] = ()) -> Path:
         write_json_atomic(run_dir / "config.json", dataclasses.asdict(config), sort_keys=True)
 
     configure_threads(config.threads)
-    pair = load_named_pair(config.pair, config.drafter, config.verifier, config.device)
+    pair = load_pair_from_args(config)
     prompts = load_prompt_rows(config.prompt_source, config.categories, config.prompts_per_category,
                                config.prompt_seed)
     cost_model = resolve_cost_model(config.cost_model, pair, config.temperature, run_dir / "cost_model.json")

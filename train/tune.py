@@ -23,11 +23,11 @@ from typing import Literal
 import numpy as np
 import tyro
 
+from ebsd_env.args import PairArgs, PromptArgs, load_pair_from_args
 from ebsd_env.io import write_json_atomic
 
 from .common import (
     by_category,
-    load_named_pair,
     load_prompt_rows,
     resolve_cost_model,
     run_policy,
@@ -51,7 +51,7 @@ class TuneError(ValueError):
 
 
 @dataclass
-class TuneConfig:
+class TuneConfig(PairArgs, PromptArgs):
     method: Literal["grid", "bayes"] = "bayes"
     """`grid`: the plan's grid over rules and entropy types; `bayes`: optuna TPE over one rule's parameters."""
     rule: str = "entropy-abs"
@@ -83,27 +83,13 @@ class TuneConfig:
     """Maximised: the objective, total tokens over total decoding time on the study's prompts
     (`ebsd_env.objective`), or the summed episode return (gamma = 1), which orders rules the same way under
     greedy decoding."""
-    pair: str = "embedded"
-    """Model pair: `embedded` (or --drafter/--verifier) or tiny-noisy / tiny-copy / tiny-random."""
-    drafter: str | None = None
-    """Drafter for `--pair embedded`."""
-    verifier: str | None = None
-    """Verifier for `--pair embedded`."""
-    device: str = "cpu"
-    """Device of both models."""
     clock: Literal["wall", "model"] = "model"
     """Clock of the tokens/s: the calibrated model clock (repeatable; default) or wall time (noisy)."""
-    prompt_source: str | None = None
-    """Prompt source for `load_prompts` (default: the built-in offline suite)."""
-    categories: tuple[str, ...] | None = None
-    """Categories to tune (default: all of the source's)."""
     prompts_per_category: int = 2
     """Tuning prompts per category: the first ones of the loaded pool, i.e. the held-in prompts `ebsd train ppo`
     evaluates on with --eval-prompts-per-category of the same value."""
     prompt_pool: int | None = 16
     """Prompts loaded per category (as `ebsd train ppo --prompts-per-category`; None: all)."""
-    prompt_seed: int = 0
-    """Seed of the prompt subset (as `ebsd train ppo --prompt-seed`)."""
     max_new_tokens: int = 128
     """Token budget of each episode."""
     temperature: float = 0.0
@@ -123,8 +109,6 @@ class TuneConfig:
     """Where the best configuration per category is written (JSON, atomically)."""
     seed: int = 0
     """Seeds the optuna sampler and the episodes."""
-    threads: int | None = None
-    """torch CPU threads (default: $EBSD_THREADS, else torch's default: the number of physical cores)."""
 
 
 def parse_space(items: tuple[str, ...]) -> dict[str, tuple]:
@@ -303,7 +287,7 @@ def tune(config: TuneConfig) -> dict:
                             "name=low:high ...")
         label = config.rule
     configure_threads(config.threads)
-    pair = load_named_pair(config.pair, config.drafter, config.verifier, config.device)
+    pair = load_pair_from_args(config)
     prompts = load_prompt_rows(config.prompt_source, config.categories, config.prompt_pool, config.prompt_seed)
     Path(config.storage).parent.mkdir(parents=True, exist_ok=True)
     keep = Path(config.storage).with_name(f"{Path(config.storage).stem}.{config.pair}.cost_model.json")

@@ -208,7 +208,7 @@ def _lr_factor(step: int, config: DistillConfig) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    config = tyro.cli(DistillConfig, args=argv, description=__doc__)
+    config = tyro.cli(DistillConfig, args=argv, description=__doc__, prog="ebsd distill")
     if config.init_from is not None and not (config.init_from / "config.json").is_file():
         raise FileNotFoundError(f"--init-from {config.init_from} holds no exported drafter (config.json): point it "
                                 "to the export/ folder of an earlier `ebsd distill` run")

@@ -88,7 +88,7 @@ def measurement_prompts(config: MeasureConfig) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    config = tyro.cli(MeasureConfig, args=argv, description=__doc__)
+    config = tyro.cli(MeasureConfig, args=argv, description=__doc__, prog="python -m train.drafter.measure")
     torch.set_num_threads(config.threads)
     base = cached_pair("self", fast_kernels=False)
     verifier, tokenizer = base.verifier, base.tokenizer

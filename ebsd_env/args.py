@@ -1,0 +1,102 @@
+"""The command-line arguments every `ebsd` command shares, written once: which models, on which device and
+threads, with which kernels (`ModelArgs`, `PairArgs`), and which prompts (`PromptArgs`).
+
+A command's config dataclass inherits the groups it needs, so the flags keep their flat names (``--drafter``,
+``--verifier``, ``--device``, ``--threads``, ``--kernels``, ``--pair``, ``--prompt-source``, ...) and read the
+same everywhere; `load_pair_from_args` is the one way a command turns them into a loaded pair, and
+`check_model_args` refuses what cannot work (a device this machine lacks) before anything slow starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+TINY_PAIRS = ("tiny-copy", "tiny-random", "tiny-noisy")
+
+
+@dataclass
+class ModelArgs:
+    drafter: str | None = None
+    """Drafter: Hugging Face id, folder, .gguf file, int4 / int8 / int8-dynamic / bf16 / self (derived from the
+    verifier), or distilled[:FOLDER] (default: the shipped feature drafter, `distilled`)."""
+    verifier: str | None = None
+    """Verifier: Hugging Face id, folder or .gguf file (default: the embedded SmolLM2-135M-Instruct)."""
+    device: str = "cpu"
+    """Device of both models (and of a policy network): cpu, cuda, cuda:1, mps, ..."""
+    threads: int | None = None
+    """torch CPU threads (default: $EBSD_THREADS, else torch's default: the number of physical cores); 1 suits a
+    shared CPU."""
+    kernels: Literal["auto", "plain", "onednn"] = "auto"
+    """Linear-layer kernels (auto: the fastest measured on this machine, cached; see `ebsd_env.kernels`)."""
+
+
+@dataclass
+class PairArgs(ModelArgs):
+    pair: str = "embedded"
+    """Model pair: `embedded` (the models --drafter / --verifier name, by default SmolLM2-135M-Instruct and the
+    shipped drafter) or a config-built tiny-noisy / tiny-copy / tiny-random pair (tests, smoke runs)."""
+
+
+@dataclass
+class PromptArgs:
+    prompt_source: str | None = None
+    """Prompt source for `ebsd_env.prompts.load_prompts`: a .jsonl/.json/.csv/.parquet file, a benchmark name
+    (NAME=PATH for a local copy), or None for the built-in offline suite."""
+    categories: tuple[str, ...] | None = None
+    """Keep only these prompt categories (default: all of the source's)."""
+    prompt_seed: int = 0
+    """Seed of the prompt subset (`load_prompts(seed=...)`); commands compared with each other take the same."""
+
+
+def check_device(device: str) -> None:
+    """Refuse a device this machine cannot use, in one line that names the fix, before any model is loaded
+    (torch itself fails much later, inside the model move, with an AssertionError and a traceback)."""
+    import torch
+
+    try:
+        kind = torch.device(device).type
+    except RuntimeError as error:
+        raise ValueError(f"--device {device!r} is not a torch device ({error}); use cpu, cuda, cuda:N or mps") from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: this machine or torch build has no CUDA device "
+                         "(torch.cuda.is_available() is False); use --device cpu, or install a CUDA build of torch")
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"--device {device}: no Apple MPS device here; use --device cpu")
+
+
+def check_model_args(args: ModelArgs) -> None:
+    """Everything about the model arguments that can be checked without loading a model."""
+    check_device(args.device)
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    pair = getattr(args, "pair", "embedded")
+    if pair not in ("embedded", *TINY_PAIRS):
+        raise ValueError(f"unknown pair {pair!r}; valid: embedded, {', '.join(TINY_PAIRS)} "
+                         "(choose other models with --drafter / --verifier and --pair embedded)")
+    if pair in TINY_PAIRS and (args.drafter or args.verifier):
+        raise ValueError(f"the config-built {pair} pair takes no --drafter/--verifier: give either a tiny pair or "
+                         "the models, not both")
+
+
+def load_pair_from_args(args: ModelArgs, pair: str | None = None, tiny_context: int | None = None):
+    """The pair the arguments name: a config-built tiny pair, or `cached_pair` (one load per process, shared by
+    every env) of --drafter / --verifier on --device with --kernels (the command applies --threads first).
+
+    `pair` overrides ``args.pair`` (commands with their own way to name a tiny pair); `tiny_context` is a tiny
+    pair's context length (character-level tokens: long prompts need more)."""
+    if pair is not None:
+        from dataclasses import replace
+
+        args = replace(args, pair=pair) if hasattr(args, "pair") else PairArgs(
+            drafter=args.drafter, verifier=args.verifier, device=args.device, threads=args.threads,
+            kernels=args.kernels, pair=pair)
+    check_model_args(args)
+    name = getattr(args, "pair", "embedded")
+    if name in TINY_PAIRS:
+        from .tiny import tiny_pair
+
+        return tiny_pair(name.removeprefix("tiny-"), **({"context": tiny_context} if tiny_context else {}))
+    from .models import cached_pair
+
+    return cached_pair(args.drafter, args.verifier, device=args.device, kernels=args.kernels)
