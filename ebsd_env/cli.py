@@ -19,6 +19,21 @@ SUBCOMMANDS = {
 }
 
 
+# Errors that mean the input was wrong, not the program: a bad value, a missing file, a path through a file
+# (NotADirectoryError), a folder that cannot be written. Each becomes one line naming the fix.
+BAD_INPUT = (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, FileExistsError, PermissionError)
+
+
+def one_line(error: BaseException) -> str:
+    """The error's message on one line (an OSError names its path)."""
+    if isinstance(error, OSError) and error.filename is not None:
+        hint = {NotADirectoryError: "a folder on that path is a file: choose another path",
+                IsADirectoryError: "that path is a folder: give a file", FileExistsError: "it exists already",
+                PermissionError: "no permission there: choose a folder you can write"}.get(type(error), "")
+        return f"{error.strerror}: {error.filename}" + (f" ({hint})" if hint else "")
+    return " ".join(str(error).split()) or type(error).__name__
+
+
 def _usage() -> str:
     width = max(map(len, SUBCOMMANDS))
     lines = ["usage: ebsd <command> [options]   (ebsd <command> --help for its options)", "", "commands:"]
@@ -38,10 +53,15 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(SUBCOMMANDS[name][0])
     try:
         return int(module.main(rest) or 0)
-    except (ValueError, FileNotFoundError) as error:  # bad input: the message names the problem and the fix
+    except KeyboardInterrupt:  # Ctrl-C: one line, the conventional status, no traceback
         if os.environ.get("EBSD_DEBUG"):
             raise
-        print(f"ebsd {name}: error: {error}\n(set EBSD_DEBUG=1 for the traceback)", file=sys.stderr)
+        print(f"ebsd {name}: interrupted", file=sys.stderr)
+        return 130
+    except BAD_INPUT as error:  # the message names the problem and the fix
+        if os.environ.get("EBSD_DEBUG"):
+            raise
+        print(f"ebsd {name}: error: {one_line(error)}\n(set EBSD_DEBUG=1 for the traceback)", file=sys.stderr)
         return 2
 
 

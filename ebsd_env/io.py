@@ -31,6 +31,20 @@ def ebsd_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ebsd"
 
 
+def check_folder_path(path: str | Path, flag: str) -> Path:
+    """Refuse, in one line and before any work, a folder that cannot be made because part of its path is a file
+    (``--out results.json/run``); `flag` names the argument in the message."""
+    path = Path(path).expanduser()
+    for part in (path, *path.parents):
+        if part.exists():
+            if not part.is_dir():
+                where = "is a file" if part == path else f"passes through the file {part}"
+                raise ValueError(f"{flag} {path}: that path {where}, so no folder can be made there; choose "
+                                 "another path")
+            break
+    return path
+
+
 def _umask_mode() -> int:
     """The mode a plain ``open(path, "w")`` would create a file with under the current umask."""
     umask = os.umask(0)

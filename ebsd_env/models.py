@@ -22,6 +22,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from .errors import ModelLoadError
+from .hub import HubUnavailable, check_hub_model
 from .io import ebsd_cache_dir
 
 # PackedLinear and pack_linears moved to `ebsd_env.kernels`; importing them from here keeps working.
@@ -116,6 +117,10 @@ def _resolve(spec: str) -> tuple[str, dict]:
         return str(path), {}
     if spec.startswith((".", "/", "~")) or spec.count("/") > 1:
         raise ModelLoadError(f"model path {spec!r} does not exist")
+    try:  # a Hugging Face id: fail at once when it cannot be had, not after the hub's retries
+        check_hub_model(spec)
+    except HubUnavailable as error:
+        raise _unreachable(spec, "model", error) from None
     return spec, {}
 
 

@@ -89,9 +89,11 @@ def plot_draft_hist(cond: dict, path: Path) -> None:
     for ax, v in zip(axes.flat, drafting, strict=False):
         hist = cond["results"][v]["all"]["draft_len_hist"]
         keys = sorted(int(k) for k in hist)
-        ax.bar(keys, [hist[str(k)] for k in keys], color="tab:blue")
+        # k = 0 is a block verified without drafting (a stop at the empty draft): legitimate under EBSD-v1, and
+        # drawn apart so that it reads as "the verifier alone" rather than as a draft length.
+        ax.bar(keys, [hist[str(k)] for k in keys], color=["tab:gray" if k == 0 else "tab:blue" for k in keys])
         ax.set_title(v[:45], fontsize=8)
-        ax.set_xlabel("draft length")
+        ax.set_xlabel("draft length k (grey k = 0: verifier alone)", fontsize=8)
     for ax in list(axes.flat)[len(drafting):]:
         ax.axis("off")
     fig.suptitle(f"Draft-length distribution ({cond['label']})")
@@ -156,12 +158,40 @@ def plot_trajectories(cond: dict, rows: list[dict], path: Path, per_figure: int 
 # ------------------------------------------------------------------------------------------------ report
 
 
+def _objective(cond: dict, variant: str) -> float:
+    """The variant's overall tokens/s (the objective), -inf when it has none: the order of the main table."""
+    mean = (cond["results"][variant].get("all") or {}).get("tokens_per_s", {}).get("mean")
+    return float(mean) if mean is not None and math.isfinite(mean) else -math.inf
+
+
+def by_speed(cond: dict) -> list[str]:
+    """The condition's variants, fastest first by the objective (total tokens over total decoding time)."""
+    return sorted(cond["variants"], key=lambda v: -_objective(cond, v))
+
+
+def summary_line(label: str, cond: dict) -> str:
+    """One line a reader can stop after: the fastest policy, its speed and what it is measured against."""
+    ranked = [v for v in by_speed(cond) if math.isfinite(_objective(cond, v))]
+    if not ranked:
+        return f"**{label}:** no policy finished an episode."
+    best = ranked[0]
+    m = cond["results"][best]["all"]
+    parts = [f"**{label}:** fastest `{best}` at {_f(m['tokens_per_s']['mean'], 1)} tokens/s"]
+    if m.get("speedup_vs_verifier"):
+        parts.append(f"{_f(m['speedup_vs_verifier'].get('mean'))}x the verifier alone")
+    if m.get("speedup_vs_best_fixed_k"):
+        parts.append(f"{_f(m['speedup_vs_best_fixed_k'].get('mean'))}x the best fixed-k")
+    if cond.get("chosen_ebsd"):
+        parts.append(f"best entropy rule `{cond['chosen_ebsd']}`")
+    return ", ".join(parts) + f" ({len(ranked)} policies, table below sorted by tokens/s)."
+
+
 def _overall_table(cond: dict) -> list[str]:
     header = ["policy", "family", "tokens/s [95% CI]", "vs verifier", "vs best fixed-k", "oracle share",
               "accept", "tau", "mean k", "GFLOPs/token", "token ms p50/p90/p99", "request s p50/p90/p99",
               "quality"]
     out = []
-    for v in cond["variants"]:
+    for v in by_speed(cond):
         m = cond["results"][v].get("all")
         if not m:
             continue
@@ -216,7 +246,8 @@ def write_report(summary: dict, rows: list[dict], out: Path) -> Path:
     plots = out / "plots"
     plots.mkdir(parents=True, exist_ok=True)
     lines = ["# EBSD evaluation report", ""]
-    lines += ["## Run", ""]
+    lines += [summary_line(label, {**cond, "label": label}) for label, cond in summary["conditions"].items()]
+    lines += ["", "## Run", ""]
     cfg = meta.get("config", {})
     lines += [f"- Pair: drafter `{meta['drafter']}`, verifier `{meta['verifier']}` on {meta['device']} "
               f"({meta['torch_threads']} torch threads, {meta['cpu_count']} CPUs)",

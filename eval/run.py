@@ -16,6 +16,7 @@ prompts x 9 policies x 64 new tokens), well under 30 minutes on 2 CPU cores.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -270,6 +271,38 @@ def verifier_nll(pair, ids: list[int], prompt_len: int) -> float:
 # ----------------------------------------------------------------------------------------------- running
 
 
+def validate(config: EvalConfig) -> None:
+    """Every check that needs no model and no output folder. It runs before run.json is written: a typo must not
+    leave a folder that then refuses the corrected rerun as "a run with different settings"."""
+    from ebsd_env.args import check_model_args
+    from ebsd_env.entropy import EntropyConfig
+    from ebsd_env.io import check_folder_path
+
+    check_model_args(config)
+    if config.max_new_tokens < 1:
+        raise ValueError(f"--max-new-tokens must be >= 1, got {config.max_new_tokens}")
+    if not config.seeds:
+        raise ValueError("--seeds needs at least one seed")
+    if not config.temperature:
+        raise ValueError("--temperature needs at least one temperature")
+    for temperature in config.temperature:
+        if not (math.isfinite(temperature) and temperature >= 0):
+            raise ValueError(f"--temperature must be finite numbers >= 0 (0 = greedy), got {temperature}")
+    if not 0 < config.top_p <= 1:
+        raise ValueError(f"--top-p must be in (0, 1], got {config.top_p}")
+    try:
+        EntropyConfig(config.entropy, config.entropy_param, config.entropy_temperature)
+    except ValueError as error:
+        raise ValueError(f"--entropy / --entropy-param / --entropy-temperature: {error}") from None
+    if config.history < 1:
+        raise ValueError(f"--history must be >= 1, got {config.history}")
+    if not 0 <= config.min_draft_len <= config.max_draft_len or config.max_draft_len < 1:
+        raise ValueError(f"need 0 <= --min-draft-len <= --max-draft-len and --max-draft-len >= 1, got "
+                         f"{config.min_draft_len} and {config.max_draft_len}")
+    if config.out:
+        check_folder_path(config.out, "--out")
+
+
 def check_policies(plan: Plan) -> None:
     """Fail before any model work on a spec the registry does not know (the error lists the valid ones)."""
     from policies.registry import make_policy
@@ -309,10 +342,7 @@ def _evaluate(config: EvalConfig, pair) -> Path:
     from policies.registry import make_policy
     from policies.rollout import run_episode
 
-    if config.max_new_tokens < 1:
-        raise ValueError(f"--max-new-tokens must be >= 1, got {config.max_new_tokens}")
-    if not config.seeds:
-        raise ValueError("--seeds needs at least one seed")
+    validate(config)
     limit = config.limit_per_category if config.limit_per_category and config.limit_per_category > 0 else None
     plan = build_plan(config)
     check_policies(plan)

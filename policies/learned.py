@@ -12,6 +12,8 @@ from ebsd_env.objective import arm_value
 from .acceptance import AcceptanceModel
 from .base import SPECS, Param, Policy, bounds_params, common_stop_mode
 
+IN_MEMORY = "<in memory>"  # PPOPolicy.path of a model given as an object (PPOPolicy.from_model)
+
 
 class PPOPolicy(Policy):
     """A trained stable-baselines3 PPO model (the LTD formulation, anchors §3.1): `predict` delegates to it.
@@ -25,9 +27,20 @@ class PPOPolicy(Policy):
     params = (Param("path", str, "", "the model .zip saved by PPO.save"),
               Param("deterministic", int, 1, "1: most likely action; 0: sample the policy", low=0, high=1))
 
+    @classmethod
+    def from_model(cls, model, deterministic: bool = True) -> PPOPolicy:
+        """The same policy over a model in memory (the one being trained, which the evaluation callback runs
+        between updates) instead of a file; its spec says so: ``ppo:path=<in memory>``."""
+        policy = cls.__new__(cls)
+        policy.model = model
+        Policy.__init__(policy, path=IN_MEMORY, deterministic=int(deterministic))
+        return policy
+
     def validate(self):
         from stable_baselines3 import PPO
 
+        if self.path == IN_MEMORY and getattr(self, "model", None) is not None:
+            return
         if not self.path or not Path(self.path).is_file():
             raise ValueError(f"ppo: no model file at {self.path!r}; give the .zip written by PPO.save, "
                              "e.g. ppo:runs/EBSD-v1__ppo__0__1700000000/model.zip")

@@ -72,6 +72,8 @@ def test_smoke_run_logs_ebsd_scalars_and_model_loads_through_registry(tmp_path, 
 
     record = json.loads((run_dir / "record.json").read_text())
     assert record["steps"] == 256
+    for name in ("record.json", "eval.json", "config.json"):  # strict JSON: NaN is written as null
+        assert "NaN" not in (run_dir / name).read_text(), name
     evaluation = json.loads((run_dir / "eval.json").read_text())
     best_fixed = max(b["tokens_per_s"] for s, b in evaluation["baselines"].items() if s.startswith("fixed-k"))
     last = evaluation["evaluations"][-1]
@@ -186,3 +188,17 @@ def test_committed_embedded_policy_loads_and_acts():
 
     # What it learned: confident drafts (low entropy) run longer than uncertain ones.
     assert first_stop(0.05) > first_stop(6.0)
+
+
+def test_ctrl_c_prints_the_resume_command_once_and_exits_130(tmp_path, prompt_file, monkeypatch, capsys):
+    def interrupt(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_callbacks.EpisodeMetricsCallback, "_on_rollout_end", interrupt)
+    args = ["ppo", "--pair", "tiny-noisy", "--clock", "model", "--total-timesteps", "128", "--num-envs", "1",
+            "--n-steps", "64", "--batch-size", "64", "--eval-freq", "0", "--runs-dir", str(tmp_path / "runs"),
+            "--prompt-source", prompt_file, "--no-progress-bar"]
+    assert main(args) == 130
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    err = capsys.readouterr().err
+    assert f"resume with: ebsd train ppo --resume {run_dir}" in err and "Traceback" not in err

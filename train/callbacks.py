@@ -17,6 +17,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import HParam
 
 from ebsd_env.io import save_atomic, write_atomic, write_json_atomic
+from policies.learned import PPOPolicy
 
 from .common import SUMMARY_KEYS, run_policy, summarize
 
@@ -79,25 +80,6 @@ class HParamCallback(BaseCallback):
 
     def _on_step(self) -> bool:
         return True
-
-
-def model_policy(model):
-    """The model being trained, as a stopping policy (deterministic actions) for `run_episode`."""
-    from policies.base import Policy
-
-    class ModelPolicy(Policy):
-        name = "ppo-in-training"
-        description = "the PPO model being trained (evaluation callback)"
-
-        def predict(self, observation, state=None, episode_start=None, deterministic=True):
-            action, state = model.predict(observation, state=state, episode_start=episode_start,
-                                          deterministic=deterministic)
-            return (int(action) if np.ndim(action) == 0 else action), state
-
-        def act(self, obs):
-            return self.predict(obs)[0]
-
-    return ModelPolicy()
 
 
 class SpeedupEvalCallback(BaseCallback):
@@ -163,7 +145,7 @@ class SpeedupEvalCallback(BaseCallback):
         return True
 
     def evaluate(self) -> dict:
-        result = summarize(run_policy(self.eval_env, model_policy(self.model), self.prompt_indices, self.seed,
+        result = summarize(run_policy(self.eval_env, PPOPolicy.from_model(self.model), self.prompt_indices, self.seed,
                                       progress="evaluation"))
         verifier = self.baselines["no-spec"]["tokens_per_s"]
         best_spec, best_fixed = self.best_fixed_k

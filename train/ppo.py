@@ -22,9 +22,9 @@ from typing import Literal
 
 import tyro
 
-from ebsd_env.args import PairArgs, PromptArgs, load_pair_from_args
+from ebsd_env.args import PairArgs, PromptArgs, check_model_args, load_pair_from_args
 from ebsd_env.env import DEFAULT_STOP_MODE
-from ebsd_env.io import save_atomic, write_json_atomic
+from ebsd_env.io import check_folder_path, save_atomic, write_json_atomic
 
 from .common import (
     held_in_indices,
@@ -124,6 +124,9 @@ def run_name(config: PPOConfig) -> str:
 
 
 def validate(config: PPOConfig) -> None:
+    """What can be refused before the run folder exists (a refused run leaves nothing behind)."""
+    check_model_args(config)
+    check_folder_path(config.runs_dir, "--runs-dir")
     if config.total_timesteps < 1:
         raise ValueError(f"--total-timesteps must be >= 1, got {config.total_timesteps}")
     if config.num_envs < 1:
@@ -249,8 +252,13 @@ def train(config: PPOConfig, argv: list[str] = ()) -> Path:
 
     remaining = config.total_timesteps - model.num_timesteps
     if remaining > 0:
-        model.learn(remaining, callback=CallbackList(callbacks), reset_num_timesteps=False,
-                    tb_log_name=run_dir.name)
+        try:
+            model.learn(remaining, callback=CallbackList(callbacks), reset_num_timesteps=False,
+                        tb_log_name=run_dir.name)
+        except KeyboardInterrupt:
+            # No checkpoint is written here: checkpoints are taken right after a PPO update, where weights,
+            # optimiser, step count and RNG agree; one taken mid-rollout would not resume to the same run.
+            raise Interrupted(run_dir, checkpoints.last_saved or None) from None
     save_atomic(run_dir / "model.zip", model.save)
     _write_record(run_dir, config, model.num_timesteps, checkpoints.wall_s, eval_callback)
     if config.save_model:
@@ -260,6 +268,19 @@ def train(config: PPOConfig, argv: list[str] = ()) -> Path:
         shutil.copyfile(source, config.save_model)
     venv.close()
     return run_dir
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during training, caught once: the run folder and the step its last checkpoint holds."""
+
+    def __init__(self, run_dir: Path, step: int | None):
+        super().__init__(f"interrupted; checkpoint at step {step}" if step is not None else "interrupted")
+        self.run_dir, self.step = run_dir, step
+
+    def resume_hint(self) -> str:
+        saved = (f"the last checkpoint holds step {self.step}" if self.step is not None else
+                 "no checkpoint yet (the run restarts from step 0)")
+        return f"[ebsd] interrupted: {saved}; resume with: ebsd train ppo --resume {self.run_dir}"
 
 
 def _config_from_json(text: str) -> PPOConfig:
@@ -285,7 +306,11 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "ppo":
         argv = argv[1:]
     config = tyro.cli(PPOConfig, args=argv, description=__doc__, prog="ebsd train ppo")
-    run_dir = train(config, argv)
+    try:
+        run_dir = train(config, argv)
+    except Interrupted as interrupted:
+        print(interrupted.resume_hint(), file=sys.stderr, flush=True)
+        return 130
     print(f"[ebsd] run folder: {run_dir}\n[ebsd] tensorboard --logdir {run_dir.parent}")
     return 0
 
