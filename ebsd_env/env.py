@@ -19,7 +19,7 @@ from .prompts import normalise_prompts
 
 CLOCKS = ("wall", "model")
 CONTINUE, STOP = 0, 1
-# The stop mode of policies that follow the env (the plan's entropy rules, PPO, bandits); see docs/env.md for
+# The stop mode of policies that follow the env (the entropy rules, PPO, bandits); see docs/env.md for
 # the measurement behind the choice.
 DEFAULT_STOP_MODE = "exclude"
 

@@ -1,5 +1,6 @@
-"""From ``episodes.jsonl`` rows to ``summary.json``: per-category metrics, baselines, paired comparisons, the plan's
-hypotheses H1-H4 with verdicts, its success criteria and the failure modes (plan §4, §9).
+"""From ``episodes.jsonl`` rows to ``summary.json``: per-category metrics, baselines, paired comparisons, the
+project's hypotheses H1-H4 with verdicts (each stated in its ``statement`` below), its success criteria
+(`TARGET_GAIN`, `TARGET_SHARE`, `ACCEPTANCE_TOLERANCE`) and the failure modes.
 
 Conditions: rows are grouped by (sampling temperature, max_new_tokens); inside a condition every variant (a
 policy spec plus its env settings) decoded the same (prompt, seed) units, which makes the comparisons paired.
@@ -29,7 +30,7 @@ from .metrics import (
     unit,
 )
 
-TARGET_GAIN = 1.10  # plan §9: > 10 % over the best fixed-k ...
+TARGET_GAIN = 1.10  # success criterion: > 10 % over the best fixed-k ...
 TARGET_SHARE = 0.5  # ... on at least half of the tasks
 ACCEPTANCE_TOLERANCE = 0.9  # acceptance rate within 10 % of fixed-k
 

@@ -1,4 +1,5 @@
-"""The evaluation's statistics (plan §4), as pure functions of the rows in ``episodes.jsonl``.
+"""The evaluation's statistics (speed, acceptance, latency, FLOPs, quality, entropy-acceptance), as pure
+functions of the rows in ``episodes.jsonl``.
 
 Units of comparison are (prompt, seed) pairs: every policy decodes the same prompts with the same seeds, so
 speed-ups are paired ratios on the same prompt and confidence intervals come from a bootstrap over those units.

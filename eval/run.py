@@ -90,7 +90,8 @@ class EvalConfig(ModelArgs):
     """wall: measured times; model: the env's calibrated cost model (deterministic)"""
     ablation: Literal["entropy-type", "topk", "entropy-temperature", "temperature", "criteria", "thresholds",
                       "length", "stop-mode"] | None = None
-    """plan §6 ablation: replaces --policies (and --temperature / --max-new-tokens for temperature / length)"""
+    """an ablation (docs/eval.md lists each): replaces --policies (and --temperature / --max-new-tokens for
+    temperature / length)"""
     entropy: str = "shannon"
     """entropy measure the env reports (shannon, renyi, tsallis, topk)"""
     entropy_param: float | None = None
@@ -147,7 +148,7 @@ def _variant(spec: str, **env) -> Variant:
 
 
 def build_plan(config: EvalConfig) -> Plan:
-    """Variants and conditions of a run: the policy list, or an ablation's expansion (plan §6)."""
+    """Variants and conditions of a run: the policy list, or an ablation's expansion (listed in docs/eval.md)."""
     temps = [float(t) for t in config.temperature]
     conditions = [Condition(t, config.max_new_tokens) for t in temps]
     base = [_variant(spec) for spec in BASELINES]

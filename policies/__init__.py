@@ -1,4 +1,4 @@
-"""Stopping policies for EBSD: the plan's entropy rules, baselines, the field's published rules and learned
+"""Stopping policies for EBSD: the project's entropy rules, baselines, the field's published rules and learned
 policies, all behind one SB3-style interface (`Policy.predict`) and one registry of text specs."""
 
 from .base import Policy

@@ -1,7 +1,7 @@
 """A supervised acceptance predictor (SpecDec++'s stopping rule) trained from logged rollouts.
 
 The model is a logistic regression on the env's observation vector: P(draft token t is accepted | the tokens
-before it in the block were accepted). SpecDec++ (Huang et al., arXiv 2405.19715; anchors §2.4) shows that
+before it in the block were accepted). SpecDec++ (Huang et al., arXiv 2405.19715, COLM 2025) shows that
 the optimal stop is a threshold on the probability that the block holds at least one rejection,
 1 - prod_t P(accept_t); the `acceptance` policy stops when that passes its threshold.
 

@@ -16,7 +16,9 @@ IN_MEMORY = "<in memory>"  # PPOPolicy.path of a model given as an object (PPOPo
 
 
 class PPOPolicy(Policy):
-    """A trained stable-baselines3 PPO model (the LTD formulation, anchors §3.1): `predict` delegates to it.
+    """A trained stable-baselines3 PPO model: `predict` delegates to it. The stop decision as a two-action RL
+    problem over drafting steps is also the formulation of "Learning To Draft" (LTD, ICLR 2026; code
+    `zhzihao/Learning-to-Draft`), which trains it with PPO too.
 
     The model must have been trained on an env with the same observation layout (checked on binding).
     Defaults deterministic=1 (the model's most likely action; 0 samples from its policy).
@@ -200,7 +202,7 @@ class AcceptancePolicy(Policy):
     """SpecDec++'s rule: stop when P(at least one rejection in the block) = 1 - prod_t p_t > threshold.
 
     p_t is the logistic acceptance model of `policies.acceptance` (fit it with `acceptance.fit(rollouts)`).
-    Source: Huang et al., "SpecDec++", arXiv 2405.19715 (COLM 2025), anchors §2.4; its acceptance head is a
+    Source: Huang et al., "SpecDec++", arXiv 2405.19715 (COLM 2025); its acceptance head is a
     trained network, here a logistic model on the observation. Defaults threshold=0.5, min=1, max=16.
     """
 

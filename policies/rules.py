@@ -1,4 +1,5 @@
-"""The plan's entropy rules and the baselines (fixed-k, random-k, no speculation, the oracle).
+"""The project's entropy rules (docs/policies.md, "The entropy rules") and the baselines (fixed-k, random-k, no
+speculation, the oracle).
 
 Entropies are in nats of the env's configured measure (`layout.entropies_nats`), most recent last; the
 observation holds the current draft only, so H_t is the entropy of the token just drafted and H_{t-1} the one
@@ -13,7 +14,7 @@ from .base import SPECS, Param, Policy, bounds_params, common_stop_mode, latest
 
 
 class EntropyAbs(Policy):
-    """Absolute entropy threshold: stop after a token with H_t > theta (EBSD plan §3.1).
+    """Absolute entropy threshold: stop after a token with H_t > theta (EBSD rule 1).
 
     Defaults theta=1.0 nats, min=0, max=12.
     """
@@ -28,7 +29,7 @@ class EntropyAbs(Policy):
 
 
 class EntropyRel(Policy):
-    """Relative increase: stop when H_t / max(H_{t-1}, floor) > theta (EBSD plan §3.2).
+    """Relative increase: stop when H_t / max(H_{t-1}, floor) > theta (EBSD rule 2).
 
     Needs two tokens of the current draft, so it never stops at position 1 (except at max). `floor` keeps the
     ratio finite after a near-deterministic token. Defaults theta=2.0, floor=0.05 nats, min=0, max=12.
@@ -46,7 +47,7 @@ class EntropyRel(Policy):
 
 
 class EntropyWindow(Policy):
-    """Sliding-window mean: stop when the mean of the last w entropies > theta (EBSD plan §3.3).
+    """Sliding-window mean: stop when the mean of the last w entropies > theta (EBSD rule 3).
 
     Early in a draft (fewer than w tokens) the mean runs over the tokens drafted so far. w must not exceed the
     env's observation history. Defaults w=3, theta=1.0 nats, min=0, max=12.
@@ -70,7 +71,7 @@ class EntropyWindow(Policy):
 
 
 class EntropyPos(Policy):
-    """Position-adaptive threshold: stop when H_t > theta + alpha * t, t = position in the draft (plan §3.4).
+    """Position-adaptive threshold: stop when H_t > theta + alpha * t, t = position in the draft (EBSD rule 4).
 
     A negative alpha makes the rule stricter deeper into the draft, where a rejection wastes more drafted
     tokens. Defaults theta=1.5 nats, alpha=-0.1 nats per token, min=0, max=12.
@@ -88,7 +89,7 @@ class EntropyPos(Policy):
 
 
 class Combined(Policy):
-    """Several rules at once (EBSD plan §3.5): mode=any stops when one rule stops, mode=all when every one does.
+    """Several rules at once (EBSD rule 5): mode=any stops when one rule stops, mode=all when every one does.
 
     Each sub-rule keeps its own min / max (a sub-rule at its max votes stop); the combination's min / max
     apply on top. Default: any of entropy-abs (theta 1.0) and entropy-rel (theta 2.0), min=0, max=12.

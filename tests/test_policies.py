@@ -45,7 +45,7 @@ def rule(spec, layout=LAYOUT, mode=None):
     return policy.bind(layout=layout, stop_mode=mode or policy.stop_mode or "include")
 
 
-# ------------------------------------------------------------------ the plan's rules
+# ------------------------------------------------------------------ the entropy rules
 def test_entropy_abs_stops_at_first_token_above_theta():
     assert stop_position(rule("entropy-abs:theta=1.0"), [0.2, 0.5, 1.5, 0.1]) == 3
     assert stop_position(rule("entropy-abs:theta=1.0"), [0.2, 1.0, 0.3]) is None  # strict >

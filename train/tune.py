@@ -6,7 +6,7 @@ of all of them (the ``overall`` study). Studies live in an optuna SQLite databas
 resumes where it stopped and can be inspected (``optuna.load_study(study_name=..., storage="sqlite:///runs/tune/tune.db")``,
 or optuna-dashboard where installed). The best configuration per category is printed and saved as JSON.
 
-    ebsd tune grid --budget 40                                   # the plan's grid, 40 points per study
+    ebsd tune grid --budget 40                                   # the full grid, 40 points per study
     ebsd tune bayes --rule entropy-abs --budget 30               # TPE over the rule's default space
     ebsd tune bayes --rule entropy-abs --space theta=0.2:4.0 max=4:20
 """
@@ -53,7 +53,7 @@ class TuneError(ValueError):
 @dataclass
 class TuneConfig(PairArgs, PromptArgs):
     method: Literal["grid", "bayes"] = "bayes"
-    """`grid`: the plan's grid over rules and entropy types; `bayes`: optuna TPE over one rule's parameters."""
+    """`grid`: the full grid over rules and entropy types; `bayes`: optuna TPE over one rule's parameters."""
     rule: str = "entropy-abs"
     """Rule tuned by `bayes` (a policy name from `ebsd policies`)."""
     space: tuple[str, ...] = ()

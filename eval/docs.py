@@ -1,0 +1,174 @@
+"""Figures in the README and docs, written from the committed result files: ``python -m eval.docs``.
+
+A measured figure that is typed by hand into several documents drifts: one run updates one place and the
+others keep the old number. Here every such figure has a name, one source file and one formatter, and the
+documents only mark where it goes:
+
+    the drafter agrees with the verifier on <!-- figure: drafter.agreement -->0.39<!-- /figure --> of positions
+
+``python -m eval.docs`` rewrites every marked region from its source; ``python -m eval.docs --check`` (and
+`tests/test_docs.py`) fails when a document's figure differs from what its source file says. To add a figure,
+add an entry to `FIGURES`; to update the figures after a new run, commit the new result file and run the
+module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from ebsd_env.io import write_atomic
+from ebsd_env.prompts import BUILTIN_CATEGORIES
+
+ROOT = Path(__file__).resolve().parents[1]
+DRAFTER_CARD = "ebsd_env/drafters/smollm2-135m-feature/config.json"
+EVAL_DEFAULT = "docs/results/eval-default/summary.json"
+PPO_COMPARISON = "docs/ppo_embedded_comparison.json"
+# Documents that may hold figures: the README, the docs and the model cards.
+DOCUMENTS = ("README.md", "docs/*.md", "ebsd_env/drafters/*/README.md")
+MARKER = re.compile(r"<!-- figure: (?P<name>[\w.:=,-]+) -->(?P<body>.*?)<!-- /figure -->", re.DOTALL)
+
+
+@cache
+def load(source: str) -> dict:
+    return json.loads((ROOT / source).read_text())
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One figure: the file it comes from and how it is written."""
+
+    source: str
+    render: Callable[[dict], str]
+
+
+def _heldout(card: dict) -> dict:
+    return card["metadata"]["heldout"]
+
+
+def _agreement_table(card: dict) -> str:
+    heldout = _heldout(card)
+    rows = sorted(heldout["per_category"].items(), key=lambda item: -item[1])
+    lines = ["| category | α | α (own features) |", "|---|---|---|"]
+    lines += [f"| {name} | {value:.3f} | ({heldout['per_category_own'][name]:.3f}) |" for name, value in rows]
+    lines.append(f"| **all** | **{heldout['agreement']:.3f}** | **({heldout['agreement_own']:.3f})** |")
+    return "\n" + "\n".join(lines) + "\n"
+
+
+def _condition(summary: dict) -> dict:
+    (condition,) = summary["conditions"].values()  # the committed runs hold one condition each
+    return condition
+
+
+def _overall(summary: dict, variant: str) -> dict:
+    return _condition(summary)["results"][variant]["all"]
+
+
+def _cost_ratio(summary: dict) -> str:
+    """The drafter's cost per drafting step over one verification of one token, from the run's calibration."""
+    (cost,) = summary["meta"]["cost_models"].values()
+    one_token = dict((int(k), s) for k, s in cost["verify_points"])[1]
+    return f"{cost['draft_s'] / one_token:.2f}"
+
+
+def _speedup(variant: str, against: str = "speedup_vs_verifier") -> Figure:
+    return Figure(EVAL_DEFAULT, lambda summary: f"{_overall(summary, variant)[against]['mean']:.2f}×")
+
+
+def _comparison_table(result: dict) -> str:
+    order = {name: i for i, name in enumerate((*BUILTIN_CATEGORIES, "overall"))}  # suite order, overall last
+    rows = dict(sorted(result["rows"].items(), key=lambda item: order.get(item[0], len(order))))
+    lines = ["| category | PPO | best fixed-k (per category) | PPO / fixed-k | tuned `entropy-abs` (overall best) "
+             "| PPO / tuned |", "|---|---|---|---|---|---|"]
+    for name, row in rows.items():
+        k = row["best_fixed_k"].split("=")[1]
+        cells = [f"{row['ppo']:.2f}", f"{row['best_fixed_k_tokens_per_s']:.2f} (k={k})",
+                 f"{row['speedup_vs_best_fixed_k']:.3f}", f"{row['tuned_overall_tokens_per_s']:.2f}",
+                 f"{row['speedup_vs_tuned_overall']:.3f}"]
+        if name == "overall":
+            spec = row["tuned_overall_spec"].partition(":")[2]
+            cells = [f"**{cells[0]}**", cells[1], f"**{cells[2]}**", f"{cells[3]} (`{spec}`)", f"**{cells[4]}**"]
+            name = f"**overall** (mean of {len(rows) - 1})"
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n" + "\n".join(lines) + "\n"
+
+
+FIGURES: dict[str, Figure] = {
+    # The shipped feature drafter: its training run's held-out evaluation, kept in its config.json.
+    "drafter.agreement": Figure(DRAFTER_CARD, lambda card: f"{_heldout(card)['agreement']:.2f}"),
+    "drafter.agreement.code": Figure(DRAFTER_CARD, lambda card: f"{_heldout(card)['per_category']['code']:.2f}"),
+    "drafter.agreement.translation": Figure(
+        DRAFTER_CARD, lambda card: f"{_heldout(card)['per_category']['translation']:.2f}"),
+    "drafter.agreement_table": Figure(DRAFTER_CARD, _agreement_table),
+    # The default `ebsd eval` run (docs/results/eval-default): the shipped drafter on its held-out prompts.
+    "eval-default.cost_ratio": Figure(EVAL_DEFAULT, _cost_ratio),
+    "eval-default.prompts": Figure(EVAL_DEFAULT, lambda summary: str(summary["meta"]["prompts"])),
+    "eval-default.entropy-abs-1.5.vs_verifier": _speedup("entropy-abs:theta=1.5"),
+    "eval-default.entropy-abs-1.5.vs_best_fixed_k": _speedup("entropy-abs:theta=1.5", "speedup_vs_best_fixed_k"),
+    "eval-default.fixed-k-2.vs_verifier": _speedup("fixed-k:k=2"),
+    "eval-default.oracle.vs_verifier": _speedup("oracle"),
+    # The committed PPO policy against fixed-k and the tuned rule (`python -m train.compare`).
+    "ppo.comparison_table": Figure(PPO_COMPARISON, _comparison_table),
+    "ppo.verifier_tokens_per_s": Figure(PPO_COMPARISON, lambda result: f"{result['verifier_tokens_per_s']:.2f}"),
+    "ppo.ppo.vs_verifier": Figure(PPO_COMPARISON, lambda result: "{:.2f}x".format(
+        result["rows"]["overall"]["ppo"] / result["verifier_tokens_per_s"])),
+    "ppo.fixed_k.vs_verifier": Figure(PPO_COMPARISON, lambda result: "{:.2f}x".format(
+        result["rows"]["overall"]["best_fixed_k_tokens_per_s"] / result["verifier_tokens_per_s"])),
+    "ppo.tuned.vs_verifier": Figure(PPO_COMPARISON, lambda result: "{:.2f}x".format(
+        result["rows"]["overall"]["tuned_overall_tokens_per_s"] / result["verifier_tokens_per_s"])),
+}
+
+
+def documents() -> list[Path]:
+    return sorted({path for pattern in DOCUMENTS for path in ROOT.glob(pattern)})
+
+
+def render(name: str) -> str:
+    if name not in FIGURES:
+        raise KeyError(f"unknown figure {name!r}: add it to eval.docs.FIGURES (known: {', '.join(FIGURES)})")
+    figure = FIGURES[name]
+    return figure.render(load(figure.source))
+
+
+def rewrite(text: str) -> str:
+    """`text` with every marked figure written from its source."""
+    return MARKER.sub(lambda m: f"<!-- figure: {m['name']} -->{render(m['name'])}<!-- /figure -->", text)
+
+
+def stale() -> list[str]:
+    """``path: figure name (has ..., source says ...)`` for every marked figure that differs from its source."""
+    found = []
+    for path in documents():
+        for match in MARKER.finditer(path.read_text()):
+            wanted = render(match["name"])
+            if match["body"] != wanted:
+                found.append(f"{path.relative_to(ROOT)}: {match['name']} has {match['body'].strip()[:60]!r}, "
+                             f"{FIGURES[match['name']].source} says {wanted.strip()[:60]!r}")
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m eval.docs", description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only report figures that differ; exit 1 if any")
+    args = parser.parse_args(argv)
+    if args.check:
+        differences = stale()
+        print("\n".join(differences) if differences else "every figure matches its source file")
+        return 1 if differences else 0
+    for path in documents():
+        text = path.read_text()
+        new = rewrite(text)
+        if new != text:
+            write_atomic(path, new)
+            print(f"rewrote {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
