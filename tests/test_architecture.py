@@ -80,3 +80,20 @@ def test_the_graph_sees_lazy_and_relative_imports(tmp_path):
     modules = {"p.a": tmp_path / "a.py", "p.b": tmp_path / "b.py"}
     graph = {name: imported_modules(name, path, modules) for name, path in modules.items()}
     assert graph == {"p.a": {"p.b"}, "p.b": {"p.a"}} and find_cycle(graph) == ["p.a", "p.b", "p.a"]
+
+
+# The floors: the runtime (ebsd_env) at the bottom, the stopping policies on it, and the two top rooms that use
+# both (train: learning; eval: measuring), which do not lean on each other. `ebsd_env.cli` reaches the top
+# floors only by module name (importlib), so a plain `import ebsd_env` never loads them.
+FLOORS = {"ebsd_env": 0, "policies": 1, "train": 2, "eval": 2}
+
+
+def test_no_import_runs_upward_or_sideways_between_top_rooms():
+    modules = project_modules()
+    wrong = []
+    for name, path in modules.items():
+        for target in imported_modules(name, path, modules):
+            here, there = name.split(".")[0], target.split(".")[0]
+            if FLOORS[there] > FLOORS[here] or (here != there and FLOORS[there] == FLOORS[here]):
+                wrong.append(f"{name} -> {target}")
+    assert not wrong, "imports against the floors (see docs/architecture.md): " + ", ".join(wrong)
