@@ -304,15 +304,22 @@ def validate(config: EvalConfig) -> None:
         check_folder_path(config.out, "--out")
 
 
-def check_policies(plan: Plan) -> None:
-    """Fail before any model work on a spec the registry does not know (the error lists the valid ones)."""
+def check_policies(plan: Plan) -> dict:
+    """Fail before any model work on a spec the registry does not know (the error lists the valid ones).
+
+    Returns one unbound instance per spec: what the run reads of each policy before it has an env (its stop
+    mode, whether it needs extra signals). Made once per spec, since a `ppo:` spec loads its model file."""
     from policies.registry import make_policy
 
+    probes = {}
     for variant in plan.variants:
+        if variant.spec in probes:
+            continue
         try:
-            make_policy(variant.spec)
+            probes[variant.spec] = make_policy(variant.spec)
         except ValueError as error:
             raise ValueError(f"--policies: bad policy spec {variant.spec!r}: {error}") from error
+    return probes
 
 
 def default_out(config: EvalConfig) -> Path:
@@ -346,7 +353,7 @@ def _evaluate(config: EvalConfig, pair) -> Path:
     validate(config)
     limit = config.limit_per_category if config.limit_per_category and config.limit_per_category > 0 else None
     plan = build_plan(config)
-    check_policies(plan)
+    probes = check_policies(plan)  # what each policy needs of its env
     if pair is None:
         pair = load_pair_from_args(config, pair=f"tiny-{config.tiny}" if config.tiny else None)
     held_out = drafter_heldout_ids(pair)
@@ -386,7 +393,6 @@ def _evaluate(config: EvalConfig, pair) -> Path:
     base_env = {"entropy": config.entropy, "entropy_param": config.entropy_param,
                 "entropy_temperature": config.entropy_temperature, "max_draft_len": config.max_draft_len,
                 "min_draft_len": config.min_draft_len, "history": config.history, "stop_mode": config.stop_mode}
-    probes = {variant.spec: make_policy(variant.spec) for variant in plan.variants}  # what each needs of its env
     with open(episodes_path, "a", encoding="utf-8") as handle, \
             tqdm(total=total, initial=total - len(todo), desc="ebsd eval", unit="episode") as bar:
         for cond, variant, index, seed in todo:
@@ -434,15 +440,9 @@ def _evaluate(config: EvalConfig, pair) -> Path:
     wanted = {row_key(v.label, p["id"], s, c.temperature, c.max_new_tokens) for c in plan.conditions
               for v in plan.variants for p in prompts for s in config.seeds}
     current = [row for row in rows if row["key"] in wanted]
-    meta = run_meta(config, plan, pair, prompts, envs)
+    meta = run_meta(config, plan, pair, prompts, envs, probes)
     finish(out, current, meta, tensorboard=config.tensorboard)
     return out
-
-
-def probes_mode(spec: str, default: str) -> str:
-    from policies.registry import make_policy
-
-    return make_policy(spec).stop_mode or default
 
 
 def _family(label: str) -> str:
@@ -451,7 +451,7 @@ def _family(label: str) -> str:
     return family(label)
 
 
-def run_meta(config: EvalConfig, plan: Plan, pair, prompts: list[dict], envs: dict) -> dict:
+def run_meta(config: EvalConfig, plan: Plan, pair, prompts: list[dict], envs: dict, probes: dict) -> dict:
     from .metrics import forward_flops_per_token
 
     flops = {}
@@ -470,7 +470,7 @@ def run_meta(config: EvalConfig, plan: Plan, pair, prompts: list[dict], envs: di
         "prompts": len(prompts), "categories": list(dict.fromkeys(p["category"] for p in prompts)),
         "variants": [v.label for v in plan.variants], "notes": plan.notes, "flops_per_token": flops,
         "cost_models": cost_models, "objective": OBJECTIVE, "stop_mode": config.stop_mode,
-        "stop_modes": {v.label: probes_mode(v.spec, config.stop_mode) for v in plan.variants},
+        "stop_modes": {v.label: probes[v.spec].stop_mode or config.stop_mode for v in plan.variants},
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 

@@ -66,3 +66,16 @@ def feature_pair(tmp_path_factory):
     pair = tiny_pair("copy")
     drafter = load_distilled_drafter(pair.verifier, run / "run/export")
     return ModelPair(drafter, pair.verifier, pair.tokenizer, "tiny-feature", pair.verifier_name)
+
+
+@pytest.fixture(scope="session")
+def make_prompt_file():
+    """Writes prompt rows as a .jsonl prompt source (the format `load_prompts` reads) and returns its path."""
+    import json
+
+    def write(folder, rows) -> str:
+        path = folder / "prompts.jsonl"
+        path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+        return str(path)
+
+    return write

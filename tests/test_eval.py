@@ -23,10 +23,8 @@ POLICIES = ("fixed-k:k=3", "entropy-abs:theta=1.5")
 
 
 @pytest.fixture(scope="module")
-def prompt_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("prompts") / "prompts.jsonl"
-    path.write_text("".join(json.dumps(row) + "\n" for row in PROMPTS))
-    return path
+def prompt_file(tmp_path_factory, make_prompt_file):
+    return make_prompt_file(tmp_path_factory.mktemp("prompts"), PROMPTS)
 
 
 def small_config(prompt_file, out, **overrides) -> EvalConfig:

@@ -85,14 +85,12 @@ def test_an_unreachable_model_id_fails_at_once(capsys, monkeypatch):
     assert time.perf_counter() - start < 5
 
 
-def test_eval_refuses_bad_values_before_writing_run_json(tmp_path, noisy_pair):
+def test_eval_refuses_bad_values_before_writing_run_json(tmp_path, noisy_pair, make_prompt_file):
     from eval.run import EvalConfig, evaluate
 
-    prompts = tmp_path / "prompts.jsonl"
-    prompts.write_text("".join(json.dumps(row) + "\n" for row in PROMPTS))
     out = tmp_path / "run"
-    base = dict(prompts=str(prompts), policies=("fixed-k:k=2",), max_new_tokens=8, clock="model", out=str(out),
-                limit_per_category=None, tensorboard=False)
+    base = dict(prompts=make_prompt_file(tmp_path, PROMPTS), policies=("fixed-k:k=2",), max_new_tokens=8,
+                clock="model", out=str(out), limit_per_category=None, tensorboard=False)
     for bad, message in (({"top_p": 0.0}, "--top-p"), ({"temperature": (-0.5,)}, "--temperature"),
                          ({"entropy": "gini"}, "unknown entropy type 'gini'")):
         with pytest.raises(ValueError, match=message):
@@ -117,11 +115,10 @@ def test_decoder_refuses_none_prompts_and_negative_entropy_thresholds(noisy_pair
             entropy_above(bad)
 
 
-def test_run_files_are_readable_by_others(tmp_path, noisy_pair):
+def test_run_files_are_readable_by_others(tmp_path, noisy_pair, make_prompt_file):
     from eval.run import EvalConfig, evaluate
 
-    prompts = tmp_path / "prompts.jsonl"
-    prompts.write_text("".join(json.dumps(row) + "\n" for row in PROMPTS))
+    prompts = make_prompt_file(tmp_path, PROMPTS)
     previous = os.umask(0o022)
     try:
         out = evaluate(EvalConfig(prompts=str(prompts), policies=("fixed-k:k=2",), max_new_tokens=8, clock="model",
@@ -140,3 +137,23 @@ def test_run_files_are_readable_by_others(tmp_path, noisy_pair):
     table = [line.split(" | ")[0].lstrip("| ") for line in report[start:] if line.startswith("| ")][1:]
     speeds = [cond["results"][v]["all"]["tokens_per_s"]["mean"] for v in table[:len(cond["variants"])]]
     assert speeds == sorted(speeds, reverse=True)  # the main table is ordered by the objective
+
+
+def test_eval_reads_each_policy_once_not_once_per_episode(tmp_path, noisy_pair, make_prompt_file, monkeypatch):
+    """A `ppo:` spec loads its model file when made: the probes that tell eval what a policy needs of its env
+    are made once per spec, not per episode or per env."""
+    import policies.registry
+    from eval.run import EvalConfig, evaluate
+
+    real, unbound = policies.registry.make_policy, []
+
+    def counting(spec, env=None, layout=None):
+        if env is None and layout is None:
+            unbound.append(spec)
+        return real(spec, env=env, layout=layout)
+
+    monkeypatch.setattr(policies.registry, "make_policy", counting)
+    evaluate(EvalConfig(prompts=make_prompt_file(tmp_path, PROMPTS), policies=("fixed-k:k=2", "entropy-abs:theta=1"),
+                        seeds=(0, 1), max_new_tokens=8, clock="model", out=str(tmp_path / "run"),
+                        limit_per_category=None, tensorboard=False), pair=noisy_pair)
+    assert sorted(unbound) == sorted({"no-spec", "fixed-k:k=2", "entropy-abs:theta=1"})

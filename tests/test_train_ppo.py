@@ -23,10 +23,8 @@ PROMPTS = [
 
 
 @pytest.fixture
-def prompt_file(tmp_path) -> str:
-    path = tmp_path / "prompts.jsonl"
-    path.write_text("".join(json.dumps(row) + "\n" for row in PROMPTS))
-    return str(path)
+def prompt_file(tmp_path, make_prompt_file) -> str:
+    return make_prompt_file(tmp_path, PROMPTS)
 
 
 def tiny_config(tmp_path, prompt_file, **overrides) -> PPOConfig:
