@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DRAFTER_CARD = "ebsd_env/drafters/smollm2-135m-feature/config.json"
 EVAL_DEFAULT = "docs/results/eval-default/summary.json"
 PPO_COMPARISON = "docs/ppo_embedded_comparison.json"
+PPO_RECORD = "policies/trained/ppo_embedded.json"
 # Documents that may hold figures: the README, the docs and the model cards.
 DOCUMENTS = ("README.md", "docs/*.md", "ebsd_env/drafters/*/README.md")
 MARKER = re.compile(r"<!-- figure: (?P<name>[\w.:=,-]+) -->(?P<body>.*?)<!-- /figure -->", re.DOTALL)
@@ -99,6 +100,11 @@ def _comparison_table(result: dict) -> str:
     return "\n" + "\n".join(lines) + "\n"
 
 
+def _gain(category: str, against: str = "speedup_vs_best_fixed_k") -> Figure:
+    """PPO's gain in a category of the comparison, as a signed percentage."""
+    return Figure(PPO_COMPARISON, lambda result: f"{(result['rows'][category][against] - 1) * 100:+.1f} %")
+
+
 FIGURES: dict[str, Figure] = {
     # The shipped feature drafter: its training run's held-out evaluation, kept in its config.json.
     "drafter.agreement": Figure(DRAFTER_CARD, lambda card: f"{_heldout(card)['agreement']:.2f}"),
@@ -120,6 +126,13 @@ FIGURES: dict[str, Figure] = {
         result["rows"]["overall"]["ppo"] / result["verifier_tokens_per_s"])),
     "ppo.fixed_k.vs_verifier": Figure(PPO_COMPARISON, lambda result: "{:.2f}x".format(
         result["rows"]["overall"]["best_fixed_k_tokens_per_s"] / result["verifier_tokens_per_s"])),
+    "ppo.gain_vs_tuned.overall": _gain("overall", "speedup_vs_tuned_overall"),
+    "ppo.gain.overall": _gain("overall"),
+    "ppo.gain.code": _gain("code"),
+    "ppo.gain.mt_bench": _gain("mt_bench"),
+    "ppo.gain.translation": _gain("translation"),
+    "ppo.steps": Figure(PPO_RECORD, lambda record: f"{record['steps']:,}".replace(",", " ")),
+    "ppo.train_wall_s": Figure(PPO_RECORD, lambda record: f"{record['train_wall_s']:,.0f}".replace(",", " ")),
     "ppo.tuned.vs_verifier": Figure(PPO_COMPARISON, lambda result: "{:.2f}x".format(
         result["rows"]["overall"]["tuned_overall_tokens_per_s"] / result["verifier_tokens_per_s"])),
 }
