@@ -440,10 +440,11 @@ def _evaluate(config: EvalConfig, pair) -> Path:
     return out
 
 
-def probes_mode(spec: str, default: str) -> str:
+def variant_mode(variant: Variant, default: str) -> str:
+    """The stop mode a variant ran in: its source's, else its own env setting, else the run's."""
     from policies.registry import make_policy
 
-    return make_policy(spec).stop_mode or default
+    return make_policy(variant.spec).stop_mode or dict(variant.env).get("stop_mode") or default
 
 
 def _family(label: str) -> str:
@@ -471,7 +472,7 @@ def run_meta(config: EvalConfig, plan: Plan, pair, prompts: list[dict], envs: di
         "prompts": len(prompts), "categories": list(dict.fromkeys(p["category"] for p in prompts)),
         "variants": [v.label for v in plan.variants], "notes": plan.notes, "flops_per_token": flops,
         "cost_models": cost_models, "objective": OBJECTIVE, "stop_mode": config.stop_mode,
-        "stop_modes": {v.label: probes_mode(v.spec, config.stop_mode) for v in plan.variants},
+        "stop_modes": {v.label: variant_mode(v, config.stop_mode) for v in plan.variants},
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
