@@ -8,6 +8,8 @@ from pathlib import Path
 
 import matplotlib
 
+from ebsd_env.objective import OBJECTIVE
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -209,6 +211,13 @@ def _comparison_table(cond: dict) -> list[str]:
     return _table(header, body)
 
 
+def _stop_mode_line(meta: dict) -> str:
+    default = meta.get("stop_mode", "include")
+    others = [f"`{v}` {m}" for v, m in sorted(meta.get("stop_modes", {}).items()) if m != default]
+    return (f"- Stop mode: `{default}` for the policies that follow the env"
+            + (f"; in another mode (their source's, or set by the variant): {', '.join(others)}" if others else ""))
+
+
 def write_report(summary: dict, rows: list[dict], out: Path) -> Path:
     meta = summary["meta"]
     plots = out / "plots"
@@ -222,11 +231,8 @@ def write_report(summary: dict, rows: list[dict], out: Path) -> Path:
               "calibrated cost model, deterministic)",
               f"- Prompts: `{cfg.get('prompts')}`, {meta['prompts']} prompts in {len(meta['categories'])} "
               f"categories ({', '.join(meta['categories'])}), seeds {cfg.get('seeds')}",
-              f"- Objective: {meta.get('objective', 'total new tokens / total decoding seconds')} (`ebsd_env.objective`)",
-              f"- Stop mode: `{meta.get('stop_mode', 'include')}` for the policies that follow the env; "
-              + ", ".join(f"`{v}` {m}" for v, m in sorted(meta.get("stop_modes", {}).items())
-                          if m != meta.get("stop_mode")) + (" (their sources' modes)" if any(
-                              m != meta.get("stop_mode") for m in meta.get("stop_modes", {}).values()) else ""),
+              f"- Objective: {meta.get('objective', OBJECTIVE)} (`ebsd_env.objective`)",
+              _stop_mode_line(meta),
               f"- Episodes analysed: {summary['episodes']}; conditions: {', '.join(summary['conditions'])}",
               f"- Finished {meta['finished']}"]
     lines += [f"- {note}" for note in meta.get("notes", [])]
