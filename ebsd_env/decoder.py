@@ -2,7 +2,8 @@
 
 The decoder knows nothing of reinforcement learning. A caller (the environment, `generate`, a benchmark) drives it:
 
-1. ``start(prompt)``: tokenize, prefill both models' KV caches with all prompt tokens but the last.
+1. ``start(prompt)``: tokenize, prefill the verifier's KV cache with all prompt tokens but the last (the drafter
+   prefills at its first draft step, so verifier-alone decoding never pays for it).
 2. ``draft()``: the drafter proposes one token and reports its signals (entropy, top-1 probability, margin, time).
 3. ``verify()``: the verifier scores the whole draft in one forward pass; the longest acceptable prefix is kept,
    plus one correction (or bonus) token; both caches are rolled back past what was rejected.
@@ -228,12 +229,13 @@ class SpeculativeDecoder:
         self.stats = SequenceStats(prompt_tokens=len(ids))
         self._started = True
         t0 = time.perf_counter()
-        prefix = torch.tensor([ids[:-1]], dtype=torch.long, device=self.device)
-        with torch.inference_mode():
-            if len(ids) > 1:
-                self._features = self._verifier_forward(prefix, 1)[1]
-                self._features = self._features[0] if self._features is not None else self._features
-            self.drafter.start(prefix, self._previous_features)
+        self._drafter_started = False  # the drafter prefills at the first draft: verifier-alone decoding never pays
+        if len(ids) > 1:
+            prefix = torch.tensor([ids[:-1]], device=self.device)
+            with torch.inference_mode():
+                hidden = self._verifier_forward(prefix, 1)[1]
+            if hidden is not None:
+                self._features = hidden[0]
         _sync(self.device)
         self.stats.prefill_s = time.perf_counter() - t0
         return ids
@@ -262,8 +264,8 @@ class SpeculativeDecoder:
 
     @property
     def drafter_cache(self) -> DynamicCache | None:
-        """The drafter strategy's KV cache (None for a drafter without one, such as ngram)."""
-        return getattr(self.drafter, "cache", None)
+        """The drafter strategy's KV cache (None before its first draft, and for a drafter without one)."""
+        return getattr(self.drafter, "cache", None) if self._drafter_started else None
 
     def _check_running(self, action: str) -> None:
         if not self._started:
@@ -302,6 +304,10 @@ class SpeculativeDecoder:
             raise DecoderError("a draft token was discarded: verify() the block before drafting again")
         t0 = time.perf_counter()
         with torch.inference_mode():
+            if not self._drafter_started:  # charged to this draft step: only drafting policies need it
+                self.drafter.start(torch.tensor([self.tokens[: self.prompt_len - 1]], device=self.device),
+                                   self._previous_features)
+                self._drafter_started = True
             logits = self.drafter.next_logits(self.tokens + self.draft_tokens, bool(self.draft_steps),
                                               self._previous_features)
         _sync(self.device)
@@ -412,7 +418,8 @@ class SpeculativeDecoder:
         if self.reads_features:  # keep the features of what the verifier cache keeps
             kept = self.verifier_cache.get_seq_length() - cached
             self._features = torch.cat([self._features[:cached], hidden[0, :kept]])
-        self.drafter.rollback(committed_before, len(self.tokens))
+        if self._drafter_started:
+            self.drafter.rollback(committed_before, len(self.tokens))
         verify_s = time.perf_counter() - t0
 
         all_steps = self.draft_steps + self._discarded_steps
