@@ -147,7 +147,10 @@ def test_embedded_pair_greedy_exactness(drafter):
                 assert result.token_ids == reference, (drafter, stop_mode)
                 drafted += result.stats["drafted"]
                 accepted += result.stats["accepted"]
-        assert 0 < accepted < drafted  # a real drafter: some draft tokens accepted, some rejected
+        # A real drafter: some draft tokens accepted (prompt lookup may find no repeat in 24 tokens), and the
+        # learned one also has rejections (the quantized copies may agree throughout).
+        assert accepted > 0 or drafter == "ngram"
+        assert accepted < drafted or drafter in ("int4", "int8")
 
 
 @pytest.mark.slow
