@@ -19,7 +19,8 @@ TINY_PAIRS = ("tiny-copy", "tiny-random", "tiny-noisy")
 class ModelArgs:
     drafter: str | None = None
     """Drafter: Hugging Face id, folder, .gguf file, int4 / int8 / int8-dynamic / bf16 / self (derived from the
-    verifier), or distilled[:FOLDER] (default: the shipped feature drafter, `distilled`)."""
+    verifier), ngram (prompt lookup, no model), or distilled[:FOLDER] / feature[:FOLDER] (default: the shipped
+    feature drafter, `distilled`)."""
     verifier: str | None = None
     """Verifier: Hugging Face id, folder or .gguf file (default: the embedded SmolLM2-135M-Instruct)."""
     device: str = "cpu"

@@ -2,7 +2,8 @@
 
 The decoder knows nothing of reinforcement learning. A caller (the environment, `generate`, a benchmark) drives it:
 
-1. ``start(prompt)``: tokenize, prefill both models' KV caches with all prompt tokens but the last.
+1. ``start(prompt)``: tokenize, prefill the verifier's KV cache with all prompt tokens but the last (the drafter
+   prefills at its first draft step, so verifier-alone decoding never pays for it).
 2. ``draft()``: the drafter proposes one token and reports its signals (entropy, top-1 probability, margin, time).
 3. ``verify()``: the verifier scores the whole draft in one forward pass; the longest acceptable prefix is kept,
    plus one correction (or bonus) token; both caches are rolled back past what was rejected.
@@ -19,10 +20,10 @@ Vocabularies: the verifier's distribution is never truncated. A drafter with a s
 logits padded with -inf (probability 0: never drafted), and committed tokens it cannot embed reach it as its
 last id (what it is fed only shapes its proposals, never the output).
 
-Feature drafters (``drafter.reads_verifier_features``, EAGLE-style, see `ebsd_env.drafters.feature`) also read
-the verifier's last hidden state: the decoder keeps the verifier's feature of every position in its cache and
-feeds token j with the feature of position j - 1 (its own prediction inside a draft). Their cache is rolled back
-to the tokens committed before the block, since accepted draft positions were computed from predicted features.
+The drafter is driven through a strategy (`ebsd_env.drafting`: one class per kind of drafter, chosen by
+`strategy_for(pair.drafter)`); the decoder never branches on the drafter's kind. A strategy that reads the
+verifier's features (EAGLE-style) gets them from the decoder, which keeps the verifier's last hidden state of
+every position in its cache.
 
 Verification is greedy (``temperature == 0``: keep draft tokens while they equal the verifier's argmax) or
 lossless rejection sampling (Leviathan et al. 2023, Chen et al. 2023): accept token x with probability
@@ -41,6 +42,7 @@ from dataclasses import dataclass, field
 import torch
 from transformers import DynamicCache
 
+from .drafting import rollback_cache, strategy_for
 from .entropy import EntropyConfig
 from .models import ModelPair
 
@@ -133,13 +135,6 @@ class SequenceStats:
         }
 
 
-def rollback_cache(cache: DynamicCache, length: int) -> None:
-    """Drop cached positions past `length` through the public `Cache.crop` (negative = tokens to remove)."""
-    excess = cache.get_seq_length() - length
-    if excess > 0:
-        cache.crop(-excess)
-
-
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -174,9 +169,9 @@ class SpeculativeDecoder:
         self.max_new_tokens = int(max_new_tokens)
         self.device = pair.device
         self.vocab_size = pair.vocab_size
-        self.drafter_vocab_size = pair.drafter_vocab_size
         self.eos_ids = pair.eos_token_ids
-        self.reads_features = bool(getattr(pair.drafter, "reads_verifier_features", False))
+        self.drafter = strategy_for(pair.drafter)
+        self.reads_features = self.drafter.reads_verifier_features
         self.generator = torch.Generator(device="cpu")
         self.reseed(seed)
         self._started = False
@@ -231,27 +226,20 @@ class SpeculativeDecoder:
         self._uniforms: list[float] = []  # acceptance draws of the current block, shared with `peek_accepts`
         self._discarded_steps: list[DraftStep] = []  # dropped by `discard_draft`: their time is still charged
         self.verifier_cache = DynamicCache()
-        self.drafter_cache = DynamicCache()
         hidden = self.pair.verifier.config.get_text_config().hidden_size
-        # Feature drafters: the verifier's feature of every position in its cache, and the drafter's last guess.
+        # For a drafter that reads features: the verifier's feature of every position in its cache.
         self._features = torch.zeros(0, hidden, device=self.device)
-        self._draft_feature: torch.Tensor | None = None
         self.finished = False
         self.stats = SequenceStats(prompt_tokens=len(ids))
         self._started = True
         t0 = time.perf_counter()
+        self._drafter_started = False  # the drafter prefills at the first draft: verifier-alone decoding never pays
         if len(ids) > 1:
             prefix = torch.tensor([ids[:-1]], device=self.device)
             with torch.inference_mode():
-                if self.reads_features:
-                    self._features = self._verifier_forward(prefix, 1)[1][0]
-                    self.pair.drafter.features(prefix, self._previous_features(0, len(ids) - 1),
-                                               cache=self.drafter_cache, use_cache=True)
-                else:
-                    self.pair.verifier(input_ids=prefix, cache=self.verifier_cache, use_cache=True,
-                                       logits_to_keep=1)
-                    self.pair.drafter(input_ids=self._drafter_ids(prefix), cache=self.drafter_cache,
-                                      use_cache=True, logits_to_keep=1)
+                hidden = self._verifier_forward(prefix, 1)[1]
+            if hidden is not None:
+                self._features = hidden[0]
         _sync(self.device)
         self.stats.prefill_s = time.perf_counter() - t0
         return ids
@@ -278,12 +266,10 @@ class SpeculativeDecoder:
             return 0
         return max(0, self.remaining - 1 - len(self.draft_steps))
 
-    def _drafter_ids(self, ids: torch.Tensor) -> torch.Tensor:
-        """Token ids the drafter can embed: ids past its vocabulary (a verifier with a larger output layer
-        emitted them) become its last id."""
-        if self.drafter_vocab_size >= self.vocab_size:
-            return ids
-        return ids.clamp_max(self.drafter_vocab_size - 1)
+    @property
+    def drafter_cache(self) -> DynamicCache | None:
+        """The drafter strategy's KV cache (None before its first draft, and for a drafter without one)."""
+        return getattr(self.drafter, "cache", None) if self._drafter_started else None
 
     def _check_running(self, action: str) -> None:
         if not self._started:
@@ -321,15 +307,13 @@ class SpeculativeDecoder:
         if self._discarded_steps:
             raise DecoderError("a draft token was discarded: verify() the block before drafting again")
         t0 = time.perf_counter()
-        sequence = self.tokens + self.draft_tokens
-        seen = self.drafter_cache.get_seq_length()
-        unseen = torch.tensor([sequence[seen:]], device=self.device)
         with torch.inference_mode():
-            if self.reads_features:
-                logits = self._feature_draft_logits(unseen, seen)
-            else:
-                logits = self.pair.drafter(input_ids=self._drafter_ids(unseen), cache=self.drafter_cache,
-                                           use_cache=True, logits_to_keep=1).logits[0, -1]
+            if not self._drafter_started:  # charged to this draft step: only drafting policies need it
+                self.drafter.start(torch.tensor([self.tokens[: self.prompt_len - 1]], device=self.device),
+                                   self._previous_features)
+                self._drafter_started = True
+            logits = self.drafter.next_logits(self.tokens + self.draft_tokens, bool(self.draft_steps),
+                                              self._previous_features)
         _sync(self.device)
         t_forward = time.perf_counter()
         logits = logits.float()
@@ -361,18 +345,6 @@ class SpeculativeDecoder:
         if start == 0:
             rows = torch.cat([rows.new_zeros(1, rows.shape[-1]), rows])
         return rows.unsqueeze(0)
-
-    def _feature_draft_logits(self, unseen: torch.Tensor, seen: int) -> torch.Tensor:
-        """One feature-drafter step: committed tokens it has not seen get the verifier's features, a draft
-        token gets the drafter's own prediction for the position before it."""
-        drafter = self.pair.drafter
-        if self.draft_steps:  # inside a draft: only the last draft token is new
-            previous = self._draft_feature
-        else:
-            previous = self._previous_features(seen, seen + unseen.shape[1])
-        predicted = drafter.features(unseen, previous, cache=self.drafter_cache, use_cache=True)
-        self._draft_feature = predicted[:, -1:]
-        return drafter.logits(predicted[0, -1])
 
     def discard_draft(self) -> DraftStep:
         """Drop the latest draft token before verifying (stop mode "exclude": stop *before* the token whose
@@ -450,9 +422,8 @@ class SpeculativeDecoder:
         if self.reads_features:  # keep the features of what the verifier cache keeps
             kept = self.verifier_cache.get_seq_length() - cached
             self._features = torch.cat([self._features[:cached], hidden[0, :kept]])
-            rollback_cache(self.drafter_cache, committed_before)
-        else:
-            rollback_cache(self.drafter_cache, len(self.tokens) - 1)
+        if self._drafter_started:
+            self.drafter.rollback(committed_before, len(self.tokens))
         verify_s = time.perf_counter() - t0
 
         all_steps = self.draft_steps + self._discarded_steps

@@ -51,6 +51,9 @@ DERIVED_DRAFTERS = {
     "self": "the verifier itself (every draft token is accepted under greedy decoding)",
     "distilled": "the project's feature drafter for the embedded verifier (EAGLE-style: one layer reading the "
                  "verifier's hidden state; `distilled:FOLDER` for one trained by `ebsd distill`)",
+    "feature": "the same as `distilled` (the shipped feature drafter; `feature:FOLDER` for another)",
+    "ngram": "prompt lookup, no model: proposes what followed the longest earlier repeat of the last 1-3 tokens "
+             "(`ebsd_env.drafting.NGramDraft`; its confidence is the spread of those followers)",
 }
 # The drafter shipped with the package (ebsd_env/drafters/smollm2-135m-feature, see its model card).
 DEFAULT_DRAFTER = "distilled"
@@ -159,6 +162,12 @@ def _unreachable(spec: str, what: str, error: Exception) -> ModelLoadError:
 
 def derive_drafter(verifier: PreTrainedModel, kind: str) -> PreTrainedModel:
     """Build one of `DERIVED_DRAFTERS` from the verifier's weights (``distilled:FOLDER`` names a folder)."""
+    if kind.partition(":")[0] == "feature":
+        kind = "distilled" + kind[len("feature"):]
+    if kind == "ngram":
+        from .drafting import NGramModel
+
+        return NGramModel(verifier.config.get_text_config()).to(verifier.get_input_embeddings().weight.device)
     if kind == "distilled" or kind.startswith("distilled:"):
         from .drafters import load_distilled_drafter
 

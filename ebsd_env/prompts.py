@@ -488,6 +488,13 @@ def drafter_heldout_ids(pair) -> set[str]:
     return {str(i) for i in (getattr(pair.drafter, "metadata", None) or {}).get("heldout_prompt_ids", [])}
 
 
+def common_heldout_ids(pairs) -> set[str]:
+    """Prompt ids held out by every trained drafter among `pairs` (drafters side by side are compared on
+    prompts none of them learned from); empty when none of them is a trained drafter."""
+    sets = [ids for ids in map(drafter_heldout_ids, pairs) if ids]
+    return set.intersection(*sets) if sets else set()
+
+
 def heldout_prompts(heldout_ids: Iterable[str], categories: Sequence[str] | None = None,
                     limit_per_category: int | None = None) -> list[dict]:
     """The built-in suite's prompts among `heldout_ids`, in suite order, at most `limit_per_category` of each

@@ -196,6 +196,7 @@ def quantized_drafter(verifier: PreTrainedModel, kind: str, group_size: int = GR
             if param is not None and param.is_floating_point():
                 module._parameters[pname] = nn.Parameter(param.detach().to(ACTIVATION_DTYPE), requires_grad=False)
     drafter.config.dtype = ACTIVATION_DTYPE
+    drafter.quantized_kind = kind  # `ebsd_env.drafting.strategy_for` drafts with it as a quantized copy
     return drafter.eval()
 
 

@@ -1,14 +1,21 @@
-"""`ebsd bench decoder`: our decoder against transformers on the same pair and prompts, side by side.
+"""`ebsd bench decoder`: drafters side by side, our decoder against transformers, on the same prompts.
 
 Greedy decoding, the same chat prompts, interleaved repeats (every method once per prompt per round, in a
-shuffled order), medians. Methods: verifier alone through our decoder, verifier alone through
-`model.generate`, our speculative decoder at fixed k, and transformers' assisted generation at the same k
-(`num_assistant_tokens=k`, constant schedule, confidence threshold off; skipped for a drafter that is not a
-Hugging Face causal LM, such as the feature drafter). Every run is timed end to end with
-`time.perf_counter()` (prefill included, the same way for all) and counts only new tokens. Also printed, from
-the same runs: the acceptance rate at every k, and the drafter's per-token cost relative to the verifier's
-one-token cost (median forward-pass times inside our decoder: single-token draft steps against verifier-alone
-decoding steps).
+shuffled order), medians. Methods: the verifier alone through our decoder and through `model.generate` (the
+faster of the two is the baseline every speedup is taken against), and for every drafter of `--drafters`: our
+speculative decoder at each fixed k, and transformers' assisted generation in each of its modes where
+transformers can run the drafter (a Hugging Face causal LM): constant k (`num_assistant_tokens=k`, confidence
+off), `heuristic` (k0 = 5, +2 / -1), and the default since v4.45, 20 tokens with confidence threshold 0.4
+re-fit on the ROC curve (needs scikit-learn). Each transformers run starts from those settings (transformers
+carries its adapted k and threshold from one `generate` call to the next; we reset them so every prompt sees
+the same start). Every run is timed end to end with `time.perf_counter()` (prefill included, the same way for
+all) and counts only new tokens. Also printed, per drafter, from the same runs: the acceptance at each draft
+position (P(token i accepted | tokens before it accepted), from the largest k), and the drafter's per-token
+cost relative to the verifier's one-token cost (median forward-pass times inside our decoder: single-token
+draft steps against verifier-alone decoding steps).
+
+Drafters are evaluated on prompts none of them was trained on: the built-in suite's prompts held out by every
+trained drafter in the list (the ones `ebsd distill` records), one per category.
 
 `ebsd bench env` routes to `eval.bench_env` (the environment's own overhead).
 """
@@ -28,9 +35,10 @@ from transformers import PreTrainedModel
 
 from ebsd_env.args import ModelArgs, check_model_args
 from ebsd_env.decoder import SpeculativeDecoder, _sync
+from ebsd_env.io import write_json_atomic
 from ebsd_env.kernels import configure_threads, machine_state, warn_if_busy
 from ebsd_env.models import load_pair
-from ebsd_env.prompts import drafter_heldout_ids
+from ebsd_env.prompts import common_heldout_ids
 
 
 @dataclass
@@ -44,6 +52,12 @@ class BenchDecoderConfig(ModelArgs):
     """Interleaved rounds; each figure is the median over prompts x rounds."""
     max_new_tokens: int = 48
     """Token budget of every run."""
+    drafters: tuple[str, ...] = ()
+    """Several drafters side by side (names as for load_pair, e.g. int4 distilled ngram); replaces --drafter."""
+    transformers_modes: bool = True
+    """Also run transformers' heuristic and confidence (ROC) modes, not only constant k."""
+    out: str | None = None
+    """Also write the report as JSON here (atomically)."""
     seed: int = 0
     """Seed of the interleaving order."""
 
@@ -81,54 +95,113 @@ def _hf_generate(model, ids: list[int], max_new_tokens: int, assistant=None, k: 
     return out[0, len(ids):].tolist(), time.perf_counter() - t0
 
 
+def _hf_generate_mode(model, ids: list[int], max_new_tokens: int, assistant, mode: str) -> tuple[list[int], float]:
+    """transformers' assisted generation in one of its adaptive modes, from its documented start settings."""
+    config = assistant.generation_config
+    if mode == "heuristic":
+        config.num_assistant_tokens, config.num_assistant_tokens_schedule = 5, "heuristic"
+        config.assistant_confidence_threshold = 0.0
+    else:  # "confidence": the default since v4.45
+        config.num_assistant_tokens, config.num_assistant_tokens_schedule = 20, "constant"
+        config.assistant_confidence_threshold = 0.4
+    inputs = torch.tensor([ids], device=model.device)
+    _sync(model.device)
+    t0 = time.perf_counter()
+    with torch.inference_mode():
+        out = model.generate(inputs, attention_mask=torch.ones_like(inputs), max_new_tokens=max_new_tokens,
+                             do_sample=False, assistant_model=assistant)
+    _sync(model.device)
+    return out[0, len(ids):].tolist(), time.perf_counter() - t0
+
+
+def _position_acceptance(draft_lengths: list[int], accepted_lengths: list[int], k: int) -> list[float | None]:
+    """P(draft token i accepted | tokens 1..i-1 accepted), i = 1..k, over blocks that drafted at least i."""
+    out = []
+    for i in range(1, k + 1):
+        reached = [a for d, a in zip(draft_lengths, accepted_lengths, strict=True) if d >= i and a >= i - 1]
+        out.append(sum(a >= i for a in reached) / len(reached) if reached else None)
+    return out
+
+
 def bench_decoder(config: BenchDecoderConfig) -> dict:
     if not config.ks or min(config.ks) < 1:
         raise ValueError(f"ks must be a non-empty list of draft lengths >= 1, got {config.ks}")
+    names = list(dict.fromkeys(config.drafters)) or [config.drafter]
     configure_threads(config.threads)
     machine = machine_state()
     busy = warn_if_busy()
-    pair = load_pair(config.drafter, config.verifier, device=config.device, kernels=config.kernels)
-    decoder = SpeculativeDecoder(pair, max_new_tokens=config.max_new_tokens)
-    # A drafter trained by `ebsd distill` is benchmarked on prompts it was not trained on.
-    prompts = [decoder.encode_prompt(chat) for chat in _bench_prompts(config.prompts, drafter_heldout_ids(pair))]
+    pairs = {name: load_pair(name, config.verifier, device=config.device, kernels=config.kernels)
+             for name in tqdm(names, desc="loading drafters", unit="pair")}
+    first = next(iter(pairs.values()))
+    decoders = {name: SpeculativeDecoder(pair, max_new_tokens=config.max_new_tokens) for name, pair in pairs.items()}
+    base_decoder = decoders[names[0]]
+    prompts = [base_decoder.encode_prompt(chat)
+               for chat in _bench_prompts(config.prompts, common_heldout_ids(pairs.values()))]
 
-    drafter_steps: list[float] = []  # forward seconds of single-token draft steps (not a block's first)
+    drafter_steps: dict[str, list[float]] = {name: [] for name in names}  # forward s of single-token draft steps
     verifier_steps: list[float] = []  # forward seconds of verifier-alone decoding steps
     acceptance: dict[str, list[tuple[int, int]]] = {}
+    positions: dict[str, tuple[list[int], list[int]]] = {name: ([], []) for name in names}
+    kmax = max(config.ks)
 
-    def ours(ids, k):
+    def ours(name, ids, k):
         """`decoder.generate` with fixed k (k = 0: verifier alone), step by step to record forward times."""
+        decoder = decoders[name]
         t0 = time.perf_counter()
         decoder.start(ids)
         while not decoder.finished:
             while k and decoder.draft_room > 0 and len(decoder.draft_steps) < k:
                 step = decoder.draft()
                 if step.position >= 2:  # a block's first step also reads the tokens just committed
-                    drafter_steps.append(step.forward_s)
+                    drafter_steps[name].append(step.forward_s)
             result = decoder.verify()
             if not k:
                 verifier_steps.append(result.forward_s)
         seconds = time.perf_counter() - t0
         stats = decoder.stats.as_dict()
         if k:
-            acceptance.setdefault(f"speculative k={k} (ours)", []).append((stats["accepted"], stats["drafted"]))
+            acceptance.setdefault(_label(name, k, names), []).append((stats["accepted"], stats["drafted"]))
+        if k == kmax:
+            positions[name][0].extend(stats["draft_lengths"])
+            positions[name][1].extend(stats["accepted_lengths"])
         return decoder.new_tokens, seconds, stats["outside_forward_share"]
 
-    hf_drafter = isinstance(pair.drafter, PreTrainedModel)
-    methods = {"verifier alone (ours)": lambda ids: ours(ids, 0),
-               "verifier alone (model.generate)": lambda ids: _hf_generate(pair.verifier, ids, config.max_new_tokens)
+    verifier = first.verifier
+    methods = {"verifier alone (ours)": lambda ids: ours(names[0], ids, 0),
+               "verifier alone (model.generate)": lambda ids: _hf_generate(verifier, ids, config.max_new_tokens)
                + (float("nan"),)}
-    for k in config.ks:
-        methods[f"speculative k={k} (ours)"] = lambda ids, k=k: ours(ids, k)
-        if hf_drafter:
-            methods[f"assisted k={k} (transformers)"] = lambda ids, k=k: _hf_generate(
-                pair.verifier, ids, config.max_new_tokens, pair.drafter, k) + (float("nan"),)
+    hf_drafters = [name for name, pair in pairs.items() if isinstance(pair.drafter, PreTrainedModel)]
+    for name in names:
+        for k in config.ks:
+            methods[_label(name, k, names)] = lambda ids, name=name, k=k: ours(name, ids, k)
+        if name not in hf_drafters:
+            continue
+        drafter = pairs[name].drafter
+        for k in config.ks:
+            methods[_label(name, k, names, "transformers")] = lambda ids, k=k, d=drafter: _hf_generate(
+                verifier, ids, config.max_new_tokens, d, k) + (float("nan"),)
+        if config.transformers_modes:
+            for mode in ("heuristic", "confidence"):
+                methods[f"assisted {mode}{_suffix(name, names)} (transformers)"] = \
+                    lambda ids, mode=mode, d=drafter: _hf_generate_mode(verifier, ids, config.max_new_tokens, d,
+                                                                         mode) + (float("nan"),)
 
-    for fn in methods.values():  # warm-up: first calls allocate and pick kernels
-        fn(prompts[0][:16])
-    drafter_steps.clear()
+    failed: dict[str, str] = {}
+    for method, fn in list(methods.items()):  # warm-up: first calls allocate and pick kernels
+        try:
+            fn(prompts[0][:16])
+        except Exception as error:  # noqa: BLE001 - reported in the output, the method is dropped
+            if "(transformers)" not in method:
+                raise
+            failed[method] = f"{type(error).__name__}: {str(error).splitlines()[0][:160]}"
+            del methods[method]
+    for steps in drafter_steps.values():
+        steps.clear()
     verifier_steps.clear()
     acceptance.clear()
+    for lists in positions.values():
+        lists[0].clear()
+        lists[1].clear()
     rng = random.Random(config.seed)
     rates = {name: [] for name in methods}
     outside = {name: [] for name in methods}
@@ -145,7 +218,9 @@ def bench_decoder(config: BenchDecoderConfig) -> dict:
                 bar.update()
     reference = {p: outputs[("verifier alone (model.generate)", p)] for p in range(len(prompts))}
     identical = {name: all(outputs[(name, p)] == reference[p] for p in range(len(prompts))) for name in methods}
-    base = statistics.median(rates["verifier alone (ours)"])
+    alone = {m: statistics.median(rates[m]) for m in ("verifier alone (ours)", "verifier alone (model.generate)")}
+    baseline = max(alone, key=alone.get)  # the fastest verifier-alone configuration
+    base = alone[baseline]
     rows = []
     for name in methods:
         median = statistics.median(rates[name])
@@ -156,41 +231,65 @@ def bench_decoder(config: BenchDecoderConfig) -> dict:
                      "acceptance_rate": accepted / drafted if drafted else None,
                      "outside_forward_share": statistics.median(share) if share else None,
                      "identical_to_verifier": identical[name]})
-    ratios = {k: statistics.median(rates[f"speculative k={k} (ours)"])
-              / statistics.median(rates[f"assisted k={k} (transformers)"]) for k in config.ks} if hf_drafter else {}
-    ours_k = {k: statistics.median(rates[f"speculative k={k} (ours)"]) for k in config.ks}
-    best_k = max(ours_k, key=ours_k.get)
-    drafter_s, verifier_s = statistics.median(drafter_steps), statistics.median(verifier_steps)
-    return {"pair": pair.describe(), "prompts": len(prompts), "repeats": config.repeats,
-            "max_new_tokens": config.max_new_tokens, "threads": torch.get_num_threads(), "rows": rows,
-            "ours_over_transformers": ratios, "best_k": best_k, "best_k_speedup": ours_k[best_k] / base,
-            "drafter_token_s": drafter_s, "verifier_token_s": verifier_s, "cost_ratio": drafter_s / verifier_s,
-            "kernels": pair.metadata.get("kernels"), "machine": machine, "machine_after": machine_state(),
+    verifier_s = statistics.median(verifier_steps)
+    drafters = {}
+    for name in names:
+        ours_k = {k: statistics.median(rates[_label(name, k, names)]) for k in config.ks}
+        best_k = max(ours_k, key=ours_k.get)
+        hf = {k: statistics.median(rates[label]) for k in config.ks
+              if (label := _label(name, k, names, "transformers")) in rates}
+        drafter_s = statistics.median(drafter_steps[name]) if drafter_steps[name] else float("nan")
+        drafters[name] = {
+            "best_k": best_k, "best_k_speedup": ours_k[best_k] / base,
+            "speedup_by_k": {k: v / base for k, v in ours_k.items()},
+            "acceptance_by_position": _position_acceptance(*positions[name], kmax),
+            "drafter_token_s": drafter_s, "cost_ratio": drafter_s / verifier_s,
+            "ours_over_transformers": {k: ours_k[k] / v for k, v in hf.items()},
+            "kernels": pairs[name].metadata.get("kernels")}
+    return {"pair_verifier": first.verifier_name, "drafters": drafters, "prompts": len(prompts),
+            "repeats": config.repeats, "max_new_tokens": config.max_new_tokens, "threads": torch.get_num_threads(),
+            "rows": rows, "baseline": baseline, "baseline_tokens_per_s": base, "verifier_token_s": verifier_s,
+            "transformers_failed": failed, "machine": machine, "machine_after": machine_state(),
             "busy_warning": busy}
 
 
+def _suffix(name: str, names: list[str]) -> str:
+    return f" [{name}]" if len(names) > 1 else ""
+
+
+def _label(name: str, k: int, names: list[str], who: str = "ours") -> str:
+    kind = "speculative" if who == "ours" else "assisted"
+    return f"{kind} k={k}{_suffix(name, names)} ({who})"
+
+
 def print_report(report: dict) -> None:
-    print(f"\n{report['pair']}; {report['prompts']} prompts x {report['repeats']} interleaved rounds, "
-          f"{report['max_new_tokens']} new tokens, greedy, {report['threads']} threads; medians")
+    print(f"\nverifier {report['pair_verifier']}; {report['prompts']} prompts x {report['repeats']} interleaved "
+          f"rounds, {report['max_new_tokens']} new tokens, greedy, {report['threads']} threads; medians")
     machine, after = report["machine"], report["machine_after"]
-    print(f"kernels {report['kernels']}; {machine['cpu']}, {machine['cores']} cores, 1-min load "
-          f"{machine['load_1min']:.2f} before, {after['load_1min']:.2f} after\n")
+    print(f"{machine['cpu']}, {machine['cores']} cores, 1-min load {machine['load_1min']:.2f} before, "
+          f"{after['load_1min']:.2f} after\n")
     if report["busy_warning"]:
         print(report["busy_warning"])
-    print(f"{'method':<34}{'tokens/s':>10}{'x verifier':>12}{'accepted':>10}{'outside fwd':>13}{'== verifier':>13}")
+    print(f"{'method':<44}{'tokens/s':>10}{'x verifier':>12}{'accepted':>10}{'outside fwd':>13}{'== verifier':>13}")
     for row in report["rows"]:
         share = "" if row["outside_forward_share"] is None else f"{100 * row['outside_forward_share']:.1f} %"
         accepted = "" if row["acceptance_rate"] is None else f"{row['acceptance_rate']:.3f}"
-        print(f"{row['method']:<34}{row['tokens_per_s']:>10.2f}{row['vs_verifier_alone']:>11.2f}x{accepted:>10}"
+        print(f"{row['method']:<44}{row['tokens_per_s']:>10.2f}{row['vs_verifier_alone']:>11.2f}x{accepted:>10}"
               f"{share:>13}{str(row['identical_to_verifier']):>13}")
-    print(f"\nbest fixed k: k={report['best_k']}, {report['best_k_speedup']:.2f}x the verifier alone")
-    print(f"drafter per-token cost {1000 * report['drafter_token_s']:.1f} ms, verifier one-token cost "
-          f"{1000 * report['verifier_token_s']:.1f} ms: ratio {report['cost_ratio']:.3f}")
-    if report["ours_over_transformers"]:
-        print("ours / transformers at the same k: "
-              + ", ".join(f"k={k}: {ratio:.2f}x" for k, ratio in report["ours_over_transformers"].items()))
-    else:
-        print("transformers' assisted generation skipped: the drafter is not a Hugging Face causal LM")
+    print(f"\nbaseline (the fastest verifier-alone configuration): {report['baseline']}, "
+          f"{report['baseline_tokens_per_s']:.2f} tokens/s; verifier one-token cost "
+          f"{1000 * report['verifier_token_s']:.1f} ms")
+    print(f"\n{'drafter':<16}{'kernels':<34}{'cost ratio':>11}{'best k':>8}{'speedup':>9}  acceptance by position")
+    for name, d in report["drafters"].items():
+        alphas = " ".join("-" if a is None else f"{a:.2f}" for a in d["acceptance_by_position"])
+        kernels = ",".join(f"{r}={v}" for r, v in (d["kernels"] or {}).items())
+        print(f"{str(name):<16}{kernels:<34}{d['cost_ratio']:>11.3f}{d['best_k']:>8}{d['best_k_speedup']:>8.2f}x  "
+              f"{alphas}")
+        if d["ours_over_transformers"]:
+            print(f"{'':<16}ours / transformers at the same k: "
+                  + ", ".join(f"k={k}: {r:.2f}x" for k, r in d["ours_over_transformers"].items()))
+    for method, error in report["transformers_failed"].items():
+        print(f"transformers could not run {method}: {error}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -211,4 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     check_model_args(config)
     report = bench_decoder(config)
     print_report(report)
+    if config.out:
+        write_json_atomic(config.out, report)
+        print(f"[ebsd bench decoder] wrote {config.out}")
     return 0

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import matplotlib
 
+from ebsd_env.objective import OBJECTIVE
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -241,6 +243,13 @@ def _comparison_table(cond: dict) -> list[str]:
     return _table(header, body)
 
 
+def _stop_mode_line(meta: dict) -> str:
+    default = meta.get("stop_mode", "include")
+    others = [f"`{v}` {m}" for v, m in sorted(meta.get("stop_modes", {}).items()) if m != default]
+    return (f"- Stop mode: `{default}` for the policies that follow the env"
+            + (f"; in another mode (their source's, or set by the variant): {', '.join(others)}" if others else ""))
+
+
 def write_report(summary: dict, rows: list[dict], out: Path) -> Path:
     meta = summary["meta"]
     plots = out / "plots"
@@ -255,6 +264,8 @@ def write_report(summary: dict, rows: list[dict], out: Path) -> Path:
               "calibrated cost model, deterministic)",
               f"- Prompts: `{cfg.get('prompts')}`, {meta['prompts']} prompts in {len(meta['categories'])} "
               f"categories ({', '.join(meta['categories'])}), seeds {cfg.get('seeds')}",
+              f"- Objective: {meta.get('objective', OBJECTIVE)} (`ebsd_env.objective`)",
+              _stop_mode_line(meta),
               f"- Episodes analysed: {summary['episodes']}; conditions: {', '.join(summary['conditions'])}",
               f"- Finished {meta['finished']}"]
     lines += [f"- {note}" for note in meta.get("notes", [])]
@@ -263,8 +274,10 @@ def write_report(summary: dict, rows: list[dict], out: Path) -> Path:
         cond = {**cond, "label": label}
         slug = _slug(label)
         lines += [f"## Overall results ({label})", ""]
-        lines += ["Speed-ups are geometric means of paired per-prompt ratios with 95% bootstrap CIs over (prompt, "
-                  "seed) units; the best fixed-k is chosen per category on these same prompts (which favours the "
+        lines += ["tokens/s is the objective: total new tokens over total decoding time of the (prompt, seed) "
+                  "units. Speed-ups are ratios of objectives on the same units (the verifier alone is `no-spec`, run "
+                  "through the env with the fastest kernels load_pair measured), with 95% paired bootstrap CIs over "
+                  "units; the best fixed-k is chosen per category on these same prompts (which favours the "
                   "baseline). tau = tokens emitted per verification.", ""]
         lines += _overall_table(cond)
         units = min((m["tokens_per_s"]["n"] for per_cat in cond["results"].values() for c, m in per_cat.items()

@@ -19,7 +19,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from ebsd_env.args import ModelArgs, load_pair_from_args
 from ebsd_env.env import DEFAULT_STOP_MODE
-from ebsd_env.io import write_json_atomic
+from ebsd_env.io import write_atomic, write_json_atomic
 from ebsd_env.objective import OBJECTIVE
 
 DEFAULT_POLICIES = (
@@ -84,6 +84,9 @@ class EvalConfig(ModelArgs):
     """output folder (reuse it to resume); default runs/{env}__{exp_name}__{seed}__{time}"""
     exp_name: str = "eval"
     """experiment name used in the default output folder"""
+    drafters: tuple[str, ...] = ()
+    """several drafters side by side: one evaluation each under OUT/drafter=NAME on the same prompts (those
+    every trained drafter among them held out), and a comparison in OUT/drafters.md and drafters.json"""
     tiny: Literal["copy", "random", "noisy"] | None = None
     """use a config-built tiny pair instead of real models (tests and smoke runs)"""
     clock: Literal["wall", "model"] = "wall"
@@ -332,19 +335,89 @@ def _run_identity(config: EvalConfig, pair) -> dict:
             "prompts": config.prompts, "top_p": config.top_p}
 
 
-def evaluate(config: EvalConfig, pair=None) -> Path:
-    """Run (or resume) the evaluation described by `config`; return the output folder."""
+def evaluate(config: EvalConfig, pair=None, held_out: set[str] | None = None) -> Path:
+    """Run (or resume) the evaluation described by `config`; return the output folder. `held_out`: evaluate
+    the built-in suite's prompts of these ids (default: the drafter's own held-out prompts, if it has any)."""
     from ebsd_env.kernels import configure_threads
 
     previous = torch.get_num_threads()
     configure_threads(config.threads)
     try:
-        return _evaluate(config, pair)
+        return _evaluate(config, pair, held_out)
     finally:  # the caller's thread setting comes back (tests and notebooks run other work afterwards)
         torch.set_num_threads(previous)
 
 
-def _evaluate(config: EvalConfig, pair) -> Path:
+def evaluate_drafters(config: EvalConfig) -> Path:
+    """`--drafters`: the same evaluation for each drafter, on the prompts none of them was trained on, and a
+    side-by-side comparison (`drafters.json`, `drafters.md`)."""
+    from ebsd_env.prompts import common_heldout_ids
+
+    names = list(dict.fromkeys(config.drafters))
+    if config.tiny is not None:
+        raise ValueError("--drafters needs real drafters by name; it cannot be combined with --tiny")
+    validate(config)
+    check_policies(build_plan(config))
+    out = Path(config.out) if config.out else default_out(config)
+    pairs = {name: load_pair_from_args(replace(config, drafter=name, drafters=())) for name in names}
+    held_out = common_heldout_ids(pairs.values())
+    folders = {}
+    for name, pair in pairs.items():
+        sub = replace(config, drafters=(), drafter=name, out=str(out / f"drafter={name.replace('/', '_')}"))
+        folders[name] = evaluate(sub, pair=pair, held_out=held_out)
+    comparison = compare_drafters({name: json.loads((folder / "summary.json").read_text())
+                                   for name, folder in folders.items()})
+    write_json_atomic(out / "drafters.json", comparison)
+    write_atomic(out / "drafters.md", drafters_markdown(comparison))
+    return out
+
+
+def compare_drafters(summaries: dict[str, dict]) -> dict:
+    """Per drafter, from its summary: the verifier alone's tokens/s, the drafter's cost ratio and acceptance
+    at k = 1 (from the fixed-k runs), the best static policy per category and its overall speedup, and every
+    policy's overall speedup over the verifier alone (the objective's ratio on the same prompts)."""
+    rows = {}
+    for name, summary in summaries.items():
+        label, cond = next(iter(summary["conditions"].items()))
+        results = cond["results"]
+        reference = cond["reference"]
+        meta = summary.get("meta", {})
+        cost = next(iter(meta.get("cost_models", {}).values()), None)
+        fixed_one = next((v for v in cond["variants"] if v == "fixed-k:k=1"), None)
+        speedups = {v: results[v]["all"]["speedup_vs_verifier"]["mean"] for v in cond["variants"]
+                    if "speedup_vs_verifier" in results[v].get("all", {})}
+        static = {c: cond["best_fixed_k"].get(c) for c in cond["categories"]}
+        rows[name] = {
+            "condition": label,
+            "verifier_tokens_per_s": results[reference]["all"]["tokens_per_s"]["mean"] if reference else None,
+            "cost_ratio": cost["draft_s"] / cost["verify_points"][0][1] if cost else None,
+            "acceptance_k1": results[fixed_one]["all"]["acceptance_rate"] if fixed_one else None,
+            "best_static_per_category": static,
+            "best_fixed_k_speedup": max((s for v, s in speedups.items() if v.startswith("fixed-k")), default=None),
+            "speedups": speedups,
+        }
+    best = max(rows, key=lambda n: max(rows[n]["speedups"].values(), default=0.0)) if rows else None
+    return {"drafters": rows, "fastest": best}
+
+
+def drafters_markdown(comparison: dict) -> str:
+    rows = comparison["drafters"]
+    policies = list(dict.fromkeys(v for row in rows.values() for v in row["speedups"]))
+    lines = ["| drafter | verifier alone tok/s | cost ratio | acceptance (k=1) | best fixed k | "
+             + " | ".join(policies) + " |", "|---" * (5 + len(policies)) + "|"]
+    for name, row in rows.items():
+        def fmt(value, pattern="{:.2f}"):
+            return "–" if value is None or value != value else pattern.format(value)
+
+        lines.append(f"| {name} | {fmt(row['verifier_tokens_per_s'], '{:.1f}')} | {fmt(row['cost_ratio'], '{:.3f}')} | "
+                     f"{fmt(row['acceptance_k1'])} | {fmt(row['best_fixed_k_speedup'], '{:.2f}×')} | "
+                     + " | ".join(fmt(row["speedups"].get(p), "{:.2f}×") for p in policies) + " |")
+    lines += ["", f"Fastest drafter (best policy speedup): {comparison['fastest']}. Speedups are the objective "
+              "(total tokens / total decoding time) over the verifier alone's, on the same held-out prompts."]
+    return "\n".join(lines) + "\n"
+
+
+def _evaluate(config: EvalConfig, pair, held_out: set[str] | None = None) -> Path:
     import ebsd_env  # noqa: F401  (registers EBSD-v1)
     from ebsd_env.prompts import drafter_heldout_ids, heldout_prompts, load_prompts
     from policies.registry import make_policy
@@ -356,7 +429,8 @@ def _evaluate(config: EvalConfig, pair) -> Path:
     probes = check_policies(plan)  # what each policy needs of its env
     if pair is None:
         pair = load_pair_from_args(config, pair=f"tiny-{config.tiny}" if config.tiny else None)
-    held_out = drafter_heldout_ids(pair)
+    if held_out is None:
+        held_out = drafter_heldout_ids(pair)
     if config.prompts == "builtin" and held_out:
         # A drafter trained by `ebsd distill` is evaluated on the suite prompts it never saw: its held-out ones.
         prompts = heldout_prompts(held_out, categories=config.categories, limit_per_category=limit)
@@ -470,7 +544,8 @@ def run_meta(config: EvalConfig, plan: Plan, pair, prompts: list[dict], envs: di
         "prompts": len(prompts), "categories": list(dict.fromkeys(p["category"] for p in prompts)),
         "variants": [v.label for v in plan.variants], "notes": plan.notes, "flops_per_token": flops,
         "cost_models": cost_models, "objective": OBJECTIVE, "stop_mode": config.stop_mode,
-        "stop_modes": {v.label: probes[v.spec].stop_mode or config.stop_mode for v in plan.variants},
+        "stop_modes": {v.label: probes[v.spec].stop_mode or dict(v.env).get("stop_mode") or config.stop_mode
+                       for v in plan.variants},
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
@@ -490,6 +565,10 @@ def finish(out: Path, rows: list[dict], meta: dict, tensorboard: bool = True) ->
 
 def main(argv: list[str] | None = None) -> int:
     config = tyro.cli(EvalConfig, args=argv, prog="ebsd eval")
+    if config.drafters:
+        out = evaluate_drafters(config)
+        print(f"[ebsd eval] wrote one evaluation per drafter under {out} and the comparison {out / 'drafters.md'}")
+        return 0
     out = evaluate(config)
     print(f"[ebsd eval] wrote {out / 'episodes.jsonl'}, {out / 'summary.json'} and {out / 'report.md'}")
     return 0

@@ -16,3 +16,23 @@ def test_bench_measures_a_trained_drafter_on_its_held_out_prompts():
     assert [chat[0]["content"] for chat in chats] == [(r.get("prompt") or r["turns"][0])[:1200] for r in first_of_each]
     # without held-out ids: the seeded pick of one prompt per category, as for any other drafter
     assert len(_bench_prompts(4)) == 4
+
+
+def test_acceptance_by_position_is_conditional_on_the_tokens_before():
+    from eval.bench import _position_acceptance
+
+    # Blocks of (drafted, accepted): position 2 is reached by the blocks that accepted token 1.
+    assert _position_acceptance([3, 3, 3, 1], [0, 1, 3, 1], 3) == [0.75, 0.5, 1.0]
+    assert _position_acceptance([1], [0], 2) == [0.0, None]
+
+
+def test_drafters_are_compared_on_prompts_every_trained_one_held_out():
+    from types import SimpleNamespace
+
+    from ebsd_env.prompts import common_heldout_ids as held_out_for_all
+
+    def pair(ids):
+        return SimpleNamespace(drafter=SimpleNamespace(metadata={"heldout_prompt_ids": ids} if ids else {}))
+
+    assert held_out_for_all([pair(["a", "b"]), pair(None), pair(["b", "c"])]) == {"b"}
+    assert held_out_for_all([pair(None)]) == set()

@@ -34,8 +34,19 @@ def _reference(pair, ids, max_new_tokens):
     return out[0, len(ids):].tolist()
 
 
+def _ngram_pair(base):
+    from ebsd_env.drafting import NGramModel
+
+    return ModelPair(NGramModel(base.verifier.config), base.verifier, base.tokenizer, "ngram", base.verifier_name)
+
+
+@pytest.fixture(scope="module")
+def ngram_pair(copy_pair):
+    return _ngram_pair(copy_pair)
+
+
 @pytest.mark.parametrize("stop_mode", ["include", "exclude"])
-@pytest.mark.parametrize("pair_name", ["copy_pair", "random_pair", "noisy_pair", "feature_pair"])
+@pytest.mark.parametrize("pair_name", ["copy_pair", "random_pair", "noisy_pair", "feature_pair", "ngram_pair"])
 def test_greedy_output_equals_verifier_generate(request, pair_name, stop_mode):
     pair = request.getfixturevalue(pair_name)
     decoder = SpeculativeDecoder(pair, max_new_tokens=48)
@@ -175,7 +186,8 @@ def _chi2_pvalue(counts: dict, expected: dict, n: int) -> float:
 
 @pytest.mark.parametrize("temperature,top_p,drafter,stop_mode", [(1.0, 1.0, "token", "include"),
                                                                   (1.5, 0.95, "token", "exclude"),
-                                                                  (1.0, 1.0, "feature", "include")])
+                                                                  (1.0, 1.0, "feature", "include"),
+                                                                  (1.0, 1.0, "ngram", "include")])
 def test_speculative_sampling_preserves_the_verifier_distribution(temperature, top_p, drafter, stop_mode):
     """The joint law of the first three tokens, drafted in blocks of up to three tokens (stops at random
     positions; in exclude mode the token at a stop is discarded), is the verifier's (chi-square)."""
@@ -183,6 +195,8 @@ def test_speculative_sampling_preserves_the_verifier_distribution(temperature, t
     if drafter == "feature":  # a feature drafter (untrained: any drafter must leave the output distribution be)
         pair = ModelPair(FeatureDrafter(pair.verifier, 1, torch.arange(pair.vocab_size)).eval(), pair.verifier,
                          pair.tokenizer, "tiny-feature", pair.verifier_name)
+    if drafter == "ngram":  # prompt lookup: its proposal distribution is the q of the rejection sampler
+        pair = _ngram_pair(pair)
     decoder = SpeculativeDecoder(pair, temperature=temperature, top_p=top_p, seed=123)
     ids = decoder.encode_prompt("abca")
     expected = _exact_joint(pair, ids, temperature, top_p)
@@ -199,15 +213,43 @@ def test_speculative_sampling_preserves_the_verifier_distribution(temperature, t
         drafted += result.stats["drafted"]
         accepted += result.stats["accepted"]
         lengths += result.stats["draft_lengths"]
-    assert 0.05 < accepted / drafted < 0.95  # both acceptances and rejections were exercised
+    # Both acceptances and rejections were exercised (prompt lookup on random text rarely matches the verifier).
+    assert (0.02 if drafter == "ngram" else 0.05) < accepted / drafted < 0.95
     assert lengths.count(2) > n / 4  # multi-token drafts were verified, not only one-token ones
     assert _chi2_pvalue(counts, expected, n) > 1e-3
-    if drafter == "feature":
+    if drafter in ("feature", "ngram"):
         return  # the power check needs a drafter that is a language model of its own
     # Power check: the drafter's own distribution differs, and the same test tells them apart.
     drafter_view = tiny_pair("random", seed=3, alphabet="abcd")
     drafter_view.verifier = pair.drafter
     assert _chi2_pvalue(counts, _exact_joint(drafter_view, ids, temperature, top_p), n) < 1e-6
+
+
+def test_ngram_proposes_what_followed_the_last_repeat_with_its_spread_as_confidence(copy_pair):
+    from ebsd_env.drafting import NGramDraft, NGramModel, strategy_for
+
+    strategy = strategy_for(NGramModel(copy_pair.verifier.config))
+    assert isinstance(strategy, NGramDraft)
+    vocab = strategy.vocab_size
+    logits = strategy.next_logits([5, 6, 7, 9, 5, 6, 7], in_draft=False)
+    assert int(logits.argmax()) == 9 and float(torch.softmax(logits, -1).max()) > 0.99  # one clear follower
+    # The 3-gram (9, 5, 6) was followed by 2, then by 1: both count, the most recent a little more.
+    split = torch.softmax(strategy.next_logits([5, 6, 1, 9, 5, 6, 2, 9, 5, 6, 1, 9, 5, 6], in_draft=False), -1)
+    assert int(split.argmax()) == 1 and 0.3 < float(split[2]) < float(split[1]) < 0.7
+    unseen = torch.softmax(strategy.next_logits([3, 4, 8], in_draft=False), -1)
+    assert torch.allclose(unseen, torch.full((vocab,), 1.0 / vocab))  # no repeat: maximal entropy
+
+
+def test_each_drafter_kind_has_its_strategy(copy_pair, feature_pair):
+    from ebsd_env.drafting import FeatureDraft, LMDraft, NGramModel, QuantizedCopyDraft, strategy_for
+    from ebsd_env.quantize import quantized_drafter
+
+    assert type(strategy_for(copy_pair.drafter)) is LMDraft
+    assert type(strategy_for(feature_pair.drafter)) is FeatureDraft
+    assert type(strategy_for(quantized_drafter(copy_pair.verifier, "int8"))) is QuantizedCopyDraft
+    assert strategy_for(NGramModel(copy_pair.verifier.config)).kind == "ngram"
+    with pytest.raises(ValueError, match="min_ngram <= max_ngram"):
+        NGramModel(copy_pair.verifier.config, max_ngram=1, min_ngram=2)
 
 
 def test_same_seed_same_sample(noisy_pair):

@@ -183,3 +183,23 @@ def test_analysis_reaches_verdicts_from_the_data():
     assert overall["speedup_vs_best_fixed_k"]["mean"] == pytest.approx(1.25)
     assert overall["acceptance_rate"] == 0.5 and overall["tau"] == pytest.approx(10 / 4)
     assert overall["gflops_per_token"] == pytest.approx((3e8 * 16 + 1e8 * 16) / 10 / 1e9)
+
+
+def test_drafters_compared_side_by_side_from_their_summaries():
+    from eval.analysis import summarize
+    from eval.run import compare_drafters, drafters_markdown
+
+    def summary(speed_k1: float, draft_s: float):
+        speed = {"no-spec": 10.0, "fixed-k:k=1": speed_k1, "entropy-abs:theta=1.5": speed_k1 * 1.1}
+        rows = [_fake_row(v, c, p, base) for v, base in speed.items() for c in ("c1", "c2") for p in range(2)]
+        meta = {"cost_models": {"T0": {"draft_s": draft_s, "verify_points": [[1, 0.04], [2, 0.05]]}}}
+        return summarize(rows, meta) | {"meta": meta}
+
+    comparison = compare_drafters({"int4": summary(14.0, 0.016), "ngram": summary(9.0, 0.0004)})
+    int4 = comparison["drafters"]["int4"]
+    assert int4["best_fixed_k_speedup"] == pytest.approx(1.4)
+    assert int4["speedups"]["entropy-abs:theta=1.5"] == pytest.approx(1.54)
+    assert int4["cost_ratio"] == pytest.approx(0.4) and int4["verifier_tokens_per_s"] == pytest.approx(10.0)
+    assert comparison["fastest"] == "int4"
+    table = drafters_markdown(comparison)
+    assert "| int4 | 10.0 | 0.400 |" in table and "1.54×" in table and "0.90×" in table

@@ -126,8 +126,12 @@ def test_shipped_drafter_is_the_default_small_and_exact(embedded_pair):
 
 
 @pytest.mark.slow
-def test_embedded_pair_greedy_exactness(embedded_pair):
-    pair = embedded_pair
+@pytest.mark.parametrize("drafter", ["distilled", "int4", "int8", "ngram"])
+def test_embedded_pair_greedy_exactness(drafter):
+    """Every drafter kind, four stop rules, both stop modes: the output is the verifier's own greedy output."""
+    from ebsd_env.models import cached_pair
+
+    pair = cached_pair(drafter)
     assert pair.verifier_name.startswith("embedded:") and pair.vocab_size == 49152
     decoder = SpeculativeDecoder(pair, max_new_tokens=24)
     for content in ("Name three primary colors.", "Write a Python function that reverses a string."):
@@ -137,12 +141,16 @@ def test_embedded_pair_greedy_exactness(embedded_pair):
         reference = reference.tolist()
         assert decoder.generate(chat, None).token_ids == reference
         drafted = accepted = 0
-        for stop in (fixed_k(1), fixed_k(4), entropy_above(1.0), lambda steps: len(steps) % 3 == 0):
-            result = decoder.generate(chat, stop, max_draft_len=8)
-            assert result.token_ids == reference
-            drafted += result.stats["drafted"]
-            accepted += result.stats["accepted"]
-        assert 0 < accepted < drafted  # a real drafter: some draft tokens accepted, some rejected
+        for stop_mode in ("include", "exclude"):
+            for stop in (fixed_k(1), fixed_k(4), entropy_above(1.0), lambda steps: len(steps) % 3 == 0):
+                result = decoder.generate(chat, stop, max_draft_len=8, stop_mode=stop_mode)
+                assert result.token_ids == reference, (drafter, stop_mode)
+                drafted += result.stats["drafted"]
+                accepted += result.stats["accepted"]
+        # A real drafter: some draft tokens accepted (prompt lookup may find no repeat in 24 tokens), and the
+        # learned one also has rejections (the quantized copies may agree throughout).
+        assert accepted > 0 or drafter == "ngram"
+        assert accepted < drafted or drafter in ("int4", "int8")
 
 
 @pytest.mark.slow

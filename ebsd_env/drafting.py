@@ -1,0 +1,199 @@
+"""Drafter strategies: one class per kind of drafter, behind the one protocol the decoder drives.
+
+As transformers' candidate generators do for assisted generation, each kind of drafter is a class that knows
+how to draft; the decoder never branches on what the drafter is. A strategy holds the drafter's per-sequence
+state (its KV cache) and answers three calls:
+
+- ``start(prefix, previous_features)``: a new sequence; prefill with the prompt's tokens but the last;
+- ``next_logits(sequence, in_draft, previous_features)``: logits of the next token after `sequence` (the
+  committed tokens plus the current draft), a 1-D tensor over the drafter's vocabulary;
+- ``rollback(committed_before, committed)``: after a verification, drop what the drafter must not keep.
+
+A strategy that ``reads_verifier_features`` (EAGLE-style) also gets the verifier's last hidden state of the
+positions before each token it has not seen: ``previous_features(start, stop)`` returns them.
+
+Kinds (`DRAFTER_KINDS`, selected by name through `load_pair(drafter=...)`):
+
+| kind | class | what drafts |
+|---|---|---|
+| lm | `LMDraft` | any Hugging Face causal LM sharing the verifier's tokenizer, or the project's distilled layers |
+| feature | `FeatureDraft` | the EAGLE-style feature drafter (`ebsd_env.drafters.feature`) |
+| int4, int8 | `QuantizedCopyDraft` | weight-only int4 / int8 copies of the verifier on torch's CPU kernels |
+| ngram | `NGramDraft` | prompt lookup: no model, the context itself (`NGramModel`) |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+from transformers import DynamicCache, PretrainedConfig
+
+FeatureSource = Callable[[int, int], torch.Tensor]
+
+
+def rollback_cache(cache: DynamicCache, length: int) -> None:
+    """Drop cached positions past `length` through the public `Cache.crop` (negative = tokens to remove)."""
+    excess = cache.get_seq_length() - length
+    if excess > 0:
+        cache.crop(-excess)
+
+
+class DraftStrategy:
+    """Base of the strategies; `kind` names it, `model` is what drafts (a module, for devices and configs)."""
+
+    kind = ""
+    reads_verifier_features = False
+
+    def __init__(self, model: nn.Module):
+        self.model = model
+        self.vocab_size = int(model.config.get_text_config().vocab_size)
+        tensor = next(iter(model.parameters()), None)
+        if tensor is None:
+            tensor = next(iter(model.buffers()), None)
+        self.device = tensor.device if tensor is not None else torch.device("cpu")
+
+    def start(self, prefix: torch.Tensor, previous_features: FeatureSource | None = None) -> None:
+        raise NotImplementedError
+
+    def next_logits(self, sequence: list[int], in_draft: bool,
+                    previous_features: FeatureSource | None = None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def rollback(self, committed_before: int, committed: int) -> None:
+        """`committed_before`: tokens committed before the block just verified; `committed`: after it."""
+
+    def embeddable(self, ids: torch.Tensor) -> torch.Tensor:
+        """Ids past the drafter's vocabulary (a verifier with a larger output layer emitted them) become its last
+        id: what the drafter is fed only shapes its proposals, never the output."""
+        return ids.clamp_max(self.vocab_size - 1)
+
+
+class LMDraft(DraftStrategy):
+    """A causal LM with its own KV cache: each call feeds the tokens it has not seen yet."""
+
+    kind = "lm"
+
+    def start(self, prefix, previous_features=None):
+        self.cache = DynamicCache()
+        if prefix.shape[1]:
+            self.model(input_ids=self.embeddable(prefix), cache=self.cache, use_cache=True, logits_to_keep=1)
+
+    def next_logits(self, sequence, in_draft, previous_features=None):
+        seen = self.cache.get_seq_length()
+        unseen = torch.tensor([sequence[seen:]], device=self.device)
+        return self.model(input_ids=self.embeddable(unseen), cache=self.cache, use_cache=True,
+                          logits_to_keep=1).logits[0, -1]
+
+    def rollback(self, committed_before, committed):
+        rollback_cache(self.cache, committed - 1)  # what the next verification feeds again starts there
+
+
+class QuantizedCopyDraft(LMDraft):
+    """A weight-only int4 / int8 copy of the verifier (`ebsd_env.quantize`): an LM draft whose linears run
+    torch's CPU int kernels on bfloat16 activations; its logits are cast to float by the decoder."""
+
+    kind = "quantized"
+
+
+class FeatureDraft(DraftStrategy):
+    """EAGLE-style: token j is fed with the verifier's feature of position j - 1 (its own prediction inside a
+    draft). Its cache is rolled back to the tokens committed before the block, since the accepted draft
+    positions were computed from predicted features."""
+
+    kind = "feature"
+    reads_verifier_features = True
+
+    def start(self, prefix, previous_features=None):
+        self.cache = DynamicCache()
+        self.draft_feature: torch.Tensor | None = None
+        if prefix.shape[1]:
+            self.model.features(prefix, previous_features(0, prefix.shape[1]), cache=self.cache, use_cache=True)
+
+    def next_logits(self, sequence, in_draft, previous_features=None):
+        seen = self.cache.get_seq_length()
+        unseen = torch.tensor([sequence[seen:]], device=self.device)
+        # Inside a draft only the last draft token is new, and the drafter's own prediction stands in for the
+        # verifier feature it does not have yet.
+        previous = self.draft_feature if in_draft else previous_features(seen, seen + unseen.shape[1])
+        predicted = self.model.features(unseen, previous, cache=self.cache, use_cache=True)
+        self.draft_feature = predicted[:, -1:]
+        return self.model.logits(predicted[0, -1])
+
+    def rollback(self, committed_before, committed):
+        rollback_cache(self.cache, committed_before)
+
+
+class NGramModel(nn.Module):
+    """The 'model' of the ngram drafter: no weights, only the verifier's config (vocabulary, EOS) and the
+    lookup's settings. `load_pair(drafter="ngram")` builds it."""
+
+    def __init__(self, config: PretrainedConfig, max_ngram: int = 3, min_ngram: int = 1, smoothing: float = 1e-3):
+        super().__init__()
+        if not 1 <= min_ngram <= max_ngram:
+            raise ValueError(f"ngram drafter: need 1 <= min_ngram <= max_ngram, got {min_ngram}, {max_ngram}")
+        if not 0 < smoothing < 1:
+            raise ValueError(f"ngram drafter: smoothing must lie in (0, 1), got {smoothing}")
+        self.config = config
+        self.max_ngram, self.min_ngram, self.smoothing = max_ngram, min_ngram, smoothing
+        self.register_buffer("_anchor", torch.zeros(0), persistent=False)  # gives the module a device
+
+
+class NGramDraft(DraftStrategy):
+    """Prompt lookup (Saxena 2023; transformers' `PromptLookupCandidateGenerator`): find the longest n-gram
+    (n from `max_ngram` down to `min_ngram`) that ends the sequence and occurred earlier in it; propose what
+    followed.
+
+    Confidence signal: the proposal is a distribution, the next tokens observed after every earlier occurrence
+    of that n-gram (counts, most recent occurrence breaking ties), mixed with the uniform distribution by
+    `smoothing`. Its entropy is low when the context repeats itself one way, higher when earlier occurrences
+    disagree, and near log|V| when no n-gram matches (the proposal is then an arbitrary token, and entropy
+    rules stop). The distribution is a proper q, so lossless speculative sampling works with it too."""
+
+    kind = "ngram"
+
+    def start(self, prefix, previous_features=None):
+        pass
+
+    def next_logits(self, sequence, in_draft, previous_features=None):
+        model: NGramModel = self.model
+        counts = torch.zeros(self.vocab_size, dtype=torch.float64)
+        n_tokens = len(sequence)
+        for n in range(min(model.max_ngram, n_tokens - 1), model.min_ngram - 1, -1):
+            suffix = sequence[n_tokens - n:]
+            found = False
+            for start in range(n_tokens - n - 1, -1, -1):  # most recent first
+                if sequence[start: start + n] == suffix:
+                    follower = sequence[start + n]
+                    # The most recent occurrence gets a little more weight, so it wins ties.
+                    counts[follower] += 1.0 + (0.0 if found else 0.5)
+                    found = True
+            if found:
+                break
+        total = float(counts.sum())
+        uniform = model.smoothing / self.vocab_size
+        if not total:
+            return torch.zeros(self.vocab_size, device=self.device)  # no earlier repeat: uniform, entropy log|V|
+        probs = (1 - model.smoothing) * counts / total + uniform
+        return probs.log().float().to(self.device)
+
+
+DRAFTER_KINDS: dict[str, type[DraftStrategy]] = {
+    "lm": LMDraft, "feature": FeatureDraft, "int4": QuantizedCopyDraft, "int8": QuantizedCopyDraft,
+    "ngram": NGramDraft,
+}
+
+
+def strategy_for(model: nn.Module) -> DraftStrategy:
+    """The strategy that drafts with `model`: feature drafters and the ngram 'model' have their own; quantized
+    copies and every other causal LM draft as LMs."""
+    from .drafters.feature import FeatureDrafter
+
+    if isinstance(model, NGramModel):
+        return NGramDraft(model)
+    if isinstance(model, FeatureDrafter):
+        return FeatureDraft(model)
+    if getattr(model, "quantized_kind", None):
+        return QuantizedCopyDraft(model)
+    return LMDraft(model)
