@@ -31,6 +31,7 @@ DRAFTER_CARD = "ebsd_env/drafters/smollm2-135m-feature/config.json"
 EVAL_DEFAULT = "docs/results/eval-default/summary.json"
 PPO_COMPARISON = "docs/ppo_embedded_comparison.json"
 PPO_RECORD = "policies/trained/ppo_embedded.json"
+STOP_MODE = "docs/results/stop-mode/summary.json"
 # Documents that may hold figures: the README, the docs and the model cards.
 DOCUMENTS = ("README.md", "docs/*.md", "ebsd_env/drafters/*/README.md")
 MARKER = re.compile(r"<!-- figure: (?P<name>[\w.:=,-]+) -->(?P<body>.*?)<!-- /figure -->", re.DOTALL)
@@ -78,8 +79,20 @@ def _cost_ratio(summary: dict) -> str:
     return f"{cost['draft_s'] / one_token:.2f}"
 
 
-def _speedup(variant: str, against: str = "speedup_vs_verifier") -> Figure:
-    return Figure(EVAL_DEFAULT, lambda summary: f"{_overall(summary, variant)[against]['mean']:.2f}×")
+def _speedup(variant: str, against: str = "speedup_vs_verifier", source: str = EVAL_DEFAULT) -> Figure:
+    return Figure(source, lambda summary: f"{_overall(summary, variant)[against]['mean']:.2f}×")
+
+
+def _stop_mode_table(summary: dict) -> str:
+    """The `--ablation stop-mode` run: each rule's speed-up over the verifier alone in both stop modes."""
+    names = {"entropy-abs:theta=0.5": "entropy-abs θ = 0.5", "entropy-abs:theta=1.5": "entropy-abs θ = 1.5",
+             "entropy-abs:theta=3.0": "entropy-abs θ = 3.0", "oracle": "oracle (first rejection, privileged)"}
+    lines = ["| rule | include | exclude |", "|---|---|---|"]
+    for spec, name in names.items():
+        cells = [f"{_overall(summary, f'{spec} @ stop_mode={mode}')['speedup_vs_verifier']['mean']:.2f}×"
+                 for mode in ("include", "exclude")]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n" + "\n".join(lines) + "\n"
 
 
 def _comparison_table(result: dict) -> str:
@@ -119,6 +132,12 @@ FIGURES: dict[str, Figure] = {
     "eval-default.entropy-abs-1.5.vs_best_fixed_k": _speedup("entropy-abs:theta=1.5", "speedup_vs_best_fixed_k"),
     "eval-default.fixed-k-2.vs_verifier": _speedup("fixed-k:k=2"),
     "eval-default.oracle.vs_verifier": _speedup("oracle"),
+    # The stop-mode ablation that chose the env's default stop mode (docs/results/stop-mode).
+    "stop-mode.table": Figure(STOP_MODE, _stop_mode_table),
+    "stop-mode.verifier_tokens_per_s": Figure(
+        STOP_MODE, lambda summary: f"{_overall(summary, 'no-spec')['tokens_per_s']['mean']:.1f}"),
+    "stop-mode.fixed-k-1.vs_verifier": _speedup("fixed-k:k=1", source=STOP_MODE),
+    "stop-mode.fixed-k-2.vs_verifier": _speedup("fixed-k:k=2", source=STOP_MODE),
     # The committed PPO policy against fixed-k and the tuned rule (`python -m train.compare`).
     "ppo.comparison_table": Figure(PPO_COMPARISON, _comparison_table),
     "ppo.verifier_tokens_per_s": Figure(PPO_COMPARISON, lambda result: f"{result['verifier_tokens_per_s']:.2f}"),

@@ -33,9 +33,10 @@ def test_every_named_figure_renders_and_is_used():
 
 
 def test_no_reference_to_documents_outside_the_repository():
-    """A clone has no ../shared/ folder, no research notes and no experiment plan: cite the public source."""
-    pattern = r"shared/research|anchors §|plan §|research notes"
-    found = subprocess.run(["git", "grep", "-n", "-E", pattern, "--", ".", ":!tests/test_docs.py"],
+    """A clone holds only what is committed: cite the public source (paper, repository path), not private notes."""
+    # Spelled in pieces so that this test itself is not a hit of `git grep` for them.
+    pattern = "|".join(("shared" + "/research", "anchors" + " §", "plan" + " §", "research" + " notes"))
+    found = subprocess.run(["git", "grep", "-n", "-E", pattern],
                            cwd=docs.ROOT, capture_output=True, text=True)
     assert found.returncode in (0, 1) and not found.stdout, found.stdout
 
