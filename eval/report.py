@@ -184,7 +184,7 @@ def summary_line(label: str, cond: dict) -> str:
     if m.get("speedup_vs_best_fixed_k"):
         parts.append(f"{_f(m['speedup_vs_best_fixed_k'].get('mean'))}x the best fixed-k")
     if cond.get("chosen_ebsd"):
-        parts.append(f"best entropy rule `{cond['chosen_ebsd']}`")
+        parts.append(f"chosen EBSD policy `{cond['chosen_ebsd']}`")
     return ", ".join(parts) + f" ({len(ranked)} policies, table below sorted by tokens/s)."
 
 
