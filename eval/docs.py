@@ -32,6 +32,7 @@ EVAL_DEFAULT = "docs/results/eval-default/summary.json"
 PPO_COMPARISON = "docs/ppo_embedded_comparison.json"
 PPO_RECORD = "policies/trained/ppo_embedded.json"
 STOP_MODE = "docs/results/stop-mode/summary.json"
+EVAL_PPO = "docs/results/eval-ppo/summary.json"
 # Documents that may hold figures: the README, the docs and the model cards.
 DOCUMENTS = ("README.md", "docs/*.md", "ebsd_env/drafters/*/README.md")
 MARKER = re.compile(r"<!-- figure: (?P<name>[\w.:=,-]+) -->(?P<body>.*?)<!-- /figure -->", re.DOTALL)
@@ -138,6 +139,9 @@ FIGURES: dict[str, Figure] = {
         STOP_MODE, lambda summary: f"{_overall(summary, 'no-spec')['tokens_per_s']['mean']:.1f}"),
     "stop-mode.fixed-k-1.vs_verifier": _speedup("fixed-k:k=1", source=STOP_MODE),
     "stop-mode.fixed-k-2.vs_verifier": _speedup("fixed-k:k=2", source=STOP_MODE),
+    # The evaluation of the committed PPO policy with the int8 drafter it was trained with (docs/results/eval-ppo).
+    "eval-ppo.fixed-k-4.acceptance": Figure(
+        EVAL_PPO, lambda summary: f"{_overall(summary, 'fixed-k:k=4')['acceptance_rate']:.2f}"),
     # The committed PPO policy against fixed-k and the tuned rule (`python -m train.compare`).
     "ppo.comparison_table": Figure(PPO_COMPARISON, _comparison_table),
     "ppo.verifier_tokens_per_s": Figure(PPO_COMPARISON, lambda result: f"{result['verifier_tokens_per_s']:.2f}"),
