@@ -40,6 +40,17 @@ def episodes_objective(stats: Sequence[Mapping]) -> float:
     return objective((s["new_tokens"] for s in stats), (s["decode_s"] for s in stats))
 
 
+def _bootstrap(statistic, n_units: int, n_boot: int, seed: int, level: float) -> list[float]:
+    """Percentile interval of `statistic(draws)` over `n_boot` resamples of the unit indices (nan, nan for fewer
+    than two units); `statistic` maps a (n_boot, n_units) index array to one value per resample."""
+    if n_units < 2:
+        return [float("nan"), float("nan")]
+    draws = np.random.default_rng(seed).integers(0, n_units, size=(n_boot, n_units))
+    values = statistic(draws)
+    alpha = (1 - level) / 2
+    return [float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))]
+
+
 def paired_ratio(mine: Mapping, base: Mapping, n_boot: int = N_BOOT, seed: int = 0, level: float = 0.95) -> dict:
     """Objective of `mine` over the objective of `base` on the units both have (``{unit: (tokens, seconds)}``).
 
@@ -55,12 +66,8 @@ def paired_ratio(mine: Mapping, base: Mapping, n_boot: int = N_BOOT, seed: int =
     b = np.asarray([base[u] for u in units], dtype=np.float64)
     ratio = (a[:, 0].sum() / a[:, 1].sum()) / (b[:, 0].sum() / b[:, 1].sum())
     per_unit = (a[:, 0] / a[:, 1]) / (b[:, 0] / b[:, 1])
-    ci = [float("nan"), float("nan")]
-    if len(units) >= 2:
-        draws = np.random.default_rng(seed).integers(0, len(units), size=(n_boot, len(units)))
-        boot = (a[draws, 0].sum(1) / a[draws, 1].sum(1)) / (b[draws, 0].sum(1) / b[draws, 1].sum(1))
-        alpha = (1 - level) / 2
-        ci = [float(np.quantile(boot, alpha)), float(np.quantile(boot, 1 - alpha))]
+    ci = _bootstrap(lambda d: (a[d, 0].sum(1) / a[d, 1].sum(1)) / (b[d, 0].sum(1) / b[d, 1].sum(1)),
+                    len(units), n_boot, seed, level)
     positive = per_unit[per_unit > 0]
     return {"mean": float(ratio), "ci": ci, "geomean": float(np.exp(np.log(positive).mean())) if len(positive)
             else float("nan"), "wins": float(np.mean(per_unit > 1)), "n": len(units)}
@@ -72,12 +79,7 @@ def objective_summary(work: Sequence[tuple[float, float]], n_boot: int = N_BOOT,
     data = np.asarray([w for w in work if w[1] > 0], dtype=np.float64).reshape(-1, 2)
     if not len(data):
         return {"mean": float("nan"), "ci": [float("nan"), float("nan")], "n": 0}
-    ci = [float("nan"), float("nan")]
-    if len(data) >= 2:
-        draws = np.random.default_rng(seed).integers(0, len(data), size=(n_boot, len(data)))
-        boot = data[draws, 0].sum(1) / data[draws, 1].sum(1)
-        alpha = (1 - level) / 2
-        ci = [float(np.quantile(boot, alpha)), float(np.quantile(boot, 1 - alpha))]
+    ci = _bootstrap(lambda d: data[d, 0].sum(1) / data[d, 1].sum(1), len(data), n_boot, seed, level)
     return {"mean": float(data[:, 0].sum() / data[:, 1].sum()), "ci": ci, "n": len(data)}
 
 
