@@ -55,14 +55,16 @@ def test_an_error_leaves_the_old_file_and_no_temporary(tmp_path):
 
 
 def test_no_other_atomic_writer_in_the_project():
-    """Temporary-file-and-rename is written once, in ebsd_env/io.py (model conversion stages whole folders)."""
-    pattern = re.compile(r"mkstemp\(|os\.replace\(|\.replace\(.*(tmp|path)|\.tmp\"")
+    """Temporary-file-and-rename is written once, in ebsd_env/io.py. Whole folders staged then renamed (the
+    converted model cache, a training checkpoint) are another mechanism and are listed here."""
+    folders = {("ebsd_env/models.py", "staging"), ("train/callbacks.py", "tmp.rename(target)")}
+    pattern = re.compile(r"mkstemp\(|os\.replace\(|tmp\w*\.(replace|rename)\(|\.tmp[\"']")
     offenders = []
     for path in ROOT.glob("*/**/*.py"):
         relative = path.relative_to(ROOT).as_posix()
         if relative.startswith((".venv/", "tests/")) or relative == "ebsd_env/io.py":
             continue
         for number, line in enumerate(path.read_text().splitlines(), 1):
-            if pattern.search(line) and "staging" not in line:
+            if pattern.search(line) and not any(relative == f and snippet in line for f, snippet in folders):
                 offenders.append(f"{relative}:{number}: {line.strip()}")
     assert not offenders, "use ebsd_env.io instead:\n" + "\n".join(offenders)
