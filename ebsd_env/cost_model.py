@@ -21,10 +21,11 @@ JSON file when runs on different machines or days must share one clock.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import statistics
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,10 @@ class CostModel:
     draft_s: float
     verify_points: tuple[tuple[int, float], ...]
     source: str = ""
+    # What the costs were measured on (`ebsd_env.clock.fingerprint`: pair, drafter hash, kernels, threads, CPU)
+    # and how they compared with the wall clock (`ebsd_env.clock.validate`); empty for hand-made models.
+    fingerprint: dict = field(default_factory=dict, compare=False)
+    validation: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self):
         if not self.draft_s > 0:
@@ -56,6 +61,14 @@ class CostModel:
             raise ValueError(f"verify_points must have strictly increasing fed-token counts, got {points}")
         if any(seconds <= 0 for _, seconds in points):
             raise ValueError(f"verification costs must be > 0 seconds, got {points}")
+        # Feeding more tokens never costs less: a curve that falls was measured on a noisy machine and would
+        # pay policies for verifying more (the PPO calibration shipped before the clock charged 5 tokens
+        # 0.294 s and 2 tokens 0.402 s).
+        for (fed_a, sec_a), (fed_b, sec_b) in zip(points[:-1], points[1:], strict=True):
+            if sec_b < sec_a:
+                raise ValueError(f"non-monotone cost curve: verifying {fed_b} fed tokens costs {sec_b:.4g} s but "
+                                 f"{fed_a} cost {sec_a:.4g} s; recalibrate on a quiet machine "
+                                 "(ebsd_env.clock.calibrate fits a monotone curve) or fix the profile")
         object.__setattr__(self, "verify_points", points)
 
     def verify_cost(self, fed: int) -> float:
@@ -81,8 +94,21 @@ class CostModel:
 
     @classmethod
     def from_dict(cls, data: dict) -> CostModel:
-        return cls(draft_s=float(data["draft_s"]), verify_points=tuple(map(tuple, data["verify_points"])),
-                   source=str(data.get("source", "")))
+        """A cost model or cost profile from JSON; files written before fingerprints existed load too."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a cost profile is a JSON object with draft_s and verify_points, got {type(data)}")
+        missing = [key for key in ("draft_s", "verify_points") if key not in data]
+        if missing:
+            raise ValueError(f"cost profile lacks field(s) {', '.join(missing)}: give draft_s (seconds per drafting "
+                             "step) and verify_points ([[fed tokens, seconds], ...] from fed=1)")
+        try:
+            points = tuple((int(fed), float(sec)) for fed, sec in data["verify_points"])
+            draft_s = float(data["draft_s"])
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"cost profile fields are malformed ({error}): draft_s is a number, verify_points a "
+                             "list of [fed tokens, seconds] pairs") from None
+        return cls(draft_s=draft_s, verify_points=points, source=str(data.get("source", "")),
+                   fingerprint=dict(data.get("fingerprint") or {}), validation=dict(data.get("validation") or {}))
 
     def save(self, path: str | Path) -> None:
         """Write the calibration as JSON, atomically (a reader never sees half a file)."""
@@ -93,27 +119,18 @@ class CostModel:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"cost model file {str(path)!r} does not exist; write one with CostModel.save")
-        return cls.from_dict(json.loads(path.read_text()))
+        try:
+            return cls.from_dict(json.loads(path.read_text()))
+        except json.JSONDecodeError as error:
+            raise ValueError(f"cost model file {str(path)!r} is not valid JSON ({error}); rewrite it") from None
+        except ValueError as error:
+            raise ValueError(f"cost model file {str(path)!r}: {error}") from None
 
 
-def calibrate(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0,
-              fed_points: tuple[int, ...] = DEFAULT_FED_POINTS, repeats: int = 3,
-              prompt: str = CALIBRATION_PROMPT) -> CostModel:
-    """Time the pair through the decoder: every draft step, and verifications of drafts of ``fed - 1`` tokens.
-
-    Each point is the median of `repeats` measurements, after an untimed warm-up block. Decoding runs on a real
-    prompt, restarting whenever the sequence ends or runs short of budget.
-    """
-    if repeats < 1:
-        raise ValueError(f"repeats must be >= 1, got {repeats}")
-    if sorted(set(fed_points)) != list(fed_points) or fed_points[0] != 1 or len(fed_points) < 2:
-        raise ValueError(f"fed_points must be strictly increasing, start at 1 and have >= 2 entries: {fed_points}")
-    decoder = SpeculativeDecoder(pair, temperature=temperature, top_p=top_p, max_new_tokens=512, seed=0)
-    text_prompt = [{"role": "user", "content": prompt}] if getattr(pair.tokenizer, "chat_template", None) else prompt
+def _measure(decoder: SpeculativeDecoder, text_prompt, fed_points: tuple[int, ...], repeats: int,
+             prompt: str) -> tuple[list[float], dict[int, list[float]]]:
+    """Draft-step times and verification times per fed-token count, `repeats` rounds over the points."""
     budget = max(fed_points) + 1
-    decoder.start(text_prompt)
-    decoder.draft()  # warm-up, untimed: first calls allocate
-    decoder.verify()
     draft_times: list[float] = []
     verify_times: dict[int, list[float]] = {fed: [] for fed in fed_points}
     for _ in range(repeats):
@@ -132,10 +149,67 @@ def calibrate(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0,
             if not verify_times[fed]:
                 raise RuntimeError(f"calibration could not draft {fed - 1} tokens in a row on {prompt!r}: the "
                                    "drafter ends its drafts early every time; pass another calibration prompt")
-    points = tuple((fed, statistics.median(verify_times[fed])) for fed in fed_points)
+    return draft_times, verify_times
+
+
+def calibrate(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0,
+              fed_points: tuple[int, ...] = DEFAULT_FED_POINTS, repeats: int = 5,
+              prompt: str = CALIBRATION_PROMPT, tolerance: float = 0.2, attempts: int = 3,
+              validate: bool = True, validation_tolerance: float = 0.5) -> CostModel:
+    """Time the pair through the decoder and fit a monotone cost curve over the tokens fed to the verifier.
+
+    Each round times every draft step and one verification per fed-token count; the medians over `repeats`
+    rounds (after an untimed warm-up block) are made monotone by isotonic regression (`isotonic`). Why: a
+    curve that falls pays a policy for verifying more, and a clock must never do that. Where the medians fall
+    by more than `tolerance` (relative) below an earlier point, the machine was too noisy to trust: the
+    points are measured again (up to `attempts` times), then refused with a ValueError. So is an implausible
+    curve (`check_plausible`). With `validate`, the fitted model then predicts the decode time of a few fixed-k
+    generations and is compared with their wall time (`ebsd_env.clock.validate`); a mean error above
+    `validation_tolerance` is refused, and the report is kept in ``validation``.
+    """
+    from .clock import check_plausible, fingerprint, isotonic
+    from .clock import validate as validate_costs
+
+    if repeats < 1 or attempts < 1:
+        raise ValueError(f"repeats and attempts must be >= 1, got {repeats} and {attempts}")
+    if sorted(set(fed_points)) != list(fed_points) or fed_points[0] != 1 or len(fed_points) < 2:
+        raise ValueError(f"fed_points must be strictly increasing, start at 1 and have >= 2 entries: {fed_points}")
+    decoder = SpeculativeDecoder(pair, temperature=temperature, top_p=top_p, max_new_tokens=512, seed=0)
+    text_prompt = [{"role": "user", "content": prompt}] if getattr(pair.tokenizer, "chat_template", None) else prompt
+    decoder.start(text_prompt)
+    decoder.draft()  # warm-up, untimed: first calls allocate
+    decoder.verify()
+    draft_times: list[float] = []
+    verify_times: dict[int, list[float]] = {fed: [] for fed in fed_points}
+    for attempt in range(attempts):
+        more_draft, more_verify = _measure(decoder, text_prompt, fed_points, repeats, prompt)
+        draft_times += more_draft
+        for fed in fed_points:
+            verify_times[fed] += more_verify[fed]
+        medians = [statistics.median(verify_times[fed]) for fed in fed_points]
+        fitted = isotonic(medians)
+        worst = max((f - m) / f for m, f in zip(medians, fitted, strict=True))
+        if worst <= tolerance:
+            break
+        if attempt == attempts - 1:
+            shown = ", ".join(f"{fed}: {m:.4g} s" for fed, m in zip(fed_points, medians, strict=True))
+            raise ValueError(f"calibration measured a non-monotone cost curve ({shown}; a point {worst:.0%} below "
+                             f"an earlier one, tolerance {tolerance:.0%}) {attempts} times: the machine is too "
+                             "busy; calibrate on a quiet machine, with more repeats, or load a cost profile")
+    points = tuple(zip(fed_points, fitted, strict=True))
     source = (f"calibrated on {pair.drafter_name} / {pair.verifier_name} ({pair.device}), temperature={temperature}, "
-              f"top_p={top_p}, {repeats} repeats")
-    return CostModel(draft_s=statistics.median(draft_times), verify_points=points, source=source)
+              f"top_p={top_p}, {len(verify_times[1])} repeats, isotonic fit of medians")
+    model = CostModel(draft_s=statistics.median(draft_times), verify_points=points, source=source,
+                      fingerprint=fingerprint(pair, temperature, top_p))
+    check_plausible(model)
+    if validate:
+        report = validate_costs(pair, model, temperature=temperature, top_p=top_p)
+        if not report["mean_abs_error"] <= validation_tolerance:
+            raise ValueError(f"the calibrated clock predicts fixed-k generations {report['mean_abs_error']:.0%} off "
+                             f"their wall time on average (tolerance {validation_tolerance:.0%}; {report['runs']}): "
+                             "the machine is too busy; calibrate on a quiet machine or load a cost profile")
+        model = dataclasses.replace(model, validation=report)
+    return model
 
 
 _CACHE: dict[tuple, CostModel] = {}

@@ -10,14 +10,16 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from .cost_model import CostModel, cached_cost_model
+from .clock import CLOCK_KINDS, Clock, make_clock
+from .cost_model import CostModel
 from .decoder import STOP_MODES, SpeculativeDecoder, VerifyResult
 from .entropy import EntropyConfig
 from .models import ModelPair, cached_pair
 from .observation import ObservationLayout
 from .prompts import normalise_prompts
+from .protocol import Decoder
 
-CLOCKS = ("wall", "model")
+CLOCKS = CLOCK_KINDS
 CONTINUE, STOP = 0, 1
 # The stop mode of policies that follow the env (the entropy rules, PPO, the oracle). Include measured
 # faster on the embedded pair: in exclude mode every stop pays for a drafted token it throws away, which an
@@ -107,10 +109,12 @@ class EBSDEnv(gym.Env):
     dividing totals. Under sampling N varies with the sampled output and the ranking holds in expectation per
     generated token. See docs/env.md for the derivation.
 
-    Clocks: `clock="wall"` charges the decoder's synchronised `perf_counter` times of each drafting step and
-    verification (forward passes, signals, acceptance, cache rollback); `clock="model"` charges a
-    deterministic `CostModel` calibrated by timing this very pair (seconds per draft step, seconds per
-    verification as a function of the k + 1 fed tokens), so rewards and statistics repeat exactly.
+    Clocks (`ebsd_env.clock`, the only time ledger): `clock="wall"` charges the decoder's synchronised
+    `perf_counter` times of each drafting step and verification (forward passes, signals, acceptance, cache
+    rollback); `clock="model"` charges a deterministic, monotone `CostModel` calibrated by timing this very
+    pair (seconds per draft step, seconds per verification as a function of the k + 1 fed tokens), so rewards
+    and statistics repeat exactly; `clock="profile"` charges a cost profile loaded from JSON (`cost_model=`),
+    e.g. measured on another machine. A `Clock` object may be passed as well.
 
     ## Starting State
 
@@ -140,7 +144,8 @@ class EBSDEnv(gym.Env):
     gym.make("EBSD-v1", pair=None, prompts=None, history=8, entropy="shannon", entropy_param=None,
              entropy_temperature=1.0, min_draft_len=0, max_draft_len=16, max_new_tokens=128, temperature=0.0,
              top_p=1.0, clock="wall", extra_signals=False, seed=None, drafter=None, verifier=None, device="cpu",
-             reward_scale=None, cost_model=None, render_mode=None, stop_mode=DEFAULT_STOP_MODE)
+             reward_scale=None, cost_model=None, render_mode=None, stop_mode=DEFAULT_STOP_MODE,
+             decoder=None)
     ```
 
     - `stop_mode`: `"include"` or `"exclude"` (see Action Space). The default, `DEFAULT_STOP_MODE`, is the
@@ -153,8 +158,10 @@ class EBSDEnv(gym.Env):
       offline suite (`ebsd_env.prompts.load_prompts()`). With a chat template the prompt is sent as a user
       message.
     - `temperature`, `top_p`: 0 = greedy verification; > 0 = lossless speculative sampling.
-    - `cost_model`: a `CostModel`, a path to one saved as JSON, or None to calibrate the pair (once per
-      process and sampler settings).
+    - `cost_model`: a `CostModel`, a path to one saved as JSON (a cost profile), or None to calibrate the pair
+      (once per process and sampler settings). `clock="profile"` needs one.
+    - `decoder`: the decoder to drive (any `ebsd_env.protocol.Decoder`, e.g. a `ReplayDecoder`); None builds a
+      `SpeculativeDecoder` on `pair` with the env's sampler and entropy settings.
     - `render_mode`: None or `"ansi"` (text so far, the current draft in `[[...]]`). Other modes render
       nothing (`gym.make` warns about them); SB3's `make_vec_env` asks for `"rgb_array"` unless
       `env_kwargs={"render_mode": None}`.
@@ -182,10 +189,10 @@ class EBSDEnv(gym.Env):
                  seed: int | None = None, drafter: str | None = None, verifier: str | None = None,
                  device: str = "cpu", reward_scale: float | None = None,
                  cost_model: CostModel | str | Path | None = None, render_mode: str | None = None,
-                 stop_mode: str = DEFAULT_STOP_MODE):
+                 stop_mode: str = DEFAULT_STOP_MODE, decoder: Decoder | None = None):
         if stop_mode not in STOP_MODES:
             raise ValueError(f"unknown stop_mode {stop_mode!r}; valid: {', '.join(STOP_MODES)}")
-        if clock not in CLOCKS:
+        if not isinstance(clock, Clock) and clock not in CLOCKS:
             raise ValueError(f"unknown clock {clock!r}; valid: {', '.join(CLOCKS)}")
         if history < 1:
             raise ValueError(f"history must be >= 1 (entropies shown per observation), got {history}")
@@ -199,31 +206,39 @@ class EBSDEnv(gym.Env):
         if reward_scale is not None and not reward_scale > 0:
             raise ValueError(f"reward_scale must be > 0 tokens, got {reward_scale}")
         entropy_config = EntropyConfig(entropy, entropy_param, entropy_temperature)
-        if pair is None:
+        if decoder is not None:  # a decoder given (a replay or a custom one): it carries its own pair, if any
+            if drafter is not None or verifier is not None:
+                raise ValueError("give either decoder= or drafter=/verifier= model ids, not both")
+            if getattr(decoder, "entropy", entropy_config) != entropy_config:
+                raise ValueError(f"the decoder reports entropy {decoder.entropy} but the env was asked for "
+                                 f"{entropy_config}: make the env with the decoder's entropy settings")
+            pair = pair if pair is not None else getattr(decoder, "pair", None)
+        elif pair is None:
             pair = cached_pair(drafter, verifier, device)
         elif drafter is not None or verifier is not None:
             raise ValueError("give either pair= or drafter=/verifier= model ids, not both")
 
         self.pair = pair
         self.prompts = normalise_prompts(prompts)
-        self.clock = clock
         self.stop_mode = stop_mode
         self.min_draft_len = int(min_draft_len)
         self.max_draft_len = int(max_draft_len)
         self.max_new_tokens = int(max_new_tokens)
         self.render_mode = render_mode
-        self.decoder = SpeculativeDecoder(pair, temperature=temperature, top_p=top_p, entropy=entropy_config,
-                                          max_new_tokens=max_new_tokens)
-        if cost_model is None:
-            cost_model = cached_cost_model(pair, temperature, top_p)
-        elif isinstance(cost_model, (str, Path)):
-            cost_model = CostModel.load(cost_model)
-        self.cost_model: CostModel = cost_model
-        self.baseline_rate = cost_model.verifier_rate  # ρ, tokens/s
+        if decoder is None:
+            decoder = SpeculativeDecoder(pair, temperature=temperature, top_p=top_p, entropy=entropy_config,
+                                         max_new_tokens=max_new_tokens)
+        self.decoder: Decoder = decoder
+        # The clock is the env's only time ledger (ebsd_env.clock); `self.clock` keeps its kind's name.
+        self.ledger: Clock = make_clock(clock, pair, cost_model, temperature, top_p)
+        self.clock = self.ledger.kind
+        self.cost_model: CostModel = self.ledger.costs
+        self.baseline_rate = self.ledger.baseline_rate  # ρ, tokens/s
         self.reward_scale = float(reward_scale or self.max_draft_len + 1)
+        vocab_size = pair.vocab_size if pair is not None else decoder.vocab_size
         self.observation_layout = ObservationLayout(history=history, max_draft_len=self.max_draft_len,
                                                     max_new_tokens=self.max_new_tokens,
-                                                    entropy_scale=entropy_config.max_value(pair.vocab_size),
+                                                    entropy_scale=entropy_config.max_value(vocab_size),
                                                     extra_signals=extra_signals)
         self.observation_space = spaces.Box(0.0, 1.0, (self.observation_layout.size,), np.float32)
         self.action_space = spaces.Discrete(2)
@@ -306,6 +321,8 @@ class EBSDEnv(gym.Env):
             return None
         if not (self._running or self._episode_over):
             return "(no episode yet: call reset())"
+        if self.pair is None:  # a replay without a tokenizer: token ids
+            return f"[{self._row['id']}] {self.decoder.new_tokens}[[{self.decoder.draft_tokens}]]"
         tokenizer = self.pair.tokenizer
         text = tokenizer.decode(self.decoder.new_tokens, skip_special_tokens=False)
         draft = tokenizer.decode(self.decoder.draft_tokens, skip_special_tokens=False)
@@ -361,7 +378,7 @@ class EBSDEnv(gym.Env):
         content = row.get("prompt") or row["turns"][0]
         if isinstance(content, dict):
             content = content["content"]
-        if getattr(self.pair.tokenizer, "chat_template", None):
+        if self.pair is not None and getattr(self.pair.tokenizer, "chat_template", None):
             return [{"role": "user", "content": content}]
         return content
 
@@ -389,18 +406,15 @@ class EBSDEnv(gym.Env):
 
     def _draft(self) -> None:
         step = self.decoder.draft()
-        dt = step.time_s if self.clock == "wall" else self.cost_model.draft_s
+        dt = self.ledger.draft_time(step.time_s)
         self._draft_s += dt
         self._pending_s += dt
 
     def _verify(self) -> VerifyResult:
         self._block_entropies = [step.entropy for step in self.decoder.draft_steps]
         result = self.decoder.verify()
-        if self.clock == "wall":
-            draft_s, verify_s = result.draft_time_s, result.verify_time_s
-        else:
-            draft_s = (result.drafted + result.discarded) * self.cost_model.draft_s
-            verify_s = self.cost_model.verify_cost(result.drafted + 1)
+        draft_s, verify_s = self.ledger.block_times(result.drafted, result.discarded, result.draft_time_s,
+                                                    result.verify_time_s)
         self._block_draft_s, self._block_verify_s = draft_s, verify_s
         self._verify_s += verify_s
         self._pending_s += verify_s
