@@ -2,6 +2,7 @@
 
 from gymnasium.envs.registration import register
 
+from .clock import CLOCK_KINDS, Clock, make_clock
 from .cost_model import CostModel, cached_cost_model, calibrate
 from .decoder import STOP_MODES, DecoderError, DraftStep, Generation, SpeculativeDecoder, VerifyResult, rollback_cache
 from .entropy import ENTROPY_TYPES, EntropyConfig
@@ -11,7 +12,7 @@ from .objective import OBJECTIVE, episodes_objective, objective
 from .observation import ObservationLayout
 
 __all__ = [
-    "CostModel", "DEFAULT_STOP_MODE", "EBSDEnv", "OBJECTIVE", "STOP_MODES", "episodes_objective", "objective",
+    "CLOCK_KINDS", "Clock", "make_clock", "CostModel", "DEFAULT_STOP_MODE", "EBSDEnv", "OBJECTIVE", "STOP_MODES", "episodes_objective", "objective",
     "calibrate", "cached_cost_model",
     "DecoderError", "DraftStep", "ENTROPY_TYPES", "EMBEDDED_VERIFIER", "EntropyConfig", "Generation",
     "ModelLoadError", "ModelPair", "ObservationLayout", "SpeculativeDecoder", "VerifyResult", "cached_pair",
@@ -21,3 +22,5 @@ __all__ = [
 # Wall-clock rewards differ from run to run; the model clock (a calibrated cost model) makes the env deterministic.
 register(id="EBSD-v1", entry_point="ebsd_env.env:EBSDEnv", nondeterministic=True)
 register(id="EBSD-Deterministic-v1", entry_point="ebsd_env.env:EBSDEnv", kwargs={"clock": "model"})
+# Replays of recorded greedy traces (ebsd_env.replay): the same env, no models, thousands of steps per second.
+register(id="EBSD-Replay-v1", entry_point="ebsd_env.replay.env:ReplayEnv", kwargs={"clock": "model"})

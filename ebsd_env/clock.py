@@ -82,7 +82,8 @@ def drafter_hash(pair: ModelPair) -> str:
 def pair_fingerprint(pair: ModelPair) -> dict:
     """What the drafter's proposals depend on: the pair's names, the drafter's weight hash and the kernels."""
     return {"drafter": pair.drafter_name, "verifier": pair.verifier_name, "drafter_hash": drafter_hash(pair),
-            "vocab_size": int(pair.vocab_size), "kernels": pair.metadata.get("kernels")}
+            "vocab_size": int(pair.vocab_size), "eos_ids": sorted(int(i) for i in pair.eos_token_ids),
+            "kernels": pair.metadata.get("kernels")}
 
 
 def fingerprint(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0) -> dict:

@@ -1,0 +1,202 @@
+"""`ebsd record`: record greedy decoding traces of a prompt source into sharded Parquet files.
+
+Each prompt is decoded once by the verifier alone, through the live decoder's own step API: before each
+verification the drafter drafts its whole chain (up to ``max_draft_len`` tokens, each with its signals), every
+chain token is discarded (`discard_draft`), and the empty draft is verified, which commits the verifier's next
+greedy token. So one verifier pass per output token gives y, the verifier's features for the feature
+drafter, and the block start of every position; the drafter work is the chain itself. The chains are exactly
+what a live block starting at that position drafts (same code, same cache rollback), up to floating-point
+rounding of differently sized forward passes (`tests/test_replay.py` measures the mismatch rate).
+
+Shards of ``--shard-size`` prompts are written atomically (temporary file + `os.replace`); a rerun with the same
+``--out`` skips complete shards and records again any that are missing, truncated or corrupt. The model clock's
+calibration of the pair is saved beside the shards as ``cost_model.json`` (replays use it by default).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import tyro
+from tqdm import tqdm
+
+from ..decoder import SpeculativeDecoder
+from ..entropy import EntropyConfig
+from .trace import SIGNALS, Trace, TraceError, read_shard, read_shard_meta
+
+
+def settings_dict(entropy: EntropyConfig, max_draft_len: int, max_new_tokens: int) -> dict:
+    return {"entropy": {"measure": entropy.measure, "param": entropy.param, "temperature": entropy.temperature},
+            "max_draft_len": int(max_draft_len), "max_new_tokens": int(max_new_tokens), "temperature": 0.0}
+
+
+def entropy_from_settings(settings: dict) -> EntropyConfig:
+    e = settings["entropy"]
+    return EntropyConfig(e["measure"], e["param"], e["temperature"])
+
+
+def record_trace(decoder: SpeculativeDecoder, prompt, max_draft_len: int, max_new_tokens: int, row_id: str = "",
+                 category: str = "custom", prompt_index: int = 0) -> Trace:
+    """One prompt's trace through the live decoder (see the module docstring)."""
+    if not decoder.greedy:
+        raise ValueError("sampling cannot be replayed exactly (the output depends on the policy): record traces "
+                         "with temperature=0")
+    ids = decoder.start(prompt, max_new_tokens)
+    offsets = [0]
+    tokens: list[int] = []
+    signals: dict[str, list[float]] = {name: [] for name in SIGNALS}
+    while not decoder.finished:
+        while decoder.draft_room > 0 and len(decoder.draft_steps) < max_draft_len:
+            step = decoder.draft()
+            tokens.append(step.token)
+            for name in SIGNALS:
+                signals[name].append(getattr(step, name))
+        while decoder.draft_steps:
+            decoder.discard_draft()
+        decoder.verify()
+        offsets.append(len(tokens))
+    output = list(decoder.new_tokens)
+    if len(offsets) - 1 != len(output):
+        raise RuntimeError(f"recording committed {len(output)} tokens in {len(offsets) - 1} verifications; "
+                           "a verification of an empty draft must commit exactly one")
+    return Trace(id=row_id, category=category, prompt_index=prompt_index, prompt_ids=list(ids), output=output,
+                 budget=decoder.budget, chain_offsets=np.asarray(offsets, dtype=np.int64),
+                 chain_tokens=np.asarray(tokens, dtype=np.int64),
+                 signals={name: np.asarray(v, dtype=np.float64) for name, v in signals.items()})
+
+
+def decoder_prompt(pair, row: dict):
+    """What the env sends the decoder for a prompt row (a user message with a chat template, else text)."""
+    content = row.get("prompt") or row["turns"][0]
+    if isinstance(content, dict):
+        content = content["content"]
+    if getattr(pair.tokenizer, "chat_template", None):
+        return [{"role": "user", "content": content}]
+    return content
+
+
+def shard_is_complete(path: Path, meta: dict, rows: int) -> bool:
+    """A shard that reads back, carries `meta` and holds `rows` traces; a foreign one is an error."""
+    if not path.is_file():
+        return False
+    try:
+        found, traces = read_shard(path)
+    except TraceError:
+        return False  # truncated or corrupt: record it again
+    if found.get("fingerprint", {}).get("drafter_hash") != meta["fingerprint"]["drafter_hash"] or \
+            found.get("settings") != meta["settings"]:
+        raise TraceError(f"{str(path)!r} holds traces of another pair or other settings; record into a new --out")
+    return len(traces) == rows
+
+
+def record(pair, rows: list[dict], out: Path, max_draft_len: int = 16, max_new_tokens: int = 128,
+           entropy: EntropyConfig | None = None, shard_size: int = 16, calibrate_clock: bool = True,
+           progress: bool = True) -> dict:
+    """Record traces of `rows` into ``out/shard-NNNNN.parquet``; resumable. Returns a summary."""
+    from ..clock import pair_fingerprint
+    from ..cost_model import cached_cost_model
+
+    if max_draft_len < 1 or max_new_tokens < 1 or shard_size < 1:
+        raise ValueError(f"max_draft_len, max_new_tokens and shard_size must be >= 1, got {max_draft_len}, "
+                         f"{max_new_tokens}, {shard_size}")
+    entropy = entropy or EntropyConfig()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {"fingerprint": pair_fingerprint(pair), "settings": settings_dict(entropy, max_draft_len, max_new_tokens)}
+    for path in sorted(out.glob("shard-*.parquet")):  # refuse a folder of another recording before any work
+        try:
+            found = read_shard_meta(path)
+        except TraceError:
+            continue
+        if found["fingerprint"].get("drafter_hash") != meta["fingerprint"]["drafter_hash"] or \
+                found["settings"] != meta["settings"]:
+            raise TraceError(f"{str(out)!r} holds traces of another pair or other settings ({path.name}); record "
+                             "into a new --out")
+    decoder = SpeculativeDecoder(pair, temperature=0.0, entropy=entropy, max_new_tokens=max_new_tokens)
+    shards = [rows[i:i + shard_size] for i in range(0, len(rows), shard_size)]
+    todo = [i for i, shard in enumerate(shards) if not shard_is_complete(out / f"shard-{i:05d}.parquet", meta,
+                                                                         len(shard))]
+    (out / "manifest.json").write_text(json.dumps({**meta, "prompts": len(rows), "shards": len(shards),
+                                                   "shard_size": shard_size}, indent=2))
+    recorded, seconds, tokens = 0, 0.0, 0
+    bar = tqdm(total=sum(len(shards[i]) for i in todo), desc="record", unit="prompt", disable=not progress)
+    for i in todo:
+        traces = []
+        for offset, row in enumerate(shards[i]):
+            t0 = time.perf_counter()
+            traces.append(record_trace(decoder, decoder_prompt(pair, row), max_draft_len, max_new_tokens,
+                                       str(row.get("id", f"prompt-{i * shard_size + offset}")),
+                                       str(row.get("category", "custom")), i * shard_size + offset))
+            seconds += time.perf_counter() - t0
+            tokens += len(traces[-1].output)
+            recorded += 1
+            bar.update(1)
+        from .trace import write_shard
+
+        write_shard(out / f"shard-{i:05d}.parquet", traces, meta)
+    bar.close()
+    if calibrate_clock and not (out / "cost_model.json").is_file():
+        cached_cost_model(pair).save(out / "cost_model.json")
+    return {"out": str(out), "shards": len(shards), "recorded_shards": len(todo), "recorded_prompts": recorded,
+            "seconds": seconds, "tokens": tokens}
+
+
+@dataclass
+class RecordConfig:
+    """Record greedy decoding traces for replay (`EBSD-Replay-v1`, the vector env, `oracle-dp`)."""
+
+    out: Path
+    """Folder of the shards (rerun with the same --out to resume)."""
+    prompt_source: str | None = None
+    """Prompt source (default: the built-in suite; a .jsonl/.csv/.parquet file or an HF benchmark name)."""
+    categories: list[str] | None = None
+    """Keep only these categories."""
+    limit_per_category: int | None = None
+    """At most this many prompts per category."""
+    seed: int = 0
+    """Selects the subset of prompts (and the numbers of generated math problems)."""
+    max_new_tokens: int = 128
+    """Token budget per prompt (replays may use this or less)."""
+    max_draft_len: int = 16
+    """Chain length recorded per position (replays may use this or less)."""
+    entropy: str = "shannon"
+    """Entropy measure of the recorded signals (as the env's `entropy`)."""
+    entropy_param: float | None = None
+    entropy_temperature: float = 1.0
+    temperature: float = 0.0
+    """Must be 0: sampling cannot be replayed exactly."""
+    shard_size: int = 16
+    """Prompts per shard."""
+    drafter: str | None = None
+    verifier: str | None = None
+    device: str = "cpu"
+    threads: int | None = None
+    """torch CPU threads (default: $EBSD_THREADS, else torch's default)."""
+    kernels: Literal["auto", "plain", "onednn"] = "auto"
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = tyro.cli(RecordConfig, args=sys.argv[1:] if argv is None else argv)
+    if config.temperature != 0:
+        raise ValueError(f"sampling (temperature={config.temperature}) cannot be replayed exactly: the output "
+                         "depends on the policy's draws; record with --temperature 0")
+    entropy = EntropyConfig(config.entropy, config.entropy_param, config.entropy_temperature)
+    from ..kernels import configure_threads
+    from ..models import cached_pair
+    from ..prompts import load_prompts
+
+    configure_threads(config.threads)
+    rows = load_prompts(config.prompt_source, categories=config.categories,
+                        limit_per_category=config.limit_per_category, seed=config.seed)
+    if not rows:
+        raise ValueError(f"no prompts from {config.prompt_source or 'the built-in suite'!r}; check --categories")
+    pair = cached_pair(config.drafter, config.verifier, config.device, kernels=config.kernels)
+    summary = record(pair, rows, config.out, config.max_draft_len, config.max_new_tokens, entropy, config.shard_size)
+    print(json.dumps(summary))
+    return 0
