@@ -1,0 +1,275 @@
+"""`ReplayVectorEnv`: many `EBSD-Replay-v1` episodes stepped in numpy at once, and an SB3 VecEnv adapter.
+
+Each sub-env follows exactly `EBSDEnv`'s rules over a `ReplayDecoder` (action resolution, forced stops, stop
+modes, the one-token-left verification, observation encoding, reward), written as array operations over all
+sub-envs, so one `step` costs a few dozen numpy calls whatever the number of envs. `tests/test_replay.py`
+checks it against `ReplayEnv` step by step (observations, rewards, flags) for both stop modes.
+
+Autoreset is same-step (`gymnasium.vector.AutoresetMode.SAME_STEP`): when an episode ends, the returned
+observation is the next episode's first one and ``infos["final_obs"]`` / ``infos["final_info"]`` (masked by
+``infos["_final_obs"]``) hold the last one and the episode's statistics, as SB3 expects.
+
+Restrictions (one-line errors): ``min_draft_len`` must be 0 (every block starts at the empty draft, the v1
+default), and what `ReplayEnv` refuses (sampling, the wall clock, settings beyond the traces).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode, VectorEnv
+
+from ..clock import Clock
+from ..cost_model import CostModel
+from ..env import DEFAULT_STOP_MODE
+from ..entropy import EntropyConfig
+from ..observation import ObservationLayout
+from .env import load_traces, replay_clock
+from .trace import TraceError, TraceSet
+
+
+class ReplayVectorEnv(VectorEnv):
+    """`num_envs` replay episodes at once. Arguments as `ReplayEnv`'s; `trace_indices` restricts the traces an
+    episode is drawn from (uniformly, from the env's seeded generator)."""
+
+    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP}
+
+    def __init__(self, traces: TraceSet | str | Path | Sequence[str | Path], num_envs: int = 16, history: int = 8,
+                 max_draft_len: int | None = None, max_new_tokens: int | None = None, clock: str | Clock = "model",
+                 cost_model: CostModel | str | Path | None = None, extra_signals: bool = False,
+                 reward_scale: float | None = None, stop_mode: str = DEFAULT_STOP_MODE, min_draft_len: int = 0,
+                 temperature: float = 0.0, seed: int | None = None, trace_indices: Sequence[int] | None = None):
+        if temperature != 0:
+            raise ValueError(f"sampling (temperature={temperature}) cannot be replayed: use temperature=0")
+        if min_draft_len != 0:
+            raise ValueError(f"the vector replay env needs min_draft_len=0 (got {min_draft_len}); use ReplayEnv for "
+                             "min_draft_len >= 1")
+        if stop_mode not in ("include", "exclude"):
+            raise ValueError(f"unknown stop_mode {stop_mode!r}; valid: include, exclude")
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        traces = load_traces(traces)
+        self.traces = traces
+        self.clock = replay_clock(traces, clock, cost_model)
+        L = traces.max_draft_len if max_draft_len is None else int(max_draft_len)
+        if not 1 <= L <= traces.max_draft_len:
+            raise TraceError(f"max_draft_len={L} must be in [1, {traces.max_draft_len}] (the recorded chain length)")
+        budget = traces.max_new_tokens if max_new_tokens is None else int(max_new_tokens)
+        if not 1 <= budget <= traces.max_new_tokens:
+            raise TraceError(f"max_new_tokens={budget} must be in [1, {traces.max_new_tokens}] (the recorded budget)")
+        self.max_draft_len, self.max_new_tokens, self.stop_mode = L, budget, stop_mode
+        self.num_envs = int(num_envs)
+        e = traces.settings["entropy"]
+        entropy = EntropyConfig(e["measure"], e["param"], e["temperature"])
+        vocab = int(traces.fingerprint.get("vocab_size") or 0)
+        if vocab < 2:
+            raise TraceError("the traces do not record the vocabulary size; record them again with `ebsd record`")
+        self.layout = ObservationLayout(history=history, max_draft_len=L, max_new_tokens=budget,
+                                        entropy_scale=entropy.max_value(vocab), extra_signals=extra_signals)
+        self.observation_layout = self.layout
+        self.single_observation_space = spaces.Box(0.0, 1.0, (self.layout.size,), np.float32)
+        self.single_action_space = spaces.Discrete(2)
+        self.observation_space = spaces.Box(0.0, 1.0, (self.num_envs, self.layout.size), np.float32)
+        self.action_space = spaces.MultiDiscrete(np.full(self.num_envs, 2))
+        self.reward_scale = float(reward_scale or L + 1)
+        self.baseline_rate = self.clock.baseline_rate
+        costs = self.clock.costs
+        self._draft_s = costs.draft_s
+        self._vcost = np.asarray([costs.verify_cost(k + 1) for k in range(L + 1)], dtype=np.float64)
+
+        flat = traces.flat()
+        self._base = flat["base"]
+        self._budget = np.minimum(flat["budget"], budget)
+        self._n_out = np.minimum(flat["length"], self._budget)
+        eos = np.asarray(sorted(traces.fingerprint.get("eos_ids") or []), dtype=np.int64)
+        last = np.asarray([t.output[n - 1] if n else -1 for t, n in zip(traces.traces, self._n_out, strict=True)])
+        self._terminates = np.isin(last, eos)
+        self._match = flat["match"]
+        self._is_eos = np.isin(flat["tokens"][:, :L], eos)
+        self._sig = {name: np.ascontiguousarray(flat[name][:, :L]) for name in ("entropy", "top1_prob", "margin",
+                                                                                "token_prob")}
+        self._scale = self.layout.entropy_scale
+        self._pool = np.arange(len(traces)) if trace_indices is None else np.asarray(trace_indices, dtype=np.int64)
+        if len(self._pool) == 0 or self._pool.min() < 0 or self._pool.max() >= len(traces):
+            raise ValueError(f"trace_indices must be non-empty indices in [0, {len(traces)})")
+        B = self.num_envs
+        self._rng = np.random.default_rng(seed)
+        self._arange_h = np.arange(history)
+        self._rows_b = np.arange(B)
+        self.t = np.zeros(B, dtype=np.int64)
+        self.j = np.zeros(B, dtype=np.int64)
+        self.n = np.zeros(B, dtype=np.int64)
+        self._zero_state(np.ones(B, dtype=bool))
+        self._started = False
+
+    # ------------------------------------------------------------------ state
+    def _zero_state(self, rows: np.ndarray) -> None:
+        for name in ("prev_emitted", "ep_len", "ep_blocks", "ep_drafted", "ep_accepted"):
+            if not hasattr(self, name):
+                setattr(self, name, np.zeros(self.num_envs, dtype=np.int64))
+            getattr(self, name)[rows] = 0
+        for name in ("prev_acc", "ep_draft_s", "ep_verify_s", "ep_return"):
+            if not hasattr(self, name):
+                setattr(self, name, np.zeros(self.num_envs, dtype=np.float64))
+            getattr(self, name)[rows] = 0.0
+
+    def _begin(self, rows: np.ndarray) -> None:
+        count = int(rows.sum())
+        if count:
+            self.t[rows] = self._pool[self._rng.integers(len(self._pool), size=count)]
+            self.j[rows] = 0
+            self.n[rows] = 0
+            self._zero_state(rows)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+        if options:
+            unknown = set(options) - {"trace_indices"}
+            if unknown:
+                raise ValueError(f"unknown reset option(s) {sorted(unknown)}; valid: 'trace_indices' (one per env)")
+            indices = np.asarray(options["trace_indices"], dtype=np.int64)
+            if indices.shape != (self.num_envs,) or indices.min() < 0 or indices.max() >= len(self.traces):
+                raise ValueError(f"trace_indices must hold {self.num_envs} indices in [0, {len(self.traces)})")
+        self._begin(np.ones(self.num_envs, dtype=bool))
+        if options:
+            self.t[:] = indices
+        self._started = True
+        return self._observe(), {}
+
+    def _observe(self) -> np.ndarray:
+        h = self.layout.history
+        n, row = self.n, self._base[self.t] + self.j
+        cols = n[:, None] - h + self._arange_h[None, :]
+        valid = cols >= 0
+        ent = self._sig["entropy"][row[:, None], np.maximum(cols, 0)] / self._scale
+        obs = np.zeros((self.num_envs, self.layout.size), dtype=np.float32)
+        obs[:, :h] = np.where(valid, np.clip(ent, 0.0, 1.0), 0.0)
+        obs[:, h:2 * h] = valid
+        obs[:, 2 * h] = np.minimum(n / self.max_draft_len, 1.0)
+        if self.layout.extra_signals:
+            has = n > 0
+            last = np.maximum(n - 1, 0)
+            for offset, name in ((1, "top1_prob"), (2, "margin"), (5, "token_prob")):
+                obs[:, 2 * h + offset] = np.where(has, np.clip(self._sig[name][row, last], 0.0, 1.0), 0.0)
+            obs[:, 2 * h + 3] = np.minimum(self.prev_emitted / (self.max_draft_len + 1), 1.0)
+            obs[:, 2 * h + 4] = np.minimum(self.j / self.max_new_tokens, 1.0)
+            obs[:, 2 * h + 6] = np.clip(self.prev_acc, 0.0, 1.0)
+        return obs
+
+    def step(self, actions):
+        if not self._started:
+            raise RuntimeError("call reset() before step()")
+        stop = np.asarray(actions).reshape(-1) == 1
+        if stop.shape != (self.num_envs,):
+            raise ValueError(f"expected {self.num_envs} actions, got shape {np.shape(actions)}")
+        t, j, n = self.t, self.j, self.n
+        row = self._base[t] + j
+        budget = self._budget[t]
+        empty = n == 0
+        last_eos = ~empty & self._is_eos[row, np.maximum(n - 1, 0)]
+        room = np.where(last_eos, 0, np.maximum(budget - j - 1 - n, 0))
+        verify = np.where(empty, stop | (room == 0), stop | (room == 0) | (n >= self.max_draft_len))
+        discard = ~empty & stop & (self.stop_mode == "exclude")
+        dt = np.where(verify, 0.0, self._draft_s)
+        self.ep_draft_s += dt
+        k = n - discard
+        accepted = np.minimum(k, self._match[row])
+        n_out = self._n_out[t]
+        emitted = np.where(verify, np.minimum(accepted + 1, n_out - j), 0)
+        verify_s = np.where(verify, self._vcost[k], 0.0)
+        j_new = j + emitted
+        # One token of budget left after a verification: the verifier alone produces it in the same step.
+        extra = verify & (j_new < n_out) & (budget - j_new <= 1)
+        emitted = emitted + extra
+        j_new = j_new + extra
+        verify_s = verify_s + np.where(extra, self._vcost[0], 0.0)
+        dt = dt + verify_s
+        self.ep_verify_s += verify_s
+        self.ep_blocks += verify.astype(np.int64) + extra
+        self.ep_drafted += np.where(verify, k, 0)
+        self.ep_accepted += np.where(verify, accepted, 0)
+        self.prev_emitted = np.where(verify, emitted, self.prev_emitted)
+        self.prev_acc = np.where(verify, np.where(k > 0, accepted / np.maximum(k, 1), 0.0), self.prev_acc)
+        self.j = j_new
+        self.n = np.where(verify, 0, n + 1)
+        rewards = (emitted - self.baseline_rate * dt) / self.reward_scale
+        self.ep_return += rewards
+        self.ep_len += 1
+        done = self.j >= n_out
+        terminated = done & self._terminates[t]
+        truncated = done & ~terminated
+        obs = self._observe()
+        infos: dict = {}
+        if done.any():
+            infos = {"final_obs": np.where(done[:, None], obs, 0.0).astype(np.float32), "_final_obs": done,
+                     "final_info": self._episode_stats(done), "_final_info": done}
+            self._begin(done)
+            obs[done] = self._observe()[done]
+        return obs, rewards, terminated, truncated, infos
+
+    def _episode_stats(self, rows: np.ndarray) -> dict:
+        decode = self.ep_draft_s + self.ep_verify_s
+        tokens = self.j
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return {"tokens_per_s": np.where(rows, tokens / decode, np.nan), "new_tokens": np.where(rows, tokens, 0),
+                    "decode_s": np.where(rows, decode, 0.0), "draft_s": np.where(rows, self.ep_draft_s, 0.0),
+                    "verify_s": np.where(rows, self.ep_verify_s, 0.0), "blocks": np.where(rows, self.ep_blocks, 0),
+                    "drafted": np.where(rows, self.ep_drafted, 0), "accepted": np.where(rows, self.ep_accepted, 0),
+                    "episode_return": np.where(rows, self.ep_return, 0.0), "episode_length": np.where(rows,
+                                                                                                  self.ep_len, 0),
+                    "trace_index": np.where(rows, self.t, -1)}
+
+
+def sb3_vec_env(venv: ReplayVectorEnv):
+    """`venv` as a stable-baselines3 `VecEnv` (terminal observations in ``infos[i]["terminal_observation"]``,
+    episode statistics in ``infos[i]["episode_stats"]`` and SB3's ``infos[i]["episode"]``)."""
+    from stable_baselines3.common.vec_env import VecEnv
+
+    class SB3ReplayVecEnv(VecEnv):
+        def __init__(self, inner: ReplayVectorEnv):
+            self.venv = inner
+            super().__init__(inner.num_envs, inner.single_observation_space, inner.single_action_space)
+            self._actions = None
+
+        def reset(self):
+            seed = self._seeds[0] if any(s is not None for s in self._seeds) else None
+            obs, _ = self.venv.reset(seed=seed)
+            self._reset_seeds()
+            return obs
+
+        def step_async(self, actions):
+            self._actions = actions
+
+        def step_wait(self):
+            obs, rewards, terminated, truncated, info = self.venv.step(self._actions)
+            dones = terminated | truncated
+            infos = [{} for _ in range(self.num_envs)]
+            if dones.any():
+                final, stats = info["final_obs"], info["final_info"]
+                for i in np.flatnonzero(dones):
+                    episode = {key: value[i].item() for key, value in stats.items()}
+                    infos[i] = {"terminal_observation": final[i], "TimeLimit.truncated": bool(truncated[i]),
+                                "episode_stats": episode,
+                                "episode": {"r": episode["episode_return"], "l": episode["episode_length"]}}
+            return obs, rewards.astype(np.float32), dones, infos
+
+        def close(self):
+            pass
+
+        def get_attr(self, attr_name, indices=None):
+            return [getattr(self.venv, attr_name)] * len(self._get_indices(indices))
+
+        def set_attr(self, attr_name, value, indices=None):
+            setattr(self.venv, attr_name, value)
+
+        def env_method(self, method_name, *method_args, indices=None, **method_kwargs):
+            raise AttributeError(f"the replay VecEnv steps all envs in numpy; it has no per-env {method_name!r}")
+
+        def env_is_wrapped(self, wrapper_class, indices=None):
+            return [False] * len(self._get_indices(indices))
+
+    return SB3ReplayVecEnv(venv)
