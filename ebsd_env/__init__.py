@@ -12,7 +12,8 @@ from .objective import OBJECTIVE, episodes_objective, objective
 from .observation import ObservationLayout
 
 __all__ = [
-    "CLOCK_KINDS", "Clock", "make_clock", "CostModel", "DEFAULT_STOP_MODE", "EBSDEnv", "OBJECTIVE", "STOP_MODES", "episodes_objective", "objective",
+    "CLOCK_KINDS", "Clock", "make_clock",
+    "CostModel", "DEFAULT_STOP_MODE", "EBSDEnv", "OBJECTIVE", "STOP_MODES", "episodes_objective", "objective",
     "calibrate", "cached_cost_model",
     "DecoderError", "DraftStep", "ENTROPY_TYPES", "EMBEDDED_VERIFIER", "EntropyConfig", "Generation",
     "ModelLoadError", "ModelPair", "ObservationLayout", "SpeculativeDecoder", "VerifyResult", "cached_pair",

@@ -11,7 +11,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-BASELINE_FAMILIES = {"no-spec": "verifier", "fixed-k": "fixed-k", "random-k": "random-k", "oracle": "oracle"}
+BASELINE_FAMILIES = {"no-spec": "verifier", "fixed-k": "fixed-k", "random-k": "random-k",
+                     "oracle-first-reject": "oracle", "oracle-dp": "oracle-dp"}
 N_BOOT = 2000
 CALIBRATION_BINS = 10
 

@@ -44,7 +44,7 @@ DEFAULT_POLICIES = (
     "entropy-rel:theta=2.0",
     "combined",
     "svip",
-    "oracle",
+    "oracle-first-reject",
 )
 BASELINES = ("no-spec", "fixed-k:k=1", "fixed-k:k=2", "fixed-k:k=4", "fixed-k:k=8")
 ENV_KEYS = ("entropy", "entropy_param", "entropy_temperature", "max_draft_len", "min_draft_len", "history",
@@ -173,7 +173,7 @@ def build_plan(config: EvalConfig) -> Plan:
         variants = base + [_variant("entropy-abs:theta=1.0", entropy_temperature=t) for t in (0.5, 1.0, 2.0)]
         note = "entropy of the drafter's logits at temperature 0.5 / 1 / 2, same threshold"
     elif name == "temperature":
-        variants = [_variant(s) for s in DEFAULT_POLICIES if s != "oracle"]
+        variants = [_variant(s) for s in DEFAULT_POLICIES if s != "oracle-first-reject"]
         conditions = [Condition(t, config.max_new_tokens) for t in (0.0, 0.7, 1.0)]
         note = "sampling temperature 0 / 0.7 / 1.0 (lossless speculative sampling)"
     elif name == "criteria":
@@ -190,7 +190,8 @@ def build_plan(config: EvalConfig) -> Plan:
                 "(entropy-pos) thresholds")
     elif name == "stop-mode":
         variants = base + [_variant(spec, stop_mode=mode) for spec in ("entropy-abs:theta=0.5", "entropy-abs:theta=1.5",
-                                                                      "entropy-abs:theta=3.0", "oracle")
+                                                                      "entropy-abs:theta=3.0",
+                                                                      "oracle-first-reject")
                            for mode in ("include", "exclude")]
         note = "the same rules in include and exclude stop mode (which mode is faster decides the env's default)"
     elif name == "length":

@@ -148,6 +148,9 @@ POLICY_CLASSES: dict[str, type[Policy]] = {}
 
 
 def policy_class(name: str) -> type[Policy]:
+    if name == "oracle":
+        raise ValueError("the policy 'oracle' is now 'oracle-first-reject' (stop at the first rejection); "
+                         "'oracle-dp' is the optimal plan on a replay env")
     if name not in POLICY_CLASSES:
         raise ValueError(f"unknown policy {name!r}; valid: {', '.join(POLICY_CLASSES)} (ebsd policies lists their "
                          "parameters)")
@@ -157,8 +160,9 @@ def policy_class(name: str) -> type[Policy]:
 def make_policy(spec: str, env=None, layout=None) -> Policy:
     """A policy from its text spec, e.g. ``"entropy-abs:theta=1.0,min=1,max=12"`` or ``"ppo:runs/x/model.zip"``.
 
-    `env` (a gymnasium env over `EBSD-v1`) gives the observation layout and, for the oracle only, the decoder's
-    privileged peek; `layout` alone suffices for every other policy.
+    `env` (a gymnasium env over `EBSD-v1`) gives the observation layout and, for the oracles only, the decoder's
+    privileged peek (oracle-first-reject) or the replayed trace (oracle-dp); `layout` alone suffices for every
+    other policy.
     """
     name, items = parse_spec(spec)
     policy = policy_class(name).from_spec_items(items)

@@ -9,11 +9,22 @@ import tyro
 from .base import POLICY_CLASSES, make_policy, policy_class
 from .field import SVIP, AdaEDLLike, DraftVerify, HFConfidence, HFConfidenceROC, HFHeuristic, Kangaroo, LlamaCpp
 from .learned import AcceptancePolicy, EXP3Bandit, PPOPolicy, UCBBandit
-from .rules import Combined, EntropyAbs, EntropyPos, EntropyRel, EntropyWindow, FixedK, NoSpec, Oracle, RandomK
+from .rules import (
+    Combined,
+    EntropyAbs,
+    EntropyPos,
+    EntropyRel,
+    EntropyWindow,
+    FixedK,
+    NoSpec,
+    OracleDP,
+    OracleFirstReject,
+    RandomK,
+)
 
 POLICY_CLASSES.update({cls.name: cls for cls in (
     EntropyAbs, EntropyRel, EntropyWindow, EntropyPos, Combined,
-    FixedK, RandomK, NoSpec, Oracle,
+    FixedK, RandomK, NoSpec, OracleFirstReject, OracleDP,
     HFConfidence, HFConfidenceROC, HFHeuristic, SVIP, AdaEDLLike, DraftVerify, Kangaroo, LlamaCpp,
     PPOPolicy, UCBBandit, EXP3Bandit, AcceptancePolicy,
 )})

@@ -1,5 +1,5 @@
 """The project's entropy rules (docs/policies.md, "The entropy rules") and the baselines (fixed-k, random-k, no
-speculation, the oracle).
+speculation, the two oracles).
 
 Entropies are in nats of the env's configured measure (`layout.entropies_nats`), most recent last; the
 observation holds the current draft only, so H_t is the entropy of the token just drafted and H_{t-1} the one
@@ -196,7 +196,7 @@ class NoSpec(Policy):
         return True  # reached only when the env drafted first (min_draft_len >= 1): stop as soon as possible
 
 
-class Oracle(Policy):
+class OracleFirstReject(Policy):
     """PRIVILEGED: stop as soon as the verifier would reject the latest draft token (a first-rejection oracle).
 
     After each draft token it asks `env.unwrapped.decoder.peek_accepts()` how many draft tokens the verifier
@@ -205,23 +205,73 @@ class Oracle(Policy):
     discarded, so the verification feeds one token less for the same output. The peek runs outside the
     decoder's timers and the later `verify()` repeats (and is charged for) the same work, so reported speeds
     carry no cost for the oracle's knowledge. It is not an upper bound on every stopping policy: it always
-    drafts at least one token, however costly drafting is. Default
-    max=16. Needs the env: ``make_policy("oracle", env=env)``.
+    drafts at least one token, however costly drafting is (`oracle-dp` is the true optimum on a replay).
+    Default max=16. Needs the env: ``make_policy("oracle-first-reject", env=env)``. Formerly ``oracle``.
     """
 
-    name = "oracle"
-    description = "PRIVILEGED: stop where the verifier would first reject (peeks at the verifier; upper bound)"
+    name = "oracle-first-reject"
+    description = "PRIVILEGED: stop where the verifier would first reject (peeks at the verifier)"
     params = (Param("max", int, 16, "stop at this draft length", low=1),)
     privileged = True
 
     def check_binding(self):
         if self.env is None and self.layout is not None:
-            raise ValueError("oracle needs the env for its privileged peek: make_policy('oracle', env=env)")
+            raise ValueError("oracle-first-reject needs the env for its privileged peek: "
+                             "make_policy('oracle-first-reject', env=env)")
 
     def decide(self, view, obs):
         if view.position >= min(self.max, self.layout.max_draft_len) and self.acting_mode == "include":
             return True  # the env verifies here anyway: no peek needed (exclude: discard the last if rejected)
         if self.env is None:
-            raise ValueError("oracle needs the env for its privileged peek: make_policy('oracle', env=env)")
+            raise ValueError("oracle-first-reject needs the env for its privileged peek: "
+                             "make_policy('oracle-first-reject', env=env)")
         decoder = self.env.unwrapped.decoder
         return decoder.peek_accepts() < len(decoder.draft_steps)
+
+
+class OracleDP(Policy):
+    """PRIVILEGED, replay only: the optimal stopping plan of the trace under the env's clock.
+
+    `ebsd_env.replay.oracle.optimal_plan` solves max N / T exactly by dynamic programming over the block start
+    positions of the recorded greedy output (k = 0 allowed), for the env's clock, `max_draft_len`, budget and
+    stop mode; this policy follows the plan. No stopping policy reaches a higher tokens/s on that clock, so
+    a policy's objective over oracle-dp's is its share of the optimum. Needs an `EBSD-Replay-v1` env (the
+    plan needs the trace): ``make_policy("oracle-dp", env=replay_env)``.
+    """
+
+    name = "oracle-dp"
+    description = "PRIVILEGED, replay: the optimal plan for the trace under the env's clock (dynamic programming)"
+    privileged = True
+
+    def check_binding(self):
+        if self.env is None:
+            if self.layout is not None:
+                raise ValueError("oracle-dp needs a replay env: make_policy('oracle-dp', env=replay_env)")
+            return
+        if not hasattr(self.env.unwrapped.decoder, "traces"):
+            raise ValueError("oracle-dp plans on a recorded trace: run it on EBSD-Replay-v1 (record traces with "
+                             "`ebsd record`), not on the live env")
+        self._plans: dict[int, object] = {}
+
+    def _plan(self):
+        from ebsd_env.replay.oracle import optimal_plan
+
+        env = self.env.unwrapped
+        decoder = env.decoder
+        key = decoder.trace_index
+        if key not in self._plans:
+            self._plans[key] = optimal_plan(decoder.trace, env.cost_model, env.max_draft_len, env.stop_mode,
+                                            env.max_new_tokens)
+        return self._plans[key], decoder.j
+
+    def stop_at_empty(self, view, obs):
+        plan, j = self._plan()
+        return plan.k[j] == 0
+
+    def decide(self, view, obs):
+        plan, j = self._plan()
+        k = int(plan.k[j])
+        if self.acting_mode == "exclude":
+            # A draft planned to run to its natural end is verified whole by continuing there.
+            return k < plan.k_max[j] and view.position >= k + 1
+        return view.position >= k

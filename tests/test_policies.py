@@ -249,12 +249,13 @@ def test_list_policies_describes_every_policy(capsys):
     rows = {row["name"]: row for row in list_policies()}
     assert set(rows) == set(POLICIES)
     for name in ("entropy-abs", "entropy-rel", "entropy-window", "entropy-pos", "combined", "fixed-k", "random-k",
-                 "no-spec", "oracle", "hf-confidence", "hf-confidence-roc", "hf-heuristic", "svip", "adaedl-like",
+                 "no-spec", "oracle-first-reject", "oracle-dp", "hf-confidence", "hf-confidence-roc", "hf-heuristic",
+                 "svip", "adaedl-like",
                  "draft-verify", "kangaroo", "llamacpp", "ppo", "bandit-ucb", "bandit-exp3", "acceptance"):
         assert rows[name]["description"], name
     assert {p["name"]: p["default"] for p in rows["svip"]["params"]} == {"gamma": "0.15", "theta": "0.3",
                                                                          "min": "0", "max": "40"}
-    assert rows["oracle"]["privileged"] and rows["kangaroo"]["requires_extra_signals"]
+    assert rows["oracle-first-reject"]["privileged"] and rows["kangaroo"]["requires_extra_signals"]
     assert (rows["svip"]["stop_mode"], rows["hf-confidence"]["stop_mode"], rows["entropy-abs"]["stop_mode"]) == (
         "exclude", "include", None)
     assert policies_main([]) == 0
@@ -297,7 +298,7 @@ def test_layout_requirements():
     with pytest.raises(ValueError, match="has no observation layout"):
         make_policy("svip").predict(obs_at([0.1]))
     with pytest.raises(ValueError, match="needs the env"):
-        make_policy("oracle", layout=LAYOUT)
+        make_policy("oracle-first-reject", layout=LAYOUT)
 
 
 def test_batched_predict_like_sb3():

@@ -155,7 +155,7 @@ def test_every_policy_keeps_greedy_output_exact(name, stop_mode, env, reference,
 @pytest.mark.parametrize("temperature", [0.0, 0.8])
 def test_oracle_stops_exactly_at_the_first_rejection(noisy_pair, temperature):
     env = make_env(noisy_pair, temperature=temperature, max_new_tokens=48, stop_mode="include")
-    oracle = make_policy("oracle", env=env)
+    oracle = make_policy("oracle-first-reject", env=env)
     result = run_episode(env, oracle, seed=1, options={"prompt_index": 0})
     blocks = list(zip(result["draft_lengths"], result["accepted_lengths"], strict=True))
     # Every block drafts up to and including the first rejected token, never past it; a fully accepted block
@@ -168,7 +168,8 @@ def test_oracle_stops_exactly_at_the_first_rejection(noisy_pair, temperature):
     assert sum(d == a + 1 for d, a in blocks) > 0
     # Exclude mode: the first rejected token is discarded instead, so every verified draft is accepted whole.
     exclude = env_in_mode(env, "exclude")
-    result = run_episode(exclude, make_policy("oracle", env=exclude), seed=1, options={"prompt_index": 0})
+    result = run_episode(exclude, make_policy("oracle-first-reject", env=exclude), seed=1,
+                         options={"prompt_index": 0})
     assert result["draft_lengths"] == result["accepted_lengths"] and result["discarded"] > 0
     if temperature == 0:
         assert result["output_ids"] == run_episode(env, oracle, seed=1, options={"prompt_index": 0})["output_ids"]
@@ -176,9 +177,11 @@ def test_oracle_stops_exactly_at_the_first_rejection(noisy_pair, temperature):
 
 def test_oracle_on_extreme_pairs(copy_pair, random_pair):
     copy_env, random_env = make_env(copy_pair), make_env(random_pair, stop_mode="include")
-    copied = run_episode(copy_env, make_policy("oracle", env=copy_env), seed=0, options={"prompt_index": 0})
+    copied = run_episode(copy_env, make_policy("oracle-first-reject", env=copy_env), seed=0,
+                         options={"prompt_index": 0})
     assert copied["acceptance_rate"] == 1.0 and copied["draft_lengths"][0] == MAX_DRAFT
-    unrelated = run_episode(random_env, make_policy("oracle", env=random_env), seed=0, options={"prompt_index": 0})
+    unrelated = run_episode(random_env, make_policy("oracle-first-reject", env=random_env), seed=0,
+                            options={"prompt_index": 0})
     fixed = run_episode(random_env, make_policy("fixed-k:k=8", env=random_env), seed=0, options={"prompt_index": 0})
     assert unrelated["mean_draft_len"] < fixed["mean_draft_len"]
     assert unrelated["tokens_per_s"] > fixed["tokens_per_s"]
@@ -224,7 +227,7 @@ def test_rules_run_through_sb3_evaluate_policy(noisy_pair, spec):
 
 def test_policies_bind_to_a_single_env_vec_env(noisy_pair):
     vec = DummyVecEnv([lambda: Monitor(make_env(noisy_pair))])
-    oracle = make_policy("oracle", env=vec)
+    oracle = make_policy("oracle-first-reject", env=vec)
     mean_reward, _ = evaluate_policy(oracle, vec, n_eval_episodes=1, callback=verify_callback(oracle))
     assert np.isfinite(mean_reward)
     two = DummyVecEnv([lambda: make_env(noisy_pair)] * 2)
@@ -266,7 +269,7 @@ def test_rules_keep_greedy_output_exact_on_the_embedded_pair(embedded_pair):
     env = gym.make("EBSD-Deterministic-v1", pair=embedded_pair, prompts=PROMPTS[:1], max_new_tokens=16,
                    max_draft_len=MAX_DRAFT, cost_model=TOY_COSTS, extra_signals=True)
     reference = run_episode(env, make_policy("no-spec"), seed=0, options={"prompt_index": 0})["output_ids"]
-    for spec in ("svip", "kangaroo", "oracle", "entropy-abs:theta=1.0", "fixed-k:k=3"):
+    for spec in ("svip", "kangaroo", "oracle-first-reject", "entropy-abs:theta=1.0", "fixed-k:k=3"):
         for mode in ("include", "exclude"):
             if make_policy(spec).stop_mode in (None, mode):
                 mode_env = env_in_mode(env, mode)

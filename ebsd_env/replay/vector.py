@@ -24,8 +24,8 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 
 from ..clock import Clock
 from ..cost_model import CostModel
-from ..env import DEFAULT_STOP_MODE
 from ..entropy import EntropyConfig
+from ..env import DEFAULT_STOP_MODE
 from ..observation import ObservationLayout
 from .env import load_traces, replay_clock
 from .trace import TraceError, TraceSet

@@ -1,0 +1,89 @@
+"""`oracle-dp`: the optimal stopping plan for a recorded trace under a clock, by dynamic programming.
+
+The objective is N / T (`ebsd_env.objective`). A plan chooses, at each block start j (a position of the greedy
+output y), how many draft tokens k to verify, k = 0 (the verifier alone) included; the block emits
+e(j, k) = min(min(k, m_j) + 1, N - j) tokens, m_j being the agreement of the chain at j with y, and costs
+
+- include mode: k drafting steps + verify_cost(k + 1);
+- exclude mode: k + 1 drafting steps (the stop token is drafted, then discarded) + verify_cost(k + 1), except
+  k = 0 (stop at the empty draft: no drafting) and k = k_max, where the draft ends by itself (max_draft_len,
+  a drafted EOS, or no room) and continuing verifies it whole with k drafting steps;
+
+with k_max(j) = min(max_draft_len, chain length at j, budget - j - 1). Maximising N / T is Dinkelbach's
+fractional programme max_plan N / T; its inner problem min_plan T - λ N is a shortest path over positions.
+Under greedy decoding N is the same for every plan (the output is y), so λ drops out and one backward pass,
+T*(j) = min_k cost(j, k) + T*(j + e(j, k)), T*(N) = 0, is exact: the first Dinkelbach iteration is the last.
+No stopping policy can beat the plan on this clock; `oracle-dp` (in `policies.rules`) follows it through a
+replay env, and `optimal_time` / `optimal_rate` report it for shares.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..cost_model import CostModel
+from .trace import Trace
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The optimal decode time of one trace and the draft length to verify at each block start."""
+
+    time_s: float
+    tokens: int
+    k: np.ndarray  # k[j]: the draft length to verify when a block starts at position j
+    k_max: np.ndarray  # k_max[j]: where a draft starting at j ends by itself
+
+    @property
+    def rate(self) -> float:
+        return self.tokens / self.time_s if self.time_s > 0 else float("nan")
+
+
+def optimal_plan(trace: Trace, costs: CostModel, max_draft_len: int, stop_mode: str = "include",
+                 max_new_tokens: int | None = None) -> Plan:
+    """The time-optimal plan for `trace` (see the module docstring); `max_new_tokens` defaults to the trace's
+    budget and may only lower it."""
+    if stop_mode not in ("include", "exclude"):
+        raise ValueError(f"unknown stop_mode {stop_mode!r}; valid: include, exclude")
+    budget = trace.budget if max_new_tokens is None else min(int(max_new_tokens), trace.budget)
+    N = min(len(trace.output), budget)
+    match = trace.match_lengths()
+    chain_len = trace.chain_lengths()
+    L = int(max_draft_len)
+    ks_all = np.arange(L + 1)
+    vcost = np.asarray([costs.verify_cost(k + 1) for k in ks_all])
+    best = np.zeros(N + 1)
+    choice = np.full(N, -1, dtype=np.int64)
+    limit = np.zeros(N, dtype=np.int64)
+    d = costs.draft_s
+    for j in range(N - 1, -1, -1):
+        kmax = int(min(L, chain_len[j], max(budget - j - 1, 0)))
+        limit[j] = kmax
+        ks = ks_all[: kmax + 1]
+        drafted = ks + 1 if stop_mode == "exclude" else ks.copy()
+        drafted[0] = 0
+        drafted[kmax] = kmax
+        emitted = np.minimum(np.minimum(ks, match[j]) + 1, N - j)
+        nxt = j + emitted
+        # The env verifies the last token of budget at once (k = 0) when a block leaves exactly one.
+        tail = np.where((nxt < N) & (budget - nxt <= 1), vcost[0], 0.0)
+        nxt = np.where(tail > 0, nxt + 1, nxt)
+        total = drafted * d + vcost[ks] + tail + best[nxt]
+        i = int(np.argmin(total))
+        best[j], choice[j] = total[i], ks[i]
+    return Plan(time_s=float(best[0]), tokens=N, k=choice, k_max=limit)
+
+
+def optimal_time(trace: Trace, costs: CostModel, max_draft_len: int, stop_mode: str = "include",
+                 max_new_tokens: int | None = None) -> float:
+    """T*: the least decoding time any stopping policy can reach on `trace` under `costs`."""
+    return optimal_plan(trace, costs, max_draft_len, stop_mode, max_new_tokens).time_s
+
+
+def optimal_rate(traces, costs: CostModel, max_draft_len: int, stop_mode: str = "include",
+                 max_new_tokens: int | None = None) -> float:
+    """The objective (total tokens / total time) of the optimal plans over `traces`."""
+    plans = [optimal_plan(t, costs, max_draft_len, stop_mode, max_new_tokens) for t in traces]
+    return sum(p.tokens for p in plans) / sum(p.time_s for p in plans)
