@@ -13,6 +13,11 @@ suite, once per clock, timing every `reset` and `step` with `time.perf_counter()
 Resets (prompt prefill and the first draft) are timed apart and excluded from both shares.
 
 The first episode of each clock is a warm-up and is not counted.
+
+``--backend replay`` (with or without ``live``) also drives `EBSD-Replay-v1` on greedy traces of the same prompts
+(``--traces``: a folder from `ebsd record`; recorded there first if it holds none) with the same fixed-k rule,
+through `gym.make` and unwrapped, and the numpy `ReplayVectorEnv` with ``--vector-envs`` episodes at once, and
+prints steps/s beside the live env's, the ratio, and the fixed-k rule's share of `oracle-dp` on the traces.
 """
 
 from __future__ import annotations
@@ -47,6 +52,14 @@ class BenchEnvConfig(ModelArgs):
     """Token budget of every episode."""
     out: Path | None = None
     """Optional JSON file for the results (written atomically)."""
+    backend: list[Literal["live", "replay"]] = field(default_factory=lambda: ["live"])
+    """`live` (the real decoder, per clock), `replay` (recorded traces, model clock), or both side by side."""
+    traces: Path | None = None
+    """Trace folder for the replay backend (recorded there first when empty; default: a temporary folder)."""
+    vector_envs: int = 256
+    """Sub-envs of the numpy vector replay env."""
+    replay_seconds: float = 3.0
+    """Seconds of stepping per replay measurement."""
 
 
 def _prompts(count: int) -> list[dict]:
@@ -104,6 +117,60 @@ def bench_clock(env: gym.Env, k: int, episodes: int) -> dict:
     }
 
 
+def bench_replay(traces, k: int, max_new_tokens: int, vector_envs: int, seconds: float) -> list[dict]:
+    """Steps/s of the replay env (through `gym.make` and unwrapped) and of the vector env, fixed-k rule."""
+    import numpy as np
+
+    from ebsd_env.replay.vector import ReplayVectorEnv
+
+    rows = []
+    for label, env in (("replay (gym.make)", gym.make("EBSD-Replay-v1", traces=traces, stop_mode="include",
+                                                       max_new_tokens=max_new_tokens)),
+                       ("replay (unwrapped)", gym.make("EBSD-Replay-v1", traces=traces, stop_mode="include",
+                                                       max_new_tokens=max_new_tokens).unwrapped)):
+        steps, t0, episode = 0, time.perf_counter(), 0
+        while time.perf_counter() - t0 < seconds:
+            _, info = env.reset(seed=episode, options={"prompt_index": episode % len(traces)})
+            episode += 1
+            while True:
+                *_, terminated, truncated, info = env.step(int(info["position"] >= k))
+                steps += 1
+                if terminated or truncated:
+                    break
+        elapsed = time.perf_counter() - t0
+        rows.append({"backend": label, "steps": steps, "steps_per_s": steps / elapsed, "episodes": episode})
+    vec = ReplayVectorEnv(traces, num_envs=vector_envs, stop_mode="include", max_new_tokens=max_new_tokens, seed=0)
+    obs, _ = vec.reset(seed=0)
+    position = 2 * vec.layout.history
+    steps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        actions = (np.rint(obs[:, position] * vec.max_draft_len) >= k).astype(np.int64)
+        obs, *_ = vec.step(actions)
+        steps += vector_envs
+    elapsed = time.perf_counter() - t0
+    rows.append({"backend": f"replay vector x{vector_envs}", "steps": steps, "steps_per_s": steps / elapsed,
+                 "episodes": None})
+    return rows
+
+
+def oracle_shares(traces, specs: list[str], max_new_tokens: int, stop_mode: str = "include") -> dict:
+    """Each policy's objective (tokens / time over all traces, model clock) as a share of oracle-dp's."""
+    from ebsd_env.objective import episodes_objective
+    from ebsd_env.replay import ReplayEnv
+    from ebsd_env.replay.oracle import optimal_rate
+    from policies.registry import make_policy
+    from policies.rollout import run_episode
+
+    env = ReplayEnv(traces, stop_mode=stop_mode, max_new_tokens=max_new_tokens)
+    best = optimal_rate(env.traces.traces, env.cost_model, env.max_draft_len, stop_mode, max_new_tokens)
+    shares = {"oracle-dp_tokens_per_s": best}
+    for spec in specs:
+        policy = make_policy(spec, env=env)
+        stats = [run_episode(env, policy, seed=0, options={"prompt_index": i}) for i in range(len(env.traces))]
+        shares[spec] = episodes_objective(stats) / best
+    return shares
+
+
 def main(argv: list[str] | None = None) -> int:
     config = tyro.cli(BenchEnvConfig, args=sys.argv[1:] if argv is None else argv, description=__doc__,
                       prog="ebsd bench env")
@@ -111,21 +178,46 @@ def main(argv: list[str] | None = None) -> int:
     configure_threads(config.threads)
     machine = machine_state()
     busy = warn_if_busy()
+    if not config.backend:
+        raise ValueError("--backend needs live, replay or both")
     pair = cached_pair(config.drafter, config.verifier, config.device, kernels=config.kernels)
     prompts = _prompts(config.prompts)
     rows = []
-    for clock in config.clocks:
-        env = gym.make("EBSD-v1", pair=pair, prompts=prompts, clock=clock, max_new_tokens=config.max_new_tokens,
-                       max_draft_len=max(config.k, 16))
-        rows.append(bench_clock(env, config.k, config.prompts))
+    if "live" in config.backend:
+        for clock in config.clocks:
+            env = gym.make("EBSD-v1", pair=pair, prompts=prompts, clock=clock,
+                           max_new_tokens=config.max_new_tokens, max_draft_len=max(config.k, 16))
+            rows.append(bench_clock(env, config.k, config.prompts))
     print(f"pair: {pair.describe()}  threads={torch.get_num_threads()}  fixed k={config.k}  "
           f"{config.prompts} episodes x {config.max_new_tokens} tokens per clock")
     keys = ("steps", "steps_per_s", "tokens_per_s", "outside_forward_share", "env_layer_share")
-    print(f"{'clock':<8}" + "".join(f"{key:>24}" for key in keys))
-    for row in rows:
-        print(f"{row['clock']:<8}" + "".join(f"{row[key]:>24.4g}" for key in keys))
+    if rows:
+        print(f"{'clock':<8}" + "".join(f"{key:>24}" for key in keys))
+        for row in rows:
+            print(f"{row['clock']:<8}" + "".join(f"{row[key]:>24.4g}" for key in keys))
+    replay_rows, shares = [], {}
+    if "replay" in config.backend:
+        from ebsd_env.replay import TraceSet
+        from ebsd_env.replay.record import record
+
+        folder = config.traces or Path(tempfile.mkdtemp(prefix="ebsd-bench-traces-"))
+        if not list(folder.glob("shard-*.parquet")):
+            record(pair, prompts, folder, max_draft_len=16, max_new_tokens=config.max_new_tokens)
+        traces = TraceSet.load(folder, pair=pair)
+        replay_rows = bench_replay(traces, config.k, config.max_new_tokens, config.vector_envs,
+                                   config.replay_seconds)
+        live_rate = max((r["steps_per_s"] for r in rows), default=float("nan"))
+        print(f"\n{'backend':<26}{'steps':>12}{'steps/s':>14}{'x live':>10}")
+        for row in [{"backend": f"live ({r['clock']})", **r} for r in rows] + replay_rows:
+            print(f"{row['backend']:<26}{row['steps']:>12}{row['steps_per_s']:>14.4g}"
+                  f"{row['steps_per_s'] / live_rate:>10.4g}")
+        shares = oracle_shares(traces, ["no-spec", f"fixed-k:k={config.k}", "fixed-k:k=2",
+                                        "entropy-abs:theta=1.0"], config.max_new_tokens)
+        print("share of oracle-dp (model clock, include mode): " +
+              ", ".join(f"{key} {value:.3f}" for key, value in shares.items() if key != "oracle-dp_tokens_per_s"))
     result = {"pair": pair.describe(), "threads": torch.get_num_threads(), "config": {
-        "k": config.k, "prompts": config.prompts, "max_new_tokens": config.max_new_tokens}, "clocks": rows,
+        "k": config.k, "prompts": config.prompts, "max_new_tokens": config.max_new_tokens,
+        "backend": list(config.backend)}, "clocks": rows, "replay": replay_rows, "oracle_dp_shares": shares,
         "kernels": pair.metadata.get("kernels"), "machine": machine, "machine_after": machine_state(),
         "busy_warning": busy}
     if busy:

@@ -6,6 +6,7 @@ and ``progress_<step>.csv``), ``checkpoints/`` (resumable), ``best_model.zip`` (
 
     ebsd train ppo --clock model --total-timesteps 20000
     ebsd train ppo --resume runs/EBSD-v1__ppo__1__1764400000     # continue an interrupted run
+    ebsd train ppo --traces traces/ --clock model --num-envs 64 --total-timesteps 1000000   # on replays
     tensorboard --logdir runs
 """
 
@@ -109,6 +110,10 @@ class PPOConfig(PairArgs, PromptArgs):
     extend a run), --save-model, --progress-bar and --verbose given on this command line."""
     save_model: str | None = None
     """Also copy the best model (or the final one without evaluation) to this .zip path."""
+    traces: str | None = None
+    """Train on recorded greedy traces (`ebsd record --out DIR`) instead of live decoding: the numpy vector
+    replay env (`ebsd_env.replay`), thousands of times faster; needs --clock model (the traces' calibration,
+    or --cost-model), temperature 0 and min_draft_len 0; no models are loaded."""
     progress_bar: bool = True
     """Show a progress bar with ETA."""
     verbose: int = 0
@@ -161,6 +166,27 @@ def make_vec_env(config: PPOConfig, kwargs: dict):
     return venv
 
 
+def replay_envs(config: PPOConfig, run_dir: Path):
+    """(SB3 VecEnv over the numpy replay vector env, a `ReplayEnv` for evaluation, the traces' prompt rows)."""
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    from ebsd_env.replay import ReplayEnv, TraceSet
+    from ebsd_env.replay.vector import ReplayVectorEnv, sb3_vec_env
+
+    if config.clock != "model":
+        raise ValueError("--traces replays recorded traces, which only the model clock can time: add --clock model")
+    traces = TraceSet.load(config.traces)
+    kwargs = dict(history=config.history, max_draft_len=config.max_draft_len, max_new_tokens=config.max_new_tokens,
+                  extra_signals=config.extra_signals, stop_mode=config.stop_mode, cost_model=config.cost_model,
+                  temperature=config.temperature, min_draft_len=config.min_draft_len)
+    eval_env = ReplayEnv(traces, entropy=config.entropy, entropy_param=config.entropy_param, **kwargs)
+    eval_env.cost_model.save(run_dir / "cost_model.json")
+    venv = sb3_vec_env(ReplayVectorEnv(traces, num_envs=config.num_envs, seed=config.seed, **kwargs))
+    if config.normalize_reward:
+        venv = VecNormalize(venv, norm_obs=False, norm_reward=True, gamma=config.gamma)
+    return venv, eval_env, traces.rows()
+
+
 def _explicit(argv: list[str], name: str) -> bool:
     flags = (f"--{name}", f"--{name.replace('_', '-')}", f"--no-{name.replace('_', '-')}", f"--no_{name}")
     return any(arg in flags or arg.startswith(tuple(f + "=" for f in flags)) for arg in argv)
@@ -204,12 +230,16 @@ def train(config: PPOConfig, argv: list[str] = ()) -> Path:
         write_json_atomic(run_dir / "config.json", dataclasses.asdict(config), sort_keys=True)
 
     configure_threads(config.threads)
-    pair = load_pair_from_args(config)
-    prompts = load_prompt_rows(config.prompt_source, config.categories, config.prompts_per_category,
-                               config.prompt_seed)
-    cost_model = resolve_cost_model(config.cost_model, pair, config.temperature, run_dir / "cost_model.json")
-    kwargs = env_kwargs(config, pair, prompts, cost_model)
-    venv = make_vec_env(config, kwargs)
+    if config.traces:
+        venv, eval_env, prompts = replay_envs(config, run_dir)
+    else:
+        pair = load_pair_from_args(config)
+        prompts = load_prompt_rows(config.prompt_source, config.categories, config.prompts_per_category,
+                                   config.prompt_seed)
+        cost_model = resolve_cost_model(config.cost_model, pair, config.temperature, run_dir / "cost_model.json")
+        kwargs = env_kwargs(config, pair, prompts, cost_model)
+        venv = make_vec_env(config, kwargs)
+        eval_env = None
 
     # One CSV per session (SB3 truncates an existing progress.csv); TensorBoard merges its event files itself.
     formats = ["csv", "tensorboard"] + (["stdout"] if config.verbose else [])
@@ -237,7 +267,7 @@ def train(config: PPOConfig, argv: list[str] = ()) -> Path:
     callbacks = [EpisodeMetricsCallback(), HParamCallback(dataclasses.asdict(config))]
     eval_callback = None
     if config.eval_freq:
-        eval_env = gym.make(config.env_id, **kwargs)
+        eval_env = eval_env or gym.make(config.env_id, **kwargs)
         eval_callback = SpeedupEvalCallback(
             eval_env, held_in_indices(prompts, config.eval_prompts_per_category), config.eval_freq,
             run_dir / "best_model.zip", config.fixed_ks, seed=config.seed, log_path=run_dir / "eval.json")

@@ -219,9 +219,12 @@ class ReplayVectorEnv(VectorEnv):
                     "decode_s": np.where(rows, decode, 0.0), "draft_s": np.where(rows, self.ep_draft_s, 0.0),
                     "verify_s": np.where(rows, self.ep_verify_s, 0.0), "blocks": np.where(rows, self.ep_blocks, 0),
                     "drafted": np.where(rows, self.ep_drafted, 0), "accepted": np.where(rows, self.ep_accepted, 0),
-                    "episode_return": np.where(rows, self.ep_return, 0.0), "episode_length": np.where(rows,
-                                                                                                  self.ep_len, 0),
-                    "trace_index": np.where(rows, self.t, -1)}
+                    "acceptance_rate": np.where(rows & (self.ep_drafted > 0), self.ep_accepted / self.ep_drafted,
+                                                np.nan),
+                    "mean_accepted_tokens": np.where(rows, tokens / self.ep_blocks, np.nan),
+                    "mean_draft_len": np.where(rows, self.ep_drafted / self.ep_blocks, np.nan),
+                    "episode_return": np.where(rows, self.ep_return, 0.0),
+                    "episode_length": np.where(rows, self.ep_len, 0), "trace_index": np.where(rows, self.t, -1)}
 
 
 def sb3_vec_env(venv: ReplayVectorEnv):
@@ -252,6 +255,7 @@ def sb3_vec_env(venv: ReplayVectorEnv):
                 final, stats = info["final_obs"], info["final_info"]
                 for i in np.flatnonzero(dones):
                     episode = {key: value[i].item() for key, value in stats.items()}
+                    episode["category"] = self.venv.traces[episode["trace_index"]].category
                     infos[i] = {"terminal_observation": final[i], "TimeLimit.truncated": bool(truncated[i]),
                                 "episode_stats": episode,
                                 "episode": {"r": episode["episode_return"], "l": episode["episode_length"]}}
