@@ -170,7 +170,9 @@ def replay_envs(config: PPOConfig, run_dir: Path):
     """(SB3 VecEnv over the numpy replay vector env, a `ReplayEnv` for evaluation, the traces' prompt rows)."""
     from stable_baselines3.common.vec_env import VecNormalize
 
-    from ebsd_env.replay import ReplayEnv, TraceSet
+    import gymnasium as gym
+
+    from ebsd_env.replay import TraceSet
     from ebsd_env.replay.vector import ReplayVectorEnv, sb3_vec_env
 
     if config.clock != "model":
@@ -179,8 +181,9 @@ def replay_envs(config: PPOConfig, run_dir: Path):
     kwargs = dict(history=config.history, max_draft_len=config.max_draft_len, max_new_tokens=config.max_new_tokens,
                   extra_signals=config.extra_signals, stop_mode=config.stop_mode, cost_model=config.cost_model,
                   temperature=config.temperature, min_draft_len=config.min_draft_len)
-    eval_env = ReplayEnv(traces, entropy=config.entropy, entropy_param=config.entropy_param, **kwargs)
-    eval_env.cost_model.save(run_dir / "cost_model.json")
+    eval_env = gym.make("EBSD-Replay-v1", traces=traces, entropy=config.entropy, entropy_param=config.entropy_param,
+                        **kwargs)  # through gym.make: the evaluation makes copies in each policy's stop mode
+    eval_env.unwrapped.cost_model.save(run_dir / "cost_model.json")
     venv = sb3_vec_env(ReplayVectorEnv(traces, num_envs=config.num_envs, seed=config.seed, **kwargs))
     if config.normalize_reward:
         venv = VecNormalize(venv, norm_obs=False, norm_reward=True, gamma=config.gamma)

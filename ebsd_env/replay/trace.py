@@ -187,6 +187,9 @@ class TraceSet:
     def __len__(self) -> int:
         return len(self.traces)
 
+    def __deepcopy__(self, memo):
+        return self  # read-only: the copies gym.make makes of an env spec share the traces
+
     def __getitem__(self, index: int) -> Trace:
         return self.traces[index]
 
