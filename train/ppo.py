@@ -168,9 +168,8 @@ def make_vec_env(config: PPOConfig, kwargs: dict):
 
 def replay_envs(config: PPOConfig, run_dir: Path):
     """(SB3 VecEnv over the numpy replay vector env, a `ReplayEnv` for evaluation, the traces' prompt rows)."""
-    from stable_baselines3.common.vec_env import VecNormalize
-
     import gymnasium as gym
+    from stable_baselines3.common.vec_env import VecNormalize
 
     from ebsd_env.replay import TraceSet
     from ebsd_env.replay.vector import ReplayVectorEnv, sb3_vec_env

@@ -101,6 +101,10 @@ class TuneConfig(PairArgs, PromptArgs):
     cost_model: str | None = None
     """Model-clock calibration (CostModel JSON), e.g. a PPO run's `cost_model.json` for a fair comparison;
     default: the one kept next to the storage from an earlier session, else calibrate now."""
+    traces: str | None = None
+    """Tune on recorded greedy traces (`ebsd record --out DIR`) with `EBSD-Replay-v1` instead of live decoding:
+    exact under greedy decoding and thousands of times faster; --clock model (the traces' calibration or
+    --cost-model); the traces' prompts replace the prompt options; no models are loaded."""
     storage: str = "runs/tune/tune.db"
     """SQLite file of the studies (created if missing; reused to resume)."""
     study_name: str = "ebsd-tune"
@@ -200,6 +204,7 @@ class Evaluator:
 
     def __init__(self, config: TuneConfig, pair, prompts: list[dict], cost_model):
         self.config, self.pair, self.prompts, self.cost_model = config, pair, prompts, cost_model
+        self.prompts_source = None  # a TraceSet when tuning on replays (--traces)
         self.envs: dict[str, object] = {}
 
     def env(self, entropy: str):
@@ -209,6 +214,12 @@ class Evaluator:
             import ebsd_env  # noqa: F401  (registers the environments)
 
             c = self.config
+            if c.traces:  # replays: the same env code over recorded traces
+                self.envs[entropy] = gym.make("EBSD-Replay-v1", traces=self.prompts_source, history=c.history,
+                                              entropy=entropy, max_draft_len=c.env_max_draft_len,
+                                              max_new_tokens=c.max_new_tokens, temperature=c.temperature,
+                                              clock=c.clock, cost_model=self.cost_model)
+                return self.envs[entropy]
             self.envs[entropy] = gym.make("EBSD-v1", pair=self.pair, prompts=self.prompts, history=c.history,
                                           entropy=entropy, max_draft_len=c.env_max_draft_len,
                                           max_new_tokens=c.max_new_tokens, temperature=c.temperature,
@@ -287,11 +298,22 @@ def tune(config: TuneConfig) -> dict:
                             "name=low:high ...")
         label = config.rule
     configure_threads(config.threads)
-    pair = load_pair_from_args(config)
-    prompts = load_prompt_rows(config.prompt_source, config.categories, config.prompt_pool, config.prompt_seed)
     Path(config.storage).parent.mkdir(parents=True, exist_ok=True)
-    keep = Path(config.storage).with_name(f"{Path(config.storage).stem}.{config.pair}.cost_model.json")
-    evaluate = Evaluator(config, pair, prompts, resolve_cost_model(config.cost_model, pair, config.temperature, keep))
+    if config.traces:
+        from ebsd_env.replay import TraceSet
+
+        if config.clock != "model":
+            raise TuneError("--traces replays recorded traces, which only the model clock can time: --clock model")
+        traces = TraceSet.load(config.traces)
+        prompts = traces.rows()
+        evaluate = Evaluator(config, None, prompts, config.cost_model)
+        evaluate.prompts_source = traces
+    else:
+        pair = load_pair_from_args(config)
+        prompts = load_prompt_rows(config.prompt_source, config.categories, config.prompt_pool, config.prompt_seed)
+        keep = Path(config.storage).with_name(f"{Path(config.storage).stem}.{config.pair}.cost_model.json")
+        evaluate = Evaluator(config, pair, prompts, resolve_cost_model(config.cost_model, pair, config.temperature,
+                                                                       keep))
     storage = f"sqlite:///{Path(config.storage).resolve()}"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 

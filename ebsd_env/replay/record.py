@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from ..decoder import SpeculativeDecoder
 from ..entropy import EntropyConfig
-from .trace import SIGNALS, Trace, TraceError, read_shard, read_shard_meta
+from .trace import SIGNALS, Trace, TraceError, read_shard, read_shard_meta, write_json_atomic, write_shard
 
 
 def settings_dict(entropy: EntropyConfig, max_draft_len: int, max_new_tokens: int) -> dict:
@@ -122,8 +122,8 @@ def record(pair, rows: list[dict], out: Path, max_draft_len: int = 16, max_new_t
     shards = [rows[i:i + shard_size] for i in range(0, len(rows), shard_size)]
     todo = [i for i, shard in enumerate(shards) if not shard_is_complete(out / f"shard-{i:05d}.parquet", meta,
                                                                          len(shard))]
-    (out / "manifest.json").write_text(json.dumps({**meta, "prompts": len(rows), "shards": len(shards),
-                                                   "shard_size": shard_size}, indent=2))
+    write_json_atomic(out / "manifest.json", {**meta, "prompts": len(rows), "shards": len(shards),
+                                              "shard_size": shard_size})
     recorded, seconds, tokens = 0, 0.0, 0
     bar = tqdm(total=sum(len(shards[i]) for i in todo), desc="record", unit="prompt", disable=not progress)
     for i in todo:
@@ -137,8 +137,6 @@ def record(pair, rows: list[dict], out: Path, max_draft_len: int = 16, max_new_t
             tokens += len(traces[-1].output)
             recorded += 1
             bar.update(1)
-        from .trace import write_shard
-
         write_shard(out / f"shard-{i:05d}.parquet", traces, meta)
     bar.close()
     if calibrate_clock and not (out / "cost_model.json").is_file():

@@ -110,6 +110,16 @@ def write_shard(path: str | Path, traces: Sequence[Trace], meta: dict) -> None:
             os.unlink(tmp)
 
 
+def write_json_atomic(path: str | Path, data: dict) -> None:
+    """JSON through a temporary file and `os.replace`: a reader never sees half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2)
+    os.replace(tmp, path)
+
+
 def read_shard_meta(path: str | Path) -> dict:
     """The shard's metadata (format, fingerprint, settings); a one-line TraceError if it is unreadable."""
     import pyarrow.parquet as pq
