@@ -205,6 +205,7 @@ class Evaluator:
     def __init__(self, config: TuneConfig, pair, prompts: list[dict], cost_model):
         self.config, self.pair, self.prompts, self.cost_model = config, pair, prompts, cost_model
         self.prompts_source = None  # a TraceSet when tuning on replays (--traces)
+        self._oracle: dict[tuple, float] = {}
         self.envs: dict[str, object] = {}
 
     def env(self, entropy: str):
@@ -236,7 +237,20 @@ class Evaluator:
         base = env.unwrapped
         result["reward"] = float(np.sum([(s["new_tokens"] - base.baseline_rate * s["decode_s"]) / base.reward_scale
                                          for s in stats]))
+        if self.prompts_source is not None:  # replays: the share of the optimum (oracle-dp) on these prompts
+            result["oracle_dp_share"] = result["tokens_per_s"] / self.oracle_rate(base, indices)
         return result
+
+    def oracle_rate(self, env, indices: list[int]) -> float:
+        """The objective of oracle-dp's plans on the traces `indices` (the better of the two stop modes)."""
+        from ebsd_env.replay.oracle import optimal_rate
+
+        key = tuple(indices)
+        if key not in self._oracle:
+            traces = [self.prompts_source[i] for i in indices]
+            self._oracle[key] = max(optimal_rate(traces, env.cost_model, env.max_draft_len, mode, env.max_new_tokens)
+                                    for mode in ("include", "exclude"))
+        return self._oracle[key]
 
 
 def check_rule(rule: str, space: dict) -> None:
@@ -365,7 +379,8 @@ def tune(config: TuneConfig) -> dict:
                           "value": trial.value, "trials": len(study.trials), "study": name,
                           **{k: trial.user_attrs[k] for k in ("tokens_per_s", "reward", "acceptance_rate",
                                                               "mean_accepted_tokens", "mean_draft_len",
-                                                              "per_category")}}
+                                                              "per_category", "oracle_dp_share")
+                             if k in trial.user_attrs}}
     write_json_atomic(config.out, {"method": config.method, "rule": label, "objective": config.objective,
                                    "clock": config.clock, "pair": config.pair, "best": best}, sort_keys=True)
     return best
@@ -373,11 +388,13 @@ def tune(config: TuneConfig) -> dict:
 
 def print_best(best: dict, objective: str) -> None:
     width = max(map(len, best))
-    print(f"\n{'category':<{width}}  {objective:>12}  {'entropy':>8}  spec")
+    share = any("oracle_dp_share" in row for row in best.values())  # tuned on replays
+    print(f"\n{'category':<{width}}  {objective:>12}  {'entropy':>8}  " + ("of oracle-dp  " if share else "") + "spec")
     for category, row in best.items():
         value = row[objective]
         shown = f"{value:12.2f}" if math.isfinite(value) else f"{'nan':>12}"
-        print(f"{category:<{width}}  {shown}  {row['entropy']:>8}  {row['spec']}")
+        extra = f"{row.get('oracle_dp_share', float('nan')):>12.3f}  " if share else ""
+        print(f"{category:<{width}}  {shown}  {row['entropy']:>8}  {extra}{row['spec']}")
 
 
 def main(argv: list[str] | None = None) -> int:
