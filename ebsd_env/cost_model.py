@@ -165,7 +165,7 @@ def calibrate(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0,
     points are measured again (up to `attempts` times), then refused with a ValueError. So is an implausible
     curve (`check_plausible`). With `validate`, the fitted model then predicts the decode time of a few fixed-k
     generations and is compared with their wall time (`ebsd_env.clock.validate`); a mean error above
-    `validation_tolerance` is refused, and the report is kept in ``validation``.
+    `validation_tolerance` in each of `attempts` validations is refused; the report is kept in ``validation``.
     """
     from .clock import check_plausible, fingerprint, isotonic
     from .clock import validate as validate_costs
@@ -203,11 +203,15 @@ def calibrate(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0,
                       fingerprint=fingerprint(pair, temperature, top_p))
     check_plausible(model)
     if validate:
-        report = validate_costs(pair, model, temperature=temperature, top_p=top_p)
-        if not report["mean_abs_error"] <= validation_tolerance:
+        for _ in range(attempts):  # a burst of other work during one validation is not the clock's fault
+            report = validate_costs(pair, model, temperature=temperature, top_p=top_p)
+            if report["mean_abs_error"] <= validation_tolerance:
+                break
+        else:
+            errors = ", ".join(f"k={r['k']} {r['error']:+.0%}" for r in report["runs"])
             raise ValueError(f"the calibrated clock predicts fixed-k generations {report['mean_abs_error']:.0%} off "
-                             f"their wall time on average (tolerance {validation_tolerance:.0%}; {report['runs']}): "
-                             "the machine is too busy; calibrate on a quiet machine or load a cost profile")
+                             f"their wall time on average ({errors}; tolerance {validation_tolerance:.0%}): the "
+                             "machine is too busy; calibrate on a quiet machine or load a cost profile")
         model = dataclasses.replace(model, validation=report)
     return model
 
