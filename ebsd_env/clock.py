@@ -104,8 +104,9 @@ def validate(pair: ModelPair, costs: CostModel, ks: tuple[int, ...] = (0, 2, 4),
     """Predicted vs measured decode time of fixed-k generations (k = 0: the verifier alone).
 
     Returns ``{"runs": [{"k", "measured_s", "predicted_s", "error"}], "mean_abs_error"}`` with error =
-    predicted / measured - 1. A clock that cannot predict a plain fixed-k generation cannot be trusted to rank
-    policies; `calibrate` refuses one whose mean absolute error exceeds its tolerance.
+    predicted / measured - 1; ``mean_abs_error`` forgives each run 10 ms (a scheduler time slice on a shared
+    CPU), which only matters for tiny test models. A clock that cannot predict a plain fixed-k generation cannot
+    be trusted to rank policies; `calibrate` refuses one whose mean absolute error exceeds its tolerance.
     """
     from .cost_model import CALIBRATION_PROMPT
     from .decoder import SpeculativeDecoder, fixed_k
@@ -119,7 +120,9 @@ def validate(pair: ModelPair, costs: CostModel, ks: tuple[int, ...] = (0, 2, 4),
         predicted = sum(price(costs, stats["draft_lengths"], stats["discarded"]))
         runs.append({"k": k, "measured_s": stats["decode_s"], "predicted_s": predicted,
                      "error": predicted / stats["decode_s"] - 1.0})
-    return {"runs": runs, "mean_abs_error": statistics.mean(abs(r["error"]) for r in runs),
+    slack = 0.01
+    return {"runs": runs, "mean_abs_error": statistics.mean(max(abs(r["predicted_s"] - r["measured_s"]) - slack, 0.0)
+                                                            / r["measured_s"] for r in runs),
             "max_new_tokens": max_new_tokens}
 
 
@@ -174,6 +177,17 @@ class Clock:
         return {"kind": self.kind, "costs": self.costs.to_dict()}
 
 
+def check_fingerprint(costs: CostModel, expected: dict, what: str) -> None:
+    """Refuse a calibration measured on another pair (names or drafter weights differ from `expected`): its
+    cost ratios belong to other models. Profiles, hand-made models and old files carry no fingerprint."""
+    found = costs.fingerprint or {}
+    for key in ("drafter", "verifier", "drafter_hash"):
+        if found.get(key) is not None and expected.get(key) is not None and found[key] != expected[key]:
+            raise ValueError(f"the cost model was calibrated with {key}={found[key]!r} but {what} has "
+                             f"{expected[key]!r}: calibrate this pair (omit cost_model) or pass a cost profile for it "
+                             "with clock='profile'")
+
+
 def make_clock(kind: str | Clock = "wall", pair: ModelPair | None = None,
                cost_model: CostModel | str | Path | None = None, temperature: float = 0.0,
                top_p: float = 1.0) -> Clock:
@@ -192,4 +206,6 @@ def make_clock(kind: str | Clock = "wall", pair: ModelPair | None = None,
         if pair is None:
             raise ValueError(f"clock={kind!r} needs a pair to calibrate or a cost_model")
         cost_model = cached_cost_model(pair, temperature, top_p)
+    elif kind == "model" and pair is not None:
+        check_fingerprint(cost_model, pair_fingerprint(pair), "this pair")
     return Clock(kind, cost_model)

@@ -199,6 +199,11 @@ def test_bad_traces_and_settings(noisy_pair, random_pair, noisy_traces, tmp_path
         ReplayEnv(noisy_traces, clock="wall")
     with pytest.raises(ValueError, match="entropy"):
         ReplayEnv(noisy_traces, entropy="renyi")
+    other = CostModel(0.025, TOY_COSTS.verify_points, fingerprint={"drafter": "someone-else"})
+    with pytest.raises(ValueError, match="calibrated with drafter='someone-else'"):
+        ReplayEnv(noisy_traces, cost_model=other)
+    with pytest.raises(ValueError, match="calibrated with drafter='someone-else'"):
+        live_env(noisy_pair).__class__(noisy_pair, prompts=PROMPTS, clock="model", cost_model=other)
     with pytest.raises(TraceError, match="another pair or other settings"):
         record(noisy_pair, PROMPTS, noisy_traces, max_draft_len=4, max_new_tokens=BUDGET, progress=False)
 

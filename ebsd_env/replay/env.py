@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..clock import Clock
+from ..clock import Clock, check_fingerprint
 from ..cost_model import CostModel
 from ..env import DEFAULT_STOP_MODE, EBSDEnv
 from .decoder import ReplayDecoder
@@ -41,6 +41,8 @@ def replay_clock(traces: TraceSet, clock: str | Clock, cost_model: CostModel | s
             raise ValueError(f"the traces in {traces.source!r} have no cost_model.json: pass cost_model= (a "
                              "CostModel or JSON file) or rerun `ebsd record` to calibrate the pair")
         cost_model = CostModel.from_dict(traces.cost_model)
+    if clock == "model":
+        check_fingerprint(cost_model, traces.fingerprint, "the traces' pair")
     return Clock(clock, cost_model)
 
 
