@@ -83,17 +83,32 @@ def test_replay_reproduces_the_live_env_on_a_tiny_pair(noisy_pair, noisy_traces,
     assert sum(d for d, _ in total) == 0, dict(zip(specs, total, strict=True))
 
 
-def test_replay_matches_live_on_a_feature_drafter_and_reports_the_mismatch_rate(feature_pair, tmp_path):
+@pytest.fixture(scope="module")
+def ngram_pair(copy_pair):
+    from ebsd_env.drafting import NGramModel
+    from ebsd_env.models import ModelPair
+
+    return ModelPair(NGramModel(copy_pair.verifier.config), copy_pair.verifier, copy_pair.tokenizer, "ngram",
+                     copy_pair.verifier_name)
+
+
+@pytest.mark.parametrize("pair_name", ["feature_pair", "ngram_pair"])
+def test_replay_matches_live_on_other_drafter_kinds_and_reports_the_mismatch_rate(pair_name, request, tmp_path):
     """A feature drafter's chain depends on features computed in differently sized verifier passes: exact up to
-    floating-point near-ties, whose rate is measured here (0 on this pair so far; signals differ by < 1e-4)."""
-    out = tmp_path / "feature"
-    record(feature_pair, PROMPTS, out, max_draft_len=MAX_DRAFT, max_new_tokens=BUDGET, progress=False,
-           calibrate_clock=False)
-    live = live_env(feature_pair, stop_mode="include")
-    replay = ReplayEnv(out, stop_mode="include", cost_model=TOY_COSTS)
-    results = {spec: compare(live, replay, spec, len(PROMPTS)) for spec in ("fixed-k:k=4", "entropy-abs:theta=1.0")}
+    floating-point near-ties, whose rate is measured here (0 on these pairs so far; signals differ by < 1e-4).
+    Prompt lookup (ngram) proposes from the committed tokens alone."""
+    pair = request.getfixturevalue(pair_name)
+    OBS_DEVIATION.clear()
+    out = tmp_path / pair_name
+    record(pair, PROMPTS, out, max_draft_len=MAX_DRAFT, max_new_tokens=BUDGET, progress=False, calibrate_clock=False)
+    results = {}
+    for mode in ("include", "exclude"):
+        live = live_env(pair, stop_mode=mode)
+        replay = ReplayEnv(out, stop_mode=mode, cost_model=TOY_COSTS)
+        for spec in ("fixed-k:k=4", "entropy-abs:theta=1.0", "svip", "oracle-first-reject"):
+            results[(mode, spec)] = compare(live, replay, spec, len(PROMPTS))
     differ, episodes = map(sum, zip(*results.values(), strict=True))
-    print(f"feature drafter: {differ}/{episodes} episodes differ between live and replay; largest observation "
+    print(f"{pair_name}: {differ}/{episodes} episodes differ between live and replay; largest observation "
           f"deviation {max(OBS_DEVIATION):.2g}")
     assert differ == 0
 
@@ -285,6 +300,7 @@ def test_replay_reproduces_the_live_env_on_the_embedded_pair(embedded_pair, tmp_
                                   "prompt": "Write a Python function that reverses a string."},
                                  {"id": "qa", "category": "qa", "prompt": "Why is the sky blue? Answer briefly."}])
     out = tmp_path / "embedded"
+    OBS_DEVIATION.clear()
     record(embedded_pair, prompts, out, max_draft_len=8, max_new_tokens=32, progress=False, calibrate_clock=False)
     results = {}
     for mode in ("include", "exclude"):
