@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import statistics
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +30,8 @@ from .kernels import cpu_model
 from .models import ModelPair
 
 CLOCK_KINDS = ("wall", "model", "profile")
-_HASHES: dict[int, str] = {}
+# Keyed by the drafter module itself, weakly: an id() could be reused by a later drafter once this one is freed.
+_HASHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def isotonic(values: list[float]) -> list[float]:
@@ -60,7 +62,7 @@ def check_plausible(costs: CostModel) -> None:
 def drafter_hash(pair: ModelPair) -> str:
     """A short hash of the drafter's weights and buffers (its own and shared ones): traces and calibrations
     from another drafter with the same name are told apart. Cached per loaded drafter."""
-    key = id(pair.drafter)
+    key = pair.drafter
     if key not in _HASHES:
         digest = hashlib.blake2b(digest_size=8)
         with torch.no_grad():
@@ -178,10 +180,12 @@ class Clock:
 
 
 def check_fingerprint(costs: CostModel, expected: dict, what: str) -> None:
-    """Refuse a calibration measured on another pair (names or drafter weights differ from `expected`): its
-    cost ratios belong to other models. Profiles, hand-made models and old files carry no fingerprint."""
+    """Refuse a calibration measured on another pair (its model names differ from `expected`): its cost ratios
+    belong to other models. Weights are not compared: costs depend on the architectures, not on the weights'
+    values (`cached_cost_model` shares a calibration the same way). Profiles, hand-made models and old files
+    carry no fingerprint."""
     found = costs.fingerprint or {}
-    for key in ("drafter", "verifier", "drafter_hash"):
+    for key in ("drafter", "verifier"):
         if found.get(key) is not None and expected.get(key) is not None and found[key] != expected[key]:
             raise ValueError(f"the cost model was calibrated with {key}={found[key]!r} but {what} has "
                              f"{expected[key]!r}: calibrate this pair (omit cost_model) or pass a cost profile for it "
