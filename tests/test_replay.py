@@ -314,3 +314,24 @@ def test_replay_reproduces_the_live_env_on_the_embedded_pair(embedded_pair, tmp_
     print(f"embedded pair: {differ}/{episodes} episodes differ between live and replay: {results}; largest "
           f"observation deviation {max(OBS_DEVIATION):.2g}")
     assert differ <= 0.2 * episodes
+
+
+def test_train_ppo_and_tune_on_traces(noisy_traces, tmp_path):
+    from train import ppo, tune
+
+    ppo.main(["--traces", str(noisy_traces), "--clock", "model", "--num-envs", "4", "--total-timesteps", "256",
+              "--n-steps", "32", "--batch-size", "64", "--n-epochs", "1", "--max-new-tokens", str(BUDGET),
+              "--max-draft-len", str(MAX_DRAFT), "--runs-dir", str(tmp_path / "runs"), "--no-progress-bar",
+              "--eval-freq", "32", "--checkpoint-freq", "32", "--fixed-ks", "0", "2", "--stop-mode", "include"])
+    (run,) = (tmp_path / "runs").iterdir()
+    record_json = json.loads((run / "record.json").read_text())
+    assert run.name.startswith("EBSD-Replay-v1__") and record_json["steps"] >= 256 and "best_eval" in record_json
+    assert tune.main(["bayes", "--rule", "entropy-abs", "--traces", str(noisy_traces), "--budget", "3",
+                      "--storage", str(tmp_path / "tune.db"), "--out", str(tmp_path / "best.json"),
+                      "--max-new-tokens", str(BUDGET), "--env-max-draft-len", str(MAX_DRAFT),
+                      "--prompts-per-category", "2"]) == 0
+    best = json.loads((tmp_path / "best.json").read_text())["best"]
+    assert all(0 < row["oracle_dp_share"] <= 1 + 1e-9 for row in best.values())
+    with pytest.raises(ValueError, match="only the model clock"):
+        ppo.main(["--traces", str(noisy_traces), "--clock", "wall", "--runs-dir", str(tmp_path / "runs2"),
+                  "--max-new-tokens", str(BUDGET), "--max-draft-len", str(MAX_DRAFT)])

@@ -226,6 +226,8 @@ def train(config: PPOConfig, argv: list[str] = ()) -> Path:
         checkpoint = latest_checkpoint(run_dir / "checkpoints")
         validate(config)
     else:
+        if config.traces and config.env_id == "EBSD-v1":  # name the run after the env it trains on
+            config = dataclasses.replace(config, env_id="EBSD-Replay-v1")
         validate(config)
         run_dir = Path(config.runs_dir) / run_name(config)
         run_dir.mkdir(parents=True, exist_ok=False)
