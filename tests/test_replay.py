@@ -144,6 +144,22 @@ def test_vector_env_steps_exactly_as_the_replay_env(noisy_traces, stop_mode, ext
                 assert stats["new_tokens"] == vec_info["final_info"]["new_tokens"][i]
 
 
+def test_both_decoders_implement_the_protocol(noisy_pair, noisy_traces):
+    from ebsd_env.decoder import SpeculativeDecoder
+    from ebsd_env.protocol import Decoder
+    from ebsd_env.replay import ReplayDecoder
+
+    live = SpeculativeDecoder(noisy_pair)
+    live.start("hello")
+    replay = ReplayDecoder(TraceSet.load(noisy_traces))
+    replay.start(0)
+    assert isinstance(live, Decoder) and isinstance(replay, Decoder)
+    vec = ReplayVectorEnv(noisy_traces, num_envs=2)
+    vec.reset(seed=0)
+    with pytest.raises(ValueError, match="actions in"):
+        vec.step([0, 2])
+
+
 def test_vector_env_trains_ppo_through_the_sb3_adapter(noisy_traces):
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_checker import check_env  # noqa: F401  (SB3 importable)

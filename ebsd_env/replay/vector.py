@@ -163,9 +163,11 @@ class ReplayVectorEnv(VectorEnv):
     def step(self, actions):
         if not self._started:
             raise RuntimeError("call reset() before step()")
-        stop = np.asarray(actions).reshape(-1) == 1
-        if stop.shape != (self.num_envs,):
-            raise ValueError(f"expected {self.num_envs} actions, got shape {np.shape(actions)}")
+        actions = np.asarray(actions).reshape(-1)
+        if actions.shape != (self.num_envs,) or not np.isin(actions, (0, 1)).all():
+            raise ValueError(f"expected {self.num_envs} actions in {{0, 1}} (0 = continue, 1 = stop), got "
+                             f"{np.asarray(actions).tolist()[:8]}...")
+        stop = actions == 1
         t, j, n = self.t, self.j, self.n
         row = self._base[t] + j
         budget = self._budget[t]
