@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from ..decoder import SpeculativeDecoder
 from ..entropy import EntropyConfig
+from .batched import record_trace_batched
 from .trace import SIGNALS, Trace, TraceError, read_shard, read_shard_meta, write_json_atomic, write_shard
 
 
@@ -97,8 +98,9 @@ def shard_is_complete(path: Path, meta: dict, rows: int) -> bool:
 
 def record(pair, rows: list[dict], out: Path, max_draft_len: int = 16, max_new_tokens: int = 128,
            entropy: EntropyConfig | None = None, shard_size: int = 16, calibrate_clock: bool = True,
-           progress: bool = True) -> dict:
-    """Record traces of `rows` into ``out/shard-NNNNN.parquet``; resumable. Returns a summary."""
+           progress: bool = True, batched: bool = False) -> dict:
+    """Record traces of `rows` into ``out/shard-NNNNN.parquet``; resumable. Returns a summary. `batched`
+    computes the chains of many positions per drafter forward (`ebsd_env.replay.batched`)."""
     from ..clock import pair_fingerprint
     from ..cost_model import cached_cost_model
 
@@ -123,16 +125,17 @@ def record(pair, rows: list[dict], out: Path, max_draft_len: int = 16, max_new_t
     todo = [i for i, shard in enumerate(shards) if not shard_is_complete(out / f"shard-{i:05d}.parquet", meta,
                                                                          len(shard))]
     write_json_atomic(out / "manifest.json", {**meta, "prompts": len(rows), "shards": len(shards),
-                                              "shard_size": shard_size})
+                                              "shard_size": shard_size, "batched": batched})
     recorded, seconds, tokens = 0, 0.0, 0
     bar = tqdm(total=sum(len(shards[i]) for i in todo), desc="record", unit="prompt", disable=not progress)
     for i in todo:
         traces = []
         for offset, row in enumerate(shards[i]):
             t0 = time.perf_counter()
-            traces.append(record_trace(decoder, decoder_prompt(pair, row), max_draft_len, max_new_tokens,
-                                       str(row.get("id", f"prompt-{i * shard_size + offset}")),
-                                       str(row.get("category", "custom")), i * shard_size + offset))
+            recorder = record_trace_batched if batched else record_trace
+            traces.append(recorder(decoder, decoder_prompt(pair, row), max_draft_len, max_new_tokens,
+                                   str(row.get("id", f"prompt-{i * shard_size + offset}")),
+                                   str(row.get("category", "custom")), i * shard_size + offset))
             seconds += time.perf_counter() - t0
             tokens += len(traces[-1].output)
             recorded += 1
@@ -171,6 +174,9 @@ class RecordConfig:
     """Must be 0: sampling cannot be replayed exactly."""
     shard_size: int = 16
     """Prompts per shard."""
+    batched: bool = False
+    """Compute the chains of many positions per drafter forward (feature drafters and Hugging Face causal LMs):
+    faster for expensive drafters; chains equal the live ones up to float32 rounding near ties."""
     drafter: str | None = None
     verifier: str | None = None
     device: str = "cpu"
@@ -195,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     if not rows:
         raise ValueError(f"no prompts from {config.prompt_source or 'the built-in suite'!r}; check --categories")
     pair = cached_pair(config.drafter, config.verifier, config.device, kernels=config.kernels)
-    summary = record(pair, rows, config.out, config.max_draft_len, config.max_new_tokens, entropy, config.shard_size)
+    summary = record(pair, rows, config.out, config.max_draft_len, config.max_new_tokens, entropy, config.shard_size,
+                     batched=config.batched)
     print(json.dumps(summary))
     return 0
