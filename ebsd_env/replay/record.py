@@ -186,7 +186,8 @@ class RecordConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
-    config = tyro.cli(RecordConfig, args=sys.argv[1:] if argv is None else argv, description=__doc__)
+    config = tyro.cli(RecordConfig, args=sys.argv[1:] if argv is None else argv, description=__doc__,
+                      prog="ebsd record")
     if config.temperature != 0:
         raise ValueError(f"sampling (temperature={config.temperature}) cannot be replayed exactly: the output "
                          "depends on the policy's draws; record with --temperature 0")

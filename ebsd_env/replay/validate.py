@@ -76,7 +76,8 @@ class ValidateConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
-    config = tyro.cli(ValidateConfig, args=sys.argv[1:] if argv is None else argv, description=__doc__)
+    config = tyro.cli(ValidateConfig, args=sys.argv[1:] if argv is None else argv, description=__doc__,
+                      prog="python -m ebsd_env.replay.validate")
     from ..env import EBSDEnv
     from ..kernels import configure_threads, machine_state
     from ..models import cached_pair
