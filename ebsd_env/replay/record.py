@@ -143,7 +143,12 @@ def record(pair, rows: list[dict], out: Path, max_draft_len: int = 16, max_new_t
         write_shard(out / f"shard-{i:05d}.parquet", traces, meta)
     bar.close()
     if calibrate_clock and not (out / "cost_model.json").is_file():
-        cached_cost_model(pair).save(out / "cost_model.json")
+        costs = cached_cost_model(pair)
+        costs.save(out / "cost_model.json")
+        if progress and costs.validation:
+            runs = ", ".join(f"k={r['k']} {r['error']:+.1%}" for r in costs.validation["runs"])
+            print(f"[ebsd] model clock: verify(1) {costs.verify_cost(1) * 1e3:.1f} ms, draft "
+                  f"{costs.draft_s * 1e3:.2f} ms; predicted vs wall time of fixed-k generations: {runs}", flush=True)
     return {"out": str(out), "shards": len(shards), "recorded_shards": len(todo), "recorded_prompts": recorded,
             "seconds": seconds, "tokens": tokens}
 
