@@ -22,16 +22,20 @@ JSON file when runs on different machines or days must share one clock.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import statistics
 import threading
+import weakref
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from .decoder import SpeculativeDecoder
 from .io import write_json_atomic
+from .kernels import cpu_model
 from .models import ModelPair
 
 # Fed-token counts (k + 1) at which the verifier is timed: dense where drafts usually are, sparse beyond.
@@ -49,7 +53,7 @@ class CostModel:
     verify_points: tuple[tuple[int, float], ...]
     source: str = ""
     # What the costs were measured on (`ebsd_env.clock.fingerprint`: pair, drafter hash, kernels, threads, CPU)
-    # and how they compared with the wall clock (`ebsd_env.clock.validate`); empty for hand-made models.
+    # and how they compared with the wall clock (`validate_costs`); empty for hand-made models.
     fingerprint: dict = field(default_factory=dict, compare=False)
     validation: dict = field(default_factory=dict, compare=False)
 
@@ -129,6 +133,103 @@ class CostModel:
             raise ValueError(f"cost model file {str(path)!r}: {error}") from None
 
 
+# Keyed by the drafter module itself, weakly: an id() could be reused by a later drafter once this one is freed.
+_HASHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def isotonic(values: list[float]) -> list[float]:
+    """Non-decreasing least-squares fit (pool adjacent violators): the closest monotone curve to the medians."""
+    blocks: list[list[float]] = []  # [mean, count]
+    for value in values:
+        blocks.append([float(value), 1.0])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            mean, count = blocks.pop()
+            blocks[-1] = [(blocks[-1][0] * blocks[-1][1] + mean * count) / (blocks[-1][1] + count),
+                          blocks[-1][1] + count]
+    return [mean for mean, count in blocks for _ in range(int(count))]
+
+
+def check_plausible(costs: CostModel) -> None:
+    """Refuse a cost curve no real pair produces: a drafting step dearer than 3 verifier steps, or a
+    verification that grows faster than one verifier step per fed token."""
+    one = costs.verify_cost(1)
+    if costs.draft_s > 3 * one:
+        raise ValueError(f"implausible cost curve: a drafting step ({costs.draft_s:.4g} s) costs more than 3 "
+                         f"verifier steps ({one:.4g} s each); recalibrate on a quiet machine")
+    fed, seconds = costs.verify_points[-1]
+    if seconds > 1.5 * fed * one:
+        raise ValueError(f"implausible cost curve: verifying {fed} tokens ({seconds:.4g} s) costs more than {fed} "
+                         f"verifications of one ({one:.4g} s each); recalibrate on a quiet machine")
+
+
+def drafter_hash(pair: ModelPair) -> str:
+    """A short hash of the drafter's weights and buffers (its own and shared ones): traces and calibrations
+    from another drafter with the same name are told apart. Cached per loaded drafter."""
+    key = pair.drafter
+    if key not in _HASHES:
+        digest = hashlib.blake2b(digest_size=8)
+        with torch.no_grad():
+            for name, tensor in sorted(pair.drafter.state_dict().items()):
+                digest.update(name.encode())
+                if not isinstance(tensor, torch.Tensor):
+                    digest.update(repr(tensor).encode())
+                    continue
+                try:
+                    data = tensor.detach().cpu()
+                    data = data.float() if data.is_floating_point() else data
+                    digest.update(data.contiguous().numpy().tobytes())
+                except (TypeError, RuntimeError):  # packed or quantized layouts: their shape and dtype at least
+                    digest.update(f"{tuple(tensor.shape)}{tensor.dtype}".encode())
+        _HASHES[key] = digest.hexdigest()
+    return _HASHES[key]
+
+
+def pair_fingerprint(pair: ModelPair) -> dict:
+    """What the drafter's proposals depend on: the pair's names, the drafter's weight hash and the kernels."""
+    return {"drafter": pair.drafter_name, "verifier": pair.verifier_name, "drafter_hash": drafter_hash(pair),
+            "vocab_size": int(pair.vocab_size), "eos_ids": sorted(int(i) for i in pair.eos_token_ids),
+            "kernels": pair.metadata.get("kernels")}
+
+
+def fingerprint(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0) -> dict:
+    """What a timing depends on: the pair (`pair_fingerprint`), device, threads, CPU model, sampler."""
+    return {**pair_fingerprint(pair), "device": str(pair.device), "threads": torch.get_num_threads(),
+            "cpu": cpu_model(), "temperature": float(temperature), "top_p": float(top_p)}
+
+
+def price(costs: CostModel, draft_lengths: list[int], discarded: int = 0) -> tuple[float, float]:
+    """(draft seconds, verify seconds) of blocks that verified `draft_lengths` tokens (plus `discarded` dropped
+    draft tokens) under `costs`."""
+    verify_s = sum(costs.verify_cost(k + 1) for k in draft_lengths)
+    return (sum(draft_lengths) + discarded) * costs.draft_s, verify_s
+
+
+def validate_costs(pair: ModelPair, costs: CostModel, ks: tuple[int, ...] = (0, 2, 4), max_new_tokens: int = 24,
+             temperature: float = 0.0, top_p: float = 1.0, prompt: str | None = None) -> dict:
+    """Predicted vs measured decode time of fixed-k generations (k = 0: the verifier alone).
+
+    Returns ``{"runs": [{"k", "measured_s", "predicted_s", "error"}], "mean_abs_error"}`` with error =
+    predicted / measured - 1; ``mean_abs_error`` forgives each run 10 ms (a scheduler time slice on a shared
+    CPU), which only matters for tiny test models. A clock that cannot predict a plain fixed-k generation cannot
+    be trusted to rank policies; `calibrate` refuses one whose mean absolute error exceeds its tolerance.
+    """
+    from .decoder import fixed_k
+
+    text = prompt or CALIBRATION_PROMPT
+    text_prompt = [{"role": "user", "content": text}] if getattr(pair.tokenizer, "chat_template", None) else text
+    decoder = SpeculativeDecoder(pair, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=0)
+    runs = []
+    for k in ks:
+        stats = decoder.generate(text_prompt, stop=fixed_k(k) if k else None, max_draft_len=max(k, 1)).stats
+        predicted = sum(price(costs, stats["draft_lengths"], stats["discarded"]))
+        runs.append({"k": k, "measured_s": stats["decode_s"], "predicted_s": predicted,
+                     "error": predicted / stats["decode_s"] - 1.0})
+    slack = 0.01
+    return {"runs": runs, "mean_abs_error": statistics.mean(max(abs(r["predicted_s"] - r["measured_s"]) - slack, 0.0)
+                                                            / r["measured_s"] for r in runs),
+            "max_new_tokens": max_new_tokens}
+
+
 def _measure(decoder: SpeculativeDecoder, text_prompt, fed_points: tuple[int, ...], repeats: int,
              prompt: str) -> tuple[list[float], dict[int, list[float]]]:
     """Draft-step times and verification times per fed-token count, `repeats` rounds over the points."""
@@ -166,12 +267,9 @@ def calibrate(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0,
     by more than `tolerance` (relative) below an earlier point, the machine was too noisy to trust: the
     points are measured again (up to `attempts` times), then refused with a ValueError. So is an implausible
     curve (`check_plausible`). With `validate`, the fitted model then predicts the decode time of a few fixed-k
-    generations and is compared with their wall time (`ebsd_env.clock.validate`); a mean error above
+    generations and is compared with their wall time (`validate_costs`); a mean error above
     `validation_tolerance` in each of `attempts` validations is refused; the report is kept in ``validation``.
     """
-    from .clock import check_plausible, fingerprint, isotonic
-    from .clock import validate as validate_costs
-
     if repeats < 1 or attempts < 1:
         raise ValueError(f"repeats and attempts must be >= 1, got {repeats} and {attempts}")
     if sorted(set(fed_points)) != list(fed_points) or fed_points[0] != 1 or len(fed_points) < 2:

@@ -8,9 +8,10 @@ drafter, and the block start of every position; the drafter work is the chain it
 what a live block starting at that position drafts (same code, same cache rollback), up to floating-point
 rounding of differently sized forward passes (`tests/test_replay.py` measures the mismatch rate).
 
-Shards of ``--shard-size`` prompts are written atomically (temporary file + `os.replace`); a rerun with the same
-``--out`` skips complete shards and records again any that are missing, truncated or corrupt. The model clock's
-calibration of the pair is saved beside the shards as ``cost_model.json`` (replays use it by default).
+Shards of ``--shard-size`` prompts are written atomically (`ebsd_env.io`: a temporary file, then a rename); a
+rerun with the same ``--out`` skips complete shards and records again any that are missing, truncated or
+corrupt. The model clock's calibration of the pair is saved beside the shards as ``cost_model.json`` (replays use
+it by default).
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from tqdm import tqdm
 
 from ..decoder import SpeculativeDecoder
 from ..entropy import EntropyConfig
+from ..io import write_json_atomic
 from .batched import record_trace_batched
-from .trace import SIGNALS, Trace, TraceError, read_shard, read_shard_meta, write_json_atomic, write_shard
+from .trace import SIGNALS, Trace, TraceError, read_shard, read_shard_meta, write_shard
 
 
 def settings_dict(entropy: EntropyConfig, max_draft_len: int, max_new_tokens: int) -> dict:
@@ -101,8 +103,7 @@ def record(pair, rows: list[dict], out: Path, max_draft_len: int = 16, max_new_t
            progress: bool = True, batched: bool = False) -> dict:
     """Record traces of `rows` into ``out/shard-NNNNN.parquet``; resumable. Returns a summary. `batched`
     computes the chains of many positions per drafter forward (`ebsd_env.replay.batched`)."""
-    from ..clock import pair_fingerprint
-    from ..cost_model import cached_cost_model
+    from ..cost_model import cached_cost_model, pair_fingerprint
 
     if max_draft_len < 1 or max_new_tokens < 1 or shard_size < 1:
         raise ValueError(f"max_draft_len, max_new_tokens and shard_size must be >= 1, got {max_draft_len}, "

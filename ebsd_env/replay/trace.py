@@ -22,13 +22,13 @@ refused with a one-line error, and a truncated or corrupt shard is named without
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from ..io import save_atomic
 
 TRACE_FORMAT = 1
 META_KEY = b"ebsd_trace"
@@ -91,33 +91,14 @@ def _decode(row: dict) -> Trace:
 
 
 def write_shard(path: str | Path, traces: Sequence[Trace], meta: dict) -> None:
-    """Write traces as one Parquet shard atomically (a temporary file, then `os.replace`): an interrupted
-    recording never leaves a half-written shard under the final name."""
+    """Write traces as one Parquet shard atomically (`ebsd_env.io.save_atomic`: a temporary file beside it, then
+    a rename): an interrupted recording never leaves a half-written shard under the final name."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pylist([_encode(t) for t in traces])
     table = table.replace_schema_metadata({META_KEY: json.dumps({"format": TRACE_FORMAT, **meta}).encode()})
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=path.parent)
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def write_json_atomic(path: str | Path, data: dict) -> None:
-    """JSON through a temporary file and `os.replace`: a reader never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2)
-    os.replace(tmp, path)
+    save_atomic(path, lambda tmp: pq.write_table(table, tmp))
 
 
 def read_shard_meta(path: str | Path) -> dict:
@@ -222,7 +203,7 @@ class TraceSet:
         """Read shards (a directory or files). Every shard must match the first one's fingerprint and settings,
         and `pair` / `fingerprint` / `settings` where given; a mismatch or a corrupt shard is a TraceError
         naming the shard. ``cost_model.json`` beside the shards (written by `ebsd record`) is loaded too."""
-        from ..clock import pair_fingerprint
+        from ..cost_model import pair_fingerprint
 
         paths = shard_paths(source)
         expected_fp = dict(fingerprint or {})

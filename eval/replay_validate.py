@@ -1,6 +1,6 @@
 """Does replay reproduce the live env? Run policies on both and count the episodes that differ.
 
-    python -m ebsd_env.replay.validate --traces traces/suite --threads 1
+    python -m eval.replay_validate --traces traces/suite --threads 1
 
 runs each policy spec through the live `EBSD-v1` env (model clock, the traces' calibration) and through
 `EBSD-Replay-v1` on the same prompts, in both stop modes, and compares per episode: the actions, the output,
@@ -77,12 +77,11 @@ class ValidateConfig:
 
 def main(argv: list[str] | None = None) -> int:
     config = tyro.cli(ValidateConfig, args=sys.argv[1:] if argv is None else argv, description=__doc__,
-                      prog="python -m ebsd_env.replay.validate")
-    from ..env import EBSDEnv
-    from ..kernels import configure_threads, machine_state
-    from ..models import cached_pair
-    from .env import ReplayEnv
-    from .trace import TraceSet
+                      prog="python -m eval.replay_validate")
+    from ebsd_env.env import EBSDEnv
+    from ebsd_env.kernels import configure_threads, machine_state
+    from ebsd_env.models import cached_pair
+    from ebsd_env.replay import ReplayEnv, TraceSet
 
     configure_threads(config.threads)
     pair = cached_pair(config.drafter, config.verifier)
@@ -107,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{summary['mismatch_rate']:.3g}); largest observation deviation {worst:.2g}")
     print(json.dumps(summary))
     if config.out is not None:
-        from .trace import write_json_atomic
+        from ebsd_env.io import write_json_atomic
 
         write_json_atomic(config.out, summary)
     return 0
