@@ -33,6 +33,8 @@ PPO_COMPARISON = "docs/ppo_embedded_comparison.json"
 PPO_RECORD = "policies/trained/ppo_embedded.json"
 STOP_MODE = "docs/results/stop-mode/summary.json"
 EVAL_PPO = "docs/results/eval-ppo/summary.json"
+BENCH_DRAFTERS = "docs/results/bench-drafters/bench.json"
+EVAL_DRAFTERS = "docs/results/eval-drafters/drafters.json"
 # Documents that may hold figures: the README, the docs and the model cards.
 DOCUMENTS = ("README.md", "docs/*.md", "ebsd_env/drafters/*/README.md")
 MARKER = re.compile(r"<!-- figure: (?P<name>[\w.:=,-]+) -->(?P<body>.*?)<!-- /figure -->", re.DOTALL)
@@ -96,6 +98,37 @@ def _stop_mode_table(summary: dict) -> str:
     return "\n" + "\n".join(lines) + "\n"
 
 
+def _bench_drafters_table(report: dict) -> str:
+    """`ebsd bench decoder --drafters`: each drafter's cost, acceptance by position and best fixed k."""
+    lines = ["| drafter | cost ratio | acceptance at positions 1 / 2 / 3 / 4 | best fixed k | speedup | "
+             "ours / transformers at that k |", "|---|---|---|---|---|---|"]
+    for name, d in report["drafters"].items():
+        alphas = " / ".join("–" if a is None else f"{a:.2f}" for a in d["acceptance_by_position"][:4])
+        ratio = d["ours_over_transformers"].get(str(d["best_k"]), d["ours_over_transformers"].get(d["best_k"]))
+        lines.append(f"| {name} | {d['cost_ratio']:.3f} | {alphas} | {d['best_k']} | {d['best_k_speedup']:.2f}× | "
+                     + ("–" if ratio is None else f"{ratio:.2f}×") + " |")
+    return "\n" + "\n".join(lines) + "\n"
+
+
+def _bench_baseline(report: dict) -> str:
+    return f"{report['baseline']}, {report['baseline_tokens_per_s']:.1f} tokens/s"
+
+
+def _transformers_best(report: dict) -> str:
+    """The fastest transformers assisted-generation row of the bench, as 'method (speedup)'."""
+    rows = [r for r in report["rows"] if r["method"].endswith("(transformers)")]
+    if not rows:
+        return "none (no drafter transformers can run)"
+    best = max(rows, key=lambda r: r["tokens_per_s"])
+    return f"{best['method']} at {best['vs_verifier_alone']:.2f}×"
+
+
+def _drafters_table(comparison: dict) -> str:
+    from eval.run import drafters_markdown
+
+    return "\n" + drafters_markdown(comparison)
+
+
 def _comparison_table(result: dict) -> str:
     order = {name: i for i, name in enumerate((*BUILTIN_CATEGORIES, "overall"))}  # suite order, overall last
     rows = dict(sorted(result["rows"].items(), key=lambda item: order.get(item[0], len(order))))
@@ -132,7 +165,15 @@ FIGURES: dict[str, Figure] = {
     "eval-default.entropy-abs-1.5.vs_verifier": _speedup("entropy-abs:theta=1.5"),
     "eval-default.entropy-abs-1.5.vs_best_fixed_k": _speedup("entropy-abs:theta=1.5", "speedup_vs_best_fixed_k"),
     "eval-default.fixed-k-2.vs_verifier": _speedup("fixed-k:k=2"),
-    "eval-default.oracle.vs_verifier": _speedup("oracle"),
+    "eval-default.oracle-first-reject.vs_verifier": _speedup("oracle-first-reject"),
+    "eval-default.verifier_tokens_per_s": Figure(
+        EVAL_DEFAULT, lambda summary: f"{_overall(summary, 'no-spec')['tokens_per_s']['mean']:.1f}"),
+    # Drafters side by side: `ebsd bench decoder --drafters` and `ebsd eval --drafters` (docs/results/*-drafters).
+    "bench-drafters.table": Figure(BENCH_DRAFTERS, _bench_drafters_table),
+    "bench-drafters.baseline": Figure(BENCH_DRAFTERS, _bench_baseline),
+    "bench-drafters.transformers_best": Figure(BENCH_DRAFTERS, _transformers_best),
+    "eval-drafters.table": Figure(EVAL_DRAFTERS, _drafters_table),
+    "eval-drafters.fastest": Figure(EVAL_DRAFTERS, lambda comparison: str(comparison["fastest"])),
     # The stop-mode ablation that chose the env's default stop mode (docs/results/stop-mode).
     "stop-mode.table": Figure(STOP_MODE, _stop_mode_table),
     "stop-mode.verifier_tokens_per_s": Figure(
