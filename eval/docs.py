@@ -34,6 +34,7 @@ PPO_RECORD = "policies/trained/ppo_embedded.json"
 STOP_MODE = "docs/results/stop-mode/summary.json"
 EVAL_PPO = "docs/results/eval-ppo/summary.json"
 BENCH_DRAFTERS = "docs/results/bench-drafters/bench.json"
+BENCH_ENV = "docs/results/bench-env/bench.json"
 EVAL_DRAFTERS = "docs/results/eval-drafters/drafters.json"
 # Documents that may hold figures: the README, the docs and the model cards.
 DOCUMENTS = ("README.md", "docs/*.md", "ebsd_env/drafters/*/README.md")
@@ -123,6 +124,18 @@ def _transformers_best(report: dict) -> str:
     return f"{best['method']} at {best['vs_verifier_alone']:.2f}×"
 
 
+def _bench_env_table(report: dict) -> str:
+    """`ebsd bench env --backend live replay`: steps/s of the live env and of replay, side by side."""
+    live = report["clocks"][0]["steps_per_s"]
+    lines = ["| backend | steps/s | × live |", "|---|---|---|"]
+    lines += [f"| live ({c['clock']} clock) | {c['steps_per_s']:,.1f} | {c['steps_per_s'] / live:.2f} |"
+              for c in report["clocks"]]
+    lines += [f"| {r['backend']} | {r['steps_per_s']:,.0f} | {r['steps_per_s'] / live:,.0f} |"
+              for r in report["replay"]]
+    shares = ", ".join(f"{k} {v:.2f}" for k, v in report["oracle_dp_shares"].items() if not k.endswith("tokens_per_s"))
+    return "\n" + "\n".join(lines) + f"\n\nShares of oracle-dp on the same traces (model clock): {shares}.\n"
+
+
 def _drafters_table(comparison: dict) -> str:
     from eval.run import drafters_markdown
 
@@ -173,6 +186,8 @@ FIGURES: dict[str, Figure] = {
     "bench-drafters.baseline": Figure(BENCH_DRAFTERS, _bench_baseline),
     "bench-drafters.transformers_best": Figure(BENCH_DRAFTERS, _transformers_best),
     "eval-drafters.table": Figure(EVAL_DRAFTERS, _drafters_table),
+    "bench-env.table": Figure(BENCH_ENV, _bench_env_table),
+    "bench-env.load": Figure(BENCH_ENV, lambda report: f"{report['machine']['load_1min']:.2f}"),
     "eval-drafters.fastest": Figure(EVAL_DRAFTERS, lambda comparison: str(comparison["fastest"])),
     # The stop-mode ablation that chose the env's default stop mode (docs/results/stop-mode).
     "stop-mode.table": Figure(STOP_MODE, _stop_mode_table),
