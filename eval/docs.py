@@ -35,6 +35,8 @@ STOP_MODE = "docs/results/stop-mode/summary.json"
 EVAL_PPO = "docs/results/eval-ppo/summary.json"
 BENCH_DRAFTERS = "docs/results/bench-drafters/bench.json"
 BENCH_ENV = "docs/results/bench-env/bench.json"
+REPLAY_VALIDATION = "docs/results/replay/validate.json"
+REPLAY_PPO = "docs/results/replay/ppo-1m-record.json"
 EVAL_DRAFTERS = "docs/results/eval-drafters/drafters.json"
 # Documents that may hold figures: the README, the docs and the model cards.
 DOCUMENTS = ("README.md", "docs/*.md", "ebsd_env/drafters/*/README.md")
@@ -188,6 +190,19 @@ FIGURES: dict[str, Figure] = {
     "eval-drafters.table": Figure(EVAL_DRAFTERS, _drafters_table),
     "bench-env.table": Figure(BENCH_ENV, _bench_env_table),
     "bench-env.load": Figure(BENCH_ENV, lambda report: f"{report['machine']['load_1min']:.2f}"),
+    # Replay against the live env on the embedded pair (`python -m eval.replay_validate`) and PPO on replay.
+    "replay.validate.differ": Figure(
+        REPLAY_VALIDATION, lambda result: f"{result['differ']} of {result['episodes']}"),
+    "replay.validate.max_obs_deviation": Figure(
+        REPLAY_VALIDATION, lambda result: f"{result['max_obs_deviation']:.1e}"),
+    "replay.ppo.steps": Figure(REPLAY_PPO, lambda record: f"{record['steps']:,}".replace(",", " ")),
+    "replay.ppo.wall_s": Figure(REPLAY_PPO, lambda record: f"{record['wall_s']:.1f}"),
+    "replay.ppo.steps_per_s": Figure(REPLAY_PPO, lambda record: f"{record['steps'] / record['wall_s']:,.0f}"
+                                     .replace(",", " ")),
+    "replay.ppo.vs_verifier": Figure(
+        REPLAY_PPO, lambda record: f"{record['best_eval']['speedup_vs_verifier']:.2f}x"),
+    "replay.ppo.vs_best_fixed_k": Figure(
+        REPLAY_PPO, lambda record: f"{record['best_eval']['speedup_vs_best_fixed_k']:.2f}x"),
     "eval-drafters.fastest": Figure(EVAL_DRAFTERS, lambda comparison: str(comparison["fastest"])),
     # The stop-mode ablation that chose the env's default stop mode (docs/results/stop-mode).
     "stop-mode.table": Figure(STOP_MODE, _stop_mode_table),
