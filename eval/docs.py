@@ -188,6 +188,13 @@ FIGURES: dict[str, Figure] = {
     "bench-drafters.baseline": Figure(BENCH_DRAFTERS, _bench_baseline),
     "bench-drafters.transformers_best": Figure(BENCH_DRAFTERS, _transformers_best),
     "eval-drafters.table": Figure(EVAL_DRAFTERS, _drafters_table),
+    "eval-drafters.distilled.best": Figure(EVAL_DRAFTERS, lambda comparison: "{:.2f}× ({})".format(
+        *max((v, k) for k, v in comparison["drafters"]["distilled"]["speedups"].items()
+             if not k.startswith("oracle")))),  # the best non-privileged policy
+    "bench-drafters.distilled.cost_ratio": Figure(
+        BENCH_DRAFTERS, lambda report: f"{report['drafters']['distilled']['cost_ratio']:.3f}"),
+    "bench-drafters.distilled.best": Figure(BENCH_DRAFTERS, lambda report: "{:.2f}× (k = {})".format(
+        report["drafters"]["distilled"]["best_k_speedup"], report["drafters"]["distilled"]["best_k"])),
     "bench-env.table": Figure(BENCH_ENV, _bench_env_table),
     "bench-env.load": Figure(BENCH_ENV, lambda report: f"{report['machine']['load_1min']:.2f}"),
     # Replay against the live env on the embedded pair (`python -m eval.replay_validate`) and PPO on replay.
