@@ -142,7 +142,35 @@ def _sync(device: torch.device) -> None:
         torch.mps.synchronize()
 
 
-class SpeculativeDecoder:
+class DraftState:
+    """The read-only state a decoder derives from its committed tokens and current draft, the same way live
+    (`SpeculativeDecoder`) and replayed (`ebsd_env.replay.ReplayDecoder`). Subclasses hold `tokens`,
+    `prompt_len`, `budget`, `draft_steps` and `eos_ids`."""
+
+    @property
+    def new_tokens(self) -> list[int]:
+        return self.tokens[self.prompt_len:]
+
+    @property
+    def draft_tokens(self) -> list[int]:
+        return [step.token for step in self.draft_steps]
+
+    @property
+    def remaining(self) -> int:
+        """New tokens the sequence may still produce."""
+        return self.budget - len(self.tokens) + self.prompt_len
+
+    @property
+    def draft_room(self) -> int:
+        """How many more tokens are worth drafting: a block emits at most len(draft) + 1 tokens, and nothing
+        follows a drafted end-of-sequence token."""
+        steps = self.draft_steps
+        if steps and steps[-1].token in self.eos_ids:
+            return 0
+        return max(0, self.remaining - 1 - len(steps))
+
+
+class SpeculativeDecoder(DraftState):
     """Drafts with `pair.drafter`, verifies with `pair.verifier`, one sequence at a time.
 
     Args:
@@ -244,27 +272,7 @@ class SpeculativeDecoder:
         self.stats.prefill_s = time.perf_counter() - t0
         return ids
 
-    # ------------------------------------------------------------------ state
-    @property
-    def new_tokens(self) -> list[int]:
-        return self.tokens[self.prompt_len:]
-
-    @property
-    def draft_tokens(self) -> list[int]:
-        return [step.token for step in self.draft_steps]
-
-    @property
-    def remaining(self) -> int:
-        """New tokens the sequence may still produce."""
-        return self.budget - len(self.new_tokens)
-
-    @property
-    def draft_room(self) -> int:
-        """How many more tokens are worth drafting: a block emits at most len(draft) + 1 tokens, and nothing
-        follows a drafted end-of-sequence token."""
-        if self.draft_steps and self.draft_steps[-1].token in self.eos_ids:
-            return 0
-        return max(0, self.remaining - 1 - len(self.draft_steps))
+    # ------------------------------------------------------------------ state (see `DraftState`)
 
     @property
     def drafter_cache(self) -> DynamicCache | None:

@@ -8,12 +8,12 @@ live greedy decoder does. Measured times are 0: the env prices the work on its c
 
 from __future__ import annotations
 
-from ..decoder import DecoderError, DraftStep, SequenceStats, VerifyResult
+from ..decoder import DecoderError, DraftState, DraftStep, SequenceStats, VerifyResult
 from ..entropy import EntropyConfig
 from .trace import Trace, TraceError, TraceSet
 
 
-class ReplayDecoder:
+class ReplayDecoder(DraftState):
     """Replays `traces` (a `TraceSet`) under `max_new_tokens` (at most the recorded budget)."""
 
     greedy = True
@@ -74,25 +74,10 @@ class ReplayDecoder:
         self._started = True
         return list(trace.prompt_ids)
 
-    # ------------------------------------------------------------------ state
-    @property
-    def new_tokens(self) -> list[int]:
-        return self.tokens[self.prompt_len:]
-
-    @property
-    def draft_tokens(self) -> list[int]:
-        return [step.token for step in self.draft_steps]
-
+    # ------------------------------------------------------------------ state (`DraftState`, as live)
     @property
     def remaining(self) -> int:
-        return self.budget - self.j
-
-    @property
-    def draft_room(self) -> int:
-        steps = self.draft_steps
-        if steps and steps[-1].token in self.eos_ids:
-            return 0
-        return max(0, self.budget - self.j - 1 - len(steps))
+        return self.budget - self.j  # j = output tokens committed: cheaper than len(new_tokens) on this hot path
 
     def _check_running(self, action: str) -> None:
         if not self._started:
