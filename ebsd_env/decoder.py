@@ -145,7 +145,7 @@ def _sync(device: torch.device) -> None:
 class DraftState:
     """The read-only state a decoder derives from its committed tokens and current draft, the same way live
     (`SpeculativeDecoder`) and replayed (`ebsd_env.replay.ReplayDecoder`). Subclasses hold `tokens`,
-    `prompt_len`, `budget`, `draft_steps` and `eos_ids`."""
+    `prompt_len`, `budget`, `draft_steps`, `eos_ids`, `finished`, `_started` and `_discarded_steps`."""
 
     @property
     def new_tokens(self) -> list[int]:
@@ -168,6 +168,21 @@ class DraftState:
         if steps and steps[-1].token in self.eos_ids:
             return 0
         return max(0, self.remaining - 1 - len(steps))
+
+    def _check_running(self, action: str) -> None:
+        if not self._started:
+            raise DecoderError(f"call start(prompt) before {action}()")
+        if self.finished:
+            raise DecoderError(f"the sequence has finished (EOS or token budget); call start() before {action}()")
+
+    def _check_can_draft(self) -> None:
+        """The checks before a draft step: a running sequence, room to draft, no discarded token pending."""
+        self._check_running("draft")
+        if self.draft_room == 0:
+            raise DecoderError("no room to draft: the token budget or context is reached, or the draft ended in "
+                               "an end-of-sequence token; call verify()")
+        if self._discarded_steps:
+            raise DecoderError("a draft token was discarded: verify() the block before drafting again")
 
 
 class SpeculativeDecoder(DraftState):
@@ -279,12 +294,6 @@ class SpeculativeDecoder(DraftState):
         """The drafter strategy's KV cache (None before its first draft, and for a drafter without one)."""
         return getattr(self.drafter, "cache", None) if self._drafter_started else None
 
-    def _check_running(self, action: str) -> None:
-        if not self._started:
-            raise DecoderError(f"call start(prompt) before {action}()")
-        if self.finished:
-            raise DecoderError(f"the sequence has finished (EOS or token budget); call start() before {action}()")
-
     def _process(self, logits: torch.Tensor) -> torch.Tensor:
         """Sampling distribution from logits: temperature, then top-p (both models get the same)."""
         probs = torch.softmax(logits.float() / self.temperature, dim=-1)
@@ -308,12 +317,7 @@ class SpeculativeDecoder(DraftState):
     # ------------------------------------------------------------------ 1. draft
     def draft(self) -> DraftStep:
         """The drafter proposes one more token for the current block."""
-        self._check_running("draft")
-        if self.draft_room == 0:
-            raise DecoderError("no room to draft: the token budget or context is reached, or the draft ended in "
-                               "an end-of-sequence token; call verify()")
-        if self._discarded_steps:
-            raise DecoderError("a draft token was discarded: verify() the block before drafting again")
+        self._check_can_draft()
         t0 = time.perf_counter()
         with torch.inference_mode():
             if not self._drafter_started:  # charged to this draft step: only drafting policies need it

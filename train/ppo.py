@@ -69,7 +69,8 @@ class PPOConfig(PairArgs, PromptArgs):
     temperature: float = 0.0
     """Decoding temperature: 0 = greedy, > 0 = lossless speculative sampling."""
     extra_signals: bool = False
-    """Add drafter top-1 probability, margin, previous block's emitted tokens and progress to the observation."""
+    """Add the extra signals to the observation: drafter top-1 probability, margin, the emitted token's
+    probability, the previous block's emitted tokens and acceptance, and progress."""
     total_timesteps: int = 20_000
     """Environment steps (drafted tokens) to train for, in total across resumes."""
     num_envs: int = 4

@@ -68,7 +68,7 @@ class ReplayDecoder(DraftState):
         self.prompt_len = len(trace.prompt_ids)
         self.j = 0
         self.draft_steps: list[DraftStep] = []
-        self._discarded: list[DraftStep] = []
+        self._discarded_steps: list[DraftStep] = []
         self.finished = len(self.output) == 0
         self.stats = SequenceStats(prompt_tokens=self.prompt_len)
         self._started = True
@@ -79,20 +79,9 @@ class ReplayDecoder(DraftState):
     def remaining(self) -> int:
         return self.budget - self.j  # j = output tokens committed: cheaper than len(new_tokens) on this hot path
 
-    def _check_running(self, action: str) -> None:
-        if not self._started:
-            raise DecoderError(f"call start(prompt) before {action}()")
-        if self.finished:
-            raise DecoderError(f"the sequence has finished (EOS or token budget); call start() before {action}()")
-
     # ------------------------------------------------------------------ step API
     def draft(self) -> DraftStep:
-        self._check_running("draft")
-        if self.draft_room == 0:
-            raise DecoderError("no room to draft: the token budget is reached or the draft ended in an "
-                               "end-of-sequence token; call verify()")
-        if self._discarded:
-            raise DecoderError("a draft token was discarded: verify() the block before drafting again")
+        self._check_can_draft()
         n = len(self.draft_steps)
         start, stop = self._offsets[self.j], self._offsets[self.j + 1]
         if n >= stop - start:
@@ -110,7 +99,7 @@ class ReplayDecoder(DraftState):
         if not self.draft_steps:
             raise DecoderError("there is no draft token to discard; draft() first")
         step = self.draft_steps.pop()
-        self._discarded.append(step)
+        self._discarded_steps.append(step)
         return step
 
     def peek_accepts(self) -> int:
@@ -131,13 +120,13 @@ class ReplayDecoder(DraftState):
         stats.blocks += 1
         stats.drafted += k
         stats.accepted += accepted
-        stats.discarded += len(self._discarded)
+        stats.discarded += len(self._discarded_steps)
         stats.new_tokens = self.j
         stats.draft_lengths.append(k)
         stats.accepted_lengths.append(accepted)
-        discarded = len(self._discarded)
+        discarded = len(self._discarded_steps)
         self.draft_steps = []
-        self._discarded = []
+        self._discarded_steps = []
         return VerifyResult(drafted=k, accepted=accepted, discarded=discarded, emitted=tuple(emitted),
                             draft_time_s=0.0, verify_time_s=0.0, forward_s=0.0, finished=self.finished)
 
