@@ -10,6 +10,7 @@ import sys
 SUBCOMMANDS = {
     "generate": ("ebsd_env.generate", "speculative generation on a pair; prints the text and its statistics"),
     "bench": ("eval.bench", "benchmarks: `ebsd bench decoder`, `ebsd bench env`"),
+    "split": ("eval.split", "split the built-in prompts into verdict prompts nothing learned from and training ones"),
     "record": ("ebsd_env.replay.record", "record greedy decoding traces for replay (EBSD-Replay-v1, oracle-dp)"),
     "eval": ("eval.run", "evaluate stopping policies on a prompt suite and write a report"),
     "train": ("train.ppo", "`ebsd train ppo`: train a stopping policy with PPO"),

@@ -55,6 +55,15 @@ class DecoderError(RuntimeError):
     """The decoder was driven out of order (draft before start, verify after the end, ...)."""
 
 
+TOP_LOGPROBS = 4  # top log-probabilities each draft step reports (`DraftStep.top_logprobs`)
+LOGPROB_FLOOR = -30.0  # log(0) is reported as this, so signals stay finite
+
+
+def top_logprobs(values: torch.Tensor) -> tuple[float, ...]:
+    """The log of the top probabilities `values` (highest first), floored at LOGPROB_FLOOR."""
+    return tuple(max(math.log(v), LOGPROB_FLOOR) if v > 0 else LOGPROB_FLOOR for v in values.tolist())
+
+
 @dataclass(frozen=True)
 class DraftStep:
     """One drafted token and the drafter's signals about it."""
@@ -67,6 +76,9 @@ class DraftStep:
     token_prob: float  # drafter probability of the token it emitted
     time_s: float  # whole step: forward pass, signals, token choice
     forward_s: float  # the drafter's forward pass alone
+    # Log-probabilities of the drafter's TOP_LOGPROBS most likely tokens, highest first (the observation of
+    # "Learning to Draft"; `ebsd_env.observation` option "ltd").
+    top_logprobs: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -336,17 +348,18 @@ class SpeculativeDecoder(DraftState):
         entropy = float(self.entropy(logits))
         if self.greedy:
             probs = torch.softmax(logits, dim=-1)
-            top2 = probs.topk(2)
-            token = int(top2.indices[0])
+            top = probs.topk(TOP_LOGPROBS)
+            token = int(top.indices[0])
         else:
             probs = self._process(logits)
             self._draft_probs.append(probs)
-            top2 = probs.topk(2)
+            top = probs.topk(TOP_LOGPROBS)
             token = self._sample(probs)
-        top1, second = float(top2.values[0]), float(top2.values[1])
+        top1, second = float(top.values[0]), float(top.values[1])
         step = DraftStep(token=token, position=len(self.draft_steps) + 1, entropy=entropy, top1_prob=top1,
                          margin=top1 - second, token_prob=float(probs[token]),
-                         time_s=time.perf_counter() - t0, forward_s=t_forward - t0)
+                         time_s=time.perf_counter() - t0, forward_s=t_forward - t0,
+                         top_logprobs=top_logprobs(top.values))
         self.draft_steps.append(step)
         return step
 

@@ -67,7 +67,8 @@ class EBSDEnv(gym.Env):
 
     ## Observation Space
 
-    `Box(0, 1, (2 * history + 1,), float32)`, or `(2 * history + 7,)` with `extra_signals=True`, encoded by
+    `Box(0, 1, (2 * history + 1,), float32)`, or `(2 * history + 7,)` with `extra_signals=True` (more with
+    `observation="ltd"` / `"ltd+entropy"`, see Arguments), encoded by
     `ObservationLayout.encode` (`env.unwrapped.observation_layout` decodes it):
 
     | Index             | Observation                                                              | Min | Max |
@@ -145,8 +146,12 @@ class EBSDEnv(gym.Env):
              entropy_temperature=1.0, min_draft_len=0, max_draft_len=16, max_new_tokens=128, temperature=0.0,
              top_p=1.0, clock="wall", extra_signals=False, seed=None, drafter=None, verifier=None, device="cpu",
              reward_scale=None, cost_model=None, render_mode=None, stop_mode=DEFAULT_STOP_MODE,
-             decoder=None)
+             decoder=None, observation="entropy")
     ```
+
+    - `observation`: `"entropy"` (the table above), `"ltd"` (Learning to Draft's observation: the drafter's
+      top-4 log-probabilities at the latest draft token and the context length, no entropies) or
+      `"ltd+entropy"` (both); `ebsd_env.observation` gives the layout.
 
     - `stop_mode`: `"include"` or `"exclude"` (see Action Space). The default, `DEFAULT_STOP_MODE`, is the
       mode that measured faster on the embedded pair (docs/env.md gives the measurement). Policies whose
@@ -189,7 +194,7 @@ class EBSDEnv(gym.Env):
                  seed: int | None = None, drafter: str | None = None, verifier: str | None = None,
                  device: str = "cpu", reward_scale: float | None = None,
                  cost_model: CostModel | str | Path | None = None, render_mode: str | None = None,
-                 stop_mode: str = DEFAULT_STOP_MODE, decoder: Decoder | None = None):
+                 stop_mode: str = DEFAULT_STOP_MODE, decoder: Decoder | None = None, observation: str = "entropy"):
         if stop_mode not in STOP_MODES:
             raise ValueError(f"unknown stop_mode {stop_mode!r}; valid: {', '.join(STOP_MODES)}")
         if not isinstance(clock, Clock) and clock not in CLOCKS:
@@ -239,7 +244,7 @@ class EBSDEnv(gym.Env):
         self.observation_layout = ObservationLayout(history=history, max_draft_len=self.max_draft_len,
                                                     max_new_tokens=self.max_new_tokens,
                                                     entropy_scale=entropy_config.max_value(vocab_size),
-                                                    extra_signals=extra_signals)
+                                                    extra_signals=extra_signals, observation=observation)
         self.observation_space = spaces.Box(0.0, 1.0, (self.observation_layout.size,), np.float32)
         self.action_space = spaces.Discrete(2)
         self._init_seed = seed
@@ -374,7 +379,14 @@ class EBSDEnv(gym.Env):
             raise ValueError(f"prompt_index must be an int in [0, {len(self.prompts)}), got {index!r}")
         return int(index)
 
+    @property
+    def prompt_row(self) -> dict | None:
+        """The prompt row of the current (or last) episode: ``id``, ``category``, ... (None before a reset)."""
+        return getattr(self, "_row", None)
+
     def _decoder_prompt(self, row: dict):
+        if "prompt_ids" in row:  # the exact tokens a trace was recorded from (`TraceSet.rows(with_ids=True)`)
+            return list(row["prompt_ids"])
         content = row.get("prompt") or row["turns"][0]
         if isinstance(content, dict):
             content = content["content"]
@@ -435,4 +447,5 @@ class EBSDEnv(gym.Env):
             [step.entropy for step in steps], len(steps),
             top1_prob=last.top1_prob if last else 0.0, margin=last.margin if last else 0.0,
             prev_emitted=self._prev_emitted, generated=len(self.decoder.new_tokens),
-            token_prob=last.token_prob if last else 0.0, prev_acceptance=self._prev_acceptance)
+            token_prob=last.token_prob if last else 0.0, prev_acceptance=self._prev_acceptance,
+            top_logprobs=last.top_logprobs if last else (), context_len=len(self.decoder.tokens) + len(steps))

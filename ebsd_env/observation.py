@@ -16,8 +16,18 @@ One flat float32 vector, all entries in [0, 1]:
 | 2h+6 (extra signals)  | acceptance of the previous block: accepted / verified draft tokens    |
 |                       | (0 before the first block and after a block that verified no draft)  |
 
-Token signals (entropies, top-1, margin, token probability) are 0 at position 0: an empty draft, which the env
-shows at the start of each block when `min_draft_len` is 0 (the policy may then verify without drafting).
+With ``observation="ltd"`` (Learning to Draft's observation, without entropies) the first 2h entries are
+absent and every index above moves down by 2h; ``"ltd+entropy"`` keeps them. Either appends, after the rest:
+
+| index (from the end)  | meaning                                                               |
+|-----------------------|-----------------------------------------------------------------------|
+| -(K+1) .. -2          | the drafter's K = TOP_LOGPROBS highest log-probabilities at the latest|
+|                       | draft token, highest first, as 1 + logp / 30 (log-prob -30 or less: 0)|
+| -1                    | context length: prompt + generated + drafted tokens / CONTEXT_SCALE   |
+
+Token signals (entropies, top-1, margin, token probability, log-probabilities) are 0 at position 0: an empty
+draft, which the env shows at the start of each block when `min_draft_len` is 0 (the policy may then verify
+without drafting).
 
 Entropies are divided by ``entropy_scale`` (the measure's maximum over the vocabulary, log|V| for Shannon) and
 clipped to [0, 1]. Policies whose thresholds are in nats convert with `ObservationLayout.entropies_nats`.
@@ -29,8 +39,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .decoder import LOGPROB_FLOOR, TOP_LOGPROBS
+
 PAD_VALUE = 0.0
 EXTRA_SIGNALS = ("top1_prob", "margin", "prev_emitted", "generated", "token_prob", "prev_acceptance")
+# What the observation is built from: the entropy history (the default); Learning to Draft's top log-probabilities
+# and context length (Zhang et al., ICLR 2026, `zhzihao/Learning-to-Draft`), whose authors found that adding
+# entropy lowered their speedup; or both, to test that claim here.
+OBSERVATIONS = ("entropy", "ltd", "ltd+entropy")
+CONTEXT_SCALE = 2048  # context lengths are divided by this (and clipped to 1)
+
+
+def encode_logprobs(logprobs) -> np.ndarray:
+    """Log-probabilities in [LOGPROB_FLOOR, 0] mapped to [0, 1] (1: probability 1)."""
+    return np.clip(1.0 - np.asarray(logprobs, dtype=np.float64) / LOGPROB_FLOOR, 0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -45,6 +67,8 @@ class ObservationView:
     generated: int | None = None
     token_prob: float | None = None
     prev_acceptance: float | None = None
+    top_logprobs: np.ndarray | None = None
+    context_len: int | None = None
 
 
 @dataclass(frozen=True)
@@ -54,51 +78,90 @@ class ObservationLayout:
     max_new_tokens: int
     entropy_scale: float
     extra_signals: bool = False
+    observation: str = "entropy"
 
     def __post_init__(self):
         if self.history < 1:
             raise ValueError(f"history must be >= 1, got {self.history}")
         if self.entropy_scale <= 0:
             raise ValueError(f"entropy_scale must be > 0, got {self.entropy_scale}")
+        if self.observation not in OBSERVATIONS:
+            raise ValueError(f"observation must be one of {', '.join(OBSERVATIONS)}, got {self.observation!r}")
+
+    @property
+    def has_entropy(self) -> bool:
+        return self.observation != "ltd"
+
+    @property
+    def has_ltd(self) -> bool:
+        return self.observation.startswith("ltd")
+
+    @property
+    def position_index(self) -> int:
+        """Index of the draft position; the entropy block (2h entries) comes before it when present."""
+        return 2 * self.history if self.has_entropy else 0
+
+    @property
+    def ltd_index(self) -> int:
+        """Index of the first top log-probability (the LTD block: K of them, then the context length)."""
+        return self.position_index + 1 + (len(EXTRA_SIGNALS) if self.extra_signals else 0)
 
     @property
     def size(self) -> int:
-        return 2 * self.history + 1 + (len(EXTRA_SIGNALS) if self.extra_signals else 0)
+        return self.ltd_index + (TOP_LOGPROBS + 1 if self.has_ltd else 0)
 
     def encode(self, entropies: list[float], position: int, top1_prob: float = 0.0, margin: float = 0.0,
                prev_emitted: int = 0, generated: int = 0, token_prob: float = 0.0,
-               prev_acceptance: float = 0.0) -> np.ndarray:
+               prev_acceptance: float = 0.0, top_logprobs=(), context_len: int = 0) -> np.ndarray:
         h = self.history
         obs = np.full(self.size, PAD_VALUE, dtype=np.float32)
-        recent = np.asarray(entropies[-h:], dtype=np.float64) / self.entropy_scale
-        n = len(recent)
-        if n:
-            obs[h - n: h] = np.clip(recent, 0.0, 1.0)
-            obs[2 * h - n: 2 * h] = 1.0
-        obs[2 * h] = min(position / self.max_draft_len, 1.0)
+        if self.has_entropy:
+            recent = np.asarray(entropies[-h:], dtype=np.float64) / self.entropy_scale
+            n = len(recent)
+            if n:
+                obs[h - n: h] = np.clip(recent, 0.0, 1.0)
+                obs[2 * h - n: 2 * h] = 1.0
+        p = self.position_index
+        obs[p] = min(position / self.max_draft_len, 1.0)
         if self.extra_signals:
-            obs[2 * h + 1] = np.clip(top1_prob, 0.0, 1.0)
-            obs[2 * h + 2] = np.clip(margin, 0.0, 1.0)
-            obs[2 * h + 3] = min(prev_emitted / (self.max_draft_len + 1), 1.0)
-            obs[2 * h + 4] = min(generated / self.max_new_tokens, 1.0)
-            obs[2 * h + 5] = np.clip(token_prob, 0.0, 1.0)
-            obs[2 * h + 6] = np.clip(prev_acceptance, 0.0, 1.0)
+            obs[p + 1] = np.clip(top1_prob, 0.0, 1.0)
+            obs[p + 2] = np.clip(margin, 0.0, 1.0)
+            obs[p + 3] = min(prev_emitted / (self.max_draft_len + 1), 1.0)
+            obs[p + 4] = min(generated / self.max_new_tokens, 1.0)
+            obs[p + 5] = np.clip(token_prob, 0.0, 1.0)
+            obs[p + 6] = np.clip(prev_acceptance, 0.0, 1.0)
+        if self.has_ltd:
+            q = self.ltd_index
+            if len(top_logprobs):  # an empty draft has none: 0, as every token signal
+                obs[q: q + TOP_LOGPROBS] = encode_logprobs(top_logprobs)
+            obs[q + TOP_LOGPROBS] = min(context_len / CONTEXT_SCALE, 1.0)
         return obs
 
     def decode(self, obs: np.ndarray) -> ObservationView:
         obs = np.asarray(obs, dtype=np.float64).reshape(-1)
         if obs.shape[0] != self.size:
             raise ValueError(f"observation has {obs.shape[0]} entries, this layout expects {self.size}")
-        h = self.history
-        mask = obs[h: 2 * h] > 0.5
-        view = dict(entropies=obs[:h][mask] * self.entropy_scale,
-                    position=int(round(obs[2 * h] * self.max_draft_len)))
+        h, p = self.history, self.position_index
+        if self.has_entropy:
+            mask = obs[h: 2 * h] > 0.5
+            entropies = obs[:h][mask] * self.entropy_scale
+        else:
+            entropies = None
+        view = dict(entropies=entropies, position=int(round(obs[p] * self.max_draft_len)))
         if self.extra_signals:
-            view.update(top1_prob=float(obs[2 * h + 1]), margin=float(obs[2 * h + 2]),
-                        prev_emitted=int(round(obs[2 * h + 3] * (self.max_draft_len + 1))),
-                        generated=int(round(obs[2 * h + 4] * self.max_new_tokens)),
-                        token_prob=float(obs[2 * h + 5]), prev_acceptance=float(obs[2 * h + 6]))
+            view.update(top1_prob=float(obs[p + 1]), margin=float(obs[p + 2]),
+                        prev_emitted=int(round(obs[p + 3] * (self.max_draft_len + 1))),
+                        generated=int(round(obs[p + 4] * self.max_new_tokens)),
+                        token_prob=float(obs[p + 5]), prev_acceptance=float(obs[p + 6]))
+        if self.has_ltd:
+            q = self.ltd_index
+            view.update(top_logprobs=(1.0 - obs[q: q + TOP_LOGPROBS]) * LOGPROB_FLOOR,
+                        context_len=int(round(obs[q + TOP_LOGPROBS] * CONTEXT_SCALE)))
         return ObservationView(**view)
 
     def entropies_nats(self, obs: np.ndarray) -> np.ndarray:
-        return self.decode(obs).entropies
+        entropies = self.decode(obs).entropies
+        if entropies is None:
+            raise ValueError("this observation (observation='ltd') holds no entropies: make the env with "
+                             "observation='entropy' or 'ltd+entropy' for a rule that reads them")
+        return entropies

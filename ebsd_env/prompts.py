@@ -495,6 +495,52 @@ def common_heldout_ids(pairs) -> set[str]:
     return set.intersection(*sets) if sets else set()
 
 
+def drafter_seen_ids(pair) -> set[str] | None:
+    """Ids of the built-in suite prompts an `ebsd distill` drafter learned from: the generated prompts (minus its
+    held-out ones) and the text-only rows, reconstructed from the selection its metadata records (the same
+    `load_prompts` subsets). None for a drafter with no such record (a quantized copy, prompt lookup, any
+    Hugging Face model): it learned from none of the suite's prompts, as far as the project knows."""
+    config = ((getattr(pair.drafter, "metadata", None) or {}).get("config") or {})
+    if not config or config.get("prompt_source") not in (None, "builtin"):
+        return None
+    held = drafter_heldout_ids(pair)
+    seed = int(config.get("seed", 0))
+    seen = {str(r["id"]) for r in load_prompts(None, limit_per_category=config.get("prompts_per_category"),
+                                                seed=seed)}
+    if config.get("text_prompts_per_category"):  # `train.drafter.data.text_rows` draws them with seed + 7
+        seen |= {str(r["id"]) for r in load_prompts(None, limit_per_category=config["text_prompts_per_category"],
+                                                     seed=seed + 7)}
+    return seen - held
+
+
+def policy_split(pair, verdict_per_category: int = 10, train_per_category: int = 16, seed: int = 0,
+                 categories: Sequence[str] | None = None) -> tuple[list[dict], list[dict]]:
+    """(verdict rows, training rows) of the built-in suite for policy experiments.
+
+    Verdict rows are prompts nothing learned from: per category the drafter's held-out prompts first, then a
+    seeded sample of the prompts its training never selected (`drafter_seen_ids`), at most
+    `verdict_per_category`; a category whose unseen pool is smaller gives what it has. Training rows (for
+    recording traces, tuning rules and training policies) are a seeded sample of the other prompts of each
+    category, at most `train_per_category`; they may include prompts the drafter learned from."""
+    rows = load_prompts(None, categories=categories, seed=seed)
+    seen = drafter_seen_ids(pair) or set()
+    held = drafter_heldout_ids(pair)
+    verdict, train = [], []
+    for category in dict.fromkeys(row["category"] for row in rows):
+        group = [row for row in rows if row["category"] == category]
+        unseen = [row for row in group if str(row["id"]) not in seen]
+        others = [row for row in unseen if str(row["id"]) not in held]
+        random.Random(f"{seed}:verdict:{category}").shuffle(others)
+        chosen = ([row for row in unseen if str(row["id"]) in held] + others)[:verdict_per_category]
+        chosen_ids = {str(row["id"]) for row in chosen}
+        pool = [row for row in group if str(row["id"]) not in chosen_ids]
+        picked = sorted(random.Random(f"{seed}:train:{category}").sample(range(len(pool)),
+                                                                          min(train_per_category, len(pool))))
+        verdict.extend(chosen)
+        train.extend(pool[i] for i in picked)
+    return verdict, train
+
+
 def heldout_prompts(heldout_ids: Iterable[str], categories: Sequence[str] | None = None,
                     limit_per_category: int | None = None) -> list[dict]:
     """The built-in suite's prompts among `heldout_ids`, in suite order, at most `limit_per_category` of each

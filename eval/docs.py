@@ -24,15 +24,11 @@ from functools import cache
 from pathlib import Path
 
 from ebsd_env.io import write_atomic
-from ebsd_env.prompts import BUILTIN_CATEGORIES
 
 ROOT = Path(__file__).resolve().parents[1]
 DRAFTER_CARD = "ebsd_env/drafters/smollm2-135m-feature/config.json"
 EVAL_DEFAULT = "docs/results/eval-default/summary.json"
-PPO_COMPARISON = "docs/ppo_embedded_comparison.json"
-PPO_RECORD = "policies/trained/ppo_embedded.json"
 STOP_MODE = "docs/results/stop-mode/summary.json"
-EVAL_PPO = "docs/results/eval-ppo/summary.json"
 BENCH_DRAFTERS = "docs/results/bench-drafters/bench.json"
 BENCH_ENV = "docs/results/bench-env/bench.json"
 REPLAY_VALIDATION = "docs/results/replay/validate.json"
@@ -144,29 +140,6 @@ def _drafters_table(comparison: dict) -> str:
     return "\n" + drafters_markdown(comparison)
 
 
-def _comparison_table(result: dict) -> str:
-    order = {name: i for i, name in enumerate((*BUILTIN_CATEGORIES, "overall"))}  # suite order, overall last
-    rows = dict(sorted(result["rows"].items(), key=lambda item: order.get(item[0], len(order))))
-    lines = ["| category | PPO | best fixed-k (per category) | PPO / fixed-k | tuned `entropy-abs` (overall best) "
-             "| PPO / tuned |", "|---|---|---|---|---|---|"]
-    for name, row in rows.items():
-        k = row["best_fixed_k"].split("=")[1]
-        cells = [f"{row['ppo']:.2f}", f"{row['best_fixed_k_tokens_per_s']:.2f} (k={k})",
-                 f"{row['speedup_vs_best_fixed_k']:.3f}", f"{row['tuned_overall_tokens_per_s']:.2f}",
-                 f"{row['speedup_vs_tuned_overall']:.3f}"]
-        if name == "overall":
-            spec = row["tuned_overall_spec"].partition(":")[2]
-            cells = [f"**{cells[0]}**", cells[1], f"**{cells[2]}**", f"{cells[3]} (`{spec}`)", f"**{cells[4]}**"]
-            name = f"**overall** (mean of {len(rows) - 1})"
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n" + "\n".join(lines) + "\n"
-
-
-def _gain(category: str, against: str = "speedup_vs_best_fixed_k") -> Figure:
-    """PPO's gain in a category of the comparison, as a signed percentage."""
-    return Figure(PPO_COMPARISON, lambda result: f"{(result['rows'][category][against] - 1) * 100:+.1f} %")
-
-
 FIGURES: dict[str, Figure] = {
     # The shipped feature drafter: its training run's held-out evaluation, kept in its config.json.
     "drafter.agreement": Figure(DRAFTER_CARD, lambda card: f"{_heldout(card)['agreement']:.2f}"),
@@ -217,25 +190,6 @@ FIGURES: dict[str, Figure] = {
         STOP_MODE, lambda summary: f"{_overall(summary, 'no-spec')['tokens_per_s']['mean']:.1f}"),
     "stop-mode.fixed-k-1.vs_verifier": _speedup("fixed-k:k=1", source=STOP_MODE),
     "stop-mode.fixed-k-2.vs_verifier": _speedup("fixed-k:k=2", source=STOP_MODE),
-    # The evaluation of the committed PPO policy with the int8 drafter it was trained with (docs/results/eval-ppo).
-    "eval-ppo.fixed-k-4.acceptance": Figure(
-        EVAL_PPO, lambda summary: f"{_overall(summary, 'fixed-k:k=4')['acceptance_rate']:.2f}"),
-    # The committed PPO policy against fixed-k and the tuned rule (`python -m train.compare`).
-    "ppo.comparison_table": Figure(PPO_COMPARISON, _comparison_table),
-    "ppo.verifier_tokens_per_s": Figure(PPO_COMPARISON, lambda result: f"{result['verifier_tokens_per_s']:.2f}"),
-    "ppo.ppo.vs_verifier": Figure(PPO_COMPARISON, lambda result: "{:.2f}x".format(
-        result["rows"]["overall"]["ppo"] / result["verifier_tokens_per_s"])),
-    "ppo.fixed_k.vs_verifier": Figure(PPO_COMPARISON, lambda result: "{:.2f}x".format(
-        result["rows"]["overall"]["best_fixed_k_tokens_per_s"] / result["verifier_tokens_per_s"])),
-    "ppo.gain_vs_tuned.overall": _gain("overall", "speedup_vs_tuned_overall"),
-    "ppo.gain.overall": _gain("overall"),
-    "ppo.gain.code": _gain("code"),
-    "ppo.gain.mt_bench": _gain("mt_bench"),
-    "ppo.gain.translation": _gain("translation"),
-    "ppo.steps": Figure(PPO_RECORD, lambda record: f"{record['steps']:,}".replace(",", " ")),
-    "ppo.train_wall_s": Figure(PPO_RECORD, lambda record: f"{record['train_wall_s']:,.0f}".replace(",", " ")),
-    "ppo.tuned.vs_verifier": Figure(PPO_COMPARISON, lambda result: "{:.2f}x".format(
-        result["rows"]["overall"]["tuned_overall_tokens_per_s"] / result["verifier_tokens_per_s"])),
 }
 
 

@@ -70,6 +70,9 @@ class EvalConfig(ModelArgs):
     policies: tuple[str, ...] = DEFAULT_POLICIES
     """policy specs from the registry (`ebsd policies`), e.g. fixed-k:k=4 entropy-abs:theta=1.0 ppo:model.zip;
     no-spec (the verifier-alone reference) is added when missing"""
+    allow_mismatch: bool = False
+    """run trained artifacts (ppo:, tuned:) in this env even where their fingerprint says they were trained for
+    another pair, observation layout, stop mode or draft bounds (a warning instead of the refusal)"""
     limit_per_category: int | None = 2
     """prompts per category (a seeded subset); 0 or less for all"""
     max_new_tokens: int = 64
@@ -158,6 +161,8 @@ def build_plan(config: EvalConfig) -> Plan:
     name = config.ablation
     if name is None:
         specs = list(dict.fromkeys(config.policies))
+        if config.allow_mismatch:
+            specs = [f"{s},allow_mismatch=1" if s.split(":", 1)[0] in ("ppo", "tuned") else s for s in specs]
         if "no-spec" not in specs:
             specs.insert(0, "no-spec")
         return Plan([_variant(s) for s in specs], conditions)
@@ -473,16 +478,18 @@ def _evaluate(config: EvalConfig, pair, held_out: set[str] | None = None) -> Pat
         for cond, variant, index, seed in todo:
             probe = probes[variant.spec]
             # A rule whose source stops in a given mode runs in an env of that mode.
-            settings = {**base_env, **dict(variant.env), **({"stop_mode": probe.stop_mode} if probe.stop_mode else {})}
-            env_key = (cond, tuple(sorted(settings.items())), bool(probe.requires_extra_signals))
+            # A trained model runs in an env of the layout and mode it was trained in (its fingerprint).
+            settings = {**base_env, **dict(variant.env), **({"stop_mode": probe.stop_mode} if probe.stop_mode else {}),
+                        "extra_signals": bool(probe.requires_extra_signals), **probe.env_requirements()}
+            env_key = (cond, tuple(sorted(settings.items())))
             if env_key not in envs:
                 # The env calibrates a cost model per pair and temperature (its reward baseline and the model
                 # clock); it is kept in OUT so a resumed run charges exactly the same model clock.
                 saved = out / f"cost_model_T{cond.temperature:g}.json"
                 cost_model = config.cost_model or (str(saved) if saved.exists() else None)
                 env = gym.make("EBSD-v1", pair=pair, prompts=prompts, temperature=cond.temperature, top_p=config.top_p,
-                               max_new_tokens=cond.max_new_tokens, clock=config.clock,
-                               extra_signals=bool(probe.requires_extra_signals), cost_model=cost_model, **settings)
+                               max_new_tokens=cond.max_new_tokens, clock=config.clock, cost_model=cost_model,
+                               **settings)
                 if not saved.exists():
                     env.unwrapped.cost_model.save(saved)
                 envs[env_key] = BlockRecorder(env)

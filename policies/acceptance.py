@@ -37,13 +37,16 @@ class AcceptanceModel:
     layout: dict  # the ObservationLayout fields the model was trained on
     samples: int = 0
     positive_rate: float = float("nan")
+    # The env the rollouts came from (`ebsd_env.fingerprint`): `ebsd fit-acceptance` sets it, and
+    # `acceptance:` refuses an env of another pair, layout, stop mode or draft bounds.
+    fingerprint: dict | None = None
 
     def prob(self, obs: np.ndarray) -> float:
         z = float(np.dot(self.weights, np.asarray(obs, dtype=np.float64).reshape(-1))) + self.bias
         return float(1.0 / (1.0 + np.exp(-z)))
 
     def check_layout(self, layout: ObservationLayout) -> None:
-        if asdict(layout) != self.layout:
+        if asdict(layout) != {"observation": "entropy", **self.layout}:  # models saved before the option
             raise ValueError(f"the acceptance model was trained on observation layout {self.layout}, but the env "
                              f"uses {asdict(layout)}: make the env with the same history, max_draft_len, "
                              "max_new_tokens, entropy and extra_signals, or re-fit on rollouts from this env")
@@ -143,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import ebsd_env  # noqa: F401  (registers the env ids)
     from ebsd_env.args import check_model_args, load_pair_from_args
+    from ebsd_env.fingerprint import env_fingerprint
     from ebsd_env.kernels import configure_threads
     from ebsd_env.prompts import load_prompts
 
@@ -167,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     rollouts = [run_episode(env, policy, seed=seed, options={"prompt_index": index})
                 for seed, index in tqdm(runs, desc=f"rollouts of {policy.spec}")]
     model = fit(rollouts, l2=config.l2)
+    model.fingerprint = env_fingerprint(env)
     model.save(config.out)
     print(f"fitted on {model.samples} draft tokens (accepted share {model.positive_rate:.3f}); wrote {config.out}\n"
           f"use it as: acceptance:path={config.out},threshold=0.5")

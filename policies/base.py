@@ -185,6 +185,7 @@ class Policy:
     description: ClassVar[str] = ""
     params: ClassVar[tuple[Param, ...]] = ()
     requires_extra_signals: ClassVar[bool] = False  # reads top-1 probability / margin (env extra_signals=True)
+    reads_entropy: ClassVar[bool] = True  # reads the entropy history (absent from observation="ltd")
     privileged: ClassVar[bool] = False  # sees what the verifier will do (the oracle only)
     stop_mode: ClassVar[str | None] = None  # the mode of the rule's source; None: the env's mode
     block_state: ClassVar[bool] = False  # keeps per-block state: one env at a time in a batched predict
@@ -279,9 +280,17 @@ class Policy:
                 raise ValueError(
                     f"{self.spec} reads the drafter's top-1 probability, which this observation layout lacks: "
                     "create the env with extra_signals=True, e.g. gym.make('EBSD-v1', ..., extra_signals=True)")
+            if self.reads_entropy and not layout.has_entropy:
+                raise ValueError(f"{self.spec} reads the entropy history, which observation={layout.observation!r} "
+                                 "lacks: make the env with observation='entropy' or 'ltd+entropy'")
             self.layout = layout
         self.check_binding()
         return self
+
+    def env_requirements(self) -> dict:
+        """Env settings this policy must run with (e.g. a trained model's observation layout), as `EBSDEnv`
+        keyword arguments; `ebsd eval` makes the policy's env with them."""
+        return {}
 
     def check_binding(self) -> None:
         """Raise a clear error if the bound env / layout cannot serve this policy (override as needed)."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
 import numpy as np
 
+from ebsd_env.fingerprint import check_fingerprint, env_fingerprint, env_requirements, read_zip
 from ebsd_env.objective import arm_value
 
 from .acceptance import AcceptanceModel
@@ -20,14 +22,19 @@ class PPOPolicy(Policy):
     problem over drafting steps is also the formulation of "Learning To Draft" (LTD, ICLR 2026; code
     `zhzihao/Learning-to-Draft`), which trains it with PPO too.
 
-    The model must have been trained on an env with the same observation layout (checked on binding).
-    Defaults deterministic=1 (the model's most likely action; 0 samples from its policy).
+    The model carries the fingerprint of the env it was trained on (`ebsd_env.fingerprint`, saved inside the
+    .zip by `ebsd train ppo`): binding it to an env with another pair, observation layout, stop mode or draft
+    bounds is refused with a one-line error naming the difference; allow_mismatch=1 (`--allow-mismatch`) warns
+    instead. Defaults deterministic=1 (the model's most likely action; 0 samples from its policy).
     """
 
     name = "ppo"
+    reads_entropy = False
     description = "a stable-baselines3 PPO model file: ppo:path/to/model.zip"
     params = (Param("path", str, "", "the model .zip saved by PPO.save"),
-              Param("deterministic", int, 1, "1: most likely action; 0: sample the policy", low=0, high=1))
+              Param("deterministic", int, 1, "1: most likely action; 0: sample the policy", low=0, high=1),
+              Param("allow_mismatch", int, 0, "1: bind to an env other than the one it was trained for (warns)",
+                    low=0, high=1))
 
     @classmethod
     def from_model(cls, model, deterministic: bool = True) -> PPOPolicy:
@@ -47,13 +54,32 @@ class PPOPolicy(Policy):
             raise ValueError(f"ppo: no model file at {self.path!r}; give the .zip written by PPO.save, "
                              "e.g. ppo:runs/EBSD-v1__ppo__0__1700000000/model.zip")
         self.model = PPO.load(self.path, device="cpu")
+        self.fingerprint = read_zip(self.path)
+        if self.fingerprint is not None and not self.allow_mismatch:
+            # It acts in the stop mode it was trained in: `ebsd eval` makes it an env of that mode.
+            self.stop_mode = self.fingerprint["action"]["stop_mode"]
 
     def check_binding(self):
+        if self.path == IN_MEMORY:  # the model being trained, evaluated on its own run's env
+            return
+        if self.env is not None:
+            check_fingerprint(self.fingerprint, env_fingerprint(self.env), f"ppo:{self.path}",
+                              bool(self.allow_mismatch))
+        elif self.layout is not None:  # bound to a layout alone: only the observation can be compared
+            trained = None if self.fingerprint is None else {"observation": self.fingerprint["observation"]}
+            observation = dataclasses.asdict(self.layout)
+            if not self.layout.extra_signals:
+                observation.pop("max_new_tokens")
+            check_fingerprint(trained, {"observation": observation}, f"ppo:{self.path}", bool(self.allow_mismatch))
         expected = self.model.observation_space.shape
         if self.layout is not None and expected != (self.layout.size,):
             raise ValueError(f"{self.spec}: the model expects observations of shape {expected}, the env gives "
                              f"({self.layout.size},); make the env with the history / extra_signals it was "
                              "trained with")
+
+    def env_requirements(self) -> dict:
+        """The env settings the model was trained with (its fingerprint): what `ebsd eval` makes its env with."""
+        return {} if self.allow_mismatch else env_requirements(self.fingerprint)
 
     def predict(self, observation, state=None, episode_start=None, deterministic: bool = True):
         action, state = self.model.predict(observation, state=state, episode_start=episode_start,
@@ -93,6 +119,7 @@ class Bandit(Policy):
         self.seconds = np.zeros(self.k_arms)
         self.arm = 0
         self.requires_extra_signals = any(a.requires_extra_signals for a in self.arms)
+        self.reads_entropy = any(a.reads_entropy for a in self.arms)
         self.privileged = any(a.privileged for a in self.arms)
         self.stop_mode = common_stop_mode(self.name, self.arms)
 
@@ -218,6 +245,8 @@ class AcceptancePolicy(Policy):
         self.survival = 1.0
 
     def check_binding(self):
+        if self.env is not None and self.model.fingerprint is not None:
+            check_fingerprint(self.model.fingerprint, env_fingerprint(self.env), f"acceptance:{self.path}")
         if self.layout is not None:
             self.model.check_layout(self.layout)
 

@@ -142,6 +142,7 @@ class FixedK(Policy):
     """
 
     name = "fixed-k"
+    reads_entropy = False
     description = "draft exactly k tokens per block (k=0: the verifier alone)"
     params = (Param("k", int, 4, "draft length", low=0),)
     stop_mode = "include"
@@ -160,6 +161,7 @@ class RandomK(Policy):
     """
 
     name = "random-k"
+    reads_entropy = False
     description = "draft k ~ Uniform{1..max_k} tokens per block (seeded)"
     params = (Param("max_k", int, 8, "largest draft length", low=1), Param("seed", int, 0, "generator seed"))
     block_state = True
@@ -181,6 +183,7 @@ class NoSpec(Policy):
     step and clock, no drafting work. Needs the env's `min_draft_len` = 0 (the default)."""
 
     name = "no-spec"
+    reads_entropy = False
     description = "the verifier alone: stop at every empty draft (k = 0)"
 
     def check_binding(self):
@@ -210,6 +213,7 @@ class OracleFirstReject(Policy):
     """
 
     name = "oracle-first-reject"
+    reads_entropy = False
     description = "PRIVILEGED: stop where the verifier would first reject (peeks at the verifier)"
     params = (Param("max", int, 16, "stop at this draft length", low=1),)
     privileged = True
@@ -240,6 +244,7 @@ class OracleDP(Policy):
     """
 
     name = "oracle-dp"
+    reads_entropy = False
     description = "PRIVILEGED, replay: the optimal plan for the trace under the env's clock (dynamic programming)"
     privileged = True
 

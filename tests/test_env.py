@@ -447,3 +447,38 @@ def test_bench_env_figures(noisy_pair):
     row = bench_clock(make(noisy_pair, id="EBSD-v1", max_new_tokens=12), k=3, episodes=2)
     assert row["steps"] >= row["new_tokens"] / 4 > 0 and row["steps_per_s"] > 0
     assert 0 < row["outside_forward_share"] < 1 and 0 < row["env_layer_share"] < row["outside_forward_share"]
+
+
+def test_ltd_observation_shows_top_logprobs_and_context_length(noisy_pair):
+    """observation="ltd": Learning to Draft's top-4 log-probabilities of the latest draft token and the context
+    length, no entropy history; "ltd+entropy" keeps it. Rules that read entropies are refused on "ltd"."""
+    import math
+
+    from ebsd_env.decoder import LOGPROB_FLOOR, TOP_LOGPROBS
+    from ebsd_env.observation import CONTEXT_SCALE
+    from policies import make_policy
+
+    env = EBSDEnv(noisy_pair, prompts=["the cat sat on"], clock="model", cost_model=TOY_COSTS, max_new_tokens=12,
+                  observation="ltd")
+    layout = env.observation_layout
+    assert layout.size == 1 + TOP_LOGPROBS + 1 and env.observation_space.shape == (layout.size,)
+    obs, _ = env.reset(seed=0)
+    view = layout.decode(obs)
+    assert view.position == 0 and view.entropies is None and np.all(obs[1:1 + TOP_LOGPROBS] == 0)
+    prompt_len = env.decoder.prompt_len
+    assert view.context_len == prompt_len and obs[-1] == pytest.approx(prompt_len / CONTEXT_SCALE)
+    obs, *_ = env.step(0)  # draft one token
+    step = env.decoder.draft_steps[-1]
+    view = layout.decode(obs)
+    assert view.context_len == prompt_len + 1
+    assert np.allclose(view.top_logprobs, step.top_logprobs, atol=1e-5)
+    assert step.top_logprobs[0] == pytest.approx(math.log(step.top1_prob)) and step.top_logprobs[-1] >= LOGPROB_FLOOR
+    assert list(step.top_logprobs) == sorted(step.top_logprobs, reverse=True)
+    with pytest.raises(ValueError, match="reads the entropy history"):
+        make_policy("entropy-abs:theta=1.0", env=env)
+    assert make_policy("fixed-k:k=2", env=env).act(obs) in (0, 1)
+    both = EBSDEnv(noisy_pair, prompts=["the cat sat on"], clock="model", cost_model=TOY_COSTS, max_new_tokens=12,
+                   observation="ltd+entropy", history=4)
+    assert both.observation_layout.size == 2 * 4 + 1 + TOP_LOGPROBS + 1
+    with pytest.raises(ValueError, match="observation must be one of"):
+        EBSDEnv(noisy_pair, prompts=["x"], clock="model", cost_model=TOY_COSTS, observation="logits")

@@ -17,7 +17,7 @@ from policies.registry import main as policies_main
 LAYOUT = ObservationLayout(history=4, max_draft_len=48, max_new_tokens=64, entropy_scale=math.log(1000),
                            extra_signals=True)
 PLAIN = ObservationLayout(history=4, max_draft_len=16, max_new_tokens=64, entropy_scale=math.log(1000))
-NEEDS_FILES = {"ppo", "acceptance"}  # covered in test_policies_env.py with real files
+NEEDS_FILES = {"ppo", "acceptance", "tuned"}  # covered in test_policies_env.py with real files
 
 
 def obs_at(entropies, top1=None, layout=LAYOUT):

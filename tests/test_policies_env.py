@@ -15,6 +15,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 import ebsd_env  # noqa: F401  (registers EBSD-v1)
 from ebsd_env.cost_model import CostModel
 from ebsd_env.decoder import SpeculativeDecoder
+from ebsd_env.fingerprint import env_fingerprint, save_model
 from policies import list_policies, make_policy, run_episode, verify_callback
 from policies.acceptance import fit
 from train.common import env_in_mode
@@ -60,18 +61,32 @@ def ppo_file(env, tmp_path_factory):
     model = PPO("MlpPolicy", env, n_steps=32, batch_size=32, n_epochs=1, seed=0, device="cpu")
     model.learn(total_timesteps=32)
     path = tmp_path_factory.mktemp("ppo") / "model.zip"
-    model.save(path)
+    save_model(model, path, env_fingerprint(env))
     return path
 
 
-def spec_for(name, acceptance_file, ppo_file):
-    return {"ppo": f"ppo:{ppo_file}", "acceptance": f"acceptance:path={acceptance_file}"}.get(name, name)
+@pytest.fixture(scope="module")
+def tuned_file(env, tmp_path_factory):
+    """A `best.json` as `ebsd tune` writes it: a tuned spec per category, and the env's fingerprint."""
+    path = tmp_path_factory.mktemp("tuned") / "best.json"
+    best = {"overall": {"spec": "entropy-abs:theta=1.0", "entropy": "shannon"},
+            "custom": {"spec": "entropy-abs:theta=0.5", "entropy": "shannon"}}
+    path.write_text(json.dumps({"best": best, "fingerprint": env_fingerprint(env)}))
+    return path
+
+
+def spec_for(name, acceptance_file, ppo_file, tuned_file=None):
+    return {"ppo": f"ppo:{ppo_file}", "acceptance": f"acceptance:path={acceptance_file}",
+            "tuned": f"tuned:path={tuned_file}"}.get(name, name)
 
 
 def _cases():
     """(policy name, stop mode): policies of a source run in its mode, the others in both."""
     def mode_of(name):  # bandits and combinations take their rules' mode
-        return None if name in ("ppo", "acceptance") else make_policy(name).stop_mode
+        # A PPO model stops in the mode it was trained in (its fingerprint; the fixture trains in include).
+        # A tuned file too: its fingerprint names the env's mode.
+        return {"ppo": "include", "tuned": "include", "acceptance": None}.get(name) \
+            if name in ("ppo", "acceptance", "tuned") else make_policy(name).stop_mode
 
     return [(row["name"], mode) for row in list_policies() for mode in ("include", "exclude")
             if mode_of(row["name"]) in (None, mode) and row["name"] != "oracle-dp"]  # replay only: test_replay.py
@@ -127,12 +142,13 @@ def test_rules_stop_where_their_formula_fires_through_the_env(noisy_pair, spec, 
 
 
 @pytest.mark.parametrize("name, stop_mode", _cases())
-def test_every_policy_keeps_greedy_output_exact(name, stop_mode, env, reference, acceptance_file, ppo_file):
+def test_every_policy_keeps_greedy_output_exact(name, stop_mode, env, reference, acceptance_file, ppo_file,
+                                                tuned_file):
     """Greedy output is the verifier's whatever the policy decides; and every block verifies what the policy's
     action implies in this mode: a stop at position j verifies j tokens (include) or j - 1 (exclude), a
     continue the env overrides (max_draft_len, a drafted EOS, the budget) verifies the whole draft."""
     log = StepLog(env_in_mode(env, stop_mode))
-    policy = make_policy(spec_for(name, acceptance_file, ppo_file), env=log)
+    policy = make_policy(spec_for(name, acceptance_file, ppo_file, tuned_file), env=log)
     verified_lengths = []
     for index in range(len(PROMPTS)):
         result = run_episode(log, policy, seed=0, options={"prompt_index": index})
@@ -240,8 +256,25 @@ def test_ppo_spec_delegates_to_the_model(env, ppo_file):
     assert policy.predict(obs)[0] == int(model.predict(obs, deterministic=True)[0])
     assert make_policy(policy.spec) == policy
     small = make_env(env.unwrapped.pair, history=2)
-    with pytest.raises(ValueError, match="expects observations of shape"):
+    with pytest.raises(ValueError, match=r"trained for another env: observation: history 2 here vs 8"):
         make_policy(f"ppo:{ppo_file}", env=small)
+    # --allow-mismatch warns and binds; the shape must still fit.
+    other_mode = make_env(env.unwrapped.pair, stop_mode="exclude")
+    with pytest.warns(UserWarning, match="action.stop_mode: 'exclude' here vs 'include'"):
+        make_policy(f"ppo:{ppo_file},allow_mismatch=1", env=other_mode)
+    with pytest.raises(ValueError, match="stops in 'include' mode"):
+        make_policy(f"ppo:{ppo_file}", env=other_mode)
+
+
+def test_a_model_without_fingerprint_is_refused_unless_allowed(env, tmp_path):
+    model = PPO("MlpPolicy", env, n_steps=32, batch_size=32, n_epochs=1, seed=0, device="cpu")
+    model.save(tmp_path / "bare.zip")
+    with pytest.raises(ValueError, match="carries no fingerprint"):
+        make_policy(f"ppo:{tmp_path / 'bare.zip'}", env=env)
+    with pytest.warns(UserWarning, match="carries no fingerprint"):
+        policy = make_policy(f"ppo:{tmp_path / 'bare.zip'},allow_mismatch=1", env=env)
+    obs, _ = env.reset(seed=0, options={"prompt_index": 0})
+    assert policy.predict(obs)[0] in (0, 1)
 
 
 def test_acceptance_model_learns_from_real_rollouts(env, acceptance_file):

@@ -112,3 +112,30 @@ def test_render_prompt_uses_the_chat_template_when_there_is_one():
     assert render_prompt(row, tokenizer) == [{"role": "user", "content": "hello?"}]
     tokenizer.chat_template = None
     assert render_prompt(row, tokenizer) == "hello?"
+
+
+def test_policy_split_keeps_the_verdict_off_everything_the_drafter_learned_from():
+    """Verdict prompts: the drafter's held-out ones first, then prompts its recorded training selection never
+    drew; training prompts: others. A drafter with no training record leaves every prompt unseen."""
+    from types import SimpleNamespace
+
+    from ebsd_env.prompts import drafter_seen_ids, policy_split
+
+    categories = ("code", "qa")
+    held = [row["id"] for row in load_prompts(None, categories=("qa",), limit_per_category=3, seed=5)]
+    metadata = {"heldout_prompt_ids": held, "config": {"prompt_source": None, "seed": 0, "prompts_per_category": 150,
+                                                       "text_prompts_per_category": 200}}
+    pair = SimpleNamespace(drafter=SimpleNamespace(metadata=metadata))
+    seen = drafter_seen_ids(pair)
+    all_code = {row["id"] for row in load_prompts(None, categories=("code",))}
+    assert all_code <= seen  # 164 HumanEval prompts: all of them drawn as generated or text rows
+    verdict, train = policy_split(pair, verdict_per_category=6, train_per_category=4, categories=categories)
+    verdict_ids = [row["id"] for row in verdict]
+    assert not set(verdict_ids) & seen and not set(verdict_ids) & {row["id"] for row in train}
+    assert [row["category"] for row in verdict] == ["qa"] * 6  # code: nothing left unseen
+    assert verdict_ids[:3] == held  # the drafter's own held-out prompts come first
+    assert [row["category"] for row in train].count("code") == 4 == [row["category"] for row in train].count("qa")
+    untrained = SimpleNamespace(drafter=SimpleNamespace(metadata={}))
+    assert drafter_seen_ids(untrained) is None
+    verdict, _ = policy_split(untrained, verdict_per_category=2, train_per_category=1, categories=categories)
+    assert [row["category"] for row in verdict] == ["code", "code", "qa", "qa"]

@@ -68,16 +68,20 @@ def compare(live, replay, spec: str, prompts: int, obs_tolerance: float = 1e-4) 
 def trained_ppo(env, path) -> str:
     from stable_baselines3 import PPO
 
+    from ebsd_env.fingerprint import env_fingerprint, save_model
+
     model = PPO("MlpPolicy", env, n_steps=64, batch_size=32, n_epochs=1, seed=0, device="cpu", verbose=0)
     model.learn(128)
-    model.save(path)
+    save_model(model, path, env_fingerprint(env))
     return f"ppo:{path}"
 
 
-@pytest.mark.parametrize("stop_mode", ["include", "exclude"])
-def test_replay_reproduces_the_live_env_on_a_tiny_pair(noisy_pair, noisy_traces, stop_mode, tmp_path):
-    live = live_env(noisy_pair, stop_mode=stop_mode, extra_signals=True)
-    replay = ReplayEnv(noisy_traces, stop_mode=stop_mode, extra_signals=True, pair=noisy_pair)
+@pytest.mark.parametrize("stop_mode,observation", [("include", "entropy"), ("exclude", "entropy"),
+                                                    ("include", "ltd+entropy")])
+def test_replay_reproduces_the_live_env_on_a_tiny_pair(noisy_pair, noisy_traces, stop_mode, observation, tmp_path):
+    live = live_env(noisy_pair, stop_mode=stop_mode, extra_signals=True, observation=observation)
+    replay = ReplayEnv(noisy_traces, stop_mode=stop_mode, extra_signals=True, pair=noisy_pair,
+                       observation=observation)
     specs = (*POLICIES, trained_ppo(replay, tmp_path / "ppo.zip"))
     total = [compare(live, replay, spec, len(PROMPTS)) for spec in specs]
     assert sum(d for d, _ in total) == 0, dict(zip(specs, total, strict=True))
@@ -114,11 +118,13 @@ def test_replay_matches_live_on_other_drafter_kinds_and_reports_the_mismatch_rat
 
 
 @pytest.mark.parametrize("stop_mode", ["include", "exclude"])
-@pytest.mark.parametrize("extra_signals", [False, True])
-def test_vector_env_steps_exactly_as_the_replay_env(noisy_traces, stop_mode, extra_signals):
+@pytest.mark.parametrize("extra_signals,observation", [(False, "entropy"), (True, "entropy"), (False, "ltd"),
+                                                       (True, "ltd+entropy")])
+def test_vector_env_steps_exactly_as_the_replay_env(noisy_traces, stop_mode, extra_signals, observation):
     traces = TraceSet.load(noisy_traces)
     count = len(traces)
-    kwargs = dict(stop_mode=stop_mode, extra_signals=extra_signals, max_new_tokens=30, max_draft_len=6)
+    kwargs = dict(stop_mode=stop_mode, extra_signals=extra_signals, max_new_tokens=30, max_draft_len=6,
+                  observation=observation)
     vec = ReplayVectorEnv(traces, num_envs=count, **kwargs)
     envs = [ReplayEnv(traces, **kwargs) for _ in range(count)]
     vec_obs, _ = vec.reset(seed=0, options={"trace_indices": list(range(count))})
@@ -343,22 +349,54 @@ def test_replay_reproduces_the_live_env_on_the_embedded_pair(embedded_pair, tmp_
         assert result["differ"] <= 0.05 * result["positions"]
 
 
-def test_train_ppo_and_tune_on_traces(noisy_traces, tmp_path):
+def test_train_ppo_and_tune_on_traces(tmp_path):
+    from ebsd_env.fingerprint import read_zip
+    from ebsd_env.tiny import tiny_pair
     from train import ppo, tune
+
+    # Recorded with the pair `--pair tiny-noisy` loads, which the periodic live evaluation decodes with.
+    noisy_traces = tmp_path / "traces"
+    record(tiny_pair("noisy"), PROMPTS, noisy_traces, max_draft_len=MAX_DRAFT, max_new_tokens=BUDGET, progress=False,
+           calibrate_clock=False)
+    TOY_COSTS.save(noisy_traces / "cost_model.json")
 
     ppo.main(["--traces", str(noisy_traces), "--clock", "model", "--num-envs", "4", "--total-timesteps", "256",
               "--n-steps", "32", "--batch-size", "64", "--n-epochs", "1", "--max-new-tokens", str(BUDGET),
               "--max-draft-len", str(MAX_DRAFT), "--runs-dir", str(tmp_path / "runs"), "--no-progress-bar",
-              "--eval-freq", "32", "--checkpoint-freq", "32", "--fixed-ks", "0", "2", "--stop-mode", "include"])
+              "--eval-freq", "32", "--checkpoint-freq", "32", "--fixed-ks", "0", "2", "--stop-mode", "include",
+              "--pair", "tiny-noisy", "--live-eval-freq", "128", "--eval-prompts-per-category", "1"])
     (run,) = (tmp_path / "runs").iterdir()
     record_json = json.loads((run / "record.json").read_text())
     assert run.name.startswith("EBSD-Replay-v1__") and record_json["steps"] >= 256 and "best_eval" in record_json
+    # The periodic live evaluation decoded the traces' own prompts on the wall clock, logged beside replay's.
+    live = json.loads((run / "live_eval.json").read_text())
+    assert [e["step"] for e in live["evaluations"]] == [128, 256] and live["baselines"]["no-spec"]["new_tokens"] > 0
+    # Every model the run wrote carries its fingerprint: the traces' pair, the layout, the stop mode, the clock.
+    fingerprint = read_zip(run / "best_model.zip")
+    assert fingerprint == read_zip(run / "model.zip") == record_json["fingerprint"]
+    assert fingerprint["pair"]["verifier"] == "tiny-verifier-0" and fingerprint["action"]["stop_mode"] == "include"
+    assert fingerprint["clock"]["kind"] == "model" and fingerprint["observation"]["history"] == 8
+    with pytest.raises(ValueError, match="not the one they were recorded with"):
+        ppo.main(["--traces", str(noisy_traces), "--clock", "model", "--total-timesteps", "64", "--num-envs", "2",
+                  "--n-steps", "32", "--batch-size", "64", "--max-new-tokens", str(BUDGET), "--max-draft-len",
+                  str(MAX_DRAFT), "--runs-dir", str(tmp_path / "runs3"), "--pair", "tiny-copy",
+                  "--live-eval-freq", "32", "--no-progress-bar"])
     assert tune.main(["bayes", "--rule", "entropy-abs", "--traces", str(noisy_traces), "--budget", "3",
                       "--storage", str(tmp_path / "tune.db"), "--out", str(tmp_path / "best.json"),
                       "--max-new-tokens", str(BUDGET), "--env-max-draft-len", str(MAX_DRAFT),
                       "--prompts-per-category", "2"]) == 0
     best = json.loads((tmp_path / "best.json").read_text())["best"]
     assert all(0 < row["oracle_dp_share"] <= 1 + 1e-9 for row in best.values())
+    # The tuned rules run as one policy, each prompt under its category's spec, in the env they were tuned on.
+    from policies import make_policy, run_episode
+
+    env = ReplayEnv(noisy_traces, max_new_tokens=BUDGET, max_draft_len=MAX_DRAFT)
+    tuned = make_policy(f"tuned:path={tmp_path / 'best.json'}", env=env)
+    for index in range(len(PROMPTS)):
+        result = run_episode(env, tuned, seed=0, options={"prompt_index": index})
+        assert tuned.current is tuned.subs[PROMPTS[index]["category"]] and result["new_tokens"] > 0
+    with pytest.raises(ValueError, match="max_draft_len 4 here vs 8"):
+        make_policy(f"tuned:path={tmp_path / 'best.json'}", env=ReplayEnv(noisy_traces, max_draft_len=4))
     with pytest.raises(ValueError, match="only the model clock"):
         ppo.main(["--traces", str(noisy_traces), "--clock", "wall", "--runs-dir", str(tmp_path / "runs2"),
                   "--max-new-tokens", str(BUDGET), "--max-draft-len", str(MAX_DRAFT)])

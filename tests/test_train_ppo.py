@@ -168,26 +168,6 @@ def test_help_lists_documented_fields(capsys):
     assert "--clock" in out and "calibrated model clock" in out
 
 
-def test_committed_embedded_policy_loads_and_acts():
-    """The committed PPO policy loads through the registry for the layout it was trained with."""
-    from ebsd_env import ObservationLayout
-    from policies import make_policy
-
-    root = Path(__file__).resolve().parents[1] / "policies" / "trained"
-    record = json.loads((root / "ppo_embedded.json").read_text())["config"]
-    layout = ObservationLayout(history=record["history"], max_draft_len=record["max_draft_len"],
-                               max_new_tokens=record["max_new_tokens"], entropy_scale=math.log(49152))
-    policy = make_policy(f"ppo:{root / 'ppo_embedded.zip'}", layout=layout)
-
-    def first_stop(entropy: float) -> int:
-        actions = [policy.predict(layout.encode([entropy] * n, position=n))[0] for n in range(1, 9)]
-        assert set(actions) <= {0, 1} and 1 in actions
-        return actions.index(1) + 1
-
-    # What it learned: confident drafts (low entropy) run longer than uncertain ones.
-    assert first_stop(0.05) > first_stop(6.0)
-
-
 def test_ctrl_c_prints_the_resume_command_once_and_exits_130(tmp_path, prompt_file, monkeypatch, capsys):
     def interrupt(self):
         raise KeyboardInterrupt

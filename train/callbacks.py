@@ -16,6 +16,7 @@ import torch
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import HParam
 
+from ebsd_env.fingerprint import save_model
 from ebsd_env.io import save_atomic, write_atomic, write_json_atomic
 from policies.learned import PPOPolicy
 
@@ -83,15 +84,18 @@ class HParamCallback(BaseCallback):
 
 
 class SpeedupEvalCallback(BaseCallback):
-    """Every `eval_freq` steps, runs the current policy on the held-in prompts and logs ``ebsd/eval/``.
+    """Every `eval_freq` steps, runs the current policy on the held-in prompts and logs ``ebsd/{name}/``.
 
     The baselines (the verifier alone and every fixed-k) are run once and remembered (also across a resume),
     so each evaluation logs tokens/s, the speedup over the verifier alone and over the best fixed-k, acceptance
-    rate, tau and mean draft length. The model with the best evaluation tokens/s is saved to `best_path`.
+    rate, tau and mean draft length. The model with the best evaluation tokens/s is saved to `best_path` (with
+    `fingerprint` inside, `ebsd_env.fingerprint`); without a `best_path` the callback only logs (a second,
+    live evaluation beside replay training).
     """
 
-    def __init__(self, eval_env, prompt_indices: Sequence[int], eval_freq: int, best_path: str | Path,
-                 fixed_ks: Sequence[int] = (0, 1, 2, 3, 4, 6, 8), seed: int = 0, log_path: str | Path | None = None):
+    def __init__(self, eval_env, prompt_indices: Sequence[int], eval_freq: int, best_path: str | Path | None,
+                 fixed_ks: Sequence[int] = (0, 1, 2, 3, 4, 6, 8), seed: int = 0, log_path: str | Path | None = None,
+                 name: str = "eval", fingerprint: dict | None = None):
         super().__init__()
         if eval_freq < 1:
             raise ValueError(f"eval_freq must be >= 1, got {eval_freq}")
@@ -100,7 +104,9 @@ class SpeedupEvalCallback(BaseCallback):
         self.eval_env = eval_env
         self.prompt_indices = list(prompt_indices)
         self.eval_freq = int(eval_freq)
-        self.best_path = Path(best_path)
+        self.best_path = Path(best_path) if best_path else None  # None: log only, never select a model
+        self.name = name  # TensorBoard section: ebsd/{name}/...
+        self.fingerprint = fingerprint
         self.fixed_ks = tuple(fixed_ks)
         self.seed = seed
         self.log_path = Path(log_path) if log_path else None
@@ -154,14 +160,17 @@ class SpeedupEvalCallback(BaseCallback):
         log = self.logger.record
         for key in ("tokens_per_s", "speedup_vs_verifier", "speedup_vs_best_fixed_k", "acceptance_rate",
                     "mean_draft_len"):
-            log(f"ebsd/eval/{key}", result[key])
-        log("ebsd/eval/tau", result["mean_accepted_tokens"])
-        log("ebsd/eval/verifier_tokens_per_s", verifier)
-        log("ebsd/eval/best_fixed_k_tokens_per_s", best_fixed)
+            log(f"ebsd/{self.name}/{key}", result[key])
+        log(f"ebsd/{self.name}/tau", result["mean_accepted_tokens"])
+        log(f"ebsd/{self.name}/verifier_tokens_per_s", verifier)
+        log(f"ebsd/{self.name}/best_fixed_k_tokens_per_s", best_fixed)
         self.history.append(result)
-        if result["tokens_per_s"] > self.best_tokens_per_s:
+        if self.best_path is not None and result["tokens_per_s"] > self.best_tokens_per_s:
             self.best_tokens_per_s = result["tokens_per_s"]
-            save_atomic(self.best_path, self.model.save)
+            if self.fingerprint is not None:
+                save_model(self.model, self.best_path, self.fingerprint)
+            else:
+                save_atomic(self.best_path, self.model.save)
             write_json_atomic(self.best_path.with_suffix(".json"), result, sort_keys=True)
         if self.log_path:
             write_json_atomic(self.log_path, {"baselines": self.baselines, "evaluations": self.history}, sort_keys=True)

@@ -6,8 +6,8 @@ the run's evaluation callback (`eval.json`) and the tuned rules of an `ebsd tune
 cost model when tuned with `--cost-model <run>/cost_model.json` and the run's prompt settings). Writes JSON and
 a Markdown table.
 
-    python -m train.compare runs/EBSD-v1__ppo__1__1764400000 --model policies/trained/ppo_embedded.zip \\
-        --tune runs/tune/best_entropy_abs.json --out docs/ppo_embedded_comparison
+    python -m train.compare runs/EBSD-v1__ppo__1__1764400000 --model runs/EBSD-v1__ppo__1__1764400000/best_model.zip \\
+        --tune runs/tune/best_entropy_abs.json --out runs/EBSD-v1__ppo__1__1764400000/comparison
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Learning-curve PNG of a `ebsd train ppo` run, read from its TensorBoard event files.
 
-    python -m train.plot runs/EBSD-v1__ppo__1__1764400000 --out docs/img/ppo_learning_curve.png
+    python -m train.plot runs/EBSD-v1__ppo__1__1764400000          # learning_curve.png in the run folder
 """
 
 from __future__ import annotations

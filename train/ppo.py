@@ -25,7 +25,8 @@ import tyro
 
 from ebsd_env.args import PairArgs, PromptArgs, check_model_args, load_pair_from_args
 from ebsd_env.env import DEFAULT_STOP_MODE
-from ebsd_env.io import check_folder_path, save_atomic, write_json_atomic
+from ebsd_env.fingerprint import env_fingerprint, save_model
+from ebsd_env.io import check_folder_path, write_json_atomic
 
 from .common import (
     held_in_indices,
@@ -68,6 +69,9 @@ class PPOConfig(PairArgs, PromptArgs):
     """Token budget of each episode (one generation)."""
     temperature: float = 0.0
     """Decoding temperature: 0 = greedy, > 0 = lossless speculative sampling."""
+    observation: Literal["entropy", "ltd", "ltd+entropy"] = "entropy"
+    """What the observation is built from: the entropy history (default), Learning to Draft's top-4 log-probs
+    and context length (`ltd`), or both (`ltd+entropy`); `ebsd_env.observation` gives the layout."""
     extra_signals: bool = False
     """Add the extra signals to the observation: drafter top-1 probability, margin, the emitted token's
     probability, the previous block's emitted tokens and acceptance, and progress."""
@@ -115,6 +119,10 @@ class PPOConfig(PairArgs, PromptArgs):
     """Train on recorded greedy traces (`ebsd record --out DIR`) instead of live decoding: the numpy vector
     replay env (`ebsd_env.replay`), thousands of times faster; needs --clock model (the traces' calibration,
     or --cost-model), temperature 0 and min_draft_len 0; no models are loaded."""
+    live_eval_freq: int | None = None
+    """With --traces: steps between evaluations of the policy on the live env, on the wall clock, with the
+    held-in traces' own prompt tokens (TensorBoard `ebsd/live/`, `live_eval.json`), so the curves show what the
+    wall clock sees and not only replay. Loads the pair. None: a quarter of --total-timesteps; 0: none."""
     progress_bar: bool = True
     """Show a progress bar with ETA."""
     verbose: int = 0
@@ -151,7 +159,7 @@ def env_kwargs(config: PPOConfig, pair, prompts: list[dict], cost_model) -> dict
                 entropy_param=config.entropy_param, min_draft_len=config.min_draft_len,
                 max_draft_len=config.max_draft_len, max_new_tokens=config.max_new_tokens,
                 temperature=config.temperature, clock=config.clock, extra_signals=config.extra_signals,
-                cost_model=cost_model, stop_mode=config.stop_mode)
+                cost_model=cost_model, stop_mode=config.stop_mode, observation=config.observation)
 
 
 def make_vec_env(config: PPOConfig, kwargs: dict):
@@ -168,7 +176,7 @@ def make_vec_env(config: PPOConfig, kwargs: dict):
 
 
 def replay_envs(config: PPOConfig, run_dir: Path):
-    """(SB3 VecEnv over the numpy replay vector env, a `ReplayEnv` for evaluation, the traces' prompt rows)."""
+    """(SB3 VecEnv over the numpy replay vector env, a `ReplayEnv` for evaluation, the `TraceSet`)."""
     import gymnasium as gym
     from stable_baselines3.common.vec_env import VecNormalize
 
@@ -180,14 +188,14 @@ def replay_envs(config: PPOConfig, run_dir: Path):
     traces = TraceSet.load(config.traces)
     kwargs = dict(history=config.history, max_draft_len=config.max_draft_len, max_new_tokens=config.max_new_tokens,
                   extra_signals=config.extra_signals, stop_mode=config.stop_mode, cost_model=config.cost_model,
-                  temperature=config.temperature, min_draft_len=config.min_draft_len)
+                  temperature=config.temperature, min_draft_len=config.min_draft_len, observation=config.observation)
     eval_env = gym.make("EBSD-Replay-v1", traces=traces, entropy=config.entropy, entropy_param=config.entropy_param,
                         **kwargs)  # through gym.make: the evaluation makes copies in each policy's stop mode
     eval_env.unwrapped.cost_model.save(run_dir / "cost_model.json")
     venv = sb3_vec_env(ReplayVectorEnv(traces, num_envs=config.num_envs, seed=config.seed, **kwargs))
     if config.normalize_reward:
         venv = VecNormalize(venv, norm_obs=False, norm_reward=True, gamma=config.gamma)
-    return venv, eval_env, traces.rows()
+    return venv, eval_env, traces
 
 
 def _explicit(argv: list[str], name: str) -> bool:
@@ -235,8 +243,10 @@ def train(config: PPOConfig, argv: list[str] = ()) -> Path:
         write_json_atomic(run_dir / "config.json", dataclasses.asdict(config), sort_keys=True)
 
     configure_threads(config.threads)
+    traces = None
     if config.traces:
-        venv, eval_env, prompts = replay_envs(config, run_dir)
+        venv, eval_env, traces = replay_envs(config, run_dir)
+        prompts = traces.rows()
     else:
         pair = load_pair_from_args(config)
         prompts = load_prompt_rows(config.prompt_source, config.categories, config.prompts_per_category,
@@ -245,6 +255,11 @@ def train(config: PPOConfig, argv: list[str] = ()) -> Path:
         kwargs = env_kwargs(config, pair, prompts, cost_model)
         venv = make_vec_env(config, kwargs)
         eval_env = None
+    # What the policy is made for (pair, observation layout, stop mode, objective, clock, machine): saved in every
+    # model .zip the run writes, checked when a policy is bound to an env (`ebsd_env.fingerprint`).
+    training_env = eval_env if eval_env is not None else getattr(venv, "venv", venv).envs[0]
+    fingerprint = env_fingerprint(training_env)
+    write_json_atomic(run_dir / "fingerprint.json", fingerprint, sort_keys=True)
 
     # One CSV per session (SB3 truncates an existing progress.csv); TensorBoard merges its event files itself.
     formats = ["csv", "tensorboard"] + (["stdout"] if config.verbose else [])
@@ -275,10 +290,14 @@ def train(config: PPOConfig, argv: list[str] = ()) -> Path:
         eval_env = eval_env or gym.make(config.env_id, **kwargs)
         eval_callback = SpeedupEvalCallback(
             eval_env, held_in_indices(prompts, config.eval_prompts_per_category), config.eval_freq,
-            run_dir / "best_model.zip", config.fixed_ks, seed=config.seed, log_path=run_dir / "eval.json")
+            run_dir / "best_model.zip", config.fixed_ks, seed=config.seed, log_path=run_dir / "eval.json",
+            fingerprint=fingerprint)
         if state is not None and state["eval"] is not None:
             eval_callback.load_state_dict(state["eval"])
         callbacks.append(eval_callback)
+    live_freq = config.live_eval_freq if config.live_eval_freq is not None else max(config.total_timesteps // 4, 1)
+    if traces is not None and live_freq > 0:
+        callbacks.append(live_eval_callback(config, traces, fingerprint, live_freq, run_dir))
     prior_wall_s = state["wall_s"] if state is not None else 0.0
     checkpoints = CheckpointCallback(run_dir / "checkpoints", config.checkpoint_freq, eval_callback, prior_wall_s)
     callbacks.append(checkpoints)
@@ -294,8 +313,8 @@ def train(config: PPOConfig, argv: list[str] = ()) -> Path:
             # No checkpoint is written here: checkpoints are taken right after a PPO update, where weights,
             # optimiser, step count and RNG agree; one taken mid-rollout would not resume to the same run.
             raise Interrupted(run_dir, checkpoints.last_saved or None) from None
-    save_atomic(run_dir / "model.zip", model.save)
-    _write_record(run_dir, config, model.num_timesteps, checkpoints.wall_s, eval_callback)
+    save_model(model, run_dir / "model.zip", fingerprint)
+    _write_record(run_dir, config, model.num_timesteps, checkpoints.wall_s, eval_callback, fingerprint)
     if config.save_model:
         best = run_dir / "best_model.zip"
         source = best if best.is_file() else run_dir / "model.zip"
@@ -327,8 +346,34 @@ def _config_from_json(text: str) -> PPOConfig:
     return PPOConfig(**data)
 
 
-def _write_record(run_dir: Path, config: PPOConfig, steps: int, wall_s: float, eval_callback) -> None:
-    record = {"run": run_dir.name, "steps": steps, "clock": config.clock, "pair": config.pair, "wall_s": wall_s}
+def live_eval_callback(config: PPOConfig, traces, fingerprint: dict, eval_freq: int, run_dir: Path):
+    """The periodic live evaluation beside replay training: the traces' held-in prompts (their recorded tokens)
+    decoded live on the wall clock by the pair the traces came from (refused if the loaded pair differs)."""
+    import gymnasium as gym
+
+    from ebsd_env.fingerprint import differences
+
+    from .callbacks import SpeedupEvalCallback
+
+    pair = load_pair_from_args(config)
+    rows = traces.rows(with_ids=True)
+    env = gym.make("EBSD-v1", pair=pair, prompts=rows, history=config.history, entropy=config.entropy,
+                   entropy_param=config.entropy_param, max_draft_len=config.max_draft_len,
+                   max_new_tokens=config.max_new_tokens, clock="wall", extra_signals=config.extra_signals,
+                   stop_mode=config.stop_mode, observation=config.observation)
+    mismatch = differences(fingerprint, env_fingerprint(env))[0][:1]
+    if mismatch:
+        raise ValueError(f"--live-eval-freq decodes the traces' prompts live, but the loaded pair is not the one "
+                         f"they were recorded with ({mismatch[0]}): give the recording's --pair / --drafter / "
+                         "--verifier, or --live-eval-freq 0")
+    return SpeedupEvalCallback(env, held_in_indices(rows, config.eval_prompts_per_category), eval_freq, None,
+                               config.fixed_ks, seed=config.seed, log_path=run_dir / "live_eval.json", name="live")
+
+
+def _write_record(run_dir: Path, config: PPOConfig, steps: int, wall_s: float, eval_callback,
+                  fingerprint: dict | None = None) -> None:
+    record = {"run": run_dir.name, "steps": steps, "clock": config.clock, "pair": config.pair, "wall_s": wall_s,
+              "fingerprint": fingerprint}
     if eval_callback is not None and eval_callback.history:
         best = max(eval_callback.history, key=lambda r: r["tokens_per_s"])
         record |= {"baselines": {s: {k: b[k] for k in RECORD_KEYS} for s, b in eval_callback.baselines.items()},

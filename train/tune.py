@@ -43,6 +43,17 @@ DEFAULT_SPACES: dict[str, dict[str, tuple]] = {
     "entropy-pos": {"theta": (0.05, 6.0), "alpha": (-0.5, 0.5), "min": (1, 3), "max": (2, 16)},
     "fixed-k": {"k": (1, 16)},
     "random-k": {"max_k": (1, 16)},
+    # The field's rules: their thresholds and caps (svip's gamma and theta only matter through theta^2 / gamma).
+    "hf-confidence": {"threshold": (0.02, 0.98), "max": (1, 16)},
+    "hf-confidence-roc": {"threshold": (0.02, 0.98), "fn_weight": (0.5, 6.0), "max": (1, 16)},
+    "hf-heuristic": {"k": (1, 12)},
+    "svip": {"theta": (0.02, 1.2), "max": (1, 16)},
+    "adaedl-like": {"lam": (0.05, 0.98), "target": (0.3, 0.98), "max": (1, 16)},
+    "draft-verify": {"threshold": (0.05, 0.98), "target": (0.3, 0.98), "max": (1, 16)},
+    "kangaroo": {"threshold": (0.02, 0.98), "max": (1, 16)},
+    "llamacpp": {"p_min": (0.02, 0.98), "max": (1, 16)},
+    "bandit-ucb": {"c": (0.05, 4.0)},
+    "bandit-exp3": {"gamma": (0.01, 0.5)},
 }
 
 
@@ -208,30 +219,32 @@ class Evaluator:
         self._oracle: dict[tuple, float] = {}
         self.envs: dict[str, object] = {}
 
-    def env(self, entropy: str):
-        if entropy not in self.envs:
+    def env(self, entropy: str, extra_signals: bool = False):
+        key = (entropy, extra_signals)
+        if key not in self.envs:
             import gymnasium as gym
 
             import ebsd_env  # noqa: F401  (registers the environments)
 
             c = self.config
             if c.traces:  # replays: the same env code over recorded traces
-                self.envs[entropy] = gym.make("EBSD-Replay-v1", traces=self.prompts_source, history=c.history,
-                                              entropy=entropy, max_draft_len=c.env_max_draft_len,
-                                              max_new_tokens=c.max_new_tokens, temperature=c.temperature,
-                                              clock=c.clock, cost_model=self.cost_model)
-                return self.envs[entropy]
-            self.envs[entropy] = gym.make("EBSD-v1", pair=self.pair, prompts=self.prompts, history=c.history,
+                self.envs[key] = gym.make("EBSD-Replay-v1", traces=self.prompts_source, history=c.history,
                                           entropy=entropy, max_draft_len=c.env_max_draft_len,
                                           max_new_tokens=c.max_new_tokens, temperature=c.temperature,
-                                          clock=c.clock, cost_model=self.cost_model)
-        return self.envs[entropy]
+                                          clock=c.clock, cost_model=self.cost_model, extra_signals=extra_signals)
+                return self.envs[key]
+            self.envs[key] = gym.make("EBSD-v1", pair=self.pair, prompts=self.prompts, history=c.history,
+                                      entropy=entropy, max_draft_len=c.env_max_draft_len,
+                                      max_new_tokens=c.max_new_tokens, temperature=c.temperature,
+                                      clock=c.clock, cost_model=self.cost_model, extra_signals=extra_signals)
+        return self.envs[key]
 
     def __call__(self, spec: str, entropy: str, indices: list[int]) -> dict:
         from policies import make_policy
 
-        env = self.env(entropy)
-        stats = run_policy(env, make_policy(spec), indices, self.config.seed)
+        policy = make_policy(spec)
+        env = self.env(entropy, policy.requires_extra_signals)
+        stats = run_policy(env, policy, indices, self.config.seed)
         result = summarize(stats)
         # The env's undiscounted return, (N - rho * T) / reward_scale, summed over the episodes.
         base = env.unwrapped
@@ -382,8 +395,23 @@ def tune(config: TuneConfig) -> dict:
                                                               "per_category", "oracle_dp_share")
                              if k in trial.user_attrs}}
     write_json_atomic(config.out, {"method": config.method, "rule": label, "objective": config.objective,
-                                   "clock": config.clock, "pair": config.pair, "best": best}, sort_keys=True)
+                                   "clock": config.clock, "pair": config.pair, "best": best,
+                                   "fingerprint": tuned_fingerprint(evaluate, config, best)}, sort_keys=True)
     return best
+
+
+def tuned_fingerprint(evaluator: Evaluator, config: TuneConfig, best: dict) -> dict:
+    """The env the rules were tuned on (`ebsd_env.fingerprint`), in the stop mode they act in: `tuned:` refuses
+    an env that differs."""
+    from ebsd_env.fingerprint import env_fingerprint
+    from policies import make_policy
+
+    row = best.get("overall", next(iter(best.values())))
+    fingerprint = env_fingerprint(evaluator.env(row["entropy"], make_policy(row["spec"]).requires_extra_signals))
+    modes = {make_policy(row["spec"]).stop_mode for row in best.values()} - {None}
+    if len(modes) == 1:
+        fingerprint["action"]["stop_mode"] = modes.pop()
+    return fingerprint
 
 
 def print_best(best: dict, objective: str) -> None:

@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from transformers import DynamicCache
 
-from ..decoder import SpeculativeDecoder
-from .trace import SIGNALS, Trace
+from ..decoder import LOGPROB_FLOOR, TOP_LOGPROBS, SpeculativeDecoder
+from .trace import LOGPROB_SIGNALS, SIGNALS, Trace
 
 
 def _signals(decoder: SpeculativeDecoder, logits: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -38,11 +38,12 @@ def _signals(decoder: SpeculativeDecoder, logits: torch.Tensor) -> dict[str, tor
             logits = torch.cat([logits, pad], dim=-1)
     entropy = decoder.entropy(logits)
     probs = torch.softmax(logits, dim=-1)
-    top2 = probs.topk(2, dim=-1)
-    token = top2.indices[:, 0]
-    top1 = top2.values[:, 0]
-    return {"token": token, "entropy": entropy, "top1_prob": top1, "margin": top1.double() - top2.values[:, 1].double(),
-            "token_prob": top1}
+    top = probs.topk(TOP_LOGPROBS, dim=-1)
+    token = top.indices[:, 0]
+    top1 = top.values[:, 0]
+    logprobs = top.values.double().log().clamp_min(LOGPROB_FLOOR)  # as `decoder.top_logprobs`
+    return {"token": token, "entropy": entropy, "top1_prob": top1, "margin": top1.double() - top.values[:, 1].double(),
+            "token_prob": top1, **{name: logprobs[:, i] for i, name in enumerate(LOGPROB_SIGNALS)}}
 
 
 def _mask(limits: torch.Tensor, prefix: int, chain: int, dtype: torch.dtype, eager: bool) -> torch.Tensor:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..decoder import DecoderError, DraftState, DraftStep, SequenceStats, VerifyResult
 from ..entropy import EntropyConfig
-from .trace import Trace, TraceError, TraceSet
+from .trace import Trace, TraceError, TraceSet, signals_step
 
 
 class ReplayDecoder(DraftState):
@@ -88,9 +88,7 @@ class ReplayDecoder(DraftState):
             raise TraceError(f"the trace holds a chain of {stop - start} tokens at position {self.j}, a draft of "
                              f"{n + 1} was asked: replay with max_draft_len <= {self.max_chain}")
         i = start + n
-        s = self._signals
-        step = DraftStep(int(self._chain[i]), n + 1, float(s["entropy"][i]), float(s["top1_prob"][i]),
-                         float(s["margin"][i]), float(s["token_prob"][i]), 0.0, 0.0)
+        step = signals_step(self._signals, i, int(self._chain[i]), n + 1)
         self.draft_steps.append(step)
         return step
 

@@ -58,7 +58,7 @@ class ReplayEnv(EBSDEnv):
                  max_new_tokens: int | None = None, temperature: float = 0.0, clock: str | Clock = "model",
                  extra_signals: bool = False, seed: int | None = None, reward_scale: float | None = None,
                  cost_model: CostModel | str | Path | None = None, render_mode: str | None = None,
-                 stop_mode: str = DEFAULT_STOP_MODE, pair=None, top_p: float = 1.0):
+                 stop_mode: str = DEFAULT_STOP_MODE, pair=None, top_p: float = 1.0, observation: str = "entropy"):
         if temperature != 0:
             raise ValueError(f"sampling (temperature={temperature}) cannot be replayed: the output then depends on "
                              "the policy's draws; use the live EBSD-v1 env, or temperature=0")
@@ -81,7 +81,7 @@ class ReplayEnv(EBSDEnv):
                          min_draft_len=min_draft_len, max_draft_len=max_draft_len, max_new_tokens=max_new_tokens,
                          temperature=0.0, top_p=top_p, clock=replay_clock(traces, clock, cost_model),
                          extra_signals=extra_signals, seed=seed, reward_scale=reward_scale, render_mode=render_mode,
-                         stop_mode=stop_mode, decoder=decoder)
+                         stop_mode=stop_mode, decoder=decoder, observation=observation)
 
     def _decoder_prompt(self, row: dict):
         return int(row["trace_index"])

@@ -31,7 +31,7 @@ from ..decoder import SpeculativeDecoder
 from ..entropy import EntropyConfig
 from ..io import write_json_atomic
 from .batched import record_trace_batched
-from .trace import SIGNALS, Trace, TraceError, read_shard, read_shard_meta, write_shard
+from .trace import SIGNALS, Trace, TraceError, read_shard, read_shard_meta, step_signals, write_shard
 
 
 def settings_dict(entropy: EntropyConfig, max_draft_len: int, max_new_tokens: int) -> dict:
@@ -58,8 +58,8 @@ def record_trace(decoder: SpeculativeDecoder, prompt, max_draft_len: int, max_ne
         while decoder.draft_room > 0 and len(decoder.draft_steps) < max_draft_len:
             step = decoder.draft()
             tokens.append(step.token)
-            for name in SIGNALS:
-                signals[name].append(getattr(step, name))
+            for name, value in step_signals(step).items():
+                signals[name].append(value)
         while decoder.draft_steps:
             decoder.discard_draft()
         decoder.verify()

@@ -28,12 +28,29 @@ from pathlib import Path
 
 import numpy as np
 
+from ..decoder import TOP_LOGPROBS, DraftStep
 from ..io import save_atomic
 
-TRACE_FORMAT = 1
+TRACE_FORMAT = 2  # 2: adds the top log-probabilities (format 1 traces must be recorded again)
 META_KEY = b"ebsd_trace"
-SIGNALS = ("entropy", "top1_prob", "margin", "token_prob")
+LOGPROB_SIGNALS = tuple(f"logprob_{i + 1}" for i in range(TOP_LOGPROBS))
+SIGNALS = ("entropy", "top1_prob", "margin", "token_prob", *LOGPROB_SIGNALS)
 SHARD_GLOB = "shard-*.parquet"
+
+
+def step_signals(step: DraftStep) -> dict[str, float]:
+    """A draft step's SIGNALS by name."""
+    values = {"entropy": step.entropy, "top1_prob": step.top1_prob, "margin": step.margin,
+              "token_prob": step.token_prob}
+    values.update(zip(LOGPROB_SIGNALS, step.top_logprobs, strict=True))
+    return values
+
+
+def signals_step(signals: dict[str, np.ndarray], i: int, token: int, position: int) -> DraftStep:
+    """The DraftStep of flat chain entry `i` (no time: replays take time from the clock)."""
+    return DraftStep(token, position, float(signals["entropy"][i]), float(signals["top1_prob"][i]),
+                     float(signals["margin"][i]), float(signals["token_prob"][i]), 0.0, 0.0,
+                     tuple(float(signals[name][i]) for name in LOGPROB_SIGNALS))
 
 
 class TraceError(ValueError):
@@ -192,9 +209,11 @@ class TraceSet:
     def max_new_tokens(self) -> int:
         return int(self.settings["max_new_tokens"])
 
-    def rows(self) -> list[dict]:
-        """Prompt rows for the env (``id``, ``category``, ``trace_index``)."""
-        return [{"id": t.id, "category": t.category, "prompt": f"<trace {i}>", "trace_index": i}
+    def rows(self, with_ids: bool = False) -> list[dict]:
+        """Prompt rows for the env (``id``, ``category``, ``trace_index``); `with_ids` adds ``prompt_ids``, the
+        tokens each trace was recorded from, with which the live env decodes exactly the recorded prompts."""
+        return [{"id": t.id, "category": t.category, "prompt": f"<trace {i}>", "trace_index": i,
+                 **({"prompt_ids": list(t.prompt_ids)} if with_ids else {})}
                 for i, t in enumerate(self.traces)]
 
     @classmethod

@@ -26,9 +26,9 @@ from ..clock import Clock
 from ..cost_model import CostModel
 from ..entropy import EntropyConfig
 from ..env import DEFAULT_STOP_MODE
-from ..observation import ObservationLayout
+from ..observation import CONTEXT_SCALE, ObservationLayout, encode_logprobs
 from .env import load_traces, replay_clock
-from .trace import TraceError, TraceSet
+from .trace import LOGPROB_SIGNALS, SIGNALS, TraceError, TraceSet
 
 
 class ReplayVectorEnv(VectorEnv):
@@ -41,7 +41,8 @@ class ReplayVectorEnv(VectorEnv):
                  max_draft_len: int | None = None, max_new_tokens: int | None = None, clock: str | Clock = "model",
                  cost_model: CostModel | str | Path | None = None, extra_signals: bool = False,
                  reward_scale: float | None = None, stop_mode: str = DEFAULT_STOP_MODE, min_draft_len: int = 0,
-                 temperature: float = 0.0, seed: int | None = None, trace_indices: Sequence[int] | None = None):
+                 temperature: float = 0.0, seed: int | None = None, trace_indices: Sequence[int] | None = None,
+                 observation: str = "entropy"):
         if temperature != 0:
             raise ValueError(f"sampling (temperature={temperature}) cannot be replayed: use temperature=0")
         if min_draft_len != 0:
@@ -68,7 +69,8 @@ class ReplayVectorEnv(VectorEnv):
         if vocab < 2:
             raise TraceError("the traces do not record the vocabulary size; record them again with `ebsd record`")
         self.layout = ObservationLayout(history=history, max_draft_len=L, max_new_tokens=budget,
-                                        entropy_scale=entropy.max_value(vocab), extra_signals=extra_signals)
+                                        entropy_scale=entropy.max_value(vocab), extra_signals=extra_signals,
+                                        observation=observation)
         self.observation_layout = self.layout
         self.single_observation_space = spaces.Box(0.0, 1.0, (self.layout.size,), np.float32)
         self.single_action_space = spaces.Discrete(2)
@@ -89,8 +91,8 @@ class ReplayVectorEnv(VectorEnv):
         self._terminates = np.isin(last, eos)
         self._match = flat["match"]
         self._is_eos = np.isin(flat["tokens"][:, :L], eos)
-        self._sig = {name: np.ascontiguousarray(flat[name][:, :L]) for name in ("entropy", "top1_prob", "margin",
-                                                                                "token_prob")}
+        self._sig = {name: np.ascontiguousarray(flat[name][:, :L]) for name in SIGNALS}
+        self._prompt_len = np.asarray([len(t.prompt_ids) for t in traces.traces], dtype=np.int64)
         self._scale = self.layout.entropy_scale
         self._pool = np.arange(len(traces)) if trace_indices is None else np.asarray(trace_indices, dtype=np.int64)
         if len(self._pool) == 0 or self._pool.min() < 0 or self._pool.max() >= len(traces):
@@ -141,23 +143,31 @@ class ReplayVectorEnv(VectorEnv):
         return self._observe(), {}
 
     def _observe(self) -> np.ndarray:
-        h = self.layout.history
+        layout = self.layout
+        h, p = layout.history, layout.position_index
         n, row = self.n, self._base[self.t] + self.j
-        cols = n[:, None] - h + self._arange_h[None, :]
-        valid = cols >= 0
-        ent = self._sig["entropy"][row[:, None], np.maximum(cols, 0)] / self._scale
-        obs = np.zeros((self.num_envs, self.layout.size), dtype=np.float32)
-        obs[:, :h] = np.where(valid, np.clip(ent, 0.0, 1.0), 0.0)
-        obs[:, h:2 * h] = valid
-        obs[:, 2 * h] = np.minimum(n / self.max_draft_len, 1.0)
-        if self.layout.extra_signals:
-            has = n > 0
-            last = np.maximum(n - 1, 0)
+        obs = np.zeros((self.num_envs, layout.size), dtype=np.float32)
+        if layout.has_entropy:
+            cols = n[:, None] - h + self._arange_h[None, :]
+            valid = cols >= 0
+            ent = self._sig["entropy"][row[:, None], np.maximum(cols, 0)] / self._scale
+            obs[:, :h] = np.where(valid, np.clip(ent, 0.0, 1.0), 0.0)
+            obs[:, h:2 * h] = valid
+        obs[:, p] = np.minimum(n / self.max_draft_len, 1.0)
+        has = n > 0
+        last = np.maximum(n - 1, 0)
+        if layout.extra_signals:
             for offset, name in ((1, "top1_prob"), (2, "margin"), (5, "token_prob")):
-                obs[:, 2 * h + offset] = np.where(has, np.clip(self._sig[name][row, last], 0.0, 1.0), 0.0)
-            obs[:, 2 * h + 3] = np.minimum(self.prev_emitted / (self.max_draft_len + 1), 1.0)
-            obs[:, 2 * h + 4] = np.minimum(self.j / self.max_new_tokens, 1.0)
-            obs[:, 2 * h + 6] = np.clip(self.prev_acc, 0.0, 1.0)
+                obs[:, p + offset] = np.where(has, np.clip(self._sig[name][row, last], 0.0, 1.0), 0.0)
+            obs[:, p + 3] = np.minimum(self.prev_emitted / (self.max_draft_len + 1), 1.0)
+            obs[:, p + 4] = np.minimum(self.j / self.max_new_tokens, 1.0)
+            obs[:, p + 6] = np.clip(self.prev_acc, 0.0, 1.0)
+        if layout.has_ltd:
+            q = layout.ltd_index
+            for i, name in enumerate(LOGPROB_SIGNALS):
+                obs[:, q + i] = np.where(has, encode_logprobs(self._sig[name][row, last]), 0.0)
+            context = self._prompt_len[self.t] + self.j + n
+            obs[:, q + len(LOGPROB_SIGNALS)] = np.minimum(context / CONTEXT_SCALE, 1.0)
         return obs
 
     def step(self, actions):

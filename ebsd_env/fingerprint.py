@@ -1,0 +1,175 @@
+"""What a trained artifact was made for, and the check that refuses it elsewhere.
+
+Every trained artifact (a PPO model, an acceptance model, tuned rule parameters) carries the fingerprint of the
+env it was trained on (`env_fingerprint`):
+
+- ``pair``: verifier and drafter ids, the drafter's weight hash, vocabulary size, EOS ids;
+- ``observation``: the full observation layout (`ObservationLayout`: history, observation kind, extra signals,
+  entropy scale, max_draft_len, max_new_tokens);
+- ``action``: stop mode, min and max draft length, decoding temperature;
+- ``objective``: the objective (`ebsd_env.objective.OBJECTIVE`);
+- ``clock``: the clock kind and a hash of its cost model;
+- ``machine``: CPU model and torch threads.
+
+`check_fingerprint` compares an artifact's fingerprint with the env it is bound to. A difference in what the
+policy's decisions mean (``BINDING``: the pair, the observation layout, the stop mode, the draft bounds) is
+refused with a one-line error naming it; ``allow_mismatch`` turns the refusal into a warning. The clock, its
+cost model, the machine and the temperature are reported, never refused: judging a policy trained on the
+replayed model clock on the wall clock of another machine is what the evaluation is for.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import sys
+import warnings
+
+FINGERPRINT_VERSION = 1
+ZIP_MEMBER = "ebsd_fingerprint.json"  # inside a PPO .zip (stable-baselines3 ignores members it does not know)
+# (section, key): what a policy's decisions depend on; a difference refuses the artifact.
+BINDING = (("pair", "verifier"), ("pair", "drafter"), ("pair", "drafter_hash"), ("pair", "vocab_size"),
+           ("observation", None), ("action", "stop_mode"), ("action", "min_draft_len"),
+           ("action", "max_draft_len"))
+PAIR_KEYS = ("drafter", "verifier", "drafter_hash", "vocab_size", "eos_ids")
+
+
+class FingerprintMismatch(ValueError):
+    """An artifact bound to an env it was not made for; the message names the difference and the override."""
+
+
+def cost_model_hash(costs) -> str | None:
+    if costs is None:
+        return None
+    data = costs.to_dict() if hasattr(costs, "to_dict") else costs
+    data = {k: data[k] for k in ("draft_s", "verify_points") if k in data}
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def env_fingerprint(env) -> dict:
+    """The fingerprint of an env: `EBSDEnv` (live or replayed) or the vector replay env, wrapped or not."""
+    import torch
+
+    from .kernels import cpu_model
+    from .objective import OBJECTIVE
+
+    base = getattr(env, "unwrapped", env)
+    traces = getattr(base, "traces", None)
+    if traces is not None:
+        pair = {k: traces.fingerprint.get(k) for k in PAIR_KEYS}
+    else:
+        from .cost_model import pair_fingerprint
+
+        pair = {k: v for k, v in pair_fingerprint(base.pair).items() if k in PAIR_KEYS}
+    layout = base.observation_layout
+    clock = base.clock if isinstance(base.clock, str) else getattr(base.clock, "kind", str(base.clock))
+    decoder = getattr(base, "decoder", None)
+    temperature = float(getattr(decoder, "temperature", 0.0) or 0.0)
+    observation = dataclasses.asdict(layout)
+    if not layout.extra_signals:  # the budget only scales the `generated` extra signal
+        observation.pop("max_new_tokens")
+    return {"version": FINGERPRINT_VERSION, "pair": pair, "observation": observation,
+            "action": {"stop_mode": base.stop_mode, "min_draft_len": int(getattr(base, "min_draft_len", 0)),
+                       "max_draft_len": int(base.max_draft_len), "temperature": temperature},
+            "objective": OBJECTIVE,
+            "clock": {"kind": clock, "cost_model": cost_model_hash(getattr(base, "cost_model", None)
+                                                                   or getattr(base.clock, "costs", None))},
+            "machine": {"cpu": cpu_model(), "threads": torch.get_num_threads()}}
+
+
+def _get(fp: dict, section: str, key: str | None):
+    value = fp.get(section, {})
+    return value if key is None else value.get(key)
+
+
+def _describe(a, b) -> str:
+    if isinstance(a, dict) and isinstance(b, dict):
+        keys = [k for k in dict.fromkeys([*a, *b]) if a.get(k) != b.get(k)]
+        return ", ".join(f"{k} {a.get(k)!r} here vs {b.get(k)!r}" for k in keys[:3])
+    return f"{a!r} here vs {b!r}"
+
+
+def differences(trained: dict, env: dict) -> tuple[list[str], list[str]]:
+    """(binding differences, informational differences) between an artifact's and an env's fingerprints."""
+    binding = []
+    for section, key in BINDING:
+        a, b = _get(env, section, key), _get(trained, section, key)
+        if a != b:
+            binding.append(f"{section}{'.' + key if key else ''}: {_describe(a, b)} (trained)")
+    info = []
+    for section, key in (("clock", "kind"), ("clock", "cost_model"), ("machine", "cpu"), ("machine", "threads"),
+                         ("action", "temperature")):
+        a, b = _get(env, section, key), _get(trained, section, key)
+        if a != b:
+            info.append(f"{section}.{key} {a!r} here, {b!r} in training")
+    return binding, info
+
+
+def check_fingerprint(trained: dict | None, env: dict, what: str, allow_mismatch: bool = False,
+                      quiet_info: bool = True) -> None:
+    """Refuse `what` (an artifact) whose fingerprint `trained` differs from the env's in a binding way, in one
+    line naming the first difference; with `allow_mismatch`, warn instead. No fingerprint at all is refused
+    the same way (it cannot be checked)."""
+    if trained is None:
+        message = (f"{what} carries no fingerprint of the env it was trained on, so it cannot be checked against "
+                   "this one; retrain it with `ebsd train ppo` (or save it with "
+                   "`ebsd_env.fingerprint.attach`), or pass --allow-mismatch")
+        if not allow_mismatch:
+            raise FingerprintMismatch(message)
+        warnings.warn(message.replace(", or pass --allow-mismatch", " (allowed by --allow-mismatch)"), stacklevel=2)
+        return
+    binding, info = differences(trained, env)
+    if binding:
+        message = (f"{what} was trained for another env: {binding[0]}"
+                   + (f" (and {len(binding) - 1} more)" if len(binding) > 1 else "")
+                   + "; use it with the env it was made for, or pass --allow-mismatch")
+        if not allow_mismatch:
+            raise FingerprintMismatch(message)
+        warnings.warn(message.replace("; use it with the env it was made for, or pass --allow-mismatch",
+                                      " (allowed by --allow-mismatch)"), stacklevel=2)
+    if info and not quiet_info:
+        print(f"[ebsd] note: {what}: " + "; ".join(info), file=sys.stderr)
+
+
+def env_requirements(fingerprint: dict | None) -> dict:
+    """The `EBSDEnv` keyword arguments that rebuild the fingerprint's binding settings (what `ebsd eval` makes a
+    trained artifact's env with)."""
+    if fingerprint is None:
+        return {}
+    obs, action = fingerprint["observation"], fingerprint["action"]
+    return {"history": obs["history"], "observation": obs["observation"], "extra_signals": obs["extra_signals"],
+            "max_draft_len": action["max_draft_len"], "min_draft_len": action["min_draft_len"],
+            "stop_mode": action["stop_mode"]}
+
+
+# ---------------------------------------------------------------------------------------------- PPO zips
+def attach(zip_path, fingerprint: dict) -> None:
+    """Add the fingerprint to a saved stable-baselines3 model .zip (a member SB3's loader ignores)."""
+    import zipfile
+
+    with zipfile.ZipFile(zip_path, "a") as archive:
+        if ZIP_MEMBER in archive.namelist():
+            raise ValueError(f"{zip_path} already carries a fingerprint")
+        archive.writestr(ZIP_MEMBER, json.dumps(fingerprint, sort_keys=True, indent=1))
+
+
+def read_zip(zip_path) -> dict | None:
+    """The fingerprint inside a model .zip, or None."""
+    import zipfile
+
+    with zipfile.ZipFile(zip_path) as archive:
+        if ZIP_MEMBER not in archive.namelist():
+            return None
+        return json.loads(archive.read(ZIP_MEMBER))
+
+
+def save_model(model, path, fingerprint: dict) -> None:
+    """`model.save` to `path` atomically, with the fingerprint inside."""
+    from .io import save_atomic
+
+    def write(tmp):  # the temporary name has a suffix, so stable-baselines3 writes exactly there
+        model.save(tmp)
+        attach(tmp, fingerprint)
+
+    save_atomic(path, write)

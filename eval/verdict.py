@@ -1,0 +1,408 @@
+"""The verdict: do learned stopping policies beat the best hand-made rules on prompts nothing learned from?
+
+Steps of `scripts/ppo_verdict.sh`, each resumable, over one experiment folder OUT (``runs/verdict``):
+
+    python -m eval.verdict calibrate --out OUT --threads 2   # the model clock of the live verdict's threads
+    python -m eval.verdict replay --out OUT                  # every policy and seed on the verdict traces
+    python -m eval.verdict live --out OUT --threads 2        # the chosen policies live, on the wall clock
+    python -m eval.verdict report --out OUT --results docs/results/verdict
+
+OUT holds ``split/`` (`ebsd split`), ``traces-train/`` and ``traces-verdict/`` (`ebsd record`), ``tune/*.json``
+(`ebsd tune`), ``ppo/*/`` (`ebsd train ppo` runs named ``{env}__{variant}__{seed}__{time}``) and what these steps
+write: ``cost_model.json``, ``replay.json``, ``live_policies.json``, ``eval-live/`` (`ebsd eval`).
+
+- **replay** (model clock, exact under greedy decoding): every fixed-k, every tuned rule (per category and
+  overall), every PPO run's best model (all seeds), `oracle-first-reject` and `oracle-dp` on the verdict traces;
+  gives each policy's share of oracle-dp and the spread over seeds.
+- **live** (wall clock): the verifier alone and fixed k = 1, 2, 3, 4, 6 (best static, chosen per category on
+  the verdict itself: the strongest baseline), the best entropy rule, the best field rule and the best bandit
+  (each chosen by its objective on the training traces, run with its per-category tuning), and for each PPO
+  variant the seed whose held-in evaluation was best. Nothing here is chosen on verdict prompts, except the
+  best static baseline, which only helps the baseline.
+- **report**: speedups with paired bootstrap CIs, per category; rliable's IQM, performance profile and
+  probability of improvement over per-prompt speedups (`eval.aggregate`); shares of oracle-dp; the goals.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import tyro
+
+from ebsd_env.io import write_atomic, write_json_atomic
+
+STATIC = ("no-spec", "fixed-k:k=1", "fixed-k:k=2", "fixed-k:k=3", "fixed-k:k=4", "fixed-k:k=6")
+ENTROPY_RULES = ("entropy-abs", "entropy-rel", "entropy-window", "entropy-pos")
+BANDITS = ("bandit-ucb", "bandit-exp3")
+RUN_NAME = re.compile(r"^(?P<env>[^_]+(?:_[^_]+)*)__(?P<variant>.+)__(?P<seed>\d+)__(?P<time>\d+)$")
+MAX_DRAFT_LEN = 16
+GOAL_VS_STATIC, GOAL_VS_ORACLE = 1.15, 0.9
+
+
+@dataclass
+class VerdictConfig:
+    step: tyro.conf.Positional[Literal["calibrate", "replay", "live", "report"]]
+    """calibrate, replay, live or report (see the module docstring)."""
+    out: Path = Path("runs/verdict")
+    """The experiment folder."""
+    threads: int = 2
+    """torch threads of the live verdict and of its clock's calibration (the verifier alone is fastest at 2 on a
+    2-core machine; `ebsd bench decoder` measures it)."""
+    max_new_tokens: int = 64
+    """Tokens per prompt (as recorded)."""
+    results: Path = Path("docs/results/verdict")
+    """report: where verdict.json, report.md and the performance-profile plot go."""
+
+
+# ------------------------------------------------------------------------------------------------- discovery
+def ppo_runs(out: Path) -> list[dict]:
+    """Finished PPO runs under OUT/ppo: variant, seed, folder, held-in replay evaluation of the best model."""
+    runs = []
+    for record_path in sorted((out / "ppo").glob("*/record.json")):
+        match = RUN_NAME.match(record_path.parent.name)
+        record = json.loads(record_path.read_text())
+        if not match or "best_eval" not in record or not (record_path.parent / "best_model.zip").is_file():
+            continue
+        runs.append({"variant": match["variant"], "seed": int(match["seed"]), "folder": str(record_path.parent),
+                     "model": str(record_path.parent / "best_model.zip"), "steps": record["steps"],
+                     "held_in_tokens_per_s": record["best_eval"]["tokens_per_s"]})
+    return runs
+
+
+def tuned_files(out: Path) -> dict[str, dict]:
+    """rule -> the `ebsd tune` result, with its file path."""
+    files = {}
+    for path in sorted((out / "tune").glob("*.json")):
+        data = json.loads(path.read_text())
+        if "best" in data:
+            files[path.stem] = {**data, "path": str(path)}
+    return files
+
+
+def cost_model_path(out: Path) -> Path:
+    path = out / "cost_model.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: run `python -m eval.verdict calibrate --out {out}` first")
+    return path
+
+
+# ------------------------------------------------------------------------------------------------- calibrate
+def calibrate(config: VerdictConfig) -> None:
+    from ebsd_env.cost_model import calibrate as fit_costs
+    from ebsd_env.kernels import configure_threads, warn_if_busy
+    from ebsd_env.models import cached_pair
+
+    path = config.out / "cost_model.json"
+    if path.is_file():
+        print(f"[verdict] {path} exists; delete it to calibrate again")
+        return
+    configure_threads(config.threads)
+    warn_if_busy()
+    costs = fit_costs(cached_pair())
+    costs.save(path)
+    runs = ", ".join(f"k={r['k']} {r['error']:+.1%}" for r in costs.validation.get("runs", []))
+    print(f"[verdict] model clock at {config.threads} threads: verify(1) {costs.verify_cost(1) * 1e3:.1f} ms, draft "
+          f"{costs.draft_s * 1e3:.2f} ms; predicted vs wall time of fixed-k generations: {runs}")
+
+
+# ------------------------------------------------------------------------------------------------- replay
+def replay_policies(out: Path) -> dict[str, dict]:
+    """label -> {spec, kind, ...} of everything the replay step runs."""
+    policies = {spec: {"spec": spec, "kind": "static"} for spec in (*STATIC, "fixed-k:k=8")}
+    for rule, data in tuned_files(out).items():
+        for scope in ("category", "overall"):
+            policies[f"tuned {rule} ({scope})"] = {"spec": f"tuned:path={data['path']},scope={scope}",
+                                                    "kind": "tuned", "rule": rule, "scope": scope}
+    for run in ppo_runs(out):
+        policies[f"ppo {run['variant']} seed {run['seed']}"] = {"spec": f"ppo:{run['model']}", "kind": "ppo",
+                                                                "variant": run["variant"], "seed": run["seed"]}
+    policies["oracle-first-reject"] = {"spec": "oracle-first-reject", "kind": "oracle"}
+    return policies
+
+
+def replay(config: VerdictConfig) -> None:
+    from tqdm import tqdm
+
+    from ebsd_env.cost_model import CostModel
+    from ebsd_env.replay import ReplayEnv, TraceSet
+    from ebsd_env.replay.oracle import optimal_plan
+    from policies.registry import make_policy
+    from policies.rollout import run_episode
+
+    traces = TraceSet.load(config.out / "traces-verdict")
+    costs = CostModel.load(cost_model_path(config.out))
+    envs: dict[tuple, ReplayEnv] = {}
+    results = {}
+    policies = replay_policies(config.out)
+    for label, entry in tqdm(policies.items(), desc="replay", unit="policy"):
+        probe = make_policy(entry["spec"])
+        settings = {"max_draft_len": MAX_DRAFT_LEN, "stop_mode": probe.stop_mode or "include",
+                    "extra_signals": bool(probe.requires_extra_signals), **probe.env_requirements()}
+        key = tuple(sorted(settings.items()))
+        if key not in envs:
+            envs[key] = ReplayEnv(traces, max_new_tokens=config.max_new_tokens, cost_model=costs, **settings)
+        env = envs[key]
+        policy = make_policy(entry["spec"], env=env)
+        per_prompt = {}
+        for index, trace in enumerate(traces.traces):
+            stats = run_episode(env, policy, seed=0, options={"prompt_index": index})
+            per_prompt[trace.id] = [stats["new_tokens"], stats["decode_s"]]
+        results[label] = {**entry, "per_prompt": per_prompt}
+    best_mode, best_rate = None, -math.inf
+    for mode in ("include", "exclude"):
+        plans = {t.id: optimal_plan(t, costs, MAX_DRAFT_LEN, mode, config.max_new_tokens) for t in traces.traces}
+        rate = sum(p.tokens for p in plans.values()) / sum(p.time_s for p in plans.values())
+        if rate > best_rate:
+            best_mode, best_rate = mode, rate
+            oracle = {tid: [p.tokens, p.time_s] for tid, p in plans.items()}
+    results["oracle-dp"] = {"spec": "oracle-dp", "kind": "oracle", "stop_mode": best_mode, "per_prompt": oracle}
+    categories = {t.id: t.category for t in traces.traces}
+    write_json_atomic(config.out / "replay.json", {"categories": categories, "cost_model": costs.to_dict(),
+                                                   "policies": results}, sort_keys=True)
+    print(f"[verdict] replay of {len(results)} policies on {len(traces)} verdict traces: {config.out / 'replay.json'}")
+
+
+# ------------------------------------------------------------------------------------------------- live
+def choose_live(out: Path) -> dict[str, str]:
+    """label -> spec of the live verdict (see the module docstring)."""
+    live = {spec: spec for spec in STATIC}
+    tuned = tuned_files(out)
+
+    def best_of(rules):
+        candidates = {r: tuned[r]["best"]["overall"]["tokens_per_s"] for r in rules if r in tuned}
+        return max(candidates, key=candidates.get) if candidates else None
+
+    field = [r for r in tuned if r not in ENTROPY_RULES and r not in BANDITS]
+    for rules in (ENTROPY_RULES, field, BANDITS):  # the best entropy rule, field rule and bandit
+        rule = best_of(rules)
+        if rule:
+            live[f"tuned {rule}"] = f"tuned:path={tuned[rule]['path']},scope=category"
+    by_variant: dict[str, dict] = {}
+    for run in ppo_runs(out):
+        best = by_variant.get(run["variant"])
+        if best is None or run["held_in_tokens_per_s"] > best["held_in_tokens_per_s"]:
+            by_variant[run["variant"]] = run
+    for variant, run in by_variant.items():
+        live[f"ppo {variant}"] = f"ppo:{run['model']}"
+    return live
+
+
+def live(config: VerdictConfig) -> None:
+    from eval.run import EvalConfig, evaluate
+
+    chosen = choose_live(config.out)
+    write_json_atomic(config.out / "live_policies.json", chosen, sort_keys=True)
+    evaluate(EvalConfig(prompts=str(config.out / "split" / "verdict.jsonl"), policies=tuple(chosen.values()),
+                        limit_per_category=0, max_new_tokens=config.max_new_tokens, clock="wall",
+                        out=str(config.out / "eval-live"), threads=config.threads, max_draft_len=MAX_DRAFT_LEN,
+                        tensorboard=False))
+
+
+# ------------------------------------------------------------------------------------------------- report
+def live_work(out: Path) -> tuple[dict[str, dict[str, tuple[float, float]]], dict[str, str]]:
+    """spec -> {prompt id: (tokens, seconds)} of the live verdict, and prompt id -> category."""
+    from eval.run import read_rows
+
+    work: dict[str, dict] = {}
+    categories = {}
+    for row in read_rows(out / "eval-live" / "episodes.jsonl"):
+        work.setdefault(row["policy"], {})[row["prompt_id"]] = (row["stats"]["new_tokens"], row["stats"]["decode_s"])
+        categories[row["prompt_id"]] = row["category"]
+    return work, categories
+
+
+def rate(units: dict, ids) -> float:
+    ids = [i for i in ids if i in units]
+    seconds = sum(units[i][1] for i in ids)
+    return sum(units[i][0] for i in ids) / seconds if seconds > 0 else float("nan")
+
+
+def report(config: VerdictConfig) -> dict:
+    from ebsd_env.kernels import machine_state
+    from ebsd_env.objective import paired_ratio
+    from eval import aggregate
+    from policies.registry import make_policy
+
+    out = config.out
+    chosen = json.loads((out / "live_policies.json").read_text())
+    work, categories = live_work(out)
+    # The eval canonicalises specs: map each chosen label to the spec the episodes carry.
+    label_of = {make_policy(spec).spec: label for label, spec in chosen.items()}
+    by_label = {label_of.get(spec, spec): units for spec, units in work.items()}
+    missing = [label for label in chosen if label not in by_label]
+    if missing:
+        raise ValueError(f"the live verdict has no episodes of {missing}: run `python -m eval.verdict live` first")
+    cats = list(dict.fromkeys(categories.values()))
+    ids = {c: [i for i, cat in categories.items() if cat == c] for c in cats}
+    base = by_label["no-spec"]
+    rows = {}
+    for label, units in by_label.items():
+        rows[label] = {"tokens_per_s": rate(units, categories), "vs_verifier": paired_ratio(units, base),
+                       "per_category": {c: {"tokens_per_s": rate(units, ids[c]),
+                                            "vs_verifier": rate(units, ids[c]) / rate(base, ids[c])} for c in cats}}
+    static = [label for label in chosen if label in STATIC]
+    learned = [label for label in chosen if label.startswith("ppo ")]
+    tuned = [label for label in chosen if label.startswith("tuned ")]
+    best_learned = max(learned, key=lambda label: rows[label]["tokens_per_s"])
+    best_tuned = max(tuned, key=lambda label: rows[label]["tokens_per_s"])
+    per_category = {}
+    for c in cats:
+        best_static = max(static, key=lambda label: rows[label]["per_category"][c]["tokens_per_s"])
+        top_tuned = max(tuned, key=lambda label: rows[label]["per_category"][c]["tokens_per_s"])
+        mine = rows[best_learned]["per_category"][c]["tokens_per_s"]
+        per_category[c] = {"prompts": len(ids[c]), "best_static": best_static, "best_tuned": top_tuned,
+                           "learned_vs_best_static": mine / rows[best_static]["per_category"][c]["tokens_per_s"],
+                           "learned_vs_best_tuned": mine / rows[top_tuned]["per_category"][c]["tokens_per_s"]}
+    # rliable's aggregates over per-prompt speedups (runs = prompts, one task: greedy decoding has one seed).
+    speedups = {label: np.asarray([[(units[i][0] / units[i][1]) / (base[i][0] / base[i][1])] for i in categories
+                                   if i in units and i in base]) for label, units in by_label.items()}
+    aggregates = {label: {"iqm": aggregate.iqm(s), "iqm_ci": aggregate.stratified_bootstrap(aggregate.iqm, s)}
+                  for label, s in speedups.items()}
+    improvement = {label: {"p": aggregate.probability_of_improvement(speedups[best_learned], s),
+                           "ci": aggregate.stratified_bootstrap(aggregate.probability_of_improvement,
+                                                                speedups[best_learned], s)}
+                   for label, s in speedups.items() if label != best_learned}
+    taus = np.round(np.linspace(0.6, 2.0, 29), 3)
+    profiles = {label: aggregate.performance_profile(s, taus).tolist() for label, s in speedups.items()}
+    replay_summary = summarize_replay(out)
+    share_key = f"ppo {best_learned.removeprefix('ppo ')}"
+    verdict = {
+        "machine": machine_state(), "threads": config.threads, "max_new_tokens": config.max_new_tokens,
+        "prompts": len(categories), "prompts_per_category": {c: len(ids[c]) for c in cats},
+        "policies": chosen, "rows": rows, "best_learned": best_learned, "best_tuned": best_tuned,
+        "per_category": per_category, "aggregates": aggregates, "probability_of_improvement": improvement,
+        "performance_profile": {"taus": taus.tolist(), "fractions": profiles}, "replay": replay_summary,
+        "goals": {
+            "learned_vs_best_static_min": min(v["learned_vs_best_static"] for v in per_category.values()),
+            "categories_at_goal": sum(v["learned_vs_best_static"] >= GOAL_VS_STATIC for v in per_category.values()),
+            "learned_share_of_oracle_dp": replay_summary["variants"].get(share_key.removeprefix("ppo "), {}).get(
+                "best_seed_share"),
+            "learned_vs_best_tuned_overall": rows[best_learned]["tokens_per_s"] / rows[best_tuned]["tokens_per_s"],
+            "categories_learned_beats_tuned": sum(v["learned_vs_best_tuned"] >= 1.0 for v in per_category.values()),
+            "categories": len(cats)},
+    }
+    config.results.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(config.results / "verdict.json", verdict, sort_keys=True)
+    plot_profiles(verdict, config.results / "profile.png")
+    write_atomic(config.results / "report.md", render(verdict))
+    print(render(verdict))
+    return verdict
+
+
+def summarize_replay(out: Path) -> dict:
+    """Shares of oracle-dp on the verdict traces (model clock): every policy, and per PPO variant the mean and
+    the spread over seeds (a t interval over the seeds' shares)."""
+    from scipy import stats
+
+    data = json.loads((out / "replay.json").read_text())
+    policies = data["policies"]
+    ids = list(data["categories"])
+    oracle = rate(policies["oracle-dp"]["per_prompt"], ids)
+    shares = {label: rate(entry["per_prompt"], ids) / oracle for label, entry in policies.items()}
+    variants: dict[str, dict] = {}
+    for label, entry in policies.items():
+        if entry["kind"] == "ppo":
+            variants.setdefault(entry["variant"], {})[entry["seed"]] = shares[label]
+    summary = {}
+    held_in = {(r["variant"], r["seed"]): r["held_in_tokens_per_s"] for r in ppo_runs(out)}
+    for variant, by_seed in variants.items():
+        values = np.asarray(list(by_seed.values()))
+        half = (stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values))
+                if len(values) > 1 else float("nan"))
+        chosen_seed = max(by_seed, key=lambda seed: held_in.get((variant, seed), -math.inf))
+        summary[variant] = {"seeds": {str(k): v for k, v in sorted(by_seed.items())}, "mean": float(values.mean()),
+                            "ci": [float(values.mean() - half), float(values.mean() + half)],
+                            "best_seed_share": by_seed[chosen_seed], "chosen_seed": chosen_seed}
+    return {"oracle_dp_tokens_per_s": oracle, "oracle_dp_stop_mode": policies["oracle-dp"]["stop_mode"],
+            "shares": dict(sorted(shares.items(), key=lambda kv: -kv[1])), "variants": summary}
+
+
+def plot_profiles(verdict: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ebsd_env.io import save_atomic
+
+    taus = verdict["performance_profile"]["taus"]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for label, fractions in verdict["performance_profile"]["fractions"].items():
+        style = "-" if label.startswith("ppo") else ("--" if label.startswith("tuned") else ":")
+        ax.plot(taus, fractions, style, label=label)
+    ax.set_xlabel("speedup over the verifier alone, per prompt (tau)")
+    ax.set_ylabel("fraction of prompts with speedup > tau")
+    ax.set_title("Performance profiles, live verdict (wall clock)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    save_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    plt.close(fig)
+
+
+def render(verdict: dict) -> str:
+    rows, cats = verdict["rows"], list(verdict["per_category"])
+    lines = ["# The verdict: learned vs hand-made stopping policies, live on held-out prompts", "",
+             f"{verdict['prompts']} prompts nothing learned from ("
+             + ", ".join(f"{c} {n}" for c, n in verdict["prompts_per_category"].items())
+             + f"), {verdict['max_new_tokens']} tokens, greedy, wall clock, {verdict['threads']} threads, "
+             f"load {verdict['machine']['load_1min']:.2f} at the end. Speedup: the objective (total tokens / total "
+             "decoding time) over the verifier alone's on the same prompts, 95 % paired bootstrap CI.", "",
+             "| policy | tokens/s | × verifier [95 % CI] | IQM of per-prompt speedups [95 % CI] | "
+             + " | ".join(cats) + " |", "|---|---|---|---|" + "---|" * len(cats)]
+    order = sorted(rows, key=lambda label: -rows[label]["tokens_per_s"])
+    for label in order:
+        row, agg = rows[label], verdict["aggregates"][label]
+        ci = row["vs_verifier"]["ci"]
+        lines.append(f"| {label} | {row['tokens_per_s']:.1f} | {row['vs_verifier']['mean']:.2f} "
+                     f"[{ci[0]:.2f}, {ci[1]:.2f}] | {agg['iqm']:.2f} [{agg['iqm_ci'][0]:.2f}, {agg['iqm_ci'][1]:.2f}]"
+                     " | " + " | ".join(f"{row['per_category'][c]['vs_verifier']:.2f}" for c in cats) + " |")
+    best = verdict["best_learned"]
+    lines += ["", f"Best learned policy (by live objective): **{best}**; best tuned rule: **{verdict['best_tuned']}**.",
+              "", "| category | prompts | best static | learned / best static | best tuned | learned / best tuned |",
+              "|---|---|---|---|---|---|"]
+    for c, v in verdict["per_category"].items():
+        lines.append(f"| {c} | {v['prompts']} | {v['best_static']} | {v['learned_vs_best_static']:.3f} | "
+                     f"{v['best_tuned']} | {v['learned_vs_best_tuned']:.3f} |")
+    lines += ["", f"Probability that {best} is faster on a prompt than each other policy (rliable's P(X > Y), "
+              "95 % bootstrap CI):", ""]
+    lines += [f"- {label}: {v['p']:.2f} [{v['ci'][0]:.2f}, {v['ci'][1]:.2f}]"
+              for label, v in verdict["probability_of_improvement"].items()]
+    replay_summary = verdict["replay"]
+    lines += ["", "Share of oracle-dp on the verdict traces (replay, model clock; oracle-dp "
+              f"{replay_summary['oracle_dp_tokens_per_s']:.1f} tokens/s in {replay_summary['oracle_dp_stop_mode']} "
+              "mode):", "", "| policy | share of oracle-dp |", "|---|---|"]
+    lines += [f"| {label} | {share:.3f} |" for label, share in replay_summary["shares"].items()]
+    lines += ["", "PPO variants over seeds (share of oracle-dp on the verdict traces; mean, 95 % t interval over "
+              "seeds; the seed chosen by its held-in evaluation):", "",
+              "| variant | seeds | mean [95 % CI] | chosen seed | its share |", "|---|---|---|---|---|"]
+    for variant, v in replay_summary["variants"].items():
+        seeds = ", ".join(f"{s}: {x:.3f}" for s, x in v["seeds"].items())
+        lines.append(f"| {variant} | {seeds} | {v['mean']:.3f} [{v['ci'][0]:.3f}, {v['ci'][1]:.3f}] | "
+                     f"{v['chosen_seed']} | {v['best_seed_share']:.3f} |")
+    goals = verdict["goals"]
+    lines += ["", "Goals:", "",
+              f"- learned / best static per category ≥ {GOAL_VS_STATIC}: {goals['categories_at_goal']} of "
+              f"{goals['categories']} categories (lowest {goals['learned_vs_best_static_min']:.3f})",
+              f"- learned / oracle-dp ≥ {GOAL_VS_ORACLE}: {goals['learned_share_of_oracle_dp']:.3f} (replay)",
+              f"- learned ≥ best tuned rule overall: {goals['learned_vs_best_tuned_overall']:.3f}; in "
+              f"{goals['categories_learned_beats_tuned']} of {goals['categories']} categories", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = tyro.cli(VerdictConfig, args=sys.argv[1:] if argv is None else argv, description=__doc__,
+                      prog="python -m eval.verdict")
+    {"calibrate": calibrate, "replay": replay, "live": live, "report": report}[config.step](config)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The learned-vs-hand-made experiment of docs/training.md ("The verdict"), end to end on the embedded pair.
+# Every step resumes: rerun the script after an interrupt and finished work is kept.
+#
+#   bash scripts/ppo_verdict.sh            # OUT=runs/verdict, 3 seeds, 1M PPO steps per run
+#   STEPS=200000 SEEDS="1" bash scripts/ppo_verdict.sh     # a smaller run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+EBSD=${EBSD:-.venv/bin/ebsd}
+PY=${PY:-.venv/bin/python}
+OUT=${OUT:-runs/verdict}
+THREADS=${THREADS:-1}        # recording, tuning and training (replay is single-threaded numpy)
+EVAL_THREADS=${EVAL_THREADS:-2}
+TOKENS=${TOKENS:-64}
+STEPS=${STEPS:-1000000}
+SEEDS=${SEEDS:-"1 2 3"}
+RULES=${RULES:-"entropy-abs entropy-rel entropy-window entropy-pos hf-confidence hf-heuristic svip adaedl-like draft-verify kangaroo llamacpp bandit-ucb bandit-exp3"}
+# PPO variants: name and options (observation kinds and a longer entropy history).
+VARIANTS=${VARIANTS:-"mlp-h8: mlp-h16:--history=16 ltd:--observation=ltd ltd-entropy:--observation=ltd+entropy"}
+
+# 1. Prompts: verdict prompts nothing learned from, and training prompts (docs/training.md says how).
+[[ -f $OUT/split/split.json ]] || $EBSD split --out "$OUT/split" --threads "$THREADS"
+
+# 2. Greedy traces of both sets: training traces for tuning and PPO, verdict traces for oracle-dp shares only.
+for set in train verdict; do
+  $EBSD record --out "$OUT/traces-$set" --prompt-source "$OUT/split/$set.jsonl" --max-new-tokens "$TOKENS" \
+    --max-draft-len 16 --threads "$THREADS" --batched
+done
+
+# The model clock every replay below runs on: calibrated at the live verdict's threads (the verifier alone is
+# fastest there), on a quiet machine, and checked against the wall clock (printed).
+$PY -m eval.verdict calibrate --out "$OUT" --threads "$EVAL_THREADS"
+
+# 3. Every entropy rule, field rule and bandit, tuned per category and overall on the training traces.
+for rule in $RULES; do
+  [[ -f $OUT/tune/$rule.json ]] || $EBSD tune bayes --rule "$rule" --traces "$OUT/traces-train" --budget 40 \
+    --prompts-per-category 16 --max-new-tokens "$TOKENS" --env-max-draft-len 16 --storage "$OUT/tune/tune.db" \
+    --out "$OUT/tune/$rule.json" --cost-model "$OUT/cost_model.json"
+done
+
+# 4. PPO on replay of the training traces: every variant, every seed (a finished run is kept; an interrupted one
+#    resumes from its last checkpoint).
+for variant in $VARIANTS; do
+  name=${variant%%:*}; options=${variant#*:}
+  for seed in $SEEDS; do
+    run=$(ls -d "$OUT"/ppo/*__"$name"__"$seed"__* 2>/dev/null | head -1 || true)
+    if [[ -n $run && -f $run/record.json ]]; then continue; fi
+    if [[ -n $run ]]; then $EBSD train ppo --resume "$run" --no-progress-bar; continue; fi
+    # The live evaluation (wall clock) runs for the first variant only: it shows what the wall clock sees.
+    live=0; [[ $variant == "${VARIANTS%% *}" ]] && live=$((STEPS / 4))
+    $EBSD train ppo --traces "$OUT/traces-train" --clock model --num-envs 64 --max-new-tokens "$TOKENS" \
+      --total-timesteps "$STEPS" --seed "$seed" --exp-name "$name" --runs-dir "$OUT/ppo" --threads "$THREADS" \
+      --eval-prompts-per-category 2 --eval-freq 20480 --checkpoint-freq 100000 --live-eval-freq "$live" \
+      --cost-model "$OUT/cost_model.json" \
+      --no-progress-bar ${options//=/ }
+  done
+done
+
+[[ -z ${STOP_AFTER_TRAINING:-} ]] || exit 0  # e.g. to run the live verdict later, on a quiet machine
+
+# 5. Replay comparison on the verdict traces (model clock; every seed, every tuned rule, oracle-dp), then the
+#    live verdict on the wall clock (the best seed of each variant; resumes), then the report.
+$PY -m eval.verdict replay --out "$OUT"
+$PY -m eval.verdict live --out "$OUT" --threads "$EVAL_THREADS"
+$PY -m eval.verdict report --out "$OUT" --results docs/results/verdict
