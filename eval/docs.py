@@ -34,6 +34,7 @@ BENCH_ENV = "docs/results/bench-env/bench.json"
 REPLAY_VALIDATION = "docs/results/replay/validate.json"
 REPLAY_PPO = "docs/results/replay/ppo-1m-record.json"
 EVAL_DRAFTERS = "docs/results/eval-drafters/drafters.json"
+VERDICT = "docs/results/verdict/verdict.json"
 # Documents that may hold figures: the README, the docs and the model cards.
 DOCUMENTS = ("README.md", "docs/*.md", "ebsd_env/drafters/*/README.md")
 MARKER = re.compile(r"<!-- figure: (?P<name>[\w.:=,-]+) -->(?P<body>.*?)<!-- /figure -->", re.DOTALL)
@@ -140,6 +141,39 @@ def _drafters_table(comparison: dict) -> str:
     return "\n" + drafters_markdown(comparison)
 
 
+def _verdict_figures() -> dict[str, Figure]:
+    from eval import verdict as v
+
+    def block(render: Callable[[dict], str]) -> Callable[[dict], str]:
+        return lambda result: "\n" + render(result) + "\n"
+
+    def speedup(label_key: str) -> Callable[[dict], str]:
+        def render(result: dict) -> str:
+            row = result["rows"][result[label_key]]["vs_verifier"]
+            return f"{row['mean']:.2f}x [{row['ci'][0]:.2f}, {row['ci'][1]:.2f}]"
+        return render
+
+    return {
+        "verdict.main_table": Figure(VERDICT, block(v.main_table)),
+        "verdict.category_table": Figure(VERDICT, block(v.category_table)),
+        "verdict.improvement": Figure(VERDICT, block(v.improvement_list)),
+        "verdict.shares_table": Figure(VERDICT, block(v.shares_table)),
+        "verdict.variants_table": Figure(VERDICT, block(v.variants_table)),
+        "verdict.goals": Figure(VERDICT, block(v.goals_list)),
+        "verdict.prompts": Figure(VERDICT, lambda r: str(r["prompts"])),
+        "verdict.per_category": Figure(VERDICT, lambda r: ", ".join(f"{c} {n}"
+                                                                   for c, n in r["prompts_per_category"].items())),
+        "verdict.load": Figure(VERDICT, lambda r: f"{r['machine']['load_1min']:.2f}"),
+        "verdict.best_learned": Figure(VERDICT, lambda r: r["best_learned"]),
+        "verdict.best_tuned": Figure(VERDICT, lambda r: r["best_tuned"]),
+        "verdict.best_learned.vs_verifier": Figure(VERDICT, speedup("best_learned")),
+        "verdict.best_tuned.vs_verifier": Figure(VERDICT, speedup("best_tuned")),
+        "verdict.learned_vs_tuned": Figure(VERDICT, lambda r: f"{r['goals']['learned_vs_best_tuned_overall']:.3f}"),
+        "verdict.learned_share_of_oracle_dp": Figure(
+            VERDICT, lambda r: f"{r['goals']['learned_share_of_oracle_dp']:.3f}"),
+    }
+
+
 FIGURES: dict[str, Figure] = {
     # The shipped feature drafter: its training run's held-out evaluation, kept in its config.json.
     "drafter.agreement": Figure(DRAFTER_CARD, lambda card: f"{_heldout(card)['agreement']:.2f}"),
@@ -190,6 +224,8 @@ FIGURES: dict[str, Figure] = {
         STOP_MODE, lambda summary: f"{_overall(summary, 'no-spec')['tokens_per_s']['mean']:.1f}"),
     "stop-mode.fixed-k-1.vs_verifier": _speedup("fixed-k:k=1", source=STOP_MODE),
     "stop-mode.fixed-k-2.vs_verifier": _speedup("fixed-k:k=2", source=STOP_MODE),
+    # The verdict: learned vs hand-made stopping policies (`python -m eval.verdict report`).
+    **_verdict_figures(),
 }
 
 

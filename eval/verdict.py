@@ -347,54 +347,80 @@ def plot_profiles(verdict: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def render(verdict: dict) -> str:
+def main_table(verdict: dict) -> str:
+    """Every live policy: objective, speedup with its CI, IQM with its CI, speedup per category."""
     rows, cats = verdict["rows"], list(verdict["per_category"])
-    lines = ["# The verdict: learned vs hand-made stopping policies, live on held-out prompts", "",
-             f"{verdict['prompts']} prompts nothing learned from ("
-             + ", ".join(f"{c} {n}" for c, n in verdict["prompts_per_category"].items())
-             + f"), {verdict['max_new_tokens']} tokens, greedy, wall clock, {verdict['threads']} threads, "
-             f"load {verdict['machine']['load_1min']:.2f} at the end. Speedup: the objective (total tokens / total "
-             "decoding time) over the verifier alone's on the same prompts, 95 % paired bootstrap CI.", "",
-             "| policy | tokens/s | × verifier [95 % CI] | IQM of per-prompt speedups [95 % CI] | "
+    lines = ["| policy | tokens/s | × verifier [95 % CI] | IQM of per-prompt speedups [95 % CI] | "
              + " | ".join(cats) + " |", "|---|---|---|---|" + "---|" * len(cats)]
-    order = sorted(rows, key=lambda label: -rows[label]["tokens_per_s"])
-    for label in order:
+    for label in sorted(rows, key=lambda label: -rows[label]["tokens_per_s"]):
         row, agg = rows[label], verdict["aggregates"][label]
         ci = row["vs_verifier"]["ci"]
         lines.append(f"| {label} | {row['tokens_per_s']:.1f} | {row['vs_verifier']['mean']:.2f} "
                      f"[{ci[0]:.2f}, {ci[1]:.2f}] | {agg['iqm']:.2f} [{agg['iqm_ci'][0]:.2f}, {agg['iqm_ci'][1]:.2f}]"
                      " | " + " | ".join(f"{row['per_category'][c]['vs_verifier']:.2f}" for c in cats) + " |")
-    best = verdict["best_learned"]
-    lines += ["", f"Best learned policy (by live objective): **{best}**; best tuned rule: **{verdict['best_tuned']}**.",
-              "", "| category | prompts | best static | learned / best static | best tuned | learned / best tuned |",
-              "|---|---|---|---|---|---|"]
+    return "\n".join(lines)
+
+
+def category_table(verdict: dict) -> str:
+    lines = ["| category | prompts | best static | best learned / best static | best tuned rule | "
+             "best learned / best tuned |", "|---|---|---|---|---|---|"]
     for c, v in verdict["per_category"].items():
         lines.append(f"| {c} | {v['prompts']} | {v['best_static']} | {v['learned_vs_best_static']:.3f} | "
                      f"{v['best_tuned']} | {v['learned_vs_best_tuned']:.3f} |")
-    lines += ["", f"Probability that {best} is faster on a prompt than each other policy (rliable's P(X > Y), "
-              "95 % bootstrap CI):", ""]
-    lines += [f"- {label}: {v['p']:.2f} [{v['ci'][0]:.2f}, {v['ci'][1]:.2f}]"
-              for label, v in verdict["probability_of_improvement"].items()]
-    replay_summary = verdict["replay"]
-    lines += ["", "Share of oracle-dp on the verdict traces (replay, model clock; oracle-dp "
-              f"{replay_summary['oracle_dp_tokens_per_s']:.1f} tokens/s in {replay_summary['oracle_dp_stop_mode']} "
-              "mode):", "", "| policy | share of oracle-dp |", "|---|---|"]
-    lines += [f"| {label} | {share:.3f} |" for label, share in replay_summary["shares"].items()]
-    lines += ["", "PPO variants over seeds (share of oracle-dp on the verdict traces; mean, 95 % t interval over "
-              "seeds; the seed chosen by its held-in evaluation):", "",
-              "| variant | seeds | mean [95 % CI] | chosen seed | its share |", "|---|---|---|---|---|"]
-    for variant, v in replay_summary["variants"].items():
+    return "\n".join(lines)
+
+
+def improvement_list(verdict: dict) -> str:
+    return "\n".join(f"- {label}: {v['p']:.2f} [{v['ci'][0]:.2f}, {v['ci'][1]:.2f}]"
+                     for label, v in verdict["probability_of_improvement"].items())
+
+
+def shares_table(verdict: dict) -> str:
+    shares = verdict["replay"]["shares"]
+    return "\n".join(["| policy | share of oracle-dp |", "|---|---|"]
+                     + [f"| {label} | {share:.3f} |" for label, share in shares.items()])
+
+
+def variants_table(verdict: dict) -> str:
+    lines = ["| variant | share of oracle-dp per seed | mean [95 % CI] | chosen seed (held-in) | its share |",
+             "|---|---|---|---|---|"]
+    for variant, v in verdict["replay"]["variants"].items():
         seeds = ", ".join(f"{s}: {x:.3f}" for s, x in v["seeds"].items())
         lines.append(f"| {variant} | {seeds} | {v['mean']:.3f} [{v['ci'][0]:.3f}, {v['ci'][1]:.3f}] | "
                      f"{v['chosen_seed']} | {v['best_seed_share']:.3f} |")
-    goals = verdict["goals"]
-    lines += ["", "Goals:", "",
-              f"- learned / best static per category ≥ {GOAL_VS_STATIC}: {goals['categories_at_goal']} of "
-              f"{goals['categories']} categories (lowest {goals['learned_vs_best_static_min']:.3f})",
-              f"- learned / oracle-dp ≥ {GOAL_VS_ORACLE}: {goals['learned_share_of_oracle_dp']:.3f} (replay)",
-              f"- learned ≥ best tuned rule overall: {goals['learned_vs_best_tuned_overall']:.3f}; in "
-              f"{goals['categories_learned_beats_tuned']} of {goals['categories']} categories", ""]
     return "\n".join(lines)
+
+
+def goals_list(verdict: dict) -> str:
+    goals = verdict["goals"]
+    return "\n".join([
+        f"- best learned / best static ≥ {GOAL_VS_STATIC} in every category: {goals['categories_at_goal']} of "
+        f"{goals['categories']} categories (lowest {goals['learned_vs_best_static_min']:.3f})",
+        f"- best learned / oracle-dp ≥ {GOAL_VS_ORACLE}: {goals['learned_share_of_oracle_dp']:.3f} (replay of the "
+        "verdict traces, model clock)",
+        f"- best learned ≥ best tuned rule overall: {goals['learned_vs_best_tuned_overall']:.3f}; in "
+        f"{goals['categories_learned_beats_tuned']} of {goals['categories']} categories"])
+
+
+def render(verdict: dict) -> str:
+    replay_summary = verdict["replay"]
+    return "\n".join([
+        "# The verdict: learned vs hand-made stopping policies, live on held-out prompts", "",
+        f"{verdict['prompts']} prompts nothing learned from ("
+        + ", ".join(f"{c} {n}" for c, n in verdict["prompts_per_category"].items())
+        + f"), {verdict['max_new_tokens']} tokens, greedy, wall clock, {verdict['threads']} threads, load "
+        f"{verdict['machine']['load_1min']:.2f} at the end. Speedup: the objective (total tokens / total decoding "
+        "time) over the verifier alone's on the same prompts, 95 % paired bootstrap CI.", "",
+        main_table(verdict), "",
+        f"Best learned policy (by live objective): **{verdict['best_learned']}**; best tuned rule: "
+        f"**{verdict['best_tuned']}**.", "", category_table(verdict), "",
+        f"Probability that {verdict['best_learned']} is faster on a prompt than each other policy (rliable's "
+        "P(X > Y), 95 % bootstrap CI):", "", improvement_list(verdict), "",
+        "Share of oracle-dp on the verdict traces (replay, model clock; oracle-dp "
+        f"{replay_summary['oracle_dp_tokens_per_s']:.1f} tokens/s in {replay_summary['oracle_dp_stop_mode']} "
+        "mode):", "", shares_table(verdict), "",
+        "PPO variants over seeds (share of oracle-dp on the verdict traces; mean and 95 % t interval over seeds):",
+        "", variants_table(verdict), "", "Goals:", "", goals_list(verdict), ""])
 
 
 def main(argv: list[str] | None = None) -> int:

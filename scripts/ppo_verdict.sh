@@ -46,8 +46,8 @@ for variant in $VARIANTS; do
     run=$(ls -d "$OUT"/ppo/*__"$name"__"$seed"__* 2>/dev/null | head -1 || true)
     if [[ -n $run && -f $run/record.json ]]; then continue; fi
     if [[ -n $run ]]; then $EBSD train ppo --resume "$run" --no-progress-bar; continue; fi
-    # The live evaluation (wall clock) runs for the first variant only: it shows what the wall clock sees.
-    live=0; [[ $variant == "${VARIANTS%% *}" ]] && live=$((STEPS / 4))
+    # The live evaluation (wall clock) runs for the first variant's first seed: it shows what the wall clock sees.
+    live=0; [[ $variant == "${VARIANTS%% *}" && $seed == "${SEEDS%% *}" ]] && live=$((STEPS / 4))
     $EBSD train ppo --traces "$OUT/traces-train" --clock model --num-envs 64 --max-new-tokens "$TOKENS" \
       --total-timesteps "$STEPS" --seed "$seed" --exp-name "$name" --runs-dir "$OUT/ppo" --threads "$THREADS" \
       --eval-prompts-per-category 2 --eval-freq 20480 --checkpoint-freq 100000 --live-eval-freq "$live" \

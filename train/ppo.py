@@ -123,6 +123,10 @@ class PPOConfig(PairArgs, PromptArgs):
     """With --traces: steps between evaluations of the policy on the live env, on the wall clock, with the
     held-in traces' own prompt tokens (TensorBoard `ebsd/live/`, `live_eval.json`), so the curves show what the
     wall clock sees and not only replay. Loads the pair. None: a quarter of --total-timesteps; 0: none."""
+    live_eval_prompts_per_category: int = 1
+    """Held-in prompts per category of the live evaluation (each costs a live generation per policy)."""
+    live_fixed_ks: tuple[int, ...] = (1, 2, 4)
+    """Fixed-k baselines of the live evaluation (run once per run, on the wall clock)."""
     progress_bar: bool = True
     """Show a progress bar with ETA."""
     verbose: int = 0
@@ -340,7 +344,7 @@ class Interrupted(KeyboardInterrupt):
 def _config_from_json(text: str) -> PPOConfig:
     data = json.loads(text)
     data.setdefault("threads", data.pop("torch_threads", None))  # runs saved before the rename
-    for key in ("categories", "net_arch", "fixed_ks"):
+    for key in ("categories", "net_arch", "fixed_ks", "live_fixed_ks"):
         if data.get(key) is not None:
             data[key] = tuple(data[key])
     return PPOConfig(**data)
@@ -366,8 +370,9 @@ def live_eval_callback(config: PPOConfig, traces, fingerprint: dict, eval_freq: 
         raise ValueError(f"--live-eval-freq decodes the traces' prompts live, but the loaded pair is not the one "
                          f"they were recorded with ({mismatch[0]}): give the recording's --pair / --drafter / "
                          "--verifier, or --live-eval-freq 0")
-    return SpeedupEvalCallback(env, held_in_indices(rows, config.eval_prompts_per_category), eval_freq, None,
-                               config.fixed_ks, seed=config.seed, log_path=run_dir / "live_eval.json", name="live")
+    return SpeedupEvalCallback(env, held_in_indices(rows, config.live_eval_prompts_per_category), eval_freq, None,
+                               config.live_fixed_ks, seed=config.seed, log_path=run_dir / "live_eval.json",
+                               name="live")
 
 
 def _write_record(run_dir: Path, config: PPOConfig, steps: int, wall_s: float, eval_callback,
