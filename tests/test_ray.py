@@ -63,3 +63,96 @@ def test_ray_recording_equals_the_single_process_shards(ray_session, noisy_pair,
     again = record(noisy_pair, PROMPTS, shards, ray=options, **RECORD)
     assert again["recorded_shards"] == 1 and again["recorded_prompts"] == 2
     assert (single / "shard-00001.parquet").read_bytes() == (shards / "shard-00001.parquet").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def traces(noisy_pair, tmp_path_factory):
+    prompts = [{"id": f"{c}{i}", "category": c, "prompt": text} for i, (c, text) in enumerate(
+        [("alpha", "the cat sat on the mat"), ("alpha", "one two three four five six"),
+         ("beta", "what is two plus two?"), ("beta", "hello world, how are you today")])]
+    out = tmp_path_factory.mktemp("traces")
+    record(noisy_pair, prompts, out, max_draft_len=8, max_new_tokens=32, shard_size=2, progress=False)
+    return str(out)
+
+
+def sweep(tmp_path, traces, **overrides):
+    from train.tune import TuneConfig
+
+    values = dict(traces=traces, method="bayes", rule="entropy-abs", budget=6, scope="overall", max_new_tokens=32,
+                  prompts_per_category=2, storage=str(tmp_path / "tune.db"), out=str(tmp_path / "best.json"),
+                  seed=3, space=("theta=0.1:4.0", "max=1:8"), env_max_draft_len=8)
+    return TuneConfig(**(values | overrides))
+
+
+def trials(config):
+    import optuna
+
+    study = optuna.load_study(study_name=f"{config.study_name}/bayes/entropy-abs/overall",
+                              storage=f"sqlite:///{config.storage}")
+    return [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+
+
+def test_ray_sweep_finds_the_single_process_best_trial(ray_session, traces, tmp_path):
+    from train.tune import tune
+
+    local = sweep(tmp_path / "local", traces)
+    remote = sweep(tmp_path / "ray", traces, backend="ray", num_workers=2)
+    best_local, best_ray = tune(local), tune(remote)
+    assert best_ray == best_local  # the same spec, value, user attributes and trial count
+    # The same trials, in the same optuna study format (params, values, user attributes).
+    key = lambda t: json.dumps(t.params, sort_keys=True)  # noqa: E731
+    assert sorted(map(key, trials(local))) == sorted(map(key, trials(remote)))
+    by_params = {key(t): t for t in trials(local)}
+    for t in trials(remote):
+        assert t.value == by_params[key(t)].value
+        assert {k: v for k, v in t.user_attrs.items() if k != "ray_trial_id"} == by_params[key(t)].user_attrs
+    saved = json.loads((tmp_path / "ray/best.json").read_text())
+    assert saved == json.loads((tmp_path / "local/best.json").read_text())
+
+
+def test_asha_rungs_prune_into_the_study(ray_session, traces, tmp_path):
+    import optuna
+
+    from train.tune import tune
+
+    config = sweep(tmp_path, traces, backend="ray", asha_rungs=2, budget=8, seed=5)
+    best = tune(config)
+    study = optuna.load_study(study_name=best["overall"]["study"], storage=f"sqlite:///{config.storage}")
+    states = [t.state for t in study.trials]
+    assert states.count(optuna.trial.TrialState.COMPLETE) == 8
+    assert best["overall"]["value"] == max(t.value for t in trials(config))
+
+
+def test_killed_sweep_resumes(ray_session, traces, tmp_path):
+    import os
+    import signal
+
+    from ray.tune import Callback
+
+    from train.ray_tune import tune_with_ray
+
+    fired = tmp_path / "interrupted"
+
+    class KillAfter(Callback):
+        """Ctrl-C to the driver after two trials have finished, as a user stopping the sweep; once (Ray restores
+        the experiment's callbacks with it)."""
+
+        def __init__(self):
+            self.finished = 0
+
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            self.finished += 1
+            if self.finished == 2 and not fired.exists():
+                fired.touch()
+                os.kill(os.getpid(), signal.SIGINT)
+
+    config = sweep(tmp_path, traces, backend="ray", num_workers=1, budget=6)
+    with pytest.raises(KeyboardInterrupt):
+        tune_with_ray(config, callbacks=[KillAfter()])
+    assert 2 <= len(trials(config)) < 6
+    best = tune_with_ray(config)
+    assert len(trials(config)) == 6
+    single = sweep(tmp_path / "single", traces)
+    from train.tune import tune
+
+    assert best["overall"]["value"] == tune(single)["overall"]["value"]
