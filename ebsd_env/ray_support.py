@@ -33,3 +33,25 @@ def init_ray(address: str | None = None, num_cpus: int | None = None):
                  runtime_env={"env_vars": {"PYTHONPATH": os.environ["PYTHONPATH"]}}
                  if os.environ.get("PYTHONPATH") else None)
     return ray
+
+
+def fit_tuner(tuner):
+    """`tuner.fit()`, raising KeyboardInterrupt when Ctrl-C stopped it. Ray Tune catches the first SIGINT itself:
+    it checkpoints the experiment and returns normally, after putting back the handler it replaced; so a handler
+    that is ours again after the fit means an interrupt (otherwise Ray's stays installed: we put ours back)."""
+    import os
+    import signal
+    import threading
+
+    ours = signal.getsignal(signal.SIGINT)
+    results = tuner.fit()
+    # Ray catches signals only in the main thread, and not at all with TUNE_DISABLE_SIGINT_HANDLER=1.
+    watched = threading.current_thread() is threading.main_thread() and \
+        not int(os.environ.get("TUNE_DISABLE_SIGINT_HANDLER", "0"))
+    interrupted = watched and signal.getsignal(signal.SIGINT) is ours
+    if watched:
+        signal.signal(signal.SIGINT, ours)
+    if interrupted:
+        print("[ebsd] interrupted: the experiment state is saved; rerun the same command to resume", flush=True)
+        raise KeyboardInterrupt
+    return results

@@ -81,6 +81,9 @@ def bench_tune(config: BenchRayConfig) -> dict:
     from ebsd_env.ray_support import init_ray
     from train.tune import TuneConfig, tune
 
+    from ebsd_env.replay import TraceSet
+
+    recorded = TraceSet.load(config.traces)  # replay within what was recorded
     ray = init_ray(num_cpus=max(config.workers))
     before = machine_state()
     warn_if_busy(own_threads=1)
@@ -92,7 +95,8 @@ def bench_tune(config: BenchRayConfig) -> dict:
                 tune_config = TuneConfig(backend="ray", num_workers=workers, traces=str(config.traces),
                                          rule="entropy-abs", budget=config.trials, scope="overall",
                                          storage=str(folder / "tune.db"), out=str(folder / "best.json"),
-                                         seed=repeat, progress=False)
+                                         seed=repeat, env_max_draft_len=recorded.max_draft_len,
+                                         max_new_tokens=recorded.max_new_tokens)
                 t0 = time.perf_counter()
                 tune(tune_config)
                 times[workers].append(time.perf_counter() - t0)

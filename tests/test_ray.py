@@ -156,3 +156,50 @@ def test_killed_sweep_resumes(ray_session, traces, tmp_path):
     from train.tune import tune
 
     assert best["overall"]["value"] == tune(single)["overall"]["value"]
+
+
+def ppo_argv(traces, tmp_path, sweep_file, *extra) -> list[str]:
+    return ["--traces", traces, "--clock", "model", "--total-timesteps", "128", "--num-envs", "2", "--n-steps", "32",
+            "--batch-size", "64", "--n-epochs", "1", "--eval-freq", "64", "--eval-prompts-per-category", "1",
+            "--fixed-ks", "1", "2", "--checkpoint-freq", "64", "--max-draft-len", "8", "--max-new-tokens", "32",
+            "--runs-dir", str(tmp_path / "runs"), "--no-progress-bar", "--sweep", str(sweep_file), *extra]
+
+
+def test_bad_sweep_files_are_refused_in_one_line(tmp_path, traces):
+    from ebsd_env.cli import main as cli
+
+    cases = {"typo.yaml": "grid: {learning_rat: [0.001]}\n", "key.json": '{"seed": [1]}',
+             "empty.yaml": "grid: {ent_coef: []}\n", "fixed.yaml": "set: {runs_dir: elsewhere}\n"}
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text)
+    from train.sweep import SweepConfig, sweep
+
+    with pytest.raises(ValueError, match=r"unknown field 'learning_rat' in `grid`; valid: .*learning_rate"):
+        sweep(SweepConfig(sweep=str(tmp_path / "typo.yaml"), traces=traces, clock="model"))
+    with pytest.raises(ValueError, match=r"unknown key 'seed'; valid: seeds, grid, set"):
+        sweep(SweepConfig(sweep=str(tmp_path / "key.json"), traces=traces, clock="model"))
+    with pytest.raises(ValueError, match="grid field 'ent_coef' needs a non-empty list"):
+        sweep(SweepConfig(sweep=str(tmp_path / "empty.yaml"), traces=traces, clock="model"))
+    assert cli(["train", "ppo", *ppo_argv(traces, tmp_path, tmp_path / "fixed.yaml")]) == 2
+    assert not (tmp_path / "runs").exists()  # refused before any run folder
+
+
+def test_ppo_sweep_runs_trials_in_their_run_folders_and_reports_the_best(ray_session, traces, tmp_path, capsys):
+    from train.ppo import main
+
+    sweep_file = tmp_path / "seeds.yaml"
+    sweep_file.write_text("seeds: [1, 2]\ngrid: {ent_coef: [0.0]}\n")
+    assert main(["ppo", *ppo_argv(traces, tmp_path, sweep_file, "--backend", "ray")]) == 0
+    out = capsys.readouterr().out
+    summary = json.loads((tmp_path / "runs/sweep-seeds.json").read_text())
+    folders = [row["run_dir"] for row in summary["runs"]]
+    assert len(folders) == 2 and {row["seed"] for row in summary["runs"]} == {1, 2}
+    for folder in folders:  # today's run folder: TensorBoard, checkpoints, record
+        assert {"config.json", "record.json", "tb", "checkpoints", "best_model.zip"} <= {
+            p.name for p in __import__("pathlib").Path(folder).iterdir()}
+    best = summary["best"]
+    assert best["best_tokens_per_s"] == max(row["best_tokens_per_s"] for row in summary["runs"])
+    assert f"best run: {best['run_dir']}" in out and "fingerprint:" in out
+    # A rerun finds every run finished: no new folder, the same best.
+    assert main(["ppo", *ppo_argv(traces, tmp_path, sweep_file)]) == 0
+    assert json.loads((tmp_path / "runs/sweep-seeds.json").read_text())["runs"] == summary["runs"]

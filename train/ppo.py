@@ -7,6 +7,7 @@ and ``progress_<step>.csv``), ``checkpoints/`` (resumable), ``best_model.zip`` (
     ebsd train ppo --clock model --total-timesteps 20000
     ebsd train ppo --resume runs/EBSD-v1__ppo__1__1764400000     # continue an interrupted run
     ebsd train ppo --traces traces/ --clock model --num-envs 64 --total-timesteps 1000000   # on replays
+    ebsd train ppo --traces traces/ --clock model --sweep sweep.yaml --backend ray   # seeds / grids (train/sweep.py)
     tensorboard --logdir runs
 """
 
@@ -340,6 +341,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "ppo":
         argv = argv[1:]
+    if any(arg == "--sweep" or arg.startswith("--sweep=") for arg in argv):  # seeds / grids: train/sweep.py
+        from .sweep import main as sweep_main
+
+        return sweep_main(argv)
     config = tyro.cli(PPOConfig, args=argv, description=__doc__, prog="ebsd train ppo")
     try:
         run_dir = train(config, argv)

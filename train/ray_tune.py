@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ebsd_env.io import write_json_atomic
-from ebsd_env.ray_support import init_ray, require_ray
+from ebsd_env.ray_support import fit_tuner, init_ray, require_ray
 
 from .tune import DEFAULT_SPACES, Evaluator, TuneError, _studies, check_rule, parse_space, spec_of
 
@@ -169,28 +169,6 @@ def completed(study) -> int:
     return len([t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE])
 
 
-def fit(tuner):
-    """`tuner.fit()`, raising KeyboardInterrupt when Ctrl-C stopped it. Ray Tune catches the first SIGINT itself:
-    it checkpoints the experiment and returns normally, after putting back the handler it replaced; so a handler
-    that is ours again after the fit means an interrupt (otherwise Ray's stays installed: we put ours back)."""
-    import os
-    import signal
-    import threading
-
-    ours = signal.getsignal(signal.SIGINT)
-    results = tuner.fit()
-    # Ray catches signals only in the main thread, and not at all with TUNE_DISABLE_SIGINT_HANDLER=1.
-    watched = threading.current_thread() is threading.main_thread() and \
-        not int(os.environ.get("TUNE_DISABLE_SIGINT_HANDLER", "0"))
-    interrupted = watched and signal.getsignal(signal.SIGINT) is ours
-    if watched:
-        signal.signal(signal.SIGINT, ours)
-    if interrupted:
-        print("[ebsd] interrupted: the experiment state is saved; rerun the same command to resume", flush=True)
-        raise KeyboardInterrupt
-    return results
-
-
 def run_study(config, space: dict, name: str, indices: list[int], storage: str, callbacks: list = ()) -> None:
     """Run (restore, then complete) one study's Ray Tune experiment until it holds --budget complete trials."""
     import optuna
@@ -223,7 +201,7 @@ def run_study(config, space: dict, name: str, indices: list[int], storage: str, 
                 run_config=tune.RunConfig(name=experiment.name, storage_path=str(folder), verbose=0,
                                           callbacks=[progress_callback(missing, "tune (ray)"), *callbacks]))
         restored = True
-        results = fit(tuner)
+        results = fit_tuner(tuner)
         errors = [r.error for r in results if r.error is not None]
         if errors:
             raise RuntimeError(f"study {name}: {len(errors)} Ray trial(s) failed; the first: {errors[0]}")
