@@ -38,6 +38,9 @@ class BenchRayConfig:
     """Trace folder: written by `record` (a fresh one: a resumed recording measures nothing), read by `tune`."""
     out: Path
     """Result JSON (written atomically)."""
+    pair: Literal["embedded", "tiny-noisy"] = "embedded"
+    """`record`: the pair. `tiny-noisy` (the config-built test pair; prompts cut to 200 characters) records
+    hundreds of traces in a minute: a replay sweep over them makes trials long enough to time Ray's scaling."""
     limit_per_category: int = 2
     """`record`: prompts per built-in category."""
     max_new_tokens: int = 64
@@ -65,10 +68,17 @@ def bench_record(config: BenchRayConfig) -> dict:
                          "measures nothing)")
     configure_threads(config.threads)
     rows = load_prompts(None, limit_per_category=config.limit_per_category)
-    pair = cached_pair()
+    if config.pair == "tiny-noisy":
+        from ebsd_env.tiny import tiny_pair
+
+        # Character-level tokens: the built-in prompts, cut to fit the tiny context with the budget.
+        rows = [{**row, "prompt": str(row.get("prompt") or row["turns"][0])[:200]} for row in rows]
+        pair = tiny_pair("noisy", noise=0.1, context=512)
+    else:
+        pair = cached_pair()
     before = machine_state()
     summary = record(pair, rows, config.traces, config.max_draft_len, config.max_new_tokens)
-    return {"command": "record", "pair": "embedded", "prompts": summary["recorded_prompts"],
+    return {"command": "record", "pair": config.pair, "prompts": summary["recorded_prompts"],
             "tokens": summary["tokens"], "seconds": summary["seconds"],
             "seconds_per_prompt": summary["seconds"] / summary["recorded_prompts"],
             "seconds_per_token": summary["seconds"] / summary["tokens"], "max_new_tokens": config.max_new_tokens,
@@ -77,28 +87,30 @@ def bench_record(config: BenchRayConfig) -> dict:
 
 
 def bench_tune(config: BenchRayConfig) -> dict:
+    from ebsd_env.cli import main as ebsd
     from ebsd_env.kernels import machine_state, warn_if_busy
     from ebsd_env.ray_support import init_ray
-    from train.tune import TuneConfig, tune
-
     from ebsd_env.replay import TraceSet
 
     recorded = TraceSet.load(config.traces)  # replay within what was recorded
-    ray = init_ray(num_cpus=max(config.workers))
+    ray = init_ray(num_cpus=max(config.workers))  # once: the sweeps below reuse this Ray instance
     before = machine_state()
     warn_if_busy(own_threads=1)
     times: dict[int, list[float]] = {w: [] for w in config.workers}
+    loads: dict[int, list[float]] = {w: [] for w in config.workers}  # the 1-minute load as each sweep starts
     for repeat in range(config.repeats):
         for workers in config.workers:
             folder = Path(tempfile.mkdtemp(prefix="bench-ray-"))
-            try:
-                tune_config = TuneConfig(backend="ray", num_workers=workers, traces=str(config.traces),
-                                         rule="entropy-abs", budget=config.trials, scope="overall",
-                                         storage=str(folder / "tune.db"), out=str(folder / "best.json"),
-                                         seed=repeat, env_max_draft_len=recorded.max_draft_len,
-                                         max_new_tokens=recorded.max_new_tokens)
+            try:  # the command a user runs (through the `ebsd` entry point: eval does not import train)
+                argv = ["tune", "bayes", "--backend", "ray", "--num-workers", str(workers), "--traces",
+                        str(config.traces), "--rule", "entropy-abs", "--budget", str(config.trials), "--scope",
+                        "overall", "--storage", str(folder / "tune.db"), "--out", str(folder / "best.json"),
+                        "--seed", str(repeat), "--env-max-draft-len", str(recorded.max_draft_len),
+                        "--max-new-tokens", str(recorded.max_new_tokens)]
+                loads[workers].append(machine_state()["load_1min"])
                 t0 = time.perf_counter()
-                tune(tune_config)
+                if ebsd(argv) != 0:
+                    raise RuntimeError(f"ebsd {' '.join(argv)} failed")
                 times[workers].append(time.perf_counter() - t0)
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
@@ -106,8 +118,10 @@ def bench_tune(config: BenchRayConfig) -> dict:
     ray.shutdown()
     medians = {w: statistics.median(t) for w, t in times.items()}
     low, high = min(config.workers), max(config.workers)
-    return {"command": "tune", "traces": config.traces.name, "trials": config.trials, "repeats": config.repeats,
-            "seconds": {str(w): t for w, t in times.items()}, "median_s": {str(w): m for w, m in medians.items()},
+    return {"command": "tune", "traces": config.traces.name, "trace_prompts": len(recorded),
+            "trace_tokens": sum(len(t.output) for t in recorded.traces), "trials": config.trials,
+            "repeats": config.repeats, "seconds": {str(w): t for w, t in times.items()},
+            "load_1min": {str(w): v for w, v in loads.items()}, "median_s": {str(w): m for w, m in medians.items()},
             "speedup": medians[low] / medians[high], "speedup_of": [low, high], "machine_before": before,
             "machine_after": machine_state()}
 

@@ -23,7 +23,6 @@ import dataclasses
 import itertools
 import json
 import math
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -128,7 +127,7 @@ def plan(config: SweepConfig) -> list[PPOConfig]:
         for seed in sweep["seeds"] or [base.seed]:
             try:
                 run = dataclasses.replace(base, seed=seed, exp_name=f"{base.exp_name}-g{g}" if names else base.exp_name,
-                                          **{n: _typed(n, v) for n, v in zip(names, point)})
+                                          **{n: _typed(n, v) for n, v in zip(names, point, strict=True)})
             except TypeError as error:
                 raise ValueError(f"--sweep {config.sweep}: {error}") from None
             validate(run)
