@@ -8,7 +8,7 @@ from it.
     python -m eval.bench_ray record --traces /tmp/ray-traces --out docs/results/bench-ray/record.json
 
 ``tune``: the same replay tuning sweep (`ebsd tune --backend ray --traces`, TPE over one rule, every trial the
-rule over all traces) with 1 and with 2 concurrent workers of one local Ray instance, interleaved and repeated;
+rule over all traces: `--prompts-per-category` covers them) with 1 and with 2 concurrent workers of one local Ray instance, interleaved and repeated;
 the wall times' medians and their ratio, with the machine's load average before and after.
 
     python -m eval.bench_ray tune --traces /tmp/ray-traces --out docs/results/bench-ray/tune.json
@@ -55,6 +55,9 @@ class BenchRayConfig:
     """`tune`: sweeps per arm (interleaved: 1, 2, 1, 2, ...)."""
     workers: tuple[int, ...] = (1, 2)
     """`tune`: concurrent trials of each arm."""
+    replicate: int = 1
+    """`tune`: sweep over this many copies of the traces (replay work is the same for a copy as for a new
+    trace): trials as long as on a full benchmark's traces, so Ray's fixed costs do not hide its scaling."""
 
 
 def bench_record(config: BenchRayConfig) -> dict:
@@ -92,7 +95,15 @@ def bench_tune(config: BenchRayConfig) -> dict:
     from ebsd_env.ray_support import init_ray
     from ebsd_env.replay import TraceSet
 
-    recorded = TraceSet.load(config.traces)  # replay within what was recorded
+    source = config.traces
+    if config.replicate > 1:
+        source = Path(tempfile.mkdtemp(prefix="bench-ray-traces-"))
+        shards = sorted(config.traces.glob("shard-*.parquet"))
+        for copy in range(config.replicate):
+            for n, shard in enumerate(shards):
+                shutil.copyfile(shard, source / f"shard-{copy * len(shards) + n:05d}.parquet")
+        shutil.copyfile(config.traces / "cost_model.json", source / "cost_model.json")
+    recorded = TraceSet.load(source)  # replay within what was recorded
     ray = init_ray(num_cpus=max(config.workers))  # once: the sweeps below reuse this Ray instance
     before = machine_state()
     warn_if_busy(own_threads=1)
@@ -103,8 +114,8 @@ def bench_tune(config: BenchRayConfig) -> dict:
             folder = Path(tempfile.mkdtemp(prefix="bench-ray-"))
             try:  # the command a user runs (through the `ebsd` entry point: eval does not import train)
                 argv = ["tune", "bayes", "--backend", "ray", "--num-workers", str(workers), "--traces",
-                        str(config.traces), "--rule", "entropy-abs", "--budget", str(config.trials), "--scope",
-                        "overall", "--storage", str(folder / "tune.db"), "--out", str(folder / "best.json"),
+                        str(source), "--rule", "entropy-abs", "--budget", str(config.trials), "--scope",
+                        "overall", "--prompts-per-category", str(len(recorded)), "--storage", str(folder / "tune.db"), "--out", str(folder / "best.json"),
                         "--seed", str(repeat), "--env-max-draft-len", str(recorded.max_draft_len),
                         "--max-new-tokens", str(recorded.max_new_tokens)]
                 loads[workers].append(machine_state()["load_1min"])
@@ -116,9 +127,12 @@ def bench_tune(config: BenchRayConfig) -> dict:
                 shutil.rmtree(folder, ignore_errors=True)
             print(f"[bench-ray] repeat {repeat}: {workers} worker(s) {times[workers][-1]:.1f} s", flush=True)
     ray.shutdown()
+    if source != config.traces:
+        shutil.rmtree(source, ignore_errors=True)
     medians = {w: statistics.median(t) for w, t in times.items()}
     low, high = min(config.workers), max(config.workers)
-    return {"command": "tune", "traces": config.traces.name, "trace_prompts": len(recorded),
+    return {"command": "tune", "traces": config.traces.name, "replicate": config.replicate,
+            "trace_prompts": len(recorded),
             "trace_tokens": sum(len(t.output) for t in recorded.traces), "trials": config.trials,
             "repeats": config.repeats, "seconds": {str(w): t for w, t in times.items()},
             "load_1min": {str(w): v for w, v in loads.items()}, "median_s": {str(w): m for w, m in medians.items()},

@@ -23,7 +23,10 @@ PROMPTS = [
 RECORD = dict(max_draft_len=6, max_new_tokens=24, shard_size=2, progress=False, calibrate_clock=False)
 
 
-def test_missing_ray_is_one_line(monkeypatch):
+def test_missing_ray_is_one_line_before_any_work(monkeypatch, tmp_path, capsys):
+    from ebsd_env import models
+    from ebsd_env.cli import main as cli
+
     real_import = builtins.__import__
 
     def no_ray(name, *args, **kwargs):
@@ -31,10 +34,23 @@ def test_missing_ray_is_one_line(monkeypatch):
             raise ImportError(f"No module named {name!r}")
         return real_import(name, *args, **kwargs)
 
+    def no_models(*args, **kwargs):
+        raise AssertionError("a model was loaded before the missing Ray was reported")
+
     monkeypatch.setattr(builtins, "__import__", no_ray)
+    monkeypatch.setattr(models, "cached_pair", no_models)
     with pytest.raises(ValueError, match=r"^Ray is not installed: pip install 'ebsd-gym\[ray\]'$"):
         require_ray()
     assert RAY_MISSING.count("\n") == 0
+    (tmp_path / "sweep.yaml").write_text("seeds: [1, 2]\n")
+    for argv in (["record", "--out", str(tmp_path / "traces"), "--ray"],
+                 ["tune", "bayes", "--backend", "ray", "--traces", str(tmp_path / "none"),
+                  "--storage", str(tmp_path / "tune.db")],
+                 ["train", "ppo", "--sweep", str(tmp_path / "sweep.yaml"), "--backend", "ray"]):
+        assert cli(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert f"error: {RAY_MISSING}" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sweep.yaml"]  # nothing written
 
 
 @pytest.fixture(scope="module")

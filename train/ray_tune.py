@@ -20,6 +20,7 @@ study still lacks.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from functools import partial
 from pathlib import Path
@@ -69,8 +70,7 @@ def suggest(trial, space: dict) -> None:
 
 
 def _evaluator(config) -> Evaluator:
-    key = json.dumps([config.traces, config.cost_model, config.history, config.env_max_draft_len,
-                      config.max_new_tokens, config.seed])
+    key = json.dumps(dataclasses.asdict(config), sort_keys=True, default=str)
     if key not in _EVALUATORS:
         from ebsd_env.replay import TraceSet
 
