@@ -8,8 +8,9 @@ from it.
     python -m eval.bench_ray record --traces /tmp/ray-traces --out docs/results/bench-ray/record.json
 
 ``tune``: the same replay tuning sweep (`ebsd tune --backend ray --traces`, TPE over one rule, every trial the
-rule over all traces: `--prompts-per-category` covers them) with 1 and with 2 concurrent workers of one local Ray instance, interleaved and repeated;
-the wall times' medians and their ratio, with the machine's load average before and after.
+rule over all traces: `--prompts-per-category` covers them) with 1 and with 2 concurrent workers of one local
+Ray instance, interleaved and repeated; the wall times' medians and their ratio, with the machine's load
+average before each sweep and at the end.
 
     python -m eval.bench_ray tune --traces /tmp/ray-traces --out docs/results/bench-ray/tune.json
 """
@@ -115,7 +116,8 @@ def bench_tune(config: BenchRayConfig) -> dict:
             try:  # the command a user runs (through the `ebsd` entry point: eval does not import train)
                 argv = ["tune", "bayes", "--backend", "ray", "--num-workers", str(workers), "--traces",
                         str(source), "--rule", "entropy-abs", "--budget", str(config.trials), "--scope",
-                        "overall", "--prompts-per-category", str(len(recorded)), "--storage", str(folder / "tune.db"), "--out", str(folder / "best.json"),
+                        "overall", "--prompts-per-category", str(len(recorded)), "--storage",
+                        str(folder / "tune.db"), "--out", str(folder / "best.json"),
                         "--seed", str(repeat), "--env-max-draft-len", str(recorded.max_draft_len),
                         "--max-new-tokens", str(recorded.max_new_tokens)]
                 loads[workers].append(machine_state()["load_1min"])

@@ -92,12 +92,12 @@ def traces(noisy_pair, tmp_path_factory):
 
 
 def sweep(tmp_path, traces, **overrides):
-    from train.tune import TuneConfig
+    from train.ray_tune import RayTuneConfig
 
     values = dict(traces=traces, method="bayes", rule="entropy-abs", budget=6, scope="overall", max_new_tokens=32,
                   prompts_per_category=2, storage=str(tmp_path / "tune.db"), out=str(tmp_path / "best.json"),
                   seed=3, space=("theta=0.1:4.0", "max=1:8"), env_max_draft_len=8)
-    return TuneConfig(**(values | overrides))
+    return RayTuneConfig(**(values | overrides))
 
 
 def trials(config):
@@ -109,11 +109,12 @@ def trials(config):
 
 
 def test_ray_sweep_finds_the_single_process_best_trial(ray_session, traces, tmp_path):
+    from train.ray_tune import tune_with_ray
     from train.tune import tune
 
     local = sweep(tmp_path / "local", traces)
     remote = sweep(tmp_path / "ray", traces, backend="ray", num_workers=2)
-    best_local, best_ray = tune(local), tune(remote)
+    best_local, best_ray = tune(local), tune_with_ray(remote)
     assert best_ray == best_local  # the same spec, value, user attributes and trial count
     # The same trials, in the same optuna study format (params, values, user attributes).
     key = lambda t: json.dumps(t.params, sort_keys=True)  # noqa: E731
@@ -129,10 +130,10 @@ def test_ray_sweep_finds_the_single_process_best_trial(ray_session, traces, tmp_
 def test_asha_rungs_prune_into_the_study(ray_session, traces, tmp_path):
     import optuna
 
-    from train.tune import tune
+    from train.ray_tune import tune_with_ray
 
     config = sweep(tmp_path, traces, backend="ray", asha_rungs=2, budget=8, seed=5)
-    best = tune(config)
+    best = tune_with_ray(config)
     study = optuna.load_study(study_name=best["overall"]["study"], storage=f"sqlite:///{config.storage}")
     states = [t.state for t in study.trials]
     assert states.count(optuna.trial.TrialState.COMPLETE) == 8
@@ -201,11 +202,11 @@ def test_bad_sweep_files_are_refused_in_one_line(tmp_path, traces):
 
 
 def test_ppo_sweep_runs_trials_in_their_run_folders_and_reports_the_best(ray_session, traces, tmp_path, capsys):
-    from train.ppo import main
+    from ebsd_env.cli import main as cli
 
     sweep_file = tmp_path / "seeds.yaml"
     sweep_file.write_text("seeds: [1, 2]\ngrid: {ent_coef: [0.0]}\n")
-    assert main(["ppo", *ppo_argv(traces, tmp_path, sweep_file, "--backend", "ray")]) == 0
+    assert cli(["train", "ppo", *ppo_argv(traces, tmp_path, sweep_file, "--backend", "ray")]) == 0
     out = capsys.readouterr().out
     summary = json.loads((tmp_path / "runs/sweep-seeds.json").read_text())
     folders = [row["run_dir"] for row in summary["runs"]]
@@ -217,5 +218,5 @@ def test_ppo_sweep_runs_trials_in_their_run_folders_and_reports_the_best(ray_ses
     assert best["best_tokens_per_s"] == max(row["best_tokens_per_s"] for row in summary["runs"])
     assert f"best run: {best['run_dir']}" in out and "fingerprint:" in out
     # A rerun finds every run finished: no new folder, the same best.
-    assert main(["ppo", *ppo_argv(traces, tmp_path, sweep_file)]) == 0
+    assert cli(["train", "ppo", *ppo_argv(traces, tmp_path, sweep_file)]) == 0
     assert json.loads((tmp_path / "runs/sweep-seeds.json").read_text())["runs"] == summary["runs"]

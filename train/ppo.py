@@ -341,10 +341,6 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "ppo":
         argv = argv[1:]
-    if any(arg == "--sweep" or arg.startswith("--sweep=") for arg in argv):  # seeds / grids: train/sweep.py
-        from .sweep import main as sweep_main
-
-        return sweep_main(argv)
     config = tyro.cli(PPOConfig, args=argv, description=__doc__, prog="ebsd train ppo")
     try:
         run_dir = train(config, argv)

@@ -1,5 +1,7 @@
 """`ebsd tune --backend ray`: the Bayesian study of `ebsd tune` as a Ray Tune experiment over replay traces.
 
+This module is `ebsd tune`'s entry: without --backend ray it runs `train.tune` as it is.
+
 Ray Tune runs the trials (`--num-workers` at a time, on a local Ray instance or the cluster at `--address`);
 `OptunaSearch` suggests them with the TPE sampler and seed of the single-process study and writes them into the
 *same* optuna study (same SQLite storage, same study name, the same params and user attributes), so
@@ -22,22 +24,51 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
+import tyro
 
 from ebsd_env.io import write_json_atomic
 from ebsd_env.ray_support import fit_tuner, init_ray, require_ray
 
-from .tune import DEFAULT_SPACES, Evaluator, TuneError, _studies, check_rule, parse_space, spec_of
+from .tune import (
+    DEFAULT_SPACES,
+    Evaluator,
+    TuneConfig,
+    TuneError,
+    _studies,
+    check_rule,
+    parse_space,
+    print_best,
+    spec_of,
+    tune,
+)
 
 BEST_KEYS = ("tokens_per_s", "reward", "acceptance_rate", "mean_accepted_tokens", "mean_draft_len", "per_category",
              "oracle_dp_share")
 _EVALUATORS: dict[str, Evaluator] = {}  # per worker process: traces loaded once, however many trials it runs
 
 
-def check(config) -> dict:
+@dataclass
+class RayTuneConfig(TuneConfig):
+    backend: Literal["local", "ray"] = "local"
+    """`ray`: the `bayes` study on --traces as a Ray Tune experiment (OptunaSearch + ASHA; same studies and
+    best.json; `pip install 'ebsd-gym[ray]'`, docs/ray.md); `local`: in this process."""
+    num_workers: int = 2
+    """With --backend ray: trials run at a time (one CPU each)."""
+    address: str | None = None
+    """With --backend ray: the cluster to use (`ray start --head` prints it; default: a local Ray instance)."""
+    asha_rungs: int = 1
+    """With --backend ray: report each trial after this many chunks of its prompts, so ASHA can stop poor trials
+    early (1: no early stop; every trial's value is the single-process one)."""
+
+
+def check(config: RayTuneConfig) -> dict:
     """Everything about a Ray sweep that can be refused before Ray starts or traces load; returns the space."""
     require_ray()
     if config.method != "bayes":
@@ -234,3 +265,21 @@ def tune_with_ray(config, callbacks: list = ()) -> dict:
     write_json_atomic(config.out, {"method": config.method, "rule": config.rule, "objective": config.objective,
                                    "clock": config.clock, "pair": config.pair, "best": best}, sort_keys=True)
     return best
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`ebsd tune [grid|bayes] ... [--backend ray]`."""
+    import train.tune as single
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("grid", "bayes"):
+        argv = ["--method", argv[0], *argv[1:]]
+    config = tyro.cli(RayTuneConfig, args=argv, description=single.__doc__ + "\n" + __doc__, prog="ebsd tune")
+    try:
+        best = tune_with_ray(config) if config.backend == "ray" else tune(config)
+    except TuneError as error:
+        print(f"ebsd tune: {error}", file=sys.stderr)
+        return 2
+    print_best(best, config.objective)
+    print(f"\n[ebsd] best configurations written to {config.out}; studies in {config.storage}")
+    return 0

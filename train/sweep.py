@@ -23,6 +23,7 @@ import dataclasses
 import itertools
 import json
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -32,6 +33,7 @@ import tyro
 from ebsd_env.io import write_json_atomic
 
 from .ppo import PPOConfig, _config_from_json, train, validate
+from .ppo import main as ppo_main
 
 SWEEP_KEYS = ("seeds", "grid", "set")
 # Fields a sweep cannot vary: they name the run folder or the sweep itself, or copy one run's model.
@@ -213,7 +215,13 @@ def sweep(config: SweepConfig) -> dict:
     return summary
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str] | None = None) -> int:
+    """`ebsd train`: a sweep with --sweep FILE, else the single run of `train.ppo`."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not any(arg == "--sweep" or arg.startswith("--sweep=") for arg in argv):
+        return ppo_main(argv)
+    if argv and argv[0] == "ppo":
+        argv = argv[1:]
     config = tyro.cli(SweepConfig, args=argv, description=__doc__, prog="ebsd train ppo --sweep")
     if not config.sweep:
         raise ValueError("give the sweep file: --sweep FILE")

@@ -113,16 +113,6 @@ class TuneConfig(PairArgs, PromptArgs):
     """Where the best configuration per category is written (JSON, atomically)."""
     seed: int = 0
     """Seeds the optuna sampler and the episodes."""
-    backend: Literal["local", "ray"] = "local"
-    """`ray`: the `bayes` study on --traces as a Ray Tune experiment (OptunaSearch + ASHA; same studies and
-    best.json; `pip install 'ebsd-gym[ray]'`, docs/ray.md)."""
-    num_workers: int = 2
-    """With --backend ray: trials run at a time (one CPU each)."""
-    address: str | None = None
-    """With --backend ray: the cluster to use (`ray start --head` prints it; default: a local Ray instance)."""
-    asha_rungs: int = 1
-    """With --backend ray: report each trial after this many chunks of its prompts, so ASHA can stop poor trials
-    early (1: no early stop; every trial's value is the single-process one)."""
 
 
 def parse_space(items: tuple[str, ...]) -> dict[str, tuple]:
@@ -299,10 +289,6 @@ def _studies(config: TuneConfig, prompts: list[dict]) -> dict[str, list[int]]:
 
 def tune(config: TuneConfig) -> dict:
     """Run (or resume) the studies; returns the best configuration per category."""
-    if config.backend == "ray":
-        from .ray_tune import tune_with_ray
-
-        return tune_with_ray(config)
     import optuna
 
     from ebsd_env.kernels import configure_threads

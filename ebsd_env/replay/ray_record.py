@@ -34,18 +34,17 @@ class RayRecordOptions:
 
 
 def _record_shard(load_pair: Callable, threads: int | None, rows: list[dict], first_index: int, max_draft_len: int,
-                  max_new_tokens: int, entropy, batched: bool) -> tuple[dict, list, float, int]:
-    """Runs in a Ray worker: (the worker's pair fingerprint, the shard's traces, recording seconds, tokens)."""
+                  max_new_tokens: int, entropy, recorder: Callable, decoder_prompt: Callable
+                  ) -> tuple[dict, list, float, int]:
+    """Runs in a Ray worker: (the worker's pair fingerprint, the shard's traces, recording seconds, tokens).
+    `recorder` and `decoder_prompt` are `record`'s own (passed in: this module is imported by `record`)."""
     from ..cost_model import pair_fingerprint
     from ..decoder import SpeculativeDecoder
     from ..kernels import configure_threads
-    from .batched import record_trace_batched
-    from .record import decoder_prompt, record_trace
 
     configure_threads(threads)
     pair = load_pair()
     decoder = SpeculativeDecoder(pair, temperature=0.0, entropy=entropy, max_new_tokens=max_new_tokens)
-    recorder = record_trace_batched if batched else record_trace
     traces, seconds, tokens = [], 0.0, 0
     for offset, row in enumerate(rows):  # the same ids and indices as `record.record`'s loop
         index = first_index + offset
@@ -58,8 +57,8 @@ def _record_shard(load_pair: Callable, threads: int | None, rows: list[dict], fi
 
 
 def record_shards(options: RayRecordOptions, todo: list[int], shards: list[list[dict]], shard_size: int,
-                  fingerprint: dict, max_draft_len: int, max_new_tokens: int, entropy, batched: bool,
-                  progress: bool = True):
+                  fingerprint: dict, max_draft_len: int, max_new_tokens: int, entropy, recorder: Callable,
+                  decoder_prompt: Callable, progress: bool = True):
     """Yields (shard index, traces, seconds, tokens) as the shard tasks finish (in any order)."""
     from tqdm import tqdm
 
@@ -68,7 +67,7 @@ def record_shards(options: RayRecordOptions, todo: list[int], shards: list[list[
     ray = init_ray(options.address)
     task = ray.remote(_record_shard).options(num_gpus=options.num_gpus, num_cpus=options.num_cpus)
     pending = {task.remote(options.load_pair, options.threads, shards[i], i * shard_size, max_draft_len,
-                           max_new_tokens, entropy, batched): i for i in todo}
+                           max_new_tokens, entropy, recorder, decoder_prompt): i for i in todo}
     with tqdm(total=len(pending), desc="record (ray)", unit="shard", disable=not progress) as bar:
         while pending:
             (ready,), _ = ray.wait(list(pending), num_returns=1)

@@ -132,8 +132,10 @@ def record(pair, rows: list[dict], out: Path, max_draft_len: int = 16, max_new_t
     if ray is not None:  # the same shards, written here, recorded by Ray tasks
         from .ray_record import record_shards
 
+        recorder = record_trace_batched if batched else record_trace
         for i, traces, spent, made in record_shards(ray, todo, shards, shard_size, meta["fingerprint"],
-                                                    max_draft_len, max_new_tokens, entropy, batched, progress):
+                                                    max_draft_len, max_new_tokens, entropy, recorder,
+                                                    decoder_prompt, progress):
             write_shard(out / f"shard-{i:05d}.parquet", traces, meta)
             recorded, seconds, tokens = recorded + len(traces), seconds + spent, tokens + made
     local = todo if ray is None else []
