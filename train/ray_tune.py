@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in ("grid", "bayes"):
         argv = ["--method", argv[0], *argv[1:]]
-    usage = single.__doc__.rstrip() + "\n    ebsd tune bayes --traces DIR --backend ray --num-workers 8   # docs/ray.md\n"
+    usage = single.__doc__.rstrip() + "\n    ebsd tune bayes --traces DIR --backend ray --num-workers 8  # docs/ray.md"
     config = tyro.cli(RayTuneConfig, args=argv, description=usage, prog="ebsd tune")
     try:
         best = tune_with_ray(config) if config.backend == "ray" else tune(config)
