@@ -13,8 +13,10 @@ SUBCOMMANDS = {
     "split": ("eval.split", "split the built-in prompts into verdict prompts nothing learned from and training ones"),
     "record": ("ebsd_env.replay.record", "record greedy decoding traces for replay (EBSD-Replay-v1, oracle-dp)"),
     "eval": ("eval.run", "evaluate stopping policies on a prompt suite and write a report"),
-    "train": ("train.ppo", "`ebsd train ppo`: train a stopping policy with PPO"),
-    "tune": ("train.tune", "grid / Bayesian tuning of the hand-made rules"),
+    # train.sweep hands a command without --sweep to train.ppo, and train.ray_tune one without --backend ray to
+    # train.tune: the Ray backends wrap the single-process commands, which know nothing of them.
+    "train": ("train.sweep", "`ebsd train ppo`: train a stopping policy with PPO (--sweep FILE: seeds / grids)"),
+    "tune": ("train.ray_tune", "grid / Bayesian tuning of the hand-made rules (--backend ray: on a Ray cluster)"),
     "distill": ("train.drafter.distill", "distil a small drafter from the verifier"),
     "policies": ("policies.registry", "list the stopping policies and their parameters"),
     "fit-acceptance": ("policies.acceptance", "fit the SpecDec++-style acceptance model from logged rollouts"),

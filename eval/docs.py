@@ -35,6 +35,9 @@ REPLAY_VALIDATION = "docs/results/replay/validate.json"
 REPLAY_PPO = "docs/results/replay/ppo-1m-record.json"
 EVAL_DRAFTERS = "docs/results/eval-drafters/drafters.json"
 VERDICT = "docs/results/verdict/verdict.json"
+BENCH_RAY_RECORD = "docs/results/bench-ray/record.json"
+BENCH_RAY_TUNE = "docs/results/bench-ray/tune.json"
+SPEC_BENCH_PROMPTS = 480  # the Spec-Bench set docs/ray.md projects the recording of
 # Documents that may hold figures: the README, the docs and the model cards.
 DOCUMENTS = ("README.md", "docs/*.md", "ebsd_env/drafters/*/README.md")
 MARKER = re.compile(r"<!-- figure: (?P<name>[\w.:=,-]+) -->(?P<body>.*?)<!-- /figure -->", re.DOTALL)
@@ -174,6 +177,33 @@ def _verdict_figures() -> dict[str, Figure]:
     }
 
 
+def _ray_record_summary(result: dict) -> str:
+    return (f"{result['prompts']} prompts ({result['tokens']} tokens, budget {result['max_new_tokens']}, chains of "
+            f"{result['max_draft_len']}) in {result['seconds']:.1f} s with {result['threads']} thread, "
+            f"{result['seconds_per_prompt']:.2f} s per prompt or {result['seconds_per_token'] * 1e3:.0f} ms per "
+            f"token (1-minute load {result['machine_before']['load_1min']:.2f} on {result['machine_before']['cores']}"
+            " cores when it started)")
+
+
+def _ray_record_projection(result: dict) -> str:
+    lines = ["| workers | hours at the measured cost per prompt |", "|---|---|"]
+    for workers in (1, 2, 4, 8, 16, 32):
+        hours = SPEC_BENCH_PROMPTS * result["seconds_per_prompt"] / workers / 3600
+        lines.append(f"| {workers} | {hours:.2f} |")
+    return "\n" + "\n".join(lines) + "\n"
+
+
+def _ray_tune_table(result: dict) -> str:
+    lines = [f"| workers | sweep wall time, median of {result['repeats']} (s) | each run (s) | 1-minute load at "
+             "each start |", "|---|---|---|---|"]
+    for workers, median in result["median_s"].items():
+        runs = ", ".join(f"{t:.1f}" for t in result["seconds"][workers])
+        loads = ", ".join(f"{x:.2f}" for x in result["load_1min"][workers])
+        lines.append(f"| {workers} | {median:.1f} | {runs} | {loads} |")
+    return (f"\n{result['trials']} trials over {result['trace_prompts']} traces ({result['trace_tokens']} tokens), "
+            f"{result['machine_before']['cores']} cores:\n\n" + "\n".join(lines) + "\n")
+
+
 FIGURES: dict[str, Figure] = {
     # The shipped feature drafter: its training run's held-out evaluation, kept in its config.json.
     "drafter.agreement": Figure(DRAFTER_CARD, lambda card: f"{_heldout(card)['agreement']:.2f}"),
@@ -217,6 +247,11 @@ FIGURES: dict[str, Figure] = {
         REPLAY_PPO, lambda record: f"{record['best_eval']['speedup_vs_verifier']:.2f}x"),
     "replay.ppo.vs_best_fixed_k": Figure(
         REPLAY_PPO, lambda record: f"{record['best_eval']['speedup_vs_best_fixed_k']:.2f}x"),
+    # Ray (`python -m eval.bench_ray`): the recording cost behind the Spec-Bench projection, 1 vs 2 sweep workers.
+    "ray.record.summary": Figure(BENCH_RAY_RECORD, _ray_record_summary),
+    "ray.record.projection": Figure(BENCH_RAY_RECORD, _ray_record_projection),
+    "ray.tune.table": Figure(BENCH_RAY_TUNE, _ray_tune_table),
+    "ray.tune.speedup": Figure(BENCH_RAY_TUNE, lambda result: f"{result['speedup']:.2f}×"),
     "eval-drafters.fastest": Figure(EVAL_DRAFTERS, lambda comparison: str(comparison["fastest"])),
     # The stop-mode ablation that chose the env's default stop mode (docs/results/stop-mode).
     "stop-mode.table": Figure(STOP_MODE, _stop_mode_table),

@@ -7,6 +7,7 @@ and ``progress_<step>.csv``), ``checkpoints/`` (resumable), ``best_model.zip`` (
     ebsd train ppo --clock model --total-timesteps 20000
     ebsd train ppo --resume runs/EBSD-v1__ppo__1__1764400000     # continue an interrupted run
     ebsd train ppo --traces traces/ --clock model --num-envs 64 --total-timesteps 1000000   # on replays
+    ebsd train ppo --traces traces/ --clock model --sweep sweep.yaml --backend ray   # seeds / grids (train/sweep.py)
     tensorboard --logdir runs
 """
 

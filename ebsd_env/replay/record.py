@@ -100,9 +100,10 @@ def shard_is_complete(path: Path, meta: dict, rows: int) -> bool:
 
 def record(pair, rows: list[dict], out: Path, max_draft_len: int = 16, max_new_tokens: int = 128,
            entropy: EntropyConfig | None = None, shard_size: int = 16, calibrate_clock: bool = True,
-           progress: bool = True, batched: bool = False) -> dict:
+           progress: bool = True, batched: bool = False, ray=None) -> dict:
     """Record traces of `rows` into ``out/shard-NNNNN.parquet``; resumable. Returns a summary. `batched`
-    computes the chains of many positions per drafter forward (`ebsd_env.replay.batched`)."""
+    computes the chains of many positions per drafter forward (`ebsd_env.replay.batched`); `ray`
+    (`ray_record.RayRecordOptions`) records the shards as Ray tasks, one per shard."""
     from ..cost_model import cached_cost_model, pair_fingerprint
 
     if max_draft_len < 1 or max_new_tokens < 1 or shard_size < 1:
@@ -128,8 +129,18 @@ def record(pair, rows: list[dict], out: Path, max_draft_len: int = 16, max_new_t
     write_json_atomic(out / "manifest.json", {**meta, "prompts": len(rows), "shards": len(shards),
                                               "shard_size": shard_size, "batched": batched})
     recorded, seconds, tokens = 0, 0.0, 0
-    bar = tqdm(total=sum(len(shards[i]) for i in todo), desc="record", unit="prompt", disable=not progress)
-    for i in todo:
+    if ray is not None:  # the same shards, written here, recorded by Ray tasks
+        from .ray_record import record_shards
+
+        recorder = record_trace_batched if batched else record_trace
+        for i, traces, spent, made in record_shards(ray, todo, shards, shard_size, meta["fingerprint"],
+                                                    max_draft_len, max_new_tokens, entropy, recorder,
+                                                    decoder_prompt, progress):
+            write_shard(out / f"shard-{i:05d}.parquet", traces, meta)
+            recorded, seconds, tokens = recorded + len(traces), seconds + spent, tokens + made
+    local = todo if ray is None else []
+    bar = tqdm(total=sum(len(shards[i]) for i in local), desc="record", unit="prompt", disable=not progress)
+    for i in local:
         traces = []
         for offset, row in enumerate(shards[i]):
             t0 = time.perf_counter()
@@ -189,6 +200,13 @@ class RecordConfig:
     threads: int | None = None
     """torch CPU threads (default: $EBSD_THREADS, else torch's default)."""
     kernels: Literal["auto", "plain", "onednn"] = "auto"
+    ray: bool = False
+    """Record the shards as Ray tasks, one per shard, each loading its own pair (`pip install 'ebsd-gym[ray]'`;
+    docs/ray.md)."""
+    address: str | None = None
+    """With --ray: the cluster to use (`ray start --head` prints it; default: start a local one)."""
+    gpus_per_task: float | None = None
+    """With --ray: GPUs per shard task (default: 1 with a CUDA --device, else 0)."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -198,6 +216,11 @@ def main(argv: list[str] | None = None) -> int:
         raise ValueError(f"sampling (temperature={config.temperature}) cannot be replayed exactly: the output "
                          "depends on the policy's draws; record with --temperature 0")
     entropy = EntropyConfig(config.entropy, config.entropy_param, config.entropy_temperature)
+    ray = None
+    if config.ray:
+        from .ray_record import ray_options
+
+        ray = ray_options(config)  # checks that ray is installed, before any model is loaded
     from ..kernels import configure_threads
     from ..models import cached_pair
     from ..prompts import load_prompts
@@ -209,6 +232,6 @@ def main(argv: list[str] | None = None) -> int:
         raise ValueError(f"no prompts from {config.prompt_source or 'the built-in suite'!r}; check --categories")
     pair = cached_pair(config.drafter, config.verifier, config.device, kernels=config.kernels)
     summary = record(pair, rows, config.out, config.max_draft_len, config.max_new_tokens, entropy, config.shard_size,
-                     batched=config.batched)
+                     batched=config.batched, ray=ray)
     print(json.dumps(summary))
     return 0
