@@ -59,6 +59,8 @@ class VerdictConfig:
     """Tokens per prompt (as recorded)."""
     results: Path = Path("docs/results/verdict")
     """report: where verdict.json, report.md and the performance-profile plot go."""
+    tiny: Literal["copy", "random", "noisy"] | None = None
+    """live: a config-built tiny pair instead of the embedded one (tests and smoke runs)."""
 
 
 # ------------------------------------------------------------------------------------------------- discovery
@@ -202,7 +204,7 @@ def live(config: VerdictConfig) -> None:
     evaluate(EvalConfig(prompts=str(config.out / "split" / "verdict.jsonl"), policies=tuple(chosen.values()),
                         limit_per_category=0, max_new_tokens=config.max_new_tokens, clock="wall",
                         out=str(config.out / "eval-live"), threads=config.threads, max_draft_len=MAX_DRAFT_LEN,
-                        tensorboard=False))
+                        tensorboard=False, tiny=config.tiny))
 
 
 # ------------------------------------------------------------------------------------------------- report

@@ -33,7 +33,9 @@ def run_episode(env, policy: Policy, seed: int | None = None, options: dict | No
         episode_start = False
         view = layout.decode(obs)
         trace["observations"].append(np.asarray(obs, dtype=np.float64).tolist())
-        trace["entropies"].append(float(view.entropies[-1]) if len(view.entropies) else None)
+        # No entropies in an observation="ltd" layout; none either at an empty draft.
+        trace["entropies"].append(float(view.entropies[-1]) if view.entropies is not None and len(view.entropies)
+                                  else None)
         trace["positions"].append(view.position)
         trace["actions"].append(int(action))
         trace["accepted"].append(None)
