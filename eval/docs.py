@@ -237,6 +237,7 @@ FIGURES: dict[str, Figure] = {
         BENCH_DRAFTERS, lambda report: f"{report['drafters']['int8']['cost_ratio']:.2f}"),
     "bench-drafters.goal.cost": Figure(BENCH_DRAFTERS, _cost_goal),
     "bench-drafters.goal.speedup": Figure(BENCH_DRAFTERS, _speedup_goal),
+    "bench-drafters.load": Figure(BENCH_DRAFTERS, lambda report: f"{report['machine']['load_1min']:.1f}"),
 }
 
 
