@@ -1,7 +1,8 @@
 """The command-line arguments every `ebsd` command shares, written once: which models, on which device and
 threads, with which kernels (`ModelArgs`, `PairArgs`), and which prompts (`PromptArgs`).
 
-A command's config dataclass inherits the groups it needs, so the flags keep their flat names (``--drafter``,
+A command's config dataclass inherits the groups it needs (`ThreadArgs` alone where a command loads no pair,
+as `ebsd distill`), so the flags keep their flat names (``--drafter``,
 ``--verifier``, ``--device``, ``--threads``, ``--kernels``, ``--pair``, ``--prompt-source``, ...) and read the
 same everywhere; `load_pair_from_args` is the one way a command turns them into a loaded pair, and
 `check_model_args` refuses what cannot work (a device this machine lacks) before anything slow starts.
@@ -16,7 +17,14 @@ TINY_PAIRS = ("tiny-copy", "tiny-random", "tiny-noisy")
 
 
 @dataclass
-class ModelArgs:
+class ThreadArgs:
+    threads: int | None = None
+    """torch CPU threads (default: $EBSD_THREADS, else torch's default: the number of physical cores); 1 suits a
+    shared CPU."""
+
+
+@dataclass
+class ModelArgs(ThreadArgs):
     drafter: str | None = None
     """Drafter: Hugging Face id, folder, .gguf file, int4 / int8 / int8-dynamic / bf16 / self (derived from the
     verifier), ngram (prompt lookup, no model), or distilled[:FOLDER] / feature[:FOLDER] (default: the shipped
@@ -25,9 +33,6 @@ class ModelArgs:
     """Verifier: Hugging Face id, folder or .gguf file (default: the embedded SmolLM2-135M-Instruct)."""
     device: str = "cpu"
     """Device of both models (and of a policy network): cpu, cuda, cuda:1, mps, ..."""
-    threads: int | None = None
-    """torch CPU threads (default: $EBSD_THREADS, else torch's default: the number of physical cores); 1 suits a
-    shared CPU."""
     kernels: Literal["auto", "plain", "onednn"] = "auto"
     """Linear-layer kernels (auto: the fastest measured on this machine, cached; see `ebsd_env.kernels`)."""
 
@@ -66,11 +71,15 @@ def check_device(device: str) -> None:
         raise ValueError(f"--device {device}: no Apple MPS device here; use --device cpu")
 
 
+def check_threads(args: ThreadArgs) -> None:
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {args.threads}")
+
+
 def check_model_args(args: ModelArgs) -> None:
     """Everything about the model arguments that can be checked without loading a model."""
     check_device(args.device)
-    if args.threads is not None and args.threads < 1:
-        raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    check_threads(args)
     pair = getattr(args, "pair", "embedded")
     if pair not in ("embedded", *TINY_PAIRS):
         raise ValueError(f"unknown pair {pair!r}; valid: embedded, {', '.join(TINY_PAIRS)} "

@@ -154,3 +154,25 @@ def test_feature_distillation_takes_text_prompts_and_warm_starts(tmp_path):
                       "--init-from", str(first / "export")])
     with pytest.raises(FileNotFoundError, match="--init-from"):
         distill.main([*args, "--run-dir", str(tmp_path / "fourth"), "--init-from", str(tmp_path / "missing")])
+
+
+def test_drafter_training_takes_the_shared_flags(tmp_path):
+    from ebsd_env.args import ModelArgs, PromptArgs, ThreadArgs
+    from train.drafter import measure
+
+    # distill loads only the verifier: the shared thread and prompt flags, not the model ones
+    assert issubclass(distill.DistillConfig, ThreadArgs) and issubclass(distill.DistillConfig, PromptArgs)
+    assert not issubclass(distill.DistillConfig, ModelArgs)
+    assert distill._prompt_seed(distill.DistillConfig(seed=3)) == 3  # --prompt-seed follows --seed by default
+    assert distill._prompt_seed(distill.DistillConfig(seed=3, prompt_seed=1)) == 1
+    with pytest.raises(ValueError, match="--threads"):
+        distill.main([*TINY_ARGS, "--run-dir", str(tmp_path / "run"), "--threads", "0"])
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+    assert issubclass(measure.MeasureConfig, ModelArgs) and issubclass(measure.MeasureConfig, PromptArgs)
+    assert measure.distilled_spec(None) == "distilled"
+    assert measure.distilled_spec(str(tmp_path)) == f"distilled:{tmp_path}"
+    assert measure.distilled_spec("feature:some/folder") == "feature:some/folder"
+    with pytest.raises(ValueError, match="distilled drafter"):
+        measure.check_config(measure.MeasureConfig(drafter="int8"))
+    with pytest.raises(ValueError, match="--device meta"):
+        measure.check_config(measure.MeasureConfig(device="meta"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -20,9 +21,10 @@ from ebsd_env.io import save_atomic
 from ebsd_env.prompts import first_turn_text, load_prompts
 
 
-def load_training_prompts(source: str | None, per_category: int, seed: int) -> list[dict]:
+def load_training_prompts(source: str | None, per_category: int, seed: int,
+                          categories: Sequence[str] | None = None) -> list[dict]:
     """Prompt rows from `ebsd_env.prompts.load_prompts` (None = the built-in offline suite)."""
-    rows = load_prompts(source, limit_per_category=per_category, seed=seed)
+    rows = load_prompts(source, categories, limit_per_category=per_category, seed=seed)
     if not rows:
         raise ValueError(f"prompt source {source or 'built-in suite'!r} gave no prompts; check --prompt-source")
     return rows
@@ -94,10 +96,11 @@ def teacher_records(verifier, tokenizer, rows: list[dict], mode: str, max_new_to
     return records
 
 
-def text_rows(source: str | None, per_category: int, seed: int, exclude: set[str]) -> list[dict]:
+def text_rows(source: str | None, per_category: int, seed: int, exclude: set[str],
+              categories: Sequence[str] | None = None) -> list[dict]:
     """Extra prompt rows used as text only (no generation), none of them in `exclude` (the generated and
     held-out prompts)."""
-    rows = load_prompts(source, limit_per_category=per_category, seed=seed + 7)
+    rows = load_prompts(source, categories, limit_per_category=per_category, seed=seed + 7)
     return [row for row in rows if str(row.get("id")) not in exclude]
 
 

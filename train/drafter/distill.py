@@ -30,6 +30,7 @@ import torch
 import tyro
 from tqdm.auto import tqdm
 
+from ebsd_env.args import PromptArgs, ThreadArgs, check_threads
 from ebsd_env.drafters import DistilledDrafter, FeatureDrafter, load_distilled_drafter, save_drafter
 from ebsd_env.io import write_json_atomic
 from ebsd_env.kernels import configure_threads
@@ -52,19 +53,26 @@ TINY_PROMPTS = [{"id": f"tiny-{i}", "category": ("chat", "code")[i % 2], "prompt
 
 
 @dataclass
-class DistillConfig:
+class DistillConfig(ThreadArgs, PromptArgs):
+    """The shared --threads and prompt flags (`ebsd_env.args`), and distillation's own.
+
+    Not `ModelArgs` / `PairArgs`: distillation loads no pair, only the embedded verifier, on the CPU with plain
+    kernels (it copies and trains on the verifier's weights); the drafter is what it makes. So --drafter,
+    --verifier, --device, --kernels and --pair would have nothing to name; `--tiny` is its one other verifier.
+    """
+
     exp_name: str = "distill"
     """Experiment name (part of the run name)."""
     seed: int = 0
-    """Seed of prompt selection, sampling and batch order."""
+    """Seed of sampling and batch order, and of prompt selection unless --prompt-seed is given."""
+    # Redeclared from PromptArgs with another default: None follows --seed, which chose the prompts (and the
+    # held-out split) before --prompt-seed existed, so earlier runs resume on the same prompts.
+    prompt_seed: int | None = None
+    """Seed of the prompt subset and the held-out split (default: --seed)."""
     tiny: bool = False
     """Distil on a config-built tiny pair with a handful of built-in prompts (tests, smoke runs)."""
     run_dir: Path | None = None
     """Run folder; an existing one is resumed. Default: runs/distill/{env}__{exp}__{seed}__{time}."""
-    threads: int | None = None
-    """torch CPU threads (default: $EBSD_THREADS, else torch's default: physical cores; 1 on a shared machine)."""
-    prompt_source: str | None = None
-    """`ebsd_env.prompts.load_prompts` source (None = the built-in offline suite)."""
     prompts_per_category: int = 60
     """Prompts taken from every category of the suite (held-out ones included)."""
     heldout_per_category: int = 5
@@ -133,16 +141,22 @@ def _run_dir(config: DistillConfig) -> Path:
     return Path("runs/distill") / f"{env}__{config.exp_name}__{config.seed}__{int(time.time())}"
 
 
+def _prompt_seed(config: DistillConfig) -> int:
+    return config.seed if config.prompt_seed is None else config.prompt_seed
+
+
 def _load_verifier(config: DistillConfig):
     if config.tiny:
         from ebsd_env.tiny import tiny_pair
 
         pair = tiny_pair("copy", seed=config.seed)
-        return pair.verifier, pair.tokenizer, pair.eos_token_ids, TINY_PROMPTS
+        prompts = [row for row in TINY_PROMPTS if not config.categories or row["category"] in config.categories]
+        return pair.verifier, pair.tokenizer, pair.eos_token_ids, prompts
     from ebsd_env.models import cached_pair
 
     pair = cached_pair("self", kernels="plain")  # only the verifier, with plain weights the drafter copies
-    prompts = load_training_prompts(config.prompt_source, config.prompts_per_category, config.seed)
+    prompts = load_training_prompts(config.prompt_source, config.prompts_per_category, _prompt_seed(config),
+                                    config.categories)
     return pair.verifier, pair.tokenizer, pair.eos_token_ids, prompts
 
 
@@ -212,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     if config.init_from is not None and not (config.init_from / "config.json").is_file():
         raise FileNotFoundError(f"--init-from {config.init_from} holds no exported drafter (config.json): point it "
                                 "to the export/ folder of an earlier `ebsd distill` run")
+    check_threads(config)
     configure_threads(config.threads)
     run_dir = _run_dir(config)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -220,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     write_json_atomic(run_dir / "config.json", asdict(config))  # paths become strings
 
     # 1. data (shards already on disk are reused)
-    train_rows, heldout_rows = split_prompts(prompts, config.heldout_per_category, config.seed)
+    train_rows, heldout_rows = split_prompts(prompts, config.heldout_per_category, _prompt_seed(config))
     generation = {"max_new_tokens": config.max_new_tokens, "top_k": config.top_k,
                   "temperature": config.sample_temperature, "top_p": config.sample_top_p,
                   "max_prompt_tokens": config.max_prompt_tokens}
@@ -258,8 +273,8 @@ def main(argv: list[str] | None = None) -> int:
             verifier, train_paths, features / "train", config.top_k, "training features"))
         if config.text_prompts_per_category:
             used = {r["prompt_id"] for r in train_records} | {r["prompt_id"] for r in heldout_records}
-            rows = text_rows(config.prompt_source, config.text_prompts_per_category, config.seed,
-                             used | {str(row.get("id")) for row in heldout_rows})
+            rows = text_rows(config.prompt_source, config.text_prompts_per_category, _prompt_seed(config),
+                             used | {str(row.get("id")) for row in heldout_rows}, config.categories)
             train_records += load_shards(distill_feature.build_text_feature_shards(
                 verifier, text_records(tokenizer, rows, config.max_prompt_tokens), features / "text",
                 config.top_k))

@@ -17,21 +17,26 @@ import tyro
 from tqdm.auto import tqdm
 from transformers import DynamicCache
 
+from ebsd_env.args import ModelArgs, PromptArgs, check_model_args
 from ebsd_env.decoder import SpeculativeDecoder, fixed_k
-from ebsd_env.drafters import load_distilled_drafter
 from ebsd_env.io import write_json_atomic
-from ebsd_env.models import ModelPair, cached_pair, derive_drafter, pack_linears
+from ebsd_env.kernels import configure_threads, select_kernels
+from ebsd_env.models import ModelPair, cached_pair, derive_drafter
 from ebsd_env.prompts import heldout_prompts, load_prompts, render_prompt
 
 
 @dataclass
-class MeasureConfig:
-    drafter: Path | None = None
-    """Distilled drafter folder (None = the shipped one)."""
+class MeasureConfig(ModelArgs, PromptArgs):
+    """The shared model and prompt flags (`ebsd_env.args`), and the measurement's own.
+
+    --drafter names the distilled drafter to measure: an `ebsd distill` export folder, distilled[:FOLDER] or
+    feature[:FOLDER] (default: the shipped one). --device must be cpu: the int8 drafter and the per-token timings
+    run on torch's CPU kernels. --kernels applies to the verifier and the distilled drafter, after the int8
+    drafter is derived from the plain weights.
+    """
+
     out: Path | None = None
     """Write the results as JSON here (atomically)."""
-    threads: int = 2
-    """torch CPU threads."""
     ks: tuple[int, ...] = (2, 3, 4, 6)
     """Fixed draft lengths of the distilled drafter."""
     int8_ks: tuple[int, ...] = (1,)
@@ -42,15 +47,14 @@ class MeasureConfig:
     """Prompts per suite category (first turns)."""
     max_prompts: int | None = None
     """Measure on at most this many of those prompts (spread over the categories)."""
-    seed: int = 7
-    """Prompt selection seed when no run folder is given."""
+    # Redeclared from PromptArgs with this script's earlier default (it was --seed 7), so the same command picks
+    # the same prompts as before.
+    prompt_seed: int = 7
+    """Seed of the prompt subset when no --run-dir is given."""
     max_new_tokens: int = 64
     """Tokens generated per prompt."""
     cost_steps: int = 20
     """Decode steps timed for each model's per-token cost."""
-    fast_kernels: bool = False
-    """Repack the verifier's and the distilled drafter's fp32 linear layers for oneDNN (identical argmax; the
-    verifier's cost for a few tokens at once grows much less than with the stock kernels)."""
 
 
 def per_token_cost(model, ids: list[int], steps: int) -> float:
@@ -77,28 +81,48 @@ def per_token_cost(model, ids: list[int], steps: int) -> float:
     return statistics.median(times)
 
 
+def distilled_spec(drafter: str | None) -> str:
+    """--drafter as a `load_pair` spec of a distilled drafter: an export folder means ``distilled:FOLDER``."""
+    spec = drafter or "distilled"
+    if Path(spec).expanduser().is_dir():
+        return f"distilled:{spec}"
+    if spec.partition(":")[0] in ("distilled", "feature"):
+        return spec
+    raise ValueError(f"--drafter {spec!r}: this measures a distilled drafter against the int8 one; give an "
+                     "`ebsd distill` export folder, distilled[:FOLDER] or feature[:FOLDER]")
+
+
+def check_config(config: MeasureConfig) -> str:
+    """Refuse what cannot work before any model loads; the drafter's `load_pair` spec."""
+    check_model_args(config)
+    if torch.device(config.device).type != "cpu":
+        raise ValueError(f"--device {config.device}: this measures CPU decode steps (the int8 drafter runs on "
+                         "torch's CPU kernels); use --device cpu")
+    return distilled_spec(config.drafter)
+
+
 def measurement_prompts(config: MeasureConfig) -> list[dict]:
     if config.run_dir is None:
-        return load_prompts(limit_per_category=config.prompts_per_category, seed=config.seed)
+        return load_prompts(config.prompt_source, config.categories, limit_per_category=config.prompts_per_category,
+                            seed=config.prompt_seed)
     shards = sorted((config.run_dir / "data/heldout").glob("shard_*.pt"))
     if not shards:
         raise FileNotFoundError(f"{config.run_dir} has no data/heldout shards: is it an `ebsd distill` run folder?")
     heldout = {r["prompt_id"] for path in shards for r in torch.load(path, weights_only=True)}
-    return heldout_prompts(heldout, limit_per_category=config.prompts_per_category)
+    return heldout_prompts(heldout, config.categories, limit_per_category=config.prompts_per_category)
 
 
 def main(argv: list[str] | None = None) -> int:
     config = tyro.cli(MeasureConfig, args=argv, description=__doc__, prog="python -m train.drafter.measure")
-    torch.set_num_threads(config.threads)
-    base = cached_pair("self", fast_kernels=False)
-    verifier, tokenizer = base.verifier, base.tokenizer
-    distilled = load_distilled_drafter(verifier, config.drafter)
+    spec = check_config(config)
+    configure_threads(config.threads)
+    base = cached_pair(spec, config.verifier, kernels="plain")
+    verifier, tokenizer, distilled = base.verifier, base.tokenizer, base.drafter
     drafters = {"distilled": distilled}
     if config.int8_ks:
         drafters["int8"] = derive_drafter(verifier, "int8-dynamic")
-    if config.fast_kernels:  # after deriving int8 from the plain weights
-        pack_linears(verifier)
-        pack_linears(distilled)
+    kernels = {"verifier": select_kernels(verifier, config.kernels).variant,  # after deriving int8 from the
+               "distilled": select_kernels(distilled, config.kernels).variant}  # plain weights
     rows = measurement_prompts(config)[: config.max_prompts]
     context = tokenizer.apply_chat_template(render_prompt(rows[0], tokenizer), add_generation_prompt=True,
                                             tokenize=True, return_dict=False)[:200]
@@ -140,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"greedy outputs identical to the verifier's in every run: {exact}")
     report = {"costs_s": costs, "cost_ratio": costs["distilled"] / costs["verifier"], "summary": summary,
               "greedy_exact": exact, "prompts": [row["id"] for row in rows], "runs": results,
-              "config": {k: str(v) for k, v in vars(config).items()}, "threads": config.threads}
+              "config": {k: str(v) for k, v in vars(config).items()}, "threads": torch.get_num_threads(),
+              "kernels": kernels}
     if config.out is not None:
         write_json_atomic(config.out, report)
     return 0
