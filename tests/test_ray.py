@@ -179,7 +179,8 @@ def ppo_argv(traces, tmp_path, sweep_file, *extra) -> list[str]:
     return ["--traces", traces, "--clock", "model", "--total-timesteps", "128", "--num-envs", "2", "--n-steps", "32",
             "--batch-size", "64", "--n-epochs", "1", "--eval-freq", "64", "--eval-prompts-per-category", "1",
             "--fixed-ks", "1", "2", "--checkpoint-freq", "64", "--max-draft-len", "8", "--max-new-tokens", "32",
-            "--runs-dir", str(tmp_path / "runs"), "--no-progress-bar", "--sweep", str(sweep_file), *extra]
+            "--runs-dir", str(tmp_path / "runs"), "--no-progress-bar", "--live-eval-freq", "0", "--sweep",
+            str(sweep_file), *extra]
 
 
 def test_bad_sweep_files_are_refused_in_one_line(tmp_path, traces):

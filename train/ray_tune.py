@@ -47,6 +47,7 @@ from .tune import (
     print_best,
     spec_of,
     tune,
+    tuned_fingerprint,
 )
 
 BEST_KEYS = ("tokens_per_s", "reward", "acceptance_rate", "mean_accepted_tokens", "mean_draft_len", "per_category",
@@ -263,7 +264,9 @@ def tune_with_ray(config, callbacks: list = ()) -> dict:
                           "value": chosen.value, "trials": len(study.trials), "study": name,
                           **{k: chosen.user_attrs[k] for k in BEST_KEYS if k in chosen.user_attrs}}
     write_json_atomic(config.out, {"method": config.method, "rule": config.rule, "objective": config.objective,
-                                   "clock": config.clock, "pair": config.pair, "best": best}, sort_keys=True)
+                                   "clock": config.clock, "pair": config.pair, "best": best,
+                                   "fingerprint": tuned_fingerprint(_evaluator(config), config, best)},
+                      sort_keys=True)
     return best
 
 
