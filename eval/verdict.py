@@ -322,8 +322,26 @@ def summarize_replay(out: Path) -> dict:
         summary[variant] = {"seeds": {str(k): v for k, v in sorted(by_seed.items())}, "mean": float(values.mean()),
                             "ci": [float(values.mean() - half), float(values.mean() + half)],
                             "best_seed_share": by_seed[chosen_seed], "chosen_seed": chosen_seed}
+    # Headroom per category: the most any stopping policy could gain over the best static one on this clock,
+    # oracle-dp's objective over the best static policy's (the ceiling of the "learned / best static" goal).
+    headroom = {}
+    for category in dict.fromkeys(data["categories"].values()):
+        cat_ids = [i for i in ids if data["categories"][i] == category]
+        best_oracle = rate(policies["oracle-dp"]["per_prompt"], cat_ids)
+        static = {label: rate(policies[label]["per_prompt"], cat_ids) for label in STATIC if label in policies}
+        best_static = max(static, key=static.get)
+        learned = {label: rate(entry["per_prompt"], cat_ids) for label, entry in policies.items()
+                   if entry["kind"] == "ppo"}
+        tuned = {label: rate(entry["per_prompt"], cat_ids) for label, entry in policies.items()
+                 if entry["kind"] == "tuned"}
+        headroom[category] = {"best_static": best_static, "oracle_vs_best_static": best_oracle / static[best_static],
+                              "best_ppo_vs_best_static": max(learned.values()) / static[best_static]
+                              if learned else None,
+                              "best_tuned_vs_best_static": max(tuned.values()) / static[best_static]
+                              if tuned else None}
     return {"oracle_dp_tokens_per_s": oracle, "oracle_dp_stop_mode": policies["oracle-dp"]["stop_mode"],
-            "shares": dict(sorted(shares.items(), key=lambda kv: -kv[1])), "variants": summary}
+            "shares": dict(sorted(shares.items(), key=lambda kv: -kv[1])), "variants": summary,
+            "headroom": headroom}
 
 
 def plot_profiles(verdict: dict, path: Path) -> None:
@@ -393,6 +411,19 @@ def variants_table(verdict: dict) -> str:
     return "\n".join(lines)
 
 
+def headroom_table(verdict: dict) -> str:
+    """Replay of the verdict traces: per category, what oracle-dp, the best PPO run and the best tuned rule get
+    over the best static policy (oracle-dp's ratio is the ceiling of any stopping policy on this clock)."""
+    lines = ["| category | best static (replay) | oracle-dp / best static | best PPO run / best static | "
+             "best tuned rule / best static |", "|---|---|---|---|---|"]
+    for c, v in verdict["replay"]["headroom"].items():
+        def cell(x):
+            return "–" if x is None else f"{x:.3f}"
+        lines.append(f"| {c} | {v['best_static']} | {v['oracle_vs_best_static']:.3f} | "
+                     f"{cell(v['best_ppo_vs_best_static'])} | {cell(v['best_tuned_vs_best_static'])} |")
+    return "\n".join(lines)
+
+
 def goals_list(verdict: dict) -> str:
     goals = verdict["goals"]
     return "\n".join([
@@ -422,7 +453,8 @@ def render(verdict: dict) -> str:
         f"{replay_summary['oracle_dp_tokens_per_s']:.1f} tokens/s in {replay_summary['oracle_dp_stop_mode']} "
         "mode):", "", shares_table(verdict), "",
         "PPO variants over seeds (share of oracle-dp on the verdict traces; mean and 95 % t interval over seeds):",
-        "", variants_table(verdict), "", "Goals:", "", goals_list(verdict), ""])
+        "", variants_table(verdict), "", "Headroom (replay of the verdict traces, same clock):", "",
+        headroom_table(verdict), "", "Goals:", "", goals_list(verdict), ""])
 
 
 def main(argv: list[str] | None = None) -> int:

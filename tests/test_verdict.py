@@ -63,6 +63,7 @@ def test_verdict_replays_runs_live_and_reports(experiment, tmp_path):
     assert shares["oracle-dp"] == pytest.approx(1.0)
     assert all(share <= 1.0 + 1e-9 for share in shares.values())  # nothing beats the optimum on its own clock
     assert set(result["replay"]["variants"]["mlp"]["seeds"]) == {"1", "2"}
+    assert all(v["oracle_vs_best_static"] >= 1.0 - 1e-9 for v in result["replay"]["headroom"].values())
     assert 0.0 <= result["probability_of_improvement"]["no-spec"]["p"] <= 1.0
     assert result["rows"]["no-spec"]["vs_verifier"]["mean"] == pytest.approx(1.0)
     report = (tmp_path / "results" / "report.md").read_text()
