@@ -6,6 +6,7 @@ Steps of `scripts/ppo_verdict.sh`, each resumable, over one experiment folder OU
     python -m eval.verdict replay --out OUT                  # every policy and seed on the verdict traces
     python -m eval.verdict live --out OUT --threads 2        # the chosen policies live, on the wall clock
     python -m eval.verdict report --out OUT --results docs/results/verdict
+    python -m eval.verdict release --out OUT                 # the best learned policy -> policies/trained/
 
 OUT holds ``split/`` (`ebsd split`), ``traces-train/`` and ``traces-verdict/`` (`ebsd record`), ``tune/*.json``
 (`ebsd tune`), ``ppo/*/`` (`ebsd train ppo` runs named ``{env}__{variant}__{seed}__{time}``) and what these steps
@@ -48,8 +49,8 @@ GOAL_VS_STATIC, GOAL_VS_ORACLE = 1.15, 0.9
 
 @dataclass
 class VerdictConfig:
-    step: tyro.conf.Positional[Literal["calibrate", "replay", "live", "report"]]
-    """calibrate, replay, live or report (see the module docstring)."""
+    step: tyro.conf.Positional[Literal["calibrate", "replay", "live", "report", "release"]]
+    """calibrate, replay, live, report or release (see the module docstring)."""
     out: Path = Path("runs/verdict")
     """The experiment folder."""
     threads: int = 2
@@ -457,10 +458,37 @@ def render(verdict: dict) -> str:
         headroom_table(verdict), "", "Goals:", "", goals_list(verdict), ""])
 
 
+def release(config: VerdictConfig, target: Path = Path("policies/trained/ppo_embedded")) -> Path:
+    """Copy the verdict's best learned policy (the live winner among the PPO variants) to `target`.zip, with
+    `target`.json saying where it came from, what it was made for (its fingerprint) and what the verdict
+    measured."""
+    import shutil
+
+    from ebsd_env.fingerprint import read_zip
+
+    verdict = json.loads((config.results / "verdict.json").read_text())
+    label = verdict["best_learned"]
+    model = Path(verdict["policies"][label].removeprefix("ppo:"))
+    run = model.parent
+    record = json.loads((run / "record.json").read_text())
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(model, target.with_suffix(".zip"))
+    row = verdict["rows"][label]
+    write_json_atomic(target.with_suffix(".json"), {
+        "policy": label, "run": run.name, "steps": record["steps"], "fingerprint": read_zip(model),
+        "config": json.loads((run / "config.json").read_text()),
+        "held_in_best_eval": record["best_eval"], "verdict": {
+            "prompts": verdict["prompts"], "tokens_per_s": row["tokens_per_s"], "vs_verifier": row["vs_verifier"],
+            "source": str(config.results / "verdict.json")}}, sort_keys=True)
+    print(f"[verdict] {label} ({run.name}) -> {target.with_suffix('.zip')}")
+    return target.with_suffix(".zip")
+
+
 def main(argv: list[str] | None = None) -> int:
     config = tyro.cli(VerdictConfig, args=sys.argv[1:] if argv is None else argv, description=__doc__,
                       prog="python -m eval.verdict")
-    {"calibrate": calibrate, "replay": replay, "live": live, "report": report}[config.step](config)
+    {"calibrate": calibrate, "replay": replay, "live": live, "report": report,
+     "release": release}[config.step](config)
     return 0
 
 

@@ -16,6 +16,7 @@ STEPS=${STEPS:-1000000}
 SEEDS=${SEEDS:-"1 2 3"}
 RULES=${RULES:-"entropy-abs entropy-rel entropy-window entropy-pos hf-confidence hf-heuristic svip adaedl-like draft-verify kangaroo llamacpp bandit-ucb bandit-exp3"}
 # PPO variants: name and options (observation kinds and a longer entropy history).
+SECOND_DRAFTER=${SECOND_DRAFTER-ngram}   # another drafter of the zoo trained on (empty: none)
 VARIANTS=${VARIANTS:-"mlp-h8: mlp-h16:--history=16 ltd:--observation=ltd ltd-entropy:--observation=ltd+entropy"}
 
 # 1. Prompts: verdict prompts nothing learned from, and training prompts (docs/training.md says how).
@@ -56,6 +57,21 @@ for variant in $VARIANTS; do
   done
 done
 
+# 4b. Another drafter of the zoo: prompt lookup (ngram), one seed of the default variant on its own traces
+#     (its clock: the calibration `ebsd record` makes; the verdict below is the default pair's).
+if [[ -n $SECOND_DRAFTER ]]; then
+  $EBSD record --out "$OUT/traces-train-$SECOND_DRAFTER" --prompt-source "$OUT/split/train.jsonl" \
+    --drafter "$SECOND_DRAFTER" --max-new-tokens "$TOKENS" --max-draft-len 16 --threads "$THREADS"
+  run=$(ls -d "$OUT"/ppo-"$SECOND_DRAFTER"/*__mlp-h8__1__* 2>/dev/null | head -1 || true)
+  if [[ -z $run || ! -f $run/record.json ]]; then
+    [[ -n $run ]] && rm -r "$run"
+    $EBSD train ppo --traces "$OUT/traces-train-$SECOND_DRAFTER" --clock model --num-envs 64 \
+      --max-new-tokens "$TOKENS" --total-timesteps "$STEPS" --seed 1 --exp-name mlp-h8 --runs-dir "$OUT/ppo-$SECOND_DRAFTER" \
+      --threads "$THREADS" --eval-prompts-per-category 2 --eval-freq 20480 --checkpoint-freq 100000 \
+      --live-eval-freq 0 --drafter "$SECOND_DRAFTER" --no-progress-bar
+  fi
+fi
+
 [[ -z ${STOP_AFTER_TRAINING:-} ]] || exit 0  # e.g. to run the live verdict later, on a quiet machine
 
 # 5. Replay comparison on the verdict traces (model clock; every seed, every tuned rule, oracle-dp), then the
@@ -63,3 +79,5 @@ done
 $PY -m eval.verdict replay --out "$OUT"
 $PY -m eval.verdict live --out "$OUT" --threads "$EVAL_THREADS"
 $PY -m eval.verdict report --out "$OUT" --results docs/results/verdict
+$PY -m eval.verdict release --out "$OUT"      # the best learned policy -> policies/trained/ppo_embedded.zip
+$PY -m eval.docs                                # the README's and docs' figures from docs/results/verdict

@@ -180,3 +180,45 @@ def test_ctrl_c_prints_the_resume_command_once_and_exits_130(tmp_path, prompt_fi
     (run_dir,) = (tmp_path / "runs").iterdir()
     err = capsys.readouterr().err
     assert f"resume with: ebsd train ppo --resume {run_dir}" in err and "Traceback" not in err
+
+
+TRAINED = Path(__file__).resolve().parents[1] / "policies" / "trained"
+
+
+def test_committed_policy_says_what_it_was_made_for_and_acts_on_that_layout():
+    """The shipped PPO policy carries its fingerprint: the embedded pair with the shipped drafter, the layout,
+    stop mode and clock it was trained on; bound to that layout it acts, bound to another it is refused."""
+    from ebsd_env import ObservationLayout
+    from ebsd_env.fingerprint import read_zip
+    from policies import make_policy
+
+    fingerprint = read_zip(TRAINED / "ppo_embedded.zip")
+    record = json.loads((TRAINED / "ppo_embedded.json").read_text())
+    assert fingerprint == record["fingerprint"]
+    assert fingerprint["pair"]["verifier"] == "embedded:smollm2-135m-instruct"
+    assert fingerprint["pair"]["drafter"] == "distilled" and fingerprint["clock"]["kind"] == "model"
+    layout = ObservationLayout(**{"max_new_tokens": 64, **fingerprint["observation"]})
+    policy = make_policy(f"ppo:{TRAINED / 'ppo_embedded.zip'}", layout=layout)
+    actions = [policy.predict(layout.encode([0.1] * n, position=n))[0] for n in range(0, 8)]
+    assert set(actions) <= {0, 1}
+    other = ObservationLayout(**{**fingerprint["observation"], "max_new_tokens": 64, "history": 3})
+    with pytest.raises(ValueError, match="trained for another env: observation: history 3 here"):
+        make_policy(f"ppo:{TRAINED / 'ppo_embedded.zip'}", layout=other)
+
+
+@pytest.mark.slow
+def test_committed_policy_binds_to_the_default_env_and_keeps_the_output_exact():
+    """On the embedded pair the shipped policy's fingerprint matches the default env made from it (pair, layout,
+    stop mode, draft bounds), and greedy output stays the verifier's own."""
+    import gymnasium as gym
+
+    import ebsd_env  # noqa: F401
+    from policies import make_policy, run_episode
+
+    probe = make_policy(f"ppo:{TRAINED / 'ppo_embedded.zip'}")
+    env = gym.make("EBSD-v1", prompts=["Why is the sky blue?"], max_new_tokens=24, clock="model",
+                   **probe.env_requirements())
+    policy = make_policy(f"ppo:{TRAINED / 'ppo_embedded.zip'}", env=env)
+    verifier = run_episode(env, make_policy("no-spec", env=env), seed=0, options={"prompt_index": 0})
+    learned = run_episode(env, policy, seed=0, options={"prompt_index": 0})
+    assert learned["output_ids"] == verifier["output_ids"] and learned["new_tokens"] == 24

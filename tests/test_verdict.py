@@ -66,5 +66,11 @@ def test_verdict_replays_runs_live_and_reports(experiment, tmp_path):
     assert all(v["oracle_vs_best_static"] >= 1.0 - 1e-9 for v in result["replay"]["headroom"].values())
     assert 0.0 <= result["probability_of_improvement"]["no-spec"]["p"] <= 1.0
     assert result["rows"]["no-spec"]["vs_verifier"]["mean"] == pytest.approx(1.0)
+    released = verdict.release(verdict.VerdictConfig("release", out=experiment, results=tmp_path / "results"),
+                               target=tmp_path / "trained" / "ppo")
+    from ebsd_env.fingerprint import read_zip
+
+    shipped = json.loads(released.with_suffix(".json").read_text())
+    assert read_zip(released) == shipped["fingerprint"] and shipped["policy"] == result["best_learned"]
     report = (tmp_path / "results" / "report.md").read_text()
     assert "Goals:" in report and (tmp_path / "results" / "profile.png").stat().st_size > 0
