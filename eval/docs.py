@@ -233,6 +233,45 @@ def _speedup_goal(report: dict) -> str:
             f"prompts | {met}")
 
 
+# --- docs/env.md, docs/replay.md and the README: the clock's check against the wall clock, the env's overhead
+# outside model forwards, the entropy signal's AUROC and replay's speed. ---
+def _clock_validation(summary: dict) -> str:
+    """The default run's calibration, checked against the wall clock: each fixed-k generation's error."""
+    (cost,) = summary["meta"]["cost_models"].values()
+    check = cost["validation"]
+    errors = ", ".join(f"{100 * run['error']:+.1f} % (k = {run['k']})" for run in check["runs"])
+    return (f"{cost['fingerprint']['threads']} threads, {check['max_new_tokens']} tokens: errors {errors}, "
+            f"mean {100 * check['mean_abs_error']:.1f} %")
+
+
+def _overhead_table(report: dict) -> str:
+    """`ebsd bench env`'s live rows: steps/s and the time outside model forwards, per clock."""
+    lines = ["| clock | steps | steps/s | outside forwards | env layer alone |", "|---|---|---|---|---|"]
+    lines += [f"| {c['clock']} | {c['steps']} | {c['steps_per_s']:.1f} | {100 * c['outside_forward_share']:.1f} % | "
+              f"{100 * c['env_layer_share']:.2f} % |" for c in report["clocks"]]
+    return "\n" + "\n".join(lines) + "\n"
+
+
+def _overhead_goal(report: dict) -> str:
+    worst = max(c["outside_forward_share"] for c in report["clocks"])
+    return f"{'met' if worst <= 0.05 else 'not met'} ({100 * worst:.1f} % at most)"
+
+
+def _entropy_auroc(summary: dict) -> str:
+    signal = _condition(summary)["entropy_acceptance"]
+    by_category = [c["auroc"] for c in signal["by_category"].values() if c.get("auroc") is not None]
+    return f"{signal['auroc']:.2f} overall, {min(by_category):.2f}–{max(by_category):.2f} by category"
+
+
+def _replay_rates(report: dict) -> str:
+    """Replay's steps/s: one env without Gymnasium's wrappers, and the vector env."""
+    rows = {r["backend"]: r for r in report["replay"]}
+    (vector,) = [r for name, r in rows.items() if name.startswith("replay vector x")]
+    envs = vector["backend"].removeprefix("replay vector x")
+    return (f"{rows['replay (unwrapped)']['steps_per_s'] / 1e3:.0f}k steps/s per env, "
+            f"{vector['steps_per_s'] / 1e6:.1f}M as a vector of {envs}")
+
+
 FIGURES: dict[str, Figure] = {
     # The shipped feature drafter: its training run's held-out evaluation, kept in its config.json.
     "drafter.agreement": Figure(DRAFTER_CARD, lambda card: f"{_heldout(card)['agreement']:.2f}"),
@@ -310,6 +349,18 @@ FIGURES: dict[str, Figure] = {
     "bench-drafters.goal.cost": Figure(BENCH_DRAFTERS, _cost_goal),
     "bench-drafters.goal.speedup": Figure(BENCH_DRAFTERS, _speedup_goal),
     "bench-drafters.load": Figure(BENCH_DRAFTERS, lambda report: f"{report['machine']['load_1min']:.1f}"),
+    # --- docs/env.md, docs/replay.md and the README: figures of the env, its clock and replay, each from the run
+    # that measured it (bench-env: `ebsd bench env --backend live replay`; the default eval and stop-mode runs). ---
+    "eval-default.clock_validation": Figure(EVAL_DEFAULT, _clock_validation),
+    "stop-mode.setup": Figure(STOP_MODE, lambda summary: (
+        f"{summary['meta']['prompts']} held-out prompts, interleaved, {summary['meta']['config']['clock']} clock, "
+        f"{summary['meta']['torch_threads']} threads, on the {summary['meta']['cpu_count']}-core development machine")),
+    "stop-mode.entropy_auroc": Figure(STOP_MODE, _entropy_auroc),
+    "bench-env.overhead_table": Figure(BENCH_ENV, _overhead_table),
+    "bench-env.overhead_goal": Figure(BENCH_ENV, _overhead_goal),
+    "bench-env.replay_rates": Figure(BENCH_ENV, _replay_rates),
+    "bench-drafters.int8.record_cost": Figure(  # one verifier step and up to 16 drafter steps per output token
+        BENCH_DRAFTERS, lambda report: f"{1 + 16 * report['drafters']['int8']['cost_ratio']:.0f}x"),
 }
 
 
