@@ -164,6 +164,8 @@ def _verdict_figures() -> dict[str, Figure]:
         "verdict.variants_table": Figure(VERDICT, block(v.variants_table)),
         "verdict.goals": Figure(VERDICT, block(v.goals_list)),
         "verdict.headroom_table": Figure(VERDICT, block(v.headroom_table)),
+        "verdict.training_table": Figure(VERDICT, block(v.training_table)),
+        "verdict.live_curve_table": Figure(VERDICT, block(v.live_curve_table)),
         "verdict.prompts": Figure(VERDICT, lambda r: str(r["prompts"])),
         "verdict.per_category": Figure(VERDICT, lambda r: ", ".join(f"{c} {n}"
                                                                    for c, n in r["prompts_per_category"].items())),

@@ -282,6 +282,7 @@ def report(config: VerdictConfig) -> dict:
         "policies": chosen, "rows": rows, "best_learned": best_learned, "best_tuned": best_tuned,
         "per_category": per_category, "aggregates": aggregates, "probability_of_improvement": improvement,
         "performance_profile": {"taus": taus.tolist(), "fractions": profiles}, "replay": replay_summary,
+        "training": training_summary(out),
         "goals": {
             "learned_vs_best_static_min": min(v["learned_vs_best_static"] for v in per_category.values()),
             "categories_at_goal": sum(v["learned_vs_best_static"] >= GOAL_VS_STATIC for v in per_category.values()),
@@ -343,6 +344,53 @@ def summarize_replay(out: Path) -> dict:
     return {"oracle_dp_tokens_per_s": oracle, "oracle_dp_stop_mode": policies["oracle-dp"]["stop_mode"],
             "shares": dict(sorted(shares.items(), key=lambda kv: -kv[1])), "variants": summary,
             "headroom": headroom}
+
+
+def training_summary(out: Path) -> list[dict]:
+    """Every finished PPO run of the experiment (``ppo/`` and another drafter's ``ppo-<drafter>/``): its budget,
+    its best held-in replay evaluation, the step its evaluations came within 0.5 % of that best (how soon it
+    plateaued), and its periodic live evaluations where it ran them."""
+    runs = []
+    for record_path in sorted(out.glob("ppo*/*/record.json")):
+        folder = record_path.parent
+        match = RUN_NAME.match(folder.name)
+        record = json.loads(record_path.read_text())
+        if not match or "best_eval" not in record:
+            continue
+        history = json.loads((folder / "eval.json").read_text())["evaluations"]
+        best = max(e["tokens_per_s"] for e in history)
+        row = {"run": folder.name, "variant": match["variant"], "seed": int(match["seed"]),
+               "drafter": (record.get("fingerprint") or {}).get("pair", {}).get("drafter"),
+               "steps": record["steps"], "wall_s": record["wall_s"],
+               "held_in_vs_verifier": record["best_eval"]["speedup_vs_verifier"],
+               "held_in_vs_best_fixed_k": record["best_eval"]["speedup_vs_best_fixed_k"],
+               "plateau_step": next(e["step"] for e in history if e["tokens_per_s"] >= 0.995 * best)}
+        if (folder / "live_eval.json").is_file():
+            live_log = json.loads((folder / "live_eval.json").read_text())
+            row["live"] = [{k: e[k] for k in ("step", "speedup_vs_verifier", "speedup_vs_best_fixed_k")}
+                           for e in live_log["evaluations"]]
+        runs.append(row)
+    return runs
+
+
+def training_table(verdict: dict) -> str:
+    lines = ["| run | drafter | steps | wall time (s) | held-in × verifier | held-in × best fixed-k | "
+             "within 0.5 % of its best at step |", "|---|---|---|---|---|---|---|"]
+    for row in verdict["training"]:
+        lines.append(f"| {row['variant']} seed {row['seed']} | {row['drafter']} | {row['steps']:,} | "
+                     f"{row['wall_s']:.0f} | {row['held_in_vs_verifier']:.3f} | {row['held_in_vs_best_fixed_k']:.3f} | "
+                     f"{row['plateau_step']:,} |")
+    return "\n".join(lines).replace(",", " ")
+
+
+def live_curve_table(verdict: dict) -> str:
+    lines = ["| run | step | live × verifier | live × best fixed-k |", "|---|---|---|---|"]
+    for row in verdict["training"]:
+        for point in row.get("live", []):
+            lines.append(f"| {row['variant']} seed {row['seed']} | {point['step']:,} | "
+                         f"{point['speedup_vs_verifier']:.2f} | {point['speedup_vs_best_fixed_k']:.2f} |"
+                         .replace(",", " "))
+    return "\n".join(lines)
 
 
 def plot_profiles(verdict: dict, path: Path) -> None:
@@ -454,7 +502,9 @@ def render(verdict: dict) -> str:
         f"{replay_summary['oracle_dp_tokens_per_s']:.1f} tokens/s in {replay_summary['oracle_dp_stop_mode']} "
         "mode):", "", shares_table(verdict), "",
         "PPO variants over seeds (share of oracle-dp on the verdict traces; mean and 95 % t interval over seeds):",
-        "", variants_table(verdict), "", "Headroom (replay of the verdict traces, same clock):", "",
+        "", variants_table(verdict), "", "Training runs (held-in replay evaluations):", "",
+        training_table(verdict), "", "Periodic live evaluations during training (wall clock):", "",
+        live_curve_table(verdict), "", "Headroom (replay of the verdict traces, same clock):", "",
         headroom_table(verdict), "", "Goals:", "", goals_list(verdict), ""])
 
 

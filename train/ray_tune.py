@@ -44,7 +44,6 @@ from .tune import (
     _studies,
     check_rule,
     parse_space,
-    print_best,
     spec_of,
     tune,
     tuned_fingerprint,
@@ -279,11 +278,4 @@ def main(argv: list[str] | None = None) -> int:
         argv = ["--method", argv[0], *argv[1:]]
     usage = single.__doc__.rstrip() + "\n    ebsd tune bayes --traces DIR --backend ray --num-workers 8  # docs/ray.md"
     config = tyro.cli(RayTuneConfig, args=argv, description=usage, prog="ebsd tune")
-    try:
-        best = tune_with_ray(config) if config.backend == "ray" else tune(config)
-    except TuneError as error:
-        print(f"ebsd tune: {error}", file=sys.stderr)
-        return 2
-    print_best(best, config.objective)
-    print(f"\n[ebsd] best configurations written to {config.out}; studies in {config.storage}")
-    return 0
+    return single.run_and_report(config, tune_with_ray if config.backend == "ray" else tune)

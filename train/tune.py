@@ -430,8 +430,13 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in ("grid", "bayes"):
         argv = ["--method", argv[0], *argv[1:]]
     config = tyro.cli(TuneConfig, args=argv, description=__doc__, prog="ebsd tune")
+    return run_and_report(config, tune)
+
+
+def run_and_report(config: TuneConfig, run) -> int:
+    """`run(config)` (a tuning backend), then the table of best configurations; a TuneError is one line."""
     try:
-        best = tune(config)
+        best = run(config)
     except TuneError as error:
         print(f"ebsd tune: {error}", file=sys.stderr)
         return 2
