@@ -144,6 +144,11 @@ def _drafters_table(comparison: dict) -> str:
     return "\n" + drafters_markdown(comparison)
 
 
+def _span(values) -> tuple[float, float]:
+    values = list(values)
+    return min(values), max(values)
+
+
 def _verdict_figures() -> dict[str, Figure]:
     from eval import verdict as v
 
@@ -177,6 +182,27 @@ def _verdict_figures() -> dict[str, Figure]:
         "verdict.learned_vs_tuned": Figure(VERDICT, lambda r: f"{r['goals']['learned_vs_best_tuned_overall']:.3f}"),
         "verdict.learned_share_of_oracle_dp": Figure(
             VERDICT, lambda r: f"{r['goals']['learned_share_of_oracle_dp']:.3f}"),
+        "verdict.headroom_range": Figure(VERDICT, lambda r: "{:.2f}–{:.2f}".format(
+            *_span(v["oracle_vs_best_static"] for v in r["replay"]["headroom"].values()))),
+        "verdict.share.oracle-first-reject": Figure(
+            VERDICT, lambda r: f"{r['replay']['shares']['oracle-first-reject']:.3f}"),
+        "verdict.variant_mean.mlp-h8": Figure(VERDICT, lambda r: f"{r['replay']['variants']['mlp-h8']['mean']:.3f}"),
+        "verdict.variant_mean.ltd": Figure(VERDICT, lambda r: f"{r['replay']['variants']['ltd']['mean']:.3f}"),
+        "verdict.variant_mean.ltd-entropy": Figure(
+            VERDICT, lambda r: f"{r['replay']['variants']['ltd-entropy']['mean']:.3f}"),
+        "verdict.learned_spread": Figure(VERDICT, lambda r: "{:.1f} %".format(100 * (lambda lo, hi: hi / lo - 1)(
+            *_span(row["tokens_per_s"] for label, row in r["rows"].items() if label.startswith("ppo "))))),
+        "verdict.poi_vs_best_tuned": Figure(VERDICT, lambda r: (lambda poi: "{:.2f} [{:.2f}, {:.2f}]".format(
+            poi["p"], *poi["ci"]))(r["probability_of_improvement"][r["best_tuned"]])),
+        "verdict.plateau_range.entropy": Figure(VERDICT, lambda r: "{:,}–{:,}".format(*_span(
+            row["plateau_step"] for row in r["training"] if row["variant"].startswith("mlp") and
+            row["drafter"] == "distilled")).replace(",", " ")),
+        "verdict.ppo_wall_range": Figure(VERDICT, lambda r: "{:.0f}–{:.0f}".format(*_span(
+            row["wall_s"] for row in r["training"]))),
+        "verdict.ngram_vs_best_fixed_k": Figure(VERDICT, lambda r: "{:.3f}".format(max(
+            row["held_in_vs_best_fixed_k"] for row in r["training"] if row["drafter"] == "ngram"))),
+        "verdict.distilled_vs_best_fixed_k": Figure(VERDICT, lambda r: "{:.3f}".format(max(
+            row["held_in_vs_best_fixed_k"] for row in r["training"] if row["drafter"] == "distilled"))),
     }
 
 
