@@ -25,7 +25,7 @@ def one_error_line(err: str, command: str) -> str:
 
 
 @pytest.mark.parametrize("command", ["generate", "eval", "policies", "tune", "distill", "fit-acceptance",
-                                     "bench decoder", "bench env", "train ppo"])
+                                     "bench decoder", "bench env", "train ppo", "split", "record"])
 def test_help_names_the_subcommand(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         ebsd([*command.split(), "--help"])
