@@ -56,6 +56,11 @@ class Figure:
     render: Callable[[dict], str]
 
 
+def _grouped(number: int) -> str:
+    """An integer with its thousands separated by spaces (1 015 808)."""
+    return f"{number:,}".replace(",", " ")
+
+
 def _heldout(card: dict) -> dict:
     return card["metadata"]["heldout"]
 
@@ -335,10 +340,9 @@ FIGURES: dict[str, Figure] = {
         REPLAY_VALIDATION, lambda result: f"{result['differ']} of {result['episodes']}"),
     "replay.validate.max_obs_deviation": Figure(
         REPLAY_VALIDATION, lambda result: f"{result['max_obs_deviation']:.1e}"),
-    "replay.ppo.steps": Figure(REPLAY_PPO, lambda record: f"{record['steps']:,}".replace(",", " ")),
+    "replay.ppo.steps": Figure(REPLAY_PPO, lambda record: _grouped(record['steps'])),
     "replay.ppo.wall_s": Figure(REPLAY_PPO, lambda record: f"{record['wall_s']:.1f}"),
-    "replay.ppo.steps_per_s": Figure(REPLAY_PPO, lambda record: f"{record['steps'] / record['wall_s']:,.0f}"
-                                     .replace(",", " ")),
+    "replay.ppo.steps_per_s": Figure(REPLAY_PPO, lambda record: _grouped(round(record['steps'] / record['wall_s']))),
     "replay.ppo.vs_verifier": Figure(
         REPLAY_PPO, lambda record: f"{record['best_eval']['speedup_vs_verifier']:.2f}x"),
     "replay.ppo.vs_best_fixed_k": Figure(
@@ -358,16 +362,13 @@ FIGURES: dict[str, Figure] = {
     # The verdict: learned vs hand-made stopping policies (`python -m eval.verdict report`).
     **_verdict_figures(),
     # --- docs/drafter.md: the shipped drafter's training run (its config.json) and the drafters bench. ---
-    "drafter.steps": Figure(DRAFTER_CARD, lambda card: f"{card['metadata']['step']:,}".replace(",", " ")),
+    "drafter.steps": Figure(DRAFTER_CARD, lambda card: _grouped(card['metadata']['step'])),
     "drafter.train_seconds": Figure(DRAFTER_CARD, lambda card: f"{card['metadata']['train_seconds']:.0f}"),
-    "drafter.train_records": Figure(DRAFTER_CARD, lambda card: f"{card['metadata']['train_records']:,}"
-                                    .replace(",", " ")),
-    "drafter.train_positions": Figure(DRAFTER_CARD, lambda card: f"{card['metadata']['train_positions']:,}"
-                                      .replace(",", " ")),
+    "drafter.train_records": Figure(DRAFTER_CARD, lambda card: _grouped(card['metadata']['train_records'])),
+    "drafter.train_positions": Figure(DRAFTER_CARD, lambda card: _grouped(card['metadata']['train_positions'])),
     "drafter.agreement_own": Figure(DRAFTER_CARD, lambda card: f"{_heldout(card)['agreement_own']:.2f}"),
     "drafter.head_coverage": Figure(DRAFTER_CARD, lambda card: f"{_heldout(card)['head_coverage']:.3f}"),
-    "drafter.heldout_positions": Figure(DRAFTER_CARD, lambda card: f"{_heldout(card)['positions']:,}"
-                                        .replace(",", " ")),
+    "drafter.heldout_positions": Figure(DRAFTER_CARD, lambda card: _grouped(_heldout(card)['positions'])),
     "drafter.agreement.weakest": Figure(DRAFTER_CARD, _weakest_categories),
     "drafter.goal.agreement": Figure(DRAFTER_CARD, _agreement_goal),
     "bench-drafters.int4.cost_ratio": Figure(
