@@ -202,10 +202,14 @@ def live(config: VerdictConfig) -> None:
 
     chosen = choose_live(config.out)
     write_json_atomic(config.out / "live_policies.json", chosen, sort_keys=True)
+    from ebsd_env.kernels import machine_state
+
     evaluate(EvalConfig(prompts=str(config.out / "split" / "verdict.jsonl"), policies=tuple(chosen.values()),
                         limit_per_category=0, max_new_tokens=config.max_new_tokens, clock="wall",
                         out=str(config.out / "eval-live"), threads=config.threads, max_draft_len=MAX_DRAFT_LEN,
                         tensorboard=False, tiny=config.tiny))
+    # The machine as the live run ended (its load average covers the run's last minutes).
+    write_json_atomic(config.out / "live_machine.json", machine_state(), sort_keys=True)
 
 
 # ------------------------------------------------------------------------------------------------- report
@@ -276,8 +280,10 @@ def report(config: VerdictConfig) -> dict:
     profiles = {label: aggregate.performance_profile(s, taus).tolist() for label, s in speedups.items()}
     replay_summary = summarize_replay(out)
     share_key = f"ppo {best_learned.removeprefix('ppo ')}"
+    machine_path = out / "live_machine.json"
+    machine = json.loads(machine_path.read_text()) if machine_path.is_file() else machine_state()
     verdict = {
-        "machine": machine_state(), "threads": config.threads, "max_new_tokens": config.max_new_tokens,
+        "machine": machine, "threads": config.threads, "max_new_tokens": config.max_new_tokens,
         "prompts": len(categories), "prompts_per_category": {c: len(ids[c]) for c in cats},
         "policies": chosen, "rows": rows, "best_learned": best_learned, "best_tuned": best_tuned,
         "per_category": per_category, "aggregates": aggregates, "probability_of_improvement": improvement,

@@ -72,6 +72,16 @@ if [[ -n $SECOND_DRAFTER ]]; then
   fi
 fi
 
+# 4c. The first run again, alone, with its periodic live evaluations at the verdict's threads: the live curve of
+#     step 4 is taken while tuning and other runs share the CPU, which makes wall-clock ratios noise.
+if [[ ! -f $(ls -d "$OUT"/ppo-live/*/record.json 2>/dev/null | head -1 || echo none) ]]; then
+  rm -rf "$OUT/ppo-live"
+  $EBSD train ppo --traces "$OUT/traces-train" --clock model --num-envs 64 --max-new-tokens "$TOKENS" \
+    --total-timesteps "$STEPS" --seed "${SEEDS%% *}" --exp-name mlp-h8-live --runs-dir "$OUT/ppo-live" \
+    --threads "$EVAL_THREADS" --eval-prompts-per-category 2 --eval-freq 20480 --checkpoint-freq 100000 \
+    --live-eval-freq $((STEPS / 4)) --cost-model "$OUT/cost_model.json" --no-progress-bar
+fi
+
 [[ -z ${STOP_AFTER_TRAINING:-} ]] || exit 0  # e.g. to run the live verdict later, on a quiet machine
 
 # 5. Replay comparison on the verdict traces (model clock; every seed, every tuned rule, oracle-dp), then the
