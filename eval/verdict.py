@@ -238,6 +238,9 @@ def report(config: VerdictConfig) -> dict:
     from policies.registry import make_policy
 
     out = config.out
+    for name, step in (("live_policies.json", "live"), ("replay.json", "replay")):
+        if not (out / name).is_file():
+            raise FileNotFoundError(f"{out / name} is missing: run `python -m eval.verdict {step} --out {out}` first")
     chosen = json.loads((out / "live_policies.json").read_text())
     work, categories = live_work(out)
     # The eval canonicalises specs: map each chosen label to the spec the episodes carry.
@@ -543,8 +546,14 @@ def release(config: VerdictConfig, target: Path = Path("policies/trained/ppo_emb
 def main(argv: list[str] | None = None) -> int:
     config = tyro.cli(VerdictConfig, args=sys.argv[1:] if argv is None else argv, description=__doc__,
                       prog="python -m eval.verdict")
-    {"calibrate": calibrate, "replay": replay, "live": live, "report": report,
-     "release": release}[config.step](config)
+    from ebsd_env.cli import BAD_INPUT, one_line
+
+    try:
+        {"calibrate": calibrate, "replay": replay, "live": live, "report": report,
+         "release": release}[config.step](config)
+    except BAD_INPUT as error:  # a missing step's output, a bad folder: one line naming the fix
+        print(f"eval.verdict {config.step}: error: {one_line(error)}", file=sys.stderr)
+        return 2
     return 0
 
 
