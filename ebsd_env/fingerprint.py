@@ -47,6 +47,15 @@ def cost_model_hash(costs) -> str | None:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def observation_fingerprint(layout) -> dict:
+    """The observation section of a fingerprint: the layout's fields, without the token budget unless the extra
+    signals are on (it only scales their `generated` entry)."""
+    observation = dataclasses.asdict(layout)
+    if not layout.extra_signals:
+        observation.pop("max_new_tokens")
+    return observation
+
+
 def env_fingerprint(env) -> dict:
     """The fingerprint of an env: `EBSDEnv` (live or replayed) or the vector replay env, wrapped or not."""
     import torch
@@ -66,10 +75,7 @@ def env_fingerprint(env) -> dict:
     clock = base.clock if isinstance(base.clock, str) else getattr(base.clock, "kind", str(base.clock))
     decoder = getattr(base, "decoder", None)
     temperature = float(getattr(decoder, "temperature", 0.0) or 0.0)
-    observation = dataclasses.asdict(layout)
-    if not layout.extra_signals:  # the budget only scales the `generated` extra signal
-        observation.pop("max_new_tokens")
-    return {"version": FINGERPRINT_VERSION, "pair": pair, "observation": observation,
+    return {"version": FINGERPRINT_VERSION, "pair": pair, "observation": observation_fingerprint(layout),
             "action": {"stop_mode": base.stop_mode, "min_draft_len": int(getattr(base, "min_draft_len", 0)),
                        "max_draft_len": int(base.max_draft_len), "temperature": temperature},
             "objective": OBJECTIVE,

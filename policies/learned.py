@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from pathlib import Path
 
 import numpy as np
 
-from ebsd_env.fingerprint import check_fingerprint, env_fingerprint, env_requirements, read_zip
+from ebsd_env.fingerprint import (
+    check_fingerprint,
+    env_fingerprint,
+    env_requirements,
+    observation_fingerprint,
+    read_zip,
+)
 from ebsd_env.objective import arm_value
 
 from .acceptance import AcceptanceModel
@@ -67,10 +72,8 @@ class PPOPolicy(Policy):
                               bool(self.allow_mismatch))
         elif self.layout is not None:  # bound to a layout alone: only the observation can be compared
             trained = None if self.fingerprint is None else {"observation": self.fingerprint["observation"]}
-            observation = dataclasses.asdict(self.layout)
-            if not self.layout.extra_signals:
-                observation.pop("max_new_tokens")
-            check_fingerprint(trained, {"observation": observation}, f"ppo:{self.path}", bool(self.allow_mismatch))
+            check_fingerprint(trained, {"observation": observation_fingerprint(self.layout)}, f"ppo:{self.path}",
+                              bool(self.allow_mismatch))
         expected = self.model.observation_space.shape
         if self.layout is not None and expected != (self.layout.size,):
             raise ValueError(f"{self.spec}: the model expects observations of shape {expected}, the env gives "
