@@ -92,9 +92,33 @@ class LMDraft(DraftStrategy):
 
 class QuantizedCopyDraft(LMDraft):
     """A weight-only int4 / int8 copy of the verifier (`ebsd_env.quantize`): an LM draft whose linears run
-    torch's CPU int kernels on bfloat16 activations; its logits are cast to float by the decoder."""
+    torch's CPU int kernels on bfloat16 activations; its logits are cast to float by the decoder. Where the
+    copy has a `QuantizedLlamaRunner` (plain Llama verifiers) it drafts through it, the same tokens without the
+    transformers forward's per-call overhead; otherwise through the transformers model, as an LM draft."""
 
     kind = "quantized"
+
+    def __init__(self, model: nn.Module):
+        super().__init__(model)
+        self.runner = getattr(model, "runner", None)
+
+    def start(self, prefix, previous_features=None):
+        if self.runner is None:
+            return super().start(prefix, previous_features)
+        self.runner.reset()
+        if prefix.shape[1]:
+            self.runner.forward(self.embeddable(prefix[0]))
+
+    def next_logits(self, sequence, in_draft, previous_features=None):
+        if self.runner is None:
+            return super().next_logits(sequence, in_draft, previous_features)
+        unseen = torch.tensor(sequence[self.runner.length:], device=self.device)
+        return self.runner.forward(self.embeddable(unseen))
+
+    def rollback(self, committed_before, committed):
+        if self.runner is None:
+            return super().rollback(committed_before, committed)
+        self.runner.crop(committed - 1)  # what the next verification feeds again starts there
 
 
 class FeatureDraft(DraftStrategy):

@@ -17,6 +17,15 @@ which the decoder casts to float32. The kernel computes w = (q - 8) * scale + ze
 zero to bfloat16 makes the drafter a close copy of the verifier rather than an exact one (greedy agreement
 about 0.98 for int4 and 0.97 for int8 on the embedded verifier).
 
+Decoding does not go through transformers' modules: for a plain Llama-family verifier, `QuantizedLlamaRunner`
+runs the same quantized weights in one flat loop, with q/k/v and gate/up fused into one matmul each, a
+preallocated KV cache and rotary tables computed once. At one token per call, the per-module bookkeeping of
+the transformers forward (cache objects, masks, hooks, repeated casts) cost as much as the int4 matmuls
+themselves; the runner removes it and gives the same tokens (`ebsd bench decoder` reports the drafter's cost
+ratio). `torch.compile` was tried on this path and not kept: compiled per layer it was no faster, and compiled
+over the whole body (dynamic cache length) it was ten times slower after a minute of compiling on a 2-core CPU.
+The transformers model stays the drafter's public face (transformers' assisted generation runs it).
+
 Never uses torchao: it does not work on this CPU build, and transformers imports it on its own once installed.
 """
 
@@ -196,6 +205,8 @@ def quantized_drafter(verifier: PreTrainedModel, kind: str, group_size: int = GR
             if param is not None and param.is_floating_point():
                 module._parameters[pname] = nn.Parameter(param.detach().to(ACTIVATION_DTYPE), requires_grad=False)
     drafter.config.dtype = ACTIVATION_DTYPE
+    # The fast decode path (a plain attribute: not a submodule, not in the state dict).
+    drafter.runner = QuantizedLlamaRunner(verifier, kind, group_size) if runner_problem(verifier) is None else None
     drafter.quantized_kind = kind  # `ebsd_env.drafting.strategy_for` drafts with it as a quantized copy
     return drafter.eval()
 
@@ -213,3 +224,135 @@ def requantization_error(model: PreTrainedModel, group_size: int = GROUP_SIZE) -
             error = (dequantize_int4(q, d, m, group_size) - linear.weight.float()).abs().max()
             worst = max(worst, float(error))
     return worst
+
+
+# ---------------------------------------------------------------------------------------------- fast decode
+def runner_problem(model: PreTrainedModel) -> str | None:
+    """Why `QuantizedLlamaRunner` cannot run this model's architecture (None if it can): it implements the plain
+    Llama block only (pre-RMSNorm, rotary attention with grouped KV heads, SiLU-gated MLP, no biases)."""
+    config = model.config.get_text_config()
+    if config.model_type not in ("llama",):
+        return f"model_type {config.model_type!r} is not llama"
+    rope = getattr(config, "rope_parameters", None) or getattr(config, "rope_scaling", None) or {}
+    if rope.get("rope_type", "default") != "default":
+        return f"rope type {rope.get('rope_type')!r}"
+    if getattr(config, "attention_bias", False) or getattr(config, "mlp_bias", False):
+        return "biased linear layers"
+    if getattr(config, "hidden_act", "silu") != "silu":
+        return f"activation {config.hidden_act!r}"
+    return None
+
+
+def _rope_theta(config) -> float:
+    rope = getattr(config, "rope_parameters", None) or {}
+    return float(rope.get("rope_theta", getattr(config, "rope_theta", 10000.0)))
+
+
+class _QuantizedMatmul:
+    """y = x @ W.T for a [N, K] float weight stored as int4 (groups) or int8 (per output channel)."""
+
+    def __init__(self, weight: torch.Tensor, kind: str, group_size: int):
+        weight = weight.detach().float()
+        if kind == "int4":
+            q, d, m = quantize_int4(weight, group_size)
+            self.packed = torch.ops.aten._convert_weight_to_int4pack_for_cpu(q, 1)
+            self.scales = torch.stack([d, m + 8 * d], dim=-1).transpose(0, 1).contiguous().to(ACTIVATION_DTYPE)
+            self.group_size = group_size
+        else:
+            self.packed, scale = quantize_int8(weight)
+            self.scales = scale.to(ACTIVATION_DTYPE)
+            self.group_size = None
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.group_size is None:
+            return torch.ops.aten._weight_int8pack_mm(x, self.packed, self.scales)
+        return torch.ops.aten._weight_int4pack_mm_for_cpu(x, self.packed, self.group_size, self.scales)
+
+
+class QuantizedLlamaRunner:
+    """Single-sequence decoding of a weight-only quantized Llama copy: ``forward(ids)`` feeds new tokens and
+    returns the last one's logits, ``crop(length)`` drops cached positions. The weights are those of
+    `quantized_drafter` (same quantization, same bfloat16 activations), so the runner drafts the same tokens;
+    what it drops is the transformers forward's per-call overhead (see the module docstring)."""
+
+    def __init__(self, verifier: PreTrainedModel, kind: str, group_size: int = GROUP_SIZE, capacity: int = 512):
+        config = verifier.config.get_text_config()
+        self.heads, self.kv_heads = config.num_attention_heads, config.num_key_value_heads
+        self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // self.heads
+        self.eps = config.rms_norm_eps
+        body = verifier.get_decoder()
+        self.layers = []
+        for layer in body.layers:
+            attention, mlp = layer.self_attn, layer.mlp
+            self.layers.append((
+                layer.input_layernorm.weight.detach().to(ACTIVATION_DTYPE),
+                _QuantizedMatmul(torch.cat([attention.q_proj.weight, attention.k_proj.weight,
+                                            attention.v_proj.weight]), kind, group_size),
+                _QuantizedMatmul(attention.o_proj.weight, kind, group_size),
+                layer.post_attention_layernorm.weight.detach().to(ACTIVATION_DTYPE),
+                _QuantizedMatmul(torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]), kind, group_size),
+                _QuantizedMatmul(mlp.down_proj.weight, kind, group_size)))
+        self.norm = body.norm.weight.detach().to(ACTIVATION_DTYPE)
+        self.embedding = verifier.get_input_embeddings().weight.detach().to(ACTIVATION_DTYPE)
+        self.head = _QuantizedMatmul(verifier.get_output_embeddings().weight, "int8", group_size)
+        # As transformers does: angles in float32, cast to the activations' dtype.
+        self.inv_freq = 1.0 / (_rope_theta(config) ** (torch.arange(0, self.head_dim, 2).float() / self.head_dim))
+        self.length = 0
+        self._allocate(capacity)
+
+    def _allocate(self, capacity: int) -> None:
+        positions = torch.outer(torch.arange(capacity).float(), self.inv_freq)
+        angles = torch.cat([positions, positions], dim=-1)
+        self.cos, self.sin = angles.cos().to(ACTIVATION_DTYPE), angles.sin().to(ACTIVATION_DTYPE)
+        shape = (len(self.layers), self.kv_heads, capacity, self.head_dim)
+        keys, values = torch.zeros(shape, dtype=ACTIVATION_DTYPE), torch.zeros(shape, dtype=ACTIVATION_DTYPE)
+        if hasattr(self, "keys"):
+            keys[:, :, :self.length], values[:, :, :self.length] = (self.keys[:, :, :self.length],
+                                                                  self.values[:, :, :self.length])
+        self.keys, self.values, self.capacity = keys, values, capacity
+
+    def reset(self) -> None:
+        self.length = 0
+
+    def crop(self, length: int) -> None:
+        self.length = min(self.length, max(0, length))
+
+    def _rms(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        # In float32 and cast back, as transformers' LlamaRMSNorm (a bfloat16 norm changes drafted tokens).
+        x32 = x.float()
+        return (x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)).to(ACTIVATION_DTYPE) * weight
+
+    @staticmethod
+    def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        half = x.shape[-1] // 2
+        return x * cos + torch.cat([-x[..., half:], x[..., :half]], dim=-1) * sin
+
+    @torch.inference_mode()
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        """Feed 1-D `ids` (the tokens after the cached ones); bfloat16 logits of the last one."""
+        count = ids.shape[0]
+        start, stop = self.length, self.length + count
+        if stop > self.capacity:
+            self._allocate(max(2 * self.capacity, stop))
+        heads, kv_heads, head_dim = self.heads, self.kv_heads, self.head_dim
+        q_width, kv_width = heads * head_dim, kv_heads * head_dim
+        cos, sin = self.cos[start:stop], self.sin[start:stop]
+        # One query attends to every cached key; a block of them needs the causal mask.
+        mask = None if count == 1 else torch.ones(count, stop, dtype=torch.bool).tril(start)
+        x = self.embedding[ids]
+        for index, (norm1, qkv, out, norm2, gate_up, down) in enumerate(self.layers):
+            projected = qkv(self._rms(x, norm1))
+            q = self._rotate(projected[:, :q_width].view(count, heads, head_dim).transpose(0, 1), cos, sin)
+            k = self._rotate(projected[:, q_width:q_width + kv_width].view(count, kv_heads, head_dim)
+                             .transpose(0, 1), cos, sin)
+            self.keys[index, :, start:stop] = k
+            self.values[index, :, start:stop] = projected[:, q_width + kv_width:].view(
+                count, kv_heads, head_dim).transpose(0, 1)
+            attended = torch.nn.functional.scaled_dot_product_attention(
+                q[None], self.keys[index:index + 1, :, :stop], self.values[index:index + 1, :, :stop],
+                attn_mask=mask, enable_gqa=True)
+            x = x + out(attended[0].transpose(0, 1).reshape(count, q_width))
+            gate, up = gate_up(self._rms(x, norm2)).chunk(2, dim=-1)
+            x = x + down(torch.nn.functional.silu(gate) * up)
+        self.length = stop
+        return self.head(self._rms(x[-1:], self.norm))[0]

@@ -12,11 +12,13 @@ from ebsd_env.models import DERIVED_DRAFTERS, ModelLoadError, ModelPair, derive_
 from ebsd_env.quantize import (
     Int4Linear,
     Int8Linear,
+    QuantizedLlamaRunner,
     dequantize_int4,
     quantize_int4,
     quantize_int8,
     quantized_drafter,
     requantization_error,
+    runner_problem,
 )
 from ebsd_env.tiny import tiny_model, tiny_pair, tiny_tokenizer
 
@@ -95,6 +97,41 @@ def test_quantized_drafters_keep_greedy_output_exact(kind):
         assert result.token_ids == reference
         drafted, accepted = drafted + result.stats["drafted"], accepted + result.stats["accepted"]
     assert 0 < accepted < drafted  # a near-copy: most draft tokens kept, some rejected and rolled back
+
+
+@pytest.mark.parametrize("kind", ["int4", "int8"])
+def test_runner_gives_the_transformers_forward_logits_through_blocks_and_crops(kind):
+    verifier = tiny_model(40, seed=4, layers=3, hidden=64)
+    drafter = quantized_drafter(verifier, kind)
+    assert isinstance(drafter.runner, QuantizedLlamaRunner)
+    runner = QuantizedLlamaRunner(verifier, kind, capacity=4)  # small: the cache has to grow on the way
+    ids = torch.randint(0, 40, (12,), generator=torch.Generator().manual_seed(0))
+
+    def reference(prefix):
+        with torch.inference_mode():
+            return drafter(input_ids=prefix[None]).logits[0, -1].float()
+
+    def check(logits, prefix):
+        expected = reference(prefix)
+        assert logits.dtype == torch.bfloat16 and logits.shape == expected.shape
+        assert (logits.float() - expected).abs().max() < 0.05 * expected.abs().max()
+        assert int(logits.argmax()) == int(expected.argmax())
+
+    check(runner.forward(ids[:5]), ids[:5])  # a prompt block
+    for stop in range(6, 9):  # token by token
+        check(runner.forward(ids[stop - 1:stop]), ids[:stop])
+    runner.crop(6)  # a rejected draft: positions 6.. go
+    assert runner.length == 6
+    check(runner.forward(ids[6:10]), ids[:10])  # a verified block fed again
+    assert runner.capacity >= 10
+
+
+def test_runner_is_used_for_llama_only():
+    assert runner_problem(tiny_model(20, seed=0)) is None
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    gpt2 = GPT2LMHeadModel(GPT2Config(vocab_size=20, n_embd=32, n_layer=1, n_head=2, n_positions=64))
+    assert "not llama" in runner_problem(gpt2)
 
 
 def _exact_joint(pair, ids, temperature, length):
