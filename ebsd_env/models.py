@@ -43,9 +43,9 @@ EMBEDDED_GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # Drafters derived from the verifier's own weights (no extra download), by name.
 DERIVED_DRAFTERS = {
     "int4": "weight-only int4 copy of the verifier (groups of 32, int8 output head, bfloat16 activations; "
-            "CPU only: agreement ~0.98-1.0 at ~0.4 of a verifier step on the embedded verifier)",
+            "CPU only: agreement ~0.96-1.0 at ~0.35 of a verifier step on the embedded verifier; the default)",
     "int8": "weight-only int8 copy of the verifier (per output channel, bfloat16 activations; CPU only: "
-            "agreement ~0.94-0.97 at ~0.65 of a verifier step)",
+            "agreement ~0.94-0.97 at ~0.5 of a verifier step)",
     "int8-dynamic": "dynamically int8-quantized copy of the verifier (activations quantized too: agreement ~0.5)",
     "bf16": "bfloat16 copy of the verifier (a near-copy: agreement ~0.98, little for a stop rule to learn)",
     "self": "the verifier itself (every draft token is accepted under greedy decoding)",
@@ -55,8 +55,19 @@ DERIVED_DRAFTERS = {
     "ngram": "prompt lookup, no model: proposes what followed the longest earlier repeat of the last 1-3 tokens "
              "(`ebsd_env.drafting.NGramDraft`; its confidence is the spread of those followers)",
 }
-# The drafter shipped with the package (ebsd_env/drafters/smollm2-135m-feature, see its model card).
-DEFAULT_DRAFTER = "distilled"
+# The default drafter is the one with the best measured held-out speedup on the development CPU (`ebsd bench
+# decoder --drafters` and `ebsd eval --drafters`, docs/benchmarks.md): the int4 copy of the verifier. Its kernels
+# run on the CPU with a float32 verifier only; elsewhere the default is the shipped feature drafter
+# (ebsd_env/drafters/smollm2-135m-feature, see its model card).
+DEFAULT_DRAFTER = "int4"
+NON_CPU_DEFAULT_DRAFTER = "distilled"
+
+
+def default_drafter(device: str | torch.device = "cpu", dtype: torch.dtype | None = None,
+                    device_map: str | dict | None = None) -> str:
+    """`DEFAULT_DRAFTER` where it runs (a float32 verifier on the CPU), else `NON_CPU_DEFAULT_DRAFTER`."""
+    on_cpu = device_map is None and torch.device(device).type == "cpu" and dtype in (None, torch.float32)
+    return DEFAULT_DRAFTER if on_cpu else NON_CPU_DEFAULT_DRAFTER
 
 # Strings the tokenizer check encodes with both tokenizers: prose, code, digits, unicode, whitespace.
 _TOKENIZER_PROBES = (
@@ -282,7 +293,8 @@ def load_pair(drafter: str | None = None, verifier: str | None = None, device: s
 
     Args:
         drafter: a Hugging Face id, local folder or ``.gguf`` file, or one of `DERIVED_DRAFTERS` built from the
-            verifier's weights. Default: `DEFAULT_DRAFTER`.
+            verifier's weights. Default: `default_drafter` (``int4`` on the CPU, the shipped feature drafter
+            elsewhere).
         verifier: a Hugging Face id, local folder or ``.gguf`` file. Default: the embedded SmolLM2-135M-Instruct.
         device: where both models run (``"cpu"``, ``"cuda"``, ...), unless ``device_map`` spreads the verifier.
         dtype: the verifier's dtype (default float32); a loaded drafter gets the same.
@@ -298,7 +310,7 @@ def load_pair(drafter: str | None = None, verifier: str | None = None, device: s
     """
     kernels = _kernels_from_alias(kernels, fast_kernels)
     verifier_name = verifier or EMBEDDED_VERIFIER
-    drafter_name = drafter or DEFAULT_DRAFTER
+    drafter_name = drafter or default_drafter(device, dtype, device_map)
     # What the device rules out is refused before any model is loaded.
     if device_map is None and kernels in VARIANTS and not VARIANTS[kernels].available(torch.device(device)):
         raise ModelLoadError(f"kernels={kernels!r} cannot run on {torch.device(device).type!r} (it needs "
@@ -336,7 +348,7 @@ def cached_pair(drafter: str | None = None, verifier: str | None = None, device:
                 fast_kernels: bool | None = None) -> ModelPair:
     """`load_pair` memoised per process, so environments and vectorised copies share one loaded pair."""
     kernels = _kernels_from_alias(kernels, fast_kernels)
-    key = (drafter or DEFAULT_DRAFTER, verifier or EMBEDDED_VERIFIER, str(device), str(dtype), kernels)
+    key = (drafter or default_drafter(device, dtype), verifier or EMBEDDED_VERIFIER, str(device), str(dtype), kernels)
     with _PAIR_CACHE_LOCK:
         if key not in _PAIR_CACHE:
             _PAIR_CACHE[key] = load_pair(drafter, verifier, device, dtype, kernels=kernels)

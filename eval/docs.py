@@ -94,6 +94,23 @@ def _speedup(variant: str, against: str = "speedup_vs_verifier", source: str = E
     return Figure(source, lambda summary: f"{_overall(summary, variant)[against]['mean']:.2f}×")
 
 
+def _category_table(summary: dict) -> str:
+    """The default run per category: the verifier alone, the best fixed k and the fastest non-privileged policy
+    (both picked per category on these prompts) against the verifier alone."""
+    condition = _condition(summary)
+    results = condition["results"]
+    fair = [v for v in results if v != "no-spec" and not v.startswith("oracle")]
+    lines = ["| category | verifier alone tok/s | best fixed k | fastest policy | paying? |", "|---|---|---|---|---|"]
+    for category in condition["categories"]:
+        fixed = condition["best_fixed_k"][category]
+        best = max(fair, key=lambda v: results[v][category]["speedup_vs_verifier"]["mean"])
+        ratio = results[best][category]["speedup_vs_verifier"]["mean"]
+        lines.append(f"| {category} | {results['no-spec'][category]['tokens_per_s']['mean']:.1f} | "
+                     f"{fixed.removeprefix('fixed-k:')} at {results[fixed][category]['speedup_vs_verifier']['mean']:.2f}× | "
+                     f"{best} at {ratio:.2f}× | {'yes' if ratio > 1.0 else 'no'} |")
+    return "\n" + "\n".join(lines) + "\n"
+
+
 def _stop_mode_table(summary: dict) -> str:
     """The `--ablation stop-mode` run: each rule's speed-up over the verifier alone in both stop modes."""
     names = {"entropy-abs:theta=0.5": "entropy-abs θ = 0.5", "entropy-abs:theta=1.5": "entropy-abs θ = 1.5",
@@ -312,12 +329,14 @@ FIGURES: dict[str, Figure] = {
     "drafter.agreement.translation": Figure(
         DRAFTER_CARD, lambda card: f"{_heldout(card)['per_category']['translation']:.2f}"),
     "drafter.agreement_table": Figure(DRAFTER_CARD, _agreement_table),
-    # The default `ebsd eval` run (docs/results/eval-default): the shipped drafter on its held-out prompts.
+    # The default `ebsd eval` run (docs/results/eval-default): the default drafter (int4 on the CPU).
     "eval-default.cost_ratio": Figure(EVAL_DEFAULT, _cost_ratio),
     "eval-default.prompts": Figure(EVAL_DEFAULT, lambda summary: str(summary["meta"]["prompts"])),
+    "eval-default.drafter": Figure(EVAL_DEFAULT, lambda summary: f"`{summary['meta']['drafter']}`"),
+    "eval-default.category_table": Figure(EVAL_DEFAULT, _category_table),
     "eval-default.entropy-abs-1.5.vs_verifier": _speedup("entropy-abs:theta=1.5"),
     "eval-default.entropy-abs-1.5.vs_best_fixed_k": _speedup("entropy-abs:theta=1.5", "speedup_vs_best_fixed_k"),
-    "eval-default.fixed-k-2.vs_verifier": _speedup("fixed-k:k=2"),
+    "eval-default.fixed-k-8.vs_verifier": _speedup("fixed-k:k=8"),
     "eval-default.oracle-first-reject.vs_verifier": _speedup("oracle-first-reject"),
     "eval-default.verifier_tokens_per_s": Figure(
         EVAL_DEFAULT, lambda summary: f"{_overall(summary, 'no-spec')['tokens_per_s']['mean']:.1f}"),

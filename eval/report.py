@@ -268,6 +268,11 @@ def write_report(summary: dict, rows: list[dict], out: Path) -> Path:
               _stop_mode_line(meta),
               f"- Episodes analysed: {summary['episodes']}; conditions: {', '.join(summary['conditions'])}",
               f"- Finished {meta['finished']}"]
+    if meta.get("machine"):  # this invocation's machine (a resumed run's earlier episodes may have run on another)
+        before, after = meta["machine"], meta.get("machine_after") or {}
+        lines.append(f"- Machine: {before['cpu']}, {before['cores']} cores; 1-minute load "
+                     f"{before['load_1min']:.2f} before the episodes, {after.get('load_1min', float('nan')):.2f} after"
+                     + (f" ({meta['busy_warning']})" if meta.get("busy_warning") else ""))
     lines += [f"- {note}" for note in meta.get("notes", [])]
     lines.append("")
     for label, cond in summary["conditions"].items():

@@ -468,6 +468,10 @@ def _evaluate(config: EvalConfig, pair, held_out: set[str] | None = None) -> Pat
     todo = [item for item in todo if row_key(item[1].label, prompts[item[2]]["id"], item[3], item[0].temperature,
                                              item[0].max_new_tokens) not in done]
     total = len(plan.conditions) * len(plan.variants) * len(prompts) * len(config.seeds)
+    from ebsd_env.kernels import machine_state, warn_if_busy
+
+    # Wall-clock speedups are only comparable on a quiet machine: say so when it is not, and keep the load.
+    machine_before, busy = machine_state(), (warn_if_busy() if config.clock == "wall" else None)
     envs: dict[tuple, object] = {}
     policies: dict[tuple, object] = {}
     base_env = {"entropy": config.entropy, "entropy_param": config.entropy_param,
@@ -522,7 +526,8 @@ def _evaluate(config: EvalConfig, pair, held_out: set[str] | None = None) -> Pat
     wanted = {row_key(v.label, p["id"], s, c.temperature, c.max_new_tokens) for c in plan.conditions
               for v in plan.variants for p in prompts for s in config.seeds}
     current = [row for row in rows if row["key"] in wanted]
-    meta = run_meta(config, plan, pair, prompts, envs, probes)
+    meta = {**run_meta(config, plan, pair, prompts, envs, probes), "machine": machine_before,
+            "machine_after": machine_state(), "busy_warning": busy}
     finish(out, current, meta, tensorboard=config.tensorboard)
     return out
 

@@ -47,6 +47,9 @@ MAX_DRAFT_LEN = 16
 GOAL_VS_STATIC, GOAL_VS_ORACLE = 1.15, 0.9
 
 
+VERDICT_DRAFTER = "distilled"  # the shipped feature drafter: what the traces, tuning and PPO were made for
+
+
 @dataclass
 class VerdictConfig:
     step: tyro.conf.Positional[Literal["calibrate", "replay", "live", "report", "release"]]
@@ -58,6 +61,9 @@ class VerdictConfig:
     2-core machine; `ebsd bench decoder` measures it)."""
     max_new_tokens: int = 64
     """Tokens per prompt (as recorded)."""
+    drafter: str = VERDICT_DRAFTER
+    """The pair's drafter (calibrate, live): the verdict was run, and its policy trained, for the feature
+    drafter, whatever the project's default drafter is."""
     results: Path = Path("docs/results/verdict")
     """report: where verdict.json, report.md and the performance-profile plot go."""
     tiny: Literal["copy", "random", "noisy"] | None = None
@@ -108,7 +114,7 @@ def calibrate(config: VerdictConfig) -> None:
         return
     configure_threads(config.threads)
     warn_if_busy()
-    costs = fit_costs(cached_pair())
+    costs = fit_costs(cached_pair(config.drafter))
     costs.save(path)
     runs = ", ".join(f"k={r['k']} {r['error']:+.1%}" for r in costs.validation.get("runs", []))
     print(f"[verdict] model clock at {config.threads} threads: verify(1) {costs.verify_cost(1) * 1e3:.1f} ms, draft "
@@ -206,6 +212,7 @@ def live(config: VerdictConfig) -> None:
 
     evaluate(EvalConfig(prompts=str(config.out / "split" / "verdict.jsonl"), policies=tuple(chosen.values()),
                         limit_per_category=0, max_new_tokens=config.max_new_tokens, clock="wall",
+                        drafter=None if config.tiny else config.drafter,
                         out=str(config.out / "eval-live"), threads=config.threads, max_draft_len=MAX_DRAFT_LEN,
                         tensorboard=False, tiny=config.tiny))
     # The machine as the live run ended (its load average covers the run's last minutes).

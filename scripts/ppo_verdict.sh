@@ -16,21 +16,22 @@ STEPS=${STEPS:-1000000}
 SEEDS=${SEEDS:-"1 2 3"}
 RULES=${RULES:-"entropy-abs entropy-rel entropy-window entropy-pos hf-confidence hf-heuristic svip adaedl-like draft-verify kangaroo llamacpp bandit-ucb bandit-exp3"}
 # PPO variants: name and options (observation kinds and a longer entropy history).
+DRAFTER=${DRAFTER:-distilled}          # the pair's drafter: the shipped feature drafter, not the project default
 SECOND_DRAFTER=${SECOND_DRAFTER-ngram}   # another drafter of the zoo trained on (empty: none)
 VARIANTS=${VARIANTS:-"mlp-h8: mlp-h16:--history=16 ltd:--observation=ltd ltd-entropy:--observation=ltd+entropy"}
 
 # 1. Prompts: verdict prompts nothing learned from, and training prompts (docs/training.md says how).
-[[ -f $OUT/split/split.json ]] || $EBSD split --out "$OUT/split" --threads "$THREADS"
+[[ -f $OUT/split/split.json ]] || $EBSD split --out "$OUT/split" --threads "$THREADS" --drafter "$DRAFTER"
 
 # 2. Greedy traces of both sets: training traces for tuning and PPO, verdict traces for oracle-dp shares only.
 for set in train verdict; do
   $EBSD record --out "$OUT/traces-$set" --prompt-source "$OUT/split/$set.jsonl" --max-new-tokens "$TOKENS" \
-    --max-draft-len 16 --threads "$THREADS" --batched
+    --max-draft-len 16 --threads "$THREADS" --batched --drafter "$DRAFTER"
 done
 
 # The model clock every replay below runs on: calibrated at the live verdict's threads (the verifier alone is
 # fastest there), on a quiet machine, and checked against the wall clock (printed).
-$PY -m eval.verdict calibrate --out "$OUT" --threads "$EVAL_THREADS"
+$PY -m eval.verdict calibrate --out "$OUT" --threads "$EVAL_THREADS" --drafter "$DRAFTER"
 
 # 3. Every entropy rule, field rule and bandit, tuned per category and overall on the training traces.
 for rule in $RULES; do
@@ -52,7 +53,7 @@ for variant in $VARIANTS; do
     $EBSD train ppo --traces "$OUT/traces-train" --clock model --num-envs 64 --max-new-tokens "$TOKENS" \
       --total-timesteps "$STEPS" --seed "$seed" --exp-name "$name" --runs-dir "$OUT/ppo" --threads "$THREADS" \
       --eval-prompts-per-category 2 --eval-freq 20480 --checkpoint-freq 100000 --live-eval-freq "$live" \
-      --cost-model "$OUT/cost_model.json" \
+      --cost-model "$OUT/cost_model.json" --drafter "$DRAFTER" \
       --no-progress-bar ${options//=/ }
   done
 done
@@ -79,7 +80,7 @@ if [[ ! -f $(ls -d "$OUT"/ppo-live/*/record.json 2>/dev/null | head -1 || echo n
   $EBSD train ppo --traces "$OUT/traces-train" --clock model --num-envs 64 --max-new-tokens "$TOKENS" \
     --total-timesteps "$STEPS" --seed "${SEEDS%% *}" --exp-name mlp-h8-live --runs-dir "$OUT/ppo-live" \
     --threads "$EVAL_THREADS" --eval-prompts-per-category 2 --eval-freq 20480 --checkpoint-freq 100000 \
-    --live-eval-freq $((STEPS / 4)) --cost-model "$OUT/cost_model.json" --no-progress-bar
+    --live-eval-freq $((STEPS / 4)) --cost-model "$OUT/cost_model.json" --drafter "$DRAFTER" --no-progress-bar
 fi
 
 [[ -z ${STOP_AFTER_TRAINING:-} ]] || exit 0  # e.g. to run the live verdict later, on a quiet machine
@@ -87,7 +88,7 @@ fi
 # 5. Replay comparison on the verdict traces (model clock; every seed, every tuned rule, oracle-dp), then the
 #    live verdict on the wall clock (the best seed of each variant; resumes), then the report.
 $PY -m eval.verdict replay --out "$OUT"
-$PY -m eval.verdict live --out "$OUT" --threads "$EVAL_THREADS"
+$PY -m eval.verdict live --out "$OUT" --threads "$EVAL_THREADS" --drafter "$DRAFTER"
 $PY -m eval.verdict report --out "$OUT" --results docs/results/verdict
 $PY -m eval.verdict release --out "$OUT"      # the best learned policy -> policies/trained/ppo_embedded.zip
 $PY -m eval.docs                                # the README's and docs' figures from docs/results/verdict

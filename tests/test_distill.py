@@ -43,6 +43,38 @@ def test_drafter_logits_are_minus_inf_outside_the_head_and_cache_consistent(copy
     assert cache.get_seq_length() == 3
 
 
+def test_training_time_test_passes_are_the_draft_tokens_inference_computes(copy_pair):
+    """Pass s at position p of `unrolled_features` must equal draft token s of a draft that began at p - s + 1,
+    computed as the decoder drafts: cache over the verifier's features, then one token at a time on its own."""
+    from train.drafter.feature import unrolled_features
+
+    torch.manual_seed(0)
+    drafter = FeatureDrafter(copy_pair.verifier, 1, torch.arange(copy_pair.vocab_size), init_layers=()).eval()
+    ids = torch.tensor([[4, 9, 12, 5, 30, 7, 2], [3, 8, 1, 6, 0, 0, 0]])
+    mask = torch.tensor([[1] * 7, [1] * 4 + [0] * 3])
+    features = torch.randn(2, 7, drafter.config.hidden_size)  # stand-ins for the verifier's f_p
+    previous = torch.cat([torch.zeros(2, 1, features.shape[-1]), features[:, :-1]], 1)
+    with torch.no_grad():
+        passes = unrolled_features(drafter, ids, previous, mask, steps=3)
+        for b, length in enumerate(mask.sum(1).tolist()):
+            for start in range(length):  # the draft's first token sits at `start`
+                cache = DynamicCache()
+                if start:
+                    drafter.features(ids[b:b + 1, :start], previous[b:b + 1, :start], cache=cache, use_cache=True)
+                feature = previous[b:b + 1, start:start + 1]
+                for step in range(1, 4):
+                    p = start + step - 1
+                    if p >= length:
+                        break
+                    feature = drafter.features(ids[b:b + 1, p:p + 1], feature, cache=cache, use_cache=True)
+                    torch.testing.assert_close(passes[step - 1][b, p], feature[0, 0], atol=1e-5, rtol=1e-4)
+    # A plain causal second pass (what the mask replaces) gives other features: the test can tell them apart.
+    own = torch.cat([torch.zeros(2, 1, features.shape[-1]), passes[0][:, :-1]], 1)
+    with torch.no_grad():
+        causal = drafter.features(ids, own, attention_mask=mask)
+    assert (causal[0, 3:] - passes[1][0, 3:]).abs().max() > 1e-3
+
+
 def test_drafter_rejects_bad_arguments(copy_pair):
     with pytest.raises(ValueError, match="head_index"):
         DistilledDrafter(copy_pair.verifier, 1, torch.tensor([0, copy_pair.vocab_size]))

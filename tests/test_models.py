@@ -92,12 +92,31 @@ def test_auto_kernels_are_measured_once_and_recorded_per_model(tmp_path):
     assert again.metadata["kernel_selection"]["drafter"]["source"] == "no float32 linear layers"
 
 
-@pytest.mark.slow
-def test_shipped_drafter_is_the_default_small_and_exact(embedded_pair):
-    from ebsd_env.drafters import SHIPPED_DRAFTER, FeatureDrafter
+def test_default_drafter_is_int4_where_its_kernels_run_and_the_feature_drafter_elsewhere():
+    from ebsd_env.models import default_drafter
 
-    pair = embedded_pair
-    assert pair.drafter_name == "distilled" and isinstance(pair.drafter, FeatureDrafter)
+    assert default_drafter() == default_drafter("cpu", torch.float32) == "int4"
+    assert default_drafter("cuda") == default_drafter("cpu", torch.bfloat16) == "distilled"
+    assert default_drafter("cpu", device_map="auto") == "distilled"
+
+
+@pytest.mark.slow
+def test_default_embedded_pair_drafts_with_the_int4_runner(embedded_pair):
+    from ebsd_env.drafting import QuantizedCopyDraft, strategy_for
+    from ebsd_env.quantize import QuantizedLlamaRunner
+
+    assert embedded_pair.drafter_name == "int4"
+    strategy = strategy_for(embedded_pair.drafter)
+    assert isinstance(strategy, QuantizedCopyDraft) and isinstance(strategy.runner, QuantizedLlamaRunner)
+
+
+@pytest.mark.slow
+def test_shipped_feature_drafter_is_small_and_exact():
+    from ebsd_env.drafters import SHIPPED_DRAFTER, FeatureDrafter
+    from ebsd_env.models import cached_pair
+
+    pair = cached_pair("distilled")
+    assert isinstance(pair.drafter, FeatureDrafter)
     weights = SHIPPED_DRAFTER / "model.safetensors"
     assert weights.stat().st_size <= 25 * 2**20 and (SHIPPED_DRAFTER / "README.md").is_file()
     # Shares the verifier's tokenizer: it reads the verifier's own embedding and drafts over its vocabulary.

@@ -71,13 +71,15 @@ class FeatureDrafter(DrafterModule):
 
     def features(self, input_ids: torch.Tensor, verifier_features: torch.Tensor,
                  attention_mask: torch.Tensor | None = None, cache: DynamicCache | None = None,
-                 use_cache: bool = False) -> torch.Tensor:
-        """Predicted features f^_j for tokens x_j, given f_{j-1} for each ([B, T] ids, [B, T, H] features)."""
+                 use_cache: bool = False, position_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """Predicted features f^_j for tokens x_j, given f_{j-1} for each ([B, T] ids, [B, T, H] features).
+        `attention_mask` may be a 2-D padding mask or a prepared [B, 1, T, keys] boolean one (training-time
+        test); `position_ids` default to the positions after the cached ones."""
         with torch.no_grad():  # the shared embedding stays frozen even while the drafter trains
             embeds = self._embedding(input_ids).to(self.dtype)
         fused = self.fuse(torch.cat([embeds, verifier_features.to(self.dtype)], dim=-1))
-        return self.model(inputs_embeds=fused, attention_mask=attention_mask, cache=cache,
-                          use_cache=use_cache).last_hidden_state
+        return self.model(inputs_embeds=fused, attention_mask=attention_mask, cache=cache, use_cache=use_cache,
+                          position_ids=position_ids).last_hidden_state
 
     def head_logits(self, features: torch.Tensor) -> torch.Tensor:
         """Logits over the head tokens only ([..., head_size])."""

@@ -102,8 +102,11 @@ class DistillConfig(ThreadArgs, PromptArgs):
     the first num_layers for the token-level one; empty for random)."""
     feature_weight: float = 1.0
     """Feature drafter: weight of the smooth-L1 feature loss next to the distillation loss."""
-    second_pass_weight: float = 0.5
-    """Feature drafter: weight of the pass that reads the drafter's own features (later draft tokens)."""
+    draft_steps: int = 3
+    """Feature drafter: passes unrolled per training step (EAGLE-3's training-time test): pass s is trained as
+    draft token s, reading the drafter's own earlier predictions; 1 trains the first draft token only."""
+    later_step_weight: float = 0.5
+    """Feature drafter: pass s's loss is weighted later_step_weight ** (s - 1)."""
     max_len: int = 384
     """Feature drafter: records are cut to their last this-many tokens per step."""
     text_prompts_per_category: int = 0
@@ -227,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
         raise FileNotFoundError(f"--init-from {config.init_from} holds no exported drafter (config.json): point it "
                                 "to the export/ folder of an earlier `ebsd distill` run")
     check_threads(config)
+    if config.draft_steps < 1:
+        raise ValueError(f"--draft-steps {config.draft_steps}: need at least 1 (1 trains the first draft token only)")
     configure_threads(config.threads)
     run_dir = _run_dir(config)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -290,11 +295,11 @@ def main(argv: list[str] | None = None) -> int:
 
         def loss_and_hits(batch):
             return distill_feature.loss_and_hits(model, batch, to_head, config.feature_weight,
-                                                 config.second_pass_weight, config.max_len)
+                                                 config.draft_steps, config.later_step_weight, config.max_len)
 
         def evaluate():
             return distill_feature.evaluate(model, heldout_records, to_head, config.batch_size,
-                                            config.feature_weight)
+                                            config.feature_weight, config.draft_steps)
     else:
         model = DistilledDrafter(verifier, config.num_layers, head_index, config.init_layers).train()
 

@@ -6,8 +6,14 @@ once more, teacher-forced, to keep at *every* position j (prompt tokens included
 ``{"prompt_id", "category", "mode", "start", "ids" [T], "features" [T, H], "next_ids" [T, k], "next_probs" [T, k]}``.
 
 Loss (EAGLE, Li et al. 2024): smooth-L1 between the predicted and the verifier's features plus cross-entropy of
-the draft head to the teacher's top-k, on two passes: pass 1 reads the verifier's features f_{j-1}; pass 2 reads
-the drafter's own pass-1 predictions instead, as the second and later tokens of a draft do.
+the draft head to the teacher's top-k, over `steps` unrolled passes, EAGLE-3's *training-time test* (Li et al.
+2025, arXiv:2503.01840, section 3.2): pass 1 reads the verifier's features f_{p-1} (the first token of a draft);
+pass s >= 2 reads pass s - 1's prediction at p - 1, as draft token s does. Pass s at p is draft token s of a draft
+that began at p - s + 1, so it attends as that draft token does at inference: to pass 1's keys up to p - s + 1
+(computed from the verifier's features) and to pass r's key at p - s + r for r = 2..s (the draft's own earlier
+tokens). Later passes reuse the earlier passes' keys and values through the cache (`unrolled_features`); a
+plain causal second pass would instead let draft token 2 see a context built from predicted features only,
+which inference never shows it. Pass s's loss is weighted ``later_weight ** (s - 1)``.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from transformers import DynamicCache
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
@@ -115,30 +122,56 @@ def _pass_losses(model: FeatureDrafter, predicted: torch.Tensor, target: torch.T
     return F.smooth_l1_loss(predicted, target), distill, log_q.argmax(-1)
 
 
+def draft_step_mask(valid: torch.Tensor, step: int) -> torch.Tensor:
+    """[B, 1, W, step * W] boolean attention mask (True = attend) of pass `step` >= 2 over the keys of passes
+    1..step (cached in that order): query p sees pass 1's keys j <= p - step + 1 that are not padding, and pass
+    r's key at p - step + r for r = 2..step (its own key at p included, so no row is empty)."""
+    batch, width = valid.shape
+    query, key = torch.arange(width)[:, None], torch.arange(width)[None, :]
+    blocks = [(key <= query - step + 1)[None] & valid[:, None, :]]
+    blocks += [(key == query - step + r)[None].expand(batch, width, width) for r in range(2, step + 1)]
+    return torch.cat(blocks, dim=-1)[:, None]
+
+
+def unrolled_features(model: FeatureDrafter, ids: torch.Tensor, previous: torch.Tensor, mask: torch.Tensor,
+                      steps: int) -> list[torch.Tensor]:
+    """Predicted features of passes 1..`steps` ([B, W, H] each): pass 1 reads `previous` (the verifier's
+    features f_{p-1}), pass s reads pass s - 1's output shifted by one position, attending as draft token s
+    does (`draft_step_mask`)."""
+    cache = DynamicCache()
+    outputs = [model.features(ids, previous, attention_mask=mask, cache=cache, use_cache=True)]
+    positions = torch.arange(ids.shape[1]).expand_as(ids)
+    for step in range(2, steps + 1):
+        own = torch.cat([outputs[-1].new_zeros(ids.shape[0], 1, outputs[-1].shape[-1]), outputs[-1][:, :-1]], 1)
+        outputs.append(model.features(ids, own, attention_mask=draft_step_mask(mask.bool(), step), cache=cache,
+                                      use_cache=True, position_ids=positions))
+    return outputs
+
+
 def loss_and_hits(model: FeatureDrafter, records: list[dict], to_head: torch.Tensor, feature_weight: float,
-                  second_pass_weight: float, max_len: int = 512):
-    """Training loss, and per pass the head's top-1 hits against the teacher's top-1 on generated positions."""
+                  steps: int = 3, later_weight: float = 0.5, max_len: int = 512):
+    """Training loss over `steps` unrolled passes, and per pass the head's top-1 hits against the teacher's top-1
+    on generated positions (pass s: draft token s)."""
     ids, mask, previous, target, head_ids, teacher_probs, teacher_top1, generated = _batch(records, to_head,
                                                                                           max_len)
     valid = mask.bool()
-    first = model.features(ids, previous, attention_mask=mask)
-    feature_loss, distill, argmax = _pass_losses(model, first, target, head_ids, teacher_probs, valid)
-    loss = feature_weight * feature_loss + distill
-    hits = [(model.head_index[argmax] == teacher_top1[valid])[generated[valid]]]
-    if second_pass_weight > 0:
-        own = torch.cat([first.new_zeros(first.shape[0], 1, first.shape[-1]), first[:, :-1]], dim=1)
-        second = model.features(ids, own, attention_mask=mask)
-        feature_loss2, distill2, argmax2 = _pass_losses(model, second, target, head_ids, teacher_probs, valid)
-        loss = loss + second_pass_weight * (feature_weight * feature_loss2 + distill2)
-        hits.append((model.head_index[argmax2] == teacher_top1[valid])[generated[valid]])
+    loss, hits = 0.0, []
+    for step, predicted in enumerate(unrolled_features(model, ids, previous, mask, steps), start=1):
+        # Pass s at p continues a draft that began at p - s + 1: it needs that many positions before it.
+        usable = valid.clone()
+        usable[:, :step - 1] = False
+        feature_loss, distill, argmax = _pass_losses(model, predicted, target, head_ids, teacher_probs, usable)
+        loss = loss + later_weight ** (step - 1) * (feature_weight * feature_loss + distill)
+        hits.append((model.head_index[argmax] == teacher_top1[usable])[generated[usable]])
     return loss, hits
 
 
 @torch.no_grad()
 def evaluate(model: FeatureDrafter, records: list[dict], to_head: torch.Tensor, batch_size: int,
-             feature_weight: float) -> dict:
+             feature_weight: float, steps: int = 3) -> dict:
     """Held-out greedy agreement on the generated positions of greedy records: ``agreement`` from the verifier's
-    features (the first token of a draft), ``agreement_own`` from the drafter's own (later draft tokens)."""
+    features (the first token of a draft), ``agreement_own`` for the second draft token (it reads the drafter's
+    own feature and attends as inference does), ``agreement_by_step`` for draft tokens 1..`steps`."""
     model.eval()
     hits: dict[str, list[list[torch.Tensor]]] = {}
     losses, covered = [], []
@@ -148,7 +181,7 @@ def evaluate(model: FeatureDrafter, records: list[dict], to_head: torch.Tensor, 
     for category, group in sorted(by_category.items()):
         for start in range(0, len(group), batch_size):
             chunk = group[start:start + batch_size]
-            loss, chunk_hits = loss_and_hits(model, chunk, to_head, feature_weight, 1.0)
+            loss, chunk_hits = loss_and_hits(model, chunk, to_head, feature_weight, max(2, steps), 1.0)
             losses.append(float(loss))
             hits.setdefault(category, []).append(chunk_hits)
             covered += [to_head[r["next_ids"][r["start"] - 1:-1, 0].long()] >= 0 for r in chunk]
@@ -159,6 +192,7 @@ def evaluate(model: FeatureDrafter, records: list[dict], to_head: torch.Tensor, 
 
     every = [h for groups in hits.values() for h in groups]
     return {"loss": sum(losses) / len(losses), "agreement": rate(0, every), "agreement_own": rate(1, every),
+            "agreement_by_step": [rate(i, every) for i in range(len(every[0]))],
             "per_category": {c: rate(0, groups) for c, groups in hits.items()},
             "per_category_own": {c: rate(1, groups) for c, groups in hits.items()},
             "head_coverage": float(torch.cat(covered).float().mean()),
