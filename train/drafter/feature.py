@@ -21,9 +21,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from transformers import DynamicCache
 import torch.nn.functional as F
 from tqdm.auto import tqdm
+from transformers import DynamicCache
 
 from ebsd_env.drafters import FeatureDrafter
 
