@@ -158,10 +158,12 @@ def _exact_joint(pair, ids, temperature, length):
     return joint
 
 
-def test_int4_drafter_sampling_is_lossless():
+@pytest.mark.parametrize("kind", ["int4", "int8"])
+def test_quantized_drafter_sampling_is_lossless(kind):
     base = tiny_pair("copy", seed=3, alphabet="abcd")  # 7 tokens: enough samples in every cell
-    pair = ModelPair(derive_drafter(base.verifier, "int4"), base.verifier, base.tokenizer, "int4",
+    pair = ModelPair(derive_drafter(base.verifier, kind), base.verifier, base.tokenizer, kind,
                      base.verifier_name)
+    assert pair.drafter.runner is not None  # drafts through the flat decode loop
     decoder = SpeculativeDecoder(pair, temperature=1.0, seed=7)
     ids = decoder.encode_prompt("abca")
     expected = _exact_joint(pair, ids, 1.0, 3)
@@ -175,7 +177,7 @@ def test_int4_drafter_sampling_is_lossless():
     assert set(counts) <= set(expected)
     assert _pvalue(counts, expected, n) > 1e-3
     # Power check: the drafter's own distribution differs, and the same test tells them apart.
-    drafter_view = ModelPair(pair.drafter, pair.drafter, pair.tokenizer, "int4", "int4")
+    drafter_view = ModelPair(pair.drafter, pair.drafter, pair.tokenizer, kind, kind)
     assert _pvalue(counts, _exact_joint(drafter_view, ids, 1.0, 3), n) < 1e-6
 
 
