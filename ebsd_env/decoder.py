@@ -334,7 +334,7 @@ class SpeculativeDecoder(DraftState):
         with torch.inference_mode():
             if not self._drafter_started:  # charged to this draft step: only drafting policies need it
                 self.drafter.start(torch.tensor([self.tokens[: self.prompt_len - 1]], device=self.device),
-                                   self._previous_features)
+                                   self._previous_features, self._shared_cache())
                 self._drafter_started = True
             logits = self.drafter.next_logits(self.tokens + self.draft_tokens, bool(self.draft_steps),
                                               self._previous_features)
@@ -362,6 +362,10 @@ class SpeculativeDecoder(DraftState):
                          top_logprobs=top_logprobs(top.values))
         self.draft_steps.append(step)
         return step
+
+    def _shared_cache(self) -> DynamicCache | None:
+        """The verifier's cache, for a drafter that takes committed positions' keys and values from it."""
+        return self.verifier_cache if self.drafter.reads_verifier_cache else None
 
     def _previous_features(self, start: int, stop: int) -> torch.Tensor:
         """[1, stop - start, H]: for tokens start..stop-1, the verifier's feature of the position before
@@ -448,7 +452,7 @@ class SpeculativeDecoder(DraftState):
             kept = self.verifier_cache.get_seq_length() - cached
             self._features = torch.cat([self._features[:cached], hidden[0, :kept]])
         if self._drafter_started:
-            self.drafter.rollback(committed_before, len(self.tokens))
+            self.drafter.rollback(committed_before, len(self.tokens), self._shared_cache())
         verify_s = time.perf_counter() - t0
 
         all_steps = self.draft_steps + self._discarded_steps

@@ -10,7 +10,11 @@ state (its KV cache) and answers three calls:
 - ``rollback(committed_before, committed)``: after a verification, drop what the drafter must not keep.
 
 A strategy that ``reads_verifier_features`` (EAGLE-style) also gets the verifier's last hidden state of the
-positions before each token it has not seen: ``previous_features(start, stop)`` returns them.
+positions before each token it has not seen: ``previous_features(start, stop)`` returns them. A strategy that
+``reads_verifier_cache`` (a quantized copy of the verifier, whose keys and values have the verifier's shapes)
+gets the verifier's KV cache at ``start`` and ``rollback`` and takes the committed positions' keys and values
+from it instead of computing them: it never prefills the prompt itself and drafts from the verifier's exact
+context. Either way the output is the verifier's: the drafter only proposes.
 
 Kinds (`DRAFTER_KINDS`, selected by name through `load_pair(drafter=...)`):
 
@@ -45,6 +49,7 @@ class DraftStrategy:
 
     kind = ""
     reads_verifier_features = False
+    reads_verifier_cache = False
 
     def __init__(self, model: nn.Module):
         self.model = model
@@ -54,15 +59,17 @@ class DraftStrategy:
             tensor = next(iter(model.buffers()), None)
         self.device = tensor.device if tensor is not None else torch.device("cpu")
 
-    def start(self, prefix: torch.Tensor, previous_features: FeatureSource | None = None) -> None:
+    def start(self, prefix: torch.Tensor, previous_features: FeatureSource | None = None,
+              verifier_cache: DynamicCache | None = None) -> None:
         raise NotImplementedError
 
     def next_logits(self, sequence: list[int], in_draft: bool,
                     previous_features: FeatureSource | None = None) -> torch.Tensor:
         raise NotImplementedError
 
-    def rollback(self, committed_before: int, committed: int) -> None:
-        """`committed_before`: tokens committed before the block just verified; `committed`: after it."""
+    def rollback(self, committed_before: int, committed: int, verifier_cache: DynamicCache | None = None) -> None:
+        """`committed_before`: tokens committed before the block just verified; `committed`: after it;
+        `verifier_cache` (strategies that read it): the verifier's cache, holding positions [0, committed - 1)."""
 
     def embeddable(self, ids: torch.Tensor) -> torch.Tensor:
         """Ids past the drafter's vocabulary (a verifier with a larger output layer emitted them) become its last
@@ -75,7 +82,7 @@ class LMDraft(DraftStrategy):
 
     kind = "lm"
 
-    def start(self, prefix, previous_features=None):
+    def start(self, prefix, previous_features=None, verifier_cache=None):
         self.cache = DynamicCache()
         if prefix.shape[1]:
             self.model(input_ids=self.embeddable(prefix), cache=self.cache, use_cache=True, logits_to_keep=1)
@@ -86,7 +93,7 @@ class LMDraft(DraftStrategy):
         return self.model(input_ids=self.embeddable(unseen), cache=self.cache, use_cache=True,
                           logits_to_keep=1).logits[0, -1]
 
-    def rollback(self, committed_before, committed):
+    def rollback(self, committed_before, committed, verifier_cache=None):
         rollback_cache(self.cache, committed - 1)  # what the next verification feeds again starts there
 
 
@@ -101,13 +108,18 @@ class QuantizedCopyDraft(LMDraft):
     def __init__(self, model: nn.Module):
         super().__init__(model)
         self.runner = getattr(model, "runner", None)
+        self.reads_verifier_cache = self.runner is not None
 
-    def start(self, prefix, previous_features=None):
+    def start(self, prefix, previous_features=None, verifier_cache=None):
         if self.runner is None:
             return super().start(prefix, previous_features)
         self.runner.reset()
-        if prefix.shape[1]:
-            self.runner.forward(self.embeddable(prefix[0]))
+        shared = 0
+        if verifier_cache is not None:  # the committed positions' keys and values: the verifier's own
+            shared = verifier_cache.get_seq_length()
+            self.runner.load_cache(verifier_cache, 0, shared)
+        if prefix.shape[1] > shared:
+            self.runner.forward(self.embeddable(prefix[0, shared:]))
 
     def next_logits(self, sequence, in_draft, previous_features=None):
         if self.runner is None:
@@ -115,10 +127,16 @@ class QuantizedCopyDraft(LMDraft):
         unseen = torch.tensor(sequence[self.runner.length:], device=self.device)
         return self.runner.forward(self.embeddable(unseen))
 
-    def rollback(self, committed_before, committed):
+    def rollback(self, committed_before, committed, verifier_cache=None):
         if self.runner is None:
             return super().rollback(committed_before, committed)
-        self.runner.crop(committed - 1)  # what the next verification feeds again starts there
+        if verifier_cache is None:
+            self.runner.crop(committed - 1)  # what the next verification feeds again starts there
+            return
+        # Replace this block's positions (computed from the drafter's own activations) by the verifier's.
+        shared = min(self.runner.length, committed_before - 1)
+        self.runner.crop(shared)
+        self.runner.load_cache(verifier_cache, shared, verifier_cache.get_seq_length())
 
 
 class FeatureDraft(DraftStrategy):
@@ -129,7 +147,7 @@ class FeatureDraft(DraftStrategy):
     kind = "feature"
     reads_verifier_features = True
 
-    def start(self, prefix, previous_features=None):
+    def start(self, prefix, previous_features=None, verifier_cache=None):
         self.cache = DynamicCache()
         self.draft_feature: torch.Tensor | None = None
         if prefix.shape[1]:
@@ -145,7 +163,7 @@ class FeatureDraft(DraftStrategy):
         self.draft_feature = predicted[:, -1:]
         return self.model.logits(predicted[0, -1])
 
-    def rollback(self, committed_before, committed):
+    def rollback(self, committed_before, committed, verifier_cache=None):
         rollback_cache(self.cache, committed_before)
 
 
@@ -177,7 +195,7 @@ class NGramDraft(DraftStrategy):
 
     kind = "ngram"
 
-    def start(self, prefix, previous_features=None):
+    def start(self, prefix, previous_features=None, verifier_cache=None):
         pass
 
     def next_logits(self, sequence, in_draft, previous_features=None):

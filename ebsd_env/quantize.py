@@ -317,6 +317,22 @@ class QuantizedLlamaRunner:
     def crop(self, length: int) -> None:
         self.length = min(self.length, max(0, length))
 
+    @torch.inference_mode()
+    def load_cache(self, cache, start: int, stop: int) -> None:
+        """Take positions [start, stop) of a transformers cache of the verifier this runner copies (same layers
+        and shapes; keys after rotary embedding, as here) instead of computing them; the runner then holds
+        `stop` positions. `start` must not exceed the positions it holds."""
+        if start > self.length:
+            raise ValueError(f"load_cache from position {start}, but the runner holds {self.length} positions")
+        if len(cache.layers) != len(self.layers):
+            raise ValueError(f"the cache has {len(cache.layers)} layers, the runner {len(self.layers)}")
+        if stop > self.capacity:
+            self._allocate(max(2 * self.capacity, stop))
+        for index, layer in enumerate(cache.layers):
+            self.keys[index, :, start:stop] = layer.keys[0, :, start:stop]
+            self.values[index, :, start:stop] = layer.values[0, :, start:stop]
+        self.length = stop
+
     def _rms(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         # In float32 and cast back, as transformers' LlamaRMSNorm (a bfloat16 norm changes drafted tokens).
         x32 = x.float()

@@ -126,6 +126,50 @@ def test_runner_gives_the_transformers_forward_logits_through_blocks_and_crops(k
     assert runner.capacity >= 10
 
 
+def test_runner_takes_committed_positions_from_the_verifier_cache():
+    from transformers import DynamicCache
+
+    verifier = tiny_model(40, seed=5, layers=2, hidden=64)
+    runner = QuantizedLlamaRunner(verifier, "int4", capacity=4)
+    ids = torch.randint(0, 40, (9,), generator=torch.Generator().manual_seed(1))
+    cache = DynamicCache()
+    with torch.inference_mode():
+        verifier(input_ids=ids[None, :7], past_key_values=cache, use_cache=True)
+    runner.forward(ids[:3])  # computed by the runner itself
+    runner.load_cache(cache, 3, 7)  # the rest taken from the verifier, growing the cache on the way
+    assert runner.length == 7 and runner.capacity >= 7
+    for index, layer in enumerate(cache.layers):
+        assert torch.equal(runner.keys[index, :, 3:7], layer.keys[0, :, 3:7].to(torch.bfloat16))
+        assert torch.equal(runner.values[index, :, 3:7], layer.values[0, :, 3:7].to(torch.bfloat16))
+    logits = runner.forward(ids[7:8])
+    assert runner.length == 8 and torch.isfinite(logits).all()
+    with pytest.raises(ValueError, match="from position 9, but the runner holds 8"):
+        runner.load_cache(cache, 9, 10)
+
+
+def test_quantized_draft_strategy_reads_the_verifier_cache_and_stays_exact():
+    from ebsd_env.drafting import strategy_for
+
+    base = tiny_pair("copy", seed=2)
+    drafter = quantized_drafter(base.verifier, "int4")
+    assert strategy_for(drafter).reads_verifier_cache
+    pair = ModelPair(drafter, base.verifier, base.tokenizer, "int4", base.verifier_name)
+    decoder = SpeculativeDecoder(pair, max_new_tokens=30)
+    reference = decoder.generate(PROMPT, None).token_ids
+    assert decoder.generate(PROMPT, lambda steps: len(steps) >= 3, max_draft_len=3).token_ids == reference
+    # Verifier-alone blocks before the first draft: the drafter starts from a cache longer than the prompt.
+    decoder.start(PROMPT)
+    for _ in range(3):
+        decoder.verify()
+    while not decoder.finished:
+        while len(decoder.draft_steps) < 2 and decoder.draft_room:
+            decoder.draft()
+        decoder.verify()
+        # After every block the drafter holds exactly the verifier's committed positions.
+        assert decoder.drafter.runner.length == decoder.verifier_cache.get_seq_length()
+    assert decoder.new_tokens == reference
+
+
 def test_runner_is_used_for_llama_only():
     assert runner_problem(tiny_model(20, seed=0)) is None
     from transformers import GPT2Config, GPT2LMHeadModel
