@@ -61,7 +61,11 @@ def test_small_run_writes_episodes_summary_and_full_report(small_run):
     assert set(cond["hypotheses"]) == {"H1", "H2", "H3", "H4"}
     assert all(h["verdict"] in ("supported", "not supported", "inconclusive", "not testable")
                for h in cond["hypotheses"].values())
+    # The machine the episodes ran on: CPU, cores and load average before and after, in the summary and report.
+    machine = summary["meta"]["machine"]
+    assert machine["cores"] >= 1 and machine["load_1min"] >= 0 and "load_1min" in summary["meta"]["machine_after"]
     report = (small_run / "report.md").read_text()
+    assert f"1-minute load {machine['load_1min']:.2f} before the episodes" in report
     for section in SECTIONS:
         assert f"## {section}" in report, section
     for png in ("tokens_per_s", "draft_lengths", "calibration", "entropy_trajectories"):
