@@ -126,6 +126,11 @@ def test_tiny_distillation_end_to_end_with_resume(tmp_path, capsys, architecture
     state = torch.load(run / "checkpoint.pt", weights_only=False)
     assert state["step"] == 8 and state["train_seconds"] >= first["train_seconds"]
     assert [h["step"] for h in state["history"]] == [0, 2, 4, 6, 8]  # evaluations continue, none repeated
+    written = json.loads((run / "history.json").read_text())  # the same history, as JSON
+    assert [h["step"] for h in written["history"]] == [0, 2, 4, 6, 8] and written["train_records"] > 0
+    if architecture == "feature":  # draft tokens 1..3 (--draft-steps default), token 2 as agreement_own
+        assert len(written["history"][-1]["agreement_by_step"]) == 3
+        assert written["history"][-1]["agreement_by_step"][1] == written["history"][-1]["agreement_own"]
     assert sorted(p.name for p in (run / "data/train").iterdir()) == shards  # data reused, not regenerated
     if architecture == "feature":  # teacher-forced features of every training shard, kept for the resume
         assert sorted(p.name for p in (run / "data/features/train").iterdir()) == shards

@@ -10,7 +10,8 @@ Stages, each resumable (re-run with the same ``--run-dir`` after an interruption
 2. head: the `head_size` tokens with the most teacher probability mass become the draft head (``head_index.pt``);
 3. train: distillation (cross-entropy to the teacher's top-k, i.e. KL up to a constant) with AdamW; held-out
    greedy agreement per category every ``--eval-every`` steps; TensorBoard in ``tb/``; ``checkpoint.pt``
-   (model, optimiser, step, wall time) and an exported drafter folder ``export/`` at every checkpoint.
+   (model, optimiser, step, wall time), an exported drafter folder ``export/`` and ``history.json`` (every
+   held-out evaluation) at every checkpoint.
 
 Example: ``ebsd distill --data-minutes 20 --train-minutes 30``
 (``--tiny`` runs the whole pipeline in seconds on a config-built pair, for tests).
@@ -349,6 +350,10 @@ def main(argv: list[str] | None = None) -> int:
                     "heldout_prompt_ids": sorted({r["prompt_id"] for r in heldout_records}),
                     "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()}}
         save_drafter(model, run_dir / "export", metadata)
+        # The held-out evaluations so far, readable without torch (docs figures, plots).
+        write_json_atomic(run_dir / "history.json", {
+            "config": metadata["config"], "train_records": len(train_records), "train_positions": positions,
+            "history": history}, sort_keys=True)
 
     if step == 0:
         history.append({"step": 0, **evaluate()})
