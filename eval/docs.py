@@ -37,6 +37,8 @@ EVAL_DRAFTERS = "docs/results/eval-drafters/drafters.json"
 VERDICT = "docs/results/verdict/verdict.json"
 BENCH_RAY_RECORD = "docs/results/bench-ray/record.json"
 BENCH_RAY_TUNE = "docs/results/bench-ray/tune.json"
+DISTILL_TTT = "docs/results/distill-ttt/history.json"
+BASELINES_FIXED_K = ("fixed-k:k=1", "fixed-k:k=2", "fixed-k:k=4", "fixed-k:k=8")  # the default run's fixed ks
 SPEC_BENCH_PROMPTS = 480  # the Spec-Bench set docs/ray.md projects the recording of
 # Documents that may hold figures: the README, the docs and the model cards.
 DOCUMENTS = ("README.md", "docs/*.md", "ebsd_env/drafters/*/README.md")
@@ -63,6 +65,19 @@ def _grouped(number: int) -> str:
 
 def _heldout(card: dict) -> dict:
     return card["metadata"]["heldout"]
+
+
+def _ttt_table(run: dict) -> str:
+    """`ebsd distill --draft-steps 3` warm-started from the shipped drafter: held-out agreement of draft tokens
+    1..3 (each reading the drafter's own earlier predictions, attending as in decoding) before and after."""
+    before, after = run["history"][0], run["history"][-1]
+    steps = len(after["agreement_by_step"])
+    lines = ["| held-out greedy agreement | " + " | ".join(f"draft token {i + 1}" for i in range(steps)) + " |",
+             "|---|" + "---|" * steps]
+    for label, entry in ((f"shipped drafter (step {before['step']})", before),
+                         (f"after {after['step']:,} steps with the training-time test", after)):
+        lines.append(f"| {label} | " + " | ".join(f"{v:.3f}" for v in entry["agreement_by_step"]) + " |")
+    return "\n" + "\n".join(lines) + "\n"
 
 
 def _agreement_table(card: dict) -> str:
@@ -134,6 +149,35 @@ def _bench_drafters_table(report: dict) -> str:
         lines.append(f"| {name} | {d['cost_ratio']:.3f} | {alphas} | {d['best_k']} | {d['best_k_speedup']:.2f}× | "
                      + ("–" if ratio is None else f"{ratio:.2f}×") + " |")
     return "\n" + "\n".join(lines) + "\n"
+
+
+# --- docs/benchmarks.md: the goals of the drafter-zoo issue, each from its result file. ---
+def _goal_best_fixed_k(report: dict) -> str:
+    name, best = max(report["drafters"].items(), key=lambda item: item[1]["best_k_speedup"])
+    met = "yes" if best["best_k_speedup"] >= 1.5 else "no"
+    return f"{best['best_k_speedup']:.2f}× ({name}, k = {best['best_k']}) | {met}"
+
+
+def _goal_best_fixed_k_eval(comparison: dict) -> str:
+    name, best = max(comparison["drafters"].items(), key=lambda item: item[1]["best_fixed_k_speedup"])
+    return f"{best['best_fixed_k_speedup']:.2f}× ({name}) | {'yes' if best['best_fixed_k_speedup'] >= 1.5 else 'no'}"
+
+
+def _goal_int4(report: dict) -> str:
+    int4 = report["drafters"]["int4"]
+    alpha, cost = int4["acceptance_by_position"][0], int4["cost_ratio"]
+    return (f"α {alpha:.2f} at position 1, cost {cost:.3f} | α {'yes' if alpha >= 0.95 else 'no'}, "
+            f"cost {'yes' if cost <= 0.30 else 'no'}")
+
+
+def _goal_paying(summary: dict) -> str:
+    condition = _condition(summary)
+    results = condition["results"]
+    fair = [v for v in results if v != "no-spec" and not v.startswith("oracle")]
+    best = {c: max(results[v][c]["speedup_vs_verifier"]["mean"] for v in fair) for c in condition["categories"]}
+    paying = sum(ratio > 1.0 for ratio in best.values())
+    return (f"`{summary['meta']['drafter']}`: {paying}/{len(best)} categories, fastest policy "
+            f"{min(best.values()):.2f}–{max(best.values()):.2f}× | {'yes' if paying == len(best) else 'no'}")
 
 
 def _bench_baseline(report: dict) -> str:
@@ -330,6 +374,11 @@ FIGURES: dict[str, Figure] = {
     "drafter.agreement.translation": Figure(
         DRAFTER_CARD, lambda card: f"{_heldout(card)['per_category']['translation']:.2f}"),
     "drafter.agreement_table": Figure(DRAFTER_CARD, _agreement_table),
+    # A training-time-test run warm-started from the shipped drafter (docs/results/distill-ttt, not shipped).
+    "distill-ttt.table": Figure(DISTILL_TTT, _ttt_table),
+    "distill-ttt.run": Figure(DISTILL_TTT, lambda run: (
+        f"{run['history'][-1]['step']:,} steps, {run['history'][-1]['train_seconds']:.0f} s of training on "
+        f"{run['train_records']:,} records ({run['train_positions']:,} positions)")),
     # The default `ebsd eval` run (docs/results/eval-default): the default drafter (int4 on the CPU).
     "eval-default.cost_ratio": Figure(EVAL_DEFAULT, _cost_ratio),
     "eval-default.prompts": Figure(EVAL_DEFAULT, lambda summary: str(summary["meta"]["prompts"])),
@@ -343,6 +392,18 @@ FIGURES: dict[str, Figure] = {
         EVAL_DEFAULT, lambda summary: f"{_overall(summary, 'no-spec')['tokens_per_s']['mean']:.1f}"),
     # Drafters side by side: `ebsd bench decoder --drafters` and `ebsd eval --drafters` (docs/results/*-drafters).
     "bench-drafters.table": Figure(BENCH_DRAFTERS, _bench_drafters_table),
+    "goals.best_fixed_k": Figure(BENCH_DRAFTERS, _goal_best_fixed_k),
+    "goals.int4": Figure(BENCH_DRAFTERS, _goal_int4),
+    "goals.best_fixed_k_eval": Figure(EVAL_DRAFTERS, _goal_best_fixed_k_eval),
+    "goals.best_fixed_k_default": Figure(EVAL_DEFAULT, lambda summary: "{:.2f}× ({}, one k for all) | {}".format(
+        max(_overall(summary, v)["speedup_vs_verifier"]["mean"] for v in BASELINES_FIXED_K),
+        max(BASELINES_FIXED_K, key=lambda v: _overall(summary, v)["speedup_vs_verifier"]["mean"]),
+        "yes" if max(_overall(summary, v)["speedup_vs_verifier"]["mean"] for v in BASELINES_FIXED_K) >= 1.5
+        else "no")),
+    "goals.feature_alpha": Figure(DRAFTER_CARD, lambda card: (
+        f"{_heldout(card)['agreement']:.2f} (shipped drafter) | "
+        f"{'yes' if _heldout(card)['agreement'] >= 0.55 else 'no'}")),
+    "goals.default_eval_paying": Figure(EVAL_DEFAULT, _goal_paying),
     "bench-drafters.baseline": Figure(BENCH_DRAFTERS, _bench_baseline),
     "bench-drafters.transformers_best": Figure(BENCH_DRAFTERS, _transformers_best),
     "eval-drafters.table": Figure(EVAL_DRAFTERS, _drafters_table),
