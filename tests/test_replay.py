@@ -315,9 +315,14 @@ def test_calibration_is_monotone_fingerprinted_and_validated(noisy_pair, monkeyp
 
 
 @pytest.mark.slow
-def test_replay_reproduces_the_live_env_on_the_embedded_pair(embedded_pair, tmp_path):
+def test_replay_reproduces_the_live_env_on_the_embedded_pair(tmp_path):
     """With the model clock, replay repeats the live env for several policies; floating-point near-ties between
-    differently sized forward passes may flip a token: the mismatch rate is measured and printed."""
+    differently sized forward passes may flip a token: the mismatch rate is measured and printed. The pair is
+    the feature drafter's, the one replay and the verdict are made for (the default int4 copy reads the
+    verifier's cache, whose rounding depends on how the verifier was called: replay only approximates it)."""
+    from ebsd_env.models import cached_pair
+
+    embedded_pair = cached_pair("distilled")
     prompts = normalise_prompts([{"id": "code", "category": "code",
                                   "prompt": "Write a Python function that reverses a string."},
                                  {"id": "qa", "category": "qa", "prompt": "Why is the sky blue? Answer briefly."}])
