@@ -163,6 +163,13 @@ def _goal_best_fixed_k_eval(comparison: dict) -> str:
     return f"{best['best_fixed_k_speedup']:.2f}× ({name}) | {'yes' if best['best_fixed_k_speedup'] >= 1.5 else 'no'}"
 
 
+def _goal_best_fixed_k_default(summary: dict) -> str:
+    """The default run's fastest single fixed k over all its prompts (one k for every category)."""
+    ratios = {k: _overall(summary, k)["speedup_vs_verifier"]["mean"] for k in BASELINES_FIXED_K}
+    best = max(ratios, key=ratios.get)
+    return f"{ratios[best]:.2f}× ({best}, one k for all) | {'yes' if ratios[best] >= 1.5 else 'no'}"
+
+
 def _goal_int4(report: dict) -> str:
     int4 = report["drafters"]["int4"]
     alpha, cost = int4["acceptance_by_position"][0], int4["cost_ratio"]
@@ -395,11 +402,7 @@ FIGURES: dict[str, Figure] = {
     "goals.best_fixed_k": Figure(BENCH_DRAFTERS, _goal_best_fixed_k),
     "goals.int4": Figure(BENCH_DRAFTERS, _goal_int4),
     "goals.best_fixed_k_eval": Figure(EVAL_DRAFTERS, _goal_best_fixed_k_eval),
-    "goals.best_fixed_k_default": Figure(EVAL_DEFAULT, lambda summary: "{:.2f}× ({}, one k for all) | {}".format(
-        max(_overall(summary, v)["speedup_vs_verifier"]["mean"] for v in BASELINES_FIXED_K),
-        max(BASELINES_FIXED_K, key=lambda v: _overall(summary, v)["speedup_vs_verifier"]["mean"]),
-        "yes" if max(_overall(summary, v)["speedup_vs_verifier"]["mean"] for v in BASELINES_FIXED_K) >= 1.5
-        else "no")),
+    "goals.best_fixed_k_default": Figure(EVAL_DEFAULT, _goal_best_fixed_k_default),
     "goals.feature_alpha": Figure(DRAFTER_CARD, lambda card: (
         f"{_heldout(card)['agreement']:.2f} (shipped drafter) | "
         f"{'yes' if _heldout(card)['agreement'] >= 0.55 else 'no'}")),
