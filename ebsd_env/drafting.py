@@ -97,39 +97,34 @@ class LMDraft(DraftStrategy):
         rollback_cache(self.cache, committed - 1)  # what the next verification feeds again starts there
 
 
-class QuantizedCopyDraft(LMDraft):
-    """A weight-only int4 / int8 copy of the verifier (`ebsd_env.quantize`): an LM draft whose linears run
-    torch's CPU int kernels on bfloat16 activations; its logits are cast to float by the decoder. Where the
-    copy has a `QuantizedLlamaRunner` (plain Llama verifiers) it drafts through it, the same tokens without the
-    transformers forward's per-call overhead; otherwise through the transformers model, as an LM draft."""
+class QuantizedCopyDraft(DraftStrategy):
+    """A weight-only int4 / int8 copy of a Llama verifier (`ebsd_env.quantize`), drafting through its
+    `QuantizedLlamaRunner`: torch's CPU int kernels on bfloat16 activations without the transformers forward's
+    per-call overhead; its logits are cast to float by the decoder. It reads the verifier's cache: the
+    committed positions' keys and values are the verifier's own. (A copy of another architecture has no
+    runner and drafts as an `LMDraft`.)"""
 
     kind = "quantized"
+    reads_verifier_cache = True
 
     def __init__(self, model: nn.Module):
         super().__init__(model)
-        self.runner = getattr(model, "runner", None)
-        self.reads_verifier_cache = self.runner is not None
+        self.runner = model.runner
 
     def start(self, prefix, previous_features=None, verifier_cache=None):
-        if self.runner is None:
-            return super().start(prefix, previous_features)
         self.runner.reset()
         shared = 0
-        if verifier_cache is not None:  # the committed positions' keys and values: the verifier's own
+        if verifier_cache is not None:
             shared = verifier_cache.get_seq_length()
             self.runner.load_cache(verifier_cache, 0, shared)
         if prefix.shape[1] > shared:
             self.runner.forward(self.embeddable(prefix[0, shared:]))
 
     def next_logits(self, sequence, in_draft, previous_features=None):
-        if self.runner is None:
-            return super().next_logits(sequence, in_draft, previous_features)
         unseen = torch.tensor(sequence[self.runner.length:], device=self.device)
         return self.runner.forward(self.embeddable(unseen))
 
     def rollback(self, committed_before, committed, verifier_cache=None):
-        if self.runner is None:
-            return super().rollback(committed_before, committed)
         if verifier_cache is None:
             self.runner.crop(committed - 1)  # what the next verification feeds again starts there
             return
@@ -228,14 +223,14 @@ DRAFTER_KINDS: dict[str, type[DraftStrategy]] = {
 
 
 def strategy_for(model: nn.Module) -> DraftStrategy:
-    """The strategy that drafts with `model`: feature drafters and the ngram 'model' have their own; quantized
-    copies and every other causal LM draft as LMs."""
+    """The strategy that drafts with `model`: feature drafters, the ngram 'model' and quantized copies of Llama
+    verifiers (with their runner) have their own; every other causal LM drafts as an LM."""
     from .drafters.feature import FeatureDrafter
 
     if isinstance(model, NGramModel):
         return NGramDraft(model)
     if isinstance(model, FeatureDrafter):
         return FeatureDraft(model)
-    if getattr(model, "quantized_kind", None):
+    if getattr(model, "quantized_kind", None) and getattr(model, "runner", None) is not None:
         return QuantizedCopyDraft(model)
-    return LMDraft(model)
+    return LMDraft(model)  # other causal LMs, quantized copies of other architectures included
