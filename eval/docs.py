@@ -109,12 +109,17 @@ def _speedup(variant: str, against: str = "speedup_vs_verifier", source: str = E
     return Figure(source, lambda summary: f"{_overall(summary, variant)[against]['mean']:.2f}×")
 
 
+def _fair_policies(results: dict) -> list[str]:
+    """The policies a run compares on equal terms: neither the verifier alone nor a privileged oracle."""
+    return [v for v in results if v != "no-spec" and not v.startswith("oracle")]
+
+
 def _category_table(summary: dict) -> str:
     """The default run per category: the verifier alone, the best fixed k and the fastest non-privileged policy
     (both picked per category on these prompts) against the verifier alone."""
     condition = _condition(summary)
     results = condition["results"]
-    fair = [v for v in results if v != "no-spec" and not v.startswith("oracle")]
+    fair = _fair_policies(results)
     lines = ["| category | verifier alone tok/s | best fixed k | fastest policy | paying? |", "|---|---|---|---|---|"]
     for category in condition["categories"]:
         fixed = condition["best_fixed_k"][category]
@@ -180,7 +185,7 @@ def _goal_int4(report: dict) -> str:
 def _goal_paying(summary: dict) -> str:
     condition = _condition(summary)
     results = condition["results"]
-    fair = [v for v in results if v != "no-spec" and not v.startswith("oracle")]
+    fair = _fair_policies(results)
     best = {c: max(results[v][c]["speedup_vs_verifier"]["mean"] for v in fair) for c in condition["categories"]}
     paying = sum(ratio > 1.0 for ratio in best.values())
     return (f"`{summary['meta']['drafter']}`: {paying}/{len(best)} categories, fastest policy "
