@@ -27,9 +27,9 @@ class ThreadArgs:
 class ModelArgs(ThreadArgs):
     drafter: str | None = None
     """Drafter: Hugging Face id, folder, .gguf file, int4 / int8 / int8-dynamic / bf16 / self (derived from the
-    verifier), ngram (prompt lookup, no model), or distilled[:FOLDER] / feature[:FOLDER] (the shipped feature
-    drafter, or one from `ebsd distill`). Default: int4 on the CPU (the fastest measured on held-out prompts),
-    the shipped feature drafter elsewhere."""
+    verifier), ngram (prompt lookup, no model), feature (the shipped feature drafter, v2), distilled (the first
+    shipped one, v1, which the verdict and the shipped PPO policy were made for), or feature:FOLDER (one from
+    `ebsd distill`). Default: int4 on the CPU (the fastest measured on held-out prompts), feature elsewhere."""
     verifier: str | None = None
     """Verifier: Hugging Face id, folder or .gguf file (default: the embedded SmolLM2-135M-Instruct)."""
     device: str = "cpu"

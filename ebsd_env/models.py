@@ -49,18 +49,20 @@ DERIVED_DRAFTERS = {
     "int8-dynamic": "dynamically int8-quantized copy of the verifier (activations quantized too: agreement ~0.5)",
     "bf16": "bfloat16 copy of the verifier (a near-copy: agreement ~0.98, little for a stop rule to learn)",
     "self": "the verifier itself (every draft token is accepted under greedy decoding)",
-    "distilled": "the project's feature drafter for the embedded verifier (EAGLE-style: one layer reading the "
-                 "verifier's hidden state; `distilled:FOLDER` for one trained by `ebsd distill`)",
-    "feature": "the same as `distilled` (the shipped feature drafter; `feature:FOLDER` for another)",
+    "feature": "the project's feature drafter for the embedded verifier (EAGLE-style: one layer reading the "
+               "verifier's hidden state; v2, trained with the training-time test; `feature:FOLDER` for one "
+               "trained by `ebsd distill`)",
+    "distilled": "the first shipped feature drafter (v1), which the verdict's traces and the shipped PPO policy "
+                 "were made for (`distilled:FOLDER` is the same as `feature:FOLDER`)",
     "ngram": "prompt lookup, no model: proposes what followed the longest earlier repeat of the last 1-3 tokens "
              "(`ebsd_env.drafting.NGramDraft`; its confidence is the spread of those followers)",
 }
 # The default drafter is the one with the best measured held-out speedup on the development CPU (`ebsd bench
 # decoder --drafters` and `ebsd eval --drafters`, docs/benchmarks.md): the int4 copy of the verifier. Its kernels
 # run on the CPU with a float32 verifier only; elsewhere the default is the shipped feature drafter
-# (ebsd_env/drafters/smollm2-135m-feature, see its model card).
+# (ebsd_env/drafters/smollm2-135m-feature-v2, see its model card).
 DEFAULT_DRAFTER = "int4"
-NON_CPU_DEFAULT_DRAFTER = "distilled"
+NON_CPU_DEFAULT_DRAFTER = "feature"
 
 
 def default_drafter(device: str | torch.device = "cpu", dtype: torch.dtype | None = None,
@@ -172,23 +174,22 @@ def _unreachable(spec: str, what: str, error: Exception) -> ModelLoadError:
 
 
 def derive_drafter(verifier: PreTrainedModel, kind: str) -> PreTrainedModel:
-    """Build one of `DERIVED_DRAFTERS` from the verifier's weights (``distilled:FOLDER`` names a folder)."""
-    if kind.partition(":")[0] == "feature":
-        kind = "distilled" + kind[len("feature"):]
+    """Build one of `DERIVED_DRAFTERS` from the verifier's weights (``feature:FOLDER`` names a folder)."""
     if kind == "ngram":
         from .drafting import NGramModel
 
         return NGramModel(verifier.config.get_text_config()).to(verifier.get_input_embeddings().weight.device)
-    if kind == "distilled" or kind.startswith("distilled:"):
-        from .drafters import load_distilled_drafter
+    name, _, folder = kind.partition(":")
+    if name in ("feature", "distilled"):
+        from .drafters import SHIPPED_DRAFTERS, load_distilled_drafter
 
         try:
-            return load_distilled_drafter(verifier, kind.partition(":")[2] or None)
+            return load_distilled_drafter(verifier, folder or SHIPPED_DRAFTERS[name])
         except (FileNotFoundError, ValueError) as error:
-            hint = "" if kind.partition(":")[2] else (
-                " (the shipped drafter is trained for the embedded verifier only: pick a drafter for this "
-                f"verifier, e.g. one of {', '.join(k for k in DERIVED_DRAFTERS if k != 'distilled')}, a model of "
-                "the same family, or one you train with `ebsd distill`)")
+            hint = "" if folder else (
+                " (the shipped drafters are trained for the embedded verifier only: pick a drafter for this "
+                f"verifier, e.g. one of {', '.join(k for k in DERIVED_DRAFTERS if k not in SHIPPED_DRAFTERS)}, a "
+                "model of the same family, or one you train with `ebsd distill`)")
             raise ModelLoadError(f"{error}{hint}") from error
     if kind == "self":
         return verifier

@@ -26,7 +26,8 @@ from pathlib import Path
 from ebsd_env.io import write_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
-DRAFTER_CARD = "ebsd_env/drafters/smollm2-135m-feature/config.json"
+DRAFTER_CARD = "ebsd_env/drafters/smollm2-135m-feature/config.json"  # v1, `distilled`
+FEATURE_CARD = "ebsd_env/drafters/smollm2-135m-feature-v2/config.json"  # v2, `feature`
 EVAL_DEFAULT = "docs/results/eval-default/summary.json"
 STOP_MODE = "docs/results/stop-mode/summary.json"
 BENCH_DRAFTERS = "docs/results/bench-drafters/bench.json"
@@ -38,6 +39,8 @@ VERDICT = "docs/results/verdict/verdict.json"
 BENCH_RAY_RECORD = "docs/results/bench-ray/record.json"
 BENCH_RAY_TUNE = "docs/results/bench-ray/tune.json"
 DISTILL_TTT = "docs/results/distill-ttt/history.json"
+DISTILL_V2 = "docs/results/distill-v2/history.json"  # the run that made v2
+BENCH_FEATURE = "docs/results/bench-feature/bench.json"  # v2 against v1, side by side
 BASELINES_FIXED_K = ("fixed-k:k=1", "fixed-k:k=2", "fixed-k:k=4", "fixed-k:k=8")  # the default run's fixed ks
 SPEC_BENCH_PROMPTS = 480  # the Spec-Bench set docs/ray.md projects the recording of
 # Documents that may hold figures: the README, the docs and the model cards.
@@ -67,23 +70,63 @@ def _heldout(card: dict) -> dict:
     return card["metadata"]["heldout"]
 
 
-def _ttt_table(run: dict) -> str:
-    """`ebsd distill --draft-steps 3` warm-started from the shipped drafter: held-out agreement of draft tokens
-    1..3 (each reading the drafter's own earlier predictions, attending as in decoding) before and after."""
+def _ttt_table(run: dict, start: str = "shipped drafter") -> str:
+    """`ebsd distill --draft-steps 3` warm-started from a drafter: held-out agreement of draft tokens 1..3 (each
+    reading the drafter's own earlier predictions, attending as in decoding) before and after."""
     before, after = run["history"][0], run["history"][-1]
     steps = len(after["agreement_by_step"])
     lines = ["| held-out greedy agreement | " + " | ".join(f"draft token {i + 1}" for i in range(steps)) + " |",
              "|---|" + "---|" * steps]
-    for label, entry in ((f"shipped drafter (step {before['step']})", before),
+    for label, entry in ((f"{start} (step {before['step']})", before),
                          (f"after {after['step']:,} steps with the training-time test", after)):
         lines.append(f"| {label} | " + " | ".join(f"{v:.3f}" for v in entry["agreement_by_step"]) + " |")
     return "\n" + "\n".join(lines) + "\n"
 
 
-def _agreement_table(card: dict) -> str:
+def _v1_v2_table(run: dict) -> str:
+    """Per category, v1 (the run's warm start, step 0) against v2 (its last evaluation) on the same held-out
+    positions, draft tokens 1 and 2, both measured as decoding computes them."""
+    before, after = run["history"][0], run["history"][-1]
+    rows = sorted(after["per_category"], key=lambda c: -after["per_category"][c])
+    lines = ["| category | v1 token 1 | v2 token 1 | v1 token 2 | v2 token 2 |", "|---|---|---|---|---|"]
+    for c in rows:
+        lines.append(f"| {c} | {before['per_category'][c]:.3f} | {after['per_category'][c]:.3f} | "
+                     f"{before['per_category_own'][c]:.3f} | {after['per_category_own'][c]:.3f} |")
+    lines.append(f"| **all** | **{before['agreement']:.3f}** | **{after['agreement']:.3f}** | "
+                 f"**{before['agreement_own']:.3f}** | **{after['agreement_own']:.3f}** |")
+    return "\n" + "\n".join(lines) + "\n"
+
+
+def _speedup_by_k(report: dict) -> str:
+    """Each drafter's speed-up over the verifier alone at every fixed k of the bench, from its rows."""
+    rows = {r["method"]: r for r in report["rows"]}
+    ks = sorted({int(m.group(1)) for m in map(re.compile(r"speculative k=(\d+) \[").match, rows) if m})
+    lines = ["| drafter | " + " | ".join(f"k = {k}" for k in ks) + " |", "|---|" + "---|" * len(ks)]
+    for name in report["drafters"]:
+        cells = [f"{rows[f'speculative k={k} [{name}] (ours)']['vs_verifier_alone']:.2f}×" for k in ks]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n" + "\n".join(lines) + "\n"
+
+
+def _card_figures(prefix: str, card: str, own: str = "α (own features)") -> dict[str, Figure]:
+    """A shipped drafter's training run and held-out evaluation, from its config.json (`own`: what its second
+    agreement column measured)."""
+    return {
+        f"{prefix}.agreement": Figure(card, lambda c: f"{_heldout(c)['agreement']:.2f}"),
+        f"{prefix}.agreement_table": Figure(card, lambda c: _agreement_table(c, own)),
+        f"{prefix}.steps": Figure(card, lambda c: _grouped(c['metadata']['step'])),
+        f"{prefix}.train_seconds": Figure(card, lambda c: f"{c['metadata']['train_seconds']:.0f}"),
+        f"{prefix}.train_records": Figure(card, lambda c: _grouped(c['metadata']['train_records'])),
+        f"{prefix}.train_positions": Figure(card, lambda c: _grouped(c['metadata']['train_positions'])),
+        f"{prefix}.head_coverage": Figure(card, lambda c: f"{_heldout(c)['head_coverage']:.3f}"),
+        f"{prefix}.heldout_positions": Figure(card, lambda c: _grouped(_heldout(c)['positions'])),
+    }
+
+
+def _agreement_table(card: dict, own: str = "α (own features)") -> str:
     heldout = _heldout(card)
     rows = sorted(heldout["per_category"].items(), key=lambda item: -item[1])
-    lines = ["| category | α | α (own features) |", "|---|---|---|"]
+    lines = [f"| category | α | {own} |", "|---|---|---|"]
     lines += [f"| {name} | {value:.3f} | ({heldout['per_category_own'][name]:.3f}) |" for name, value in rows]
     lines.append(f"| **all** | **{heldout['agreement']:.3f}** | **({heldout['agreement_own']:.3f})** |")
     return "\n" + "\n".join(lines) + "\n"
@@ -380,13 +423,24 @@ def _replay_rates(report: dict) -> str:
 
 
 FIGURES: dict[str, Figure] = {
-    # The shipped feature drafter: its training run's held-out evaluation, kept in its config.json.
-    "drafter.agreement": Figure(DRAFTER_CARD, lambda card: f"{_heldout(card)['agreement']:.2f}"),
-    "drafter.agreement.code": Figure(DRAFTER_CARD, lambda card: f"{_heldout(card)['per_category']['code']:.2f}"),
-    "drafter.agreement.translation": Figure(
-        DRAFTER_CARD, lambda card: f"{_heldout(card)['per_category']['translation']:.2f}"),
-    "drafter.agreement_table": Figure(DRAFTER_CARD, _agreement_table),
-    # A training-time-test run warm-started from the shipped drafter (docs/results/distill-ttt, not shipped).
+    # v1 (`distilled`, the first shipped feature drafter): its training run's held-out evaluation, kept in its
+    # config.json.
+    **_card_figures("drafter", DRAFTER_CARD),
+    # v2 (`feature`): its card, and the run that made it, warm-started from v1 (docs/results/distill-v2).
+    **_card_figures("feature-v2", FEATURE_CARD, "α, draft token 2"),
+    "feature-v2.agreement_by_step": Figure(FEATURE_CARD, lambda card: " / ".join(
+        f"{v:.3f}" for v in _heldout(card)["agreement_by_step"])),
+    "distill-v2.table": Figure(DISTILL_V2, lambda run: _ttt_table(run, "v1, the warm start")),
+    "distill-v2.categories": Figure(DISTILL_V2, _v1_v2_table),
+    "bench-feature.table": Figure(BENCH_FEATURE, _bench_drafters_table),
+    "bench-feature.by_k": Figure(BENCH_FEATURE, _speedup_by_k),
+    "bench-feature.baseline": Figure(BENCH_FEATURE, _bench_baseline),
+    "bench-feature.load": Figure(BENCH_FEATURE, lambda report: (
+        f"{report['machine']['load_1min']:.2f} before, {report['machine_after']['load_1min']:.2f} after")),
+    **{f"bench-feature.{name}.best": Figure(BENCH_FEATURE, lambda report, name=name: "{:.2f}× (k = {})".format(
+        report["drafters"][name]["best_k_speedup"], report["drafters"][name]["best_k"])) for name in
+       ("feature", "distilled")},
+    # A first training-time-test run warm-started from v1 (docs/results/distill-ttt, not shipped).
     "distill-ttt.table": Figure(DISTILL_TTT, _ttt_table),
     "distill-ttt.run": Figure(DISTILL_TTT, lambda run: (
         f"{run['history'][-1]['step']:,} steps, {run['history'][-1]['train_seconds']:.0f} s of training on "
@@ -408,9 +462,9 @@ FIGURES: dict[str, Figure] = {
     "goals.int4": Figure(BENCH_DRAFTERS, _goal_int4),
     "goals.best_fixed_k_eval": Figure(EVAL_DRAFTERS, _goal_best_fixed_k_eval),
     "goals.best_fixed_k_default": Figure(EVAL_DEFAULT, _goal_best_fixed_k_default),
-    "goals.feature_alpha": Figure(DRAFTER_CARD, lambda card: (
-        f"{_heldout(card)['agreement']:.2f} (shipped drafter) | "
-        f"{'yes' if _heldout(card)['agreement'] >= 0.55 else 'no'}")),
+    "goals.feature_alpha": Figure(DISTILL_V2, lambda run: (
+        f"{run['history'][-1]['agreement']:.3f} (v2, shipped as `feature`); v1 {run['history'][0]['agreement']:.3f} | "
+        f"{'yes' if run['history'][-1]['agreement'] >= 0.55 else 'no'}")),
     "goals.default_eval_paying": Figure(EVAL_DEFAULT, _goal_paying),
     "bench-drafters.baseline": Figure(BENCH_DRAFTERS, _bench_baseline),
     "bench-drafters.transformers_best": Figure(BENCH_DRAFTERS, _transformers_best),
@@ -451,13 +505,7 @@ FIGURES: dict[str, Figure] = {
     # The verdict: learned vs hand-made stopping policies (`python -m eval.verdict report`).
     **_verdict_figures(),
     # --- docs/drafter.md: the shipped drafter's training run (its config.json) and the drafters bench. ---
-    "drafter.steps": Figure(DRAFTER_CARD, lambda card: _grouped(card['metadata']['step'])),
-    "drafter.train_seconds": Figure(DRAFTER_CARD, lambda card: f"{card['metadata']['train_seconds']:.0f}"),
-    "drafter.train_records": Figure(DRAFTER_CARD, lambda card: _grouped(card['metadata']['train_records'])),
-    "drafter.train_positions": Figure(DRAFTER_CARD, lambda card: _grouped(card['metadata']['train_positions'])),
     "drafter.agreement_own": Figure(DRAFTER_CARD, lambda card: f"{_heldout(card)['agreement_own']:.2f}"),
-    "drafter.head_coverage": Figure(DRAFTER_CARD, lambda card: f"{_heldout(card)['head_coverage']:.3f}"),
-    "drafter.heldout_positions": Figure(DRAFTER_CARD, lambda card: _grouped(_heldout(card)['positions'])),
     "drafter.agreement.weakest": Figure(DRAFTER_CARD, _weakest_categories),
     "drafter.goal.agreement": Figure(DRAFTER_CARD, _agreement_goal),
     "bench-drafters.int4.cost_ratio": Figure(

@@ -47,7 +47,7 @@ MAX_DRAFT_LEN = 16
 GOAL_VS_STATIC, GOAL_VS_ORACLE = 1.15, 0.9
 
 
-VERDICT_DRAFTER = "distilled"  # the shipped feature drafter: what the traces, tuning and PPO were made for
+VERDICT_DRAFTER = "distilled"  # v1 of the shipped feature drafter: what the traces, tuning and PPO were made for
 
 
 @dataclass

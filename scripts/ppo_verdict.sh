@@ -16,7 +16,7 @@ STEPS=${STEPS:-1000000}
 SEEDS=${SEEDS:-"1 2 3"}
 RULES=${RULES:-"entropy-abs entropy-rel entropy-window entropy-pos hf-confidence hf-heuristic svip adaedl-like draft-verify kangaroo llamacpp bandit-ucb bandit-exp3"}
 # PPO variants: name and options (observation kinds and a longer entropy history).
-DRAFTER=${DRAFTER:-distilled}          # the pair's drafter: the shipped feature drafter, not the project default
+DRAFTER=${DRAFTER:-distilled}          # the pair's drafter: v1 of the shipped feature drafter, not the project default
 SECOND_DRAFTER=${SECOND_DRAFTER-ngram}   # another drafter of the zoo trained on (empty: none)
 VARIANTS=${VARIANTS:-"mlp-h8: mlp-h16:--history=16 ltd:--observation=ltd ltd-entropy:--observation=ltd+entropy"}
 

@@ -206,8 +206,8 @@ def test_drafter_training_takes_the_shared_flags(tmp_path):
         distill.main([*TINY_ARGS, "--run-dir", str(tmp_path / "run"), "--threads", "0"])
     assert not (tmp_path / "run").exists()  # refused before anything was written
     assert issubclass(measure.MeasureConfig, ModelArgs) and issubclass(measure.MeasureConfig, PromptArgs)
-    assert measure.distilled_spec(None) == "distilled"
-    assert measure.distilled_spec(str(tmp_path)) == f"distilled:{tmp_path}"
+    assert measure.distilled_spec(None) == "feature"
+    assert measure.distilled_spec(str(tmp_path)) == f"feature:{tmp_path}"
     assert measure.distilled_spec("feature:some/folder") == "feature:some/folder"
     with pytest.raises(ValueError, match="distilled drafter"):
         measure.check_config(measure.MeasureConfig(drafter="int8"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -96,8 +98,8 @@ def test_default_drafter_is_int4_where_its_kernels_run_and_the_feature_drafter_e
     from ebsd_env.models import default_drafter
 
     assert default_drafter() == default_drafter("cpu", torch.float32) == "int4"
-    assert default_drafter("cuda") == default_drafter("cpu", torch.bfloat16) == "distilled"
-    assert default_drafter("cpu", device_map="auto") == "distilled"
+    assert default_drafter("cuda") == default_drafter("cpu", torch.bfloat16) == "feature"
+    assert default_drafter("cpu", device_map="auto") == "feature"
 
 
 @pytest.mark.slow
@@ -111,14 +113,16 @@ def test_default_embedded_pair_drafts_with_the_int4_runner(embedded_pair):
 
 
 @pytest.mark.slow
-def test_shipped_feature_drafter_is_small_and_exact():
-    from ebsd_env.drafters import SHIPPED_DRAFTER, FeatureDrafter
+@pytest.mark.parametrize("name", ["feature", "distilled"])
+def test_shipped_feature_drafters_are_small_and_exact(name):
+    from ebsd_env.drafters import SHIPPED_DRAFTERS, FeatureDrafter
     from ebsd_env.models import cached_pair
 
-    pair = cached_pair("distilled")
+    pair = cached_pair(name)
     assert isinstance(pair.drafter, FeatureDrafter)
-    weights = SHIPPED_DRAFTER / "model.safetensors"
-    assert weights.stat().st_size <= 25 * 2**20 and (SHIPPED_DRAFTER / "README.md").is_file()
+    assert pair.drafter.metadata == json.loads((SHIPPED_DRAFTERS[name] / "config.json").read_text())["metadata"]
+    weights = SHIPPED_DRAFTERS[name] / "model.safetensors"
+    assert weights.stat().st_size <= 25 * 2**20 and (SHIPPED_DRAFTERS[name] / "README.md").is_file()
     # Shares the verifier's tokenizer: it reads the verifier's own embedding and drafts over its vocabulary.
     assert pair.drafter._embedding is pair.verifier.get_input_embeddings()
     assert pair.drafter.config.vocab_size == pair.verifier.config.vocab_size == len(pair.tokenizer)
@@ -145,7 +149,7 @@ def test_shipped_feature_drafter_is_small_and_exact():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("drafter", ["distilled", "int4", "int8", "ngram"])
+@pytest.mark.parametrize("drafter", ["feature", "distilled", "int4", "int8", "ngram"])
 def test_embedded_pair_greedy_exactness(drafter):
     """Every drafter kind, four stop rules, both stop modes: the output is the verifier's own greedy output."""
     from ebsd_env.models import cached_pair

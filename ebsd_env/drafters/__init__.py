@@ -1,6 +1,6 @@
 """The project's own drafters, trained by `ebsd distill` against a verifier:
 
-- `FeatureDrafter` (``feature.py``): EAGLE-style, reads the verifier's last hidden state; the shipped default.
+- `FeatureDrafter` (``feature.py``): EAGLE-style, reads the verifier's last hidden state; the kind shipped.
 - `DistilledDrafter` (``layers.py``): a token-level small LM over the verifier's embedding (kept for comparison).
 
 Both draft over a reduced vocabulary (``-inf`` logits elsewhere, so decoding stays lossless) and save only their
@@ -20,8 +20,16 @@ from ..io import save_atomic, write_json_atomic
 from .feature import FEATURE_ARCHITECTURE, FeatureDrafter
 from .layers import LAYERS_ARCHITECTURE, DistilledDrafter
 
-# The drafter shipped for the embedded verifier (written by `ebsd distill --export-to`; see its model card).
-SHIPPED_DRAFTER = Path(__file__).parent / "smollm2-135m-feature"
+# The feature drafters shipped for the embedded verifier, by their `load_pair` name (each folder written by
+# `ebsd distill --export-to`, with its model card).
+SHIPPED_DRAFTERS = {
+    # v2: trained with EAGLE-3's training-time test on more generated data; the current one.
+    "feature": Path(__file__).parent / "smollm2-135m-feature-v2",
+    # v1, the first: `distilled` keeps loading it because the verdict's traces and the shipped PPO policy were
+    # made for it (their fingerprints name it and hash its weights, so a retrained drafter would void them).
+    "distilled": Path(__file__).parent / "smollm2-135m-feature",
+}
+SHIPPED_DRAFTER = SHIPPED_DRAFTERS["feature"]
 ARCHITECTURES = {FEATURE_ARCHITECTURE: FeatureDrafter, LAYERS_ARCHITECTURE: DistilledDrafter}
 Drafter = FeatureDrafter | DistilledDrafter
 
@@ -47,7 +55,8 @@ def save_drafter(drafter: Drafter, folder: str | Path, metadata: dict | None = N
 
 
 def load_distilled_drafter(verifier: PreTrainedModel, path: str | Path | None = None) -> Drafter:
-    """Load a saved drafter for `verifier` (default: the one shipped for the embedded verifier)."""
+    """Load a saved drafter for `verifier` (default: the current one shipped for the embedded verifier,
+    `SHIPPED_DRAFTER`)."""
     folder = Path(path) if path is not None else SHIPPED_DRAFTER
     config_file, weights_file = folder / "config.json", folder / "model.safetensors"
     if not (config_file.is_file() and weights_file.is_file()):
@@ -73,4 +82,5 @@ def load_distilled_drafter(verifier: PreTrainedModel, path: str | Path | None = 
     return drafter.to(verifier.get_input_embeddings().weight.device).eval()
 
 
-__all__ = ["SHIPPED_DRAFTER", "DistilledDrafter", "FeatureDrafter", "load_distilled_drafter", "save_drafter"]
+__all__ = ["SHIPPED_DRAFTER", "SHIPPED_DRAFTERS", "DistilledDrafter", "FeatureDrafter", "load_distilled_drafter",
+           "save_drafter"]

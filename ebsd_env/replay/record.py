@@ -119,8 +119,8 @@ def record(pair, rows: list[dict], out: Path, max_draft_len: int = 16, max_new_t
         # Its chains depend (in float rounding) on how the verifier computed the shared cache: one token at a
         # time here, whole blocks live. Replay then only approximates the live env (docs/replay.md).
         print(f"[ebsd record] warning: the {pair.drafter_name} drafter reads the verifier's KV cache, so replay "
-              "of these traces only approximates live decoding; for exact replay record the feature drafter "
-              "(--drafter distilled)", file=sys.stderr, flush=True)
+              "of these traces only approximates live decoding; for exact replay record a feature drafter "
+              "(--drafter feature)", file=sys.stderr, flush=True)
     for path in sorted(out.glob("shard-*.parquet")):  # refuse a folder of another recording before any work
         try:
             found = read_shard_meta(path)

@@ -83,9 +83,9 @@ def per_token_cost(model, ids: list[int], steps: int) -> float:
 
 def distilled_spec(drafter: str | None) -> str:
     """--drafter as a `load_pair` spec of a distilled drafter: an export folder means ``distilled:FOLDER``."""
-    spec = drafter or "distilled"
+    spec = drafter or "feature"
     if Path(spec).expanduser().is_dir():
-        return f"distilled:{spec}"
+        return f"feature:{spec}"
     if spec.partition(":")[0] in ("distilled", "feature"):
         return spec
     raise ValueError(f"--drafter {spec!r}: this measures a distilled drafter against the int8 one; give an "
