@@ -41,6 +41,7 @@ BENCH_RAY_TUNE = "docs/results/bench-ray/tune.json"
 DISTILL_TTT = "docs/results/distill-ttt/history.json"
 DISTILL_V2 = "docs/results/distill-v2/history.json"  # the run that made v2
 BENCH_FEATURE = "docs/results/bench-feature/bench.json"  # v2 against v1, side by side
+EVAL_FEATURE = "docs/results/eval-feature/drafters.json"  # the same, every policy through the env
 BASELINES_FIXED_K = ("fixed-k:k=1", "fixed-k:k=2", "fixed-k:k=4", "fixed-k:k=8")  # the default run's fixed ks
 SPEC_BENCH_PROMPTS = 480  # the Spec-Bench set docs/ray.md projects the recording of
 # Documents that may hold figures: the README, the docs and the model cards.
@@ -106,6 +107,12 @@ def _speedup_by_k(report: dict) -> str:
         cells = [f"{rows[f'speculative k={k} [{name}] (ours)']['vs_verifier_alone']:.2f}×" for k in ks]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n" + "\n".join(lines) + "\n"
+
+
+def _best_policy(comparison: dict, drafter: str) -> str:
+    """A drafter's best non-privileged policy in an `ebsd eval --drafters` comparison, as 'speedup (policy)'."""
+    return "{:.2f}× ({})".format(*max((v, k) for k, v in comparison["drafters"][drafter]["speedups"].items()
+                                      if not k.startswith("oracle")))
 
 
 def _card_figures(prefix: str, card: str, own: str = "α (own features)") -> dict[str, Figure]:
@@ -434,6 +441,7 @@ FIGURES: dict[str, Figure] = {
     "distill-v2.categories": Figure(DISTILL_V2, _v1_v2_table),
     "bench-feature.table": Figure(BENCH_FEATURE, _bench_drafters_table),
     "bench-feature.by_k": Figure(BENCH_FEATURE, _speedup_by_k),
+    "eval-feature.table": Figure(EVAL_FEATURE, _drafters_table),
     "bench-feature.baseline": Figure(BENCH_FEATURE, _bench_baseline),
     "bench-feature.load": Figure(BENCH_FEATURE, lambda report: (
         f"{report['machine']['load_1min']:.2f} before, {report['machine_after']['load_1min']:.2f} after")),
@@ -469,9 +477,8 @@ FIGURES: dict[str, Figure] = {
     "bench-drafters.baseline": Figure(BENCH_DRAFTERS, _bench_baseline),
     "bench-drafters.transformers_best": Figure(BENCH_DRAFTERS, _transformers_best),
     "eval-drafters.table": Figure(EVAL_DRAFTERS, _drafters_table),
-    "eval-drafters.distilled.best": Figure(EVAL_DRAFTERS, lambda comparison: "{:.2f}× ({})".format(
-        *max((v, k) for k, v in comparison["drafters"]["distilled"]["speedups"].items()
-             if not k.startswith("oracle")))),  # the best non-privileged policy
+    "eval-drafters.distilled.best": Figure(EVAL_DRAFTERS, lambda comparison: _best_policy(comparison, "distilled")),
+    "eval-feature.feature.best": Figure(EVAL_FEATURE, lambda comparison: _best_policy(comparison, "feature")),
     "bench-drafters.distilled.cost_ratio": Figure(
         BENCH_DRAFTERS, lambda report: f"{report['drafters']['distilled']['cost_ratio']:.3f}"),
     "bench-drafters.distilled.best": Figure(BENCH_DRAFTERS, lambda report: "{:.2f}× (k = {})".format(
