@@ -109,6 +109,12 @@ def _speedup_by_k(report: dict) -> str:
     return "\n" + "\n".join(lines) + "\n"
 
 
+def _best_fixed_k(report: dict, drafter: str) -> str:
+    """A drafter's best fixed k in an `ebsd bench decoder --drafters` report, as 'speedup (k = k)'."""
+    found = report["drafters"][drafter]
+    return f"{found['best_k_speedup']:.2f}× (k = {found['best_k']})"
+
+
 def _best_policy(comparison: dict, drafter: str) -> str:
     """A drafter's best non-privileged policy in an `ebsd eval --drafters` comparison, as 'speedup (policy)'."""
     return "{:.2f}× ({})".format(*max((v, k) for k, v in comparison["drafters"][drafter]["speedups"].items()
@@ -445,9 +451,8 @@ FIGURES: dict[str, Figure] = {
     "bench-feature.baseline": Figure(BENCH_FEATURE, _bench_baseline),
     "bench-feature.load": Figure(BENCH_FEATURE, lambda report: (
         f"{report['machine']['load_1min']:.2f} before, {report['machine_after']['load_1min']:.2f} after")),
-    **{f"bench-feature.{name}.best": Figure(BENCH_FEATURE, lambda report, name=name: "{:.2f}× (k = {})".format(
-        report["drafters"][name]["best_k_speedup"], report["drafters"][name]["best_k"])) for name in
-       ("feature", "distilled")},
+    **{f"bench-feature.{name}.best": Figure(BENCH_FEATURE, lambda report, name=name: _best_fixed_k(report, name))
+       for name in ("feature", "distilled")},
     # A first training-time-test run warm-started from v1 (docs/results/distill-ttt, not shipped).
     "distill-ttt.table": Figure(DISTILL_TTT, _ttt_table),
     "distill-ttt.run": Figure(DISTILL_TTT, lambda run: (
@@ -481,8 +486,7 @@ FIGURES: dict[str, Figure] = {
     "eval-feature.feature.best": Figure(EVAL_FEATURE, lambda comparison: _best_policy(comparison, "feature")),
     "bench-drafters.distilled.cost_ratio": Figure(
         BENCH_DRAFTERS, lambda report: f"{report['drafters']['distilled']['cost_ratio']:.3f}"),
-    "bench-drafters.distilled.best": Figure(BENCH_DRAFTERS, lambda report: "{:.2f}× (k = {})".format(
-        report["drafters"]["distilled"]["best_k_speedup"], report["drafters"]["distilled"]["best_k"])),
+    "bench-drafters.distilled.best": Figure(BENCH_DRAFTERS, lambda report: _best_fixed_k(report, "distilled")),
     "bench-env.table": Figure(BENCH_ENV, _bench_env_table),
     "bench-env.load": Figure(BENCH_ENV, lambda report: f"{report['machine']['load_1min']:.2f}"),
     # Replay against the live env on the embedded pair (`python -m eval.replay_validate`) and PPO on replay.
