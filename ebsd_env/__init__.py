@@ -2,14 +2,22 @@
 
 from gymnasium.envs.registration import register
 
-from .clock import CLOCK_KINDS, Clock, make_clock
-from .cost_model import CostModel, cached_cost_model, calibrate
-from .decoder import STOP_MODES, DecoderError, DraftStep, Generation, SpeculativeDecoder, VerifyResult, rollback_cache
-from .entropy import ENTROPY_TYPES, EntropyConfig
-from .env import DEFAULT_STOP_MODE, EBSDEnv
-from .models import EMBEDDED_VERIFIER, ModelLoadError, ModelPair, cached_pair, load_pair
-from .objective import OBJECTIVE, episodes_objective, objective
-from .observation import ObservationLayout
+from .decoding.decoder import (
+    STOP_MODES,
+    DecoderError,
+    DraftStep,
+    Generation,
+    SpeculativeDecoder,
+    VerifyResult,
+    rollback_cache,
+)
+from .decoding.entropy import ENTROPY_TYPES, EntropyConfig
+from .decoding.models import EMBEDDED_VERIFIER, ModelLoadError, ModelPair, cached_pair, load_pair
+from .envs.ebsd import DEFAULT_STOP_MODE, EBSDEnv
+from .envs.objective import OBJECTIVE, episodes_objective, objective
+from .envs.observation import ObservationLayout
+from .timing.clock import CLOCK_KINDS, Clock, make_clock
+from .timing.cost_model import CostModel, cached_cost_model, calibrate
 
 __all__ = [
     "CLOCK_KINDS", "Clock", "make_clock",
@@ -21,7 +29,7 @@ __all__ = [
 ]
 
 # Wall-clock rewards differ from run to run; the model clock (a calibrated cost model) makes the env deterministic.
-register(id="EBSD-v1", entry_point="ebsd_env.env:EBSDEnv", nondeterministic=True)
-register(id="EBSD-Deterministic-v1", entry_point="ebsd_env.env:EBSDEnv", kwargs={"clock": "model"})
+register(id="EBSD-v1", entry_point="ebsd_env.envs.ebsd:EBSDEnv", nondeterministic=True)
+register(id="EBSD-Deterministic-v1", entry_point="ebsd_env.envs.ebsd:EBSDEnv", kwargs={"clock": "model"})
 # Replays of recorded greedy traces (ebsd_env.replay): the same env, no models, thousands of steps per second.
 register(id="EBSD-Replay-v1", entry_point="ebsd_env.replay.env:ReplayEnv", kwargs={"clock": "model"})

@@ -7,7 +7,7 @@ env it was trained on (`env_fingerprint`):
 - ``observation``: the full observation layout (`ObservationLayout`: history, observation kind, extra signals,
   entropy scale, max_draft_len, max_new_tokens);
 - ``action``: stop mode, min and max draft length, decoding temperature;
-- ``objective``: the objective (`ebsd_env.objective.OBJECTIVE`);
+- ``objective``: the objective (`ebsd_env.envs.objective.OBJECTIVE`);
 - ``clock``: the clock kind and a hash of its cost model;
 - ``machine``: CPU model and torch threads.
 
@@ -60,15 +60,15 @@ def env_fingerprint(env) -> dict:
     """The fingerprint of an env: `EBSDEnv` (live or replayed) or the vector replay env, wrapped or not."""
     import torch
 
-    from .kernels import cpu_model
-    from .objective import OBJECTIVE
+    from .decoding.kernels import cpu_model
+    from .envs.objective import OBJECTIVE
 
     base = getattr(env, "unwrapped", env)
     traces = getattr(base, "traces", None)
     if traces is not None:
         pair = {k: traces.fingerprint.get(k) for k in PAIR_KEYS}
     else:
-        from .cost_model import pair_fingerprint
+        from .timing.cost_model import pair_fingerprint
 
         pair = {k: v for k, v in pair_fingerprint(base.pair).items() if k in PAIR_KEYS}
     layout = base.observation_layout

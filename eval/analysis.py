@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
-from ebsd_env.objective import objective, objective_summary, paired_ratio
+from ebsd_env.envs.objective import objective, objective_summary, paired_ratio
 
 from .metrics import (
     auroc,
@@ -56,7 +56,7 @@ def _rate(work: tuple) -> float:
 
 
 def _paired(a: dict, b: dict) -> dict:
-    """The objective of `a` over that of `b` on their shared units (`ebsd_env.objective.paired_ratio`)."""
+    """The objective of `a` over that of `b` on their shared units (`ebsd_env.envs.objective.paired_ratio`)."""
     return paired_ratio(a, b)
 
 

@@ -33,11 +33,11 @@ import tyro
 from tqdm import tqdm
 from transformers import PreTrainedModel
 
-from ebsd_env.args import ModelArgs, check_model_args
-from ebsd_env.decoder import SpeculativeDecoder, _sync
+from ebsd_env.cli.args import ModelArgs, check_model_args
+from ebsd_env.decoding.decoder import SpeculativeDecoder, _sync
+from ebsd_env.decoding.kernels import configure_threads, machine_state, warn_if_busy
+from ebsd_env.decoding.models import load_pair
 from ebsd_env.io import write_json_atomic
-from ebsd_env.kernels import configure_threads, machine_state, warn_if_busy
-from ebsd_env.models import load_pair
 from ebsd_env.prompts import common_heldout_ids
 
 

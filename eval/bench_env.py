@@ -36,10 +36,10 @@ import tyro
 from tqdm import tqdm
 
 import ebsd_env  # noqa: F401  (registers EBSD-v1)
-from ebsd_env.args import ModelArgs, check_model_args
+from ebsd_env.cli.args import ModelArgs, check_model_args
+from ebsd_env.decoding.kernels import configure_threads, machine_state, warn_if_busy
+from ebsd_env.decoding.models import cached_pair
 from ebsd_env.io import write_json_atomic
-from ebsd_env.kernels import configure_threads, machine_state, warn_if_busy
-from ebsd_env.models import cached_pair
 
 
 @dataclass
@@ -157,7 +157,7 @@ def bench_replay(traces, k: int, max_new_tokens: int, vector_envs: int, seconds:
 
 def oracle_shares(traces, specs: list[str], max_new_tokens: int, stop_mode: str = "include") -> dict:
     """Each policy's objective (tokens / time over all traces, model clock) as a share of oracle-dp's."""
-    from ebsd_env.objective import episodes_objective
+    from ebsd_env.envs.objective import episodes_objective
     from ebsd_env.replay import ReplayEnv
     from ebsd_env.replay.oracle import optimal_rate
     from policies.registry import make_policy

@@ -62,8 +62,8 @@ class BenchRayConfig:
 
 
 def bench_record(config: BenchRayConfig) -> dict:
-    from ebsd_env.kernels import configure_threads, machine_state
-    from ebsd_env.models import cached_pair
+    from ebsd_env.decoding.kernels import configure_threads, machine_state
+    from ebsd_env.decoding.models import cached_pair
     from ebsd_env.prompts import load_prompts
     from ebsd_env.replay.record import record
 
@@ -73,7 +73,7 @@ def bench_record(config: BenchRayConfig) -> dict:
     configure_threads(config.threads)
     rows = load_prompts(None, limit_per_category=config.limit_per_category)
     if config.pair == "tiny-noisy":
-        from ebsd_env.tiny import tiny_pair
+        from ebsd_env.decoding.tiny import tiny_pair
 
         # Character-level tokens: the built-in prompts, cut to fit the tiny context with the budget.
         rows = [{**row, "prompt": str(row.get("prompt") or row["turns"][0])[:200]} for row in rows]
@@ -92,7 +92,7 @@ def bench_record(config: BenchRayConfig) -> dict:
 
 def bench_tune(config: BenchRayConfig) -> dict:
     from ebsd_env.cli import main as ebsd
-    from ebsd_env.kernels import machine_state, warn_if_busy
+    from ebsd_env.decoding.kernels import machine_state, warn_if_busy
     from ebsd_env.ray_support import init_ray
     from ebsd_env.replay import TraceSet
 

@@ -26,8 +26,8 @@ from pathlib import Path
 from ebsd_env.io import write_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
-DRAFTER_CARD = "ebsd_env/drafters/smollm2-135m-feature/config.json"  # v1, `distilled`
-FEATURE_CARD = "ebsd_env/drafters/smollm2-135m-feature-v2/config.json"  # v2, `feature`
+DRAFTER_CARD = "ebsd_env/decoding/drafters/smollm2-135m-feature/config.json"  # v1, `distilled`
+FEATURE_CARD = "ebsd_env/decoding/drafters/smollm2-135m-feature-v2/config.json"  # v2, `feature`
 EVAL_DEFAULT = "docs/results/eval-default/summary.json"
 STOP_MODE = "docs/results/stop-mode/summary.json"
 BENCH_DRAFTERS = "docs/results/bench-drafters/bench.json"
@@ -45,7 +45,7 @@ EVAL_FEATURE = "docs/results/eval-feature/drafters.json"  # the same, every poli
 BASELINES_FIXED_K = ("fixed-k:k=1", "fixed-k:k=2", "fixed-k:k=4", "fixed-k:k=8")  # the default run's fixed ks
 SPEC_BENCH_PROMPTS = 480  # the Spec-Bench set docs/ray.md projects the recording of
 # Documents that may hold figures: the README, the docs and the model cards.
-DOCUMENTS = ("README.md", "docs/*.md", "ebsd_env/drafters/*/README.md")
+DOCUMENTS = ("README.md", "docs/*.md", "ebsd_env/decoding/drafters/*/README.md")
 MARKER = re.compile(r"<!-- figure: (?P<name>[\w.:=,-]+) -->(?P<body>.*?)<!-- /figure -->", re.DOTALL)
 
 

@@ -78,9 +78,9 @@ class ValidateConfig:
 def main(argv: list[str] | None = None) -> int:
     config = tyro.cli(ValidateConfig, args=sys.argv[1:] if argv is None else argv, description=__doc__,
                       prog="python -m eval.replay_validate")
-    from ebsd_env.env import EBSDEnv
-    from ebsd_env.kernels import configure_threads, machine_state
-    from ebsd_env.models import cached_pair
+    from ebsd_env.decoding.kernels import configure_threads, machine_state
+    from ebsd_env.decoding.models import cached_pair
+    from ebsd_env.envs.ebsd import EBSDEnv
     from ebsd_env.replay import ReplayEnv, TraceSet
 
     configure_threads(config.threads)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import matplotlib
 
-from ebsd_env.objective import OBJECTIVE
+from ebsd_env.envs.objective import OBJECTIVE
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -264,7 +264,7 @@ def write_report(summary: dict, rows: list[dict], out: Path) -> Path:
               "calibrated cost model, deterministic)",
               f"- Prompts: `{cfg.get('prompts')}`, {meta['prompts']} prompts in {len(meta['categories'])} "
               f"categories ({', '.join(meta['categories'])}), seeds {cfg.get('seeds')}",
-              f"- Objective: {meta.get('objective', OBJECTIVE)} (`ebsd_env.objective`)",
+              f"- Objective: {meta.get('objective', OBJECTIVE)} (`ebsd_env.envs.objective`)",
               _stop_mode_line(meta),
               f"- Episodes analysed: {summary['episodes']}; conditions: {', '.join(summary['conditions'])}",
               f"- Finished {meta['finished']}"]

@@ -28,10 +28,10 @@ import torch
 import tyro
 from tqdm.auto import tqdm
 
-from ebsd_env.args import ModelArgs, load_pair_from_args
-from ebsd_env.env import DEFAULT_STOP_MODE
+from ebsd_env.cli.args import ModelArgs, load_pair_from_args
+from ebsd_env.envs.ebsd import DEFAULT_STOP_MODE
+from ebsd_env.envs.objective import OBJECTIVE
 from ebsd_env.io import write_atomic, write_json_atomic
-from ebsd_env.objective import OBJECTIVE
 
 DEFAULT_POLICIES = (
     "no-spec",
@@ -284,8 +284,8 @@ def verifier_nll(pair, ids: list[int], prompt_len: int) -> float:
 def validate(config: EvalConfig) -> None:
     """Every check that needs no model and no output folder. It runs before run.json is written: a typo must not
     leave a folder that then refuses the corrected rerun as "a run with different settings"."""
-    from ebsd_env.args import check_model_args
-    from ebsd_env.entropy import EntropyConfig
+    from ebsd_env.cli.args import check_model_args
+    from ebsd_env.decoding.entropy import EntropyConfig
     from ebsd_env.io import check_folder_path
 
     check_model_args(config)
@@ -344,7 +344,7 @@ def _run_identity(config: EvalConfig, pair) -> dict:
 def evaluate(config: EvalConfig, pair=None, held_out: set[str] | None = None) -> Path:
     """Run (or resume) the evaluation described by `config`; return the output folder. `held_out`: evaluate
     the built-in suite's prompts of these ids (default: the drafter's own held-out prompts, if it has any)."""
-    from ebsd_env.kernels import configure_threads
+    from ebsd_env.decoding.kernels import configure_threads
 
     previous = torch.get_num_threads()
     configure_threads(config.threads)
@@ -468,7 +468,7 @@ def _evaluate(config: EvalConfig, pair, held_out: set[str] | None = None) -> Pat
     todo = [item for item in todo if row_key(item[1].label, prompts[item[2]]["id"], item[3], item[0].temperature,
                                              item[0].max_new_tokens) not in done]
     total = len(plan.conditions) * len(plan.variants) * len(prompts) * len(config.seeds)
-    from ebsd_env.kernels import machine_state, warn_if_busy
+    from ebsd_env.decoding.kernels import machine_state, warn_if_busy
 
     # Wall-clock speedups are only comparable on a quiet machine: say so when it is not, and keep the load.
     machine_before, busy = machine_state(), (warn_if_busy() if config.clock == "wall" else None)

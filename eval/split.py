@@ -19,7 +19,7 @@ from pathlib import Path
 
 import tyro
 
-from ebsd_env.args import PairArgs, load_pair_from_args
+from ebsd_env.cli.args import PairArgs, load_pair_from_args
 from ebsd_env.io import check_folder_path, write_atomic, write_json_atomic
 
 

@@ -104,9 +104,9 @@ def cost_model_path(out: Path) -> Path:
 
 # ------------------------------------------------------------------------------------------------- calibrate
 def calibrate(config: VerdictConfig) -> None:
-    from ebsd_env.cost_model import calibrate as fit_costs
-    from ebsd_env.kernels import configure_threads, warn_if_busy
-    from ebsd_env.models import cached_pair
+    from ebsd_env.decoding.kernels import configure_threads, warn_if_busy
+    from ebsd_env.decoding.models import cached_pair
+    from ebsd_env.timing.cost_model import calibrate as fit_costs
 
     path = config.out / "cost_model.json"
     if path.is_file():
@@ -139,9 +139,9 @@ def replay_policies(out: Path) -> dict[str, dict]:
 def replay(config: VerdictConfig) -> None:
     from tqdm import tqdm
 
-    from ebsd_env.cost_model import CostModel
     from ebsd_env.replay import ReplayEnv, TraceSet
     from ebsd_env.replay.oracle import optimal_plan
+    from ebsd_env.timing.cost_model import CostModel
     from policies.registry import make_policy
     from policies.rollout import run_episode
 
@@ -208,7 +208,7 @@ def live(config: VerdictConfig) -> None:
 
     chosen = choose_live(config.out)
     write_json_atomic(config.out / "live_policies.json", chosen, sort_keys=True)
-    from ebsd_env.kernels import machine_state
+    from ebsd_env.decoding.kernels import machine_state
 
     evaluate(EvalConfig(prompts=str(config.out / "split" / "verdict.jsonl"), policies=tuple(chosen.values()),
                         limit_per_category=0, max_new_tokens=config.max_new_tokens, clock="wall",
@@ -239,8 +239,8 @@ def rate(units: dict, ids) -> float:
 
 
 def report(config: VerdictConfig) -> dict:
-    from ebsd_env.kernels import machine_state
-    from ebsd_env.objective import paired_ratio
+    from ebsd_env.decoding.kernels import machine_state
+    from ebsd_env.envs.objective import paired_ratio
     from eval import aggregate
     from policies.registry import make_policy
 

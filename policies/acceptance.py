@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import tyro
 
-from ebsd_env.args import PairArgs, PromptArgs
+from ebsd_env.cli.args import PairArgs, PromptArgs
+from ebsd_env.envs.observation import ObservationLayout
 from ebsd_env.io import write_json_atomic
-from ebsd_env.observation import ObservationLayout
 
 
 @dataclass
@@ -145,9 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     import ebsd_env  # noqa: F401  (registers the env ids)
-    from ebsd_env.args import check_model_args, load_pair_from_args
+    from ebsd_env.cli.args import check_model_args, load_pair_from_args
+    from ebsd_env.decoding.kernels import configure_threads
     from ebsd_env.fingerprint import env_fingerprint
-    from ebsd_env.kernels import configure_threads
     from ebsd_env.prompts import load_prompts
 
     from .base import make_policy

@@ -27,8 +27,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ebsd_env.env import DEFAULT_STOP_MODE
-from ebsd_env.observation import ObservationLayout, ObservationView
+from ebsd_env.envs.ebsd import DEFAULT_STOP_MODE
+from ebsd_env.envs.observation import ObservationLayout, ObservationView
 
 CONTINUE, STOP = 0, 1
 SPECS = "specs"  # Param.kind of a list of sub-policies

@@ -5,7 +5,7 @@ extra signals (``extra_signals=True``). transformers' confidence criteria read t
 drafter emitted (`token_prob`); Kangaroo, Draft & Verify and llama.cpp read the top-1 probability. Under greedy
 decoding the two agree.
 
-Stop modes (`EBSD-v1`, see `ebsd_env.env`): each rule runs in its source's mode.
+Stop modes (`EBSD-v1`, see `ebsd_env.envs.ebsd`): each rule runs in its source's mode.
 
 | rule | mode | why |
 |---|---|---|

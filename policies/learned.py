@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ebsd_env.envs.objective import arm_value
 from ebsd_env.fingerprint import (
     check_fingerprint,
     env_fingerprint,
@@ -14,7 +15,6 @@ from ebsd_env.fingerprint import (
     observation_fingerprint,
     read_zip,
 )
-from ebsd_env.objective import arm_value
 
 from .acceptance import AcceptanceModel
 from .base import SPECS, Param, Policy, bounds_params, common_stop_mode
@@ -104,7 +104,7 @@ def block_work(info: dict) -> tuple[int, float]:
 
 
 class Bandit(Policy):
-    """Base of the bandits: one arm drives each block; arms are valued by the objective (`ebsd_env.objective`).
+    """Base of the bandits: one arm drives each block; arms are valued by the objective (`ebsd_env.envs.objective`).
 
     An arm's value is the tokens its blocks emitted over the seconds they took (a ratio of sums, not a mean of
     per-block rates, which can rank arms the wrong way round), divided by the best value so far so that it

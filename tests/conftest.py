@@ -9,7 +9,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never use the hub; unknown
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from ebsd_env.tiny import tiny_pair  # noqa: E402
+from ebsd_env.decoding.tiny import tiny_pair  # noqa: E402
 
 # One thread: tiny models gain nothing from two, and a second thread thrashes on a busy 2-core machine.
 torch.set_num_threads(1)
@@ -18,7 +18,7 @@ torch.set_num_threads(1)
 @pytest.fixture(scope="session", autouse=True)
 def _kernel_choices_in_a_temporary_cache(tmp_path_factory):
     """Kernel choices measured by tests go to a per-session file, not the user's cache."""
-    from ebsd_env import kernels
+    from ebsd_env.decoding import kernels
 
     path = tmp_path_factory.mktemp("kernel-cache") / "kernels.json"
     with pytest.MonkeyPatch.context() as patch:
@@ -47,7 +47,7 @@ def noisy_pair():
 @pytest.fixture(scope="session")
 def embedded_pair():
     """The real embedded pair (SmolLM2-135M-Instruct verifier + default drafter), loaded once per session."""
-    from ebsd_env.models import cached_pair
+    from ebsd_env.decoding.models import cached_pair
 
     return cached_pair()
 
@@ -55,8 +55,8 @@ def embedded_pair():
 @pytest.fixture(scope="session")
 def feature_pair(tmp_path_factory):
     """Tiny verifier + a feature (EAGLE-style) drafter distilled from it for a second: partial agreement."""
-    from ebsd_env.drafters import load_distilled_drafter
-    from ebsd_env.models import ModelPair
+    from ebsd_env.decoding.drafters import load_distilled_drafter
+    from ebsd_env.decoding.models import ModelPair
     from train.drafter import distill
 
     run = tmp_path_factory.mktemp("feature-drafter")

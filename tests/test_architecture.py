@@ -97,3 +97,33 @@ def test_no_import_runs_upward_or_sideways_between_top_rooms():
             if FLOORS[there] > FLOORS[here] or (here != there and FLOORS[there] == FLOORS[here]):
                 wrong.append(f"{name} -> {target}")
     assert not wrong, "imports against the floors (see docs/architecture.md): " + ", ".join(wrong)
+
+
+# The rooms of the runtime (docs/architecture.md): no folder crowded past what a reader scans at a glance.
+MAX_MODULES_PER_FOLDER = 12
+
+
+def documented_modules() -> set[str]:
+    """The module paths listed in docs/architecture.md's module map."""
+    import re
+
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    section = text[text.index("## Module map"):]
+    return set(re.findall(r"^\| `([\w/]+\.py)` \|", section, flags=re.MULTILINE))
+
+
+def test_the_architecture_map_matches_the_tree():
+    on_disk = {str(path.relative_to(ROOT)) for path in project_modules().values()}
+    documented = documented_modules()
+    assert documented, "docs/architecture.md has no module map"
+    assert not documented - on_disk, f"the map names modules that do not exist: {sorted(documented - on_disk)}"
+    assert not on_disk - documented, f"modules missing from the map: {sorted(on_disk - documented)}"
+
+
+def test_no_folder_is_crowded():
+    from collections import Counter
+
+    per_folder = Counter(str(path.parent.relative_to(ROOT)) for path in project_modules().values()
+                         if path.name != "__init__.py")
+    crowded = {folder: n for folder, n in per_folder.items() if n > MAX_MODULES_PER_FOLDER}
+    assert not crowded, f"folders with more than {MAX_MODULES_PER_FOLDER} modules side by side: {crowded}"

@@ -9,10 +9,10 @@ import pytest
 import torch
 from scipy.stats import chisquare
 
-from ebsd_env.decoder import DecoderError, SpeculativeDecoder, entropy_above, fixed_k, rollback_cache
-from ebsd_env.drafters import FeatureDrafter
-from ebsd_env.models import ModelPair
-from ebsd_env.tiny import tiny_pair
+from ebsd_env.decoding.decoder import DecoderError, SpeculativeDecoder, entropy_above, fixed_k, rollback_cache
+from ebsd_env.decoding.drafters import FeatureDrafter
+from ebsd_env.decoding.models import ModelPair
+from ebsd_env.decoding.tiny import tiny_pair
 
 PROMPT = "the cat sat on the mat. "
 
@@ -35,7 +35,7 @@ def _reference(pair, ids, max_new_tokens):
 
 
 def _ngram_pair(base):
-    from ebsd_env.drafting import NGramModel
+    from ebsd_env.decoding.drafting import NGramModel
 
     return ModelPair(NGramModel(base.verifier.config), base.verifier, base.tokenizer, "ngram", base.verifier_name)
 
@@ -226,7 +226,7 @@ def test_speculative_sampling_preserves_the_verifier_distribution(temperature, t
 
 
 def test_ngram_proposes_what_followed_the_last_repeat_with_its_spread_as_confidence(copy_pair):
-    from ebsd_env.drafting import NGramDraft, NGramModel, strategy_for
+    from ebsd_env.decoding.drafting import NGramDraft, NGramModel, strategy_for
 
     strategy = strategy_for(NGramModel(copy_pair.verifier.config))
     assert isinstance(strategy, NGramDraft)
@@ -241,8 +241,8 @@ def test_ngram_proposes_what_followed_the_last_repeat_with_its_spread_as_confide
 
 
 def test_each_drafter_kind_has_its_strategy(copy_pair, feature_pair):
-    from ebsd_env.drafting import FeatureDraft, LMDraft, NGramModel, QuantizedCopyDraft, strategy_for
-    from ebsd_env.quantize import quantized_drafter
+    from ebsd_env.decoding.drafting import FeatureDraft, LMDraft, NGramModel, QuantizedCopyDraft, strategy_for
+    from ebsd_env.decoding.quantize import quantized_drafter
 
     assert type(strategy_for(copy_pair.drafter)) is LMDraft
     assert type(strategy_for(feature_pair.drafter)) is FeatureDraft

@@ -1,4 +1,4 @@
-"""The distilled drafter (ebsd_env.drafters) and its trainer (`ebsd distill`, train/drafter/distill.py)."""
+"""The distilled drafter (ebsd_env.decoding.drafters) and its trainer (`ebsd distill`, train/drafter/distill.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import pytest
 import torch
 from transformers import DynamicCache
 
-from ebsd_env.decoder import SpeculativeDecoder, fixed_k
-from ebsd_env.drafters import DistilledDrafter, FeatureDrafter, load_distilled_drafter, save_drafter
-from ebsd_env.models import ModelPair
-from ebsd_env.tiny import tiny_pair
+from ebsd_env.decoding.decoder import SpeculativeDecoder, fixed_k
+from ebsd_env.decoding.drafters import DistilledDrafter, FeatureDrafter, load_distilled_drafter, save_drafter
+from ebsd_env.decoding.models import ModelPair
+from ebsd_env.decoding.tiny import tiny_pair
 from train.drafter import distill
 
 TINY_ARGS = ["--tiny", "--num-layers", "1", "--heldout-per-category", "1", "--max-new-tokens", "12",
@@ -150,7 +150,7 @@ def test_tiny_distillation_end_to_end_with_resume(tmp_path, capsys, architecture
 
 @pytest.mark.slow
 def test_drafter_on_the_embedded_verifier_shares_its_tokenizer_and_keeps_greedy_exact():
-    from ebsd_env.models import cached_pair
+    from ebsd_env.decoding.models import cached_pair
 
     embedded_pair = cached_pair("self", kernels="plain")  # plain weights: the drafter copies some
     verifier = embedded_pair.verifier
@@ -194,7 +194,7 @@ def test_feature_distillation_takes_text_prompts_and_warm_starts(tmp_path):
 
 
 def test_drafter_training_takes_the_shared_flags(tmp_path):
-    from ebsd_env.args import ModelArgs, PromptArgs, ThreadArgs
+    from ebsd_env.cli.args import ModelArgs, PromptArgs, ThreadArgs
     from train.drafter import measure
 
     # distill loads only the verifier: the shared thread and prompt flags, not the model ones

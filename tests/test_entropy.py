@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from ebsd_env import entropy as E
+from ebsd_env.decoding import entropy as E
 
 
 def _probs(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:

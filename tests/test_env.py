@@ -15,10 +15,10 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import SubprocVecEnv
 
 import ebsd_env
-from ebsd_env import models
-from ebsd_env.cost_model import CostModel, cached_cost_model
-from ebsd_env.decoder import SpeculativeDecoder
-from ebsd_env.env import EBSDEnv
+from ebsd_env.decoding import models
+from ebsd_env.decoding.decoder import SpeculativeDecoder
+from ebsd_env.envs.ebsd import EBSDEnv
+from ebsd_env.timing.cost_model import CostModel, cached_cost_model
 
 PROMPTS = [
     {"id": "a", "category": "chat", "prompt": "hello there, how are you?"},
@@ -306,7 +306,7 @@ def test_bandit_values_arms_by_the_objective_not_by_mean_block_rates():
     tokens in 1 s blocks (12 tokens in 3 s, 4 tok/s; block rates average 4); arm 1 emits 3 tokens in 0.8 s four
     times (12 tokens in 3.2 s, 3.75 tok/s; block rates average 3.75, but sum 15 > 12). The bandit's arm values
     and the objective both prefer arm 0."""
-    from ebsd_env.objective import objective
+    from ebsd_env.envs.objective import objective
     from policies import make_policy
 
     bandit = make_policy("bandit-ucb:arms=[fixed-k:k=1;fixed-k:k=3]")
@@ -454,8 +454,8 @@ def test_ltd_observation_shows_top_logprobs_and_context_length(noisy_pair):
     length, no entropy history; "ltd+entropy" keeps it. Rules that read entropies are refused on "ltd"."""
     import math
 
-    from ebsd_env.decoder import LOGPROB_FLOOR, TOP_LOGPROBS
-    from ebsd_env.observation import CONTEXT_SCALE
+    from ebsd_env.decoding.decoder import LOGPROB_FLOOR, TOP_LOGPROBS
+    from ebsd_env.envs.observation import CONTEXT_SCALE
     from policies import make_policy
 
     env = EBSDEnv(noisy_pair, prompts=["the cat sat on"], clock="model", cost_model=TOY_COSTS, max_new_tokens=12,

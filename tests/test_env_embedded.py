@@ -11,7 +11,7 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import ebsd_env  # noqa: F401  (registers the env ids)
-from ebsd_env.decoder import SpeculativeDecoder
+from ebsd_env.decoding.decoder import SpeculativeDecoder
 
 pytestmark = pytest.mark.slow
 

@@ -57,7 +57,7 @@ def test_an_error_leaves_the_old_file_and_no_temporary(tmp_path):
 def test_no_other_atomic_writer_in_the_project():
     """Temporary-file-and-rename is written once, in ebsd_env/io.py. Whole folders staged then renamed (the
     converted model cache, a training checkpoint) are another mechanism and are listed here."""
-    folders = {("ebsd_env/models.py", "staging"), ("train/callbacks.py", "tmp.rename(target)")}
+    folders = {("ebsd_env/decoding/models.py", "staging"), ("train/callbacks.py", "tmp.rename(target)")}
     pattern = re.compile(r"mkstemp\(|os\.replace\(|tmp\w*\.(replace|rename)\(|\.tmp[\"']")
     offenders = []
     for path in ROOT.glob("*/**/*.py"):

@@ -8,8 +8,8 @@ import stat
 import pytest
 import torch
 
-from ebsd_env import kernels
-from ebsd_env.kernels import (
+from ebsd_env.decoding import kernels
+from ebsd_env.decoding.kernels import (
     VARIANTS,
     KernelVariant,
     choose_kernels,
@@ -20,8 +20,8 @@ from ebsd_env.kernels import (
     select_kernels,
     warn_if_busy,
 )
-from ebsd_env.models import ModelLoadError
-from ebsd_env.tiny import tiny_model
+from ebsd_env.decoding.models import ModelLoadError
+from ebsd_env.decoding.tiny import tiny_model
 
 
 def _model():

@@ -7,10 +7,10 @@ import json
 import pytest
 import torch
 
-from ebsd_env.decoder import SpeculativeDecoder, entropy_above, fixed_k
-from ebsd_env.kernels import PackedLinear
-from ebsd_env.models import ModelLoadError, load_pair
-from ebsd_env.tiny import tiny_model, tiny_tokenizer
+from ebsd_env.decoding.decoder import SpeculativeDecoder, entropy_above, fixed_k
+from ebsd_env.decoding.kernels import PackedLinear
+from ebsd_env.decoding.models import ModelLoadError, load_pair
+from ebsd_env.decoding.tiny import tiny_model, tiny_tokenizer
 
 
 def _save(folder, alphabet, seed):
@@ -95,7 +95,7 @@ def test_auto_kernels_are_measured_once_and_recorded_per_model(tmp_path):
 
 
 def test_default_drafter_is_int4_where_its_kernels_run_and_the_feature_drafter_elsewhere():
-    from ebsd_env.models import default_drafter
+    from ebsd_env.decoding.models import default_drafter
 
     assert default_drafter() == default_drafter("cpu", torch.float32) == "int4"
     assert default_drafter("cuda") == default_drafter("cpu", torch.bfloat16) == "feature"
@@ -104,8 +104,8 @@ def test_default_drafter_is_int4_where_its_kernels_run_and_the_feature_drafter_e
 
 @pytest.mark.slow
 def test_default_embedded_pair_drafts_with_the_int4_runner(embedded_pair):
-    from ebsd_env.drafting import QuantizedCopyDraft, strategy_for
-    from ebsd_env.quantize import QuantizedLlamaRunner
+    from ebsd_env.decoding.drafting import QuantizedCopyDraft, strategy_for
+    from ebsd_env.decoding.quantize import QuantizedLlamaRunner
 
     assert embedded_pair.drafter_name == "int4"
     strategy = strategy_for(embedded_pair.drafter)
@@ -115,8 +115,8 @@ def test_default_embedded_pair_drafts_with_the_int4_runner(embedded_pair):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["feature", "distilled"])
 def test_shipped_feature_drafters_are_small_and_exact(name):
-    from ebsd_env.drafters import SHIPPED_DRAFTERS, FeatureDrafter
-    from ebsd_env.models import cached_pair
+    from ebsd_env.decoding.drafters import SHIPPED_DRAFTERS, FeatureDrafter
+    from ebsd_env.decoding.models import cached_pair
 
     pair = cached_pair(name)
     assert isinstance(pair.drafter, FeatureDrafter)
@@ -152,7 +152,7 @@ def test_shipped_feature_drafters_are_small_and_exact(name):
 @pytest.mark.parametrize("drafter", ["feature", "distilled", "int4", "int8", "ngram"])
 def test_embedded_pair_greedy_exactness(drafter):
     """Every drafter kind, four stop rules, both stop modes: the output is the verifier's own greedy output."""
-    from ebsd_env.models import cached_pair
+    from ebsd_env.decoding.models import cached_pair
 
     pair = cached_pair(drafter)
     assert pair.verifier_name.startswith("embedded:") and pair.vocab_size == 49152

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from ebsd_env.cli import main as ebsd
-from ebsd_env.decoder import SpeculativeDecoder, entropy_above
+from ebsd_env.decoding.decoder import SpeculativeDecoder, entropy_above
 
 PROMPTS = [{"id": "a1", "category": "alpha", "prompt": "the quick brown fox"},
            {"id": "b1", "category": "beta", "prompt": "hello world"}]
@@ -58,12 +58,12 @@ def test_shared_model_flags_keep_their_names(capsys):
     (["--top-p", "1.5"], "--top-p must be in (0, 1]"),
 ])
 def test_generate_validates_before_loading_models(args, message, capsys, monkeypatch):
-    import ebsd_env.generate
+    import ebsd_env.cli.generate
 
     def no_loading(*_, **__):
         raise AssertionError("models loaded before the arguments were checked")
 
-    monkeypatch.setattr(ebsd_env.generate, "load_pair", no_loading)
+    monkeypatch.setattr(ebsd_env.cli.generate, "load_pair", no_loading)
     assert ebsd(["generate", *args]) == 2
     assert message in one_error_line(capsys.readouterr().err, "generate")
 
@@ -75,7 +75,7 @@ def test_a_missing_cuda_device_is_one_line_naming_the_fix(capsys):
 
 
 def test_an_unreachable_model_id_fails_at_once(capsys, monkeypatch):
-    from ebsd_env import hub
+    from ebsd_env.decoding import hub
 
     monkeypatch.setattr(hub, "hub_offline", lambda: False)
     monkeypatch.setattr(hub, "hub_reachable", lambda: False)

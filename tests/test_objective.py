@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ebsd_env.objective import episodes_objective, objective, objective_summary, paired_ratio
+from ebsd_env.envs.objective import episodes_objective, objective, objective_summary, paired_ratio
 
 
 def test_objective_divides_totals_not_rates():

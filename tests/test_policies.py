@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from ebsd_env.observation import ObservationLayout
+from ebsd_env.envs.observation import ObservationLayout
 from policies import Policy, list_policies, make_policy
 from policies.acceptance import AcceptanceModel, fit
 from policies.field import roc_threshold

@@ -13,9 +13,9 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 import ebsd_env  # noqa: F401  (registers EBSD-v1)
-from ebsd_env.cost_model import CostModel
-from ebsd_env.decoder import SpeculativeDecoder
+from ebsd_env.decoding.decoder import SpeculativeDecoder
 from ebsd_env.fingerprint import env_fingerprint, save_model
+from ebsd_env.timing.cost_model import CostModel
 from policies import list_policies, make_policy, run_episode, verify_callback
 from policies.acceptance import fit
 from train.common import env_in_mode

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from ebsd_env.decoding.tiny import tiny_tokenizer
 from ebsd_env.prompts import BUILTIN_CATEGORIES, PromptSourceError, load_prompts, render_prompt
-from ebsd_env.tiny import tiny_tokenizer
 
 
 def test_builtin_suite_covers_every_category_deterministically():

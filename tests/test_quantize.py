@@ -7,9 +7,9 @@ import pytest
 import torch
 from scipy.stats import chisquare
 
-from ebsd_env.decoder import SpeculativeDecoder, entropy_above, fixed_k
-from ebsd_env.models import DERIVED_DRAFTERS, ModelLoadError, ModelPair, derive_drafter, load_pair
-from ebsd_env.quantize import (
+from ebsd_env.decoding.decoder import SpeculativeDecoder, entropy_above, fixed_k
+from ebsd_env.decoding.models import DERIVED_DRAFTERS, ModelLoadError, ModelPair, derive_drafter, load_pair
+from ebsd_env.decoding.quantize import (
     Int4Linear,
     Int8Linear,
     QuantizedLlamaRunner,
@@ -20,7 +20,7 @@ from ebsd_env.quantize import (
     requantization_error,
     runner_problem,
 )
-from ebsd_env.tiny import tiny_model, tiny_pair, tiny_tokenizer
+from ebsd_env.decoding.tiny import tiny_model, tiny_pair, tiny_tokenizer
 
 PROMPT = "the cat sat on the mat. "
 
@@ -148,7 +148,7 @@ def test_runner_takes_committed_positions_from_the_verifier_cache():
 
 
 def test_quantized_draft_strategy_reads_the_verifier_cache_and_stays_exact():
-    from ebsd_env.drafting import strategy_for
+    from ebsd_env.decoding.drafting import strategy_for
 
     base = tiny_pair("copy", seed=2)
     drafter = quantized_drafter(base.verifier, "int4")
@@ -273,7 +273,7 @@ def test_load_pair_builds_quantized_drafters(tmp_path):
 
 @pytest.mark.slow
 def test_embedded_int4_drafter_is_exact_and_requantizes_without_error():
-    from ebsd_env.models import cached_pair
+    from ebsd_env.decoding.models import cached_pair
 
     pair = cached_pair("int4", kernels="plain")
     base = cached_pair("self", kernels="plain")  # the same verifier weights, float32, never repacked

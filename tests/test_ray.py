@@ -10,9 +10,9 @@ from functools import partial
 
 import pytest
 
+from ebsd_env.decoding.tiny import tiny_pair
 from ebsd_env.ray_support import RAY_MISSING, require_ray
 from ebsd_env.replay.record import record
-from ebsd_env.tiny import tiny_pair
 
 PROMPTS = [
     {"id": "a1", "category": "alpha", "prompt": "the cat sat on the mat"},
@@ -24,8 +24,8 @@ RECORD = dict(max_draft_len=6, max_new_tokens=24, shard_size=2, progress=False, 
 
 
 def test_missing_ray_is_one_line_before_any_work(monkeypatch, tmp_path, capsys):
-    from ebsd_env import models
     from ebsd_env.cli import main as cli
+    from ebsd_env.decoding import models
 
     real_import = builtins.__import__
 

@@ -9,13 +9,13 @@ import os
 import numpy as np
 import pytest
 
-from ebsd_env.clock import Clock, make_clock
-from ebsd_env.cost_model import CostModel
-from ebsd_env.env import EBSDEnv, normalise_prompts
+from ebsd_env.envs.ebsd import EBSDEnv, normalise_prompts
 from ebsd_env.replay import ReplayEnv, TraceError, TraceSet
 from ebsd_env.replay.oracle import optimal_plan, optimal_rate
 from ebsd_env.replay.record import record
 from ebsd_env.replay.vector import ReplayVectorEnv, sb3_vec_env
+from ebsd_env.timing.clock import Clock, make_clock
+from ebsd_env.timing.cost_model import CostModel
 from policies.registry import make_policy
 from policies.rollout import run_episode
 
@@ -89,8 +89,8 @@ def test_replay_reproduces_the_live_env_on_a_tiny_pair(noisy_pair, noisy_traces,
 
 @pytest.fixture(scope="module")
 def ngram_pair(copy_pair):
-    from ebsd_env.drafting import NGramModel
-    from ebsd_env.models import ModelPair
+    from ebsd_env.decoding.drafting import NGramModel
+    from ebsd_env.decoding.models import ModelPair
 
     return ModelPair(NGramModel(copy_pair.verifier.config), copy_pair.verifier, copy_pair.tokenizer, "ngram",
                      copy_pair.verifier_name)
@@ -151,8 +151,8 @@ def test_vector_env_steps_exactly_as_the_replay_env(noisy_traces, stop_mode, ext
 
 
 def test_both_decoders_implement_the_protocol(noisy_pair, noisy_traces):
-    from ebsd_env.decoder import SpeculativeDecoder
-    from ebsd_env.protocol import Decoder
+    from ebsd_env.decoding.decoder import SpeculativeDecoder
+    from ebsd_env.decoding.protocol import Decoder
     from ebsd_env.replay import ReplayDecoder
 
     live = SpeculativeDecoder(noisy_pair)
@@ -287,7 +287,7 @@ def test_cost_profiles_and_clock(tmp_path):
 
 
 def test_calibration_is_monotone_fingerprinted_and_validated(noisy_pair, monkeypatch):
-    from ebsd_env import cost_model
+    from ebsd_env.timing import cost_model
 
     model = cost_model.calibrate(noisy_pair, repeats=3)
     seconds = [s for _, s in model.verify_points]
@@ -320,7 +320,7 @@ def test_replay_reproduces_the_live_env_on_the_embedded_pair(tmp_path):
     differently sized forward passes may flip a token: the mismatch rate is measured and printed. The pair is
     the feature drafter's, the one replay and the verdict are made for (the default int4 copy reads the
     verifier's cache, whose rounding depends on how the verifier was called: replay only approximates it)."""
-    from ebsd_env.models import cached_pair
+    from ebsd_env.decoding.models import cached_pair
 
     embedded_pair = cached_pair("distilled")
     prompts = normalise_prompts([{"id": "code", "category": "code",
@@ -341,7 +341,7 @@ def test_replay_reproduces_the_live_env_on_the_embedded_pair(tmp_path):
     print(f"embedded pair: {differ}/{episodes} episodes differ between live and replay: {results}; largest "
           f"observation deviation {max(OBS_DEVIATION):.2g}")
     assert differ <= 0.2 * episodes
-    from ebsd_env.decoder import SpeculativeDecoder
+    from ebsd_env.decoding.decoder import SpeculativeDecoder
     from ebsd_env.replay.batched import compare_traces, record_trace_batched
     from ebsd_env.replay.record import decoder_prompt
 
@@ -355,8 +355,8 @@ def test_replay_reproduces_the_live_env_on_the_embedded_pair(tmp_path):
 
 
 def test_train_ppo_and_tune_on_traces(tmp_path):
+    from ebsd_env.decoding.tiny import tiny_pair
     from ebsd_env.fingerprint import read_zip
-    from ebsd_env.tiny import tiny_pair
     from train import ppo, tune
 
     # Recorded with the pair `--pair tiny-noisy` loads, which the periodic live evaluation decodes with.
@@ -409,7 +409,7 @@ def test_train_ppo_and_tune_on_traces(tmp_path):
 
 @pytest.mark.parametrize("pair_name", ["noisy_pair", "feature_pair"])
 def test_batched_recording_equals_the_live_recorder(pair_name, request, tmp_path):
-    from ebsd_env.decoder import SpeculativeDecoder
+    from ebsd_env.decoding.decoder import SpeculativeDecoder
     from ebsd_env.replay.batched import compare_traces, record_trace_batched
     from ebsd_env.replay.record import record_trace
 
@@ -430,7 +430,7 @@ def test_batched_recording_equals_the_live_recorder(pair_name, request, tmp_path
 
 
 def test_batched_recording_refuses_prompt_lookup(ngram_pair):
-    from ebsd_env.decoder import SpeculativeDecoder
+    from ebsd_env.decoding.decoder import SpeculativeDecoder
     from ebsd_env.replay.batched import record_trace_batched
 
     with pytest.raises(ValueError, match="record without --batched"):

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from ebsd_env.cost_model import CostModel
+from ebsd_env.decoding.tiny import tiny_pair
 from ebsd_env.prompts import normalise_prompts
 from ebsd_env.replay.record import record
-from ebsd_env.tiny import tiny_pair
+from ebsd_env.timing.cost_model import CostModel
 
 PROMPTS = normalise_prompts([{"id": "a1", "category": "alpha", "prompt": "the cat sat on"},
                              {"id": "a2", "category": "alpha", "prompt": "hello world, how are"},

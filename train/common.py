@@ -93,9 +93,9 @@ SUMMARY_KEYS = ("acceptance_rate", "mean_accepted_tokens", "mean_draft_len", "ne
 
 
 def summarize(stats: Sequence[dict]) -> dict:
-    """The objective (`tokens_per_s`: total tokens over total decoding time, `ebsd_env.objective`) and mean
+    """The objective (`tokens_per_s`: total tokens over total decoding time, `ebsd_env.envs.objective`) and mean
     per-episode figures, overall and per prompt category."""
-    from ebsd_env.objective import episodes_objective
+    from ebsd_env.envs.objective import episodes_objective
 
     def cell(rows):
         return {"tokens_per_s": episodes_objective(rows)} | {key: finite_mean(s.get(key) for s in rows)

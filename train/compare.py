@@ -47,7 +47,7 @@ def compare(config: CompareConfig) -> dict:
     import gymnasium as gym
     import torch
 
-    from ebsd_env.args import load_pair_from_args
+    from ebsd_env.cli.args import load_pair_from_args
     from policies import make_policy
 
     from .common import load_prompt_rows

@@ -24,8 +24,8 @@ from typing import Literal
 
 import tyro
 
-from ebsd_env.args import PairArgs, PromptArgs, check_model_args, load_pair_from_args
-from ebsd_env.env import DEFAULT_STOP_MODE
+from ebsd_env.cli.args import PairArgs, PromptArgs, check_model_args, load_pair_from_args
+from ebsd_env.envs.ebsd import DEFAULT_STOP_MODE
 from ebsd_env.fingerprint import env_fingerprint, save_model
 from ebsd_env.io import check_folder_path, write_json_atomic
 
@@ -72,7 +72,7 @@ class PPOConfig(PairArgs, PromptArgs):
     """Decoding temperature: 0 = greedy, > 0 = lossless speculative sampling."""
     observation: Literal["entropy", "ltd", "ltd+entropy"] = "entropy"
     """What the observation is built from: the entropy history (default), Learning to Draft's top-4 log-probs
-    and context length (`ltd`), or both (`ltd+entropy`); `ebsd_env.observation` gives the layout."""
+    and context length (`ltd`), or both (`ltd+entropy`); `ebsd_env.envs.observation` gives the layout."""
     extra_signals: bool = False
     """Add the extra signals to the observation: drafter top-1 probability, margin, the emitted token's
     probability, the previous block's emitted tokens and acceptance, and progress."""
@@ -90,7 +90,7 @@ class PPOConfig(PairArgs, PromptArgs):
     """Passes over each rollout."""
     gamma: float = 1.0
     """Discount factor. 1 (the default) keeps the return ordered as the objective, total tokens over total
-    decoding time (`ebsd_env.objective`); below 1 later tokens count less and the order can change."""
+    decoding time (`ebsd_env.envs.objective`); below 1 later tokens count less and the order can change."""
     gae_lambda: float = 0.95
     """GAE lambda."""
     clip_range: float = 0.2
@@ -216,7 +216,7 @@ def train(config: PPOConfig, argv: list[str] = ()) -> Path:
     from stable_baselines3.common.logger import Logger, make_output_format
     from stable_baselines3.common.vec_env import VecNormalize
 
-    from ebsd_env.kernels import configure_threads
+    from ebsd_env.decoding.kernels import configure_threads
 
     from .callbacks import (
         CheckpointCallback,

@@ -23,7 +23,7 @@ from typing import Literal
 import numpy as np
 import tyro
 
-from ebsd_env.args import PairArgs, PromptArgs, load_pair_from_args
+from ebsd_env.cli.args import PairArgs, PromptArgs, load_pair_from_args
 from ebsd_env.io import write_json_atomic
 
 from .common import (
@@ -92,7 +92,7 @@ class TuneConfig(PairArgs, PromptArgs):
     (entropy-rel), combined (either of the two stops)."""
     objective: Literal["tokens_per_s", "reward"] = "tokens_per_s"
     """Maximised: the objective, total tokens over total decoding time on the study's prompts
-    (`ebsd_env.objective`), or the summed episode return (gamma = 1), which orders rules the same way under
+    (`ebsd_env.envs.objective`), or the summed episode return (gamma = 1), which orders rules the same way under
     greedy decoding."""
     clock: Literal["wall", "model"] = "model"
     """Clock of the tokens/s: the calibrated model clock (repeatable; default) or wall time (noisy)."""
@@ -304,7 +304,7 @@ def tune(config: TuneConfig) -> dict:
     """Run (or resume) the studies; returns the best configuration per category."""
     import optuna
 
-    from ebsd_env.kernels import configure_threads
+    from ebsd_env.decoding.kernels import configure_threads
 
     if config.budget < 0:
         raise TuneError(f"--budget must be >= 0 trials, got {config.budget}")

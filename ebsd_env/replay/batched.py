@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from transformers import DynamicCache
 
-from ..decoder import LOGPROB_FLOOR, TOP_LOGPROBS, SpeculativeDecoder
+from ..decoding.decoder import LOGPROB_FLOOR, TOP_LOGPROBS, SpeculativeDecoder
 from .trace import LOGPROB_SIGNALS, SIGNALS, Trace
 
 
@@ -59,7 +59,7 @@ def record_trace_batched(decoder: SpeculativeDecoder, prompt, max_draft_len: int
                          row_id: str = "", category: str = "custom", prompt_index: int = 0,
                          batch_size: int = 64) -> Trace:
     """One prompt's trace with batched chains (see the module docstring)."""
-    from ..drafters.feature import FeatureDrafter
+    from ..decoding.drafters.feature import FeatureDrafter
 
     pair = decoder.pair
     drafter = pair.drafter

@@ -1,4 +1,4 @@
-"""`ReplayDecoder`: the decoder protocol (`ebsd_env.protocol.Decoder`) served from recorded greedy traces.
+"""`ReplayDecoder`: the decoder protocol (`ebsd_env.decoding.protocol.Decoder`) served from recorded greedy traces.
 
 No model runs. ``start(i)`` begins trace i; ``draft()`` returns the next token of the chain recorded at the
 block's start position j with its recorded signals; ``verify()`` accepts the longest common prefix of the draft
@@ -8,8 +8,8 @@ live greedy decoder does. Measured times are 0: the env prices the work on its c
 
 from __future__ import annotations
 
-from ..decoder import DecoderError, DraftState, DraftStep, SequenceStats, VerifyResult
-from ..entropy import EntropyConfig
+from ..decoding.decoder import DecoderError, DraftState, DraftStep, SequenceStats, VerifyResult
+from ..decoding.entropy import EntropyConfig
 from .trace import Trace, TraceError, TraceSet, signals_step
 
 

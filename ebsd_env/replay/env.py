@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..clock import Clock, check_fingerprint
-from ..cost_model import CostModel
-from ..env import DEFAULT_STOP_MODE, EBSDEnv
+from ..envs.ebsd import DEFAULT_STOP_MODE, EBSDEnv
+from ..timing.clock import Clock, check_fingerprint
+from ..timing.cost_model import CostModel
 from .decoder import ReplayDecoder
 from .trace import TraceError, TraceSet
 

@@ -1,6 +1,6 @@
 """`oracle-dp`: the optimal stopping plan for a recorded trace under a clock, by dynamic programming.
 
-The objective is N / T (`ebsd_env.objective`). A plan chooses, at each block start j (a position of the greedy
+The objective is N / T (`ebsd_env.envs.objective`). A plan chooses, at each block start j (a position of the greedy
 output y), how many draft tokens k to verify, k = 0 (the verifier alone) included; the block emits
 e(j, k) = min(min(k, m_j) + 1, N - j) tokens, m_j being the agreement of the chain at j with y, and costs
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..cost_model import CostModel
+from ..timing.cost_model import CostModel
 from .trace import Trace
 
 

@@ -38,9 +38,9 @@ def _record_shard(load_pair: Callable, threads: int | None, rows: list[dict], fi
                   ) -> tuple[dict, list, float, int]:
     """Runs in a Ray worker: (the worker's pair fingerprint, the shard's traces, recording seconds, tokens).
     `recorder` and `decoder_prompt` are `record`'s own (passed in: this module is imported by `record`)."""
-    from ..cost_model import pair_fingerprint
-    from ..decoder import SpeculativeDecoder
-    from ..kernels import configure_threads
+    from ..decoding.decoder import SpeculativeDecoder
+    from ..decoding.kernels import configure_threads
+    from ..timing.cost_model import pair_fingerprint
 
     configure_threads(threads)
     pair = load_pair()
@@ -88,7 +88,7 @@ def ray_options(config) -> RayRecordOptions:
     installed (one line naming the install command otherwise) and --gpus-per-task must be >= 0."""
     from functools import partial
 
-    from ..models import cached_pair
+    from ..decoding.models import cached_pair
     from ..ray_support import require_ray
 
     require_ray()

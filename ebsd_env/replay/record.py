@@ -27,8 +27,8 @@ import numpy as np
 import tyro
 from tqdm import tqdm
 
-from ..decoder import SpeculativeDecoder
-from ..entropy import EntropyConfig
+from ..decoding.decoder import SpeculativeDecoder
+from ..decoding.entropy import EntropyConfig
 from ..io import write_json_atomic
 from .batched import record_trace_batched
 from .trace import SIGNALS, Trace, TraceError, read_shard, read_shard_meta, step_signals, write_shard
@@ -104,7 +104,7 @@ def record(pair, rows: list[dict], out: Path, max_draft_len: int = 16, max_new_t
     """Record traces of `rows` into ``out/shard-NNNNN.parquet``; resumable. Returns a summary. `batched`
     computes the chains of many positions per drafter forward (`ebsd_env.replay.batched`); `ray`
     (`ray_record.RayRecordOptions`) records the shards as Ray tasks, one per shard."""
-    from ..cost_model import cached_cost_model, pair_fingerprint
+    from ..timing.cost_model import cached_cost_model, pair_fingerprint
 
     if max_draft_len < 1 or max_new_tokens < 1 or shard_size < 1:
         raise ValueError(f"max_draft_len, max_new_tokens and shard_size must be >= 1, got {max_draft_len}, "
@@ -113,7 +113,7 @@ def record(pair, rows: list[dict], out: Path, max_draft_len: int = 16, max_new_t
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     meta = {"fingerprint": pair_fingerprint(pair), "settings": settings_dict(entropy, max_draft_len, max_new_tokens)}
-    from ..drafting import strategy_for
+    from ..decoding.drafting import strategy_for
 
     if strategy_for(pair.drafter).reads_verifier_cache:
         # Its chains depend (in float rounding) on how the verifier computed the shared cache: one token at a
@@ -229,8 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         from .ray_record import ray_options
 
         ray = ray_options(config)  # checks that ray is installed, before any model is loaded
-    from ..kernels import configure_threads
-    from ..models import cached_pair
+    from ..decoding.kernels import configure_threads
+    from ..decoding.models import cached_pair
     from ..prompts import load_prompts
 
     configure_threads(config.threads)

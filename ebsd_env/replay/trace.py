@@ -15,7 +15,7 @@ accepted + 1 cut at the end of y; time comes from the clock.
 
 Storage: sharded Parquet (pyarrow), one row per prompt, flat list columns with per-position offsets. Each
 shard's schema metadata (key ``ebsd_trace``) holds the format version, the pair fingerprint
-(`ebsd_env.clock.pair_fingerprint`) and the settings, so a shard from another pair, drafter or settings is
+(`ebsd_env.timing.clock.pair_fingerprint`) and the settings, so a shard from another pair, drafter or settings is
 refused with a one-line error, and a truncated or corrupt shard is named without losing the others.
 """
 
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..decoder import TOP_LOGPROBS, DraftStep
+from ..decoding.decoder import TOP_LOGPROBS, DraftStep
 from ..io import save_atomic
 
 TRACE_FORMAT = 2  # 2: adds the top log-probabilities (format 1 traces must be recorded again)
@@ -222,7 +222,7 @@ class TraceSet:
         """Read shards (a directory or files). Every shard must match the first one's fingerprint and settings,
         and `pair` / `fingerprint` / `settings` where given; a mismatch or a corrupt shard is a TraceError
         naming the shard. ``cost_model.json`` beside the shards (written by `ebsd record`) is loaded too."""
-        from ..cost_model import pair_fingerprint
+        from ..timing.cost_model import pair_fingerprint
 
         paths = shard_paths(source)
         expected_fp = dict(fingerprint or {})

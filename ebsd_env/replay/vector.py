@@ -22,11 +22,11 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 
-from ..clock import Clock
-from ..cost_model import CostModel
-from ..entropy import EntropyConfig
-from ..env import DEFAULT_STOP_MODE
-from ..observation import CONTEXT_SCALE, ObservationLayout, encode_logprobs
+from ..decoding.entropy import EntropyConfig
+from ..envs.ebsd import DEFAULT_STOP_MODE
+from ..envs.observation import CONTEXT_SCALE, ObservationLayout, encode_logprobs
+from ..timing.clock import Clock
+from ..timing.cost_model import CostModel
 from .env import load_traces, replay_clock
 from .trace import LOGPROB_SIGNALS, SIGNALS, TraceError, TraceSet
 

@@ -2,5 +2,5 @@
 (`feature`), the trainer (`distill`) and the speed measurement of a trained drafter (`measure`).
 
 The rest of `train/` learns *stopping policies* (PPO, tuning of the rules); this package learns the *drafter*
-those policies drive. The drafter models themselves live in `ebsd_env.drafters`, which the runtime imports.
+those policies drive. The drafter models themselves live in `ebsd_env.decoding.drafters`, which the runtime imports.
 """

@@ -1,6 +1,6 @@
 """`ebsd distill`: distil a small drafter from the verifier: the feature drafter (`--architecture feature`,
-`ebsd_env.drafters.FeatureDrafter`, the default) or a token-level one (`--architecture layers`,
-`ebsd_env.drafters.DistilledDrafter`).
+`ebsd_env.decoding.drafters.FeatureDrafter`, the default) or a token-level one (`--architecture layers`,
+`ebsd_env.decoding.drafters.DistilledDrafter`).
 
 Stages, each resumable (re-run with the same ``--run-dir`` after an interruption and it continues):
 1. data: the verifier continues every prompt of the offline suite greedily and by sampling; each generated
@@ -31,10 +31,10 @@ import torch
 import tyro
 from tqdm.auto import tqdm
 
-from ebsd_env.args import PromptArgs, ThreadArgs, check_threads
-from ebsd_env.drafters import DistilledDrafter, FeatureDrafter, load_distilled_drafter, save_drafter
+from ebsd_env.cli.args import PromptArgs, ThreadArgs, check_threads
+from ebsd_env.decoding.drafters import DistilledDrafter, FeatureDrafter, load_distilled_drafter, save_drafter
+from ebsd_env.decoding.kernels import configure_threads
 from ebsd_env.io import write_json_atomic
-from ebsd_env.kernels import configure_threads
 
 from . import feature as distill_feature
 from .data import (
@@ -55,7 +55,7 @@ TINY_PROMPTS = [{"id": f"tiny-{i}", "category": ("chat", "code")[i % 2], "prompt
 
 @dataclass
 class DistillConfig(ThreadArgs, PromptArgs):
-    """The shared --threads and prompt flags (`ebsd_env.args`), and distillation's own.
+    """The shared --threads and prompt flags (`ebsd_env.cli.args`), and distillation's own.
 
     Not `ModelArgs` / `PairArgs`: distillation loads no pair, only the embedded verifier, on the CPU with plain
     kernels (it copies and trains on the verifier's weights); the drafter is what it makes. So --drafter,
@@ -135,7 +135,7 @@ class DistillConfig(ThreadArgs, PromptArgs):
     checkpoint_every: int = 25
     """Checkpoint and export every this many steps."""
     export_to: Path | None = None
-    """Also copy the final drafter here (e.g. ebsd_env/drafters/smollm2-135m-distilled)."""
+    """Also copy the final drafter here (e.g. ebsd_env/decoding/drafters/smollm2-135m-distilled)."""
 
 
 def _run_dir(config: DistillConfig) -> Path:
@@ -151,12 +151,12 @@ def _prompt_seed(config: DistillConfig) -> int:
 
 def _load_verifier(config: DistillConfig):
     if config.tiny:
-        from ebsd_env.tiny import tiny_pair
+        from ebsd_env.decoding.tiny import tiny_pair
 
         pair = tiny_pair("copy", seed=config.seed)
         prompts = [row for row in TINY_PROMPTS if not config.categories or row["category"] in config.categories]
         return pair.verifier, pair.tokenizer, pair.eos_token_ids, prompts
-    from ebsd_env.models import cached_pair
+    from ebsd_env.decoding.models import cached_pair
 
     pair = cached_pair("self", kernels="plain")  # only the verifier, with plain weights the drafter copies
     prompts = load_training_prompts(config.prompt_source, config.prompts_per_category, _prompt_seed(config),

@@ -1,4 +1,4 @@
-"""Training pieces of the feature drafter (`ebsd_env.drafters.FeatureDrafter`) for `ebsd distill`.
+"""Training pieces of the feature drafter (`ebsd_env.decoding.drafters.FeatureDrafter`) for `ebsd distill`.
 
 Data: every generated record (prompt + verifier continuation, `train.drafter.data`) is run through the verifier
 once more, teacher-forced, to keep at *every* position j (prompt tokens included) the verifier's feature f_j
@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 from transformers import DynamicCache
 
-from ebsd_env.drafters import FeatureDrafter
+from ebsd_env.decoding.drafters import FeatureDrafter
 
 from .data import save_tensors
 

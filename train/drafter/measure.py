@@ -17,17 +17,17 @@ import tyro
 from tqdm.auto import tqdm
 from transformers import DynamicCache
 
-from ebsd_env.args import ModelArgs, PromptArgs, check_model_args
-from ebsd_env.decoder import SpeculativeDecoder, fixed_k
+from ebsd_env.cli.args import ModelArgs, PromptArgs, check_model_args
+from ebsd_env.decoding.decoder import SpeculativeDecoder, fixed_k
+from ebsd_env.decoding.kernels import configure_threads, select_kernels
+from ebsd_env.decoding.models import ModelPair, cached_pair, derive_drafter
 from ebsd_env.io import write_json_atomic
-from ebsd_env.kernels import configure_threads, select_kernels
-from ebsd_env.models import ModelPair, cached_pair, derive_drafter
 from ebsd_env.prompts import heldout_prompts, load_prompts, render_prompt
 
 
 @dataclass
 class MeasureConfig(ModelArgs, PromptArgs):
-    """The shared model and prompt flags (`ebsd_env.args`), and the measurement's own.
+    """The shared model and prompt flags (`ebsd_env.cli.args`), and the measurement's own.
 
     --drafter names the distilled drafter to measure: an `ebsd distill` export folder, distilled[:FOLDER] or
     feature[:FOLDER] (default: the shipped one). --device must be cpu: the int8 drafter and the per-token timings

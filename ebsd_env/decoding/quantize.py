@@ -37,7 +37,7 @@ import torch
 from torch import nn
 from transformers import PreTrainedModel
 
-from .errors import ModelLoadError
+from ..errors import ModelLoadError
 
 GROUP_SIZE = 32
 # `_convert_weight_to_int4pack_for_cpu` packs output rows in blocks of 16.
@@ -207,7 +207,7 @@ def quantized_drafter(verifier: PreTrainedModel, kind: str, group_size: int = GR
     drafter.config.dtype = ACTIVATION_DTYPE
     # The fast decode path (a plain attribute: not a submodule, not in the state dict).
     drafter.runner = QuantizedLlamaRunner(verifier, kind, group_size) if runner_problem(verifier) is None else None
-    drafter.quantized_kind = kind  # `ebsd_env.drafting.strategy_for` drafts with it as a quantized copy
+    drafter.quantized_kind = kind  # `ebsd_env.decoding.drafting.strategy_for` drafts with it as a quantized copy
     return drafter.eval()
 
 

@@ -20,7 +20,7 @@ Vocabularies: the verifier's distribution is never truncated. A drafter with a s
 logits padded with -inf (probability 0: never drafted), and committed tokens it cannot embed reach it as its
 last id (what it is fed only shapes its proposals, never the output).
 
-The drafter is driven through a strategy (`ebsd_env.drafting`: one class per kind of drafter, chosen by
+The drafter is driven through a strategy (`ebsd_env.decoding.drafting`: one class per kind of drafter, chosen by
 `strategy_for(pair.drafter)`); the decoder never branches on the drafter's kind. A strategy that reads the
 verifier's features (EAGLE-style) gets them from the decoder, which keeps the verifier's last hidden state of
 every position in its cache.
@@ -77,7 +77,7 @@ class DraftStep:
     time_s: float  # whole step: forward pass, signals, token choice
     forward_s: float  # the drafter's forward pass alone
     # Log-probabilities of the drafter's TOP_LOGPROBS most likely tokens, highest first (the observation of
-    # "Learning to Draft"; `ebsd_env.observation` option "ltd").
+    # "Learning to Draft"; `ebsd_env.envs.observation` option "ltd").
     top_logprobs: tuple[float, ...] = ()
 
 

@@ -33,10 +33,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .decoder import SpeculativeDecoder
-from .io import write_json_atomic
-from .kernels import cpu_model
-from .models import ModelPair
+from ..decoding.decoder import SpeculativeDecoder
+from ..decoding.kernels import cpu_model
+from ..decoding.models import ModelPair
+from ..io import write_json_atomic
 
 # Fed-token counts (k + 1) at which the verifier is timed: dense where drafts usually are, sparse beyond.
 DEFAULT_FED_POINTS = (1, 2, 3, 5, 9, 17)
@@ -52,7 +52,7 @@ class CostModel:
     draft_s: float
     verify_points: tuple[tuple[int, float], ...]
     source: str = ""
-    # What the costs were measured on (`ebsd_env.clock.fingerprint`: pair, drafter hash, kernels, threads, CPU)
+    # What the costs were measured on (`ebsd_env.timing.clock.fingerprint`: pair, drafter hash, kernels, threads, CPU)
     # and how they compared with the wall clock (`validate_costs`); empty for hand-made models.
     fingerprint: dict = field(default_factory=dict, compare=False)
     validation: dict = field(default_factory=dict, compare=False)
@@ -74,7 +74,7 @@ class CostModel:
             if sec_b < sec_a:
                 raise ValueError(f"non-monotone cost curve: verifying {fed_b} fed tokens costs {sec_b:.4g} s but "
                                  f"{fed_a} cost {sec_a:.4g} s; recalibrate on a quiet machine "
-                                 "(ebsd_env.clock.calibrate fits a monotone curve) or fix the profile")
+                                 "(ebsd_env.timing.clock.calibrate fits a monotone curve) or fix the profile")
         object.__setattr__(self, "verify_points", points)
 
     def verify_cost(self, fed: int) -> float:
@@ -213,7 +213,7 @@ def validate_costs(pair: ModelPair, costs: CostModel, ks: tuple[int, ...] = (0, 
     CPU), which only matters for tiny test models. A clock that cannot predict a plain fixed-k generation cannot
     be trusted to rank policies; `calibrate` refuses one whose mean absolute error exceeds its tolerance.
     """
-    from .decoder import fixed_k
+    from ..decoding.decoder import fixed_k
 
     text = prompt or CALIBRATION_PROMPT
     text_prompt = [{"role": "user", "content": text}] if getattr(pair.tokenizer, "chat_template", None) else text

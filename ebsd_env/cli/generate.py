@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import tyro
 
+from ..decoding.decoder import SpeculativeDecoder, fixed_k
+from ..decoding.models import load_pair
 from .args import ModelArgs, check_model_args
-from .decoder import SpeculativeDecoder, fixed_k
-from .models import load_pair
 
 
 @dataclass

@@ -3,7 +3,7 @@
 Every place that turns decoder work into seconds asks a `Clock`; nothing else prices time. Three kinds:
 
 - ``wall``: the decoder's own measured ``perf_counter`` times (noisy; cannot be replayed);
-- ``model``: a `CostModel` calibrated on this pair and machine (`ebsd_env.cost_model.calibrate`: isotonic fit
+- ``model``: a `CostModel` calibrated on this pair and machine (`ebsd_env.timing.cost_model.calibrate`: isotonic fit
   of medians, refused when non-monotone beyond noise, implausible, or far from the wall clock);
 - ``profile``: a `CostModel` loaded from a JSON file, e.g. measured on a user's GPU (``draft_s`` and
   ``verify_points``; refused when a field is missing or the curve falls).
@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..decoding.models import ModelPair
 from .cost_model import (  # noqa: F401  (the calibration helpers are part of the clock's API)
     CostModel,
     cached_cost_model,
@@ -31,7 +32,6 @@ from .cost_model import (  # noqa: F401  (the calibration helpers are part of th
     price,
     validate_costs,
 )
-from .models import ModelPair
 
 CLOCK_KINDS = ("wall", "model", "profile")
 

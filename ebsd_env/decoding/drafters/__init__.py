@@ -16,7 +16,7 @@ from pathlib import Path
 from safetensors.torch import load_file, save_file
 from transformers import PreTrainedModel
 
-from ..io import save_atomic, write_json_atomic
+from ...io import save_atomic, write_json_atomic
 from .feature import FEATURE_ARCHITECTURE, FeatureDrafter
 from .layers import LAYERS_ARCHITECTURE, DistilledDrafter
 

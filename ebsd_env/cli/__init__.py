@@ -8,7 +8,7 @@ import sys
 
 # subcommand -> (module with a `main(argv)` function, one-line help)
 SUBCOMMANDS = {
-    "generate": ("ebsd_env.generate", "speculative generation on a pair; prints the text and its statistics"),
+    "generate": ("ebsd_env.cli.generate", "speculative generation on a pair; prints the text and its statistics"),
     "bench": ("eval.bench", "benchmarks: `ebsd bench decoder`, `ebsd bench env`"),
     "split": ("eval.split", "split the built-in prompts into verdict prompts nothing learned from and training ones"),
     "record": ("ebsd_env.replay.record", "record greedy decoding traces for replay (EBSD-Replay-v1, oracle-dp)"),

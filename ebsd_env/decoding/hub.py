@@ -15,7 +15,8 @@ CONNECT_TIMEOUT_S = 3.0
 
 
 class HubUnavailable(OSError):
-    """The model is not cached and the hub cannot give it now; `ebsd_env.models` words the error for the user."""
+    """The model is not cached and the hub cannot give it now; `ebsd_env.decoding.models` words the error for the
+    user."""
 
 
 def _cached(repo_id: str) -> bool:

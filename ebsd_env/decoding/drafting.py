@@ -21,7 +21,7 @@ Kinds (`DRAFTER_KINDS`, selected by name through `load_pair(drafter=...)`):
 | kind | class | what drafts |
 |---|---|---|
 | lm | `LMDraft` | any Hugging Face causal LM sharing the verifier's tokenizer, or the project's distilled layers |
-| feature | `FeatureDraft` | the EAGLE-style feature drafter (`ebsd_env.drafters.feature`) |
+| feature | `FeatureDraft` | the EAGLE-style feature drafter (`ebsd_env.decoding.drafters.feature`) |
 | int4, int8 | `QuantizedCopyDraft` | weight-only int4 / int8 copies of the verifier on torch's CPU kernels |
 | ngram | `NGramDraft` | prompt lookup: no model, the context itself (`NGramModel`) |
 """
@@ -98,7 +98,7 @@ class LMDraft(DraftStrategy):
 
 
 class QuantizedCopyDraft(DraftStrategy):
-    """A weight-only int4 / int8 copy of a Llama verifier (`ebsd_env.quantize`), drafting through its
+    """A weight-only int4 / int8 copy of a Llama verifier (`ebsd_env.decoding.quantize`), drafting through its
     `QuantizedLlamaRunner`: torch's CPU int kernels on bfloat16 activations without the transformers forward's
     per-call overhead; its logits are cast to float by the decoder. It reads the verifier's cache: the
     committed positions' keys and values are the verifier's own. (A copy of another architecture has no

@@ -37,8 +37,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .errors import ModelLoadError
-from .io import ebsd_cache_dir, write_json_atomic
+from ..errors import ModelLoadError
+from ..io import ebsd_cache_dir, write_json_atomic
 
 THREADS_ENV = "EBSD_THREADS"
 # torch's thread count when this module was first imported: a different count later means someone set it.

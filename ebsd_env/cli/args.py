@@ -35,7 +35,7 @@ class ModelArgs(ThreadArgs):
     device: str = "cpu"
     """Device of both models (and of a policy network): cpu, cuda, cuda:1, mps, ..."""
     kernels: Literal["auto", "plain", "onednn"] = "auto"
-    """Linear-layer kernels (auto: the fastest measured on this machine, cached; see `ebsd_env.kernels`)."""
+    """Linear-layer kernels (auto: the fastest measured on this machine, cached; see `ebsd_env.decoding.kernels`)."""
 
 
 @dataclass
@@ -105,9 +105,9 @@ def load_pair_from_args(args: ModelArgs, pair: str | None = None, tiny_context: 
     check_model_args(args)
     name = getattr(args, "pair", "embedded")
     if name in TINY_PAIRS:
-        from .tiny import tiny_pair
+        from ..decoding.tiny import tiny_pair
 
         return tiny_pair(name.removeprefix("tiny-"), **({"context": tiny_context} if tiny_context else {}))
-    from .models import cached_pair
+    from ..decoding.models import cached_pair
 
     return cached_pair(args.drafter, args.verifier, device=args.device, kernels=args.kernels)

@@ -16,7 +16,7 @@ from .decoder import DraftStep, SequenceStats, VerifyResult
 
 @runtime_checkable
 class Decoder(Protocol):
-    """Step API and read-only state of a speculative decoder (see `ebsd_env.decoder` for the semantics)."""
+    """Step API and read-only state of a speculative decoder (see `ebsd_env.decoding.decoder` for the semantics)."""
 
     greedy: bool  # temperature 0: the output is the verifier's greedy text whatever the stopping policy
     eos_ids: set[int]

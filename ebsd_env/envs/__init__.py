@@ -1,0 +1,7 @@
+"""The Gymnasium environments over a decoder: `EBSD-v1` and its observation and objective.
+
+- `ebsd`: `EBSDEnv` (`EBSD-v1`, `EBSD-Deterministic-v1`; `EBSD-Replay-v1` is the same class over a replayed
+  decoder, in `ebsd_env.replay`);
+- `observation`: `ObservationLayout`, what a policy sees;
+- `objective`: tokens over decoding time, the one objective everything ranks by.
+"""
