@@ -16,8 +16,9 @@ from .decoding.models import EMBEDDED_VERIFIER, ModelLoadError, ModelPair, cache
 from .envs.ebsd import DEFAULT_STOP_MODE, EBSDEnv
 from .envs.objective import OBJECTIVE, episodes_objective, objective
 from .envs.observation import ObservationLayout
+from .timing.calibration import cached_cost_model, calibrate
 from .timing.clock import CLOCK_KINDS, Clock, make_clock
-from .timing.cost_model import CostModel, cached_cost_model, calibrate
+from .timing.cost_model import CostModel
 
 __all__ = [
     "CLOCK_KINDS", "Clock", "make_clock",

@@ -106,7 +106,7 @@ def cost_model_path(out: Path) -> Path:
 def calibrate(config: VerdictConfig) -> None:
     from ebsd_env.decoding.kernels import configure_threads, warn_if_busy
     from ebsd_env.decoding.models import cached_pair
-    from ebsd_env.timing.cost_model import calibrate as fit_costs
+    from ebsd_env.timing.calibration import calibrate as fit_costs
 
     path = config.out / "cost_model.json"
     if path.is_file():

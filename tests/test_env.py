@@ -18,7 +18,8 @@ import ebsd_env
 from ebsd_env.decoding import models
 from ebsd_env.decoding.decoder import SpeculativeDecoder
 from ebsd_env.envs.ebsd import EBSDEnv
-from ebsd_env.timing.cost_model import CostModel, cached_cost_model
+from ebsd_env.timing.calibration import cached_cost_model
+from ebsd_env.timing.cost_model import CostModel
 
 PROMPTS = [
     {"id": "a", "category": "chat", "prompt": "hello there, how are you?"},

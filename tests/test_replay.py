@@ -287,7 +287,7 @@ def test_cost_profiles_and_clock(tmp_path):
 
 
 def test_calibration_is_monotone_fingerprinted_and_validated(noisy_pair, monkeypatch):
-    from ebsd_env.timing import cost_model
+    from ebsd_env.timing import calibration as cost_model
 
     model = cost_model.calibrate(noisy_pair, repeats=3)
     seconds = [s for _, s in model.verify_points]
@@ -296,14 +296,14 @@ def test_calibration_is_monotone_fingerprinted_and_validated(noisy_pair, monkeyp
     assert "cpu" in model.fingerprint and len(model.fingerprint["drafter_hash"]) == 16
     assert {r["k"] for r in model.validation["runs"]} == {0, 2, 4}
 
-    def falling(decoder, prompt, fed_points, repeats, text):
+    def falling(decoder, prompt, fed_points, repeats, text, contexts=None):
         return [0.01], {fed: [0.5 if fed < 5 else 0.2] for fed in fed_points}
 
     monkeypatch.setattr(cost_model, "_measure", falling)
     with pytest.raises(ValueError, match="non-monotone cost curve"):
         cost_model.calibrate(noisy_pair, attempts=2, validate=False)
 
-    def implausible(decoder, prompt, fed_points, repeats, text):
+    def implausible(decoder, prompt, fed_points, repeats, text, contexts=None):
         return [1.0], {fed: [0.1] for fed in fed_points}
 
     monkeypatch.setattr(cost_model, "_measure", implausible)

@@ -104,7 +104,8 @@ def record(pair, rows: list[dict], out: Path, max_draft_len: int = 16, max_new_t
     """Record traces of `rows` into ``out/shard-NNNNN.parquet``; resumable. Returns a summary. `batched`
     computes the chains of many positions per drafter forward (`ebsd_env.replay.batched`); `ray`
     (`ray_record.RayRecordOptions`) records the shards as Ray tasks, one per shard."""
-    from ..timing.cost_model import cached_cost_model, pair_fingerprint
+    from ..timing.calibration import cached_cost_model
+    from ..timing.cost_model import pair_fingerprint
 
     if max_draft_len < 1 or max_new_tokens < 1 or shard_size < 1:
         raise ValueError(f"max_draft_len, max_new_tokens and shard_size must be >= 1, got {max_draft_len}, "

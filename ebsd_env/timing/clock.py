@@ -21,17 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..decoding.models import ModelPair
-from .cost_model import (  # noqa: F401  (the calibration helpers are part of the clock's API)
-    CostModel,
-    cached_cost_model,
-    check_plausible,
-    drafter_hash,
-    fingerprint,
-    isotonic,
-    pair_fingerprint,
-    price,
-    validate_costs,
-)
+from .calibration import cached_cost_model, check_plausible, isotonic  # noqa: F401  (part of the clock's API)
+from .cost_model import CostModel, drafter_hash, fingerprint, pair_fingerprint, price  # noqa: F401
+from .validation import validate_costs  # noqa: F401
 
 CLOCK_KINDS = ("wall", "model", "profile")
 

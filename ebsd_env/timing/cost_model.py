@@ -21,11 +21,8 @@ JSON file when runs on different machines or days must share one clock.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
-import statistics
-import threading
 import weakref
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,16 +30,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..decoding.decoder import SpeculativeDecoder
 from ..decoding.kernels import cpu_model
 from ..decoding.models import ModelPair
 from ..io import write_json_atomic
-
-# Fed-token counts (k + 1) at which the verifier is timed: dense where drafts usually are, sparse beyond.
-DEFAULT_FED_POINTS = (1, 2, 3, 5, 9, 17)
-# Scheduler and timer jitter on a shared CPU: differences below this are not held against a measurement.
-NOISE_FLOOR_S = 0.0005
-CALIBRATION_PROMPT = "Write a short story about a lighthouse keeper who finds a message in a bottle."
 
 
 @dataclass(frozen=True)
@@ -56,6 +46,15 @@ class CostModel:
     # and how they compared with the wall clock (`validate_costs`); empty for hand-made models.
     fingerprint: dict = field(default_factory=dict, compare=False)
     validation: dict = field(default_factory=dict, compare=False)
+    # Context-length dependence (optional; empty = the costs above at every context). Why: verification reads
+    # the KV cache of the whole context, and so does a drafter that attends over it (int4), so a 1.5k-token RAG
+    # prompt pays visibly more per step than a 60-token chat turn. `context_points` are context lengths (tokens
+    # already in the cache when the block starts); `verify_grid[i][j]` is the seconds of verifying
+    # `verify_points[j][0]` fed tokens at `context_points[i]`; `draft_grid[i]` the seconds of a drafting step
+    # there. Costs are interpolated linearly in both axes and extrapolated linearly in context.
+    context_points: tuple[int, ...] = ()
+    verify_grid: tuple[tuple[float, ...], ...] = ()
+    draft_grid: tuple[float, ...] = ()
 
     def __post_init__(self):
         if not self.draft_s > 0:
@@ -76,17 +75,68 @@ class CostModel:
                                  f"{fed_a} cost {sec_a:.4g} s; recalibrate on a quiet machine "
                                  "(ebsd_env.timing.clock.calibrate fits a monotone curve) or fix the profile")
         object.__setattr__(self, "verify_points", points)
+        self._check_context_grid()
 
-    def verify_cost(self, fed: int) -> float:
-        """Seconds of one verification feeding `fed` tokens (the draft plus the last committed token)."""
-        if fed < 1:
-            raise ValueError(f"a verification feeds at least 1 token, got {fed}")
-        xs = [p[0] for p in self.verify_points]
-        ys = [p[1] for p in self.verify_points]
+    def _check_context_grid(self) -> None:
+        contexts = tuple(int(c) for c in self.context_points)
+        grid = tuple(tuple(float(s) for s in row) for row in self.verify_grid)
+        drafts = tuple(float(s) for s in self.draft_grid)
+        if not contexts and not grid and not drafts:
+            return
+        if len(contexts) < 2 or any(b <= a for a, b in zip(contexts[:-1], contexts[1:], strict=True)):
+            raise ValueError(f"context_points must be >= 2 strictly increasing context lengths, got {contexts}")
+        if len(grid) != len(contexts) or any(len(row) != len(self.verify_points) for row in grid):
+            raise ValueError(f"verify_grid must have one row per context point ({len(contexts)}) and one column per "
+                             f"verify point ({len(self.verify_points)})")
+        if len(drafts) != len(contexts):
+            raise ValueError(f"draft_grid must have one drafting cost per context point ({len(contexts)})")
+        if any(s <= 0 for row in grid for s in row) or any(s <= 0 for s in drafts):
+            raise ValueError("context-grid costs must be > 0 seconds")
+        object.__setattr__(self, "context_points", contexts)
+        object.__setattr__(self, "verify_grid", grid)
+        object.__setattr__(self, "draft_grid", drafts)
+
+    @property
+    def context_aware(self) -> bool:
+        return bool(self.context_points)
+
+    def _along_context(self, values: list[float], context: float | None, fallback: float) -> float:
+        """Linear in context between the grid's points, linear extrapolation beyond them (never below 5 % of the
+        nearest point: a steep fit must not make a long context free)."""
+        if context is None or not self.context_points:
+            return fallback
+        xs = self.context_points
+        if xs[0] <= context <= xs[-1]:
+            return float(np.interp(context, xs, values))
+        i = 0 if context < xs[0] else len(xs) - 2
+        slope = (values[i + 1] - values[i]) / (xs[i + 1] - xs[i])
+        edge = 0 if context < xs[0] else -1
+        return max(values[edge] + slope * (context - xs[edge]), 0.05 * values[edge])
+
+    @staticmethod
+    def _along_fed(points: list[tuple[int, float]], fed: int) -> float:
+        xs = [p[0] for p in points]
+        ys = [p[1] for p in points]
         if fed <= xs[-1]:
             return float(np.interp(fed, xs, ys))
         slope = max((ys[-1] - ys[-2]) / (xs[-1] - xs[-2]), 0.0)
         return ys[-1] + slope * (fed - xs[-1])
+
+    def verify_cost(self, fed: int, context: float | None = None) -> float:
+        """Seconds of one verification feeding `fed` tokens (the draft plus the last committed token), after
+        `context` tokens already in the cache (None: the context-free curve `verify_points`)."""
+        if fed < 1:
+            raise ValueError(f"a verification feeds at least 1 token, got {fed}")
+        base = self._along_fed(self.verify_points, fed)
+        if context is None or not self.context_points:
+            return base
+        feds = [p[0] for p in self.verify_points]
+        per_context = [self._along_fed(list(zip(feds, row, strict=True)), fed) for row in self.verify_grid]
+        return self._along_context(per_context, context, base)
+
+    def draft_cost(self, context: float | None = None) -> float:
+        """Seconds of one drafting step after `context` tokens (None: the context-free `draft_s`)."""
+        return self._along_context(list(self.draft_grid), context, self.draft_s)
 
     @property
     def verifier_rate(self) -> float:
@@ -96,6 +146,13 @@ class CostModel:
     def to_dict(self) -> dict:
         data = asdict(self)
         data["verify_points"] = [list(p) for p in self.verify_points]
+        if not self.context_points:  # context-free models keep the files they always had
+            for key in ("context_points", "verify_grid", "draft_grid"):
+                data.pop(key)
+        else:
+            data["context_points"] = list(self.context_points)
+            data["verify_grid"] = [list(row) for row in self.verify_grid]
+            data["draft_grid"] = list(self.draft_grid)
         return data
 
     @classmethod
@@ -110,11 +167,17 @@ class CostModel:
         try:
             points = tuple((int(fed), float(sec)) for fed, sec in data["verify_points"])
             draft_s = float(data["draft_s"])
+            contexts = tuple(int(c) for c in data.get("context_points") or ())
+            grid = tuple(tuple(float(s) for s in row) for row in data.get("verify_grid") or ())
+            drafts = tuple(float(s) for s in data.get("draft_grid") or ())
         except (TypeError, ValueError) as error:
             raise ValueError(f"cost profile fields are malformed ({error}): draft_s is a number, verify_points a "
-                             "list of [fed tokens, seconds] pairs") from None
+                             "list of [fed tokens, seconds] pairs, context_points a list of context lengths, "
+                             "verify_grid one list of seconds per context point, draft_grid one number per "
+                             "context point") from None
         return cls(draft_s=draft_s, verify_points=points, source=str(data.get("source", "")),
-                   fingerprint=dict(data.get("fingerprint") or {}), validation=dict(data.get("validation") or {}))
+                   fingerprint=dict(data.get("fingerprint") or {}), validation=dict(data.get("validation") or {}),
+                   context_points=contexts, verify_grid=grid, draft_grid=drafts)
 
     def save(self, path: str | Path) -> None:
         """Write the calibration as JSON, atomically (a reader never sees half a file)."""
@@ -135,31 +198,6 @@ class CostModel:
 
 # Keyed by the drafter module itself, weakly: an id() could be reused by a later drafter once this one is freed.
 _HASHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def isotonic(values: list[float]) -> list[float]:
-    """Non-decreasing least-squares fit (pool adjacent violators): the closest monotone curve to the medians."""
-    blocks: list[list[float]] = []  # [mean, count]
-    for value in values:
-        blocks.append([float(value), 1.0])
-        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
-            mean, count = blocks.pop()
-            blocks[-1] = [(blocks[-1][0] * blocks[-1][1] + mean * count) / (blocks[-1][1] + count),
-                          blocks[-1][1] + count]
-    return [mean for mean, count in blocks for _ in range(int(count))]
-
-
-def check_plausible(costs: CostModel) -> None:
-    """Refuse a cost curve no real pair produces: a drafting step dearer than 3 verifier steps, or a
-    verification that grows faster than one verifier step per fed token."""
-    one = costs.verify_cost(1)
-    if costs.draft_s > 3 * one:
-        raise ValueError(f"implausible cost curve: a drafting step ({costs.draft_s:.4g} s) costs more than 3 "
-                         f"verifier steps ({one:.4g} s each); recalibrate on a quiet machine")
-    fed, seconds = costs.verify_points[-1]
-    if seconds > 1.5 * fed * one:
-        raise ValueError(f"implausible cost curve: verifying {fed} tokens ({seconds:.4g} s) costs more than {fed} "
-                         f"verifications of one ({one:.4g} s each); recalibrate on a quiet machine")
 
 
 def drafter_hash(pair: ModelPair) -> str:
@@ -197,138 +235,28 @@ def fingerprint(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0) -
             "cpu": cpu_model(), "temperature": float(temperature), "top_p": float(top_p)}
 
 
-def price(costs: CostModel, draft_lengths: list[int], discarded: int = 0) -> tuple[float, float]:
+def block_contexts(prompt_tokens: int, accepted_lengths: list[int]) -> list[int]:
+    """The context length at the start of each block of a sequence: the prompt plus every token emitted before
+    (each block emits its accepted tokens and one from the verifier)."""
+    contexts, context = [], int(prompt_tokens)
+    for accepted in accepted_lengths:
+        contexts.append(context)
+        context += int(accepted) + 1
+    return contexts
+
+
+def price(costs: CostModel, draft_lengths: list[int], discarded: int = 0,
+          contexts: list[int] | None = None) -> tuple[float, float]:
     """(draft seconds, verify seconds) of blocks that verified `draft_lengths` tokens (plus `discarded` dropped
-    draft tokens) under `costs`."""
-    verify_s = sum(costs.verify_cost(k + 1) for k in draft_lengths)
-    return (sum(draft_lengths) + discarded) * costs.draft_s, verify_s
+    draft tokens) under `costs`; `contexts` (one per block, `block_contexts`) prices a context-aware model at
+    each block's context."""
+    if contexts is None:
+        contexts = [None] * len(draft_lengths)
+    if len(contexts) != len(draft_lengths):
+        raise ValueError(f"price needs one context per block: {len(contexts)} contexts, {len(draft_lengths)} blocks")
+    verify_s = sum(costs.verify_cost(k + 1, c) for k, c in zip(draft_lengths, contexts, strict=True))
+    draft_s = sum(k * costs.draft_cost(c) for k, c in zip(draft_lengths, contexts, strict=True))
+    last = contexts[-1] if contexts else None
+    return draft_s + discarded * costs.draft_cost(last), verify_s
 
 
-def validate_costs(pair: ModelPair, costs: CostModel, ks: tuple[int, ...] = (0, 2, 4), max_new_tokens: int = 24,
-             temperature: float = 0.0, top_p: float = 1.0, prompt: str | None = None) -> dict:
-    """Predicted vs measured decode time of fixed-k generations (k = 0: the verifier alone).
-
-    Returns ``{"runs": [{"k", "measured_s", "predicted_s", "error"}], "mean_abs_error"}`` with error =
-    predicted / measured - 1; ``mean_abs_error`` forgives each run 10 ms (a scheduler time slice on a shared
-    CPU), which only matters for tiny test models. A clock that cannot predict a plain fixed-k generation cannot
-    be trusted to rank policies; `calibrate` refuses one whose mean absolute error exceeds its tolerance.
-    """
-    from ..decoding.decoder import fixed_k
-
-    text = prompt or CALIBRATION_PROMPT
-    text_prompt = [{"role": "user", "content": text}] if getattr(pair.tokenizer, "chat_template", None) else text
-    decoder = SpeculativeDecoder(pair, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=0)
-    runs = []
-    for k in ks:
-        stats = decoder.generate(text_prompt, stop=fixed_k(k) if k else None, max_draft_len=max(k, 1)).stats
-        predicted = sum(price(costs, stats["draft_lengths"], stats["discarded"]))
-        runs.append({"k": k, "measured_s": stats["decode_s"], "predicted_s": predicted,
-                     "error": predicted / stats["decode_s"] - 1.0})
-    slack = 0.01
-    return {"runs": runs, "mean_abs_error": statistics.mean(max(abs(r["predicted_s"] - r["measured_s"]) - slack, 0.0)
-                                                            / r["measured_s"] for r in runs),
-            "max_new_tokens": max_new_tokens}
-
-
-def _measure(decoder: SpeculativeDecoder, text_prompt, fed_points: tuple[int, ...], repeats: int,
-             prompt: str) -> tuple[list[float], dict[int, list[float]]]:
-    """Draft-step times and verification times per fed-token count, `repeats` rounds over the points."""
-    budget = max(fed_points) + 1
-    draft_times: list[float] = []
-    verify_times: dict[int, list[float]] = {fed: [] for fed in fed_points}
-    for _ in range(repeats):
-        for fed in fed_points:
-            for _attempt in range(10):  # a drafted end-of-sequence token ends a draft early: draft again
-                if decoder.finished or decoder.remaining < budget:
-                    decoder.start(text_prompt)
-                steps = []
-                while len(steps) < fed - 1 and decoder.draft_room > 0:
-                    steps.append(decoder.draft())
-                result = decoder.verify()
-                draft_times.extend(step.time_s for step in steps)
-                if len(steps) == fed - 1:
-                    verify_times[fed].append(result.verify_time_s)
-                    break
-            if not verify_times[fed]:
-                raise RuntimeError(f"calibration could not draft {fed - 1} tokens in a row on {prompt!r}: the "
-                                   "drafter ends its drafts early every time; pass another calibration prompt")
-    return draft_times, verify_times
-
-
-def calibrate(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0,
-              fed_points: tuple[int, ...] = DEFAULT_FED_POINTS, repeats: int = 5,
-              prompt: str = CALIBRATION_PROMPT, tolerance: float = 0.2, attempts: int = 3,
-              validate: bool = True, validation_tolerance: float = 0.5) -> CostModel:
-    """Time the pair through the decoder and fit a monotone cost curve over the tokens fed to the verifier.
-
-    Each round times every draft step and one verification per fed-token count; the medians over `repeats`
-    rounds (after an untimed warm-up block) are made monotone by isotonic regression (`isotonic`). Why: a
-    curve that falls pays a policy for verifying more, and a clock must never do that. Where the medians fall
-    by more than `tolerance` (relative) below an earlier point, the machine was too noisy to trust: the
-    points are measured again (up to `attempts` times), then refused with a ValueError. So is an implausible
-    curve (`check_plausible`). With `validate`, the fitted model then predicts the decode time of a few fixed-k
-    generations and is compared with their wall time (`validate_costs`); a mean error above
-    `validation_tolerance` in each of `attempts` validations is refused; the report is kept in ``validation``.
-    """
-    if repeats < 1 or attempts < 1:
-        raise ValueError(f"repeats and attempts must be >= 1, got {repeats} and {attempts}")
-    if sorted(set(fed_points)) != list(fed_points) or fed_points[0] != 1 or len(fed_points) < 2:
-        raise ValueError(f"fed_points must be strictly increasing, start at 1 and have >= 2 entries: {fed_points}")
-    decoder = SpeculativeDecoder(pair, temperature=temperature, top_p=top_p, max_new_tokens=512, seed=0)
-    text_prompt = [{"role": "user", "content": prompt}] if getattr(pair.tokenizer, "chat_template", None) else prompt
-    decoder.start(text_prompt)
-    decoder.draft()  # warm-up, untimed: first calls allocate
-    decoder.verify()
-    draft_times: list[float] = []
-    verify_times: dict[int, list[float]] = {fed: [] for fed in fed_points}
-    for attempt in range(attempts):
-        more_draft, more_verify = _measure(decoder, text_prompt, fed_points, repeats, prompt)
-        draft_times += more_draft
-        for fed in fed_points:
-            verify_times[fed] += more_verify[fed]
-        medians = [statistics.median(verify_times[fed]) for fed in fed_points]
-        fitted = isotonic(medians)
-        # A point below the fitted curve by less than the timer's noise floor is noise, not a falling curve.
-        worst = max((f - m - NOISE_FLOOR_S) / f for m, f in zip(medians, fitted, strict=True))
-        if worst <= tolerance:
-            break
-        if attempt == attempts - 1:
-            shown = ", ".join(f"{fed}: {m:.4g} s" for fed, m in zip(fed_points, medians, strict=True))
-            raise ValueError(f"calibration measured a non-monotone cost curve ({shown}; a point {worst:.0%} below "
-                             f"an earlier one, tolerance {tolerance:.0%}) {attempts} times: the machine is too "
-                             "busy; calibrate on a quiet machine, with more repeats, or load a cost profile")
-    points = tuple(zip(fed_points, fitted, strict=True))
-    source = (f"calibrated on {pair.drafter_name} / {pair.verifier_name} ({pair.device}), temperature={temperature}, "
-              f"top_p={top_p}, {len(verify_times[1])} repeats, isotonic fit of medians")
-    model = CostModel(draft_s=statistics.median(draft_times), verify_points=points, source=source,
-                      fingerprint=fingerprint(pair, temperature, top_p))
-    check_plausible(model)
-    if validate:
-        for _ in range(attempts):  # a burst of other work during one validation is not the clock's fault
-            report = validate_costs(pair, model, temperature=temperature, top_p=top_p)
-            if report["mean_abs_error"] <= validation_tolerance:
-                break
-        else:
-            errors = ", ".join(f"k={r['k']} {r['error']:+.0%}" for r in report["runs"])
-            raise ValueError(f"the calibrated clock predicts fixed-k generations {report['mean_abs_error']:.0%} off "
-                             f"their wall time on average ({errors}; tolerance {validation_tolerance:.0%}): the "
-                             "machine is too busy; calibrate on a quiet machine or load a cost profile")
-        model = dataclasses.replace(model, validation=report)
-    return model
-
-
-_CACHE: dict[tuple, CostModel] = {}
-_CACHE_LOCK = threading.Lock()
-
-
-def cached_cost_model(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0) -> CostModel:
-    """`calibrate` memoised for the life of the process.
-
-    Keyed by the pair's model names and device (costs depend on the architectures, not on the weights' values),
-    so the copies that `gym.make` deep-copies from an env spec reuse the calibration of the original pair.
-    """
-    key = (pair.drafter_name, pair.verifier_name, str(pair.device), float(temperature), float(top_p))
-    with _CACHE_LOCK:
-        if key not in _CACHE:
-            _CACHE[key] = calibrate(pair, temperature, top_p)
-        return _CACHE[key]

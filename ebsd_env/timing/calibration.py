@@ -1,0 +1,204 @@
+"""Calibration: time the loaded pair through the decoder and fit the `CostModel` its clock charges.
+
+`calibrate` measures drafting steps and verifications of 1, 2, 3, 5, 9 and 17 fed tokens (optionally after
+several context lengths), fits a monotone curve of their medians and checks it against the wall clock of a few
+fixed-k generations (`ebsd_env.timing.validation`). `cached_cost_model` memoises it per pair for the process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import threading
+
+from ..decoding.decoder import SpeculativeDecoder
+from ..decoding.models import ModelPair
+from .cost_model import CostModel, fingerprint
+from .validation import CALIBRATION_PROMPT, validate_costs
+
+# Fed-token counts (k + 1) at which the verifier is timed: dense where drafts usually are, sparse beyond.
+DEFAULT_FED_POINTS = (1, 2, 3, 5, 9, 17)
+# Scheduler and timer jitter on a shared CPU: differences below this are not held against a measurement.
+NOISE_FLOOR_S = 0.0005
+
+
+def isotonic(values: list[float]) -> list[float]:
+    """Non-decreasing least-squares fit (pool adjacent violators): the closest monotone curve to the medians."""
+    blocks: list[list[float]] = []  # [mean, count]
+    for value in values:
+        blocks.append([float(value), 1.0])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            mean, count = blocks.pop()
+            blocks[-1] = [(blocks[-1][0] * blocks[-1][1] + mean * count) / (blocks[-1][1] + count),
+                          blocks[-1][1] + count]
+    return [mean for mean, count in blocks for _ in range(int(count))]
+
+
+def check_plausible(costs: CostModel) -> None:
+    """Refuse a cost curve no real pair produces: a drafting step dearer than 3 verifier steps, or a
+    verification that grows faster than one verifier step per fed token."""
+    one = costs.verify_cost(1)
+    if costs.draft_s > 3 * one:
+        raise ValueError(f"implausible cost curve: a drafting step ({costs.draft_s:.4g} s) costs more than 3 "
+                         f"verifier steps ({one:.4g} s each); recalibrate on a quiet machine")
+    fed, seconds = costs.verify_points[-1]
+    if seconds > 1.5 * fed * one:
+        raise ValueError(f"implausible cost curve: verifying {fed} tokens ({seconds:.4g} s) costs more than {fed} "
+                         f"verifications of one ({one:.4g} s each); recalibrate on a quiet machine")
+
+
+def _measure(decoder: SpeculativeDecoder, text_prompt, fed_points: tuple[int, ...], repeats: int,
+             prompt: str, contexts: list[int] | None = None) -> tuple[list[float], dict[int, list[float]]]:
+    """Draft-step times and verification times per fed-token count, `repeats` rounds over the points; the
+    context length at each timed verification is appended to `contexts`."""
+    budget = max(fed_points) + 1
+    draft_times: list[float] = []
+    verify_times: dict[int, list[float]] = {fed: [] for fed in fed_points}
+    for _ in range(repeats):
+        for fed in fed_points:
+            for _attempt in range(10):  # a drafted end-of-sequence token ends a draft early: draft again
+                if decoder.finished or decoder.remaining < budget:
+                    decoder.start(text_prompt)
+                context = len(decoder.tokens)
+                steps = []
+                while len(steps) < fed - 1 and decoder.draft_room > 0:
+                    steps.append(decoder.draft())
+                result = decoder.verify()
+                draft_times.extend(step.time_s for step in steps)
+                if len(steps) == fed - 1:
+                    verify_times[fed].append(result.verify_time_s)
+                    if contexts is not None:
+                        contexts.append(context)
+                    break
+            if not verify_times[fed]:
+                raise RuntimeError(f"calibration could not draft {fed - 1} tokens in a row on {prompt!r}: the "
+                                   "drafter ends its drafts early every time; pass another calibration prompt")
+    return draft_times, verify_times
+
+
+def context_prompt(pair: ModelPair, length: int) -> list[int]:
+    """Token ids of exactly `length` tokens (the calibration text repeated): what a long prompt costs does not
+    depend on what it says."""
+    if length < 1:
+        raise ValueError(f"a calibration context needs at least 1 token, got {length}")
+    ids = pair.tokenizer.encode(CALIBRATION_PROMPT + " ", add_special_tokens=False)
+    return (ids * (length // len(ids) + 1))[:length]
+
+
+def calibration_contexts(prompt_lengths: list[int], max_new_tokens: int) -> tuple[int, ...]:
+    """Context lengths that span the prompts at hand: the shortest prompt, the longest prompt plus the token
+    budget, and their midpoint (fewer when they coincide)."""
+    if not prompt_lengths:
+        raise ValueError("calibration_contexts needs the lengths of the prompts at hand")
+    low, high = min(prompt_lengths), max(prompt_lengths) + max_new_tokens
+    points = sorted({low, (low + high) // 2, high})
+    return tuple(points) if len(points) >= 2 else (low, low + max(max_new_tokens, 2))
+
+
+def _fit_group(medians: list[float], tolerance: float) -> tuple[list[float], float]:
+    """The isotonic fit of one curve of medians and how far its worst point fell below it (relative)."""
+    fitted = isotonic(medians)
+    # A point below the fitted curve by less than the timer's noise floor is noise, not a falling curve.
+    return fitted, max((f - m - NOISE_FLOOR_S) / f for m, f in zip(medians, fitted, strict=True))
+
+
+def calibrate(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0,
+              fed_points: tuple[int, ...] = DEFAULT_FED_POINTS, repeats: int = 5,
+              prompt: str = CALIBRATION_PROMPT, tolerance: float = 0.2, attempts: int = 3,
+              validate: bool = True, validation_tolerance: float = 0.5,
+              contexts: tuple[int, ...] | None = None) -> CostModel:
+    """Time the pair through the decoder and fit a monotone cost curve over the tokens fed to the verifier.
+
+    Each round times every draft step and one verification per fed-token count; the medians over `repeats`
+    rounds (after an untimed warm-up block) are made monotone by isotonic regression (`isotonic`). Why: a
+    curve that falls pays a policy for verifying more, and a clock must never do that. Where the medians fall
+    by more than `tolerance` (relative) below an earlier point, the machine was too noisy to trust: the
+    points are measured again (up to `attempts` times), then refused with a ValueError. So is an implausible
+    curve (`check_plausible`). With `validate`, the fitted model then predicts the decode time of a few fixed-k
+    generations and is compared with their wall time (`validate_costs`); a mean error above
+    `validation_tolerance` in each of `attempts` validations is refused; the report is kept in ``validation``.
+
+    With `contexts` (>= 2 context lengths, e.g. `calibration_contexts` of the prompts at hand) the same curve
+    is measured after each context length, interleaved, and the model prices every block at its context
+    (``context_points``, ``verify_grid``, ``draft_grid``); its context-free curve is that of the shortest.
+    """
+    if repeats < 1 or attempts < 1:
+        raise ValueError(f"repeats and attempts must be >= 1, got {repeats} and {attempts}")
+    if sorted(set(fed_points)) != list(fed_points) or fed_points[0] != 1 or len(fed_points) < 2:
+        raise ValueError(f"fed_points must be strictly increasing, start at 1 and have >= 2 entries: {fed_points}")
+    if contexts is not None and (len(contexts) < 2 or sorted(set(contexts)) != list(contexts)):
+        raise ValueError(f"contexts must be >= 2 strictly increasing context lengths, got {contexts}")
+    text_prompt = [{"role": "user", "content": prompt}] if getattr(pair.tokenizer, "chat_template", None) else prompt
+    # One decoder per context, each warmed up untimed (first calls allocate); a context's decoder restarts
+    # from its own prompt, so its verifications stay within one budget of that context.
+    groups = [(text_prompt, 512)] if contexts is None else [(context_prompt(pair, c), 64) for c in contexts]
+    decoders = []
+    for group_prompt, budget in groups:
+        decoder = SpeculativeDecoder(pair, temperature=temperature, top_p=top_p, max_new_tokens=budget, seed=0)
+        decoder.start(group_prompt)
+        decoder.draft()
+        decoder.verify()
+        decoders.append(decoder)
+    draft_times = [[] for _ in groups]
+    verify_times = [{fed: [] for fed in fed_points} for _ in groups]
+    seen_contexts = [[] for _ in groups]
+    for attempt in range(attempts):
+        for g, (group_prompt, _) in enumerate(groups):
+            more_draft, more_verify = _measure(decoders[g], group_prompt, fed_points, repeats, prompt,
+                                               seen_contexts[g])
+            draft_times[g] += more_draft
+            for fed in fed_points:
+                verify_times[g][fed] += more_verify[fed]
+        medians = [[statistics.median(times[fed]) for fed in fed_points] for times in verify_times]
+        fits = [_fit_group(group, tolerance) for group in medians]
+        worst_group = max(range(len(groups)), key=lambda g: fits[g][1])
+        worst = fits[worst_group][1]
+        if worst <= tolerance:
+            break
+        if attempt == attempts - 1:
+            shown = ", ".join(f"{fed}: {m:.4g} s" for fed, m in zip(fed_points, medians[worst_group], strict=True))
+            raise ValueError(f"calibration measured a non-monotone cost curve ({shown}; a point {worst:.0%} below "
+                             f"an earlier one, tolerance {tolerance:.0%}) {attempts} times: the machine is too "
+                             "busy; calibrate on a quiet machine, with more repeats, or load a cost profile")
+    rows = [fitted for fitted, _ in fits]
+    drafts = [statistics.median(times) for times in draft_times]
+    grid = {}
+    if contexts is not None:
+        grid = {"context_points": tuple(int(statistics.median(seen)) for seen in seen_contexts),
+                "verify_grid": tuple(tuple(row) for row in rows), "draft_grid": tuple(drafts)}
+    points = tuple(zip(fed_points, rows[0], strict=True))
+    source = (f"calibrated on {pair.drafter_name} / {pair.verifier_name} ({pair.device}), temperature={temperature}, "
+              f"top_p={top_p}, {len(verify_times[0][1])} repeats, isotonic fit of medians"
+              + (f", contexts {list(contexts)}" if contexts is not None else ""))
+    model = CostModel(draft_s=drafts[0], verify_points=points, source=source,
+                      fingerprint=fingerprint(pair, temperature, top_p), **grid)
+    check_plausible(model)
+    if validate:
+        for _ in range(attempts):  # a burst of other work during one validation is not the clock's fault
+            report = validate_costs(pair, model, temperature=temperature, top_p=top_p)
+            if report["mean_abs_error"] <= validation_tolerance:
+                break
+        else:
+            errors = ", ".join(f"k={r['k']} {r['error']:+.0%}" for r in report["runs"])
+            raise ValueError(f"the calibrated clock predicts fixed-k generations {report['mean_abs_error']:.0%} off "
+                             f"their wall time on average ({errors}; tolerance {validation_tolerance:.0%}): the "
+                             "machine is too busy; calibrate on a quiet machine or load a cost profile")
+        model = dataclasses.replace(model, validation=report)
+    return model
+
+
+_CACHE: dict[tuple, CostModel] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def cached_cost_model(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0) -> CostModel:
+    """`calibrate` memoised for the life of the process.
+
+    Keyed by the pair's model names and device (costs depend on the architectures, not on the weights' values),
+    so the copies that `gym.make` deep-copies from an env spec reuse the calibration of the original pair.
+    """
+    key = (pair.drafter_name, pair.verifier_name, str(pair.device), float(temperature), float(top_p))
+    with _CACHE_LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = calibrate(pair, temperature, top_p)
+        return _CACHE[key]

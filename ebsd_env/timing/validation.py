@@ -1,0 +1,113 @@
+"""Validation: does a clock predict the wall time of real generations?
+
+`validate_costs` is the quick check `calibrate` runs on its own prompt; `validate_clock` is the yardstick's
+check on held-out prompts at every draft length k in `VALIDATION_KS`, refused beyond `VALIDATION_TOLERANCE`.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+from ..decoding.decoder import SpeculativeDecoder
+from ..decoding.models import ModelPair
+from .cost_model import CostModel, block_contexts, price
+
+# The prompt `calibrate` times on and `validate_costs` checks by default.
+CALIBRATION_PROMPT = "Write a short story about a lighthouse keeper who finds a message in a bottle."
+
+
+def validate_costs(pair: ModelPair, costs: CostModel, ks: tuple[int, ...] = (0, 2, 4), max_new_tokens: int = 24,
+                   temperature: float = 0.0, top_p: float = 1.0, prompt: str | None = None) -> dict:
+    """Predicted vs measured decode time of fixed-k generations (k = 0: the verifier alone).
+
+    Returns ``{"runs": [{"k", "measured_s", "predicted_s", "error"}], "mean_abs_error"}`` with error =
+    predicted / measured - 1; ``mean_abs_error`` forgives each run 10 ms (a scheduler time slice on a shared
+    CPU), which only matters for tiny test models. A clock that cannot predict a plain fixed-k generation cannot
+    be trusted to rank policies; `calibrate` refuses one whose mean absolute error exceeds its tolerance. The
+    stricter check on held-out prompts at every k is `validate_clock`.
+    """
+    from ..decoding.decoder import fixed_k
+
+    text = prompt or CALIBRATION_PROMPT
+    text_prompt = [{"role": "user", "content": text}] if getattr(pair.tokenizer, "chat_template", None) else text
+    decoder = SpeculativeDecoder(pair, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=0)
+    runs = []
+    for k in ks:
+        stats = decoder.generate(text_prompt, stop=fixed_k(k) if k else None, max_draft_len=max(k, 1)).stats
+        contexts = block_contexts(stats["prompt_tokens"], stats["accepted_lengths"])
+        predicted = sum(price(costs, stats["draft_lengths"], stats["discarded"], contexts))
+        runs.append({"k": k, "measured_s": stats["decode_s"], "predicted_s": predicted,
+                     "error": predicted / stats["decode_s"] - 1.0})
+    slack = 0.01
+    return {"runs": runs, "mean_abs_error": statistics.mean(max(abs(r["predicted_s"] - r["measured_s"]) - slack, 0.0)
+                                                            / r["measured_s"] for r in runs),
+            "max_new_tokens": max_new_tokens}
+
+
+# The draft lengths at which a clock is checked against the wall clock before anything trains on it.
+VALIDATION_KS = (0, 1, 2, 3, 4, 8, 16)
+VALIDATION_TOLERANCE = 0.05
+
+
+class ClockValidationError(ValueError):
+    """A clock that predicts a fixed-k generation's wall time worse than the tolerance at some k."""
+
+
+def validate_clock(pair: ModelPair, costs: CostModel, prompts: list, ks: tuple[int, ...] = VALIDATION_KS,
+                   max_new_tokens: int = 48, rounds: int = 2, tolerance: float = VALIDATION_TOLERANCE,
+                   temperature: float = 0.0, top_p: float = 1.0, progress=None) -> dict:
+    """The clock against the wall clock at every k in `ks`, on `prompts` the calibration did not use.
+
+    Each round decodes every prompt at every k (the order of k rotates from round to round, so a burst of other
+    work does not land on one k), and every point is the ratio of total predicted to total measured decode
+    time at that k, over prompts and rounds (the objective's own totals). Returns ``{"points": [{"k",
+    "measured_s", "predicted_s", "error", "runs"}], "max_abs_error", "tolerance", "prompts", "rounds",
+    "max_new_tokens"}``; raises `ClockValidationError` (one line naming the worst k and its error) when any point
+    is off by more than `tolerance`. `progress(done, total)` is called after each generation.
+    """
+    from ..decoding.decoder import fixed_k
+
+    if not prompts:
+        raise ValueError("validate_clock needs at least one held-out prompt")
+    if rounds < 1 or tolerance <= 0:
+        raise ValueError(f"rounds must be >= 1 and tolerance > 0, got {rounds} and {tolerance}")
+    decoder = SpeculativeDecoder(pair, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=0)
+    measured = {k: 0.0 for k in ks}
+    predicted = {k: 0.0 for k in ks}
+    runs = {k: 0 for k in ks}
+    total, done = rounds * len(prompts) * len(ks), 0
+    for r in range(rounds):
+        order = list(ks[r % len(ks):]) + list(ks[: r % len(ks)])
+        for prompt in prompts:
+            for k in order:
+                stats = decoder.generate(prompt, stop=fixed_k(k) if k else None, max_draft_len=max(k, 1)).stats
+                contexts = block_contexts(stats["prompt_tokens"], stats["accepted_lengths"])
+                measured[k] += stats["decode_s"]
+                predicted[k] += sum(price(costs, stats["draft_lengths"], stats["discarded"], contexts))
+                runs[k] += 1
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+    points = [{"k": k, "measured_s": measured[k], "predicted_s": predicted[k],
+               "error": predicted[k] / measured[k] - 1.0, "runs": runs[k]} for k in ks]
+    worst = max(points, key=lambda point: abs(point["error"]))
+    report = {"points": points, "max_abs_error": abs(worst["error"]), "tolerance": tolerance,
+              "prompts": len(prompts), "rounds": rounds, "max_new_tokens": max_new_tokens}
+    if abs(worst["error"]) > tolerance:
+        raise ClockValidationError(
+            f"the clock predicts fixed-k generations at k={worst['k']} {worst['error']:+.1%} off their wall time "
+            f"(tolerance {tolerance:.0%}; {format_validation(report, one_line=True)}): calibrate again on a quiet "
+            "machine, or widen the tolerance with --clock-tolerance (recorded in the fingerprint)")
+    return report
+
+
+def format_validation(report: dict, one_line: bool = False) -> str:
+    """The validation table (markdown), or its points on one line."""
+    if one_line:
+        return ", ".join(f"k={p['k']} {p['error']:+.1%}" for p in report["points"])
+    lines = ["| k | measured s | predicted s | error |", "|---|---|---|---|"]
+    lines += [f"| {p['k']} | {p['measured_s']:.3f} | {p['predicted_s']:.3f} | {p['error']:+.1%} |"
+              for p in report["points"]]
+    return "\n".join(lines)
+
+

@@ -1,0 +1,89 @@
+"""The context-aware clock: costs that grow with the context, calibrated over context lengths, and the
+validation against the wall clock at every k that refuses a clock off by more than its tolerance."""
+
+from __future__ import annotations
+
+import pytest
+
+from ebsd_env.timing import calibration, validation
+from ebsd_env.timing.cost_model import CostModel, block_contexts, price
+
+FLAT = ((1, 0.05), (2, 0.08), (5, 0.10))
+GRID = CostModel(0.01, FLAT, context_points=(100, 1100), verify_grid=((0.05, 0.08, 0.10), (0.07, 0.10, 0.14)),
+                 draft_grid=(0.01, 0.02))
+
+
+def test_costs_interpolate_in_both_axes_and_extrapolate_in_context():
+    assert GRID.verify_cost(1) == 0.05 and GRID.draft_cost() == 0.01  # context-free: the first row
+    assert GRID.verify_cost(1, 100) == pytest.approx(0.05)
+    assert GRID.verify_cost(1, 600) == pytest.approx(0.06)
+    assert GRID.verify_cost(3, 1100) == pytest.approx(0.10 + (0.14 - 0.10) / 3)
+    assert GRID.verify_cost(1, 2100) == pytest.approx(0.09)  # linear beyond the last context point
+    assert GRID.draft_cost(600) == pytest.approx(0.015)
+    # A steep fit extrapolated far below the first point never makes a step free.
+    assert GRID.verify_cost(1, -10_000) == pytest.approx(0.05 * 0.05)
+    # Past the last fed point: the last slope at that context.
+    assert GRID.verify_cost(8, 1100) == pytest.approx(0.14 + 3 * (0.14 - 0.10) / 3)
+
+
+def test_context_grid_round_trips_and_context_free_files_are_unchanged(tmp_path):
+    GRID.save(tmp_path / "grid.json")
+    assert CostModel.load(tmp_path / "grid.json") == GRID
+    plain = CostModel(0.01, FLAT)
+    assert set(plain.to_dict()) == {"draft_s", "verify_points", "source", "fingerprint", "validation"}
+    assert not plain.context_aware and GRID.context_aware
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(context_points=(100,), verify_grid=((0.05, 0.08, 0.1),), draft_grid=(0.01,)), "strictly increasing"),
+    (dict(context_points=(100, 50), verify_grid=((0.05, 0.08, 0.1),) * 2, draft_grid=(0.01,) * 2), "increasing"),
+    (dict(context_points=(100, 200), verify_grid=((0.05, 0.08),) * 2, draft_grid=(0.01,) * 2), "one column"),
+    (dict(context_points=(100, 200), verify_grid=((0.05, 0.08, 0.1),) * 2, draft_grid=(0.01,)), "draft_grid"),
+    (dict(context_points=(100, 200), verify_grid=((0.05, 0.0, 0.1),) * 2, draft_grid=(0.01,) * 2), "> 0"),
+])
+def test_bad_context_grids_are_refused(bad, match):
+    with pytest.raises(ValueError, match=match):
+        CostModel(0.01, FLAT, **bad)
+
+
+def test_blocks_are_priced_at_their_own_context():
+    contexts = block_contexts(100, [2, 0, 3])
+    assert contexts == [100, 103, 104]
+    draft_s, verify_s = price(GRID, [2, 1, 3], discarded=0, contexts=contexts)
+    assert draft_s == pytest.approx(2 * GRID.draft_cost(100) + GRID.draft_cost(103) + 3 * GRID.draft_cost(104))
+    assert verify_s == pytest.approx(GRID.verify_cost(3, 100) + GRID.verify_cost(2, 103) + GRID.verify_cost(4, 104))
+    with pytest.raises(ValueError, match="one context per block"):
+        price(GRID, [2, 1], contexts=[1])
+
+
+def test_calibration_contexts_span_the_prompts():
+    assert calibration.calibration_contexts([40, 300, 1200], 48) == (40, 644, 1248)
+    assert calibration.calibration_contexts([50], 0) == (50, 52)
+    with pytest.raises(ValueError):
+        calibration.calibration_contexts([], 48)
+
+
+def test_calibration_over_contexts_fills_the_grid(noisy_pair):
+    model = calibration.calibrate(noisy_pair, repeats=2, contexts=(8, 40), validate=False)
+    assert model.context_aware and len(model.verify_grid) == 2 and len(model.draft_grid) == 2
+    # Each row is measured after its own context (its median context lies within one budget of it).
+    assert 8 <= model.context_points[0] < 8 + 64 and 40 <= model.context_points[1] < 40 + 64
+    for row in model.verify_grid:
+        assert list(row) == sorted(row)
+    assert model.verify_points == tuple(zip((1, 2, 3, 5, 9, 17), model.verify_grid[0], strict=True))
+
+
+def test_clock_validation_reports_every_k_and_refuses_a_wrong_clock(noisy_pair):
+    prompts = ["the cat sat on the mat", "a b c d e f g"]
+    costs = calibration.calibrate(noisy_pair, repeats=2, validate=False)
+    # A clock that is exactly right passes at any tolerance: price the generations with the wall times.
+    report = validation.validate_clock(noisy_pair, costs, prompts, ks=(0, 1, 2), max_new_tokens=12, rounds=1,
+                                       tolerance=10.0)
+    assert [p["k"] for p in report["points"]] == [0, 1, 2] and all(p["runs"] == 2 for p in report["points"])
+    assert report["max_abs_error"] == max(abs(p["error"]) for p in report["points"])
+    # A clock that charges double is refused, naming a k and its error.
+    double = CostModel(costs.draft_s * 2, tuple((f, s * 2) for f, s in costs.verify_points))
+    with pytest.raises(validation.ClockValidationError, match=r"k=\d+ \+\d+\.\d%"):
+        validation.validate_clock(noisy_pair, double, prompts, ks=(0, 1), max_new_tokens=12, rounds=1,
+                                  tolerance=0.5)
+    assert "| k | measured s |" in validation.format_validation(report)
