@@ -43,7 +43,8 @@ def cost_model_hash(costs) -> str | None:
     if costs is None:
         return None
     data = costs.to_dict() if hasattr(costs, "to_dict") else costs
-    data = {k: data[k] for k in ("draft_s", "verify_points") if k in data}
+    data = {k: data[k] for k in ("draft_s", "verify_points", "context_points", "verify_grid", "draft_grid")
+            if k in data}
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -87,3 +87,16 @@ def test_clock_validation_reports_every_k_and_refuses_a_wrong_clock(noisy_pair):
         validation.validate_clock(noisy_pair, double, prompts, ks=(0, 1), max_new_tokens=12, rounds=1,
                                   tolerance=0.5)
     assert "| k | measured s |" in validation.format_validation(report)
+
+
+def test_record_calibrates_over_its_prompts_contexts_and_keeps_the_validation(noisy_pair, tmp_path, capsys):
+    from ebsd_env.replay.record import record
+
+    rows = [{"id": "a", "category": "x", "prompt": "the cat sat on the mat " * 6},
+            {"id": "b", "category": "y", "prompt": "a b"}]
+    record(noisy_pair, rows, tmp_path, max_draft_len=4, max_new_tokens=8, progress=True, clock_tolerance=10.0)
+    costs = CostModel.load(tmp_path / "cost_model.json")
+    assert costs.context_aware and costs.fingerprint["clock_tolerance"] == 10.0
+    assert [p["k"] for p in costs.validation["points"]] == list(validation.VALIDATION_KS)
+    assert all(p["runs"] == 2 for p in costs.validation["points"])  # one prompt per category, one round
+    assert "| k | measured s | predicted s | error |" in capsys.readouterr().out

@@ -100,11 +100,16 @@ def shard_is_complete(path: Path, meta: dict, rows: int) -> bool:
 
 def record(pair, rows: list[dict], out: Path, max_draft_len: int = 16, max_new_tokens: int = 128,
            entropy: EntropyConfig | None = None, shard_size: int = 16, calibrate_clock: bool = True,
-           progress: bool = True, batched: bool = False, ray=None) -> dict:
+           progress: bool = True, batched: bool = False, ray=None, clock_tolerance: float | None = None,
+           validation_rounds: int = 1) -> dict:
     """Record traces of `rows` into ``out/shard-NNNNN.parquet``; resumable. Returns a summary. `batched`
     computes the chains of many positions per drafter forward (`ebsd_env.replay.batched`); `ray`
-    (`ray_record.RayRecordOptions`) records the shards as Ray tasks, one per shard."""
-    from ..timing.calibration import cached_cost_model
+    (`ray_record.RayRecordOptions`) records the shards as Ray tasks, one per shard.
+
+    With `calibrate_clock` the model clock is calibrated over the context lengths of these prompts and saved as
+    ``cost_model.json``; with `clock_tolerance` (the CLI's default: 5 %) it is first validated against the wall
+    clock at every k in `VALIDATION_KS` on one prompt per category (`validate_clock`, `validation_rounds`
+    interleaved rounds) and refused, unsaved, when any k is off by more than that."""
     from ..timing.cost_model import pair_fingerprint
 
     if max_draft_len < 1 or max_new_tokens < 1 or shard_size < 1:
@@ -164,14 +169,52 @@ def record(pair, rows: list[dict], out: Path, max_draft_len: int = 16, max_new_t
         write_shard(out / f"shard-{i:05d}.parquet", traces, meta)
     bar.close()
     if calibrate_clock and not (out / "cost_model.json").is_file():
-        costs = cached_cost_model(pair)
-        costs.save(out / "cost_model.json")
-        if progress and costs.validation:
-            runs = ", ".join(f"k={r['k']} {r['error']:+.1%}" for r in costs.validation["runs"])
-            print(f"[ebsd] model clock: verify(1) {costs.verify_cost(1) * 1e3:.1f} ms, draft "
-                  f"{costs.draft_s * 1e3:.2f} ms; predicted vs wall time of fixed-k generations: {runs}", flush=True)
+        calibrate_for(pair, rows, max_new_tokens, progress, clock_tolerance, validation_rounds).save(
+            out / "cost_model.json")
     return {"out": str(out), "shards": len(shards), "recorded_shards": len(todo), "recorded_prompts": recorded,
             "seconds": seconds, "tokens": tokens}
+
+
+def calibrate_for(pair, rows: list[dict], max_new_tokens: int, progress: bool = True,
+                  tolerance: float | None = None, rounds: int = 1):
+    """The model clock of `pair` calibrated over the context lengths of `rows` (plus the token budget) and, with
+    a `tolerance`, validated on one prompt per category at every k (`validate_clock`; its table is printed)."""
+    import dataclasses
+
+    from ..timing.calibration import calibrate, calibration_contexts
+    from ..timing.validation import format_validation, validate_clock
+
+    decoder = SpeculativeDecoder(pair, temperature=0.0, max_new_tokens=max_new_tokens)
+    prompts = [decoder_prompt(pair, row) for row in rows]
+    contexts = calibration_contexts([len(decoder.encode_prompt(p)) for p in prompts], max_new_tokens)
+    if progress:
+        print(f"[ebsd] calibrating the model clock at contexts {list(contexts)} ...", flush=True)
+    costs = calibrate(pair, contexts=contexts)
+    if progress:
+        print(f"[ebsd] model clock: verify(1) {costs.verify_cost(1) * 1e3:.1f} ms, draft "
+              f"{costs.draft_s * 1e3:.2f} ms at {contexts[0]} tokens of context; at {contexts[-1]}: verify(1) "
+              f"{costs.verify_cost(1, contexts[-1]) * 1e3:.1f} ms, draft {costs.draft_cost(contexts[-1]) * 1e3:.2f} ms",
+              flush=True)
+    if tolerance is None:
+        return costs
+    first_per_category = list({row.get("category", "custom"): prompt for row, prompt in zip(rows, prompts,
+                                                                                           strict=True)}.values())
+    bar = tqdm(desc="validate clock", unit="generation", disable=not progress)
+
+    def step(done, total):
+        bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        report = validate_clock(pair, costs, first_per_category, max_new_tokens=max_new_tokens, rounds=rounds,
+                                tolerance=tolerance, progress=step)
+    finally:
+        bar.close()
+    if progress:
+        print("[ebsd] the model clock against the wall clock (fixed-k generations, held-out prompts, "
+              f"{rounds} interleaved round(s)):\n" + format_validation(report), flush=True)
+    return dataclasses.replace(costs, validation=report,
+                               fingerprint={**costs.fingerprint, "clock_tolerance": tolerance})
 
 
 @dataclass
@@ -200,6 +243,12 @@ class RecordConfig:
     """Must be 0: sampling cannot be replayed exactly."""
     shard_size: int = 16
     """Prompts per shard."""
+    clock_tolerance: float = 0.05
+    """Refuse the model clock when its prediction of a fixed-k generation's wall time is off by more than this at
+    any k in 0, 1, 2, 3, 4, 8, 16 (checked on one prompt per category; widening it is recorded in the clock's
+    fingerprint)."""
+    validation_rounds: int = 1
+    """Interleaved rounds of the clock's validation (each decodes every checked prompt at every k)."""
     batched: bool = False
     """Compute the chains of many positions per drafter forward (feature drafters and Hugging Face causal LMs):
     faster for expensive drafters; chains equal the live ones up to float32 rounding near ties."""
@@ -221,6 +270,9 @@ class RecordConfig:
 def main(argv: list[str] | None = None) -> int:
     config = tyro.cli(RecordConfig, args=sys.argv[1:] if argv is None else argv, description=__doc__,
                       prog="ebsd record")
+    if not 0 < config.clock_tolerance < 1 or config.validation_rounds < 1:
+        raise ValueError(f"--clock-tolerance must lie in (0, 1) and --validation-rounds be >= 1, got "
+                         f"{config.clock_tolerance} and {config.validation_rounds}")
     if config.temperature != 0:
         raise ValueError(f"sampling (temperature={config.temperature}) cannot be replayed exactly: the output "
                          "depends on the policy's draws; record with --temperature 0")
@@ -241,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         raise ValueError(f"no prompts from {config.prompt_source or 'the built-in suite'!r}; check --categories")
     pair = cached_pair(config.drafter, config.verifier, config.device, kernels=config.kernels)
     summary = record(pair, rows, config.out, config.max_draft_len, config.max_new_tokens, entropy, config.shard_size,
-                     batched=config.batched, ray=ray)
+                     batched=config.batched, ray=ray, clock_tolerance=config.clock_tolerance,
+                     validation_rounds=config.validation_rounds)
     print(json.dumps(summary))
     return 0
