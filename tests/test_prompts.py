@@ -139,3 +139,19 @@ def test_policy_split_keeps_the_verdict_off_everything_the_drafter_learned_from(
     assert drafter_seen_ids(untrained) is None
     verdict, _ = policy_split(untrained, verdict_per_category=2, train_per_category=1, categories=categories)
     assert [row["category"] for row in verdict] == ["code", "code", "qa", "qa"]
+
+
+def _suite_digest(rows: list[dict]) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(rows, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def test_builtin_suite_is_byte_identical_to_the_recorded_one():
+    """Every prompt of the built-in suite, in order, as the suite gave them before its sources were vendored and
+    checksummed (digests recorded from that code): a loader change that alters one character of one prompt, or
+    the math numbers a seed draws, fails here. Drafters' held-out ids and every committed result depend on it."""
+    assert _suite_digest(load_prompts(None, seed=0, all_turns=True)) == (
+        "b1afd1e71c4b61dd5f8f17670dbd15857570954b6b927607240caa2c1abee6b6")
+    assert _suite_digest(load_prompts(None, categories=["math"], seed=3)) == (
+        "7a0ceebf3c23d5ef470e0653527f81989d60500bf7dd627ef0125bbc221ed2d6")
