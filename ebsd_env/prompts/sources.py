@@ -102,8 +102,8 @@ def _locate(name: str, source: SourceFile) -> Path:
 def _installed(source: SourceFile) -> str:
     if source.distribution is None:
         return "ebsd-gym's own copy"
-    return f"{source.distribution} {importlib.metadata.version(source.distribution)} (the suite needs " \
-           f"=={source.version})"
+    installed = importlib.metadata.version(source.distribution)
+    return f"{source.distribution} {installed} (the suite needs =={source.version})"
 
 
 def source_path(name: str) -> Path:
