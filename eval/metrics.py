@@ -11,14 +11,22 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from policies.base import parse_spec
+
 BASELINE_FAMILIES = {"no-spec": "verifier", "fixed-k": "fixed-k", "random-k": "random-k",
                      "oracle-first-reject": "oracle", "oracle-dp": "oracle-dp"}
 N_BOOT = 2000
 CALIBRATION_BINS = 10
 
 
+def _policy_spec(label: str) -> str:
+    """The policy spec of an episode row's `policy` label: `eval.run` appends `` @ key=value,...`` to tell apart
+    the env variants (ablations) of one spec; that suffix is not part of the spec grammar."""
+    return label.split(" @ ", 1)[0]
+
+
 def policy_name(spec: str) -> str:
-    return spec.split(" @ ", 1)[0].split(":", 1)[0].strip()
+    return parse_spec(_policy_spec(spec))[0]
 
 
 def family(spec: str) -> str:
@@ -28,20 +36,9 @@ def family(spec: str) -> str:
 
 
 def spec_params(spec: str) -> dict[str, str]:
-    """Top-level ``key=value`` parameters of a spec, sub-spec lists in brackets kept whole (the registry's
-    grammar, parsed here without importing the policies and their heavy dependencies)."""
-    _, _, rest = spec.split(" @ ", 1)[0].partition(":")
-    params, depth, current = {}, 0, ""
-    for char in rest + ",":
-        depth += {"[": 1, "]": -1}.get(char, 0)
-        if char == "," and depth == 0:
-            key, eq, value = current.partition("=")
-            if eq:
-                params[key.strip()] = value.strip()
-            current = ""
-        else:
-            current += char
-    return params
+    """Top-level ``key=value`` parameters of a spec (as text), sub-spec lists in brackets kept whole, parsed by
+    the policies' own grammar (`policies.base.parse_spec`); a bare first value has no key and is left out."""
+    return {key: value for key, value in parse_spec(_policy_spec(spec))[1] if key is not None}
 
 
 # ------------------------------------------------------------------------------------------- statistics

@@ -9,7 +9,7 @@ import numpy as np
 
 from ebsd_env.envs.objective import arm_value
 from ebsd_env.fingerprint import (
-    check_fingerprint,
+    check_artifact_fingerprint,
     env_fingerprint,
     env_requirements,
     observation_fingerprint,
@@ -68,12 +68,12 @@ class PPOPolicy(Policy):
         if self.path == IN_MEMORY:  # the model being trained, evaluated on its own run's env
             return
         if self.env is not None:
-            check_fingerprint(self.fingerprint, env_fingerprint(self.env), f"ppo:{self.path}",
-                              bool(self.allow_mismatch))
+            check_artifact_fingerprint(self.fingerprint, env_fingerprint(self.env), f"ppo:{self.path}",
+                                       bool(self.allow_mismatch))
         elif self.layout is not None:  # bound to a layout alone: only the observation can be compared
             trained = None if self.fingerprint is None else {"observation": self.fingerprint["observation"]}
-            check_fingerprint(trained, {"observation": observation_fingerprint(self.layout)}, f"ppo:{self.path}",
-                              bool(self.allow_mismatch))
+            check_artifact_fingerprint(trained, {"observation": observation_fingerprint(self.layout)},
+                                       f"ppo:{self.path}", bool(self.allow_mismatch))
         expected = self.model.observation_space.shape
         if self.layout is not None and expected != (self.layout.size,):
             raise ValueError(f"{self.spec}: the model expects observations of shape {expected}, the env gives "
@@ -249,7 +249,7 @@ class AcceptancePolicy(Policy):
 
     def check_binding(self):
         if self.env is not None and self.model.fingerprint is not None:
-            check_fingerprint(self.model.fingerprint, env_fingerprint(self.env), f"acceptance:{self.path}")
+            check_artifact_fingerprint(self.model.fingerprint, env_fingerprint(self.env), f"acceptance:{self.path}")
         if self.layout is not None:
             self.model.check_layout(self.layout)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ebsd_env.fingerprint import check_fingerprint, env_fingerprint, env_requirements
+from ebsd_env.fingerprint import check_artifact_fingerprint, env_fingerprint, env_requirements
 
 from .base import Param, Policy, common_stop_mode
 
@@ -56,8 +56,8 @@ class TunedPolicy(Policy):
 
     def check_binding(self):
         if self.env is not None:
-            check_fingerprint(self.fingerprint, env_fingerprint(self.env), f"tuned:{self.path}",
-                              bool(self.allow_mismatch))
+            check_artifact_fingerprint(self.fingerprint, env_fingerprint(self.env), f"tuned:{self.path}",
+                                       bool(self.allow_mismatch))
 
     def env_requirements(self) -> dict:
         return {} if self.allow_mismatch else env_requirements(self.fingerprint)

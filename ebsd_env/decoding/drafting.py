@@ -16,14 +16,23 @@ gets the verifier's KV cache at ``start`` and ``rollback`` and takes the committ
 from it instead of computing them: it never prefills the prompt itself and drafts from the verifier's exact
 context. Either way the output is the verifier's: the drafter only proposes.
 
-Kinds (`DRAFTER_KINDS`, selected by name through `load_pair(drafter=...)`):
+Selection is explicit, as transformers picks a candidate generator class from the generation config: every
+drafter model the loader builds names its strategy in a ``draft_strategy`` attribute (a model that names none is
+a plain causal LM), and `strategy_for` looks that name up in `STRATEGIES`; an unknown name is an error, never a
+fallback.
 
-| kind | class | what drafts |
-|---|---|---|
-| lm | `LMDraft` | any Hugging Face causal LM sharing the verifier's tokenizer, or the project's distilled layers |
-| feature | `FeatureDraft` | the EAGLE-style feature drafter (`ebsd_env.decoding.drafters.feature`) |
-| int4, int8 | `QuantizedCopyDraft` | weight-only int4 / int8 copies of the verifier on torch's CPU kernels |
-| ngram | `NGramDraft` | prompt lookup: no model, the context itself (`NGramModel`) |
+=========  ====================  =============================================================================
+name       class                 what drafts (`load_pair` drafter names)
+=========  ====================  =============================================================================
+lm         `LMDraft`             any Hugging Face causal LM sharing the verifier's tokenizer (``bf16``,
+                                 ``self``, ``int8-dynamic``), the distilled layers drafter, a quantized copy of
+                                 a non-Llama verifier
+feature    `FeatureDraft`        the EAGLE-style feature drafter (``feature``, ``distilled``:
+                                 `ebsd_env.decoding.drafters.feature.FeatureDrafter`)
+quantized  `QuantizedCopyDraft`  ``int4`` / ``int8`` copies of a Llama verifier with their runner
+                                 (`ebsd_env.decoding.quantize`)
+ngram      `NGramDraft`          prompt lookup (``ngram``): no model, the context itself (`NGramModel`)
+=========  ====================  =============================================================================
 """
 
 from __future__ import annotations
@@ -166,6 +175,8 @@ class NGramModel(nn.Module):
     """The 'model' of the ngram drafter: no weights, only the verifier's config (vocabulary, EOS) and the
     lookup's settings. `load_pair(drafter="ngram")` builds it."""
 
+    draft_strategy = "ngram"
+
     def __init__(self, config: PretrainedConfig, max_ngram: int = 3, min_ngram: int = 1, smoothing: float = 1e-3):
         super().__init__()
         if not 1 <= min_ngram <= max_ngram:
@@ -216,21 +227,21 @@ class NGramDraft(DraftStrategy):
         return probs.log().float().to(self.device)
 
 
-DRAFTER_KINDS: dict[str, type[DraftStrategy]] = {
-    "lm": LMDraft, "feature": FeatureDraft, "int4": QuantizedCopyDraft, "int8": QuantizedCopyDraft,
-    "ngram": NGramDraft,
-}
+# The registry `strategy_for` reads: a drafter's declared ``draft_strategy`` -> the class that drafts with it.
+STRATEGIES: dict[str, type[DraftStrategy]] = {cls.kind: cls for cls in (LMDraft, FeatureDraft, QuantizedCopyDraft,
+                                                                         NGramDraft)}
+
+
+def strategy_class(model: nn.Module) -> type[DraftStrategy]:
+    """The `STRATEGIES` entry that `model`'s ``draft_strategy`` attribute names (``"lm"`` when it names none, as a
+    Hugging Face causal LM does); `load_pair` asks it before any timing, so an unknown name fails early."""
+    name = getattr(model, "draft_strategy", LMDraft.kind)
+    if name not in STRATEGIES:
+        raise ValueError(f"drafter {type(model).__name__} declares draft_strategy={name!r}, which no strategy "
+                         f"implements; valid: {', '.join(STRATEGIES)} (add a DraftStrategy to STRATEGIES)")
+    return STRATEGIES[name]
 
 
 def strategy_for(model: nn.Module) -> DraftStrategy:
-    """The strategy that drafts with `model`: feature drafters, the ngram 'model' and quantized copies of Llama
-    verifiers (with their runner) have their own; every other causal LM drafts as an LM."""
-    from .drafters.feature import FeatureDrafter
-
-    if isinstance(model, NGramModel):
-        return NGramDraft(model)
-    if isinstance(model, FeatureDrafter):
-        return FeatureDraft(model)
-    if getattr(model, "quantized_kind", None) and getattr(model, "runner", None) is not None:
-        return QuantizedCopyDraft(model)
-    return LMDraft(model)  # other causal LMs, quantized copies of other architectures included
+    """A new strategy drafting with `model` (`strategy_class`)."""
+    return strategy_class(model)(model)

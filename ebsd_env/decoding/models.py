@@ -23,6 +23,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 
 from ..errors import ModelLoadError
 from ..io import ebsd_cache_dir
+from .drafting import strategy_class
 from .hub import HubUnavailable, check_hub_model
 
 # PackedLinear and pack_linears moved to `ebsd_env.decoding.kernels`; importing them from here keeps working.
@@ -328,6 +329,7 @@ def load_pair(drafter: str | None = None, verifier: str | None = None, device: s
     else:
         check_same_tokenizer(load_tokenizer(drafter_name), tokenizer, drafter_name, verifier_name)
         drafter_model = load_model(drafter_name, device, dtype)
+    strategy_class(drafter_model)  # the decoder drafts through this registry entry: refuse an unknown one now
     if device_map is not None and kernels == "auto":
         kernels = "plain"  # a verifier spread over devices keeps the modules from_pretrained placed
     # The verifier first: a derived drafter was built from its plain weights above.

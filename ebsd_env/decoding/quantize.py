@@ -207,7 +207,9 @@ def quantized_drafter(verifier: PreTrainedModel, kind: str, group_size: int = GR
     drafter.config.dtype = ACTIVATION_DTYPE
     # The fast decode path (a plain attribute: not a submodule, not in the state dict).
     drafter.runner = QuantizedLlamaRunner(verifier, kind, group_size) if runner_problem(verifier) is None else None
-    drafter.quantized_kind = kind  # `ebsd_env.decoding.drafting.strategy_for` drafts with it as a quantized copy
+    drafter.quantized_kind = kind
+    # Without a runner (a non-Llama verifier) the copy drafts through transformers' forward, as any causal LM.
+    drafter.draft_strategy = "quantized" if drafter.runner is not None else "lm"
     return drafter.eval()
 
 

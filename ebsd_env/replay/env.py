@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..envs.ebsd import DEFAULT_STOP_MODE, EBSDEnv
-from ..timing.clock import Clock, check_fingerprint
+from ..timing.clock import Clock, check_calibration_pair
 from ..timing.cost_model import CostModel
 from .decoder import ReplayDecoder
 from .trace import TraceError, TraceSet
@@ -42,7 +42,7 @@ def replay_clock(traces: TraceSet, clock: str | Clock, cost_model: CostModel | s
                              "CostModel or JSON file) or rerun `ebsd record` to calibrate the pair")
         cost_model = CostModel.from_dict(traces.cost_model)
     if clock == "model":
-        check_fingerprint(cost_model, traces.fingerprint, "the traces' pair")
+        check_calibration_pair(cost_model, traces.fingerprint, "the traces' pair")
     return Clock(clock, cost_model)
 
 

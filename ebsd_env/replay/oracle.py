@@ -14,7 +14,7 @@ fractional programme max_plan N / T; its inner problem min_plan T - λ N is a sh
 Under greedy decoding N is the same for every plan (the output is y), so λ drops out and one backward pass,
 T*(j) = min_k cost(j, k) + T*(j + e(j, k)), T*(N) = 0, is exact: the first Dinkelbach iteration is the last.
 No stopping policy can beat the plan on this clock; `oracle-dp` (in `policies.rules`) follows it through a
-replay env, and `optimal_time` / `optimal_rate` report it for shares.
+replay env, and `optimal_rate` reports it for shares.
 """
 
 from __future__ import annotations
@@ -74,12 +74,6 @@ def optimal_plan(trace: Trace, costs: CostModel, max_draft_len: int, stop_mode: 
         i = int(np.argmin(total))
         best[j], choice[j] = total[i], ks[i]
     return Plan(time_s=float(best[0]), tokens=N, k=choice, k_max=limit)
-
-
-def optimal_time(trace: Trace, costs: CostModel, max_draft_len: int, stop_mode: str = "include",
-                 max_new_tokens: int | None = None) -> float:
-    """T*: the least decoding time any stopping policy can reach on `trace` under `costs`."""
-    return optimal_plan(trace, costs, max_draft_len, stop_mode, max_new_tokens).time_s
 
 
 def optimal_rate(traces, costs: CostModel, max_draft_len: int, stop_mode: str = "include",

@@ -40,11 +40,6 @@ class Clock:
             raise ValueError(f"unknown clock {self.kind!r}; valid: {', '.join(CLOCK_KINDS)}")
 
     @property
-    def replayable(self) -> bool:
-        """Whether recorded traces can be timed on this clock (the wall clock measures live work only)."""
-        return self.kind != "wall"
-
-    @property
     def baseline_rate(self) -> float:
         """ρ: tokens per second of the verifier alone (one token per verification of an empty draft)."""
         return self.costs.verifier_rate
@@ -53,10 +48,6 @@ class Clock:
         """Seconds charged for one drafting step."""
         return measured_s if self.kind == "wall" else self.costs.draft_s
 
-    def verify_time(self, drafted: int, measured_s: float = 0.0) -> float:
-        """Seconds charged for verifying a draft of `drafted` tokens (the verifier is fed drafted + 1)."""
-        return measured_s if self.kind == "wall" else self.costs.verify_cost(drafted + 1)
-
     def block_times(self, drafted: int, discarded: int, measured_draft_s: float = 0.0,
                     measured_verify_s: float = 0.0) -> tuple[float, float]:
         """(draft seconds, verify seconds) of one block: `drafted` verified and `discarded` dropped tokens."""
@@ -64,22 +55,8 @@ class Clock:
             return measured_draft_s, measured_verify_s
         return (drafted + discarded) * self.costs.draft_s, self.costs.verify_cost(drafted + 1)
 
-    def sequence_times(self, stats: dict) -> dict:
-        """``draft_s``, ``verify_s``, ``decode_s``, ``tokens_per_s`` of a decoder's `SequenceStats.as_dict()` on
-        this clock (the wall clock returns the measured ones)."""
-        if self.kind == "wall":
-            draft_s, verify_s = stats["draft_s"], stats["verify_s"]
-        else:
-            draft_s, verify_s = price(self.costs, stats["draft_lengths"], stats.get("discarded", 0))
-        decode_s = draft_s + verify_s
-        return {"draft_s": draft_s, "verify_s": verify_s, "decode_s": decode_s,
-                "tokens_per_s": stats["new_tokens"] / decode_s if decode_s else float("nan")}
 
-    def describe(self) -> dict:
-        return {"kind": self.kind, "costs": self.costs.to_dict()}
-
-
-def check_fingerprint(costs: CostModel, expected: dict, what: str) -> None:
+def check_calibration_pair(costs: CostModel, expected: dict, what: str) -> None:
     """Refuse a calibration measured on another pair (its model names differ from `expected`): its cost ratios
     belong to other models. Weights are not compared: costs depend on the architectures, not on the weights'
     values (`cached_cost_model` shares a calibration the same way). Profiles, hand-made models and old files
@@ -111,5 +88,5 @@ def make_clock(kind: str | Clock = "wall", pair: ModelPair | None = None,
             raise ValueError(f"clock={kind!r} needs a pair to calibrate or a cost_model")
         cost_model = cached_cost_model(pair, temperature, top_p)
     elif kind == "model" and pair is not None:
-        check_fingerprint(cost_model, pair_fingerprint(pair), "this pair")
+        check_calibration_pair(cost_model, pair_fingerprint(pair), "this pair")
     return Clock(kind, cost_model)

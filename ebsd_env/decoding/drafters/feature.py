@@ -13,7 +13,8 @@ the first draft token, which is far easier than language modelling from scratch:
 
 Everything shared with the verifier (token embedding, output rows of the head tokens) is taken from the verifier
 at load time and never saved; the drafter's own weights are the fuse layer, its decoder layer(s) and norm.
-`SpeculativeDecoder` recognises the drafter by ``reads_verifier_features = True`` and feeds it the features.
+The class declares ``draft_strategy = "feature"``: `ebsd_env.decoding.drafting.strategy_for` drafts with it through
+`FeatureDraft`, which ``reads_verifier_features``, so `SpeculativeDecoder` feeds it the verifier's features.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ class FeatureDrafter(DrafterModule):
             `num_layers` layers, which already map features to features); an empty tuple = random.
     """
 
-    reads_verifier_features = True
+    draft_strategy = "feature"  # the `ebsd_env.decoding.drafting.STRATEGIES` entry that drafts with it
+    reads_verifier_features = True  # read by the trainer's measurement (train/drafter/measure.py)
 
     def __init__(self, verifier: PreTrainedModel, num_layers: int, head_index: torch.Tensor,
                  init_layers: tuple[int, ...] | None = None):
