@@ -132,3 +132,26 @@ def test_probes_are_k0_blocks_the_wrapped_policy_never_learns_from():
 def test_bad_safety_specs(spec, message):
     with pytest.raises(ValueError, match=message):
         make_policy(spec)
+
+
+def test_safety_net_wears_a_trained_ppo_model_with_its_env_requirements(noisy_pair, tmp_path):
+    """A PPO model keeps its fingerprint's requirements and stop mode under the net, and is refused elsewhere."""
+    from stable_baselines3 import PPO
+
+    from ebsd_env.fingerprint import env_fingerprint, save_model
+
+    env = gym.make("EBSD-Deterministic-v1", pair=noisy_pair, prompts=PROMPTS, max_draft_len=MAX_DRAFT,
+                   cost_model=STEEP, max_new_tokens=16, stop_mode="exclude")
+    model = PPO("MlpPolicy", env, n_steps=32, batch_size=32, n_epochs=1, seed=0, device="cpu")
+    model.learn(total_timesteps=32)
+    save_model(model, tmp_path / "model.zip", env_fingerprint(env))
+    bare = make_policy(f"ppo:{tmp_path / 'model.zip'}")
+    wrapped = make_policy(f"safe:inner=[ppo:{tmp_path / 'model.zip'}]")
+    assert wrapped.env_requirements() == bare.env_requirements() and wrapped.env_requirements()
+    assert wrapped.stop_mode == "exclude"
+    result = run_episode(env, wrapped, seed=0)
+    assert result["new_tokens"] > 0 and result["draft_lengths"][0] == 0  # the first block is a k = 0 probe
+    other = gym.make("EBSD-Deterministic-v1", pair=noisy_pair, prompts=PROMPTS, max_draft_len=4, cost_model=STEEP,
+                     max_new_tokens=16, stop_mode="exclude")
+    with pytest.raises(ValueError, match="max_draft_len"):
+        wrapped.bind(env=other)
