@@ -21,13 +21,14 @@ from .rules import (
     OracleFirstReject,
     RandomK,
 )
+from .safety import SafetyNet
 from .tuned import TunedPolicy
 
 POLICY_CLASSES.update({cls.name: cls for cls in (
     EntropyAbs, EntropyRel, EntropyWindow, EntropyPos, Combined,
     FixedK, RandomK, NoSpec, OracleFirstReject, OracleDP,
     HFConfidence, HFConfidenceROC, HFHeuristic, SVIP, AdaEDLLike, DraftVerify, Kangaroo, LlamaCpp,
-    PPOPolicy, UCBBandit, EXP3Bandit, AcceptancePolicy, TunedPolicy,
+    PPOPolicy, UCBBandit, EXP3Bandit, AcceptancePolicy, TunedPolicy, SafetyNet,
 )})
 POLICIES = POLICY_CLASSES  # the registry's public name for the table
 __all__ = ["POLICIES", "list_policies", "make_policy", "policy_class"]

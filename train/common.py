@@ -26,6 +26,21 @@ def resolve_cost_model(path: str | None, pair, temperature: float, keep: str | P
     return cost
 
 
+def check_cost_profiles(profiles: Sequence[str], traces: str | None, cost_model: str | None) -> None:
+    """--cost-profiles price replayed traces, in place of one clock: refused without --traces or beside
+    --cost-model, and every file is read now, so a bad one is named before any run starts."""
+    if not profiles:
+        return
+    if not traces:
+        raise ValueError("--cost-profiles prices recorded traces, one profile per episode: add --traces DIR (a live "
+                         "env runs on this machine's clock)")
+    if cost_model:
+        raise ValueError("give --cost-model (one clock) or --cost-profiles (one drawn per episode), not both")
+    from ebsd_env.timing.cost_profiles import CostProfiles
+
+    CostProfiles.load(profiles)
+
+
 def load_prompt_rows(source: str | None, categories: Sequence[str] | None, limit_per_category: int | None,
                      seed: int) -> list[dict]:
     from ebsd_env.prompts import load_prompts

@@ -30,6 +30,7 @@ from ebsd_env.fingerprint import env_fingerprint, save_model
 from ebsd_env.io import check_folder_path, write_json_atomic
 
 from .common import (
+    check_cost_profiles,
     held_in_indices,
     load_prompt_rows,
     resolve_cost_model,
@@ -132,6 +133,10 @@ class PPOConfig(PairArgs, PromptArgs):
     """Show a progress bar with ETA."""
     verbose: int = 0
     """1: print SB3's log table after every rollout."""
+    cost_profiles: tuple[str, ...] = ()
+    """With --traces: cost profiles to price the episodes, one drawn per episode (seeded by --seed): profile JSON
+    files, folders of them, or the shipped sets `h200` and `synthetic` (`ebsd_env.timing.cost_profiles`);
+    replaces the traces' model clock. The run keeps them as `cost_profiles.json`."""
     cost_model: str | None = None
     """Model-clock calibration (CostModel JSON) to use; default: calibrate the pair at the start of the run.
     Either way the run keeps it as `cost_model.json`, which `ebsd tune --cost-model` can share for a fair
@@ -157,6 +162,7 @@ def validate(config: PPOConfig) -> None:
                          f"got {config.batch_size}")
     if config.eval_freq < 0 or config.checkpoint_freq < 1:
         raise ValueError("--eval-freq must be >= 0 and --checkpoint-freq >= 1")
+    check_cost_profiles(config.cost_profiles, config.traces, config.cost_model)
 
 
 def env_kwargs(config: PPOConfig, pair, prompts: list[dict], cost_model) -> dict:
@@ -187,16 +193,22 @@ def replay_envs(config: PPOConfig, run_dir: Path):
 
     from ebsd_env.replay import TraceSet
     from ebsd_env.replay.vector import ReplayVectorEnv, sb3_vec_env
+    from ebsd_env.timing.cost_profiles import CostProfiles
 
     if config.clock != "model":
         raise ValueError("--traces replays recorded traces, which only the model clock can time: add --clock model")
     traces = TraceSet.load(config.traces)
+    profiles = CostProfiles.load(config.cost_profiles) if config.cost_profiles else None
     kwargs = dict(history=config.history, max_draft_len=config.max_draft_len, max_new_tokens=config.max_new_tokens,
                   extra_signals=config.extra_signals, stop_mode=config.stop_mode, cost_model=config.cost_model,
-                  temperature=config.temperature, min_draft_len=config.min_draft_len, observation=config.observation)
+                  temperature=config.temperature, min_draft_len=config.min_draft_len, observation=config.observation,
+                  cost_profiles=profiles)
     eval_env = gym.make("EBSD-Replay-v1", traces=traces, entropy=config.entropy, entropy_param=config.entropy_param,
                         **kwargs)  # through gym.make: the evaluation makes copies in each policy's stop mode
-    eval_env.unwrapped.cost_model.save(run_dir / "cost_model.json")
+    if profiles is None:
+        eval_env.unwrapped.cost_model.save(run_dir / "cost_model.json")
+    else:  # the evaluation episodes draw profiles too, each from its own seed
+        write_json_atomic(run_dir / "cost_profiles.json", profiles.describe(), sort_keys=True)
     venv = sb3_vec_env(ReplayVectorEnv(traces, num_envs=config.num_envs, seed=config.seed, **kwargs))
     if config.normalize_reward:
         venv = VecNormalize(venv, norm_obs=False, norm_reward=True, gamma=config.gamma)

@@ -28,6 +28,7 @@ from ebsd_env.io import write_json_atomic
 
 from .common import (
     by_category,
+    check_cost_profiles,
     load_prompt_rows,
     resolve_cost_model,
     run_policy,
@@ -112,6 +113,10 @@ class TuneConfig(PairArgs, PromptArgs):
     cost_model: str | None = None
     """Model-clock calibration (CostModel JSON), e.g. a PPO run's `cost_model.json` for a fair comparison;
     default: the one kept next to the storage from an earlier session, else calibrate now."""
+    cost_profiles: tuple[str, ...] = ()
+    """With --traces: cost profiles to price the episodes, one drawn per episode from its seed (so every trial
+    sees the same draws): profile JSON files, folders of them, or the shipped sets `h200` and `synthetic`
+    (`ebsd_env.timing.cost_profiles`); replaces the traces' model clock. No oracle-dp share then."""
     traces: str | None = None
     """Tune on recorded greedy traces (`ebsd record --out DIR`) with `EBSD-Replay-v1` instead of live decoding:
     exact under greedy decoding and thousands of times faster; --clock model (the traces' calibration or
@@ -216,6 +221,7 @@ class Evaluator:
     def __init__(self, config: TuneConfig, pair, prompts: list[dict], cost_model):
         self.config, self.pair, self.prompts, self.cost_model = config, pair, prompts, cost_model
         self.prompts_source = None  # a TraceSet when tuning on replays (--traces)
+        self.cost_profiles = None  # a CostProfiles to draw one of per episode (--cost-profiles)
         self._oracle: dict[tuple, float] = {}
         self.envs: dict[str, object] = {}
 
@@ -231,7 +237,8 @@ class Evaluator:
                 self.envs[key] = gym.make("EBSD-Replay-v1", traces=self.prompts_source, history=c.history,
                                           entropy=entropy, max_draft_len=c.env_max_draft_len,
                                           max_new_tokens=c.max_new_tokens, temperature=c.temperature,
-                                          clock=c.clock, cost_model=self.cost_model, extra_signals=extra_signals)
+                                          clock=c.clock, cost_model=self.cost_model, extra_signals=extra_signals,
+                                          cost_profiles=self.cost_profiles)
                 return self.envs[key]
             self.envs[key] = gym.make("EBSD-v1", pair=self.pair, prompts=self.prompts, history=c.history,
                                       entropy=entropy, max_draft_len=c.env_max_draft_len,
@@ -250,7 +257,8 @@ class Evaluator:
         base = env.unwrapped
         result["reward"] = float(np.sum([(s["new_tokens"] - base.baseline_rate * s["decode_s"]) / base.reward_scale
                                          for s in stats]))
-        if self.prompts_source is not None:  # replays: the share of the optimum (oracle-dp) on these prompts
+        # Replays on one clock: the share of the optimum (oracle-dp) on these prompts (one plan per clock).
+        if self.prompts_source is not None and self.cost_profiles is None:
             result["oracle_dp_share"] = result["tokens_per_s"] / self.oracle_rate(base, indices)
         return result
 
@@ -324,6 +332,10 @@ def tune(config: TuneConfig) -> dict:
             raise TuneError(f"rule {config.rule!r} has no built-in search space: give one with --space "
                             "name=low:high ...")
         label = config.rule
+    try:
+        check_cost_profiles(config.cost_profiles, config.traces, config.cost_model)
+    except ValueError as error:
+        raise TuneError(str(error)) from None
     configure_threads(config.threads)
     Path(config.storage).parent.mkdir(parents=True, exist_ok=True)
     if config.traces:
@@ -335,6 +347,10 @@ def tune(config: TuneConfig) -> dict:
         prompts = traces.rows()
         evaluate = Evaluator(config, None, prompts, config.cost_model)
         evaluate.prompts_source = traces
+        if config.cost_profiles:
+            from ebsd_env.timing.cost_profiles import CostProfiles
+
+            evaluate.cost_profiles = CostProfiles.load(config.cost_profiles)
     else:
         pair = load_pair_from_args(config)
         prompts = load_prompt_rows(config.prompt_source, config.categories, config.prompt_pool, config.prompt_seed)

@@ -3,17 +3,22 @@
 Same observation, action, reward, stop modes and info as `EBSD-v1` (the env code is shared, only the decoder
 differs), at thousands of steps per second. Time comes from the clock: ``model`` (default; the calibration
 ``ebsd record`` saved beside the traces, or `cost_model=`) or ``profile`` (`cost_model=` a cost profile). The
-wall clock measures live work and cannot be replayed; neither can sampling.
+wall clock measures live work and cannot be replayed; neither can sampling. ``cost_profiles=`` (files, folders,
+shipped sets: `ebsd_env.timing.cost_profiles`) prices each episode with a profile drawn from the env's seed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
 
 from ..envs.ebsd import DEFAULT_STOP_MODE, EBSDEnv
 from ..timing.clock import Clock, check_calibration_pair
 from ..timing.cost_model import CostModel
+from ..timing.cost_profiles import CostProfiles
 from .decoder import ReplayDecoder
 from .trace import TraceError, TraceSet
 
@@ -50,7 +55,12 @@ class ReplayEnv(EBSDEnv):
     """`EBSDEnv` over a `ReplayDecoder`. Arguments as `EBSDEnv`'s (the model-loading ones excepted), plus
     `traces`: a `TraceSet`, a folder of shards or shard files. Entropy settings default to the recorded ones;
     other ones, a `max_draft_len` above the recorded chain length, a larger `max_new_tokens`, or sampling are
-    refused with a TraceError / ValueError."""
+    refused with a TraceError / ValueError.
+
+    `cost_profiles` (a `CostProfiles`, or profile files, folders and shipped set names): every episode is priced
+    on the ``profile`` clock of one of them, drawn at reset from a generator seeded by the reset's seed (else the
+    env's `seed`), so episodes with the same seed get the same profile; `cost_model` is then not used.
+    ``info["cost_profile"]`` and the episode statistics name it."""
 
     def __init__(self, traces: TraceSet | str | Path | Sequence[str | Path], history: int = 8,
                  entropy: str | None = None, entropy_param: float | None = None,
@@ -58,7 +68,8 @@ class ReplayEnv(EBSDEnv):
                  max_new_tokens: int | None = None, temperature: float = 0.0, clock: str | Clock = "model",
                  extra_signals: bool = False, seed: int | None = None, reward_scale: float | None = None,
                  cost_model: CostModel | str | Path | None = None, render_mode: str | None = None,
-                 stop_mode: str = DEFAULT_STOP_MODE, pair=None, top_p: float = 1.0, observation: str = "entropy"):
+                 stop_mode: str = DEFAULT_STOP_MODE, pair=None, top_p: float = 1.0, observation: str = "entropy",
+                 cost_profiles: CostProfiles | Sequence[str | Path | CostModel] | None = None):
         if temperature != 0:
             raise ValueError(f"sampling (temperature={temperature}) cannot be replayed: the output then depends on "
                              "the policy's draws; use the live EBSD-v1 env, or temperature=0")
@@ -76,12 +87,42 @@ class ReplayEnv(EBSDEnv):
                              "with a larger --max-draft-len")
         decoder = ReplayDecoder(traces, max_new_tokens)
         self.traces = traces
+        self.cost_profiles = None if cost_profiles is None else CostProfiles.load(cost_profiles)
+        self.cost_profile: str | None = None  # the current episode's profile
+        self._profile_rng = np.random.default_rng(seed)
+        if self.cost_profiles is not None:
+            clock, cost_model = Clock("profile", self.cost_profiles.models[0]), None
         super().__init__(pair=pair, prompts=traces.rows(), history=history, entropy=entropy,
                          entropy_param=entropy_param, entropy_temperature=entropy_temperature,
                          min_draft_len=min_draft_len, max_draft_len=max_draft_len, max_new_tokens=max_new_tokens,
                          temperature=0.0, top_p=top_p, clock=replay_clock(traces, clock, cost_model),
                          extra_signals=extra_signals, seed=seed, reward_scale=reward_scale, render_mode=render_mode,
                          stop_mode=stop_mode, decoder=decoder, observation=observation)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        if self.cost_profiles is not None:
+            if seed is not None:
+                self._profile_rng = np.random.default_rng(seed)
+            index = self.cost_profiles.sample(self._profile_rng)
+            self.use_costs(self.cost_profiles.models[index])
+            self.cost_profile = self.cost_profiles.names[index]
+        obs, info = super().reset(seed=seed, options=options)
+        if self.cost_profile is not None:
+            info["cost_profile"] = self.cost_profile
+        return obs, info
+
+    def use_costs(self, costs: CostModel) -> None:
+        """Price from now on with `costs` (the profile clock): the ledger, its cost model and the reward's ρ."""
+        self.ledger = dataclasses.replace(self.ledger, kind="profile", costs=costs)
+        self.clock = self.ledger.kind
+        self.cost_model = costs
+        self.baseline_rate = self.ledger.baseline_rate
+
+    def episode_stats(self) -> dict:
+        stats = super().episode_stats()
+        if self.cost_profile is not None:
+            stats["cost_profile"] = self.cost_profile
+        return stats
 
     def _decoder_prompt(self, row: dict):
         return int(row["trace_index"])

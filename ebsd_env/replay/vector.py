@@ -9,6 +9,10 @@ Autoreset is same-step (`gymnasium.vector.AutoresetMode.SAME_STEP`): when an epi
 observation is the next episode's first one and ``infos["final_obs"]`` / ``infos["final_info"]`` (masked by
 ``infos["_final_obs"]``) hold the last one and the episode's statistics, as SB3 expects.
 
+Cost profiles (``cost_profiles=``, `ebsd_env.timing.cost_profiles`): each episode of each sub-env is priced by a
+profile drawn when it begins, from a generator seeded by the env's seed (apart from the one drawing traces, so the
+traces drawn are those of a run without profiles); ``infos["final_info"]["cost_profile"]`` holds its index.
+
 Restrictions (one-line errors): ``min_draft_len`` must be 0 (every block starts at the empty draft, the v1
 default), and what `ReplayEnv` refuses (sampling, the wall clock, settings beyond the traces).
 """
@@ -27,6 +31,7 @@ from ..envs.ebsd import DEFAULT_STOP_MODE
 from ..envs.observation import CONTEXT_SCALE, ObservationLayout, encode_logprobs
 from ..timing.clock import Clock
 from ..timing.cost_model import CostModel
+from ..timing.cost_profiles import CostProfiles
 from .env import load_traces, replay_clock
 from .trace import LOGPROB_SIGNALS, SIGNALS, TraceError, TraceSet
 
@@ -42,7 +47,8 @@ class ReplayVectorEnv(VectorEnv):
                  cost_model: CostModel | str | Path | None = None, extra_signals: bool = False,
                  reward_scale: float | None = None, stop_mode: str = DEFAULT_STOP_MODE, min_draft_len: int = 0,
                  temperature: float = 0.0, seed: int | None = None, trace_indices: Sequence[int] | None = None,
-                 observation: str = "entropy"):
+                 observation: str = "entropy",
+                 cost_profiles: CostProfiles | Sequence[str | Path | CostModel] | None = None):
         if temperature != 0:
             raise ValueError(f"sampling (temperature={temperature}) cannot be replayed: use temperature=0")
         if min_draft_len != 0:
@@ -54,6 +60,9 @@ class ReplayVectorEnv(VectorEnv):
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         traces = load_traces(traces)
         self.traces = traces
+        self.cost_profiles = None if cost_profiles is None else CostProfiles.load(cost_profiles)
+        if self.cost_profiles is not None:
+            clock, cost_model = Clock("profile", self.cost_profiles.models[0]), None
         self.clock = replay_clock(traces, clock, cost_model)
         L = traces.max_draft_len if max_draft_len is None else int(max_draft_len)
         if not 1 <= L <= traces.max_draft_len:
@@ -78,9 +87,13 @@ class ReplayVectorEnv(VectorEnv):
         self.action_space = spaces.MultiDiscrete(np.full(self.num_envs, 2))
         self.reward_scale = float(reward_scale or L + 1)
         self.baseline_rate = self.clock.baseline_rate
-        costs = self.clock.costs
-        self._draft_s = costs.draft_s
-        self._vcost = np.asarray([costs.verify_cost(k + 1) for k in range(L + 1)], dtype=np.float64)
+        # Per profile: seconds of a drafting step, of a verification of k = 0..L draft tokens, and ρ; each sub-env
+        # prices its episode with row `self.profile[i]` of these (row 0, the clock's, without profiles).
+        models = self.cost_profiles.models if self.cost_profiles is not None else (self.clock.costs,)
+        self._profile_draft_s = np.asarray([costs.draft_s for costs in models], dtype=np.float64)
+        self._profile_vcost = np.asarray([[costs.verify_cost(k + 1) for k in range(L + 1)] for costs in models],
+                                         dtype=np.float64)
+        self._profile_rho = np.asarray([costs.verifier_rate for costs in models], dtype=np.float64)
 
         flat = traces.flat()
         self._base = flat["base"]
@@ -99,15 +112,21 @@ class ReplayVectorEnv(VectorEnv):
             raise ValueError(f"trace_indices must be non-empty indices in [0, {len(traces)})")
         B = self.num_envs
         self._rng = np.random.default_rng(seed)
+        self._profile_rng = self._profile_generator(seed)
         self._arange_h = np.arange(history)
         self._rows_b = np.arange(B)
         self.t = np.zeros(B, dtype=np.int64)
         self.j = np.zeros(B, dtype=np.int64)
         self.n = np.zeros(B, dtype=np.int64)
+        self.profile = np.zeros(B, dtype=np.int64)
         self._zero_state(np.ones(B, dtype=bool))
         self._started = False
 
     # ------------------------------------------------------------------ state
+    @staticmethod
+    def _profile_generator(seed: int | None) -> np.random.Generator:
+        return np.random.default_rng(None if seed is None else [int(seed), 1])  # a stream apart from the traces'
+
     def _zero_state(self, rows: np.ndarray) -> None:
         for name in ("prev_emitted", "ep_len", "ep_blocks", "ep_drafted", "ep_accepted"):
             if not hasattr(self, name):
@@ -122,6 +141,8 @@ class ReplayVectorEnv(VectorEnv):
         count = int(rows.sum())
         if count:
             self.t[rows] = self._pool[self._rng.integers(len(self._pool), size=count)]
+            if self.cost_profiles is not None:
+                self.profile[rows] = self.cost_profiles.sample(self._profile_rng, size=count)
             self.j[rows] = 0
             self.n[rows] = 0
             self._zero_state(rows)
@@ -129,6 +150,7 @@ class ReplayVectorEnv(VectorEnv):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         if seed is not None:
             self._rng = np.random.default_rng(seed)
+            self._profile_rng = self._profile_generator(seed)
         if options:
             unknown = set(options) - {"trace_indices"}
             if unknown:
@@ -186,19 +208,20 @@ class ReplayVectorEnv(VectorEnv):
         room = np.where(last_eos, 0, np.maximum(budget - j - 1 - n, 0))
         verify = np.where(empty, stop | (room == 0), stop | (room == 0) | (n >= self.max_draft_len))
         discard = ~empty & stop & (self.stop_mode == "exclude")
-        dt = np.where(verify, 0.0, self._draft_s)
+        vcost = self._profile_vcost[self.profile]  # (envs, L + 1): each sub-env's episode's profile
+        dt = np.where(verify, 0.0, self._profile_draft_s[self.profile])
         self.ep_draft_s += dt
         k = n - discard
         accepted = np.minimum(k, self._match[row])
         n_out = self._n_out[t]
         emitted = np.where(verify, np.minimum(accepted + 1, n_out - j), 0)
-        verify_s = np.where(verify, self._vcost[k], 0.0)
+        verify_s = np.where(verify, vcost[self._rows_b, k], 0.0)
         j_new = j + emitted
         # One token of budget left after a verification: the verifier alone produces it in the same step.
         extra = verify & (j_new < n_out) & (budget - j_new <= 1)
         emitted = emitted + extra
         j_new = j_new + extra
-        verify_s = verify_s + np.where(extra, self._vcost[0], 0.0)
+        verify_s = verify_s + np.where(extra, vcost[:, 0], 0.0)
         dt = dt + verify_s
         self.ep_verify_s += verify_s
         self.ep_blocks += verify.astype(np.int64) + extra
@@ -208,7 +231,7 @@ class ReplayVectorEnv(VectorEnv):
         self.prev_acc = np.where(verify, np.where(k > 0, accepted / np.maximum(k, 1), 0.0), self.prev_acc)
         self.j = j_new
         self.n = np.where(verify, 0, n + 1)
-        rewards = (emitted - self.baseline_rate * dt) / self.reward_scale
+        rewards = (emitted - self._profile_rho[self.profile] * dt) / self.reward_scale
         self.ep_return += rewards
         self.ep_len += 1
         done = self.j >= n_out
@@ -236,7 +259,8 @@ class ReplayVectorEnv(VectorEnv):
                     "mean_accepted_tokens": np.where(rows, tokens / self.ep_blocks, np.nan),
                     "mean_draft_len": np.where(rows, self.ep_drafted / self.ep_blocks, np.nan),
                     "episode_return": np.where(rows, self.ep_return, 0.0),
-                    "episode_length": np.where(rows, self.ep_len, 0), "trace_index": np.where(rows, self.t, -1)}
+                    "episode_length": np.where(rows, self.ep_len, 0), "trace_index": np.where(rows, self.t, -1),
+                    **({} if self.cost_profiles is None else {"cost_profile": np.where(rows, self.profile, -1)})}
 
 
 def sb3_vec_env(venv: ReplayVectorEnv):
@@ -268,6 +292,8 @@ def sb3_vec_env(venv: ReplayVectorEnv):
                 for i in np.flatnonzero(dones):
                     episode = {key: value[i].item() for key, value in stats.items()}
                     episode["category"] = self.venv.traces[episode["trace_index"]].category
+                    if "cost_profile" in episode:  # its name, as the single replay env reports it
+                        episode["cost_profile"] = self.venv.cost_profiles.names[episode["cost_profile"]]
                     infos[i] = {"terminal_observation": final[i], "TimeLimit.truncated": bool(truncated[i]),
                                 "episode_stats": episode,
                                 "episode": {"r": episode["episode_return"], "l": episode["episode_length"]}}
