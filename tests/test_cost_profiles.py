@@ -42,12 +42,13 @@ def test_shipped_profiles_are_the_documented_family_and_the_h200_figures():
     steepness = {name: m.verify_cost(2) / m.verify_cost(1) for name, m in models.items()}
     assert min(steepness.values()) < 1.01 and max(steepness.values()) >= 1.5  # flat (GPU-like) to steep (CPU)
     h200 = CostProfiles.load(["h200"])
-    assert len(h200) == 2
+    assert len(h200) == 4
     for name, model in zip(h200.names, h200.models, strict=True):
         data = json.loads((PROFILES_DIR / "h200" / f"{name}.json").read_text())
         assert "H200" in data["description"] and "bf16" in data["description"]
-        assert model.verify_cost(1) == model.verify_cost(33) == pytest.approx(0.020)  # flat at 20 ms
-        assert 0.011 <= model.draft_s <= 0.019
+        # Nearly flat, GPU-like: 33 tokens cost at most 1.25 of one, every verification 19-24 ms.
+        assert 0.019 <= model.verify_cost(1) <= model.verify_cost(33) <= 1.25 * model.verify_cost(1) <= 0.030
+        assert 0.010 <= model.draft_s <= 0.019
 
 
 def drawn_profiles(traces, seeds) -> list[str]:
@@ -59,7 +60,7 @@ def test_replay_env_draws_one_profile_per_episode_reproducibly(traces):
     seeds = range(24)
     names = drawn_profiles(traces, seeds)
     assert names == drawn_profiles(traces, seeds)  # the same seeds, the same profiles
-    assert len(set(names)) == 4  # every profile drawn: two H200, two synthetic
+    assert len(set(names)) == 6  # every profile drawn: four H200, two synthetic
     # Without a seed, episodes follow the env's seed: the same sequence for the same env seed.
     sequences = []
     for _ in range(2):
@@ -98,7 +99,7 @@ def vector_episodes(traces, seed, steps=400, **kwargs) -> list[tuple]:
 def test_vector_env_draws_profiles_per_episode_reproducibly_and_prices_them_exactly(traces):
     episodes = vector_episodes(traces, seed=0, cost_profiles=PROFILES)
     assert len(episodes) > 20 and episodes == vector_episodes(traces, seed=0, cost_profiles=PROFILES)
-    assert {profile for _, profile, _, _ in episodes} == {0, 1, 2, 3}
+    assert {profile for _, profile, _, _ in episodes} == set(range(6))
     assert episodes != vector_episodes(traces, seed=1, cost_profiles=PROFILES)
     # Profiles are drawn from a stream of their own: the traces drawn are a run without profiles'.
     plain = vector_episodes(traces, seed=0)

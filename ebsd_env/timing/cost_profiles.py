@@ -5,9 +5,9 @@ clock's JSON: ``draft_s`` and ``verify_points``, `ebsd_env.timing.cost_model.Cos
 replays under one profile learns that machine's costs; trained under many, sampled per episode, it has seen
 many cost regimes. `CostProfiles.load` reads profile files, folders of them, or the shipped sets:
 
-- ``h200``: two profiles from figures measured on an NVIDIA H200 with eager transformers in bf16 for public
-  model shapes (verification of 1..33 tokens flat at about 20 ms for 7-8B verifiers; small LM drafters 11-19 ms
-  a token), in ``ebsd_env/timing/profiles/h200/``;
+- ``h200``: four profiles measured on an NVIDIA H200 with eager transformers in bf16 for public model shapes
+  (Llama-3.1-8B and Qwen2.5-7B verifiers, nearly flat at 20-24 ms from 1 to 33 tokens; Llama-3.2-1B,
+  Qwen2.5-0.5B and SmolLM2-135M drafters at 11-19 ms a token), in ``ebsd_env/timing/profiles/h200/``;
 - ``synthetic``: a family spanning flat (GPU-like) to steep (CPU-like) verification and draft cost ratios
   0.01-0.8, written by `synthetic_family` (``python -m ebsd_env.timing.cost_profiles --out DIR`` writes it;
   ``ebsd_env/timing/profiles/synthetic/`` is its output, and a test keeps the two equal).
