@@ -1,6 +1,6 @@
 """oracle-dp against exhaustive search: on small random traces, every stopping plan is enumerated and timed by a
 block-by-block simulation of the env's rules; the DP's optimal time must equal the best of them exactly, in both
-stop modes and under flat, steep and nonlinear verification costs. The simulation itself is checked against
+stop modes and under flat, steep and nonlinear verification costs, with and without a cost per decision. The simulation itself is checked against
 the replay env following random plans, and the comparison is shown to catch wrong planners (k <= 1, k <= 2,
 1 % off optimal)."""
 
@@ -22,6 +22,9 @@ COST_SHAPES = {
     "nonlinear": CostModel(draft_s=1 / 128, verify_points=((1, 0.25), (2, 0.25), (3, 0.375), (5, 0.5), (6, 1.0),
                                                            (9, 1.25))),
 }
+DECIDE_S = {name: 0.0 for name in COST_SHAPES}
+COST_SHAPES["decisions"] = COST_SHAPES["nonlinear"]  # ... and a clock charging each policy decision
+DECIDE_S["decisions"] = 1 / 256
 STOP_MODES = ("include", "exclude")
 
 
@@ -45,16 +48,18 @@ def random_trace(rng: np.random.Generator, index: int, recorded_len: int) -> Tra
                  chain_offsets=offsets, chain_tokens=tokens, signals=signals)
 
 
-def block(trace: Trace, costs: CostModel, max_draft_len: int, stop_mode: str, j: int, k: int) -> tuple[float, int]:
+def block(trace: Trace, costs: CostModel, max_draft_len: int, stop_mode: str, j: int, k: int,
+          decide_s: float = 0.0) -> tuple[float, int]:
     """(seconds, next block start) of verifying k draft tokens at block start j, by the env's rules: a draft ends
     by itself at max_draft_len, at the end of its chain and where the budget leaves no room; in exclude mode a
-    stop drafts the token it then discards, except at the empty draft and where the draft ended by itself; a
-    block leaving exactly one token of budget is followed by the verifier alone producing it."""
+    stop drafts the token it then discards, except at the empty draft and where the draft ended by itself; the
+    policy decides at the empty draft and after each drafted token; a block leaving exactly one token of budget
+    is followed by the verifier alone producing it (no decision)."""
     n_out = len(trace.output)
     own_end = min(max_draft_len, len(trace.chain(j)), max(trace.budget - j - 1, 0))
     assert 0 <= k <= own_end
     drafting = k + 1 if stop_mode == "exclude" and 0 < k < own_end else k
-    seconds = drafting * costs.draft_s + costs.verify_cost(k + 1)
+    seconds = drafting * costs.draft_s + costs.verify_cost(k + 1) + (drafting + 1) * decide_s
     chain, truth = trace.chain(j)[:k], trace.output[j:j + k]
     accepted = next((i for i, (a, b) in enumerate(zip(chain, truth, strict=False)) if a != b), min(k, len(truth)))
     nxt = min(j + accepted + 1, n_out)
@@ -64,20 +69,22 @@ def block(trace: Trace, costs: CostModel, max_draft_len: int, stop_mode: str, j:
     return seconds, nxt
 
 
-def plan_time(trace: Trace, costs: CostModel, max_draft_len: int, stop_mode: str, choose) -> tuple[float, list]:
+def plan_time(trace: Trace, costs: CostModel, max_draft_len: int, stop_mode: str, choose,
+              decide_s: float = 0.0) -> tuple[float, list]:
     """Total seconds of the plan that verifies choose(j, own_end) tokens at each block start j; and the plan."""
     j, total, plan = 0, 0.0, []
     while j < len(trace.output):
         own_end = min(max_draft_len, len(trace.chain(j)), max(trace.budget - j - 1, 0))
         k = choose(j, own_end)
-        seconds, nxt = block(trace, costs, max_draft_len, stop_mode, j, k)
+        seconds, nxt = block(trace, costs, max_draft_len, stop_mode, j, k, decide_s)
         total += seconds
         plan.append((j, k, own_end))
         j = nxt
     return total, plan
 
 
-def exhaustive(trace: Trace, costs: CostModel, max_draft_len: int, stop_mode: str, k_limit: int | None = None):
+def exhaustive(trace: Trace, costs: CostModel, max_draft_len: int, stop_mode: str, k_limit: int | None = None,
+               decide_s: float = 0.0):
     """(least total seconds over every plan, plans enumerated); `k_limit` restricts the drafts (a mutant)."""
     n_out = len(trace.output)
     best, count = np.inf, 0
@@ -89,7 +96,7 @@ def exhaustive(trace: Trace, costs: CostModel, max_draft_len: int, stop_mode: st
             return
         own_end = min(max_draft_len, len(trace.chain(j)), max(trace.budget - j - 1, 0))
         for k in range(min(own_end, max_draft_len if k_limit is None else k_limit) + 1):
-            seconds, nxt = block(trace, costs, max_draft_len, stop_mode, j, k)
+            seconds, nxt = block(trace, costs, max_draft_len, stop_mode, j, k, decide_s)
             walk(nxt, spent + seconds)
 
     walk(0, 0.0)
@@ -108,21 +115,21 @@ def mismatches(planner) -> tuple[int, int]:
     wrong = total = 0
     for trace, max_draft_len in cases():
         for stop_mode in STOP_MODES:
-            for costs in COST_SHAPES.values():
-                best, count = exhaustive(trace, costs, max_draft_len, stop_mode)
+            for shape, costs in COST_SHAPES.items():
+                best, count = exhaustive(trace, costs, max_draft_len, stop_mode, decide_s=DECIDE_S[shape])
                 assert count >= 1
-                wrong += planner(trace, costs, max_draft_len, stop_mode) != best
+                wrong += planner(trace, costs, max_draft_len, stop_mode, DECIDE_S[shape]) != best
                 total += 1
     return wrong, total
 
 
-def dp(trace, costs, max_draft_len, stop_mode):
-    return optimal_plan(trace, costs, max_draft_len, stop_mode).time_s
+def dp(trace, costs, max_draft_len, stop_mode, decide_s):
+    return optimal_plan(trace, costs, max_draft_len, stop_mode, decide_s=decide_s).time_s
 
 
 def test_oracle_dp_equals_exhaustive_search_exactly():
     wrong, total = mismatches(dp)
-    assert total == 12 * len(STOP_MODES) * len(COST_SHAPES) and wrong == 0
+    assert total == 12 * len(STOP_MODES) * 4 and wrong == 0
 
 
 @pytest.mark.parametrize("stop_mode", STOP_MODES)
@@ -130,42 +137,46 @@ def test_oracle_dp_equals_exhaustive_search_exactly():
 def test_the_dp_plan_is_followed_to_its_own_time(stop_mode, shape):
     """The plan the DP returns (its k per block start), timed by the simulation, costs exactly its time_s, and
     `optimal_rate` is total tokens over the total of those times."""
-    costs, max_draft_len = COST_SHAPES[shape], 3
+    costs, decide_s, max_draft_len = COST_SHAPES[shape], DECIDE_S[shape], 3
     rng = np.random.default_rng(3)
     traces = [random_trace(rng, i, recorded_len=max_draft_len) for i in range(6)]
     times = []
     for trace in traces:
-        plan = optimal_plan(trace, costs, max_draft_len, stop_mode)
-        seconds, _ = plan_time(trace, costs, max_draft_len, stop_mode, lambda j, _end, p=plan: int(p.k[j]))
+        plan = optimal_plan(trace, costs, max_draft_len, stop_mode, decide_s=decide_s)
+        seconds, _ = plan_time(trace, costs, max_draft_len, stop_mode, lambda j, _end, p=plan: int(p.k[j]),
+                               decide_s)
         assert seconds == plan.time_s and plan.tokens == len(trace.output)
-        assert seconds == exhaustive(trace, costs, max_draft_len, stop_mode)[0]
+        assert seconds == exhaustive(trace, costs, max_draft_len, stop_mode, decide_s=decide_s)[0]
         times.append(seconds)
-    assert optimal_rate(traces, costs, max_draft_len, stop_mode) == sum(len(t.output) for t in traces) / sum(times)
+    assert optimal_rate(traces, costs, max_draft_len, stop_mode, decide_s=decide_s) == (
+        sum(len(t.output) for t in traces) / sum(times))
 
 
 def test_the_comparison_catches_wrong_planners():
     """Mutants of the planner: optimal but limited to k <= 1 or k <= 2, and the optimum made 1 % slower."""
     for k_limit in (1, 2):
-        wrong, total = mismatches(lambda t, c, m, s, limit=k_limit: exhaustive(t, c, m, s, k_limit=limit)[0])
+        wrong, total = mismatches(lambda t, c, m, s, d, limit=k_limit: exhaustive(t, c, m, s, limit, d)[0])
         assert wrong > 0, f"a planner limited to k <= {k_limit} went unnoticed in {total} cases"
     wrong, total = mismatches(lambda *args: dp(*args) * 1.01)
     assert wrong == total
-    wrong, _ = mismatches(lambda t, c, m, s: optimal_plan(t, c, min(m, 2), s).time_s)  # the DP itself, k <= 2
+    wrong, _ = mismatches(lambda t, c, m, s, d: optimal_plan(t, c, min(m, 2), s, decide_s=d).time_s)  # DP, k <= 2
+    assert wrong > 0
+    wrong, _ = mismatches(lambda t, c, m, s, d: dp(t, c, m, s, 0.0))  # a planner blind to decision costs
     assert wrong > 0
 
 
 @pytest.mark.parametrize("stop_mode", STOP_MODES)
 def test_the_simulation_times_plans_as_the_replay_env_does(noisy_traces_small, stop_mode):
-    """The block rules of the simulation are the env's: random plans followed through `EBSD-Replay-v1` on a
-    recorded trace cost, to the bit, what `plan_time` says."""
+    """The block rules of the simulation are the env's: random plans followed through `EBSD-Replay-v1` (charging
+    each decision) on a recorded trace cost, to the bit, what `plan_time` says."""
     traces = TraceSet.load(noisy_traces_small)
-    costs = COST_SHAPES["nonlinear"]
-    env = ReplayEnv(traces, stop_mode=stop_mode, cost_model=costs)
+    costs, decide_s = COST_SHAPES["decisions"], DECIDE_S["decisions"]
+    env = ReplayEnv(traces, stop_mode=stop_mode, cost_model=costs, decide_s=decide_s)
     rng = np.random.default_rng(7)
     for i in range(len(traces)):
         for _ in range(3):
             expected, plan = plan_time(traces[i], costs, env.max_draft_len, stop_mode,
-                                       lambda j, end: int(rng.integers(0, end + 1)))
+                                       lambda j, end: int(rng.integers(0, end + 1)), decide_s)
             env.reset(options={"prompt_index": i})
             info = {}
             for j, k, own_end in plan:

@@ -9,6 +9,8 @@ Autoreset is same-step (`gymnasium.vector.AutoresetMode.SAME_STEP`): when an epi
 observation is the next episode's first one and ``infos["final_obs"]`` / ``infos["final_info"]`` (masked by
 ``infos["_final_obs"]``) hold the last one and the episode's statistics, as SB3 expects.
 
+Each step is one decision of the policy for every sub-env: the clock's `decide_s` is charged to each.
+
 Restrictions (one-line errors): ``min_draft_len`` must be 0 (every block starts at the empty draft, the v1
 default), and what `ReplayEnv` refuses (sampling, the wall clock, settings beyond the traces).
 """
@@ -42,7 +44,7 @@ class ReplayVectorEnv(VectorEnv):
                  cost_model: CostModel | str | Path | None = None, extra_signals: bool = False,
                  reward_scale: float | None = None, stop_mode: str = DEFAULT_STOP_MODE, min_draft_len: int = 0,
                  temperature: float = 0.0, seed: int | None = None, trace_indices: Sequence[int] | None = None,
-                 observation: str = "entropy"):
+                 observation: str = "entropy", decide_s: float | str | None = None):
         if temperature != 0:
             raise ValueError(f"sampling (temperature={temperature}) cannot be replayed: use temperature=0")
         if min_draft_len != 0:
@@ -54,7 +56,7 @@ class ReplayVectorEnv(VectorEnv):
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         traces = load_traces(traces)
         self.traces = traces
-        self.clock = replay_clock(traces, clock, cost_model)
+        self.clock = replay_clock(traces, clock, cost_model).with_decisions(decide_s)
         L = traces.max_draft_len if max_draft_len is None else int(max_draft_len)
         if not 1 <= L <= traces.max_draft_len:
             raise TraceError(f"max_draft_len={L} must be in [1, {traces.max_draft_len}] (the recorded chain length)")
@@ -80,6 +82,7 @@ class ReplayVectorEnv(VectorEnv):
         self.baseline_rate = self.clock.baseline_rate
         costs = self.clock.costs
         self._draft_s = costs.draft_s
+        self._decide_s = self.clock.decide_s  # charged to every sub-env at every step: each step is a decision
         self._vcost = np.asarray([costs.verify_cost(k + 1) for k in range(L + 1)], dtype=np.float64)
 
         flat = traces.flat()
@@ -113,7 +116,7 @@ class ReplayVectorEnv(VectorEnv):
             if not hasattr(self, name):
                 setattr(self, name, np.zeros(self.num_envs, dtype=np.int64))
             getattr(self, name)[rows] = 0
-        for name in ("prev_acc", "ep_draft_s", "ep_verify_s", "ep_return"):
+        for name in ("prev_acc", "ep_draft_s", "ep_verify_s", "ep_decide_s", "ep_return"):
             if not hasattr(self, name):
                 setattr(self, name, np.zeros(self.num_envs, dtype=np.float64))
             getattr(self, name)[rows] = 0.0
@@ -199,8 +202,9 @@ class ReplayVectorEnv(VectorEnv):
         emitted = emitted + extra
         j_new = j_new + extra
         verify_s = verify_s + np.where(extra, self._vcost[0], 0.0)
-        dt = dt + verify_s
+        dt = dt + verify_s + self._decide_s
         self.ep_verify_s += verify_s
+        self.ep_decide_s += self._decide_s
         self.ep_blocks += verify.astype(np.int64) + extra
         self.ep_drafted += np.where(verify, k, 0)
         self.ep_accepted += np.where(verify, accepted, 0)
@@ -224,12 +228,14 @@ class ReplayVectorEnv(VectorEnv):
         return obs, rewards, terminated, truncated, infos
 
     def _episode_stats(self, rows: np.ndarray) -> dict:
-        decode = self.ep_draft_s + self.ep_verify_s
+        decode = self.ep_draft_s + self.ep_verify_s + self.ep_decide_s
         tokens = self.j
         with np.errstate(divide="ignore", invalid="ignore"):
             return {"tokens_per_s": np.where(rows, tokens / decode, np.nan), "new_tokens": np.where(rows, tokens, 0),
                     "decode_s": np.where(rows, decode, 0.0), "draft_s": np.where(rows, self.ep_draft_s, 0.0),
-                    "verify_s": np.where(rows, self.ep_verify_s, 0.0), "blocks": np.where(rows, self.ep_blocks, 0),
+                    "verify_s": np.where(rows, self.ep_verify_s, 0.0),
+                    "decide_s": np.where(rows, self.ep_decide_s, 0.0), "decisions": np.where(rows, self.ep_len, 0),
+                    "blocks": np.where(rows, self.ep_blocks, 0),
                     "drafted": np.where(rows, self.ep_drafted, 0), "accepted": np.where(rows, self.ep_accepted, 0),
                     "acceptance_rate": np.where(rows & (self.ep_drafted > 0), self.ep_accepted / self.ep_drafted,
                                                 np.nan),

@@ -56,6 +56,9 @@ class CostModel:
     # and how they compared with the wall clock (`validate_costs`); empty for hand-made models.
     fingerprint: dict = field(default_factory=dict, compare=False)
     validation: dict = field(default_factory=dict, compare=False)
+    # Seconds of one decision per policy spec (`ebsd_env.timing.clock.time_decisions`): what the model and replay
+    # clocks charge for each `step` a policy decides; part of the fingerprint hash when present.
+    decide_s: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self):
         if not self.draft_s > 0:
@@ -76,6 +79,11 @@ class CostModel:
                                  f"{fed_a} cost {sec_a:.4g} s; recalibrate on a quiet machine "
                                  "(ebsd_env.timing.clock.calibrate fits a monotone curve) or fix the profile")
         object.__setattr__(self, "verify_points", points)
+        decide = {str(spec): float(seconds) for spec, seconds in dict(self.decide_s).items()}
+        bad = {spec: seconds for spec, seconds in decide.items() if not seconds >= 0}
+        if bad:
+            raise ValueError(f"decide_s holds seconds per decision >= 0 per policy spec, got {bad}")
+        object.__setattr__(self, "decide_s", decide)
 
     def verify_cost(self, fed: int) -> float:
         """Seconds of one verification feeding `fed` tokens (the draft plus the last committed token)."""
@@ -114,7 +122,8 @@ class CostModel:
             raise ValueError(f"cost profile fields are malformed ({error}): draft_s is a number, verify_points a "
                              "list of [fed tokens, seconds] pairs") from None
         return cls(draft_s=draft_s, verify_points=points, source=str(data.get("source", "")),
-                   fingerprint=dict(data.get("fingerprint") or {}), validation=dict(data.get("validation") or {}))
+                   fingerprint=dict(data.get("fingerprint") or {}), validation=dict(data.get("validation") or {}),
+                   decide_s=dict(data.get("decide_s") or {}))
 
     def save(self, path: str | Path) -> None:
         """Write the calibration as JSON, atomically (a reader never sees half a file)."""
