@@ -255,15 +255,18 @@ class BlockRecorder(gym.Wrapper):
 
     def reset(self, **kwargs):
         self.blocks = []
+        self._decide_s = 0.0  # the policy's decisions since the last verification
         return self.env.reset(**kwargs)
 
     def step(self, action):
         obs, reward, terminated, truncated, info = self.env.step(action)
+        self._decide_s += float(info.get("decide_s", 0.0))
         if info.get("verified"):
             self.blocks.append({"drafted": int(info["drafted"]), "accepted": int(info["accepted"]),
                                 "emitted": int(info["emitted"]), "draft_s": float(info["draft_time_s"]),
-                                "verify_s": float(info["verify_time_s"]),
+                                "verify_s": float(info["verify_time_s"]), "decide_s": self._decide_s,
                                 "entropies": [float(h) for h in info["block_entropies"]]})
+            self._decide_s = 0.0
         return obs, reward, terminated, truncated, info
 
 

@@ -50,7 +50,7 @@ def episodes(env, policy, prompts: int = len(PROMPTS)) -> list[dict]:
         rewards = []
         step = env.step
 
-        def recording_step(action, step=step):
+        def recording_step(action, step=step, rewards=rewards):
             result = step(action)
             rewards.append(result[1])
             return result
@@ -186,3 +186,27 @@ def test_replay_and_vector_envs_charge_each_decision(traces, stop_mode):
         followed = run_episode(charged, make_policy("oracle-dp", env=charged), options={"prompt_index": i})
         assert followed["decode_s"] == pytest.approx(plan.time_s, rel=1e-12)
         assert plan.time_s <= b["decode_s"] * (1 + 1e-12)
+
+
+def test_eval_tables_carry_the_decision_share_and_the_end_to_end_rate():
+    from eval.analysis import cell_metrics
+    from eval.metrics import token_latencies
+
+    def row(tokens, draft, verify, decide, prefill=None):
+        stats = {"new_tokens": tokens, "draft_s": draft, "verify_s": verify, "decide_s": decide,
+                 "decode_s": draft + verify + decide, "tokens_per_s": tokens / (draft + verify + decide),
+                 "draft_lengths": [1], "accepted_lengths": [1], "blocks": 1, "drafted": 1, "accepted": 1}
+        if prefill is not None:
+            stats["wall_prefill_s"] = prefill
+        return {"stats": stats, "prompt_id": "p", "seed": 0, "blocks": [
+            {"drafted": 1, "accepted": 1, "emitted": tokens, "draft_s": draft, "verify_s": verify, "decide_s": decide,
+             "entropies": [0.1]}]}
+
+    rows = [row(10, 0.5, 1.0, 0.5, prefill=1.0), row(30, 1.0, 2.0, 1.0, prefill=2.0)]
+    m = cell_metrics(rows, {})
+    assert m["decide_share"] == pytest.approx(1.5 / 6.0)
+    assert m["tokens_per_s"]["mean"] == pytest.approx(40 / 6.0)
+    assert m["end_to_end_tokens_per_s"]["mean"] == pytest.approx(40 / 9.0)
+    assert token_latencies(rows[0]) == pytest.approx([0.2] * 10)  # (0.5 + 1.0 + 0.5) s over 10 tokens
+    old = cell_metrics([row(10, 0.5, 1.0, 0.0)], {})  # written before prefill was reported
+    assert np.isnan(old["end_to_end_tokens_per_s"]["mean"]) and old["decide_share"] == 0.0

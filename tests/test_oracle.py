@@ -1,8 +1,8 @@
 """oracle-dp against exhaustive search: on small random traces, every stopping plan is enumerated and timed by a
 block-by-block simulation of the env's rules; the DP's optimal time must equal the best of them exactly, in both
-stop modes and under flat, steep and nonlinear verification costs, with and without a cost per decision. The simulation itself is checked against
-the replay env following random plans, and the comparison is shown to catch wrong planners (k <= 1, k <= 2,
-1 % off optimal)."""
+stop modes, under flat, steep and nonlinear verification costs, with and without a cost per decision. The
+simulation itself is checked against the replay env following random plans, and the comparison is shown to catch
+wrong planners (k <= 1, k <= 2, 1 % off optimal, blind to decision costs)."""
 
 from __future__ import annotations
 
