@@ -4,6 +4,7 @@ model and fingerprinted; prefill is reported beside, in an end-to-end rate."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import gymnasium as gym
@@ -210,3 +211,28 @@ def test_eval_tables_carry_the_decision_share_and_the_end_to_end_rate():
     assert token_latencies(rows[0]) == pytest.approx([0.2] * 10)  # (0.5 + 1.0 + 0.5) s over 10 tokens
     old = cell_metrics([row(10, 0.5, 1.0, 0.0)], {})  # written before prefill was reported
     assert np.isnan(old["end_to_end_tokens_per_s"]["mean"]) and old["decide_share"] == 0.0
+
+
+def test_ebsd_eval_on_the_model_clock_measures_and_charges_each_policys_decisions(noisy_pair, tmp_path,
+                                                                                 make_prompt_file):
+    from eval.run import EvalConfig, evaluate, read_rows
+
+    TOY_COSTS.save(tmp_path / "toy.json")
+    prompts = make_prompt_file(tmp_path, [{"id": "a", "category": "x", "prompt": "the cat sat on"},
+                                          {"id": "b", "category": "y", "prompt": "1 2 3 4"}])
+    out = tmp_path / "run"
+    config = EvalConfig(prompts=prompts, policies=("fixed-k:k=2", "entropy-abs:theta=1.5"), max_new_tokens=12,
+                        clock="model", cost_model=str(tmp_path / "toy.json"), out=str(out), limit_per_category=None)
+    evaluate(config, pair=noisy_pair)
+    saved = json.loads((out / "cost_model_T0.json").read_text())["decide_s"]
+    rows = read_rows(out / "episodes.jsonl")
+    assert {r["policy"] for r in rows} <= set(saved) and all(v > 0 for v in saved.values())
+    for r in rows:
+        stats = r["stats"]
+        assert stats["decide_s"] == pytest.approx(saved[r["policy"]] * stats["decisions"], rel=1e-12)
+        assert stats["decode_s"] == pytest.approx(stats["draft_s"] + stats["verify_s"] + stats["decide_s"], rel=1e-12)
+        assert sum(b["decide_s"] for b in r["blocks"]) == pytest.approx(stats["decide_s"], rel=1e-9)
+    summary = json.loads((out / "summary.json").read_text())
+    cell = next(iter(summary["conditions"].values()))["results"]
+    assert all(0 < m["all"]["decide_share"] < 1 for m in cell.values())
+    assert "end-to-end tokens/s" in (out / "report.md").read_text()
