@@ -106,8 +106,8 @@ def exhaustive(trace: Trace, costs: CostModel, max_draft_len: int, stop_mode: st
 def cases(n_traces: int = 12, seed: int = 0):
     rng = np.random.default_rng(seed)
     for i in range(n_traces):
-        max_draft_len = int(rng.integers(2, 5))
-        yield random_trace(rng, i, recorded_len=max_draft_len), max_draft_len
+        max_draft_len = int(rng.integers(2, 5))  # the env's; chains may be recorded longer (then cut by it)
+        yield random_trace(rng, i, recorded_len=max_draft_len + int(rng.integers(0, 2))), max_draft_len
 
 
 def mismatches(planner) -> tuple[int, int]:
