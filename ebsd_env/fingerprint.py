@@ -8,7 +8,7 @@ env it was trained on (`env_fingerprint`):
   entropy scale, max_draft_len, max_new_tokens);
 - ``action``: stop mode, min and max draft length, decoding temperature;
 - ``objective``: the objective (`ebsd_env.envs.objective.OBJECTIVE`);
-- ``clock``: the clock kind and a hash of its cost model;
+- ``clock``: the clock kind and a hash of its cost model (decision costs included when measured);
 - ``machine``: CPU model and torch threads.
 
 `check_artifact_fingerprint` compares an artifact's fingerprint with the env it is bound to. A difference in what
@@ -43,8 +43,9 @@ def cost_model_hash(costs) -> str | None:
     if costs is None:
         return None
     data = costs.to_dict() if hasattr(costs, "to_dict") else costs
-    data = {k: data[k] for k in ("draft_s", "verify_points", "context_points", "verify_grid", "draft_grid")
-            if k in data}
+    # Decision costs only when measured, so the hash of a cost model without them is the one it always had.
+    data = {k: data[k] for k in ("draft_s", "verify_points", "context_points", "verify_grid", "draft_grid",
+                                 "decide_s") if k in data and (data[k] or k != "decide_s")}
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -55,6 +56,14 @@ def observation_fingerprint(layout) -> dict:
     if not layout.extra_signals:
         observation.pop("max_new_tokens")
     return observation
+
+
+def _decision_cost(base) -> dict:
+    """``{"decide_s": seconds}`` when the env's model clock charges a declared cost per decision, else nothing
+    (fingerprints of envs without one stay as they were)."""
+    ledger = getattr(base, "ledger", None) or getattr(base, "clock", None)
+    seconds = float(getattr(ledger, "decide_s", 0.0) or 0.0)
+    return {"decide_s": seconds} if seconds else {}
 
 
 def env_fingerprint(env) -> dict:
@@ -81,7 +90,8 @@ def env_fingerprint(env) -> dict:
                        "max_draft_len": int(base.max_draft_len), "temperature": temperature},
             "objective": OBJECTIVE,
             "clock": {"kind": clock, "cost_model": cost_model_hash(getattr(base, "cost_model", None)
-                                                                   or getattr(base.clock, "costs", None))},
+                                                                   or getattr(base.clock, "costs", None)),
+                      **_decision_cost(base)},
             "machine": {"cpu": cpu_model(), "threads": torch.get_num_threads()}}
 
 

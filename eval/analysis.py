@@ -60,6 +60,11 @@ def _paired(a: dict, b: dict) -> dict:
     return paired_ratio(a, b)
 
 
+def _share(part: list[float], whole: list[float]) -> float:
+    total = float(np.sum(whole))
+    return float(np.sum(part)) / total if total > 0 else float("nan")
+
+
 def cell_metrics(rows: list[dict], flops: dict) -> dict:
     """Metrics of one variant on one set of rows (a category or all)."""
     stats = [r["stats"] for r in rows]
@@ -77,6 +82,13 @@ def cell_metrics(rows: list[dict], flops: dict) -> dict:
     out = {
         "episodes": len(rows),
         "tokens_per_s": objective_summary([(r["stats"]["new_tokens"], r["stats"]["decode_s"]) for r in rows]),
+        # Prefill included (measured on every clock; absent from rows written before it was reported: nan).
+        "end_to_end_tokens_per_s": objective_summary(
+            [(r["stats"]["new_tokens"], r["stats"]["decode_s"] + r["stats"].get("wall_prefill_s", float("nan")))
+             for r in rows]) if all("wall_prefill_s" in r["stats"] for r in rows) else
+        {"mean": float("nan"), "ci": [float("nan"), float("nan")], "n": 0},
+        # The share of decoding time the policy's own decisions took (0 where a clock declared none).
+        "decide_share": _share([r["stats"].get("decide_s", 0.0) for r in rows], [r["stats"]["decode_s"] for r in rows]),
         "wall_tokens_per_s": mean_summary([r["stats"].get("wall_tokens_per_s", float("nan")) for r in rows]),
         "acceptance_rate": accepted / drafted if drafted else float("nan"),
         "tau": new_tokens / blocks if blocks else float("nan"),
@@ -413,7 +425,7 @@ def failure_modes(cond: dict, rows: list[dict], tps: dict) -> dict:
         if s and s["mean"] < 1.0:
             vrows = [r for r in rows if r["variant"] == v]
             draft = sum(r["stats"].get("draft_s", 0.0) for r in vrows)
-            decode = draft + sum(r["stats"].get("verify_s", 0.0) for r in vrows)
+            decode = sum(r["stats"]["decode_s"] for r in vrows)  # decisions included
             out["slower_than_verifier"].append({"variant": v, "speedup": s["mean"],
                                                 "draft_share": draft / decode if decode else float("nan")})
         if cond["families"][v] == "ebsd":

@@ -194,18 +194,19 @@ def token_marks(row: dict) -> tuple[list[float], list[bool]]:
 
 
 def token_latencies(row: dict) -> list[float]:
-    """Per-token latency in seconds: each emitted token is charged its block's draft + verify time divided by
-    the tokens the block emitted (the verifier-alone path: decode time / tokens)."""
+    """Per-token latency in seconds: each emitted token is charged its block's draft + verify + decision time
+    divided by the tokens the block emitted (the verifier-alone path: decode time / tokens)."""
     blocks = row.get("blocks") or []
     if blocks:
         out = []
         for block in blocks:
             if block["emitted"] > 0:
-                out += [(block["draft_s"] + block["verify_s"]) / block["emitted"]] * block["emitted"]
+                seconds = block["draft_s"] + block["verify_s"] + block.get("decide_s", 0.0)
+                out += [seconds / block["emitted"]] * block["emitted"]
         return out
     stats = row["stats"]
     n = int(stats.get("new_tokens") or 0)
-    decode = (stats.get("draft_s") or 0.0) + (stats.get("verify_s") or 0.0)
+    decode = (stats.get("draft_s") or 0.0) + (stats.get("verify_s") or 0.0) + (stats.get("decide_s") or 0.0)
     return [decode / n] * n if n else []
 
 

@@ -189,9 +189,9 @@ def summary_line(label: str, cond: dict) -> str:
 
 
 def _overall_table(cond: dict) -> list[str]:
-    header = ["policy", "family", "tokens/s [95% CI]", "vs verifier", "vs best fixed-k", "oracle share",
-              "accept", "tau", "mean k", "GFLOPs/token", "token ms p50/p90/p99", "request s p50/p90/p99",
-              "quality"]
+    header = ["policy", "family", "tokens/s [95% CI]", "end-to-end tokens/s", "decide share", "vs verifier",
+              "vs best fixed-k", "oracle share", "accept", "tau", "mean k", "GFLOPs/token", "token ms p50/p90/p99",
+              "request s p50/p90/p99", "quality"]
     out = []
     for v in by_speed(cond):
         m = cond["results"][v].get("all")
@@ -204,7 +204,8 @@ def _overall_table(cond: dict) -> list[str]:
             quality = f"identical {_f(m['identical_to_verifier'])}"
         else:
             quality = "n/a"
-        out.append([v, cond["families"][v], _ci(m["tokens_per_s"]), _ci(m.get("speedup_vs_verifier")),
+        out.append([v, cond["families"][v], _ci(m["tokens_per_s"]), _ci(m.get("end_to_end_tokens_per_s")),
+                    _f(m.get("decide_share"), 4), _ci(m.get("speedup_vs_verifier")),
                     _ci(m.get("speedup_vs_best_fixed_k")), _ci(m.get("oracle_share")), _f(m["acceptance_rate"]),
                     _f(m["tau"]), _f(m["mean_draft_len"]), _f(m.get("gflops_per_token"), 3),
                     f"{_f(t['p50'], 1)}/{_f(t['p90'], 1)}/{_f(t['p99'], 1)}",
@@ -216,14 +217,15 @@ def _category_tables(cond: dict) -> list[str]:
     lines = []
     for c in cond["categories"]:
         lines.append(f"#### {c} (best fixed-k: `{cond['best_fixed_k'].get(c)}`)\n")
-        header = ["policy", "tokens/s [95% CI]", "vs verifier", "vs best fixed-k", "accept", "tau", "mean k",
-                  "AUROC"]
+        header = ["policy", "tokens/s [95% CI]", "end-to-end tokens/s", "vs verifier", "vs best fixed-k", "accept",
+                  "tau", "mean k", "AUROC"]
         body = []
         for v in cond["variants"]:
             m = cond["results"][v].get(c)
             if m:
                 name = f"**{v}**" if v == cond["best_ebsd_per_category"].get(c) else v
-                body.append([name, _ci(m["tokens_per_s"]), _ci(m.get("speedup_vs_verifier")),
+                body.append([name, _ci(m["tokens_per_s"]), _ci(m.get("end_to_end_tokens_per_s")),
+                             _ci(m.get("speedup_vs_verifier")),
                              _ci(m.get("speedup_vs_best_fixed_k")), _f(m["acceptance_rate"]), _f(m["tau"]),
                              _f(m["mean_draft_len"]), _f(m["entropy_auroc"])])
         lines += _table(header, body)
@@ -332,8 +334,11 @@ def write_report(summary: dict, rows: list[dict], out: Path) -> Path:
         lines += [f"## Failure modes ({label})", ""]
         lines += _failure_lines(cond)
     lines += ["## Method notes", "",
-              "- tokens/s = generated tokens / decoding time (drafting + verification, prefill excluded) on the run's "
-              "clock; the verifier-alone reference (no-spec) is put on the same basis.",
+              "- tokens/s = generated tokens / decoding time (drafting + verification + the policy's decisions, "
+              "prefill excluded) on the run's clock; the verifier-alone reference (no-spec) is put on the same basis. "
+              "end-to-end tokens/s adds the prompt's prefill (measured on every clock; 0 on a replay). decide "
+              "share = the policy's decisions / decoding time (wall clock: measured; model clock: declared per "
+              "decision, 0 unless declared).",
               "- Acceptance rate = accepted / drafted tokens; tau = generated tokens / verifications.",
               "- Entropy-acceptance: a draft token counts as judged if every earlier token of its block was accepted "
               "(later ones never reach the verifier's decision); the pooled figure uses fixed-k drafts, whose "

@@ -255,16 +255,38 @@ class BlockRecorder(gym.Wrapper):
 
     def reset(self, **kwargs):
         self.blocks = []
+        self._decide_s = 0.0  # the policy's decisions since the last verification
         return self.env.reset(**kwargs)
 
     def step(self, action):
         obs, reward, terminated, truncated, info = self.env.step(action)
+        self._decide_s += float(info.get("decide_s", 0.0))
         if info.get("verified"):
             self.blocks.append({"drafted": int(info["drafted"]), "accepted": int(info["accepted"]),
                                 "emitted": int(info["emitted"]), "draft_s": float(info["draft_time_s"]),
-                                "verify_s": float(info["verify_time_s"]),
+                                "verify_s": float(info["verify_time_s"]), "decide_s": self._decide_s,
                                 "entropies": [float(h) for h in info["block_entropies"]]})
+            self._decide_s = 0.0
         return obs, reward, terminated, truncated, info
+
+
+def charge_decisions(env, spec: str, index: int, seed: int, saved: Path) -> None:
+    """Make the model clock of `env` charge policy `spec`'s decisions: the cost model's measured seconds per
+    decision, measured first where it has none (`decision_cost`, a fresh instance on prompt `index`) and kept in
+    `saved` so that a resumed run charges the same."""
+    from ebsd_env.timing.clock import Clock
+    from ebsd_env.timing.cost_model import CostModel
+    from policies.registry import make_policy
+    from policies.rollout import decision_cost
+
+    costs = env.cost_model
+    if spec not in costs.decide_s:
+        seconds = decision_cost(env, make_policy(spec, env=env), seed=seed, options={"prompt_index": index})
+        on_disk = CostModel.load(saved).decide_s if saved.exists() else {}  # another env of the run may add some
+        costs = replace(costs, decide_s={**on_disk, **costs.decide_s, spec: seconds})
+        costs.save(saved)
+        env.cost_model = costs
+    env.ledger = Clock(env.ledger.kind, costs).for_policy(spec)
 
 
 def verifier_nll(pair, ids: list[int], prompt_len: int) -> float:
@@ -502,6 +524,9 @@ def _evaluate(config: EvalConfig, pair, held_out: set[str] | None = None) -> Pat
             if policy_key not in policies:  # one instance per env: adaptive policies keep learning across prompts
                 policies[policy_key] = make_policy(variant.spec, env=env)
             policy = policies[policy_key]
+            if config.clock == "model":  # each policy's own decision cost, measured once per run
+                saved = out / f"cost_model_T{cond.temperature:g}.json"
+                charge_decisions(env.unwrapped, policy.spec, index, seed, saved)
             bar.set_postfix_str(f"{variant.label[:40]} | {prompts[index]['id'][:30]}")
             t0 = time.perf_counter()
             result = run_episode(env, policy, seed=seed, options={"prompt_index": index})

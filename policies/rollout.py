@@ -1,4 +1,5 @@
-"""One loop for every policy: `run_episode` (with a per-step trace) and `verify_callback` for SB3's evaluation."""
+"""One loop for every policy: `run_episode` (with a per-step trace), `decision_cost` (a policy's seconds per
+decision) and `verify_callback` for SB3's evaluation."""
 
 from __future__ import annotations
 
@@ -56,6 +57,17 @@ def run_episode(env, policy: Policy, seed: int | None = None, options: dict | No
     result["policy"] = policy.spec
     result["trace"] = trace
     return result
+
+
+def decision_cost(env, policy: Policy, calls: int = 200, seed: int | None = None,
+                  options: dict | None = None) -> float:
+    """Seconds per decision of `policy`: the median of `calls` single `predict` calls on the observations of one
+    episode of `env` (`run_episode` with `seed`, `options`), what the model and replay clocks charge it
+    (store it in `CostModel.decide_s` under ``policy.spec``). Give a fresh policy: the episode moves its state."""
+    from ebsd_env.timing.clock import time_decisions
+
+    observations = run_episode(env, policy, seed=seed, options=options)["trace"]["observations"]
+    return time_decisions(lambda obs: policy.predict(obs, deterministic=True), observations, calls)
 
 
 def verify_callback(policy: Policy):

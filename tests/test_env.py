@@ -150,7 +150,9 @@ def test_episode_info_and_totals(noisy_pair):
     unwrapped = env.unwrapped
     expected = (stats["new_tokens"] - unwrapped.baseline_rate * stats["decode_s"]) / unwrapped.reward_scale
     assert sum(rewards) == pytest.approx(expected, rel=1e-9, abs=1e-9)
-    assert stats["decode_s"] == pytest.approx(stats["wall_draft_s"] + stats["wall_verify_s"])
+    assert stats["decode_s"] == pytest.approx(stats["wall_draft_s"] + stats["wall_verify_s"] + stats["decide_s"])
+    assert sum(info["decide_s"] for *_, info in records[1:]) == pytest.approx(stats["decide_s"])
+    assert stats["decide_s"] > 0 and stats["decisions"] == len(records) - 1
 
 
 def draft_lengths_and_room(records, budget):

@@ -184,8 +184,10 @@ def test_oracle_dp_is_optimal_and_followed_exactly(noisy_traces, stop_mode):
     env = ReplayEnv(noisy_traces, stop_mode=stop_mode)
     traces = env.traces
     rng = np.random.default_rng(1)
+    plans = []
     for i in range(len(traces)):
         plan = optimal_plan(traces[i], env.cost_model, env.max_draft_len, stop_mode, env.max_new_tokens)
+        plans.append(plan)
         followed = run_episode(env, make_policy("oracle-dp", env=env), options={"prompt_index": i})
         assert followed["decode_s"] == pytest.approx(plan.time_s, rel=1e-12)
         others = [run_episode(env, make_policy(spec, env=env), options={"prompt_index": i})["decode_s"]
@@ -199,7 +201,7 @@ def test_oracle_dp_is_optimal_and_followed_exactly(noisy_traces, stop_mode):
                     break
         assert min(others) >= plan.time_s * (1 - 1e-12)
     rate = optimal_rate(traces.traces, env.cost_model, env.max_draft_len, stop_mode)
-    assert rate > 0
+    assert rate == pytest.approx(sum(p.tokens for p in plans) / sum(p.time_s for p in plans), rel=1e-12)
 
 
 def test_oracle_dp_refuses_the_live_env(noisy_pair):

@@ -117,16 +117,60 @@ def machine_state() -> dict:
     return {"cpu": cpu_model(), "cores": cpu_cores(), "threads": torch.get_num_threads(), "load_1min": load}
 
 
-def warn_if_busy(own_threads: int | None = None, per_core: float = 0.5, file=None) -> str | None:
-    """Print (to stderr) and return a warning when other work loads the CPU: the 1-minute load average exceeds
-    the caller's own threads by more than `per_core` per core. Timings on a busy machine are not comparable."""
+def _cpu_jiffies(cpus: set[int]) -> tuple[int, int] | None:
+    """(busy clock ticks of the CPUs in `cpus`, this process's own CPU ticks, all threads), from /proc; None where
+    there is no /proc/stat (not Linux)."""
+    try:
+        lines = Path("/proc/stat").read_text().splitlines()
+        own = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    busy = 0
+    for line in lines:
+        name, *fields = line.split()
+        if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus:
+            user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+            busy += user + nice + system + irq + softirq + steal
+    # After the command name: state is field 3, utime and stime are fields 14 and 15 of /proc/[pid]/stat.
+    return busy, int(own[11]) + int(own[12])
+
+
+def other_cpu_load(window_s: float = 0.5) -> float | None:
+    """Cores' worth of CPU time used by OTHER processes on this process's CPUs over the next `window_s` seconds
+    (busy ticks of those CPUs minus this process's own); None where /proc is missing. Why not the load average:
+    it averages over a minute and counts this run's own threads, so on 2 cores another 2-thread job never
+    stood out against the allowance for this run's threads."""
+    try:
+        cpus = os.sched_getaffinity(0)
+    except (AttributeError, OSError):  # not every OS has affinity masks
+        cpus = set(range(os.cpu_count() or 1))
+    before, t0 = _cpu_jiffies(cpus), time.perf_counter()
+    if before is None:
+        return None
+    time.sleep(window_s)
+    after, elapsed = _cpu_jiffies(cpus), time.perf_counter() - t0
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    return max((after[0] - before[0]) - (after[1] - before[1]), 0) / (ticks * elapsed)
+
+
+def warn_if_busy(own_threads: int | None = None, per_core: float = 0.5, file=None,
+                 window_s: float = 0.5) -> str | None:
+    """Print (to stderr) and return a warning when other processes load the CPUs this run will use: measured
+    over `window_s` (`other_cpu_load`), they keep more than `per_core` of each core this run's threads leave
+    free busy (at least half a core's worth on a machine the run fills). Where /proc is missing, the 1-minute
+    load average stands in (minus the run's own threads). Timings on a busy machine are not comparable."""
     state = machine_state()
     own = state["threads"] if own_threads is None else own_threads
-    limit = own + per_core * state["cores"]
-    if not state["load_1min"] > limit:
+    limit = per_core * max(state["cores"] - own, 1)
+    others = other_cpu_load(window_s)
+    if others is None:
+        others, what = state["load_1min"] - own, "1-minute load average beyond this run's threads"
+    else:
+        what = f"CPU used by other processes over {window_s:g} s"
+    if not others > limit:
         return None
-    message = (f"warning: the machine is busy (1-minute load {state['load_1min']:.2f} on {state['cores']} cores, "
-               f"{own} of it this run's threads at most): timings will be slow and noisy; rerun on a quiet machine")
+    message = (f"warning: the machine is busy ({what}: {others:.2f} cores of {state['cores']}, this run using "
+               f"{own} threads; allowed {limit:.2f}): timings will be slow and noisy; rerun on a quiet machine")
     print(message, file=file or sys.stderr, flush=True)
     return message
 

@@ -98,8 +98,11 @@ class EBSDEnv(gym.Env):
 
         r_t = (emitted_t - ρ * dt_t) / s
 
-    `dt_t` is the clock time of the decoder work done in step t (drafting steps, discarded ones included, and
-    verifications; a draft made before a block's first observation is charged to the step that led to it) and
+    `dt_t` is the clock time of step t: the policy's decision that chose the action (`decide_s`: on the wall
+    clock the time from the env returning the previous observation to this `step` call; on the model and
+    profile clocks the clock's declared cost per decision, `decide_s=`) and the decoder work done in the step
+    (drafting steps, discarded ones included, and verifications; a draft made before a block's first
+    observation is charged to the step that led to it); and
     `emitted_t` the tokens committed in step t (0 for a drafting step). The undiscounted return is
     `(N - ρ T) / s` for N generated tokens in decoding time T. The objective of EBSD Gym
     (`ebsd_env.envs.objective`) is total tokens over total decoding time over a set of episodes: under greedy
@@ -115,7 +118,9 @@ class EBSDEnv(gym.Env):
     rollback); `clock="model"` charges a deterministic, monotone `CostModel` calibrated by timing this very
     pair (seconds per draft step, seconds per verification as a function of the k + 1 fed tokens), so rewards
     and statistics repeat exactly; `clock="profile"` charges a cost profile loaded from JSON (`cost_model=`),
-    e.g. measured on another machine. A `Clock` object may be passed as well.
+    e.g. measured on another machine. A `Clock` object may be passed as well. On the model and profile clocks
+    `decide_s` (seconds, or a policy spec whose cost `CostModel.decide_s` holds) is charged per decision; the
+    default is the clock's own (0 unless the `Clock` was made with one).
 
     ## Starting State
 
@@ -131,7 +136,8 @@ class EBSDEnv(gym.Env):
 
     ## Info
 
-    Every step: `verified`, `forced`, `generated`, `step_s` (clock seconds charged), and while a draft exists
+    Every step: `verified`, `forced`, `generated`, `step_s` (clock seconds charged), `decide_s` (its share for the
+    policy's decision), and while a draft exists
     the signals of its latest token: `position`, `entropy` (nats), `top1_prob`, `margin`, `token_prob`. A
     verifying step adds `accepted`, `drafted` (draft tokens verified), `discarded` (dropped by an exclude-mode
     stop), `emitted` (tokens committed by the step), `draft_time_s`, `verify_time_s` (clock seconds of the
@@ -146,8 +152,11 @@ class EBSDEnv(gym.Env):
              entropy_temperature=1.0, min_draft_len=0, max_draft_len=16, max_new_tokens=128, temperature=0.0,
              top_p=1.0, clock="wall", extra_signals=False, seed=None, drafter=None, verifier=None, device="cpu",
              reward_scale=None, cost_model=None, render_mode=None, stop_mode=DEFAULT_STOP_MODE,
-             decoder=None, observation="entropy")
+             decoder=None, observation="entropy", decide_s=None)
     ```
+
+    - `decide_s`: seconds charged per policy decision on the model and profile clocks, or a policy spec whose
+      measured cost the cost model holds (`CostModel.decide_s`); refused with the wall clock, which measures it.
 
     - `observation`: `"entropy"` (the table above), `"ltd"` (Learning to Draft's observation: the drafter's
       top-4 log-probabilities at the latest draft token and the context length, no entropies) or
@@ -194,7 +203,8 @@ class EBSDEnv(gym.Env):
                  seed: int | None = None, drafter: str | None = None, verifier: str | None = None,
                  device: str = "cpu", reward_scale: float | None = None,
                  cost_model: CostModel | str | Path | None = None, render_mode: str | None = None,
-                 stop_mode: str = DEFAULT_STOP_MODE, decoder: Decoder | None = None, observation: str = "entropy"):
+                 stop_mode: str = DEFAULT_STOP_MODE, decoder: Decoder | None = None, observation: str = "entropy",
+                 decide_s: float | str | None = None):
         if stop_mode not in STOP_MODES:
             raise ValueError(f"unknown stop_mode {stop_mode!r}; valid: {', '.join(STOP_MODES)}")
         if not isinstance(clock, Clock) and clock not in CLOCKS:
@@ -235,7 +245,7 @@ class EBSDEnv(gym.Env):
                                          max_new_tokens=max_new_tokens)
         self.decoder: Decoder = decoder
         # The clock is the env's only time ledger (ebsd_env.timing.clock); `self.clock` keeps its kind's name.
-        self.ledger: Clock = make_clock(clock, pair, cost_model, temperature, top_p)
+        self.ledger: Clock = make_clock(clock, pair, cost_model, temperature, top_p).with_decisions(decide_s)
         self.clock = self.ledger.kind
         self.cost_model: CostModel = self.ledger.costs
         self.baseline_rate = self.ledger.baseline_rate  # ρ, tokens/s
@@ -267,15 +277,20 @@ class EBSDEnv(gym.Env):
         self._pending_s = 0.0  # clock time of work not yet charged in a reward
         self._draft_s = 0.0
         self._verify_s = 0.0
+        self._decide_s = 0.0
+        self._decisions = 0
         self._prev_emitted = 0
         self._prev_acceptance = 0.0
         self._running, self._episode_over = True, False
         self._begin_block()
         info = {"prompt_id": row["id"], "category": row["category"], "prompt_index": index,
                 "generated": 0, **self._draft_signals()}
-        return self._observe(), info
+        observation = self._observe()
+        self._returned_at = time.perf_counter()  # the policy's decision starts now
+        return observation, info
 
     def step(self, action):
+        decided_at = time.perf_counter()
         if self._episode_over:
             raise RuntimeError("the episode has ended (terminated or truncated); call reset() before step()")
         if not self._running:
@@ -283,6 +298,11 @@ class EBSDEnv(gym.Env):
         if not self.action_space.contains(action):
             raise ValueError(f"invalid action {action!r}: the action space is Discrete(2) "
                              "(0 = continue drafting, 1 = stop and verify)")
+        # The policy's decision: from the previous observation's return to this call, measured on the wall clock.
+        decide_s = self.ledger.decide_time(decided_at - self._returned_at)
+        self._decide_s += decide_s
+        self._decisions += 1
+        self._pending_s += decide_s
         stop = int(action) == STOP
         decoder = self.decoder
         n = len(decoder.draft_steps)
@@ -309,7 +329,7 @@ class EBSDEnv(gym.Env):
 
         step_s, self._pending_s = self._pending_s, 0.0
         reward = (emitted - self.baseline_rate * step_s) / self.reward_scale
-        info.update(generated=len(decoder.new_tokens), step_s=step_s, **self._draft_signals())
+        info.update(generated=len(decoder.new_tokens), step_s=step_s, decide_s=decide_s, **self._draft_signals())
         terminated = truncated = False
         if decoder.finished:
             terminated = decoder.tokens[-1] in decoder.eos_ids
@@ -319,7 +339,9 @@ class EBSDEnv(gym.Env):
             info["episode_stats"] = stats
             info.update({key: stats[key] for key in ("tokens_per_s", "acceptance_rate", "mean_accepted_tokens",
                                                      "mean_draft_len", "new_tokens")})
-        return self._observe(), float(reward), terminated, truncated, info
+        observation = self._observe()
+        self._returned_at = time.perf_counter()
+        return observation, float(reward), terminated, truncated, info
 
     def render(self):
         if self.render_mode != "ansi":
@@ -335,12 +357,17 @@ class EBSDEnv(gym.Env):
 
     # ------------------------------------------------------------------ statistics
     def episode_stats(self) -> dict:
-        """Totals of the current episode; times are on the env's clock unless prefixed ``wall_``."""
+        """Totals of the current episode; times are on the env's clock unless prefixed ``wall_``. ``decode_s`` =
+        ``draft_s + verify_s + decide_s`` (the policy's decisions included) gives ``tokens_per_s``, the
+        decode-only rate; ``wall_end_to_end_tokens_per_s`` adds the prompt's prefill, measured on every clock
+        (``wall_prefill_s``; no cost model prices it; 0 on a replay, where nothing runs)."""
         stats = self.decoder.stats.as_dict()
-        decode_s = self._draft_s + self._verify_s
+        decode_s = self._draft_s + self._verify_s + self._decide_s
         new_tokens = stats["new_tokens"]
+        end_to_end_s = decode_s + stats["prefill_s"]
         return {
             "tokens_per_s": new_tokens / decode_s if decode_s else float("nan"),
+            "wall_end_to_end_tokens_per_s": new_tokens / end_to_end_s if end_to_end_s else float("nan"),
             "wall_tokens_per_s": new_tokens / (time.perf_counter() - self._wall_t0),
             "baseline_tokens_per_s": self.baseline_rate,
             "acceptance_rate": stats["acceptance_rate"],
@@ -353,6 +380,8 @@ class EBSDEnv(gym.Env):
             "discarded": stats["discarded"],
             "draft_s": self._draft_s,
             "verify_s": self._verify_s,
+            "decide_s": self._decide_s,
+            "decisions": self._decisions,
             "decode_s": decode_s,
             "wall_draft_s": stats["draft_s"],
             "wall_verify_s": stats["verify_s"],

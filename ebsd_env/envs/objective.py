@@ -3,7 +3,8 @@
     objective(units) = sum of new tokens / sum of decoding seconds
 
 over a set of (prompt, seed) units, each unit's tokens and seconds taken on the run's clock (decoding only:
-drafting steps and verifications; prefill is the same for every stopping policy and is left out). This is the
+drafting steps, verifications and the policy's own decisions, ``decide_s``; prefill is the same for every
+stopping policy and is left out, reported beside as an end-to-end rate). This is the
 rate a user sees when the units are decoded one after another. It is *not* the mean of per-prompt rates, which
 weighs a short fast prompt as much as a long slow one, nor a mean of per-block rates, which can rank two
 policies the wrong way round (docs/env.md works an example).

@@ -2,9 +2,11 @@
 
 Same observation, action, reward, stop modes and info as `EBSD-v1` (the env code is shared, only the decoder
 differs), at thousands of steps per second. Time comes from the clock: ``model`` (default; the calibration
-``ebsd record`` saved beside the traces, or `cost_model=`) or ``profile`` (`cost_model=` a cost profile). The
-wall clock measures live work and cannot be replayed; neither can sampling. ``cost_profiles=`` (files, folders,
-shipped sets: `ebsd_env.timing.cost_profiles`) prices each episode with a profile drawn from the env's seed.
+``ebsd record`` saved beside the traces, or `cost_model=`) or ``profile`` (`cost_model=` a cost profile), and
+each decision of the policy is charged the clock's `decide_s` (`decide_s=`: seconds, or a policy spec whose
+measured cost the cost model holds). The wall clock measures live work and cannot be replayed; neither can
+sampling. ``cost_profiles=`` (files, folders, shipped sets: `ebsd_env.timing.cost_profiles`) prices each
+episode with a profile drawn from the env's seed.
 """
 
 from __future__ import annotations
@@ -69,7 +71,8 @@ class ReplayEnv(EBSDEnv):
                  extra_signals: bool = False, seed: int | None = None, reward_scale: float | None = None,
                  cost_model: CostModel | str | Path | None = None, render_mode: str | None = None,
                  stop_mode: str = DEFAULT_STOP_MODE, pair=None, top_p: float = 1.0, observation: str = "entropy",
-                 cost_profiles: CostProfiles | Sequence[str | Path | CostModel] | None = None):
+                 cost_profiles: CostProfiles | Sequence[str | Path | CostModel] | None = None,
+                 decide_s: float | str | None = None):
         if temperature != 0:
             raise ValueError(f"sampling (temperature={temperature}) cannot be replayed: the output then depends on "
                              "the policy's draws; use the live EBSD-v1 env, or temperature=0")
@@ -97,7 +100,7 @@ class ReplayEnv(EBSDEnv):
                          min_draft_len=min_draft_len, max_draft_len=max_draft_len, max_new_tokens=max_new_tokens,
                          temperature=0.0, top_p=top_p, clock=replay_clock(traces, clock, cost_model),
                          extra_signals=extra_signals, seed=seed, reward_scale=reward_scale, render_mode=render_mode,
-                         stop_mode=stop_mode, decoder=decoder, observation=observation)
+                         stop_mode=stop_mode, decoder=decoder, observation=observation, decide_s=decide_s)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         if self.cost_profiles is not None:

@@ -9,7 +9,9 @@ e(j, k) = min(min(k, m_j) + 1, N - j) tokens, m_j being the agreement of the cha
   k = 0 (stop at the empty draft: no drafting) and k = k_max, where the draft ends by itself (max_draft_len,
   a drafted EOS, or no room) and continuing verifies it whole with k drafting steps;
 
-with k_max(j) = min(max_draft_len, chain length at j, budget - j - 1). Maximising N / T is Dinkelbach's
+with k_max(j) = min(max_draft_len, chain length at j, budget - j - 1), plus, where the clock charges the
+policy's decisions (`decide_s` seconds each), one decision per drafting step and one for the stop: (drafting
+steps + 1) * decide_s. Maximising N / T is Dinkelbach's
 fractional programme max_plan N / T; its inner problem min_plan T - λ N is a shortest path over positions.
 Under greedy decoding N is the same for every plan (the output is y), so λ drops out and one backward pass,
 T*(j) = min_k cost(j, k) + T*(j + e(j, k)), T*(N) = 0, is exact: the first Dinkelbach iteration is the last.
@@ -42,9 +44,9 @@ class Plan:
 
 
 def optimal_plan(trace: Trace, costs: CostModel, max_draft_len: int, stop_mode: str = "include",
-                 max_new_tokens: int | None = None) -> Plan:
+                 max_new_tokens: int | None = None, decide_s: float = 0.0) -> Plan:
     """The time-optimal plan for `trace` (see the module docstring); `max_new_tokens` defaults to the trace's
-    budget and may only lower it."""
+    budget and may only lower it; `decide_s`: the clock's seconds per decision (`Clock.decide_s`)."""
     if stop_mode not in ("include", "exclude"):
         raise ValueError(f"unknown stop_mode {stop_mode!r}; valid: include, exclude")
     budget = trace.budget if max_new_tokens is None else min(int(max_new_tokens), trace.budget)
@@ -70,14 +72,14 @@ def optimal_plan(trace: Trace, costs: CostModel, max_draft_len: int, stop_mode: 
         # The env verifies the last token of budget at once (k = 0) when a block leaves exactly one.
         tail = np.where((nxt < N) & (budget - nxt <= 1), vcost[0], 0.0)
         nxt = np.where(tail > 0, nxt + 1, nxt)
-        total = drafted * d + vcost[ks] + tail + best[nxt]
+        total = drafted * d + (drafted + 1) * decide_s + vcost[ks] + tail + best[nxt]
         i = int(np.argmin(total))
         best[j], choice[j] = total[i], ks[i]
     return Plan(time_s=float(best[0]), tokens=N, k=choice, k_max=limit)
 
 
 def optimal_rate(traces, costs: CostModel, max_draft_len: int, stop_mode: str = "include",
-                 max_new_tokens: int | None = None) -> float:
+                 max_new_tokens: int | None = None, decide_s: float = 0.0) -> float:
     """The objective (total tokens / total time) of the optimal plans over `traces`."""
-    plans = [optimal_plan(t, costs, max_draft_len, stop_mode, max_new_tokens) for t in traces]
+    plans = [optimal_plan(t, costs, max_draft_len, stop_mode, max_new_tokens, decide_s) for t in traces]
     return sum(p.tokens for p in plans) / sum(p.time_s for p in plans)

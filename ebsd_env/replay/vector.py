@@ -12,6 +12,7 @@ observation is the next episode's first one and ``infos["final_obs"]`` / ``infos
 Cost profiles (``cost_profiles=``, `ebsd_env.timing.cost_profiles`): each episode of each sub-env is priced by a
 profile drawn when it begins, from a generator seeded by the env's seed (apart from the one drawing traces, so the
 traces drawn are those of a run without profiles); ``infos["final_info"]["cost_profile"]`` holds its index.
+Each step is one decision of the policy for every sub-env: the clock's `decide_s` is charged to each.
 
 Restrictions (one-line errors): ``min_draft_len`` must be 0 (every block starts at the empty draft, the v1
 default), and what `ReplayEnv` refuses (sampling, the wall clock, settings beyond the traces).
@@ -48,7 +49,8 @@ class ReplayVectorEnv(VectorEnv):
                  reward_scale: float | None = None, stop_mode: str = DEFAULT_STOP_MODE, min_draft_len: int = 0,
                  temperature: float = 0.0, seed: int | None = None, trace_indices: Sequence[int] | None = None,
                  observation: str = "entropy",
-                 cost_profiles: CostProfiles | Sequence[str | Path | CostModel] | None = None):
+                 cost_profiles: CostProfiles | Sequence[str | Path | CostModel] | None = None,
+                 decide_s: float | str | None = None):
         if temperature != 0:
             raise ValueError(f"sampling (temperature={temperature}) cannot be replayed: use temperature=0")
         if min_draft_len != 0:
@@ -63,7 +65,7 @@ class ReplayVectorEnv(VectorEnv):
         self.cost_profiles = None if cost_profiles is None else CostProfiles.load(cost_profiles)
         if self.cost_profiles is not None:
             clock, cost_model = Clock("profile", self.cost_profiles.models[0]), None
-        self.clock = replay_clock(traces, clock, cost_model)
+        self.clock = replay_clock(traces, clock, cost_model).with_decisions(decide_s)
         L = traces.max_draft_len if max_draft_len is None else int(max_draft_len)
         if not 1 <= L <= traces.max_draft_len:
             raise TraceError(f"max_draft_len={L} must be in [1, {traces.max_draft_len}] (the recorded chain length)")
@@ -94,6 +96,7 @@ class ReplayVectorEnv(VectorEnv):
         self._profile_vcost = np.asarray([[costs.verify_cost(k + 1) for k in range(L + 1)] for costs in models],
                                          dtype=np.float64)
         self._profile_rho = np.asarray([costs.verifier_rate for costs in models], dtype=np.float64)
+        self._decide_s = self.clock.decide_s  # charged to every sub-env at every step: each step is a decision
 
         flat = traces.flat()
         self._base = flat["base"]
@@ -132,7 +135,7 @@ class ReplayVectorEnv(VectorEnv):
             if not hasattr(self, name):
                 setattr(self, name, np.zeros(self.num_envs, dtype=np.int64))
             getattr(self, name)[rows] = 0
-        for name in ("prev_acc", "ep_draft_s", "ep_verify_s", "ep_return"):
+        for name in ("prev_acc", "ep_draft_s", "ep_verify_s", "ep_decide_s", "ep_return"):
             if not hasattr(self, name):
                 setattr(self, name, np.zeros(self.num_envs, dtype=np.float64))
             getattr(self, name)[rows] = 0.0
@@ -222,8 +225,9 @@ class ReplayVectorEnv(VectorEnv):
         emitted = emitted + extra
         j_new = j_new + extra
         verify_s = verify_s + np.where(extra, vcost[:, 0], 0.0)
-        dt = dt + verify_s
+        dt = dt + verify_s + self._decide_s
         self.ep_verify_s += verify_s
+        self.ep_decide_s += self._decide_s
         self.ep_blocks += verify.astype(np.int64) + extra
         self.ep_drafted += np.where(verify, k, 0)
         self.ep_accepted += np.where(verify, accepted, 0)
@@ -247,12 +251,14 @@ class ReplayVectorEnv(VectorEnv):
         return obs, rewards, terminated, truncated, infos
 
     def _episode_stats(self, rows: np.ndarray) -> dict:
-        decode = self.ep_draft_s + self.ep_verify_s
+        decode = self.ep_draft_s + self.ep_verify_s + self.ep_decide_s
         tokens = self.j
         with np.errstate(divide="ignore", invalid="ignore"):
             return {"tokens_per_s": np.where(rows, tokens / decode, np.nan), "new_tokens": np.where(rows, tokens, 0),
                     "decode_s": np.where(rows, decode, 0.0), "draft_s": np.where(rows, self.ep_draft_s, 0.0),
-                    "verify_s": np.where(rows, self.ep_verify_s, 0.0), "blocks": np.where(rows, self.ep_blocks, 0),
+                    "verify_s": np.where(rows, self.ep_verify_s, 0.0),
+                    "decide_s": np.where(rows, self.ep_decide_s, 0.0), "decisions": np.where(rows, self.ep_len, 0),
+                    "blocks": np.where(rows, self.ep_blocks, 0),
                     "drafted": np.where(rows, self.ep_drafted, 0), "accepted": np.where(rows, self.ep_accepted, 0),
                     "acceptance_rate": np.where(rows & (self.ep_drafted > 0), self.ep_accepted / self.ep_drafted,
                                                 np.nan),

@@ -13,12 +13,23 @@ A cost model prices a block of ``k`` verified draft tokens, ``d`` discarded ones
 drafter weight hash, kernels, threads, CPU) so a calibration is never applied to another set-up unknowingly.
 The ``wall`` clock still holds a cost model: its verifier-alone rate ρ = 1 / verify_cost(1) is the reward's
 baseline, the same on every clock.
+
+The policy's own decision is charged too (``decide_s``): the wall clock measures the time from the env
+returning an observation to the next `step` call; the model and profile clocks charge `Clock.decide_s` per
+decision, a policy's median `predict` time measured by `time_decisions` on recorded observations and kept in
+the cost model per policy spec (`CostModel.decide_s`, `Clock.for_policy`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import statistics
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from ..decoding.models import ModelPair
 from .calibration import cached_cost_model, check_plausible, isotonic  # noqa: F401  (part of the clock's API)
@@ -34,10 +45,41 @@ class Clock:
 
     kind: str
     costs: CostModel
+    decide_s: float = 0.0  # seconds charged per policy decision on the model and profile clocks
 
     def __post_init__(self):
         if self.kind not in CLOCK_KINDS:
             raise ValueError(f"unknown clock {self.kind!r}; valid: {', '.join(CLOCK_KINDS)}")
+        if not self.decide_s >= 0:
+            raise ValueError(f"decide_s must be >= 0 seconds per decision, got {self.decide_s}")
+        if self.kind == "wall" and self.decide_s:
+            raise ValueError("the wall clock measures each decision itself: give decide_s only with clock='model' "
+                             "or 'profile'")
+
+    def with_decisions(self, decide_s: float | str | None) -> Clock:
+        """This clock charging `decide_s` per decision: seconds, a policy spec whose measured cost the cost model
+        holds (`for_policy`), or None (unchanged)."""
+        if decide_s is None:
+            return self
+        if isinstance(decide_s, str):
+            return self.for_policy(decide_s)
+        return dataclasses.replace(self, decide_s=float(decide_s))
+
+    def for_policy(self, spec: str) -> Clock:
+        """This clock charging the decision cost measured for policy `spec` (`CostModel.decide_s`); the wall
+        clock measures decisions itself and is returned as is."""
+        if self.kind == "wall":
+            return self
+        if spec not in self.costs.decide_s:
+            known = ", ".join(sorted(self.costs.decide_s)) or "none"
+            raise ValueError(f"the cost model has no decision cost for policy {spec!r} (measured: {known}): time it "
+                             "with ebsd_env.timing.clock.time_decisions and add it to CostModel.decide_s, or give "
+                             "decide_s in seconds")
+        return dataclasses.replace(self, decide_s=self.costs.decide_s[spec])
+
+    def decide_time(self, measured_s: float = 0.0) -> float:
+        """Seconds charged for one decision of the policy (the wall clock: the measured interval)."""
+        return measured_s if self.kind == "wall" else self.decide_s
 
     @property
     def baseline_rate(self) -> float:
@@ -54,6 +96,27 @@ class Clock:
         if self.kind == "wall":
             return measured_draft_s, measured_verify_s
         return (drafted + discarded) * self.costs.draft_s, self.costs.verify_cost(drafted + 1)
+
+
+def time_decisions(predict: Callable, observations: Sequence, calls: int = 200, warmup: int = 5) -> float:
+    """Median seconds of one ``predict(obs)`` call (a policy's SB3-style `predict`), one observation at a time,
+    over `calls` calls cycling through recorded `observations` after `warmup` untimed ones: the cost per decision
+    the model and replay clocks charge for that policy (store it in `CostModel.decide_s` under its spec)."""
+    if not len(observations):
+        raise ValueError("time_decisions needs recorded observations (e.g. run_episode(...)['trace']"
+                         "['observations'])")
+    if calls < 1:
+        raise ValueError(f"calls must be >= 1, got {calls}")
+    observations = [np.asarray(obs, dtype=np.float32) for obs in observations]  # as the env returns them
+    for i in range(warmup):
+        predict(observations[i % len(observations)])
+    times = []
+    for i in range(calls):
+        obs = observations[i % len(observations)]
+        t0 = time.perf_counter()
+        predict(obs)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
 
 
 def check_calibration_pair(costs: CostModel, expected: dict, what: str) -> None:

@@ -55,6 +55,9 @@ class CostModel:
     context_points: tuple[int, ...] = ()
     verify_grid: tuple[tuple[float, ...], ...] = ()
     draft_grid: tuple[float, ...] = ()
+    # Seconds of one decision per policy spec (`ebsd_env.timing.clock.time_decisions`): what the model and replay
+    # clocks charge for each `step` a policy decides; part of the fingerprint hash when present.
+    decide_s: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self):
         if not self.draft_s > 0:
@@ -76,6 +79,11 @@ class CostModel:
                                  "(ebsd_env.timing.clock.calibrate fits a monotone curve) or fix the profile")
         object.__setattr__(self, "verify_points", points)
         self._check_context_grid()
+        decide = {str(spec): float(seconds) for spec, seconds in dict(self.decide_s).items()}
+        bad = {spec: seconds for spec, seconds in decide.items() if not seconds >= 0}
+        if bad:
+            raise ValueError(f"decide_s holds seconds per decision >= 0 per policy spec, got {bad}")
+        object.__setattr__(self, "decide_s", decide)
 
     def _check_context_grid(self) -> None:
         contexts = tuple(int(c) for c in self.context_points)
@@ -153,6 +161,8 @@ class CostModel:
             data["context_points"] = list(self.context_points)
             data["verify_grid"] = [list(row) for row in self.verify_grid]
             data["draft_grid"] = list(self.draft_grid)
+        if not self.decide_s:
+            data.pop("decide_s")
         return data
 
     @classmethod
@@ -177,7 +187,8 @@ class CostModel:
                              "context point") from None
         return cls(draft_s=draft_s, verify_points=points, source=str(data.get("source", "")),
                    fingerprint=dict(data.get("fingerprint") or {}), validation=dict(data.get("validation") or {}),
-                   context_points=contexts, verify_grid=grid, draft_grid=drafts)
+                   context_points=contexts, verify_grid=grid, draft_grid=drafts,
+                   decide_s=dict(data.get("decide_s") or {}))
 
     def save(self, path: str | Path) -> None:
         """Write the calibration as JSON, atomically (a reader never sees half a file)."""
