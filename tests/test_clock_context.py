@@ -64,7 +64,7 @@ def test_calibration_contexts_span_the_prompts():
 
 
 def test_calibration_over_contexts_fills_the_grid(noisy_pair):
-    model = calibration.calibrate(noisy_pair, repeats=2, contexts=(8, 40), validate=False)
+    model = calibration.calibrate(noisy_pair, repeats=4, contexts=(8, 40), validate=False)
     assert model.context_aware and len(model.verify_grid) == 2 and len(model.draft_grid) == 2
     # Each row is measured after its own context (its median context lies within one budget of it).
     assert 8 <= model.context_points[0] < 8 + 64 and 40 <= model.context_points[1] < 40 + 64
@@ -81,10 +81,11 @@ def test_clock_validation_reports_every_k_and_refuses_a_wrong_clock(noisy_pair):
                                        tolerance=10.0)
     assert [p["k"] for p in report["points"]] == [0, 1, 2] and all(p["runs"] == 2 for p in report["points"])
     assert report["max_abs_error"] == max(abs(p["error"]) for p in report["points"])
-    # A clock that charges double is refused, naming a k and its error.
-    double = CostModel(costs.draft_s * 2, tuple((f, s * 2) for f, s in costs.verify_points))
+    # A clock that charges ten times the calibrated costs is refused, naming a k and its error (ten times: even a
+    # busy machine's wall time does not come within 50 % of it).
+    wrong = CostModel(costs.draft_s * 10, tuple((f, s * 10) for f, s in costs.verify_points))
     with pytest.raises(validation.ClockValidationError, match=r"k=\d+ \+\d+\.\d%"):
-        validation.validate_clock(noisy_pair, double, prompts, ks=(0, 1), max_new_tokens=12, rounds=1,
+        validation.validate_clock(noisy_pair, wrong, prompts, ks=(0, 1), max_new_tokens=12, rounds=1,
                                   tolerance=0.5)
     assert "| k | measured s |" in validation.format_validation(report)
 
