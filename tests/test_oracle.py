@@ -22,6 +22,12 @@ COST_SHAPES = {
     "nonlinear": CostModel(draft_s=1 / 128, verify_points=((1, 0.25), (2, 0.25), (3, 0.375), (5, 0.5), (6, 1.0),
                                                            (9, 1.25))),
 }
+# ... and a context-aware clock: each block is priced at its start's context (prompt + position), costs growing
+# with it (exact binary fractions at every context of these traces: slopes are multiples of 1/1024 per token).
+_CONTEXT_ROW = (0.25, 0.25, 0.375, 0.375, 0.5, 0.5, 0.625, 0.625, 0.75)
+COST_SHAPES["context"] = CostModel(
+    draft_s=1 / 64, verify_points=tuple(enumerate(_CONTEXT_ROW, start=1)), context_points=(1, 9),
+    verify_grid=(_CONTEXT_ROW, tuple(s + 0.25 for s in _CONTEXT_ROW)), draft_grid=(1 / 64, 1 / 32))
 DECIDE_S = {name: 0.0 for name in COST_SHAPES}
 COST_SHAPES["decisions"] = COST_SHAPES["nonlinear"]  # ... and a clock charging each policy decision
 DECIDE_S["decisions"] = 1 / 256
@@ -59,12 +65,13 @@ def block(trace: Trace, costs: CostModel, max_draft_len: int, stop_mode: str, j:
     own_end = min(max_draft_len, len(trace.chain(j)), max(trace.budget - j - 1, 0))
     assert 0 <= k <= own_end
     drafting = k + 1 if stop_mode == "exclude" and 0 < k < own_end else k
-    seconds = drafting * costs.draft_s + costs.verify_cost(k + 1) + (drafting + 1) * decide_s
+    context = len(trace.prompt_ids) + j  # a context-aware clock prices the block at its start
+    seconds = drafting * costs.draft_cost(context) + costs.verify_cost(k + 1, context) + (drafting + 1) * decide_s
     chain, truth = trace.chain(j)[:k], trace.output[j:j + k]
     accepted = next((i for i, (a, b) in enumerate(zip(chain, truth, strict=False)) if a != b), min(k, len(truth)))
     nxt = min(j + accepted + 1, n_out)
     if nxt < n_out and trace.budget - nxt == 1:
-        seconds += costs.verify_cost(1)
+        seconds += costs.verify_cost(1, len(trace.prompt_ids) + nxt)
         nxt += 1
     return seconds, nxt
 
@@ -129,7 +136,7 @@ def dp(trace, costs, max_draft_len, stop_mode, decide_s):
 
 def test_oracle_dp_equals_exhaustive_search_exactly():
     wrong, total = mismatches(dp)
-    assert total == 12 * len(STOP_MODES) * 4 and wrong == 0
+    assert total == 12 * len(STOP_MODES) * len(COST_SHAPES) and wrong == 0
 
 
 @pytest.mark.parametrize("stop_mode", STOP_MODES)

@@ -117,14 +117,21 @@ def test_replay_matches_live_on_other_drafter_kinds_and_reports_the_mismatch_rat
     assert differ == 0
 
 
+# A context-aware clock whose costs grow with the context, with contexts inside and beyond its points.
+CONTEXT_COSTS = CostModel(draft_s=0.025, verify_points=((1, 0.1), (2, 0.105), (9, 0.14), (17, 0.18)),
+                          context_points=(8, 20), verify_grid=((0.1, 0.105, 0.14, 0.18), (0.13, 0.14, 0.2, 0.25)),
+                          draft_grid=(0.025, 0.03), source="toy, context-aware")
+
+
 @pytest.mark.parametrize("stop_mode", ["include", "exclude"])
-@pytest.mark.parametrize("extra_signals,observation", [(False, "entropy"), (True, "entropy"), (False, "ltd"),
-                                                       (True, "ltd+entropy")])
-def test_vector_env_steps_exactly_as_the_replay_env(noisy_traces, stop_mode, extra_signals, observation):
+@pytest.mark.parametrize("extra_signals,observation,costs", [
+    (False, "entropy", None), (True, "entropy", None), (False, "ltd", None), (True, "ltd+entropy", None),
+    (False, "entropy", CONTEXT_COSTS)])
+def test_vector_env_steps_exactly_as_the_replay_env(noisy_traces, stop_mode, extra_signals, observation, costs):
     traces = TraceSet.load(noisy_traces)
     count = len(traces)
     kwargs = dict(stop_mode=stop_mode, extra_signals=extra_signals, max_new_tokens=30, max_draft_len=6,
-                  observation=observation)
+                  observation=observation, **({} if costs is None else {"cost_model": costs}))
     vec = ReplayVectorEnv(traces, num_envs=count, **kwargs)
     envs = [ReplayEnv(traces, **kwargs) for _ in range(count)]
     vec_obs, _ = vec.reset(seed=0, options={"trace_indices": list(range(count))})

@@ -447,15 +447,16 @@ class EBSDEnv(gym.Env):
 
     def _draft(self) -> None:
         step = self.decoder.draft()
-        dt = self.ledger.draft_time(step.time_s)
+        dt = self.ledger.draft_time(step.time_s, len(self.decoder.tokens))  # priced at the block's start
         self._draft_s += dt
         self._pending_s += dt
 
     def _verify(self) -> VerifyResult:
         self._block_entropies = [step.entropy for step in self.decoder.draft_steps]
+        context = len(self.decoder.tokens)  # committed before this block: what its verification attends over
         result = self.decoder.verify()
         draft_s, verify_s = self.ledger.block_times(result.drafted, result.discarded, result.draft_time_s,
-                                                    result.verify_time_s)
+                                                    result.verify_time_s, context)
         self._block_draft_s, self._block_verify_s = draft_s, verify_s
         self._verify_s += verify_s
         self._pending_s += verify_s

@@ -60,7 +60,14 @@ def optimal_plan(trace: Trace, costs: CostModel, max_draft_len: int, stop_mode: 
     choice = np.full(N, -1, dtype=np.int64)
     limit = np.zeros(N, dtype=np.int64)
     d = costs.draft_s
+    # A context-aware clock prices each block at its start's context (prompt + position), as the env does.
+    prompt = len(trace.prompt_ids)
+    aware = costs.context_aware
+    one = np.asarray([costs.verify_cost(1, prompt + x) for x in range(N + 1)]) if aware else None
     for j in range(N - 1, -1, -1):
+        if aware:
+            vcost = np.asarray([costs.verify_cost(k + 1, prompt + j) for k in ks_all])
+            d = costs.draft_cost(prompt + j)
         kmax = int(min(L, chain_len[j], max(budget - j - 1, 0)))
         limit[j] = kmax
         ks = ks_all[: kmax + 1]
@@ -70,7 +77,7 @@ def optimal_plan(trace: Trace, costs: CostModel, max_draft_len: int, stop_mode: 
         emitted = np.minimum(np.minimum(ks, match[j]) + 1, N - j)
         nxt = j + emitted
         # The env verifies the last token of budget at once (k = 0) when a block leaves exactly one.
-        tail = np.where((nxt < N) & (budget - nxt <= 1), vcost[0], 0.0)
+        tail = np.where((nxt < N) & (budget - nxt <= 1), one[np.minimum(nxt, N)] if aware else vcost[0], 0.0)
         nxt = np.where(tail > 0, nxt + 1, nxt)
         total = drafted * d + (drafted + 1) * decide_s + vcost[ks] + tail + best[nxt]
         i = int(np.argmin(total))

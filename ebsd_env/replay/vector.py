@@ -37,6 +37,15 @@ from .env import load_traces, replay_clock
 from .trace import LOGPROB_SIGNALS, SIGNALS, TraceError, TraceSet
 
 
+def along_context(xs: np.ndarray, values: np.ndarray, context: np.ndarray) -> np.ndarray:
+    """`CostModel._along_context` for an array of contexts, with the same arithmetic (so the vector env and the
+    replay env agree to the bit): linear between the points, linear beyond them, never below 5 % of the edge."""
+    x = np.asarray(context, dtype=np.float64)
+    low = np.maximum(values[0] + (values[1] - values[0]) / (xs[1] - xs[0]) * (x - xs[0]), 0.05 * values[0])
+    high = np.maximum(values[-1] + (values[-1] - values[-2]) / (xs[-1] - xs[-2]) * (x - xs[-1]), 0.05 * values[-1])
+    return np.where(x < xs[0], low, np.where(x > xs[-1], high, np.interp(x, xs, values)))
+
+
 class ReplayVectorEnv(VectorEnv):
     """`num_envs` replay episodes at once. Arguments as `ReplayEnv`'s; `trace_indices` restricts the traces an
     episode is drawn from (uniformly, from the env's seeded generator)."""
@@ -97,6 +106,15 @@ class ReplayVectorEnv(VectorEnv):
                                          dtype=np.float64)
         self._profile_rho = np.asarray([costs.verifier_rate for costs in models], dtype=np.float64)
         self._decide_s = self.clock.decide_s  # charged to every sub-env at every step: each step is a decision
+        # Context-aware profiles price each block at its start's context (prompt + position), as the env does:
+        # per such profile, its context points, its verification costs there for k = 0..L and its drafting costs.
+        self._context_tables = {
+            i: (np.asarray(costs.context_points, dtype=np.float64),
+                np.asarray([[costs._along_fed(list(zip([f for f, _ in costs.verify_points], row, strict=True)), k + 1)
+                             for k in range(L + 1)] for row in costs.verify_grid], dtype=np.float64),
+                np.asarray(costs.draft_grid, dtype=np.float64))
+            for i, costs in enumerate(models) if costs.context_aware}
+        self._prompt_len = np.asarray([len(trace.prompt_ids) for trace in traces.traces], dtype=np.int64)
 
         flat = traces.flat()
         self._base = flat["base"]
@@ -212,7 +230,15 @@ class ReplayVectorEnv(VectorEnv):
         verify = np.where(empty, stop | (room == 0), stop | (room == 0) | (n >= self.max_draft_len))
         discard = ~empty & stop & (self.stop_mode == "exclude")
         vcost = self._profile_vcost[self.profile]  # (envs, L + 1): each sub-env's episode's profile
-        dt = np.where(verify, 0.0, self._profile_draft_s[self.profile])
+        draft_cost = self._profile_draft_s[self.profile]
+        context = self._prompt_len[t] + j
+        for p, (xs, grid, drafts) in self._context_tables.items():
+            rows = self.profile == p
+            if rows.any():
+                draft_cost = np.where(rows, along_context(xs, drafts, context), draft_cost)
+                vcost[rows] = np.stack([along_context(xs, grid[:, kk], context[rows]) for kk in range(grid.shape[1])],
+                                       axis=1)
+        dt = np.where(verify, 0.0, draft_cost)
         self.ep_draft_s += dt
         k = n - discard
         accepted = np.minimum(k, self._match[row])
@@ -224,7 +250,11 @@ class ReplayVectorEnv(VectorEnv):
         extra = verify & (j_new < n_out) & (budget - j_new <= 1)
         emitted = emitted + extra
         j_new = j_new + extra
-        verify_s = verify_s + np.where(extra, vcost[:, 0], 0.0)
+        tail = vcost[:, 0]
+        for p, (xs, grid, _) in self._context_tables.items():  # the extra token's verification: at its own context
+            tail = np.where(self.profile == p, along_context(xs, grid[:, 0], self._prompt_len[t] + j_new - extra),
+                            tail)
+        verify_s = verify_s + np.where(extra, tail, 0.0)
         dt = dt + verify_s + self._decide_s
         self.ep_verify_s += verify_s
         self.ep_decide_s += self._decide_s

@@ -86,16 +86,18 @@ class Clock:
         """ρ: tokens per second of the verifier alone (one token per verification of an empty draft)."""
         return self.costs.verifier_rate
 
-    def draft_time(self, measured_s: float = 0.0) -> float:
-        """Seconds charged for one drafting step."""
-        return measured_s if self.kind == "wall" else self.costs.draft_s
+    def draft_time(self, measured_s: float = 0.0, context: int | None = None) -> float:
+        """Seconds charged for one drafting step of a block that started after `context` committed tokens (a
+        context-aware cost model prices every step of a block at its start; None: the context-free cost)."""
+        return measured_s if self.kind == "wall" else self.costs.draft_cost(context)
 
     def block_times(self, drafted: int, discarded: int, measured_draft_s: float = 0.0,
-                    measured_verify_s: float = 0.0) -> tuple[float, float]:
-        """(draft seconds, verify seconds) of one block: `drafted` verified and `discarded` dropped tokens."""
+                    measured_verify_s: float = 0.0, context: int | None = None) -> tuple[float, float]:
+        """(draft seconds, verify seconds) of one block: `drafted` verified and `discarded` dropped tokens, the
+        block starting after `context` committed tokens."""
         if self.kind == "wall":
             return measured_draft_s, measured_verify_s
-        return (drafted + discarded) * self.costs.draft_s, self.costs.verify_cost(drafted + 1)
+        return (drafted + discarded) * self.costs.draft_cost(context), self.costs.verify_cost(drafted + 1, context)
 
 
 def time_decisions(predict: Callable, observations: Sequence, calls: int = 200, warmup: int = 5) -> float:
