@@ -53,8 +53,10 @@ def observation_fingerprint(layout) -> dict:
     """The observation section of a fingerprint: the layout's fields, without the token budget unless the extra
     signals are on (it only scales their `generated` entry)."""
     observation = dataclasses.asdict(layout)
-    if not layout.extra_signals:
+    if not (layout.extra_signals or layout.cost_signals):
         observation.pop("max_new_tokens")
+    if not layout.cost_signals:  # layouts from before the option fingerprint as they always did
+        observation.pop("cost_signals")
     return observation
 
 
@@ -166,6 +168,7 @@ def env_requirements(fingerprint: dict | None) -> dict:
         return {}
     obs, action = fingerprint["observation"], fingerprint["action"]
     return {"history": obs["history"], "observation": obs["observation"], "extra_signals": obs["extra_signals"],
+            **({"cost_signals": True} if obs.get("cost_signals") else {}),
             "max_draft_len": action["max_draft_len"], "min_draft_len": action["min_draft_len"],
             "stop_mode": action["stop_mode"]}
 

@@ -126,12 +126,15 @@ CONTEXT_COSTS = CostModel(draft_s=0.025, verify_points=((1, 0.1), (2, 0.105), (9
 @pytest.mark.parametrize("stop_mode", ["include", "exclude"])
 @pytest.mark.parametrize("extra_signals,observation,costs", [
     (False, "entropy", None), (True, "entropy", None), (False, "ltd", None), (True, "ltd+entropy", None),
-    (False, "entropy", CONTEXT_COSTS)])
+    (False, "entropy", CONTEXT_COSTS), (True, "ltd+entropy", "cost-signals"),
+    (False, "entropy", ("cost-signals", CONTEXT_COSTS))])
 def test_vector_env_steps_exactly_as_the_replay_env(noisy_traces, stop_mode, extra_signals, observation, costs):
     traces = TraceSet.load(noisy_traces)
     count = len(traces)
+    signals = costs == "cost-signals" or isinstance(costs, tuple)
+    costs = costs[1] if isinstance(costs, tuple) else None if costs == "cost-signals" else costs
     kwargs = dict(stop_mode=stop_mode, extra_signals=extra_signals, max_new_tokens=30, max_draft_len=6,
-                  observation=observation, **({} if costs is None else {"cost_model": costs}))
+                  observation=observation, cost_signals=signals, **({} if costs is None else {"cost_model": costs}))
     vec = ReplayVectorEnv(traces, num_envs=count, **kwargs)
     envs = [ReplayEnv(traces, **kwargs) for _ in range(count)]
     vec_obs, _ = vec.reset(seed=0, options={"trace_indices": list(range(count))})

@@ -77,6 +77,10 @@ class PPOConfig(PairArgs, PromptArgs):
     extra_signals: bool = False
     """Add the extra signals to the observation: drafter top-1 probability, margin, the emitted token's
     probability, the previous block's emitted tokens and acceptance, and progress."""
+    cost_signals: bool = False
+    """Add the cost-aware signals: draft cost ratio and marginal verification cost from the clock, a running
+    acceptance estimate on the prompt, the context length and the position in the output (with
+    --cost-profiles, a policy sees many machines' costs and reads the one it is bound to)."""
     total_timesteps: int = 20_000
     """Environment steps (drafted tokens) to train for, in total across resumes."""
     num_envs: int = 4
@@ -170,7 +174,8 @@ def env_kwargs(config: PPOConfig, pair, prompts: list[dict], cost_model) -> dict
                 entropy_param=config.entropy_param, min_draft_len=config.min_draft_len,
                 max_draft_len=config.max_draft_len, max_new_tokens=config.max_new_tokens,
                 temperature=config.temperature, clock=config.clock, extra_signals=config.extra_signals,
-                cost_model=cost_model, stop_mode=config.stop_mode, observation=config.observation)
+                cost_model=cost_model, stop_mode=config.stop_mode, observation=config.observation,
+                cost_signals=config.cost_signals)
 
 
 def make_vec_env(config: PPOConfig, kwargs: dict):
@@ -202,7 +207,7 @@ def replay_envs(config: PPOConfig, run_dir: Path):
     kwargs = dict(history=config.history, max_draft_len=config.max_draft_len, max_new_tokens=config.max_new_tokens,
                   extra_signals=config.extra_signals, stop_mode=config.stop_mode, cost_model=config.cost_model,
                   temperature=config.temperature, min_draft_len=config.min_draft_len, observation=config.observation,
-                  cost_profiles=profiles)
+                  cost_profiles=profiles, cost_signals=config.cost_signals)
     eval_env = gym.make("EBSD-Replay-v1", traces=traces, entropy=config.entropy, entropy_param=config.entropy_param,
                         **kwargs)  # through gym.make: the evaluation makes copies in each policy's stop mode
     if profiles is None:
@@ -377,7 +382,7 @@ def live_eval_callback(config: PPOConfig, traces, fingerprint: dict, eval_freq: 
     env = gym.make("EBSD-v1", pair=pair, prompts=rows, history=config.history, entropy=config.entropy,
                    entropy_param=config.entropy_param, max_draft_len=config.max_draft_len,
                    max_new_tokens=config.max_new_tokens, clock="wall", extra_signals=config.extra_signals,
-                   stop_mode=config.stop_mode, observation=config.observation)
+                   stop_mode=config.stop_mode, observation=config.observation, cost_signals=config.cost_signals)
     mismatch = differences(fingerprint, env_fingerprint(env))[0][:1]
     if mismatch:
         raise ValueError(f"--live-eval-freq decodes the traces' prompts live, but the loaded pair is not the one "

@@ -17,7 +17,7 @@ from ..decoding.protocol import Decoder
 from ..prompts import normalise_prompts
 from ..timing.clock import CLOCK_KINDS, Clock, make_clock
 from ..timing.cost_model import CostModel
-from .observation import ObservationLayout
+from .observation import ACCEPTANCE_PRIOR, ObservationLayout, update_acceptance
 
 CLOCKS = CLOCK_KINDS
 CONTINUE, STOP = 0, 1
@@ -152,8 +152,13 @@ class EBSDEnv(gym.Env):
              entropy_temperature=1.0, min_draft_len=0, max_draft_len=16, max_new_tokens=128, temperature=0.0,
              top_p=1.0, clock="wall", extra_signals=False, seed=None, drafter=None, verifier=None, device="cpu",
              reward_scale=None, cost_model=None, render_mode=None, stop_mode=DEFAULT_STOP_MODE,
-             decoder=None, observation="entropy", decide_s=None)
+             decoder=None, observation="entropy", decide_s=None, cost_signals=False)
     ```
+
+    - `cost_signals`: append the cost-aware signals (`ebsd_env.envs.observation`, `COST_SIGNALS`): the draft
+      cost ratio and the marginal verification cost of one more token at the current draft length, from the
+      clock at the block's context; a running acceptance estimate on this prompt; the context length; the
+      block's position in the output. A policy trained with them reads the costs of the env it is bound to.
 
     - `decide_s`: seconds charged per policy decision on the model and profile clocks, or a policy spec whose
       measured cost the cost model holds (`CostModel.decide_s`); refused with the wall clock, which measures it.
@@ -204,7 +209,7 @@ class EBSDEnv(gym.Env):
                  device: str = "cpu", reward_scale: float | None = None,
                  cost_model: CostModel | str | Path | None = None, render_mode: str | None = None,
                  stop_mode: str = DEFAULT_STOP_MODE, decoder: Decoder | None = None, observation: str = "entropy",
-                 decide_s: float | str | None = None):
+                 decide_s: float | str | None = None, cost_signals: bool = False):
         if stop_mode not in STOP_MODES:
             raise ValueError(f"unknown stop_mode {stop_mode!r}; valid: {', '.join(STOP_MODES)}")
         if not isinstance(clock, Clock) and clock not in CLOCKS:
@@ -254,7 +259,8 @@ class EBSDEnv(gym.Env):
         self.observation_layout = ObservationLayout(history=history, max_draft_len=self.max_draft_len,
                                                     max_new_tokens=self.max_new_tokens,
                                                     entropy_scale=entropy_config.max_value(vocab_size),
-                                                    extra_signals=extra_signals, observation=observation)
+                                                    extra_signals=extra_signals, observation=observation,
+                                                    cost_signals=cost_signals)
         self.observation_space = spaces.Box(0.0, 1.0, (self.observation_layout.size,), np.float32)
         self.action_space = spaces.Discrete(2)
         self._init_seed = seed
@@ -281,6 +287,7 @@ class EBSDEnv(gym.Env):
         self._decisions = 0
         self._prev_emitted = 0
         self._prev_acceptance = 0.0
+        self._acceptance_ema = ACCEPTANCE_PRIOR
         self._running, self._episode_over = True, False
         self._begin_block()
         info = {"prompt_id": row["id"], "category": row["category"], "prompt_index": index,
@@ -323,6 +330,8 @@ class EBSDEnv(gym.Env):
             info["emitted"] = emitted
             self._prev_emitted = emitted
             self._prev_acceptance = result.accepted / result.drafted if result.drafted else 0.0
+            if result.drafted:
+                self._acceptance_ema = update_acceptance(self._acceptance_ema, result.accepted, result.drafted)
             self._begin_block()
         else:
             self._draft()
@@ -473,9 +482,20 @@ class EBSDEnv(gym.Env):
     def _observe(self) -> np.ndarray:
         steps = self.decoder.draft_steps
         last = steps[-1] if steps else None
+        costs = self._cost_signals(len(steps)) if self.observation_layout.cost_signals else {}
         return self.observation_layout.encode(
             [step.entropy for step in steps], len(steps),
             top1_prob=last.top1_prob if last else 0.0, margin=last.margin if last else 0.0,
             prev_emitted=self._prev_emitted, generated=len(self.decoder.new_tokens),
             token_prob=last.token_prob if last else 0.0, prev_acceptance=self._prev_acceptance,
-            top_logprobs=last.top_logprobs if last else (), context_len=len(self.decoder.tokens) + len(steps))
+            top_logprobs=last.top_logprobs if last else (), context_len=len(self.decoder.tokens) + len(steps),
+            **costs)
+
+    def _cost_signals(self, drafted: int) -> dict:
+        """What drafting and verifying cost here, from the clock at the block's context (`COST_SIGNALS`)."""
+        costs, context = self.ledger.costs, len(self.decoder.tokens)
+        one = costs.verify_cost(1, context)
+        return {"draft_cost_ratio": costs.draft_cost(context) / one,
+                "marginal_verify_cost": (costs.verify_cost(drafted + 2, context)
+                                         - costs.verify_cost(drafted + 1, context)) / one,
+                "acceptance_ema": self._acceptance_ema, "block_context": context}

@@ -25,6 +25,22 @@ absent and every index above moves down by 2h; ``"ltd+entropy"`` keeps them. Eit
 |                       | draft token, highest first, as 1 + logp / 30 (log-prob -30 or less: 0)|
 | -1                    | context length: prompt + generated + drafted tokens / CONTEXT_SCALE   |
 
+With ``cost_signals`` (an option, recorded in fingerprints: a policy trained with it reads the costs of the
+machine and drafter it is bound to, so it can tell where speculation pays), after everything else:
+
+| index (from the end)  | meaning                                                               |
+|-----------------------|-----------------------------------------------------------------------|
+| -5                    | draft cost ratio: one drafting step / one verification of one token   |
+| -4                    | marginal verification cost of one more draft token at the current     |
+|                       | draft length n: (verify(n + 2) - verify(n + 1)) / verify(1)            |
+| -3                    | acceptance on this prompt: EMA (weight `ACCEPTANCE_EMA`) of accepted / |
+|                       | drafted over the blocks that verified a draft; `ACCEPTANCE_PRIOR` first|
+| -2                    | context length at the block's start / CONTEXT_SCALE                   |
+| -1                    | the block's position in the output: tokens generated / max_new_tokens |
+
+Costs come from the env's clock at the block's context (its cost model on the wall clock too), clipped to
+[0, 1].
+
 Token signals (entropies, top-1, margin, token probability, log-probabilities) are 0 at position 0: an empty
 draft, which the env shows at the start of each block when `min_draft_len` is 0 (the policy may then verify
 without drafting).
@@ -48,6 +64,15 @@ EXTRA_SIGNALS = ("top1_prob", "margin", "prev_emitted", "generated", "token_prob
 # entropy lowered their speedup; or both, to test that claim here.
 OBSERVATIONS = ("entropy", "ltd", "ltd+entropy")
 CONTEXT_SCALE = 2048  # context lengths are divided by this (and clipped to 1)
+COST_SIGNALS = ("draft_cost_ratio", "marginal_verify_cost", "acceptance_ema", "block_context", "output_position")
+ACCEPTANCE_PRIOR = 0.5  # the acceptance estimate before a prompt's first verified draft
+ACCEPTANCE_EMA = 0.3  # weight of the latest block in the running acceptance estimate
+
+
+def update_acceptance(estimate, accepted, drafted):
+    """The running acceptance estimate after a block (unchanged by a block that verified no draft); works on
+    numbers and on numpy arrays alike, with the same arithmetic, so every env computes the same value."""
+    return (1.0 - ACCEPTANCE_EMA) * estimate + ACCEPTANCE_EMA * (accepted / drafted)
 
 
 def encode_logprobs(logprobs) -> np.ndarray:
@@ -69,6 +94,11 @@ class ObservationView:
     prev_acceptance: float | None = None
     top_logprobs: np.ndarray | None = None
     context_len: int | None = None
+    draft_cost_ratio: float | None = None
+    marginal_verify_cost: float | None = None
+    acceptance_ema: float | None = None
+    block_context: int | None = None
+    output_position: float | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +109,7 @@ class ObservationLayout:
     entropy_scale: float
     extra_signals: bool = False
     observation: str = "entropy"
+    cost_signals: bool = False
 
     def __post_init__(self):
         if self.history < 1:
@@ -107,12 +138,19 @@ class ObservationLayout:
         return self.position_index + 1 + (len(EXTRA_SIGNALS) if self.extra_signals else 0)
 
     @property
-    def size(self) -> int:
+    def cost_index(self) -> int:
+        """Index of the first cost signal (`COST_SIGNALS`, when `cost_signals`): after everything else."""
         return self.ltd_index + (TOP_LOGPROBS + 1 if self.has_ltd else 0)
+
+    @property
+    def size(self) -> int:
+        return self.cost_index + (len(COST_SIGNALS) if self.cost_signals else 0)
 
     def encode(self, entropies: list[float], position: int, top1_prob: float = 0.0, margin: float = 0.0,
                prev_emitted: int = 0, generated: int = 0, token_prob: float = 0.0,
-               prev_acceptance: float = 0.0, top_logprobs=(), context_len: int = 0) -> np.ndarray:
+               prev_acceptance: float = 0.0, top_logprobs=(), context_len: int = 0,
+               draft_cost_ratio: float = 0.0, marginal_verify_cost: float = 0.0,
+               acceptance_ema: float = ACCEPTANCE_PRIOR, block_context: int = 0) -> np.ndarray:
         h = self.history
         obs = np.full(self.size, PAD_VALUE, dtype=np.float32)
         if self.has_entropy:
@@ -135,6 +173,13 @@ class ObservationLayout:
             if len(top_logprobs):  # an empty draft has none: 0, as every token signal
                 obs[q: q + TOP_LOGPROBS] = encode_logprobs(top_logprobs)
             obs[q + TOP_LOGPROBS] = min(context_len / CONTEXT_SCALE, 1.0)
+        if self.cost_signals:
+            c = self.cost_index
+            obs[c] = np.clip(draft_cost_ratio, 0.0, 1.0)
+            obs[c + 1] = np.clip(marginal_verify_cost, 0.0, 1.0)
+            obs[c + 2] = np.clip(acceptance_ema, 0.0, 1.0)
+            obs[c + 3] = min(block_context / CONTEXT_SCALE, 1.0)
+            obs[c + 4] = min(generated / self.max_new_tokens, 1.0)
         return obs
 
     def decode(self, obs: np.ndarray) -> ObservationView:
@@ -157,6 +202,11 @@ class ObservationLayout:
             q = self.ltd_index
             view.update(top_logprobs=(1.0 - obs[q: q + TOP_LOGPROBS]) * LOGPROB_FLOOR,
                         context_len=int(round(obs[q + TOP_LOGPROBS] * CONTEXT_SCALE)))
+        if self.cost_signals:
+            c = self.cost_index
+            view.update(draft_cost_ratio=float(obs[c]), marginal_verify_cost=float(obs[c + 1]),
+                        acceptance_ema=float(obs[c + 2]), block_context=int(round(obs[c + 3] * CONTEXT_SCALE)),
+                        output_position=float(obs[c + 4]))
         return ObservationView(**view)
 
     def entropies_nats(self, obs: np.ndarray) -> np.ndarray:

@@ -72,7 +72,7 @@ class ReplayEnv(EBSDEnv):
                  cost_model: CostModel | str | Path | None = None, render_mode: str | None = None,
                  stop_mode: str = DEFAULT_STOP_MODE, pair=None, top_p: float = 1.0, observation: str = "entropy",
                  cost_profiles: CostProfiles | Sequence[str | Path | CostModel] | None = None,
-                 decide_s: float | str | None = None):
+                 decide_s: float | str | None = None, cost_signals: bool = False):
         if temperature != 0:
             raise ValueError(f"sampling (temperature={temperature}) cannot be replayed: the output then depends on "
                              "the policy's draws; use the live EBSD-v1 env, or temperature=0")
@@ -100,7 +100,8 @@ class ReplayEnv(EBSDEnv):
                          min_draft_len=min_draft_len, max_draft_len=max_draft_len, max_new_tokens=max_new_tokens,
                          temperature=0.0, top_p=top_p, clock=replay_clock(traces, clock, cost_model),
                          extra_signals=extra_signals, seed=seed, reward_scale=reward_scale, render_mode=render_mode,
-                         stop_mode=stop_mode, decoder=decoder, observation=observation, decide_s=decide_s)
+                         stop_mode=stop_mode, decoder=decoder, observation=observation, decide_s=decide_s,
+                         cost_signals=cost_signals)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         if self.cost_profiles is not None:

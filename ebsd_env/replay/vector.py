@@ -29,7 +29,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 
 from ..decoding.entropy import EntropyConfig
 from ..envs.ebsd import DEFAULT_STOP_MODE
-from ..envs.observation import CONTEXT_SCALE, ObservationLayout, encode_logprobs
+from ..envs.observation import ACCEPTANCE_PRIOR, CONTEXT_SCALE, ObservationLayout, encode_logprobs, update_acceptance
 from ..timing.clock import Clock
 from ..timing.cost_model import CostModel
 from ..timing.cost_profiles import CostProfiles
@@ -59,7 +59,7 @@ class ReplayVectorEnv(VectorEnv):
                  temperature: float = 0.0, seed: int | None = None, trace_indices: Sequence[int] | None = None,
                  observation: str = "entropy",
                  cost_profiles: CostProfiles | Sequence[str | Path | CostModel] | None = None,
-                 decide_s: float | str | None = None):
+                 decide_s: float | str | None = None, cost_signals: bool = False):
         if temperature != 0:
             raise ValueError(f"sampling (temperature={temperature}) cannot be replayed: use temperature=0")
         if min_draft_len != 0:
@@ -90,7 +90,7 @@ class ReplayVectorEnv(VectorEnv):
             raise TraceError("the traces do not record the vocabulary size; record them again with `ebsd record`")
         self.layout = ObservationLayout(history=history, max_draft_len=L, max_new_tokens=budget,
                                         entropy_scale=entropy.max_value(vocab), extra_signals=extra_signals,
-                                        observation=observation)
+                                        observation=observation, cost_signals=cost_signals)
         self.observation_layout = self.layout
         self.single_observation_space = spaces.Box(0.0, 1.0, (self.layout.size,), np.float32)
         self.single_action_space = spaces.Discrete(2)
@@ -106,15 +106,17 @@ class ReplayVectorEnv(VectorEnv):
                                          dtype=np.float64)
         self._profile_rho = np.asarray([costs.verifier_rate for costs in models], dtype=np.float64)
         self._decide_s = self.clock.decide_s  # charged to every sub-env at every step: each step is a decision
+        # The cost signals read verification costs one token past the longest draft: fed = 1 .. L + 2.
+        self._obs_vcost = np.asarray([[costs.verify_cost(k + 1) for k in range(L + 2)] for costs in models],
+                                     dtype=np.float64)
         # Context-aware profiles price each block at its start's context (prompt + position), as the env does:
         # per such profile, its context points, its verification costs there for k = 0..L and its drafting costs.
         self._context_tables = {
             i: (np.asarray(costs.context_points, dtype=np.float64),
                 np.asarray([[costs._along_fed(list(zip([f for f, _ in costs.verify_points], row, strict=True)), k + 1)
-                             for k in range(L + 1)] for row in costs.verify_grid], dtype=np.float64),
+                             for k in range(L + 2)] for row in costs.verify_grid], dtype=np.float64),
                 np.asarray(costs.draft_grid, dtype=np.float64))
             for i, costs in enumerate(models) if costs.context_aware}
-        self._prompt_len = np.asarray([len(trace.prompt_ids) for trace in traces.traces], dtype=np.int64)
 
         flat = traces.flat()
         self._base = flat["base"]
@@ -157,6 +159,9 @@ class ReplayVectorEnv(VectorEnv):
             if not hasattr(self, name):
                 setattr(self, name, np.zeros(self.num_envs, dtype=np.float64))
             getattr(self, name)[rows] = 0.0
+        if not hasattr(self, "acc_ema"):
+            self.acc_ema = np.zeros(self.num_envs, dtype=np.float64)
+        self.acc_ema[rows] = ACCEPTANCE_PRIOR
 
     def _begin(self, rows: np.ndarray) -> None:
         count = int(rows.sum())
@@ -211,6 +216,23 @@ class ReplayVectorEnv(VectorEnv):
                 obs[:, q + i] = np.where(has, encode_logprobs(self._sig[name][row, last]), 0.0)
             context = self._prompt_len[self.t] + self.j + n
             obs[:, q + len(LOGPROB_SIGNALS)] = np.minimum(context / CONTEXT_SCALE, 1.0)
+        if layout.cost_signals:
+            c = layout.cost_index
+            context = self._prompt_len[self.t] + self.j  # the block's start, as the env prices it
+            vcost = self._obs_vcost[self.profile]
+            draft = self._profile_draft_s[self.profile]
+            for p_index, (xs, grid, drafts) in self._context_tables.items():
+                rows = self.profile == p_index
+                if rows.any():
+                    draft = np.where(rows, along_context(xs, drafts, context), draft)
+                    vcost[rows] = np.stack([along_context(xs, grid[:, kk], context[rows])
+                                            for kk in range(grid.shape[1])], axis=1)
+            one = vcost[:, 0]
+            obs[:, c] = np.clip(draft / one, 0.0, 1.0)
+            obs[:, c + 1] = np.clip((vcost[self._rows_b, n + 1] - vcost[self._rows_b, n]) / one, 0.0, 1.0)
+            obs[:, c + 2] = np.clip(self.acc_ema, 0.0, 1.0)
+            obs[:, c + 3] = np.minimum(context / CONTEXT_SCALE, 1.0)
+            obs[:, c + 4] = np.minimum(self.j / self.max_new_tokens, 1.0)
         return obs
 
     def step(self, actions):
@@ -236,7 +258,7 @@ class ReplayVectorEnv(VectorEnv):
             rows = self.profile == p
             if rows.any():
                 draft_cost = np.where(rows, along_context(xs, drafts, context), draft_cost)
-                vcost[rows] = np.stack([along_context(xs, grid[:, kk], context[rows]) for kk in range(grid.shape[1])],
+                vcost[rows] = np.stack([along_context(xs, grid[:, kk], context[rows]) for kk in range(vcost.shape[1])],
                                        axis=1)
         dt = np.where(verify, 0.0, draft_cost)
         self.ep_draft_s += dt
@@ -263,6 +285,8 @@ class ReplayVectorEnv(VectorEnv):
         self.ep_accepted += np.where(verify, accepted, 0)
         self.prev_emitted = np.where(verify, emitted, self.prev_emitted)
         self.prev_acc = np.where(verify, np.where(k > 0, accepted / np.maximum(k, 1), 0.0), self.prev_acc)
+        self.acc_ema = np.where(verify & (k > 0), update_acceptance(self.acc_ema, accepted, np.maximum(k, 1)),
+                                self.acc_ema)
         self.j = j_new
         self.n = np.where(verify, 0, n + 1)
         rewards = (emitted - self._profile_rho[self.profile] * dt) / self.reward_scale
