@@ -477,31 +477,40 @@ def _evaluate(config: EvalConfig, pair, held_out: set[str] | None = None) -> Pat
     base_env = {"entropy": config.entropy, "entropy_param": config.entropy_param,
                 "entropy_temperature": config.entropy_temperature, "max_draft_len": config.max_draft_len,
                 "min_draft_len": config.min_draft_len, "history": config.history, "stop_mode": config.stop_mode}
+
+    def env_and_policy(cond: Condition, variant: Variant) -> tuple[dict, object, object]:
+        """(env settings, env, bound policy) of a variant under a condition, made once and kept."""
+        probe = probes[variant.spec]
+        # A rule whose source stops in a given mode runs in an env of that mode.
+        # A trained model runs in an env of the layout and mode it was trained in (its fingerprint).
+        settings = {**base_env, **dict(variant.env), **({"stop_mode": probe.stop_mode} if probe.stop_mode else {}),
+                    "extra_signals": bool(probe.requires_extra_signals), **probe.env_requirements()}
+        env_key = (cond, tuple(sorted(settings.items())))
+        if env_key not in envs:
+            # The env calibrates a cost model per pair and temperature (its reward baseline and the model
+            # clock); it is kept in OUT so a resumed run charges exactly the same model clock.
+            saved = out / f"cost_model_T{cond.temperature:g}.json"
+            cost_model = config.cost_model or (str(saved) if saved.exists() else None)
+            env = gym.make("EBSD-v1", pair=pair, prompts=prompts, temperature=cond.temperature, top_p=config.top_p,
+                           max_new_tokens=cond.max_new_tokens, clock=config.clock, cost_model=cost_model,
+                           **settings)
+            if not saved.exists():
+                env.unwrapped.cost_model.save(saved)
+            envs[env_key] = BlockRecorder(env)
+        env = envs[env_key]
+        policy_key = (env_key, variant.spec)
+        if policy_key not in policies:  # one instance per env: adaptive policies keep learning across prompts
+            policies[policy_key] = make_policy(variant.spec, env=env)
+        return settings, env, policies[policy_key]
+
+    # Every policy is bound to its env before the first episode: a trained artifact made for another env is
+    # refused (its fingerprint, `ebsd_env.fingerprint`) before any episode runs, not after the policies before it.
+    for cond, variant in dict.fromkeys((cond, variant) for cond, variant, _, _ in todo):
+        env_and_policy(cond, variant)
     with open(episodes_path, "a", encoding="utf-8") as handle, \
             tqdm(total=total, initial=total - len(todo), desc="ebsd eval", unit="episode") as bar:
         for cond, variant, index, seed in todo:
-            probe = probes[variant.spec]
-            # A rule whose source stops in a given mode runs in an env of that mode.
-            # A trained model runs in an env of the layout and mode it was trained in (its fingerprint).
-            settings = {**base_env, **dict(variant.env), **({"stop_mode": probe.stop_mode} if probe.stop_mode else {}),
-                        "extra_signals": bool(probe.requires_extra_signals), **probe.env_requirements()}
-            env_key = (cond, tuple(sorted(settings.items())))
-            if env_key not in envs:
-                # The env calibrates a cost model per pair and temperature (its reward baseline and the model
-                # clock); it is kept in OUT so a resumed run charges exactly the same model clock.
-                saved = out / f"cost_model_T{cond.temperature:g}.json"
-                cost_model = config.cost_model or (str(saved) if saved.exists() else None)
-                env = gym.make("EBSD-v1", pair=pair, prompts=prompts, temperature=cond.temperature, top_p=config.top_p,
-                               max_new_tokens=cond.max_new_tokens, clock=config.clock, cost_model=cost_model,
-                               **settings)
-                if not saved.exists():
-                    env.unwrapped.cost_model.save(saved)
-                envs[env_key] = BlockRecorder(env)
-            env = envs[env_key]
-            policy_key = (env_key, variant.spec)
-            if policy_key not in policies:  # one instance per env: adaptive policies keep learning across prompts
-                policies[policy_key] = make_policy(variant.spec, env=env)
-            policy = policies[policy_key]
+            settings, env, policy = env_and_policy(cond, variant)
             bar.set_postfix_str(f"{variant.label[:40]} | {prompts[index]['id'][:30]}")
             t0 = time.perf_counter()
             result = run_episode(env, policy, seed=seed, options={"prompt_index": index})
@@ -557,8 +566,8 @@ def run_meta(config: EvalConfig, plan: Plan, pair, prompts: list[dict], envs: di
         "prompts": len(prompts), "categories": list(dict.fromkeys(p["category"] for p in prompts)),
         "variants": [v.label for v in plan.variants], "notes": plan.notes, "flops_per_token": flops,
         "cost_models": cost_models, "objective": OBJECTIVE, "stop_mode": config.stop_mode,
-        "stop_modes": {v.label: probes[v.spec].stop_mode or dict(v.env).get("stop_mode") or config.stop_mode
-                       for v in plan.variants},
+        "stop_modes": {v.label: probes[v.spec].stop_mode or probes[v.spec].env_requirements().get("stop_mode")
+                       or dict(v.env).get("stop_mode") or config.stop_mode for v in plan.variants},
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
