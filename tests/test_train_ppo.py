@@ -230,3 +230,51 @@ def test_committed_policy_binds_to_the_default_env_and_keeps_the_output_exact():
     with pytest.raises(ValueError, match="trained for another env: pair") as info:
         make_policy(f"ppo:{TRAINED / 'ppo_embedded.zip'}", env=default)
     assert "\n" not in str(info.value) and "int4" in str(info.value)
+
+
+def test_resume_restores_the_live_evaluation_history_and_baselines(tmp_path, monkeypatch):
+    """Replay training with a live evaluation, killed after its checkpoint at step 256 and resumed: the live
+    evaluations are those of an uninterrupted run (every 128 steps, none lost, none twice) and the live baselines
+    are the ones measured before the kill, not measured again."""
+    from ebsd_env.decoding.tiny import tiny_pair
+    from ebsd_env.replay.record import record
+    from ebsd_env.timing.cost_model import CostModel
+
+    traces = tmp_path / "traces"
+    record(tiny_pair("noisy"), PROMPTS, traces, max_draft_len=8, max_new_tokens=24,
+           progress=False, calibrate_clock=False)
+    CostModel(draft_s=0.025, verify_points=((1, 0.1), (2, 0.105), (9, 0.14)), source="toy").save(
+        traces / "cost_model.json")
+    argv = ["--traces", str(traces), "--clock", "model", "--num-envs", "4", "--n-steps", "32", "--batch-size", "64",
+            "--n-epochs", "1", "--max-new-tokens", "24", "--max-draft-len", "8", "--runs-dir", str(tmp_path / "runs"),
+            "--no-progress-bar", "--eval-freq", "0", "--checkpoint-freq", "128", "--pair", "tiny-noisy",
+            "--live-eval-freq", "128", "--live-fixed-ks", "1", "2", "--total-timesteps", "512"]
+    original = train_callbacks.EpisodeMetricsCallback._on_rollout_end
+
+    def crash_after_step_384(self):
+        original(self)
+        if self.num_timesteps >= 384:
+            raise KeyboardInterrupt  # killed after the live evaluation at 384, before the checkpoint there
+
+    monkeypatch.setattr(train_callbacks.EpisodeMetricsCallback, "_on_rollout_end", crash_after_step_384)
+    assert main(argv) == 130
+    monkeypatch.setattr(train_callbacks.EpisodeMetricsCallback, "_on_rollout_end", original)
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert json.loads((run_dir / "checkpoints" / "latest.json").read_text())["step"] == 256
+    killed = json.loads((run_dir / "live_eval.json").read_text())
+    assert [e["step"] for e in killed["evaluations"]] == [128, 256, 384]
+
+    baseline_runs = []
+    run_policy = train_callbacks.run_policy
+
+    def counting_run_policy(env, policy, *args, **kwargs):
+        if kwargs.get("progress") != "evaluation":
+            baseline_runs.append(policy.spec)
+        return run_policy(env, policy, *args, **kwargs)
+
+    monkeypatch.setattr(train_callbacks, "run_policy", counting_run_policy)
+    assert main(["ppo", "--resume", str(run_dir), "--no-progress-bar"]) == 0
+    resumed = json.loads((run_dir / "live_eval.json").read_text())
+    assert [e["step"] for e in resumed["evaluations"]] == [128, 256, 384, 512]
+    assert resumed["evaluations"][:2] == killed["evaluations"][:2]  # restored from the checkpoint, not re-run
+    assert baseline_runs == [] and resumed["baselines"] == killed["baselines"]

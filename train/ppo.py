@@ -301,10 +301,16 @@ def train(config: PPOConfig, argv: list[str] = ()) -> Path:
             eval_callback.load_state_dict(state["eval"])
         callbacks.append(eval_callback)
     live_freq = config.live_eval_freq if config.live_eval_freq is not None else max(config.total_timesteps // 4, 1)
+    live_callback = None
     if traces is not None and live_freq > 0:
-        callbacks.append(live_eval_callback(config, traces, fingerprint, live_freq, run_dir))
+        live_callback = live_eval_callback(config, traces, fingerprint, live_freq, run_dir)
+        if state is not None and state.get("live") is not None:  # older checkpoints did not keep it
+            # Its history and baselines (measured once per run, on the wall clock) come back with the model.
+            live_callback.load_state_dict(state["live"])
+        callbacks.append(live_callback)
     prior_wall_s = state["wall_s"] if state is not None else 0.0
-    checkpoints = CheckpointCallback(run_dir / "checkpoints", config.checkpoint_freq, eval_callback, prior_wall_s)
+    checkpoints = CheckpointCallback(run_dir / "checkpoints", config.checkpoint_freq, eval_callback, prior_wall_s,
+                                     live_callback=live_callback)
     callbacks.append(checkpoints)
     if config.progress_bar:
         callbacks.append(ProgressBarCallback())
