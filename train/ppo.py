@@ -269,7 +269,6 @@ def train(config: PPOConfig, argv: list[str] = ()) -> Path:
     # One CSV per session (SB3 truncates an existing progress.csv); TensorBoard merges its event files itself.
     formats = ["csv", "tensorboard"] + (["stdout"] if config.verbose else [])
     start = 0 if checkpoint is None else load_checkpoint_state(checkpoint)["num_timesteps"]
-    logger = Logger(str(run_dir / "tb"), [make_output_format(f, str(run_dir / "tb"), f"_{start}") for f in formats])
     policy_kwargs = dict(net_arch=dict(pi=list(config.net_arch), vf=list(config.net_arch)))
     if checkpoint is None:
         model = PPO("MlpPolicy", venv, learning_rate=config.learning_rate, n_steps=config.n_steps,
@@ -287,7 +286,6 @@ def train(config: PPOConfig, argv: list[str] = ()) -> Path:
         # Fresh episodes after the resume, seeded by the step count so a resumed run is repeatable.
         venv.seed(config.seed + model.num_timesteps)
         print(f"[ebsd] resuming {run_dir.name} from step {model.num_timesteps}", flush=True)
-    model.set_logger(logger)
 
     callbacks = [EpisodeMetricsCallback(), HParamCallback(dataclasses.asdict(config))]
     eval_callback = None
@@ -315,15 +313,20 @@ def train(config: PPOConfig, argv: list[str] = ()) -> Path:
     if config.progress_bar:
         callbacks.append(ProgressBarCallback())
 
+    # Made last, so that a refusal above (a live evaluation on another pair) leaves no open file behind.
+    logger = Logger(str(run_dir / "tb"), [make_output_format(f, str(run_dir / "tb"), f"_{start}") for f in formats])
+    model.set_logger(logger)
     remaining = config.total_timesteps - model.num_timesteps
-    if remaining > 0:
-        try:
+    try:
+        if remaining > 0:
             model.learn(remaining, callback=CallbackList(callbacks), reset_num_timesteps=False,
                         tb_log_name=run_dir.name)
-        except KeyboardInterrupt:
-            # No checkpoint is written here: checkpoints are taken right after a PPO update, where weights,
-            # optimiser, step count and RNG agree; one taken mid-rollout would not resume to the same run.
-            raise Interrupted(run_dir, checkpoints.last_saved or None) from None
+    except KeyboardInterrupt:
+        # No checkpoint is written here: checkpoints are taken right after a PPO update, where weights,
+        # optimiser, step count and RNG agree; one taken mid-rollout would not resume to the same run.
+        raise Interrupted(run_dir, checkpoints.last_saved or None) from None
+    finally:
+        logger.close()  # the session's progress CSV and TensorBoard writer: flushed and closed, also on errors
     save_model(model, run_dir / "model.zip", fingerprint)
     _write_record(run_dir, config, model.num_timesteps, checkpoints.wall_s, eval_callback, fingerprint)
     if config.save_model:
