@@ -71,8 +71,8 @@ class EvalConfig(ModelArgs):
     """policy specs from the registry (`ebsd policies`), e.g. fixed-k:k=4 entropy-abs:theta=1.0 ppo:model.zip;
     no-spec (the verifier-alone reference) is added when missing"""
     allow_mismatch: bool = False
-    """run trained artifacts (ppo:, tuned:) in this env even where their fingerprint says they were trained for
-    another pair, observation layout, stop mode or draft bounds (a warning instead of the refusal)"""
+    """run trained artifacts (ppo:, tuned:) even where their fingerprint names another pair (a warning instead of
+    the refusal); their env still has the observation layout, stop mode and draft bounds they were made for"""
     limit_per_category: int | None = 2
     """prompts per category (a seeded subset); 0 or less for all"""
     max_new_tokens: int = 64
