@@ -266,9 +266,6 @@ def train(config: PPOConfig, argv: list[str] = ()) -> Path:
     fingerprint = env_fingerprint(training_env)
     write_json_atomic(run_dir / "fingerprint.json", fingerprint, sort_keys=True)
 
-    # One CSV per session (SB3 truncates an existing progress.csv); TensorBoard merges its event files itself.
-    formats = ["csv", "tensorboard"] + (["stdout"] if config.verbose else [])
-    start = 0 if checkpoint is None else load_checkpoint_state(checkpoint)["num_timesteps"]
     policy_kwargs = dict(net_arch=dict(pi=list(config.net_arch), vf=list(config.net_arch)))
     if checkpoint is None:
         model = PPO("MlpPolicy", venv, learning_rate=config.learning_rate, n_steps=config.n_steps,
@@ -313,7 +310,10 @@ def train(config: PPOConfig, argv: list[str] = ()) -> Path:
     if config.progress_bar:
         callbacks.append(ProgressBarCallback())
 
+    # One CSV per session (SB3 truncates an existing progress.csv); TensorBoard merges its event files itself.
     # Made last, so that a refusal above (a live evaluation on another pair) leaves no open file behind.
+    formats = ["csv", "tensorboard"] + (["stdout"] if config.verbose else [])
+    start = 0 if checkpoint is None else load_checkpoint_state(checkpoint)["num_timesteps"]
     logger = Logger(str(run_dir / "tb"), [make_output_format(f, str(run_dir / "tb"), f"_{start}") for f in formats])
     model.set_logger(logger)
     remaining = config.total_timesteps - model.num_timesteps
