@@ -17,6 +17,7 @@ import contextlib
 import json
 import math
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -76,6 +77,34 @@ def save_atomic(path: str | Path, save: Callable[[str], Any]) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def save_folder_atomic(folder: str | Path, save: Callable[[Path], Any]) -> Path:
+    """Run ``save(staging)`` (a library's ``save_pretrained``) into a temporary folder beside `folder`, give it
+    and everything in it the modes a plain ``mkdir`` / ``open()`` would (``tempfile.mkdtemp`` makes 0700 and
+    some writers 0600 files, which other users of a shared cache then cannot read; nothing is made executable),
+    then rename it to `folder`. Where `folder` appeared meanwhile (another process saved it first), theirs is
+    kept and ours removed; on any error the temporary folder is removed."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".staging", dir=folder.parent))
+    try:
+        save(staging)
+        file_mode = _umask_mode()
+        folder_mode = file_mode | (file_mode & 0o444) >> 2  # 0644 -> 0755: searchable where readable
+        for path in staging.rglob("*"):
+            os.chmod(path, folder_mode if path.is_dir() else file_mode)
+        os.chmod(staging, folder_mode)
+        try:
+            staging.rename(folder)
+        except OSError:
+            if not folder.is_dir():
+                raise
+            shutil.rmtree(staging, ignore_errors=True)  # another process's copy is as good as ours
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return folder
 
 
 def write_atomic(path: str | Path, data: str | bytes) -> Path:

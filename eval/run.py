@@ -71,8 +71,8 @@ class EvalConfig(ModelArgs):
     """policy specs from the registry (`ebsd policies`), e.g. fixed-k:k=4 entropy-abs:theta=1.0 ppo:model.zip;
     no-spec (the verifier-alone reference) is added when missing"""
     allow_mismatch: bool = False
-    """run trained artifacts (ppo:, tuned:) in this env even where their fingerprint says they were trained for
-    another pair, observation layout, stop mode or draft bounds (a warning instead of the refusal)"""
+    """run trained artifacts (ppo:, tuned:) even where their fingerprint names another pair (a warning instead of
+    the refusal); their env still has the observation layout, stop mode and draft bounds they were made for"""
     limit_per_category: int | None = 2
     """prompts per category (a seeded subset); 0 or less for all"""
     max_new_tokens: int = 64
@@ -499,31 +499,40 @@ def _evaluate(config: EvalConfig, pair, held_out: set[str] | None = None) -> Pat
     base_env = {"entropy": config.entropy, "entropy_param": config.entropy_param,
                 "entropy_temperature": config.entropy_temperature, "max_draft_len": config.max_draft_len,
                 "min_draft_len": config.min_draft_len, "history": config.history, "stop_mode": config.stop_mode}
+
+    def env_and_policy(cond: Condition, variant: Variant) -> tuple[dict, object, object]:
+        """(env settings, env, bound policy) of a variant under a condition, made once and kept."""
+        probe = probes[variant.spec]
+        # A rule whose source stops in a given mode runs in an env of that mode.
+        # A trained model runs in an env of the layout and mode it was trained in (its fingerprint).
+        settings = {**base_env, **dict(variant.env), **({"stop_mode": probe.stop_mode} if probe.stop_mode else {}),
+                    "extra_signals": bool(probe.requires_extra_signals), **probe.env_requirements()}
+        env_key = (cond, tuple(sorted(settings.items())))
+        if env_key not in envs:
+            # The env calibrates a cost model per pair and temperature (its reward baseline and the model
+            # clock); it is kept in OUT so a resumed run charges exactly the same model clock.
+            saved = out / f"cost_model_T{cond.temperature:g}.json"
+            cost_model = config.cost_model or (str(saved) if saved.exists() else None)
+            env = gym.make("EBSD-v1", pair=pair, prompts=prompts, temperature=cond.temperature, top_p=config.top_p,
+                           max_new_tokens=cond.max_new_tokens, clock=config.clock, cost_model=cost_model,
+                           **settings)
+            if not saved.exists():
+                env.unwrapped.cost_model.save(saved)
+            envs[env_key] = BlockRecorder(env)
+        env = envs[env_key]
+        policy_key = (env_key, variant.spec)
+        if policy_key not in policies:  # one instance per env: adaptive policies keep learning across prompts
+            policies[policy_key] = make_policy(variant.spec, env=env)
+        return settings, env, policies[policy_key]
+
+    # Every policy is bound to its env before the first episode: a trained artifact made for another env is
+    # refused (its fingerprint, `ebsd_env.fingerprint`) before any episode runs, not after the policies before it.
+    for cond, variant in dict.fromkeys((cond, variant) for cond, variant, _, _ in todo):
+        env_and_policy(cond, variant)
     with open(episodes_path, "a", encoding="utf-8") as handle, \
             tqdm(total=total, initial=total - len(todo), desc="ebsd eval", unit="episode") as bar:
         for cond, variant, index, seed in todo:
-            probe = probes[variant.spec]
-            # A rule whose source stops in a given mode runs in an env of that mode.
-            # A trained model runs in an env of the layout and mode it was trained in (its fingerprint).
-            settings = {**base_env, **dict(variant.env), **({"stop_mode": probe.stop_mode} if probe.stop_mode else {}),
-                        "extra_signals": bool(probe.requires_extra_signals), **probe.env_requirements()}
-            env_key = (cond, tuple(sorted(settings.items())))
-            if env_key not in envs:
-                # The env calibrates a cost model per pair and temperature (its reward baseline and the model
-                # clock); it is kept in OUT so a resumed run charges exactly the same model clock.
-                saved = out / f"cost_model_T{cond.temperature:g}.json"
-                cost_model = config.cost_model or (str(saved) if saved.exists() else None)
-                env = gym.make("EBSD-v1", pair=pair, prompts=prompts, temperature=cond.temperature, top_p=config.top_p,
-                               max_new_tokens=cond.max_new_tokens, clock=config.clock, cost_model=cost_model,
-                               **settings)
-                if not saved.exists():
-                    env.unwrapped.cost_model.save(saved)
-                envs[env_key] = BlockRecorder(env)
-            env = envs[env_key]
-            policy_key = (env_key, variant.spec)
-            if policy_key not in policies:  # one instance per env: adaptive policies keep learning across prompts
-                policies[policy_key] = make_policy(variant.spec, env=env)
-            policy = policies[policy_key]
+            settings, env, policy = env_and_policy(cond, variant)
             if config.clock == "model":  # each policy's own decision cost, measured once per run
                 saved = out / f"cost_model_T{cond.temperature:g}.json"
                 charge_decisions(env.unwrapped, policy.spec, index, seed, saved)
@@ -582,8 +591,8 @@ def run_meta(config: EvalConfig, plan: Plan, pair, prompts: list[dict], envs: di
         "prompts": len(prompts), "categories": list(dict.fromkeys(p["category"] for p in prompts)),
         "variants": [v.label for v in plan.variants], "notes": plan.notes, "flops_per_token": flops,
         "cost_models": cost_models, "objective": OBJECTIVE, "stop_mode": config.stop_mode,
-        "stop_modes": {v.label: probes[v.spec].stop_mode or dict(v.env).get("stop_mode") or config.stop_mode
-                       for v in plan.variants},
+        "stop_modes": {v.label: probes[v.spec].stop_mode or probes[v.spec].env_requirements().get("stop_mode")
+                       or dict(v.env).get("stop_mode") or config.stop_mode for v in plan.variants},
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 

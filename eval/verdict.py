@@ -150,15 +150,17 @@ def replay(config: VerdictConfig) -> None:
     envs: dict[tuple, ReplayEnv] = {}
     results = {}
     policies = replay_policies(config.out)
-    for label, entry in tqdm(policies.items(), desc="replay", unit="policy"):
+    bound = {}  # every policy bound to its env first: a trained artifact for another env is refused before any episode
+    for label, entry in policies.items():
         probe = make_policy(entry["spec"])
         settings = {"max_draft_len": MAX_DRAFT_LEN, "stop_mode": probe.stop_mode or "include",
                     "extra_signals": bool(probe.requires_extra_signals), **probe.env_requirements()}
         key = tuple(sorted(settings.items()))
         if key not in envs:
             envs[key] = ReplayEnv(traces, max_new_tokens=config.max_new_tokens, cost_model=costs, **settings)
-        env = envs[key]
-        policy = make_policy(entry["spec"], env=env)
+        bound[label] = envs[key], make_policy(entry["spec"], env=envs[key])
+    for label, entry in tqdm(policies.items(), desc="replay", unit="policy"):
+        env, policy = bound[label]
         per_prompt = {}
         for index, trace in enumerate(traces.traces):
             stats = run_episode(env, policy, seed=0, options={"prompt_index": index})

@@ -81,8 +81,9 @@ class PPOPolicy(Policy):
                              "trained with")
 
     def env_requirements(self) -> dict:
-        """The env settings the model was trained with (its fingerprint): what `ebsd eval` makes its env with."""
-        return {} if self.allow_mismatch else env_requirements(self.fingerprint)
+        """The env settings the model was trained with (its fingerprint): what `ebsd eval` makes its env with,
+        allow_mismatch or not (it relaxes the check of the pair, not the observations the model reads)."""
+        return env_requirements(self.fingerprint)
 
     def predict(self, observation, state=None, episode_start=None, deterministic: bool = True):
         action, state = self.model.predict(observation, state=state, episode_start=episode_start,

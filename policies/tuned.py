@@ -60,7 +60,9 @@ class TunedPolicy(Policy):
                                        bool(self.allow_mismatch))
 
     def env_requirements(self) -> dict:
-        return {} if self.allow_mismatch else env_requirements(self.fingerprint)
+        """The env settings the rules were tuned with (its fingerprint), allow_mismatch or not: it relaxes the
+        check of the env, not the env the rules need."""
+        return env_requirements(self.fingerprint)
 
     def policy_for(self, category: str | None) -> Policy:
         if self.scope == "category" and category in self.subs:

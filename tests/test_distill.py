@@ -30,8 +30,8 @@ def test_drafter_logits_are_minus_inf_outside_the_head_and_cache_consistent(copy
     with torch.no_grad():
         full = drafter(input_ids=ids, use_cache=False).logits[0]
         cache = DynamicCache()
-        first = drafter(input_ids=ids[:, :3], past_key_values=cache, use_cache=True, logits_to_keep=1).logits
-        rest = drafter(input_ids=ids[:, 3:], past_key_values=cache, use_cache=True, logits_to_keep=2).logits
+        first = drafter(input_ids=ids[:, :3], cache=cache, use_cache=True, logits_to_keep=1).logits
+        rest = drafter(input_ids=ids[:, 3:], cache=cache, use_cache=True, logits_to_keep=2).logits
     outside = torch.ones(full.shape[-1], dtype=torch.bool)
     outside[head] = False
     assert full.shape == (5, copy_pair.vocab_size)

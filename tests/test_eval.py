@@ -221,3 +221,53 @@ def test_drafters_compared_side_by_side_from_their_summaries():
     assert comparison["fastest"] == "int4"
     table = drafters_markdown(comparison)
     assert "| int4 | 10.0 | 0.400 |" in table and "1.54×" in table and "0.90×" in table
+
+
+@pytest.fixture(scope="module")
+def copy_ppo_file(copy_pair, tmp_path_factory):
+    """A PPO model trained (briefly) on the copy pair with a 3-entropy history: an artifact for another env than
+    the noisy pair's default one (another drafter, another observation shape)."""
+    import gymnasium as gym
+    from stable_baselines3 import PPO
+
+    import ebsd_env  # noqa: F401  (registers the envs)
+    from ebsd_env.fingerprint import env_fingerprint, save_model
+    from ebsd_env.timing.cost_model import CostModel
+
+    costs = CostModel(draft_s=0.025, verify_points=((1, 0.1), (2, 0.105), (9, 0.14)), source="toy")
+    env = gym.make("EBSD-Deterministic-v1", pair=copy_pair, prompts=["hello there"], max_new_tokens=16,
+                   max_draft_len=8, history=3, stop_mode="include", cost_model=costs)
+    model = PPO("MlpPolicy", env, n_steps=32, batch_size=32, n_epochs=1, seed=0, device="cpu")
+    model.learn(total_timesteps=32)
+    path = tmp_path_factory.mktemp("ppo") / "copy.zip"
+    save_model(model, path, env_fingerprint(env))
+    return path
+
+
+def test_a_trained_artifact_for_another_env_is_refused_before_the_first_episode(tmp_path, prompt_file,
+                                                                                 noisy_pair, copy_ppo_file):
+    from ebsd_env.fingerprint import FingerprintMismatch
+
+    out = tmp_path / "refused"
+    config = small_config(prompt_file, out, policies=("fixed-k:k=3", f"ppo:{copy_ppo_file}"))
+    with pytest.raises(FingerprintMismatch, match="trained for another env: pair.drafter: 'tiny-noisy-0' here") as info:
+        evaluate(config, pair=noisy_pair)
+    assert "\n" not in str(info.value)
+    assert read_rows(out / "episodes.jsonl") == []  # no-spec and fixed-k, first in the order, did not run either
+
+
+def test_allow_mismatch_relaxes_the_check_but_keeps_the_env_the_artifact_needs(tmp_path, prompt_file, noisy_pair,
+                                                                              copy_ppo_file):
+    out = tmp_path / "allowed"
+    config = small_config(prompt_file, out, policies=(f"ppo:{copy_ppo_file}",), allow_mismatch=True,
+                          categories=("alpha",), tensorboard=False, stop_mode="exclude")
+    with pytest.warns(UserWarning, match="pair.drafter: 'tiny-noisy-0' here vs 'tiny-copy-0'"):
+        evaluate(config, pair=noisy_pair)
+    rows = [r for r in read_rows(out / "episodes.jsonl") if r["variant"].startswith("ppo:")]
+    assert len(rows) == 2 and all(r["stats"]["new_tokens"] == 16 for r in rows)
+    # The env is the one in the artifact's fingerprint (history 3, include mode, 8 draft tokens at most), not the
+    # run's (history 8, exclude mode, 40).
+    assert all((r["env"]["history"], r["env"]["stop_mode"], r["env"]["max_draft_len"]) == (3, "include", 8)
+               for r in rows)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["meta"]["stop_modes"][rows[0]["variant"]] == "include"

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ebsd_env.io import save_atomic, write_atomic, write_json_atomic
+from ebsd_env.io import save_atomic, save_folder_atomic, write_atomic, write_json_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,6 +32,29 @@ def test_written_files_get_the_umask_mode_not_owner_only(tmp_path, umask_022):
     for path in (text, data, saved):
         assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
     assert text.read_text() == "hello" and saved.read_bytes() == b"\0\1"
+
+
+def test_a_saved_folder_is_readable_like_plain_files_whatever_the_writer_made(tmp_path, umask_022):
+    """The converted-model cache: `save_pretrained` into a staging folder (0700 from mkdtemp, files the writer
+    may make 0600), published with the umask's modes, so another user of a shared cache can read it."""
+    from ebsd_env.decoding.tiny import tiny_model
+
+    def save(staging: Path) -> None:
+        tiny_model(20, seed=0).save_pretrained(staging)
+        (staging / "sub").mkdir(mode=0o700)
+        (staging / "sub" / "private.bin").write_bytes(b"x")
+        os.chmod(staging / "sub" / "private.bin", 0o600)
+
+    folder = save_folder_atomic(tmp_path / "cache" / "model", save)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o755
+    assert {stat.S_IMODE(p.stat().st_mode) for p in folder.rglob("*") if p.is_file()} == {0o644}
+    assert stat.S_IMODE((folder / "sub").stat().st_mode) == 0o755 and (folder / "model.safetensors").is_file()
+    # Another process's copy, there first, is kept; a failing save leaves nothing behind.
+    assert save_folder_atomic(folder, lambda staging: (staging / "other").write_text("y")) == folder
+    assert not (folder / "other").exists()
+    with pytest.raises(KeyboardInterrupt):
+        save_folder_atomic(tmp_path / "cache" / "broken", lambda staging: (_ for _ in ()).throw(KeyboardInterrupt))
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["model"]
 
 
 def test_json_is_strict_nan_and_infinities_become_null(tmp_path):
@@ -56,8 +79,8 @@ def test_an_error_leaves_the_old_file_and_no_temporary(tmp_path):
 
 def test_no_other_atomic_writer_in_the_project():
     """Temporary-file-and-rename is written once, in ebsd_env/io.py. Whole folders staged then renamed (the
-    converted model cache, a training checkpoint) are another mechanism and are listed here."""
-    folders = {("ebsd_env/decoding/models.py", "staging"), ("train/callbacks.py", "tmp.rename(target)")}
+    converted model cache) go through `save_folder_atomic`; a training checkpoint is another mechanism, listed here."""
+    folders = {("train/callbacks.py", "tmp.rename(target)")}
     pattern = re.compile(r"mkstemp\(|os\.replace\(|tmp\w*\.(replace|rename)\(|\.tmp[\"']")
     offenders = []
     for path in ROOT.glob("*/**/*.py"):

@@ -190,3 +190,26 @@ def test_own_cpu_time_is_not_counted_as_others(monkeypatch):
     monkeypatch.setattr(kernels, "_cpu_jiffies", lambda cpus: next(readings))
     assert kernels.other_cpu_load(0.01) == 0.0  # all 100 busy ticks were this process's
     assert kernels.other_cpu_load(0.01) > 0.0  # 80 of them were another's
+
+
+@pytest.mark.skipif(not kernels.onednn_available("cpu"), reason="this torch has no oneDNN")
+def test_drafter_hash_describes_the_weights_not_their_kernel_layout():
+    """A drafter prepacked for oneDNN hashes as the same drafter with stock layers (the fingerprint of a shipped
+    artifact must not depend on which kernels this machine picked); a changed weight changes the hash."""
+    from ebsd_env.decoding.tiny import tiny_pair
+    from ebsd_env.timing.cost_model import drafter_hash, weight_state
+
+    plain, packed, changed = tiny_pair("noisy"), tiny_pair("noisy"), tiny_pair("noisy")
+    kernels.pack_linears(packed.drafter)
+    assert any(isinstance(m, kernels.PackedLinear) for m in packed.drafter.modules())
+    assert drafter_hash(packed) == drafter_hash(plain)
+    with torch.no_grad():
+        changed.drafter.model.layers[0].mlp.down_proj.weight[0, 0] += 1e-3
+    kernels.pack_linears(changed.drafter)
+    assert drafter_hash(changed) != drafter_hash(plain)
+    # A layer with a bias gives back the same names and values packed as plain (a missing bias stays missing).
+    layers = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(3, 2, bias=False))
+    expected = {name: tensor.clone() for name, tensor in layers.state_dict().items()}
+    state = weight_state(kernels.pack_linears(layers))
+    assert set(state) == set(expected)
+    assert all(torch.equal(state[name], expected[name]) for name in expected)

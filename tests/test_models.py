@@ -20,6 +20,22 @@ def _save(folder, alphabet, seed):
     return str(folder)
 
 
+def test_no_call_passes_past_key_values_which_transformers_removes():
+    """transformers 5.24 renamed the KV cache argument of every model's forward to `cache` and warns that
+    `past_key_values` goes in 5.40 (pyproject allows < 6): the project and its tests pass `cache=` (the drafters'
+    own forward still accepts `past_key_values` as a parameter; no call passes it)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    call = re.compile(r"past_key_values\s*=(?!=)")
+    offenders = [f"{path.relative_to(root)}:{number}: {line.strip()}"
+                 for folder in ("ebsd_env", "policies", "train", "eval", "scripts", "tests")
+                 for path in sorted((root / folder).rglob("*.py")) if path.name != "test_models.py"
+                 for number, line in enumerate(path.read_text().splitlines(), 1) if call.search(line)]
+    assert not offenders, "pass the KV cache as cache=...:\n" + "\n".join(offenders)
+
+
 def test_pair_from_local_folders(tmp_path):
     verifier = _save(tmp_path / "verifier", "abcdefgh ", 0)
     drafter = _save(tmp_path / "drafter", "abcdefgh ", 1)

@@ -134,7 +134,7 @@ def test_runner_takes_committed_positions_from_the_verifier_cache():
     ids = torch.randint(0, 40, (9,), generator=torch.Generator().manual_seed(1))
     cache = DynamicCache()
     with torch.inference_mode():
-        verifier(input_ids=ids[None, :7], past_key_values=cache, use_cache=True)
+        verifier(input_ids=ids[None, :7], cache=cache, use_cache=True)
     runner.forward(ids[:3])  # computed by the runner itself
     runner.load_cache(cache, 3, 7)  # the rest taken from the verifier, growing the cache on the way
     assert runner.length == 7 and runner.capacity >= 7

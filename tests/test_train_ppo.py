@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -50,9 +51,26 @@ def tb_tags(run_dir: Path) -> tuple[dict[str, list], set[str], set[str]]:
     return scalars, histograms, plugins
 
 
+def open_files_under(folder: Path) -> list[str]:
+    """Files under `folder` this process still holds open (Linux's /proc; elsewhere none can be seen)."""
+    fds = Path("/proc/self/fd")
+    if not fds.is_dir():
+        pytest.skip("needs /proc/self/fd")
+    held = []
+    for fd in fds.iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:  # the listing's own descriptor, closed by now
+            continue
+        if target.startswith(str(folder.resolve())):
+            held.append(target)
+    return held
+
+
 def test_smoke_run_logs_ebsd_scalars_and_model_loads_through_registry(tmp_path, prompt_file):
     config = tiny_config(tmp_path, prompt_file, save_model=str(tmp_path / "trained.zip"))
     run_dir = train(config)
+    assert open_files_under(run_dir) == []  # the progress CSV and TensorBoard writer are closed
 
     scalars, histograms, plugins = tb_tags(run_dir)
     for tag in ("ebsd/train/tokens_per_s", "ebsd/train/acceptance_rate", "ebsd/train/tau",
@@ -230,3 +248,55 @@ def test_committed_policy_binds_to_the_default_env_and_keeps_the_output_exact():
     with pytest.raises(ValueError, match="trained for another env: pair") as info:
         make_policy(f"ppo:{TRAINED / 'ppo_embedded.zip'}", env=default)
     assert "\n" not in str(info.value) and "int4" in str(info.value)
+
+
+def test_resume_restores_the_live_evaluation_history_and_baselines(tmp_path, monkeypatch):
+    """Replay training with a live evaluation, killed after its checkpoint at step 256 and resumed: the live
+    evaluations are those of an uninterrupted run (every 128 steps, none lost, none twice) and the live baselines
+    are the ones measured before the kill, not measured again."""
+    from ebsd_env.decoding.tiny import tiny_pair
+    from ebsd_env.replay.record import record
+    from ebsd_env.timing import cost_model
+
+    traces = tmp_path / "traces"
+    record(tiny_pair("noisy"), PROMPTS, traces, max_draft_len=8, max_new_tokens=24,
+           progress=False, calibrate_clock=False)
+    toy = cost_model.CostModel(draft_s=0.025, verify_points=((1, 0.1), (2, 0.105), (9, 0.14)), source="toy")
+    toy.save(traces / "cost_model.json")
+    # The live env's reward baseline: fixed, since a calibration on a busy machine may be refused (not tested here).
+    monkeypatch.setattr(cost_model, "calibrate", lambda *args, **kwargs: toy)
+    monkeypatch.setattr(cost_model, "_CACHE", {})  # and no other test is served this one from the memo
+    argv = ["--traces", str(traces), "--clock", "model", "--num-envs", "4", "--n-steps", "32", "--batch-size", "64",
+            "--n-epochs", "1", "--max-new-tokens", "24", "--max-draft-len", "8", "--runs-dir", str(tmp_path / "runs"),
+            "--no-progress-bar", "--eval-freq", "0", "--checkpoint-freq", "128", "--pair", "tiny-noisy",
+            "--live-eval-freq", "128", "--live-fixed-ks", "1", "2", "--total-timesteps", "512"]
+    original = train_callbacks.EpisodeMetricsCallback._on_rollout_end
+
+    def crash_after_step_384(self):
+        original(self)
+        if self.num_timesteps >= 384:
+            raise KeyboardInterrupt  # killed after the live evaluation at 384, before the checkpoint there
+
+    monkeypatch.setattr(train_callbacks.EpisodeMetricsCallback, "_on_rollout_end", crash_after_step_384)
+    assert main(argv) == 130
+    monkeypatch.setattr(train_callbacks.EpisodeMetricsCallback, "_on_rollout_end", original)
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert open_files_under(run_dir) == []  # interrupted: its progress CSV is closed all the same
+    assert json.loads((run_dir / "checkpoints" / "latest.json").read_text())["step"] == 256
+    killed = json.loads((run_dir / "live_eval.json").read_text())
+    assert [e["step"] for e in killed["evaluations"]] == [128, 256, 384]
+
+    baseline_runs = []
+    run_policy = train_callbacks.run_policy
+
+    def counting_run_policy(env, policy, *args, **kwargs):
+        if kwargs.get("progress") != "evaluation":
+            baseline_runs.append(policy.spec)
+        return run_policy(env, policy, *args, **kwargs)
+
+    monkeypatch.setattr(train_callbacks, "run_policy", counting_run_policy)
+    assert main(["ppo", "--resume", str(run_dir), "--no-progress-bar"]) == 0
+    resumed = json.loads((run_dir / "live_eval.json").read_text())
+    assert [e["step"] for e in resumed["evaluations"]] == [128, 256, 384, 512]
+    assert resumed["evaluations"][:2] == killed["evaluations"][:2]  # restored from the checkpoint, not re-run
+    assert baseline_runs == [] and resumed["baselines"] == killed["baselines"]

@@ -106,3 +106,44 @@ def test_parse_space():
     for bad in ("theta", "theta=1", "theta=2:1", "theta=a:b"):
         with pytest.raises(TuneError, match="bad --space"):
             parse_space((bad,))
+
+
+
+class Killed(BaseException):
+    """A kill mid-trial: like SIGKILL, optuna catches nothing of it, so nothing marks the trial finished."""
+
+
+def test_a_killed_study_resumes_with_the_interrupted_trial_failed_and_counts_complete_trials(tmp_path, prompt_file,
+                                                                                            monkeypatch):
+    from ebsd_env.timing.cost_model import CostModel
+    from train import tune as tune_module
+
+    costs = tmp_path / "costs.json"  # a fixed model clock: no calibration, which a busy machine can refuse
+    CostModel(draft_s=0.025, verify_points=((1, 0.1), (2, 0.105), (9, 0.14)), source="toy").save(costs)
+    config = tiny_tune(tmp_path, prompt_file, method="grid", budget=0, scope="overall", cost_model=str(costs))
+    evaluate, calls = tune_module.Evaluator.__call__, []
+
+    def killed_on_the_second_trial(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise Killed
+        return evaluate(self, *args, **kwargs)
+
+    monkeypatch.setattr(tune_module.Evaluator, "__call__", killed_on_the_second_trial)
+    with pytest.raises(Killed):
+        tune(config)
+    monkeypatch.undo()
+    (summary,) = optuna.get_all_study_summaries(f"sqlite:///{config.storage}")
+    name, storage = summary.study_name, f"sqlite:///{config.storage}"
+    assert [t.state for t in optuna.load_study(study_name=name, storage=storage).trials] == [
+        optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING]
+
+    best = tune(config)
+    trials = optuna.load_study(study_name=name, storage=storage).trials
+    assert trials[1].state == optuna.trial.TrialState.FAIL
+    assert not [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
+    complete = completed(config.storage, name)
+    # Every grid point exactly once among the complete trials, the interrupted one included; only they count.
+    assert sorted(t.user_attrs["spec"] for t in complete) == sorted(p["spec"] for p in grid_points(config))
+    assert best["overall"]["trials"] == 3
+    assert json.loads((tmp_path / "best.json").read_text())["best"]["overall"]["trials"] == 3

@@ -193,19 +193,21 @@ class CheckpointCallback(BaseCallback):
     """Saves a resumable checkpoint every `save_freq` steps, right after a PPO update.
 
     A checkpoint is a folder ``step_<n>/`` holding the model zip (weights and optimiser state), the
-    VecNormalize statistics (if used), the process RNG states and the evaluation callback's state. The
+    VecNormalize statistics (if used), the process RNG states and the evaluation callbacks' states (the periodic
+    evaluation's and the live one's: baselines, history, next evaluation step). The
     pointer file ``latest.json`` is replaced atomically only once the folder is complete, so an interruption
     at any moment leaves the previous checkpoint usable. The last `keep` checkpoints are kept.
     """
 
     def __init__(self, folder: str | Path, save_freq: int, eval_callback: SpeedupEvalCallback | None = None,
-                 prior_wall_s: float = 0.0, keep: int = 2):
+                 prior_wall_s: float = 0.0, keep: int = 2, live_callback: SpeedupEvalCallback | None = None):
         super().__init__()
         if save_freq < 1:
             raise ValueError(f"checkpoint frequency must be >= 1 step, got {save_freq}")
         self.folder = Path(folder)
         self.save_freq = int(save_freq)
         self.eval_callback = eval_callback
+        self.live_callback = live_callback
         self.keep = keep
         self.last_saved = None
         self.prior_wall_s = prior_wall_s  # training time of the run before this process (resumes)
@@ -243,7 +245,8 @@ class CheckpointCallback(BaseCallback):
         if vec_normalize is not None:
             vec_normalize.save(str(tmp / "vecnormalize.pkl"))
         state = {"num_timesteps": step, "rng": rng_state(), "wall_s": self.wall_s,
-                 "eval": self.eval_callback.state_dict() if self.eval_callback else None}
+                 "eval": self.eval_callback.state_dict() if self.eval_callback else None,
+                 "live": self.live_callback.state_dict() if self.live_callback else None}
         with open(tmp / "state.pkl", "wb") as f:
             pickle.dump(state, f)
         shutil.rmtree(target, ignore_errors=True)

@@ -283,10 +283,6 @@ def train(config: PPOConfig, argv: list[str] = ()) -> Path:
     fingerprint = env_fingerprint(training_env)
     write_json_atomic(run_dir / "fingerprint.json", fingerprint, sort_keys=True)
 
-    # One CSV per session (SB3 truncates an existing progress.csv); TensorBoard merges its event files itself.
-    formats = ["csv", "tensorboard"] + (["stdout"] if config.verbose else [])
-    start = 0 if checkpoint is None else load_checkpoint_state(checkpoint)["num_timesteps"]
-    logger = Logger(str(run_dir / "tb"), [make_output_format(f, str(run_dir / "tb"), f"_{start}") for f in formats])
     policy_kwargs = dict(net_arch=dict(pi=list(config.net_arch), vf=list(config.net_arch)))
     if checkpoint is None:
         model = PPO("MlpPolicy", venv, learning_rate=config.learning_rate, n_steps=config.n_steps,
@@ -304,7 +300,6 @@ def train(config: PPOConfig, argv: list[str] = ()) -> Path:
         # Fresh episodes after the resume, seeded by the step count so a resumed run is repeatable.
         venv.seed(config.seed + model.num_timesteps)
         print(f"[ebsd] resuming {run_dir.name} from step {model.num_timesteps}", flush=True)
-    model.set_logger(logger)
 
     callbacks = [EpisodeMetricsCallback(), HParamCallback(dataclasses.asdict(config))]
     eval_callback = None
@@ -318,23 +313,37 @@ def train(config: PPOConfig, argv: list[str] = ()) -> Path:
             eval_callback.load_state_dict(state["eval"])
         callbacks.append(eval_callback)
     live_freq = config.live_eval_freq if config.live_eval_freq is not None else max(config.total_timesteps // 4, 1)
+    live_callback = None
     if traces is not None and live_freq > 0:
-        callbacks.append(live_eval_callback(config, traces, fingerprint, live_freq, run_dir))
+        live_callback = live_eval_callback(config, traces, fingerprint, live_freq, run_dir)
+        if state is not None and state.get("live") is not None:  # older checkpoints did not keep it
+            # Its history and baselines (measured once per run, on the wall clock) come back with the model.
+            live_callback.load_state_dict(state["live"])
+        callbacks.append(live_callback)
     prior_wall_s = state["wall_s"] if state is not None else 0.0
-    checkpoints = CheckpointCallback(run_dir / "checkpoints", config.checkpoint_freq, eval_callback, prior_wall_s)
+    checkpoints = CheckpointCallback(run_dir / "checkpoints", config.checkpoint_freq, eval_callback, prior_wall_s,
+                                     live_callback=live_callback)
     callbacks.append(checkpoints)
     if config.progress_bar:
         callbacks.append(ProgressBarCallback())
 
+    # One CSV per session (SB3 truncates an existing progress.csv); TensorBoard merges its event files itself.
+    # Made last, so that a refusal above (a live evaluation on another pair) leaves no open file behind.
+    formats = ["csv", "tensorboard"] + (["stdout"] if config.verbose else [])
+    start = 0 if checkpoint is None else load_checkpoint_state(checkpoint)["num_timesteps"]
+    logger = Logger(str(run_dir / "tb"), [make_output_format(f, str(run_dir / "tb"), f"_{start}") for f in formats])
+    model.set_logger(logger)
     remaining = config.total_timesteps - model.num_timesteps
-    if remaining > 0:
-        try:
+    try:
+        if remaining > 0:
             model.learn(remaining, callback=CallbackList(callbacks), reset_num_timesteps=False,
                         tb_log_name=run_dir.name)
-        except KeyboardInterrupt:
-            # No checkpoint is written here: checkpoints are taken right after a PPO update, where weights,
-            # optimiser, step count and RNG agree; one taken mid-rollout would not resume to the same run.
-            raise Interrupted(run_dir, checkpoints.last_saved or None) from None
+    except KeyboardInterrupt:
+        # No checkpoint is written here: checkpoints are taken right after a PPO update, where weights,
+        # optimiser, step count and RNG agree; one taken mid-rollout would not resume to the same run.
+        raise Interrupted(run_dir, checkpoints.last_saved or None) from None
+    finally:
+        logger.close()  # the session's progress CSV and TensorBoard writer: flushed and closed, also on errors
     save_model(model, run_dir / "model.zip", fingerprint)
     _write_record(run_dir, config, model.num_timesteps, checkpoints.wall_s, eval_callback, fingerprint)
     if config.save_model:

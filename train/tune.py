@@ -357,7 +357,8 @@ def tune(config: TuneConfig) -> dict:
         keep = Path(config.storage).with_name(f"{Path(config.storage).stem}.{config.pair}.cost_model.json")
         evaluate = Evaluator(config, pair, prompts, resolve_cost_model(config.cost_model, pair, config.temperature,
                                                                        keep))
-    storage = f"sqlite:///{Path(config.storage).resolve()}"
+    # One storage object: the interrupted-trial repair below writes through the same connection the studies use.
+    storage = optuna.storages.RDBStorage(f"sqlite:///{Path(config.storage).resolve()}")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
     best = {}
@@ -369,7 +370,8 @@ def tune(config: TuneConfig) -> dict:
             sampler = optuna.samplers.TPESampler(seed=config.seed)
         study = optuna.create_study(study_name=name, storage=storage, direction="maximize", sampler=sampler,
                                     load_if_exists=True)
-        done = len([t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE])
+        retry_interrupted_trials(study, storage)
+        done = len(complete_trials(study))
         total = len(grid) if config.method == "grid" and config.budget == 0 else config.budget
         if config.method == "grid":
             total = min(total, len(grid))
@@ -405,7 +407,7 @@ def tune(config: TuneConfig) -> dict:
             print(f"[ebsd] study {name}: complete ({done} trials)", flush=True)
         trial = study.best_trial
         best[category] = {"spec": trial.user_attrs["spec"], "entropy": trial.user_attrs["entropy"],
-                          "value": trial.value, "trials": len(study.trials), "study": name,
+                          "value": trial.value, "trials": len(complete_trials(study)), "study": name,
                           **{k: trial.user_attrs[k] for k in ("tokens_per_s", "reward", "acceptance_rate",
                                                               "mean_accepted_tokens", "mean_draft_len",
                                                               "per_category", "oracle_dp_share")
@@ -414,6 +416,34 @@ def tune(config: TuneConfig) -> dict:
                                    "clock": config.clock, "pair": config.pair, "best": best,
                                    "fingerprint": tuned_fingerprint(evaluate, config, best)}, sort_keys=True)
     return best
+
+
+def complete_trials(study) -> list:
+    """The study's finished trials: those that count towards --budget and that best.json reports."""
+    import optuna
+
+    return study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+
+
+def retry_interrupted_trials(study, storage) -> list[int]:
+    """Mark the trials a killed `ebsd tune` left RUNNING as FAIL, each queued again with its parameters (a grid
+    trial with its grid point, which the grid sampler would otherwise count as visited) so that the resumed study
+    evaluates what the killed one did not finish; returns their numbers. One `ebsd tune` runs a study at a time
+    (the single-process backend): a RUNNING trial found at the start is one whose process is gone."""
+    import optuna
+
+    running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    study_id = storage.get_study_id_from_name(study.study_name)
+    for trial in running:
+        storage.set_trial_state_values(storage.get_trial_id_from_study_id_trial_number(study_id, trial.number),
+                                       optuna.trial.TrialState.FAIL)
+        study.add_trial(optuna.trial.create_trial(
+            state=optuna.trial.TrialState.WAITING, params=trial.params, distributions=trial.distributions,
+            system_attrs={**trial.system_attrs, "interrupted_trial": trial.number}))
+    if running:
+        print(f"[ebsd] study {study.study_name}: trial(s) {', '.join(str(t.number) for t in running)} were "
+              "interrupted: marked failed and queued again", flush=True)
+    return [trial.number for trial in running]
 
 
 def tuned_fingerprint(evaluator: Evaluator, config: TuneConfig, best: dict) -> dict:

@@ -183,9 +183,18 @@ class PackedLinear(nn.Module):
     def __init__(self, linear: nn.Linear):
         super().__init__()
         self.in_features, self.out_features = linear.in_features, linear.out_features
+        self.has_bias = linear.bias is not None  # oneDNN needs a bias: a missing one is packed as zeros
         bias = linear.bias if linear.bias is not None else torch.zeros(linear.out_features)
         self.register_buffer("weight", linear.weight.detach().to_mkldnn(), persistent=False)
         self.register_buffer("bias", bias.detach().float().to_mkldnn(), persistent=False)
+
+    def dense_state(self) -> dict[str, torch.Tensor]:
+        """The state the `nn.Linear` it replaces had (``weight``, and ``bias`` if it had one), as dense tensors:
+        what a weight hash reads, so that it describes the weights and not their layout."""
+        state = {"weight": self.weight.to_dense()}
+        if self.has_bias:
+            state["bias"] = self.bias.to_dense()
+        return state
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch._C._nn.mkldnn_linear(x.to_mkldnn(), self.weight, self.bias).to_dense()

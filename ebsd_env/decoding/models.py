@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import copy
 import importlib.util
-import shutil
-import tempfile
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -22,7 +20,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from ..errors import ModelLoadError
-from ..io import ebsd_cache_dir
+from ..io import ebsd_cache_dir, save_folder_atomic
 from .drafting import strategy_class
 from .hub import HubUnavailable, check_hub_model
 
@@ -108,15 +106,13 @@ def _embedded_verifier_folder() -> Path:
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder.parent))
-    model.save_pretrained(staging)
-    tokenizer.save_pretrained(staging)
-    try:
-        staging.rename(folder)
-    except OSError:  # another process cached it first: theirs is as good as ours
-        shutil.rmtree(staging, ignore_errors=True)
-    return folder
+
+    def save(staging: Path) -> None:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+
+    # Readable as the umask allows (0755 / 0644 under umask 022): a shared cache serves every user.
+    return save_folder_atomic(folder, save)
 
 
 def _resolve(spec: str) -> tuple[str, dict]:

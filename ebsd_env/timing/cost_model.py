@@ -211,14 +211,27 @@ class CostModel:
 _HASHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+def weight_state(model: torch.nn.Module) -> dict:
+    """`model.state_dict()` with the layout of kernel variants undone: a linear layer prepacked for oneDNN
+    (whose packed weights the state dict leaves out) gives back the dense ``weight`` / ``bias`` of the stock
+    layer under the stock names, so a model has the same state whichever kernels it runs."""
+    state = dict(model.state_dict())
+    for name, module in model.named_modules(remove_duplicate=False):  # shared modules under every name, as state_dict
+        dense = getattr(module, "dense_state", None)
+        if callable(dense):
+            state.update({f"{name}.{key}" if name else key: tensor for key, tensor in dense().items()})
+    return state
+
+
 def drafter_hash(pair: ModelPair) -> str:
-    """A short hash of the drafter's weights and buffers (its own and shared ones): traces and calibrations
-    from another drafter with the same name are told apart. Cached per loaded drafter."""
+    """A short hash of the drafter's weights and buffers (its own and shared ones), whatever kernel layout they
+    run in (`weight_state`): traces and calibrations from another drafter with the same name are told apart.
+    Cached per loaded drafter."""
     key = pair.drafter
     if key not in _HASHES:
         digest = hashlib.blake2b(digest_size=8)
         with torch.no_grad():
-            for name, tensor in sorted(pair.drafter.state_dict().items()):
+            for name, tensor in sorted(weight_state(pair.drafter).items()):
                 digest.update(name.encode())
                 if not isinstance(tensor, torch.Tensor):
                     digest.update(repr(tensor).encode())
