@@ -261,6 +261,22 @@ def _read_local(path: Path) -> list[dict]:
     raise PromptSourceError(f"{path}: unsupported file type; use one of {', '.join(LOCAL_SUFFIXES)}")
 
 
+def _read_local_or_explain(path: Path) -> list[dict]:
+    """`_read_local`, with a file that is not what its suffix says (binary, truncated, another format) refused
+    in one line naming the file, instead of a bare decode error that names none."""
+    try:
+        return _read_local(path)
+    except PromptSourceError:
+        raise
+    except UnicodeDecodeError as error:
+        raise PromptSourceError(f"{path}: not UTF-8 text (byte {error.start}): a .jsonl / .json / .csv prompt file "
+                                "is UTF-8 text; convert it or give another file") from None
+    except (ValueError, OSError, EOFError, csv.Error) as error:  # JSON, gzip, CSV and Parquet readers' errors
+        cause = " ".join(str(error).split())[:200] or type(error).__name__
+        raise PromptSourceError(f"{path}: cannot be read as a {path.suffix} prompt file ({cause}); fix the file or "
+                                "give another") from None
+
+
 def _parse_turns(value, where: str) -> list[str]:
     if isinstance(value, str):  # a CSV cell holding a JSON list
         try:
@@ -473,7 +489,7 @@ def load_prompts(source: str | None = None, categories: Sequence[str] | None = N
             if not path.is_file():
                 raise PromptSourceError(f"prompt file not found: {path} (check the path; --prompts takes a "
                                         f"file, 'builtin' or a benchmark name)")
-            rows = normalize_rows(_read_local(path), str(path))
+            rows = normalize_rows(_read_local_or_explain(path), str(path))
             origin = str(path)
         valid = list(dict.fromkeys(row["category"] for row in rows))
     rows = _select(rows, categories, limit_per_category, seed, valid, origin)

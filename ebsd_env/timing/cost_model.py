@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import statistics
 import threading
 import weakref
@@ -36,7 +35,7 @@ import torch
 from ..decoding.decoder import SpeculativeDecoder
 from ..decoding.kernels import cpu_model
 from ..decoding.models import ModelPair
-from ..io import write_json_atomic
+from ..io import read_json, write_json_atomic
 
 # Fed-token counts (k + 1) at which the verifier is timed: dense where drafts usually are, sparse beyond.
 DEFAULT_FED_POINTS = (1, 2, 3, 5, 9, 17)
@@ -122,13 +121,9 @@ class CostModel:
 
     @classmethod
     def load(cls, path: str | Path) -> CostModel:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"cost model file {str(path)!r} does not exist; write one with CostModel.save")
+        data = read_json(path, "cost model file", "write one with CostModel.save (a run's cost_model.json)")
         try:
-            return cls.from_dict(json.loads(path.read_text()))
-        except json.JSONDecodeError as error:
-            raise ValueError(f"cost model file {str(path)!r} is not valid JSON ({error}); rewrite it") from None
+            return cls.from_dict(data)
         except ValueError as error:
             raise ValueError(f"cost model file {str(path)!r}: {error}") from None
 
