@@ -471,15 +471,21 @@ def _evaluate(config: EvalConfig, pair, held_out: set[str] | None = None) -> Pat
         prompts = load_prompts(None, categories=config.categories, limit_per_category=limit, seed=config.seeds[0])
     out = Path(config.out) if config.out else default_out(config)
     created = not out.exists()
+    existed = set() if created else set(out.iterdir())
     out.mkdir(parents=True, exist_ok=True)
     try:
         return _run_in(out, config, pair, plan, probes, prompts)
     except BaseException:
         # A run refused before its first episode row (a calibration that fails, a policy that will not bind)
-        # leaves no folder behind, so the corrected rerun does not meet a stale run.json.
+        # leaves nothing behind (a folder it made, or run.json and the rest in one that was there), so the
+        # corrected rerun does not meet a stale run.json.
         episodes = out / "episodes.jsonl"
-        if created and not (episodes.is_file() and episodes.stat().st_size):
-            shutil.rmtree(out, ignore_errors=True)
+        if not (episodes.is_file() and episodes.stat().st_size):
+            for path in [out] if created else sorted(set(out.iterdir()) - existed):
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
         raise
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import tempfile
 from pathlib import Path
 
@@ -87,7 +88,8 @@ def refused(argv: list[str], capsys) -> str:
     status = ebsd(argv)
     err = capsys.readouterr().err
     assert status == 2, err
-    lines = [line for line in err.splitlines() if line.startswith(f"ebsd {argv[0]}:")]
+    lines = [line for line in err.splitlines()  # a progress bar's "ebsd eval:   0%|" is no error line
+             if line.startswith(f"ebsd {argv[0]}:") and not re.search(r"\d+%\|", line)]
     assert len(lines) == 1 and "Traceback" not in err, err
     return lines[0]
 
@@ -373,8 +375,7 @@ def test_tune_refuses_before_any_model(args, message, capsys, no_models, workdir
 
 DISTILL = [
     (["--batch-size", "0"], "--batch-size must be >= 1"),
-    (["--steps", "-1"], "--steps must be >= 1"),
-    (["--steps", "0"], "--steps must be >= 1"),
+    (["--steps", "-1"], "--steps must be >= 0"),  # 0 exports the starting weights (--init-from), as asked
     (["--gen-batch-size", "0"], "--gen-batch-size must be >= 1"),
     (["--prompts-per-category", "0"], "--prompts-per-category must be >= 1"),
     (["--max-new-tokens", "0"], "--max-new-tokens must be >= 1"),
@@ -700,3 +701,26 @@ def test_bench_env_without_traces_leaves_no_folder_in_the_temp_dir(copy_pair, ca
                  "--replay-seconds", "0.05", "--vector-envs", "4"]) == 0
     assert len(recorded) == 1 and recorded[0].parent == scratch  # it did record, into the temporary folder
     assert list(scratch.iterdir()) == []
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_an_eval_refused_before_its_first_episode_leaves_no_run_folder(existing, capsys, monkeypatch, workdir,
+                                                                       make_prompt_file, tmp_path):
+    """A refusal that only the env can make (here a calibration on a busy machine) comes after --out exists: a
+    folder this run made is removed again, so the corrected rerun does not meet a stale run.json; a folder the
+    user had made stays."""
+    import ebsd_env.envs.ebsd
+
+    def busy(*_, **__):
+        raise ValueError("calibration measured a non-monotone cost curve: the machine is too busy")
+
+    monkeypatch.setattr(ebsd_env.envs.ebsd, "make_clock", busy)
+    prompts = make_prompt_file(tmp_path, [{"id": "a", "category": "x", "prompt": "hello"}])
+    if existing:
+        (tmp_path / "run").mkdir()
+    before = workdir()
+    line = refused(["eval", "--tiny", "copy", "--prompts", prompts, "--policies", "fixed-k:k=2", "--out", "run",
+                    "--max-new-tokens", "4"], capsys)
+    assert "the machine is too busy" in line
+    assert workdir() == before
+    assert (tmp_path / "run").is_dir() is existing

@@ -190,7 +190,7 @@ def validate(config: DistillConfig) -> None:
     check_threads(config)
     if config.draft_steps < 1:
         raise ValueError(f"--draft-steps {config.draft_steps}: need at least 1 (1 trains the first draft token only)")
-    for flag, value in (("--steps", config.steps), ("--batch-size", config.batch_size),
+    for flag, value in (("--batch-size", config.batch_size),
                         ("--gen-batch-size", config.gen_batch_size), ("--prompts-per-category",
                                                                       config.prompts_per_category),
                         ("--max-new-tokens", config.max_new_tokens), ("--max-prompt-tokens", config.max_prompt_tokens),
@@ -199,7 +199,7 @@ def validate(config: DistillConfig) -> None:
                         ("--checkpoint-every", config.checkpoint_every)):
         if value < 1:
             raise ValueError(f"{flag} must be >= 1, got {value}")
-    for flag, value in (("--heldout-per-category", _heldout_per_category(config)),
+    for flag, value in (("--steps", config.steps), ("--heldout-per-category", _heldout_per_category(config)),
                         ("--sampled-per-prompt", config.sampled_per_prompt), ("--warmup-steps", config.warmup_steps),
                         ("--text-prompts-per-category", config.text_prompts_per_category)):
         if value < 0:
