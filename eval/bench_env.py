@@ -15,9 +15,10 @@ Resets (prompt prefill and the first draft) are timed apart and excluded from bo
 The first episode of each clock is a warm-up and is not counted.
 
 ``--backend replay`` (with or without ``live``) also drives `EBSD-Replay-v1` on greedy traces of the same prompts
-(``--traces``: a folder from `ebsd record`; recorded there first if it holds none) with the same fixed-k rule,
-through `gym.make` and unwrapped, and the numpy `ReplayVectorEnv` with ``--vector-envs`` episodes at once, and
-prints steps/s beside the live env's, the ratio, and the fixed-k rule's share of `oracle-dp` on the traces.
+(``--traces``: a folder from `ebsd record`; without it the prompts are recorded into a temporary folder,
+removed afterwards) with the same fixed-k rule, through `gym.make` and unwrapped, and the numpy `ReplayVectorEnv`
+with ``--vector-envs`` episodes at once, and prints steps/s beside the live env's, the ratio, and the fixed-k
+rule's share of `oracle-dp` on the traces.
 """
 
 from __future__ import annotations
