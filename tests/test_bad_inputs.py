@@ -73,6 +73,10 @@ def workdir(tmp_path, monkeypatch):
     (tmp_path / "list.json").write_text("[1, 2, 3]\n")
     (tmp_path / "nofields.json").write_text('{"source": "x"}\n')
     (tmp_path / "corrupt.zip").write_text("not a zip\n")
+    (tmp_path / "export").mkdir()  # a drafter export of an unknown architecture
+    (tmp_path / "export/config.json").write_text('{"architecture": "some-other-drafter", "num_layers": 1}\n')
+    (tmp_path / "corrupt").mkdir()
+    (tmp_path / "corrupt/config.json").write_text('{"architecture": ')
     scratch = tmp_path / "system-temp"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
@@ -403,6 +407,9 @@ DISTILL = [
     (["--sample-top-p", "1.5"], "--sample-top-p must be in (0, 1]"),
     (["--threads", "0"], "--threads must be >= 1"),
     (["--init-from", "emptydir"], "--init-from emptydir holds no exported drafter"),
+    (["--init-from", "export"], "--init-from export holds another architecture than --architecture feature"),
+    (["--init-from", "export", "--architecture", "layers"], "holds another architecture than --architecture layers"),
+    (["--init-from", "corrupt"], "--init-from: the drafter config 'corrupt/config.json' is not valid JSON"),
     (["--run-dir", "afile"], "--run-dir afile: that path is a file"),
     (["--export-to", "afile/drafter"], "passes through the file afile"),
     # The tiny suite has 5 prompts per category: holding out 5 leaves nothing to train on (the cause, named).

@@ -33,8 +33,10 @@ from tqdm.auto import tqdm
 
 from ebsd_env.cli.args import PromptArgs, ThreadArgs, check_threads
 from ebsd_env.decoding.drafters import DistilledDrafter, FeatureDrafter, load_distilled_drafter, save_drafter
+from ebsd_env.decoding.drafters.feature import FEATURE_ARCHITECTURE
+from ebsd_env.decoding.drafters.layers import LAYERS_ARCHITECTURE
 from ebsd_env.decoding.kernels import configure_threads
-from ebsd_env.io import write_json_atomic
+from ebsd_env.io import read_json, write_json_atomic
 
 from . import feature as distill_feature
 from .data import (
@@ -184,9 +186,18 @@ def validate(config: DistillConfig) -> None:
     """Every check that needs neither the verifier nor the prompts: refused before the run folder exists."""
     from ebsd_env.io import check_folder_path
 
-    if config.init_from is not None and not (config.init_from / "config.json").is_file():
-        raise FileNotFoundError(f"--init-from {config.init_from} holds no exported drafter (config.json): point it "
-                                "to the export/ folder of an earlier `ebsd distill` run")
+    if config.init_from is not None:
+        if not (config.init_from / "config.json").is_file():
+            raise FileNotFoundError(f"--init-from {config.init_from} holds no exported drafter (config.json): point "
+                                    "it to the export/ folder of an earlier `ebsd distill` run")
+        exported = read_json(config.init_from / "config.json", "--init-from: the drafter config",
+                             "point it to the export/ folder of an earlier `ebsd distill` run")
+        wanted = {"feature": FEATURE_ARCHITECTURE, "layers": LAYERS_ARCHITECTURE}[config.architecture]
+        if not isinstance(exported, dict) or exported.get("architecture") != wanted:
+            found = exported.get("architecture") if isinstance(exported, dict) else None
+            raise ValueError(f"--init-from {config.init_from} holds another architecture than --architecture "
+                             f"{config.architecture} ({found!r}, not {wanted!r}): give --architecture to match it, or "
+                             "another --init-from")
     check_threads(config)
     if config.draft_steps < 1:
         raise ValueError(f"--draft-steps {config.draft_steps}: need at least 1 (1 trains the first draft token only)")
