@@ -34,16 +34,37 @@ def ebsd_cache_dir() -> Path:
 
 def check_folder_path(path: str | Path, flag: str) -> Path:
     """Refuse, in one line and before any work, a folder that cannot be made because part of its path is a file
-    (``--out results.json/run``); `flag` names the argument in the message."""
+    (``--out results.json/run``) or because its nearest existing folder cannot be written; `flag` names the
+    argument in the message. Writing is tried (an empty folder made and removed at once): permission bits alone
+    do not tell, for root or on a read-only file system."""
     path = Path(path).expanduser()
-    for part in (path, *path.parents):
+    _check_makeable(path, path, flag)
+    return path
+
+
+def check_file_path(path: str | Path, flag: str) -> Path:
+    """`check_folder_path` for a file to be written: its folder can be made and written, and the path itself is
+    not a folder."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise ValueError(f"{flag} {path}: that path is a folder; give a file path")
+    _check_makeable(path.parent, path, flag)
+    return path
+
+
+def _check_makeable(folder: Path, named: Path, flag: str) -> None:
+    for part in (folder, *folder.parents):
         if part.exists():
             if not part.is_dir():
-                where = "is a file" if part == path else f"passes through the file {part}"
-                raise ValueError(f"{flag} {path}: that path {where}, so no folder can be made there; choose "
+                where = "is a file" if part == named else f"passes through the file {part}"
+                raise ValueError(f"{flag} {named}: that path {where}, so no folder can be made there; choose "
                                  "another path")
-            break
-    return path
+            try:
+                os.rmdir(tempfile.mkdtemp(dir=part, prefix=".ebsd-write-check-"))
+            except OSError as error:
+                raise ValueError(f"{flag} {named}: cannot write in {part} ({error.strerror}); choose a folder you "
+                                 "can write") from None
+            return
 
 
 def _umask_mode() -> int:
@@ -142,3 +163,17 @@ def to_json(data: Any, indent: int | None = 2, sort_keys: bool = False) -> str:
 def write_json_atomic(path: str | Path, data: Any, indent: int | None = 2, sort_keys: bool = False) -> Path:
     """`data` as strict JSON (`to_json`), written atomically (`write_atomic`)."""
     return write_atomic(path, to_json(data, indent=indent, sort_keys=sort_keys))
+
+
+def read_json(path: str | Path, what: str, fix: str) -> Any:
+    """The JSON in `path`, or one line naming the file, what it should hold (`what`) and `fix`: a missing,
+    binary or corrupt file otherwise fails with a bare decode error that names no file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {str(path)!r} does not exist; {fix}")
+    try:
+        return json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError(f"{what} {str(path)!r} is not text (not UTF-8): {fix}") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{what} {str(path)!r} is not valid JSON ({error}): {fix}") from None

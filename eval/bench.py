@@ -123,9 +123,26 @@ def _position_acceptance(draft_lengths: list[int], accepted_lengths: list[int], 
     return out
 
 
-def bench_decoder(config: BenchDecoderConfig) -> dict:
+def validate(config: BenchDecoderConfig) -> None:
+    """Every check that needs no model: bad input is refused before the drafters load."""
+    from ebsd_env.io import check_file_path
+    from ebsd_env.prompts import BUILTIN_CATEGORIES
+
+    check_model_args(config)
     if not config.ks or min(config.ks) < 1:
-        raise ValueError(f"ks must be a non-empty list of draft lengths >= 1, got {config.ks}")
+        raise ValueError(f"--ks must be a non-empty list of draft lengths >= 1, got {config.ks}")
+    if not 1 <= config.prompts <= len(BUILTIN_CATEGORIES):
+        raise ValueError(f"--prompts must be in [1, {len(BUILTIN_CATEGORIES)}] (one per category of the built-in "
+                         f"suite), got {config.prompts}")
+    for flag, value in (("--repeats", config.repeats), ("--max-new-tokens", config.max_new_tokens)):
+        if value < 1:
+            raise ValueError(f"{flag} must be >= 1, got {value}")
+    if config.out:
+        check_file_path(config.out, "--out")
+
+
+def bench_decoder(config: BenchDecoderConfig) -> dict:
+    validate(config)
     names = list(dict.fromkeys(config.drafters)) or [config.drafter]
     configure_threads(config.threads)
     machine = machine_state()
@@ -307,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return bench_env.main(argv[1:])
     config = tyro.cli(BenchDecoderConfig, args=argv[1:], prog="ebsd bench decoder", description=__doc__)
-    check_model_args(config)
+    validate(config)
     report = bench_decoder(config)
     print_report(report)
     if config.out:

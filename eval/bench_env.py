@@ -15,14 +15,15 @@ Resets (prompt prefill and the first draft) are timed apart and excluded from bo
 The first episode of each clock is a warm-up and is not counted.
 
 ``--backend replay`` (with or without ``live``) also drives `EBSD-Replay-v1` on greedy traces of the same prompts
-(``--traces``: a folder from `ebsd record`; recorded there first if it holds none) with the same fixed-k rule,
-through `gym.make` and unwrapped, and the numpy `ReplayVectorEnv` with ``--vector-envs`` episodes at once, and
-prints steps/s beside the live env's, the ratio, and the fixed-k rule's share of `oracle-dp` on the traces.
+(``--traces``: a folder from `ebsd record`; without it the prompts are recorded into a temporary folder,
+removed afterwards) with the same fixed-k rule, through `gym.make` and unwrapped, and the numpy `ReplayVectorEnv`
+with ``--vector-envs`` episodes at once, and prints steps/s beside the live env's, the ratio, and the fixed-k
+rule's share of `oracle-dp` on the traces.
 """
 
 from __future__ import annotations
 
-import json
+import math
 import sys
 import tempfile
 import time
@@ -39,7 +40,7 @@ import ebsd_env  # noqa: F401  (registers EBSD-v1)
 from ebsd_env.cli.args import ModelArgs, check_model_args
 from ebsd_env.decoding.kernels import configure_threads, machine_state, warn_if_busy
 from ebsd_env.decoding.models import cached_pair
-from ebsd_env.io import write_json_atomic
+from ebsd_env.io import to_json, write_json_atomic
 
 
 @dataclass
@@ -57,7 +58,8 @@ class BenchEnvConfig(ModelArgs):
     backend: list[Literal["live", "replay"]] = field(default_factory=lambda: ["live"])
     """`live` (the real decoder, per clock), `replay` (recorded traces, model clock), or both side by side."""
     traces: Path | None = None
-    """Trace folder for the replay backend (recorded there first when empty; default: a temporary folder)."""
+    """Trace folder for the replay backend: one `ebsd record --out` wrote for this pair (default: record the
+    prompts into a temporary folder, removed afterwards)."""
     vector_envs: int = 256
     """Sub-envs of the numpy vector replay env."""
     replay_seconds: float = 3.0
@@ -173,15 +175,51 @@ def oracle_shares(traces, specs: list[str], max_new_tokens: int, stop_mode: str 
     return shares
 
 
+def validate(config: BenchEnvConfig) -> None:
+    """Every check that needs no model: bad input is refused before the pair loads or anything is recorded."""
+    from ebsd_env.io import check_file_path
+    from ebsd_env.prompts import BUILTIN_CATEGORIES
+    from ebsd_env.timing.clock import CLOCK_KINDS
+
+    check_model_args(config)
+    if not config.backend:
+        raise ValueError("--backend needs live, replay or both")
+    unknown = [clock for clock in config.clocks if clock not in ("wall", "model")]
+    if "live" in config.backend and (not config.clocks or unknown):
+        raise ValueError(f"--clocks takes wall and/or model (of {', '.join(CLOCK_KINDS)}, the ones a live bench "
+                         f"times), got {' '.join(config.clocks) or 'none'}")
+    if not 1 <= config.prompts <= len(BUILTIN_CATEGORIES):
+        raise ValueError(f"--prompts must be in [1, {len(BUILTIN_CATEGORIES)}] (one per category of the built-in "
+                         f"suite), got {config.prompts}")
+    for flag, value in (("--k", config.k), ("--max-new-tokens", config.max_new_tokens),
+                        ("--vector-envs", config.vector_envs)):
+        if value < 1:
+            raise ValueError(f"{flag} must be >= 1, got {value}")
+    if not (math.isfinite(config.replay_seconds) and config.replay_seconds > 0):
+        raise ValueError(f"--replay-seconds must be a finite number > 0, got {config.replay_seconds}")
+    if config.traces is not None:
+        if "replay" not in config.backend:
+            raise ValueError("--traces feeds the replay backend: add --backend live replay (or --backend replay)")
+        if not config.traces.is_dir() or not any(config.traces.glob("shard-*.parquet")):
+            raise ValueError(f"--traces {config.traces}: no trace shards there; record them first with `ebsd record "
+                             f"--out {config.traces}` for this pair, or leave --traces out to record the bench's "
+                             "prompts into a temporary folder")
+    if config.out is not None:
+        check_file_path(config.out, "--out")
+
+
+def _fmt(value: float, spec: str) -> str:
+    """`value` in `spec`, or n/a where it is not a number (nothing measured: no steps, no live rate)."""
+    return format(value, spec) if value is not None and math.isfinite(value) else "n/a"
+
+
 def main(argv: list[str] | None = None) -> int:
     config = tyro.cli(BenchEnvConfig, args=sys.argv[1:] if argv is None else argv, description=__doc__,
                       prog="ebsd bench env")
-    check_model_args(config)
+    validate(config)
     configure_threads(config.threads)
     machine = machine_state()
     busy = warn_if_busy()
-    if not config.backend:
-        raise ValueError("--backend needs live, replay or both")
     pair = cached_pair(config.drafter, config.verifier, config.device, kernels=config.kernels)
     prompts = _prompts(config.prompts)
     rows = []
@@ -196,27 +234,29 @@ def main(argv: list[str] | None = None) -> int:
     if rows:
         print(f"{'clock':<8}" + "".join(f"{key:>24}" for key in keys))
         for row in rows:
-            print(f"{row['clock']:<8}" + "".join(f"{row[key]:>24.4g}" for key in keys))
+            print(f"{row['clock']:<8}" + "".join(f"{_fmt(row[key], '.4g'):>24}" for key in keys))
     replay_rows, shares = [], {}
     if "replay" in config.backend:
         from ebsd_env.replay import TraceSet
         from ebsd_env.replay.record import record
 
-        folder = config.traces or Path(tempfile.mkdtemp(prefix="ebsd-bench-traces-"))
-        if not list(folder.glob("shard-*.parquet")):
-            record(pair, prompts, folder, max_draft_len=16, max_new_tokens=config.max_new_tokens)
-        traces = TraceSet.load(folder, pair=pair)
+        with tempfile.TemporaryDirectory(prefix="ebsd-bench-traces-") as scratch:  # removed even on an error
+            folder = config.traces or Path(scratch)
+            if config.traces is None:
+                record(pair, prompts, folder, max_draft_len=16, max_new_tokens=config.max_new_tokens)
+            traces = TraceSet.load(folder, pair=pair)
         replay_rows = bench_replay(traces, config.k, config.max_new_tokens, config.vector_envs,
                                    config.replay_seconds)
         live_rate = max((r["steps_per_s"] for r in rows), default=float("nan"))
         print(f"\n{'backend':<26}{'steps':>12}{'steps/s':>14}{'x live':>10}")
         for row in [{"backend": f"live ({r['clock']})", **r} for r in rows] + replay_rows:
-            print(f"{row['backend']:<26}{row['steps']:>12}{row['steps_per_s']:>14.4g}"
-                  f"{row['steps_per_s'] / live_rate:>10.4g}")
+            print(f"{row['backend']:<26}{row['steps']:>12}{_fmt(row['steps_per_s'], '.4g'):>14}"
+                  f"{_fmt(row['steps_per_s'] / live_rate, '.4g'):>10}")
         shares = oracle_shares(traces, ["no-spec", f"fixed-k:k={config.k}", "fixed-k:k=2",
                                         "entropy-abs:theta=1.0"], config.max_new_tokens)
         print("share of oracle-dp (model clock, include mode): " +
-              ", ".join(f"{key} {value:.3f}" for key, value in shares.items() if key != "oracle-dp_tokens_per_s"))
+              ", ".join(f"{key} {_fmt(value, '.3f')}" for key, value in shares.items()
+                        if key != "oracle-dp_tokens_per_s"))
     result = {"pair": pair.describe(), "threads": torch.get_num_threads(), "config": {
         "k": config.k, "prompts": config.prompts, "max_new_tokens": config.max_new_tokens,
         "backend": list(config.backend)}, "clocks": rows, "replay": replay_rows, "oracle_dp_shares": shares,
@@ -226,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         print(busy)
     if config.out is not None:
         write_json_atomic(config.out, result)
-    print(json.dumps(result))
+    print(to_json(result, indent=None), end="")  # strict JSON: null, never NaN
     return 0
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -31,7 +32,7 @@ from tqdm.auto import tqdm
 from ebsd_env.cli.args import ModelArgs, load_pair_from_args
 from ebsd_env.envs.ebsd import DEFAULT_STOP_MODE
 from ebsd_env.envs.objective import OBJECTIVE
-from ebsd_env.io import write_atomic, write_json_atomic
+from ebsd_env.io import json_safe, write_atomic, write_json_atomic
 
 DEFAULT_POLICIES = (
     "no-spec",
@@ -238,7 +239,9 @@ def read_rows(path: Path) -> list[dict]:
 
 
 def append_row(handle, row: dict) -> None:
-    handle.write(json.dumps(row, allow_nan=True) + "\n")
+    """One row as a line of strict JSON (a NaN, e.g. the acceptance of an episode that drafted nothing, is
+    null: bare NaN breaks strict parsers), flushed and fsync'ed."""
+    handle.write(json.dumps(json_safe(row), allow_nan=False) + "\n")
     handle.flush()
     os.fsync(handle.fileno())
 
@@ -315,6 +318,8 @@ def validate(config: EvalConfig) -> None:
         raise ValueError(f"--max-new-tokens must be >= 1, got {config.max_new_tokens}")
     if not config.seeds:
         raise ValueError("--seeds needs at least one seed")
+    if min(config.seeds) < 0:
+        raise ValueError(f"--seeds must be >= 0 (they seed NumPy and Gymnasium), got {min(config.seeds)}")
     if not config.temperature:
         raise ValueError("--temperature needs at least one temperature")
     for temperature in config.temperature:
@@ -331,6 +336,17 @@ def validate(config: EvalConfig) -> None:
     if not 0 <= config.min_draft_len <= config.max_draft_len or config.max_draft_len < 1:
         raise ValueError(f"need 0 <= --min-draft-len <= --max-draft-len and --max-draft-len >= 1, got "
                          f"{config.min_draft_len} and {config.max_draft_len}")
+    if config.prompts == "builtin" and config.categories:
+        from ebsd_env.prompts import BUILTIN_CATEGORIES
+
+        unknown = [c for c in config.categories if c not in BUILTIN_CATEGORIES]
+        if unknown:
+            raise ValueError(f"--categories: {', '.join(unknown)} not in the built-in suite; valid: "
+                             f"{', '.join(BUILTIN_CATEGORIES)}")
+    if config.cost_model is not None:
+        from ebsd_env.timing.cost_model import CostModel
+
+        CostModel.load(config.cost_model)  # a missing or corrupt file, named, before any model is loaded
     if config.out:
         check_folder_path(config.out, "--out")
 
@@ -350,6 +366,10 @@ def check_policies(plan: Plan) -> dict:
             probes[variant.spec] = make_policy(variant.spec)
         except ValueError as error:
             raise ValueError(f"--policies: bad policy spec {variant.spec!r}: {error}") from error
+        if getattr(probes[variant.spec], "replay_only", False):
+            raise ValueError(f"--policies {variant.spec}: it plans on recorded traces (EBSD-Replay-v1) and `ebsd eval` "
+                             "decodes live; drop it here and compare with it on traces (`ebsd bench env --backend "
+                             "replay`, `ebsd tune --traces`)")
     return probes
 
 
@@ -366,8 +386,10 @@ def _run_identity(config: EvalConfig, pair) -> dict:
 def evaluate(config: EvalConfig, pair=None, held_out: set[str] | None = None) -> Path:
     """Run (or resume) the evaluation described by `config`; return the output folder. `held_out`: evaluate
     the built-in suite's prompts of these ids (default: the drafter's own held-out prompts, if it has any)."""
+    from ebsd_env.cli.args import check_threads
     from ebsd_env.decoding.kernels import configure_threads
 
+    check_threads(config)  # in the flag's own words, before torch is set
     previous = torch.get_num_threads()
     configure_threads(config.threads)
     try:
@@ -448,26 +470,51 @@ def drafters_markdown(comparison: dict) -> str:
 def _evaluate(config: EvalConfig, pair, held_out: set[str] | None = None) -> Path:
     import ebsd_env  # noqa: F401  (registers EBSD-v1)
     from ebsd_env.prompts import drafter_heldout_ids, heldout_prompts, load_prompts
-    from policies.registry import make_policy
-    from policies.rollout import run_episode
 
     validate(config)
     limit = config.limit_per_category if config.limit_per_category and config.limit_per_category > 0 else None
     plan = build_plan(config)
     probes = check_policies(plan)  # what each policy needs of its env
+    file_prompts = None
+    if config.prompts != "builtin":  # a file or a benchmark is read (or refused) before any model is loaded
+        file_prompts = load_prompts(config.prompts, categories=config.categories, limit_per_category=limit,
+                                    seed=config.seeds[0])
     if pair is None:
         pair = load_pair_from_args(config, pair=f"tiny-{config.tiny}" if config.tiny else None)
     if held_out is None:
         held_out = drafter_heldout_ids(pair)
-    if config.prompts == "builtin" and held_out:
+    if file_prompts is not None:
+        prompts = file_prompts
+    elif held_out:
         # A drafter trained by `ebsd distill` is evaluated on the suite prompts it never saw: its held-out ones.
         prompts = heldout_prompts(held_out, categories=config.categories, limit_per_category=limit)
         plan.notes.append(f"prompts: {len(prompts)} of the drafter's held-out prompts (never its training prompts)")
     else:
-        prompts = load_prompts(None if config.prompts == "builtin" else config.prompts,
-                               categories=config.categories, limit_per_category=limit, seed=config.seeds[0])
+        prompts = load_prompts(None, categories=config.categories, limit_per_category=limit, seed=config.seeds[0])
     out = Path(config.out) if config.out else default_out(config)
+    created = not out.exists()
+    existed = set() if created else set(out.iterdir())
     out.mkdir(parents=True, exist_ok=True)
+    try:
+        return _run_in(out, config, pair, plan, probes, prompts)
+    except BaseException:
+        # A run refused before its first episode row (a calibration that fails, a policy that will not bind)
+        # leaves nothing behind (a folder it made, or run.json and the rest in one that was there), so the
+        # corrected rerun does not meet a stale run.json.
+        episodes = out / "episodes.jsonl"
+        if not (episodes.is_file() and episodes.stat().st_size):
+            for path in [out] if created else sorted(set(out.iterdir()) - existed):
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+        raise
+
+
+def _run_in(out: Path, config: EvalConfig, pair, plan: Plan, probes: dict, prompts: list[dict]) -> Path:
+    from policies.registry import make_policy
+    from policies.rollout import run_episode
+
     identity = _run_identity(config, pair)
     identity_path = out / "run.json"
     if identity_path.exists():
@@ -554,7 +601,7 @@ def _evaluate(config: EvalConfig, pair, held_out: set[str] | None = None) -> Pat
                 "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             }
             append_row(handle, row)
-            rows.append(row)
+            rows.append(json_safe(row))  # as a resumed run reads it back: NaN as None
             bar.update(1)
 
     wanted = {row_key(v.label, p["id"], s, c.temperature, c.max_new_tokens) for c in plan.conditions

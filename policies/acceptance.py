@@ -16,7 +16,6 @@ conditioned on an earlier rejection). Fitted by Newton's method (IRLS) with an L
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import tyro
 
 from ebsd_env.cli.args import PairArgs, PromptArgs
 from ebsd_env.envs.observation import ObservationLayout
-from ebsd_env.io import write_json_atomic
+from ebsd_env.io import read_json, write_json_atomic
 
 
 @dataclass
@@ -61,7 +60,12 @@ class AcceptanceModel:
         if not path.is_file():
             raise ValueError(f"no acceptance model at {path}: fit one with policies.acceptance.fit(rollouts) and "
                              "save it with model.save(path)")
-        return cls(**json.loads(path.read_text()))
+        data = read_json(path, "acceptance model", "fit one again with `ebsd fit-acceptance --out`")
+        try:
+            return cls(**data)
+        except TypeError as error:
+            raise ValueError(f"acceptance model {str(path)!r} is not one `ebsd fit-acceptance` wrote ({error}): fit "
+                             "one again with `ebsd fit-acceptance --out`") from None
 
 
 def examples(rollouts: list[dict]) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -140,12 +144,46 @@ class FitConfig(PairArgs, PromptArgs):
     """L2 penalty of the logistic regression."""
 
 
+def validate(config: FitConfig) -> None:
+    """Every check that needs no model (the rollouts take minutes): refused before the pair loads."""
+    import math
+
+    from ebsd_env.cli.args import check_model_args
+    from ebsd_env.decoding.entropy import EntropyConfig
+    from ebsd_env.io import check_file_path
+
+    from .base import make_policy
+
+    check_model_args(config)
+    for flag, value in (("--seeds", config.seeds), ("--max-new-tokens", config.max_new_tokens),
+                        ("--max-draft-len", config.max_draft_len), ("--history", config.history)):
+        if value < 1:
+            raise ValueError(f"{flag} must be >= 1, got {value}")
+    if config.limit_per_category is not None and config.limit_per_category < 1:
+        raise ValueError(f"--limit-per-category must be >= 1 (or None for all), got {config.limit_per_category}")
+    if not (math.isfinite(config.l2) and config.l2 >= 0):
+        raise ValueError(f"--l2 must be a finite number >= 0 (the logistic regression's penalty), got {config.l2}")
+    if not (math.isfinite(config.temperature) and config.temperature >= 0):
+        raise ValueError(f"--temperature must be a finite number >= 0 (0 = greedy), got {config.temperature}")
+    try:
+        EntropyConfig(config.entropy)
+    except ValueError as error:
+        raise ValueError(f"--entropy: {error}") from None
+    try:
+        policy = make_policy(config.policy)
+    except ValueError as error:
+        raise ValueError(f"--policy {config.policy!r}: {error}") from None
+    if policy.spec == "no-spec" or (policy.name == "fixed-k" and policy.k == 0):
+        raise ValueError(f"--policy {config.policy!r} does not draft: log rollouts with a drafting policy")
+    check_file_path(config.out, "--out")
+
+
 def main(argv: list[str] | None = None) -> int:
     import gymnasium as gym
     from tqdm import tqdm
 
     import ebsd_env  # noqa: F401  (registers the env ids)
-    from ebsd_env.cli.args import check_model_args, load_pair_from_args
+    from ebsd_env.cli.args import load_pair_from_args
     from ebsd_env.decoding.kernels import configure_threads
     from ebsd_env.fingerprint import env_fingerprint
     from ebsd_env.prompts import load_prompts
@@ -154,11 +192,11 @@ def main(argv: list[str] | None = None) -> int:
     from .rollout import run_episode
 
     config = tyro.cli(FitConfig, args=argv, prog="ebsd fit-acceptance")
-    check_model_args(config)
+    validate(config)
     configure_threads(config.threads)
-    pair = load_pair_from_args(config, tiny_context=4096)  # a tiny pair is character-level: long prompts
-    prompts = load_prompts(config.prompt_source, categories=config.categories,
+    prompts = load_prompts(config.prompt_source, categories=config.categories,  # read (or refused) before the pair
                            limit_per_category=config.limit_per_category, seed=config.prompt_seed)
+    pair = load_pair_from_args(config, tiny_context=4096)  # a tiny pair is character-level: long prompts
     stop_mode = make_policy(config.policy).stop_mode  # the logging policy's own mode, if its source has one
     env = gym.make("EBSD-Deterministic-v1", pair=pair, prompts=prompts, max_new_tokens=config.max_new_tokens,
                    max_draft_len=config.max_draft_len, history=config.history, entropy=config.entropy,

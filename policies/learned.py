@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,9 @@ class PPOPolicy(Policy):
         if not self.path or not Path(self.path).is_file():
             raise ValueError(f"ppo: no model file at {self.path!r}; give the .zip written by PPO.save, "
                              "e.g. ppo:runs/EBSD-v1__ppo__0__1700000000/model.zip")
+        if not zipfile.is_zipfile(self.path):  # SB3 says only "wasn't a zip-file", without the fix
+            raise ValueError(f"ppo: {self.path!r} is not a model .zip (not a zip archive); give the .zip written by "
+                             "PPO.save or `ebsd train ppo` (model.zip, best_model.zip)")
         self.model = PPO.load(self.path, device="cpu")
         self.fingerprint = read_zip(self.path)
         if self.fingerprint is not None and not self.allow_mismatch:

@@ -247,6 +247,7 @@ class OracleDP(Policy):
     reads_entropy = False
     description = "PRIVILEGED, replay: the optimal plan for the trace under the env's clock (dynamic programming)"
     privileged = True
+    replay_only = True  # commands that decode live refuse it before any episode (`ebsd eval`)
 
     def check_binding(self):
         if self.env is None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ebsd_env.fingerprint import check_artifact_fingerprint, env_fingerprint, env_requirements
+from ebsd_env.io import read_json
 
 from .base import Param, Policy, common_stop_mode
 
@@ -35,8 +35,11 @@ class TunedPolicy(Policy):
         path = Path(self.path)
         if not path.is_file():
             raise ValueError(f"tuned: no file at {self.path!r}; give the best.json written by `ebsd tune --out`")
-        data = json.loads(path.read_text())
-        best = data.get("best") or {}
+        data = read_json(path, "tuned: the file", "give the best.json written by `ebsd tune --out`")
+        if not isinstance(data, dict) or not isinstance(data.get("best"), dict):
+            raise ValueError(f"tuned: {self.path} holds no `best` configurations; give the best.json written by "
+                             "`ebsd tune --out`")
+        best = data["best"]
         if self.scope == "overall" and "overall" not in best:
             raise ValueError(f"tuned: {self.path} has no overall study; tune with --scope overall or both, or use "
                              "scope=category")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import shutil
 import sys
 import time
@@ -82,7 +83,9 @@ class PPOConfig(PairArgs, PromptArgs):
     acceptance estimate on the prompt, the context length and the position in the output (with
     --cost-profiles, a policy sees many machines' costs and reads the one it is bound to)."""
     total_timesteps: int = 20_000
-    """Environment steps (drafted tokens) to train for, in total across resumes."""
+    """Environment steps (drafted tokens) to train for, in total across resumes. SB3 collects whole rollouts of
+    n_steps * num_envs steps, so the run ends at the first multiple of that at or above this number (20,000
+    with the defaults runs 20,480 = 20 rollouts of 256 * 4)."""
     num_envs: int = 4
     """Environments in the DummyVecEnv; they share the one loaded pair."""
     learning_rate: float = 3e-4
@@ -167,6 +170,74 @@ def validate(config: PPOConfig) -> None:
     if config.eval_freq < 0 or config.checkpoint_freq < 1:
         raise ValueError("--eval-freq must be >= 0 and --checkpoint-freq >= 1")
     check_cost_profiles(config.cost_profiles, config.traces, config.cost_model)
+    check_learning(config)
+    check_env_settings(config)
+    if config.cost_model is not None:
+        from ebsd_env.timing.cost_model import CostModel
+
+        CostModel.load(config.cost_model)  # a missing or corrupt file, named, before the run folder exists
+    if config.traces is not None:
+        if config.clock != "model":
+            raise ValueError("--traces replays recorded traces, which only the model clock can time: add --clock "
+                             "model")
+        if not Path(config.traces).is_dir() or not any(Path(config.traces).glob("shard-*.parquet")):
+            raise ValueError(f"--traces {config.traces}: no trace shards there; record them with `ebsd record --out "
+                             f"{config.traces}`")
+    if config.save_model is not None:
+        from ebsd_env.io import check_file_path
+
+        check_file_path(config.save_model, "--save-model")
+
+
+def check_learning(config: PPOConfig) -> None:
+    """PPO's own hyperparameters: values SB3 would take silently and train nonsense with (a discount above 1, a
+    layer of no units), or fail on deep inside the first update."""
+    if not 0 < config.gamma <= 1:
+        raise ValueError(f"--gamma must be in (0, 1] (1, the default, keeps the objective's order), got {config.gamma}")
+    if not 0 <= config.gae_lambda <= 1:
+        raise ValueError(f"--gae-lambda must be in [0, 1], got {config.gae_lambda}")
+    if not config.net_arch or min(config.net_arch) < 1:
+        sizes = " ".join(map(str, config.net_arch)) or "none"
+        raise ValueError(f"--net-arch takes hidden layer sizes >= 1 (e.g. 64 64), got {sizes}")
+    for flag, value in (("--learning-rate", config.learning_rate), ("--clip-range", config.clip_range)):
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{flag} must be a finite number > 0, got {value}")
+    for flag, value in (("--ent-coef", config.ent_coef), ("--vf-coef", config.vf_coef)):
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"{flag} must be a finite number >= 0, got {value}")
+    if config.n_epochs < 1:
+        raise ValueError(f"--n-epochs must be >= 1, got {config.n_epochs}")
+    if config.live_eval_freq is not None and config.live_eval_freq < 0:
+        raise ValueError(f"--live-eval-freq must be >= 0 (0: none), got {config.live_eval_freq}")
+    for flag, values in (("--fixed-ks", config.fixed_ks), ("--live-fixed-ks", config.live_fixed_ks)):
+        if any(k < 0 for k in values):
+            raise ValueError(f"{flag} takes draft lengths >= 0 (0: the verifier alone), got "
+                             f"{' '.join(map(str, values))}")
+
+
+def check_env_settings(config: PPOConfig) -> None:
+    """The env's settings, refused here rather than by the env after the run folder exists and the pair loaded."""
+    from ebsd_env.decoding.entropy import EntropyConfig
+
+    if config.env_id not in ("EBSD-v1", "EBSD-Deterministic-v1", "EBSD-Replay-v1"):
+        raise ValueError(f"--env-id {config.env_id!r} is not an EBSD env; valid: EBSD-v1, EBSD-Deterministic-v1, "
+                         "EBSD-Replay-v1")
+    for flag, value in (("--history", config.history), ("--max-new-tokens", config.max_new_tokens),
+                        ("--eval-prompts-per-category", config.eval_prompts_per_category),
+                        ("--live-eval-prompts-per-category", config.live_eval_prompts_per_category)):
+        if value < 1:
+            raise ValueError(f"{flag} must be >= 1, got {value}")
+    if config.prompts_per_category is not None and config.prompts_per_category < 1:
+        raise ValueError(f"--prompts-per-category must be >= 1 (or None for all), got {config.prompts_per_category}")
+    if not 0 <= config.min_draft_len <= config.max_draft_len or config.max_draft_len < 1:
+        raise ValueError(f"need 0 <= --min-draft-len <= --max-draft-len and --max-draft-len >= 1, got "
+                         f"{config.min_draft_len} and {config.max_draft_len}")
+    if not (math.isfinite(config.temperature) and config.temperature >= 0):
+        raise ValueError(f"--temperature must be a finite number >= 0 (0 = greedy), got {config.temperature}")
+    try:
+        EntropyConfig(config.entropy, config.entropy_param)
+    except ValueError as error:
+        raise ValueError(f"--entropy / --entropy-param: {error}") from None
 
 
 def env_kwargs(config: PPOConfig, pair, prompts: list[dict], cost_model) -> dict:
@@ -226,7 +297,18 @@ def _explicit(argv: list[str], name: str) -> bool:
 
 
 def train(config: PPOConfig, argv: list[str] = ()) -> Path:
-    """Train (or resume) a run; returns its folder."""
+    """Train (or resume) a run; returns its folder. A new run refused before its first PPO step (a pair that
+    will not load, prompts that will not read, a calibration that fails) leaves no run folder behind."""
+    fresh: dict = {}
+    try:
+        return _train(config, argv, fresh)
+    except Exception:
+        if fresh.get("run_dir") is not None and not fresh.get("learning"):
+            shutil.rmtree(fresh["run_dir"], ignore_errors=True)
+        raise
+
+
+def _train(config: PPOConfig, argv: list[str], fresh: dict) -> Path:
     import gymnasium as gym
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import CallbackList, ProgressBarCallback
@@ -261,6 +343,8 @@ def train(config: PPOConfig, argv: list[str] = ()) -> Path:
             config = dataclasses.replace(config, env_id="EBSD-Replay-v1")
         validate(config)
         run_dir = Path(config.runs_dir) / run_name(config)
+        # The outermost folder this run makes (--runs-dir too when new): what a refusal removes again.
+        fresh["run_dir"] = next(p for p in (*reversed(run_dir.parents), run_dir) if not p.exists())
         run_dir.mkdir(parents=True, exist_ok=False)
         write_json_atomic(run_dir / "config.json", dataclasses.asdict(config), sort_keys=True)
 
@@ -270,9 +354,9 @@ def train(config: PPOConfig, argv: list[str] = ()) -> Path:
         venv, eval_env, traces = replay_envs(config, run_dir)
         prompts = traces.rows()
     else:
-        pair = load_pair_from_args(config)
         prompts = load_prompt_rows(config.prompt_source, config.categories, config.prompts_per_category,
-                                   config.prompt_seed)
+                                   config.prompt_seed)  # read (or refused) before the pair loads
+        pair = load_pair_from_args(config)
         cost_model = resolve_cost_model(config.cost_model, pair, config.temperature, run_dir / "cost_model.json")
         kwargs = env_kwargs(config, pair, prompts, cost_model)
         venv = make_vec_env(config, kwargs)
@@ -334,6 +418,7 @@ def train(config: PPOConfig, argv: list[str] = ()) -> Path:
     logger = Logger(str(run_dir / "tb"), [make_output_format(f, str(run_dir / "tb"), f"_{start}") for f in formats])
     model.set_logger(logger)
     remaining = config.total_timesteps - model.num_timesteps
+    fresh["learning"] = True
     try:
         if remaining > 0:
             model.learn(remaining, callback=CallbackList(callbacks), reset_num_timesteps=False,

@@ -47,6 +47,7 @@ from .tune import (
     spec_of,
     tune,
     tuned_fingerprint,
+    validate,
 )
 
 BEST_KEYS = ("tokens_per_s", "reward", "acceptance_rate", "mean_accepted_tokens", "mean_draft_len", "per_category",
@@ -71,6 +72,7 @@ class RayTuneConfig(TuneConfig):
 def check(config: RayTuneConfig) -> dict:
     """Everything about a Ray sweep that can be refused before Ray starts or traces load; returns the space."""
     require_ray()
+    validate(config)
     if config.method != "bayes":
         raise TuneError("--backend ray runs the Bayesian study (`ebsd tune bayes`); the grid runs in-process")
     if not config.traces:

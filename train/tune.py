@@ -308,16 +308,49 @@ def _studies(config: TuneConfig, prompts: list[dict]) -> dict[str, list[int]]:
     return studies
 
 
+def validate(config: TuneConfig) -> None:
+    """What can be refused before a model, trace or study is loaded and before anything is written (both
+    backends): numbers out of range, paths that cannot be written, a cost model or trace folder that is not one."""
+    from ebsd_env.cli.args import check_model_args
+    from ebsd_env.io import check_file_path
+
+    check_model_args(config)
+    if config.budget < 0:
+        raise TuneError(f"--budget must be >= 0 trials, got {config.budget}")
+    for flag, value in (("--prompts-per-category", config.prompts_per_category),
+                        ("--max-new-tokens", config.max_new_tokens), ("--history", config.history),
+                        ("--env-max-draft-len", config.env_max_draft_len)):
+        if value < 1:
+            raise TuneError(f"{flag} must be >= 1, got {value}")
+    if config.prompt_pool is not None and config.prompt_pool < config.prompts_per_category:
+        raise TuneError(f"--prompt-pool ({config.prompt_pool}) must hold the --prompts-per-category "
+                        f"({config.prompts_per_category}) tuning prompts: raise it, or None for all")
+    if not (math.isfinite(config.temperature) and config.temperature >= 0):
+        raise TuneError(f"--temperature must be a finite number >= 0 (0 = greedy), got {config.temperature}")
+    if min(config.min_draft_len, default=0) < 0 or min(config.max_draft_len, default=1) < 1:
+        raise TuneError(f"grid draft bounds: --min-draft-len >= 0 and --max-draft-len >= 1, got "
+                        f"{list(config.min_draft_len)} and {list(config.max_draft_len)}")
+    if config.traces is not None:
+        if config.clock != "model":
+            raise TuneError("--traces replays recorded traces, which only the model clock can time: --clock model")
+        if not Path(config.traces).is_dir() or not any(Path(config.traces).glob("shard-*.parquet")):
+            raise TuneError(f"--traces {config.traces}: no trace shards there; record them with `ebsd record --out "
+                            f"{config.traces}`")
+    if config.cost_model is not None:
+        from ebsd_env.timing.cost_model import CostModel
+
+        CostModel.load(config.cost_model)  # a missing or corrupt file, named, before any work
+    check_file_path(config.storage, "--storage")
+    check_file_path(config.out, "--out")
+
+
 def tune(config: TuneConfig) -> dict:
     """Run (or resume) the studies; returns the best configuration per category."""
     import optuna
 
     from ebsd_env.decoding.kernels import configure_threads
 
-    if config.budget < 0:
-        raise TuneError(f"--budget must be >= 0 trials, got {config.budget}")
-    if config.prompts_per_category < 1:
-        raise TuneError(f"--prompts-per-category must be >= 1, got {config.prompts_per_category}")
+    validate(config)
     if config.method == "grid":
         grid = grid_points(config)
         for point in grid:
@@ -337,7 +370,6 @@ def tune(config: TuneConfig) -> dict:
     except ValueError as error:
         raise TuneError(str(error)) from None
     configure_threads(config.threads)
-    Path(config.storage).parent.mkdir(parents=True, exist_ok=True)
     if config.traces:
         from ebsd_env.replay import TraceSet
 
@@ -352,11 +384,12 @@ def tune(config: TuneConfig) -> dict:
 
             evaluate.cost_profiles = CostProfiles.load(config.cost_profiles)
     else:
-        pair = load_pair_from_args(config)
         prompts = load_prompt_rows(config.prompt_source, config.categories, config.prompt_pool, config.prompt_seed)
+        pair = load_pair_from_args(config)  # after the prompts: a bad prompt file is refused before the load
         keep = Path(config.storage).with_name(f"{Path(config.storage).stem}.{config.pair}.cost_model.json")
         evaluate = Evaluator(config, pair, prompts, resolve_cost_model(config.cost_model, pair, config.temperature,
                                                                        keep))
+    Path(config.storage).parent.mkdir(parents=True, exist_ok=True)  # after the loads: a refused run writes nothing
     # One storage object: the interrupted-trial repair below writes through the same connection the studies use.
     storage = optuna.storages.RDBStorage(f"sqlite:///{Path(config.storage).resolve()}")
     optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -57,19 +57,10 @@ class PromptArgs:
 
 
 def check_device(device: str) -> None:
-    """Refuse a device this machine cannot use, in one line that names the fix, before any model is loaded
-    (torch itself fails much later, inside the model move, with an AssertionError and a traceback)."""
-    import torch
+    """Refuse a device this machine cannot use, in one line that names the fix, before any model is loaded."""
+    from ..errors import check_device as check
 
-    try:
-        kind = torch.device(device).type
-    except RuntimeError as error:
-        raise ValueError(f"--device {device!r} is not a torch device ({error}); use cpu, cuda, cuda:N or mps") from None
-    if kind == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {device}: this machine or torch build has no CUDA device "
-                         "(torch.cuda.is_available() is False); use --device cpu, or install a CUDA build of torch")
-    if kind == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"--device {device}: no Apple MPS device here; use --device cpu")
+    check(device, "--device")
 
 
 def check_threads(args: ThreadArgs) -> None:

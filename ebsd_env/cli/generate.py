@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 
@@ -10,6 +9,7 @@ import tyro
 
 from ..decoding.decoder import SpeculativeDecoder, fixed_k
 from ..decoding.models import load_pair
+from ..io import to_json
 from .args import ModelArgs, check_model_args
 
 
@@ -27,6 +27,11 @@ class GenerateConfig(ModelArgs):
     """Nucleus sampling for temperature > 0: both models' distributions keep their smallest top-p set (1 = off)."""
     seed: int = 0
     """Sampler seed."""
+
+
+def number(value: float, spec: str) -> str:
+    """`value` in `spec`, or n/a where it is not a number (an acceptance rate with nothing drafted)."""
+    return format(value, spec) if math.isfinite(value) else "n/a"
 
 
 def validate(config: GenerateConfig) -> None:
@@ -66,10 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = {"verifier alone": baseline.stats, f"speculative k={config.k}": result.stats}
     print(f"{'':<18}" + "".join(f"{key:>22}" for key in keys))
     for name, stats in rows.items():
-        print(f"{name:<18}" + "".join(f"{stats[key]:>22.3f}" for key in keys))
+        print(f"{name:<18}" + "".join(f"{number(stats[key], '.3f'):>22}" for key in keys))
     print(f"\nspeedup (tokens/s) over the verifier alone: "
-          f"{result.stats['tokens_per_s'] / baseline.stats['tokens_per_s']:.2f}x")
+          f"{number(result.stats['tokens_per_s'] / baseline.stats['tokens_per_s'], '.2f')}x")
     if config.temperature == 0:
         print(f"greedy output identical to the verifier's own: {result.token_ids == baseline.token_ids}")
-    print(json.dumps({"speculative": {k: result.stats[k] for k in keys}}))
+    print(to_json({"speculative": {k: result.stats[k] for k in keys}}, indent=None), end="")  # strict: null, not NaN
     return 0

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-from ..errors import ModelLoadError
+from ..errors import ModelLoadError, check_device
 from ..io import ebsd_cache_dir, save_folder_atomic
 from .drafting import strategy_class
 from .hub import HubUnavailable, check_hub_model
@@ -123,6 +123,11 @@ def _resolve(spec: str) -> tuple[str, dict]:
     if path.suffix == ".gguf":
         if not path.is_file():
             raise ModelLoadError(f"GGUF file {spec!r} does not exist")
+        with open(path, "rb") as handle:  # read the magic: an empty or foreign file fails deep in the reader
+            magic = handle.read(4)
+        if magic != b"GGUF":
+            what = "is empty (0 bytes)" if not magic else f"is not a GGUF file (it starts with {magic!r}, not b'GGUF')"
+            raise ModelLoadError(f"GGUF file {spec!r} {what}: download or convert the model again")
         return str(path.parent), {"gguf_file": path.name}
     if path.is_dir():
         if not (path / "config.json").is_file():
@@ -307,6 +312,8 @@ def load_pair(drafter: str | None = None, verifier: str | None = None, device: s
         fast_kernels: deprecated alias of `kernels` (True: ``"onednn"``, False: ``"plain"``).
     """
     kernels = _kernels_from_alias(kernels, fast_kernels)
+    if device_map is None:  # a device this machine lacks: one line now, not torch's traceback inside the load
+        check_device(device)
     verifier_name = verifier or EMBEDDED_VERIFIER
     drafter_name = drafter or default_drafter(device, dtype, device_map)
     # What the device rules out is refused before any model is loaded.
@@ -347,6 +354,7 @@ def cached_pair(drafter: str | None = None, verifier: str | None = None, device:
                 fast_kernels: bool | None = None) -> ModelPair:
     """`load_pair` memoised per process, so environments and vectorised copies share one loaded pair."""
     kernels = _kernels_from_alias(kernels, fast_kernels)
+    check_device(device)
     key = (drafter or default_drafter(device, dtype), verifier or EMBEDDED_VERIFIER, str(device), str(dtype), kernels)
     with _PAIR_CACHE_LOCK:
         if key not in _PAIR_CACHE:

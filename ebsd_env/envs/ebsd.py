@@ -225,6 +225,13 @@ class EBSDEnv(gym.Env):
             raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
         if reward_scale is not None and not reward_scale > 0:
             raise ValueError(f"reward_scale must be > 0 tokens, got {reward_scale}")
+        if pair is not None and not isinstance(pair, ModelPair):
+            raise TypeError(f"pair= takes a loaded ModelPair (load_pair(...), cached_pair(...) or tiny_pair(...)), got "
+                            f"{type(pair).__name__} {pair!r:.60}; to name models give drafter= / verifier= instead")
+        if not (np.isfinite(temperature) and temperature >= 0):
+            raise ValueError(f"temperature must be a finite number >= 0 (0 = greedy), got {temperature}")
+        if not 0 < top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {top_p}")
         entropy_config = EntropyConfig(entropy, entropy_param, entropy_temperature)
         if decoder is not None:  # a decoder given (a replay or a custom one): it carries its own pair, if any
             if drafter is not None or verifier is not None:

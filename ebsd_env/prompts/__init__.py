@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from .builtin import BUILTIN, BUILTIN_CATEGORIES
-from .files import HF_DATASETS, LOCAL_SUFFIXES, HFDataset, load_hf, read_local
+from .files import HF_DATASETS, LOCAL_SUFFIXES, HFDataset, load_hf, read_local_or_explain
 from .schema import (
     MAX_TEXT_CHARS,
     PromptSourceError,
@@ -79,7 +79,7 @@ def load_prompts(source: str | None = None, categories: Sequence[str] | None = N
             if not path.is_file():
                 raise PromptSourceError(f"prompt file not found: {path} (check the path; --prompts takes a "
                                         f"file, 'builtin' or a benchmark name)")
-            rows = normalize_rows(read_local(path), str(path))
+            rows = normalize_rows(read_local_or_explain(path), str(path))
             origin = str(path)
         valid = list(dict.fromkeys(row["category"] for row in rows))
     rows = select(rows, categories, limit_per_category, seed, valid, origin)

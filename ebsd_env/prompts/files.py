@@ -49,6 +49,22 @@ def read_local(path: Path) -> list[dict]:
     raise PromptSourceError(f"{path}: unsupported file type; use one of {', '.join(LOCAL_SUFFIXES)}")
 
 
+def read_local_or_explain(path: Path) -> list[dict]:
+    """`read_local`, with a file that is not what its suffix says (binary, truncated, another format) refused
+    in one line naming the file, instead of a bare decode error that names none."""
+    try:
+        return read_local(path)
+    except PromptSourceError:
+        raise
+    except UnicodeDecodeError as error:
+        raise PromptSourceError(f"{path}: not UTF-8 text (byte {error.start}): a .jsonl / .json / .csv prompt file "
+                                "is UTF-8 text; convert it or give another file") from None
+    except (ValueError, OSError, EOFError, csv.Error) as error:  # JSON, gzip, CSV and Parquet readers' errors
+        cause = " ".join(str(error).split())[:200] or type(error).__name__
+        raise PromptSourceError(f"{path}: cannot be read as a {path.suffix} prompt file ({cause}); fix the file or "
+                                "give another") from None
+
+
 @dataclass(frozen=True)
 class HFDataset:
     """How to fetch one benchmark from the Hugging Face hub and map its rows onto the common schema."""

@@ -267,16 +267,49 @@ class RecordConfig:
     """With --ray: GPUs per shard task (default: 1 with a CUDA --device, else 0)."""
 
 
-def main(argv: list[str] | None = None) -> int:
-    config = tyro.cli(RecordConfig, args=sys.argv[1:] if argv is None else argv, description=__doc__,
-                      prog="ebsd record")
+# Drafters `--batched` cannot record (`batched.record_trace_batched` needs a feature drafter or a Hugging Face
+# causal LM): refused by name before the pair is loaded.
+NOT_BATCHED = ("int4", "int8", "ngram")
+
+
+def validate(config: RecordConfig) -> EntropyConfig:
+    """Everything that can be refused before prompts or models are loaded or --out is made (bad input then
+    costs nothing and leaves nothing behind); returns the entropy settings."""
+    from ..cli.args import check_device, check_threads
+    from ..decoding.models import default_drafter
+    from ..io import check_folder_path
+
     if not 0 < config.clock_tolerance < 1 or config.validation_rounds < 1:
         raise ValueError(f"--clock-tolerance must lie in (0, 1) and --validation-rounds be >= 1, got "
                          f"{config.clock_tolerance} and {config.validation_rounds}")
     if config.temperature != 0:
         raise ValueError(f"sampling (temperature={config.temperature}) cannot be replayed exactly: the output "
                          "depends on the policy's draws; record with --temperature 0")
-    entropy = EntropyConfig(config.entropy, config.entropy_param, config.entropy_temperature)
+    for flag, value in (("--max-new-tokens", config.max_new_tokens), ("--max-draft-len", config.max_draft_len),
+                        ("--shard-size", config.shard_size)):
+        if value < 1:
+            raise ValueError(f"{flag} must be >= 1, got {value}")
+    if config.limit_per_category is not None and config.limit_per_category < 1:
+        raise ValueError(f"--limit-per-category must be >= 1 (or left out for all prompts), got "
+                         f"{config.limit_per_category}")
+    check_device(config.device)
+    check_threads(config)
+    try:
+        entropy = EntropyConfig(config.entropy, config.entropy_param, config.entropy_temperature)
+    except ValueError as error:
+        raise ValueError(f"--entropy / --entropy-param / --entropy-temperature: {error}") from None
+    drafter = config.drafter or default_drafter(config.device)
+    if config.batched and drafter in NOT_BATCHED:
+        raise ValueError(f"--batched records feature drafters and Hugging Face causal LMs, not the {drafter} drafter: "
+                         "record without --batched, or pick another --drafter (e.g. feature)")
+    check_folder_path(config.out, "--out")
+    return entropy
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = tyro.cli(RecordConfig, args=sys.argv[1:] if argv is None else argv, description=__doc__,
+                      prog="ebsd record")
+    entropy = validate(config)
     ray = None
     if config.ray:
         from .ray_record import ray_options

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..decoding.decoder import TOP_LOGPROBS, DraftStep
-from ..io import save_atomic
+from ..io import read_json, save_atomic
 
 TRACE_FORMAT = 2  # 2: adds the top log-probabilities (format 1 traces must be recorded again)
 META_KEY = b"ebsd_trace"
@@ -246,7 +246,9 @@ class TraceSet:
         cost_model = None
         folder = paths[0].parent
         if (folder / "cost_model.json").is_file():
-            cost_model = json.loads((folder / "cost_model.json").read_text())
+            cost_model = read_json(folder / "cost_model.json", "the traces' model-clock calibration",
+                                   "record the traces again with `ebsd record`, or delete that file and pass a "
+                                   "cost model (--cost-model)")
         return cls(traces, first["fingerprint"], first["settings"], cost_model, source=str(source))
 
     def flat(self) -> dict:

@@ -22,7 +22,6 @@ JSON file when runs on different machines or days must share one clock.
 from __future__ import annotations
 
 import hashlib
-import json
 import weakref
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,7 +31,7 @@ import torch
 
 from ..decoding.kernels import cpu_model
 from ..decoding.models import ModelPair
-from ..io import write_json_atomic
+from ..io import read_json, write_json_atomic
 
 
 @dataclass(frozen=True)
@@ -196,13 +195,9 @@ class CostModel:
 
     @classmethod
     def load(cls, path: str | Path) -> CostModel:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"cost model file {str(path)!r} does not exist; write one with CostModel.save")
+        data = read_json(path, "cost model file", "write one with CostModel.save (a run's cost_model.json)")
         try:
-            return cls.from_dict(json.loads(path.read_text()))
-        except json.JSONDecodeError as error:
-            raise ValueError(f"cost model file {str(path)!r} is not valid JSON ({error}); rewrite it") from None
+            return cls.from_dict(data)
         except ValueError as error:
             raise ValueError(f"cost model file {str(path)!r}: {error}") from None
 

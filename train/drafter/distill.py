@@ -33,8 +33,10 @@ from tqdm.auto import tqdm
 
 from ebsd_env.cli.args import PromptArgs, ThreadArgs, check_threads
 from ebsd_env.decoding.drafters import DistilledDrafter, FeatureDrafter, load_distilled_drafter, save_drafter
+from ebsd_env.decoding.drafters.feature import FEATURE_ARCHITECTURE
+from ebsd_env.decoding.drafters.layers import LAYERS_ARCHITECTURE
 from ebsd_env.decoding.kernels import configure_threads
-from ebsd_env.io import write_json_atomic
+from ebsd_env.io import read_json, write_json_atomic
 
 from . import feature as distill_feature
 from .data import (
@@ -76,8 +78,9 @@ class DistillConfig(ThreadArgs, PromptArgs):
     """Run folder; an existing one is resumed. Default: runs/distill/{env}__{exp}__{seed}__{time}."""
     prompts_per_category: int = 60
     """Prompts taken from every category of the suite (held-out ones included)."""
-    heldout_per_category: int = 5
-    """Prompts per category kept out of training, for the held-out agreement."""
+    heldout_per_category: int | None = None
+    """Prompts per category kept out of training, for the held-out agreement (default: 5, or 1 with --tiny,
+    whose suite has 5 prompts per category)."""
     sampled_per_prompt: int = 1
     """Sampled continuations per training prompt, besides the greedy one."""
     sample_temperature: float = 0.8
@@ -149,19 +152,95 @@ def _prompt_seed(config: DistillConfig) -> int:
     return config.seed if config.prompt_seed is None else config.prompt_seed
 
 
+def _heldout_per_category(config: DistillConfig) -> int:
+    if config.heldout_per_category is not None:
+        return config.heldout_per_category
+    return 1 if config.tiny else 5
+
+
+def _load_prompts(config: DistillConfig) -> list[dict]:
+    if config.tiny:
+        known = {row["category"] for row in TINY_PROMPTS}
+        unknown = [c for c in config.categories or () if c not in known]
+        if unknown:
+            raise ValueError(f"--categories: {', '.join(unknown)} not in the --tiny suite; valid: "
+                             f"{', '.join(sorted(known))}")
+        return [row for row in TINY_PROMPTS if not config.categories or row["category"] in config.categories]
+    return load_training_prompts(config.prompt_source, config.prompts_per_category, _prompt_seed(config),
+                                 config.categories)
+
+
 def _load_verifier(config: DistillConfig):
     if config.tiny:
         from ebsd_env.decoding.tiny import tiny_pair
 
         pair = tiny_pair("copy", seed=config.seed)
-        prompts = [row for row in TINY_PROMPTS if not config.categories or row["category"] in config.categories]
-        return pair.verifier, pair.tokenizer, pair.eos_token_ids, prompts
+        return pair.verifier, pair.tokenizer, pair.eos_token_ids
     from ebsd_env.decoding.models import cached_pair
 
     pair = cached_pair("self", kernels="plain")  # only the verifier, with plain weights the drafter copies
-    prompts = load_training_prompts(config.prompt_source, config.prompts_per_category, _prompt_seed(config),
-                                    config.categories)
-    return pair.verifier, pair.tokenizer, pair.eos_token_ids, prompts
+    return pair.verifier, pair.tokenizer, pair.eos_token_ids
+
+
+def validate(config: DistillConfig) -> None:
+    """Every check that needs neither the verifier nor the prompts: refused before the run folder exists."""
+    from ebsd_env.io import check_folder_path
+
+    if config.init_from is not None:
+        if not (config.init_from / "config.json").is_file():
+            raise FileNotFoundError(f"--init-from {config.init_from} holds no exported drafter (config.json): point "
+                                    "it to the export/ folder of an earlier `ebsd distill` run")
+        exported = read_json(config.init_from / "config.json", "--init-from: the drafter config",
+                             "point it to the export/ folder of an earlier `ebsd distill` run")
+        wanted = {"feature": FEATURE_ARCHITECTURE, "layers": LAYERS_ARCHITECTURE}[config.architecture]
+        if not isinstance(exported, dict) or exported.get("architecture") != wanted:
+            found = exported.get("architecture") if isinstance(exported, dict) else None
+            raise ValueError(f"--init-from {config.init_from} holds another architecture than --architecture "
+                             f"{config.architecture} ({found!r}, not {wanted!r}): give --architecture to match it, or "
+                             "another --init-from")
+    check_threads(config)
+    if config.draft_steps < 1:
+        raise ValueError(f"--draft-steps {config.draft_steps}: need at least 1 (1 trains the first draft token only)")
+    for flag, value in (("--batch-size", config.batch_size),
+                        ("--gen-batch-size", config.gen_batch_size), ("--prompts-per-category",
+                                                                      config.prompts_per_category),
+                        ("--max-new-tokens", config.max_new_tokens), ("--max-prompt-tokens", config.max_prompt_tokens),
+                        ("--top-k", config.top_k), ("--num-layers", config.num_layers), ("--max-len", config.max_len),
+                        ("--head-size", config.head_size), ("--eval-every", config.eval_every),
+                        ("--checkpoint-every", config.checkpoint_every)):
+        if value < 1:
+            raise ValueError(f"{flag} must be >= 1, got {value}")
+    for flag, value in (("--steps", config.steps), ("--heldout-per-category", _heldout_per_category(config)),
+                        ("--sampled-per-prompt", config.sampled_per_prompt), ("--warmup-steps", config.warmup_steps),
+                        ("--text-prompts-per-category", config.text_prompts_per_category)):
+        if value < 0:
+            raise ValueError(f"{flag} must be >= 0, got {value}")
+    for flag, value, low in (("--lr", config.lr, 0.0), ("--sample-temperature", config.sample_temperature, 0.0),
+                             ("--data-minutes", config.data_minutes, 0.0),
+                             ("--train-minutes", config.train_minutes, 0.0)):
+        if value is not None and not (math.isfinite(value) and value > low):
+            raise ValueError(f"{flag} must be a finite number > 0, got {value}")
+    for flag, value in (("--weight-decay", config.weight_decay), ("--feature-weight", config.feature_weight),
+                        ("--later-step-weight", config.later_step_weight)):
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"{flag} must be a finite number >= 0, got {value}")
+    if not 0 < config.sample_top_p <= 1:
+        raise ValueError(f"--sample-top-p must be in (0, 1], got {config.sample_top_p}")
+    if config.run_dir is not None:
+        check_folder_path(config.run_dir, "--run-dir")
+    if config.export_to is not None:
+        check_folder_path(config.export_to, "--export-to")
+
+
+def check_split(config: DistillConfig, train_rows: list[dict], heldout_rows: list[dict]) -> None:
+    """Refuse a held-out split that leaves a category nothing to train on (the data stage would then end in
+    "no training data" after the verifier had loaded and the held-out data been generated)."""
+    trained = {row.get("category", "other") for row in train_rows}
+    starved = sorted({row.get("category", "other") for row in heldout_rows} - trained)
+    if starved:
+        per = _heldout_per_category(config)
+        raise ValueError(f"--heldout-per-category {per} holds out every prompt of {', '.join(starved)}, leaving "
+                         "none to train on: lower --heldout-per-category or raise --prompts-per-category")
 
 
 def _batch(records: list[dict], to_head: torch.Tensor):
@@ -227,21 +306,18 @@ def _lr_factor(step: int, config: DistillConfig) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     config = tyro.cli(DistillConfig, args=argv, description=__doc__, prog="ebsd distill")
-    if config.init_from is not None and not (config.init_from / "config.json").is_file():
-        raise FileNotFoundError(f"--init-from {config.init_from} holds no exported drafter (config.json): point it "
-                                "to the export/ folder of an earlier `ebsd distill` run")
-    check_threads(config)
-    if config.draft_steps < 1:
-        raise ValueError(f"--draft-steps {config.draft_steps}: need at least 1 (1 trains the first draft token only)")
+    validate(config)
     configure_threads(config.threads)
+    prompts = _load_prompts(config)
+    train_rows, heldout_rows = split_prompts(prompts, _heldout_per_category(config), _prompt_seed(config))
+    check_split(config, train_rows, heldout_rows)
     run_dir = _run_dir(config)
     run_dir.mkdir(parents=True, exist_ok=True)
     print(f"[distill] run folder {run_dir}", flush=True)
-    verifier, tokenizer, eos_ids, prompts = _load_verifier(config)
+    verifier, tokenizer, eos_ids = _load_verifier(config)
     write_json_atomic(run_dir / "config.json", asdict(config))  # paths become strings
 
     # 1. data (shards already on disk are reused)
-    train_rows, heldout_rows = split_prompts(prompts, config.heldout_per_category, _prompt_seed(config))
     generation = {"max_new_tokens": config.max_new_tokens, "top_k": config.top_k,
                   "temperature": config.sample_temperature, "top_p": config.sample_top_p,
                   "max_prompt_tokens": config.max_prompt_tokens}
