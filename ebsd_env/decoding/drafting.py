@@ -226,7 +226,11 @@ def strategy_for(model: nn.Module) -> DraftStrategy:
     """The strategy that drafts with `model`: feature drafters, the ngram 'model' and quantized copies of Llama
     verifiers (with their runner) have their own; every other causal LM drafts as an LM."""
     from .drafters.feature import FeatureDrafter
+    from .multi import MultiDrafter
 
+    if isinstance(model, MultiDrafter):
+        raise ValueError(f"the pair has several drafters ({'+'.join(model.names)}): drive it with "
+                         "ebsd_env.decoding.multi.MultiDraftDecoder (EBSD-Multi-v1), or load one drafter")
     if isinstance(model, NGramModel):
         return NGramDraft(model)
     if isinstance(model, FeatureDrafter):
