@@ -253,6 +253,8 @@ class RecordConfig:
     """Compute the chains of many positions per drafter forward (feature drafters and Hugging Face causal LMs):
     faster for expensive drafters; chains equal the live ones up to float32 rounding near ties."""
     drafter: str | None = None
+    """As everywhere; several joined by '+' (int4+feature+ngram) record one trace set per drafter in OUT, aligned
+    by position (`ebsd_env.replay.multi`, for EBSD-Multi-Replay-v1 and the multi-drafter oracle-dp)."""
     verifier: str | None = None
     device: str = "cpu"
     threads: int | None = None
@@ -277,6 +279,10 @@ def main(argv: list[str] | None = None) -> int:
         raise ValueError(f"sampling (temperature={config.temperature}) cannot be replayed exactly: the output "
                          "depends on the policy's draws; record with --temperature 0")
     entropy = EntropyConfig(config.entropy, config.entropy_param, config.entropy_temperature)
+    several = "+" in (config.drafter or "")  # several drafters: one aligned trace set each (`replay.multi`)
+    if several and (config.batched or config.ray):
+        raise ValueError(f"--drafter {config.drafter} records one trace set per drafter with the default recorder: "
+                         "drop --batched / --ray, or record each drafter alone with them")
     ray = None
     if config.ray:
         from .ray_record import ray_options
@@ -292,6 +298,14 @@ def main(argv: list[str] | None = None) -> int:
     if not rows:
         raise ValueError(f"no prompts from {config.prompt_source or 'the built-in suite'!r}; check --categories")
     pair = cached_pair(config.drafter, config.verifier, config.device, kernels=config.kernels)
+    if several:
+        from .multi import record_multi
+
+        summary = record_multi(pair, rows, config.out, config.max_draft_len, config.max_new_tokens, entropy,
+                               config.shard_size, clock_tolerance=config.clock_tolerance,
+                               validation_rounds=config.validation_rounds)
+        print(json.dumps(summary))
+        return 0
     summary = record(pair, rows, config.out, config.max_draft_len, config.max_new_tokens, entropy, config.shard_size,
                      batched=config.batched, ray=ray, clock_tolerance=config.clock_tolerance,
                      validation_rounds=config.validation_rounds)
