@@ -98,7 +98,7 @@ def random_traces(rng, n_drafters, length, budget, max_draft_len, vocab=3):
     if length < budget:
         output[-1] = eos
     traces = []
-    for d in range(n_drafters):
+    for _ in range(n_drafters):
         error = rng.uniform(0.05, 0.8)
         offsets, tokens = [0], []
         for j in range(length):
@@ -128,7 +128,8 @@ def exhaustive_time(traces, costs, max_draft_len, stop_mode, j=0):
         else:
             kmax = min(max_draft_len, len(traces[d].chain(j)), budget - j - 1)
             chain, truth = traces[d].chain(j)[:k], traces[d].output[j:j + k]
-            accepted = next((i for i, (a, b) in enumerate(zip(chain, truth, strict=False)) if a != b), min(k, len(truth)))
+            agree = [a == b for a, b in zip(chain, truth, strict=False)]
+            accepted = agree.index(False) if False in agree else min(k, len(truth))
             drafted = k + 1 if stop_mode == "exclude" and k < kmax else k
         time_s = (drafted * costs[d].draft_s if d is not None else 0.0) + costs[0].verify_cost(k + 1)
         nxt = min(j + accepted + 1, N)
@@ -212,7 +213,8 @@ def test_the_replay_env_charges_the_plans_time(stop_mode):
     for _ in range(15):
         length, max_draft_len = int(rng.integers(2, 14)), int(rng.integers(1, 5))
         traces = random_traces(rng, 3, length, length + int(rng.integers(0, 2)), max_draft_len)
-        sets = [TraceSet([t], {"vocab_size": 4}, settings_dict(EntropyConfig(), max_draft_len, traces[0].budget)) for t in traces]
+        settings = settings_dict(EntropyConfig(), max_draft_len, traces[0].budget)
+        sets = [TraceSet([t], {"vocab_size": 4}, settings) for t in traces]
         env = MultiReplayEnv(MultiTraceSet(["a", "b", "c"], sets), cost_model=COSTS, stop_mode=stop_mode)
         plan = optimal_multi_plan(traces, COSTS, max_draft_len, stop_mode)
         stats = follow(env, plan, stop_mode)
