@@ -17,10 +17,10 @@ from ebsd_env.decoding.models import derive_drafter
 from ebsd_env.decoding.multi import multi_pair
 from ebsd_env.envs.multi import FIRST_DRAFTER
 from ebsd_env.replay.env import ReplayEnv
-from ebsd_env.replay.multi import MANIFEST, MultiReplayEnv, MultiTraceSet, record_multi
+from ebsd_env.replay.multi import MANIFEST, MultiReplayEnv, MultiTraceSet
 from ebsd_env.replay.oracle import optimal_time
 from ebsd_env.replay.oracle_multi import NO_DRAFTER, optimal_multi_plan, optimal_multi_time
-from ebsd_env.replay.record import settings_dict
+from ebsd_env.replay.record import record_multi, settings_dict
 from ebsd_env.replay.trace import SIGNALS, Trace, TraceError, TraceSet
 from ebsd_env.timing.cost_model import CostModel
 

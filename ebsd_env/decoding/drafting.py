@@ -216,6 +216,48 @@ class NGramDraft(DraftStrategy):
         return probs.log().float().to(self.device)
 
 
+# Several drafters on one verifier (`ebsd_env.decoding.multi`): names joined by "+", e.g. "int4+feature+ngram".
+SEPARATOR = "+"
+
+
+class MultiDrafter(nn.Module):
+    """The drafters of a multi-drafter pair, in order, with their names (`names[i]` drafts as drafter i)."""
+
+    def __init__(self, drafters: list[nn.Module], names: list[str]):
+        super().__init__()
+        if len(drafters) != len(names) or len(drafters) < 2:
+            raise ValueError(f"a multi-drafter pair needs >= 2 drafters with one name each, got {len(drafters)} "
+                             f"drafters and names {names}")
+        # A drafter may be the verifier itself ("self"): a plain list keeps the verifier's weights from being
+        # registered as a submodule; `state_dict` (the drafter hash) and `parameters` still see every drafter.
+        self.drafters = list(drafters)
+        self.names = list(names)
+        self.config = drafters[0].config
+
+    def state_dict(self, *args, **kwargs):
+        state = {}
+        for name, drafter in zip(self.names, self.drafters, strict=True):
+            state.update({f"{name}.{key}": value for key, value in drafter.state_dict().items()})
+        return state
+
+    def parameters(self, recurse: bool = True):
+        for drafter in self.drafters:
+            yield from drafter.parameters(recurse)
+
+
+def parse_drafters(spec: str) -> list[str]:
+    """The drafter names of a ``+``-joined spelling; one line naming the fix when a part is empty or repeated."""
+    names = [part.strip() for part in spec.split(SEPARATOR)]
+    if len(names) < 2 or any(not name for name in names):
+        raise ValueError(f"drafter spelling {spec!r}: join two or more drafter names with '+', e.g. "
+                         "'int4+feature+ngram' (no empty part)")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"drafter spelling {spec!r} names {', '.join(repeated)} more than once: name each drafter "
+                         "once")
+    return names
+
+
 DRAFTER_KINDS: dict[str, type[DraftStrategy]] = {
     "lm": LMDraft, "feature": FeatureDraft, "int4": QuantizedCopyDraft, "int8": QuantizedCopyDraft,
     "ngram": NGramDraft,
@@ -226,7 +268,6 @@ def strategy_for(model: nn.Module) -> DraftStrategy:
     """The strategy that drafts with `model`: feature drafters, the ngram 'model' and quantized copies of Llama
     verifiers (with their runner) have their own; every other causal LM drafts as an LM."""
     from .drafters.feature import FeatureDrafter
-    from .multi import MultiDrafter
 
     if isinstance(model, MultiDrafter):
         raise ValueError(f"the pair has several drafters ({'+'.join(model.names)}): drive it with "

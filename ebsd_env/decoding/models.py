@@ -317,7 +317,7 @@ def load_pair(drafter: str | None = None, verifier: str | None = None, device: s
     if device_map is None and kernels in VARIANTS and not VARIANTS[kernels].available(torch.device(device)):
         raise ModelLoadError(f"kernels={kernels!r} cannot run on {torch.device(device).type!r} (it needs "
                              f"{VARIANTS[kernels].description}): pass kernels='plain' or 'auto'")
-    from .multi import SEPARATOR, MultiDrafter, parse_drafters
+    from .drafting import SEPARATOR, MultiDrafter, parse_drafters
 
     try:  # several drafters joined by "+" (one verifier that switches between them): each named once
         names = parse_drafters(drafter_name) if SEPARATOR in drafter_name else [drafter_name]

@@ -29,49 +29,9 @@ import torch
 from torch import nn
 
 from .decoder import DecoderError, DraftStep, SpeculativeDecoder, _sync
-from .drafting import DraftStrategy, strategy_for
+from .drafting import SEPARATOR, DraftStrategy, MultiDrafter, parse_drafters, strategy_for  # noqa: F401
 from .entropy import EntropyConfig
 from .models import ModelPair
-
-SEPARATOR = "+"
-
-
-class MultiDrafter(nn.Module):
-    """The drafters of a multi-drafter pair, in order, with their names (`names[i]` drafts as drafter i)."""
-
-    def __init__(self, drafters: list[nn.Module], names: list[str]):
-        super().__init__()
-        if len(drafters) != len(names) or len(drafters) < 2:
-            raise ValueError(f"a multi-drafter pair needs >= 2 drafters with one name each, got {len(drafters)} "
-                             f"drafters and names {names}")
-        # A drafter may be the verifier itself ("self"): hold the modules in a plain list so the verifier's weights
-        # are not registered twice; `state_dict` (the drafter hash) still sees every drafter through `_parts`.
-        self.drafters = list(drafters)
-        self.names = list(names)
-        self.config = drafters[0].config
-
-    def state_dict(self, *args, **kwargs):
-        state = {}
-        for name, drafter in zip(self.names, self.drafters, strict=True):
-            state.update({f"{name}.{key}": value for key, value in drafter.state_dict().items()})
-        return state
-
-    def parameters(self, recurse: bool = True):
-        for drafter in self.drafters:
-            yield from drafter.parameters(recurse)
-
-
-def parse_drafters(spec: str) -> list[str]:
-    """The drafter names of a ``+``-joined spelling; one line naming the fix when a part is empty or repeated."""
-    names = [part.strip() for part in spec.split(SEPARATOR)]
-    if len(names) < 2 or any(not name for name in names):
-        raise ValueError(f"drafter spelling {spec!r}: join two or more drafter names with '+', e.g. "
-                         "'int4+feature+ngram' (no empty part)")
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        raise ValueError(f"drafter spelling {spec!r} names {', '.join(repeated)} more than once: name each drafter "
-                         "once")
-    return names
 
 
 def is_multi(pair: ModelPair) -> bool:

@@ -25,10 +25,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..decoding.decoder import DecoderError
-from ..decoding.entropy import EntropyConfig
 from ..envs.ebsd import DEFAULT_STOP_MODE
 from ..envs.multi import MultiEnv
-from ..io import write_json_atomic
 from ..timing.multi_clock import MultiClock
 from .decoder import ReplayDecoder
 from .env import replay_clock
@@ -108,30 +106,6 @@ class MultiTraceSet:
                              "one each, in order")
         clocks = [replay_clock(traces, kind, costs) for traces, costs in zip(self.sets, given, strict=True)]
         return MultiClock(clocks[0].kind, tuple(self.names), tuple(c.costs for c in clocks))
-
-
-def record_multi(pair, rows: list[dict], out: Path, max_draft_len: int = 16, max_new_tokens: int = 128,
-                 entropy: EntropyConfig | None = None, shard_size: int = 16, calibrate_clock: bool = True,
-                 progress: bool = True, clock_tolerance: float | None = None, validation_rounds: int = 1) -> dict:
-    """`record` each drafter of a multi-drafter `pair` into its own folder under `out`, then check that they are
-    aligned (the same greedy outputs) and write ``multi.json``. Resumable as `record` is."""
-    from ..decoding.multi import sub_pairs
-    from .record import record
-
-    out = Path(out)
-    singles = sub_pairs(pair)
-    entries = [{"name": single.drafter_name, "folder": drafter_folder(i, single.drafter_name)}
-               for i, single in enumerate(singles)]
-    summaries = {}
-    for single, entry in zip(singles, entries, strict=True):
-        if progress:
-            print(f"[ebsd record] drafter {entry['name']} -> {out / entry['folder']}", flush=True)
-        summaries[entry["name"]] = record(single, rows, out / entry["folder"], max_draft_len, max_new_tokens, entropy,
-                                          shard_size, calibrate_clock, progress, clock_tolerance=clock_tolerance,
-                                          validation_rounds=validation_rounds)
-    MultiTraceSet([e["name"] for e in entries], [TraceSet.load(out / e["folder"]) for e in entries])  # aligned?
-    write_json_atomic(out / MANIFEST, {"drafters": entries})
-    return {"out": str(out), "drafters": summaries}
 
 
 class MultiReplayDecoder(ReplayDecoder):
