@@ -171,3 +171,12 @@ def test_int4_in_a_multi_pair_is_refused_off_cpu(monkeypatch):
 def test_parse_drafters():
     assert parse_drafters("int4+feature+ngram") == ["int4", "feature", "ngram"]
     assert parse_drafters(" int4 + ngram") == ["int4", "ngram"]
+
+
+def test_record_refuses_batched_or_ray_for_several_drafters(monkeypatch):
+    from ebsd_env.decoding import models
+    from ebsd_env.replay import record
+
+    monkeypatch.setattr(models, "load_model", lambda *a, **k: pytest.fail("a model was loaded"))
+    with pytest.raises(ValueError, match="drop --batched"):
+        record.main(["--drafter", "int4+ngram", "--out", "/nonexistent/x", "--batched"])

@@ -220,3 +220,44 @@ def test_the_replay_env_charges_the_plans_time(stop_mode):
         stats = follow(env, plan, stop_mode)
         assert stats["output_ids"] == traces[0].output
         assert stats["decode_s"] == pytest.approx(plan.time_s, rel=1e-12)
+
+
+def cycle_policy(env, k=3):
+    """Drafter (block index mod n) at each block start, then stop at k tokens: one action per observation."""
+    blocks = [0]
+
+    def act(obs):
+        if not env.decoder.draft_steps:
+            blocks[0] += 1
+            return 1 if blocks[0] % (env.n_drafters + 1) == 0 else FIRST_DRAFTER + blocks[0] % env.n_drafters
+        return 1 if len(env.decoder.draft_steps) >= k else 0
+
+    return act
+
+
+def test_replay_reproduces_the_live_multi_env(recorded, noisy_pair):
+    """The same policy on the live env (model clock) and on the replay of its recording: the same blocks,
+    acceptances and times, prompt by prompt (the recording is of the live decoder's own chains)."""
+    multi = MultiTraceSet.load(recorded)
+    drafters = [noisy_pair.drafter, derive_drafter(noisy_pair.verifier, "int4"),
+                derive_drafter(noisy_pair.verifier, "ngram")]
+    pair = multi_pair(noisy_pair, drafters, ["noisy", "int4", "ngram"])
+    live = gym.make("EBSD-Multi-v1", pair=pair, prompts=multi.sets[0].rows(with_ids=True), clock="model",
+                    cost_model=COSTS, max_new_tokens=20, max_draft_len=5).unwrapped
+    replay = MultiReplayEnv(multi, cost_model=COSTS)
+    keys = ("output_ids", "draft_lengths", "accepted_lengths", "drafter_blocks", "decode_s")
+    for index in range(len(multi)):
+        results = []
+        for env in (live, replay):
+            act = cycle_policy(env)
+            obs, _ = env.reset(options={"prompt_index": index})
+            observations, done = [obs], False
+            while not done:
+                obs, _, terminated, truncated, info = env.step(act(obs))
+                observations.append(obs)
+                done = terminated or truncated
+            results.append(({key: info["episode_stats"][key] for key in keys}, observations))
+        (live_stats, live_obs), (replay_stats, replay_obs) = results
+        assert live_stats == replay_stats
+        np.testing.assert_allclose(np.stack(live_obs), np.stack(replay_obs), atol=1e-5)
+        assert sum(live_stats["drafter_blocks"]) > 2
