@@ -24,6 +24,9 @@ Kinds (`DRAFTER_KINDS`, selected by name through `load_pair(drafter=...)`):
 | feature | `FeatureDraft` | the EAGLE-style feature drafter (`ebsd_env.decoding.drafters.feature`) |
 | int4, int8 | `QuantizedCopyDraft` | weight-only int4 / int8 copies of the verifier on torch's CPU kernels |
 | ngram | `NGramDraft` | prompt lookup: no model, the context itself (`NGramModel`) |
+
+Several drafters on one verifier (``load_pair(drafter="int4+feature+ngram")``) load as a `MultiDrafter`, which
+`ebsd_env.decoding.multi.MultiDraftDecoder` drives with one strategy per drafter, switched per block.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Several drafters on one verifier: `load_pair(drafter="int4+feature+ngram")` and `MultiDraftDecoder`.
 
 A ``+``-joined drafter spelling loads one verifier and every named drafter (each as `load_pair` would alone) into
-one `ModelPair` whose ``drafter`` is a `MultiDrafter`: the drafters in the order given, with their names.
-(``--drafters`` elsewhere means drafters *side by side*, one pair each; ``+`` means one pair that switches.)
+one `ModelPair` whose ``drafter`` is a `MultiDrafter` (`ebsd_env.decoding.drafting`): the drafters in the order
+given, with their names. (``--drafters`` elsewhere means drafters *side by side*, one pair each; ``+`` means one
+pair that switches.)
 
 `MultiDraftDecoder` is `SpeculativeDecoder` with ``select(i)`` at a block start: the block is drafted by drafter
 i's strategy, then verified as always, so the output is the verifier's whatever the switching sequence (the
