@@ -47,6 +47,7 @@ def test_checkers_pass_without_warnings(tiny_multi):
         sb3_check_env(env.unwrapped, warn=True)
     assert [str(w.message) for w in caught] == []
     assert env.action_space.n == 3 + FIRST_DRAFTER
+    assert gym.spec("EBSD-Multi-v1").nondeterministic and not gym.spec("EBSD-Multi-Replay-v1").nondeterministic
     assert env.observation_space.shape == (env.unwrapped.base_size + 4 * 3 + 2,)
 
 

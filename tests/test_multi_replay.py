@@ -261,3 +261,16 @@ def test_replay_reproduces_the_live_multi_env(recorded, noisy_pair):
         assert live_stats == replay_stats
         np.testing.assert_allclose(np.stack(live_obs), np.stack(replay_obs), atol=1e-5)
         assert sum(live_stats["drafter_blocks"]) > 2
+
+
+@pytest.mark.parametrize("stop_mode", ["include", "exclude"])
+def test_the_multi_oracle_is_at_least_every_drafters_own(recorded, stop_mode):
+    """Every single-drafter plan is a multi-drafter plan, so the multi-drafter optimum is at least each one."""
+    from ebsd_env.replay.oracle import optimal_rate
+    from ebsd_env.replay.oracle_multi import optimal_multi_rate
+
+    multi = MultiTraceSet.load(recorded)
+    rate = optimal_multi_rate(multi, COSTS, 5, stop_mode)
+    singles = [optimal_rate(s.traces, costs, 5, stop_mode) for s, costs in zip(multi.sets, COSTS, strict=True)]
+    # Drafter d alone is priced with its own drafting cost and the first drafter's verify curve (the same here).
+    assert rate >= max(singles) - 1e-12
