@@ -8,6 +8,12 @@ drafter's own pair (`sub_pairs`: same verifier), and prices
 - a verification at ``costs[0].verify_cost(k + 1)``: the verifier is the same whichever drafter drafted, so one
   curve prices every block (the first drafter's: one choice, so the reward's ρ is fixed per env).
 
+Catch-up after a switch (`ebsd_env.decoding.multi`) is inside a drafter's next draft step: the wall clock
+measures it; the model clock prices that step at the drafter's calibrated step like any other. That is exact
+for prompt lookup (no state) and close for int4 (a copy of the verifier's cache positions); a feature or LM
+drafter idle for several blocks feeds the tokens committed meanwhile in one forward pass, which costs somewhat
+more than its calibrated step (which already feeds the previous block's tokens) and is not priced apart.
+
 Saved as JSON ``{"drafters": {name: CostModel.to_dict(), ...}}`` in the drafters' order.
 """
 
