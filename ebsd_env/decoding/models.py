@@ -296,7 +296,8 @@ def load_pair(drafter: str | None = None, verifier: str | None = None, device: s
         drafter: a Hugging Face id, local folder or ``.gguf`` file, or one of `DERIVED_DRAFTERS` built from the
             verifier's weights. Default: `default_drafter` (``int4`` on the CPU, the shipped feature drafter
             elsewhere). Several joined by ``+`` (``"int4+feature+ngram"``) load one verifier with all of them, a
-            `ebsd_env.decoding.multi.MultiDrafter` that `MultiDraftDecoder` switches per block.
+            `ebsd_env.decoding.drafting.MultiDrafter` that `ebsd_env.decoding.multi.MultiDraftDecoder` switches
+            per block.
         verifier: a Hugging Face id, local folder or ``.gguf`` file. Default: the embedded SmolLM2-135M-Instruct.
         device: where both models run (``"cpu"``, ``"cuda"``, ...), unless ``device_map`` spreads the verifier.
         dtype: the verifier's dtype (default float32); a loaded drafter gets the same.
