@@ -34,3 +34,6 @@ register(id="EBSD-v1", entry_point="ebsd_env.envs.ebsd:EBSDEnv", nondeterministi
 register(id="EBSD-Deterministic-v1", entry_point="ebsd_env.envs.ebsd:EBSDEnv", kwargs={"clock": "model"})
 # Replays of recorded greedy traces (ebsd_env.replay): the same env, no models, thousands of steps per second.
 register(id="EBSD-Replay-v1", entry_point="ebsd_env.replay.env:ReplayEnv", kwargs={"clock": "model"})
+# Several drafters on one verifier (ebsd_env.decoding.multi): the agent picks each block's drafter, then when to stop.
+register(id="EBSD-Multi-v1", entry_point="ebsd_env.envs.multi:MultiEnv", nondeterministic=True)
+register(id="EBSD-Multi-Replay-v1", entry_point="ebsd_env.replay.multi:MultiReplayEnv", kwargs={"clock": "model"})

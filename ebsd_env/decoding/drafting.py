@@ -21,18 +21,9 @@ drafter model the loader builds names its strategy in a ``draft_strategy`` attri
 a plain causal LM), and `strategy_for` looks that name up in `STRATEGIES`; an unknown name is an error, never a
 fallback.
 
-=========  ====================  =============================================================================
-name       class                 what drafts (`load_pair` drafter names)
-=========  ====================  =============================================================================
-lm         `LMDraft`             any Hugging Face causal LM sharing the verifier's tokenizer (``bf16``,
-                                 ``self``, ``int8-dynamic``), the distilled layers drafter, a quantized copy of
-                                 a non-Llama verifier
-feature    `FeatureDraft`        the EAGLE-style feature drafter (``feature``, ``distilled``:
-                                 `ebsd_env.decoding.drafters.feature.FeatureDrafter`)
-quantized  `QuantizedCopyDraft`  ``int4`` / ``int8`` copies of a Llama verifier with their runner
-                                 (`ebsd_env.decoding.quantize`)
-ngram      `NGramDraft`          prompt lookup (``ngram``): no model, the context itself (`NGramModel`)
-=========  ====================  =============================================================================
+=========  ====================  ======================================================================
+Several drafters on one verifier (``load_pair(drafter="int4+feature+ngram")``) load as a `MultiDrafter`, which
+`ebsd_env.decoding.multi.MultiDraftDecoder` drives with one strategy per drafter, switched per block.
 """
 
 from __future__ import annotations
@@ -227,6 +218,48 @@ class NGramDraft(DraftStrategy):
         return probs.log().float().to(self.device)
 
 
+# Several drafters on one verifier (`ebsd_env.decoding.multi`): names joined by "+", e.g. "int4+feature+ngram".
+SEPARATOR = "+"
+
+
+class MultiDrafter(nn.Module):
+    """The drafters of a multi-drafter pair, in order, with their names (`names[i]` drafts as drafter i)."""
+
+    def __init__(self, drafters: list[nn.Module], names: list[str]):
+        super().__init__()
+        if len(drafters) != len(names) or len(drafters) < 2:
+            raise ValueError(f"a multi-drafter pair needs >= 2 drafters with one name each, got {len(drafters)} "
+                             f"drafters and names {names}")
+        # A drafter may be the verifier itself ("self"): a plain list keeps the verifier's weights from being
+        # registered as a submodule; `state_dict` (the drafter hash) and `parameters` still see every drafter.
+        self.drafters = list(drafters)
+        self.names = list(names)
+        self.config = drafters[0].config
+
+    def state_dict(self, *args, **kwargs):
+        state = {}
+        for name, drafter in zip(self.names, self.drafters, strict=True):
+            state.update({f"{name}.{key}": value for key, value in drafter.state_dict().items()})
+        return state
+
+    def parameters(self, recurse: bool = True):
+        for drafter in self.drafters:
+            yield from drafter.parameters(recurse)
+
+
+def parse_drafters(spec: str) -> list[str]:
+    """The drafter names of a ``+``-joined spelling; one line naming the fix when a part is empty or repeated."""
+    names = [part.strip() for part in spec.split(SEPARATOR)]
+    if len(names) < 2 or any(not name for name in names):
+        raise ValueError(f"drafter spelling {spec!r}: join two or more drafter names with '+', e.g. "
+                         "'int4+feature+ngram' (no empty part)")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"drafter spelling {spec!r} names {', '.join(repeated)} more than once: name each drafter "
+                         "once")
+    return names
+
+
 # The registry `strategy_for` reads: a drafter's declared ``draft_strategy`` -> the class that drafts with it.
 STRATEGIES: dict[str, type[DraftStrategy]] = {cls.kind: cls for cls in (LMDraft, FeatureDraft, QuantizedCopyDraft,
                                                                          NGramDraft)}
@@ -235,6 +268,9 @@ STRATEGIES: dict[str, type[DraftStrategy]] = {cls.kind: cls for cls in (LMDraft,
 def strategy_class(model: nn.Module) -> type[DraftStrategy]:
     """The `STRATEGIES` entry that `model`'s ``draft_strategy`` attribute names (``"lm"`` when it names none, as a
     Hugging Face causal LM does); `load_pair` asks it before any timing, so an unknown name fails early."""
+    if isinstance(model, MultiDrafter):
+        raise ValueError(f"the pair has several drafters ({'+'.join(model.names)}): drive it with "
+                         "ebsd_env.decoding.multi.MultiDraftDecoder (EBSD-Multi-v1), or load one drafter")
     name = getattr(model, "draft_strategy", LMDraft.kind)
     if name not in STRATEGIES:
         raise ValueError(f"drafter {type(model).__name__} declares draft_strategy={name!r}, which no strategy "

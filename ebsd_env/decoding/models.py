@@ -297,7 +297,9 @@ def load_pair(drafter: str | None = None, verifier: str | None = None, device: s
     Args:
         drafter: a Hugging Face id, local folder or ``.gguf`` file, or one of `DERIVED_DRAFTERS` built from the
             verifier's weights. Default: `default_drafter` (``int4`` on the CPU, the shipped feature drafter
-            elsewhere).
+            elsewhere). Several joined by ``+`` (``"int4+feature+ngram"``) load one verifier with all of them, a
+            `ebsd_env.decoding.drafting.MultiDrafter` that `ebsd_env.decoding.multi.MultiDraftDecoder` switches
+            per block.
         verifier: a Hugging Face id, local folder or ``.gguf`` file. Default: the embedded SmolLM2-135M-Instruct.
         device: where both models run (``"cpu"``, ``"cuda"``, ...), unless ``device_map`` spreads the verifier.
         dtype: the verifier's dtype (default float32); a loaded drafter gets the same.
@@ -320,29 +322,44 @@ def load_pair(drafter: str | None = None, verifier: str | None = None, device: s
     if device_map is None and kernels in VARIANTS and not VARIANTS[kernels].available(torch.device(device)):
         raise ModelLoadError(f"kernels={kernels!r} cannot run on {torch.device(device).type!r} (it needs "
                              f"{VARIANTS[kernels].description}): pass kernels='plain' or 'auto'")
-    if drafter_name in ("int4", "int8") and (device_map is not None or torch.device(device).type != "cpu"):
-        raise ModelLoadError(f"the {drafter_name} drafter runs on torch's CPU kernels: load the pair with "
-                             "device='cpu' and no device_map, or pick drafter='bf16'")
+    from .drafting import SEPARATOR, MultiDrafter, parse_drafters
+
+    try:  # several drafters joined by "+" (one verifier that switches between them): each named once
+        names = parse_drafters(drafter_name) if SEPARATOR in drafter_name else [drafter_name]
+    except ValueError as error:
+        raise ModelLoadError(str(error)) from None
+    for name in names:
+        if name in ("int4", "int8") and (device_map is not None or torch.device(device).type != "cpu"):
+            raise ModelLoadError(f"the {name} drafter runs on torch's CPU kernels: load the pair with "
+                                 "device='cpu' and no device_map, or pick drafter='bf16'")
     if threads is not None or not threads_set_explicitly():
         configure_threads(threads)
     verifier_model = load_model(verifier_name, device, dtype, device_map)
     tokenizer = load_tokenizer(verifier_name)
-    if drafter_name.partition(":")[0] in DERIVED_DRAFTERS:
-        drafter_model = derive_drafter(verifier_model, drafter_name)
-    else:
-        check_same_tokenizer(load_tokenizer(drafter_name), tokenizer, drafter_name, verifier_name)
-        drafter_model = load_model(drafter_name, device, dtype)
-    strategy_class(drafter_model)  # the decoder drafts through this registry entry: refuse an unknown one now
+    drafter_models = []
+    for name in names:
+        if name.partition(":")[0] in DERIVED_DRAFTERS:
+            drafter_models.append(derive_drafter(verifier_model, name))
+        else:
+            check_same_tokenizer(load_tokenizer(name), tokenizer, name, verifier_name)
+            drafter_models.append(load_model(name, device, dtype))
+        strategy_class(drafter_models[-1])  # the decoder drafts through this registry entry: refuse an unknown one now
     if device_map is not None and kernels == "auto":
         kernels = "plain"  # a verifier spread over devices keeps the modules from_pretrained placed
     # The verifier first: a derived drafter was built from its plain weights above.
     choices = {"verifier": select_kernels(verifier_model, kernels)}
-    choices["drafter"] = choices["verifier"] if drafter_model is verifier_model else \
-        select_kernels(drafter_model, kernels)
+    drafter_choices = [choices["verifier"] if model is verifier_model else select_kernels(model, kernels)
+                       for model in drafter_models]
+    metadata = {"threads": torch.get_num_threads()}
+    if len(names) > 1:
+        drafter_model = MultiDrafter(drafter_models, names)
+        metadata["drafter_kernels"] = {name: c.variant for name, c in zip(names, drafter_choices, strict=True)}
+        choices["drafter"] = drafter_choices[0]
+    else:
+        drafter_model, choices["drafter"] = drafter_models[0], drafter_choices[0]
     return ModelPair(drafter_model, verifier_model, tokenizer, drafter_name, verifier_name,
                      metadata={"kernels": {role: c.variant for role, c in choices.items()},
-                               "kernel_selection": {role: c.as_dict() for role, c in choices.items()},
-                               "threads": torch.get_num_threads()})
+                               "kernel_selection": {role: c.as_dict() for role, c in choices.items()}, **metadata})
 
 
 _PAIR_CACHE: dict[tuple, ModelPair] = {}

@@ -6,6 +6,7 @@
 - `env`: `EBSD-Replay-v1` (`ReplayEnv`: `EBSDEnv` over a `ReplayDecoder`);
 - `vector`: `ReplayVectorEnv` (many replay episodes stepped in numpy at once) and its SB3 VecEnv adapter;
 - `oracle`: the optimal stopping plan for a trace under a clock (`oracle-dp`).
+- `multi`, `oracle_multi`: aligned traces of several drafters, `EBSD-Multi-Replay-v1` and oracle-dp over (drafter, k).
 
 See docs/replay.md.
 """

@@ -175,6 +175,32 @@ def record(pair, rows: list[dict], out: Path, max_draft_len: int = 16, max_new_t
             "seconds": seconds, "tokens": tokens}
 
 
+def record_multi(pair, rows: list[dict], out: Path, max_draft_len: int = 16, max_new_tokens: int = 128,
+                 entropy: EntropyConfig | None = None, shard_size: int = 16, calibrate_clock: bool = True,
+                 progress: bool = True, clock_tolerance: float | None = None, validation_rounds: int = 1) -> dict:
+    """`record` each drafter of a multi-drafter `pair` into its own folder under `out`, then check that they are
+    aligned (the same greedy outputs) and write ``multi.json`` (`ebsd_env.replay.multi` has the layout).
+    Resumable as `record` is."""
+    from ..decoding.multi import sub_pairs
+    from .multi import MANIFEST, MultiTraceSet, drafter_folder
+    from .trace import TraceSet
+
+    out = Path(out)
+    singles = sub_pairs(pair)
+    entries = [{"name": single.drafter_name, "folder": drafter_folder(i, single.drafter_name)}
+               for i, single in enumerate(singles)]
+    summaries = {}
+    for single, entry in zip(singles, entries, strict=True):
+        if progress:
+            print(f"[ebsd record] drafter {entry['name']} -> {out / entry['folder']}", flush=True)
+        summaries[entry["name"]] = record(single, rows, out / entry["folder"], max_draft_len, max_new_tokens, entropy,
+                                          shard_size, calibrate_clock, progress, clock_tolerance=clock_tolerance,
+                                          validation_rounds=validation_rounds)
+    MultiTraceSet([e["name"] for e in entries], [TraceSet.load(out / e["folder"]) for e in entries])  # aligned?
+    write_json_atomic(out / MANIFEST, {"drafters": entries})
+    return {"out": str(out), "drafters": summaries}
+
+
 def calibrate_for(pair, rows: list[dict], max_new_tokens: int, progress: bool = True,
                   tolerance: float | None = None, rounds: int = 1):
     """The model clock of `pair` calibrated over the context lengths of `rows` (plus the token budget) and, with
@@ -253,6 +279,8 @@ class RecordConfig:
     """Compute the chains of many positions per drafter forward (feature drafters and Hugging Face causal LMs):
     faster for expensive drafters; chains equal the live ones up to float32 rounding near ties."""
     drafter: str | None = None
+    """As everywhere; several joined by '+' (int4+feature+ngram) record one trace set per drafter in OUT, aligned
+    by position (`ebsd_env.replay.multi`, for EBSD-Multi-Replay-v1 and the multi-drafter oracle-dp)."""
     verifier: str | None = None
     device: str = "cpu"
     threads: int | None = None
@@ -299,6 +327,9 @@ def validate(config: RecordConfig) -> EntropyConfig:
     except ValueError as error:
         raise ValueError(f"--entropy / --entropy-param / --entropy-temperature: {error}") from None
     drafter = config.drafter or default_drafter(config.device)
+    if "+" in drafter and (config.batched or config.ray):  # several drafters: one aligned trace set each
+        raise ValueError(f"--drafter {drafter} records one trace set per drafter with the default recorder: "
+                         "drop --batched / --ray, or record each drafter alone with them")
     if config.batched and drafter in NOT_BATCHED:
         raise ValueError(f"--batched records feature drafters and Hugging Face causal LMs, not the {drafter} drafter: "
                          "record without --batched, or pick another --drafter (e.g. feature)")
@@ -310,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     config = tyro.cli(RecordConfig, args=sys.argv[1:] if argv is None else argv, description=__doc__,
                       prog="ebsd record")
     entropy = validate(config)
+    several = "+" in (config.drafter or "")  # several drafters: one aligned trace set each (`replay.multi`)
     ray = None
     if config.ray:
         from .ray_record import ray_options
@@ -325,6 +357,12 @@ def main(argv: list[str] | None = None) -> int:
     if not rows:
         raise ValueError(f"no prompts from {config.prompt_source or 'the built-in suite'!r}; check --categories")
     pair = cached_pair(config.drafter, config.verifier, config.device, kernels=config.kernels)
+    if several:
+        summary = record_multi(pair, rows, config.out, config.max_draft_len, config.max_new_tokens, entropy,
+                               config.shard_size, clock_tolerance=config.clock_tolerance,
+                               validation_rounds=config.validation_rounds)
+        print(json.dumps(summary))
+        return 0
     summary = record(pair, rows, config.out, config.max_draft_len, config.max_new_tokens, entropy, config.shard_size,
                      batched=config.batched, ray=ray, clock_tolerance=config.clock_tolerance,
                      validation_rounds=config.validation_rounds)
