@@ -501,7 +501,8 @@ FIGURES: dict[str, Figure] = {
         REPLAY_PPO, lambda record: f"{record['best_eval']['speedup_vs_verifier']:.2f}x"),
     "replay.ppo.vs_best_fixed_k": Figure(
         REPLAY_PPO, lambda record: f"{record['best_eval']['speedup_vs_best_fixed_k']:.2f}x"),
-    # Ray (`python -m eval.bench_ray`): the recording cost behind the Spec-Bench projection, 1 vs 2 sweep workers.
+    # Ray (`python -m eval.bench.ray_cluster`): the recording cost behind the Spec-Bench projection, 1 vs 2 sweep
+    # workers.
     "ray.record.summary": Figure(BENCH_RAY_RECORD, _ray_record_summary),
     "ray.record.projection": Figure(BENCH_RAY_RECORD, _ray_record_projection),
     "ray.tune.table": Figure(BENCH_RAY_TUNE, _ray_tune_table),

@@ -45,7 +45,8 @@ class AcceptanceModel:
         return float(1.0 / (1.0 + np.exp(-z)))
 
     def check_layout(self, layout: ObservationLayout) -> None:
-        if asdict(layout) != {"observation": "entropy", **self.layout}:  # models saved before the option
+        # Models saved before the observation and cost-signal options were given them as defaults.
+        if asdict(layout) != {"observation": "entropy", "cost_signals": False, **self.layout}:
             raise ValueError(f"the acceptance model was trained on observation layout {self.layout}, but the env "
                              f"uses {asdict(layout)}: make the env with the same history, max_draft_len, "
                              "max_new_tokens, entropy and extra_signals, or re-fit on rollouts from this env")

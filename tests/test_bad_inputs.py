@@ -36,9 +36,10 @@ def no_models(monkeypatch):
     import ebsd_env.decoding.models
     import ebsd_env.decoding.tiny
     import ebsd_env.envs.ebsd
-    import ebsd_env.timing.cost_model
-    import eval.bench
-    import eval.bench_env
+    import ebsd_env.timing.calibration
+    import ebsd_env.timing.clock
+    import eval.bench.decoder
+    import eval.bench.env
     import eval.run
     import train.drafter.distill
     import train.ppo
@@ -47,8 +48,9 @@ def no_models(monkeypatch):
     for module, name in ((ebsd_env.decoding.models, "load_pair"), (ebsd_env.decoding.models, "cached_pair"),
                          (ebsd_env.decoding.tiny, "tiny_pair"), (ebsd_env.cli.args, "load_pair_from_args"),
                          (ebsd_env.cli.generate, "load_pair"), (ebsd_env.envs.ebsd, "cached_pair"),
-                         (ebsd_env.timing.cost_model, "cached_cost_model"), (eval.bench, "load_pair"),
-                         (eval.bench_env, "cached_pair"), (eval.run, "load_pair_from_args"),
+                         (ebsd_env.timing.calibration, "calibrate"), (ebsd_env.timing.clock, "cached_cost_model"),
+                         (eval.bench.decoder, "load_pair"),
+                         (eval.bench.env, "cached_pair"), (eval.run, "load_pair_from_args"),
                          (train.ppo, "load_pair_from_args"), (train.tune, "load_pair_from_args"),
                          (train.drafter.distill, "_load_verifier")):
         monkeypatch.setattr(module, name, _no_model)
@@ -666,10 +668,10 @@ def test_bench_env_reads_given_traces_and_prints_n_a_without_a_live_rate(tiny_tr
                                                                           monkeypatch, tmp_path):
     """--backend replay alone has no live rate to compare with: the "x live" column says n/a, not nan. The
     given --traces are read, not recorded into (their files stay as they were)."""
-    import eval.bench_env
+    import eval.bench.env
 
-    monkeypatch.setattr(eval.bench_env, "cached_pair", lambda *_, **__: _pair_with_metadata(copy_pair))
-    monkeypatch.setattr(eval.bench_env, "_prompts", lambda count: [{"id": "a", "category": "chat",
+    monkeypatch.setattr(eval.bench.env, "cached_pair", lambda *_, **__: _pair_with_metadata(copy_pair))
+    monkeypatch.setattr(eval.bench.env, "_prompts", lambda count: [{"id": "a", "category": "chat",
                                                                      "prompt": "hello"}][:count])
     before = {path.name: path.read_bytes() for path in tiny_traces.iterdir()}
     assert ebsd(["bench", "env", "--backend", "replay", "--traces", str(tiny_traces), "--prompts", "1", "--k", "2",
@@ -684,7 +686,7 @@ def test_bench_env_reads_given_traces_and_prints_n_a_without_a_live_rate(tiny_tr
 
 
 def test_bench_env_without_traces_leaves_no_folder_in_the_temp_dir(copy_pair, capsys, monkeypatch, tmp_path):
-    import eval.bench_env
+    import eval.bench.env
     from ebsd_env.replay import record as record_module
     from ebsd_env.timing.cost_model import CostModel
 
@@ -701,8 +703,8 @@ def test_bench_env_without_traces_leaves_no_folder_in_the_temp_dir(copy_pair, ca
         return summary
 
     monkeypatch.setattr(record_module, "record", record_without_calibration)
-    monkeypatch.setattr(eval.bench_env, "cached_pair", lambda *_, **__: _pair_with_metadata(copy_pair))
-    monkeypatch.setattr(eval.bench_env, "_prompts", lambda count: [{"id": "a", "category": "chat",
+    monkeypatch.setattr(eval.bench.env, "cached_pair", lambda *_, **__: _pair_with_metadata(copy_pair))
+    monkeypatch.setattr(eval.bench.env, "_prompts", lambda count: [{"id": "a", "category": "chat",
                                                                      "prompt": "hello"}][:count])
     assert ebsd(["bench", "env", "--backend", "replay", "--prompts", "1", "--k", "2", "--max-new-tokens", "8",
                  "--replay-seconds", "0.05", "--vector-envs", "4"]) == 0

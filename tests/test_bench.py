@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ebsd_env.prompts import load_prompts
-from eval.bench import _bench_prompts
+from eval.bench.decoder import _bench_prompts
 
 
 def test_bench_measures_a_trained_drafter_on_its_held_out_prompts():
@@ -19,7 +19,7 @@ def test_bench_measures_a_trained_drafter_on_its_held_out_prompts():
 
 
 def test_acceptance_by_position_is_conditional_on_the_tokens_before():
-    from eval.bench import _position_acceptance
+    from eval.bench.decoder import _position_acceptance
 
     # Blocks of (drafted, accepted): position 2 is reached by the blocks that accepted token 1.
     assert _position_acceptance([3, 3, 3, 1], [0, 1, 3, 1], 3) == [0.75, 0.5, 1.0]

@@ -445,7 +445,7 @@ def test_registration():
 
 
 def test_bench_env_figures(noisy_pair):
-    from eval.bench_env import bench_clock
+    from eval.bench.env import bench_clock
 
     row = bench_clock(make(noisy_pair, id="EBSD-v1", max_new_tokens=12), k=3, episodes=2)
     assert row["steps"] >= row["new_tokens"] / 4 > 0 and row["steps_per_s"] > 0

@@ -7,7 +7,7 @@ import torch
 
 from ebsd_env.decoding.models import ModelPair, derive_drafter
 from ebsd_env.decoding.tiny import tiny_pair
-from eval import lossy
+from eval.bench import lossy
 
 
 def int4_pair():

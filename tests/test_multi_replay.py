@@ -18,7 +18,7 @@ from ebsd_env.decoding.multi import multi_pair
 from ebsd_env.envs.multi import FIRST_DRAFTER
 from ebsd_env.replay.env import ReplayEnv
 from ebsd_env.replay.multi import MANIFEST, MultiReplayEnv, MultiTraceSet
-from ebsd_env.replay.oracle import optimal_time
+from ebsd_env.replay.oracle import optimal_plan
 from ebsd_env.replay.oracle_multi import NO_DRAFTER, optimal_multi_plan, optimal_multi_time
 from ebsd_env.replay.record import record_multi, settings_dict
 from ebsd_env.replay.trace import SIGNALS, Trace, TraceError, TraceSet
@@ -159,7 +159,8 @@ def test_one_drafter_is_the_single_drafter_oracle(stop_mode):
     rng = np.random.default_rng(3)
     for _ in range(20):
         traces = random_traces(rng, 1, int(rng.integers(1, 12)), 14, 4)
-        assert optimal_multi_time(traces, COSTS[:1], 4, stop_mode) == optimal_time(traces[0], COSTS[0], 4, stop_mode)
+        single = optimal_plan(traces[0], COSTS[0], 4, stop_mode).time_s
+        assert optimal_multi_time(traces, COSTS[:1], 4, stop_mode) == single
 
 
 def test_switching_wins_where_drafters_take_turns():
@@ -180,7 +181,7 @@ def test_switching_wins_where_drafters_take_turns():
                             {name: np.zeros(len(tokens)) for name in SIGNALS}))
     costs = [COSTS[0], COSTS[0]]
     plan = optimal_multi_plan(traces, costs, 4)
-    alone = min(optimal_time(t, c, 4) for t, c in zip(traces, costs, strict=True))
+    alone = min(optimal_plan(t, c, 4).time_s for t, c in zip(traces, costs, strict=True))
     assert plan.time_s < alone
     used = set(plan.drafter[plan.drafter != NO_DRAFTER].tolist())
     assert used == {0, 1}

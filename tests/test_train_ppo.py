@@ -264,8 +264,10 @@ def test_resume_restores_the_live_evaluation_history_and_baselines(tmp_path, mon
     toy = cost_model.CostModel(draft_s=0.025, verify_points=((1, 0.1), (2, 0.105), (9, 0.14)), source="toy")
     toy.save(traces / "cost_model.json")
     # The live env's reward baseline: fixed, since a calibration on a busy machine may be refused (not tested here).
-    monkeypatch.setattr(cost_model, "calibrate", lambda *args, **kwargs: toy)
-    monkeypatch.setattr(cost_model, "_CACHE", {})  # and no other test is served this one from the memo
+    from ebsd_env.timing import calibration
+
+    monkeypatch.setattr(calibration, "calibrate", lambda *args, **kwargs: toy)
+    monkeypatch.setattr(calibration, "_CACHE", {})  # and no other test is served this one from the memo
     argv = ["--traces", str(traces), "--clock", "model", "--num-envs", "4", "--n-steps", "32", "--batch-size", "64",
             "--n-epochs", "1", "--max-new-tokens", "24", "--max-draft-len", "8", "--runs-dir", str(tmp_path / "runs"),
             "--no-progress-bar", "--eval-freq", "0", "--checkpoint-freq", "128", "--pair", "tiny-noisy",

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..io import write_json_atomic
-from .clock import CLOCK_KINDS, Clock, check_fingerprint
+from .clock import CLOCK_KINDS, Clock, check_calibration_pair
 from .cost_model import CostModel, pair_fingerprint
 
 
@@ -123,5 +123,5 @@ def make_multi_clock(kind: str | MultiClock, pair=None, cost_model=None, tempera
         raise ValueError(f"{len(costs)} cost models for {len(names)} drafters ({', '.join(names)}): give one each")
     if kind == "model" and singles is not None:
         for single, costs_i in zip(singles, costs, strict=True):
-            check_fingerprint(costs_i, pair_fingerprint(single), f"drafter {single.drafter_name!r}")
+            check_calibration_pair(costs_i, pair_fingerprint(single), f"drafter {single.drafter_name!r}")
     return MultiClock(kind, tuple(names), tuple(costs))

@@ -1,4 +1,4 @@
-"""`python -m eval.bench_clock`: calibrate and validate the clock on model pairs of public shapes.
+"""`python -m eval.bench.clock`: calibrate and validate the clock on model pairs of public shapes.
 
 Timing does not depend on weight values, so a pair of randomly initialised models with the layer shapes of a
 public model pair (no download) measures what that pair costs on this machine: the cost profile of the

@@ -17,7 +17,7 @@ draft steps against verifier-alone decoding steps).
 Drafters are evaluated on prompts none of them was trained on: the built-in suite's prompts held out by every
 trained drafter in the list (the ones `ebsd distill` records), one per category.
 
-`ebsd bench env` routes to `eval.bench_env` (the environment's own overhead).
+`ebsd bench env` is `eval.bench.env` (the environment's own overhead).
 """
 
 from __future__ import annotations
@@ -310,20 +310,9 @@ def print_report(report: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`ebsd bench decoder [options]` (the options after the word `decoder`; `eval.bench.main` routes here)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    usage = ("usage: ebsd bench decoder [options] | ebsd bench env [options]   (ebsd bench decoder --help, "
-             "ebsd bench env --help for the options)")
-    if argv[:1] in (["-h"], ["--help"]):
-        print(usage)
-        return 0
-    if not argv or argv[0] not in ("decoder", "env"):
-        print(usage, file=sys.stderr)
-        return 2
-    if argv[0] == "env":
-        from eval import bench_env
-
-        return bench_env.main(argv[1:])
-    config = tyro.cli(BenchDecoderConfig, args=argv[1:], prog="ebsd bench decoder", description=__doc__)
+    config = tyro.cli(BenchDecoderConfig, args=argv, prog="ebsd bench decoder", description=__doc__)
     validate(config)
     report = bench_decoder(config)
     print_report(report)

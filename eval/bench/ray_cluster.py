@@ -1,18 +1,18 @@
-"""Ray benchmarks behind docs/ray.md: ``python -m eval.bench_ray record|tune``.
+"""Ray benchmarks behind docs/ray.md: ``python -m eval.bench.ray_cluster record|tune``.
 
 ``record``: the cost of recording traces with the embedded pair, per prompt and per token, on this machine with
 one torch thread (`ebsd record`'s own timer: decoding only, no model loading or clock calibration). The
 recorded folder then serves ``tune``; docs/ray.md projects the 480-prompt Spec-Bench recording on N workers
 from it.
 
-    python -m eval.bench_ray record --traces /tmp/ray-traces --out docs/results/bench-ray/record.json
+    python -m eval.bench.ray_cluster record --traces /tmp/ray-traces --out docs/results/bench-ray/record.json
 
 ``tune``: the same replay tuning sweep (`ebsd tune --backend ray --traces`, TPE over one rule, every trial the
 rule over all traces: `--prompts-per-category` covers them) with 1 and with 2 concurrent workers of one local
 Ray instance, interleaved and repeated; the wall times' medians and their ratio, with the machine's load
 average before each sweep and at the end.
 
-    python -m eval.bench_ray tune --traces /tmp/ray-traces --out docs/results/bench-ray/tune.json
+    python -m eval.bench.ray_cluster tune --traces /tmp/ray-traces --out docs/results/bench-ray/tune.json
 """
 
 from __future__ import annotations
