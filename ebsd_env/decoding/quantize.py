@@ -162,9 +162,10 @@ def check_quantizable(verifier: PreTrainedModel, kind: str, group_size: int = GR
     if device.type != "cpu":
         raise ModelLoadError(f"the {kind} drafter runs on torch's CPU kernels but the verifier is on "
                              f"{device.type!r}: load the pair with device='cpu', or pick drafter='bf16'")
-    from .kernels import PackedLinear
+    from .kernels import PackedLinear, WidthDispatchLinear
 
-    packed = next((name for name, module in verifier.named_modules() if isinstance(module, PackedLinear)), None)
+    packed = next((name for name, module in verifier.named_modules()
+                   if isinstance(module, (PackedLinear, WidthDispatchLinear))), None)
     if packed is not None:
         raise ModelLoadError(f"the {kind} drafter quantizes float32 nn.Linear weights but layer {packed!r} is "
                              "already repacked for oneDNN: derive the drafter before choosing kernels")
