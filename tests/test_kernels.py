@@ -73,6 +73,13 @@ def test_each_bucket_of_rows_gets_its_own_winner(tmp_path):
     assert (again.source, again.by_bucket) == ("cache", choice.by_bucket)
 
 
+def test_pick_variant_keeps_plain_within_the_margin():
+    assert pick_variant({"plain": 1.0, "onednn": 0.96}, margin=0.05) == "plain"
+    assert pick_variant({"plain": 1.0, "onednn": 0.94}, margin=0.05) == "onednn"
+    assert pick_variant({"plain": 1.0, "onednn": 0.9, "other": 0.5}) == "other"
+    assert pick_variant({"plain": 1.0, "onednn": 1.2, "other": 1.1}) == "plain"
+
+
 def test_bucket_of_rows():
     assert [bucket_of(rows) for rows in (0, 1, 2, 3, 4, 5, 8, 9, 16, 17, 200)] == \
         ["1", "1", "2", "3-4", "3-4", "5-8", "5-8", "9-16", "9-16", "17+", "17+"]
@@ -222,3 +229,30 @@ def test_machine_state_and_busy_warning(monkeypatch, capsys):
     monkeypatch.setattr(kernels.os, "getloadavg", lambda: (3.5, 0.0, 0.0))
     message = warn_if_busy(own_threads=1)
     assert message and "busy" in message and "3.50" in message and message in capsys.readouterr().err
+
+
+def test_by_width_kernels_keep_greedy_outputs_exact():
+    """A verifier whose widths run different kernels (plain decoding, oneDNN verification blocks and prefill)
+    gives the verifier alone's greedy output at every draft length."""
+    from ebsd_env.decoding.decoder import SpeculativeDecoder, entropy_above, fixed_k
+    from ebsd_env.decoding.models import ModelPair
+    from ebsd_env.decoding.tiny import tiny_pair
+
+    base = tiny_pair("noisy", seed=3, noise=0.2)
+    mixed = tiny_pair("noisy", seed=3, noise=0.2).verifier
+    apply_choice(mixed, {**everywhere("onednn"), "1": "plain", "3-4": "plain"})
+    assert any(isinstance(m, WidthDispatchLinear) for m in mixed.modules())
+    pair = ModelPair(base.drafter, mixed, base.tokenizer, base.drafter_name, "tiny-by-width")
+    prompt = "the cat sat on the mat. the dog"
+    ids = base.tokenizer.encode(prompt)
+    plain = base.verifier.generate(torch.tensor([ids]), max_new_tokens=40, do_sample=False, eos_token_id=None,
+                                   pad_token_id=0)[0, len(ids):].tolist()
+    decoder = SpeculativeDecoder(pair, max_new_tokens=40)
+    reference = decoder.generate(prompt, None).token_ids
+    assert reference[: len(plain)] == plain[: len(reference)]  # the same model as the plain one
+    drafted = accepted = 0
+    for stop in (fixed_k(1), fixed_k(3), fixed_k(8), entropy_above(0.5)):
+        result = decoder.generate(prompt, stop, max_draft_len=12)
+        assert result.token_ids == reference, stop
+        drafted, accepted = drafted + result.stats["drafted"], accepted + result.stats["accepted"]
+    assert 0 < accepted < drafted  # blocks of every width were verified, with rejections rolled back
