@@ -149,12 +149,21 @@ def test_shipped_feature_drafters_are_small_and_exact(name):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("drafter", ["feature", "distilled", "int4", "int8", "ngram"])
+@pytest.mark.parametrize("drafter", ["feature", "distilled", "int4", "int8", "ngram", "int4, kernels by width"])
 def test_embedded_pair_greedy_exactness(drafter):
-    """Every drafter kind, four stop rules, both stop modes: the output is the verifier's own greedy output."""
+    """Every drafter kind, four stop rules, both stop modes: the output is the verifier's own greedy output;
+    also with a verifier whose forwards run different kernels by width (plain for one token, oneDNN for the
+    blocks and the prefill), whatever this machine's measurement would choose."""
+    from ebsd_env.decoding.kernels import WidthDispatchLinear, apply_choice, everywhere
     from ebsd_env.decoding.models import cached_pair
 
-    pair = cached_pair(drafter)
+    if drafter.endswith("by width"):
+        drafter = drafter.partition(",")[0]
+        pair = load_pair(drafter, kernels="plain")
+        apply_choice(pair.verifier, {**everywhere("onednn"), "1": "plain", "3-4": "plain"})
+        assert isinstance(pair.verifier.get_output_embeddings(), WidthDispatchLinear)
+    else:
+        pair = cached_pair(drafter)
     assert pair.verifier_name.startswith("embedded:") and pair.vocab_size == 49152
     decoder = SpeculativeDecoder(pair, max_new_tokens=24)
     for content in ("Name three primary colors.", "Write a Python function that reverses a string."):
