@@ -8,12 +8,12 @@
    after each forward). Interleaved rounds (every setting and width once per round, rotated), median and best
    per cell, and each cell over its own setting's M = 1 and over plain's M = 1. The issue-26 check is the ``auto``
    row: M = 9 over M = 1.
-2. **By op.** One setting (`--profile-kernels`) under `torch.profiler`, each module type and transformers' mask
-   builder labelled with `record_function`: embedding, masks, rotary tables, norms, linears of the attention and
-   of the MLP, the attention itself (its module less its linears), the MLP's activation, the LM head; "other"
-   is the forward's wall time less those (Python and module bookkeeping outside them), and "outside aten ops"
-   is the wall time not inside any aten op. The labels' hooks cost time themselves: the by-op table is for
-   proportions, the cost curve for times.
+2. **By op.** One setting (`--profile-kernels`), each module type and transformers' mask builder timed by hooks
+   with the `--clock`: embedding, masks, rotary tables, norms, linears of the attention and of the MLP, the
+   attention itself (its module less its linears), the MLP's activation, the LM head; "other" is the forward's
+   time less those (Python and module bookkeeping between them, the cache crop). "Outside aten ops" is the
+   share of the forward not inside any aten op, by `torch.profiler` (run without the hooks). The hooks cost
+   time themselves: the by-op table is for proportions, the cost curve for times.
 
 Timings are only comparable on a quiet machine: the script warns when the CPU is busy (`warn_if_busy`).
 """
@@ -128,8 +128,10 @@ def cost_curve(runners: dict[str, WidthRunner], widths: list[int], repeats: int,
 
 
 @contextlib.contextmanager
-def _labelled(verifier: nn.Module):
-    """Label each module type's forward (and transformers' mask builder) with `record_function`."""
+def _timed(verifier: nn.Module, clock):
+    """Yield a dict that hooks on each module type (and a wrapper of transformers' mask builder) fill with the
+    `clock` seconds spent in it, by label (attention and MLP modules as "attention+" and "mlp+", their linears
+    included)."""
     from transformers.models.llama import modeling_llama
 
     head = verifier.get_output_embeddings()
@@ -137,7 +139,9 @@ def _labelled(verifier: nn.Module):
     labels: dict[nn.Module, str] = {head: "lm head", verifier.get_input_embeddings(): "embedding"}
     for name, module in verifier.named_modules():
         kind = type(module).__name__
-        if isinstance(module, linear_types) and module is not head:
+        if ".converted." in name or module is head:  # the kernels inside a WidthDispatchLinear: counted there
+            continue
+        if isinstance(module, linear_types):
             labels[module] = "linears (attention)" if ".self_attn." in name else "linears (mlp)"
         elif kind.endswith("RMSNorm"):
             labels[module] = "norms"
@@ -147,61 +151,69 @@ def _labelled(verifier: nn.Module):
             labels[module] = "attention+"
         elif kind.endswith("MLP"):
             labels[module] = "mlp+"
-    open_ranges: list = []
+    seconds: dict[str, float] = {}
+    started: list[float] = []
     handles = []
     for module, label in labels.items():
-        def enter(*_, label=label):
-            ctx = torch.autograd.profiler.record_function(label)
-            ctx.__enter__()
-            open_ranges.append(ctx)
+        def enter(*_):
+            started.append(clock())
 
-        def leave(*_):
-            open_ranges.pop().__exit__(None, None, None)
+        def leave(*_, label=label):
+            seconds[label] = seconds.get(label, 0.0) + clock() - started.pop()
 
         handles += [module.register_forward_pre_hook(enter), module.register_forward_hook(leave)]
     builder = modeling_llama.create_causal_mask
 
     def masks(*args, **kwargs):
-        with torch.autograd.profiler.record_function("masks"):
+        t0 = clock()
+        try:
             return builder(*args, **kwargs)
+        finally:
+            seconds["masks"] = seconds.get("masks", 0.0) + clock() - t0
 
     modeling_llama.create_causal_mask = masks
     try:
-        yield
+        yield seconds
     finally:
         modeling_llama.create_causal_mask = builder
         for handle in handles:
             handle.remove()
 
 
-def profile_by_op(runner: WidthRunner, widths: list[int], iters: int) -> dict[int, dict[str, float]]:
-    """Milliseconds per forward of each category (`CATEGORIES`, "other", "wall", "outside aten ops") per width."""
+def _aten_share(runner: WidthRunner, m: int, iters: int) -> float:
+    """The share of the forward's time inside aten ops, by `torch.profiler` (no hooks installed)."""
     from torch.profiler import ProfilerActivity, profile
 
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(iters):
+            with torch.autograd.profiler.record_function("forward"):
+                runner.forward(m)
+    events = prof.key_averages()
+    forward = next(e.cpu_time_total for e in events if e.key == "forward")
+    return sum(e.self_cpu_time_total for e in events if e.key.startswith("aten::")) / forward
+
+
+def profile_by_op(runner: WidthRunner, widths: list[int], iters: int,
+                  clock=time.perf_counter) -> dict[int, dict[str, float]]:
+    """Milliseconds per forward of each category (`CATEGORIES`, "other", "forward") per width, timed by hooks
+    with `clock`, and the share of the forward outside aten ops ("outside aten ops", by torch.profiler)."""
     out = {}
-    with _labelled(runner.verifier):
-        for m in widths:
+    for m in widths:
+        with _timed(runner.verifier, clock) as seconds:
             for _ in range(3):
                 runner.forward(m)
-            with profile(activities=[ProfilerActivity.CPU]) as prof:
-                t0 = time.perf_counter()
-                for _ in range(iters):
-                    with torch.autograd.profiler.record_function("forward"):
-                        runner.forward(m)
-                wall_ms = 1000 * (time.perf_counter() - t0) / iters
-            totals: dict[str, float] = {}
-            aten_self = 0.0
-            for event in prof.key_averages():
-                totals[event.key] = event.cpu_time_total / 1000 / iters
-                if event.key.startswith("aten::"):
-                    aten_self += event.self_cpu_time_total / 1000 / iters
-            row = {label: totals.get(label, 0.0) for label in CATEGORIES}
-            row["attention"] = totals.get("attention+", 0.0) - row["linears (attention)"]
-            row["mlp activation"] = totals.get("mlp+", 0.0) - row["linears (mlp)"]
-            forward_ms = totals.get("forward", wall_ms)
-            row["other"] = forward_ms - sum(row[label] for label in CATEGORIES)
-            row["wall"], row["outside aten ops"] = forward_ms, forward_ms - aten_self
-            out[m] = row
+            seconds.clear()
+            t0 = clock()
+            for _ in range(iters):
+                runner.forward(m)
+            forward_ms = 1000 * (clock() - t0) / iters
+        row = {label: 1000 * seconds.get(label, 0.0) / iters for label in (*CATEGORIES, "attention+", "mlp+")}
+        row["attention"] = row.pop("attention+") - row["linears (attention)"]
+        row["mlp activation"] = row.pop("mlp+") - row["linears (mlp)"]
+        row["other"] = forward_ms - sum(row[label] for label in CATEGORIES)
+        row["forward"] = forward_ms
+        row["outside aten ops"] = 1.0 - _aten_share(runner, m, iters)
+        out[m] = row
     return out
 
 
@@ -216,7 +228,8 @@ def run(config: ProfileWidthConfig) -> dict:
                         for m in config.widths} for name in settings}
     curve = cost_curve({name: runners[name] for name in config.kernels}, config.widths, config.repeats,
                        CLOCKS[config.clock])
-    by_op = profile_by_op(runners[config.profile_kernels], config.widths, config.profile_iters)
+    by_op = profile_by_op(runners[config.profile_kernels], config.widths, config.profile_iters,
+                          CLOCKS[config.clock])
     return {"verifier": config.verifier, "context": config.context, "widths": config.widths,
             "threads": torch.get_num_threads(), "kernels": {name: pairs[name].metadata["kernels"]["verifier"]
                                                            for name in settings},
@@ -240,14 +253,16 @@ def print_report(report: dict) -> None:
                        .rjust(30) for c in cells.values())
         print(f"{name + ' = ' + report['kernels'][name]:<34}{text}")
     print(f"\nby op, {report['profile_kernels']} = {report['kernels'][report['profile_kernels']]}, ms per forward "
-          "under the profiler (its hooks included)")
+          f"({report['clock']} clock, timed by module hooks, which add a little to every row)")
     print(f"{'':<22}" + "".join(f"{'M=' + str(m):>10}" for m in widths)
           + "".join(f"{'x M=' + str(widths[0]) + ' @' + str(m):>12}" for m in widths[1:]))
     by_op = report["by_op"]
-    for label in [*CATEGORIES, "other", "wall", "outside aten ops"]:
+    for label in [*CATEGORIES, "other", "forward"]:
         row = [by_op[m][label] for m in widths]
         ratios = "".join(f"{r / row[0]:>12.2f}" if row[0] > 0.005 else f"{'-':>12}" for r in row[1:])
         print(f"{label:<22}" + "".join(f"{v:>10.2f}" for v in row) + ratios)
+    print(f"{'outside aten ops':<22}" + "".join(f"{100 * by_op[m]['outside aten ops']:>9.0f}%" for m in widths)
+          + "   (share of the forward, by torch.profiler: Python and module bookkeeping)")
     differ = [f"{name} M={m}" for name, cells in report["same_argmax"].items() for m, same in cells.items() if not same]
     print("\nargmax at every position equal across settings" if not differ else f"\nargmax differs: {differ}")
 
