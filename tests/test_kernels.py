@@ -53,16 +53,18 @@ def test_selection_never_picks_a_variant_slower_than_plain(tmp_path, onednn, exp
     assert choice.by_bucket == dict.fromkeys(BUCKETS, expected) and choice.variant == expected
     assert choice.source == "measured"
     assert choice.timings_ms["1"] == {"plain": 1000.0, "onednn": pytest.approx(1000.0 * onednn)}
-    assert choice.timings_ms["17+"] == {"plain": 32000.0, "onednn": pytest.approx(32000.0 * onednn)}
+    assert choice.timings_ms["17+"] == {"plain": 49000.0, "onednn": pytest.approx(49000.0 * onednn)}  # 17 + 32 rows
+    assert choice.timings_ms["3-4"] == {"plain": 7000.0, "onednn": pytest.approx(7000.0 * onednn)}  # 3 + 4 rows
     # Interleaved: every round times every variant at every bucket's width, in a rotated order.
-    widths = len(BUCKETS)
+    widths = 10  # both ends of every bucket: 1, 2, 3, 4, 5, 8, 9, 16, 17, 32 rows
     assert len(calls) == 3 * widths * 2 and calls[:2] == [("plain", 1), ("onednn", 1)]
-    assert calls[2 * widths] == ("onednn", 1) and {rows for _, rows in calls} == {1, 2, 4, 8, 16, 32}
+    assert calls[2 * widths] == ("onednn", 1) and {rows for _, rows in calls} == {1, 2, 3, 4, 5, 8, 9, 16, 17, 32}
 
 
 def test_each_bucket_of_rows_gets_its_own_winner(tmp_path):
-    # oneDNN pays a fixed 3 per call and saves half of plain's per-row cost: it wins from 8 rows on (3 + 4 < 8).
-    timer, _ = fake_timer({"plain": 1.0, "onednn": 0.5}, fixed={"onednn": 3.0})
+    # oneDNN pays a fixed 2 per call and saves half of plain's per-row cost: it wins the buckets from 5-8 on
+    # (5 and 8 rows: 4 + 6.5 against 13), not 3-4 (4 + 3.5 against 7).
+    timer, _ = fake_timer({"plain": 1.0, "onednn": 0.5}, fixed={"onednn": 2.0})
     choice = choose_kernels(_model(), timer=timer, cache_file=tmp_path / "k.json", repeats=1)
     assert choice.by_bucket == {"1": "plain", "2": "plain", "3-4": "plain", "5-8": "onednn", "9-16": "onednn",
                                 "17+": "onednn"}
@@ -147,6 +149,7 @@ def test_choice_is_cached_atomically_and_reused(tmp_path):
     entry = json.loads(path.read_text())["entries"][first.key]
     assert entry["buckets"] == everywhere("onednn") and entry["timings_ms"]["2"] == {"plain": 2000.0,
                                                                                       "onednn": 1000.0}
+    assert entry["rows_timed"]["5-8"] == [5, 8] and entry["rows_timed"]["1"] == [1]
 
     def no_timing(*_):
         raise AssertionError("a cached choice must not be measured again")

@@ -12,7 +12,7 @@ Which one wins depends on the CPU, the thread count, the shapes and the number o
 multiplies by each weight: one row when decoding, k + 1 when verifying k drafted tokens, the prompt when
 prefilling. So the choice is made per bucket of rows (`ROW_BUCKETS`: 1, 2, 3-4, 5-8, 9-16, 17+):
 `choose_kernels` times every variant on this machine the first time a model is loaded (a pass through every
-linear layer of the model at each bucket's timed width, interleaved repeats, medians) and keeps, per bucket,
+linear layer of the model at both ends of each bucket, interleaved repeats, medians) and keeps, per bucket,
 the fastest, never one slower than ``plain``: a variant must beat ``plain`` by `DEFAULT_MARGIN` to be chosen.
 A model whose buckets all chose one variant is converted to it outright; otherwise each layer becomes a
 `WidthDispatchLinear`, which keeps the plain weight and the converted copies and picks per call from the
@@ -186,17 +186,20 @@ KERNEL_CHOICES = ("auto", *VARIANTS)
 
 
 # Buckets of rows (tokens, over the batch) a forward multiplies by every weight: one-token decoding, the k + 1
-# rows of a verification, a prefill. (label, fewest rows, rows timed for it); the last bucket has no upper end.
+# rows of a verification, a prefill. (label, fewest rows, most rows); the last bucket has no upper end and is
+# timed at 17 and 32 rows. A bucket is timed at both ends, since a kernel's cost need not grow with the rows
+# (plain float32 took longer for 3 rows than for 5 on the development CPU).
 ROW_BUCKETS: tuple[tuple[str, int, int], ...] = (
     ("1", 1, 1), ("2", 2, 2), ("3-4", 3, 4), ("5-8", 5, 8), ("9-16", 9, 16), ("17+", 17, 32))
 BUCKETS = tuple(label for label, _, _ in ROW_BUCKETS)
-BUCKET_ROWS = tuple(rows for _, _, rows in ROW_BUCKETS)
+BUCKET_ROWS = {label: tuple(dict.fromkeys((low, high))) for label, low, high in ROW_BUCKETS}
+TIMED_ROWS = tuple(sorted({rows for ends in BUCKET_ROWS.values() for rows in ends}))
 
 
 def bucket_of(rows: int) -> str:
     """The label of the bucket a forward with `rows` rows falls in (0 rows: the first)."""
-    for label, _, timed in ROW_BUCKETS[:-1]:
-        if rows <= timed:
+    for label, _, high in ROW_BUCKETS[:-1]:
+        if rows <= high:
             return label
     return ROW_BUCKETS[-1][0]
 
@@ -359,10 +362,10 @@ def pick_variant(timings: dict[str, float], margin: float = DEFAULT_MARGIN) -> s
 
 
 def measure_variants(model: nn.Module, variants: Sequence[str], timer: Timer | None = None,
-                     repeats: int = DEFAULT_REPEATS, widths: Sequence[int] = BUCKET_ROWS
+                     repeats: int = DEFAULT_REPEATS, widths: Sequence[int] = TIMED_ROWS
                      ) -> dict[int, dict[str, float]]:
     """Median seconds of one pass through every float32 linear layer of `model` (in module order, so the
-    weights stream from memory as in a real step) with `rows` rows, per width in `widths` and variant.
+    weights stream from memory as in a real step), per number of rows in `widths` and variant.
 
     Repeats are interleaved (each round runs every variant once per width, in a rotated order) so that a
     change in machine load hits all variants alike. The model itself is not changed.
@@ -404,8 +407,8 @@ def measure_variants(model: nn.Module, variants: Sequence[str], timer: Timer | N
 def choose_kernels(model: nn.Module, kernels: str = "auto", timer: Timer | None = None,
                    cache_file: Path | None = None, repeats: int = DEFAULT_REPEATS,
                    margin: float = DEFAULT_MARGIN) -> KernelChoice:
-    """Pick the linear-kernel variant of each bucket of rows for `model` (``auto``: by measurement at each
-    bucket's timed width, cached) without changing the model.
+    """Pick the linear-kernel variant of each bucket of rows for `model` (``auto``: by measurement at both ends
+    of each bucket, summed; cached) without changing the model.
 
     Raises ModelLoadError for an unknown variant and for one this device cannot run.
     """
@@ -429,14 +432,15 @@ def choose_kernels(model: nn.Module, kernels: str = "auto", timer: Timer | None 
     if isinstance(cached, dict) and isinstance(cached.get("buckets"), dict) \
             and set(cached["buckets"]) == set(BUCKETS) and set(cached["buckets"].values()) <= set(candidates):
         return KernelChoice(dict(cached["buckets"]), "cache", dict(cached.get("timings_ms", {})), key)
-    seconds = measure_variants(model, candidates, timer, repeats, BUCKET_ROWS)
-    by_bucket = {label: pick_variant(seconds[rows], margin) for label, _, rows in ROW_BUCKETS}
-    timings_ms = {label: {name: round(1000 * s, 4) for name, s in seconds[rows].items()}
-                  for label, _, rows in ROW_BUCKETS}
+    seconds = measure_variants(model, candidates, timer, repeats, TIMED_ROWS)
+    per_bucket = {label: {name: sum(seconds[rows][name] for rows in ends) for name in candidates}
+                  for label, ends in BUCKET_ROWS.items()}
+    by_bucket = {label: pick_variant(times, margin) for label, times in per_bucket.items()}
+    timings_ms = {label: {name: round(1000 * s, 4) for name, s in times.items()} for label, times in per_bucket.items()}
     choice = KernelChoice(by_bucket, "measured", timings_ms, key)
     with contextlib.suppress(OSError):  # a read-only cache only costs a new measurement next time
         _write_cache_entry(path, key, {"buckets": by_bucket, "timings_ms": timings_ms, "repeats": repeats,
-                                       "rows_timed": dict(zip(BUCKETS, BUCKET_ROWS, strict=True)),
+                                       "rows_timed": {label: list(ends) for label, ends in BUCKET_ROWS.items()},
                                        "margin": margin,
                                        "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     return choice
