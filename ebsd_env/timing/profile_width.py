@@ -9,7 +9,7 @@
    per cell, and each cell over its own setting's M = 1 and over plain's M = 1. The issue-26 check is the ``auto``
    row: M = 9 over M = 1.
 2. **By op.** One setting (`--profile-kernels`), each module type and transformers' mask builder timed by hooks
-   with the `--clock`: embedding, masks, rotary tables, norms, linears of the attention and of the MLP, the
+   with the `--clock`, widths interleaved: embedding, masks, rotary tables, norms, linears of the attention and of the MLP, the
    attention itself (its module less its linears), the MLP's activation, the LM head; "other" is the forward's
    time less those (Python and module bookkeeping between them, the cache crop). "Outside aten ops" is the
    share of the forward not inside any aten op, by `torch.profiler` (run without the hooks). The hooks cost
@@ -196,22 +196,28 @@ def _aten_share(runner: WidthRunner, m: int, iters: int) -> float:
 def profile_by_op(runner: WidthRunner, widths: list[int], iters: int,
                   clock=time.perf_counter) -> dict[int, dict[str, float]]:
     """Milliseconds per forward of each category (`CATEGORIES`, "other", "forward") per width, timed by hooks
-    with `clock`, and the share of the forward outside aten ops ("outside aten ops", by torch.profiler)."""
+    with `clock` in interleaved rounds (every width once per round, rotated), and the share of the forward
+    outside aten ops ("outside aten ops", by torch.profiler)."""
+    totals: dict[int, dict[str, float]] = {m: {} for m in widths}
+    forward_s = dict.fromkeys(widths, 0.0)
+    with _timed(runner.verifier, clock) as seconds:
+        for m in widths:  # warm-up
+            runner.forward(m)
+        for r in range(iters):
+            for m in widths[r % len(widths):] + widths[:r % len(widths)]:
+                seconds.clear()
+                t0 = clock()
+                runner.forward(m)
+                forward_s[m] += clock() - t0
+                for label, value in seconds.items():
+                    totals[m][label] = totals[m].get(label, 0.0) + value
     out = {}
     for m in widths:
-        with _timed(runner.verifier, clock) as seconds:
-            for _ in range(3):
-                runner.forward(m)
-            seconds.clear()
-            t0 = clock()
-            for _ in range(iters):
-                runner.forward(m)
-            forward_ms = 1000 * (clock() - t0) / iters
-        row = {label: 1000 * seconds.get(label, 0.0) / iters for label in (*CATEGORIES, "attention+", "mlp+")}
+        row = {label: 1000 * totals[m].get(label, 0.0) / iters for label in (*CATEGORIES, "attention+", "mlp+")}
         row["attention"] = row.pop("attention+") - row["linears (attention)"]
         row["mlp activation"] = row.pop("mlp+") - row["linears (mlp)"]
-        row["other"] = forward_ms - sum(row[label] for label in CATEGORIES)
-        row["forward"] = forward_ms
+        row["forward"] = 1000 * forward_s[m] / iters
+        row["other"] = row["forward"] - sum(row[label] for label in CATEGORIES)
         row["outside aten ops"] = 1.0 - _aten_share(runner, m, iters)
         out[m] = row
     return out
