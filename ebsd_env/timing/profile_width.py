@@ -9,11 +9,11 @@
    per cell, and each cell over its own setting's M = 1 and over plain's M = 1. The issue-26 check is the ``auto``
    row: M = 9 over M = 1.
 2. **By op.** One setting (`--profile-kernels`), each module type and transformers' mask builder timed by hooks
-   with the `--clock`, widths interleaved: embedding, masks, rotary tables, norms, linears of the attention and of the MLP, the
-   attention itself (its module less its linears), the MLP's activation, the LM head; "other" is the forward's
-   time less those (Python and module bookkeeping between them, the cache crop). "Outside aten ops" is the
-   share of the forward not inside any aten op, by `torch.profiler` (run without the hooks). The hooks cost
-   time themselves: the by-op table is for proportions, the cost curve for times.
+   with the `--clock`, widths interleaved: embedding, masks, rotary tables, norms, linears of the attention and
+   of the MLP, the attention itself (its module less its linears), the MLP's activation, the LM head; "other"
+   is the forward's time less those (Python and module bookkeeping between them, the cache crop). "Outside aten
+   ops" is the share of the forward not inside any aten op, by `torch.profiler` (run without the hooks). The
+   hooks cost time themselves: the by-op table is for proportions, the cost curve for times.
 
 Timings are only comparable on a quiet machine: the script warns when the CPU is busy (`warn_if_busy`).
 """
