@@ -85,8 +85,11 @@ def test_auto_kernels_are_measured_once_and_recorded_per_model(tmp_path):
     selection = pair.metadata["kernel_selection"]
     assert set(pair.metadata["kernels"]) == {"verifier", "drafter"}
     assert selection["verifier"]["source"] in ("measured", "cache", "only variant available")
-    if selection["verifier"]["source"] == "measured":
-        assert set(selection["verifier"]["timings_ms"]) == {"plain", "onednn"}
+    assert set(selection["verifier"]["by_bucket"]) == {"1", "2", "3-4", "5-8", "9-16", "17+"}
+    if selection["verifier"]["source"] == "measured":  # per bucket of rows, per variant
+        timings = selection["verifier"]["timings_ms"]
+        assert set(timings) == set(selection["verifier"]["by_bucket"])
+        assert all(set(ms) == {"plain", "onednn"} for ms in timings.values())
     again = load_pair(drafter="int8", verifier=verifier)
     assert again.metadata["kernel_selection"]["verifier"]["source"] in ("cache", "only variant available")
     assert again.metadata["kernels"]["verifier"] == pair.metadata["kernels"]["verifier"]
