@@ -1,5 +1,4 @@
-"""Linear-layer kernels chosen by measurement on this machine, per width of the forward, and the process's CPU
-thread setting.
+"""Linear-layer kernels chosen by measurement on this machine per width of the forward, and the CPU thread setting.
 
 Kernel variants (`VARIANTS`) are ways to run a model's float32 ``nn.Linear`` layers:
 
