@@ -259,3 +259,23 @@ def test_by_width_kernels_keep_greedy_outputs_exact():
         assert result.token_ids == reference, stop
         drafted, accepted = drafted + result.stats["drafted"], accepted + result.stats["accepted"]
     assert 0 < accepted < drafted  # blocks of every width were verified, with rejections rolled back
+
+
+def test_grouped_attention_gives_the_same_logits_and_greedy_output():
+    """The verifier's masked (multi-token) forwards with KV heads grouped instead of repeated: the same logits to
+    the bit, prefill, one token and blocks alike."""
+    from transformers import DynamicCache
+
+    from ebsd_env.decoding.attention import GROUPED_SDPA, use_grouped_attention
+    from ebsd_env.decoding.tiny import tiny_model
+
+    reference, grouped = tiny_model(40, seed=7, layers=2, hidden=64), tiny_model(40, seed=7, layers=2, hidden=64)
+    assert use_grouped_attention(grouped) and grouped.config._attn_implementation == GROUPED_SDPA
+    assert not use_grouped_attention(grouped)  # already switched: nothing to change
+    ids = torch.randint(0, 40, (1, 60), generator=torch.Generator().manual_seed(3))
+    caches = DynamicCache(), DynamicCache()
+    with torch.inference_mode():
+        for start, stop in ((0, 30), (30, 31), (31, 34), (34, 43), (43, 60)):
+            expected, got = (model(input_ids=ids[:, start:stop], cache=cache, use_cache=True).logits
+                             for model, cache in zip((reference, grouped), caches, strict=True))
+            assert torch.equal(got, expected), (start, stop)

@@ -23,6 +23,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 
 from ..errors import ModelLoadError
 from ..io import ebsd_cache_dir
+from .attention import use_grouped_attention
 from .hub import HubUnavailable, check_hub_model
 
 # PackedLinear and pack_linears moved to `ebsd_env.decoding.kernels`; importing them from here keeps working.
@@ -330,6 +331,8 @@ def load_pair(drafter: str | None = None, verifier: str | None = None, device: s
         drafter_model = load_model(drafter_name, device, dtype)
     if device_map is not None and kernels == "auto":
         kernels = "plain"  # a verifier spread over devices keeps the modules from_pretrained placed
+    # Verifications of k + 1 tokens attend with a mask: grouped KV heads there instead of repeated ones (same values).
+    grouped = device_map is None and use_grouped_attention(verifier_model)
     # The verifier first: a derived drafter was built from its plain weights above.
     choices = {"verifier": select_kernels(verifier_model, kernels)}
     choices["drafter"] = choices["verifier"] if drafter_model is verifier_model else \
@@ -337,7 +340,8 @@ def load_pair(drafter: str | None = None, verifier: str | None = None, device: s
     return ModelPair(drafter_model, verifier_model, tokenizer, drafter_name, verifier_name,
                      metadata={"kernels": {role: c.variant for role, c in choices.items()},
                                "kernel_selection": {role: c.as_dict() for role, c in choices.items()},
-                               "threads": torch.get_num_threads()})
+                               "threads": torch.get_num_threads(),
+                               "verifier_attention": "grouped" if grouped else "transformers"})
 
 
 _PAIR_CACHE: dict[tuple, ModelPair] = {}
