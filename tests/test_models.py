@@ -83,6 +83,9 @@ def test_auto_kernels_are_measured_once_and_recorded_per_model(tmp_path):
     verifier = _save(tmp_path / "verifier", "abcdefgh ", 0)
     pair = load_pair(drafter="self", verifier=verifier)  # kernels="auto" is the default
     selection = pair.metadata["kernel_selection"]
+    # On the CPU, a verifier with grouped KV heads attends through them (ebsd_env.decoding.attention).
+    assert pair.metadata["verifier_attention"] == "grouped"
+    assert pair.verifier.config._attn_implementation == "ebsd_grouped_sdpa"
     assert set(pair.metadata["kernels"]) == {"verifier", "drafter"}
     assert selection["verifier"]["source"] in ("measured", "cache", "only variant available")
     assert set(selection["verifier"]["by_bucket"]) == {"1", "2", "3-4", "5-8", "9-16", "17+"}
