@@ -36,3 +36,21 @@ def test_drafters_are_compared_on_prompts_every_trained_one_held_out():
 
     assert held_out_for_all([pair(["a", "b"]), pair(None), pair(["b", "c"])]) == {"b"}
     assert held_out_for_all([pair(None)]) == set()
+
+
+def test_bench_decoder_reports_the_verification_cost_curve(tmp_path, capsys):
+    from ebsd_env.decoding.tiny import tiny_model, tiny_tokenizer
+    from eval.bench import BenchDecoderConfig, bench_decoder, print_report
+
+    tokenizer = tiny_tokenizer()
+    tiny_model(len(tokenizer), 0, context=2048).save_pretrained(tmp_path / "v")
+    tokenizer.save_pretrained(tmp_path / "v")
+    config = BenchDecoderConfig(verifier=str(tmp_path / "v"), drafters=("self",), ks=[1, 3], prompts=1, repeats=1,
+                                max_new_tokens=12, transformers_modes=False, kernels="plain")
+    report = bench_decoder(config)
+    curve = report["drafters"]["self"]["verify_ratio_by_k"]
+    # The drafter is the verifier: every block of k = 1 and k = 3 is verified in full (the last may be shorter).
+    assert {1, 3} <= set(curve) <= {1, 2, 3} and all(ratio > 0 for ratio in curve.values())
+    print_report(report)
+    line = next(line for line in capsys.readouterr().out.splitlines() if "verify(k+1) / verify(1)" in line)
+    assert f"k=3: {curve[3]:.2f}" in line and "speed-up at k: 1: " in line

@@ -13,10 +13,16 @@ import torch
 
 from ebsd_env.decoding import kernels
 from ebsd_env.decoding.kernels import (
+    BUCKETS,
     VARIANTS,
+    KernelChoice,
     KernelVariant,
+    WidthDispatchLinear,
+    apply_choice,
+    bucket_of,
     choose_kernels,
     configure_threads,
+    everywhere,
     kernel_cache_key,
     machine_state,
     pick_variant,
@@ -31,13 +37,14 @@ def _model():
     return tiny_model(20, seed=0)
 
 
-def fake_timer(seconds_per_token: dict[str, float]):
-    """A clock where each variant costs a fixed time per token; records what was timed."""
+def fake_timer(seconds_per_row: dict[str, float], fixed: dict[str, float] | None = None):
+    """A clock where each variant costs `fixed` plus a time per row; records what was timed."""
     calls = []
+    fixed = fixed or {}
 
-    def timer(variant, tokens, run):
-        calls.append((variant, tokens))
-        return seconds_per_token[variant] * tokens
+    def timer(variant, rows, run):
+        calls.append((variant, rows))
+        return fixed.get(variant, 0.0) + seconds_per_row[variant] * rows
 
     return timer, calls
 
@@ -45,11 +52,30 @@ def fake_timer(seconds_per_token: dict[str, float]):
 @pytest.mark.parametrize("onednn,expected", [(0.5, "onednn"), (1.5, "plain"), (0.97, "plain"), (1.0, "plain")])
 def test_selection_never_picks_a_variant_slower_than_plain(tmp_path, onednn, expected):
     timer, calls = fake_timer({"plain": 1.0, "onednn": onednn})
-    choice = choose_kernels(_model(), timer=timer, cache_file=tmp_path / "k.json", repeats=3, tokens=(1, 4))
-    assert choice.variant == expected and choice.source == "measured"
-    assert choice.timings_ms == {"plain": 5000.0, "onednn": pytest.approx(5000.0 * onednn)}
-    # Interleaved: every round times every variant at every width, in a rotated order.
-    assert len(calls) == 3 * 2 * 2 and calls[:2] == [("plain", 1), ("onednn", 1)] and calls[4] == ("onednn", 1)
+    choice = choose_kernels(_model(), timer=timer, cache_file=tmp_path / "k.json", repeats=3)
+    assert choice.by_bucket == dict.fromkeys(BUCKETS, expected) and choice.variant == expected
+    assert choice.source == "measured"
+    assert choice.timings_ms["1"] == {"plain": 1000.0, "onednn": pytest.approx(1000.0 * onednn)}
+    assert choice.timings_ms["17+"] == {"plain": 49000.0, "onednn": pytest.approx(49000.0 * onednn)}  # 17 + 32 rows
+    assert choice.timings_ms["3-4"] == {"plain": 7000.0, "onednn": pytest.approx(7000.0 * onednn)}  # 3 + 4 rows
+    # Interleaved: every round times every variant at every bucket's width, in a rotated order.
+    widths = 10  # both ends of every bucket: 1, 2, 3, 4, 5, 8, 9, 16, 17, 32 rows
+    assert len(calls) == 3 * widths * 2 and calls[:2] == [("plain", 1), ("onednn", 1)]
+    assert calls[2 * widths] == ("onednn", 1) and {rows for _, rows in calls} == {1, 2, 3, 4, 5, 8, 9, 16, 17, 32}
+
+
+def test_each_bucket_of_rows_gets_its_own_winner(tmp_path):
+    # oneDNN pays a fixed 2 per call and saves half of plain's per-row cost: it wins the buckets from 5-8 on
+    # (5 and 8 rows: 4 + 6.5 against 13), not 3-4 (4 + 3.5 against 7).
+    timer, _ = fake_timer({"plain": 1.0, "onednn": 0.5}, fixed={"onednn": 2.0})
+    choice = choose_kernels(_model(), timer=timer, cache_file=tmp_path / "k.json", repeats=1)
+    assert choice.by_bucket == {"1": "plain", "2": "plain", "3-4": "plain", "5-8": "onednn", "9-16": "onednn",
+                                "17+": "onednn"}
+    assert choice.variant == "1-4:plain,5+:onednn" and choice.as_dict()["by_bucket"] == choice.by_bucket
+    assert KernelChoice({**choice.by_bucket, "17+": "plain"}, "x").variant == "1-4:plain,5-16:onednn,17+:plain"
+    assert KernelChoice({**choice.by_bucket, "2": "onednn"}, "x").variant == "1:plain,2:onednn,3-4:plain,5+:onednn"
+    again = choose_kernels(_model(), timer=None, cache_file=tmp_path / "k.json")
+    assert (again.source, again.by_bucket) == ("cache", choice.by_bucket)
 
 
 def test_pick_variant_keeps_plain_within_the_margin():
@@ -57,6 +83,53 @@ def test_pick_variant_keeps_plain_within_the_margin():
     assert pick_variant({"plain": 1.0, "onednn": 0.94}, margin=0.05) == "onednn"
     assert pick_variant({"plain": 1.0, "onednn": 0.9, "other": 0.5}) == "other"
     assert pick_variant({"plain": 1.0, "onednn": 1.2, "other": 1.1}) == "plain"
+
+
+def test_bucket_of_rows():
+    assert [bucket_of(rows) for rows in (0, 1, 2, 3, 4, 5, 8, 9, 16, 17, 200)] == \
+        ["1", "1", "2", "3-4", "3-4", "5-8", "5-8", "9-16", "9-16", "17+", "17+"]
+
+
+class _Recording(torch.nn.Module):
+    """A test variant: the plain product, recording the row count of every call."""
+
+    calls: list[int] = []
+
+    def __init__(self, linear):
+        super().__init__()
+        self.linear = torch.nn.Linear(linear.in_features, linear.out_features, bias=linear.bias is not None)
+        self.linear.load_state_dict(linear.state_dict())
+
+    def forward(self, x):
+        _Recording.calls.append(x.numel() // x.shape[-1])
+        return self.linear(x)
+
+
+def test_each_forward_runs_its_buckets_variant(monkeypatch):
+    monkeypatch.setitem(VARIANTS, "other", KernelVariant("other", "a recording variant", _Recording,
+                                                         lambda device: True))
+    model, reference = _model(), _model()
+    head_weight = model.get_output_embeddings().weight
+    by_bucket = {**everywhere("plain"), "2": "other", "5-8": "other", "17+": "other"}
+    apply_choice(model, by_bucket)
+    layers = [m for m in model.modules() if isinstance(m, WidthDispatchLinear)]
+    assert layers and not any(type(m) is torch.nn.Linear for m in model.modules() if m not in
+                              [r.linear for layer in layers for r in layer.converted.values()])
+    # The plain weight is kept, not copied (a tied embedding and output head stay one tensor).
+    assert model.get_output_embeddings().weight is head_weight
+    head = model.get_output_embeddings()
+    for rows, runs_other in ((1, False), (2, True), (3, False), (4, False), (5, True), (8, True), (9, False),
+                             (16, False), (17, True), (40, True)):
+        _Recording.calls.clear()
+        ids = torch.arange(rows)[None] % 20
+        with torch.inference_mode():
+            logits = model(input_ids=ids).logits
+            torch.testing.assert_close(logits, reference(input_ids=ids).logits)
+        assert _Recording.calls == ([rows] * len(layers) if runs_other else []), rows
+    _Recording.calls.clear()
+    with torch.inference_mode():
+        head(torch.randn(2, 3, head.in_features))  # a batch: rows are counted over it (2 x 3 = 6: bucket 5-8)
+    assert _Recording.calls == [6]
 
 
 def test_a_new_variant_is_one_entry_and_is_measured_too(tmp_path, monkeypatch):
@@ -77,7 +150,9 @@ def test_choice_is_cached_atomically_and_reused(tmp_path):
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
     assert not [p for p in path.parent.iterdir() if p.name != "kernels.json"]  # no temporary file left
     entry = json.loads(path.read_text())["entries"][first.key]
-    assert entry["variant"] == "onednn" and entry["timings_ms"] == {"plain": 5000.0, "onednn": 2500.0}
+    assert entry["buckets"] == everywhere("onednn") and entry["timings_ms"]["2"] == {"plain": 2000.0,
+                                                                                      "onednn": 1000.0}
+    assert entry["rows_timed"]["5-8"] == [5, 8] and entry["rows_timed"]["1"] == [1]
 
     def no_timing(*_):
         raise AssertionError("a cached choice must not be measured again")
@@ -87,7 +162,10 @@ def test_choice_is_cached_atomically_and_reused(tmp_path):
     # A damaged cache is measured again and repaired.
     path.write_text("{not json")
     assert choose_kernels(model, timer=timer, cache_file=path, repeats=1).source == "measured"
-    assert json.loads(path.read_text())["entries"][first.key]["variant"] == "onednn"
+    assert json.loads(path.read_text())["entries"][first.key]["buckets"] == everywhere("onednn")
+    # A cache of the previous version (one variant per model) is measured again per bucket.
+    path.write_text(json.dumps({"version": 1, "entries": {first.key: {"variant": "onednn"}}}))
+    assert choose_kernels(model, timer=timer, cache_file=path, repeats=1).source == "measured"
 
 
 def test_cache_key_changes_with_threads_dtype_and_shapes(tmp_path, monkeypatch):
@@ -125,8 +203,8 @@ def test_requested_and_impossible_variants(tmp_path):
 
 def test_real_measurement_on_a_tiny_model(tmp_path):
     choice = choose_kernels(_model(), cache_file=tmp_path / "k.json", repeats=2)
-    assert choice.source == "measured" and set(choice.timings_ms) == {"plain", "onednn"}
-    assert all(ms > 0 for ms in choice.timings_ms.values())
+    assert choice.source == "measured" and set(choice.timings_ms) == set(BUCKETS)
+    assert all(set(ms) == {"plain", "onednn"} and min(ms.values()) > 0 for ms in choice.timings_ms.values())
 
 
 def test_configure_threads_order(monkeypatch):
@@ -213,3 +291,50 @@ def test_drafter_hash_describes_the_weights_not_their_kernel_layout():
     state = weight_state(kernels.pack_linears(layers))
     assert set(state) == set(expected)
     assert all(torch.equal(state[name], expected[name]) for name in expected)
+
+
+def test_by_width_kernels_keep_greedy_outputs_exact():
+    """A verifier whose widths run different kernels (plain decoding, oneDNN verification blocks and prefill)
+    gives the verifier alone's greedy output at every draft length."""
+    from ebsd_env.decoding.decoder import SpeculativeDecoder, entropy_above, fixed_k
+    from ebsd_env.decoding.models import ModelPair
+    from ebsd_env.decoding.tiny import tiny_pair
+
+    base = tiny_pair("noisy", seed=3, noise=0.2)
+    mixed = tiny_pair("noisy", seed=3, noise=0.2).verifier
+    apply_choice(mixed, {**everywhere("onednn"), "1": "plain", "3-4": "plain"})
+    assert any(isinstance(m, WidthDispatchLinear) for m in mixed.modules())
+    pair = ModelPair(base.drafter, mixed, base.tokenizer, base.drafter_name, "tiny-by-width")
+    prompt = "the cat sat on the mat. the dog"
+    ids = base.tokenizer.encode(prompt)
+    plain = base.verifier.generate(torch.tensor([ids]), max_new_tokens=40, do_sample=False, eos_token_id=None,
+                                   pad_token_id=0)[0, len(ids):].tolist()
+    decoder = SpeculativeDecoder(pair, max_new_tokens=40)
+    reference = decoder.generate(prompt, None).token_ids
+    assert reference[: len(plain)] == plain[: len(reference)]  # the same model as the plain one
+    drafted = accepted = 0
+    for stop in (fixed_k(1), fixed_k(3), fixed_k(8), entropy_above(0.5)):
+        result = decoder.generate(prompt, stop, max_draft_len=12)
+        assert result.token_ids == reference, stop
+        drafted, accepted = drafted + result.stats["drafted"], accepted + result.stats["accepted"]
+    assert 0 < accepted < drafted  # blocks of every width were verified, with rejections rolled back
+
+
+def test_grouped_attention_gives_the_same_logits_and_greedy_output():
+    """The verifier's masked (multi-token) forwards with KV heads grouped instead of repeated: the same logits to
+    the bit, prefill, one token and blocks alike."""
+    from transformers import DynamicCache
+
+    from ebsd_env.decoding.attention import GROUPED_SDPA, use_grouped_attention
+    from ebsd_env.decoding.tiny import tiny_model
+
+    reference, grouped = tiny_model(40, seed=7, layers=2, hidden=64), tiny_model(40, seed=7, layers=2, hidden=64)
+    assert use_grouped_attention(grouped) and grouped.config._attn_implementation == GROUPED_SDPA
+    assert not use_grouped_attention(grouped)  # already switched: nothing to change
+    ids = torch.randint(0, 40, (1, 60), generator=torch.Generator().manual_seed(3))
+    caches = DynamicCache(), DynamicCache()
+    with torch.inference_mode():
+        for start, stop in ((0, 30), (30, 31), (31, 34), (34, 43), (43, 60)):
+            expected, got = (model(input_ids=ids[:, start:stop], cache=cache, use_cache=True).logits
+                             for model, cache in zip((reference, grouped), caches, strict=True))
+            assert torch.equal(got, expected), (start, stop)

@@ -99,10 +99,16 @@ def test_auto_kernels_are_measured_once_and_recorded_per_model(tmp_path):
     verifier = _save(tmp_path / "verifier", "abcdefgh ", 0)
     pair = load_pair(drafter="self", verifier=verifier)  # kernels="auto" is the default
     selection = pair.metadata["kernel_selection"]
+    # On the CPU, a verifier with grouped KV heads attends through them (ebsd_env.decoding.attention).
+    assert pair.metadata["verifier_attention"] == "grouped"
+    assert pair.verifier.config._attn_implementation == "ebsd_grouped_sdpa"
     assert set(pair.metadata["kernels"]) == {"verifier", "drafter"}
     assert selection["verifier"]["source"] in ("measured", "cache", "only variant available")
-    if selection["verifier"]["source"] == "measured":
-        assert set(selection["verifier"]["timings_ms"]) == {"plain", "onednn"}
+    assert set(selection["verifier"]["by_bucket"]) == {"1", "2", "3-4", "5-8", "9-16", "17+"}
+    if selection["verifier"]["source"] == "measured":  # per bucket of rows, per variant
+        timings = selection["verifier"]["timings_ms"]
+        assert set(timings) == set(selection["verifier"]["by_bucket"])
+        assert all(set(ms) == {"plain", "onednn"} for ms in timings.values())
     again = load_pair(drafter="int8", verifier=verifier)
     assert again.metadata["kernel_selection"]["verifier"]["source"] in ("cache", "only variant available")
     assert again.metadata["kernels"]["verifier"] == pair.metadata["kernels"]["verifier"]
@@ -165,12 +171,21 @@ def test_shipped_feature_drafters_are_small_and_exact(name):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("drafter", ["feature", "distilled", "int4", "int8", "ngram"])
+@pytest.mark.parametrize("drafter", ["feature", "distilled", "int4", "int8", "ngram", "int4, kernels by width"])
 def test_embedded_pair_greedy_exactness(drafter):
-    """Every drafter kind, four stop rules, both stop modes: the output is the verifier's own greedy output."""
+    """Every drafter kind, four stop rules, both stop modes: the output is the verifier's own greedy output;
+    also with a verifier whose forwards run different kernels by width (plain for one token, oneDNN for the
+    blocks and the prefill), whatever this machine's measurement would choose."""
+    from ebsd_env.decoding.kernels import WidthDispatchLinear, apply_choice, everywhere
     from ebsd_env.decoding.models import cached_pair
 
-    pair = cached_pair(drafter)
+    if drafter.endswith("by width"):
+        drafter = drafter.partition(",")[0]
+        pair = load_pair(drafter, kernels="plain")
+        apply_choice(pair.verifier, {**everywhere("onednn"), "1": "plain", "3-4": "plain"})
+        assert isinstance(pair.verifier.get_output_embeddings(), WidthDispatchLinear)
+    else:
+        pair = cached_pair(drafter)
     assert pair.verifier_name.startswith("embedded:") and pair.vocab_size == 49152
     decoder = SpeculativeDecoder(pair, max_new_tokens=24)
     for content in ("Name three primary colors.", "Write a Python function that reverses a string."):

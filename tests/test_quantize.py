@@ -289,3 +289,27 @@ def test_embedded_int4_drafter_is_exact_and_requantizes_without_error():
             assert result.token_ids == reference.tolist()
             drafted, accepted = drafted + result.stats["drafted"], accepted + result.stats["accepted"]
     assert accepted > 0.8 * drafted  # a close copy of the verifier
+
+
+def test_runner_norm_and_rotation_are_the_previous_formulas_to_the_bit():
+    """The runner's fused norm and its one-pass rotation of queries and keys give the values of the formulas
+    they replaced (x * rsqrt(mean(x^2) + eps) in float32; x * cos + cat(-x2, x1) * sin), bit for bit."""
+    verifier = tiny_model(40, seed=6, layers=1, hidden=64)
+    runner = QuantizedLlamaRunner(verifier, "int4", capacity=300)
+    generator = torch.Generator().manual_seed(2)
+    weight = torch.randn(64, generator=generator).to(torch.bfloat16)
+    for rows in (1, 3, 9, 200):
+        for scale in (0.01, 1.0, 30.0):
+            x = (scale * torch.randn(rows, 64, generator=generator)).to(torch.bfloat16)
+            x32 = x.float()
+            previous = (x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + runner.eps)).to(torch.bfloat16) * weight
+            assert torch.equal(runner._rms(x, weight), previous)
+    half = runner.head_dim // 2
+    positions = torch.outer(torch.arange(runner.capacity).float(), runner.inv_freq)
+    sin = torch.cat([positions, positions], dim=-1).sin().to(torch.bfloat16)  # the table the runner had
+    for start, count in ((0, 1), (7, 1), (100, 5), (250, 40)):
+        cos, signed = runner.cos[start:start + count], runner.signed_sin[start:start + count]
+        qk = torch.randn(runner.heads + runner.kv_heads, count, runner.head_dim, generator=generator)
+        qk = qk.to(torch.bfloat16)
+        previous = qk * cos + torch.cat([-qk[..., half:], qk[..., :half]], dim=-1) * sin[start:start + count]
+        assert torch.equal(qk * cos + qk.roll(half, -1) * signed, previous)

@@ -1,4 +1,4 @@
-"""Linear-layer kernels chosen by measurement on this machine, and the process's CPU thread setting.
+"""Linear-layer kernels chosen by measurement on this machine per width of the forward, and the CPU thread setting.
 
 Kernel variants (`VARIANTS`) are ways to run a model's float32 ``nn.Linear`` layers:
 
@@ -7,13 +7,18 @@ Kernel variants (`VARIANTS`) are ways to run a model's float32 ``nn.Linear`` lay
   earlier measurements on the development machine (2-5 tokens cost 1.3-1.4x one token instead of 1.6-2x) and
   the verifier slower on a 2-core AVX-512 + AMX Xeon (15.7 tokens/s instead of 25.0).
 
-Since which one wins depends on the CPU, the thread count and the shapes, `choose_kernels` times them on this
-machine the first time a model is loaded (a decode-shaped pass through every linear layer of the model, at 1
-token and at a few tokens, interleaved repeats, medians) and keeps the fastest, never one slower than ``plain``:
-a variant must beat ``plain`` by `DEFAULT_MARGIN` to be chosen. The choice is cached in
-``ebsd_cache_dir()/kernels.json`` under a key made of the CPU, the torch version, the thread count, the dtype and
-the model's linear shapes, so later loads reuse it without timing. A new variant is one more `KernelVariant`
-in `VARIANTS`: a predicate for the layers it converts, a converter and an availability check.
+Which one wins depends on the CPU, the thread count, the shapes and the number of rows (tokens) a forward
+multiplies by each weight: one row when decoding, k + 1 when verifying k drafted tokens, the prompt when
+prefilling. So the choice is made per bucket of rows (`ROW_BUCKETS`: 1, 2, 3-4, 5-8, 9-16, 17+):
+`choose_kernels` times every variant on this machine the first time a model is loaded (a pass through every
+linear layer of the model at both ends of each bucket, interleaved repeats, medians) and keeps, per bucket,
+the fastest, never one slower than ``plain``: a variant must beat ``plain`` by `DEFAULT_MARGIN` to be chosen.
+A model whose buckets all chose one variant is converted to it outright; otherwise each layer becomes a
+`WidthDispatchLinear`, which keeps the plain weight and the converted copies and picks per call from the
+input's row count, so the decoder's prefill, decoding and verification forwards each run their bucket's
+winner. The choice is cached in ``ebsd_cache_dir()/kernels.json`` under a key made of the CPU, the torch
+version, the thread count, the dtype and the model's linear shapes, so later loads reuse it without timing. A
+new variant is one more `KernelVariant` in `VARIANTS`: a converter and an availability check.
 
 Threads (`configure_threads`): ``--threads`` (or ``load_pair(threads=...)``), else ``$EBSD_THREADS``, else torch's
 default, which is the number of physical cores (or ``OMP_NUM_THREADS`` where that is set).
@@ -45,9 +50,8 @@ THREADS_ENV = "EBSD_THREADS"
 _STARTUP_THREADS = torch.get_num_threads()
 
 DEFAULT_MARGIN = 0.05  # a variant must be at least 5 % faster than plain: smaller gaps are within timing noise
-DEFAULT_REPEATS = 7
-DEFAULT_TOKENS = (1, 4)  # one drafted/decoded token, and a verification block of a few tokens
-CACHE_VERSION = 1
+DEFAULT_REPEATS = 5
+CACHE_VERSION = 2  # 2: one variant per bucket of rows (1: one variant per model)
 
 
 # ---------------------------------------------------------------------------------------------- threads
@@ -233,6 +237,25 @@ VARIANTS: dict[str, KernelVariant] = {
 KERNEL_CHOICES = ("auto", *VARIANTS)
 
 
+# Buckets of rows (tokens, over the batch) a forward multiplies by every weight: one-token decoding, the k + 1
+# rows of a verification, a prefill. (label, fewest rows, most rows); the last bucket has no upper end and is
+# timed at 17 and 32 rows. A bucket is timed at both ends, since a kernel's cost need not grow with the rows
+# (plain float32 took longer for 3 rows than for 5 on the development CPU).
+ROW_BUCKETS: tuple[tuple[str, int, int], ...] = (
+    ("1", 1, 1), ("2", 2, 2), ("3-4", 3, 4), ("5-8", 5, 8), ("9-16", 9, 16), ("17+", 17, 32))
+BUCKETS = tuple(label for label, _, _ in ROW_BUCKETS)
+BUCKET_ROWS = {label: tuple(dict.fromkeys((low, high))) for label, low, high in ROW_BUCKETS}
+TIMED_ROWS = tuple(sorted({rows for ends in BUCKET_ROWS.values() for rows in ends}))
+
+
+def bucket_of(rows: int) -> str:
+    """The label of the bucket a forward with `rows` rows falls in (0 rows: the first)."""
+    for label, _, high in ROW_BUCKETS[:-1]:
+        if rows <= high:
+            return label
+    return ROW_BUCKETS[-1][0]
+
+
 def apply_variant(model: nn.Module, variant: str) -> nn.Module:
     """Replace every float32 `nn.Linear` of `model` by `variant`'s module, in place.
 
@@ -251,12 +274,54 @@ def pack_linears(model: nn.Module) -> nn.Module:
     return apply_variant(model, "onednn")
 
 
+class WidthDispatchLinear(nn.Module):
+    """A float32 linear layer that runs each call with the variant `by_bucket` names for its number of rows.
+
+    It keeps the plain weight (the same tensor: tied weights stay tied) and one converted module per other
+    variant it uses, so one model serves a prefill, one-token decoding and a verification of k + 1 tokens, each
+    with its bucket's fastest kernel, at the memory cost of each converted copy. Inference only.
+    """
+
+    def __init__(self, linear: nn.Linear, by_bucket: dict[str, str]):
+        super().__init__()
+        self.in_features, self.out_features = linear.in_features, linear.out_features
+        self.weight, self.bias = linear.weight, linear.bias
+        self.by_bucket = dict(by_bucket)
+        self.converted = nn.ModuleDict({name: VARIANTS[name].convert(linear)
+                                        for name in sorted(set(by_bucket.values())) if name != "plain"})
+        runners = {"plain": self._plain, **self.converted}
+        # The runner of every row count up to the last bucket's first; wider calls take the last entry.
+        self._by_rows = [runners[by_bucket[bucket_of(rows)]] for rows in range(ROW_BUCKETS[-1][1] + 1)]
+
+    def _plain(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.linear(x, self.weight, self.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rows = x.numel() // self.in_features
+        table = self._by_rows
+        return table[rows](x) if rows < len(table) else table[-1](x)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, by_bucket={self.by_bucket}"
+
+
+def apply_choice(model: nn.Module, by_bucket: dict[str, str]) -> nn.Module:
+    """Convert `model`'s float32 linear layers, in place, to run each bucket of rows with its variant: one
+    variant everywhere converts them outright (`apply_variant`), several wrap them (`WidthDispatchLinear`)."""
+    variants = set(by_bucket.values())
+    if len(variants) == 1:
+        return apply_variant(model, variants.pop())
+    for parent, name, linear in float_linears(model):
+        setattr(parent, name, WidthDispatchLinear(linear, by_bucket))
+    return model
+
+
 # ---------------------------------------------------------------------------------------------- selection
 Timer = Callable[[str, int, Callable[[], None]], float]
-"""timer(variant name, tokens, run) -> seconds of one `run()`; injectable so tests can fake the clock."""
+"""timer(variant name, rows, run) -> seconds of one `run()`; injectable so tests can fake the clock."""
 
 
-def wall_timer(variant: str, tokens: int, run: Callable[[], None]) -> float:
+def wall_timer(variant: str, rows: int, run: Callable[[], None]) -> float:
     t0 = time.perf_counter()
     run()
     return time.perf_counter() - t0
@@ -264,16 +329,39 @@ def wall_timer(variant: str, tokens: int, run: Callable[[], None]) -> float:
 
 @dataclass
 class KernelChoice:
-    """The variant a model runs with, and why: ``measured`` (timings_ms holds the medians), ``cache``,
-    ``requested`` (named by the caller), or ``no float32 linear layers`` (nothing to choose)."""
+    """The variant a model runs with per bucket of rows (`by_bucket`, labels of `BUCKETS`), and why:
+    ``measured`` (timings_ms holds the medians per bucket and variant), ``cache``, ``requested`` (named by the
+    caller), ``only variant available`` or ``no float32 linear layers`` (nothing to choose)."""
 
-    variant: str
+    by_bucket: dict[str, str]
     source: str
-    timings_ms: dict[str, float] = field(default_factory=dict)
+    timings_ms: dict[str, dict[str, float]] = field(default_factory=dict)
     key: str | None = None
 
+    @property
+    def variant(self) -> str:
+        """The one variant of every bucket, else the buckets grouped by variant, e.g. ``1-2:plain,3+:onednn``."""
+        names = [self.by_bucket[label] for label in BUCKETS]
+        if len(set(names)) == 1:
+            return names[0]
+        groups, start = [], 0
+        for index in range(1, len(names) + 1):
+            if index == len(names) or names[index] != names[start]:
+                low = ROW_BUCKETS[start][1]
+                rows = f"{low}+" if index == len(names) else \
+                    (str(low) if ROW_BUCKETS[index][1] - 1 == low else f"{low}-{ROW_BUCKETS[index][1] - 1}")
+                groups.append(f"{rows}:{names[start]}")
+                start = index
+        return ",".join(groups)
+
     def as_dict(self) -> dict:
-        return {"variant": self.variant, "source": self.source, "timings_ms": dict(self.timings_ms)}
+        return {"variant": self.variant, "by_bucket": dict(self.by_bucket), "source": self.source,
+                "timings_ms": {bucket: dict(ms) for bucket, ms in self.timings_ms.items()}}
+
+
+def everywhere(variant: str) -> dict[str, str]:
+    """`variant` for every bucket of rows."""
+    return dict.fromkeys(BUCKETS, variant)
 
 
 def linear_fingerprint(model: nn.Module) -> str:
@@ -285,7 +373,7 @@ def linear_fingerprint(model: nn.Module) -> str:
 
 def kernel_cache_key(model: nn.Module, threads: int | None = None) -> str:
     """What a kernel choice depends on: CPU (model name and feature flags), torch version, threads, the linear
-    layers' dtype and device type, and their shapes."""
+    layers' dtype and device type, and their shapes (the buckets of rows are inside each entry)."""
     linears = float_linears(model)
     weight = linears[0][2].weight if linears else None
     dtype = str(weight.dtype).removeprefix("torch.") if weight is not None else "none"
@@ -305,7 +393,7 @@ def _read_cache(path: Path) -> dict:
     except (OSError, ValueError):  # missing or damaged: measure again, the write below repairs it
         return {}
     if not isinstance(data, dict) or data.get("version") != CACHE_VERSION or not isinstance(data.get("entries"), dict):
-        return {}
+        return {}  # an older version chose one variant for every width: measured again per bucket
     return data["entries"]
 
 
@@ -326,9 +414,10 @@ def pick_variant(timings: dict[str, float], margin: float = DEFAULT_MARGIN) -> s
 
 
 def measure_variants(model: nn.Module, variants: Sequence[str], timer: Timer | None = None,
-                     repeats: int = DEFAULT_REPEATS, tokens: Sequence[int] = DEFAULT_TOKENS) -> dict[str, float]:
-    """Median seconds of one decode-shaped pass through every float32 linear layer of `model` (in module order,
-    so the weights stream from memory as in a real step), summed over `tokens` widths, per variant.
+                     repeats: int = DEFAULT_REPEATS, widths: Sequence[int] = TIMED_ROWS
+                     ) -> dict[int, dict[str, float]]:
+    """Median seconds of one pass through every float32 linear layer of `model` (in module order, so the
+    weights stream from memory as in a real step), per number of rows in `widths` and variant.
 
     Repeats are interleaved (each round runs every variant once per width, in a rotated order) so that a
     change in machine load hits all variants alike. The model itself is not changed.
@@ -339,74 +428,78 @@ def measure_variants(model: nn.Module, variants: Sequence[str], timer: Timer | N
         raise ValueError("the model has no float32 nn.Linear layers to time")
     device = linears[0].weight.device
     generator = torch.Generator().manual_seed(0)
-    inputs = {(width, t): torch.randn(1, t, width, generator=generator).to(device)
-              for width in {m.in_features for m in linears} for t in tokens}
+    inputs = {(width, rows): torch.randn(1, rows, width, generator=generator).to(device)
+              for width in {m.in_features for m in linears} for rows in widths}
     modules = {name: [VARIANTS[name].convert(m) for m in linears] for name in variants}
 
-    def runner(name: str, t: int) -> Callable[[], None]:
+    def runner(name: str, rows: int) -> Callable[[], None]:
         layers = modules[name]
 
         def run() -> None:
             with torch.inference_mode():
                 for layer, linear in zip(layers, linears, strict=True):
-                    layer(inputs[(linear.in_features, t)])
+                    layer(inputs[(linear.in_features, rows)])
 
         return run
 
-    runs = {(name, t): runner(name, t) for name in variants for t in tokens}
+    runs = {(name, rows): runner(name, rows) for name in variants for rows in widths}
     for run in runs.values():  # warm-up: first calls allocate and let oneDNN pick its kernels
         run()
-    totals: dict[str, list[float]] = {name: [] for name in variants}
+    seconds: dict[int, dict[str, list[float]]] = {rows: {name: [] for name in variants} for rows in widths}
     order = list(variants)
     for r in range(repeats):
         rotated = order[r % len(order):] + order[: r % len(order)]
-        round_total = dict.fromkeys(variants, 0.0)
-        for t in tokens:
+        for rows in widths:
             for name in rotated:
-                round_total[name] += timer(name, t, runs[(name, t)])
-        for name in variants:
-            totals[name].append(round_total[name])
-    return {name: statistics.median(values) for name, values in totals.items()}
+                seconds[rows][name].append(timer(name, rows, runs[(name, rows)]))
+    return {rows: {name: statistics.median(values) for name, values in by_name.items()}
+            for rows, by_name in seconds.items()}
 
 
 def choose_kernels(model: nn.Module, kernels: str = "auto", timer: Timer | None = None,
                    cache_file: Path | None = None, repeats: int = DEFAULT_REPEATS,
-                   tokens: Sequence[int] = DEFAULT_TOKENS, margin: float = DEFAULT_MARGIN) -> KernelChoice:
-    """Pick the linear-kernel variant for `model` (``auto``: by measurement, cached) without changing it.
+                   margin: float = DEFAULT_MARGIN) -> KernelChoice:
+    """Pick the linear-kernel variant of each bucket of rows for `model` (``auto``: by measurement at both ends
+    of each bucket, summed; cached) without changing the model.
 
-    Raises ValueError for an unknown variant and for one this device cannot run.
+    Raises ModelLoadError for an unknown variant and for one this device cannot run.
     """
     if kernels not in KERNEL_CHOICES:
         raise ModelLoadError(f"unknown kernels {kernels!r}; valid: {', '.join(KERNEL_CHOICES)}")
     linears = float_linears(model)
     if not linears:  # quantized or low-precision models: no float32 linear layer for any variant to convert
-        return KernelChoice("plain", "no float32 linear layers")
+        return KernelChoice(everywhere("plain"), "no float32 linear layers")
     device = linears[0][2].weight.device
     if kernels != "auto":
         if not VARIANTS[kernels].available(device):
             raise ModelLoadError(f"kernels={kernels!r} cannot run on {device.type!r} (it needs "
                                  f"{VARIANTS[kernels].description}): pass kernels='plain' or 'auto'")
-        return KernelChoice(kernels, "requested")
+        return KernelChoice(everywhere(kernels), "requested")
     candidates = [name for name, variant in VARIANTS.items() if variant.available(device)]
     if candidates == ["plain"]:
-        return KernelChoice("plain", "only variant available")
+        return KernelChoice(everywhere("plain"), "only variant available")
     key = kernel_cache_key(model)
     path = cache_file or kernel_cache_file()
     cached = _read_cache(path).get(key)
-    if isinstance(cached, dict) and cached.get("variant") in candidates:
-        return KernelChoice(cached["variant"], "cache", dict(cached.get("timings_ms", {})), key)
-    seconds = measure_variants(model, candidates, timer, repeats, tokens)
-    choice = KernelChoice(pick_variant(seconds, margin), "measured",
-                          {name: round(1000 * s, 4) for name, s in seconds.items()}, key)
+    if isinstance(cached, dict) and isinstance(cached.get("buckets"), dict) \
+            and set(cached["buckets"]) == set(BUCKETS) and set(cached["buckets"].values()) <= set(candidates):
+        return KernelChoice(dict(cached["buckets"]), "cache", dict(cached.get("timings_ms", {})), key)
+    seconds = measure_variants(model, candidates, timer, repeats, TIMED_ROWS)
+    per_bucket = {label: {name: sum(seconds[rows][name] for rows in ends) for name in candidates}
+                  for label, ends in BUCKET_ROWS.items()}
+    by_bucket = {label: pick_variant(times, margin) for label, times in per_bucket.items()}
+    timings_ms = {label: {name: round(1000 * s, 4) for name, s in times.items()} for label, times in per_bucket.items()}
+    choice = KernelChoice(by_bucket, "measured", timings_ms, key)
     with contextlib.suppress(OSError):  # a read-only cache only costs a new measurement next time
-        _write_cache_entry(path, key, {"variant": choice.variant, "timings_ms": choice.timings_ms,
-                                       "repeats": repeats, "tokens": list(tokens), "margin": margin,
+        _write_cache_entry(path, key, {"buckets": by_bucket, "timings_ms": timings_ms, "repeats": repeats,
+                                       "rows_timed": {label: list(ends) for label, ends in BUCKET_ROWS.items()},
+                                       "margin": margin,
                                        "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     return choice
 
 
 def select_kernels(model: nn.Module, kernels: str = "auto", **kwargs) -> KernelChoice:
-    """`choose_kernels`, then convert `model`'s float32 linear layers to the chosen variant, in place."""
+    """`choose_kernels`, then convert `model`'s float32 linear layers to the chosen variants, in place."""
     choice = choose_kernels(model, kernels, **kwargs)
-    apply_variant(model, choice.variant)
+    apply_choice(model, choice.by_bucket)
     return choice

@@ -21,6 +21,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 
 from ..errors import ModelLoadError, check_device
 from ..io import ebsd_cache_dir, save_folder_atomic
+from .attention import use_grouped_attention
 from .drafting import strategy_class
 from .hub import HubUnavailable, check_hub_model
 
@@ -308,7 +309,10 @@ def load_pair(drafter: str | None = None, verifier: str | None = None, device: s
             the variants on this machine once per model shape and thread count and keeps the fastest, never one
             slower than ``"plain"`` (choice cached under ``ebsd_cache_dir()``); ``"plain"`` keeps the stock
             `nn.Linear` modules (needed to read or train the weights, as `ebsd distill` does); ``"onednn"``
-            prepacks them for oneDNN. The choice per model is in ``pair.metadata["kernels"]``.
+            prepacks them for oneDNN. The choice per model is in ``pair.metadata["kernels"]``: one variant, or one per
+            width of the forward (e.g. ``1:plain,2+:onednn``). On the CPU the verifier also attends with grouped KV
+            heads (`ebsd_env.decoding.attention`: the same values, less copying), recorded in
+            ``pair.metadata["verifier_attention"]``.
         threads: torch CPU threads (`ebsd_env.decoding.kernels.configure_threads`). Default: ``$EBSD_THREADS`` if
             set and nothing changed torch's thread count yet, else torch's default (the number of physical cores).
         fast_kernels: deprecated alias of `kernels` (True: ``"onednn"``, False: ``"plain"``).
@@ -346,6 +350,8 @@ def load_pair(drafter: str | None = None, verifier: str | None = None, device: s
         strategy_class(drafter_models[-1])  # the decoder drafts through this registry entry: refuse an unknown one now
     if device_map is not None and kernels == "auto":
         kernels = "plain"  # a verifier spread over devices keeps the modules from_pretrained placed
+    # Verifications of k + 1 tokens attend with a mask: grouped KV heads there instead of repeated ones (same values).
+    grouped = device_map is None and use_grouped_attention(verifier_model)
     # The verifier first: a derived drafter was built from its plain weights above.
     choices = {"verifier": select_kernels(verifier_model, kernels)}
     drafter_choices = [choices["verifier"] if model is verifier_model else select_kernels(model, kernels)
@@ -359,7 +365,8 @@ def load_pair(drafter: str | None = None, verifier: str | None = None, device: s
         drafter_model, choices["drafter"] = drafter_models[0], drafter_choices[0]
     return ModelPair(drafter_model, verifier_model, tokenizer, drafter_name, verifier_name,
                      metadata={"kernels": {role: c.variant for role, c in choices.items()},
-                               "kernel_selection": {role: c.as_dict() for role, c in choices.items()}, **metadata})
+                               "kernel_selection": {role: c.as_dict() for role, c in choices.items()},
+                               "verifier_attention": "grouped" if grouped else "transformers", **metadata})
 
 
 _PAIR_CACHE: dict[tuple, ModelPair] = {}

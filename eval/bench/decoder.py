@@ -12,7 +12,8 @@ the same start). Every run is timed end to end with `time.perf_counter()` (prefi
 all) and counts only new tokens. Also printed, per drafter, from the same runs: the acceptance at each draft
 position (P(token i accepted | tokens before it accepted), from the largest k), and the drafter's per-token
 cost relative to the verifier's one-token cost (median forward-pass times inside our decoder: single-token
-draft steps against verifier-alone decoding steps).
+draft steps against verifier-alone decoding steps), and the verification cost curve verify(k + 1) / verify(1)
+for each k beside the speed-ups (median verification forwards of k draft tokens over verifier-alone steps).
 
 Drafters are evaluated on prompts none of them was trained on: the built-in suite's prompts held out by every
 trained drafter in the list (the ones `ebsd distill` records), one per category.
@@ -157,6 +158,8 @@ def bench_decoder(config: BenchDecoderConfig) -> dict:
 
     drafter_steps: dict[str, list[float]] = {name: [] for name in names}  # forward s of single-token draft steps
     verifier_steps: list[float] = []  # forward seconds of verifier-alone decoding steps
+    # Per drafter, forward seconds of verifications by the number of draft tokens verified (k + 1 rows).
+    verify_steps: dict[str, dict[int, list[float]]] = {name: {} for name in names}
     acceptance: dict[str, list[tuple[int, int]]] = {}
     positions: dict[str, tuple[list[int], list[int]]] = {name: ([], []) for name in names}
     kmax = max(config.ks)
@@ -174,6 +177,8 @@ def bench_decoder(config: BenchDecoderConfig) -> dict:
             result = decoder.verify()
             if not k:
                 verifier_steps.append(result.forward_s)
+            elif result.drafted:
+                verify_steps[name].setdefault(result.drafted, []).append(result.forward_s)
         seconds = time.perf_counter() - t0
         stats = decoder.stats.as_dict()
         if k:
@@ -215,6 +220,8 @@ def bench_decoder(config: BenchDecoderConfig) -> dict:
     for steps in drafter_steps.values():
         steps.clear()
     verifier_steps.clear()
+    for by_drafted in verify_steps.values():
+        by_drafted.clear()
     acceptance.clear()
     for lists in positions.values():
         lists[0].clear()
@@ -261,6 +268,9 @@ def bench_decoder(config: BenchDecoderConfig) -> dict:
             "speedup_by_k": {k: v / base for k, v in ours_k.items()},
             "acceptance_by_position": _position_acceptance(*positions[name], kmax),
             "drafter_token_s": drafter_s, "cost_ratio": drafter_s / verifier_s,
+            # verify(k + 1) / verify(1): what a verification of k draft tokens costs in one-token steps.
+            "verify_ratio_by_k": {k: statistics.median(verify_steps[name][k]) / verifier_s
+                                  for k in sorted(verify_steps[name])},
             "ours_over_transformers": {k: ours_k[k] / v for k, v in hf.items()},
             "kernels": pairs[name].metadata.get("kernels")}
     return {"pair_verifier": first.verifier_name, "drafters": drafters, "prompts": len(prompts),
@@ -302,6 +312,10 @@ def print_report(report: dict) -> None:
         kernels = ",".join(f"{r}={v}" for r, v in (d["kernels"] or {}).items())
         print(f"{str(name):<16}{kernels:<34}{d['cost_ratio']:>11.3f}{d['best_k']:>8}{d['best_k_speedup']:>8.2f}x  "
               f"{alphas}")
+        if d["verify_ratio_by_k"]:
+            print(f"{'':<16}verify(k+1) / verify(1): "
+                  + ", ".join(f"k={k}: {r:.2f}" for k, r in d["verify_ratio_by_k"].items())
+                  + "  (speed-up at k: " + ", ".join(f"{k}: {s:.2f}x" for k, s in d["speedup_by_k"].items()) + ")")
         if d["ours_over_transformers"]:
             print(f"{'':<16}ours / transformers at the same k: "
                   + ", ".join(f"k={k}: {r:.2f}x" for k, r in d["ours_over_transformers"].items()))
