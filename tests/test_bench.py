@@ -40,7 +40,7 @@ def test_drafters_are_compared_on_prompts_every_trained_one_held_out():
 
 def test_bench_decoder_reports_the_verification_cost_curve(tmp_path, capsys):
     from ebsd_env.decoding.tiny import tiny_model, tiny_tokenizer
-    from eval.bench import BenchDecoderConfig, bench_decoder, print_report
+    from eval.bench.decoder import BenchDecoderConfig, bench_decoder, print_report
 
     tokenizer = tiny_tokenizer()
     tiny_model(len(tokenizer), 0, context=2048).save_pretrained(tmp_path / "v")
