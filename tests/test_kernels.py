@@ -285,6 +285,12 @@ def test_drafter_hash_describes_the_weights_not_their_kernel_layout():
         changed.drafter.model.layers[0].mlp.down_proj.weight[0, 0] += 1e-3
     kernels.pack_linears(changed.drafter)
     assert drafter_hash(changed) != drafter_hash(plain)
+    # Kernels chosen per width (plain for one row, oneDNN for more) keep the hash too.
+    by_width = tiny_pair("noisy")
+    kernels.apply_choice(by_width.drafter, {bucket: "plain" if bucket == "1" else "onednn"
+                                           for bucket in kernels.BUCKETS})
+    assert any(isinstance(m, kernels.WidthDispatchLinear) for m in by_width.drafter.modules())
+    assert drafter_hash(by_width) == drafter_hash(plain)
     # A layer with a bias gives back the same names and values packed as plain (a missing bias stays missing).
     layers = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(3, 2, bias=False))
     expected = {name: tensor.clone() for name, tensor in layers.state_dict().items()}

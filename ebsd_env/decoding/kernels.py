@@ -287,8 +287,10 @@ class WidthDispatchLinear(nn.Module):
         self.in_features, self.out_features = linear.in_features, linear.out_features
         self.weight, self.bias = linear.weight, linear.bias
         self.by_bucket = dict(by_bucket)
-        self.converted = nn.ModuleDict({name: VARIANTS[name].convert(linear)
-                                        for name in sorted(set(by_bucket.values())) if name != "plain"})
+        # A plain dict, not a ModuleDict: the converted copies are a layout of the same weights, so they stay out
+        # of the state dict (a weight hash then describes the weights, whatever kernels this machine picked).
+        self.converted = {name: VARIANTS[name].convert(linear)
+                          for name in sorted(set(by_bucket.values())) if name != "plain"}
         runners = {"plain": self._plain, **self.converted}
         # The runner of every row count up to the last bucket's first; wider calls take the last entry.
         self._by_rows = [runners[by_bucket[bucket_of(rows)]] for rows in range(ROW_BUCKETS[-1][1] + 1)]
