@@ -118,6 +118,9 @@ class EvalConfig(ModelArgs):
     """JSON cost model for --clock model (default: calibrate the pair once)"""
     tensorboard: bool = True
     """also write the summary scalars as TensorBoard events under OUT/tb"""
+    lossy_reference: bool = True
+    """also measure the verifier's int4 copy decoding alone on the same prompts (greedy; CPU, Llama-family
+    verifiers): a LOSSY reference, reported apart from the policies with its agreement with the verifier"""
 
 
 @dataclass(frozen=True)
@@ -609,6 +612,8 @@ def _run_in(out: Path, config: EvalConfig, pair, plan: Plan, probes: dict, promp
     current = [row for row in rows if row["key"] in wanted]
     meta = {**run_meta(config, plan, pair, prompts, envs, probes), "machine": machine_before,
             "machine_after": machine_state(), "busy_warning": busy}
+    if config.lossy_reference:
+        meta["lossy_reference"] = lossy_row(out, pair, prompts, config.max_new_tokens)
     finish(out, current, meta, tensorboard=config.tensorboard)
     return out
 
@@ -644,12 +649,35 @@ def run_meta(config: EvalConfig, plan: Plan, pair, prompts: list[dict], envs: di
     }
 
 
+def lossy_row(out: Path, pair, prompts: list[dict], max_new_tokens: int) -> dict:
+    """The int4 copy alone on the run's prompts (`eval.bench.lossy`), kept in OUT/lossy_reference.json so a resumed
+    run does not measure it again; ``{"skipped": reason}`` where the pair has no int4 copy."""
+    from ebsd_env.replay.record import decoder_prompt
+
+    from .bench.lossy import lossy_reference
+
+    saved = out / "lossy_reference.json"
+    if saved.is_file():
+        return json.loads(saved.read_text())
+    try:
+        row = lossy_reference(pair, [decoder_prompt(pair, p) for p in prompts], max_new_tokens)
+    except ValueError as error:  # no int4 copy of this verifier here (not on the CPU, not a plain Llama block)
+        row = {"skipped": str(error)}
+    write_json_atomic(saved, row)
+    print("[ebsd eval] lossy reference: " + (row.get("skipped") or
+          f"{row['label']}: {row['tokens_per_s']:.1f} tok/s ({row['speedup']:.2f}x the verifier alone), agreement "
+          f"{row['agreement']:.3f}, identical outputs {row['identical_share']:.2f}"), flush=True)
+    return row
+
+
 def finish(out: Path, rows: list[dict], meta: dict, tensorboard: bool = True) -> dict:
     """summary.json (atomic), report.md with plots, and TensorBoard scalars from the episode rows."""
     from .analysis import summarize
     from .report import write_report, write_tensorboard
 
     summary = summarize(rows, meta)
+    if meta.get("lossy_reference") is not None:  # beside the policies, never ranked with them
+        summary["lossy_reference"] = meta["lossy_reference"]
     write_json_atomic(out / "summary.json", summary)
     write_report(summary, rows, out)
     if tensorboard:

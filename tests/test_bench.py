@@ -54,3 +54,21 @@ def test_bench_decoder_reports_the_verification_cost_curve(tmp_path, capsys):
     print_report(report)
     line = next(line for line in capsys.readouterr().out.splitlines() if "verify(k+1) / verify(1)" in line)
     assert f"k=3: {curve[3]:.2f}" in line and "speed-up at k: 1: " in line
+
+
+def test_bench_decoder_shows_the_int4_copy_alone_as_a_lossy_reference(tmp_path, capsys):
+    from ebsd_env.decoding.tiny import tiny_model, tiny_tokenizer
+    from eval.bench.decoder import BenchDecoderConfig, bench_decoder, print_report
+
+    tokenizer = tiny_tokenizer()
+    tiny_model(len(tokenizer), 0, context=2048).save_pretrained(tmp_path / "v")
+    tokenizer.save_pretrained(tmp_path / "v")
+    config = BenchDecoderConfig(verifier=str(tmp_path / "v"), drafters=("self",), ks=[1], prompts=1, repeats=1,
+                                max_new_tokens=8, transformers_modes=False, kernels="plain")
+    report = bench_decoder(config)
+    lossy = report["lossy_reference"]
+    assert lossy["lossless"] is False and lossy["prompts"] == 1 and 0 <= lossy["agreement"] <= 1
+    print_report(report)
+    assert "NOT lossless" in capsys.readouterr().out
+    report = bench_decoder(BenchDecoderConfig(**{**config.__dict__, "lossy_reference": False}))
+    assert report["lossy_reference"] is None

@@ -271,3 +271,24 @@ def test_allow_mismatch_relaxes_the_check_but_keeps_the_env_the_artifact_needs(t
                for r in rows)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["meta"]["stop_modes"][rows[0]["variant"]] == "include"
+
+
+def test_eval_reports_the_int4_copy_alone_apart_and_keeps_it_on_resume(tmp_path, prompt_file, monkeypatch):
+    out = tmp_path / "lossy"
+    argv = ["--prompts", str(prompt_file), "--tiny", "noisy", "--clock", "model", "--policies", "fixed-k:k=2",
+            "--categories", "beta", "--max-new-tokens", "8", "--no-tensorboard", "--out", str(out)]
+    assert main(argv) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    lossy = summary["lossy_reference"]
+    assert lossy["lossless"] is False and lossy["prompts"] == 2 and 0 <= lossy["agreement"] <= 1
+    assert lossy == json.loads((out / "lossy_reference.json").read_text())
+    assert "int4" not in summary["conditions"]["T=0,new=8"]["results"]  # never ranked with the policies
+
+    import eval.bench.lossy
+
+    def measured_again(*args, **kwargs):
+        raise AssertionError("a resumed run measured the lossy reference again")
+
+    monkeypatch.setattr(eval.bench.lossy, "lossy_reference", measured_again)
+    assert main(argv) == 0  # resumes: every episode and the lossy reference are read back
+    assert json.loads((out / "summary.json").read_text())["lossy_reference"] == lossy

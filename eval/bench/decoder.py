@@ -61,6 +61,9 @@ class BenchDecoderConfig(ModelArgs):
     """Also write the report as JSON here (atomically)."""
     seed: int = 0
     """Seed of the interleaving order."""
+    lossy_reference: bool = True
+    """Also time the verifier's int4 copy decoding alone on the same prompts, beside the verifier alone (a LOSSY
+    reference: its output is its own; reported with its agreement with the verifier, never as a speed-up)."""
 
 
 def _bench_prompts(count: int, held_out: set[str] = frozenset()) -> list[list[dict]]:
@@ -273,7 +276,16 @@ def bench_decoder(config: BenchDecoderConfig) -> dict:
                                   for k in sorted(verify_steps[name])},
             "ours_over_transformers": {k: ours_k[k] / v for k, v in hf.items()},
             "kernels": pairs[name].metadata.get("kernels")}
+    lossy = None
+    if config.lossy_reference:
+        from .lossy import lossy_reference
+
+        try:
+            lossy = lossy_reference(first, prompts, config.max_new_tokens)
+        except ValueError as error:  # no int4 copy of this verifier here
+            lossy = {"skipped": str(error)}
     return {"pair_verifier": first.verifier_name, "drafters": drafters, "prompts": len(prompts),
+            "lossy_reference": lossy,
             "repeats": config.repeats, "max_new_tokens": config.max_new_tokens, "threads": torch.get_num_threads(),
             "rows": rows, "baseline": baseline, "baseline_tokens_per_s": base, "verifier_token_s": verifier_s,
             "transformers_failed": failed, "machine": machine, "machine_after": machine_state(),
@@ -321,6 +333,14 @@ def print_report(report: dict) -> None:
                   + ", ".join(f"k={k}: {r:.2f}x" for k, r in d["ours_over_transformers"].items()))
     for method, error in report["transformers_failed"].items():
         print(f"transformers could not run {method}: {error}")
+    lossy = report.get("lossy_reference")
+    if lossy and "skipped" in lossy:
+        print(f"\nlossy reference skipped: {lossy['skipped']}")
+    elif lossy:
+        print(f"\n{lossy['label']}: {lossy['tokens_per_s']:.1f} tokens/s decoding ({lossy['speedup']:.2f}x the "
+              f"verifier alone's {lossy['verifier_tokens_per_s']:.1f} in the same run; end to end "
+              f"{lossy['end_to_end_tokens_per_s']:.1f}); NOT lossless: agreement with the verifier "
+              f"{lossy['agreement']:.3f} of positions, identical outputs {lossy['identical_share']:.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:
