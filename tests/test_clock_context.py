@@ -58,16 +58,19 @@ def test_blocks_are_priced_at_their_own_context():
 
 def test_calibration_contexts_span_the_prompts():
     assert calibration.calibration_contexts([40, 300, 1200], 48) == (40, 644, 1248)
-    assert calibration.calibration_contexts([50], 0) == (50, 52)
+    assert calibration.calibration_contexts([50], 0) == (50, 114)  # points a budget apart at least
+    assert calibration.calibration_contexts([20, 27], 8) == (20, 84)
+    with pytest.raises(ValueError, match="64 apart"):
+        calibration.calibrate(None, contexts=(8, 40))
     with pytest.raises(ValueError):
         calibration.calibration_contexts([], 48)
 
 
 def test_calibration_over_contexts_fills_the_grid(noisy_pair):
-    model = calibration.calibrate(noisy_pair, repeats=4, contexts=(8, 40), validate=False)
+    model = calibration.calibrate(noisy_pair, repeats=4, contexts=(8, 80), validate=False)
     assert model.context_aware and len(model.verify_grid) == 2 and len(model.draft_grid) == 2
     # Each row is measured after its own context (its median context lies within one budget of it).
-    assert 8 <= model.context_points[0] < 8 + 64 and 40 <= model.context_points[1] < 40 + 64
+    assert 8 <= model.context_points[0] < 8 + 64 and 80 <= model.context_points[1] < 80 + 64
     for row in model.verify_grid:
         assert list(row) == sorted(row)
     assert model.verify_points == tuple(zip((1, 2, 3, 5, 9, 17), model.verify_grid[0], strict=True))
@@ -101,3 +104,22 @@ def test_record_calibrates_over_its_prompts_contexts_and_keeps_the_validation(no
     assert [p["k"] for p in costs.validation["points"]] == list(validation.VALIDATION_KS)
     assert all(p["runs"] == 2 for p in costs.validation["points"])  # one prompt per category, one round
     assert "| k | measured s | predicted s | error |" in capsys.readouterr().out
+
+
+def test_a_clock_refused_by_its_validation_is_not_saved_and_the_traces_are_kept(noisy_pair, tmp_path, monkeypatch):
+    from ebsd_env.replay import record as recording
+
+    def off(*args, **kwargs):
+        raise validation.ClockValidationError("the clock predicts fixed-k generations at k=4 +12.0% off")
+
+    monkeypatch.setattr(validation, "validate_clock", off)
+    rows = [{"id": "a", "category": "x", "prompt": "the cat sat on the mat"}]
+    with pytest.raises(validation.ClockValidationError, match="k=4"):
+        recording.record(noisy_pair, rows, tmp_path, max_draft_len=4, max_new_tokens=8, progress=False,
+                         clock_tolerance=0.05)
+    assert list(tmp_path.glob("shard-*.parquet")) and not (tmp_path / "cost_model.json").exists()
+    # A rerun resumes: the shards are complete, only the clock is calibrated (and here accepted) again.
+    monkeypatch.undo()
+    summary = recording.record(noisy_pair, rows, tmp_path, max_draft_len=4, max_new_tokens=8, progress=False,
+                               clock_tolerance=10.0)
+    assert summary["recorded_shards"] == 0 and (tmp_path / "cost_model.json").is_file()

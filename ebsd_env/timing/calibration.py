@@ -85,14 +85,22 @@ def context_prompt(pair: ModelPair, length: int) -> list[int]:
     return (ids * (length // len(ids) + 1))[:length]
 
 
+# Tokens a context's decoder generates before it restarts from its own prompt: each context's timings come from
+# [context, context + CONTEXT_BUDGET), so context points must lie at least this far apart to stay distinct.
+CONTEXT_BUDGET = 64
+
+
 def calibration_contexts(prompt_lengths: list[int], max_new_tokens: int) -> tuple[int, ...]:
     """Context lengths that span the prompts at hand: the shortest prompt, the longest prompt plus the token
-    budget, and their midpoint (fewer when they coincide)."""
+    budget, and their midpoint, each at least `CONTEXT_BUDGET` after the one before."""
     if not prompt_lengths:
         raise ValueError("calibration_contexts needs the lengths of the prompts at hand")
     low, high = min(prompt_lengths), max(prompt_lengths) + max_new_tokens
-    points = sorted({low, (low + high) // 2, high})
-    return tuple(points) if len(points) >= 2 else (low, low + max(max_new_tokens, 2))
+    points = [low]
+    for wanted in ((low + high) // 2, high):
+        if wanted > points[-1]:
+            points.append(max(wanted, points[-1] + CONTEXT_BUDGET))
+    return tuple(points) if len(points) >= 2 else (low, low + CONTEXT_BUDGET)
 
 
 def _fit_group(medians: list[float], tolerance: float) -> tuple[list[float], float]:
@@ -126,12 +134,15 @@ def calibrate(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0,
         raise ValueError(f"repeats and attempts must be >= 1, got {repeats} and {attempts}")
     if sorted(set(fed_points)) != list(fed_points) or fed_points[0] != 1 or len(fed_points) < 2:
         raise ValueError(f"fed_points must be strictly increasing, start at 1 and have >= 2 entries: {fed_points}")
-    if contexts is not None and (len(contexts) < 2 or sorted(set(contexts)) != list(contexts)):
-        raise ValueError(f"contexts must be >= 2 strictly increasing context lengths, got {contexts}")
+    if contexts is not None and (len(contexts) < 2 or any(b - a < CONTEXT_BUDGET
+                                                          for a, b in zip(contexts[:-1], contexts[1:], strict=True))):
+        raise ValueError(f"contexts must be >= 2 increasing context lengths at least {CONTEXT_BUDGET} apart (each is "
+                         f"timed over the {CONTEXT_BUDGET} tokens after it), got {contexts}")
     text_prompt = [{"role": "user", "content": prompt}] if getattr(pair.tokenizer, "chat_template", None) else prompt
     # One decoder per context, each warmed up untimed (first calls allocate); a context's decoder restarts
     # from its own prompt, so its verifications stay within one budget of that context.
-    groups = [(text_prompt, 512)] if contexts is None else [(context_prompt(pair, c), 64) for c in contexts]
+    groups = ([(text_prompt, 512)] if contexts is None
+              else [(context_prompt(pair, c), CONTEXT_BUDGET) for c in contexts])
     decoders = []
     for group_prompt, budget in groups:
         decoder = SpeculativeDecoder(pair, temperature=temperature, top_p=top_p, max_new_tokens=budget, seed=0)
