@@ -86,6 +86,8 @@ def test_headline_names_the_fastest_non_privileged_policy_and_the_oracle_as_an_u
         assert "oracle" not in fastest and "(10 policies ranked" in fastest
         assert bound.startswith(", not a deployable policy: the privileged `oracle-first-reject`")
         assert f"reached {_tokens_per_s(condition, 'oracle-first-reject'):.1f} tokens/s" in bound
+    # A summary written before the flag was stored: the same line, the flag read from the labels.
+    assert summary_line("T=0,new=16", {k: v for k, v in cond.items() if k != "privileged"}) == report[2]
     table_row = next(line for line in report if line.startswith("| oracle-first-reject |"))
     assert "| oracle (privileged: upper bound) |" in table_row
 
