@@ -1,4 +1,4 @@
-"""`report.md` with PNG plots (matplotlib Agg) and TensorBoard scalars, from `summary.json` and the episode rows."""
+"""`report.md` with PNG plots (`eval.plots`) and TensorBoard scalars, from `summary.json` and the episode rows."""
 
 from __future__ import annotations
 
@@ -6,15 +6,13 @@ import math
 import re
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
 from ebsd_env.envs.objective import OBJECTIVE
+from ebsd_env.io import write_atomic
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from ebsd_env.io import write_atomic  # noqa: E402
+from .metrics import privileged
+from .plots import plot_calibration, plot_draft_hist, plot_tokens_per_s, plot_trajectories
 
 SECTIONS = ("Run", "Overall results", "Per-category results", "Paired comparisons", "Entropy and acceptance",
             "Plots", "Hypotheses", "Success criteria", "Failure modes", "Method notes")
@@ -53,110 +51,6 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")
 
 
-# ------------------------------------------------------------------------------------------------ plots
-
-
-def plot_tokens_per_s(cond: dict, path: Path) -> None:
-    variants, cats = cond["variants"], cond["categories"]
-    fig, ax = plt.subplots(figsize=(max(8, 1.2 * len(cats) * max(1, len(variants)) / 4), 4.5))
-    width = 0.8 / max(len(variants), 1)
-    for i, v in enumerate(variants):
-        means, lows, highs = [], [], []
-        for c in [*cats, "all"]:
-            t = cond["results"][v].get(c, {}).get("tokens_per_s", {})
-            m = t.get("mean", float("nan"))
-            lo, hi = t.get("ci", [float("nan"), float("nan")])
-            means.append(m)
-            lows.append(m - lo if np.isfinite(lo) else 0)
-            highs.append(hi - m if np.isfinite(hi) else 0)
-        x = np.arange(len(cats) + 1) + i * width
-        ax.bar(x, means, width, yerr=[lows, highs], capsize=2, label=v)
-    ax.set_xticks(np.arange(len(cats) + 1) + 0.4 - width / 2)
-    ax.set_xticklabels([*cats, "all"], rotation=20)
-    ax.set_ylabel("tokens/s (mean, 95% bootstrap CI)")
-    ax.set_title(f"Tokens/s per category ({cond['label']})")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def plot_draft_hist(cond: dict, path: Path) -> None:
-    drafting = [v for v in cond["variants"] if cond["families"][v] != "verifier"]
-    if not drafting:
-        return
-    cols = min(3, len(drafting))
-    rows = math.ceil(len(drafting) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.6 * rows), squeeze=False)
-    for ax, v in zip(axes.flat, drafting, strict=False):
-        hist = cond["results"][v]["all"]["draft_len_hist"]
-        keys = sorted(int(k) for k in hist)
-        # k = 0 is a block verified without drafting (a stop at the empty draft): legitimate under EBSD-v1, and
-        # drawn apart so that it reads as "the verifier alone" rather than as a draft length.
-        ax.bar(keys, [hist[str(k)] for k in keys], color=["tab:gray" if k == 0 else "tab:blue" for k in keys])
-        ax.set_title(v[:45], fontsize=8)
-        ax.set_xlabel("draft length k (grey k = 0: verifier alone)", fontsize=8)
-    for ax in list(axes.flat)[len(drafting):]:
-        ax.axis("off")
-    fig.suptitle(f"Draft-length distribution ({cond['label']})")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def plot_calibration(cond: dict, path: Path) -> None:
-    relation = cond["entropy_acceptance"]
-    cal = relation["calibration"]
-    fig, ax = plt.subplots(figsize=(5, 4))
-    if cal["entropy"]:
-        ax.plot(cal["entropy"], cal["acceptance"], "o-", label=f"AUROC (entropy -> reject) {_f(relation['auroc'])}")
-    ax.set_xlabel("drafter entropy (nats, bin mean)")
-    ax.set_ylabel("acceptance rate of judged draft tokens")
-    ax.set_ylim(0, 1)
-    ax.set_title(f"Entropy calibration ({relation['source']})", fontsize=9)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def plot_trajectories(cond: dict, rows: list[dict], path: Path, per_figure: int = 4) -> None:
-    """Drafter entropy of every drafted token along the generation, marked accepted / rejected / not judged,
-    for one prompt per category under the chosen EBSD policy (or the first drafting policy)."""
-    variant = cond["chosen_ebsd"] or next((v for v in cond["variants"] if cond["families"][v] != "verifier"), None)
-    if variant is None:
-        return
-    picks = []
-    for c in cond["categories"]:
-        match = next((r for r in rows if r["variant"] == variant and r["category"] == c and r.get("blocks")), None)
-        if match:
-            picks.append(match)
-    picks = picks[:per_figure * 2]
-    if not picks:
-        return
-    fig, axes = plt.subplots(len(picks), 1, figsize=(10, 1.9 * len(picks)), squeeze=False)
-    for ax, row in zip(axes.flat, picks, strict=True):
-        points = {"accepted": ([], []), "rejected": ([], []), "unjudged": ([], [])}
-        x = 0
-        for block in row["blocks"]:
-            for i, h in enumerate(block["entropies"][: block["drafted"]]):
-                kind = "accepted" if i < block["accepted"] else "rejected" if i == block["accepted"] else "unjudged"
-                points[kind][0].append(x)
-                points[kind][1].append(h)
-                x += 1
-            ax.axvline(x - 0.5, color="0.85", lw=0.5)
-        for kind, (marker, color) in {"accepted": ("o", "tab:green"), "rejected": ("x", "tab:red"),
-                                      "unjudged": (".", "0.6")}.items():
-            ax.scatter(*points[kind], marker=marker, color=color, s=12, label=kind)
-        ax.set_ylabel("H (nats)", fontsize=7)
-        ax.set_title(f"{row['category']} / {row['prompt_id']} ({variant[:40]}): green accepted, red rejected, "
-                     "grey not judged", fontsize=7)
-    axes.flat[-1].set_xlabel("drafted token index (grey lines: verification)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
 # ------------------------------------------------------------------------------------------------ report
 
 
@@ -171,21 +65,45 @@ def by_speed(cond: dict) -> list[str]:
     return sorted(cond["variants"], key=lambda v: -_objective(cond, v))
 
 
-def summary_line(label: str, cond: dict) -> str:
-    """One line a reader can stop after: the fastest policy, its speed and what it is measured against."""
-    ranked = [v for v in by_speed(cond) if math.isfinite(_objective(cond, v))]
-    if not ranked:
-        return f"**{label}:** no policy finished an episode."
-    best = ranked[0]
-    m = cond["results"][best]["all"]
-    parts = [f"**{label}:** fastest `{best}` at {_f(m['tokens_per_s']['mean'], 1)} tokens/s"]
+def is_privileged(cond: dict, variant: str) -> bool:
+    """Whether a variant sees the verifier (an oracle): from the summary, or its label in summaries without it."""
+    return cond.get("privileged", {}).get(variant, privileged(variant))
+
+
+def _versus(m: dict) -> list[str]:
+    parts = []
     if m.get("speedup_vs_verifier"):
         parts.append(f"{_f(m['speedup_vs_verifier'].get('mean'))}x the verifier alone")
     if m.get("speedup_vs_best_fixed_k"):
         parts.append(f"{_f(m['speedup_vs_best_fixed_k'].get('mean'))}x the best fixed-k")
-    if cond.get("chosen_ebsd"):
-        parts.append(f"chosen EBSD policy `{cond['chosen_ebsd']}`")
-    return ", ".join(parts) + f" ({len(ranked)} policies, table below sorted by tokens/s)."
+    return parts
+
+
+def summary_line(label: str, cond: dict) -> str:
+    """One line a reader can stop after: the fastest policy one can deploy (the privileged oracles see the
+    verifier's decisions, so they are not candidates), its speed and what it is measured against; then, apart,
+    what an oracle reached, as the upper bound it is."""
+    finished = [v for v in by_speed(cond) if math.isfinite(_objective(cond, v))]
+    if not finished:
+        return f"**{label}:** no policy finished an episode."
+    ranked = [v for v in finished if not is_privileged(cond, v)]
+    bounds = [v for v in finished if is_privileged(cond, v)]
+    if ranked:
+        best = ranked[0]
+        m = cond["results"][best]["all"]
+        parts = [f"**{label}:** fastest non-privileged policy `{best}` at {_f(m['tokens_per_s']['mean'], 1)} tokens/s",
+                 *_versus(m)]
+        if cond.get("chosen_ebsd"):
+            parts.append(f"chosen EBSD policy `{cond['chosen_ebsd']}`")
+        line = ", ".join(parts) + f" ({len(ranked)} policies ranked, table below sorted by tokens/s)."
+    else:
+        line = f"**{label}:** no non-privileged policy finished an episode."
+    if bounds:
+        m = cond["results"][bounds[0]]["all"]
+        reached = ", ".join([f"{_f(m['tokens_per_s']['mean'], 1)} tokens/s", *_versus(m)])
+        line += (f" Upper bound, not a deployable policy: the privileged `{bounds[0]}` (it sees the verifier's "
+                 f"decisions) reached {reached}.")
+    return line
 
 
 def _overall_table(cond: dict) -> list[str]:
@@ -204,7 +122,8 @@ def _overall_table(cond: dict) -> list[str]:
             quality = f"identical {_f(m['identical_to_verifier'])}"
         else:
             quality = "n/a"
-        out.append([v, cond["families"][v], _ci(m["tokens_per_s"]), _ci(m.get("end_to_end_tokens_per_s")),
+        fam = cond["families"][v] + (" (privileged: upper bound)" if is_privileged(cond, v) else "")
+        out.append([v, fam, _ci(m["tokens_per_s"]), _ci(m.get("end_to_end_tokens_per_s")),
                     _f(m.get("decide_share"), 4), _ci(m.get("speedup_vs_verifier")),
                     _ci(m.get("speedup_vs_best_fixed_k")), _ci(m.get("oracle_share")), _f(m["acceptance_rate"]),
                     _f(m["tau"]), _f(m["mean_draft_len"]), _f(m.get("gflops_per_token"), 3),
@@ -252,6 +171,44 @@ def _stop_mode_line(meta: dict) -> str:
             + (f"; in another mode (their source's, or set by the variant): {', '.join(others)}" if others else ""))
 
 
+def _count(n, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def machine_line(meta: dict) -> str:
+    """The machine in one line, stated once: CPU model, the cores this run could use (of the machine's, when its
+    affinity allowed fewer), torch threads, and the load around the episodes of this invocation (a resumed run's
+    earlier episodes may have run on another machine)."""
+    machine, after = meta.get("machine") or {}, meta.get("machine_after") or {}
+    cores, total = machine.get("cores", meta.get("cpu_count")), meta.get("cpu_count")
+    line = f"- Machine: {machine.get('cpu', 'CPU model not recorded')}, {_count(cores, 'core')} available to this run"
+    if total and cores and total != cores:
+        line += f" (of the machine's {total})"
+    line += f", {_count(machine.get('threads', meta.get('torch_threads')), 'torch thread')}"
+    if "load_1min" in machine:
+        line += (f"; 1-minute load {_f(machine['load_1min'])} before the episodes, {_f(after.get('load_1min'))} after"
+                 + (f" ({meta['busy_warning']})" if meta.get("busy_warning") else ""))
+    return line
+
+
+def lossy_lines(lossy: dict | None) -> list[str]:
+    """The lossy reference (`summary.json`'s ``lossy_reference``, eval.bench.lossy) in a table of its own: its
+    output is not the verifier's, so it is never ranked with the policies, which all give the verifier's output."""
+    if not lossy:
+        return []
+    header = ["reference (NOT lossless)", "tokens/s", "end-to-end tokens/s", "verifier alone tokens/s",
+              "speed-up vs verifier", "token agreement", "identical outputs", "prompts", "max new tokens"]
+    row = [lossy.get("label"), _f(lossy.get("tokens_per_s"), 1), _f(lossy.get("end_to_end_tokens_per_s"), 1),
+           _f(lossy.get("verifier_tokens_per_s"), 1), _f(lossy.get("speedup")), _f(lossy.get("agreement"), 3),
+           _f(lossy.get("identical_share"), 3), _f(lossy.get("prompts")), _f(lossy.get("max_new_tokens"))]
+    return ["## Lossy reference (not lossless)", "",
+            "Not lossless, not ranked: this reference decodes by itself and its output differs from the verifier's, "
+            "so it is no candidate beside the policies above (all of which give the verifier's output). token "
+            "agreement = share of the verifier's greedy positions where it picks the same token (teacher-forced); "
+            "identical outputs = share of prompts whose whole output equals the verifier's.", "",
+            *_table(header, [row])]
+
+
 def write_report(summary: dict, rows: list[dict], out: Path) -> Path:
     meta = summary["meta"]
     plots = out / "plots"
@@ -260,8 +217,8 @@ def write_report(summary: dict, rows: list[dict], out: Path) -> Path:
     lines += [summary_line(label, {**cond, "label": label}) for label, cond in summary["conditions"].items()]
     lines += ["", "## Run", ""]
     cfg = meta.get("config", {})
-    lines += [f"- Pair: drafter `{meta['drafter']}`, verifier `{meta['verifier']}` on {meta['device']} "
-              f"({meta['torch_threads']} torch threads, {meta['cpu_count']} CPUs)",
+    lines += [f"- Pair: drafter `{meta['drafter']}`, verifier `{meta['verifier']}` on {meta['device']}",
+              machine_line(meta),
               f"- Clock: `{cfg.get('clock')}` (wall = measured times, noisy on a shared machine; model = the env's "
               "calibrated cost model, deterministic)",
               f"- Prompts: `{cfg.get('prompts')}`, {meta['prompts']} prompts in {len(meta['categories'])} "
@@ -270,11 +227,6 @@ def write_report(summary: dict, rows: list[dict], out: Path) -> Path:
               _stop_mode_line(meta),
               f"- Episodes analysed: {summary['episodes']}; conditions: {', '.join(summary['conditions'])}",
               f"- Finished {meta['finished']}"]
-    if meta.get("machine"):  # this invocation's machine (a resumed run's earlier episodes may have run on another)
-        before, after = meta["machine"], meta.get("machine_after") or {}
-        lines.append(f"- Machine: {before['cpu']}, {before['cores']} cores; 1-minute load "
-                     f"{before['load_1min']:.2f} before the episodes, {after.get('load_1min', float('nan')):.2f} after"
-                     + (f" ({meta['busy_warning']})" if meta.get("busy_warning") else ""))
     lines += [f"- {note}" for note in meta.get("notes", [])]
     lines.append("")
     for label, cond in summary["conditions"].items():
@@ -328,11 +280,13 @@ def write_report(summary: dict, rows: list[dict], out: Path) -> Path:
                         [[k, h["statement"], f"**{h['verdict']}**", h["evidence"]]
                          for k, h in cond["hypotheses"].items()])
         lines += [f"## Success criteria ({label})", ""]
-        lines += _table(["criterion", "met", "figures"],
-                        [[s["criterion"], "not tested" if s["met"] is None else ("met" if s["met"] else "not met"),
+        lines += _table(["criterion", "rule", "met", "figures"],
+                        [[s["criterion"], s.get("rule", "n/a"),
+                          "not tested" if s["met"] is None else ("met" if s["met"] else "not met"),
                           s["figures"]] for s in cond["success_criteria"]])
         lines += [f"## Failure modes ({label})", ""]
         lines += _failure_lines(cond)
+    lines += lossy_lines(summary.get("lossy_reference"))
     lines += ["## Method notes", "",
               "- tokens/s = generated tokens / decoding time (drafting + verification + the policy's decisions, "
               "prefill excluded) on the run's clock; the verifier-alone reference (no-spec) is put on the same basis. "
