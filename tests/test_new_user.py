@@ -130,7 +130,7 @@ def test_run_files_are_readable_by_others(tmp_path, noisy_pair, make_prompt_file
         assert stat.S_IMODE((out / name).stat().st_mode) == 0o644, name
     assert "NaN" not in (out / "summary.json").read_text()
     report = (out / "report.md").read_text().splitlines()
-    assert report[2].startswith("**T=0,new=8:** fastest `") and "tokens/s" in report[2]
+    assert report[2].startswith("**T=0,new=8:** fastest non-privileged policy `") and "tokens/s" in report[2]
     summary = json.loads((out / "summary.json").read_text())
     cond = summary["conditions"]["T=0,new=8"]
     start = report.index("## Overall results (T=0,new=8)")
