@@ -1,24 +1,39 @@
 """EBSD Gym: a real speculative decoder, its entropy signals, and a Gymnasium environment over it."""
 
+import importlib
+
 from gymnasium.envs.registration import register
 
-from .decoding.decoder import (
-    STOP_MODES,
-    DecoderError,
-    DraftStep,
-    Generation,
-    SpeculativeDecoder,
-    VerifyResult,
-    rollback_cache,
-)
-from .decoding.entropy import ENTROPY_TYPES, EntropyConfig
-from .decoding.models import EMBEDDED_VERIFIER, ModelLoadError, ModelPair, cached_pair, load_pair
-from .envs.ebsd import DEFAULT_STOP_MODE, EBSDEnv
-from .envs.objective import OBJECTIVE, episodes_objective, objective
-from .envs.observation import ObservationLayout
-from .timing.calibration import cached_cost_model, calibrate
-from .timing.clock import CLOCK_KINDS, Clock, make_clock
-from .timing.cost_model import CostModel
+# Exported names -> the module that defines them, imported on first use (PEP 562): `import ebsd_env` (and so
+# `ebsd <command> --help`) then costs no torch / transformers import.
+_LAZY = {
+    "STOP_MODES": ".decoding.decoder",
+    "DecoderError": ".decoding.decoder",
+    "DraftStep": ".decoding.decoder",
+    "Generation": ".decoding.decoder",
+    "SpeculativeDecoder": ".decoding.decoder",
+    "VerifyResult": ".decoding.decoder",
+    "rollback_cache": ".decoding.decoder",
+    "ENTROPY_TYPES": ".decoding.entropy",
+    "EntropyConfig": ".decoding.entropy",
+    "EMBEDDED_VERIFIER": ".decoding.models",
+    "ModelLoadError": ".decoding.models",
+    "ModelPair": ".decoding.models",
+    "cached_pair": ".decoding.models",
+    "load_pair": ".decoding.models",
+    "DEFAULT_STOP_MODE": ".envs.ebsd",
+    "EBSDEnv": ".envs.ebsd",
+    "OBJECTIVE": ".envs.objective",
+    "episodes_objective": ".envs.objective",
+    "objective": ".envs.objective",
+    "ObservationLayout": ".envs.observation",
+    "cached_cost_model": ".timing.calibration",
+    "calibrate": ".timing.calibration",
+    "CLOCK_KINDS": ".timing.clock",
+    "Clock": ".timing.clock",
+    "make_clock": ".timing.clock",
+    "CostModel": ".timing.cost_model",
+}
 
 __all__ = [
     "CLOCK_KINDS", "Clock", "make_clock",
@@ -28,6 +43,15 @@ __all__ = [
     "ModelLoadError", "ModelPair", "ObservationLayout", "SpeculativeDecoder", "VerifyResult", "cached_pair",
     "load_pair", "rollback_cache",
 ]
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
 
 # Wall-clock rewards differ from run to run; the model clock (a calibrated cost model) makes the env deterministic.
 register(id="EBSD-v1", entry_point="ebsd_env.envs.ebsd:EBSDEnv", nondeterministic=True)

@@ -63,17 +63,17 @@ class EvalConfig(ModelArgs):
     """Evaluate stopping policies on a prompt suite with the real decoder and write a report."""
 
     prompts: str = "builtin"
-    """prompt source: 'builtin' (offline suite), a .jsonl/.json/.csv/.parquet file with `category` and
-    `prompt` or `turns`, or a benchmark name (gsm8k, cnn_dailymail, natural_questions, wmt14, openai_humaneval,
-    mt_bench; NAME=PATH for a local copy)"""
+    ("prompt source: 'builtin' (offline suite), a .jsonl/.json/.csv/.parquet file with `category` and `prompt` or "
+     "`turns`, or a benchmark name (gsm8k, cnn_dailymail, natural_questions, wmt14, openai_humaneval, mt_bench; "
+     "NAME=PATH for a local copy)")
     categories: tuple[str, ...] | None = None
-    """keep only these prompt categories (default: all of the source)"""
+    """keep only these prompt categories (None: all of the source)"""
     policies: tuple[str, ...] = DEFAULT_POLICIES
-    """policy specs from the registry (`ebsd policies`), e.g. fixed-k:k=4 entropy-abs:theta=1.0 ppo:model.zip;
-    no-spec (the verifier-alone reference) is added when missing"""
+    ("policy specs from the registry (`ebsd policies`), e.g. fixed-k:k=4 entropy-abs:theta=1.0 ppo:model.zip; no-spec "
+     "(the verifier-alone reference) is added when missing")
     allow_mismatch: bool = False
-    """run trained artifacts (ppo:, tuned:) even where their fingerprint names another pair (a warning instead of
-    the refusal); their env still has the observation layout, stop mode and draft bounds they were made for"""
+    ("run trained artifacts (ppo:, tuned:) even where their fingerprint names another pair (a warning instead of the "
+     "refusal); their env still has the observation layout, stop mode and draft bounds they were made for")
     limit_per_category: int | None = 2
     """prompts per category (a seeded subset); 0 or less for all"""
     max_new_tokens: int = 64
@@ -89,16 +89,16 @@ class EvalConfig(ModelArgs):
     exp_name: str = "eval"
     """experiment name used in the default output folder"""
     drafters: tuple[str, ...] = ()
-    """several drafters side by side: one evaluation each under OUT/drafter=NAME on the same prompts (those
-    every trained drafter among them held out), and a comparison in OUT/drafters.md and drafters.json"""
+    ("several drafters side by side: one evaluation each under OUT/drafter=NAME on the same prompts (those every "
+     "trained drafter among them held out), and a comparison in OUT/drafters.md and drafters.json")
     tiny: Literal["copy", "random", "noisy"] | None = None
     """use a config-built tiny pair instead of real models (tests and smoke runs)"""
     clock: Literal["wall", "model"] = "wall"
     """wall: measured times; model: the env's calibrated cost model (deterministic)"""
     ablation: Literal["entropy-type", "topk", "entropy-temperature", "temperature", "criteria", "thresholds",
                       "length", "stop-mode"] | None = None
-    """an ablation (docs/eval.md lists each): replaces --policies (and --temperature / --max-new-tokens for
-    temperature / length)"""
+    ("an ablation (docs/eval.md lists each): replaces --policies (and --temperature / --max-new-tokens for temperature "
+     "/ length)")
     entropy: str = "shannon"
     """entropy measure the env reports (shannon, renyi, tsallis, topk)"""
     entropy_param: float | None = None
@@ -110,12 +110,12 @@ class EvalConfig(ModelArgs):
     min_draft_len: int = 0
     """the env's floor on the draft length a stop verifies (0: a policy may verify without drafting)"""
     stop_mode: Literal["include", "exclude"] = DEFAULT_STOP_MODE
-    """stop mode of the policies that follow the env (entropy rules, PPO, the oracle); the field's rules and
-    fixed-k run in their own mode (`ebsd policies` lists them)"""
+    ("stop mode of the policies that follow the env (entropy rules, PPO, the oracle); the field's rules and fixed-k "
+     "run in their own mode (`ebsd policies` lists them)")
     history: int = 8
     """entropies per observation (a ppo: model must match what it was trained on)"""
     cost_model: str | None = None
-    """JSON cost model for --clock model (default: calibrate the pair once)"""
+    """JSON cost model for --clock model (None: calibrate the pair once)"""
     tensorboard: bool = True
     """also write the summary scalars as TensorBoard events under OUT/tb"""
     lossy_reference: bool = True

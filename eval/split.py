@@ -41,8 +41,7 @@ class SplitConfig(PairArgs):
     categories: tuple[str, ...] | None = None
     """Only these built-in categories."""
     holdout_categories: tuple[str, ...] = ()
-    """Whole categories left out of training (leave-one-category-out: one name); they appear in the verdict
-    only."""
+    """Whole categories left out of training (leave-one-category-out: one name); they appear in the verdict only."""
 
 
 def check_holdout(categories: tuple[str, ...] | None, holdout: tuple[str, ...]) -> None:

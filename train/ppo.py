@@ -73,19 +73,19 @@ class PPOConfig(PairArgs, PromptArgs):
     temperature: float = 0.0
     """Decoding temperature: 0 = greedy, > 0 = lossless speculative sampling."""
     observation: Literal["entropy", "ltd", "ltd+entropy"] = "entropy"
-    """What the observation is built from: the entropy history (default), Learning to Draft's top-4 log-probs
-    and context length (`ltd`), or both (`ltd+entropy`); `ebsd_env.envs.observation` gives the layout."""
+    ("What the observation is built from: the entropy history (default), Learning to Draft's top-4 log-probs and "
+     "context length (`ltd`), or both (`ltd+entropy`); `ebsd_env.envs.observation` gives the layout.")
     extra_signals: bool = False
-    """Add the extra signals to the observation: drafter top-1 probability, margin, the emitted token's
-    probability, the previous block's emitted tokens and acceptance, and progress."""
+    ("Add the extra signals to the observation: drafter top-1 probability, margin, the emitted token's probability, "
+     "the previous block's emitted tokens and acceptance, and progress.")
     cost_signals: bool = False
-    """Add the cost-aware signals: draft cost ratio and marginal verification cost from the clock, a running
-    acceptance estimate on the prompt, the context length and the position in the output (with
-    --cost-profiles, a policy sees many machines' costs and reads the one it is bound to)."""
+    ("Add the cost-aware signals: draft cost ratio and marginal verification cost from the clock, a running acceptance "
+     "estimate on the prompt, the context length and the position in the output (with --cost-profiles, a policy sees "
+     "many machines' costs and reads the one it is bound to).")
     total_timesteps: int = 20_000
-    """Environment steps (drafted tokens) to train for, in total across resumes. SB3 collects whole rollouts of
-    n_steps * num_envs steps, so the run ends at the first multiple of that at or above this number (20,000
-    with the defaults runs 20,480 = 20 rollouts of 256 * 4)."""
+    ("Environment steps (drafted tokens) to train for, in total across resumes. SB3 collects whole rollouts of n_steps "
+     "* num_envs steps, so the run ends at the first multiple of that at or above this number (20,000 with the "
+     "defaults runs 20,480 = 20 rollouts of 256 * 4).")
     num_envs: int = 4
     """Environments in the DummyVecEnv; they share the one loaded pair."""
     learning_rate: float = 3e-4
@@ -97,8 +97,8 @@ class PPOConfig(PairArgs, PromptArgs):
     n_epochs: int = 10
     """Passes over each rollout."""
     gamma: float = 1.0
-    """Discount factor. 1 (the default) keeps the return ordered as the objective, total tokens over total
-    decoding time (`ebsd_env.envs.objective`); below 1 later tokens count less and the order can change."""
+    ("Discount factor. 1 (the default) keeps the return ordered as the objective, total tokens over total decoding "
+     "time (`ebsd_env.envs.objective`); below 1 later tokens count less and the order can change.")
     gae_lambda: float = 0.95
     """GAE lambda."""
     clip_range: float = 0.2
@@ -120,18 +120,18 @@ class PPOConfig(PairArgs, PromptArgs):
     runs_dir: str = "runs"
     """Folder that holds the runs."""
     resume: str | None = None
-    """Run folder to continue from its last checkpoint; its saved config is used, except --total-timesteps (to
-    extend a run), --save-model, --progress-bar and --verbose given on this command line."""
+    ("Run folder to continue from its last checkpoint; its saved config is used, except --total-timesteps (to extend a "
+     "run), --save-model, --progress-bar and --verbose given on this command line.")
     save_model: str | None = None
     """Also copy the best model (or the final one without evaluation) to this .zip path."""
     traces: str | None = None
-    """Train on recorded greedy traces (`ebsd record --out DIR`) instead of live decoding: the numpy vector
-    replay env (`ebsd_env.replay`), thousands of times faster; needs --clock model (the traces' calibration,
-    or --cost-model), temperature 0 and min_draft_len 0; no models are loaded."""
+    ("Train on recorded greedy traces (`ebsd record --out DIR`) instead of live decoding: the numpy vector replay env "
+     "(`ebsd_env.replay`), thousands of times faster; needs --clock model (the traces' calibration, or --cost-model), "
+     "temperature 0 and min_draft_len 0; no models are loaded.")
     live_eval_freq: int | None = None
-    """With --traces: steps between evaluations of the policy on the live env, on the wall clock, with the
-    held-in traces' own prompt tokens (TensorBoard `ebsd/live/`, `live_eval.json`), so the curves show what the
-    wall clock sees and not only replay. Loads the pair. None: a quarter of --total-timesteps; 0: none."""
+    ("With --traces: steps between evaluations of the policy on the live env, on the wall clock, with the held-in "
+     "traces' own prompt tokens (TensorBoard `ebsd/live/`, `live_eval.json`), so the curves show what the wall clock "
+     "sees and not only replay. Loads the pair. None: a quarter of --total-timesteps; 0: none.")
     live_eval_prompts_per_category: int = 1
     """Held-in prompts per category of the live evaluation (each costs a live generation per policy)."""
     live_fixed_ks: tuple[int, ...] = (1, 2, 4)
@@ -141,13 +141,12 @@ class PPOConfig(PairArgs, PromptArgs):
     verbose: int = 0
     """1: print SB3's log table after every rollout."""
     cost_profiles: tuple[str, ...] = ()
-    """With --traces: cost profiles to price the episodes, one drawn per episode (seeded by --seed): profile JSON
-    files, folders of them, or the shipped sets `h200` and `synthetic` (`ebsd_env.timing.cost_profiles`);
-    replaces the traces' model clock. The run keeps them as `cost_profiles.json`."""
+    ("With --traces: cost profiles to price the episodes, one drawn per episode (seeded by --seed): profile JSON "
+     "files, folders of them, or the shipped sets `h200` and `synthetic` (`ebsd_env.timing.cost_profiles`); replaces "
+     "the traces' model clock. The run keeps them as `cost_profiles.json`.")
     cost_model: str | None = None
-    """Model-clock calibration (CostModel JSON) to use; default: calibrate the pair at the start of the run.
-    Either way the run keeps it as `cost_model.json`, which `ebsd tune --cost-model` can share for a fair
-    comparison."""
+    ("Model-clock calibration (CostModel JSON) to use; None: calibrate the pair at the start of the run. Either way "
+     "the run keeps it as `cost_model.json`, which `ebsd tune --cost-model` can share for a fair comparison.")
 
 
 def run_name(config: PPOConfig) -> str:

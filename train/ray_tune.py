@@ -58,15 +58,15 @@ _EVALUATORS: dict[str, Evaluator] = {}  # per worker process: traces loaded once
 @dataclass
 class RayTuneConfig(TuneConfig):
     backend: Literal["local", "ray"] = "local"
-    """`ray`: the `bayes` study on --traces as a Ray Tune experiment (OptunaSearch + ASHA; same studies and
-    best.json; `pip install 'ebsd-gym[ray]'`, docs/ray.md); `local`: in this process."""
+    ("`ray`: the `bayes` study on --traces as a Ray Tune experiment (OptunaSearch + ASHA; same studies and best.json; "
+     "`pip install 'ebsd-gym[ray]'`, docs/ray.md); `local`: in this process.")
     num_workers: int = 2
     """With --backend ray: trials run at a time (one CPU each)."""
     address: str | None = None
-    """With --backend ray: the cluster to use (`ray start --head` prints it; default: a local Ray instance)."""
+    """With --backend ray: the cluster to use (`ray start --head` prints it; None: a local Ray instance)."""
     asha_rungs: int = 1
-    """With --backend ray: report each trial after this many chunks of its prompts, so ASHA can stop poor trials
-    early (1: no early stop; every trial's value is the single-process one)."""
+    ("With --backend ray: report each trial after this many chunks of its prompts, so ASHA can stop poor trials early "
+     "(1: no early stop; every trial's value is the single-process one).")
 
 
 def check(config: RayTuneConfig) -> dict:

@@ -69,11 +69,11 @@ class TuneConfig(PairArgs, PromptArgs):
     rule: str = "entropy-abs"
     """Rule tuned by `bayes` (a policy name from `ebsd policies`)."""
     space: tuple[str, ...] = ()
-    """`bayes` search space, `name=low:high` (integers if both bounds are) or `name=a|b|c` (choices); default:
-    the rule's built-in space."""
+    ("`bayes` search space, `name=low:high` (integers if both bounds are) or `name=a|b|c` (choices); empty: the "
+     "rule's built-in space.")
     budget: int = 20
-    """Trials per study in total (a resumed study runs only the missing ones); for `grid`, points drawn at random
-    without repetition (0: the whole grid)."""
+    ("Trials per study in total (a resumed study runs only the missing ones); for `grid`, points drawn at random "
+     "without repetition (0: the whole grid).")
     scope: Literal["overall", "per-category", "both"] = "both"
     """One study over all prompts, one per category, or both."""
     theta_abs: tuple[float, ...] = (0.5, 1.0, 1.5, 2.0, 2.5)
@@ -89,17 +89,17 @@ class TuneConfig(PairArgs, PromptArgs):
     entropy_type: tuple[str, ...] = ("shannon", "renyi", "topk")
     """Grid: entropy measures (the environment's `entropy`); `bayes` uses the first."""
     stopping_strategy: tuple[str, ...] = ("absolute", "relative", "combined")
-    """Grid: stopping strategies: absolute (entropy-abs, or entropy-window for a window > 1), relative
-    (entropy-rel), combined (either of the two stops)."""
+    ("Grid: stopping strategies: absolute (entropy-abs, or entropy-window for a window > 1), relative (entropy-rel), "
+     "combined (either of the two stops).")
     objective: Literal["tokens_per_s", "reward"] = "tokens_per_s"
-    """Maximised: the objective, total tokens over total decoding time on the study's prompts
-    (`ebsd_env.envs.objective`), or the summed episode return (gamma = 1), which orders rules the same way under
-    greedy decoding."""
+    ("Maximised: the objective, total tokens over total decoding time on the study's prompts "
+     "(`ebsd_env.envs.objective`), or the summed episode return (gamma = 1), which orders rules the same way under "
+     "greedy decoding.")
     clock: Literal["wall", "model"] = "model"
     """Clock of the tokens/s: the calibrated model clock (repeatable; default) or wall time (noisy)."""
     prompts_per_category: int = 2
-    """Tuning prompts per category: the first ones of the loaded pool, i.e. the held-in prompts `ebsd train ppo`
-    evaluates on with --eval-prompts-per-category of the same value."""
+    ("Tuning prompts per category: the first ones of the loaded pool, i.e. the held-in prompts `ebsd train ppo` "
+     "evaluates on with --eval-prompts-per-category of the same value.")
     prompt_pool: int | None = 16
     """Prompts loaded per category (as `ebsd train ppo --prompts-per-category`; None: all)."""
     max_new_tokens: int = 128
@@ -111,16 +111,16 @@ class TuneConfig(PairArgs, PromptArgs):
     env_max_draft_len: int = 20
     """The environment's hard draft cap (rules stop earlier through their own max)."""
     cost_model: str | None = None
-    """Model-clock calibration (CostModel JSON), e.g. a PPO run's `cost_model.json` for a fair comparison;
-    default: the one kept next to the storage from an earlier session, else calibrate now."""
+    ("Model-clock calibration (CostModel JSON), e.g. a PPO run's `cost_model.json` for a fair comparison; None: the "
+     "one kept next to the storage from an earlier session, else calibrate now.")
     cost_profiles: tuple[str, ...] = ()
-    """With --traces: cost profiles to price the episodes, one drawn per episode from its seed (so every trial
-    sees the same draws): profile JSON files, folders of them, or the shipped sets `h200` and `synthetic`
-    (`ebsd_env.timing.cost_profiles`); replaces the traces' model clock. No oracle-dp share then."""
+    ("With --traces: cost profiles to price the episodes, one drawn per episode from its seed (so every trial sees the "
+     "same draws): profile JSON files, folders of them, or the shipped sets `h200` and `synthetic` "
+     "(`ebsd_env.timing.cost_profiles`); replaces the traces' model clock. No oracle-dp share then.")
     traces: str | None = None
-    """Tune on recorded greedy traces (`ebsd record --out DIR`) with `EBSD-Replay-v1` instead of live decoding:
-    exact under greedy decoding and thousands of times faster; --clock model (the traces' calibration or
-    --cost-model); the traces' prompts replace the prompt options; no models are loaded."""
+    ("Tune on recorded greedy traces (`ebsd record --out DIR`) with `EBSD-Replay-v1` instead of live decoding: exact "
+     "under greedy decoding and thousands of times faster; --clock model (the traces' calibration or --cost-model); "
+     "the traces' prompts replace the prompt options; no models are loaded.")
     storage: str = "runs/tune/tune.db"
     """SQLite file of the studies (created if missing; reused to resume)."""
     study_name: str = "ebsd-tune"

@@ -15,23 +15,27 @@ from typing import Literal
 
 TINY_PAIRS = ("tiny-copy", "tiny-random", "tiny-noisy")
 
+# A flag's help is its field's docstring. tyro keeps every line break of a triple-quoted one (the help then breaks
+# mid-sentence), so a docstring longer than a line is written as adjacent strings in parentheses (one string), and a
+# None default is explained as "None: ..." (tyro prints "(default: ...)" itself). tests/test_cli_help.py checks both.
+
 
 @dataclass
 class ThreadArgs:
     threads: int | None = None
-    """torch CPU threads (default: $EBSD_THREADS, else torch's default: the number of physical cores); 1 suits a
-    shared CPU."""
+    ("torch CPU threads (None: $EBSD_THREADS, else torch's own choice, the number of physical cores); 1 suits a "
+     "shared CPU.")
 
 
 @dataclass
 class ModelArgs(ThreadArgs):
     drafter: str | None = None
-    """Drafter: Hugging Face id, folder, .gguf file, int4 / int8 / int8-dynamic / bf16 / self (derived from the
-    verifier), ngram (prompt lookup, no model), feature (the shipped feature drafter, v2), distilled (the first
-    shipped one, v1, which the verdict and the shipped PPO policy were made for), or feature:FOLDER (one from
-    `ebsd distill`). Default: int4 on the CPU (the fastest measured on held-out prompts), feature elsewhere."""
+    ("Drafter: Hugging Face id, folder, .gguf file, int4 / int8 / int8-dynamic / bf16 / self (derived from the "
+     "verifier), ngram (prompt lookup, no model), feature (the shipped feature drafter, v2), distilled (the first "
+     "shipped one, v1, which the verdict and the shipped PPO policy were made for), or feature:FOLDER (one from `ebsd "
+     "distill`). None: int4 on the CPU (the fastest measured on held-out prompts), feature elsewhere.")
     verifier: str | None = None
-    """Verifier: Hugging Face id, folder or .gguf file (default: the embedded SmolLM2-135M-Instruct)."""
+    """Verifier: Hugging Face id, folder or .gguf file (None: the embedded SmolLM2-135M-Instruct)."""
     device: str = "cpu"
     """Device of both models (and of a policy network): cpu, cuda, cuda:1, mps, ..."""
     kernels: Literal["auto", "plain", "onednn"] = "auto"
@@ -41,17 +45,17 @@ class ModelArgs(ThreadArgs):
 @dataclass
 class PairArgs(ModelArgs):
     pair: str = "embedded"
-    """Model pair: `embedded` (the models --drafter / --verifier name, by default SmolLM2-135M-Instruct and the
-    shipped drafter) or a config-built tiny-noisy / tiny-copy / tiny-random pair (tests, smoke runs)."""
+    ("Model pair: `embedded` (the models --drafter / --verifier name, by default SmolLM2-135M-Instruct and the shipped "
+     "drafter) or a config-built tiny-noisy / tiny-copy / tiny-random pair (tests, smoke runs).")
 
 
 @dataclass
 class PromptArgs:
     prompt_source: str | None = None
-    """Prompt source for `ebsd_env.prompts.load_prompts`: a .jsonl/.json/.csv/.parquet file, a benchmark name
-    (NAME=PATH for a local copy), or None for the built-in offline suite."""
+    ("Prompt source for `ebsd_env.prompts.load_prompts`: a .jsonl/.json/.csv/.parquet file, a benchmark name "
+     "(NAME=PATH for a local copy), or None for the built-in offline suite.")
     categories: tuple[str, ...] | None = None
-    """Keep only these prompt categories (default: all of the source's)."""
+    """Keep only these prompt categories (None: all of the source's)."""
     prompt_seed: int = 0
     """Seed of the prompt subset (`load_prompts(seed=...)`); commands compared with each other take the same."""
 

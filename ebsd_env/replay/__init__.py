@@ -11,8 +11,19 @@
 See docs/replay.md.
 """
 
-from .decoder import ReplayDecoder
-from .env import ReplayEnv
-from .trace import Trace, TraceError, TraceSet
+import importlib
+
+# Exported names -> their module, imported on first use (PEP 562): `ebsd record --help` imports
+# `ebsd_env.replay.record` without torch.
+_LAZY = {"ReplayDecoder": ".decoder", "ReplayEnv": ".env", "Trace": ".trace", "TraceError": ".trace",
+         "TraceSet": ".trace"}
 
 __all__ = ["ReplayDecoder", "ReplayEnv", "Trace", "TraceError", "TraceSet"]
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value

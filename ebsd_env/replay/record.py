@@ -21,17 +21,18 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import tyro
 from tqdm import tqdm
 
-from ..decoding.decoder import SpeculativeDecoder
-from ..decoding.entropy import EntropyConfig
 from ..io import write_json_atomic
-from .batched import record_trace_batched
-from .trace import SIGNALS, Trace, TraceError, read_shard, read_shard_meta, step_signals, write_shard
+
+if TYPE_CHECKING:  # imported where used: `ebsd record --help` then imports no torch
+    from ..decoding.decoder import SpeculativeDecoder
+    from ..decoding.entropy import EntropyConfig
+    from .trace import Trace
 
 
 def settings_dict(entropy: EntropyConfig, max_draft_len: int, max_new_tokens: int) -> dict:
@@ -40,6 +41,8 @@ def settings_dict(entropy: EntropyConfig, max_draft_len: int, max_new_tokens: in
 
 
 def entropy_from_settings(settings: dict) -> EntropyConfig:
+    from ..decoding.entropy import EntropyConfig
+
     e = settings["entropy"]
     return EntropyConfig(e["measure"], e["param"], e["temperature"])
 
@@ -47,6 +50,8 @@ def entropy_from_settings(settings: dict) -> EntropyConfig:
 def record_trace(decoder: SpeculativeDecoder, prompt, max_draft_len: int, max_new_tokens: int, row_id: str = "",
                  category: str = "custom", prompt_index: int = 0) -> Trace:
     """One prompt's trace through the live decoder (see the module docstring)."""
+    from .trace import SIGNALS, Trace, step_signals
+
     if not decoder.greedy:
         raise ValueError("sampling cannot be replayed exactly (the output depends on the policy): record traces "
                          "with temperature=0")
@@ -86,6 +91,8 @@ def decoder_prompt(pair, row: dict):
 
 def shard_is_complete(path: Path, meta: dict, rows: int) -> bool:
     """A shard that reads back, carries `meta` and holds `rows` traces; a foreign one is an error."""
+    from .trace import TraceError, read_shard
+
     if not path.is_file():
         return False
     try:
@@ -110,7 +117,11 @@ def record(pair, rows: list[dict], out: Path, max_draft_len: int = 16, max_new_t
     ``cost_model.json``; with `clock_tolerance` (the CLI's default: 5 %) it is first validated against the wall
     clock at every k in `VALIDATION_KS` on one prompt per category (`validate_clock`, `validation_rounds`
     interleaved rounds) and refused, unsaved, when any k is off by more than that."""
+    from ..decoding.decoder import SpeculativeDecoder
+    from ..decoding.entropy import EntropyConfig
     from ..timing.cost_model import pair_fingerprint
+    from .batched import record_trace_batched
+    from .trace import TraceError, read_shard_meta, write_shard
 
     if max_draft_len < 1 or max_new_tokens < 1 or shard_size < 1:
         raise ValueError(f"max_draft_len, max_new_tokens and shard_size must be >= 1, got {max_draft_len}, "
@@ -207,6 +218,7 @@ def calibrate_for(pair, rows: list[dict], max_new_tokens: int, progress: bool = 
     a `tolerance`, validated on one prompt per category at every k (`validate_clock`; its table is printed)."""
     import dataclasses
 
+    from ..decoding.decoder import SpeculativeDecoder
     from ..timing.calibration import calibrate, calibration_contexts
     from ..timing.validation import format_validation, validate_clock
 
@@ -250,7 +262,7 @@ class RecordConfig:
     out: Path
     """Folder of the shards (rerun with the same --out to resume)."""
     prompt_source: str | None = None
-    """Prompt source (default: the built-in suite; a .jsonl/.csv/.parquet file or an HF benchmark name)."""
+    """Prompt source (None: the built-in suite; a .jsonl/.csv/.parquet file or an HF benchmark name)."""
     categories: list[str] | None = None
     """Keep only these categories."""
     limit_per_category: int | None = None
@@ -264,35 +276,40 @@ class RecordConfig:
     entropy: str = "shannon"
     """Entropy measure of the recorded signals (as the env's `entropy`)."""
     entropy_param: float | None = None
+    """Rényi alpha / Tsallis q / top-k k of the entropy measure (None: the measure's default)."""
     entropy_temperature: float = 1.0
+    """Temperature applied to the drafter's logits before the entropy."""
     temperature: float = 0.0
     """Must be 0: sampling cannot be replayed exactly."""
     shard_size: int = 16
     """Prompts per shard."""
     clock_tolerance: float = 0.05
-    """Refuse the model clock when its prediction of a fixed-k generation's wall time is off by more than this at
-    any k in 0, 1, 2, 3, 4, 8, 16 (checked on one prompt per category; widening it is recorded in the clock's
-    fingerprint)."""
+    ("Refuse the model clock when its prediction of a fixed-k generation's wall time is off by more than this at any k "
+     "in 0, 1, 2, 3, 4, 8, 16 (checked on one prompt per category; widening it is recorded in the clock's "
+     "fingerprint).")
     validation_rounds: int = 1
     """Interleaved rounds of the clock's validation (each decodes every checked prompt at every k)."""
     batched: bool = False
-    """Compute the chains of many positions per drafter forward (feature drafters and Hugging Face causal LMs):
-    faster for expensive drafters; chains equal the live ones up to float32 rounding near ties."""
+    ("Compute the chains of many positions per drafter forward (feature drafters and Hugging Face causal LMs): faster "
+     "for expensive drafters; chains equal the live ones up to float32 rounding near ties.")
     drafter: str | None = None
-    """As everywhere; several joined by '+' (int4+feature+ngram) record one trace set per drafter in OUT, aligned
-    by position (`ebsd_env.replay.multi`, for EBSD-Multi-Replay-v1 and the multi-drafter oracle-dp)."""
+    ("As everywhere; several joined by '+' (int4+feature+ngram) record one trace set per drafter in OUT, aligned by "
+     "position (`ebsd_env.replay.multi`, for EBSD-Multi-Replay-v1 and the multi-drafter oracle-dp).")
     verifier: str | None = None
+    """Verifier: Hugging Face id, folder or .gguf file (None: the embedded SmolLM2-135M-Instruct)."""
     device: str = "cpu"
+    """Device of both models: cpu, cuda, cuda:1, mps, ..."""
     threads: int | None = None
-    """torch CPU threads (default: $EBSD_THREADS, else torch's default)."""
+    """torch CPU threads (None: $EBSD_THREADS, else torch's own choice)."""
     kernels: Literal["auto", "plain", "onednn"] = "auto"
+    """Linear-layer kernels (auto: the fastest measured on this machine, cached; see `ebsd_env.decoding.kernels`)."""
     ray: bool = False
-    """Record the shards as Ray tasks, one per shard, each loading its own pair (`pip install 'ebsd-gym[ray]'`;
-    docs/ray.md)."""
+    ("Record the shards as Ray tasks, one per shard, each loading its own pair (`pip install 'ebsd-gym[ray]'`; "
+     "docs/ray.md).")
     address: str | None = None
-    """With --ray: the cluster to use (`ray start --head` prints it; default: start a local one)."""
+    """With --ray: the cluster to use (`ray start --head` prints it; None: start a local one)."""
     gpus_per_task: float | None = None
-    """With --ray: GPUs per shard task (default: 1 with a CUDA --device, else 0)."""
+    """With --ray: GPUs per shard task (None: 1 with a CUDA --device, else 0)."""
 
 
 # Drafters `--batched` cannot record (`batched.record_trace_batched` needs a feature drafter or a Hugging Face
@@ -304,6 +321,7 @@ def validate(config: RecordConfig) -> EntropyConfig:
     """Everything that can be refused before prompts or models are loaded or --out is made (bad input then
     costs nothing and leaves nothing behind); returns the entropy settings."""
     from ..cli.args import check_device, check_threads
+    from ..decoding.entropy import EntropyConfig
     from ..decoding.models import default_drafter
     from ..io import check_folder_path
 

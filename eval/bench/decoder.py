@@ -47,8 +47,8 @@ class BenchDecoderConfig(ModelArgs):
     ks: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5, 6, 7, 8])
     """Fixed draft lengths to compare."""
     prompts: int = 4
-    """Number of chat prompts (one per category of the built-in suite, in order; for a drafter trained by
-    `ebsd distill`, the first of its held-out prompts in each category)."""
+    ("Number of chat prompts (one per category of the built-in suite, in order; for a drafter trained by `ebsd "
+     "distill`, the first of its held-out prompts in each category).")
     repeats: int = 3
     """Interleaved rounds; each figure is the median over prompts x rounds."""
     max_new_tokens: int = 48

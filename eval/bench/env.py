@@ -58,8 +58,8 @@ class BenchEnvConfig(ModelArgs):
     backend: list[Literal["live", "replay"]] = field(default_factory=lambda: ["live"])
     """`live` (the real decoder, per clock), `replay` (recorded traces, model clock), or both side by side."""
     traces: Path | None = None
-    """Trace folder for the replay backend: one `ebsd record --out` wrote for this pair (default: record the
-    prompts into a temporary folder, removed afterwards)."""
+    ("Trace folder for the replay backend: one `ebsd record --out` wrote for this pair (None: record the prompts "
+     "into a temporary folder, removed afterwards).")
     vector_envs: int = 256
     """Sub-envs of the numpy vector replay env."""
     replay_seconds: float = 3.0

@@ -71,16 +71,16 @@ class DistillConfig(ThreadArgs, PromptArgs):
     # Redeclared from PromptArgs with another default: None follows --seed, which chose the prompts (and the
     # held-out split) before --prompt-seed existed, so earlier runs resume on the same prompts.
     prompt_seed: int | None = None
-    """Seed of the prompt subset and the held-out split (default: --seed)."""
+    """Seed of the prompt subset and the held-out split (None: --seed)."""
     tiny: bool = False
     """Distil on a config-built tiny pair with a handful of built-in prompts (tests, smoke runs)."""
     run_dir: Path | None = None
-    """Run folder; an existing one is resumed. Default: runs/distill/{env}__{exp}__{seed}__{time}."""
+    """Run folder; an existing one is resumed. None: runs/distill/{env}__{exp}__{seed}__{time}."""
     prompts_per_category: int = 60
     """Prompts taken from every category of the suite (held-out ones included)."""
     heldout_per_category: int | None = None
-    """Prompts per category kept out of training, for the held-out agreement (default: 5, or 1 with --tiny,
-    whose suite has 5 prompts per category)."""
+    ("Prompts per category kept out of training, for the held-out agreement (None: 5, or 1 with --tiny, whose suite "
+     "has 5 prompts per category).")
     sampled_per_prompt: int = 1
     """Sampled continuations per training prompt, besides the greedy one."""
     sample_temperature: float = 0.8
@@ -102,23 +102,23 @@ class DistillConfig(ThreadArgs, PromptArgs):
     num_layers: int = 1
     """Decoder layers of the drafter."""
     init_layers: tuple[int, ...] | None = None
-    """Verifier layers copied into the drafter's layers (default: the last num_layers for the feature drafter,
-    the first num_layers for the token-level one; empty for random)."""
+    ("Verifier layers copied into the drafter's layers (None: the last num_layers for the feature drafter, the "
+     "first num_layers for the token-level one; empty for random).")
     feature_weight: float = 1.0
     """Feature drafter: weight of the smooth-L1 feature loss next to the distillation loss."""
     draft_steps: int = 3
-    """Feature drafter: passes unrolled per training step (EAGLE-3's training-time test): pass s is trained as
-    draft token s, reading the drafter's own earlier predictions; 1 trains the first draft token only."""
+    ("Feature drafter: passes unrolled per training step (EAGLE-3's training-time test): pass s is trained as draft "
+     "token s, reading the drafter's own earlier predictions; 1 trains the first draft token only.")
     later_step_weight: float = 0.5
     """Feature drafter: pass s's loss is weighted later_step_weight ** (s - 1)."""
     max_len: int = 384
     """Feature drafter: records are cut to their last this-many tokens per step."""
     text_prompts_per_category: int = 0
-    """Feature drafter: extra prompts per category used as text only (teacher-forced verifier features over
-    the prompt, no generation): cheap extra data. Never any generated or held-out prompt."""
+    ("Feature drafter: extra prompts per category used as text only (teacher-forced verifier features over the prompt, "
+     "no generation): cheap extra data. Never any generated or held-out prompt.")
     init_from: Path | None = None
-    """Start training from a drafter exported by an earlier run (same architecture and depth; a feature
-    drafter's head may differ, since its rows come from the verifier)."""
+    ("Start training from a drafter exported by an earlier run (same architecture and depth; a feature drafter's head "
+     "may differ, since its rows come from the verifier).")
     head_size: int = 8192
     """Tokens covered by the draft head (the rest get q = 0)."""
     steps: int = 2000
