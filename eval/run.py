@@ -119,8 +119,8 @@ class EvalConfig(ModelArgs):
     tensorboard: bool = True
     """also write the summary scalars as TensorBoard events under OUT/tb"""
     lossy_reference: bool = True
-    """also measure the verifier's int4 copy decoding alone on the same prompts (greedy; CPU, Llama-family
-    verifiers): a LOSSY reference, reported apart from the policies with its agreement with the verifier"""
+    ("also measure the verifier's int4 copy decoding alone on the same prompts (greedy; CPU, Llama-family "
+     "verifiers): a LOSSY reference, reported apart from the policies with its agreement with the verifier")
 
 
 @dataclass(frozen=True)

@@ -62,8 +62,8 @@ class BenchDecoderConfig(ModelArgs):
     seed: int = 0
     """Seed of the interleaving order."""
     lossy_reference: bool = True
-    """Also time the verifier's int4 copy decoding alone on the same prompts, beside the verifier alone (a LOSSY
-    reference: its output is its own; reported with its agreement with the verifier, never as a speed-up)."""
+    ("Also time the verifier's int4 copy decoding alone on the same prompts, beside the verifier alone (a LOSSY "
+     "reference: its output is its own; reported with its agreement with the verifier, never as a speed-up).")
 
 
 def _bench_prompts(count: int, held_out: set[str] = frozenset()) -> list[list[dict]]:
