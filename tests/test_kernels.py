@@ -11,6 +11,7 @@ import time
 import pytest
 import torch
 
+from ebsd_env import machine
 from ebsd_env.decoding import kernels
 from ebsd_env.decoding.kernels import (
     BUCKETS,
@@ -174,7 +175,7 @@ def test_cache_key_changes_with_threads_dtype_and_shapes(tmp_path, monkeypatch):
     assert key != kernel_cache_key(model, threads=2)
     assert key != kernel_cache_key(tiny_model(20, seed=0, hidden=64), threads=1)  # other linear shapes
     assert key == kernel_cache_key(tiny_model(20, seed=5), threads=1)  # other weights, same shapes
-    assert "threads 1" in key and "float32" in key and kernels.cpu_model() in key
+    assert "threads 1" in key and "float32" in key and machine.cpu_model() in key
     path = tmp_path / "k.json"
     timer, calls = fake_timer({"plain": 1.0, "onednn": 0.5})
     choose_kernels(model, timer=timer, cache_file=path, repeats=1)
@@ -229,19 +230,19 @@ def test_configure_threads_order(monkeypatch):
 def test_machine_state_and_busy_warning(monkeypatch, capsys):
     state = machine_state()
     assert set(state) == {"cpu", "cores", "threads", "load_1min"} and state["cores"] >= 1
-    monkeypatch.setattr(kernels, "cpu_cores", lambda: 2)
-    monkeypatch.setattr(kernels, "other_cpu_load", lambda window_s: 0.05)  # an idle machine: background noise
+    monkeypatch.setattr(machine, "cpu_cores", lambda: 2)
+    monkeypatch.setattr(machine, "other_cpu_load", lambda window_s: 0.05)  # an idle machine: background noise
     assert warn_if_busy(own_threads=2) is None and capsys.readouterr().err == ""
     # Another 2-thread job on 2 cores: the load average (2.0) stays under this run's 2 threads plus slack,
     # which is why it once never warned; the CPU time of other processes shows it.
-    monkeypatch.setattr(kernels.os, "getloadavg", lambda: (2.0, 2.0, 2.0))
-    monkeypatch.setattr(kernels, "other_cpu_load", lambda window_s: 1.9)
+    monkeypatch.setattr(machine.os, "getloadavg", lambda: (2.0, 2.0, 2.0))
+    monkeypatch.setattr(machine, "other_cpu_load", lambda window_s: 1.9)
     message = warn_if_busy(own_threads=2)
     assert message and "busy" in message and "1.90 cores of 2" in message and message in capsys.readouterr().err
-    monkeypatch.setattr(kernels, "other_cpu_load", lambda window_s: None)  # no /proc: the load average
-    monkeypatch.setattr(kernels.os, "getloadavg", lambda: (3.5, 0.0, 0.0))
+    monkeypatch.setattr(machine, "other_cpu_load", lambda window_s: None)  # no /proc: the load average
+    monkeypatch.setattr(machine.os, "getloadavg", lambda: (3.5, 0.0, 0.0))
     assert "1-minute load average" in warn_if_busy(own_threads=1)
-    monkeypatch.setattr(kernels.os, "getloadavg", lambda: (1.2, 0.0, 0.0))
+    monkeypatch.setattr(machine.os, "getloadavg", lambda: (1.2, 0.0, 0.0))
     assert warn_if_busy(own_threads=1) is None
 
 
@@ -251,11 +252,11 @@ def test_busy_warning_counts_another_process(capsys):
     work is not counted as another's."""
     import subprocess
 
-    cores = kernels.cpu_cores()
+    cores = machine.cpu_cores()
     spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         time.sleep(0.2)
-        others = kernels.other_cpu_load(0.5)
+        others = machine.other_cpu_load(0.5)
         message = warn_if_busy(own_threads=cores - 1 if cores > 1 else 1, window_s=0.5)
     finally:
         spinner.kill()
@@ -265,9 +266,9 @@ def test_busy_warning_counts_another_process(capsys):
 
 def test_own_cpu_time_is_not_counted_as_others(monkeypatch):
     readings = iter([(1000, 50), (1100, 150), (1000, 50), (1100, 70)])  # (busy ticks of our CPUs, own ticks)
-    monkeypatch.setattr(kernels, "_cpu_jiffies", lambda cpus: next(readings))
-    assert kernels.other_cpu_load(0.01) == 0.0  # all 100 busy ticks were this process's
-    assert kernels.other_cpu_load(0.01) > 0.0  # 80 of them were another's
+    monkeypatch.setattr(machine, "_cpu_jiffies", lambda cpus: next(readings))
+    assert machine.other_cpu_load(0.01) == 0.0  # all 100 busy ticks were this process's
+    assert machine.other_cpu_load(0.01) > 0.0  # 80 of them were another's
 
 
 @pytest.mark.skipif(not kernels.onednn_available("cpu"), reason="this torch has no oneDNN")

@@ -1,4 +1,4 @@
-"""Linear-layer kernels chosen by measurement on this machine per width of the forward, and the CPU thread setting.
+"""Linear-layer kernels chosen by measurement on this machine per width of the forward.
 
 Kernel variants (`VARIANTS`) are ways to run a model's float32 ``nn.Linear`` layers:
 
@@ -20,8 +20,8 @@ winner. The choice is cached in ``ebsd_cache_dir()/kernels.json`` under a key ma
 version, the thread count, the dtype and the model's linear shapes, so later loads reuse it without timing. A
 new variant is one more `KernelVariant` in `VARIANTS`: a converter and an availability check.
 
-Threads (`configure_threads`): ``--threads`` (or ``load_pair(threads=...)``), else ``$EBSD_THREADS``, else torch's
-default, which is the number of physical cores (or ``OMP_NUM_THREADS`` where that is set).
+The thread setting and the machine's state (CPU, cores, load from other processes) are `ebsd_env.machine`'s;
+the names stay importable from here.
 """
 
 from __future__ import annotations
@@ -29,10 +29,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
-import platform
 import statistics
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -45,138 +42,22 @@ from torch import nn
 from ..errors import ModelLoadError
 from ..io import ebsd_cache_dir, write_json_atomic
 
-THREADS_ENV = "EBSD_THREADS"
-# torch's thread count when this module was first imported: a different count later means someone set it.
-_STARTUP_THREADS = torch.get_num_threads()
+# The thread setting and machine state moved to `ebsd_env.machine`; importing them from here keeps working.
+from ..machine import (  # noqa: F401
+    THREADS_ENV,
+    configure_threads,
+    cpu_cores,
+    cpu_flags_digest,
+    cpu_model,
+    machine_state,
+    other_cpu_load,
+    threads_set_explicitly,
+    warn_if_busy,
+)
 
 DEFAULT_MARGIN = 0.05  # a variant must be at least 5 % faster than plain: smaller gaps are within timing noise
 DEFAULT_REPEATS = 5
 CACHE_VERSION = 2  # 2: one variant per bucket of rows (1: one variant per model)
-
-
-# ---------------------------------------------------------------------------------------------- threads
-def configure_threads(threads: int | None = None) -> int:
-    """Apply the one thread setting of the project and return torch's thread count afterwards.
-
-    Order: `threads` (a command's ``--threads``), else the environment variable ``EBSD_THREADS``, else torch's
-    default, left as it is: the number of physical cores (``OMP_NUM_THREADS`` overrides it at start-up).
-    """
-    if threads is None:
-        raw = os.environ.get(THREADS_ENV, "").strip()
-        if raw:
-            try:
-                threads = int(raw)
-            except ValueError:
-                raise ValueError(f"{THREADS_ENV}={raw!r} is not a whole number: set it to a thread count such "
-                                 "as 1, or unset it for torch's default") from None
-            if threads < 1:
-                raise ValueError(f"{THREADS_ENV}={raw!r} must be >= 1: unset it for torch's default")
-    elif threads < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}: leave it unset for {THREADS_ENV} or torch's "
-                         "default (physical cores)")
-    if threads is not None and torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)
-    return torch.get_num_threads()
-
-
-def threads_set_explicitly() -> bool:
-    """Whether torch's thread count differs from the one at start-up (a caller or `configure_threads` set it)."""
-    return torch.get_num_threads() != _STARTUP_THREADS
-
-
-# ---------------------------------------------------------------------------------------------- machine state
-def cpu_model() -> str:
-    """The CPU's model name (from /proc/cpuinfo on Linux, else `platform`)."""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith(("model name", "Model")) and ":" in line:
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine() or "unknown"
-
-
-def _cpu_flags_digest() -> str:
-    """A short hash of the CPU feature flags: VMs report generic model names ("Intel(R) Xeon(R) Processor")
-    for CPUs with different vector units, and AMX or AVX-512 decide which kernel wins."""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith(("flags", "Features")) and ":" in line:
-                flags = " ".join(sorted(line.split(":", 1)[1].split()))
-                return hashlib.sha1(flags.encode()).hexdigest()[:8]
-    return "noflags"
-
-
-def cpu_cores() -> int:
-    """CPUs this process may run on (its affinity mask where the OS has one)."""
-    with contextlib.suppress(AttributeError, OSError):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def machine_state() -> dict:
-    """What a timing depends on: CPU model, cores, torch threads and the 1-minute load average."""
-    try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):  # not every OS has a load average
-        load = float("nan")
-    return {"cpu": cpu_model(), "cores": cpu_cores(), "threads": torch.get_num_threads(), "load_1min": load}
-
-
-def _cpu_jiffies(cpus: set[int]) -> tuple[int, int] | None:
-    """(busy clock ticks of the CPUs in `cpus`, this process's own CPU ticks, all threads), from /proc; None where
-    there is no /proc/stat (not Linux)."""
-    try:
-        lines = Path("/proc/stat").read_text().splitlines()
-        own = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    busy = 0
-    for line in lines:
-        name, *fields = line.split()
-        if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus:
-            user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
-            busy += user + nice + system + irq + softirq + steal
-    # After the command name: state is field 3, utime and stime are fields 14 and 15 of /proc/[pid]/stat.
-    return busy, int(own[11]) + int(own[12])
-
-
-def other_cpu_load(window_s: float = 0.5) -> float | None:
-    """Cores' worth of CPU time used by OTHER processes on this process's CPUs over the next `window_s` seconds
-    (busy ticks of those CPUs minus this process's own); None where /proc is missing. Why not the load average:
-    it averages over a minute and counts this run's own threads, so on 2 cores another 2-thread job never
-    stood out against the allowance for this run's threads."""
-    try:
-        cpus = os.sched_getaffinity(0)
-    except (AttributeError, OSError):  # not every OS has affinity masks
-        cpus = set(range(os.cpu_count() or 1))
-    before, t0 = _cpu_jiffies(cpus), time.perf_counter()
-    if before is None:
-        return None
-    time.sleep(window_s)
-    after, elapsed = _cpu_jiffies(cpus), time.perf_counter() - t0
-    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    return max((after[0] - before[0]) - (after[1] - before[1]), 0) / (ticks * elapsed)
-
-
-def warn_if_busy(own_threads: int | None = None, per_core: float = 0.5, file=None,
-                 window_s: float = 0.5) -> str | None:
-    """Print (to stderr) and return a warning when other processes load the CPUs this run will use: measured
-    over `window_s` (`other_cpu_load`), they keep more than `per_core` of each core this run's threads leave
-    free busy (at least half a core's worth on a machine the run fills). Where /proc is missing, the 1-minute
-    load average stands in (minus the run's own threads). Timings on a busy machine are not comparable."""
-    state = machine_state()
-    own = state["threads"] if own_threads is None else own_threads
-    limit = per_core * max(state["cores"] - own, 1)
-    others = other_cpu_load(window_s)
-    if others is None:
-        others, what = state["load_1min"] - own, "1-minute load average beyond this run's threads"
-    else:
-        what = f"CPU used by other processes over {window_s:g} s"
-    if not others > limit:
-        return None
-    message = (f"warning: the machine is busy ({what}: {others:.2f} cores of {state['cores']}, this run using "
-               f"{own} threads; allowed {limit:.2f}): timings will be slow and noisy; rerun on a quiet machine")
-    print(message, file=file or sys.stderr, flush=True)
-    return message
 
 
 # ---------------------------------------------------------------------------------------------- variants
@@ -381,7 +262,7 @@ def kernel_cache_key(model: nn.Module, threads: int | None = None) -> str:
     dtype = str(weight.dtype).removeprefix("torch.") if weight is not None else "none"
     device = weight.device.type if weight is not None else "cpu"
     threads = torch.get_num_threads() if threads is None else threads
-    return (f"{cpu_model()} [{_cpu_flags_digest()}] | torch {torch.__version__} | threads {threads} | {dtype} "
+    return (f"{cpu_model()} [{cpu_flags_digest()}] | torch {torch.__version__} | threads {threads} | {dtype} "
             f"| {device} | linears {linear_fingerprint(model)}")
 
 
@@ -482,10 +363,24 @@ def choose_kernels(model: nn.Module, kernels: str = "auto", timer: Timer | None 
         return KernelChoice(everywhere("plain"), "only variant available")
     key = kernel_cache_key(model)
     path = cache_file or kernel_cache_file()
+    cached = _cached_choice(path, key, candidates)
+    if cached is not None:
+        return cached
+    return _measured_choice(model, candidates, timer, repeats, margin, path, key)
+
+
+def _cached_choice(path: Path, key: str, candidates: list[str]) -> KernelChoice | None:
+    """The choice cached under `key`, if it covers every bucket with variants this device can still run."""
     cached = _read_cache(path).get(key)
     if isinstance(cached, dict) and isinstance(cached.get("buckets"), dict) \
             and set(cached["buckets"]) == set(BUCKETS) and set(cached["buckets"].values()) <= set(candidates):
         return KernelChoice(dict(cached["buckets"]), "cache", dict(cached.get("timings_ms", {})), key)
+    return None
+
+
+def _measured_choice(model: nn.Module, candidates: list[str], timer: Timer | None, repeats: int, margin: float,
+                     path: Path, key: str) -> KernelChoice:
+    """Time `candidates` at both ends of each bucket, pick per bucket (summed over its ends), cache the choice."""
     seconds = measure_variants(model, candidates, timer, repeats, TIMED_ROWS)
     per_bucket = {label: {name: sum(seconds[rows][name] for rows in ends) for name in candidates}
                   for label, ends in BUCKET_ROWS.items()}
