@@ -26,10 +26,9 @@ verifier's features (EAGLE-style) gets them from the decoder, which keeps the ve
 every position in its cache.
 
 Verification is greedy (``temperature == 0``: keep draft tokens while they equal the verifier's argmax) or
-lossless rejection sampling (Leviathan et al. 2023, Chen et al. 2023): accept token x with probability
-min(1, p(x)/q(x)), else resample from norm(max(0, p - q)); after a fully accepted draft, sample a bonus from p.
-Both models' logits go through the same temperature / top-p processing, so the output follows the verifier's
-processed distribution exactly.
+lossless rejection sampling (Leviathan et al. 2023, Chen et al. 2023); `ebsd_env.decoding.sampling` holds the
+acceptance rule. The records the decoder reports and the state rules it shares with the replayed decoder are
+`ebsd_env.decoding.protocol`'s.
 """
 
 from __future__ import annotations
@@ -37,7 +36,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from transformers import DynamicCache
@@ -46,105 +45,23 @@ from .drafting import rollback_cache, strategy_for
 from .entropy import EntropyConfig
 from .models import ModelPair
 
+# What a decoder reports and the state it derives are the protocol's (live and replayed decoders share them);
+# importing them from here keeps working.
+from .protocol import (  # noqa: F401
+    LOGPROB_FLOOR,
+    TOP_LOGPROBS,
+    DecoderError,
+    DraftState,
+    DraftStep,
+    SequenceStats,
+    VerifyResult,
+    top_logprobs,
+)
+from .sampling import greedy_accepts, processed_probs, residual, sampled_accepts
+
 # What a stop decision after the j-th draft token verifies: "include" the first j tokens (transformers' confidence
 # criteria), or "exclude" the j-th and verify j - 1 (SVIP, llama.cpp's p_min: stop *before* an uncertain token).
 STOP_MODES = ("include", "exclude")
-
-
-class DecoderError(RuntimeError):
-    """The decoder was driven out of order (draft before start, verify after the end, ...)."""
-
-
-TOP_LOGPROBS = 4  # top log-probabilities each draft step reports (`DraftStep.top_logprobs`)
-LOGPROB_FLOOR = -30.0  # log(0) is reported as this, so signals stay finite
-
-
-def top_logprobs(values: torch.Tensor) -> tuple[float, ...]:
-    """The log of the top probabilities `values` (highest first), floored at LOGPROB_FLOOR."""
-    return tuple(max(math.log(v), LOGPROB_FLOOR) if v > 0 else LOGPROB_FLOOR for v in values.tolist())
-
-
-@dataclass(frozen=True)
-class DraftStep:
-    """One drafted token and the drafter's signals about it."""
-
-    token: int
-    position: int  # 1-based index of this token in the current draft
-    entropy: float  # the configured entropy measure, in nats
-    top1_prob: float  # probability of the drafter's most likely token
-    margin: float  # top-1 minus top-2 probability
-    token_prob: float  # drafter probability of the token it emitted
-    time_s: float  # whole step: forward pass, signals, token choice
-    forward_s: float  # the drafter's forward pass alone
-    # Log-probabilities of the drafter's TOP_LOGPROBS most likely tokens, highest first (the observation of
-    # "Learning to Draft"; `ebsd_env.envs.observation` option "ltd").
-    top_logprobs: tuple[float, ...] = ()
-
-
-@dataclass(frozen=True)
-class VerifyResult:
-    """Outcome of one verification (one block)."""
-
-    drafted: int  # draft tokens verified
-    accepted: int  # draft tokens kept (0..drafted)
-    discarded: int  # draft tokens dropped before the verification (their drafting time is in draft_time_s)
-    emitted: tuple[int, ...]  # accepted draft tokens + correction/bonus, cut at EOS and the token budget
-    draft_time_s: float  # time of this block's draft steps
-    verify_time_s: float  # verification step: forward pass, acceptance, cache rollback
-    forward_s: float  # the verifier's forward pass alone
-    finished: bool
-
-
-@dataclass
-class SequenceStats:
-    """Totals of one sequence, all in seconds and tokens."""
-
-    prompt_tokens: int = 0
-    new_tokens: int = 0
-    blocks: int = 0
-    drafted: int = 0
-    accepted: int = 0
-    discarded: int = 0  # draft tokens dropped before verification (stop mode "exclude")
-    prefill_s: float = 0.0
-    draft_s: float = 0.0
-    verify_s: float = 0.0
-    draft_forward_s: float = 0.0
-    verify_forward_s: float = 0.0
-    draft_lengths: list[int] = field(default_factory=list)
-    accepted_lengths: list[int] = field(default_factory=list)
-
-    @property
-    def decode_s(self) -> float:
-        """Drafting plus verification time: the work a stopping policy influences."""
-        return self.draft_s + self.verify_s
-
-    @property
-    def total_s(self) -> float:
-        return self.prefill_s + self.decode_s
-
-    def as_dict(self) -> dict:
-        forward = self.draft_forward_s + self.verify_forward_s
-        return {
-            "prompt_tokens": self.prompt_tokens,
-            "new_tokens": self.new_tokens,
-            "blocks": self.blocks,
-            "drafted": self.drafted,
-            "accepted": self.accepted,
-            "discarded": self.discarded,
-            "acceptance_rate": self.accepted / self.drafted if self.drafted else float("nan"),
-            "mean_accepted_tokens": self.new_tokens / self.blocks if self.blocks else float("nan"),
-            "mean_draft_len": self.drafted / self.blocks if self.blocks else 0.0,
-            "prefill_s": self.prefill_s,
-            "draft_s": self.draft_s,
-            "verify_s": self.verify_s,
-            "decode_s": self.decode_s,
-            "total_s": self.total_s,
-            "tokens_per_s": self.new_tokens / self.total_s if self.total_s else float("nan"),
-            "decode_tokens_per_s": self.new_tokens / self.decode_s if self.decode_s else float("nan"),
-            "outside_forward_share": 1.0 - forward / self.decode_s if self.decode_s else float("nan"),
-            "draft_lengths": list(self.draft_lengths),
-            "accepted_lengths": list(self.accepted_lengths),
-        }
 
 
 def _sync(device: torch.device) -> None:
@@ -152,49 +69,6 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
     elif device.type == "mps":
         torch.mps.synchronize()
-
-
-class DraftState:
-    """The read-only state a decoder derives from its committed tokens and current draft, the same way live
-    (`SpeculativeDecoder`) and replayed (`ebsd_env.replay.ReplayDecoder`). Subclasses hold `tokens`,
-    `prompt_len`, `budget`, `draft_steps`, `eos_ids`, `finished`, `_started` and `_discarded_steps`."""
-
-    @property
-    def new_tokens(self) -> list[int]:
-        return self.tokens[self.prompt_len:]
-
-    @property
-    def draft_tokens(self) -> list[int]:
-        return [step.token for step in self.draft_steps]
-
-    @property
-    def remaining(self) -> int:
-        """New tokens the sequence may still produce."""
-        return self.budget - len(self.tokens) + self.prompt_len
-
-    @property
-    def draft_room(self) -> int:
-        """How many more tokens are worth drafting: a block emits at most len(draft) + 1 tokens, and nothing
-        follows a drafted end-of-sequence token."""
-        steps = self.draft_steps
-        if steps and steps[-1].token in self.eos_ids:
-            return 0
-        return max(0, self.remaining - 1 - len(steps))
-
-    def _check_running(self, action: str) -> None:
-        if not self._started:
-            raise DecoderError(f"call start(prompt) before {action}()")
-        if self.finished:
-            raise DecoderError(f"the sequence has finished (EOS or token budget); call start() before {action}()")
-
-    def _check_can_draft(self) -> None:
-        """The checks before a draft step: a running sequence, room to draft, no discarded token pending."""
-        self._check_running("draft")
-        if self.draft_room == 0:
-            raise DecoderError("no room to draft: the token budget or context is reached, or the draft ended in "
-                               "an end-of-sequence token; call verify()")
-        if self._discarded_steps:
-            raise DecoderError("a draft token was discarded: verify() the block before drafting again")
 
 
 class SpeculativeDecoder(DraftState):
@@ -308,15 +182,7 @@ class SpeculativeDecoder(DraftState):
 
     def _process(self, logits: torch.Tensor) -> torch.Tensor:
         """Sampling distribution from logits: temperature, then top-p (both models get the same)."""
-        probs = torch.softmax(logits.float() / self.temperature, dim=-1)
-        if self.top_p < 1.0:
-            sorted_probs, order = probs.sort(dim=-1, descending=True)
-            # Keep the smallest prefix whose mass reaches top_p (the first token always stays).
-            drop = (sorted_probs.cumsum(-1) - sorted_probs) >= self.top_p
-            sorted_probs = sorted_probs.masked_fill(drop, 0.0)
-            probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
-            probs = probs / probs.sum(-1, keepdim=True)
-        return probs
+        return processed_probs(logits, self.temperature, self.top_p)
 
     def _sample(self, probs: torch.Tensor) -> int:
         return int(torch.multinomial(probs.cpu(), 1, generator=self.generator).item())
@@ -340,21 +206,9 @@ class SpeculativeDecoder(DraftState):
                                               self._previous_features)
         _sync(self.device)
         t_forward = time.perf_counter()
-        logits = logits.float()
-        if logits.shape[-1] != self.vocab_size:  # never truncate the verifier: pad a smaller drafter with -inf
-            logits = logits[: self.vocab_size]
-            if logits.shape[-1] < self.vocab_size:
-                logits = torch.cat([logits, logits.new_full((self.vocab_size - logits.shape[-1],), float("-inf"))])
+        logits = self._on_verifier_vocab(logits.float())
         entropy = float(self.entropy(logits))
-        if self.greedy:
-            probs = torch.softmax(logits, dim=-1)
-            top = probs.topk(TOP_LOGPROBS)
-            token = int(top.indices[0])
-        else:
-            probs = self._process(logits)
-            self._draft_probs.append(probs)
-            top = probs.topk(TOP_LOGPROBS)
-            token = self._sample(probs)
+        token, probs, top = self._choose_draft_token(logits)
         top1, second = float(top.values[0]), float(top.values[1])
         step = DraftStep(token=token, position=len(self.draft_steps) + 1, entropy=entropy, top1_prob=top1,
                          margin=top1 - second, token_prob=float(probs[token]),
@@ -362,6 +216,27 @@ class SpeculativeDecoder(DraftState):
                          top_logprobs=top_logprobs(top.values))
         self.draft_steps.append(step)
         return step
+
+    def _on_verifier_vocab(self, logits: torch.Tensor) -> torch.Tensor:
+        """The drafter's logits over the verifier's vocabulary: never truncate the verifier, pad a smaller
+        drafter with -inf (probability 0: never drafted)."""
+        if logits.shape[-1] != self.vocab_size:
+            logits = logits[: self.vocab_size]
+            if logits.shape[-1] < self.vocab_size:
+                logits = torch.cat([logits, logits.new_full((self.vocab_size - logits.shape[-1],), float("-inf"))])
+        return logits
+
+    def _choose_draft_token(self, logits: torch.Tensor):
+        """(drafted token, the drafter's distribution, its top TOP_LOGPROBS): the argmax when greedy, else a
+        draw from the processed distribution, kept for the acceptance test."""
+        if self.greedy:
+            probs = torch.softmax(logits, dim=-1)
+            top = probs.topk(TOP_LOGPROBS)
+            return int(top.indices[0]), probs, top
+        probs = self._process(logits)
+        self._draft_probs.append(probs)
+        top = probs.topk(TOP_LOGPROBS)
+        return self._sample(probs), probs, top
 
     def _shared_cache(self) -> DynamicCache | None:
         """The verifier's cache, for a drafter that takes committed positions' keys and values from it."""
@@ -412,20 +287,11 @@ class SpeculativeDecoder(DraftState):
     def _accept(self, draft: list[int], logits: torch.Tensor) -> tuple[int, int]:
         """(number of draft tokens accepted, correction or bonus token)."""
         if self.greedy:
-            targets = logits.argmax(-1).tolist()
-            accepted = 0
-            while accepted < len(draft) and draft[accepted] == targets[accepted]:
-                accepted += 1
-            return accepted, targets[accepted]
+            return greedy_accepts(draft, logits)
         p = self._process(logits)
-        for i, token in enumerate(draft):
-            q = self._draft_probs[i]
-            if self._uniform(i) * float(q[token]) < float(p[i, token]):  # u < p/q without dividing by 0
-                continue
-            residual = (p[i] - q).clamp_min(0.0)
-            if float(residual.sum()) <= 0.0:  # p == q up to rounding: any draw from p is exact
-                residual = p[i]
-            return i, self._sample(residual / residual.sum())
+        accepted = sampled_accepts(draft, p, self._draft_probs, self._uniform)
+        if accepted < len(draft):
+            return accepted, self._sample(residual(p[accepted], self._draft_probs[accepted]))
         return len(draft), self._sample(p[len(draft)])
 
     def verify(self) -> VerifyResult:
@@ -440,42 +306,56 @@ class SpeculativeDecoder(DraftState):
         _sync(self.device)
         t_forward = time.perf_counter()
         accepted, extra = self._accept(draft, logits)
-        emitted = (draft[:accepted] + [extra])[: self.remaining]
+        emitted = self._commit(draft[:accepted] + [extra])
+        self._roll_back_past_rejected(committed_before, cached, hidden)
+        verify_s = time.perf_counter() - t0
+        return self._close_block(len(draft), accepted, emitted, verify_s, t_forward - t0)
+
+    def _commit(self, proposed: list[int]) -> list[int]:
+        """Append the accepted draft tokens and the verifier's token, cut at the token budget and after an
+        end-of-sequence token; returns what was emitted."""
+        emitted = proposed[: self.remaining]
         for cut, token in enumerate(emitted):
             if token in self.eos_ids:
                 emitted = emitted[: cut + 1]
                 break
         self.tokens.extend(emitted)
         self.finished = emitted[-1] in self.eos_ids or self.remaining <= 0
+        return emitted
+
+    def _roll_back_past_rejected(self, committed_before: int, cached: int, hidden: torch.Tensor | None) -> None:
+        """Both caches (and the kept verifier features) back to the committed tokens (the cache invariant)."""
         rollback_cache(self.verifier_cache, len(self.tokens) - 1)
         if self.reads_features:  # keep the features of what the verifier cache keeps
             kept = self.verifier_cache.get_seq_length() - cached
             self._features = torch.cat([self._features[:cached], hidden[0, :kept]])
         if self._drafter_started:
             self.drafter.rollback(committed_before, len(self.tokens), self._shared_cache())
-        verify_s = time.perf_counter() - t0
 
+    def _close_block(self, drafted: int, accepted: int, emitted: list[int], verify_s: float,
+                     forward_s: float) -> VerifyResult:
+        """Add the block to the sequence's totals, clear the draft and report the block."""
         all_steps = self.draft_steps + self._discarded_steps
         draft_s = sum(step.time_s for step in all_steps)
         stats = self.stats
         stats.blocks += 1
-        stats.drafted += len(draft)
+        stats.drafted += drafted
         stats.accepted += accepted
         stats.discarded += len(self._discarded_steps)
         stats.new_tokens = len(self.new_tokens)
         stats.draft_s += draft_s
         stats.verify_s += verify_s
         stats.draft_forward_s += sum(step.forward_s for step in all_steps)
-        stats.verify_forward_s += t_forward - t0
-        stats.draft_lengths.append(len(draft))
+        stats.verify_forward_s += forward_s
+        stats.draft_lengths.append(drafted)
         stats.accepted_lengths.append(accepted)
         discarded = len(self._discarded_steps)
         self.draft_steps = []
         self._draft_probs = []
         self._uniforms = []
         self._discarded_steps = []
-        return VerifyResult(drafted=len(draft), accepted=accepted, discarded=discarded, emitted=tuple(emitted),
-                            draft_time_s=draft_s, verify_time_s=verify_s, forward_s=t_forward - t0,
+        return VerifyResult(drafted=drafted, accepted=accepted, discarded=discarded, emitted=tuple(emitted),
+                            draft_time_s=draft_s, verify_time_s=verify_s, forward_s=forward_s,
                             finished=self.finished)
 
     # ------------------------------------------------------------------ privileged
@@ -493,12 +373,8 @@ class SpeculativeDecoder(DraftState):
         logits = self._verifier_logits(draft)[0]
         rollback_cache(self.verifier_cache, len(self.tokens) - 1)
         if self.greedy:
-            return self._accept(draft, logits)[0]
-        p = self._process(logits)
-        for i, token in enumerate(draft):
-            if not self._uniform(i) * float(self._draft_probs[i][token]) < float(p[i, token]):
-                return i
-        return len(draft)
+            return greedy_accepts(draft, logits)[0]
+        return sampled_accepts(draft, self._process(logits), self._draft_probs, self._uniform)
 
     # ------------------------------------------------------------------ whole sequences
     def generate(self, prompt, stop: Callable[[list[DraftStep]], bool] | None = None, max_draft_len: int = 8,
