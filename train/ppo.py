@@ -27,7 +27,7 @@ import tyro
 
 from ebsd_env.cli.args import PairArgs, PromptArgs, check_model_args, load_pair_from_args
 from ebsd_env.envs.ebsd import DEFAULT_STOP_MODE
-from ebsd_env.fingerprint import env_fingerprint, save_model
+from ebsd_env.fingerprint import env_fingerprint
 from ebsd_env.io import check_folder_path, write_json_atomic
 
 from .common import (
@@ -37,9 +37,24 @@ from .common import (
     resolve_cost_model,
 )
 
+# The steps of a session, and names that lived here before the split (compare and sweep import some of them).
+from .ppo_session import (  # noqa: F401
+    RECORD_KEYS,
+    Interrupted,
+    TrainingEnvs,
+    env_kwargs,
+    finish,
+    learn,
+    live_envs,
+    make_callbacks,
+    make_model,
+    make_vec_env,
+    replay_envs,
+    traced_envs,
+)
+
 # Options a resume takes from its command line; every other one comes from the run's saved config.
 RESUME_OVERRIDES = ("total_timesteps", "save_model", "progress_bar", "verbose")
-RECORD_KEYS = ("tokens_per_s", "acceptance_rate", "mean_accepted_tokens", "mean_draft_len")
 
 
 @dataclass
@@ -239,57 +254,6 @@ def check_env_settings(config: PPOConfig) -> None:
         raise ValueError(f"--entropy / --entropy-param: {error}") from None
 
 
-def env_kwargs(config: PPOConfig, pair, prompts: list[dict], cost_model) -> dict:
-    return dict(pair=pair, prompts=prompts, history=config.history, entropy=config.entropy,
-                entropy_param=config.entropy_param, min_draft_len=config.min_draft_len,
-                max_draft_len=config.max_draft_len, max_new_tokens=config.max_new_tokens,
-                temperature=config.temperature, clock=config.clock, extra_signals=config.extra_signals,
-                cost_model=cost_model, stop_mode=config.stop_mode, observation=config.observation,
-                cost_signals=config.cost_signals)
-
-
-def make_vec_env(config: PPOConfig, kwargs: dict):
-    import gymnasium as gym
-    from stable_baselines3.common.monitor import Monitor
-    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
-
-    import ebsd_env  # noqa: F401  (registers the environments)
-
-    venv = DummyVecEnv([lambda: Monitor(gym.make(config.env_id, **kwargs)) for _ in range(config.num_envs)])
-    if config.normalize_reward:
-        venv = VecNormalize(venv, norm_obs=False, norm_reward=True, gamma=config.gamma)
-    return venv
-
-
-def replay_envs(config: PPOConfig, run_dir: Path):
-    """(SB3 VecEnv over the numpy replay vector env, a `ReplayEnv` for evaluation, the `TraceSet`)."""
-    import gymnasium as gym
-    from stable_baselines3.common.vec_env import VecNormalize
-
-    from ebsd_env.replay import TraceSet
-    from ebsd_env.replay.vector import ReplayVectorEnv, sb3_vec_env
-    from ebsd_env.timing.cost_profiles import CostProfiles
-
-    if config.clock != "model":
-        raise ValueError("--traces replays recorded traces, which only the model clock can time: add --clock model")
-    traces = TraceSet.load(config.traces)
-    profiles = CostProfiles.load(config.cost_profiles) if config.cost_profiles else None
-    kwargs = dict(history=config.history, max_draft_len=config.max_draft_len, max_new_tokens=config.max_new_tokens,
-                  extra_signals=config.extra_signals, stop_mode=config.stop_mode, cost_model=config.cost_model,
-                  temperature=config.temperature, min_draft_len=config.min_draft_len, observation=config.observation,
-                  cost_profiles=profiles, cost_signals=config.cost_signals)
-    eval_env = gym.make("EBSD-Replay-v1", traces=traces, entropy=config.entropy, entropy_param=config.entropy_param,
-                        **kwargs)  # through gym.make: the evaluation makes copies in each policy's stop mode
-    if profiles is None:
-        eval_env.unwrapped.cost_model.save(run_dir / "cost_model.json")
-    else:  # the evaluation episodes draw profiles too, each from its own seed
-        write_json_atomic(run_dir / "cost_profiles.json", profiles.describe(), sort_keys=True)
-    venv = sb3_vec_env(ReplayVectorEnv(traces, num_envs=config.num_envs, seed=config.seed, **kwargs))
-    if config.normalize_reward:
-        venv = VecNormalize(venv, norm_obs=False, norm_reward=True, gamma=config.gamma)
-    return venv, eval_env, traces
-
-
 def _explicit(argv: list[str], name: str) -> bool:
     flags = (f"--{name}", f"--{name.replace('_', '-')}", f"--no-{name.replace('_', '-')}", f"--no_{name}")
     return any(arg in flags or arg.startswith(tuple(f + "=" for f in flags)) for arg in argv)
@@ -308,25 +272,29 @@ def train(config: PPOConfig, argv: list[str] = ()) -> Path:
 
 
 def _train(config: PPOConfig, argv: list[str], fresh: dict) -> Path:
-    import gymnasium as gym
-    from stable_baselines3 import PPO
-    from stable_baselines3.common.callbacks import CallbackList, ProgressBarCallback
-    from stable_baselines3.common.logger import Logger, make_output_format
-    from stable_baselines3.common.vec_env import VecNormalize
-
     from ebsd_env.decoding.kernels import configure_threads
 
-    from .callbacks import (
-        CheckpointCallback,
-        EpisodeMetricsCallback,
-        HParamCallback,
-        SpeedupEvalCallback,
-        latest_checkpoint,
-        load_checkpoint_state,
-        set_rng_state,
-    )
+    config, run_dir, checkpoint = _open_run(config, argv, fresh)
+    configure_threads(config.threads)
+    envs = _training_envs(config, run_dir)
+    # What the policy is made for (pair, observation layout, stop mode, objective, clock, machine): saved in every
+    # model .zip the run writes, checked when a policy is bound to an env (`ebsd_env.fingerprint`).
+    fingerprint = env_fingerprint(envs.training_env)
+    write_json_atomic(run_dir / "fingerprint.json", fingerprint, sort_keys=True)
+    model, venv, state = make_model(config, envs.venv, checkpoint, run_dir)
+    callbacks = make_callbacks(config, envs, state, fingerprint, run_dir, lambda live_freq: live_eval_callback(
+        config, envs.traces, fingerprint, live_freq, run_dir))
+    learn(config, model, callbacks, run_dir, 0 if state is None else state["num_timesteps"], fresh)
+    finish(config, model, callbacks, run_dir, fingerprint)
+    venv.close()
+    return run_dir
 
-    checkpoint = None
+
+def _open_run(config: PPOConfig, argv: list[str], fresh: dict) -> tuple[PPOConfig, Path, Path | None]:
+    """(the run's config, its folder, the checkpoint to resume from or None): a resumed run's saved config with
+    this command line's RESUME_OVERRIDES, or a new run's folder with its config.json."""
+    from .callbacks import latest_checkpoint
+
     if config.resume:
         run_dir = Path(config.resume)
         saved = run_dir / "config.json"
@@ -337,119 +305,27 @@ def _train(config: PPOConfig, argv: list[str], fresh: dict) -> Path:
         config = dataclasses.replace(_config_from_json(saved.read_text()), **overrides)
         checkpoint = latest_checkpoint(run_dir / "checkpoints")
         validate(config)
-    else:
-        if config.traces and config.env_id == "EBSD-v1":  # name the run after the env it trains on
-            config = dataclasses.replace(config, env_id="EBSD-Replay-v1")
-        validate(config)
-        run_dir = Path(config.runs_dir) / run_name(config)
-        # The outermost folder this run makes (--runs-dir too when new): what a refusal removes again.
-        fresh["run_dir"] = next(p for p in (*reversed(run_dir.parents), run_dir) if not p.exists())
-        run_dir.mkdir(parents=True, exist_ok=False)
-        write_json_atomic(run_dir / "config.json", dataclasses.asdict(config), sort_keys=True)
+        return config, run_dir, checkpoint
+    if config.traces and config.env_id == "EBSD-v1":  # name the run after the env it trains on
+        config = dataclasses.replace(config, env_id="EBSD-Replay-v1")
+    validate(config)
+    run_dir = Path(config.runs_dir) / run_name(config)
+    # The outermost folder this run makes (--runs-dir too when new): what a refusal removes again.
+    fresh["run_dir"] = next(p for p in (*reversed(run_dir.parents), run_dir) if not p.exists())
+    run_dir.mkdir(parents=True, exist_ok=False)
+    write_json_atomic(run_dir / "config.json", dataclasses.asdict(config), sort_keys=True)
+    return config, run_dir, None
 
-    configure_threads(config.threads)
-    traces = None
+
+def _training_envs(config: PPOConfig, run_dir: Path) -> TrainingEnvs:
+    """Replay envs over --traces, else live envs over the loaded pair and its model clock."""
     if config.traces:
-        venv, eval_env, traces = replay_envs(config, run_dir)
-        prompts = traces.rows()
-    else:
-        prompts = load_prompt_rows(config.prompt_source, config.categories, config.prompts_per_category,
-                                   config.prompt_seed)  # read (or refused) before the pair loads
-        pair = load_pair_from_args(config)
-        cost_model = resolve_cost_model(config.cost_model, pair, config.temperature, run_dir / "cost_model.json")
-        kwargs = env_kwargs(config, pair, prompts, cost_model)
-        venv = make_vec_env(config, kwargs)
-        eval_env = None
-    # What the policy is made for (pair, observation layout, stop mode, objective, clock, machine): saved in every
-    # model .zip the run writes, checked when a policy is bound to an env (`ebsd_env.fingerprint`).
-    training_env = eval_env if eval_env is not None else getattr(venv, "venv", venv).envs[0]
-    fingerprint = env_fingerprint(training_env)
-    write_json_atomic(run_dir / "fingerprint.json", fingerprint, sort_keys=True)
-
-    policy_kwargs = dict(net_arch=dict(pi=list(config.net_arch), vf=list(config.net_arch)))
-    if checkpoint is None:
-        model = PPO("MlpPolicy", venv, learning_rate=config.learning_rate, n_steps=config.n_steps,
-                    batch_size=config.batch_size, n_epochs=config.n_epochs, gamma=config.gamma,
-                    gae_lambda=config.gae_lambda, clip_range=config.clip_range, ent_coef=config.ent_coef,
-                    vf_coef=config.vf_coef, policy_kwargs=policy_kwargs, seed=config.seed, device=config.device,
-                    verbose=config.verbose)
-        state = None
-    else:
-        state = load_checkpoint_state(checkpoint)
-        if isinstance(venv, VecNormalize):
-            venv = VecNormalize.load(str(checkpoint / "vecnormalize.pkl"), venv.venv)
-        model = PPO.load(checkpoint / "model.zip", env=venv, device=config.device)
-        set_rng_state(state["rng"])
-        # Fresh episodes after the resume, seeded by the step count so a resumed run is repeatable.
-        venv.seed(config.seed + model.num_timesteps)
-        print(f"[ebsd] resuming {run_dir.name} from step {model.num_timesteps}", flush=True)
-
-    callbacks = [EpisodeMetricsCallback(), HParamCallback(dataclasses.asdict(config))]
-    eval_callback = None
-    if config.eval_freq:
-        eval_env = eval_env or gym.make(config.env_id, **kwargs)
-        eval_callback = SpeedupEvalCallback(
-            eval_env, held_in_indices(prompts, config.eval_prompts_per_category), config.eval_freq,
-            run_dir / "best_model.zip", config.fixed_ks, seed=config.seed, log_path=run_dir / "eval.json",
-            fingerprint=fingerprint)
-        if state is not None and state["eval"] is not None:
-            eval_callback.load_state_dict(state["eval"])
-        callbacks.append(eval_callback)
-    live_freq = config.live_eval_freq if config.live_eval_freq is not None else max(config.total_timesteps // 4, 1)
-    live_callback = None
-    if traces is not None and live_freq > 0:
-        live_callback = live_eval_callback(config, traces, fingerprint, live_freq, run_dir)
-        if state is not None and state.get("live") is not None:  # older checkpoints did not keep it
-            # Its history and baselines (measured once per run, on the wall clock) come back with the model.
-            live_callback.load_state_dict(state["live"])
-        callbacks.append(live_callback)
-    prior_wall_s = state["wall_s"] if state is not None else 0.0
-    checkpoints = CheckpointCallback(run_dir / "checkpoints", config.checkpoint_freq, eval_callback, prior_wall_s,
-                                     live_callback=live_callback)
-    callbacks.append(checkpoints)
-    if config.progress_bar:
-        callbacks.append(ProgressBarCallback())
-
-    # One CSV per session (SB3 truncates an existing progress.csv); TensorBoard merges its event files itself.
-    # Made last, so that a refusal above (a live evaluation on another pair) leaves no open file behind.
-    formats = ["csv", "tensorboard"] + (["stdout"] if config.verbose else [])
-    start = 0 if checkpoint is None else load_checkpoint_state(checkpoint)["num_timesteps"]
-    logger = Logger(str(run_dir / "tb"), [make_output_format(f, str(run_dir / "tb"), f"_{start}") for f in formats])
-    model.set_logger(logger)
-    remaining = config.total_timesteps - model.num_timesteps
-    fresh["learning"] = True
-    try:
-        if remaining > 0:
-            model.learn(remaining, callback=CallbackList(callbacks), reset_num_timesteps=False,
-                        tb_log_name=run_dir.name)
-    except KeyboardInterrupt:
-        # No checkpoint is written here: checkpoints are taken right after a PPO update, where weights,
-        # optimiser, step count and RNG agree; one taken mid-rollout would not resume to the same run.
-        raise Interrupted(run_dir, checkpoints.last_saved or None) from None
-    finally:
-        logger.close()  # the session's progress CSV and TensorBoard writer: flushed and closed, also on errors
-    save_model(model, run_dir / "model.zip", fingerprint)
-    _write_record(run_dir, config, model.num_timesteps, checkpoints.wall_s, eval_callback, fingerprint)
-    if config.save_model:
-        best = run_dir / "best_model.zip"
-        source = best if best.is_file() else run_dir / "model.zip"
-        Path(config.save_model).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, config.save_model)
-    venv.close()
-    return run_dir
-
-
-class Interrupted(KeyboardInterrupt):
-    """Ctrl-C during training, caught once: the run folder and the step its last checkpoint holds."""
-
-    def __init__(self, run_dir: Path, step: int | None):
-        super().__init__(f"interrupted; checkpoint at step {step}" if step is not None else "interrupted")
-        self.run_dir, self.step = run_dir, step
-
-    def resume_hint(self) -> str:
-        saved = (f"the last checkpoint holds step {self.step}" if self.step is not None else
-                 "no checkpoint yet (the run restarts from step 0)")
-        return f"[ebsd] interrupted: {saved}; resume with: ebsd train ppo --resume {self.run_dir}"
+        return traced_envs(config, run_dir)
+    prompts = load_prompt_rows(config.prompt_source, config.categories, config.prompts_per_category,
+                               config.prompt_seed)  # read (or refused) before the pair loads
+    pair = load_pair_from_args(config)
+    cost_model = resolve_cost_model(config.cost_model, pair, config.temperature, run_dir / "cost_model.json")
+    return live_envs(config, env_kwargs(config, pair, prompts, cost_model))
 
 
 def _config_from_json(text: str) -> PPOConfig:
@@ -484,17 +360,6 @@ def live_eval_callback(config: PPOConfig, traces, fingerprint: dict, eval_freq: 
     return SpeedupEvalCallback(env, held_in_indices(rows, config.live_eval_prompts_per_category), eval_freq, None,
                                config.live_fixed_ks, seed=config.seed, log_path=run_dir / "live_eval.json",
                                name="live")
-
-
-def _write_record(run_dir: Path, config: PPOConfig, steps: int, wall_s: float, eval_callback,
-                  fingerprint: dict | None = None) -> None:
-    record = {"run": run_dir.name, "steps": steps, "clock": config.clock, "pair": config.pair, "wall_s": wall_s,
-              "fingerprint": fingerprint}
-    if eval_callback is not None and eval_callback.history:
-        best = max(eval_callback.history, key=lambda r: r["tokens_per_s"])
-        record |= {"baselines": {s: {k: b[k] for k in RECORD_KEYS} for s, b in eval_callback.baselines.items()},
-                   "best_eval": best, "last_eval": eval_callback.history[-1]}
-    write_json_atomic(run_dir / "record.json", record, sort_keys=True)
 
 
 def main(argv: list[str] | None = None) -> int:
