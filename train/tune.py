@@ -13,7 +13,6 @@ or optuna-dashboard where installed). The best configuration per category is pri
 
 from __future__ import annotations
 
-import itertools
 import math
 import sys
 from dataclasses import dataclass
@@ -35,31 +34,20 @@ from .common import (
     summarize,
 )
 
-GRID_STRATEGIES = ("absolute", "relative", "combined")
-# Default Bayesian search spaces per rule: name -> (low, high) (int bounds give integer parameters).
-DEFAULT_SPACES: dict[str, dict[str, tuple]] = {
-    "entropy-abs": {"theta": (0.05, 6.0), "min": (1, 3), "max": (2, 16)},
-    "entropy-rel": {"theta": (1.05, 4.0), "min": (1, 3), "max": (2, 16)},
-    "entropy-window": {"w": (1, 5), "theta": (0.05, 6.0), "min": (1, 3), "max": (2, 16)},
-    "entropy-pos": {"theta": (0.05, 6.0), "alpha": (-0.5, 0.5), "min": (1, 3), "max": (2, 16)},
-    "fixed-k": {"k": (1, 16)},
-    "random-k": {"max_k": (1, 16)},
-    # The field's rules: their thresholds and caps (svip's gamma and theta only matter through theta^2 / gamma).
-    "hf-confidence": {"threshold": (0.02, 0.98), "max": (1, 16)},
-    "hf-confidence-roc": {"threshold": (0.02, 0.98), "fn_weight": (0.5, 6.0), "max": (1, 16)},
-    "hf-heuristic": {"k": (1, 12)},
-    "svip": {"theta": (0.02, 1.2), "max": (1, 16)},
-    "adaedl-like": {"lam": (0.05, 0.98), "target": (0.3, 0.98), "max": (1, 16)},
-    "draft-verify": {"threshold": (0.05, 0.98), "target": (0.3, 0.98), "max": (1, 16)},
-    "kangaroo": {"threshold": (0.02, 0.98), "max": (1, 16)},
-    "llamacpp": {"p_min": (0.02, 0.98), "max": (1, 16)},
-    "bandit-ucb": {"c": (0.05, 4.0)},
-    "bandit-exp3": {"gamma": (0.01, 0.5)},
-}
-
-
-class TuneError(ValueError):
-    """Bad tuning arguments; the message names the problem and the fix."""
+# The search spaces and the grid, and names that lived here before the split (ray_tune imports some of them).
+from .tune_space import (  # noqa: F401
+    DEFAULT_SPACES,
+    GRID_STRATEGIES,
+    STRATEGY_AXES,
+    TuneError,
+    check_rule,
+    check_spec,
+    grid_points,
+    grid_spec,
+    parse_space,
+    spec_of,
+    suggest_params,
+)
 
 
 @dataclass
@@ -131,90 +119,6 @@ class TuneConfig(PairArgs, PromptArgs):
     """Seeds the optuna sampler and the episodes."""
 
 
-def parse_space(items: tuple[str, ...]) -> dict[str, tuple]:
-    """`name=low:high` -> (low, high); `name=a|b` -> ("choice", [a, b])."""
-    space = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name or not value:
-            raise TuneError(f"bad --space item {item!r}: write name=low:high or name=a|b|c")
-        if "|" in value:
-            space[name] = ("choice", [_number(v) for v in value.split("|")])
-            continue
-        low, sep, high = value.partition(":")
-        if not sep:
-            raise TuneError(f"bad --space item {item!r}: write name=low:high or name=a|b|c")
-        low, high = _number(low), _number(high)
-        if not isinstance(low, (int, float)) or not isinstance(high, (int, float)) or low > high:
-            raise TuneError(f"bad --space range {item!r}: need numbers with low <= high")
-        space[name] = (low, high)
-    return space
-
-
-def _number(text: str):
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
-
-
-def spec_of(rule: str, params: dict) -> str:
-    return rule + (":" + ",".join(f"{k}={_fmt(v)}" for k, v in params.items()) if params else "")
-
-
-def _fmt(value) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def grid_spec(strategy: str, theta_abs: float, theta_rel: float, window: int, low: int, high: int) -> str:
-    """Policy spec of one grid point. The absolute strategy with a window > 1 is the sliding-window mean rule;
-    `combined` stops when either the absolute (or window) rule or the relative rule does."""
-    bounds = {"min": low, "max": high}
-    absolute = (spec_of("entropy-abs", {"theta": theta_abs, **bounds}) if window == 1
-                else spec_of("entropy-window", {"w": window, "theta": theta_abs, **bounds}))
-    relative = spec_of("entropy-rel", {"theta": theta_rel, **bounds})
-    if strategy == "absolute":
-        return absolute
-    if strategy == "relative":
-        return relative
-    # Sub-rules carry the same min / max (a sub-rule at its own max votes stop).
-    return spec_of("combined", {"mode": "any", "rules": f"[{absolute};{relative}]", **bounds})
-
-
-# The grid axes each strategy uses (the others would only repeat the same rule).
-STRATEGY_AXES = {"absolute": ("theta_abs", "window_size"), "relative": ("theta_rel",),
-                 "combined": ("theta_abs", "theta_rel", "window_size")}
-
-
-def grid_points(config: TuneConfig) -> list[dict]:
-    """The plan's grid without duplicates: each strategy only varies the axes it uses."""
-    for axis in ("theta_abs", "theta_rel", "window_size", "min_draft_len", "max_draft_len", "entropy_type",
-                 "stopping_strategy"):
-        if not getattr(config, axis):
-            raise TuneError(f"the grid is empty: --{axis.replace('_', '-')} has no values; give at least one")
-    unknown = set(config.stopping_strategy) - set(GRID_STRATEGIES)
-    if unknown:
-        raise TuneError(f"unknown stopping strategy {sorted(unknown)}; valid: {', '.join(GRID_STRATEGIES)}")
-    if max(config.window_size) > config.history:
-        raise TuneError(f"--window-size {max(config.window_size)} exceeds the observation --history "
-                        f"{config.history}; raise --history or drop the window")
-    points = set()
-    for strategy in config.stopping_strategy:
-        used = STRATEGY_AXES[strategy]
-        axes = {a: getattr(config, a) if a in used else getattr(config, a)[:1]
-                for a in ("theta_abs", "theta_rel", "window_size")}
-        for entropy, t_abs, t_rel, window, low, high in itertools.product(
-                config.entropy_type, axes["theta_abs"], axes["theta_rel"], axes["window_size"],
-                config.min_draft_len, config.max_draft_len):
-            if low <= high:
-                points.add((strategy, entropy, grid_spec(strategy, t_abs, t_rel, window, low, high)))
-    if not points:
-        raise TuneError("the grid is empty: every min_draft_len exceeds every max_draft_len")
-    return [{"strategy": s, "entropy": e, "spec": spec} for s, e, spec in sorted(points)]
-
-
 class Evaluator:
     """Runs policy specs on prompt subsets, one environment per entropy measure (the pair is loaded once)."""
 
@@ -274,30 +178,6 @@ class Evaluator:
         return self._oracle[key]
 
 
-def check_rule(rule: str, space: dict) -> None:
-    """The rule exists and every searched parameter is one of its numeric parameters."""
-    from policies import list_policies
-
-    rules = {row["name"]: row for row in list_policies()}
-    if rule not in rules:
-        raise TuneError(f"unknown rule {rule!r}; valid rules: {', '.join(rules)} (see `ebsd policies`)")
-    params = {p["name"] for p in rules[rule]["params"] if p["type"] in ("int", "float", "str")}
-    unknown = sorted(set(space) - params)
-    if unknown:
-        raise TuneError(f"rule {rule!r} has no parameter {', '.join(unknown)} to tune; its parameters: "
-                        f"{', '.join(sorted(params)) or 'none'}")
-
-
-def check_spec(spec: str) -> None:
-    """Parse a spec up front, so a bad grid fails before any episode runs."""
-    from policies import make_policy
-
-    try:
-        make_policy(spec)
-    except ValueError as error:
-        raise TuneError(f"grid point {spec!r} is not a valid policy: {error}") from None
-
-
 def _studies(config: TuneConfig, prompts: list[dict]) -> dict[str, list[int]]:
     groups = {c: idx[: config.prompts_per_category] for c, idx in by_category(prompts).items()}
     studies = {}
@@ -351,25 +231,48 @@ def tune(config: TuneConfig) -> dict:
     from ebsd_env.decoding.kernels import configure_threads
 
     validate(config)
-    if config.method == "grid":
-        grid = grid_points(config)
-        for point in grid:
-            check_spec(point["spec"])
-        label = "grid"
-    else:
-        if config.budget == 0:
-            raise TuneError("--budget 0 means 'the whole grid', which only `grid` has: give bayes a trial count")
-        space = parse_space(config.space) if config.space else DEFAULT_SPACES.get(config.rule, {})
-        check_rule(config.rule, space)
-        if not space:
-            raise TuneError(f"rule {config.rule!r} has no built-in search space: give one with --space "
-                            "name=low:high ...")
-        label = config.rule
+    label, grid, space = _search_plan(config)
     try:
         check_cost_profiles(config.cost_profiles, config.traces, config.cost_model)
     except ValueError as error:
         raise TuneError(str(error)) from None
     configure_threads(config.threads)
+    evaluate, prompts = _make_evaluator(config)
+    Path(config.storage).parent.mkdir(parents=True, exist_ok=True)  # after the loads: a refused run writes nothing
+    # One storage object: the interrupted-trial repair below writes through the same connection the studies use.
+    storage = optuna.storages.RDBStorage(f"sqlite:///{Path(config.storage).resolve()}")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+    best = {}
+    for category, indices in _studies(config, prompts).items():
+        name = f"{config.study_name}/{config.method}/{label}/{category}"
+        best[category] = _run_study(config, storage, name, _objective(config, grid, space, evaluate, indices),
+                                    grid, len(indices))
+    write_json_atomic(config.out, {"method": config.method, "rule": label, "objective": config.objective,
+                                   "clock": config.clock, "pair": config.pair, "best": best,
+                                   "fingerprint": tuned_fingerprint(evaluate, config, best)}, sort_keys=True)
+    return best
+
+
+def _search_plan(config: TuneConfig) -> tuple[str, list[dict] | None, dict | None]:
+    """(the studies' label, the grid's points or None, the Bayesian space or None), each spec checked."""
+    if config.method == "grid":
+        grid = grid_points(config)
+        for point in grid:
+            check_spec(point["spec"])
+        return "grid", grid, None
+    if config.budget == 0:
+        raise TuneError("--budget 0 means 'the whole grid', which only `grid` has: give bayes a trial count")
+    space = parse_space(config.space) if config.space else DEFAULT_SPACES.get(config.rule, {})
+    check_rule(config.rule, space)
+    if not space:
+        raise TuneError(f"rule {config.rule!r} has no built-in search space: give one with --space "
+                        "name=low:high ...")
+    return config.rule, None, space
+
+
+def _make_evaluator(config: TuneConfig) -> tuple[Evaluator, list[dict]]:
+    """(the evaluator of the trials, the prompts the studies split): over --traces, else over the loaded pair."""
     if config.traces:
         from ebsd_env.replay import TraceSet
 
@@ -383,72 +286,60 @@ def tune(config: TuneConfig) -> dict:
             from ebsd_env.timing.cost_profiles import CostProfiles
 
             evaluate.cost_profiles = CostProfiles.load(config.cost_profiles)
+        return evaluate, prompts
+    prompts = load_prompt_rows(config.prompt_source, config.categories, config.prompt_pool, config.prompt_seed)
+    pair = load_pair_from_args(config)  # after the prompts: a bad prompt file is refused before the load
+    keep = Path(config.storage).with_name(f"{Path(config.storage).stem}.{config.pair}.cost_model.json")
+    return Evaluator(config, pair, prompts, resolve_cost_model(config.cost_model, pair, config.temperature, keep)), \
+        prompts
+
+
+def _objective(config: TuneConfig, grid: list[dict] | None, space: dict | None, evaluate: Evaluator,
+               indices: list[int]):
+    """The optuna objective of one study: the trial's spec run on the study's prompts, every result kept as a
+    user attribute of the trial."""
+    def objective(trial):
+        if config.method == "grid":
+            point = grid[trial.suggest_categorical("grid_point", list(range(len(grid))))]
+            spec, entropy = point["spec"], point["entropy"]
+        else:
+            spec, entropy = spec_of(config.rule, suggest_params(trial, space)), config.entropy_type[0]
+        result = evaluate(spec, entropy, indices)
+        trial.set_user_attr("spec", spec)
+        trial.set_user_attr("entropy", entropy)
+        for key, value in result.items():
+            trial.set_user_attr(key, value)
+        return result[config.objective]
+
+    return objective
+
+
+def _run_study(config: TuneConfig, storage, name: str, objective, grid: list[dict] | None, prompts: int) -> dict:
+    """Create or resume the study `name`, run its missing trials, and return its best configuration."""
+    import optuna
+
+    if config.method == "grid":
+        sampler = optuna.samplers.GridSampler({"grid_point": list(range(len(grid)))}, seed=config.seed)
     else:
-        prompts = load_prompt_rows(config.prompt_source, config.categories, config.prompt_pool, config.prompt_seed)
-        pair = load_pair_from_args(config)  # after the prompts: a bad prompt file is refused before the load
-        keep = Path(config.storage).with_name(f"{Path(config.storage).stem}.{config.pair}.cost_model.json")
-        evaluate = Evaluator(config, pair, prompts, resolve_cost_model(config.cost_model, pair, config.temperature,
-                                                                       keep))
-    Path(config.storage).parent.mkdir(parents=True, exist_ok=True)  # after the loads: a refused run writes nothing
-    # One storage object: the interrupted-trial repair below writes through the same connection the studies use.
-    storage = optuna.storages.RDBStorage(f"sqlite:///{Path(config.storage).resolve()}")
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-    best = {}
-    for category, indices in _studies(config, prompts).items():
-        name = f"{config.study_name}/{config.method}/{label}/{category}"
-        if config.method == "grid":
-            sampler = optuna.samplers.GridSampler({"grid_point": list(range(len(grid)))}, seed=config.seed)
-        else:
-            sampler = optuna.samplers.TPESampler(seed=config.seed)
-        study = optuna.create_study(study_name=name, storage=storage, direction="maximize", sampler=sampler,
-                                    load_if_exists=True)
-        retry_interrupted_trials(study, storage)
-        done = len(complete_trials(study))
-        total = len(grid) if config.method == "grid" and config.budget == 0 else config.budget
-        if config.method == "grid":
-            total = min(total, len(grid))
-
-        def objective(trial, indices=indices):
-            if config.method == "grid":
-                point = grid[trial.suggest_categorical("grid_point", list(range(len(grid))))]
-                spec, entropy = point["spec"], point["entropy"]
-            else:
-                params = {}
-                for pname, bounds in space.items():
-                    if bounds[0] == "choice":
-                        params[pname] = trial.suggest_categorical(pname, bounds[1])
-                    elif isinstance(bounds[0], int) and isinstance(bounds[1], int):
-                        params[pname] = trial.suggest_int(pname, bounds[0], bounds[1])
-                    else:
-                        params[pname] = trial.suggest_float(pname, float(bounds[0]), float(bounds[1]))
-                if "min" in params and "max" in params and params["min"] > params["max"]:
-                    params["min"] = params["max"]
-                spec, entropy = spec_of(config.rule, params), config.entropy_type[0]
-            result = evaluate(spec, entropy, indices)
-            trial.set_user_attr("spec", spec)
-            trial.set_user_attr("entropy", entropy)
-            for key, value in result.items():
-                trial.set_user_attr(key, value)
-            return result[config.objective]
-
-        if total > done:
-            print(f"[ebsd] study {name}: {done} trials done, running {total - done} on {len(indices)} prompts",
-                  flush=True)
-            study.optimize(objective, n_trials=total - done, show_progress_bar=True)
-        else:
-            print(f"[ebsd] study {name}: complete ({done} trials)", flush=True)
-        trial = study.best_trial
-        best[category] = {"spec": trial.user_attrs["spec"], "entropy": trial.user_attrs["entropy"],
-                          "value": trial.value, "trials": len(complete_trials(study)), "study": name,
-                          **{k: trial.user_attrs[k] for k in ("tokens_per_s", "reward", "acceptance_rate",
-                                                              "mean_accepted_tokens", "mean_draft_len",
-                                                              "per_category", "oracle_dp_share")
-                             if k in trial.user_attrs}}
-    write_json_atomic(config.out, {"method": config.method, "rule": label, "objective": config.objective,
-                                   "clock": config.clock, "pair": config.pair, "best": best,
-                                   "fingerprint": tuned_fingerprint(evaluate, config, best)}, sort_keys=True)
-    return best
+        sampler = optuna.samplers.TPESampler(seed=config.seed)
+    study = optuna.create_study(study_name=name, storage=storage, direction="maximize", sampler=sampler,
+                                load_if_exists=True)
+    retry_interrupted_trials(study, storage)
+    done = len(complete_trials(study))
+    total = len(grid) if config.method == "grid" and config.budget == 0 else config.budget
+    if config.method == "grid":
+        total = min(total, len(grid))
+    if total > done:
+        print(f"[ebsd] study {name}: {done} trials done, running {total - done} on {prompts} prompts", flush=True)
+        study.optimize(objective, n_trials=total - done, show_progress_bar=True)
+    else:
+        print(f"[ebsd] study {name}: complete ({done} trials)", flush=True)
+    trial = study.best_trial
+    return {"spec": trial.user_attrs["spec"], "entropy": trial.user_attrs["entropy"], "value": trial.value,
+            "trials": len(complete_trials(study)), "study": name,
+            **{k: trial.user_attrs[k] for k in ("tokens_per_s", "reward", "acceptance_rate", "mean_accepted_tokens",
+                                                "mean_draft_len", "per_category", "oracle_dp_share")
+               if k in trial.user_attrs}}
 
 
 def complete_trials(study) -> list:
