@@ -29,7 +29,6 @@ from typing import Literal
 
 import torch
 import tyro
-from tqdm.auto import tqdm
 
 from ebsd_env.cli.args import PromptArgs, ThreadArgs, check_threads
 from ebsd_env.decoding.drafters import DistilledDrafter, FeatureDrafter, load_distilled_drafter, save_drafter
@@ -39,6 +38,7 @@ from ebsd_env.decoding.kernels import configure_threads
 from ebsd_env.io import read_json, write_json_atomic
 
 from . import feature as distill_feature
+from . import layers as distill_layers
 from .data import (
     build_shards,
     choose_head,
@@ -49,6 +49,7 @@ from .data import (
     text_records,
     text_rows,
 )
+from .training import TrainingData, start_training, train_drafter
 
 TINY_PROMPTS = [{"id": f"tiny-{i}", "category": ("chat", "code")[i % 2], "prompt": text} for i, text in enumerate(
     ["hello there", "what is two plus two?", "write a short poem", "count to ten", "the cat sat on the mat",
@@ -243,67 +244,6 @@ def check_split(config: DistillConfig, train_rows: list[dict], heldout_rows: lis
                          "none to train on: lower --heldout-per-category or raise --prompts-per-category")
 
 
-def _batch(records: list[dict], to_head: torch.Tensor):
-    """Right-padded ids, mask, and the flat target rows: (batch index, position, head ids, probabilities)."""
-    width = max(len(r["ids"]) for r in records)
-    ids = torch.zeros(len(records), width, dtype=torch.long)
-    mask = torch.zeros(len(records), width, dtype=torch.long)
-    rows, positions, target_ids, target_probs = [], [], [], []
-    for b, r in enumerate(records):
-        n_ids = len(r["ids"])
-        ids[b, :n_ids] = r["ids"].long()
-        mask[b, :n_ids] = 1
-        n = len(r["topk_ids"])
-        rows.append(torch.full((n,), b))
-        positions.append(torch.arange(r["start"] - 1, r["start"] - 1 + n))
-        target_ids.append(r["topk_ids"].long())
-        target_probs.append(r["topk_probs"].float())
-    target_ids = torch.cat(target_ids)
-    return ids, mask, torch.cat(rows), torch.cat(positions), to_head[target_ids], torch.cat(target_probs), target_ids
-
-
-def _layers_loss_and_hits(model: DistilledDrafter, records: list[dict], to_head: torch.Tensor):
-    ids, mask, rows, positions, head_ids, probs, teacher_ids = _batch(records, to_head)
-    logits = model.head(model.hidden(ids, mask)[0][rows, positions])  # [N, H]: the head only where needed
-    log_q = torch.log_softmax(logits.float(), dim=-1)
-    inside = head_ids >= 0
-    picked = log_q.gather(1, head_ids.clamp_min(0))
-    loss = -(probs * picked * inside).sum(-1).mean()
-    hits = model.head_index[logits.argmax(-1)] == teacher_ids[:, 0]
-    return loss, hits
-
-
-@torch.no_grad()
-def evaluate_layers(model: DistilledDrafter, records: list[dict], to_head: torch.Tensor, batch_size: int) -> dict:
-    """Held-out greedy agreement (drafter argmax == verifier argmax along the verifier's greedy continuation),
-    overall and per category, plus the loss and the head's coverage of the verifier's choices."""
-    model.eval()
-    hits: dict[str, list[torch.Tensor]] = {}
-    losses, covered = [], []
-    for start in range(0, len(records), batch_size):
-        chunk = records[start:start + batch_size]
-        loss, chunk_hits = _layers_loss_and_hits(model, chunk, to_head)
-        losses.append(float(loss))
-        offset = 0
-        for r in chunk:
-            n = len(r["topk_ids"])
-            hits.setdefault(r["category"], []).append(chunk_hits[offset:offset + n])
-            covered.append(to_head[r["topk_ids"][:, 0].long()] >= 0)
-            offset += n
-    model.train()
-    per_category = {c: float(torch.cat(h).float().mean()) for c, h in sorted(hits.items())}
-    every = torch.cat([h for group in hits.values() for h in group]).float()
-    return {"loss": sum(losses) / len(losses), "agreement": float(every.mean()), "per_category": per_category,
-            "head_coverage": float(torch.cat(covered).float().mean()), "positions": int(every.numel())}
-
-
-def _lr_factor(step: int, config: DistillConfig) -> float:
-    if step < config.warmup_steps:
-        return (step + 1) / config.warmup_steps
-    progress = min(1.0, (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps))
-    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
-
-
 def main(argv: list[str] | None = None) -> int:
     config = tyro.cli(DistillConfig, args=argv, description=__doc__, prog="ebsd distill")
     validate(config)
@@ -317,7 +257,23 @@ def main(argv: list[str] | None = None) -> int:
     verifier, tokenizer, eos_ids = _load_verifier(config)
     write_json_atomic(run_dir / "config.json", asdict(config))  # paths become strings
 
-    # 1. data (shards already on disk are reused)
+    data = _prepare_data(config, run_dir, verifier, tokenizer, eos_ids, train_rows, heldout_rows)  # 1. data, 2. head
+    model, loss_and_hits, evaluate = _make_drafter(config, verifier, data)  # 3. train
+    if config.init_from is not None:
+        _init_from(config, verifier, model)
+    run = start_training(config, model, run_dir / "checkpoint.pt")
+    train_drafter(config, run, data, loss_and_hits, evaluate, run_dir)
+    if config.export_to is not None:
+        save_drafter(model, config.export_to, json.loads((run_dir / "export/config.json").read_text())["metadata"])
+        print(f"[distill] drafter exported to {config.export_to}", flush=True)
+    print(f"[distill] done: step {run.step}, {run.train_seconds:.0f} s of training; drafter in {run_dir / 'export'}")
+    return 0
+
+
+def _prepare_data(config: DistillConfig, run_dir: Path, verifier, tokenizer, eos_ids, train_rows: list[dict],
+                  heldout_rows: list[dict]) -> TrainingData:
+    """1. data (shards already on disk are reused) and 2. the draft head, chosen once on the generated positions;
+    for the feature drafter, the feature records over them (and over the text-only prompts)."""
     generation = {"max_new_tokens": config.max_new_tokens, "top_k": config.top_k,
                   "temperature": config.sample_temperature, "top_p": config.sample_top_p,
                   "max_prompt_tokens": config.max_prompt_tokens}
@@ -348,145 +304,74 @@ def main(argv: list[str] | None = None) -> int:
     to_head = torch.full((vocab,), -1, dtype=torch.long)
     to_head[head_index] = torch.arange(len(head_index))
     if config.architecture == "feature":
-        features = run_dir / "data/features"
-        heldout_records = load_shards(distill_feature.build_feature_shards(
-            verifier, heldout_paths, features / "heldout", config.top_k, "held-out features"))
-        train_records = load_shards(distill_feature.build_feature_shards(
-            verifier, train_paths, features / "train", config.top_k, "training features"))
-        if config.text_prompts_per_category:
-            used = {r["prompt_id"] for r in train_records} | {r["prompt_id"] for r in heldout_records}
-            rows = text_rows(config.prompt_source, config.text_prompts_per_category, _prompt_seed(config),
-                             used | {str(row.get("id")) for row in heldout_rows}, config.categories)
-            train_records += load_shards(distill_feature.build_text_feature_shards(
-                verifier, text_records(tokenizer, rows, config.max_prompt_tokens), features / "text",
-                config.top_k))
+        train_records, heldout_records = _feature_records(config, run_dir, verifier, tokenizer, train_paths,
+                                                          heldout_paths, heldout_rows)
         positions = sum(len(r["ids"]) for r in train_records)
     else:
         positions = sum(len(r["topk_ids"]) for r in train_records)
     print(f"[distill] {len(train_records)} training records ({positions} positions), "
           f"{len(heldout_records)} held-out records; data stage {time.time() - data_start:.0f} s", flush=True)
+    return TrainingData(train_records, heldout_records, head_index, to_head, positions)
 
-    # 3. train
+
+def _feature_records(config: DistillConfig, run_dir: Path, verifier, tokenizer, train_paths: list[Path],
+                     heldout_paths: list[Path], heldout_rows: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(training, held-out) feature records: the verifier's features over the generated records, and over the
+    text-only prompts (--text-prompts-per-category), which are never a generated or held-out prompt."""
+    features = run_dir / "data/features"
+    heldout_records = load_shards(distill_feature.build_feature_shards(
+        verifier, heldout_paths, features / "heldout", config.top_k, "held-out features"))
+    train_records = load_shards(distill_feature.build_feature_shards(
+        verifier, train_paths, features / "train", config.top_k, "training features"))
+    if config.text_prompts_per_category:
+        used = {r["prompt_id"] for r in train_records} | {r["prompt_id"] for r in heldout_records}
+        rows = text_rows(config.prompt_source, config.text_prompts_per_category, _prompt_seed(config),
+                         used | {str(row.get("id")) for row in heldout_rows}, config.categories)
+        train_records += load_shards(distill_feature.build_text_feature_shards(
+            verifier, text_records(tokenizer, rows, config.max_prompt_tokens), features / "text",
+            config.top_k))
+    return train_records, heldout_records
+
+
+def _make_drafter(config: DistillConfig, verifier, data: TrainingData):
+    """(the drafter to train, its loss_and_hits(batch), its held-out evaluate())."""
+    to_head = data.to_head
     if config.architecture == "feature":
-        model = FeatureDrafter(verifier, config.num_layers, head_index, config.init_layers).train()
+        model = FeatureDrafter(verifier, config.num_layers, data.head_index, config.init_layers).train()
 
         def loss_and_hits(batch):
             return distill_feature.loss_and_hits(model, batch, to_head, config.feature_weight,
                                                  config.draft_steps, config.later_step_weight, config.max_len)
 
         def evaluate():
-            return distill_feature.evaluate(model, heldout_records, to_head, config.batch_size,
+            return distill_feature.evaluate(model, data.heldout_records, to_head, config.batch_size,
                                             config.feature_weight, config.draft_steps)
-    else:
-        model = DistilledDrafter(verifier, config.num_layers, head_index, config.init_layers).train()
+        return model, loss_and_hits, evaluate
+    model = DistilledDrafter(verifier, config.num_layers, data.head_index, config.init_layers).train()
 
-        def loss_and_hits(batch):
-            loss, hits = _layers_loss_and_hits(model, batch, to_head)
-            return loss, [hits]
+    def loss_and_hits(batch):
+        loss, hits = distill_layers.loss_and_hits(model, batch, to_head)
+        return loss, [hits]
 
-        def evaluate():
-            return evaluate_layers(model, heldout_records, to_head, config.batch_size)
-    if config.init_from is not None:
-        start = load_distilled_drafter(verifier, config.init_from)
-        if type(start) is not type(model):
-            raise ValueError(f"--init-from {config.init_from} holds another architecture than --architecture "
-                             f"{config.architecture}")
-        weights = {k: v for k, v in start.state_dict().items() if k != "head_index"}
-        if config.architecture == "layers" and not torch.equal(start.head_index, model.head_index):
-            raise ValueError("--init-from: a token-level drafter's head must cover the same tokens")
-        result = model.load_state_dict(weights, strict=False)  # everything but the head's token list
-        if set(result.missing_keys) != {"head_index"} or result.unexpected_keys:
-            raise ValueError(f"--init-from {config.init_from} does not fit this drafter: missing "
-                             f"{result.missing_keys}, unexpected {result.unexpected_keys}")
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.lr,
-                                  weight_decay=config.weight_decay)
-    checkpoint_file = run_dir / "checkpoint.pt"
-    step, train_seconds, history = 0, 0.0, []
-    if checkpoint_file.is_file():
-        state = torch.load(checkpoint_file, weights_only=False)
-        shapes = {name: tuple(t.shape) for name, t in model.state_dict().items()}
-        if shapes != {name: tuple(t.shape) for name, t in state["model"].items()}:
-            raise ValueError(f"{checkpoint_file} holds a drafter of another shape: resume with the same "
-                             "--architecture and --num-layers as before, or start a new --run-dir")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        step, train_seconds, history = state["step"], state["train_seconds"], state["history"]
-        print(f"[distill] resumed at step {step} ({train_seconds:.0f} s of training so far)", flush=True)
-    from torch.utils.tensorboard import SummaryWriter
+    def evaluate():
+        return distill_layers.evaluate(model, data.heldout_records, to_head, config.batch_size)
+    return model, loss_and_hits, evaluate
 
-    writer = SummaryWriter(str(run_dir / "tb"))
 
-    def checkpoint() -> None:
-        save_tensors({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                     "train_seconds": train_seconds, "history": history}, checkpoint_file)
-        metadata = {"verifier": "tiny" if config.tiny else "embedded:smollm2-135m-instruct", "step": step,
-                    "train_seconds": round(train_seconds, 1), "train_records": len(train_records),
-                    "train_positions": positions, "heldout": history[-1] if history else None,
-                    # Benchmarks measure the drafter on these prompts: it never trained on them.
-                    "heldout_prompt_ids": sorted({r["prompt_id"] for r in heldout_records}),
-                    "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()}}
-        save_drafter(model, run_dir / "export", metadata)
-        # The held-out evaluations so far, readable without torch (docs figures, plots).
-        write_json_atomic(run_dir / "history.json", {
-            "config": metadata["config"], "train_records": len(train_records), "train_positions": positions,
-            "history": history}, sort_keys=True)
-
-    if step == 0:
-        history.append({"step": 0, **evaluate()})
-        print(f"[distill] before training: held-out agreement {history[-1]['agreement']:.3f}, "
-              f"head coverage {history[-1]['head_coverage']:.3f}", flush=True)
-    started = time.time()
-    progress = tqdm(total=config.steps, initial=step, desc="distill", unit="step", dynamic_ncols=True)
-    while step < config.steps:
-        if config.train_minutes and time.time() - started > 60 * config.train_minutes:
-            tqdm.write(f"[distill] training time budget reached at step {step}; resume to continue")
-            break
-        t0 = time.time()
-        epoch, offset = divmod(step * config.batch_size, len(train_records))
-        order = list(range(len(train_records)))
-        random.Random(config.seed * 1_000_003 + epoch).shuffle(order)
-        batch = [train_records[order[(offset + i) % len(order)]] for i in range(config.batch_size)]
-        for group in optimizer.param_groups:
-            group["lr"] = config.lr * _lr_factor(step, config)
-        loss, hits = loss_and_hits(batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        step += 1
-        train_seconds += time.time() - t0
-        loss, agreement = loss.item(), hits[0].float().mean().item() if hits[0].numel() else float("nan")
-        writer.add_scalar("train/loss", loss, step)
-        if hits[0].numel():  # a batch of text-only records has no generated position
-            writer.add_scalar("train/agreement", agreement, step)
-        if len(hits) > 1 and hits[1].numel():
-            writer.add_scalar("train/agreement_own_features", hits[1].float().mean().item(), step)
-        writer.add_scalar("train/lr", optimizer.param_groups[0]["lr"], step)
-        progress.update(1)
-        progress.set_postfix(loss=f"{loss:.3f}", agree=f"{agreement:.3f}")
-        if step % config.eval_every == 0 or step == config.steps:
-            result = evaluate()
-            history.append({"step": step, "train_seconds": round(train_seconds, 1), **result})
-            writer.add_scalar("heldout/loss", result["loss"], step)
-            writer.add_scalar("heldout/agreement", result["agreement"], step)
-            if "agreement_own" in result:
-                writer.add_scalar("heldout/agreement_own_features", result["agreement_own"], step)
-            for category, value in result["per_category"].items():
-                writer.add_scalar(f"heldout_agreement/{category}", value, step)
-            own = f" (own features {result['agreement_own']:.3f})" if "agreement_own" in result else ""
-            tqdm.write(f"[distill] step {step}: held-out loss {result['loss']:.3f}, agreement "
-                       f"{result['agreement']:.3f}{own} " + json.dumps({k: round(v, 3) for k, v in
-                                                                    result["per_category"].items()}))
-        if step % config.checkpoint_every == 0 or step == config.steps:
-            checkpoint()
-    progress.close()
-    checkpoint()
-    writer.close()
-    if config.export_to is not None:
-        save_drafter(model, config.export_to, json.loads((run_dir / "export/config.json").read_text())["metadata"])
-        print(f"[distill] drafter exported to {config.export_to}", flush=True)
-    print(f"[distill] done: step {step}, {train_seconds:.0f} s of training; drafter in {run_dir / 'export'}")
-    return 0
+def _init_from(config: DistillConfig, verifier, model) -> None:
+    """Load --init-from's weights into `model`: everything but the head's token list, which may differ for a
+    feature drafter (its rows come from the verifier) and must not for a token-level one."""
+    start = load_distilled_drafter(verifier, config.init_from)
+    if type(start) is not type(model):
+        raise ValueError(f"--init-from {config.init_from} holds another architecture than --architecture "
+                         f"{config.architecture}")
+    weights = {k: v for k, v in start.state_dict().items() if k != "head_index"}
+    if config.architecture == "layers" and not torch.equal(start.head_index, model.head_index):
+        raise ValueError("--init-from: a token-level drafter's head must cover the same tokens")
+    result = model.load_state_dict(weights, strict=False)  # everything but the head's token list
+    if set(result.missing_keys) != {"head_index"} or result.unexpected_keys:
+        raise ValueError(f"--init-from {config.init_from} does not fit this drafter: missing "
+                         f"{result.missing_keys}, unexpected {result.unexpected_keys}")
 
 
 if __name__ == "__main__":
