@@ -378,3 +378,27 @@ def test_bad_input_gets_clear_errors(noisy_pair):
         decoder.start([1, 2, 10_000])
     with pytest.raises(ValueError, match="max_draft_len"):
         decoder.generate("abc", fixed_k(1), max_draft_len=0)
+
+
+def test_the_acceptance_rule_draws_in_order_and_stops_at_the_first_rejection():
+    """`ebsd_env.decoding.sampling`, which `verify` and `peek_accepts` share: one uniform per draft token, drawn in
+    order up to the first rejection; a rejected token is redrawn from norm(max(0, p - q)), or from p where p == q."""
+    from ebsd_env.decoding.sampling import greedy_accepts, residual, sampled_accepts
+
+    p = torch.tensor([[0.5, 0.5, 0.0], [0.0, 1.0, 0.0], [0.2, 0.3, 0.5]])
+    q = [torch.tensor([0.5, 0.5, 0.0]), torch.tensor([0.0, 0.0, 1.0])]
+    drawn = []
+
+    def uniform(index: int) -> float:
+        drawn.append(index)
+        return 0.99
+
+    # Token 0 has p / q = 1 (kept whatever the draw); token 2 at position 1 has p = 0 (always rejected).
+    assert sampled_accepts([0, 2], p, q, uniform) == 1 and drawn == [0, 1]
+    drawn.clear()
+    assert sampled_accepts([0], p, q, uniform) == 1 and drawn == [0]
+    assert residual(p[1], q[1]).tolist() == [0.0, 1.0, 0.0]
+    assert torch.equal(residual(p[0], q[0]), p[0])
+    logits = torch.tensor([[0.0, 5.0, 0.0], [5.0, 0.0, 0.0], [0.0, 0.0, 5.0]])
+    assert greedy_accepts([1, 0], logits) == (2, 2)  # all kept: the bonus is the verifier's next argmax
+    assert greedy_accepts([1, 2], logits) == (1, 0)  # the second differs: the verifier's token replaces it
