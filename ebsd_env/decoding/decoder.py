@@ -42,13 +42,10 @@ from dataclasses import dataclass, field
 import torch
 from transformers import DynamicCache
 
+from ..envs.block_rules import STOP_MODES, BlockRules, draft_room  # noqa: F401 (STOP_MODES re-exported)
 from .drafting import rollback_cache, strategy_for
 from .entropy import EntropyConfig
 from .models import ModelPair
-
-# What a stop decision after the j-th draft token verifies: "include" the first j tokens (transformers' confidence
-# criteria), or "exclude" the j-th and verify j - 1 (SVIP, llama.cpp's p_min: stop *before* an uncertain token).
-STOP_MODES = ("include", "exclude")
 
 
 class DecoderError(RuntimeError):
@@ -174,12 +171,9 @@ class DraftState:
 
     @property
     def draft_room(self) -> int:
-        """How many more tokens are worth drafting: a block emits at most len(draft) + 1 tokens, and nothing
-        follows a drafted end-of-sequence token."""
+        """How many more tokens are worth drafting (`ebsd_env.envs.block_rules.draft_room`)."""
         steps = self.draft_steps
-        if steps and steps[-1].token in self.eos_ids:
-            return 0
-        return max(0, self.remaining - 1 - len(steps))
+        return draft_room(self.remaining, len(steps), bool(steps) and steps[-1].token in self.eos_ids)
 
     def _check_running(self, action: str) -> None:
         if not self._started:
@@ -509,16 +503,15 @@ class SpeculativeDecoder(DraftState):
         alone (no drafting) through the same verification step."""
         if max_draft_len < 1:
             raise ValueError(f"max_draft_len must be >= 1, got {max_draft_len}")
-        if stop_mode not in STOP_MODES:
-            raise ValueError(f"stop_mode must be one of {', '.join(STOP_MODES)}, got {stop_mode!r}")
+        rules = BlockRules(max_draft_len, stop_mode)
         t0 = time.perf_counter()
         self.start(prompt, max_new_tokens)
         while not self.finished:
             if stop is not None:
-                while self.draft_room > 0 and len(self.draft_steps) < max_draft_len:
+                while not rules.draft_ends(len(self.draft_steps), self.draft_room):
                     self.draft()
                     if stop(self.draft_steps):
-                        if stop_mode == "exclude":
+                        if rules.exclude:
                             self.discard_draft()
                         break
             self.verify()

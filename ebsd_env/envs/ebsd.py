@@ -10,21 +10,18 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from ..decoding.decoder import STOP_MODES, SpeculativeDecoder, VerifyResult
+from ..decoding.decoder import SpeculativeDecoder, VerifyResult
 from ..decoding.entropy import EntropyConfig
 from ..decoding.models import ModelPair, cached_pair
 from ..decoding.protocol import Decoder
 from ..prompts import normalise_prompts
 from ..timing.clock import CLOCK_KINDS, Clock, make_clock
 from ..timing.cost_model import CostModel
+from .block_rules import DEFAULT_STOP_MODE, STOP_MODES, BlockRules, verifier_takes_last  # noqa: F401 (re-exported)
 from .observation import ACCEPTANCE_PRIOR, ObservationLayout, update_acceptance
 
 CLOCKS = CLOCK_KINDS
 CONTINUE, STOP = 0, 1
-# The stop mode of policies that follow the env (the entropy rules, PPO, the oracle). Include measured
-# faster on the embedded pair: in exclude mode every stop pays for a drafted token it throws away, which an
-# imperfect signal does often (docs/env.md, docs/results/stop-mode/).
-DEFAULT_STOP_MODE = "include"
 
 class EBSDEnv(gym.Env):
     """
@@ -210,17 +207,11 @@ class EBSDEnv(gym.Env):
                  cost_model: CostModel | str | Path | None = None, render_mode: str | None = None,
                  stop_mode: str = DEFAULT_STOP_MODE, decoder: Decoder | None = None, observation: str = "entropy",
                  decide_s: float | str | None = None, cost_signals: bool = False):
-        if stop_mode not in STOP_MODES:
-            raise ValueError(f"unknown stop_mode {stop_mode!r}; valid: {', '.join(STOP_MODES)}")
+        rules = BlockRules(int(max_draft_len), stop_mode, int(min_draft_len))  # refuses bad draft lengths, modes
         if not isinstance(clock, Clock) and clock not in CLOCKS:
             raise ValueError(f"unknown clock {clock!r}; valid: {', '.join(CLOCKS)}")
         if history < 1:
             raise ValueError(f"history must be >= 1 (entropies shown per observation), got {history}")
-        if min_draft_len < 0:
-            raise ValueError(f"min_draft_len must be >= 0, got {min_draft_len}")
-        if max_draft_len < max(1, min_draft_len):
-            raise ValueError(f"min_draft_len ({min_draft_len}) must be <= max_draft_len ({max_draft_len}): "
-                             "lower min_draft_len or raise max_draft_len")
         if max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
         if reward_scale is not None and not reward_scale > 0:
@@ -247,9 +238,10 @@ class EBSDEnv(gym.Env):
 
         self.pair = pair
         self.prompts = normalise_prompts(prompts)
+        self.rules = rules
         self.stop_mode = stop_mode
-        self.min_draft_len = int(min_draft_len)
-        self.max_draft_len = int(max_draft_len)
+        self.min_draft_len = rules.min_draft_len
+        self.max_draft_len = rules.max_draft_len
         self.max_new_tokens = int(max_new_tokens)
         self.render_mode = render_mode
         if decoder is None:
@@ -332,7 +324,7 @@ class EBSDEnv(gym.Env):
                         draft_time_s=self._block_draft_s, verify_time_s=self._block_verify_s,
                         block_entropies=self._block_entropies)
             # One token of budget left: no draft can help, the verifier alone produces it.
-            while not decoder.finished and decoder.draft_room == 0:
+            while not decoder.finished and verifier_takes_last(decoder.remaining):
                 emitted += len(self._verify().emitted)
             info["emitted"] = emitted
             self._prev_emitted = emitted
@@ -442,19 +434,8 @@ class EBSDEnv(gym.Env):
     def _resolve(self, stop: bool, n: int) -> tuple[bool, bool, str]:
         """(verify?, discard the latest draft token first?, forced-rule name) for an action on a draft of n."""
         decoder = self.decoder
-        if n == 0:  # the empty draft at a block's start (or no room left to draft at all)
-            if decoder.draft_room == 0:
-                return True, False, "" if stop else "draft_room"
-            return (True, False, "") if stop else (False, False, "")
-        exclude = self.stop_mode == "exclude"
-        last_is_eos = decoder.draft_steps[-1].token in decoder.eos_ids
-        at_end = decoder.draft_room == 0 or n >= self.max_draft_len
-        end_rule = "eos" if last_is_eos else "max_draft_len" if n >= self.max_draft_len else "draft_room"
-        if stop and (n - 1 if exclude else n) < self.min_draft_len:  # the stop would verify too short a draft
-            return at_end, False, "min_draft_len"
-        if stop:
-            return True, exclude, ""
-        return (True, False, end_rule) if at_end else (False, False, "")
+        last_is_eos = n > 0 and decoder.draft_steps[-1].token in decoder.eos_ids
+        return self.rules.resolve(stop, n, decoder.draft_room, last_is_eos)
 
     def _begin_block(self) -> None:
         """Start a block: with `min_draft_len` >= 1 the first token is drafted before the policy is asked."""
