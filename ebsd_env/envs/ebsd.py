@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,7 +16,7 @@ from ..decoding.entropy import EntropyConfig
 from ..decoding.models import ModelPair, cached_pair
 from ..decoding.protocol import Decoder
 from ..prompts import normalise_prompts
-from ..timing.clock import CLOCK_KINDS, Clock, make_clock
+from ..timing.clock import CLOCK_KINDS, Clock, check_decisions, make_clock, needs_calibration
 from ..timing.cost_model import CostModel
 from .block_rules import DEFAULT_STOP_MODE, STOP_MODES, BlockRules, verifier_takes_last  # noqa: F401 (re-exported)
 from .observation import ACCEPTANCE_PRIOR, ObservationLayout, update_acceptance
@@ -175,7 +176,8 @@ class EBSDEnv(gym.Env):
       message.
     - `temperature`, `top_p`: 0 = greedy verification; > 0 = lossless speculative sampling.
     - `cost_model`: a `CostModel`, a path to one saved as JSON (a cost profile), or None to calibrate the pair
-      (once per process and sampler settings). `clock="profile"` needs one.
+      (once per process and sampler settings, when the clock is first used: the first `reset`, or reading
+      `ledger`, `cost_model` or `baseline_rate`; the constructor does no timing). `clock="profile"` needs one.
     - `decoder`: the decoder to drive (any `ebsd_env.decoding.protocol.Decoder`, e.g. a `ReplayDecoder`); None builds a
       `SpeculativeDecoder` on `pair` with the env's sampler and entropy settings.
     - `render_mode`: None or `"ansi"` (text so far, the current draft in `[[...]]`). Other modes render
@@ -248,11 +250,20 @@ class EBSDEnv(gym.Env):
             decoder = SpeculativeDecoder(pair, temperature=temperature, top_p=top_p, entropy=entropy_config,
                                          max_new_tokens=max_new_tokens)
         self.decoder: Decoder = decoder
-        # The clock is the env's only time ledger (ebsd_env.timing.clock); `self.clock` keeps its kind's name.
-        self.ledger: Clock = make_clock(clock, pair, cost_model, temperature, top_p).with_decisions(decide_s)
-        self.clock = self.ledger.kind
-        self.cost_model: CostModel = self.ledger.costs
-        self.baseline_rate = self.ledger.baseline_rate  # ρ, tokens/s
+        # The clock is the env's only time ledger (ebsd_env.timing.clock); `self.clock` keeps its kind's name. A
+        # clock that needs a calibration (wall or model, no cost model given) is made when first used, not here:
+        # the constructor does no timing (`make_clock` calibrates once per process and caches it).
+        self.clock = clock.kind if isinstance(clock, Clock) else clock
+        self._ledger: Clock | None = None
+        self._clock_args = (clock, pair, cost_model, temperature, top_p, decide_s)
+        if needs_calibration(clock, cost_model, pair):
+            check_decisions(clock, decide_s)  # refuse a bad decide_s now, not after the calibration
+            if clock == "model" and isinstance(decide_s, str):
+                raise ValueError(f"a fresh calibration holds no decision cost for policy {decide_s!r}: pass "
+                                 "cost_model= one holding it (time it with ebsd_env.timing.clock.time_decisions), "
+                                 "or give decide_s in seconds")
+        else:
+            self._ledger = self._make_ledger()
         self.reward_scale = float(reward_scale or self.max_draft_len + 1)
         vocab_size = pair.vocab_size if pair is not None else decoder.vocab_size
         self.observation_layout = ObservationLayout(history=history, max_draft_len=self.max_draft_len,
@@ -266,6 +277,37 @@ class EBSDEnv(gym.Env):
         self._seeded = False
         self._running = False  # between a reset and the end of its episode
         self._episode_over = False
+
+    # ------------------------------------------------------------------ the clock
+    @property
+    def ledger(self) -> Clock:
+        """The env's clock (`ebsd_env.timing.clock.Clock`), made (and calibrated if it must be) on first use."""
+        if self._ledger is None:
+            self._ledger = self._make_ledger()
+        return self._ledger
+
+    def _make_ledger(self) -> Clock:
+        clock, pair, cost_model, temperature, top_p, decide_s = self._clock_args
+        return make_clock(clock, pair, cost_model, temperature, top_p).with_decisions(decide_s)
+
+    @ledger.setter
+    def ledger(self, clock: Clock) -> None:
+        self._ledger = clock
+        self.clock = clock.kind
+
+    @property
+    def cost_model(self) -> CostModel:
+        return self.ledger.costs
+
+    @cost_model.setter
+    def cost_model(self, costs: CostModel) -> None:
+        """Price from now on with `costs`, on the same kind of clock."""
+        self.ledger = dataclasses.replace(self.ledger, costs=costs)
+
+    @property
+    def baseline_rate(self) -> float:
+        """ρ, tokens/s: the verifier-alone rate of the clock's cost model."""
+        return self.ledger.baseline_rate
 
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict | None = None):
