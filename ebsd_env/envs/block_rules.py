@@ -42,6 +42,11 @@ def check_stop_mode(stop_mode: str) -> None:
         raise ValueError(f"unknown stop_mode {stop_mode!r}; valid: {', '.join(STOP_MODES)}")
 
 
+def stop_verifies(drafted, stop_mode: str):
+    """How many draft tokens a stop after `drafted` >= 1 tokens verifies in `stop_mode` (ints or arrays)."""
+    return drafted - 1 if stop_mode == "exclude" else drafted
+
+
 def draft_room(remaining: int, drafted: int, last_is_eos: bool) -> int:
     """How many more tokens are worth drafting, with `remaining` new tokens of budget left and `drafted` tokens in
     the draft (its last an end-of-sequence token or not)."""
@@ -95,7 +100,7 @@ class BlockRules:
 
     def stop_verifies(self, drafted):
         """How many draft tokens a stop after `drafted` >= 1 tokens verifies (ints or arrays)."""
-        return drafted - 1 if self.exclude else drafted
+        return stop_verifies(drafted, self.stop_mode)
 
     def draft_ends(self, drafted, room):
         """Does a draft of `drafted` tokens with `room` left end by itself (ints or arrays)?"""

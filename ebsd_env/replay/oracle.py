@@ -9,7 +9,8 @@ e(j, k) = min(min(k, m_j) + 1, N - j) tokens, m_j being the agreement of the cha
   k = 0 (stop at the empty draft: no drafting) and k = k_max, where the draft ends by itself (max_draft_len,
   a drafted EOS, or no room) and continuing verifies it whole with k drafting steps;
 
-with k_max(j) = min(max_draft_len, chain length at j, budget - j - 1), plus, where the clock charges the
+with k_max(j) = min(max_draft_len, chain length at j, budget - j - 1) (`BlockRules.k_max`; every block rule is
+`ebsd_env.envs.block_rules`), plus, where the clock charges the
 policy's decisions (`decide_s` seconds each), one decision per drafting step and one for the stop: (drafting
 steps + 1) * decide_s. Maximising N / T is Dinkelbach's
 fractional programme max_plan N / T; its inner problem min_plan T - λ N is a shortest path over positions.

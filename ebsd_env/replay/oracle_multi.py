@@ -10,9 +10,9 @@ with y) and costs, as `EBSD-Multi-v1` charges it (`ebsd_env.timing.multi_clock.M
   itself and continuing verifies it whole: k steps);
 - k = 0: verify_cost(1), whichever drafter would have been next (no drafting);
 
-with k_max(j, d) = min(max_draft_len, d's chain length at j, budget - j - 1) and verify_cost the first
-drafter's curve (the verifier is one). Switching drafters costs nothing beyond these steps: in replay the
-recorded chains are what each drafter proposes at j, and live its catch-up is inside its next draft step.
+with k_max(j, d) = min(max_draft_len, d's chain length at j, budget - j - 1) (`ebsd_env.envs.block_rules`) and
+verify_cost the first drafter's curve (the verifier is one). Switching drafters costs nothing beyond these steps: in
+replay the recorded chains are what each drafter proposes at j, and live its catch-up is inside its next draft step.
 
 As in the single-drafter oracle, N is the same for every plan under greedy decoding, so maximising N / T is
 minimising T, and one backward pass T*(j) = min over (d, k) of cost + T*(j + e), T*(N) = 0, is exact.

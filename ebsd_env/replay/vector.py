@@ -1,9 +1,10 @@
 """`ReplayVectorEnv`: many `EBSD-Replay-v1` episodes stepped in numpy at once, and an SB3 VecEnv adapter.
 
 Each sub-env follows exactly `EBSDEnv`'s rules over a `ReplayDecoder` (action resolution, forced stops, stop
-modes, the one-token-left verification, observation encoding, reward), written as array operations over all
-sub-envs, so one `step` costs a few dozen numpy calls whatever the number of envs. `tests/test_replay.py`
-checks it against `ReplayEnv` step by step (observations, rewards, flags) for both stop modes.
+modes, the one-token-left verification: the numpy forms of `ebsd_env.envs.block_rules`; observation encoding,
+reward), written as array operations over all sub-envs, so one `step` costs a few dozen numpy calls whatever the
+number of envs. `tests/test_replay.py` checks it against `ReplayEnv` step by step (observations, rewards, flags)
+for both stop modes.
 
 Autoreset is same-step (`gymnasium.vector.AutoresetMode.SAME_STEP`): when an episode ends, the returned
 observation is the next episode's first one and ``infos["final_obs"]`` / ``infos["final_info"]`` (masked by
