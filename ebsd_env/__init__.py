@@ -7,7 +7,7 @@ from gymnasium.envs.registration import register
 # Exported names -> the module that defines them, imported on first use (PEP 562): `import ebsd_env` (and so
 # `ebsd <command> --help`) then costs no torch / transformers import.
 _LAZY = {
-    "STOP_MODES": ".decoding.decoder",
+    "STOP_MODES": ".envs.block_rules",
     "DecoderError": ".decoding.decoder",
     "DraftStep": ".decoding.decoder",
     "Generation": ".decoding.decoder",
@@ -21,7 +21,7 @@ _LAZY = {
     "ModelPair": ".decoding.models",
     "cached_pair": ".decoding.models",
     "load_pair": ".decoding.models",
-    "DEFAULT_STOP_MODE": ".envs.ebsd",
+    "DEFAULT_STOP_MODE": ".envs.block_rules",
     "EBSDEnv": ".envs.ebsd",
     "OBJECTIVE": ".envs.objective",
     "episodes_objective": ".envs.objective",

@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ebsd_env.envs.ebsd import DEFAULT_STOP_MODE
+from ebsd_env.envs.block_rules import DEFAULT_STOP_MODE, stop_verifies
 from ebsd_env.envs.observation import ObservationLayout, ObservationView
 
 CONTINUE, STOP = 0, 1
@@ -330,7 +330,7 @@ class Policy:
         if view.position == 0:
             return STOP if self.stop_at_empty(view, obs) or getattr(self, "max", 1) == 0 else CONTINUE
         stop = bool(self.decide(view, obs))
-        verified = view.position - 1 if self.acting_mode == "exclude" else view.position  # what a stop would verify
+        verified = stop_verifies(view.position, self.acting_mode)
         if hasattr(self, "min") and verified < self.min:
             return CONTINUE
         if hasattr(self, "max") and verified >= self.max:

@@ -485,3 +485,29 @@ def test_ltd_observation_shows_top_logprobs_and_context_length(noisy_pair):
     assert both.observation_layout.size == 2 * 4 + 1 + TOP_LOGPROBS + 1
     with pytest.raises(ValueError, match="observation must be one of"):
         EBSDEnv(noisy_pair, prompts=["x"], clock="model", cost_model=TOY_COSTS, observation="logits")
+
+
+def test_the_constructor_does_no_timing(noisy_pair, monkeypatch):
+    """Making the env (directly or through gym.make) calibrates nothing, on the wall clock or the model clock;
+    the clock is made on first use (the first reset), once."""
+    from ebsd_env.timing import clock as clock_module
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the env's constructor calibrated the pair")
+
+    monkeypatch.setattr(clock_module, "cached_cost_model", refuse)
+    envs = [EBSDEnv(noisy_pair, prompts=PROMPTS, clock=kind, max_new_tokens=8) for kind in ("wall", "model")]
+    envs.append(gym.make("EBSD-v1", pair=noisy_pair, prompts=PROMPTS, max_new_tokens=8).unwrapped)
+    assert [env.clock for env in envs] == ["wall", "model", "wall"]
+    with pytest.raises(ValueError, match="wall clock measures each decision itself"):  # bad input: still at once
+        EBSDEnv(noisy_pair, prompts=PROMPTS, clock="wall", decide_s=0.001)
+    with pytest.raises(ValueError, match="holds no decision cost for policy 'svip'"):
+        EBSDEnv(noisy_pair, prompts=PROMPTS, clock="model", decide_s="svip")
+    calls = []
+    monkeypatch.setattr(clock_module, "cached_cost_model",
+                        lambda pair, temperature, top_p: calls.append(pair) or TOY_COSTS)
+    wall = envs[0]
+    rollout(wall, lambda t, obs: 1)
+    wall.reset(seed=1)
+    assert calls == [noisy_pair]
+    assert wall.cost_model is TOY_COSTS and wall.baseline_rate == TOY_COSTS.verifier_rate

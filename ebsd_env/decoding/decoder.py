@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import torch
 from transformers import DynamicCache
 
+from ..envs.block_rules import STOP_MODES, BlockRules  # noqa: F401 (STOP_MODES re-exported)
 from .drafting import rollback_cache, strategy_for
 from .entropy import EntropyConfig
 from .models import ModelPair
@@ -58,10 +59,6 @@ from .protocol import (  # noqa: F401
     top_logprobs,
 )
 from .sampling import greedy_accepts, processed_probs, residual, sampled_accepts
-
-# What a stop decision after the j-th draft token verifies: "include" the first j tokens (transformers' confidence
-# criteria), or "exclude" the j-th and verify j - 1 (SVIP, llama.cpp's p_min: stop *before* an uncertain token).
-STOP_MODES = ("include", "exclude")
 
 
 def _sync(device: torch.device) -> None:
@@ -385,16 +382,15 @@ class SpeculativeDecoder(DraftState):
         alone (no drafting) through the same verification step."""
         if max_draft_len < 1:
             raise ValueError(f"max_draft_len must be >= 1, got {max_draft_len}")
-        if stop_mode not in STOP_MODES:
-            raise ValueError(f"stop_mode must be one of {', '.join(STOP_MODES)}, got {stop_mode!r}")
+        rules = BlockRules(max_draft_len, stop_mode)
         t0 = time.perf_counter()
         self.start(prompt, max_new_tokens)
         while not self.finished:
             if stop is not None:
-                while self.draft_room > 0 and len(self.draft_steps) < max_draft_len:
+                while not rules.draft_ends(len(self.draft_steps), self.draft_room):
                     self.draft()
                     if stop(self.draft_steps):
-                        if stop_mode == "exclude":
+                        if rules.exclude:
                             self.discard_draft()
                         break
             self.verify()

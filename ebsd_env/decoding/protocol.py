@@ -18,6 +18,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
+from ..envs.block_rules import draft_room
+
 
 class DecoderError(RuntimeError):
     """The decoder was driven out of order (draft before start, verify after the end, ...)."""
@@ -135,12 +137,9 @@ class DraftState:
 
     @property
     def draft_room(self) -> int:
-        """How many more tokens are worth drafting: a block emits at most len(draft) + 1 tokens, and nothing
-        follows a drafted end-of-sequence token."""
+        """How many more tokens are worth drafting (`ebsd_env.envs.block_rules.draft_room`)."""
         steps = self.draft_steps
-        if steps and steps[-1].token in self.eos_ids:
-            return 0
-        return max(0, self.remaining - 1 - len(steps))
+        return draft_room(self.remaining, len(steps), bool(steps) and steps[-1].token in self.eos_ids)
 
     def _check_running(self, action: str) -> None:
         if not self._started:

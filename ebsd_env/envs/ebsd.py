@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,21 +11,18 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from ..decoding.decoder import STOP_MODES, SpeculativeDecoder, VerifyResult
+from ..decoding.decoder import SpeculativeDecoder, VerifyResult
 from ..decoding.entropy import EntropyConfig
 from ..decoding.models import ModelPair, cached_pair
 from ..decoding.protocol import Decoder
 from ..prompts import normalise_prompts
-from ..timing.clock import CLOCK_KINDS, Clock, make_clock
+from ..timing.clock import CLOCK_KINDS, Clock, check_decisions, make_clock, needs_calibration
 from ..timing.cost_model import CostModel
+from .block_rules import DEFAULT_STOP_MODE, STOP_MODES, BlockRules, verifier_takes_last  # noqa: F401 (re-exported)
 from .observation import ACCEPTANCE_PRIOR, ObservationLayout, update_acceptance
 
 CLOCKS = CLOCK_KINDS
 CONTINUE, STOP = 0, 1
-# The stop mode of policies that follow the env (the entropy rules, PPO, the oracle). Include measured
-# faster on the embedded pair: in exclude mode every stop pays for a drafted token it throws away, which an
-# imperfect signal does often (docs/env.md, docs/results/stop-mode/).
-DEFAULT_STOP_MODE = "include"
 
 class EBSDEnv(gym.Env):
     """
@@ -178,7 +176,8 @@ class EBSDEnv(gym.Env):
       message.
     - `temperature`, `top_p`: 0 = greedy verification; > 0 = lossless speculative sampling.
     - `cost_model`: a `CostModel`, a path to one saved as JSON (a cost profile), or None to calibrate the pair
-      (once per process and sampler settings). `clock="profile"` needs one.
+      (once per process and sampler settings, when the clock is first used: the first `reset`, or reading
+      `ledger`, `cost_model` or `baseline_rate`; the constructor does no timing). `clock="profile"` needs one.
     - `decoder`: the decoder to drive (any `ebsd_env.decoding.protocol.Decoder`, e.g. a `ReplayDecoder`); None builds a
       `SpeculativeDecoder` on `pair` with the env's sampler and entropy settings.
     - `render_mode`: None or `"ansi"` (text so far, the current draft in `[[...]]`). Other modes render
@@ -210,17 +209,11 @@ class EBSDEnv(gym.Env):
                  cost_model: CostModel | str | Path | None = None, render_mode: str | None = None,
                  stop_mode: str = DEFAULT_STOP_MODE, decoder: Decoder | None = None, observation: str = "entropy",
                  decide_s: float | str | None = None, cost_signals: bool = False):
-        if stop_mode not in STOP_MODES:
-            raise ValueError(f"unknown stop_mode {stop_mode!r}; valid: {', '.join(STOP_MODES)}")
+        rules = BlockRules(int(max_draft_len), stop_mode, int(min_draft_len))  # refuses bad draft lengths, modes
         if not isinstance(clock, Clock) and clock not in CLOCKS:
             raise ValueError(f"unknown clock {clock!r}; valid: {', '.join(CLOCKS)}")
         if history < 1:
             raise ValueError(f"history must be >= 1 (entropies shown per observation), got {history}")
-        if min_draft_len < 0:
-            raise ValueError(f"min_draft_len must be >= 0, got {min_draft_len}")
-        if max_draft_len < max(1, min_draft_len):
-            raise ValueError(f"min_draft_len ({min_draft_len}) must be <= max_draft_len ({max_draft_len}): "
-                             "lower min_draft_len or raise max_draft_len")
         if max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
         if reward_scale is not None and not reward_scale > 0:
@@ -247,20 +240,30 @@ class EBSDEnv(gym.Env):
 
         self.pair = pair
         self.prompts = normalise_prompts(prompts)
+        self.rules = rules
         self.stop_mode = stop_mode
-        self.min_draft_len = int(min_draft_len)
-        self.max_draft_len = int(max_draft_len)
+        self.min_draft_len = rules.min_draft_len
+        self.max_draft_len = rules.max_draft_len
         self.max_new_tokens = int(max_new_tokens)
         self.render_mode = render_mode
         if decoder is None:
             decoder = SpeculativeDecoder(pair, temperature=temperature, top_p=top_p, entropy=entropy_config,
                                          max_new_tokens=max_new_tokens)
         self.decoder: Decoder = decoder
-        # The clock is the env's only time ledger (ebsd_env.timing.clock); `self.clock` keeps its kind's name.
-        self.ledger: Clock = make_clock(clock, pair, cost_model, temperature, top_p).with_decisions(decide_s)
-        self.clock = self.ledger.kind
-        self.cost_model: CostModel = self.ledger.costs
-        self.baseline_rate = self.ledger.baseline_rate  # ρ, tokens/s
+        # The clock is the env's only time ledger (ebsd_env.timing.clock); `self.clock` keeps its kind's name. A
+        # clock that needs a calibration (wall or model, no cost model given) is made when first used, not here:
+        # the constructor does no timing (`make_clock` calibrates once per process and caches it).
+        self.clock = clock.kind if isinstance(clock, Clock) else clock
+        self._ledger: Clock | None = None
+        self._clock_args = (clock, pair, cost_model, temperature, top_p, decide_s)
+        if needs_calibration(clock, cost_model, pair):
+            check_decisions(clock, decide_s)  # refuse a bad decide_s now, not after the calibration
+            if clock == "model" and isinstance(decide_s, str):
+                raise ValueError(f"a fresh calibration holds no decision cost for policy {decide_s!r}: pass "
+                                 "cost_model= one holding it (time it with ebsd_env.timing.clock.time_decisions), "
+                                 "or give decide_s in seconds")
+        else:
+            self._ledger = self._make_ledger()
         self.reward_scale = float(reward_scale or self.max_draft_len + 1)
         vocab_size = pair.vocab_size if pair is not None else decoder.vocab_size
         self.observation_layout = ObservationLayout(history=history, max_draft_len=self.max_draft_len,
@@ -274,6 +277,37 @@ class EBSDEnv(gym.Env):
         self._seeded = False
         self._running = False  # between a reset and the end of its episode
         self._episode_over = False
+
+    # ------------------------------------------------------------------ the clock
+    @property
+    def ledger(self) -> Clock:
+        """The env's clock (`ebsd_env.timing.clock.Clock`), made (and calibrated if it must be) on first use."""
+        if self._ledger is None:
+            self._ledger = self._make_ledger()
+        return self._ledger
+
+    def _make_ledger(self) -> Clock:
+        clock, pair, cost_model, temperature, top_p, decide_s = self._clock_args
+        return make_clock(clock, pair, cost_model, temperature, top_p).with_decisions(decide_s)
+
+    @ledger.setter
+    def ledger(self, clock: Clock) -> None:
+        self._ledger = clock
+        self.clock = clock.kind
+
+    @property
+    def cost_model(self) -> CostModel:
+        return self.ledger.costs
+
+    @cost_model.setter
+    def cost_model(self, costs: CostModel) -> None:
+        """Price from now on with `costs`, on the same kind of clock."""
+        self.ledger = dataclasses.replace(self.ledger, costs=costs)
+
+    @property
+    def baseline_rate(self) -> float:
+        """ρ, tokens/s: the verifier-alone rate of the clock's cost model."""
+        return self.ledger.baseline_rate
 
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -332,7 +366,7 @@ class EBSDEnv(gym.Env):
                         draft_time_s=self._block_draft_s, verify_time_s=self._block_verify_s,
                         block_entropies=self._block_entropies)
             # One token of budget left: no draft can help, the verifier alone produces it.
-            while not decoder.finished and decoder.draft_room == 0:
+            while not decoder.finished and verifier_takes_last(decoder.remaining):
                 emitted += len(self._verify().emitted)
             info["emitted"] = emitted
             self._prev_emitted = emitted
@@ -442,19 +476,8 @@ class EBSDEnv(gym.Env):
     def _resolve(self, stop: bool, n: int) -> tuple[bool, bool, str]:
         """(verify?, discard the latest draft token first?, forced-rule name) for an action on a draft of n."""
         decoder = self.decoder
-        if n == 0:  # the empty draft at a block's start (or no room left to draft at all)
-            if decoder.draft_room == 0:
-                return True, False, "" if stop else "draft_room"
-            return (True, False, "") if stop else (False, False, "")
-        exclude = self.stop_mode == "exclude"
-        last_is_eos = decoder.draft_steps[-1].token in decoder.eos_ids
-        at_end = decoder.draft_room == 0 or n >= self.max_draft_len
-        end_rule = "eos" if last_is_eos else "max_draft_len" if n >= self.max_draft_len else "draft_room"
-        if stop and (n - 1 if exclude else n) < self.min_draft_len:  # the stop would verify too short a draft
-            return at_end, False, "min_draft_len"
-        if stop:
-            return True, exclude, ""
-        return (True, False, end_rule) if at_end else (False, False, "")
+        last_is_eos = n > 0 and decoder.draft_steps[-1].token in decoder.eos_ids
+        return self.rules.resolve(stop, n, decoder.draft_room, last_is_eos)
 
     def _begin_block(self) -> None:
         """Start a block: with `min_draft_len` >= 1 the first token is drafted before the policy is asked."""

@@ -23,6 +23,7 @@ import torch
 from transformers import DynamicCache
 
 from ..decoding.decoder import LOGPROB_FLOOR, TOP_LOGPROBS, SpeculativeDecoder
+from ..envs.block_rules import draft_room
 from .trace import LOGPROB_SIGNALS, SIGNALS, Trace
 
 
@@ -80,7 +81,7 @@ def record_trace_batched(decoder: SpeculativeDecoder, prompt, max_draft_len: int
     M = sequence.shape[1]
     eos = decoder.eos_ids
     eager = getattr(body.config, "_attn_implementation", "sdpa") == "eager"
-    lengths = [min(max_draft_len, max(budget - j - 1, 0)) for j in range(N)]
+    lengths = [min(max_draft_len, draft_room(budget - j, 0, False)) for j in range(N)]  # where each chain must end
     chains: list[list[dict]] = [[] for _ in range(N)]
     with torch.inference_mode():
         prefix = sequence[:, : M - 1]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..decoding.decoder import DecoderError, DraftState, DraftStep, SequenceStats, VerifyResult
 from ..decoding.entropy import EntropyConfig
+from ..envs.block_rules import kept
 from .trace import Trace, TraceError, TraceSet, signals_step
 
 
@@ -108,8 +109,8 @@ class ReplayDecoder(DraftState):
     def verify(self) -> VerifyResult:
         self._check_running("verify")
         k = len(self.draft_steps)
-        accepted = min(k, self.match[self.j])
-        end = min(self.j + accepted + 1, len(self.output))
+        accepted, count = kept(k, self.match[self.j], len(self.output) - self.j)
+        end = self.j + count
         emitted = self.output[self.j:end]
         self.tokens.extend(emitted)
         self.j = end

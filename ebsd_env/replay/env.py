@@ -118,9 +118,6 @@ class ReplayEnv(EBSDEnv):
     def use_costs(self, costs: CostModel) -> None:
         """Price from now on with `costs` (the profile clock): the ledger, its cost model and the reward's ρ."""
         self.ledger = dataclasses.replace(self.ledger, kind="profile", costs=costs)
-        self.clock = self.ledger.kind
-        self.cost_model = costs
-        self.baseline_rate = self.ledger.baseline_rate
 
     def episode_stats(self) -> dict:
         stats = super().episode_stats()

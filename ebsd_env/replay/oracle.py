@@ -9,7 +9,8 @@ e(j, k) = min(min(k, m_j) + 1, N - j) tokens, m_j being the agreement of the cha
   k = 0 (stop at the empty draft: no drafting) and k = k_max, where the draft ends by itself (max_draft_len,
   a drafted EOS, or no room) and continuing verifies it whole with k drafting steps;
 
-with k_max(j) = min(max_draft_len, chain length at j, budget - j - 1), plus, where the clock charges the
+with k_max(j) = min(max_draft_len, chain length at j, budget - j - 1) (`BlockRules.k_max`; every block rule is
+`ebsd_env.envs.block_rules`), plus, where the clock charges the
 policy's decisions (`decide_s` seconds each), one decision per drafting step and one for the stop: (drafting
 steps + 1) * decide_s. Maximising N / T is Dinkelbach's
 fractional programme max_plan N / T; its inner problem min_plan T - λ N is a shortest path over positions.
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..envs.block_rules import BlockRules, check_stop_mode, kept_many, verifier_takes_last
 from ..timing.cost_model import CostModel
 from .trace import Trace
 
@@ -47,13 +49,13 @@ def optimal_plan(trace: Trace, costs: CostModel, max_draft_len: int, stop_mode: 
                  max_new_tokens: int | None = None, decide_s: float = 0.0) -> Plan:
     """The time-optimal plan for `trace` (see the module docstring); `max_new_tokens` defaults to the trace's
     budget and may only lower it; `decide_s`: the clock's seconds per decision (`Clock.decide_s`)."""
-    if stop_mode not in ("include", "exclude"):
-        raise ValueError(f"unknown stop_mode {stop_mode!r}; valid: include, exclude")
+    check_stop_mode(stop_mode)
     budget = trace.budget if max_new_tokens is None else min(int(max_new_tokens), trace.budget)
     N = min(len(trace.output), budget)
     match = trace.match_lengths()
     chain_len = trace.chain_lengths()
     L = int(max_draft_len)
+    rules = BlockRules(L, stop_mode)
     ks_all = np.arange(L + 1)
     vcost = np.asarray([costs.verify_cost(k + 1) for k in ks_all])
     best = np.zeros(N + 1)
@@ -68,16 +70,15 @@ def optimal_plan(trace: Trace, costs: CostModel, max_draft_len: int, stop_mode: 
         if aware:
             vcost = np.asarray([costs.verify_cost(k + 1, prompt + j) for k in ks_all])
             d = costs.draft_cost(prompt + j)
-        kmax = int(min(L, chain_len[j], max(budget - j - 1, 0)))
+        kmax = int(rules.k_max(budget - j, chain_len[j]))
         limit[j] = kmax
         ks = ks_all[: kmax + 1]
-        drafted = ks + 1 if stop_mode == "exclude" else ks.copy()
-        drafted[0] = 0
-        drafted[kmax] = kmax
-        emitted = np.minimum(np.minimum(ks, match[j]) + 1, N - j)
+        drafted = rules.drafting_steps(ks, kmax)
+        emitted = kept_many(ks, match[j], N - j)[1]
         nxt = j + emitted
         # The env verifies the last token of budget at once (k = 0) when a block leaves exactly one.
-        tail = np.where((nxt < N) & (budget - nxt <= 1), one[np.minimum(nxt, N)] if aware else vcost[0], 0.0)
+        tail = np.where((nxt < N) & verifier_takes_last(budget - nxt), one[np.minimum(nxt, N)] if aware else vcost[0],
+                        0.0)
         nxt = np.where(tail > 0, nxt + 1, nxt)
         total = drafted * d + (drafted + 1) * decide_s + vcost[ks] + tail + best[nxt]
         i = int(np.argmin(total))

@@ -10,9 +10,9 @@ with y) and costs, as `EBSD-Multi-v1` charges it (`ebsd_env.timing.multi_clock.M
   itself and continuing verifies it whole: k steps);
 - k = 0: verify_cost(1), whichever drafter would have been next (no drafting);
 
-with k_max(j, d) = min(max_draft_len, d's chain length at j, budget - j - 1) and verify_cost the first
-drafter's curve (the verifier is one). Switching drafters costs nothing beyond these steps: in replay the
-recorded chains are what each drafter proposes at j, and live its catch-up is inside its next draft step.
+with k_max(j, d) = min(max_draft_len, d's chain length at j, budget - j - 1) (`ebsd_env.envs.block_rules`) and
+verify_cost the first drafter's curve (the verifier is one). Switching drafters costs nothing beyond these steps: in
+replay the recorded chains are what each drafter proposes at j, and live its catch-up is inside its next draft step.
 
 As in the single-drafter oracle, N is the same for every plan under greedy decoding, so maximising N / T is
 minimising T, and one backward pass T*(j) = min over (d, k) of cost + T*(j + e), T*(N) = 0, is exact.
@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..envs.block_rules import BlockRules, check_stop_mode, kept_many, verifier_takes_last
 from ..timing.cost_model import CostModel
 from .trace import Trace, TraceError
 
@@ -50,8 +51,7 @@ def optimal_multi_plan(traces: Sequence[Trace], costs: Sequence[CostModel], max_
                        stop_mode: str = "include", max_new_tokens: int | None = None) -> MultiPlan:
     """The time-optimal plan over (drafter, k) for one prompt: `traces[d]` is drafter d's trace of it, `costs[d]`
     its cost model (verifications priced by `costs[0]`); see the module docstring."""
-    if stop_mode not in ("include", "exclude"):
-        raise ValueError(f"unknown stop_mode {stop_mode!r}; valid: include, exclude")
+    check_stop_mode(stop_mode)
     if not traces or len(traces) != len(costs):
         raise ValueError(f"give one trace and one cost model per drafter, got {len(traces)} traces and "
                          f"{len(costs)} cost models")
@@ -62,6 +62,7 @@ def optimal_multi_plan(traces: Sequence[Trace], costs: Sequence[CostModel], max_
     budget = first.budget if max_new_tokens is None else min(int(max_new_tokens), first.budget)
     N = min(len(first.output), budget)
     L = int(max_draft_len)
+    rules = BlockRules(L, stop_mode)
     ks_all = np.arange(L + 1)
     vcost = np.asarray([costs[0].verify_cost(k + 1) for k in ks_all])
     matches = [t.match_lengths() for t in traces]
@@ -75,21 +76,20 @@ def optimal_multi_plan(traces: Sequence[Trace], costs: Sequence[CostModel], max_
         """(next block start, tail seconds): the env verifies the last token of budget at once (k = 0) when a
         block leaves exactly one."""
         nxt = j + emitted
-        tail = np.where((nxt < N) & (budget - nxt <= 1), vcost[0], 0.0)
+        tail = np.where((nxt < N) & verifier_takes_last(budget - nxt), vcost[0], 0.0)
         return np.where(tail > 0, nxt + 1, nxt), tail
 
     for j in range(N - 1, -1, -1):
         nxt, tail = after(j, np.asarray([1]))
         best_time, best_d, best_k = float(vcost[0] + tail[0] + best[nxt[0]]), NO_DRAFTER, 0  # k = 0
         for d, trace_costs in enumerate(costs):
-            kmax = int(min(L, chain_lens[d][j], max(budget - j - 1, 0)))
+            kmax = int(rules.k_max(budget - j, chain_lens[d][j]))
             limits[d, j] = kmax
             if kmax == 0:
                 continue
             ks = ks_all[1: kmax + 1]
-            drafted = ks + 1 if stop_mode == "exclude" else ks.copy()
-            drafted[-1] = kmax
-            emitted = np.minimum(np.minimum(ks, matches[d][j]) + 1, N - j)
+            drafted = rules.drafting_steps(ks, kmax)
+            emitted = kept_many(ks, matches[d][j], N - j)[1]
             nxt, tail = after(j, emitted)
             total = drafted * trace_costs.draft_s + vcost[ks] + tail + best[nxt]
             i = int(np.argmin(total))

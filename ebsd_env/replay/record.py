@@ -27,6 +27,7 @@ import numpy as np
 import tyro
 from tqdm import tqdm
 
+from ..envs.block_rules import BlockRules
 from ..io import write_json_atomic
 
 if TYPE_CHECKING:  # imported where used: `ebsd record --help` then imports no torch
@@ -55,12 +56,13 @@ def record_trace(decoder: SpeculativeDecoder, prompt, max_draft_len: int, max_ne
     if not decoder.greedy:
         raise ValueError("sampling cannot be replayed exactly (the output depends on the policy): record traces "
                          "with temperature=0")
+    rules = BlockRules(max_draft_len)
     ids = decoder.start(prompt, max_new_tokens)
     offsets = [0]
     tokens: list[int] = []
     signals: dict[str, list[float]] = {name: [] for name in SIGNALS}
     while not decoder.finished:
-        while decoder.draft_room > 0 and len(decoder.draft_steps) < max_draft_len:
+        while not rules.draft_ends(len(decoder.draft_steps), decoder.draft_room):
             step = decoder.draft()
             tokens.append(step.token)
             for name, value in step_signals(step).items():

@@ -1,9 +1,10 @@
 """`ReplayVectorEnv`: many `EBSD-Replay-v1` episodes stepped in numpy at once, and an SB3 VecEnv adapter.
 
 Each sub-env follows exactly `EBSDEnv`'s rules over a `ReplayDecoder` (action resolution, forced stops, stop
-modes, the one-token-left verification, observation encoding, reward), written as array operations over all
-sub-envs, so one `step` costs a few dozen numpy calls whatever the number of envs. `tests/test_replay.py`
-checks it against `ReplayEnv` step by step (observations, rewards, flags) for both stop modes.
+modes, the one-token-left verification: the numpy forms of `ebsd_env.envs.block_rules`; observation encoding,
+reward), written as array operations over all sub-envs, so one `step` costs a few dozen numpy calls whatever the
+number of envs. `tests/test_replay.py` checks it against `ReplayEnv` step by step (observations, rewards, flags)
+for both stop modes.
 
 Autoreset is same-step (`gymnasium.vector.AutoresetMode.SAME_STEP`): when an episode ends, the returned
 observation is the next episode's first one and ``infos["final_obs"]`` / ``infos["final_info"]`` (masked by
@@ -28,7 +29,14 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 
 from ..decoding.entropy import EntropyConfig
-from ..envs.ebsd import DEFAULT_STOP_MODE
+from ..envs.block_rules import (
+    DEFAULT_STOP_MODE,
+    BlockRules,
+    check_stop_mode,
+    draft_room_many,
+    kept_many,
+    verifier_takes_last,
+)
 from ..envs.observation import ACCEPTANCE_PRIOR, CONTEXT_SCALE, ObservationLayout, encode_logprobs, update_acceptance
 from ..timing.clock import Clock
 from ..timing.cost_model import CostModel
@@ -65,8 +73,7 @@ class ReplayVectorEnv(VectorEnv):
         if min_draft_len != 0:
             raise ValueError(f"the vector replay env needs min_draft_len=0 (got {min_draft_len}); use ReplayEnv for "
                              "min_draft_len >= 1")
-        if stop_mode not in ("include", "exclude"):
-            raise ValueError(f"unknown stop_mode {stop_mode!r}; valid: include, exclude")
+        check_stop_mode(stop_mode)
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         traces = load_traces(traces)
@@ -81,6 +88,7 @@ class ReplayVectorEnv(VectorEnv):
         budget = traces.max_new_tokens if max_new_tokens is None else int(max_new_tokens)
         if not 1 <= budget <= traces.max_new_tokens:
             raise TraceError(f"max_new_tokens={budget} must be in [1, {traces.max_new_tokens}] (the recorded budget)")
+        self.rules = BlockRules(L, stop_mode)
         self.max_draft_len, self.max_new_tokens, self.stop_mode = L, budget, stop_mode
         self.num_envs = int(num_envs)
         e = traces.settings["entropy"]
@@ -248,9 +256,8 @@ class ReplayVectorEnv(VectorEnv):
         budget = self._budget[t]
         empty = n == 0
         last_eos = ~empty & self._is_eos[row, np.maximum(n - 1, 0)]
-        room = np.where(last_eos, 0, np.maximum(budget - j - 1 - n, 0))
-        verify = np.where(empty, stop | (room == 0), stop | (room == 0) | (n >= self.max_draft_len))
-        discard = ~empty & stop & (self.stop_mode == "exclude")
+        room = draft_room_many(budget - j, n, last_eos)
+        verify, discard = self.rules.resolve_many(stop, n, room)
         vcost = self._profile_vcost[self.profile]  # (envs, L + 1): each sub-env's episode's profile
         draft_cost = self._profile_draft_s[self.profile]
         context = self._prompt_len[t] + j
@@ -263,13 +270,13 @@ class ReplayVectorEnv(VectorEnv):
         dt = np.where(verify, 0.0, draft_cost)
         self.ep_draft_s += dt
         k = n - discard
-        accepted = np.minimum(k, self._match[row])
         n_out = self._n_out[t]
-        emitted = np.where(verify, np.minimum(accepted + 1, n_out - j), 0)
+        accepted, emitted = kept_many(k, self._match[row], n_out - j)
+        emitted = np.where(verify, emitted, 0)
         verify_s = np.where(verify, vcost[self._rows_b, k], 0.0)
         j_new = j + emitted
         # One token of budget left after a verification: the verifier alone produces it in the same step.
-        extra = verify & (j_new < n_out) & (budget - j_new <= 1)
+        extra = verify & (j_new < n_out) & verifier_takes_last(budget - j_new)
         emitted = emitted + extra
         j_new = j_new + extra
         tail = vcost[:, 0]

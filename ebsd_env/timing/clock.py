@@ -50,11 +50,7 @@ class Clock:
     def __post_init__(self):
         if self.kind not in CLOCK_KINDS:
             raise ValueError(f"unknown clock {self.kind!r}; valid: {', '.join(CLOCK_KINDS)}")
-        if not self.decide_s >= 0:
-            raise ValueError(f"decide_s must be >= 0 seconds per decision, got {self.decide_s}")
-        if self.kind == "wall" and self.decide_s:
-            raise ValueError("the wall clock measures each decision itself: give decide_s only with clock='model' "
-                             "or 'profile'")
+        check_decisions(self.kind, self.decide_s)
 
     def with_decisions(self, decide_s: float | str | None) -> Clock:
         """This clock charging `decide_s` per decision: seconds, a policy spec whose measured cost the cost model
@@ -98,6 +94,24 @@ class Clock:
         if self.kind == "wall":
             return measured_draft_s, measured_verify_s
         return (drafted + discarded) * self.costs.draft_cost(context), self.costs.verify_cost(drafted + 1, context)
+
+
+def check_decisions(kind: str, decide_s: float | str | None) -> None:
+    """Refuse a per-decision cost the clock `kind` cannot charge (a negative one; any with the wall clock, which
+    measures decisions) before any cost model exists. A policy spec is checked against the cost model later."""
+    if decide_s is None or isinstance(decide_s, str):
+        return
+    if not decide_s >= 0:
+        raise ValueError(f"decide_s must be >= 0 seconds per decision, got {decide_s}")
+    if kind == "wall" and decide_s:
+        raise ValueError("the wall clock measures each decision itself: give decide_s only with clock='model' "
+                         "or 'profile'")
+
+
+def needs_calibration(kind: str | Clock, cost_model: CostModel | str | Path | None, pair: ModelPair | None) -> bool:
+    """Would `make_clock(kind, pair, cost_model)` calibrate `pair` (seconds of timing)? Everything else it does is
+    quick: a caller may make such a clock later, when first used."""
+    return not isinstance(kind, Clock) and kind in ("wall", "model") and cost_model is None and pair is not None
 
 
 def time_decisions(predict: Callable, observations: Sequence, calls: int = 200, warmup: int = 5) -> float:
