@@ -53,7 +53,10 @@ def test_small_run_writes_episodes_summary_and_full_report(small_run):
             assert row["blocks"] and sum(b["drafted"] for b in row["blocks"]) == row["stats"]["drafted"]
     summary = json.loads((small_run / "summary.json").read_text())
     cond = summary["conditions"]["T=0,new=16"]
-    assert cond["reference"] == "no-spec" and cond["best_fixed_k"] == {"alpha": "fixed-k:k=3", "beta": "fixed-k:k=3"}
+    # The best static policy per category: the faster of fixed-k k=3 and k = 0 (no-spec) there.
+    static = {c: max(("no-spec", "fixed-k:k=3"), key=lambda v, c=c: cond["results"][v][c]["tokens_per_s"]["mean"])
+              for c in ("alpha", "beta")}
+    assert cond["reference"] == "no-spec" and cond["best_fixed_k"] == static
     overall = cond["results"]["entropy-abs:theta=1.5"]["all"]
     assert overall["speedup_vs_best_fixed_k"]["n"] == 4 and overall["speedup_vs_verifier"]["mean"] > 0
     # Greedy speculative decoding is exact: every output equals the verifier's own.
@@ -189,7 +192,8 @@ def test_analysis_reaches_verdicts_from_the_data():
             and r["category"] == "c4" else r for r in rows]
     summary = summarize(rows, {"flops_per_token": {"drafter": 1e8, "verifier": 3e8}})
     cond = summary["conditions"]["T=0,new=10"]
-    assert cond["best_fixed_k"] == dict.fromkeys(categories, "fixed-k:k=2")
+    # fixed-k k=2 ties with k = 0 (both 10 tokens/s): a tie goes to the shorter draft, the verifier alone.
+    assert cond["best_fixed_k"] == dict.fromkeys(categories, "no-spec")
     assert cond["chosen_ebsd"] == "entropy-abs:theta=1.5"
     hyp = cond["hypotheses"]
     assert hyp["H1"]["verdict"] == "supported"
