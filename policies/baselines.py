@@ -29,6 +29,7 @@ from policies.base import SPECS, parse_spec, split_top
 
 VERIFIER_ALONE_SPECS = ("no-spec", "fixed-k:k=0")  # the verifier alone, by its two spellings
 STATIC_NAMES = ("no-spec", "fixed-k")
+ALL = "all"  # the key of a rate over every prompt
 
 
 def label_spec(label: str) -> str:
@@ -121,12 +122,13 @@ def static_baseline(choose_on: Mapping[str, Mapping[str, float]],
                     judge_on: Mapping[str, Mapping[str, float]]) -> dict[str, dict]:
     """The best static policy per category CHOSEN on `choose_on` (training or validation rates) and judged on
     `judge_on` (the rates it is reported with), beside the best static IN HINDSIGHT (chosen on `judge_on`
-    itself, which only flatters the baseline). Both map ``label -> category -> rate``; per category:
+    itself, which only flatters the baseline). Both map ``label -> category -> rate``; a category `choose_on`
+    lacks (one held out of validation) takes its pick over all its prompts, key ``"all"``. Per category:
     ``{"chosen", "chosen_rate", "hindsight", "hindsight_rate"}`` (rates on `judge_on`)."""
     chosen, hindsight = best_static(choose_on), best_static(judge_on)
     out = {}
     for category in hindsight:
-        pick = chosen.get(category)
+        pick = chosen.get(category) or chosen.get(ALL)  # a category `choose_on` lacks: its pick over all
         out[category] = {"chosen": pick,
                          "chosen_rate": judge_on.get(pick, {}).get(category, float("nan")) if pick else float("nan"),
                          "hindsight": hindsight[category],
