@@ -41,8 +41,7 @@ class SplitConfig(PairArgs):
     verdict_per_category: int = 10
     """Test (verdict) prompts per category (fewer where the drafter left fewer unseen)."""
     validation_per_category: int = 5
-    """Validation prompts per category, every choice of the verdict is made on them (none for a held-out
-    category)."""
+    """Validation prompts per category: every choice of the verdict is made on them (none in a held-out category)."""
     train_per_category: int = 16
     """Training prompts per category."""
     seed: int = 0
@@ -50,8 +49,7 @@ class SplitConfig(PairArgs):
     categories: tuple[str, ...] | None = None
     """Only these built-in categories."""
     holdout_categories: tuple[str, ...] = ()
-    """Whole categories left out of training and validation (leave-one-category-out: one name); they appear in
-    the test prompts only."""
+    """Whole categories left out of training and validation (leave-one-category-out: one name): test prompts only."""
 
 
 def check_holdout(categories: tuple[str, ...] | None, holdout: tuple[str, ...]) -> None:
