@@ -11,7 +11,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from policies.base import SPECS, parse_spec, split_top
+from policies.base import parse_spec
+from policies.baselines import privileged  # noqa: F401  (re-exported: the one definition)
 
 BASELINE_FAMILIES = {"no-spec": "verifier", "fixed-k": "fixed-k", "random-k": "random-k",
                      "oracle-first-reject": "oracle", "oracle-dp": "oracle-dp"}
@@ -33,29 +34,6 @@ def family(spec: str) -> str:
     """``verifier`` / ``fixed-k`` / ``random-k`` / ``oracle`` for the baselines, ``ebsd`` for every entropy
     rule and learned policy (rule or PPO: whatever decides from the entropy observation)."""
     return BASELINE_FAMILIES.get(policy_name(spec), "ebsd")
-
-
-def privileged(spec: str) -> bool:
-    """Whether the policy of a row label sees what the verifier will do: an oracle, or a policy with an oracle
-    among its sub-policies (given in its spec or by default). Read from the classes' `privileged` flags without
-    building the policy (a PPO or tuned policy would load its file)."""
-    from policies.registry import POLICIES  # importing the registry fills the class table
-
-    name, items = parse_spec(_policy_spec(spec))
-    if name == "oracle":  # oracle-first-reject's former name, in rows written before the rename
-        return True
-    cls = POLICIES.get(name)
-    if cls is None:
-        return False
-    if cls.privileged:
-        return True
-    given = {(key if key is not None else cls.params[0].name): text for key, text in items if cls.params}
-    for param in cls.params:
-        text = str(given.get(param.name, param.default)).strip() if param.kind == SPECS else ""
-        if text.startswith("[") and text.endswith("]") and any(
-                privileged(part.strip()) for part in split_top(text[1:-1], ";") if part.strip()):
-            return True
-    return False
 
 
 def spec_params(spec: str) -> dict[str, str]:

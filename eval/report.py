@@ -10,6 +10,7 @@ import numpy as np
 
 from ebsd_env.envs.objective import OBJECTIVE
 from ebsd_env.io import write_atomic
+from policies.baselines import fastest
 
 from .metrics import privileged
 from .plots import plot_calibration, plot_draft_hist, plot_tokens_per_s, plot_trajectories
@@ -89,7 +90,7 @@ def summary_line(label: str, cond: dict) -> str:
     ranked = [v for v in finished if not is_privileged(cond, v)]
     bounds = [v for v in finished if is_privileged(cond, v)]
     if ranked:
-        best = ranked[0]
+        best = fastest({v: _objective(cond, v) for v in finished}, lambda v: is_privileged(cond, v))
         m = cond["results"][best]["all"]
         parts = [f"**{label}:** fastest non-privileged policy `{best}` at {_f(m['tokens_per_s']['mean'], 1)} tokens/s",
                  *_versus(m)]
@@ -236,8 +237,9 @@ def write_report(summary: dict, rows: list[dict], out: Path) -> Path:
         lines += ["tokens/s is the objective: total new tokens over total decoding time of the (prompt, seed) "
                   "units. Speed-ups are ratios of objectives on the same units (the verifier alone is `no-spec`, run "
                   "through the env with the fastest kernels load_pair measured), with 95% paired bootstrap CIs over "
-                  "units; the best fixed-k is chosen per category on these same prompts (which favours the "
-                  "baseline). tau = tokens emitted per verification.", ""]
+                  "units; the best fixed-k is the best static policy (fixed-k ∪ k = 0), chosen per category on "
+                  "these same prompts (in hindsight, which favours the baseline). "
+                  "tau = tokens emitted per verification.", ""]
         lines += _overall_table(cond)
         units = min((m["tokens_per_s"]["n"] for per_cat in cond["results"].values() for c, m in per_cat.items()
                      if c != "all"), default=0)

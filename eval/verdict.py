@@ -3,23 +3,27 @@
 Steps of `scripts/ppo_verdict.sh`, each resumable, over one experiment folder OUT (``runs/verdict``):
 
     python -m eval.verdict calibrate --out OUT --threads 2   # the model clock of the live verdict's threads
-    python -m eval.verdict replay --out OUT                  # every policy and seed on the verdict traces
-    python -m eval.verdict live --out OUT --threads 2        # the chosen policies live, on the wall clock
+    python -m eval.verdict replay --out OUT                  # every policy and seed on the validation and test traces
+    python -m eval.verdict live --out OUT --threads 2        # the policies chosen on validation, live on test
     python -m eval.verdict report --out OUT --results docs/results/verdict
     python -m eval.verdict release --out OUT                 # the best learned policy -> policies/trained/
 
-OUT holds ``split/`` (`ebsd split`), ``traces-train/`` and ``traces-verdict/`` (`ebsd record`), ``tune/*.json``
-(`ebsd tune`), ``ppo/*/`` (`ebsd train ppo` runs named ``{env}__{variant}__{seed}__{time}``) and what these steps
-write: ``cost_model.json``, ``replay.json``, ``live_policies.json``, ``eval-live/`` (`ebsd eval`).
+OUT holds ``split/`` (`ebsd split`: train.jsonl, validation.jsonl, test.jsonl), ``traces-train/``,
+``traces-validation/`` and ``traces-test/`` (`ebsd record`), ``tune/*.json`` (`ebsd tune`), ``ppo/*/`` (`ebsd
+train ppo` runs named ``{env}__{variant}__{seed}__{time}``) and what these steps write: ``cost_model.json``,
+``replay-validation.json``, ``replay.json`` (test), ``selection.json``, ``live_policies.json``, ``eval-live/``.
 
-- **replay** (model clock, exact under greedy decoding): every fixed-k, every tuned rule (per category and
-  overall), every PPO run's best model (all seeds), `oracle-first-reject` and `oracle-dp` on the verdict traces;
-  gives each policy's share of oracle-dp and the spread over seeds.
-- **live** (wall clock): the verifier alone and fixed k = 1, 2, 3, 4, 6 (best static, chosen per category on
-  the verdict itself: the strongest baseline), the best entropy rule, the best field rule and the best bandit
-  (each chosen by its objective on the training traces, run with its per-category tuning), and for each PPO
-  variant the seed whose held-in evaluation was best. Nothing here is chosen on verdict prompts, except the
-  best static baseline, which only helps the baseline.
+Which prompts are used for what (`eval.selection`; the report's "Selection" section says it again):
+
+- **train** prompts: tuning (`ebsd tune`) and PPO training, including each run's best-model choice.
+- **validation** prompts: every choice. The replay step runs every static policy, every tuned rule (per
+  category and overall), every PPO run's best model (all seeds) and `oracle-first-reject` on their traces (model
+  clock); from that replay alone come the best static policy per category (fixed-k ∪ k = 0), the tuned rule of
+  each family run live, the seed of each PPO variant, the best learned and the best tuned policy.
+- **test** prompts: used once, for the final numbers. Live (wall clock): the verifier alone, fixed k = 1, 2, 3,
+  4, 6 (and the chosen static policies), the chosen tuned rules and the chosen seed of each PPO variant; replay
+  of the test traces gives each policy's share of oracle-dp. The best static in hindsight (chosen on the test
+  prompts) is reported beside the chosen one, labelled, as the strongest possible static baseline.
 - **report**: speedups with paired bootstrap CIs, per category; rliable's IQM, performance profile and
   probability of improvement over per-prompt speedups (`eval.aggregate`); shares of oracle-dp; the goals.
 """
@@ -39,12 +43,26 @@ import tyro
 
 from ebsd_env.io import write_atomic, write_json_atomic
 
+from .verdict_tables import (  # noqa: F401  (the tables, re-exported: eval.docs renders them from verdict.json)
+    GOAL_VS_ORACLE,
+    GOAL_VS_STATIC,
+    category_table,
+    goals_list,
+    headroom_table,
+    improvement_list,
+    live_curve_table,
+    main_table,
+    plot_profiles,
+    render,
+    selection_list,
+    shares_table,
+    training_table,
+    variants_table,
+)
+
 STATIC = ("no-spec", "fixed-k:k=1", "fixed-k:k=2", "fixed-k:k=3", "fixed-k:k=4", "fixed-k:k=6")
-ENTROPY_RULES = ("entropy-abs", "entropy-rel", "entropy-window", "entropy-pos")
-BANDITS = ("bandit-ucb", "bandit-exp3")
 RUN_NAME = re.compile(r"^(?P<env>[^_]+(?:_[^_]+)*)__(?P<variant>.+)__(?P<seed>\d+)__(?P<time>\d+)$")
 MAX_DRAFT_LEN = 16
-GOAL_VS_STATIC, GOAL_VS_ORACLE = 1.15, 0.9
 
 
 VERDICT_DRAFTER = "distilled"  # v1 of the shipped feature drafter: what the traces, tuning and PPO were made for
@@ -95,6 +113,27 @@ def tuned_files(out: Path) -> dict[str, dict]:
     return files
 
 
+def split_path(out: Path, name: str) -> Path:
+    """OUT/split/NAME.jsonl (train, validation or test), or a one-line error naming the fix; an experiment split
+    before validation prompts existed (verdict.jsonl) is refused rather than judged on what it chose from."""
+    path = out / "split" / f"{name}.jsonl"
+    if not path.is_file():
+        old = " (this experiment was split before validation prompts existed: it has verdict.jsonl)" if (
+            out / "split" / "verdict.jsonl").is_file() else ""
+        raise FileNotFoundError(f"{path} is missing{old}: run `ebsd split --out {out / 'split'}` in a new experiment "
+                                "folder and record its validation and test traces (scripts/ppo_verdict.sh does)")
+    return path
+
+
+def traces_path(out: Path, name: str) -> Path:
+    """OUT/traces-NAME (validation or test), or a one-line error naming the fix."""
+    path = out / f"traces-{name}"
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path} is missing: `ebsd record --out {path} --prompt-source "
+                                f"{out / 'split' / (name + '.jsonl')}` (scripts/ppo_verdict.sh records it)")
+    return path
+
+
 def cost_model_path(out: Path) -> Path:
     path = out / "cost_model.json"
     if not path.is_file():
@@ -137,19 +176,30 @@ def replay_policies(out: Path) -> dict[str, dict]:
 
 
 def replay(config: VerdictConfig) -> None:
+    from ebsd_env.replay import TraceSet
+    from ebsd_env.timing.cost_model import CostModel
+
+    folders = {name: traces_path(config.out, name) for name in ("validation", "test")}  # both, before any work
+    costs = CostModel.load(cost_model_path(config.out))
+    policies = replay_policies(config.out)
+    for name, path in (("validation", "replay-validation.json"), ("test", "replay.json")):
+        results = replay_traces(config, TraceSet.load(folders[name]), costs, policies, name)
+        write_json_atomic(config.out / path, results, sort_keys=True)
+        print(f"[verdict] replay of {len(results['policies'])} policies on {len(results['categories'])} {name} "
+              f"traces: {config.out / path}")
+
+
+def replay_traces(config: VerdictConfig, traces, costs, policies: dict[str, dict], name: str) -> dict:
+    """Every policy of `policies` and oracle-dp on `traces` (model clock): per prompt (tokens, seconds)."""
     from tqdm import tqdm
 
-    from ebsd_env.replay import ReplayEnv, TraceSet
+    from ebsd_env.replay import ReplayEnv
     from ebsd_env.replay.oracle import optimal_plan
-    from ebsd_env.timing.cost_model import CostModel
     from policies.registry import make_policy
     from policies.rollout import run_episode
 
-    traces = TraceSet.load(config.out / "traces-verdict")
-    costs = CostModel.load(cost_model_path(config.out))
     envs: dict[tuple, ReplayEnv] = {}
     results = {}
-    policies = replay_policies(config.out)
     bound = {}  # every policy bound to its env first: a trained artifact for another env is refused before any episode
     for label, entry in policies.items():
         probe = make_policy(entry["spec"])
@@ -159,7 +209,7 @@ def replay(config: VerdictConfig) -> None:
         if key not in envs:
             envs[key] = ReplayEnv(traces, max_new_tokens=config.max_new_tokens, cost_model=costs, **settings)
         bound[label] = envs[key], make_policy(entry["spec"], env=envs[key])
-    for label, entry in tqdm(policies.items(), desc="replay", unit="policy"):
+    for label, entry in tqdm(policies.items(), desc=f"replay ({name})", unit="policy"):
         env, policy = bound[label]
         per_prompt = {}
         for index, trace in enumerate(traces.traces):
@@ -175,44 +225,47 @@ def replay(config: VerdictConfig) -> None:
             oracle = {tid: [p.tokens, p.time_s] for tid, p in plans.items()}
     results["oracle-dp"] = {"spec": "oracle-dp", "kind": "oracle", "stop_mode": best_mode, "per_prompt": oracle}
     categories = {t.id: t.category for t in traces.traces}
-    write_json_atomic(config.out / "replay.json", {"categories": categories, "cost_model": costs.to_dict(),
-                                                   "policies": results}, sort_keys=True)
-    print(f"[verdict] replay of {len(results)} policies on {len(traces)} verdict traces: {config.out / 'replay.json'}")
+    return {"split": name, "categories": categories, "cost_model": costs.to_dict(), "policies": results}
 
 
 # ------------------------------------------------------------------------------------------------- live
-def choose_live(out: Path) -> dict[str, str]:
-    """label -> spec of the live verdict (see the module docstring)."""
-    live = {spec: spec for spec in STATIC}
+def select(out: Path) -> dict:
+    """Every choice of the verdict, made on the validation replay (`eval.selection.choose`)."""
+    from eval.selection import choose
+
+    path = out / "replay-validation.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run `python -m eval.verdict replay --out {out}` first")
+    test_categories = list(dict.fromkeys(json.loads(line)["category"]
+                                         for line in split_path(out, "test").read_text().splitlines() if line))
+    return choose(json.loads(path.read_text()), list(tuned_files(out)), ppo_runs(out), test_categories)
+
+
+def choose_live(out: Path, selection: dict | None = None) -> dict[str, str]:
+    """label -> spec of the live verdict: the static policies (those chosen on validation among them), the tuned
+    rule of each family and the seed of each PPO variant chosen on validation (see the module docstring)."""
+    selection = selection if selection is not None else select(out)
+    statics = [spec for spec in selection["best_static"].values() if spec]
+    live = {spec: spec for spec in dict.fromkeys([*STATIC, *statics])}
     tuned = tuned_files(out)
-
-    def best_of(rules):
-        candidates = {r: tuned[r]["best"]["overall"]["tokens_per_s"] for r in rules if r in tuned}
-        return max(candidates, key=candidates.get) if candidates else None
-
-    field = [r for r in tuned if r not in ENTROPY_RULES and r not in BANDITS]
-    for rules in (ENTROPY_RULES, field, BANDITS):  # the best entropy rule, field rule and bandit
-        rule = best_of(rules)
-        if rule:
-            live[f"tuned {rule}"] = f"tuned:path={tuned[rule]['path']},scope=category"
-    by_variant: dict[str, dict] = {}
-    for run in ppo_runs(out):
-        best = by_variant.get(run["variant"])
-        if best is None or run["held_in_tokens_per_s"] > best["held_in_tokens_per_s"]:
-            by_variant[run["variant"]] = run
-    for variant, run in by_variant.items():
-        live[f"ppo {variant}"] = f"ppo:{run['model']}"
+    for rule in selection["tuned_rules"].values():
+        live[f"tuned {rule}"] = f"tuned:path={tuned[rule]['path']},scope=category"
+    runs = {(run["variant"], run["seed"]): run for run in ppo_runs(out)}
+    for variant, seed in selection["ppo_seeds"].items():
+        live[f"ppo {variant}"] = f"ppo:{runs[(variant, seed)]['model']}"
     return live
 
 
 def live(config: VerdictConfig) -> None:
     from eval.run import EvalConfig, evaluate
 
-    chosen = choose_live(config.out)
+    selection = select(config.out)
+    chosen = choose_live(config.out, selection)
+    write_json_atomic(config.out / "selection.json", selection, sort_keys=True)
     write_json_atomic(config.out / "live_policies.json", chosen, sort_keys=True)
     from ebsd_env.decoding.kernels import machine_state
 
-    evaluate(EvalConfig(prompts=str(config.out / "split" / "verdict.jsonl"), policies=tuple(chosen.values()),
+    evaluate(EvalConfig(prompts=str(split_path(config.out, "test")), policies=tuple(chosen.values()),
                         limit_per_category=0, max_new_tokens=config.max_new_tokens, clock="wall",
                         drafter=None if config.tiny else config.drafter,
                         out=str(config.out / "eval-live"), threads=config.threads, max_draft_len=MAX_DRAFT_LEN,
@@ -235,22 +288,30 @@ def live_work(out: Path) -> tuple[dict[str, dict[str, tuple[float, float]]], dic
 
 
 def rate(units: dict, ids) -> float:
-    ids = [i for i in ids if i in units]
-    seconds = sum(units[i][1] for i in ids)
-    return sum(units[i][0] for i in ids) / seconds if seconds > 0 else float("nan")
+    """The objective of ``{prompt id: (tokens, seconds)}`` over `ids` (`policies.baselines.units_rate`)."""
+    from policies.baselines import units_rate
+
+    return units_rate(units, ids)
 
 
 def report(config: VerdictConfig) -> dict:
     from ebsd_env.decoding.kernels import machine_state
     from ebsd_env.envs.objective import paired_ratio
     from eval import aggregate
+    from eval.selection import rates_by_category
+    from policies.baselines import is_static, static_baseline, verifier_alone
     from policies.registry import make_policy
 
     out = config.out
-    for name, step in (("live_policies.json", "live"), ("replay.json", "replay")):
+    for name, step in (("live_policies.json", "live"), ("selection.json", "live"), ("replay.json", "replay"),
+                       ("replay-validation.json", "replay")):
         if not (out / name).is_file():
             raise FileNotFoundError(f"{out / name} is missing: run `python -m eval.verdict {step} --out {out}` first")
     chosen = json.loads((out / "live_policies.json").read_text())
+    selection = json.loads((out / "selection.json").read_text())
+    if not selection["best_learned"] or not selection["best_tuned"]:
+        raise ValueError(f"{out / 'selection.json'} chose no learned or no tuned policy: the experiment needs PPO "
+                         "runs under OUT/ppo and tuned rules under OUT/tune")
     work, categories = live_work(out)
     # The eval canonicalises specs: map each chosen label to the spec the episodes carry.
     label_of = {make_policy(spec).spec: label for label, spec in chosen.items()}
@@ -260,24 +321,26 @@ def report(config: VerdictConfig) -> dict:
         raise ValueError(f"the live verdict has no episodes of {missing}: run `python -m eval.verdict live` first")
     cats = list(dict.fromkeys(categories.values()))
     ids = {c: [i for i, cat in categories.items() if cat == c] for c in cats}
-    base = by_label["no-spec"]
+    base = by_label[verifier_alone(by_label)]
     rows = {}
     for label, units in by_label.items():
         rows[label] = {"tokens_per_s": rate(units, categories), "vs_verifier": paired_ratio(units, base),
                        "per_category": {c: {"tokens_per_s": rate(units, ids[c]),
                                             "vs_verifier": rate(units, ids[c]) / rate(base, ids[c])} for c in cats}}
-    static = [label for label in chosen if label in STATIC]
-    learned = [label for label in chosen if label.startswith("ppo ")]
-    tuned = [label for label in chosen if label.startswith("tuned ")]
-    best_learned = max(learned, key=lambda label: rows[label]["tokens_per_s"])
-    best_tuned = max(tuned, key=lambda label: rows[label]["tokens_per_s"])
+    # Every "best" was chosen on the validation prompts (selection.json); the test rows only judge the choices.
+    best_learned, best_tuned = selection["best_learned"], selection["best_tuned"]
+    validation = rates_by_category(json.loads((out / "replay-validation.json").read_text()))
+    test_static = {label: {c: rows[label]["per_category"][c]["tokens_per_s"] for c in cats}
+                   for label in by_label if is_static(label)}
+    statics = static_baseline({label: r for label, r in validation.items() if label in test_static}, test_static)
     per_category = {}
     for c in cats:
-        best_static = max(static, key=lambda label: rows[label]["per_category"][c]["tokens_per_s"])
-        top_tuned = max(tuned, key=lambda label: rows[label]["per_category"][c]["tokens_per_s"])
+        static, top_tuned = statics[c], selection["best_tuned_per_category"][c]
         mine = rows[best_learned]["per_category"][c]["tokens_per_s"]
-        per_category[c] = {"prompts": len(ids[c]), "best_static": best_static, "best_tuned": top_tuned,
-                           "learned_vs_best_static": mine / rows[best_static]["per_category"][c]["tokens_per_s"],
+        per_category[c] = {"prompts": len(ids[c]), "best_static": static["chosen"], "best_tuned": top_tuned,
+                           "best_static_hindsight": static["hindsight"],
+                           "learned_vs_best_static": mine / static["chosen_rate"],
+                           "learned_vs_best_static_hindsight": mine / static["hindsight_rate"],
                            "learned_vs_best_tuned": mine / rows[top_tuned]["per_category"][c]["tokens_per_s"]}
     # rliable's aggregates over per-prompt speedups (runs = prompts, one task: greedy decoding has one seed).
     speedups = {label: np.asarray([[(units[i][0] / units[i][1]) / (base[i][0] / base[i][1])] for i in categories
@@ -300,7 +363,7 @@ def report(config: VerdictConfig) -> dict:
         "policies": chosen, "rows": rows, "best_learned": best_learned, "best_tuned": best_tuned,
         "per_category": per_category, "aggregates": aggregates, "probability_of_improvement": improvement,
         "performance_profile": {"taus": taus.tolist(), "fractions": profiles}, "replay": replay_summary,
-        "training": training_summary(out),
+        "training": training_summary(out), "selection": selection_record(out, selection, len(categories)),
         "goals": {
             "learned_vs_best_static_min": min(v["learned_vs_best_static"] for v in per_category.values()),
             "categories_at_goal": sum(v["learned_vs_best_static"] >= GOAL_VS_STATIC for v in per_category.values()),
@@ -318,9 +381,26 @@ def report(config: VerdictConfig) -> dict:
     return verdict
 
 
+def selection_record(out: Path, selection: dict, test_prompts: int) -> dict:
+    """Which prompts were used for what: the report's "Selection" section."""
+    split = out / "split" / "split.json"
+    counts = json.loads(split.read_text()).get("counts", {}) if split.is_file() else {}
+    return {"train": {"prompts": sum(counts.get("train", {}).values()),
+                      "used_for": "tuning (ebsd tune) and PPO training, including each run's best-model choice"},
+            "validation": {"prompts": selection["prompts"], "per_category": selection["prompts_per_category"],
+                           "used_for": "every choice: best static per category (fixed-k ∪ k = 0), the tuned rule of "
+                                       "each family, the seed of each PPO variant, the best learned and best tuned "
+                                       "policy (replay of the validation traces, model clock)"},
+            "test": {"prompts": test_prompts,
+                     "used_for": "once, for the final numbers (live, wall clock) and the shares of oracle-dp "
+                                 "(replay); the best static in hindsight is chosen on it and labelled so"},
+            "choices": {key: selection[key] for key in ("best_static", "tuned_rules", "ppo_seeds", "best_learned",
+                                                         "best_tuned", "best_tuned_per_category")}}
+
+
 def summarize_replay(out: Path) -> dict:
-    """Shares of oracle-dp on the verdict traces (model clock): every policy, and per PPO variant the mean and
-    the spread over seeds (a t interval over the seeds' shares)."""
+    """Shares of oracle-dp on the test traces (model clock): every policy, and per PPO variant the mean and the
+    spread over seeds (a t interval over the seeds' shares) and the share of the seed chosen on validation."""
     from scipy import stats
 
     data = json.loads((out / "replay.json").read_text())
@@ -333,17 +413,18 @@ def summarize_replay(out: Path) -> dict:
         if entry["kind"] == "ppo":
             variants.setdefault(entry["variant"], {})[entry["seed"]] = shares[label]
     summary = {}
-    held_in = {(r["variant"], r["seed"]): r["held_in_tokens_per_s"] for r in ppo_runs(out)}
+    seeds = json.loads((out / "selection.json").read_text())["ppo_seeds"]  # chosen on validation
     for variant, by_seed in variants.items():
         values = np.asarray(list(by_seed.values()))
         half = (stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values))
                 if len(values) > 1 else float("nan"))
-        chosen_seed = max(by_seed, key=lambda seed: held_in.get((variant, seed), -math.inf))
+        chosen_seed = seeds[variant]
         summary[variant] = {"seeds": {str(k): v for k, v in sorted(by_seed.items())}, "mean": float(values.mean()),
                             "ci": [float(values.mean() - half), float(values.mean() + half)],
                             "best_seed_share": by_seed[chosen_seed], "chosen_seed": chosen_seed}
     # Headroom per category: the most any stopping policy could gain over the best static one on this clock,
-    # oracle-dp's objective over the best static policy's (the ceiling of the "learned / best static" goal).
+    # oracle-dp's objective over the best static policy's (the ceiling of the "learned / best static" goal). The
+    # best static here is the one in hindsight (the fastest on these traces): the ceiling is not inflated.
     headroom = {}
     for category in dict.fromkeys(data["categories"].values()):
         cat_ids = [i for i in ids if data["categories"][i] == category]
@@ -389,141 +470,6 @@ def training_summary(out: Path) -> list[dict]:
                            for e in live_log["evaluations"]]
         runs.append(row)
     return runs
-
-
-def training_table(verdict: dict) -> str:
-    lines = ["| run | drafter | steps | wall time (s) | held-in × verifier | held-in × best fixed-k | "
-             "within 0.5 % of its best at step |", "|---|---|---|---|---|---|---|"]
-    for row in verdict["training"]:
-        lines.append(f"| {row['variant']} seed {row['seed']} | {row['drafter']} | {row['steps']:,} | "
-                     f"{row['wall_s']:.0f} | {row['held_in_vs_verifier']:.3f} | {row['held_in_vs_best_fixed_k']:.3f} | "
-                     f"{row['plateau_step']:,} |")
-    return "\n".join(lines).replace(",", " ")
-
-
-def live_curve_table(verdict: dict) -> str:
-    lines = ["| run | step | live × verifier | live × best fixed-k |", "|---|---|---|---|"]
-    for row in verdict["training"]:
-        for point in row.get("live", []):
-            lines.append(f"| {row['variant']} seed {row['seed']} | {point['step']:,} | "
-                         f"{point['speedup_vs_verifier']:.2f} | {point['speedup_vs_best_fixed_k']:.2f} |"
-                         .replace(",", " "))
-    return "\n".join(lines)
-
-
-def plot_profiles(verdict: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ebsd_env.io import save_atomic
-
-    taus = verdict["performance_profile"]["taus"]
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for label, fractions in verdict["performance_profile"]["fractions"].items():
-        style = "-" if label.startswith("ppo") else ("--" if label.startswith("tuned") else ":")
-        ax.plot(taus, fractions, style, label=label)
-    ax.set_xlabel("speedup over the verifier alone, per prompt (tau)")
-    ax.set_ylabel("fraction of prompts with speedup > tau")
-    ax.set_title("Performance profiles, live verdict (wall clock)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    save_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
-    plt.close(fig)
-
-
-def main_table(verdict: dict) -> str:
-    """Every live policy: objective, speedup with its CI, IQM with its CI, speedup per category."""
-    rows, cats = verdict["rows"], list(verdict["per_category"])
-    lines = ["| policy | tokens/s | × verifier [95 % CI] | IQM of per-prompt speedups [95 % CI] | "
-             + " | ".join(cats) + " |", "|---|---|---|---|" + "---|" * len(cats)]
-    for label in sorted(rows, key=lambda label: -rows[label]["tokens_per_s"]):
-        row, agg = rows[label], verdict["aggregates"][label]
-        ci = row["vs_verifier"]["ci"]
-        lines.append(f"| {label} | {row['tokens_per_s']:.1f} | {row['vs_verifier']['mean']:.2f} "
-                     f"[{ci[0]:.2f}, {ci[1]:.2f}] | {agg['iqm']:.2f} [{agg['iqm_ci'][0]:.2f}, {agg['iqm_ci'][1]:.2f}]"
-                     " | " + " | ".join(f"{row['per_category'][c]['vs_verifier']:.2f}" for c in cats) + " |")
-    return "\n".join(lines)
-
-
-def category_table(verdict: dict) -> str:
-    lines = ["| category | prompts | best static | best learned / best static | best tuned rule | "
-             "best learned / best tuned |", "|---|---|---|---|---|---|"]
-    for c, v in verdict["per_category"].items():
-        lines.append(f"| {c} | {v['prompts']} | {v['best_static']} | {v['learned_vs_best_static']:.3f} | "
-                     f"{v['best_tuned']} | {v['learned_vs_best_tuned']:.3f} |")
-    return "\n".join(lines)
-
-
-def improvement_list(verdict: dict) -> str:
-    return "\n".join(f"- {label}: {v['p']:.2f} [{v['ci'][0]:.2f}, {v['ci'][1]:.2f}]"
-                     for label, v in verdict["probability_of_improvement"].items())
-
-
-def shares_table(verdict: dict) -> str:
-    shares = verdict["replay"]["shares"]
-    return "\n".join(["| policy | share of oracle-dp |", "|---|---|"]
-                     + [f"| {label} | {share:.3f} |" for label, share in shares.items()])
-
-
-def variants_table(verdict: dict) -> str:
-    lines = ["| variant | share of oracle-dp per seed | mean [95 % CI] | chosen seed (held-in) | its share |",
-             "|---|---|---|---|---|"]
-    for variant, v in verdict["replay"]["variants"].items():
-        seeds = ", ".join(f"{s}: {x:.3f}" for s, x in v["seeds"].items())
-        lines.append(f"| {variant} | {seeds} | {v['mean']:.3f} [{v['ci'][0]:.3f}, {v['ci'][1]:.3f}] | "
-                     f"{v['chosen_seed']} | {v['best_seed_share']:.3f} |")
-    return "\n".join(lines)
-
-
-def headroom_table(verdict: dict) -> str:
-    """Replay of the verdict traces: per category, what oracle-dp, the best PPO run and the best tuned rule get
-    over the best static policy (oracle-dp's ratio is the ceiling of any stopping policy on this clock)."""
-    lines = ["| category | best static (replay) | oracle-dp / best static | best PPO run / best static | "
-             "best tuned rule / best static |", "|---|---|---|---|---|"]
-    for c, v in verdict["replay"]["headroom"].items():
-        def cell(x):
-            return "–" if x is None else f"{x:.3f}"
-        lines.append(f"| {c} | {v['best_static']} | {v['oracle_vs_best_static']:.3f} | "
-                     f"{cell(v['best_ppo_vs_best_static'])} | {cell(v['best_tuned_vs_best_static'])} |")
-    return "\n".join(lines)
-
-
-def goals_list(verdict: dict) -> str:
-    goals = verdict["goals"]
-    return "\n".join([
-        f"- best learned / best static ≥ {GOAL_VS_STATIC} in every category: {goals['categories_at_goal']} of "
-        f"{goals['categories']} categories (lowest {goals['learned_vs_best_static_min']:.3f})",
-        f"- best learned / oracle-dp ≥ {GOAL_VS_ORACLE}: {goals['learned_share_of_oracle_dp']:.3f} (replay of the "
-        "verdict traces, model clock)",
-        f"- best learned ≥ best tuned rule overall: {goals['learned_vs_best_tuned_overall']:.3f}; in "
-        f"{goals['categories_learned_beats_tuned']} of {goals['categories']} categories"])
-
-
-def render(verdict: dict) -> str:
-    replay_summary = verdict["replay"]
-    return "\n".join([
-        "# The verdict: learned vs hand-made stopping policies, live on held-out prompts", "",
-        f"{verdict['prompts']} prompts nothing learned from ("
-        + ", ".join(f"{c} {n}" for c, n in verdict["prompts_per_category"].items())
-        + f"), {verdict['max_new_tokens']} tokens, greedy, wall clock, {verdict['threads']} threads, load "
-        f"{verdict['machine']['load_1min']:.2f} at the end. Speedup: the objective (total tokens / total decoding "
-        "time) over the verifier alone's on the same prompts, 95 % paired bootstrap CI.", "",
-        main_table(verdict), "",
-        f"Best learned policy (by live objective): **{verdict['best_learned']}**; best tuned rule: "
-        f"**{verdict['best_tuned']}**.", "", category_table(verdict), "",
-        f"Probability that {verdict['best_learned']} is faster on a prompt than each other policy (rliable's "
-        "P(X > Y), 95 % bootstrap CI):", "", improvement_list(verdict), "",
-        "Share of oracle-dp on the verdict traces (replay, model clock; oracle-dp "
-        f"{replay_summary['oracle_dp_tokens_per_s']:.1f} tokens/s in {replay_summary['oracle_dp_stop_mode']} "
-        "mode):", "", shares_table(verdict), "",
-        "PPO variants over seeds (share of oracle-dp on the verdict traces; mean and 95 % t interval over seeds):",
-        "", variants_table(verdict), "", "Training runs (held-in replay evaluations):", "",
-        training_table(verdict), "", "Periodic live evaluations during training (wall clock):", "",
-        live_curve_table(verdict), "", "Headroom (replay of the verdict traces, same clock):", "",
-        headroom_table(verdict), "", "Goals:", "", goals_list(verdict), ""])
 
 
 def release(config: VerdictConfig, target: Path = Path("policies/trained/ppo_embedded")) -> Path:

@@ -20,11 +20,15 @@ DRAFTER=${DRAFTER:-distilled}          # the pair's drafter: v1 of the shipped f
 SECOND_DRAFTER=${SECOND_DRAFTER-ngram}   # another drafter of the zoo trained on (empty: none)
 VARIANTS=${VARIANTS:-"mlp-h8: mlp-h16:--history=16 ltd:--observation=ltd ltd-entropy:--observation=ltd+entropy"}
 
-# 1. Prompts: verdict prompts nothing learned from, and training prompts (docs/training.md says how).
-[[ -f $OUT/split/split.json ]] || $EBSD split --out "$OUT/split" --threads "$THREADS" --drafter "$DRAFTER"
+# 1. Prompts: train, validation (every choice is made on it) and test (the final numbers, once), disjoint; the
+#    validation and test prompts are ones nothing learned from (docs/training.md says how).
+[[ -f $OUT/split/split.json ]] || $EBSD split --out "$OUT/split" --threads "$THREADS" --drafter "$DRAFTER" \
+  --validation-per-category "${VALIDATION:-5}"
+[[ -f $OUT/split/test.jsonl ]] || { echo "$OUT/split was made before validation prompts existed: use a new OUT" >&2; exit 2; }
 
-# 2. Greedy traces of both sets: training traces for tuning and PPO, verdict traces for oracle-dp shares only.
-for set in train verdict; do
+# 2. Greedy traces of the three sets: training traces for tuning and PPO, validation traces for every choice of
+#    the verdict (replay), test traces for the oracle-dp shares of the final numbers.
+for set in train validation test; do
   $EBSD record --out "$OUT/traces-$set" --prompt-source "$OUT/split/$set.jsonl" --max-new-tokens "$TOKENS" \
     --max-draft-len 16 --threads "$THREADS" --batched --drafter "$DRAFTER"
 done
@@ -85,8 +89,9 @@ fi
 
 [[ -z ${STOP_AFTER_TRAINING:-} ]] || exit 0  # e.g. to run the live verdict later, on a quiet machine
 
-# 5. Replay comparison on the verdict traces (model clock; every seed, every tuned rule, oracle-dp), then the
-#    live verdict on the wall clock (the best seed of each variant; resumes), then the report.
+# 5. Replay on the validation and test traces (model clock; every seed, every tuned rule, oracle-dp); every choice
+#    from the validation replay (selection.json), then the live verdict on the test prompts, wall clock (the
+#    chosen seed of each variant; resumes), then the report.
 $PY -m eval.verdict replay --out "$OUT"
 $PY -m eval.verdict live --out "$OUT" --threads "$EVAL_THREADS" --drafter "$DRAFTER"
 $PY -m eval.verdict report --out "$OUT" --results docs/results/verdict

@@ -53,7 +53,10 @@ def test_small_run_writes_episodes_summary_and_full_report(small_run):
             assert row["blocks"] and sum(b["drafted"] for b in row["blocks"]) == row["stats"]["drafted"]
     summary = json.loads((small_run / "summary.json").read_text())
     cond = summary["conditions"]["T=0,new=16"]
-    assert cond["reference"] == "no-spec" and cond["best_fixed_k"] == {"alpha": "fixed-k:k=3", "beta": "fixed-k:k=3"}
+    # The best static policy per category: the faster of fixed-k k=3 and k = 0 (no-spec) there.
+    static = {c: max(("no-spec", "fixed-k:k=3"), key=lambda v, c=c: cond["results"][v][c]["tokens_per_s"]["mean"])
+              for c in ("alpha", "beta")}
+    assert cond["reference"] == "no-spec" and cond["best_fixed_k"] == static
     overall = cond["results"]["entropy-abs:theta=1.5"]["all"]
     assert overall["speedup_vs_best_fixed_k"]["n"] == 4 and overall["speedup_vs_verifier"]["mean"] > 0
     # Greedy speculative decoding is exact: every output equals the verifier's own.
@@ -189,7 +192,8 @@ def test_analysis_reaches_verdicts_from_the_data():
             and r["category"] == "c4" else r for r in rows]
     summary = summarize(rows, {"flops_per_token": {"drafter": 1e8, "verifier": 3e8}})
     cond = summary["conditions"]["T=0,new=10"]
-    assert cond["best_fixed_k"] == dict.fromkeys(categories, "fixed-k:k=2")
+    # fixed-k k=2 ties with k = 0 (both 10 tokens/s): a tie goes to the shorter draft, the verifier alone.
+    assert cond["best_fixed_k"] == dict.fromkeys(categories, "no-spec")
     assert cond["chosen_ebsd"] == "entropy-abs:theta=1.5"
     hyp = cond["hypotheses"]
     assert hyp["H1"]["verdict"] == "supported"
@@ -292,3 +296,30 @@ def test_eval_reports_the_int4_copy_alone_apart_and_keeps_it_on_resume(tmp_path,
     monkeypatch.setattr(eval.bench.lossy, "lossy_reference", measured_again)
     assert main(argv) == 0  # resumes: every episode and the lossy reference are read back
     assert json.loads((out / "summary.json").read_text())["lossy_reference"] == lossy
+
+
+def test_the_summary_records_the_verifier_alone_the_best_static_and_the_fastest_deployable_policy():
+    from eval.analysis import summarize
+    from eval.run import compare_drafters
+
+    # Per category: c1 the verifier alone beats k = 2 (a static policy all the same); c2 k = 2 wins. The oracle
+    # is fastest everywhere but never "the fastest policy".
+    speed = {"no-spec": {"c1": 10.0, "c2": 10.0}, "fixed-k:k=2": {"c1": 8.0, "c2": 16.0},
+             "entropy-abs:theta=1.5": {"c1": 12.0, "c2": 14.0}, "oracle-first-reject": {"c1": 30.0, "c2": 30.0}}
+    rows = [_fake_row(v, c, p, by_cat[c]) for v, by_cat in speed.items() for c in ("c1", "c2") for p in range(2)]
+    summary = summarize(rows, {})
+    cond = summary["conditions"]["T=0,new=10"]
+    assert cond["best_fixed_k"] == {"c1": "no-spec", "c2": "fixed-k:k=2"}
+    assert cond["verifier_alone_tokens_per_s"] == {"c1": pytest.approx(10.0), "c2": pytest.approx(10.0),
+                                                   "all": pytest.approx(10.0)}
+    assert cond["fastest"] == {"c1": "entropy-abs:theta=1.5", "c2": "fixed-k:k=2", "all": "entropy-abs:theta=1.5"}
+    # The two best static policies together: 40 tokens in 2 x 1 s + 2 x 0.625 s, over the verifier's 4 s.
+    assert cond["best_static_speedup"]["mean"] == pytest.approx(40 / 3.25 / 10.0)
+    # Drafter b has the faster oracle but the slower deployable policies: a is the fastest drafter.
+    slow = {"no-spec": {"c1": 10.0, "c2": 10.0}, "fixed-k:k=2": {"c1": 9.0, "c2": 9.0},
+            "oracle-first-reject": {"c1": 90.0, "c2": 90.0}}
+    other = summarize([_fake_row(v, c, p, by_cat[c]) for v, by_cat in slow.items() for c in ("c1", "c2")
+                       for p in range(2)], {})
+    comparison = compare_drafters({"b": other, "a": summary})
+    assert comparison["fastest"] == "a"
+    assert comparison["drafters"]["a"]["best_static_speedup"] == pytest.approx(40 / 3.25 / 10.0)

@@ -136,9 +136,11 @@ class SpeedupEvalCallback(BaseCallback):
 
     @property
     def best_fixed_k(self) -> tuple[str, float]:
-        fixed = {s: b["tokens_per_s"] for s, b in self.baselines.items() if s.startswith("fixed-k")}
-        spec = max(fixed, key=fixed.get)
-        return spec, fixed[spec]
+        """The best static baseline on the evaluation prompts (`policies.baselines.best_static`: fixed-k ∪ k = 0)."""
+        from policies.baselines import best_static
+
+        spec = best_static({s: {"all": b["tokens_per_s"]} for s, b in self.baselines.items()})["all"]
+        return spec, self.baselines[spec]["tokens_per_s"]
 
     def _on_training_start(self) -> None:
         self.run_baselines()

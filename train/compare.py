@@ -21,6 +21,7 @@ from pathlib import Path
 import tyro
 
 from ebsd_env.io import write_atomic, write_json_atomic
+from policies.baselines import best_static, is_static
 
 from .common import held_in_indices, run_policy, summarize
 
@@ -64,7 +65,7 @@ def compare(config: CompareConfig) -> dict:
     indices = held_in_indices(prompts, run.eval_prompts_per_category)
     ppo = summarize(run_policy(env, make_policy(f"ppo:{model}", env=env), indices, seed=run.seed))
 
-    fixed = {s: b for s, b in evaluation["baselines"].items() if s.startswith("fixed-k")}
+    fixed = {s: b for s, b in evaluation["baselines"].items() if is_static(s)}  # fixed-k ∪ k = 0 (no-spec)
     verifier = evaluation["baselines"]["no-spec"]["tokens_per_s"]
     tuned = json.loads(Path(config.tune).read_text())["best"] if config.tune else {}
     rows = {}
@@ -74,7 +75,7 @@ def compare(config: CompareConfig) -> dict:
                 "tokens_per_s"]
 
         ppo_tps = value(ppo)
-        best_k = max(fixed, key=lambda s: value(fixed[s]))
+        best_k = best_static({s: {category: value(fixed[s])} for s in fixed})[category]
         row = {"ppo": ppo_tps, "best_fixed_k": best_k, "best_fixed_k_tokens_per_s": value(fixed[best_k]),
                "speedup_vs_best_fixed_k": _ratio(ppo_tps, value(fixed[best_k])),
                "speedup_vs_verifier": _ratio(ppo_tps, verifier),
@@ -111,7 +112,8 @@ def markdown(result: dict) -> str:
              "|---|---|---|---|---|---|---|---|---|---|"]
     nan = float("nan")
     for category, r in result["rows"].items():
-        cells = [category, f"{r['ppo']:.2f}", f"{r['ppo_mean_draft_len']:.2f}", r["best_fixed_k"].split(":")[1],
+        cells = [category, f"{r['ppo']:.2f}", f"{r['ppo_mean_draft_len']:.2f}",
+                 r["best_fixed_k"].removeprefix("fixed-k:"),
                  f"{r['best_fixed_k_tokens_per_s']:.2f}", f"{r['speedup_vs_best_fixed_k']:.3f}",
                  f"{r.get('tuned_overall_tokens_per_s', nan):.2f}", f"{r.get('speedup_vs_tuned_overall', nan):.3f}",
                  f"{r.get('tuned_category_tokens_per_s', nan):.2f}", f"{r.get('speedup_vs_tuned_category', nan):.3f}"]
