@@ -74,6 +74,12 @@ class MultiTraceSet:
     def settings(self) -> dict:
         return self.sets[0].settings
 
+    @property
+    def fingerprint(self) -> dict:
+        """The pair's fingerprint (`TraceSet.fingerprint`), its drafter the ``+``-joined names (what a model trained
+        on these traces was made for)."""
+        return {**self.sets[0].fingerprint, "drafter": "+".join(self.names)}
+
     def rows(self) -> list[dict]:
         return self.sets[0].rows()
 
