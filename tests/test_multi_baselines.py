@@ -85,3 +85,190 @@ def test_vector_env_refuses_bad_actions_and_indices(recorded):
         vec.step([0, 5])
     with pytest.raises(ValueError, match="trace_indices"):
         vec.reset(options={"trace_indices": [0, len(ROWS)]})
+
+
+# ---------------------------------------------------------------------------------------------- the baselines
+BASELINES = ["multi-static:drafter=int4,k=3", "multi-static:drafter=ngram,k=0", "multi-cascade:min_match=2",
+             "multi-cascade:fallback=noisy,k_fallback=2,min_match=3", "multi-ucb:k=3", "multi-ucb:ks=2/4/6,c=0.5",
+             "multi-fullinfo:k=3", "multi-fullinfo:ks=2/3/5,score=all,decay=0.5"]
+
+
+def hand_obs(env, position=0, suffix=0):
+    """An observation of `env` with the draft `position` and prompt lookup's `suffix`, all else 0."""
+    obs = np.zeros(env.observation_space.shape, dtype=np.float32)
+    obs[env.observation_layout.position_index] = position / env.max_draft_len
+    obs[-2], obs[-1] = min(suffix / 8, 1.0), float(suffix >= 1)
+    return obs
+
+
+@pytest.fixture(scope="module")
+def replay_env(recorded):
+    return MultiReplayEnv(MultiTraceSet.load(recorded), cost_model=COSTS)
+
+
+def test_static_and_cascade_decisions_on_hand_made_observations(replay_env):
+    from policies import make_policy
+
+    static = make_policy("multi-static:drafter=int4,k=3", env=replay_env)
+    assert static.act(hand_obs(replay_env, 0)) == FIRST_DRAFTER + 1  # the block starts with int4
+    assert [static.act(hand_obs(replay_env, p)) for p in (1, 2, 3)] == [0, 0, 1]  # stops at k = 3
+    assert make_policy("multi-static:drafter=2,k=0", env=replay_env).act(hand_obs(replay_env, 0)) == 1
+    cascade = make_policy("multi-cascade:min_match=3,k_lookup=5,k_fallback=2", env=replay_env)
+    assert cascade.act(hand_obs(replay_env, 0, suffix=3)) == FIRST_DRAFTER + 2  # a long match: prompt lookup
+    assert [cascade.act(hand_obs(replay_env, p)) for p in (1, 4, 5)] == [0, 0, 1]
+    assert cascade.act(hand_obs(replay_env, 0, suffix=2)) == FIRST_DRAFTER + 1  # too short: int4
+    assert [cascade.act(hand_obs(replay_env, p)) for p in (1, 2)] == [0, 1]
+    assert cascade.act(hand_obs(replay_env, 0, suffix=8)) == FIRST_DRAFTER + 2
+
+
+def block(accepted, drafted, emitted, seconds):
+    return {"accepted": accepted, "drafted": drafted, "emitted": emitted, "draft_time_s": seconds / 2,
+            "verify_time_s": seconds / 2, "verified": True}
+
+
+def test_ucb_tries_each_drafter_then_follows_tokens_per_second(replay_env):
+    from policies import make_policy
+
+    ucb = make_policy("multi-ucb:k=2,c=0", env=replay_env)
+    ucb.reset()
+    rates = {0: (1, 2.0), 1: (3, 1.0), 2: (2, 1.0)}  # (tokens, seconds) of each drafter's blocks
+    chosen = []
+    for _ in range(6):
+        action = ucb.act(hand_obs(replay_env, 0))
+        drafter = action - FIRST_DRAFTER
+        chosen.append(drafter)
+        tokens, seconds = rates[drafter]
+        ucb.on_verify(block(tokens - 1, 2, tokens, seconds))
+    assert chosen == [0, 1, 2, 1, 1, 1]  # each once, then the best rate (c = 0: no exploration)
+    explore = make_policy("multi-ucb:k=2,c=50", env=replay_env)
+    explore.reset()
+    for drafter in (0, 1, 2, 1, 1, 1, 1, 1):
+        assert explore.act(hand_obs(replay_env, 0)) - FIRST_DRAFTER in (0, 1, 2)
+        explore.block_drafter = drafter
+        explore.on_verify(block(rates[drafter][0] - 1, 2, *rates[drafter]))
+    assert explore.act(hand_obs(replay_env, 0)) - FIRST_DRAFTER != 1  # the bonus of the rarely tried wins
+    explore.reset()  # persist=0: a new prompt starts afresh
+    assert explore.counts.tolist() == [0, 0, 0]
+
+
+def synthetic_multi(errors, names, length=30, max_draft_len=4, seed=0):
+    """Aligned traces of one prompt whose drafter d proposes a wrong token with probability errors[d]."""
+    from ebsd_env.decoding.entropy import EntropyConfig
+    from ebsd_env.replay.record import settings_dict
+    from ebsd_env.replay.trace import SIGNALS, Trace, TraceSet
+
+    rng = np.random.default_rng(seed)
+    output = rng.integers(0, 3, size=length).tolist()
+    sets = []
+    for error in errors:
+        offsets, tokens = [0], []
+        for j in range(length):
+            for i in range(max(min(max_draft_len, length - j - 1), 0)):
+                truth = output[j + i]
+                tokens.append(truth if rng.random() >= error else (truth + 1) % 3)
+            offsets.append(len(tokens))
+        signals = {name: np.zeros(len(tokens)) for name in SIGNALS}
+        trace = Trace("p", "test", 0, [0, 1], output, length, np.asarray(offsets), np.asarray(tokens), signals)
+        sets.append(TraceSet([trace], {"vocab_size": 4}, settings_dict(EntropyConfig(), max_draft_len, length)))
+    return MultiTraceSet(names, sets)
+
+
+@pytest.mark.parametrize("score,names,expected", [
+    ("all", ["a", "b", "c"], lambda blocks: blocks[0] == 1 and blocks[2] == 0 and blocks[1] >= 5),
+    ("cheap", ["a", "b", "c"], lambda blocks: blocks[0] == 1 and blocks[2] == 1 and blocks[1] >= 5),
+    ("cheap", ["a", "b", "ngram"], lambda blocks: blocks[0] == 1 and blocks[2] == 0 and blocks[1] >= 5)])
+def test_full_information_scores_the_drafters_that_did_not_draft(score, names, expected):
+    """Drafters 0 and 2 are always wrong, drafter 1 always right. After one block of drafter 0, scoring every
+    drafter against the verified tokens finds drafter 1 at once (drafter 2 is never tried); scoring only what
+    live decoding can (cheap, no prompt lookup among them) must try each in turn; prompt lookup is cheap."""
+    from policies import make_policy
+    from policies.rollout import run_episode
+
+    env = MultiReplayEnv(synthetic_multi([1.0, 0.0, 1.0], names), cost_model=COSTS)
+    stats = run_episode(env, make_policy(f"multi-fullinfo:k=3,score={score}", env=env), options={"prompt_index": 0})
+    assert expected(stats["drafter_blocks"]), stats["drafter_blocks"]
+
+
+def test_fit_static_picks_each_drafters_best_k(recorded):
+    from policies import make_policy
+    from policies.multi import fit_static
+    from policies.rollout import run_episode
+
+    fitted = fit_static(recorded, ks=[1, 3, 5], cost_model=COSTS)
+    assert set(fitted["drafters"]) == set(NAMES)
+    env = MultiReplayEnv(MultiTraceSet.load(recorded), cost_model=COSTS)
+    for name, entry in fitted["drafters"].items():
+        for k in (1, 3, 5):  # the fitted k is the best of the grid, each measured independently here
+            runs = [run_episode(env, make_policy(f"multi-static:drafter={name},k={k}", env=env),
+                                options={"prompt_index": i}) for i in range(len(ROWS))]
+            rate = sum(r["new_tokens"] for r in runs) / sum(r["decode_s"] for r in runs)
+            assert rate <= entry["tokens_per_s"] + 1e-12
+    best = max(fitted["drafters"].values(), key=lambda e: e["tokens_per_s"])
+    assert fitted["best"] == (best["spec"] if best["tokens_per_s"] > fitted["verifier_alone"]
+                              else "multi-static:drafter=0,k=0")
+
+
+@pytest.mark.parametrize("spec", BASELINES)
+def test_every_baseline_is_below_the_multi_oracle_on_replay(recorded, spec):
+    """The oracle over (drafter, k) is an upper bound: no baseline takes less time on any prompt (same clock;
+    dyadic costs, so the sums compare exactly)."""
+    from ebsd_env.replay.oracle_multi import optimal_multi_plan
+    from policies import make_policy
+    from policies.rollout import run_episode
+
+    multi = MultiTraceSet.load(recorded)
+    env = MultiReplayEnv(multi, cost_model=COSTS)
+    policy = make_policy(spec, env=env)
+    for i in range(len(multi)):
+        stats = run_episode(env, policy, options={"prompt_index": i})
+        plan = optimal_multi_plan([s[i] for s in multi.sets], COSTS, env.max_draft_len, "include",
+                                  env.max_new_tokens)
+        assert stats["output_ids"] == multi.sets[0][i].output
+        assert stats["decode_s"] >= plan.time_s
+
+
+@pytest.fixture(scope="module")
+def live_env(noisy_pair):
+    import gymnasium as gym
+
+    return gym.make("EBSD-Multi-v1", pair=tiny_multi_pair(noisy_pair), prompts=[r["prompt"] for r in ROWS],
+                    clock="model", cost_model=COSTS, max_new_tokens=24, max_draft_len=5).unwrapped
+
+
+@pytest.mark.parametrize("spec", BASELINES)
+def test_every_baseline_outputs_the_verifiers_greedy_tokens_live(noisy_pair, live_env, spec):
+    from ebsd_env.decoding.decoder import SpeculativeDecoder
+    from policies import make_policy
+    from policies.rollout import run_episode
+
+    policy = make_policy(spec, env=live_env)
+    for i, row in enumerate(ROWS):
+        stats = run_episode(live_env, policy, options={"prompt_index": i})
+        expected = SpeculativeDecoder(noisy_pair).generate([{"role": "user", "content": row["prompt"]}],
+                                                           stop=None, max_new_tokens=24).token_ids
+        assert stats["output_ids"] == expected
+        assert sum(stats["drafter_blocks"]) >= 1 or spec.endswith("k=0")
+
+
+def test_live_lookup_proposal_is_what_prompt_lookup_drafts(live_env):
+    """`MultiDraftDecoder.proposal` (what multi-fullinfo scores live) equals the chain the ngram drafter drafts."""
+    env = live_env
+    env.reset(options={"prompt_index": 0})
+    compared = 0
+    for _ in range(6):
+        decoder = env.decoder
+        j = len(decoder.new_tokens)
+        room = min(decoder.draft_room, 4)
+        if decoder.finished or room < 1:
+            break
+        expected = decoder.proposal(2, j, room)
+        assert decoder.proposal(1, j, room) is None  # int4 is a model: not free to score
+        env.step(FIRST_DRAFTER + 2)
+        for _ in range(room - 1):
+            env.step(0)
+        assert decoder.draft_tokens == expected
+        compared += 1
+        _, _, terminated, truncated, _ = env.step(1)
+        if terminated or truncated:
+            break
+    assert compared >= 2

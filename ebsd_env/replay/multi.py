@@ -144,6 +144,12 @@ class MultiReplayDecoder(ReplayDecoder):
         if self._started:
             self._use(index)
 
+    def proposal(self, drafter: int, start: int, k: int) -> list[int]:
+        """The first `k` tokens drafter `drafter` proposes at output position `start` (its recorded chain): what
+        a full-information selector scores after a block (`policies.multi`). Reading it costs nothing here; live,
+        only prompt lookup's is free (`MultiDraftDecoder.proposal`)."""
+        return self.multi.sets[drafter][self.trace_index].chain(start)[:k].tolist()
+
     def _use(self, index: int) -> None:
         """Read drafter `index`'s chain, signals and agreement at the current trace from now on."""
         trace = self.multi.sets[index][self.trace_index]
