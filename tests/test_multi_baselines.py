@@ -272,3 +272,35 @@ def test_live_lookup_proposal_is_what_prompt_lookup_drafts(live_env):
         if terminated or truncated:
             break
     assert compared >= 2
+
+
+# ---------------------------------------------------------------------------------------------- PPO on multi replay
+def test_ppo_trains_on_multi_drafter_traces(recorded, tmp_path):
+    """`ebsd train ppo --traces DIR` on aligned multi traces trains on EBSD-Multi-Replay-v1 end to end (the vector
+    env, evaluation against the baselines, the saved model) and refuses what it does not support first."""
+    import json
+    import shutil
+
+    from stable_baselines3 import PPO
+
+    from train.ppo import main
+
+    traces = tmp_path / "traces"
+    shutil.copytree(recorded, traces)
+    for (folder, costs) in zip(sorted(traces.glob("drafter-*")), COSTS, strict=True):
+        costs.save(folder / "cost_model.json")
+    runs = tmp_path / "runs"
+    common = ["--traces", str(traces), "--clock", "model", "--runs-dir", str(runs), "--no-progress-bar",
+              "--max-draft-len", "5", "--max-new-tokens", "24"]
+    with pytest.raises(ValueError, match="--cost-signals is not supported on multi-drafter traces"):
+        main(common + ["--cost-signals"])
+    assert not runs.exists()
+    assert main(common + ["--total-timesteps", "512", "--num-envs", "4", "--n-steps", "64", "--batch-size", "64",
+                          "--n-epochs", "1", "--eval-freq", "256", "--eval-prompts-per-category", "2"]) == 0
+    (run,) = runs.iterdir()
+    assert run.name.startswith("EBSD-Multi-Replay-v1__")
+    model = PPO.load(run / "model.zip", device="cpu")
+    env = MultiReplayEnv(MultiTraceSet.load(traces), cost_model=COSTS, max_draft_len=5)
+    assert model.observation_space == env.observation_space and model.action_space == env.action_space
+    record = json.loads((run / "record.json").read_text())
+    assert record["steps"] == 512 and record["best_eval"]["tokens_per_s"] > 0

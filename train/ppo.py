@@ -39,6 +39,7 @@ from .common import (
 
 # Options a resume takes from its command line; every other one comes from the run's saved config.
 RESUME_OVERRIDES = ("total_timesteps", "save_model", "progress_bar", "verbose")
+MULTI_REPLAY = "EBSD-Multi-Replay-v1"
 RECORD_KEYS = ("tokens_per_s", "acceptance_rate", "mean_accepted_tokens", "mean_draft_len")
 
 
@@ -179,13 +180,34 @@ def validate(config: PPOConfig) -> None:
         if config.clock != "model":
             raise ValueError("--traces replays recorded traces, which only the model clock can time: add --clock "
                              "model")
-        if not Path(config.traces).is_dir() or not any(Path(config.traces).glob("shard-*.parquet")):
+        if is_multi_traces(config.traces):
+            check_multi_settings(config)
+        elif not Path(config.traces).is_dir() or not any(Path(config.traces).glob("shard-*.parquet")):
             raise ValueError(f"--traces {config.traces}: no trace shards there; record them with `ebsd record --out "
                              f"{config.traces}`")
     if config.save_model is not None:
         from ebsd_env.io import check_file_path
 
         check_file_path(config.save_model, "--save-model")
+
+
+def is_multi_traces(folder: str) -> bool:
+    """Aligned multi-drafter traces (`ebsd record --drafter a+b`): PPO then trains on `EBSD-Multi-Replay-v1`."""
+    from ebsd_env.replay.multi import MANIFEST
+
+    return (Path(folder) / MANIFEST).is_file()
+
+
+def check_multi_settings(config: PPOConfig) -> None:
+    """What the multi-drafter replay does not take (one-line errors, before the run folder exists)."""
+    for flag, given in (("--cost-profiles", config.cost_profiles), ("--cost-signals", config.cost_signals),
+                        ("--cost-model", config.cost_model), ("--live-eval-freq", config.live_eval_freq),
+                        ("--min-draft-len", config.min_draft_len), ("--normalize-reward", config.normalize_reward)):
+        if given:
+            raise ValueError(f"{flag} is not supported on multi-drafter traces ({config.traces} holds multi.json): "
+                             "drop it (the traces' own per-drafter calibrations price the episodes)")
+    if config.env_id not in ("EBSD-v1", MULTI_REPLAY):
+        raise ValueError(f"--traces {config.traces} holds multi-drafter traces: use --env-id {MULTI_REPLAY}")
 
 
 def check_learning(config: PPOConfig) -> None:
@@ -218,9 +240,9 @@ def check_env_settings(config: PPOConfig) -> None:
     """The env's settings, refused here rather than by the env after the run folder exists and the pair loaded."""
     from ebsd_env.decoding.entropy import EntropyConfig
 
-    if config.env_id not in ("EBSD-v1", "EBSD-Deterministic-v1", "EBSD-Replay-v1"):
+    if config.env_id not in ("EBSD-v1", "EBSD-Deterministic-v1", "EBSD-Replay-v1", MULTI_REPLAY):
         raise ValueError(f"--env-id {config.env_id!r} is not an EBSD env; valid: EBSD-v1, EBSD-Deterministic-v1, "
-                         "EBSD-Replay-v1")
+                         f"EBSD-Replay-v1, {MULTI_REPLAY}")
     for flag, value in (("--history", config.history), ("--max-new-tokens", config.max_new_tokens),
                         ("--eval-prompts-per-category", config.eval_prompts_per_category),
                         ("--live-eval-prompts-per-category", config.live_eval_prompts_per_category)):
@@ -272,6 +294,8 @@ def replay_envs(config: PPOConfig, run_dir: Path):
 
     if config.clock != "model":
         raise ValueError("--traces replays recorded traces, which only the model clock can time: add --clock model")
+    if is_multi_traces(config.traces):
+        return multi_replay_envs(config, run_dir)
     traces = TraceSet.load(config.traces)
     profiles = CostProfiles.load(config.cost_profiles) if config.cost_profiles else None
     kwargs = dict(history=config.history, max_draft_len=config.max_draft_len, max_new_tokens=config.max_new_tokens,
@@ -287,6 +311,24 @@ def replay_envs(config: PPOConfig, run_dir: Path):
     venv = sb3_vec_env(ReplayVectorEnv(traces, num_envs=config.num_envs, seed=config.seed, **kwargs))
     if config.normalize_reward:
         venv = VecNormalize(venv, norm_obs=False, norm_reward=True, gamma=config.gamma)
+    return venv, eval_env, traces
+
+
+def multi_replay_envs(config: PPOConfig, run_dir: Path):
+    """`replay_envs` for aligned multi-drafter traces: the numpy `MultiReplayVectorEnv`, an `EBSD-Multi-Replay-v1`
+    env for evaluation (its fixed-k baselines draft with the first drafter) and the `MultiTraceSet`."""
+    import gymnasium as gym
+
+    from ebsd_env.replay.multi import MultiTraceSet
+    from ebsd_env.replay.multi_vector import MultiReplayVectorEnv
+    from ebsd_env.replay.vector import sb3_vec_env
+
+    traces = MultiTraceSet.load(config.traces)
+    kwargs = dict(history=config.history, max_draft_len=config.max_draft_len, max_new_tokens=config.max_new_tokens,
+                  extra_signals=config.extra_signals, stop_mode=config.stop_mode, observation=config.observation)
+    eval_env = gym.make(MULTI_REPLAY, traces=traces, **kwargs)
+    eval_env.unwrapped.multi_clock.save(run_dir / "cost_model.json")
+    venv = sb3_vec_env(MultiReplayVectorEnv(traces, num_envs=config.num_envs, seed=config.seed, **kwargs))
     return venv, eval_env, traces
 
 
@@ -339,7 +381,8 @@ def _train(config: PPOConfig, argv: list[str], fresh: dict) -> Path:
         validate(config)
     else:
         if config.traces and config.env_id == "EBSD-v1":  # name the run after the env it trains on
-            config = dataclasses.replace(config, env_id="EBSD-Replay-v1")
+            config = dataclasses.replace(config, env_id=MULTI_REPLAY if is_multi_traces(config.traces)
+                                         else "EBSD-Replay-v1")
         validate(config)
         run_dir = Path(config.runs_dir) / run_name(config)
         # The outermost folder this run makes (--runs-dir too when new): what a refusal removes again.
@@ -396,6 +439,7 @@ def _train(config: PPOConfig, argv: list[str], fresh: dict) -> Path:
             eval_callback.load_state_dict(state["eval"])
         callbacks.append(eval_callback)
     live_freq = config.live_eval_freq if config.live_eval_freq is not None else max(config.total_timesteps // 4, 1)
+    live_freq = 0 if config.env_id == MULTI_REPLAY else live_freq  # no live multi evaluation here yet
     live_callback = None
     if traces is not None and live_freq > 0:
         live_callback = live_eval_callback(config, traces, fingerprint, live_freq, run_dir)
