@@ -54,6 +54,7 @@ class MultiPolicy(Policy):
     reads_entropy = False
     stop_mode = "include"
     block_state = True
+    multi_drafter = True  # binds only to a multi-drafter env (what runs every policy on EBSD-v1 skips it)
 
     def check_binding(self):
         env = getattr(self.env, "unwrapped", None)
