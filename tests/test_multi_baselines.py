@@ -149,6 +149,15 @@ def test_ucb_tries_each_drafter_then_follows_tokens_per_second(replay_env):
     assert explore.act(hand_obs(replay_env, 0)) - FIRST_DRAFTER != 1  # the bonus of the rarely tried wins
     explore.reset()  # persist=0: a new prompt starts afresh
     assert explore.counts.tolist() == [0, 0, 0]
+    # Values are normalised by the best before the bonus is added (UCB1 assumes rewards in [0, 1]): at 100x the
+    # rates the choice is the same, where raw tokens/s would drown the bonus.
+    fast = make_policy("multi-ucb:k=2,c=0.5", env=replay_env)
+    fast.reset()
+    for drafter in (0, 1, 2) + (1,) * 9:
+        fast.act(hand_obs(replay_env, 0))
+        fast.block_drafter = drafter
+        fast.on_verify(block(rates[drafter][0] - 1, 2, rates[drafter][0], rates[drafter][1] / 100))
+    assert fast.act(hand_obs(replay_env, 0)) == FIRST_DRAFTER + 2  # 2/3 + sqrt(0.5 ln 12) beats 1 + its bonus
 
 
 def synthetic_multi(errors, names, length=30, max_draft_len=4, seed=0):
