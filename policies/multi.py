@@ -30,15 +30,16 @@ NONE = -1  # the block's "drafter" when it verifies at once (k = 0)
 
 
 def parse_ks(text: str, default: int, count: int, owner: str) -> list[int]:
-    """Per-drafter draft lengths from ``"8/4/6"`` (one per drafter, in order), or `default` for each if empty."""
+    """Per-drafter draft lengths from ``"8/4/6"`` (one per drafter, in order), or `default` for each if empty;
+    each >= 1 (a learner's arm that never drafts would never be scored)."""
     if not text.strip():
         return [default] * count
     try:
         ks = [int(part) for part in text.split("/")]
     except ValueError:
         ks = []
-    if len(ks) != count or min(ks) < 0:
-        raise ValueError(f"{owner}: ks={text!r} must give {count} draft lengths >= 0 separated by '/', one per "
+    if len(ks) != count or min(ks) < 1:
+        raise ValueError(f"{owner}: ks={text!r} must give {count} draft lengths >= 1 separated by '/', one per "
                          f"drafter in the env's order (e.g. ks={'/'.join(['4'] * count)})")
     return ks
 

@@ -313,3 +313,20 @@ def test_ppo_trains_on_multi_drafter_traces(recorded, tmp_path):
     assert model.observation_space == env.observation_space and model.action_space == env.action_space
     record = json.loads((run / "record.json").read_text())
     assert record["steps"] == 512 and record["best_eval"]["tokens_per_s"] > 0
+
+
+def test_bad_specs_and_bindings_fail_with_one_line(replay_env, noisy_pair):
+    import gymnasium as gym
+
+    from policies import make_policy
+
+    for spec, problem in [("multi-static:drafter=eagle", "not a drafter of this env; valid: noisy, int4, ngram"),
+                          ("multi-ucb:ks=4/4", "must give 3 draft lengths >= 1"),
+                          ("multi-fullinfo:ks=4/0/4", "must give 3 draft lengths >= 1"),
+                          ("multi-cascade:lookup=ngram,fallback=2", "the same drafter"),
+                          ("multi-fullinfo:score=some", "score must be 'cheap' or 'all'")]:
+        with pytest.raises(ValueError, match=problem):
+            make_policy(spec, env=replay_env)
+    single = gym.make("EBSD-v1", pair=noisy_pair, prompts=["hi"], clock="model", cost_model=COSTS[0])
+    with pytest.raises(ValueError, match="bind it to an EBSD-Multi-v1"):
+        make_policy("multi-ucb", env=single)
