@@ -323,7 +323,8 @@ class Policy:
         if self.layout is None:
             raise ValueError(f"{self.spec} has no observation layout: create it with make_policy(spec, env=env) "
                              "or make_policy(spec, layout=ObservationLayout(...)), or call policy.bind(env)")
-        view = self.layout.decode(obs)
+        base_size = getattr(getattr(self.env, "unwrapped", None), "base_size", None)  # EBSD-Multi: the v1 part
+        view = self.layout.decode(obs if base_size is None else obs[:base_size])
         if view.position <= self._last_position:
             self.start_block()
         self._last_position = view.position

@@ -9,6 +9,7 @@ import tyro
 from .base import POLICY_CLASSES, make_policy, policy_class
 from .field import SVIP, AdaEDLLike, DraftVerify, HFConfidence, HFConfidenceROC, HFHeuristic, Kangaroo, LlamaCpp
 from .learned import AcceptancePolicy, EXP3Bandit, PPOPolicy, UCBBandit
+from .multi import MultiCascade, MultiFullInfo, MultiStatic, MultiUCB
 from .rules import (
     Combined,
     EntropyAbs,
@@ -29,6 +30,7 @@ POLICY_CLASSES.update({cls.name: cls for cls in (
     FixedK, RandomK, NoSpec, OracleFirstReject, OracleDP,
     HFConfidence, HFConfidenceROC, HFHeuristic, SVIP, AdaEDLLike, DraftVerify, Kangaroo, LlamaCpp,
     PPOPolicy, UCBBandit, EXP3Bandit, AcceptancePolicy, TunedPolicy, SafetyNet,
+    MultiStatic, MultiCascade, MultiUCB, MultiFullInfo,
 )})
 POLICIES = POLICY_CLASSES  # the registry's public name for the table
 __all__ = ["POLICIES", "list_policies", "make_policy", "policy_class"]

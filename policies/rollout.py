@@ -23,6 +23,7 @@ def run_episode(env, policy: Policy, seed: int | None = None, options: dict | No
     if policy.env is not env:
         policy.bind(env=env)  # this env's layout (and, for the oracle, this env's decoder)
     layout = env.unwrapped.observation_layout
+    base_size = getattr(env.unwrapped, "base_size", layout.size)  # EBSD-Multi appends its entries after the layout
     obs, info = env.reset(seed=seed, options=options)
     policy.reset()
     trace = {"layout": asdict(layout), "observations": [], "entropies": [], "positions": [], "actions": [],
@@ -32,7 +33,7 @@ def run_episode(env, policy: Policy, seed: int | None = None, options: dict | No
     while True:
         action, _ = policy.predict(obs, episode_start=episode_start, deterministic=True)
         episode_start = False
-        view = layout.decode(obs)
+        view = layout.decode(obs[:base_size])
         trace["observations"].append(np.asarray(obs, dtype=np.float64).tolist())
         # No entropies in an observation="ltd" layout; none either at an empty draft.
         trace["entropies"].append(float(view.entropies[-1]) if view.entropies is not None and len(view.entropies)

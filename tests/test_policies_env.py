@@ -18,6 +18,7 @@ from ebsd_env.fingerprint import env_fingerprint, save_model
 from ebsd_env.timing.cost_model import CostModel
 from policies import list_policies, make_policy, run_episode, verify_callback
 from policies.acceptance import fit
+from policies.base import policy_class
 from train.common import env_in_mode
 
 PROMPTS = [{"id": "a", "category": "chat", "prompt": "hello there, how are you?"},
@@ -89,7 +90,8 @@ def _cases():
             if name in ("ppo", "acceptance", "tuned") else make_policy(name).stop_mode
 
     return [(row["name"], mode) for row in list_policies() for mode in ("include", "exclude")
-            if mode_of(row["name"]) in (None, mode) and row["name"] != "oracle-dp"]  # replay only: test_replay.py
+            if mode_of(row["name"]) in (None, mode) and row["name"] != "oracle-dp"  # replay only: test_replay.py
+            and not getattr(policy_class(row["name"]), "multi_drafter", False)]  # EBSD-Multi: test_multi_baselines.py
 
 
 class StepLog(gym.Wrapper):

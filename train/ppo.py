@@ -55,6 +55,7 @@ from .ppo_session import (  # noqa: F401
 
 # Options a resume takes from its command line; every other one comes from the run's saved config.
 RESUME_OVERRIDES = ("total_timesteps", "save_model", "progress_bar", "verbose")
+MULTI_REPLAY = "EBSD-Multi-Replay-v1"
 
 
 @dataclass
@@ -194,13 +195,34 @@ def validate(config: PPOConfig) -> None:
         if config.clock != "model":
             raise ValueError("--traces replays recorded traces, which only the model clock can time: add --clock "
                              "model")
-        if not Path(config.traces).is_dir() or not any(Path(config.traces).glob("shard-*.parquet")):
+        if is_multi_traces(config.traces):
+            check_multi_settings(config)
+        elif not Path(config.traces).is_dir() or not any(Path(config.traces).glob("shard-*.parquet")):
             raise ValueError(f"--traces {config.traces}: no trace shards there; record them with `ebsd record --out "
                              f"{config.traces}`")
     if config.save_model is not None:
         from ebsd_env.io import check_file_path
 
         check_file_path(config.save_model, "--save-model")
+
+
+def is_multi_traces(folder: str) -> bool:
+    """Aligned multi-drafter traces (`ebsd record --drafter a+b`): PPO then trains on `EBSD-Multi-Replay-v1`."""
+    from ebsd_env.replay.multi import MANIFEST
+
+    return (Path(folder) / MANIFEST).is_file()
+
+
+def check_multi_settings(config: PPOConfig) -> None:
+    """What the multi-drafter replay does not take (one-line errors, before the run folder exists)."""
+    for flag, given in (("--cost-profiles", config.cost_profiles), ("--cost-signals", config.cost_signals),
+                        ("--cost-model", config.cost_model), ("--live-eval-freq", config.live_eval_freq),
+                        ("--min-draft-len", config.min_draft_len), ("--normalize-reward", config.normalize_reward)):
+        if given:
+            raise ValueError(f"{flag} is not supported on multi-drafter traces ({config.traces} holds multi.json): "
+                             "drop it (the traces' own per-drafter calibrations price the episodes)")
+    if config.env_id not in ("EBSD-v1", MULTI_REPLAY):
+        raise ValueError(f"--traces {config.traces} holds multi-drafter traces: use --env-id {MULTI_REPLAY}")
 
 
 def check_learning(config: PPOConfig) -> None:
@@ -233,9 +255,9 @@ def check_env_settings(config: PPOConfig) -> None:
     """The env's settings, refused here rather than by the env after the run folder exists and the pair loaded."""
     from ebsd_env.decoding.entropy import EntropyConfig
 
-    if config.env_id not in ("EBSD-v1", "EBSD-Deterministic-v1", "EBSD-Replay-v1"):
+    if config.env_id not in ("EBSD-v1", "EBSD-Deterministic-v1", "EBSD-Replay-v1", MULTI_REPLAY):
         raise ValueError(f"--env-id {config.env_id!r} is not an EBSD env; valid: EBSD-v1, EBSD-Deterministic-v1, "
-                         "EBSD-Replay-v1")
+                         f"EBSD-Replay-v1, {MULTI_REPLAY}")
     for flag, value in (("--history", config.history), ("--max-new-tokens", config.max_new_tokens),
                         ("--eval-prompts-per-category", config.eval_prompts_per_category),
                         ("--live-eval-prompts-per-category", config.live_eval_prompts_per_category)):
@@ -307,7 +329,8 @@ def _open_run(config: PPOConfig, argv: list[str], fresh: dict) -> tuple[PPOConfi
         validate(config)
         return config, run_dir, checkpoint
     if config.traces and config.env_id == "EBSD-v1":  # name the run after the env it trains on
-        config = dataclasses.replace(config, env_id="EBSD-Replay-v1")
+        config = dataclasses.replace(config, env_id=MULTI_REPLAY if is_multi_traces(config.traces)
+                                     else "EBSD-Replay-v1")
     validate(config)
     run_dir = Path(config.runs_dir) / run_name(config)
     # The outermost folder this run makes (--runs-dir too when new): what a refusal removes again.

@@ -73,6 +73,10 @@ def replay_envs(config, run_dir: Path):
 
     if config.clock != "model":
         raise ValueError("--traces replays recorded traces, which only the model clock can time: add --clock model")
+    from ebsd_env.replay.multi import MANIFEST as MULTI_MANIFEST
+
+    if (Path(config.traces) / MULTI_MANIFEST).is_file():
+        return multi_replay_envs(config, run_dir)
     traces = TraceSet.load(config.traces)
     profiles = CostProfiles.load(config.cost_profiles) if config.cost_profiles else None
     kwargs = dict(history=config.history, max_draft_len=config.max_draft_len, max_new_tokens=config.max_new_tokens,
@@ -88,6 +92,24 @@ def replay_envs(config, run_dir: Path):
     venv = sb3_vec_env(ReplayVectorEnv(traces, num_envs=config.num_envs, seed=config.seed, **kwargs))
     if config.normalize_reward:
         venv = VecNormalize(venv, norm_obs=False, norm_reward=True, gamma=config.gamma)
+    return venv, eval_env, traces
+
+
+def multi_replay_envs(config, run_dir: Path):
+    """`replay_envs` for aligned multi-drafter traces: the numpy `MultiReplayVectorEnv`, an `EBSD-Multi-Replay-v1`
+    env for evaluation (its fixed-k baselines draft with the first drafter) and the `MultiTraceSet`."""
+    import gymnasium as gym
+
+    from ebsd_env.replay.multi import MultiTraceSet
+    from ebsd_env.replay.multi_vector import MultiReplayVectorEnv
+    from ebsd_env.replay.vector import sb3_vec_env
+
+    traces = MultiTraceSet.load(config.traces)
+    kwargs = dict(history=config.history, max_draft_len=config.max_draft_len, max_new_tokens=config.max_new_tokens,
+                  extra_signals=config.extra_signals, stop_mode=config.stop_mode, observation=config.observation)
+    eval_env = gym.make("EBSD-Multi-Replay-v1", traces=traces, **kwargs)
+    eval_env.unwrapped.multi_clock.save(run_dir / "cost_model.json")
+    venv = sb3_vec_env(MultiReplayVectorEnv(traces, num_envs=config.num_envs, seed=config.seed, **kwargs))
     return venv, eval_env, traces
 
 
@@ -154,6 +176,7 @@ def make_callbacks(config, envs: TrainingEnvs, state: dict | None, fingerprint: 
             eval_callback.load_state_dict(state["eval"])
         callbacks.append(eval_callback)
     live_freq = config.live_eval_freq if config.live_eval_freq is not None else max(config.total_timesteps // 4, 1)
+    live_freq = 0 if config.env_id == "EBSD-Multi-Replay-v1" else live_freq  # no live multi evaluation here yet
     live_callback = None
     if envs.traces is not None and live_freq > 0:
         live_callback = make_live_callback(live_freq)

@@ -29,7 +29,7 @@ import time
 import torch
 from torch import nn
 
-from .decoder import DecoderError, DraftStep, SpeculativeDecoder, _sync
+from .decoder import TOP_LOGPROBS, DecoderError, DraftStep, SpeculativeDecoder, _sync
 from .drafting import SEPARATOR, DraftStrategy, MultiDrafter, parse_drafters, strategy_for  # noqa: F401
 from .entropy import EntropyConfig
 from .models import ModelPair
@@ -137,6 +137,21 @@ class MultiDraftDecoder(SpeculativeDecoder):
         `next_logits`)."""
         committed = len(self.tokens)
         self.drafter.rollback(committed, committed, self._shared_cache())
+
+    def proposal(self, drafter: int, start: int, k: int) -> list[int] | None:
+        """The first `k` tokens drafter `drafter` would propose greedily at output position `start`, if that needs
+        no model: prompt lookup (ngram) reads only the tokens, so it is replayed here over the committed ones
+        (the caller's time, outside every drafting timer); None for a model drafter, whose proposal would take k
+        forward passes and a cache of its own at `start`."""
+        strategy = self.strategies[drafter]
+        if strategy.kind != "ngram":
+            return None
+        sequence = list(self.tokens[: self.prompt_len + start])
+        proposed: list[int] = []
+        for i in range(k):  # as `draft` picks a greedy token (ties broken the same way)
+            logits = strategy.next_logits(sequence + proposed, i > 0)
+            proposed.append(int(torch.softmax(logits.float(), dim=-1).topk(TOP_LOGPROBS).indices[0]))
+        return proposed
 
     def verify(self):
         result = super().verify()

@@ -74,6 +74,12 @@ class MultiTraceSet:
     def settings(self) -> dict:
         return self.sets[0].settings
 
+    @property
+    def fingerprint(self) -> dict:
+        """The pair's fingerprint (`TraceSet.fingerprint`), its drafter the ``+``-joined names (what a model trained
+        on these traces was made for)."""
+        return {**self.sets[0].fingerprint, "drafter": "+".join(self.names)}
+
     def rows(self) -> list[dict]:
         return self.sets[0].rows()
 
@@ -137,6 +143,12 @@ class MultiReplayDecoder(ReplayDecoder):
         self.current = index
         if self._started:
             self._use(index)
+
+    def proposal(self, drafter: int, start: int, k: int) -> list[int]:
+        """The first `k` tokens drafter `drafter` proposes at output position `start` (its recorded chain): what
+        a full-information selector scores after a block (`policies.multi`). Reading it costs nothing here; live,
+        only prompt lookup's is free (`MultiDraftDecoder.proposal`)."""
+        return self.multi.sets[drafter][self.trace_index].chain(start)[:k].tolist()
 
     def _use(self, index: int) -> None:
         """Read drafter `index`'s chain, signals and agreement at the current trace from now on."""

@@ -1,0 +1,332 @@
+"""Baselines over drafters on EBSD-Multi (static, cascade, UCB, full information), the multi vector env, PPO."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ebsd_env  # noqa: F401  (registers the env ids)
+from ebsd_env.decoding.models import derive_drafter
+from ebsd_env.decoding.multi import multi_pair
+from ebsd_env.envs.multi import FIRST_DRAFTER
+from ebsd_env.replay.multi import MultiReplayEnv, MultiTraceSet
+from ebsd_env.replay.multi_vector import MultiReplayVectorEnv
+from ebsd_env.replay.record import record_multi
+from ebsd_env.timing.cost_model import CostModel
+
+ROWS = [{"id": f"p{i}", "category": c, "prompt": p} for i, (c, p) in enumerate(
+    [("chat", "hello world, hello world, hello"), ("code", "abc abc abc abc"), ("chat", "the cat sat on the mat"),
+     ("code", "def f(x): return x; def f(x): return x; def")])]
+VERIFY = ((1, 1.0), (2, 1.125), (5, 1.5), (9, 2.0), (17, 3.0))
+COSTS = [CostModel(draft_s=s, verify_points=VERIFY, source="toy") for s in (0.25, 0.375, 0.0625)]
+NAMES = ["noisy", "int4", "ngram"]
+
+
+def tiny_multi_pair(noisy_pair):
+    drafters = [noisy_pair.drafter, derive_drafter(noisy_pair.verifier, "int4"),
+                derive_drafter(noisy_pair.verifier, "ngram")]
+    return multi_pair(noisy_pair, drafters, NAMES)
+
+
+@pytest.fixture(scope="module")
+def recorded(noisy_pair, tmp_path_factory):
+    out = tmp_path_factory.mktemp("multi-traces")
+    record_multi(tiny_multi_pair(noisy_pair), ROWS, out, max_draft_len=5, max_new_tokens=24, shard_size=2,
+                 calibrate_clock=False, progress=False)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- the vector env
+@pytest.mark.parametrize("stop_mode", ["include", "exclude"])
+@pytest.mark.parametrize("extra_signals", [False, True])
+def test_vector_env_steps_exactly_as_the_multi_replay_env(recorded, stop_mode, extra_signals):
+    multi = MultiTraceSet.load(recorded)
+    count = len(multi)
+    kwargs = dict(cost_model=COSTS, stop_mode=stop_mode, extra_signals=extra_signals, max_draft_len=4,
+                  max_new_tokens=22)
+    vec = MultiReplayVectorEnv(multi, num_envs=count, **kwargs)
+    envs = [MultiReplayEnv(multi, **kwargs) for _ in range(count)]
+    assert vec.single_observation_space == envs[0].observation_space
+    rng = np.random.default_rng(0 if stop_mode == "include" else 1)
+    checked = {"steps": 0, "switches": 0, "ends": 0}
+    for _ in range(3):  # episodes after the first also start from a state left by the previous one
+        vec_obs, _ = vec.reset(options={"trace_indices": list(range(count))})
+        for i, env in enumerate(envs):
+            obs, _ = env.reset(options={"prompt_index": i})
+            assert np.array_equal(obs, vec_obs[i])
+        done = np.zeros(count, dtype=bool)
+        while not done.all():
+            actions = rng.choice(vec.single_action_space.n, size=count, p=[0.45, 0.25, 0.1, 0.1, 0.1])
+            checked["switches"] += int(((actions >= FIRST_DRAFTER) & (vec.n == 0)).sum())
+            vec_obs, vec_rewards, vec_term, vec_trunc, vec_info = vec.step(actions)
+            for i, env in enumerate(envs):
+                if done[i]:
+                    continue
+                obs, reward, term, trunc, info = env.step(int(actions[i]))
+                checked["steps"] += 1
+                expected = vec_info["final_obs"][i] if term or trunc else vec_obs[i]
+                np.testing.assert_array_equal(obs, expected)
+                assert reward == pytest.approx(vec_rewards[i], abs=1e-12)
+                assert (term, trunc) == (vec_term[i], vec_trunc[i])
+                if term or trunc:
+                    done[i] = True
+                    checked["ends"] += 1
+                    stats, final = info["episode_stats"], vec_info["final_info"]
+                    assert stats["decode_s"] == pytest.approx(final["decode_s"][i], rel=1e-12)
+                    assert stats["new_tokens"] == final["new_tokens"][i] and final["trace_index"][i] == i
+                    assert stats["drafter_blocks"] == [final[f"drafter_blocks_{d}"][i] for d in range(3)]
+    assert checked["steps"] > 100 and checked["switches"] > 20 and checked["ends"] == 3 * count
+
+
+def test_vector_env_refuses_bad_actions_and_indices(recorded):
+    vec = MultiReplayVectorEnv(recorded, num_envs=2, cost_model=COSTS)
+    vec.reset(seed=0)
+    with pytest.raises(ValueError, match="actions in"):
+        vec.step([0, 5])
+    with pytest.raises(ValueError, match="trace_indices"):
+        vec.reset(options={"trace_indices": [0, len(ROWS)]})
+
+
+# ---------------------------------------------------------------------------------------------- the baselines
+BASELINES = ["multi-static:drafter=int4,k=3", "multi-static:drafter=ngram,k=0", "multi-cascade:min_match=2",
+             "multi-cascade:fallback=noisy,k_fallback=2,min_match=3", "multi-ucb:k=3", "multi-ucb:ks=2/4/6,c=0.5",
+             "multi-fullinfo:k=3", "multi-fullinfo:ks=2/3/5,score=all,decay=0.5"]
+
+
+def hand_obs(env, position=0, suffix=0):
+    """An observation of `env` with the draft `position` and prompt lookup's `suffix`, all else 0."""
+    obs = np.zeros(env.observation_space.shape, dtype=np.float32)
+    obs[env.observation_layout.position_index] = position / env.max_draft_len
+    obs[-2], obs[-1] = min(suffix / 8, 1.0), float(suffix >= 1)
+    return obs
+
+
+@pytest.fixture(scope="module")
+def replay_env(recorded):
+    return MultiReplayEnv(MultiTraceSet.load(recorded), cost_model=COSTS)
+
+
+def test_static_and_cascade_decisions_on_hand_made_observations(replay_env):
+    from policies import make_policy
+
+    static = make_policy("multi-static:drafter=int4,k=3", env=replay_env)
+    assert static.act(hand_obs(replay_env, 0)) == FIRST_DRAFTER + 1  # the block starts with int4
+    assert [static.act(hand_obs(replay_env, p)) for p in (1, 2, 3)] == [0, 0, 1]  # stops at k = 3
+    assert make_policy("multi-static:drafter=2,k=0", env=replay_env).act(hand_obs(replay_env, 0)) == 1
+    cascade = make_policy("multi-cascade:min_match=3,k_lookup=5,k_fallback=2", env=replay_env)
+    assert cascade.act(hand_obs(replay_env, 0, suffix=3)) == FIRST_DRAFTER + 2  # a long match: prompt lookup
+    assert [cascade.act(hand_obs(replay_env, p)) for p in (1, 4, 5)] == [0, 0, 1]
+    assert cascade.act(hand_obs(replay_env, 0, suffix=2)) == FIRST_DRAFTER + 1  # too short: int4
+    assert [cascade.act(hand_obs(replay_env, p)) for p in (1, 2)] == [0, 1]
+    assert cascade.act(hand_obs(replay_env, 0, suffix=8)) == FIRST_DRAFTER + 2
+
+
+def block(accepted, drafted, emitted, seconds):
+    return {"accepted": accepted, "drafted": drafted, "emitted": emitted, "draft_time_s": seconds / 2,
+            "verify_time_s": seconds / 2, "verified": True}
+
+
+def test_ucb_tries_each_drafter_then_follows_tokens_per_second(replay_env):
+    from policies import make_policy
+
+    ucb = make_policy("multi-ucb:k=2,c=0", env=replay_env)
+    ucb.reset()
+    rates = {0: (1, 2.0), 1: (3, 1.0), 2: (2, 1.0)}  # (tokens, seconds) of each drafter's blocks
+    chosen = []
+    for _ in range(6):
+        action = ucb.act(hand_obs(replay_env, 0))
+        drafter = action - FIRST_DRAFTER
+        chosen.append(drafter)
+        tokens, seconds = rates[drafter]
+        ucb.on_verify(block(tokens - 1, 2, tokens, seconds))
+    assert chosen == [0, 1, 2, 1, 1, 1]  # each once, then the best rate (c = 0: no exploration)
+    explore = make_policy("multi-ucb:k=2,c=50", env=replay_env)
+    explore.reset()
+    for drafter in (0, 1, 2, 1, 1, 1, 1, 1):
+        assert explore.act(hand_obs(replay_env, 0)) - FIRST_DRAFTER in (0, 1, 2)
+        explore.block_drafter = drafter
+        explore.on_verify(block(rates[drafter][0] - 1, 2, *rates[drafter]))
+    assert explore.act(hand_obs(replay_env, 0)) - FIRST_DRAFTER != 1  # the bonus of the rarely tried wins
+    explore.reset()  # persist=0: a new prompt starts afresh
+    assert explore.counts.tolist() == [0, 0, 0]
+    # Values are normalised by the best before the bonus is added (UCB1 assumes rewards in [0, 1]): at 100x the
+    # rates the choice is the same, where raw tokens/s would drown the bonus.
+    fast = make_policy("multi-ucb:k=2,c=0.5", env=replay_env)
+    fast.reset()
+    for drafter in (0, 1, 2) + (1,) * 9:
+        fast.act(hand_obs(replay_env, 0))
+        fast.block_drafter = drafter
+        fast.on_verify(block(rates[drafter][0] - 1, 2, rates[drafter][0], rates[drafter][1] / 100))
+    assert fast.act(hand_obs(replay_env, 0)) == FIRST_DRAFTER + 2  # 2/3 + sqrt(0.5 ln 12) beats 1 + its bonus
+
+
+def synthetic_multi(errors, names, length=30, max_draft_len=4, seed=0):
+    """Aligned traces of one prompt whose drafter d proposes a wrong token with probability errors[d]."""
+    from ebsd_env.decoding.entropy import EntropyConfig
+    from ebsd_env.replay.record import settings_dict
+    from ebsd_env.replay.trace import SIGNALS, Trace, TraceSet
+
+    rng = np.random.default_rng(seed)
+    output = rng.integers(0, 3, size=length).tolist()
+    sets = []
+    for error in errors:
+        offsets, tokens = [0], []
+        for j in range(length):
+            for i in range(max(min(max_draft_len, length - j - 1), 0)):
+                truth = output[j + i]
+                tokens.append(truth if rng.random() >= error else (truth + 1) % 3)
+            offsets.append(len(tokens))
+        signals = {name: np.zeros(len(tokens)) for name in SIGNALS}
+        trace = Trace("p", "test", 0, [0, 1], output, length, np.asarray(offsets), np.asarray(tokens), signals)
+        sets.append(TraceSet([trace], {"vocab_size": 4}, settings_dict(EntropyConfig(), max_draft_len, length)))
+    return MultiTraceSet(names, sets)
+
+
+@pytest.mark.parametrize("score,names,expected", [
+    ("all", ["a", "b", "c"], lambda blocks: blocks[0] == 1 and blocks[2] == 0 and blocks[1] >= 5),
+    ("cheap", ["a", "b", "c"], lambda blocks: blocks[0] == 1 and blocks[2] == 1 and blocks[1] >= 5),
+    ("cheap", ["a", "b", "ngram"], lambda blocks: blocks[0] == 1 and blocks[2] == 0 and blocks[1] >= 5)])
+def test_full_information_scores_the_drafters_that_did_not_draft(score, names, expected):
+    """Drafters 0 and 2 are always wrong, drafter 1 always right. After one block of drafter 0, scoring every
+    drafter against the verified tokens finds drafter 1 at once (drafter 2 is never tried); scoring only what
+    live decoding can (cheap, no prompt lookup among them) must try each in turn; prompt lookup is cheap."""
+    from policies import make_policy
+    from policies.rollout import run_episode
+
+    env = MultiReplayEnv(synthetic_multi([1.0, 0.0, 1.0], names), cost_model=COSTS)
+    stats = run_episode(env, make_policy(f"multi-fullinfo:k=3,score={score}", env=env), options={"prompt_index": 0})
+    assert expected(stats["drafter_blocks"]), stats["drafter_blocks"]
+
+
+def test_fit_static_picks_each_drafters_best_k(recorded):
+    from policies import make_policy
+    from policies.multi import fit_static
+    from policies.rollout import run_episode
+
+    fitted = fit_static(recorded, ks=[1, 3, 5], cost_model=COSTS)
+    assert set(fitted["drafters"]) == set(NAMES)
+    env = MultiReplayEnv(MultiTraceSet.load(recorded), cost_model=COSTS)
+    for name, entry in fitted["drafters"].items():
+        for k in (1, 3, 5):  # the fitted k is the best of the grid, each measured independently here
+            runs = [run_episode(env, make_policy(f"multi-static:drafter={name},k={k}", env=env),
+                                options={"prompt_index": i}) for i in range(len(ROWS))]
+            rate = sum(r["new_tokens"] for r in runs) / sum(r["decode_s"] for r in runs)
+            assert rate <= entry["tokens_per_s"] + 1e-12
+    best = max(fitted["drafters"].values(), key=lambda e: e["tokens_per_s"])
+    assert fitted["best"] == (best["spec"] if best["tokens_per_s"] > fitted["verifier_alone"]
+                              else "multi-static:drafter=0,k=0")
+
+
+@pytest.mark.parametrize("spec", BASELINES)
+def test_every_baseline_is_below_the_multi_oracle_on_replay(recorded, spec):
+    """The oracle over (drafter, k) is an upper bound: no baseline takes less time on any prompt (same clock;
+    dyadic costs, so the sums compare exactly)."""
+    from ebsd_env.replay.oracle_multi import optimal_multi_plan
+    from policies import make_policy
+    from policies.rollout import run_episode
+
+    multi = MultiTraceSet.load(recorded)
+    env = MultiReplayEnv(multi, cost_model=COSTS)
+    policy = make_policy(spec, env=env)
+    for i in range(len(multi)):
+        stats = run_episode(env, policy, options={"prompt_index": i})
+        plan = optimal_multi_plan([s[i] for s in multi.sets], COSTS, env.max_draft_len, "include",
+                                  env.max_new_tokens)
+        assert stats["output_ids"] == multi.sets[0][i].output
+        assert stats["decode_s"] >= plan.time_s
+
+
+@pytest.fixture(scope="module")
+def live_env(noisy_pair):
+    import gymnasium as gym
+
+    return gym.make("EBSD-Multi-v1", pair=tiny_multi_pair(noisy_pair), prompts=[r["prompt"] for r in ROWS],
+                    clock="model", cost_model=COSTS, max_new_tokens=24, max_draft_len=5).unwrapped
+
+
+@pytest.mark.parametrize("spec", BASELINES)
+def test_every_baseline_outputs_the_verifiers_greedy_tokens_live(noisy_pair, live_env, spec):
+    from ebsd_env.decoding.decoder import SpeculativeDecoder
+    from policies import make_policy
+    from policies.rollout import run_episode
+
+    policy = make_policy(spec, env=live_env)
+    for i, row in enumerate(ROWS):
+        stats = run_episode(live_env, policy, options={"prompt_index": i})
+        expected = SpeculativeDecoder(noisy_pair).generate([{"role": "user", "content": row["prompt"]}],
+                                                           stop=None, max_new_tokens=24).token_ids
+        assert stats["output_ids"] == expected
+        assert sum(stats["drafter_blocks"]) >= 1 or spec.endswith("k=0")
+
+
+def test_live_lookup_proposal_is_what_prompt_lookup_drafts(live_env):
+    """`MultiDraftDecoder.proposal` (what multi-fullinfo scores live) equals the chain the ngram drafter drafts."""
+    env = live_env
+    env.reset(options={"prompt_index": 0})
+    compared = 0
+    for _ in range(6):
+        decoder = env.decoder
+        j = len(decoder.new_tokens)
+        room = min(decoder.draft_room, 4)
+        if decoder.finished or room < 1:
+            break
+        expected = decoder.proposal(2, j, room)
+        assert decoder.proposal(1, j, room) is None  # int4 is a model: not free to score
+        env.step(FIRST_DRAFTER + 2)
+        for _ in range(room - 1):
+            env.step(0)
+        assert decoder.draft_tokens == expected
+        compared += 1
+        _, _, terminated, truncated, _ = env.step(1)
+        if terminated or truncated:
+            break
+    assert compared >= 2
+
+
+# ---------------------------------------------------------------------------------------------- PPO on multi replay
+def test_ppo_trains_on_multi_drafter_traces(recorded, tmp_path):
+    """`ebsd train ppo --traces DIR` on aligned multi traces trains on EBSD-Multi-Replay-v1 end to end (the vector
+    env, evaluation against the baselines, the saved model) and refuses what it does not support first."""
+    import json
+    import shutil
+
+    from stable_baselines3 import PPO
+
+    from train.ppo import main
+
+    traces = tmp_path / "traces"
+    shutil.copytree(recorded, traces)
+    for (folder, costs) in zip(sorted(traces.glob("drafter-*")), COSTS, strict=True):
+        costs.save(folder / "cost_model.json")
+    runs = tmp_path / "runs"
+    common = ["--traces", str(traces), "--clock", "model", "--runs-dir", str(runs), "--no-progress-bar",
+              "--max-draft-len", "5", "--max-new-tokens", "24"]
+    with pytest.raises(ValueError, match="--cost-signals is not supported on multi-drafter traces"):
+        main(common + ["--cost-signals"])
+    assert not runs.exists()
+    assert main(common + ["--total-timesteps", "512", "--num-envs", "4", "--n-steps", "64", "--batch-size", "64",
+                          "--n-epochs", "1", "--eval-freq", "256", "--eval-prompts-per-category", "2"]) == 0
+    (run,) = runs.iterdir()
+    assert run.name.startswith("EBSD-Multi-Replay-v1__")
+    model = PPO.load(run / "model.zip", device="cpu")
+    env = MultiReplayEnv(MultiTraceSet.load(traces), cost_model=COSTS, max_draft_len=5)
+    assert model.observation_space == env.observation_space and model.action_space == env.action_space
+    record = json.loads((run / "record.json").read_text())
+    assert record["steps"] == 512 and record["best_eval"]["tokens_per_s"] > 0
+
+
+def test_bad_specs_and_bindings_fail_with_one_line(replay_env, noisy_pair):
+    import gymnasium as gym
+
+    from policies import make_policy
+
+    for spec, problem in [("multi-static:drafter=eagle", "not a drafter of this env; valid: noisy, int4, ngram"),
+                          ("multi-ucb:ks=4/4", "must give 3 draft lengths >= 1"),
+                          ("multi-fullinfo:ks=4/0/4", "must give 3 draft lengths >= 1"),
+                          ("multi-cascade:lookup=ngram,fallback=2", "the same drafter"),
+                          ("multi-fullinfo:score=some", "score must be 'cheap' or 'all'")]:
+        with pytest.raises(ValueError, match=problem):
+            make_policy(spec, env=replay_env)
+    single = gym.make("EBSD-v1", pair=noisy_pair, prompts=["hi"], clock="model", cost_model=COSTS[0])
+    with pytest.raises(ValueError, match="bind it to an EBSD-Multi-v1"):
+        make_policy("multi-ucb", env=single)
