@@ -22,14 +22,14 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import gymnasium as gym
 import torch
 import tyro
 from tqdm.auto import tqdm
 
-from ebsd_env.cli.args import ModelArgs, load_pair_from_args
+from ebsd_env.cli.args import ModelArgs, load_pair_from_args, parse
 from ebsd_env.envs.ebsd import DEFAULT_STOP_MODE
 from ebsd_env.envs.objective import OBJECTIVE
 from ebsd_env.io import json_safe, write_atomic, write_json_atomic
@@ -62,7 +62,7 @@ ABLATIONS = ("entropy-type", "topk", "entropy-temperature", "temperature", "crit
 class EvalConfig(ModelArgs):
     """Evaluate stopping policies on a prompt suite with the real decoder and write a report."""
 
-    prompts: str = "builtin"
+    prompts: Annotated[str, tyro.conf.arg(name="prompt-source")] = "builtin"
     ("prompt source: 'builtin' (offline suite), a .jsonl/.json/.csv/.parquet file with `category` and `prompt` or "
      "`turns`, or a benchmark name (gsm8k, cnn_dailymail, natural_questions, wmt14, openai_humaneval, mt_bench; "
      "NAME=PATH for a local copy)")
@@ -74,7 +74,7 @@ class EvalConfig(ModelArgs):
     allow_mismatch: bool = False
     ("run trained artifacts (ppo:, tuned:) even where their fingerprint names another pair (a warning instead of the "
      "refusal); their env still has the observation layout, stop mode and draft bounds they were made for")
-    limit_per_category: int | None = 2
+    limit_per_category: Annotated[int | None, tyro.conf.arg(name="prompts-per-category")] = 2
     """prompts per category (a seeded subset); 0 or less for all"""
     max_new_tokens: int = 64
     """tokens generated per prompt"""
@@ -690,7 +690,7 @@ def finish(out: Path, rows: list[dict], meta: dict, tensorboard: bool = True) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    config = tyro.cli(EvalConfig, args=argv, prog="ebsd eval")
+    config = parse(EvalConfig, argv, "eval", prog="ebsd eval")
     if config.drafters:
         out = evaluate_drafters(config)
         print(f"[ebsd eval] wrote one evaluation per drafter under {out} and the comparison {out / 'drafters.md'}")

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import tyro
 from tqdm import tqdm
 
+from ..cli.args import parse
 from ..io import write_json_atomic
 
 if TYPE_CHECKING:  # imported where used: `ebsd record --help` then imports no torch
@@ -265,10 +265,10 @@ class RecordConfig:
     """Prompt source (None: the built-in suite; a .jsonl/.csv/.parquet file or an HF benchmark name)."""
     categories: list[str] | None = None
     """Keep only these categories."""
-    limit_per_category: int | None = None
+    prompts_per_category: int | None = None
     """At most this many prompts per category."""
-    seed: int = 0
-    """Selects the subset of prompts (and the numbers of generated math problems)."""
+    prompt_seed: int = 0
+    """Seed of the prompt subset (and the numbers of generated math problems)."""
     max_new_tokens: int = 128
     """Token budget per prompt (replays may use this or less)."""
     max_draft_len: int = 16
@@ -335,9 +335,9 @@ def validate(config: RecordConfig) -> EntropyConfig:
                         ("--shard-size", config.shard_size)):
         if value < 1:
             raise ValueError(f"{flag} must be >= 1, got {value}")
-    if config.limit_per_category is not None and config.limit_per_category < 1:
-        raise ValueError(f"--limit-per-category must be >= 1 (or left out for all prompts), got "
-                         f"{config.limit_per_category}")
+    if config.prompts_per_category is not None and config.prompts_per_category < 1:
+        raise ValueError(f"--prompts-per-category must be >= 1 (or left out for all prompts), got "
+                         f"{config.prompts_per_category}")
     check_device(config.device)
     check_threads(config)
     try:
@@ -356,8 +356,7 @@ def validate(config: RecordConfig) -> EntropyConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
-    config = tyro.cli(RecordConfig, args=sys.argv[1:] if argv is None else argv, description=__doc__,
-                      prog="ebsd record")
+    config = parse(RecordConfig, argv, "record", description=__doc__, prog="ebsd record")
     entropy = validate(config)
     several = "+" in (config.drafter or "")  # several drafters: one aligned trace set each (`replay.multi`)
     ray = None
@@ -371,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_threads(config.threads)
     rows = load_prompts(config.prompt_source, categories=config.categories,
-                        limit_per_category=config.limit_per_category, seed=config.seed)
+                        limit_per_category=config.prompts_per_category, seed=config.prompt_seed)
     if not rows:
         raise ValueError(f"no prompts from {config.prompt_source or 'the built-in suite'!r}; check --categories")
     pair = cached_pair(config.drafter, config.verifier, config.device, kernels=config.kernels)

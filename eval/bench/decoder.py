@@ -28,13 +28,14 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import Annotated
 
 import torch
 import tyro
 from tqdm import tqdm
 from transformers import PreTrainedModel
 
-from ebsd_env.cli.args import ModelArgs, check_model_args
+from ebsd_env.cli.args import ModelArgs, check_model_args, parse
 from ebsd_env.decoding.decoder import SpeculativeDecoder, _sync
 from ebsd_env.decoding.kernels import configure_threads, machine_state, warn_if_busy
 from ebsd_env.decoding.models import load_pair
@@ -46,7 +47,7 @@ from ebsd_env.prompts import common_heldout_ids
 class BenchDecoderConfig(ModelArgs):
     ks: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5, 6, 7, 8])
     """Fixed draft lengths to compare."""
-    prompts: int = 4
+    prompts: Annotated[int, tyro.conf.arg(name="num-prompts")] = 4
     ("Number of chat prompts (one per category of the built-in suite, in order; for a drafter trained by `ebsd "
      "distill`, the first of its held-out prompts in each category).")
     repeats: int = 3
@@ -136,7 +137,7 @@ def validate(config: BenchDecoderConfig) -> None:
     if not config.ks or min(config.ks) < 1:
         raise ValueError(f"--ks must be a non-empty list of draft lengths >= 1, got {config.ks}")
     if not 1 <= config.prompts <= len(BUILTIN_CATEGORIES):
-        raise ValueError(f"--prompts must be in [1, {len(BUILTIN_CATEGORIES)}] (one per category of the built-in "
+        raise ValueError(f"--num-prompts must be in [1, {len(BUILTIN_CATEGORIES)}] (one per category of the built-in "
                          f"suite), got {config.prompts}")
     for flag, value in (("--repeats", config.repeats), ("--max-new-tokens", config.max_new_tokens)):
         if value < 1:
@@ -346,7 +347,7 @@ def print_report(report: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     """`ebsd bench decoder [options]` (the options after the word `decoder`; `eval.bench.main` routes here)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    config = tyro.cli(BenchDecoderConfig, args=argv, prog="ebsd bench decoder", description=__doc__)
+    config = parse(BenchDecoderConfig, argv, "bench decoder", prog="ebsd bench decoder", description=__doc__)
     validate(config)
     report = bench_decoder(config)
     print_report(report)
