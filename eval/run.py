@@ -287,12 +287,15 @@ def charge_decisions(env, spec: str, index: int, seed: int, saved: Path) -> None
 
     costs = env.cost_model
     if spec not in costs.decide_s:
-        policy = make_policy(spec, env=env)
-        # A privileged oracle decides by peeking at the live verifier, which a replay of its observations after
-        # the episode cannot do; its peek runs outside every timer anyway, so its decisions are charged nothing.
-        seconds = 0.0 if policy.privileged else decision_cost(env, policy, seed=seed,
-                                                              options={"prompt_index": index})
         on_disk = CostModel.load(saved).decide_s if saved.exists() else {}  # another env of the run may add some
+        if spec in on_disk:  # measured before the run was interrupted (a given --cost-model lacks it): the same
+            seconds = on_disk[spec]
+        else:
+            policy = make_policy(spec, env=env)
+            # A privileged oracle decides by peeking at the live verifier, which a replay of its observations after
+            # the episode cannot do; its peek runs outside every timer anyway, so its decisions are charged nothing.
+            seconds = 0.0 if policy.privileged else decision_cost(env, policy, seed=seed,
+                                                                  options={"prompt_index": index})
         costs = replace(costs, decide_s={**on_disk, **costs.decide_s, spec: seconds})
         costs.save(saved)
         env.cost_model = costs
