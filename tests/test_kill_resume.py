@@ -1,0 +1,117 @@
+"""Kill anywhere, rerun, get the reference: `ebsd record` and `ebsd eval` interrupted in the middle (a
+KeyboardInterrupt injected at the N-th prompt / episode, which is where Ctrl-C or a kill lands) and rerun with the
+same output folder end with exactly what an uninterrupted run writes: nothing lost, nothing duplicated.
+
+(PPO's steps, tune's trials and distill's stages have their own interrupted-run tests: tests/test_train_ppo.py,
+tests/test_tune.py, tests/test_distill.py.)"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.test_eval import POLICIES, PROMPTS, prompt_file, small_config  # noqa: F401 (prompt_file: a fixture)
+
+# Row fields measured by the wall clock (they differ between any two runs): the episode's wall time, the row's
+# timestamp and the `wall_*` statistics. Everything else is deterministic under the model clock and must be equal.
+WALL_FIELDS = ("episode_wall_s", "time")
+
+
+class Interrupt:
+    """Wraps `function`: its `at`-th call raises KeyboardInterrupt instead of running (a kill at that point)."""
+
+    def __init__(self, function, at: int):
+        self.function, self.at, self.calls = function, at, 0
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        if self.calls == self.at:
+            raise KeyboardInterrupt
+        return self.function(*args, **kwargs)
+
+
+RECORD_ARGS = dict(max_draft_len=4, max_new_tokens=12, shard_size=1, progress=False, calibrate_clock=False)
+
+
+@pytest.mark.parametrize("at", [1, 3, 4])
+def test_record_killed_at_a_prompt_resumes_to_byte_equal_shards(noisy_pair, tmp_path, monkeypatch, at):
+    import ebsd_env.replay.record as module
+
+    reference, resumed = tmp_path / "reference", tmp_path / "resumed"
+    module.record(noisy_pair, PROMPTS, reference, **RECORD_ARGS)
+    monkeypatch.setattr(module, "record_trace", Interrupt(module.record_trace, at))
+    with pytest.raises(KeyboardInterrupt):
+        module.record(noisy_pair, PROMPTS, resumed, **RECORD_ARGS)
+    monkeypatch.undo()
+    module.record(noisy_pair, PROMPTS, resumed, **RECORD_ARGS)
+    names = sorted(path.name for path in reference.iterdir())
+    assert sorted(path.name for path in resumed.iterdir()) == names  # no temporary file left, no shard missing
+    for name in names:
+        assert (resumed / name).read_bytes() == (reference / name).read_bytes(), name
+
+
+def deterministic(row: dict) -> dict:
+    stats = {key: value for key, value in row["stats"].items() if not key.startswith("wall_")}
+    return {**{key: value for key, value in row.items() if key not in WALL_FIELDS}, "stats": stats}
+
+
+def toy_costs(pair, path, specs=("no-spec", *POLICIES)) -> str:
+    """A model clock for the tiny pair with the decision cost of `specs` given (a calibration or a decision-cost
+    measurement on a shared CPU differs between two runs; given, two runs charge the same seconds)."""
+    from ebsd_env.timing.cost_model import CostModel, fingerprint
+    from policies.registry import make_policy
+
+    CostModel(draft_s=0.025, verify_points=((1, 0.1), (2, 0.105), (9, 0.14), (17, 0.18)), source="toy",
+              fingerprint=fingerprint(pair), decide_s={make_policy(spec).spec: 1e-4 for spec in specs}).save(path)
+    return str(path)
+
+
+def eval_twice(pair, prompt_file, tmp_path, monkeypatch, at, costs):
+    """An uninterrupted reference run, and a run killed at its `at`-th episode then rerun: their episode rows."""
+    import policies.rollout as rollout
+    from eval.run import evaluate
+
+    def run(out):
+        config = small_config(prompt_file, out, tensorboard=False, lossy_reference=False, cost_model=costs)
+        evaluate(config, pair=pair)
+        return [json.loads(line) for line in (out / "episodes.jsonl").read_text().splitlines()]
+
+    rows = run(tmp_path / "reference")
+    # `evaluate` imports run_episode when it starts: patched in its module, the `at`-th episode is killed
+    monkeypatch.setattr(rollout, "run_episode", Interrupt(rollout.run_episode, at))
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "resumed")
+    monkeypatch.setattr(rollout, "run_episode", rollout.run_episode.function)
+    return rows, run(tmp_path / "resumed")
+
+
+@pytest.mark.parametrize("at", [1, 5, 12])
+def test_eval_killed_at_an_episode_resumes_to_the_reference_rows(noisy_pair, tmp_path, prompt_file, monkeypatch, at):
+    costs = toy_costs(noisy_pair, tmp_path / "cost_model.json")
+    rows, again = eval_twice(noisy_pair, prompt_file, tmp_path, monkeypatch, at, costs)
+    assert len(rows) == 12
+    assert [row["key"] for row in again] == [row["key"] for row in rows]  # none lost, none twice, same order
+    assert [deterministic(row) for row in again] == [deterministic(row) for row in rows]
+
+
+@pytest.mark.parametrize("at", [2, 9])
+def test_a_resumed_eval_charges_the_decision_cost_it_measured_before_the_kill(noisy_pair, tmp_path, prompt_file,
+                                                                              monkeypatch, at):
+    """--cost-model without a policy's decision cost: the run measures it once and keeps it in OUT; a rerun after
+    a kill charges that same measurement, not a new one (a second measurement differs on any real CPU)."""
+    import policies.rollout as rollout
+
+    measured = []
+
+    def decision_cost(env, policy, **_):  # a measurement that differs every time, as a real one does
+        measured.append(policy.spec)
+        return 1e-4 * (len(measured) + 1)
+
+    monkeypatch.setattr(rollout, "decision_cost", decision_cost)
+    costs = toy_costs(noisy_pair, tmp_path / "cost_model.json", specs=("no-spec",))
+    _, again = eval_twice(noisy_pair, prompt_file, tmp_path, monkeypatch, at, costs)
+    assert len(again) == 12
+    assert len(measured) == 4  # two policies measured in the reference run, each once in the killed and rerun one
+    saved = json.loads((tmp_path / "resumed" / "cost_model_T0.json").read_text())["decide_s"]
+    assert sorted(saved) == sorted({"no-spec", *measured})
