@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from tests.test_eval import POLICIES, PROMPTS, prompt_file, small_config  # noqa: F401 (prompt_file: a fixture)
+from tests.test_eval import POLICIES, PROMPTS, small_config
 
 # Row fields measured by the wall clock (they differ between any two runs): the episode's wall time, the row's
 # timestamp and the `wall_*` statistics. Everything else is deterministic under the model clock and must be equal.
@@ -54,6 +54,11 @@ def test_record_killed_at_a_prompt_resumes_to_byte_equal_shards(noisy_pair, tmp_
 def deterministic(row: dict) -> dict:
     stats = {key: value for key, value in row["stats"].items() if not key.startswith("wall_")}
     return {**{key: value for key, value in row.items() if key not in WALL_FIELDS}, "stats": stats}
+
+
+@pytest.fixture
+def prompt_file(tmp_path, make_prompt_file):
+    return make_prompt_file(tmp_path, PROMPTS)
 
 
 def toy_costs(pair, path, specs=("no-spec", *POLICIES)) -> str:
@@ -115,3 +120,26 @@ def test_a_resumed_eval_charges_the_decision_cost_it_measured_before_the_kill(no
     assert len(measured) == 4  # two policies measured in the reference run, each once in the killed and rerun one
     saved = json.loads((tmp_path / "resumed" / "cost_model_T0.json").read_text())["decide_s"]
     assert sorted(saved) == sorted({"no-spec", *measured})
+
+
+def test_record_killed_while_writing_a_shard_leaves_nothing_behind_after_the_rerun(noisy_pair, tmp_path,
+                                                                                   monkeypatch):
+    """SIGKILL between a shard's temporary file and its rename: no cleanup runs (simulated by an unlink that
+    does nothing); the rerun records that shard and removes the orphaned temporary file."""
+    import ebsd_env.io as io
+    import ebsd_env.replay.record as module
+
+    reference, resumed = tmp_path / "reference", tmp_path / "resumed"
+    module.record(noisy_pair, PROMPTS, reference, **RECORD_ARGS)
+    renames = Interrupt(io.os.replace, 3)
+    monkeypatch.setattr(io.os, "replace", renames)
+    monkeypatch.setattr(io.os, "unlink", lambda path: None)  # a killed process cleans nothing up
+    with pytest.raises(KeyboardInterrupt):
+        module.record(noisy_pair, PROMPTS, resumed, **RECORD_ARGS)
+    monkeypatch.undo()
+    assert [path.name for path in resumed.glob(".shard-*.tmp")], "the simulated kill left no temporary file"
+    module.record(noisy_pair, PROMPTS, resumed, **RECORD_ARGS)
+    names = sorted(path.name for path in reference.iterdir())
+    assert sorted(path.name for path in resumed.iterdir()) == names
+    for name in names:
+        assert (resumed / name).read_bytes() == (reference / name).read_bytes(), name

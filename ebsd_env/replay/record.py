@@ -147,6 +147,10 @@ def record(pair, rows: list[dict], out: Path, max_draft_len: int = 16, max_new_t
                 found["settings"] != meta["settings"]:
             raise TraceError(f"{str(out)!r} holds traces of another pair or other settings ({path.name}); record "
                              "into a new --out")
+    # A recording killed (SIGKILL, power loss) between a shard's temporary file and its rename leaves that file
+    # behind (`ebsd_env.io.save_atomic`); the shard itself is recorded again below.
+    for orphan in out.glob(".shard-*.parquet.tmp"):
+        orphan.unlink()
     decoder = SpeculativeDecoder(pair, temperature=0.0, entropy=entropy, max_new_tokens=max_new_tokens)
     shards = [rows[i:i + shard_size] for i in range(0, len(rows), shard_size)]
     todo = [i for i, shard in enumerate(shards) if not shard_is_complete(out / f"shard-{i:05d}.parquet", meta,
