@@ -25,12 +25,11 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import gymnasium as gym
-import torch
 import tyro
 from tqdm.auto import tqdm
 
 from ebsd_env.cli.args import ModelArgs, load_pair_from_args, parse
-from ebsd_env.envs.ebsd import DEFAULT_STOP_MODE
+from ebsd_env.decoding.constants import DEFAULT_STOP_MODE
 from ebsd_env.envs.objective import OBJECTIVE
 from ebsd_env.io import json_safe, write_atomic, write_json_atomic
 
@@ -304,6 +303,8 @@ def charge_decisions(env, spec: str, index: int, seed: int, saved: Path) -> None
 
 def verifier_nll(pair, ids: list[int], prompt_len: int) -> float:
     """Mean negative log-likelihood (nats) of the generated tokens under the verifier (temperature 1)."""
+    import torch
+
     if len(ids) <= prompt_len:
         return float("nan")
     with torch.inference_mode():
@@ -396,6 +397,8 @@ def _run_identity(config: EvalConfig, pair) -> dict:
 def evaluate(config: EvalConfig, pair=None, held_out: set[str] | None = None) -> Path:
     """Run (or resume) the evaluation described by `config`; return the output folder. `held_out`: evaluate
     the built-in suite's prompts of these ids (default: the drafter's own held-out prompts, if it has any)."""
+    import torch
+
     from ebsd_env.cli.args import check_threads
     from ebsd_env.decoding.kernels import configure_threads
 
@@ -632,6 +635,8 @@ def _family(label: str) -> str:
 
 
 def run_meta(config: EvalConfig, plan: Plan, pair, prompts: list[dict], envs: dict, probes: dict) -> dict:
+    import torch
+
     from .metrics import forward_flops_per_token
 
     flops = {}

@@ -181,6 +181,8 @@ def validate(config: FitConfig) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    config = parse(FitConfig, argv, "fit-acceptance", prog="ebsd fit-acceptance")  # first: --help imports no torch
+    validate(config)
     import gymnasium as gym
     from tqdm import tqdm
 
@@ -193,8 +195,6 @@ def main(argv: list[str] | None = None) -> int:
     from .base import make_policy
     from .rollout import run_episode
 
-    config = parse(FitConfig, argv, "fit-acceptance", prog="ebsd fit-acceptance")
-    validate(config)
     configure_threads(config.threads)
     prompts = load_prompts(config.prompt_source, categories=config.categories,  # read (or refused) before the pair
                            limit_per_category=config.limit_per_category, seed=config.prompt_seed)

@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ebsd_env.envs.ebsd import DEFAULT_STOP_MODE
+from ebsd_env.decoding.constants import DEFAULT_STOP_MODE
 from ebsd_env.envs.observation import ObservationLayout, ObservationView
 
 CONTINUE, STOP = 0, 1

@@ -42,21 +42,14 @@ from dataclasses import dataclass, field
 import torch
 from transformers import DynamicCache
 
+from .constants import LOGPROB_FLOOR, STOP_MODES, TOP_LOGPROBS  # noqa: F401  (re-exported: defined here before)
 from .drafting import rollback_cache, strategy_for
 from .entropy import EntropyConfig
 from .models import ModelPair
 
-# What a stop decision after the j-th draft token verifies: "include" the first j tokens (transformers' confidence
-# criteria), or "exclude" the j-th and verify j - 1 (SVIP, llama.cpp's p_min: stop *before* an uncertain token).
-STOP_MODES = ("include", "exclude")
-
 
 class DecoderError(RuntimeError):
     """The decoder was driven out of order (draft before start, verify after the end, ...)."""
-
-
-TOP_LOGPROBS = 4  # top log-probabilities each draft step reports (`DraftStep.top_logprobs`)
-LOGPROB_FLOOR = -30.0  # log(0) is reported as this, so signals stay finite
 
 
 def top_logprobs(values: torch.Tensor) -> tuple[float, ...]:

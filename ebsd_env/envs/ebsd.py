@@ -10,7 +10,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from ..decoding.decoder import STOP_MODES, SpeculativeDecoder, VerifyResult
+from ..decoding.constants import DEFAULT_STOP_MODE, STOP_MODES  # noqa: F401  (re-exported: defined here before)
+from ..decoding.decoder import SpeculativeDecoder, VerifyResult
 from ..decoding.entropy import EntropyConfig
 from ..decoding.models import ModelPair, cached_pair
 from ..decoding.protocol import Decoder
@@ -21,10 +22,6 @@ from .observation import ACCEPTANCE_PRIOR, ObservationLayout, update_acceptance
 
 CLOCKS = CLOCK_KINDS
 CONTINUE, STOP = 0, 1
-# The stop mode of policies that follow the env (the entropy rules, PPO, the oracle). Include measured
-# faster on the embedded pair: in exclude mode every stop pays for a drafted token it throws away, which an
-# imperfect signal does often (docs/env.md, docs/results/stop-mode/).
-DEFAULT_STOP_MODE = "include"
 
 class EBSDEnv(gym.Env):
     """
