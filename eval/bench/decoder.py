@@ -30,15 +30,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Annotated
 
-import torch
 import tyro
 from tqdm import tqdm
-from transformers import PreTrainedModel
 
 from ebsd_env.cli.args import ModelArgs, check_model_args, parse
-from ebsd_env.decoding.decoder import SpeculativeDecoder, _sync
-from ebsd_env.decoding.kernels import configure_threads, machine_state, warn_if_busy
-from ebsd_env.decoding.models import load_pair
 from ebsd_env.io import write_json_atomic
 from ebsd_env.prompts import common_heldout_ids
 
@@ -67,6 +62,13 @@ class BenchDecoderConfig(ModelArgs):
      "reference: its output is its own; reported with its agreement with the verifier, never as a speed-up).")
 
 
+def load_pair(*args, **kwargs):
+    """`ebsd_env.decoding.models.load_pair`, imported when called: `ebsd bench decoder --help` imports no torch."""
+    from ebsd_env.decoding.models import load_pair as load
+
+    return load(*args, **kwargs)
+
+
 def _bench_prompts(count: int, held_out: set[str] = frozenset()) -> list[list[dict]]:
     """The first user turn of one prompt per category of the built-in suite, `count` categories in suite order:
     the first of a trained drafter's held-out prompts (`held_out` ids), else a seeded pick."""
@@ -83,6 +85,10 @@ def _bench_prompts(count: int, held_out: set[str] = frozenset()) -> list[list[di
 
 
 def _hf_generate(model, ids: list[int], max_new_tokens: int, assistant=None, k: int = 0) -> tuple[list[int], float]:
+    import torch
+
+    from ebsd_env.decoding.decoder import _sync
+
     kwargs = {}
     if assistant is not None:
         config = assistant.generation_config
@@ -102,6 +108,10 @@ def _hf_generate(model, ids: list[int], max_new_tokens: int, assistant=None, k: 
 
 def _hf_generate_mode(model, ids: list[int], max_new_tokens: int, assistant, mode: str) -> tuple[list[int], float]:
     """transformers' assisted generation in one of its adaptive modes, from its documented start settings."""
+    import torch
+
+    from ebsd_env.decoding.decoder import _sync
+
     config = assistant.generation_config
     if mode == "heuristic":
         config.num_assistant_tokens, config.num_assistant_tokens_schedule = 5, "heuristic"
@@ -147,7 +157,13 @@ def validate(config: BenchDecoderConfig) -> None:
 
 
 def bench_decoder(config: BenchDecoderConfig) -> dict:
-    validate(config)
+    validate(config)  # before torch is imported
+    import torch
+    from transformers import PreTrainedModel
+
+    from ebsd_env.decoding.decoder import SpeculativeDecoder
+    from ebsd_env.decoding.kernels import configure_threads, machine_state, warn_if_busy
+
     names = list(dict.fromkeys(config.drafters)) or [config.drafter]
     configure_threads(config.threads)
     machine = machine_state()

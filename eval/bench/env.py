@@ -32,14 +32,11 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import gymnasium as gym
-import torch
 import tyro
 from tqdm import tqdm
 
 import ebsd_env  # noqa: F401  (registers EBSD-v1)
 from ebsd_env.cli.args import ModelArgs, check_model_args, parse
-from ebsd_env.decoding.kernels import configure_threads, machine_state, warn_if_busy
-from ebsd_env.decoding.models import cached_pair
 from ebsd_env.io import to_json, write_json_atomic
 
 
@@ -64,6 +61,13 @@ class BenchEnvConfig(ModelArgs):
     """Sub-envs of the numpy vector replay env."""
     replay_seconds: float = 3.0
     """Seconds of stepping per replay measurement."""
+
+
+def cached_pair(*args, **kwargs):
+    """`ebsd_env.decoding.models.cached_pair`, imported when called: `ebsd bench env --help` imports no torch."""
+    from ebsd_env.decoding.models import cached_pair as cached
+
+    return cached(*args, **kwargs)
 
 
 def _prompts(count: int) -> list[dict]:
@@ -214,9 +218,12 @@ def _fmt(value: float, spec: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    config = parse(BenchEnvConfig, argv, "bench env", description=__doc__,
-                      prog="ebsd bench env")
+    config = parse(BenchEnvConfig, argv, "bench env", description=__doc__, prog="ebsd bench env")
     validate(config)
+    import torch
+
+    from ebsd_env.decoding.kernels import configure_threads, machine_state, warn_if_busy
+
     configure_threads(config.threads)
     machine = machine_state()
     busy = warn_if_busy()
