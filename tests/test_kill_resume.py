@@ -143,3 +143,68 @@ def test_record_killed_while_writing_a_shard_leaves_nothing_behind_after_the_rer
     assert sorted(path.name for path in resumed.iterdir()) == names
     for name in names:
         assert (resumed / name).read_bytes() == (reference / name).read_bytes(), name
+
+
+
+@pytest.fixture
+def ppo_runs(noisy_pair, tmp_path, monkeypatch):
+    """`ebsd train ppo --traces` (model clock: deterministic; 512 steps, a checkpoint every 128): runs it under
+    `runs`, killed once it passes step `kill_at` (after the checkpoint at 256, before the one at 384) and resumed
+    when `kill_at` is given; the final policy's weights."""
+    from stable_baselines3 import PPO
+
+    from ebsd_env.replay.record import record
+    from ebsd_env.timing.cost_model import CostModel
+    from train import callbacks
+    from train.ppo import main
+
+    traces = tmp_path / "traces"
+    record(noisy_pair, PROMPTS, traces, max_draft_len=8, max_new_tokens=24, progress=False, calibrate_clock=False)
+    CostModel(draft_s=0.025, verify_points=((1, 0.1), (2, 0.105), (9, 0.14)), source="toy").save(
+        traces / "cost_model.json")
+    original = callbacks.EpisodeMetricsCallback._on_rollout_end
+
+    def run(runs: str, kill_at: int | None = None) -> dict:
+        argv = ["--traces", str(traces), "--clock", "model", "--num-envs", "2", "--n-steps", "64", "--batch-size",
+                "64", "--n-epochs", "1", "--max-new-tokens", "24", "--max-draft-len", "8", "--runs-dir",
+                str(tmp_path / runs), "--no-progress-bar", "--eval-freq", "0", "--live-eval-freq", "0",
+                "--checkpoint-freq", "128", "--total-timesteps", "512", "--seed", "3"]
+        if kill_at is None:
+            assert main(argv) == 0
+        else:
+            def killed(self):
+                original(self)
+                if self.num_timesteps >= kill_at:
+                    raise KeyboardInterrupt
+
+            monkeypatch.setattr(callbacks.EpisodeMetricsCallback, "_on_rollout_end", killed)
+            assert main(argv) == 130  # Ctrl-C's status; the command prints how to resume
+            monkeypatch.setattr(callbacks.EpisodeMetricsCallback, "_on_rollout_end", original)
+            (folder,) = (tmp_path / runs).iterdir()
+            assert json.loads((folder / "checkpoints" / "latest.json").read_text())["step"] == 256
+            assert main(["--resume", str(folder), "--no-progress-bar"]) == 0
+        (folder,) = (tmp_path / runs).iterdir()
+        assert json.loads((folder / "record.json").read_text())["steps"] == 512
+        assert json.loads((folder / "checkpoints" / "latest.json").read_text())["step"] == 512
+        return PPO.load(folder / "checkpoints" / "step_512" / "model.zip").policy.state_dict()
+
+    return run
+
+
+def same_weights(first: dict, second: dict) -> bool:
+    import torch
+
+    return first.keys() == second.keys() and all(torch.equal(first[name], second[name]) for name in first)
+
+
+def test_ppo_killed_mid_run_resumes_to_the_same_steps_and_repeatably(ppo_runs):
+    """Killed after its checkpoint at 256 and resumed: all 512 steps, none twice; and two such runs end with the
+    same weights (the resume is repeatable; an uninterrupted run is, too)."""
+    assert same_weights(ppo_runs("once", kill_at=384), ppo_runs("twice", kill_at=384))
+    assert same_weights(ppo_runs("reference"), ppo_runs("reference again"))
+
+
+@pytest.mark.xfail(strict=True, reason="not exact yet: a checkpoint holds weights, optimiser, RNG and VecNormalize, "
+                   "not the episodes in flight; a resume starts fresh episodes seeded by seed + step")
+def test_ppo_killed_mid_run_resumes_to_the_reference_weights(ppo_runs):
+    assert same_weights(ppo_runs("resumed", kill_at=384), ppo_runs("reference"))
