@@ -208,3 +208,47 @@ def test_ppo_killed_mid_run_resumes_to_the_same_steps_and_repeatably(ppo_runs):
                    "not the episodes in flight; a resume starts fresh episodes seeded by seed + step")
 def test_ppo_killed_mid_run_resumes_to_the_reference_weights(ppo_runs):
     assert same_weights(ppo_runs("resumed", kill_at=384), ppo_runs("reference"))
+
+
+def test_tune_killed_mid_trial_resumes_to_the_reference_trials(tmp_path, prompt_file, monkeypatch):
+    """A grid study (model clock, fixed costs) killed inside its second trial (a BaseException optuna does not
+    catch, as SIGKILL) and rerun: its complete trials are the reference's, spec for spec and value for value,
+    and the best configuration is the same."""
+    import optuna
+
+    from ebsd_env.timing.cost_model import CostModel
+    from tests.test_tune import Killed, completed, tiny_tune
+    from train import tune as tune_module
+
+    costs = tmp_path / "costs.json"
+    CostModel(draft_s=0.025, verify_points=((1, 0.1), (2, 0.105), (9, 0.14)), source="toy").save(costs)
+
+    def study(name):
+        folder = tmp_path / name
+        folder.mkdir()
+        return tiny_tune(folder, prompt_file, method="grid", budget=0, scope="overall", cost_model=str(costs))
+
+    def trials(config) -> dict:
+        (summary,) = optuna.get_all_study_summaries(f"sqlite:///{config.storage}")
+        return {t.user_attrs["spec"]: t.values for t in completed(config.storage, summary.study_name)}
+
+    reference = study("reference")
+    best = tune_module.tune(reference)
+    evaluate, calls = tune_module.Evaluator.__call__, []
+
+    def killed_in_the_second_trial(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise Killed
+        return evaluate(self, *args, **kwargs)
+
+    resumed = study("resumed")
+    monkeypatch.setattr(tune_module.Evaluator, "__call__", killed_in_the_second_trial)
+    with pytest.raises(Killed):
+        tune_module.tune(resumed)
+    monkeypatch.undo()
+    again = tune_module.tune(resumed)
+    assert trials(resumed) == trials(reference)
+    assert len(trials(reference)) == 3
+    assert again["overall"]["trials"] == best["overall"]["trials"] == 3
+    assert again["overall"]["spec"] == best["overall"]["spec"]
