@@ -252,3 +252,37 @@ def test_tune_killed_mid_trial_resumes_to_the_reference_trials(tmp_path, prompt_
     assert len(trials(reference)) == 3
     assert again["overall"]["trials"] == best["overall"]["trials"] == 3
     assert again["overall"]["spec"] == best["overall"]["spec"]
+
+
+def test_distill_killed_mid_training_resumes_to_the_reference_drafter(tmp_path, monkeypatch):
+    """`ebsd distill --tiny` killed at its 5th optimiser step (after the checkpoint at step 3) and rerun: the
+    drafter it exports has the reference's weights, and the evaluations are the reference's steps, none twice."""
+    import torch
+
+    from train.drafter import distill
+
+    args = ["--tiny", "--num-layers", "1", "--heldout-per-category", "1", "--max-new-tokens", "12",
+            "--gen-batch-size", "4", "--batch-size", "4", "--eval-every", "2", "--checkpoint-every", "3",
+            "--learning-rate", "3e-3", "--steps", "8"]
+    assert distill.main([*args, "--out", str(tmp_path / "reference")]) == 0
+    step, calls = torch.optim.AdamW.step, []
+
+    def killed_at_the_fifth_step(self, *more, **kwargs):
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return step(self, *more, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", killed_at_the_fifth_step)
+    with pytest.raises(KeyboardInterrupt):
+        distill.main([*args, "--out", str(tmp_path / "resumed")])
+    monkeypatch.undo()
+    assert torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=False)["step"] == 3
+    assert distill.main([*args, "--out", str(tmp_path / "resumed")]) == 0
+    states = [torch.load(tmp_path / name / "checkpoint.pt", weights_only=False) for name in ("reference", "resumed")]
+    assert states[0]["step"] == states[1]["step"] == 8
+    assert [h["step"] for h in states[1]["history"]] == [h["step"] for h in states[0]["history"]]
+    assert states[0]["model"].keys() == states[1]["model"].keys()
+    different = [name for name in states[0]["model"]
+                 if not torch.equal(states[0]["model"][name], states[1]["model"][name])]
+    assert not different, f"the resumed drafter's weights differ from the reference's: {different}"
