@@ -90,8 +90,11 @@ class EvalConfig(ModelArgs):
     drafters: tuple[str, ...] = ()
     ("several drafters side by side: one evaluation each under OUT/drafter=NAME on the same prompts (those every "
      "trained drafter among them held out), and a comparison in OUT/drafters.md and drafters.json")
-    tiny: Literal["copy", "random", "noisy"] | None = None
-    """use a config-built tiny pair instead of real models (tests and smoke runs)"""
+    pair: Literal["embedded", "tiny-copy", "tiny-random", "tiny-noisy"] = "embedded"
+    ("model pair: `embedded` (the models --drafter / --verifier name) or a config-built tiny pair (tests and smoke "
+     "runs)")
+    tiny: tyro.conf.Suppress[Literal["copy", "random", "noisy"] | None] = None
+    """The tiny pair of --pair without its `tiny-` (the Python API's older spelling; kept in step with `pair`)."""
     clock: Literal["wall", "model"] = "wall"
     """wall: measured times; model: the env's calibrated cost model (deterministic)"""
     ablation: Literal["entropy-type", "topk", "entropy-temperature", "temperature", "criteria", "thresholds",
@@ -120,6 +123,14 @@ class EvalConfig(ModelArgs):
     lossy_reference: bool = True
     ("also measure the verifier's int4 copy decoding alone on the same prompts (greedy; CPU, Llama-family "
      "verifiers): a LOSSY reference, reported apart from the policies with its agreement with the verifier")
+
+    def __post_init__(self):
+        # `pair` and `tiny` name the same thing (the flag is --pair; older callers give tiny=): keep them in step.
+        named = self.pair.removeprefix("tiny-") if self.pair != "embedded" else None
+        if self.tiny is not None and named is not None and self.tiny != named:
+            raise ValueError(f"pair={self.pair!r} and tiny={self.tiny!r} disagree: give one of them")
+        self.tiny = self.tiny or named
+        self.pair = f"tiny-{self.tiny}" if self.tiny else "embedded"
 
 
 @dataclass(frozen=True)
@@ -418,7 +429,7 @@ def evaluate_drafters(config: EvalConfig) -> Path:
 
     names = list(dict.fromkeys(config.drafters))
     if config.tiny is not None:
-        raise ValueError("--drafters needs real drafters by name; it cannot be combined with --tiny")
+        raise ValueError("--drafters needs real drafters by name; it cannot be combined with a tiny --pair")
     validate(config)
     check_policies(build_plan(config))
     out = Path(config.out) if config.out else default_out(config)

@@ -158,13 +158,13 @@ EVAL = [
     (["--threads", "0"], "--threads must be >= 1"),
     (["--device", "nonsense"], "--device 'nonsense' is not a torch device"),
     pytest.param(["--device", "cuda"], "use --device cpu", marks=NO_CUDA),
-    (["--drafters", "int4", "feature", "--tiny", "copy"], "--drafters needs real drafters"),
+    (["--drafters", "int4", "feature", "--pair", "tiny-copy"], "--drafters needs real drafters"),
 ]
 
 
 @pytest.mark.parametrize("args, message", EVAL, ids=lambda v: " ".join(v) if isinstance(v, list) else None)
 def test_eval_refuses_before_any_model(args, message, capsys, no_models, workdir):
-    check_refused(["eval", "--tiny", "copy", *args], message, capsys, workdir)
+    check_refused(["eval", "--pair", "tiny-copy", *args], message, capsys, workdir)
 
 
 RECORD = [
@@ -213,7 +213,8 @@ def test_an_unwritable_out_is_refused_before_the_models(capsys, no_models, workd
     else:
         pytest.skip("no /sys here")
     check_refused(["record", "--out", str(target)], "cannot write in /sys", capsys, workdir)
-    check_refused(["eval", "--tiny", "copy", "--out", str(target / "run")], "cannot write in /sys", capsys, workdir)
+    check_refused(["eval", "--pair", "tiny-copy", "--out", str(target / "run")], "cannot write in /sys", capsys,
+                  workdir)
 
 
 BENCH_DECODER = [
@@ -728,8 +729,8 @@ def test_an_eval_refused_before_its_first_episode_leaves_no_run_folder(existing,
     if existing:
         (tmp_path / "run").mkdir()
     before = workdir()
-    line = refused(["eval", "--tiny", "copy", "--prompt-source", prompts, "--policies", "fixed-k:k=2", "--out", "run",
-                    "--max-new-tokens", "4"], capsys)
+    line = refused(["eval", "--pair", "tiny-copy", "--prompt-source", prompts, "--policies", "fixed-k:k=2", "--out",
+                    "run", "--max-new-tokens", "4"], capsys)
     assert "the machine is too busy" in line
     assert workdir() == before
     assert (tmp_path / "run").is_dir() is existing

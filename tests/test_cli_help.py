@@ -112,12 +112,26 @@ CONFIGS = {"record": ("ebsd_env.replay.record", "RecordConfig"), "eval": ("eval.
            "bench decoder": ("eval.bench.decoder", "BenchDecoderConfig"),
            "bench env": ("eval.bench.env", "BenchEnvConfig"), "fit-acceptance": ("policies.acceptance", "FitConfig")}
 VALUES = {"--seed": ["3"], "--limit-per-category": ["3"], "--prompts": ["5"], "--entropy-type": ["renyi", "topk"],
-          "--lr": ["0.01"], "--run-dir": ["elsewhere"], "--seeds": ["2"]}
+          "--lr": ["0.01"], "--run-dir": ["elsewhere"], "--seeds": ["2"], "--tiny": ["copy"]}
 REQUIRED = {"record": ["--out", "traces"]}
 ALIASES = [(command, old, new) for command, table in DEPRECATED_FLAGS.items() for old, new in table.items()]
+
+
+def new_spelling(old: str, new) -> list[str]:
+    """The arguments `old` with its test value is rewritten to (a (flag, format) entry formats the value)."""
+    flag, form = new if isinstance(new, tuple) else (new, "{}")
+    return [flag, *(form.format(value) for value in VALUES[old])]
+
+
+def warning(command: str, old: str, new) -> str:
+    if isinstance(new, tuple):
+        return (f"ebsd {command}: {old} NAME is deprecated and will be removed in the next release; use "
+                f"{new[0]} {new[1].format('NAME')}")
+    return f"ebsd {command}: {old} is deprecated and will be removed in the next release; use {new}"
 # Old spellings that no command may expose any more. `--seed` (record, split) and `--seeds` (fit-acceptance) stay
-# in other commands, where they mean another thing (the command's own randomness; eval's list of episode seeds).
-RETIRED = {old for table in DEPRECATED_FLAGS.values() for old in table} - {"--seed", "--seeds"}
+# in other commands, where they mean another thing (the command's own randomness; eval's list of episode seeds);
+# `--tiny` stays in distill, not yet unified (docs/cli.md).
+RETIRED = {old for table in DEPRECATED_FLAGS.values() for old in table} - {"--seed", "--seeds", "--tiny"}
 
 
 def config_class(command: str):
@@ -137,8 +151,8 @@ def test_an_old_spelling_parses_as_the_new_one_with_one_warning(command, old, ne
     cls, args = config_class(command), [*REQUIRED.get(command, []), old, *VALUES[old]]
     with_old = parse(cls, args, command)
     warned = capsys.readouterr().err.splitlines()
-    assert warned == [f"ebsd {command}: {old} is deprecated and will be removed in the next release; use {new}"]
-    with_new = parse(cls, [*REQUIRED.get(command, []), new, *VALUES[old]], command)
+    assert warned == [warning(command, old, new)]
+    with_new = parse(cls, [*REQUIRED.get(command, []), *new_spelling(old, new)], command)
     assert capsys.readouterr().err == ""  # the new spelling does not warn
     assert with_old == with_new
     assert with_new != parse(cls, REQUIRED.get(command, []), command)  # the flag took effect
@@ -157,6 +171,10 @@ def test_rewrite_warns_once_per_flag_and_leaves_other_arguments_alone():
                                                                  "--", "--seed"]
     assert lines == ["ebsd record: --seed is deprecated and will be removed in the next release; use --prompt-seed"]
     assert rewrite_deprecated("tune", ["--seed", "1"], lines.append) == ["--seed", "1"]  # tune's own --seed
+    assert rewrite_deprecated("eval", ["--tiny", "noisy", "--tiny=copy"], lines.append) == [
+        "--pair", "tiny-noisy", "--pair=tiny-copy"]
+    assert lines[-1] == warning("eval", "--tiny", ("--pair", "tiny-{}"))
+    assert lines[-1].endswith("; use --pair tiny-NAME")
 
 
 @pytest.mark.parametrize(("command", "old", "new"), ALIASES, ids=lambda value: str(value))
@@ -173,7 +191,7 @@ def test_the_ebsd_command_rewrites_an_old_spelling(command, old, new, monkeypatc
     monkeypatch.setattr(tyro, "cli", stop)
     with pytest.raises(Parsed) as parsed:
         main([*command.split(), *REQUIRED.get(command, []), old, *VALUES[old]])
-    assert parsed.value.args[0] == [*REQUIRED.get(command, []), new, *VALUES[old]]
+    assert parsed.value.args[0] == [*REQUIRED.get(command, []), *new_spelling(old, new)]
     assert capsys.readouterr().err.count("is deprecated") == 1
 
 
@@ -184,5 +202,5 @@ def test_help_speaks_the_one_vocabulary(command, monkeypatch):
     name = " ".join(command)
     exposed_retired = flags & (RETIRED | set(DEPRECATED_FLAGS.get(name, {})))
     assert not exposed_retired, f"`ebsd {name} --help` still offers {sorted(exposed_retired)} (docs/cli.md)"
-    missing = set(DEPRECATED_FLAGS.get(name, {}).values()) - flags
+    missing = {new[0] if isinstance(new, tuple) else new for new in DEPRECATED_FLAGS.get(name, {}).values()} - flags
     assert not missing, f"`ebsd {name} --help` lacks {sorted(missing)}"

@@ -112,10 +112,11 @@ def load_pair_from_args(args: ModelArgs, pair: str | None = None, tiny_context: 
 # a command used before are kept for one release as deprecated aliases: `parse`, which every command's `main` parses
 # its argv with, turns them into the new flag before tyro sees them, with one warning line. Keyed by the command as
 # typed ("bench decoder"), because an old spelling can mean different concepts in two commands (`--prompts`: eval's
-# source, bench's count).
-DEPRECATED_FLAGS: dict[str, dict[str, str]] = {
+# source, bench's count). A (flag, format) entry rewrites the value too (`--tiny copy` -> `--pair tiny-copy`).
+DEPRECATED_FLAGS: dict[str, dict[str, str | tuple[str, str]]] = {
     "record": {"--seed": "--prompt-seed", "--limit-per-category": "--prompts-per-category"},
-    "eval": {"--prompts": "--prompt-source", "--limit-per-category": "--prompts-per-category"},
+    "eval": {"--prompts": "--prompt-source", "--limit-per-category": "--prompts-per-category",
+             "--tiny": ("--pair", "tiny-{}")},
     "split": {"--seed": "--prompt-seed"},
     "tune": {"--entropy-type": "--entropy"},
     "distill": {"--lr": "--learning-rate", "--run-dir": "--out"},
@@ -134,18 +135,29 @@ def rewrite_deprecated(command: str, argv: list[str], warn=None) -> list[str]:
     warn = warn or (lambda line: print(line, file=sys.stderr))
     out: list[str] = []
     warned: set[str] = set()
+    value_format = None  # the format of the value that follows an old flag whose value changes form
     for index, arg in enumerate(argv):
         if arg == "--":
             return out + argv[index:]
+        if value_format is not None:
+            out.append(value_format.format(arg))
+            value_format = None
+            continue
         old, eq, value = arg.partition("=")
         if old not in table:
             out.append(arg)
             continue
-        new = table[old]
+        new, form = table[old] if isinstance(table[old], tuple) else (table[old], None)
         if old not in warned:
             warned.add(old)
-            warn(f"ebsd {command}: {old} is deprecated and will be removed in the next release; use {new}")
-        out.append(f"{new}={value}" if eq else new)
+            hint = f"{new} {form.format('NAME')}" if form else new
+            old_hint = f"{old} NAME" if form else old
+            warn(f"ebsd {command}: {old_hint} is deprecated and will be removed in the next release; use {hint}")
+        if eq:
+            out.append(f"{new}={form.format(value) if form else value}")
+        else:
+            out.append(new)
+            value_format = form
     return out
 
 
