@@ -246,7 +246,7 @@ def write_report(summary: dict, rows: list[dict], out: Path) -> Path:
         if units < 5:
             lines += [f"**Caution:** as few as {units} (prompt, seed) unit(s) per category: per-category CIs from so "
                       "few units are not reliable (a bootstrap over 2 units spans just their two values); raise "
-                      "--limit-per-category / --seeds before drawing conclusions.", ""]
+                      "--prompts-per-category / --seeds before drawing conclusions.", ""]
         lines += [f"## Per-category results ({label})", "", "Bold: the best entropy-based policy in the category.", ""]
         lines += _category_tables(cond)
         lines += [f"## Paired comparisons ({label})", ""]

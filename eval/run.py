@@ -22,15 +22,14 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import gymnasium as gym
-import torch
 import tyro
 from tqdm.auto import tqdm
 
-from ebsd_env.cli.args import ModelArgs, load_pair_from_args
-from ebsd_env.envs.ebsd import DEFAULT_STOP_MODE
+from ebsd_env.cli.args import ModelArgs, load_pair_from_args, parse
+from ebsd_env.decoding.constants import DEFAULT_STOP_MODE
 from ebsd_env.envs.objective import OBJECTIVE
 from ebsd_env.io import json_safe, write_atomic, write_json_atomic
 
@@ -62,7 +61,7 @@ ABLATIONS = ("entropy-type", "topk", "entropy-temperature", "temperature", "crit
 class EvalConfig(ModelArgs):
     """Evaluate stopping policies on a prompt suite with the real decoder and write a report."""
 
-    prompts: str = "builtin"
+    prompts: Annotated[str, tyro.conf.arg(name="prompt-source")] = "builtin"
     ("prompt source: 'builtin' (offline suite), a .jsonl/.json/.csv/.parquet file with `category` and `prompt` or "
      "`turns`, or a benchmark name (gsm8k, cnn_dailymail, natural_questions, wmt14, openai_humaneval, mt_bench; "
      "NAME=PATH for a local copy)")
@@ -74,7 +73,7 @@ class EvalConfig(ModelArgs):
     allow_mismatch: bool = False
     ("run trained artifacts (ppo:, tuned:) even where their fingerprint names another pair (a warning instead of the "
      "refusal); their env still has the observation layout, stop mode and draft bounds they were made for")
-    limit_per_category: int | None = 2
+    limit_per_category: Annotated[int | None, tyro.conf.arg(name="prompts-per-category")] = 2
     """prompts per category (a seeded subset); 0 or less for all"""
     max_new_tokens: int = 64
     """tokens generated per prompt"""
@@ -91,8 +90,11 @@ class EvalConfig(ModelArgs):
     drafters: tuple[str, ...] = ()
     ("several drafters side by side: one evaluation each under OUT/drafter=NAME on the same prompts (those every "
      "trained drafter among them held out), and a comparison in OUT/drafters.md and drafters.json")
-    tiny: Literal["copy", "random", "noisy"] | None = None
-    """use a config-built tiny pair instead of real models (tests and smoke runs)"""
+    pair: Literal["embedded", "tiny-copy", "tiny-random", "tiny-noisy"] = "embedded"
+    ("model pair: `embedded` (the models --drafter / --verifier name) or a config-built tiny pair (tests and smoke "
+     "runs)")
+    tiny: tyro.conf.Suppress[Literal["copy", "random", "noisy"] | None] = None
+    """The tiny pair of --pair without its `tiny-` (the Python API's older spelling; kept in step with `pair`)."""
     clock: Literal["wall", "model"] = "wall"
     """wall: measured times; model: the env's calibrated cost model (deterministic)"""
     ablation: Literal["entropy-type", "topk", "entropy-temperature", "temperature", "criteria", "thresholds",
@@ -121,6 +123,14 @@ class EvalConfig(ModelArgs):
     lossy_reference: bool = True
     ("also measure the verifier's int4 copy decoding alone on the same prompts (greedy; CPU, Llama-family "
      "verifiers): a LOSSY reference, reported apart from the policies with its agreement with the verifier")
+
+    def __post_init__(self):
+        # `pair` and `tiny` name the same thing (the flag is --pair; older callers give tiny=): keep them in step.
+        named = self.pair.removeprefix("tiny-") if self.pair != "embedded" else None
+        if self.tiny is not None and named is not None and self.tiny != named:
+            raise ValueError(f"pair={self.pair!r} and tiny={self.tiny!r} disagree: give one of them")
+        self.tiny = self.tiny or named
+        self.pair = f"tiny-{self.tiny}" if self.tiny else "embedded"
 
 
 @dataclass(frozen=True)
@@ -287,12 +297,15 @@ def charge_decisions(env, spec: str, index: int, seed: int, saved: Path) -> None
 
     costs = env.cost_model
     if spec not in costs.decide_s:
-        policy = make_policy(spec, env=env)
-        # A privileged oracle decides by peeking at the live verifier, which a replay of its observations after
-        # the episode cannot do; its peek runs outside every timer anyway, so its decisions are charged nothing.
-        seconds = 0.0 if policy.privileged else decision_cost(env, policy, seed=seed,
-                                                              options={"prompt_index": index})
         on_disk = CostModel.load(saved).decide_s if saved.exists() else {}  # another env of the run may add some
+        if spec in on_disk:  # measured before the run was interrupted (a given --cost-model lacks it): the same
+            seconds = on_disk[spec]
+        else:
+            policy = make_policy(spec, env=env)
+            # A privileged oracle decides by peeking at the live verifier, which a replay of its observations after
+            # the episode cannot do; its peek runs outside every timer anyway, so its decisions are charged nothing.
+            seconds = 0.0 if policy.privileged else decision_cost(env, policy, seed=seed,
+                                                                  options={"prompt_index": index})
         costs = replace(costs, decide_s={**on_disk, **costs.decide_s, spec: seconds})
         costs.save(saved)
         env.cost_model = costs
@@ -301,6 +314,8 @@ def charge_decisions(env, spec: str, index: int, seed: int, saved: Path) -> None
 
 def verifier_nll(pair, ids: list[int], prompt_len: int) -> float:
     """Mean negative log-likelihood (nats) of the generated tokens under the verifier (temperature 1)."""
+    import torch
+
     if len(ids) <= prompt_len:
         return float("nan")
     with torch.inference_mode():
@@ -393,6 +408,8 @@ def _run_identity(config: EvalConfig, pair) -> dict:
 def evaluate(config: EvalConfig, pair=None, held_out: set[str] | None = None) -> Path:
     """Run (or resume) the evaluation described by `config`; return the output folder. `held_out`: evaluate
     the built-in suite's prompts of these ids (default: the drafter's own held-out prompts, if it has any)."""
+    import torch
+
     from ebsd_env.cli.args import check_threads
     from ebsd_env.decoding.kernels import configure_threads
 
@@ -412,7 +429,7 @@ def evaluate_drafters(config: EvalConfig) -> Path:
 
     names = list(dict.fromkeys(config.drafters))
     if config.tiny is not None:
-        raise ValueError("--drafters needs real drafters by name; it cannot be combined with --tiny")
+        raise ValueError("--drafters needs real drafters by name; it cannot be combined with a tiny --pair")
     validate(config)
     check_policies(build_plan(config))
     out = Path(config.out) if config.out else default_out(config)
@@ -653,6 +670,8 @@ def _family(label: str) -> str:
 
 
 def run_meta(config: EvalConfig, plan: Plan, pair, prompts: list[dict], envs: dict, probes: dict) -> dict:
+    import torch
+
     from .metrics import forward_flops_per_token
 
     flops = {}
@@ -714,7 +733,7 @@ def finish(out: Path, rows: list[dict], meta: dict, tensorboard: bool = True) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    config = tyro.cli(EvalConfig, args=argv, prog="ebsd eval")
+    config = parse(EvalConfig, argv, "eval", prog="ebsd eval")
     if config.drafters:
         out = evaluate_drafters(config)
         print(f"[ebsd eval] wrote one evaluation per drafter under {out} and the comparison {out / 'drafters.md'}")

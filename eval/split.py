@@ -27,10 +27,11 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import tyro
 
-from ebsd_env.cli.args import PairArgs, load_pair_from_args
+from ebsd_env.cli.args import PairArgs, load_pair_from_args, parse
 from ebsd_env.io import check_folder_path, write_atomic, write_json_atomic
 
 
@@ -44,7 +45,7 @@ class SplitConfig(PairArgs):
     """Validation prompts per category: every choice of the verdict is made on them (none in a held-out category)."""
     train_per_category: int = 16
     """Training prompts per category."""
-    seed: int = 0
+    seed: Annotated[int, tyro.conf.arg(name="prompt-seed")] = 0
     """Seeds the samples (and the numbers of the generated math problems)."""
     categories: tuple[str, ...] | None = None
     """Only these built-in categories."""
@@ -84,7 +85,7 @@ def split_unseen(unseen: list[dict], test_per_category: int, holdout: set[str]) 
 def main(argv: list[str] | None = None) -> int:
     from ebsd_env.prompts import drafter_seen_ids, policy_split
 
-    config = tyro.cli(SplitConfig, args=sys.argv[1:] if argv is None else argv, description=__doc__,
+    config = parse(SplitConfig, argv, "split", description=__doc__,
                       prog="ebsd split")
     if min(config.verdict_per_category, config.train_per_category, config.validation_per_category) < 1:
         raise ValueError("--verdict-per-category, --validation-per-category and --train-per-category must be >= 1")

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import tyro
 
-from ebsd_env.cli.args import PairArgs, PromptArgs
+from ebsd_env.cli.args import PairArgs, PromptArgs, parse
 from ebsd_env.envs.observation import ObservationLayout
 from ebsd_env.io import read_json, write_json_atomic
 
@@ -125,9 +126,9 @@ class FitConfig(PairArgs, PromptArgs):
     """Where to write the model (JSON, atomically)."""
     policy: str = "fixed-k:k=16"
     """The logging policy: a long fixed draft shows the model late positions too."""
-    limit_per_category: int | None = 4
+    limit_per_category: Annotated[int | None, tyro.conf.arg(name="prompts-per-category")] = 4
     """Prompts per category."""
-    seeds: int = 1
+    seeds: Annotated[int, tyro.conf.arg(name="episodes-per-prompt")] = 1
     """Episodes per prompt (different sampler seeds; only matters with temperature > 0)."""
     max_new_tokens: int = 64
     """Token budget per episode."""
@@ -156,12 +157,12 @@ def validate(config: FitConfig) -> None:
     from .base import make_policy
 
     check_model_args(config)
-    for flag, value in (("--seeds", config.seeds), ("--max-new-tokens", config.max_new_tokens),
+    for flag, value in (("--episodes-per-prompt", config.seeds), ("--max-new-tokens", config.max_new_tokens),
                         ("--max-draft-len", config.max_draft_len), ("--history", config.history)):
         if value < 1:
             raise ValueError(f"{flag} must be >= 1, got {value}")
     if config.limit_per_category is not None and config.limit_per_category < 1:
-        raise ValueError(f"--limit-per-category must be >= 1 (or None for all), got {config.limit_per_category}")
+        raise ValueError(f"--prompts-per-category must be >= 1 (or None for all), got {config.limit_per_category}")
     if not (math.isfinite(config.l2) and config.l2 >= 0):
         raise ValueError(f"--l2 must be a finite number >= 0 (the logistic regression's penalty), got {config.l2}")
     if not (math.isfinite(config.temperature) and config.temperature >= 0):
@@ -180,6 +181,8 @@ def validate(config: FitConfig) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    config = parse(FitConfig, argv, "fit-acceptance", prog="ebsd fit-acceptance")  # first: --help imports no torch
+    validate(config)
     import gymnasium as gym
     from tqdm import tqdm
 
@@ -192,8 +195,6 @@ def main(argv: list[str] | None = None) -> int:
     from .base import make_policy
     from .rollout import run_episode
 
-    config = tyro.cli(FitConfig, args=argv, prog="ebsd fit-acceptance")
-    validate(config)
     configure_threads(config.threads)
     prompts = load_prompts(config.prompt_source, categories=config.categories,  # read (or refused) before the pair
                            limit_per_category=config.limit_per_category, seed=config.prompt_seed)

@@ -145,26 +145,26 @@ EVAL = [
     (["--cost-model", "binary.json"], "cost model file 'binary.json' is not text"),
     (["--cost-model", "list.json"], "cost model file 'list.json'"),
     (["--cost-model", "nofields.json"], "cost model file 'nofields.json': cost profile lacks field(s)"),
-    (["--prompts", "binary.jsonl"], "binary.jsonl: not UTF-8 text"),
-    (["--prompts", "binary.csv"], "binary.csv: not UTF-8 text"),
-    (["--prompts", "binary.json"], "binary.json: not UTF-8 text"),
-    (["--prompts", "binary.parquet"], "binary.parquet: cannot be read as a .parquet prompt file"),
-    (["--prompts", "binary.jsonl.gz"], "binary.jsonl.gz: cannot be read"),
-    (["--prompts", "torn.jsonl"], "torn.jsonl:2: not valid JSON"),
-    (["--prompts", "missing.jsonl"], "prompt file not found"),
-    (["--prompts", "nope"], "unknown prompt source 'nope'"),
-    (["--prompts", "list.json"], "list.json"),
+    (["--prompt-source", "binary.jsonl"], "binary.jsonl: not UTF-8 text"),
+    (["--prompt-source", "binary.csv"], "binary.csv: not UTF-8 text"),
+    (["--prompt-source", "binary.json"], "binary.json: not UTF-8 text"),
+    (["--prompt-source", "binary.parquet"], "binary.parquet: cannot be read as a .parquet prompt file"),
+    (["--prompt-source", "binary.jsonl.gz"], "binary.jsonl.gz: cannot be read"),
+    (["--prompt-source", "torn.jsonl"], "torn.jsonl:2: not valid JSON"),
+    (["--prompt-source", "missing.jsonl"], "prompt file not found"),
+    (["--prompt-source", "nope"], "unknown prompt source 'nope'"),
+    (["--prompt-source", "list.json"], "list.json"),
     (["--categories", "nope"], "--categories: nope not in the built-in suite"),
     (["--threads", "0"], "--threads must be >= 1"),
     (["--device", "nonsense"], "--device 'nonsense' is not a torch device"),
     pytest.param(["--device", "cuda"], "use --device cpu", marks=NO_CUDA),
-    (["--drafters", "int4", "feature", "--tiny", "copy"], "--drafters needs real drafters"),
+    (["--drafters", "int4", "feature", "--pair", "tiny-copy"], "--drafters needs real drafters"),
 ]
 
 
 @pytest.mark.parametrize("args, message", EVAL, ids=lambda v: " ".join(v) if isinstance(v, list) else None)
 def test_eval_refuses_before_any_model(args, message, capsys, no_models, workdir):
-    check_refused(["eval", "--tiny", "copy", *args], message, capsys, workdir)
+    check_refused(["eval", "--pair", "tiny-copy", *args], message, capsys, workdir)
 
 
 RECORD = [
@@ -174,7 +174,7 @@ RECORD = [
     (["--shard-size", "0"], "--shard-size must be >= 1"),
     (["--shard-size", "-2"], "--shard-size must be >= 1"),
     (["--temperature", "0.7"], "record with --temperature 0"),
-    (["--limit-per-category", "0"], "--limit-per-category must be >= 1"),
+    (["--prompts-per-category", "0"], "--prompts-per-category must be >= 1"),
     (["--entropy", "bogus"], "--entropy"),
     (["--entropy", "renyi", "--entropy-param", "-1"], "--entropy"),
     (["--threads", "0"], "--threads must be >= 1"),
@@ -213,14 +213,15 @@ def test_an_unwritable_out_is_refused_before_the_models(capsys, no_models, workd
     else:
         pytest.skip("no /sys here")
     check_refused(["record", "--out", str(target)], "cannot write in /sys", capsys, workdir)
-    check_refused(["eval", "--tiny", "copy", "--out", str(target / "run")], "cannot write in /sys", capsys, workdir)
+    check_refused(["eval", "--pair", "tiny-copy", "--out", str(target / "run")], "cannot write in /sys", capsys,
+                  workdir)
 
 
 BENCH_DECODER = [
     (["--repeats", "0"], "--repeats must be >= 1"),
     (["--repeats", "-1"], "--repeats must be >= 1"),
-    (["--prompts", "0"], "--prompts must be in [1, 7]"),
-    (["--prompts", "8"], "--prompts must be in [1, 7]"),
+    (["--num-prompts", "0"], "--num-prompts must be in [1, 7]"),
+    (["--num-prompts", "8"], "--num-prompts must be in [1, 7]"),
     (["--max-new-tokens", "0"], "--max-new-tokens must be >= 1"),
     (["--ks", "0"], "--ks must be a non-empty list of draft lengths >= 1"),
     (["--ks", "1", "-2"], "--ks must be a non-empty list"),
@@ -242,8 +243,8 @@ BENCH_ENV = [
     (["--replay-seconds", "0"], "--replay-seconds must be a finite number > 0"),
     (["--replay-seconds", "nan"], "--replay-seconds must be a finite number > 0"),
     (["--replay-seconds", "inf"], "--replay-seconds must be a finite number > 0"),
-    (["--prompts", "0"], "--prompts must be in [1, 7]"),
-    (["--prompts", "99"], "--prompts must be in [1, 7]"),
+    (["--num-prompts", "0"], "--num-prompts must be in [1, 7]"),
+    (["--num-prompts", "99"], "--num-prompts must be in [1, 7]"),
     (["--k", "0"], "--k must be >= 1"),
     (["--max-new-tokens", "0"], "--max-new-tokens must be >= 1"),
     (["--vector-envs", "0"], "--vector-envs must be >= 1"),
@@ -397,8 +398,8 @@ DISTILL = [
     (["--sampled-per-prompt", "-1"], "--sampled-per-prompt must be >= 0"),
     (["--warmup-steps", "-1"], "--warmup-steps must be >= 0"),
     (["--text-prompts-per-category", "-1"], "--text-prompts-per-category must be >= 0"),
-    (["--lr", "0"], "--lr must be a finite number > 0"),
-    (["--lr", "nan"], "--lr must be a finite number > 0"),
+    (["--learning-rate", "0"], "--learning-rate must be a finite number > 0"),
+    (["--learning-rate", "nan"], "--learning-rate must be a finite number > 0"),
     (["--sample-temperature", "0"], "--sample-temperature must be a finite number > 0"),
     (["--data-minutes", "0"], "--data-minutes must be a finite number > 0"),
     (["--train-minutes", "-1"], "--train-minutes must be a finite number > 0"),
@@ -412,7 +413,7 @@ DISTILL = [
     (["--init-from", "export"], "--init-from export holds another architecture than --architecture feature"),
     (["--init-from", "export", "--architecture", "layers"], "holds another architecture than --architecture layers"),
     (["--init-from", "corrupt"], "--init-from: the drafter config 'corrupt/config.json' is not valid JSON"),
-    (["--run-dir", "afile"], "--run-dir afile: that path is a file"),
+    (["--out", "afile"], "--out afile: that path is a file"),
     (["--export-to", "afile/drafter"], "passes through the file afile"),
     # The tiny suite has 5 prompts per category: holding out 5 leaves nothing to train on (the cause, named).
     (["--heldout-per-category", "5"], "--heldout-per-category 5 holds out every prompt of chat, code"),
@@ -444,20 +445,20 @@ def test_plain_distill_tiny_holds_out_one_prompt_per_category(monkeypatch, capsy
 
     monkeypatch.setattr(distill, "check_split", record_split)
     monkeypatch.setattr(distill, "_load_verifier", stop)
-    assert ebsd(["distill", "--tiny", "--run-dir", "run"]) == 130
+    assert ebsd(["distill", "--tiny", "--out", "run"]) == 130
     assert len(split["heldout"]) == 2 and len(split["train"]) == 8
     assert {row["category"] for row in split["train"]} == {"chat", "code"}
 
 
 FIT = [
-    (["--seeds", "0"], "--seeds must be >= 1"),
-    (["--seeds", "-2"], "--seeds must be >= 1"),
+    (["--episodes-per-prompt", "0"], "--episodes-per-prompt must be >= 1"),
+    (["--episodes-per-prompt", "-2"], "--episodes-per-prompt must be >= 1"),
     (["--l2", "-1"], "--l2 must be a finite number >= 0"),
     (["--l2", "nan"], "--l2 must be a finite number >= 0"),
     (["--max-new-tokens", "0"], "--max-new-tokens must be >= 1"),
     (["--max-draft-len", "0"], "--max-draft-len must be >= 1"),
     (["--history", "0"], "--history must be >= 1"),
-    (["--limit-per-category", "0"], "--limit-per-category must be >= 1"),
+    (["--prompts-per-category", "0"], "--prompts-per-category must be >= 1"),
     (["--temperature", "-1"], "--temperature must be a finite number >= 0"),
     (["--entropy", "bogus"], "--entropy"),
     (["--policy", "no-spec"], "does not draft"),
@@ -674,7 +675,7 @@ def test_bench_env_reads_given_traces_and_prints_n_a_without_a_live_rate(tiny_tr
     monkeypatch.setattr(eval.bench.env, "_prompts", lambda count: [{"id": "a", "category": "chat",
                                                                      "prompt": "hello"}][:count])
     before = {path.name: path.read_bytes() for path in tiny_traces.iterdir()}
-    assert ebsd(["bench", "env", "--backend", "replay", "--traces", str(tiny_traces), "--prompts", "1", "--k", "2",
+    assert ebsd(["bench", "env", "--backend", "replay", "--traces", str(tiny_traces), "--num-prompts", "1", "--k", "2",
                  "--max-new-tokens", "8", "--replay-seconds", "0.05", "--vector-envs", "4",
                  "--out", str(tmp_path / "bench.json")]) == 0
     out = capsys.readouterr().out
@@ -706,7 +707,7 @@ def test_bench_env_without_traces_leaves_no_folder_in_the_temp_dir(copy_pair, ca
     monkeypatch.setattr(eval.bench.env, "cached_pair", lambda *_, **__: _pair_with_metadata(copy_pair))
     monkeypatch.setattr(eval.bench.env, "_prompts", lambda count: [{"id": "a", "category": "chat",
                                                                      "prompt": "hello"}][:count])
-    assert ebsd(["bench", "env", "--backend", "replay", "--prompts", "1", "--k", "2", "--max-new-tokens", "8",
+    assert ebsd(["bench", "env", "--backend", "replay", "--num-prompts", "1", "--k", "2", "--max-new-tokens", "8",
                  "--replay-seconds", "0.05", "--vector-envs", "4"]) == 0
     assert len(recorded) == 1 and recorded[0].parent == scratch  # it did record, into the temporary folder
     assert list(scratch.iterdir()) == []
@@ -728,8 +729,8 @@ def test_an_eval_refused_before_its_first_episode_leaves_no_run_folder(existing,
     if existing:
         (tmp_path / "run").mkdir()
     before = workdir()
-    line = refused(["eval", "--tiny", "copy", "--prompts", prompts, "--policies", "fixed-k:k=2", "--out", "run",
-                    "--max-new-tokens", "4"], capsys)
+    line = refused(["eval", "--pair", "tiny-copy", "--prompt-source", prompts, "--policies", "fixed-k:k=2", "--out",
+                    "run", "--max-new-tokens", "4"], capsys)
     assert "the machine is too busy" in line
     assert workdir() == before
     assert (tmp_path / "run").is_dir() is existing

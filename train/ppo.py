@@ -26,7 +26,7 @@ from typing import Literal
 import tyro
 
 from ebsd_env.cli.args import PairArgs, PromptArgs, check_model_args, load_pair_from_args
-from ebsd_env.envs.ebsd import DEFAULT_STOP_MODE
+from ebsd_env.envs.block_rules import DEFAULT_STOP_MODE
 from ebsd_env.fingerprint import env_fingerprint
 from ebsd_env.io import check_folder_path, write_json_atomic
 

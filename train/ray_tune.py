@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import tyro
 
+from ebsd_env.cli.args import parse
 from ebsd_env.io import write_json_atomic
 from ebsd_env.ray_support import fit_tuner, init_ray, require_ray
 
@@ -279,5 +279,5 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in ("grid", "bayes"):
         argv = ["--method", argv[0], *argv[1:]]
     usage = single.__doc__.rstrip() + "\n    ebsd tune bayes --traces DIR --backend ray --num-workers 8  # docs/ray.md"
-    config = tyro.cli(RayTuneConfig, args=argv, description=usage, prog="ebsd tune")
+    config = parse(RayTuneConfig, argv, "tune", description=usage, prog="ebsd tune")
     return single.run_and_report(config, tune_with_ray if config.backend == "ray" else tune)

@@ -17,12 +17,12 @@ import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 import tyro
 
-from ebsd_env.cli.args import PairArgs, PromptArgs, load_pair_from_args
+from ebsd_env.cli.args import PairArgs, PromptArgs, load_pair_from_args, parse
 from ebsd_env.io import write_json_atomic
 
 from .common import (
@@ -74,7 +74,7 @@ class TuneConfig(PairArgs, PromptArgs):
     """Grid: minimum draft lengths."""
     max_draft_len: tuple[int, ...] = (8, 12, 16, 20)
     """Grid: maximum draft lengths."""
-    entropy_type: tuple[str, ...] = ("shannon", "renyi", "topk")
+    entropy_type: Annotated[tuple[str, ...], tyro.conf.arg(name="entropy")] = ("shannon", "renyi", "topk")
     """Grid: entropy measures (the environment's `entropy`); `bayes` uses the first."""
     stopping_strategy: tuple[str, ...] = ("absolute", "relative", "combined")
     ("Grid: stopping strategies: absolute (entropy-abs, or entropy-window for a window > 1), relative (entropy-rel), "
@@ -399,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in ("grid", "bayes"):
         argv = ["--method", argv[0], *argv[1:]]
-    config = tyro.cli(TuneConfig, args=argv, description=__doc__, prog="ebsd tune")
+    config = parse(TuneConfig, argv, "tune", description=__doc__, prog="ebsd tune")
     return run_and_report(config, tune)
 
 

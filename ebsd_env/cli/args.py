@@ -106,3 +106,67 @@ def load_pair_from_args(args: ModelArgs, pair: str | None = None, tiny_context: 
     from ..decoding.models import cached_pair
 
     return cached_pair(args.drafter, args.verifier, device=args.device, kernels=args.kernels)
+
+
+# One vocabulary of flags (docs/cli.md, "Flags"): each concept has one spelling in every command. The spellings
+# a command used before are kept for one release as deprecated aliases: `parse`, which every command's `main` parses
+# its argv with, turns them into the new flag before tyro sees them, with one warning line. Keyed by the command as
+# typed ("bench decoder"), because an old spelling can mean different concepts in two commands (`--prompts`: eval's
+# source, bench's count). A (flag, format) entry rewrites the value too (`--tiny copy` -> `--pair tiny-copy`).
+DEPRECATED_FLAGS: dict[str, dict[str, str | tuple[str, str]]] = {
+    "record": {"--seed": "--prompt-seed", "--limit-per-category": "--prompts-per-category"},
+    "eval": {"--prompts": "--prompt-source", "--limit-per-category": "--prompts-per-category",
+             "--tiny": ("--pair", "tiny-{}")},
+    "split": {"--seed": "--prompt-seed"},
+    "tune": {"--entropy-type": "--entropy"},
+    "distill": {"--lr": "--learning-rate", "--run-dir": "--out"},
+    "bench decoder": {"--prompts": "--num-prompts"},
+    "bench env": {"--prompts": "--num-prompts"},
+    "fit-acceptance": {"--limit-per-category": "--prompts-per-category", "--seeds": "--episodes-per-prompt"},
+}
+
+
+def rewrite_deprecated(command: str, argv: list[str], warn=None) -> list[str]:
+    """`argv` with `command`'s deprecated flags (``--old V`` and ``--old=V``) spelled the new way; one warning line
+    on stderr per old flag used. Nothing after ``--`` is touched (a positional that looks like a flag)."""
+    import sys
+
+    table = DEPRECATED_FLAGS.get(command, {})
+    warn = warn or (lambda line: print(line, file=sys.stderr))
+    out: list[str] = []
+    warned: set[str] = set()
+    value_format = None  # the format of the value that follows an old flag whose value changes form
+    for index, arg in enumerate(argv):
+        if arg == "--":
+            return out + argv[index:]
+        if value_format is not None:
+            out.append(value_format.format(arg))
+            value_format = None
+            continue
+        old, eq, value = arg.partition("=")
+        if old not in table:
+            out.append(arg)
+            continue
+        new, form = table[old] if isinstance(table[old], tuple) else (table[old], None)
+        if old not in warned:
+            warned.add(old)
+            hint = f"{new} {form.format('NAME')}" if form else new
+            old_hint = f"{old} NAME" if form else old
+            warn(f"ebsd {command}: {old_hint} is deprecated and will be removed in the next release; use {hint}")
+        if eq:
+            out.append(f"{new}={form.format(value) if form else value}")
+        else:
+            out.append(new)
+            value_format = form
+    return out
+
+
+def parse(config_class, argv: list[str] | None, command: str, **tyro_args):
+    """The command's config from `argv` (None: ``sys.argv[1:]``) by `tyro.cli`, its deprecated flags rewritten
+    first (`rewrite_deprecated`); `tyro_args` (description, prog, ...) go to tyro."""
+    import sys
+
+    import tyro
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    return tyro.cli(config_class, args=rewrite_deprecated(command, argv), **tyro_args)

@@ -7,8 +7,6 @@ from dataclasses import dataclass
 
 import tyro
 
-from ..decoding.decoder import SpeculativeDecoder, fixed_k
-from ..decoding.models import load_pair
 from ..io import to_json
 from .args import ModelArgs, check_model_args
 
@@ -50,9 +48,18 @@ def validate(config: GenerateConfig) -> None:
         raise ValueError("--prompt is empty: give the user message to continue")
 
 
+def load_pair(*args, **kwargs):
+    """`ebsd_env.decoding.models.load_pair`, imported when called: `ebsd generate --help` imports no torch."""
+    from ..decoding.models import load_pair as load
+
+    return load(*args, **kwargs)
+
+
 def main(argv: list[str] | None = None) -> int:
     config = tyro.cli(GenerateConfig, args=argv, description=__doc__, prog="ebsd generate")
     validate(config)
+    from ..decoding.decoder import SpeculativeDecoder, fixed_k  # here: --help and a refused input import no torch
+
     pair = load_pair(config.drafter, config.verifier, device=config.device, kernels=config.kernels,
                      threads=config.threads)
     decoder = SpeculativeDecoder(pair, temperature=config.temperature, top_p=config.top_p,

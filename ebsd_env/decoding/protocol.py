@@ -19,14 +19,13 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 
 from ..envs.block_rules import draft_room
+from .constants import LOGPROB_FLOOR, TOP_LOGPROBS
 
 
 class DecoderError(RuntimeError):
     """The decoder was driven out of order (draft before start, verify after the end, ...)."""
 
 
-TOP_LOGPROBS = 4  # top log-probabilities each draft step reports (`DraftStep.top_logprobs`)
-LOGPROB_FLOOR = -30.0  # log(0) is reported as this, so signals stay finite
 
 
 def top_logprobs(values: torch.Tensor) -> tuple[float, ...]:

@@ -55,7 +55,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..decoding.decoder import LOGPROB_FLOOR, TOP_LOGPROBS
+from ..decoding.constants import LOGPROB_FLOOR, TOP_LOGPROBS
 
 PAD_VALUE = 0.0
 EXTRA_SIGNALS = ("top1_prob", "margin", "prev_emitted", "generated", "token_prob", "prev_acceptance")

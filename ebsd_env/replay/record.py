@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import tyro
 from tqdm import tqdm
 
 from ..envs.block_rules import BlockRules
+from ..cli.args import parse
 from ..io import write_json_atomic
 
 if TYPE_CHECKING:  # imported where used: `ebsd record --help` then imports no torch
@@ -149,6 +149,10 @@ def record(pair, rows: list[dict], out: Path, max_draft_len: int = 16, max_new_t
                 found["settings"] != meta["settings"]:
             raise TraceError(f"{str(out)!r} holds traces of another pair or other settings ({path.name}); record "
                              "into a new --out")
+    # A recording killed (SIGKILL, power loss) between a shard's temporary file and its rename leaves that file
+    # behind (`ebsd_env.io.save_atomic`); the shard itself is recorded again below.
+    for orphan in out.glob(".shard-*.parquet.tmp"):
+        orphan.unlink()
     decoder = SpeculativeDecoder(pair, temperature=0.0, entropy=entropy, max_new_tokens=max_new_tokens)
     shards = [rows[i:i + shard_size] for i in range(0, len(rows), shard_size)]
     todo = [i for i, shard in enumerate(shards) if not shard_is_complete(out / f"shard-{i:05d}.parquet", meta,
@@ -267,10 +271,10 @@ class RecordConfig:
     """Prompt source (None: the built-in suite; a .jsonl/.csv/.parquet file or an HF benchmark name)."""
     categories: list[str] | None = None
     """Keep only these categories."""
-    limit_per_category: int | None = None
+    prompts_per_category: int | None = None
     """At most this many prompts per category."""
-    seed: int = 0
-    """Selects the subset of prompts (and the numbers of generated math problems)."""
+    prompt_seed: int = 0
+    """Seed of the prompt subset (and the numbers of generated math problems)."""
     max_new_tokens: int = 128
     """Token budget per prompt (replays may use this or less)."""
     max_draft_len: int = 16
@@ -337,9 +341,9 @@ def validate(config: RecordConfig) -> EntropyConfig:
                         ("--shard-size", config.shard_size)):
         if value < 1:
             raise ValueError(f"{flag} must be >= 1, got {value}")
-    if config.limit_per_category is not None and config.limit_per_category < 1:
-        raise ValueError(f"--limit-per-category must be >= 1 (or left out for all prompts), got "
-                         f"{config.limit_per_category}")
+    if config.prompts_per_category is not None and config.prompts_per_category < 1:
+        raise ValueError(f"--prompts-per-category must be >= 1 (or left out for all prompts), got "
+                         f"{config.prompts_per_category}")
     check_device(config.device)
     check_threads(config)
     try:
@@ -358,8 +362,7 @@ def validate(config: RecordConfig) -> EntropyConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
-    config = tyro.cli(RecordConfig, args=sys.argv[1:] if argv is None else argv, description=__doc__,
-                      prog="ebsd record")
+    config = parse(RecordConfig, argv, "record", description=__doc__, prog="ebsd record")
     entropy = validate(config)
     several = "+" in (config.drafter or "")  # several drafters: one aligned trace set each (`replay.multi`)
     ray = None
@@ -373,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_threads(config.threads)
     rows = load_prompts(config.prompt_source, categories=config.categories,
-                        limit_per_category=config.limit_per_category, seed=config.seed)
+                        limit_per_category=config.prompts_per_category, seed=config.prompt_seed)
     if not rows:
         raise ValueError(f"no prompts from {config.prompt_source or 'the built-in suite'!r}; check --categories")
     pair = cached_pair(config.drafter, config.verifier, config.device, kernels=config.kernels)

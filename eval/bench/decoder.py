@@ -29,16 +29,12 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import Annotated
 
-import torch
 import tyro
 from tqdm import tqdm
-from transformers import PreTrainedModel
 
-from ebsd_env.cli.args import ModelArgs, check_model_args
-from ebsd_env.decoding.decoder import SpeculativeDecoder, _sync
-from ebsd_env.decoding.kernels import configure_threads, machine_state, warn_if_busy
-from ebsd_env.decoding.models import load_pair
+from ebsd_env.cli.args import ModelArgs, check_model_args, parse
 from ebsd_env.io import write_json_atomic
 from ebsd_env.prompts import common_heldout_ids
 from policies.baselines import cost_ratio
@@ -48,7 +44,7 @@ from policies.baselines import cost_ratio
 class BenchDecoderConfig(ModelArgs):
     ks: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5, 6, 7, 8])
     """Fixed draft lengths to compare."""
-    prompts: int = 4
+    prompts: Annotated[int, tyro.conf.arg(name="num-prompts")] = 4
     ("Number of chat prompts (one per category of the built-in suite, in order; for a drafter trained by `ebsd "
      "distill`, the first of its held-out prompts in each category).")
     repeats: int = 3
@@ -68,6 +64,13 @@ class BenchDecoderConfig(ModelArgs):
      "reference: its output is its own; reported with its agreement with the verifier, never as a speed-up).")
 
 
+def load_pair(*args, **kwargs):
+    """`ebsd_env.decoding.models.load_pair`, imported when called: `ebsd bench decoder --help` imports no torch."""
+    from ebsd_env.decoding.models import load_pair as load
+
+    return load(*args, **kwargs)
+
+
 def _bench_prompts(count: int, held_out: set[str] = frozenset()) -> list[list[dict]]:
     """The first user turn of one prompt per category of the built-in suite, `count` categories in suite order:
     the first of a trained drafter's held-out prompts (`held_out` ids), else a seeded pick."""
@@ -84,6 +87,10 @@ def _bench_prompts(count: int, held_out: set[str] = frozenset()) -> list[list[di
 
 
 def _hf_generate(model, ids: list[int], max_new_tokens: int, assistant=None, k: int = 0) -> tuple[list[int], float]:
+    import torch
+
+    from ebsd_env.decoding.decoder import _sync
+
     kwargs = {}
     if assistant is not None:
         config = assistant.generation_config
@@ -103,6 +110,10 @@ def _hf_generate(model, ids: list[int], max_new_tokens: int, assistant=None, k: 
 
 def _hf_generate_mode(model, ids: list[int], max_new_tokens: int, assistant, mode: str) -> tuple[list[int], float]:
     """transformers' assisted generation in one of its adaptive modes, from its documented start settings."""
+    import torch
+
+    from ebsd_env.decoding.decoder import _sync
+
     config = assistant.generation_config
     if mode == "heuristic":
         config.num_assistant_tokens, config.num_assistant_tokens_schedule = 5, "heuristic"
@@ -138,7 +149,7 @@ def validate(config: BenchDecoderConfig) -> None:
     if not config.ks or min(config.ks) < 1:
         raise ValueError(f"--ks must be a non-empty list of draft lengths >= 1, got {config.ks}")
     if not 1 <= config.prompts <= len(BUILTIN_CATEGORIES):
-        raise ValueError(f"--prompts must be in [1, {len(BUILTIN_CATEGORIES)}] (one per category of the built-in "
+        raise ValueError(f"--num-prompts must be in [1, {len(BUILTIN_CATEGORIES)}] (one per category of the built-in "
                          f"suite), got {config.prompts}")
     for flag, value in (("--repeats", config.repeats), ("--max-new-tokens", config.max_new_tokens)):
         if value < 1:
@@ -148,7 +159,13 @@ def validate(config: BenchDecoderConfig) -> None:
 
 
 def bench_decoder(config: BenchDecoderConfig) -> dict:
-    validate(config)
+    validate(config)  # before torch is imported
+    import torch
+    from transformers import PreTrainedModel
+
+    from ebsd_env.decoding.decoder import SpeculativeDecoder
+    from ebsd_env.decoding.kernels import configure_threads, machine_state, warn_if_busy
+
     names = list(dict.fromkeys(config.drafters)) or [config.drafter]
     configure_threads(config.threads)
     machine = machine_state()
@@ -364,7 +381,7 @@ def print_report(report: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     """`ebsd bench decoder [options]` (the options after the word `decoder`; `eval.bench.main` routes here)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    config = tyro.cli(BenchDecoderConfig, args=argv, prog="ebsd bench decoder", description=__doc__)
+    config = parse(BenchDecoderConfig, argv, "bench decoder", prog="ebsd bench decoder", description=__doc__)
     validate(config)
     report = bench_decoder(config)
     print_report(report)

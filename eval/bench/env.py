@@ -29,17 +29,14 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import gymnasium as gym
-import torch
 import tyro
 from tqdm import tqdm
 
 import ebsd_env  # noqa: F401  (registers EBSD-v1)
-from ebsd_env.cli.args import ModelArgs, check_model_args
-from ebsd_env.decoding.kernels import configure_threads, machine_state, warn_if_busy
-from ebsd_env.decoding.models import cached_pair
+from ebsd_env.cli.args import ModelArgs, check_model_args, parse
 from ebsd_env.io import to_json, write_json_atomic
 
 
@@ -47,7 +44,7 @@ from ebsd_env.io import to_json, write_json_atomic
 class BenchEnvConfig(ModelArgs):
     clocks: list[str] = field(default_factory=lambda: ["wall", "model"])
     """Clocks to measure (`wall`, `model`)."""
-    prompts: int = 3
+    prompts: Annotated[int, tyro.conf.arg(name="num-prompts")] = 3
     """Prompts of the built-in suite (the first of each category, in order); one episode each per clock."""
     k: int = 4
     """Draft length of the fixed-k rule that drives the env."""
@@ -64,6 +61,13 @@ class BenchEnvConfig(ModelArgs):
     """Sub-envs of the numpy vector replay env."""
     replay_seconds: float = 3.0
     """Seconds of stepping per replay measurement."""
+
+
+def cached_pair(*args, **kwargs):
+    """`ebsd_env.decoding.models.cached_pair`, imported when called: `ebsd bench env --help` imports no torch."""
+    from ebsd_env.decoding.models import cached_pair as cached
+
+    return cached(*args, **kwargs)
 
 
 def _prompts(count: int) -> list[dict]:
@@ -189,7 +193,7 @@ def validate(config: BenchEnvConfig) -> None:
         raise ValueError(f"--clocks takes wall and/or model (of {', '.join(CLOCK_KINDS)}, the ones a live bench "
                          f"times), got {' '.join(config.clocks) or 'none'}")
     if not 1 <= config.prompts <= len(BUILTIN_CATEGORIES):
-        raise ValueError(f"--prompts must be in [1, {len(BUILTIN_CATEGORIES)}] (one per category of the built-in "
+        raise ValueError(f"--num-prompts must be in [1, {len(BUILTIN_CATEGORIES)}] (one per category of the built-in "
                          f"suite), got {config.prompts}")
     for flag, value in (("--k", config.k), ("--max-new-tokens", config.max_new_tokens),
                         ("--vector-envs", config.vector_envs)):
@@ -214,9 +218,12 @@ def _fmt(value: float, spec: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    config = tyro.cli(BenchEnvConfig, args=sys.argv[1:] if argv is None else argv, description=__doc__,
-                      prog="ebsd bench env")
+    config = parse(BenchEnvConfig, argv, "bench env", description=__doc__, prog="ebsd bench env")
     validate(config)
+    import torch
+
+    from ebsd_env.decoding.kernels import configure_threads, machine_state, warn_if_busy
+
     configure_threads(config.threads)
     machine = machine_state()
     busy = warn_if_busy()

@@ -2,7 +2,7 @@
 `ebsd_env.decoding.drafters.FeatureDrafter`, the default) or a token-level one (`--architecture layers`,
 `ebsd_env.decoding.drafters.DistilledDrafter`).
 
-Stages, each resumable (re-run with the same ``--run-dir`` after an interruption and it continues):
+Stages, each resumable (re-run with the same ``--out`` after an interruption and it continues):
 1. data: the verifier continues every prompt of the offline suite greedily and by sampling; each generated
    position keeps the verifier's top-k next-token probabilities (``data/train``, ``data/heldout`` shards);
    for the feature drafter the verifier then reads every record once more, teacher-forced, keeping its feature
@@ -25,12 +25,12 @@ import random
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 import tyro
 
-from ebsd_env.cli.args import PromptArgs, ThreadArgs, check_threads
+from ebsd_env.cli.args import PromptArgs, ThreadArgs, check_threads, parse
 from ebsd_env.decoding.drafters import DistilledDrafter, FeatureDrafter, load_distilled_drafter, save_drafter
 from ebsd_env.decoding.drafters.feature import FEATURE_ARCHITECTURE
 from ebsd_env.decoding.drafters.layers import LAYERS_ARCHITECTURE
@@ -75,7 +75,7 @@ class DistillConfig(ThreadArgs, PromptArgs):
     """Seed of the prompt subset and the held-out split (None: --seed)."""
     tiny: bool = False
     """Distil on a config-built tiny pair with a handful of built-in prompts (tests, smoke runs)."""
-    run_dir: Path | None = None
+    run_dir: Annotated[Path | None, tyro.conf.arg(name="out")] = None
     """Run folder; an existing one is resumed. None: runs/distill/{env}__{exp}__{seed}__{time}."""
     prompts_per_category: int = 60
     """Prompts taken from every category of the suite (held-out ones included)."""
@@ -128,7 +128,7 @@ class DistillConfig(ThreadArgs, PromptArgs):
     """Stop training after this much training time in this invocation (checkpointed; resume continues)."""
     batch_size: int = 8
     """Records (prompt + continuation) per step."""
-    lr: float = 5e-4
+    lr: Annotated[float, tyro.conf.arg(name="learning-rate")] = 5e-4
     """Peak AdamW learning rate (linear warm-up, cosine decay to 10 % over `steps`)."""
     warmup_steps: int = 30
     """Linear warm-up steps."""
@@ -216,7 +216,8 @@ def validate(config: DistillConfig) -> None:
                         ("--text-prompts-per-category", config.text_prompts_per_category)):
         if value < 0:
             raise ValueError(f"{flag} must be >= 0, got {value}")
-    for flag, value, low in (("--lr", config.lr, 0.0), ("--sample-temperature", config.sample_temperature, 0.0),
+    for flag, value, low in (("--learning-rate", config.lr, 0.0),
+                             ("--sample-temperature", config.sample_temperature, 0.0),
                              ("--data-minutes", config.data_minutes, 0.0),
                              ("--train-minutes", config.train_minutes, 0.0)):
         if value is not None and not (math.isfinite(value) and value > low):
@@ -228,7 +229,7 @@ def validate(config: DistillConfig) -> None:
     if not 0 < config.sample_top_p <= 1:
         raise ValueError(f"--sample-top-p must be in (0, 1], got {config.sample_top_p}")
     if config.run_dir is not None:
-        check_folder_path(config.run_dir, "--run-dir")
+        check_folder_path(config.run_dir, "--out")
     if config.export_to is not None:
         check_folder_path(config.export_to, "--export-to")
 
@@ -245,7 +246,7 @@ def check_split(config: DistillConfig, train_rows: list[dict], heldout_rows: lis
 
 
 def main(argv: list[str] | None = None) -> int:
-    config = tyro.cli(DistillConfig, args=argv, description=__doc__, prog="ebsd distill")
+    config = parse(DistillConfig, argv, "distill", description=__doc__, prog="ebsd distill")
     validate(config)
     configure_threads(config.threads)
     prompts = _load_prompts(config)
@@ -289,7 +290,7 @@ def _prepare_data(config: DistillConfig, run_dir: Path, verifier, tokenizer, eos
         missing = [path.name for path in train_paths if not path.is_file()]
         if missing:
             raise FileNotFoundError(f"{head_file} lists training shards that are gone ({', '.join(missing[:3])}"
-                                    "...): restore them, or start a new --run-dir")
+                                    "...): restore them, or start a new --out")
     else:
         train_paths = build_shards(verifier, tokenizer, train_rows, run_dir / "data/train", modes,
                                    config.gen_batch_size, "training data", deadline=deadline, **generation)

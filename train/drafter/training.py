@@ -65,7 +65,7 @@ def start_training(config, model: torch.nn.Module, checkpoint_file: Path) -> Tra
         shapes = {name: tuple(t.shape) for name, t in model.state_dict().items()}
         if shapes != {name: tuple(t.shape) for name, t in state["model"].items()}:
             raise ValueError(f"{checkpoint_file} holds a drafter of another shape: resume with the same "
-                             "--architecture and --num-layers as before, or start a new --run-dir")
+                             "--architecture and --num-layers as before, or start a new --out")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         run.step, run.train_seconds, run.history = state["step"], state["train_seconds"], state["history"]
