@@ -29,7 +29,7 @@ import tyro
 from tqdm.auto import tqdm
 
 from ebsd_env.cli.args import ModelArgs, load_pair_from_args, parse
-from ebsd_env.decoding.constants import DEFAULT_STOP_MODE
+from ebsd_env.envs.block_rules import DEFAULT_STOP_MODE
 from ebsd_env.envs.objective import OBJECTIVE
 from ebsd_env.io import json_safe, write_atomic, write_json_atomic
 

@@ -20,8 +20,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ebsd_env.envs.multi import FIRST_DRAFTER, MAX_SUFFIX
 from ebsd_env.envs.objective import arm_value
+from ebsd_env.envs.observation import FIRST_DRAFTER, MAX_SUFFIX
 
 from .base import CONTINUE, STOP, Param, Policy
 from .learned import block_work

@@ -75,12 +75,11 @@ def test_help_parser_sees_a_flag_without_help():
                                   "--threads INT": ["CPU threads (default: all)"]}
 
 
-# Commands whose --help imports no torch, and a flag their help shows. (`distill` still does: train/drafter/distill.py
-# imports torch and the drafters at the top.)
+# Commands whose --help imports no torch, and a flag their help shows.
 FAST_HELP = {"record": "--out", "split": "--out", "tune": "--method", "eval": "--policies", "train ppo": "--traces",
              "generate": "--prompt", "fit-acceptance": "--l2", "policies": "--name", "bench decoder": "--ks",
-             "bench env": "--clocks"}
-SLOW_HELP = ("distill",)
+             "bench env": "--clocks", "distill": "--architecture"}
+SLOW_HELP = ()
 
 
 def test_every_command_is_checked_for_fast_help_or_listed_as_slow():

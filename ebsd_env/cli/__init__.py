@@ -17,7 +17,7 @@ SUBCOMMANDS = {
     # train.tune: the Ray backends wrap the single-process commands, which know nothing of them.
     "train": ("train.sweep", "`ebsd train ppo`: train a stopping policy with PPO (--sweep FILE: seeds / grids)"),
     "tune": ("train.ray_tune", "grid / Bayesian tuning of the hand-made rules (--backend ray: on a Ray cluster)"),
-    "distill": ("train.drafter.distill", "distil a small drafter from the verifier"),
+    "distill": ("train.drafter.command", "distil a small drafter from the verifier"),
     "policies": ("policies.registry", "list the stopping policies and their parameters"),
     "fit-acceptance": ("policies.acceptance", "fit the SpecDec++-style acceptance model from logged rollouts"),
 }

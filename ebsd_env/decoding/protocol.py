@@ -19,7 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 
 from ..envs.block_rules import draft_room
-from .constants import LOGPROB_FLOOR, TOP_LOGPROBS
+from ..envs.observation import LOGPROB_FLOOR, TOP_LOGPROBS  # noqa: F401  (TOP_LOGPROBS re-exported)
 
 
 class DecoderError(RuntimeError):

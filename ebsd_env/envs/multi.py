@@ -16,10 +16,9 @@ from ..decoding.models import ModelPair, cached_pair
 from ..decoding.multi import MultiDraftDecoder, is_multi
 from ..timing.multi_clock import MultiClock, make_multi_clock
 from .ebsd import CONTINUE, DEFAULT_STOP_MODE, EBSDEnv
+from .observation import FIRST_DRAFTER, MAX_SUFFIX  # noqa: F401 (re-exported: defined here before)
 
-FIRST_DRAFTER = 2  # action 2 + i: draft this block with drafter i
 DEFAULT_DRAFTERS = "int4+feature+ngram"
-MAX_SUFFIX = 8  # the prompt-lookup signal counts matching suffixes up to this many tokens
 PER_DRAFTER = ("selected", "tried", "acceptance", "cost_ratio")
 LOOKUP = ("lookup_suffix", "lookup_has_proposal")
 

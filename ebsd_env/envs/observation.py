@@ -55,7 +55,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..decoding.constants import LOGPROB_FLOOR, TOP_LOGPROBS
+# What the decoder reports for the "ltd" observation (`DraftStep.top_logprobs`), defined here, torch-free, so that
+# light modules (command configs, `--help`) can read the layout:
+TOP_LOGPROBS = 4  # top log-probabilities each draft step reports
+LOGPROB_FLOOR = -30.0  # log(0) is reported as this, so signals stay finite
+
+# EBSD-Multi-v1 (`envs.multi`), here so that light modules (the multi-drafter policies) need no torch:
+FIRST_DRAFTER = 2  # action 2 + i at a block start: draft this block with drafter i
+MAX_SUFFIX = 8  # the prompt-lookup signal counts matching suffixes up to this many tokens
 
 PAD_VALUE = 0.0
 EXTRA_SIGNALS = ("top1_prob", "margin", "prev_emitted", "generated", "token_prob", "prev_acceptance")

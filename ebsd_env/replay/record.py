@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from tqdm import tqdm
 
-from ..envs.block_rules import BlockRules
 from ..cli.args import parse
+from ..envs.block_rules import BlockRules
 from ..io import write_json_atomic
 
 if TYPE_CHECKING:  # imported where used: `ebsd record --help` then imports no torch
