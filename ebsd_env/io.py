@@ -81,6 +81,16 @@ def _temporary_beside(path: Path) -> str:
     return tmp
 
 
+def remove_orphaned_temporaries(folder: str | Path, stem_glob: str = "*", suffix: str = "") -> list[Path]:
+    """Delete the temporary files `save_atomic` leaves in `folder` when a process is killed (SIGKILL, power loss)
+    between writing one and renaming it: those of files matching ``stem_glob + suffix``. Returns what it deleted.
+    Call it only where no other process writes into `folder` at the same time."""
+    removed = sorted(Path(folder).glob(f".{stem_glob}.*{suffix}.tmp"))
+    for orphan in removed:
+        orphan.unlink()
+    return removed
+
+
 def save_atomic(path: str | Path, save: Callable[[str], Any]) -> Path:
     """Run a library's ``save(filename)`` (torch.save, safetensors, an SB3 model, a matplotlib figure) into a
     temporary file beside `path`, then rename it over `path`. The temporary name ends in ``<suffix>.tmp``: it

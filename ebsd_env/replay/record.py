@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from ..cli.args import parse
 from ..envs.block_rules import BlockRules
-from ..io import write_json_atomic
+from ..io import remove_orphaned_temporaries, write_json_atomic
 
 if TYPE_CHECKING:  # imported where used: `ebsd record --help` then imports no torch
     from ..decoding.decoder import SpeculativeDecoder
@@ -151,8 +151,7 @@ def record(pair, rows: list[dict], out: Path, max_draft_len: int = 16, max_new_t
                              "into a new --out")
     # A recording killed (SIGKILL, power loss) between a shard's temporary file and its rename leaves that file
     # behind (`ebsd_env.io.save_atomic`); the shard itself is recorded again below.
-    for orphan in out.glob(".shard-*.parquet.tmp"):
-        orphan.unlink()
+    remove_orphaned_temporaries(out, "shard-*", ".parquet")
     decoder = SpeculativeDecoder(pair, temperature=0.0, entropy=entropy, max_new_tokens=max_new_tokens)
     shards = [rows[i:i + shard_size] for i in range(0, len(rows), shard_size)]
     todo = [i for i, shard in enumerate(shards) if not shard_is_complete(out / f"shard-{i:05d}.parquet", meta,
