@@ -1,0 +1,45 @@
+"""The committed result files the docs' figures come from (each read once), and `Figure`: a source and a formatter."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DRAFTER_CARD = "ebsd_env/decoding/drafters/smollm2-135m-feature/config.json"  # v1, `distilled`
+FEATURE_CARD = "ebsd_env/decoding/drafters/smollm2-135m-feature-v2/config.json"  # v2, `feature`
+EVAL_DEFAULT = "docs/results/eval-default/summary.json"
+STOP_MODE = "docs/results/stop-mode/summary.json"
+BENCH_DRAFTERS = "docs/results/bench-drafters/bench.json"
+BENCH_ENV = "docs/results/bench-env/bench.json"
+REPLAY_VALIDATION = "docs/results/replay/validate.json"
+REPLAY_PPO = "docs/results/replay/ppo-1m-record.json"
+EVAL_DRAFTERS = "docs/results/eval-drafters/drafters.json"
+VERDICT = "docs/results/verdict/verdict.json"
+BENCH_RAY_RECORD = "docs/results/bench-ray/record.json"
+BENCH_RAY_TUNE = "docs/results/bench-ray/tune.json"
+DISTILL_TTT = "docs/results/distill-ttt/history.json"
+DISTILL_V2 = "docs/results/distill-v2/history.json"  # the run that made v2
+BENCH_FEATURE = "docs/results/bench-feature/bench.json"  # v2 against v1, side by side
+EVAL_FEATURE = "docs/results/eval-feature/drafters.json"  # the same, every policy through the env
+
+
+@cache
+def load(source: str) -> dict:
+    return json.loads((ROOT / source).read_text())
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One figure: the file it comes from and how it is written."""
+
+    source: str
+    render: Callable[[dict], str]
+
+
+def grouped(number: int) -> str:
+    """An integer with its thousands separated by spaces (1 015 808)."""
+    return f"{number:,}".replace(",", " ")

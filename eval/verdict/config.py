@@ -1,0 +1,35 @@
+"""The verdict's flags (`VerdictConfig`) and the settings every step shares: the static policies, the drafter and
+the draft cap the traces, tuning and PPO runs were made with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import tyro
+
+STATIC = ("no-spec", "fixed-k:k=1", "fixed-k:k=2", "fixed-k:k=3", "fixed-k:k=4", "fixed-k:k=6")
+MAX_DRAFT_LEN = 16
+VERDICT_DRAFTER = "distilled"  # v1 of the shipped feature drafter: what the traces, tuning and PPO were made for
+
+
+@dataclass
+class VerdictConfig:
+    step: tyro.conf.Positional[Literal["calibrate", "replay", "live", "report", "release"]]
+    """calibrate, replay, live, report or release (see the module docstring)."""
+    out: Path = Path("runs/verdict")
+    """The experiment folder."""
+    threads: int = 2
+    """torch threads of the live verdict and of its clock's calibration (the verifier alone is fastest at 2 on a
+    2-core machine; `ebsd bench decoder` measures it)."""
+    max_new_tokens: int = 64
+    """Tokens per prompt (as recorded)."""
+    drafter: str = VERDICT_DRAFTER
+    """The pair's drafter (calibrate, live): the verdict was run, and its policy trained, for the feature
+    drafter, whatever the project's default drafter is."""
+    results: Path = Path("docs/results/verdict")
+    """report: where verdict.json, report.md and the performance-profile plot go."""
+    tiny: Literal["copy", "random", "noisy"] | None = None
+    """live: a config-built tiny pair instead of the embedded one (tests and smoke runs)."""
+

@@ -1,0 +1,106 @@
+"""The verdict's first steps: `calibrate` (the model clock at the live verdict's threads) and `replay` (every
+candidate policy, and oracle-dp, on the validation and the test traces under that clock)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from ebsd_env.io import write_json_atomic
+
+from .config import MAX_DRAFT_LEN, STATIC, VerdictConfig
+from .experiment import cost_model_path, ppo_runs, traces_path, tuned_files
+
+
+def calibrate(config: VerdictConfig) -> None:
+    """OUT/cost_model.json: the model clock of the drafter's pair at the live verdict's threads (kept once made)."""
+    from ebsd_env.decoding.kernels import configure_threads, warn_if_busy
+    from ebsd_env.decoding.models import cached_pair
+    from ebsd_env.timing.calibration import calibrate as fit_costs
+
+    path = config.out / "cost_model.json"
+    if path.is_file():
+        print(f"[verdict] {path} exists; delete it to calibrate again")
+        return
+    configure_threads(config.threads)
+    warn_if_busy()
+    costs = fit_costs(cached_pair(config.drafter))
+    costs.save(path)
+    runs = ", ".join(f"k={r['k']} {r['error']:+.1%}" for r in costs.validation.get("runs", []))
+    print(f"[verdict] model clock at {config.threads} threads: verify(1) {costs.verify_cost(1) * 1e3:.1f} ms, draft "
+          f"{costs.draft_s * 1e3:.2f} ms; predicted vs wall time of fixed-k generations: {runs}")
+
+
+
+def replay_policies(out: Path) -> dict[str, dict]:
+    """label -> {spec, kind, ...} of everything the replay step runs."""
+    policies = {spec: {"spec": spec, "kind": "static"} for spec in (*STATIC, "fixed-k:k=8")}
+    for rule, data in tuned_files(out).items():
+        for scope in ("category", "overall"):
+            policies[f"tuned {rule} ({scope})"] = {"spec": f"tuned:path={data['path']},scope={scope}",
+                                                    "kind": "tuned", "rule": rule, "scope": scope}
+    for run in ppo_runs(out):
+        policies[f"ppo {run['variant']} seed {run['seed']}"] = {"spec": f"ppo:{run['model']}", "kind": "ppo",
+                                                                "variant": run["variant"], "seed": run["seed"]}
+    policies["oracle-first-reject"] = {"spec": "oracle-first-reject", "kind": "oracle"}
+    return policies
+
+
+def replay(config: VerdictConfig) -> None:
+    from ebsd_env.replay import TraceSet
+    from ebsd_env.timing.cost_model import CostModel
+
+    folders = {name: traces_path(config.out, name) for name in ("validation", "test")}  # both, before any work
+    costs = CostModel.load(cost_model_path(config.out))
+    policies = replay_policies(config.out)
+    for name, path in (("validation", "replay-validation.json"), ("test", "replay.json")):
+        results = replay_traces(config, TraceSet.load(folders[name]), costs, policies, name)
+        write_json_atomic(config.out / path, results, sort_keys=True)
+        print(f"[verdict] replay of {len(results['policies'])} policies on {len(results['categories'])} {name} "
+              f"traces: {config.out / path}")
+
+
+def replay_traces(config: VerdictConfig, traces, costs, policies: dict[str, dict], name: str) -> dict:
+    """Every policy of `policies` and oracle-dp on `traces` (model clock): per prompt (tokens, seconds)."""
+    from tqdm import tqdm
+
+    from ebsd_env.replay import ReplayEnv
+    from policies.registry import make_policy
+    from policies.rollout import run_episode
+
+    envs: dict[tuple, ReplayEnv] = {}
+    results = {}
+    bound = {}  # every policy bound to its env first: a trained artifact for another env is refused before any episode
+    for label, entry in policies.items():
+        probe = make_policy(entry["spec"])
+        settings = {"max_draft_len": MAX_DRAFT_LEN, "stop_mode": probe.stop_mode or "include",
+                    "extra_signals": bool(probe.requires_extra_signals), **probe.env_requirements()}
+        key = tuple(sorted(settings.items()))
+        if key not in envs:
+            envs[key] = ReplayEnv(traces, max_new_tokens=config.max_new_tokens, cost_model=costs, **settings)
+        bound[label] = envs[key], make_policy(entry["spec"], env=envs[key])
+    for label, entry in tqdm(policies.items(), desc=f"replay ({name})", unit="policy"):
+        env, policy = bound[label]
+        per_prompt = {}
+        for index, trace in enumerate(traces.traces):
+            stats = run_episode(env, policy, seed=0, options={"prompt_index": index})
+            per_prompt[trace.id] = [stats["new_tokens"], stats["decode_s"]]
+        results[label] = {**entry, "per_prompt": per_prompt}
+    results["oracle-dp"] = oracle_dp(traces, costs, config.max_new_tokens)
+    categories = {t.id: t.category for t in traces.traces}
+    return {"split": name, "categories": categories, "cost_model": costs.to_dict(), "policies": results}
+
+
+def oracle_dp(traces, costs, max_new_tokens: int) -> dict:
+    """oracle-dp's optimal plans on `traces`, in the stop mode where they are fastest: per prompt (tokens, seconds)."""
+    from ebsd_env.replay.oracle import optimal_plan
+
+    best_mode, best_rate = None, -math.inf
+    for mode in ("include", "exclude"):
+        plans = {t.id: optimal_plan(t, costs, MAX_DRAFT_LEN, mode, max_new_tokens) for t in traces.traces}
+        rate = sum(p.tokens for p in plans.values()) / sum(p.time_s for p in plans.values())
+        if rate > best_rate:
+            best_mode, best_rate = mode, rate
+            oracle = {tid: [p.tokens, p.time_s] for tid, p in plans.items()}
+    return {"spec": "oracle-dp", "kind": "oracle", "stop_mode": best_mode, "per_prompt": oracle}
+
