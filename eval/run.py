@@ -33,6 +33,8 @@ from ebsd_env.envs.block_rules import DEFAULT_STOP_MODE
 from ebsd_env.envs.objective import OBJECTIVE
 from ebsd_env.io import json_safe, write_atomic, write_json_atomic
 
+from .multi.envs import check_env_config, make_eval_env
+
 DEFAULT_POLICIES = (
     "no-spec",
     "fixed-k:k=1",
@@ -365,10 +367,7 @@ def validate(config: EvalConfig) -> None:
         if unknown:
             raise ValueError(f"--categories: {', '.join(unknown)} not in the built-in suite; valid: "
                              f"{', '.join(BUILTIN_CATEGORIES)}")
-    if config.cost_model is not None:
-        from ebsd_env.timing.cost_model import CostModel
-
-        CostModel.load(config.cost_model)  # a missing or corrupt file, named, before any model is loaded
+    check_env_config(config)  # the cost model file (one per drafter on a '+'-joined pair), the draft floor
     if config.out:
         check_folder_path(config.out, "--out")
 
@@ -606,13 +605,10 @@ def _run_in(out: Path, config: EvalConfig, pair, plan: Plan, probes: dict, promp
         if env_key not in envs:
             # The env calibrates a cost model per pair and temperature (its reward baseline and the model
             # clock); it is kept in OUT so a resumed run charges exactly the same model clock.
-            saved = out / f"cost_model_T{cond.temperature:g}.json"
-            cost_model = config.cost_model or (str(saved) if saved.exists() else None)
-            env = gym.make("EBSD-v1", pair=pair, prompts=prompts, temperature=cond.temperature, top_p=config.top_p,
-                           max_new_tokens=cond.max_new_tokens, clock=config.clock, cost_model=cost_model,
-                           **settings)
-            if not saved.exists():
-                env.unwrapped.cost_model.save(saved)
+            # EBSD-v1, or EBSD-Multi-v1 on a '+'-joined pair (eval.multi.envs keeps each kind's calibration).
+            env = make_eval_env(pair, out / f"cost_model_T{cond.temperature:g}.json", config.cost_model, variant.spec,
+                                prompts=prompts, temperature=cond.temperature, top_p=config.top_p,
+                                max_new_tokens=cond.max_new_tokens, clock=config.clock, **settings)
             envs[env_key] = BlockRecorder(env)
         env = envs[env_key]
         policy_key = (env_key, variant.spec)
