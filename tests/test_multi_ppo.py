@@ -16,7 +16,7 @@ from ebsd_env.fingerprint import FingerprintMismatch, check_artifact_fingerprint
 from ebsd_env.replay.multi import MultiReplayEnv, MultiTraceSet
 from ebsd_env.replay.record import decoder_prompt, record_multi
 from ebsd_env.timing.cost_model import CostModel
-from ebsd_env.timing.multi_clock import MultiClock
+from ebsd_env.timing.multi_clock import MultiClock, load_multi_costs
 from policies import make_policy
 from policies.rollout import run_episode
 
@@ -144,7 +144,7 @@ def eval_config(out, cost_model, policies, prompts, **kwargs):
     from eval.run import EvalConfig
 
     return EvalConfig(prompts=str(prompts), policies=policies, out=str(out), clock="model",
-                      cost_model=str(cost_model), limit_per_category=None, max_new_tokens=BUDGET,
+                      cost_model=cost_model and str(cost_model), limit_per_category=None, max_new_tokens=BUDGET,
                       max_draft_len=MAX_K, tensorboard=False, lossy_reference=False, **kwargs)
 
 
@@ -177,9 +177,10 @@ def test_eval_runs_multi_and_single_drafter_policies_side_by_side(trained, multi
             prompt = decoder_prompt(noisy_pair, next(p for p in ROWS if p["id"] == row["prompt_id"]))
             assert row["stats"]["output_ids"] == SpeculativeDecoder(noisy_pair).generate(
                 prompt, stop=None, max_new_tokens=BUDGET).token_ids
-    assert (out / "cost_model_T0.multi.json").is_file()
-    # A rerun with the same --out resumes: nothing to decode again, the same summary.
-    again = evaluate(eval_config(tmp_path / "run", costs, policies, prompt_file), pair=multi)
+    # The run keeps one calibration per drafter in OUT; a rerun with the same --out and no --cost-model resumes
+    # on it (a calibration would give other costs): nothing to decode again, the same summary.
+    assert load_multi_costs(out / "cost_model_T0.multi.json", NAMES) == tuple(COSTS)
+    again = evaluate(eval_config(tmp_path / "run", None, policies, prompt_file), pair=multi)
     assert json.loads((again / "summary.json").read_text())["conditions"] == summary["conditions"]
 
 
