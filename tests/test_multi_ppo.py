@@ -202,3 +202,17 @@ def test_eval_refuses_multi_policies_and_settings_in_one_line(trained, noisy_pai
         validate(EvalConfig(drafter="int4+ngram", cost_model=str(single_costs)))
     assert "needs the file MultiClock.save writes" in one_line_refusal(error)
     shutil.rmtree(tmp_path / "run", ignore_errors=True)
+
+
+def test_eval_of_a_multi_pair_uses_the_prompts_its_trained_drafters_held_out(noisy_pair):
+    """`ebsd eval` evaluates a distilled drafter on its held-out prompts; in a multi pair, on those every trained
+    drafter among its drafters held out (here two stand-ins carrying held-out ids, and a third carrying none)."""
+    from ebsd_env.prompts import drafter_heldout_ids
+
+    first, second, plain = (derive_drafter(noisy_pair.verifier, "ngram") for _ in range(3))
+    first.metadata = {"heldout_prompt_ids": ["a", "b", "c"]}
+    second.metadata = {"heldout_prompt_ids": ["b", "c", "d"]}
+    pair = multi_pair(noisy_pair, [plain, first, second], ["plain", "first", "second"])
+    assert drafter_heldout_ids(pair) == {"b", "c"}
+    assert drafter_heldout_ids(multi_pair(noisy_pair, [plain, first], ["plain", "first"])) == {"a", "b", "c"}
+    assert drafter_heldout_ids(tiny_multi_pair(noisy_pair)) == set()
