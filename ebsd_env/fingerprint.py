@@ -9,7 +9,10 @@ env it was trained on (`env_fingerprint`):
 - ``action``: stop mode, min and max draft length, decoding temperature;
 - ``objective``: the objective (`ebsd_env.envs.objective.OBJECTIVE`);
 - ``clock``: the clock kind and a hash of its cost model (decision costs included when measured);
-- ``machine``: CPU model and torch threads.
+- ``machine``: CPU model and torch threads;
+- ``multi`` (EBSD-Multi envs only, absent elsewhere): the drafters in order, the per-drafter and prompt-lookup
+  entries appended to the observation, the acceptance decay and prompt lookup's minimum match. The pair's
+  ``drafter_hash`` is then the drafters' own hashes joined by ``+``, the same live and on aligned traces.
 
 `check_artifact_fingerprint` compares an artifact's fingerprint with the env it is bound to. A difference in what
 the policy's decisions mean (``BINDING``: the pair, the observation layout, the stop mode, the draft bounds) is
@@ -30,7 +33,7 @@ FINGERPRINT_VERSION = 1
 ZIP_MEMBER = "ebsd_fingerprint.json"  # inside a PPO .zip (stable-baselines3 ignores members it does not know)
 # (section, key): what a policy's decisions depend on; a difference refuses the artifact.
 BINDING = (("pair", "verifier"), ("pair", "drafter"), ("pair", "drafter_hash"), ("pair", "vocab_size"),
-           ("observation", None), ("action", "stop_mode"), ("action", "min_draft_len"),
+           ("observation", None), ("multi", None), ("action", "stop_mode"), ("action", "min_draft_len"),
            ("action", "max_draft_len"))
 PAIR_KEYS = ("drafter", "verifier", "drafter_hash", "vocab_size", "eos_ids")
 
@@ -68,6 +71,29 @@ def _decision_cost(base) -> dict:
     return {"decide_s": seconds} if seconds else {}
 
 
+def multi_fingerprint(base) -> dict | None:
+    """The ``multi`` section of an EBSD-Multi env (`MultiEnv`, its replay and vector envs), None for any other:
+    what the entries after the `EBSD-v1` layout and the actions 2 + i mean."""
+    names = getattr(base, "drafter_names", None)
+    if names is None:
+        return None
+    from .envs.multi import LOOKUP, PER_DRAFTER
+
+    return {"drafters": list(names), "per_drafter": list(PER_DRAFTER), "lookup": list(LOOKUP),
+            "acceptance_decay": float(base.acceptance_decay), "lookup_min_ngram": int(base.lookup_min_ngram)}
+
+
+def _multi_drafter_hashes(base) -> list[str]:
+    """Each drafter's weight hash: from its trace set on replay, from its own pair live."""
+    multi = getattr(base, "multi", None) or getattr(base, "traces", None)
+    if multi is not None and hasattr(multi, "sets"):
+        return [str(s.fingerprint.get("drafter_hash")) for s in multi.sets]
+    from .decoding.multi import sub_pairs
+    from .timing.cost_model import drafter_hash
+
+    return [drafter_hash(single) for single in sub_pairs(base.pair)]
+
+
 def env_fingerprint(env) -> dict:
     """The fingerprint of an env: `EBSDEnv` (live or replayed) or the vector replay env, wrapped or not."""
     import torch
@@ -83,6 +109,9 @@ def env_fingerprint(env) -> dict:
         from .timing.cost_model import pair_fingerprint
 
         pair = {k: v for k, v in pair_fingerprint(base.pair).items() if k in PAIR_KEYS}
+    multi = multi_fingerprint(base)
+    if multi is not None:  # one hash per drafter, so a model trained on traces binds to the live pair
+        pair["drafter_hash"] = "+".join(_multi_drafter_hashes(base))
     layout = base.observation_layout
     clock = base.clock if isinstance(base.clock, str) else getattr(base.clock, "kind", str(base.clock))
     decoder = getattr(base, "decoder", None)
@@ -94,7 +123,8 @@ def env_fingerprint(env) -> dict:
             "clock": {"kind": clock, "cost_model": cost_model_hash(getattr(base, "cost_model", None)
                                                                    or getattr(base.clock, "costs", None)),
                       **_decision_cost(base)},
-            "machine": {"cpu": cpu_model(), "threads": torch.get_num_threads()}}
+            "machine": {"cpu": cpu_model(), "threads": torch.get_num_threads()},
+            **({"multi": multi} if multi is not None else {})}
 
 
 def _get(fp: dict, section: str, key: str | None):
@@ -114,7 +144,12 @@ def differences(trained: dict, env: dict) -> tuple[list[str], list[str]]:
     binding = []
     for section, key in BINDING:
         a, b = _get(env, section, key), _get(trained, section, key)
-        if a != b:
+        if section == "multi" and a != b and not (a and b):  # one drafter on one side: named first, the fix
+            binding.insert(0, "multi: " + (f"this env drafts with one drafter, the artifact chooses among drafters "
+                                        f"{'+'.join(b['drafters'])} (bind it to EBSD-Multi-v1 on that pair)" if b else
+                                        f"this env chooses among drafters {'+'.join(a['drafters'])}, the artifact "
+                                        "was trained with one drafter (bind it to EBSD-v1)"))
+        elif a != b:
             binding.append(f"{section}{'.' + key if key else ''}: {_describe(a, b)} (trained)")
     info = []
     for section, key in (("clock", "kind"), ("clock", "cost_model"), ("machine", "cpu"), ("machine", "threads"),
@@ -167,10 +202,13 @@ def env_requirements(fingerprint: dict | None) -> dict:
     if fingerprint is None:
         return {}
     obs, action = fingerprint["observation"], fingerprint["action"]
+    # An EBSD-Multi env has no min_draft_len (the drafter is chosen before any token) and an acceptance decay.
+    multi = fingerprint.get("multi")
     return {"history": obs["history"], "observation": obs["observation"], "extra_signals": obs["extra_signals"],
             **({"cost_signals": True} if obs.get("cost_signals") else {}),
-            "max_draft_len": action["max_draft_len"], "min_draft_len": action["min_draft_len"],
-            "stop_mode": action["stop_mode"]}
+            "max_draft_len": action["max_draft_len"], "stop_mode": action["stop_mode"],
+            **({"acceptance_decay": multi["acceptance_decay"]} if multi else
+               {"min_draft_len": action["min_draft_len"]})}
 
 
 # ---------------------------------------------------------------------------------------------- PPO zips

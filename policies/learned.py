@@ -79,7 +79,21 @@ class PPOPolicy(Policy):
             check_artifact_fingerprint(trained, {"observation": observation_fingerprint(self.layout)},
                                        f"ppo:{self.path}", bool(self.allow_mismatch))
         expected = self.model.observation_space.shape
+        base = getattr(self.env, "unwrapped", None)
+        if getattr(base, "drafter_names", None) is not None:  # EBSD-Multi: the layout plus its per-drafter entries
+            given, actions = base.observation_space.shape, int(base.action_space.n)
+            if (expected, int(self.model.action_space.n)) != (given, actions):
+                raise ValueError(f"{self.spec}: the model reads observations of shape {expected} and takes "
+                                 f"{self.model.action_space.n} actions, this EBSD-Multi env gives {given} and takes "
+                                 f"{actions} (drafters {'+'.join(base.drafter_names)}); bind it to the multi-drafter "
+                                 "pair and settings it was trained with")
+            return
+        trained_multi = (self.fingerprint or {}).get("multi")
         if self.layout is not None and expected != (self.layout.size,):
+            if trained_multi:
+                raise ValueError(f"{self.spec}: the model chooses among drafters {'+'.join(trained_multi['drafters'])}"
+                                 " (EBSD-Multi-v1); bind it to an EBSD-Multi-v1 env on that pair, not an EBSD-v1 "
+                                 "env or a layout alone")
             raise ValueError(f"{self.spec}: the model expects observations of shape {expected}, the env gives "
                              f"({self.layout.size},); make the env with the history / extra_signals it was "
                              "trained with")

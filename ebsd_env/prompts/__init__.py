@@ -90,8 +90,17 @@ def load_prompts(source: str | None = None, categories: Sequence[str] | None = N
 
 def drafter_heldout_ids(pair) -> set[str]:
     """Ids of the suite prompts the pair's drafter never saw in training (an `ebsd distill` drafter records them
-    in its metadata); empty for any other drafter."""
-    return {str(i) for i in (getattr(pair.drafter, "metadata", None) or {}).get("heldout_prompt_ids", [])}
+    in its metadata); empty for any other drafter. A multi-drafter pair (``int4+feature+ngram``): the prompts
+    every trained drafter among its drafters held out."""
+    drafters = getattr(pair.drafter, "drafters", None)
+    if drafters is not None:
+        sets = [ids for ids in (_own_heldout_ids(d) for d in drafters) if ids]
+        return set.intersection(*sets) if sets else set()
+    return _own_heldout_ids(pair.drafter)
+
+
+def _own_heldout_ids(drafter) -> set[str]:
+    return {str(i) for i in (getattr(drafter, "metadata", None) or {}).get("heldout_prompt_ids", [])}
 
 
 def common_heldout_ids(pairs) -> set[str]:

@@ -46,10 +46,9 @@ def validate(config: EvalConfig) -> None:
         if unknown:
             raise ValueError(f"--categories: {', '.join(unknown)} not in the built-in suite; valid: "
                              f"{', '.join(BUILTIN_CATEGORIES)}")
-    if config.cost_model is not None:
-        from ebsd_env.timing.cost_model import CostModel
+    from ..multi.envs import check_env_config
 
-        CostModel.load(config.cost_model)  # a missing or corrupt file, named, before any model is loaded
+    check_env_config(config)  # the cost model file (one per drafter on a '+'-joined pair), the draft floor
     if config.out:
         check_folder_path(config.out, "--out")
 

@@ -164,7 +164,7 @@ class Bindings:
         settings = self.settings(variant)
         env_key = (cond, tuple(sorted(settings.items())))
         if env_key not in self.envs:
-            self.envs[env_key] = self._make_env(cond, settings)
+            self.envs[env_key] = self._make_env(cond, settings, variant.spec)
         env = self.envs[env_key]
         policy_key = (env_key, variant.spec)
         if policy_key not in self.policies:
@@ -182,16 +182,15 @@ class Bindings:
     def cost_model_path(self, cond: Condition) -> Path:
         return self.out / f"cost_model_T{cond.temperature:g}.json"
 
-    def _make_env(self, cond: Condition, settings: dict) -> BlockRecorder:
+    def _make_env(self, cond: Condition, settings: dict, spec: str) -> BlockRecorder:
         # The env calibrates a cost model per pair and temperature (its reward baseline and the model
-        # clock); it is kept in OUT so a resumed run charges exactly the same model clock.
-        saved = self.cost_model_path(cond)
-        cost_model = self.config.cost_model or (str(saved) if saved.exists() else None)
-        env = gym.make("EBSD-v1", pair=self.pair, prompts=self.prompts, temperature=cond.temperature,
-                       top_p=self.config.top_p, max_new_tokens=cond.max_new_tokens, clock=self.config.clock,
-                       cost_model=cost_model, **settings)
-        if not saved.exists():
-            env.unwrapped.cost_model.save(saved)
+        # clock); it is kept in OUT so a resumed run charges exactly the same model clock. EBSD-v1, or
+        # EBSD-Multi-v1 on a '+'-joined pair (`eval.multi.envs` keeps each kind's calibration).
+        from ..multi.envs import make_eval_env
+
+        env = make_eval_env(self.pair, self.cost_model_path(cond), self.config.cost_model, spec,
+                            prompts=self.prompts, temperature=cond.temperature, top_p=self.config.top_p,
+                            max_new_tokens=cond.max_new_tokens, clock=self.config.clock, **settings)
         return BlockRecorder(env)
 
 

@@ -1,0 +1,1 @@
+"""`ebsd eval` on a multi-drafter pair: the env it builds there (`envs`), EBSD-Multi-v1 beside EBSD-v1."""
