@@ -306,7 +306,7 @@ def _train(config: PPOConfig, argv: list[str], fresh: dict) -> Path:
     model, venv, state = make_model(config, envs.venv, checkpoint, run_dir)
     callbacks = make_callbacks(config, envs, state, fingerprint, run_dir, lambda live_freq: live_eval_callback(
         config, envs.traces, fingerprint, live_freq, run_dir))
-    learn(config, model, callbacks, run_dir, 0 if state is None else state["num_timesteps"], fresh)
+    learn(config, model, callbacks, run_dir, state, fresh)
     finish(config, model, callbacks, run_dir, fingerprint)
     venv.close()
     return run_dir
