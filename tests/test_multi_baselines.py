@@ -78,6 +78,15 @@ def test_vector_env_steps_exactly_as_the_multi_replay_env(recorded, stop_mode, e
     assert checked["steps"] > 100 and checked["switches"] > 20 and checked["ends"] == 3 * count
 
 
+def test_vector_env_state_carries_the_episodes_in_flight_to_another_env(recorded):
+    """The multi vector env's `state_dict` (a PPO checkpoint's) holds the per-drafter bookkeeping too."""
+    from tests.test_replay import assert_state_carries_over
+
+    multi = MultiTraceSet.load(recorded)
+    assert_state_carries_over(lambda seed: MultiReplayVectorEnv(multi, num_envs=3, seed=seed, cost_model=COSTS,
+                                                                extra_signals=True), len(NAMES) + FIRST_DRAFTER)
+
+
 def test_vector_env_refuses_bad_actions_and_indices(recorded):
     vec = MultiReplayVectorEnv(recorded, num_envs=2, cost_model=COSTS)
     vec.reset(seed=0)
