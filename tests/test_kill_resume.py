@@ -2,8 +2,9 @@
 KeyboardInterrupt injected at the N-th prompt / episode, which is where Ctrl-C or a kill lands) and rerun with the
 same output folder end with exactly what an uninterrupted run writes: nothing lost, nothing duplicated.
 
-(PPO's steps, tune's trials and distill's stages have their own interrupted-run tests: tests/test_train_ppo.py,
-tests/test_tune.py, tests/test_distill.py.)"""
+`ebsd train ppo` on traces, `ebsd tune` and `ebsd distill` killed and rerun end as the uninterrupted run too (PPO:
+the same weights to the bit; live PPO resumes, not exactly: tests/test_train_ppo.py).
+(tune's trials and distill's stages have more interrupted-run tests: tests/test_tune.py, tests/test_distill.py.)"""
 
 from __future__ import annotations
 

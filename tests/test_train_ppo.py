@@ -3,6 +3,7 @@ through the policy registry, resume after an interruption, argument errors."""
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -132,6 +133,8 @@ def test_interrupted_run_resumes_from_checkpoint_with_same_step_count(tmp_path, 
     assert saved.num_timesteps == 128
     assert saved.policy.optimizer.state_dict()["state"], "the optimiser state must be in the checkpoint"
     assert (checkpoints / "step_128" / "vecnormalize.pkl").is_file()
+    # Live envs decode on the wall clock: no episodes in flight are kept, a resume starts fresh ones.
+    assert train_callbacks.load_checkpoint_state(checkpoints / "step_128")["episodes"] is None
 
     assert main(["ppo", "--resume", str(run_dir), "--no-progress-bar"]) == 0
     record = json.loads((run_dir / "record.json").read_text())
@@ -147,6 +150,11 @@ def test_interrupted_run_resumes_from_checkpoint_with_same_step_count(tmp_path, 
     # Extending a finished run: only --total-timesteps overrides the saved config.
     assert main(["ppo", "--resume", str(run_dir), "--total-timesteps", "512", "--no-progress-bar"]) == 0
     assert json.loads((run_dir / "record.json").read_text())["steps"] == 512
+    # One progress CSV per session, named after the step it began at: none overwrites an earlier one.
+    sessions = {int(path.stem.split("_")[1]): [int(row["time/total_timesteps"]) for row in
+                                               csv.DictReader(path.open()) if row.get("time/total_timesteps")]
+                for path in (run_dir / "tb").glob("progress_*.csv")}
+    assert sessions == {0: [128], 128: [256, 384], 384: [512]}  # killed before its rollout at 256 was logged
 
 
 def test_run_killed_before_its_first_checkpoint_restarts_in_the_same_folder(tmp_path, prompt_file, monkeypatch):

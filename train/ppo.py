@@ -137,7 +137,8 @@ class PPOConfig(PairArgs, PromptArgs):
     """Folder that holds the runs."""
     resume: str | None = None
     ("Run folder to continue from its last checkpoint; its saved config is used, except --total-timesteps (to extend a "
-     "run), --save-model, --progress-bar and --verbose given on this command line.")
+     "run), --save-model, --progress-bar and --verbose given on this command line. With --traces the resumed run "
+     "learns exactly what the uninterrupted one would (live envs start fresh episodes).")
     save_model: str | None = None
     """Also copy the best model (or the final one without evaluation) to this .zip path."""
     traces: str | None = None
