@@ -312,3 +312,15 @@ def test_resume_restores_the_live_evaluation_history_and_baselines(tmp_path, mon
     assert [e["step"] for e in resumed["evaluations"]] == [128, 256, 384, 512]
     assert resumed["evaluations"][:2] == killed["evaluations"][:2]  # restored from the checkpoint, not re-run
     assert baseline_runs == [] and resumed["baselines"] == killed["baselines"]
+
+    # The live evaluation is timed on the wall clock, but training on the traces is exact all the same: the RNG
+    # comes back after the live evaluation has built its pair (which draws random numbers), as in the reference.
+    from stable_baselines3 import PPO
+    from torch import equal
+
+    monkeypatch.setattr(train_callbacks, "run_policy", run_policy)
+    argv[argv.index("--runs-dir") + 1] = str(tmp_path / "reference")
+    assert main(argv) == 0
+    (reference_dir,) = (tmp_path / "reference").iterdir()
+    weights = [PPO.load(folder / "model.zip").policy.state_dict() for folder in (run_dir, reference_dir)]
+    assert all(equal(weights[0][name], weights[1][name]) for name in weights[1])
