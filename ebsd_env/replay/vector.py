@@ -396,9 +396,7 @@ def sb3_vec_env(venv: ReplayVectorEnv):
         def state_dict(self) -> dict:
             return self.venv.state_dict()
 
-        def load_state_dict(self, state: dict) -> None:
-            """The replay env's episodes in flight, as an uninterrupted run has them: no reset (and no seeds kept
-            for one) follows."""
+        def load_state_dict(self, state: dict) -> None:  # no reset follows: drop the seeds kept for one
             self.venv.load_state_dict(state)
             self._reset_seeds()
 
