@@ -78,6 +78,15 @@ def test_vector_env_steps_exactly_as_the_multi_replay_env(recorded, stop_mode, e
     assert checked["steps"] > 100 and checked["switches"] > 20 and checked["ends"] == 3 * count
 
 
+def test_vector_env_state_carries_the_episodes_in_flight_to_another_env(recorded):
+    """The multi vector env's `state_dict` (a PPO checkpoint's) holds the per-drafter bookkeeping too."""
+    from tests.test_replay import assert_state_carries_over
+
+    multi = MultiTraceSet.load(recorded)
+    assert_state_carries_over(lambda seed: MultiReplayVectorEnv(multi, num_envs=3, seed=seed, cost_model=COSTS,
+                                                                extra_signals=True), len(NAMES) + FIRST_DRAFTER)
+
+
 def test_vector_env_refuses_bad_actions_and_indices(recorded):
     vec = MultiReplayVectorEnv(recorded, num_envs=2, cost_model=COSTS)
     vec.reset(seed=0)
@@ -313,6 +322,53 @@ def test_ppo_trains_on_multi_drafter_traces(recorded, tmp_path):
     assert model.observation_space == env.observation_space and model.action_space == env.action_space
     record = json.loads((run / "record.json").read_text())
     assert record["steps"] == 512 and record["best_eval"]["tokens_per_s"] > 0
+
+
+def test_ppo_on_multi_drafter_traces_killed_mid_run_resumes_to_the_reference_weights(recorded, tmp_path,
+                                                                                     monkeypatch):
+    """Killed inside its third rollout (of 256 steps; checkpoint at 512) and resumed, PPO on multi traces ends
+    with the uninterrupted run's weights, to the bit: the checkpoint keeps the multi vector env's episodes."""
+    import json
+    import shutil
+
+    import torch
+    from stable_baselines3 import PPO
+
+    from train import callbacks
+    from train.ppo import main
+
+    traces = tmp_path / "traces"
+    shutil.copytree(recorded, traces)
+    for (folder, costs) in zip(sorted(traces.glob("drafter-*")), COSTS, strict=True):
+        costs.save(folder / "cost_model.json")
+
+    def argv(runs):
+        return ["--traces", str(traces), "--clock", "model", "--runs-dir", str(tmp_path / runs), "--no-progress-bar",
+                "--max-draft-len", "5", "--max-new-tokens", "24", "--total-timesteps", "1024", "--num-envs", "4",
+                "--n-steps", "64", "--batch-size", "64", "--n-epochs", "1", "--eval-freq", "0",
+                "--checkpoint-freq", "256", "--seed", "5"]
+
+    def final_weights(runs):
+        (run,) = (tmp_path / runs).iterdir()
+        return PPO.load(run / "checkpoints" / "step_1024" / "model.zip", device="cpu").policy.state_dict()
+
+    assert main(argv("reference")) == 0
+    step = callbacks.EpisodeMetricsCallback._on_step
+
+    def killed(self):
+        if self.num_timesteps >= 600:
+            raise KeyboardInterrupt
+        return step(self)
+
+    monkeypatch.setattr(callbacks.EpisodeMetricsCallback, "_on_step", killed)
+    assert main(argv("resumed")) == 130
+    monkeypatch.undo()
+    (run,) = (tmp_path / "resumed").iterdir()
+    assert json.loads((run / "checkpoints" / "latest.json").read_text())["step"] == 512
+    assert main(["--resume", str(run), "--no-progress-bar"]) == 0
+    reference, resumed = final_weights("reference"), final_weights("resumed")
+    assert reference.keys() == resumed.keys()
+    assert all(torch.equal(reference[name], resumed[name]) for name in reference)
 
 
 def test_bad_specs_and_bindings_fail_with_one_line(replay_env, noisy_pair):

@@ -160,6 +160,51 @@ def test_vector_env_steps_exactly_as_the_replay_env(noisy_traces, stop_mode, ext
                 assert stats["new_tokens"] == vec_info["final_info"]["new_tokens"][i]
 
 
+def assert_state_carries_over(make, actions: int, before: int = 37, after: int = 300) -> None:
+    """`make(seed)` builds a vector env. One, seeded 0, steps `before` random actions; its `state_dict`, pickled
+    as a checkpoint keeps it, goes into one seeded 1 and reset to other episodes; then both step the same `after`
+    random actions (in `range(actions)`) to the same observations, rewards, flags and episode statistics, to the
+    bit, through episodes begun after the load (the generators' draws)."""
+    import pickle
+
+    rng = np.random.default_rng(7)
+    first, second = make(0), make(1)
+    first.reset()
+    for _ in range(before):
+        first.step(rng.integers(actions, size=first.num_envs))
+    second.reset()
+    second.load_state_dict(pickle.loads(pickle.dumps(first.state_dict())))
+    finished = 0
+    for _ in range(after):
+        step = rng.integers(actions, size=first.num_envs)
+        (*ours, info), (*theirs, their_info) = first.step(step), second.step(step)
+        assert all(np.array_equal(a, b) for a, b in zip(ours, theirs, strict=True))
+        assert info.keys() == their_info.keys()
+        if info:
+            finished += int(info["_final_info"].sum())
+            stats, their_stats = info["final_info"], their_info["final_info"]
+            assert stats.keys() == their_stats.keys()
+            assert all(np.array_equal(stats[key], their_stats[key], equal_nan=True) for key in stats), stats
+    assert finished > 2 * first.num_envs
+
+
+def test_vector_env_state_carries_the_episodes_in_flight_to_another_env(noisy_traces):
+    """`state_dict` / `load_state_dict`, what a PPO checkpoint keeps of the replay env (`train.callbacks`): every
+    signal on and a cost profile drawn per episode, so every array and both generators matter."""
+    from ebsd_env.timing.cost_profiles import PROFILES_DIR
+
+    profiles = [PROFILES_DIR / "synthetic" / name for name in ("synthetic-cpu-draft0.2.json",
+                                                               "synthetic-flat-draft0.01.json")]
+
+    def make(seed):
+        return ReplayVectorEnv(noisy_traces, num_envs=3, seed=seed, extra_signals=True, cost_signals=True,
+                               observation="ltd+entropy", cost_profiles=profiles)
+
+    assert_state_carries_over(make, 2)
+    with pytest.raises(ValueError, match="another vector env .* resume with the run's own traces and settings"):
+        ReplayVectorEnv(noisy_traces, num_envs=2).load_state_dict(make(0).state_dict())
+
+
 def test_both_decoders_implement_the_protocol(noisy_pair, noisy_traces):
     from ebsd_env.decoding.decoder import SpeculativeDecoder
     from ebsd_env.decoding.protocol import Decoder

@@ -3,6 +3,7 @@ through the policy registry, resume after an interruption, argument errors."""
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -132,6 +133,8 @@ def test_interrupted_run_resumes_from_checkpoint_with_same_step_count(tmp_path, 
     assert saved.num_timesteps == 128
     assert saved.policy.optimizer.state_dict()["state"], "the optimiser state must be in the checkpoint"
     assert (checkpoints / "step_128" / "vecnormalize.pkl").is_file()
+    # Live envs decode on the wall clock: no episodes in flight are kept, a resume starts fresh ones.
+    assert train_callbacks.load_checkpoint_state(checkpoints / "step_128")["episodes"] is None
 
     assert main(["ppo", "--resume", str(run_dir), "--no-progress-bar"]) == 0
     record = json.loads((run_dir / "record.json").read_text())
@@ -147,6 +150,11 @@ def test_interrupted_run_resumes_from_checkpoint_with_same_step_count(tmp_path, 
     # Extending a finished run: only --total-timesteps overrides the saved config.
     assert main(["ppo", "--resume", str(run_dir), "--total-timesteps", "512", "--no-progress-bar"]) == 0
     assert json.loads((run_dir / "record.json").read_text())["steps"] == 512
+    # One progress CSV per session, named after the step it began at: none overwrites an earlier one.
+    sessions = {int(path.stem.split("_")[1]): [int(row["time/total_timesteps"]) for row in
+                                               csv.DictReader(path.open()) if row.get("time/total_timesteps")]
+                for path in (run_dir / "tb").glob("progress_*.csv")}
+    assert sessions == {0: [128], 128: [256, 384], 384: [512]}  # killed before its rollout at 256 was logged
 
 
 def test_run_killed_before_its_first_checkpoint_restarts_in_the_same_folder(tmp_path, prompt_file, monkeypatch):
@@ -304,3 +312,15 @@ def test_resume_restores_the_live_evaluation_history_and_baselines(tmp_path, mon
     assert [e["step"] for e in resumed["evaluations"]] == [128, 256, 384, 512]
     assert resumed["evaluations"][:2] == killed["evaluations"][:2]  # restored from the checkpoint, not re-run
     assert baseline_runs == [] and resumed["baselines"] == killed["baselines"]
+
+    # The live evaluation is timed on the wall clock, but training on the traces is exact all the same: the RNG
+    # comes back after the live evaluation has built its pair (which draws random numbers), as in the reference.
+    from stable_baselines3 import PPO
+    from torch import equal
+
+    monkeypatch.setattr(train_callbacks, "run_policy", run_policy)
+    argv[argv.index("--runs-dir") + 1] = str(tmp_path / "reference")
+    assert main(argv) == 0
+    (reference_dir,) = (tmp_path / "reference").iterdir()
+    weights = [PPO.load(folder / "model.zip").policy.state_dict() for folder in (run_dir, reference_dir)]
+    assert all(equal(weights[0][name], weights[1][name]) for name in weights[1])

@@ -191,12 +191,66 @@ def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
 
 
+def replay_env(venv):
+    """The replay vector env's SB3 adapter under `venv` (inside VecNormalize or not), or None: live envs decode on
+    the wall clock, so their episodes in flight cannot be carried over and a resume starts fresh ones."""
+    from stable_baselines3.common.vec_env import VecEnvWrapper
+
+    while isinstance(venv, VecEnvWrapper):
+        venv = venv.venv
+    return venv if hasattr(venv, "load_state_dict") else None
+
+
+def in_flight_state(model) -> dict | None:
+    """What an exact resume needs beyond weights, optimiser and RNG, or None on live envs: the replay env's
+    episodes in flight, SB3's state between rollouts (the last observation, which envs begin an episode, the
+    episode windows its logs average, the update and episode counts) and VecNormalize's running returns (its
+    pickle leaves them out). Taken where checkpoints are, at a rollout's start: the rollout buffer is empty."""
+    env = replay_env(model.get_env())
+    if env is None:
+        return None
+    vec_normalize = model.get_vec_normalize_env()
+    original = model._last_original_obs
+    return {"env": env.state_dict(), "last_obs": np.copy(model._last_obs),
+            "last_episode_starts": np.copy(model._last_episode_starts),
+            "last_original_obs": None if original is None else np.copy(original),
+            "returns": None if vec_normalize is None else np.copy(vec_normalize.returns),
+            "ep_info_buffer": list(model.ep_info_buffer), "ep_success_buffer": list(model.ep_success_buffer),
+            "n_updates": model._n_updates, "episode_num": model._episode_num,
+            # What the last update logged, written with the next rollout's row of the progress CSV and TensorBoard.
+            "pending_log": {"values": dict(model.logger.name_to_value), "counts": dict(model.logger.name_to_count),
+                            "excluded": dict(model.logger.name_to_excluded)}}
+
+
+def restore_in_flight(model, state: dict) -> None:
+    """`in_flight_state` back into a model loaded from the checkpoint (on the same replay env, with the session's
+    logger set): its next rollout continues the episodes the checkpoint's run had in flight (SB3 does not reset the
+    env) and logs what the uninterrupted run logs."""
+    from collections import deque
+
+    replay_env(model.get_env()).load_state_dict(state["env"])
+    model._last_obs = np.copy(state["last_obs"])
+    model._last_episode_starts = np.copy(state["last_episode_starts"])
+    model._last_original_obs = state["last_original_obs"]
+    vec_normalize = model.get_vec_normalize_env()
+    if vec_normalize is not None:
+        vec_normalize.returns = np.copy(state["returns"])
+    model.ep_info_buffer = deque(state["ep_info_buffer"], maxlen=model._stats_window_size)
+    model.ep_success_buffer = deque(state["ep_success_buffer"], maxlen=model._stats_window_size)
+    model._n_updates, model._episode_num = state["n_updates"], state["episode_num"]
+    pending = state["pending_log"]
+    model.logger.name_to_value.update(pending["values"])
+    model.logger.name_to_count.update(pending["counts"])
+    model.logger.name_to_excluded.update(pending["excluded"])
+
+
 class CheckpointCallback(BaseCallback):
     """Saves a resumable checkpoint every `save_freq` steps, right after a PPO update.
 
     A checkpoint is a folder ``step_<n>/`` holding the model zip (weights and optimiser state), the
-    VecNormalize statistics (if used), the process RNG states and the evaluation callbacks' states (the periodic
-    evaluation's and the live one's: baselines, history, next evaluation step). The
+    VecNormalize statistics (if used), the process RNG states, the evaluation callbacks' states (the periodic
+    evaluation's and the live one's: baselines, history, next evaluation step) and, on replay envs, the episodes in
+    flight with SB3's state between rollouts (`in_flight_state`: a resume then learns as the uninterrupted run). The
     pointer file ``latest.json`` is replaced atomically only once the folder is complete, so an interruption
     at any moment leaves the previous checkpoint usable. The last `keep` checkpoints are kept.
     """
@@ -247,6 +301,7 @@ class CheckpointCallback(BaseCallback):
         if vec_normalize is not None:
             vec_normalize.save(str(tmp / "vecnormalize.pkl"))
         state = {"num_timesteps": step, "rng": rng_state(), "wall_s": self.wall_s,
+                 "episodes": in_flight_state(self.model),
                  "eval": self.eval_callback.state_dict() if self.eval_callback else None,
                  "live": self.live_callback.state_dict() if self.live_callback else None}
         with open(tmp / "state.pkl", "wb") as f:

@@ -137,7 +137,8 @@ class PPOConfig(PairArgs, PromptArgs):
     """Folder that holds the runs."""
     resume: str | None = None
     ("Run folder to continue from its last checkpoint; its saved config is used, except --total-timesteps (to extend a "
-     "run), --save-model, --progress-bar and --verbose given on this command line.")
+     "run), --save-model, --progress-bar and --verbose given on this command line. With --traces the resumed run "
+     "learns exactly what the uninterrupted one would (live envs start fresh episodes).")
     save_model: str | None = None
     """Also copy the best model (or the final one without evaluation) to this .zip path."""
     traces: str | None = None
@@ -306,7 +307,7 @@ def _train(config: PPOConfig, argv: list[str], fresh: dict) -> Path:
     model, venv, state = make_model(config, envs.venv, checkpoint, run_dir)
     callbacks = make_callbacks(config, envs, state, fingerprint, run_dir, lambda live_freq: live_eval_callback(
         config, envs.traces, fingerprint, live_freq, run_dir))
-    learn(config, model, callbacks, run_dir, 0 if state is None else state["num_timesteps"], fresh)
+    learn(config, model, callbacks, run_dir, state, fresh)
     finish(config, model, callbacks, run_dir, fingerprint)
     venv.close()
     return run_dir

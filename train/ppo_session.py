@@ -121,11 +121,11 @@ def traced_envs(config, run_dir: Path) -> TrainingEnvs:
 
 def make_model(config, venv, checkpoint: Path | None, run_dir: Path):
     """(PPO model, its venv, the checkpoint's saved state or None): a new model, or the checkpoint's, with the
-    RNG and the reward normalisation it had and fresh episodes seeded by its step count."""
+    reward normalisation it had (`restore_session` brings back the rest, once the callbacks are built)."""
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import VecNormalize
 
-    from .callbacks import load_checkpoint_state, set_rng_state
+    from .callbacks import load_checkpoint_state
 
     if checkpoint is None:
         policy_kwargs = dict(net_arch=dict(pi=list(config.net_arch), vf=list(config.net_arch)))
@@ -139,11 +139,32 @@ def make_model(config, venv, checkpoint: Path | None, run_dir: Path):
     if isinstance(venv, VecNormalize):
         venv = VecNormalize.load(str(checkpoint / "vecnormalize.pkl"), venv.venv)
     model = PPO.load(checkpoint / "model.zip", env=venv, device=config.device)
-    set_rng_state(state["rng"])
-    # Fresh episodes after the resume, seeded by the step count so a resumed run is repeatable.
-    venv.seed(config.seed + model.num_timesteps)
     print(f"[ebsd] resuming {run_dir.name} from step {model.num_timesteps}", flush=True)
     return model, venv, state
+
+
+def restore_session(config, model, state: dict | None) -> None:
+    """A resumed run's RNG states and episodes in flight, as its checkpoint has them; called right before learning
+    (with the session's logger set), since building the callbacks draws random numbers (a live evaluation builds
+    its pair).
+
+    On replay envs the resume is exact: the run learns what the uninterrupted run learns, to the bit. Live envs
+    decode on the wall clock, which never repeats, so their resume starts fresh episodes seeded by the step count
+    (repeatable, not exact); so does a replay checkpoint written before checkpoints kept the episodes (a note says
+    so)."""
+    from .callbacks import replay_env, restore_in_flight, set_rng_state
+
+    if state is None:
+        return
+    set_rng_state(state["rng"])
+    if state.get("episodes") is not None:
+        restore_in_flight(model, state["episodes"])
+        return
+    if replay_env(model.get_env()) is not None:
+        print("[ebsd] note: this checkpoint predates checkpoints that keep the episodes in flight; the resume starts "
+              "fresh episodes (seeded by the step count), so it does not repeat an uninterrupted run exactly",
+              flush=True)
+    model.get_env().seed(config.seed + model.num_timesteps)
 
 
 @dataclass
@@ -193,21 +214,24 @@ def make_callbacks(config, envs: TrainingEnvs, state: dict | None, fingerprint: 
     return Callbacks(callbacks, eval_callback, checkpoints)
 
 
-def learn(config, model, callbacks: Callbacks, run_dir: Path, start_step: int, fresh: dict) -> None:
-    """Learn up to --total-timesteps with one CSV and TensorBoard writer for this session; Ctrl-C becomes
-    `Interrupted`, naming the last checkpoint. Sets ``fresh["learning"]``: from here a failure keeps the run."""
+def learn(config, model, callbacks: Callbacks, run_dir: Path, state: dict | None, fresh: dict) -> None:
+    """Learn up to --total-timesteps with one CSV and TensorBoard writer for this session (a resume: from the
+    checkpoint's `state`, `restore_session`); Ctrl-C becomes `Interrupted`, naming the last checkpoint. Sets
+    ``fresh["learning"]``: from here a failure keeps the run."""
     from stable_baselines3.common.callbacks import CallbackList
     from stable_baselines3.common.logger import Logger, make_output_format
 
     # One CSV per session (SB3 truncates an existing progress.csv); TensorBoard merges its event files itself.
     # Made last, so that a refusal before (a live evaluation on another pair) leaves no open file behind.
     formats = ["csv", "tensorboard"] + (["stdout"] if config.verbose else [])
+    start_step = 0 if state is None else state["num_timesteps"]  # progress_<step>.csv: the session's first step
     logger = Logger(str(run_dir / "tb"),
                     [make_output_format(f, str(run_dir / "tb"), f"_{start_step}") for f in formats])
     model.set_logger(logger)
     remaining = config.total_timesteps - model.num_timesteps
     fresh["learning"] = True
     try:
+        restore_session(config, model, state)
         if remaining > 0:
             model.learn(remaining, callback=CallbackList(callbacks.all), reset_num_timesteps=False,
                         tb_log_name=run_dir.name)

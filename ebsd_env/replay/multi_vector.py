@@ -33,6 +33,10 @@ class MultiReplayVectorEnv(ReplayVectorEnv):
     and `trace_indices` as `ReplayVectorEnv`'s. Actions: one per sub-env in ``{0, .., n_drafters + 1}``, with
     `EBSD-Multi-v1`'s meanings."""
 
+    # A checkpoint's episodes in flight (`ReplayVectorEnv.state_dict`): the base env's, and per drafter the blocks,
+    # whether it was tried and its acceptance estimate.
+    STATE_ARRAYS = (*ReplayVectorEnv.STATE_ARRAYS, "_tried", "_acceptance", "_blocks")
+
     def __init__(self, traces: MultiTraceSet | str | Path, num_envs: int = 16, history: int = 8,
                  max_draft_len: int | None = None, max_new_tokens: int | None = None,
                  clock: str | MultiClock = "model", cost_model=None, extra_signals: bool = False,

@@ -154,6 +154,30 @@ class ReplayVectorEnv(VectorEnv):
         self._started = False
 
     # ------------------------------------------------------------------ state
+    # Per-sub-env arrays of the episodes in flight: with the two generators, all that a step reads and changes.
+    STATE_ARRAYS = ("t", "j", "n", "profile", "prev_emitted", "ep_len", "ep_blocks", "ep_drafted", "ep_accepted",
+                    "prev_acc", "ep_draft_s", "ep_verify_s", "ep_decide_s", "ep_return", "acc_ema")
+
+    def state_dict(self) -> dict:
+        """The episodes in flight and the generators' states (a checkpoint's): `load_state_dict` on an env made
+        with the same arguments continues exactly as this one would, so a resumed PPO run is the uninterrupted one."""
+        return {"num_envs": self.num_envs, "traces": len(self.traces), "started": self._started,
+                "arrays": {name: getattr(self, name).copy() for name in self.STATE_ARRAYS},
+                "rng": self._rng.bit_generator.state, "profile_rng": self._profile_rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        shapes = {name: np.shape(value) for name, value in state["arrays"].items()}
+        if shapes != {name: getattr(self, name).shape for name in self.STATE_ARRAYS} or \
+                state["traces"] != len(self.traces):
+            raise ValueError(f"this state is of another vector env ({state['num_envs']} envs over {state['traces']} "
+                             f"traces; this one: {self.num_envs} over {len(self.traces)}): resume with the run's "
+                             "own traces and settings")
+        for name in self.STATE_ARRAYS:
+            setattr(self, name, np.array(state["arrays"][name], dtype=getattr(self, name).dtype))
+        self._rng.bit_generator.state = state["rng"]
+        self._profile_rng.bit_generator.state = state["profile_rng"]
+        self._started = bool(state["started"])
+
     @staticmethod
     def _profile_generator(seed: int | None) -> np.random.Generator:
         return np.random.default_rng(None if seed is None else [int(seed), 1])  # a stream apart from the traces'
@@ -368,6 +392,13 @@ def sb3_vec_env(venv: ReplayVectorEnv):
 
         def close(self):
             pass
+
+        def state_dict(self) -> dict:
+            return self.venv.state_dict()
+
+        def load_state_dict(self, state: dict) -> None:  # no reset follows: drop the seeds kept for one
+            self.venv.load_state_dict(state)
+            self._reset_seeds()
 
         def get_attr(self, attr_name, indices=None):
             return [getattr(self.venv, attr_name)] * len(self._get_indices(indices))
