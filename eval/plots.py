@@ -94,7 +94,10 @@ def plot_calibration(cond: dict, path: Path) -> None:
     ax.set_ylabel("acceptance rate of judged draft tokens")
     ax.set_ylim(0, 1)
     ax.set_title(f"Entropy calibration ({relation['source']})", fontsize=9)
-    ax.legend(fontsize=8)
+    if cal["entropy"]:  # no judged draft tokens (e.g. the verifier alone only): nothing to label
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no judged draft tokens", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

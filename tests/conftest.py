@@ -60,9 +60,9 @@ def feature_pair(tmp_path_factory):
     from train.drafter import distill
 
     run = tmp_path_factory.mktemp("feature-drafter")
-    distill.main(["--tiny", "--run-dir", str(run / "run"), "--steps", "80", "--heldout-per-category", "1",
+    distill.main(["--tiny", "--out", str(run / "run"), "--steps", "80", "--heldout-per-category", "1",
                   "--max-new-tokens", "24", "--gen-batch-size", "4", "--batch-size", "4", "--eval-every", "80",
-                  "--checkpoint-every", "80", "--lr", "1e-2"])
+                  "--checkpoint-every", "80", "--learning-rate", "1e-2"])
     pair = tiny_pair("copy")
     drafter = load_distilled_drafter(pair.verifier, run / "run/export")
     return ModelPair(drafter, pair.verifier, pair.tokenizer, "tiny-feature", pair.verifier_name)

@@ -16,7 +16,7 @@ from train.drafter import distill
 
 TINY_ARGS = ["--tiny", "--num-layers", "1", "--heldout-per-category", "1", "--max-new-tokens", "12",
              "--gen-batch-size", "4", "--batch-size", "4", "--eval-every", "2", "--checkpoint-every", "3",
-             "--lr", "3e-3"]
+             "--learning-rate", "3e-3"]
 
 
 def _pair_with(drafter, pair: ModelPair) -> ModelPair:
@@ -113,14 +113,14 @@ def test_load_errors_name_the_problem(tmp_path, copy_pair):
 def test_tiny_distillation_end_to_end_with_resume(tmp_path, capsys, architecture):
     run = tmp_path / "run"
     args = [*TINY_ARGS, "--architecture", architecture]
-    assert distill.main([*args, "--run-dir", str(run), "--steps", "4"]) == 0
+    assert distill.main([*args, "--out", str(run), "--steps", "4"]) == 0
     first = torch.load(run / "checkpoint.pt", weights_only=False)
     assert first["step"] == 4
     shards = sorted(p.name for p in (run / "data/train").iterdir())
     assert shards and (run / "head_index.pt").is_file() and any((run / "tb").iterdir())
 
     export = tmp_path / "exported"
-    assert distill.main([*args, "--run-dir", str(run), "--steps", "8", "--export-to", str(export)]) == 0
+    assert distill.main([*args, "--out", str(run), "--steps", "8", "--export-to", str(export)]) == 0
     out = capsys.readouterr().out
     assert "resumed at step 4" in out
     state = torch.load(run / "checkpoint.pt", weights_only=False)
@@ -169,8 +169,8 @@ def test_drafter_on_the_embedded_verifier_shares_its_tokenizer_and_keeps_greedy_
 def test_feature_distillation_takes_text_prompts_and_warm_starts(tmp_path):
     first, second = tmp_path / "first", tmp_path / "second"
     args = [*TINY_ARGS, "--architecture", "feature"]
-    assert distill.main([*args, "--run-dir", str(first), "--steps", "3"]) == 0
-    assert distill.main([*args, "--run-dir", str(second), "--steps", "0", "--text-prompts-per-category", "2",
+    assert distill.main([*args, "--out", str(first), "--steps", "3"]) == 0
+    assert distill.main([*args, "--out", str(second), "--steps", "0", "--text-prompts-per-category", "2",
                          "--init-from", str(first / "export")]) == 0
     text_shards = list((second / "data/features/text").iterdir())
     assert text_shards
@@ -187,10 +187,10 @@ def test_feature_distillation_takes_text_prompts_and_warm_starts(tmp_path):
         if name != "head_index":
             torch.testing.assert_close(warm.state_dict()[name], tensor)
     with pytest.raises(ValueError, match="another architecture"):
-        distill.main([*TINY_ARGS, "--architecture", "layers", "--run-dir", str(tmp_path / "third"), "--steps", "1",
+        distill.main([*TINY_ARGS, "--architecture", "layers", "--out", str(tmp_path / "third"), "--steps", "1",
                       "--init-from", str(first / "export")])
     with pytest.raises(FileNotFoundError, match="--init-from"):
-        distill.main([*args, "--run-dir", str(tmp_path / "fourth"), "--init-from", str(tmp_path / "missing")])
+        distill.main([*args, "--out", str(tmp_path / "fourth"), "--init-from", str(tmp_path / "missing")])
 
 
 def test_drafter_training_takes_the_shared_flags(tmp_path):
@@ -203,7 +203,7 @@ def test_drafter_training_takes_the_shared_flags(tmp_path):
     assert distill._prompt_seed(distill.DistillConfig(seed=3)) == 3  # --prompt-seed follows --seed by default
     assert distill._prompt_seed(distill.DistillConfig(seed=3, prompt_seed=1)) == 1
     with pytest.raises(ValueError, match="--threads"):
-        distill.main([*TINY_ARGS, "--run-dir", str(tmp_path / "run"), "--threads", "0"])
+        distill.main([*TINY_ARGS, "--out", str(tmp_path / "run"), "--threads", "0"])
     assert not (tmp_path / "run").exists()  # refused before anything was written
     assert issubclass(measure.MeasureConfig, ModelArgs) and issubclass(measure.MeasureConfig, PromptArgs)
     assert measure.distilled_spec(None) == "feature"

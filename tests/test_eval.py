@@ -112,7 +112,7 @@ def test_bad_input_gives_clear_errors(tmp_path, prompt_file, noisy_pair):
 
 def test_cli_runs_on_a_tiny_pair_with_sampling(tmp_path, prompt_file):
     out = tmp_path / "cli"
-    assert main(["--prompts", str(prompt_file), "--tiny", "noisy", "--clock", "model", "--policies", "fixed-k:k=2",
+    assert main(["--prompt-source", str(prompt_file), "--pair", "tiny-noisy", "--clock", "model", "--policies", "fixed-k:k=2",
                  "--categories", "beta", "--max-new-tokens", "8", "--temperature", "0.8", "--seeds", "0", "1",
                  "--no-tensorboard", "--out", str(out)]) == 0
     rows = read_rows(out / "episodes.jsonl")
@@ -279,7 +279,7 @@ def test_allow_mismatch_relaxes_the_check_but_keeps_the_env_the_artifact_needs(t
 
 def test_eval_reports_the_int4_copy_alone_apart_and_keeps_it_on_resume(tmp_path, prompt_file, monkeypatch):
     out = tmp_path / "lossy"
-    argv = ["--prompts", str(prompt_file), "--tiny", "noisy", "--clock", "model", "--policies", "fixed-k:k=2",
+    argv = ["--prompt-source", str(prompt_file), "--pair", "tiny-noisy", "--clock", "model", "--policies", "fixed-k:k=2",
             "--categories", "beta", "--max-new-tokens", "8", "--no-tensorboard", "--out", str(out)]
     assert main(argv) == 0
     summary = json.loads((out / "summary.json").read_text())

@@ -103,7 +103,7 @@ def test_eval_refuses_bad_values_before_writing_run_json(tmp_path, noisy_pair, m
 def test_an_out_path_through_a_file_is_one_line(tmp_path, capsys):
     blocker = tmp_path / "results.json"
     blocker.write_text("{}")
-    assert ebsd(["eval", "--tiny", "noisy", "--out", str(blocker / "run")]) == 2
+    assert ebsd(["eval", "--pair", "tiny-noisy", "--out", str(blocker / "run")]) == 2
     assert f"passes through the file {blocker}" in one_error_line(capsys.readouterr().err, "eval")
 
 

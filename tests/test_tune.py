@@ -62,7 +62,7 @@ def _argv(config: TuneConfig) -> list[str]:
     return ["--pair", config.pair, "--prompt-source", config.prompt_source, "--prompts-per-category", "1",
             "--max-new-tokens", "16", "--storage", config.storage, "--out", config.out, "--budget",
             str(config.budget), "--theta-abs", "0.5", "2.0", "--theta-rel", "1.5", "--window-size", "1",
-            "--min-draft-len", "1", "--max-draft-len", "4", "--entropy-type", "shannon", "--stopping-strategy",
+            "--min-draft-len", "1", "--max-draft-len", "4", "--entropy", "shannon", "--stopping-strategy",
             "absolute", "relative"]
 
 
