@@ -75,8 +75,7 @@ def test_greedy_output_and_pricing_under_random_choices(tiny_multi):
             time_s += info["step_s"]
         stats = info["episode_stats"]
         expected = SpeculativeDecoder(sub_pairs(tiny_multi)[0]).generate(
-            [{"role": "user", "content": PROMPTS[index]}],
-            stop=None, max_new_tokens=24).token_ids
+            [{"role": "user", "content": PROMPTS[index]}], max_new_tokens=24).token_ids
         assert stats["output_ids"] == expected
         assert stats["decode_s"] == pytest.approx(time_s, rel=1e-12)
         rho = 1 / COSTS[0].verify_cost(1)

@@ -46,7 +46,7 @@ def env(noisy_pair):
 def reference(noisy_pair):
     """The verifier's own greedy output per prompt, from a separate decoder (no drafting)."""
     decoder = SpeculativeDecoder(noisy_pair, max_new_tokens=MAX_NEW)
-    return [decoder.generate([{"role": "user", "content": row["prompt"]}], stop=None).token_ids for row in PROMPTS]
+    return [decoder.generate([{"role": "user", "content": row["prompt"]}]).token_ids for row in PROMPTS]
 
 
 @pytest.fixture(scope="module")
