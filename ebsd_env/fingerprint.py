@@ -84,15 +84,16 @@ def env_fingerprint(env) -> dict:
 
         pair = {k: v for k, v in pair_fingerprint(base.pair).items() if k in PAIR_KEYS}
     layout = base.observation_layout
-    clock = base.clock if isinstance(base.clock, str) else getattr(base.clock, "kind", str(base.clock))
+    # EBSDEnv and its kind: `clock_kind` and `decode_clock`; the vector env: its `clock`.
+    clock = getattr(base, "decode_clock", None) or base.clock
+    kind = getattr(base, "clock_kind", None) or clock.kind
     decoder = getattr(base, "decoder", None)
     temperature = float(getattr(decoder, "temperature", 0.0) or 0.0)
     return {"version": FINGERPRINT_VERSION, "pair": pair, "observation": observation_fingerprint(layout),
             "action": {"stop_mode": base.stop_mode, "min_draft_len": int(getattr(base, "min_draft_len", 0)),
                        "max_draft_len": int(base.max_draft_len), "temperature": temperature},
             "objective": OBJECTIVE,
-            "clock": {"kind": clock, "cost_model": cost_model_hash(getattr(base, "cost_model", None)
-                                                                   or getattr(base.clock, "costs", None)),
+            "clock": {"kind": kind, "cost_model": cost_model_hash(clock.costs),
                       **_decision_cost(base)},
             "machine": {"cpu": cpu_model(), "threads": torch.get_num_threads()}}
 

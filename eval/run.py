@@ -295,7 +295,7 @@ def charge_decisions(env, spec: str, index: int, seed: int, saved: Path) -> None
     from policies.registry import make_policy
     from policies.rollout import decision_cost
 
-    costs = env.cost_model
+    costs = env.decode_clock.costs
     if spec not in costs.decide_s:
         on_disk = CostModel.load(saved).decide_s if saved.exists() else {}  # another env of the run may add some
         if spec in on_disk:  # measured before the run was interrupted (a given --cost-model lacks it): the same
@@ -308,8 +308,7 @@ def charge_decisions(env, spec: str, index: int, seed: int, saved: Path) -> None
                                                                   options={"prompt_index": index})
         costs = replace(costs, decide_s={**on_disk, **costs.decide_s, spec: seconds})
         costs.save(saved)
-        env.cost_model = costs
-    env.ledger = Clock(env.ledger.kind, costs).for_policy(spec)
+    env.decode_clock = Clock(env.decode_clock.kind, costs).for_policy(spec)
 
 
 def verifier_nll(pair, ids: list[int], prompt_len: int) -> float:
@@ -612,7 +611,7 @@ def _run_in(out: Path, config: EvalConfig, pair, plan: Plan, probes: dict, promp
                            max_new_tokens=cond.max_new_tokens, clock=config.clock, cost_model=cost_model,
                            **settings)
             if not saved.exists():
-                env.unwrapped.cost_model.save(saved)
+                env.unwrapped.decode_clock.costs.save(saved)
             envs[env_key] = BlockRecorder(env)
         env = envs[env_key]
         policy_key = (env_key, variant.spec)
@@ -683,7 +682,7 @@ def run_meta(config: EvalConfig, plan: Plan, pair, prompts: list[dict], envs: di
         except AttributeError as error:  # a config without the decoder-only fields the estimate needs
             flops[role] = None
             plan.notes.append(f"no FLOPs estimate for the {role}: its config lacks {error.name}")
-    cost_models = {str(key[0]): env.unwrapped.cost_model.to_dict() for key, env in envs.items()}
+    cost_models = {str(key[0]): env.unwrapped.decode_clock.costs.to_dict() for key, env in envs.items()}
     return {
         "config": asdict(config), "drafter": pair.drafter_name, "verifier": pair.verifier_name,
         "device": str(pair.device), "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),

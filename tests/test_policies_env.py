@@ -233,7 +233,7 @@ def test_rules_run_through_sb3_evaluate_policy(noisy_pair, spec):
     # Each return is its episode's (N - rho T) / scale, from its own totals on the env's clock.
     base = env.unwrapped
     for reward, stats in zip(rewards, finished, strict=True):
-        assert reward == pytest.approx((stats["new_tokens"] - base.baseline_rate * stats["decode_s"])
+        assert reward == pytest.approx((stats["new_tokens"] - base.decode_clock.baseline_rate * stats["decode_s"])
                                        / base.reward_scale, rel=1e-5, abs=1e-6)
     if spec == "hf-heuristic":
         assert policy.current != policy.k  # the verify callback fed the schedule

@@ -173,7 +173,7 @@ class MultiEnv(EBSDEnv):
             raise ValueError(f"the clock prices drafters {list(multi_clock.names)} but the decoder drafts with "
                              f"{self.drafter_names}: give one cost model per drafter, in order")
 
-    def _make_ledger(self):
+    def _make_clock(self):
         """`EBSDEnv`'s clock here: the verifier's (its ρ, its verifications), from the multi-drafter clock."""
         return self.multi_clock.verifier_clock
 
