@@ -63,8 +63,8 @@ def observation_fingerprint(layout) -> dict:
 def _decision_cost(base) -> dict:
     """``{"decide_s": seconds}`` when the env's model clock charges a declared cost per decision, else nothing
     (fingerprints of envs without one stay as they were)."""
-    ledger = getattr(base, "ledger", None) or getattr(base, "clock", None)
-    seconds = float(getattr(ledger, "decide_s", 0.0) or 0.0)
+    clock = getattr(base, "decode_clock", None) or getattr(base, "clock", None)  # EBSDEnv's, the vector env's
+    seconds = float(getattr(clock, "decide_s", 0.0) or 0.0)
     return {"decide_s": seconds} if seconds else {}
 
 
