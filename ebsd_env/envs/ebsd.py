@@ -30,6 +30,7 @@ def _deprecated(old: str, new: str) -> None:
     warnings.warn(f"{old} is deprecated and will be removed in the next release: use {new}", DeprecationWarning,
                   stacklevel=3)
 
+
 class EBSDEnv(gym.Env):
     """
     ## Description
@@ -198,8 +199,8 @@ class EBSDEnv(gym.Env):
 
     `EBSD-Deterministic-v1` is this env with `clock="model"`: what the clock charges is deterministic (rewards,
     `step_s`, the statistics' clock times `draft_s`, `verify_s`, `decide_s`, `decode_s` and `tokens_per_s`;
-    with a seed, sampled outputs too). The statistics prefixed `wall_` (and `prefill_s`) are measured on the wall
-    clock on every clock, so they vary from run to run there as well.
+    with a seed, sampled outputs too). The statistics prefixed `wall_` are measured on the wall clock whatever
+    the env's clock, so they vary from run to run there as well.
 
     ## Version History
 
