@@ -53,7 +53,8 @@ def __getattr__(name: str):
     return value
 
 
-# Wall-clock rewards differ from run to run; the model clock (a calibrated cost model) makes the env deterministic.
+# Wall-clock rewards differ from run to run; the model clock (a calibrated cost model) makes what the env charges
+# deterministic: rewards and clock times (the statistics' `wall_*` times are measured on every clock).
 register(id="EBSD-v1", entry_point="ebsd_env.envs.ebsd:EBSDEnv", nondeterministic=True)
 register(id="EBSD-Deterministic-v1", entry_point="ebsd_env.envs.ebsd:EBSDEnv", kwargs={"clock": "model"})
 # Replays of recorded greedy traces (ebsd_env.replay): the same env, no models, thousands of steps per second.

@@ -66,8 +66,8 @@ def observation_fingerprint(layout) -> dict:
 def _decision_cost(base) -> dict:
     """``{"decide_s": seconds}`` when the env's model clock charges a declared cost per decision, else nothing
     (fingerprints of envs without one stay as they were)."""
-    ledger = getattr(base, "ledger", None) or getattr(base, "clock", None)
-    seconds = float(getattr(ledger, "decide_s", 0.0) or 0.0)
+    clock = getattr(base, "decode_clock", None) or getattr(base, "clock", None)  # EBSDEnv's, the vector env's
+    seconds = float(getattr(clock, "decide_s", 0.0) or 0.0)
     return {"decide_s": seconds} if seconds else {}
 
 
@@ -113,15 +113,16 @@ def env_fingerprint(env) -> dict:
     if multi is not None:  # one hash per drafter, so a model trained on traces binds to the live pair
         pair["drafter_hash"] = "+".join(_multi_drafter_hashes(base))
     layout = base.observation_layout
-    clock = base.clock if isinstance(base.clock, str) else getattr(base.clock, "kind", str(base.clock))
+    # EBSDEnv and its kind: `clock_kind` and `decode_clock`; the vector env: its `clock`.
+    clock = getattr(base, "decode_clock", None) or base.clock
+    kind = getattr(base, "clock_kind", None) or clock.kind
     decoder = getattr(base, "decoder", None)
     temperature = float(getattr(decoder, "temperature", 0.0) or 0.0)
     return {"version": FINGERPRINT_VERSION, "pair": pair, "observation": observation_fingerprint(layout),
             "action": {"stop_mode": base.stop_mode, "min_draft_len": int(getattr(base, "min_draft_len", 0)),
                        "max_draft_len": int(base.max_draft_len), "temperature": temperature},
             "objective": OBJECTIVE,
-            "clock": {"kind": clock, "cost_model": cost_model_hash(getattr(base, "cost_model", None)
-                                                                   or getattr(base.clock, "costs", None)),
+            "clock": {"kind": kind, "cost_model": cost_model_hash(clock.costs),
                       **_decision_cost(base)},
             "machine": {"cpu": cpu_model(), "threads": torch.get_num_threads()},
             **({"multi": multi} if multi is not None else {})}

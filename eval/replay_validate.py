@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     for mode in config.stop_modes:
         replay = ReplayEnv(traces, stop_mode=mode, max_draft_len=config.max_draft_len, extra_signals=True)
         live = EBSDEnv(pair, prompts=prompts, max_draft_len=replay.max_draft_len,
-                       max_new_tokens=replay.max_new_tokens, clock="model", cost_model=replay.cost_model,
+                       max_new_tokens=replay.max_new_tokens, clock="model", cost_model=replay.decode_clock.costs,
                        stop_mode=mode, extra_signals=True)
         live._decoder_prompt = lambda row: traces[row["trace_index"]].prompt_ids  # the recorded token ids
         results[mode] = compare_live_replay(live, replay, config.specs, indices, progress=True)

@@ -266,8 +266,9 @@ class OracleDP(Policy):
         decoder = env.decoder
         key = decoder.trace_index
         if key not in self._plans:
-            self._plans[key] = optimal_plan(decoder.trace, env.cost_model, env.max_draft_len, env.stop_mode,
-                                            env.max_new_tokens, env.ledger.decide_s)
+            clock = env.decode_clock
+            self._plans[key] = optimal_plan(decoder.trace, clock.costs, env.max_draft_len, env.stop_mode,
+                                            env.max_new_tokens, clock.decide_s)
         return self._plans[key], decoder.j
 
     def stop_at_empty(self, view, obs):

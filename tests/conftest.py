@@ -79,3 +79,26 @@ def make_prompt_file():
         return str(path)
 
     return write
+
+
+@pytest.fixture(scope="session")
+def run_policy():
+    """Decodes prompt ids with a stopping policy (a spec or a `Policy`) through `EBSD-v1`, the one way a stop rule
+    other than fixed k (`SpeculativeDecoder.generate(prompt, k)`) drives the decoder, on a toy model clock (no
+    calibration). Returns the episodes' statistics (``output_ids``, ``draft_lengths``, ...), the first seeded."""
+    from ebsd_env.envs.ebsd import EBSDEnv
+    from ebsd_env.timing.cost_model import CostModel
+    from policies.base import Policy
+    from policies.registry import make_policy
+    from policies.rollout import run_episode
+
+    costs = CostModel(draft_s=0.025, verify_points=((1, 0.1), (2, 0.105), (9, 0.14), (17, 0.18)), source="toy")
+
+    def run(pair, prompt_ids, policy, episodes: int = 1, seed: int = 0, **env_kwargs) -> list[dict]:
+        row = {"id": "p", "category": "test", "prompt": pair.tokenizer.decode(prompt_ids), "prompt_ids": prompt_ids}
+        env = EBSDEnv(pair, prompts=[row], clock="model", cost_model=costs, **env_kwargs)
+        policy = policy if isinstance(policy, Policy) else make_policy(policy)
+        return [run_episode(env, policy, seed=seed if i == 0 else None, options={"prompt_index": 0})
+                for i in range(episodes)]
+
+    return run

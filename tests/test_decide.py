@@ -76,7 +76,7 @@ def test_a_policy_sleeping_5ms_per_decision_scores_correspondingly_lower_on_the_
         # Every decision slept 5 ms, and all of it (with the rest of the decision) is charged.
         assert b["decide_s"] >= SLEEP_S * b["decisions"] > a["decide_s"]
         assert b["decode_s"] == pytest.approx(b["draft_s"] + b["verify_s"] + b["decide_s"], rel=1e-12)
-        assert b["return"] == pytest.approx((b["new_tokens"] - base.baseline_rate * b["decode_s"])
+        assert b["return"] == pytest.approx((b["new_tokens"] - base.decode_clock.baseline_rate * b["decode_s"])
                                             / base.reward_scale, rel=1e-9)
     tokens = sum(s["new_tokens"] for s in sleepy)
     work = sum(s["draft_s"] + s["verify_s"] for s in sleepy)
@@ -100,7 +100,7 @@ def test_the_model_clock_charges_a_declared_cost_per_decision(noisy_pair):
         assert b["decide_s"] == pytest.approx(SLEEP_S * b["decisions"], rel=1e-12)
         assert b["decode_s"] == pytest.approx(a["decode_s"] + SLEEP_S * b["decisions"], rel=1e-12)
         assert c["decode_s"] == pytest.approx(a["decode_s"] + 0.003 * c["decisions"], rel=1e-12)
-        assert b["return"] == pytest.approx(a["return"] - free.baseline_rate * SLEEP_S * b["decisions"]
+        assert b["return"] == pytest.approx(a["return"] - free.decode_clock.baseline_rate * SLEEP_S * b["decisions"]
                                             / free.reward_scale, rel=1e-9)
         assert b["tokens_per_s"] == pytest.approx(b["new_tokens"] / b["decode_s"], rel=1e-12)
         assert b["wall_prefill_s"] > 0 and b["wall_end_to_end_tokens_per_s"] == pytest.approx(

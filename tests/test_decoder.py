@@ -10,22 +10,32 @@ import pytest
 import torch
 from scipy.stats import chisquare
 
-from ebsd_env.decoding.decoder import DecoderError, SpeculativeDecoder, entropy_above, fixed_k, rollback_cache
+from ebsd_env.decoding.decoder import DecoderError, SpeculativeDecoder, rollback_cache
 from ebsd_env.decoding.drafters import FeatureDrafter
 from ebsd_env.decoding.models import ModelPair
 from ebsd_env.decoding.tiny import tiny_pair
+from policies.base import Param, Policy
 
 PROMPT = "the cat sat on the mat. "
 
 
-def _stop_rules(seed: int = 0):
-    rng = random.Random(seed)
-    return {
-        "stop-after-1": fixed_k(1),
-        "never-before-max": lambda steps: False,  # only max_draft_len ends the draft
-        "random": lambda steps: rng.random() < 0.4,
-        "entropy": entropy_above(1.5),
-    }
+class CoinFlip(Policy):
+    """Stops after each draft token with probability p, from a seeded coin: stops at random positions, in the
+    env's stop mode (a test's policy: every stop rule but fixed k is a policy)."""
+
+    name = "coin-flip"
+    reads_entropy = False
+    params = (Param("p", float, 0.5, "stop probability", low=0.0, high=1.0), Param("seed", int, 0, "coin seed"))
+
+    def validate(self):
+        self.rng = random.Random(self.seed)
+
+    def decide(self, view, obs):
+        return self.rng.random() < self.p
+
+
+def _stop_policies():
+    return {"stop-after-1": CoinFlip(p=1.0), "random": CoinFlip(p=0.4), "entropy": "entropy-abs:theta=1.5"}
 
 
 def _reference(pair, ids, max_new_tokens):
@@ -46,34 +56,54 @@ def ngram_pair(copy_pair):
     return _ngram_pair(copy_pair)
 
 
-@pytest.mark.parametrize("stop_mode", ["include", "exclude"])
-@pytest.mark.parametrize("pair_name", ["copy_pair", "random_pair", "noisy_pair", "feature_pair", "ngram_pair"])
-def test_greedy_output_equals_verifier_generate(request, pair_name, stop_mode):
+def _check_stats(stats, reference, pair_name, name):
+    assert stats["new_tokens"] == len(reference)
+    assert stats["accepted"] <= stats["drafted"]
+    assert sum(stats["draft_lengths"]) == stats["drafted"]
+    # every block emits its accepted tokens plus one verifier token (except where EOS/budget cut it)
+    assert stats["new_tokens"] <= stats["accepted"] + stats["blocks"]
+    if pair_name == "copy_pair":
+        assert stats["acceptance_rate"] == 1.0, name
+    if pair_name == "random_pair":
+        assert stats["acceptance_rate"] < 0.3, name
+
+
+PAIRS = ["copy_pair", "random_pair", "noisy_pair", "feature_pair", "ngram_pair"]
+
+
+@pytest.mark.parametrize("pair_name", PAIRS)
+def test_greedy_output_equals_verifier_generate(request, pair_name):
     pair = request.getfixturevalue(pair_name)
     decoder = SpeculativeDecoder(pair, max_new_tokens=48)
     ids = decoder.encode_prompt(PROMPT)
     reference = _reference(pair, ids, 48)
-    assert decoder.generate(PROMPT, stop=None).token_ids == reference  # verifier alone, same code path
-    for name, stop in _stop_rules().items():
-        result = decoder.generate(PROMPT, stop=stop, max_draft_len=6, stop_mode=stop_mode)
-        assert result.token_ids == reference, name
-        stats = result.stats
-        assert stats["new_tokens"] == len(reference)
-        assert stats["accepted"] <= stats["drafted"]
-        assert sum(stats["draft_lengths"]) == stats["drafted"]
-        # every block emits its accepted tokens plus one verifier token (except where EOS/budget cut it)
-        assert stats["new_tokens"] <= stats["accepted"] + stats["blocks"]
+    assert decoder.generate(PROMPT).token_ids == reference  # k = 0: the verifier alone, same code path
+    for k in (1, 3, 6):
+        result = decoder.generate(PROMPT, k)
+        assert result.token_ids == reference, k
+        _check_stats(result.stats, reference, pair_name, k)
+        assert max(result.stats["draft_lengths"]) == k  # drafts run to k (shorter only at an EOS or the budget)
+    if pair_name == "feature_pair":  # the feature drafter agrees in part: real accepts and real rollbacks
+        stats = decoder.generate(PROMPT, 4).stats
+        assert 0.05 < stats["acceptance_rate"] < 0.95
+
+
+@pytest.mark.parametrize("stop_mode", ["include", "exclude"])
+@pytest.mark.parametrize("pair_name", PAIRS)
+def test_greedy_output_equals_verifier_generate_under_policies(request, run_policy, pair_name, stop_mode):
+    """Stops at any position (random, by entropy, after every token), discarding in exclude mode: the output is
+    the verifier's."""
+    pair = request.getfixturevalue(pair_name)
+    ids = SpeculativeDecoder(pair).encode_prompt(PROMPT)
+    reference = _reference(pair, ids, 48)
+    for name, policy in _stop_policies().items():
+        stats = run_policy(pair, ids, policy, max_draft_len=6, stop_mode=stop_mode, max_new_tokens=48)[0]
+        assert stats["output_ids"] == reference, name
         if stop_mode == "exclude" and name == "stop-after-1":  # every stop discards its only token: k = 0
             assert stats["drafted"] == 0 and stats["blocks"] == len(reference)
             assert stats["discarded"] >= stats["blocks"] - 1  # the last block has no room to draft
             continue
-        if pair_name == "copy_pair":
-            assert stats["acceptance_rate"] == 1.0, name
-        if pair_name == "random_pair":
-            assert stats["acceptance_rate"] < 0.3, name
-    if pair_name == "feature_pair":  # the feature drafter agrees in part: real accepts and real rollbacks
-        stats = decoder.generate(PROMPT, stop=fixed_k(4)).stats
-        assert 0.05 < stats["acceptance_rate"] < 0.95
+        _check_stats(stats, reference, pair_name, name)
 
 
 def test_chat_messages_and_ids_are_accepted(noisy_pair):
@@ -81,7 +111,7 @@ def test_chat_messages_and_ids_are_accepted(noisy_pair):
     chat = [{"role": "user", "content": "hi"}]
     ids = decoder.encode_prompt(chat)
     assert noisy_pair.tokenizer.decode(ids).startswith("user: hi")
-    assert decoder.generate(chat, fixed_k(2)).token_ids == decoder.generate(ids, fixed_k(3)).token_ids
+    assert decoder.generate(chat, 2).token_ids == decoder.generate(ids, 3).token_ids
 
 
 def _fresh_last_logits(model, tokens):
@@ -189,9 +219,11 @@ def _chi2_pvalue(counts: dict, expected: dict, n: int) -> float:
                                                                   (1.5, 0.95, "token", "exclude"),
                                                                   (1.0, 1.0, "feature", "include"),
                                                                   (1.0, 1.0, "ngram", "include")])
-def test_speculative_sampling_preserves_the_verifier_distribution(temperature, top_p, drafter, stop_mode):
+def test_speculative_sampling_preserves_the_verifier_distribution(run_policy, temperature, top_p, drafter,
+                                                                  stop_mode):
     """The joint law of the first three tokens, drafted in blocks of up to three tokens (stops at random
-    positions; in exclude mode the token at a stop is discarded), is the verifier's (chi-square)."""
+    positions through the env; in exclude mode the token at a stop is discarded), is the verifier's
+    (chi-square)."""
     pair = tiny_pair("random", seed=3, alphabet="abcd")  # 7 tokens: 343 three-token cells, rare ones pooled
     if drafter == "feature":  # a feature drafter (untrained: any drafter must leave the output distribution be)
         pair = ModelPair(FeatureDrafter(pair.verifier, 1, torch.arange(pair.vocab_size)).eval(), pair.verifier,
@@ -202,18 +234,19 @@ def test_speculative_sampling_preserves_the_verifier_distribution(temperature, t
     ids = decoder.encode_prompt("abca")
     expected = _exact_joint(pair, ids, temperature, top_p)
     n = 3000
-    rng = random.Random(0)
-    stop = (lambda steps: rng.random() < 0.3) if stop_mode == "exclude" else fixed_k(2)
+    if stop_mode == "exclude":
+        runs = run_policy(pair, ids, CoinFlip(p=0.3), episodes=n, seed=123, max_draft_len=3, max_new_tokens=3,
+                          stop_mode=stop_mode, temperature=temperature, top_p=top_p)
+        outputs = [stats["output_ids"] for stats in runs]
+    else:
+        runs = [decoder.generate(ids, 2, max_new_tokens=3) for _ in range(n)]
+        outputs, runs = [run.token_ids for run in runs], [run.stats for run in runs]
     counts: dict = {}
-    drafted = accepted = 0
-    lengths = []
-    for _ in range(n):
-        result = decoder.generate(ids, stop, max_draft_len=3, max_new_tokens=3, stop_mode=stop_mode)
-        key = tuple(result.token_ids)
-        counts[key] = counts.get(key, 0) + 1
-        drafted += result.stats["drafted"]
-        accepted += result.stats["accepted"]
-        lengths += result.stats["draft_lengths"]
+    for output in outputs:
+        counts[tuple(output)] = counts.get(tuple(output), 0) + 1
+    drafted = sum(stats["drafted"] for stats in runs)
+    accepted = sum(stats["accepted"] for stats in runs)
+    lengths = [length for stats in runs for length in stats["draft_lengths"]]
     # Both acceptances and rejections were exercised (prompt lookup on random text rarely matches the verifier).
     assert (0.02 if drafter == "ngram" else 0.05) < accepted / drafted < 0.95
     assert lengths.count(2) > n / 4  # multi-token drafts were verified, not only one-token ones
@@ -268,7 +301,7 @@ def test_drafter_selection_reads_the_declared_strategy_from_the_registry(copy_pa
 
 
 def test_same_seed_same_sample(noisy_pair):
-    runs = [SpeculativeDecoder(noisy_pair, temperature=1.0, seed=7).generate(PROMPT, fixed_k(3), max_new_tokens=20)
+    runs = [SpeculativeDecoder(noisy_pair, temperature=1.0, seed=7).generate(PROMPT, 3, max_new_tokens=20)
             for _ in range(2)]
     assert runs[0].token_ids == runs[1].token_ids
 
@@ -299,15 +332,14 @@ class EosEveryThirdPosition(torch.nn.Module):
         return out
 
 
-@pytest.mark.parametrize("stop_mode", ["include", "exclude"])
-def test_a_drafted_eos_ends_the_draft(copy_pair, stop_mode):
+def test_a_drafted_eos_ends_the_draft(copy_pair):
     eos = copy_pair.tokenizer.eos_token_id
     pair = ModelPair(EosEveryThirdPosition(copy_pair.drafter, eos), copy_pair.verifier, copy_pair.tokenizer,
                      "eos-drafter", copy_pair.verifier_name)
     decoder = SpeculativeDecoder(pair, max_new_tokens=40)
-    reference = decoder.generate(PROMPT, None).token_ids
+    reference = decoder.generate(PROMPT).token_ids
     assert eos not in reference  # the verifier itself never ends here: every drafted EOS gets rejected
-    result = decoder.generate(PROMPT, lambda steps: False, max_draft_len=8, stop_mode=stop_mode)
+    result = decoder.generate(PROMPT, 8)
     assert result.token_ids == reference
     assert max(result.stats["draft_lengths"]) < 8  # no draft ran on past a drafted EOS to the cap
     decoder.start(PROMPT)
@@ -318,7 +350,7 @@ def test_a_drafted_eos_ends_the_draft(copy_pair, stop_mode):
         decoder.draft()
 
 
-def test_a_smaller_drafter_vocabulary_is_padded_never_truncating_the_verifier():
+def test_a_smaller_drafter_vocabulary_is_padded_never_truncating_the_verifier(run_policy):
     """Verifier vocabulary 46 + 6 padded rows, drafter 46: the verifier may emit ids the drafter cannot; the
     decoder pads the drafter's logits with -inf and feeds it such ids as its last id; outputs stay exact and
     sampling draws only tokens the drafter can propose."""
@@ -336,8 +368,9 @@ def test_a_smaller_drafter_vocabulary_is_padded_never_truncating_the_verifier():
     ids = decoder.encode_prompt(PROMPT)
     reference = _reference(pair, ids, 40)
     assert any(t >= pair.drafter_vocab_size for t in reference)  # the padded range was exercised
-    for stop in (fixed_k(3), entropy_above(1.0)):
-        assert decoder.generate(PROMPT, stop, max_draft_len=4).token_ids == reference
+    assert decoder.generate(PROMPT, 3).token_ids == reference
+    by_entropy = run_policy(pair, ids, "entropy-abs:theta=1.0", max_draft_len=4, max_new_tokens=40)[0]
+    assert by_entropy["output_ids"] == reference and by_entropy["drafted"] > 0
     sampler = SpeculativeDecoder(pair, temperature=1.0, seed=0, max_new_tokens=10)
     sampler.start(PROMPT)
     step = sampler.draft()
@@ -347,7 +380,7 @@ def test_a_smaller_drafter_vocabulary_is_padded_never_truncating_the_verifier():
 
 def test_budget_and_eos_end_the_sequence(copy_pair):
     decoder = SpeculativeDecoder(copy_pair, max_new_tokens=5)
-    result = decoder.generate(PROMPT, fixed_k(8), max_draft_len=8)
+    result = decoder.generate(PROMPT, 8)
     assert len(result.token_ids) <= 5
     assert result.stats["draft_lengths"][0] <= 4  # drafting never goes past what the budget can emit
     with pytest.raises(DecoderError, match="finished"):
@@ -376,8 +409,9 @@ def test_bad_input_gets_clear_errors(noisy_pair):
         decoder.start("abc", max_new_tokens=0)
     with pytest.raises(ValueError, match="must lie in"):
         decoder.start([1, 2, 10_000])
-    with pytest.raises(ValueError, match="max_draft_len"):
-        decoder.generate("abc", fixed_k(1), max_draft_len=0)
+    for bad in (-1, 1.5, None, lambda steps: True):
+        with pytest.raises(ValueError, match="k must be an int >= 0"):
+            decoder.generate("abc", bad)
 
 
 def test_the_acceptance_rule_draws_in_order_and_stops_at_the_first_rejection():

@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers import DynamicCache
 
-from ebsd_env.decoding.decoder import SpeculativeDecoder, fixed_k
+from ebsd_env.decoding.decoder import SpeculativeDecoder
 from ebsd_env.decoding.drafters import DistilledDrafter, FeatureDrafter, load_distilled_drafter, save_drafter
 from ebsd_env.decoding.models import ModelPair
 from ebsd_env.decoding.tiny import tiny_pair
@@ -88,8 +88,8 @@ def test_speculative_decoding_with_a_reduced_head_stays_exact_and_samples(copy_p
     drafter = DistilledDrafter(copy_pair.verifier, 1, torch.arange(1, 25)).eval()
     pair = _pair_with(drafter, copy_pair)
     decoder = SpeculativeDecoder(pair, max_new_tokens=40)
-    reference = decoder.generate("the cat sat", None)
-    speculative = decoder.generate("the cat sat", fixed_k(3))
+    reference = decoder.generate("the cat sat")
+    speculative = decoder.generate("the cat sat", 3)
     assert speculative.token_ids == reference.token_ids
     assert 0 < speculative.stats["accepted"] < speculative.stats["drafted"]
     sampler = SpeculativeDecoder(pair, temperature=1.0, max_new_tokens=30, seed=3)
@@ -145,7 +145,7 @@ def test_tiny_distillation_end_to_end_with_resume(tmp_path, capsys, architecture
     drafter = load_distilled_drafter(pair.verifier, export)
     assert type(drafter) is {"feature": FeatureDrafter, "layers": DistilledDrafter}[architecture]
     decoder = SpeculativeDecoder(_pair_with(drafter, pair), max_new_tokens=30)
-    assert decoder.generate("hello there", fixed_k(4)).token_ids == decoder.generate("hello there", None).token_ids
+    assert decoder.generate("hello there", 4).token_ids == decoder.generate("hello there").token_ids
 
 
 @pytest.mark.slow
@@ -163,7 +163,7 @@ def test_drafter_on_the_embedded_verifier_shares_its_tokenizer_and_keeps_greedy_
     assert sum(t.numel() for t in drafter.state_dict().values() if t.is_floating_point()) < 5_000_000
     decoder = SpeculativeDecoder(_pair_with(drafter, embedded_pair), max_new_tokens=20)
     chat = [{"role": "user", "content": "Name three primary colors."}]
-    assert decoder.generate(chat, fixed_k(3)).token_ids == decoder.generate(chat, None).token_ids
+    assert decoder.generate(chat, 3).token_ids == decoder.generate(chat).token_ids
 
 
 def test_feature_distillation_takes_text_prompts_and_warm_starts(tmp_path):

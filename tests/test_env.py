@@ -101,7 +101,7 @@ def test_checkers_pass_without_warnings(noisy_pair, env_id):
 
 def test_reachable_by_module_prefix(noisy_pair):
     env = gym.make("ebsd_env:EBSD-v1", pair=noisy_pair, prompts=PROMPTS, cost_model=TOY_COSTS)
-    assert isinstance(env.unwrapped, EBSDEnv) and env.unwrapped.clock == "wall"
+    assert isinstance(env.unwrapped, EBSDEnv) and env.unwrapped.clock_kind == "wall"
 
 
 def test_extra_signals_layout(noisy_pair):
@@ -148,7 +148,7 @@ def test_episode_info_and_totals(noisy_pair):
     assert all(len(info["block_entropies"]) == info["drafted"] for info in verified)
     # Wall clock: the return is exactly (N - rho * measured decode time) / scale.
     unwrapped = env.unwrapped
-    expected = (stats["new_tokens"] - unwrapped.baseline_rate * stats["decode_s"]) / unwrapped.reward_scale
+    expected = (stats["new_tokens"] - unwrapped.decode_clock.baseline_rate * stats["decode_s"]) / unwrapped.reward_scale
     assert sum(rewards) == pytest.approx(expected, rel=1e-9, abs=1e-9)
     assert stats["decode_s"] == pytest.approx(stats["wall_draft_s"] + stats["wall_verify_s"] + stats["decide_s"])
     assert sum(info["decide_s"] for *_, info in records[1:]) == pytest.approx(stats["decide_s"])
@@ -189,7 +189,7 @@ def test_stop_at_once_is_the_verifier_alone(noisy_pair, stop_mode):
     assert stats["drafted"] == stats["discarded"] == stats["draft_s"] == 0
     assert stats["blocks"] == stats["new_tokens"]
     assert stats["decode_s"] == pytest.approx(stats["new_tokens"] * TOY_COSTS.verify_cost(1), rel=1e-12)
-    assert stats["tokens_per_s"] == pytest.approx(env.unwrapped.baseline_rate, rel=1e-12)
+    assert stats["tokens_per_s"] == pytest.approx(env.unwrapped.decode_clock.baseline_rate, rel=1e-12)
 
 
 def test_exclude_stop_discards_the_token_just_drafted(noisy_pair):
@@ -198,7 +198,7 @@ def test_exclude_stop_discards_the_token_just_drafted(noisy_pair):
     env.reset(seed=0, options={"prompt_index": 1})
     for _ in range(3):  # positions 1, 2, 3
         _, reward, *_ , info = env.step(0)
-        assert not info["verified"] and reward == pytest.approx(-env.unwrapped.baseline_rate * 0.025 / 7)
+        assert not info["verified"] and reward == pytest.approx(-env.unwrapped.decode_clock.baseline_rate * 0.025 / 7)
     *_, info = env.step(1)
     assert info["verified"] and info["drafted"] == 2 and info["discarded"] == 1
     assert len(info["block_entropies"]) == 2
@@ -233,7 +233,7 @@ def test_greedy_output_equals_verifier_alone(pair_name, stop_mode, min_draft_len
     for index in range(len(PROMPTS)):
         records = rollout(env, random_actions(index), options={"prompt_index": index})
         prompt = env.unwrapped._decoder_prompt(env.unwrapped.prompts[index])
-        expected = reference.generate(prompt, None).token_ids
+        expected = reference.generate(prompt).token_ids
         assert records[-1][4]["episode_stats"]["output_ids"] == expected
 
 
@@ -263,7 +263,7 @@ def test_deterministic_variant_repeats_exactly(noisy_pair):
     env = make(noisy_pair)
     assert_same_records(rollout(env, random_actions(3), seed=11), rollout(env, random_actions(3), seed=11))
     other = make(noisy_pair)  # a second copy shares the calibration, so it repeats the first one
-    assert other.unwrapped.cost_model is env.unwrapped.cost_model
+    assert other.unwrapped.decode_clock.costs is env.unwrapped.decode_clock.costs
     assert_same_records(rollout(env, random_actions(4), seed=5), rollout(other, random_actions(4), seed=5))
 
 
@@ -300,7 +300,7 @@ def test_return_ranks_policies_like_tokens_per_second(noisy_pair):
     assert len(set(np.round(rates, 9))) > 3  # the policies really differ in speed
     np.testing.assert_array_equal(np.argsort(returns), np.argsort(rates))
     n = results[0][2].__len__()
-    rho, scale = env.unwrapped.baseline_rate, env.unwrapped.reward_scale
+    rho, scale = env.unwrapped.decode_clock.baseline_rate, env.unwrapped.reward_scale
     np.testing.assert_allclose(returns, (n - rho * n / rates) / scale, rtol=1e-9, atol=1e-12)
 
 
@@ -386,7 +386,7 @@ def test_cost_model_save_load_and_cache(noisy_pair, tmp_path):
     TOY_COSTS.save(path)
     assert CostModel.load(path) == TOY_COSTS
     env = make(noisy_pair, cost_model=str(path))
-    assert env.unwrapped.cost_model == TOY_COSTS
+    assert env.unwrapped.decode_clock.costs == TOY_COSTS
     calibrated = cached_cost_model(noisy_pair)
     assert cached_cost_model(noisy_pair) is calibrated
     assert calibrated.draft_s > 0 and calibrated.verify_cost(9) > 0
@@ -498,7 +498,7 @@ def test_the_constructor_does_no_timing(noisy_pair, monkeypatch):
     monkeypatch.setattr(clock_module, "cached_cost_model", refuse)
     envs = [EBSDEnv(noisy_pair, prompts=PROMPTS, clock=kind, max_new_tokens=8) for kind in ("wall", "model")]
     envs.append(gym.make("EBSD-v1", pair=noisy_pair, prompts=PROMPTS, max_new_tokens=8).unwrapped)
-    assert [env.clock for env in envs] == ["wall", "model", "wall"]
+    assert [env.clock_kind for env in envs] == ["wall", "model", "wall"]
     with pytest.raises(ValueError, match="wall clock measures each decision itself"):  # bad input: still at once
         EBSDEnv(noisy_pair, prompts=PROMPTS, clock="wall", decide_s=0.001)
     with pytest.raises(ValueError, match="holds no decision cost for policy 'svip'"):
@@ -510,4 +510,38 @@ def test_the_constructor_does_no_timing(noisy_pair, monkeypatch):
     rollout(wall, lambda t, obs: 1)
     wall.reset(seed=1)
     assert calls == [noisy_pair]
-    assert wall.cost_model is TOY_COSTS and wall.baseline_rate == TOY_COSTS.verifier_rate
+    assert wall.decode_clock.costs is TOY_COSTS and wall.decode_clock.baseline_rate == TOY_COSTS.verifier_rate
+
+
+def test_the_clock_has_one_name_and_the_former_names_warn(noisy_pair):
+    """`decode_clock` is the clock: its kind, cost model and the reward's ρ; `clock_kind` names the kind. The
+    former names (`clock` the kind, `ledger`, `cost_model`, `baseline_rate`) still work for one release, each
+    with a DeprecationWarning that names its replacement and points at the caller; setting one prices with it."""
+    import dataclasses
+    import re
+
+    from ebsd_env.timing.clock import Clock
+
+    env = EBSDEnv(noisy_pair, prompts=PROMPTS, clock="model", cost_model=TOY_COSTS, max_new_tokens=8)
+    clock = env.decode_clock
+    assert isinstance(clock, Clock) and clock.kind == env.clock_kind == "model" and clock.costs is TOY_COSTS
+    assert clock.baseline_rate == TOY_COSTS.verifier_rate
+    former = {"clock": ("env.clock_kind", "model"), "ledger": ("env.decode_clock", clock),
+              "cost_model": ("env.decode_clock.costs", TOY_COSTS),
+              "baseline_rate": ("env.decode_clock.baseline_rate", TOY_COSTS.verifier_rate)}
+    for old, (new, value) in former.items():
+        with pytest.warns(DeprecationWarning, match=f"env.{old}\\b.*deprecated.*use {re.escape(new)}") as caught:
+            assert getattr(env, old) == value
+        assert [w.filename for w in caught] == [__file__]
+    steeper = dataclasses.replace(TOY_COSTS, draft_s=0.05)
+    with pytest.warns(DeprecationWarning, match="env.cost_model"):
+        env.cost_model = steeper
+    assert env.decode_clock.costs is steeper and env.clock_kind == "model"
+    with pytest.warns(DeprecationWarning, match="env.ledger"):
+        env.ledger = Clock("profile", steeper)
+    assert env.clock_kind == "profile" and env.decode_clock.costs is steeper
+    env.reset(seed=0, options={"prompt_index": 0})
+    _, reward, *_, info = env.step(0)  # one drafting step, priced with the clock set last
+    assert info["step_s"] == steeper.draft_s and reward == pytest.approx(-steeper.verifier_rate * 0.05 / 17)
+    with pytest.raises(TypeError, match="decode_clock takes an ebsd_env.timing.clock.Clock"):
+        env.decode_clock = steeper

@@ -44,6 +44,6 @@ def test_greedy_output_through_the_env_equals_verifier_alone(embedded_pair):
         if terminated or truncated:
             break
     prompt = [{"role": "user", "content": PROMPTS[1]["turns"][0]}]
-    expected = SpeculativeDecoder(embedded_pair, max_new_tokens=16).generate(prompt, None).token_ids
+    expected = SpeculativeDecoder(embedded_pair, max_new_tokens=16).generate(prompt).token_ids
     assert info["episode_stats"]["output_ids"] == expected
     assert info["episode_stats"]["blocks"] < 16  # the drafter really contributed tokens

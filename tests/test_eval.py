@@ -112,9 +112,9 @@ def test_bad_input_gives_clear_errors(tmp_path, prompt_file, noisy_pair):
 
 def test_cli_runs_on_a_tiny_pair_with_sampling(tmp_path, prompt_file):
     out = tmp_path / "cli"
-    assert main(["--prompt-source", str(prompt_file), "--pair", "tiny-noisy", "--clock", "model", "--policies", "fixed-k:k=2",
-                 "--categories", "beta", "--max-new-tokens", "8", "--temperature", "0.8", "--seeds", "0", "1",
-                 "--no-tensorboard", "--out", str(out)]) == 0
+    assert main(["--prompt-source", str(prompt_file), "--pair", "tiny-noisy", "--clock", "model", "--policies",
+                 "fixed-k:k=2", "--categories", "beta", "--max-new-tokens", "8", "--temperature", "0.8", "--seeds", "0",
+                 "1", "--no-tensorboard", "--out", str(out)]) == 0
     rows = read_rows(out / "episodes.jsonl")
     assert len(rows) == 2 * 2 * 2 and all(r["temperature"] == 0.8 and r["verifier_nll"] > 0 for r in rows)
     summary = json.loads((out / "summary.json").read_text())
@@ -279,8 +279,8 @@ def test_allow_mismatch_relaxes_the_check_but_keeps_the_env_the_artifact_needs(t
 
 def test_eval_reports_the_int4_copy_alone_apart_and_keeps_it_on_resume(tmp_path, prompt_file, monkeypatch):
     out = tmp_path / "lossy"
-    argv = ["--prompt-source", str(prompt_file), "--pair", "tiny-noisy", "--clock", "model", "--policies", "fixed-k:k=2",
-            "--categories", "beta", "--max-new-tokens", "8", "--no-tensorboard", "--out", str(out)]
+    argv = ["--prompt-source", str(prompt_file), "--pair", "tiny-noisy", "--clock", "model", "--policies",
+            "fixed-k:k=2", "--categories", "beta", "--max-new-tokens", "8", "--no-tensorboard", "--out", str(out)]
     assert main(argv) == 0
     summary = json.loads((out / "summary.json").read_text())
     lossy = summary["lossy_reference"]

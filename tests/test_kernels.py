@@ -300,10 +300,10 @@ def test_drafter_hash_describes_the_weights_not_their_kernel_layout():
     assert all(torch.equal(state[name], expected[name]) for name in expected)
 
 
-def test_by_width_kernels_keep_greedy_outputs_exact():
+def test_by_width_kernels_keep_greedy_outputs_exact(run_policy):
     """A verifier whose widths run different kernels (plain decoding, oneDNN verification blocks and prefill)
     gives the verifier alone's greedy output at every draft length."""
-    from ebsd_env.decoding.decoder import SpeculativeDecoder, entropy_above, fixed_k
+    from ebsd_env.decoding.decoder import SpeculativeDecoder
     from ebsd_env.decoding.models import ModelPair
     from ebsd_env.decoding.tiny import tiny_pair
 
@@ -317,13 +317,16 @@ def test_by_width_kernels_keep_greedy_outputs_exact():
     plain = base.verifier.generate(torch.tensor([ids]), max_new_tokens=40, do_sample=False, eos_token_id=None,
                                    pad_token_id=0)[0, len(ids):].tolist()
     decoder = SpeculativeDecoder(pair, max_new_tokens=40)
-    reference = decoder.generate(prompt, None).token_ids
+    reference = decoder.generate(prompt).token_ids
     assert reference[: len(plain)] == plain[: len(reference)]  # the same model as the plain one
     drafted = accepted = 0
-    for stop in (fixed_k(1), fixed_k(3), fixed_k(8), entropy_above(0.5)):
-        result = decoder.generate(prompt, stop, max_draft_len=12)
-        assert result.token_ids == reference, stop
+    for k in (1, 3, 8):
+        result = decoder.generate(prompt, k)
+        assert result.token_ids == reference, k
         drafted, accepted = drafted + result.stats["drafted"], accepted + result.stats["accepted"]
+    by_entropy = run_policy(pair, decoder.encode_prompt(prompt), "entropy-abs:theta=0.5", max_draft_len=12,
+                            max_new_tokens=40)[0]
+    assert by_entropy["output_ids"] == reference
     assert 0 < accepted < drafted  # blocks of every width were verified, with rejections rolled back
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from ebsd_env.decoding.decoder import SpeculativeDecoder, entropy_above, fixed_k
+from ebsd_env.decoding.decoder import SpeculativeDecoder
 from ebsd_env.decoding.kernels import PackedLinear
 from ebsd_env.decoding.models import ModelLoadError, load_pair
 from ebsd_env.decoding.tiny import tiny_model, tiny_tokenizer
@@ -41,7 +41,7 @@ def test_pair_from_local_folders(tmp_path):
     drafter = _save(tmp_path / "drafter", "abcdefgh ", 1)
     pair = load_pair(drafter=drafter, verifier=verifier)
     assert pair.vocab_size == 12 and pair.drafter_name == drafter
-    result = SpeculativeDecoder(pair, max_new_tokens=10).generate("abc", fixed_k(2))
+    result = SpeculativeDecoder(pair, max_new_tokens=10).generate("abc", 2)
     assert len(result.token_ids) >= 1
 
 
@@ -85,7 +85,7 @@ def test_kernel_variants_keep_logits_and_greedy_outputs(tmp_path):
                                    rtol=1e-4, atol=1e-4)
     reference = plain.verifier.generate(ids, max_new_tokens=20, do_sample=False)[0, ids.shape[1]:].tolist()
     decoder = SpeculativeDecoder(fast, max_new_tokens=20)
-    assert decoder.generate(ids, fixed_k(3)).token_ids[: len(reference)] == reference
+    assert decoder.generate(ids, 3).token_ids[: len(reference)] == reference
     with pytest.raises(ModelLoadError, match="kernels='onednn' cannot run on 'meta'"):
         load_pair(drafter=drafter, verifier=verifier, device="meta", kernels="onednn")
     with pytest.raises(ModelLoadError, match="unknown kernels 'fast'; valid: auto, plain, onednn"):
@@ -155,12 +155,12 @@ def test_shipped_feature_drafters_are_small_and_exact(name):
         chat = [{"role": "user", "content": content}]
         ids = decoder.encode_prompt(chat)
         reference = pair.verifier.generate(torch.tensor([ids]), max_new_tokens=32, do_sample=False)[0, len(ids):]
-        for stop in (fixed_k(1), entropy_above(2.0)):
+        for threshold in (-1.0, 2.0):  # stop after a token whose entropy exceeds it (-1: after every token)
             decoder.start(chat)
             while not decoder.finished:
                 while decoder.draft_room and len(decoder.draft_steps) < 8:
                     entropies.append(decoder.draft().entropy)
-                    if stop(decoder.draft_steps):
+                    if entropies[-1] > threshold:
                         break
                 decoder.verify()
             assert decoder.new_tokens == reference.tolist()
@@ -172,8 +172,8 @@ def test_shipped_feature_drafters_are_small_and_exact(name):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("drafter", ["feature", "distilled", "int4", "int8", "ngram", "int4, kernels by width"])
-def test_embedded_pair_greedy_exactness(drafter):
-    """Every drafter kind, four stop rules, both stop modes: the output is the verifier's own greedy output;
+def test_embedded_pair_greedy_exactness(run_policy, drafter):
+    """Every drafter kind, fixed k and two policies in both stop modes: the output is the verifier's own greedy output;
     also with a verifier whose forwards run different kernels by width (plain for one token, oneDNN for the
     blocks and the prefill), whatever this machine's measurement would choose."""
     from ebsd_env.decoding.kernels import WidthDispatchLinear, apply_choice, everywhere
@@ -193,14 +193,19 @@ def test_embedded_pair_greedy_exactness(drafter):
         ids = decoder.encode_prompt(chat)
         reference = pair.verifier.generate(torch.tensor([ids]), max_new_tokens=24, do_sample=False)[0, len(ids):]
         reference = reference.tolist()
-        assert decoder.generate(chat, None).token_ids == reference
+        assert decoder.generate(chat).token_ids == reference
         drafted = accepted = 0
-        for stop_mode in ("include", "exclude"):
-            for stop in (fixed_k(1), fixed_k(4), entropy_above(1.0), lambda steps: len(steps) % 3 == 0):
-                result = decoder.generate(chat, stop, max_draft_len=8, stop_mode=stop_mode)
-                assert result.token_ids == reference, (drafter, stop_mode)
-                drafted += result.stats["drafted"]
-                accepted += result.stats["accepted"]
+        for k in (1, 4):
+            result = decoder.generate(chat, k)
+            assert result.token_ids == reference, (drafter, k)
+            drafted += result.stats["drafted"]
+            accepted += result.stats["accepted"]
+        for stop_mode in ("include", "exclude"):  # by entropy; at 3 tokens (exclude: the 4th drafted, discarded)
+            for spec in ("entropy-abs:theta=1.0", "entropy-abs:theta=100.0,max=3"):
+                stats = run_policy(pair, ids, spec, max_draft_len=8, stop_mode=stop_mode, max_new_tokens=24)[0]
+                assert stats["output_ids"] == reference, (drafter, stop_mode, spec)
+                drafted += stats["drafted"]
+                accepted += stats["accepted"]
         # A real drafter: some draft tokens accepted (prompt lookup may find no repeat in 24 tokens), and the
         # learned one also has rejections (the quantized copies may agree throughout).
         assert accepted > 0 or drafter == "ngram"
@@ -210,7 +215,7 @@ def test_embedded_pair_greedy_exactness(drafter):
 @pytest.mark.slow
 def test_embedded_pair_sampling_runs_and_is_seeded(embedded_pair):
     chat = [{"role": "user", "content": "Tell me a joke."}]
-    runs = [SpeculativeDecoder(embedded_pair, temperature=0.8, seed=5).generate(chat, fixed_k(3), max_new_tokens=16)
+    runs = [SpeculativeDecoder(embedded_pair, temperature=0.8, seed=5).generate(chat, 3, max_new_tokens=16)
             for _ in range(2)]
     assert runs[0].token_ids == runs[1].token_ids and len(runs[0].token_ids) > 0
 

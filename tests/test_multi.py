@@ -30,7 +30,7 @@ def feature_multi(feature_pair, random_pair):
 
 
 def verifier_alone(pair, prompt, budget):
-    return SpeculativeDecoder(sub_pairs(pair)[0]).generate(prompt, stop=None, max_new_tokens=budget).token_ids
+    return SpeculativeDecoder(sub_pairs(pair)[0]).generate(prompt, max_new_tokens=budget).token_ids
 
 
 def switching_decode(decoder: MultiDraftDecoder, prompt, budget, rng, max_k=6):

@@ -75,8 +75,7 @@ def test_greedy_output_and_pricing_under_random_choices(tiny_multi):
             time_s += info["step_s"]
         stats = info["episode_stats"]
         expected = SpeculativeDecoder(sub_pairs(tiny_multi)[0]).generate(
-            [{"role": "user", "content": PROMPTS[index]}],
-            stop=None, max_new_tokens=24).token_ids
+            [{"role": "user", "content": PROMPTS[index]}], max_new_tokens=24).token_ids
         assert stats["output_ids"] == expected
         assert stats["decode_s"] == pytest.approx(time_s, rel=1e-12)
         rho = 1 / COSTS[0].verify_cost(1)
@@ -141,3 +140,30 @@ def test_bad_input(tiny_multi, noisy_pair):
     env.reset(options={"prompt_index": 0})
     with pytest.raises(ValueError, match="Discrete\\(5\\)"):
         env.step(5)
+
+
+@pytest.mark.parametrize("clock", ["wall", "model"])
+def test_the_constructor_does_no_timing(tiny_multi, monkeypatch, clock):
+    """Making EBSD-Multi-v1 calibrates no drafter; the first reset makes the clock, one calibration per drafter,
+    and later resets reuse it."""
+    from ebsd_env.timing import calibration
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the multi env's constructor calibrated a pair")
+
+    monkeypatch.setattr(calibration, "calibrate", refuse)
+    monkeypatch.setattr(calibration, "_CACHE", {})  # no calibration left over from another test
+    env = make(tiny_multi, clock=clock, cost_model=None).unwrapped
+    calls = []
+    monkeypatch.setattr(calibration, "calibrate",
+                        lambda pair, temperature, top_p: calls.append(pair.drafter_name) or COSTS[len(calls) - 1])
+    env.reset(options={"prompt_index": 0})
+    assert calls == ["noisy", "int4", "ngram"]
+    assert env.multi_clock.costs == tuple(COSTS) and env.multi_clock.kind == clock
+    info = env.step(FIRST_DRAFTER + 2)[-1]  # prompt lookup drafts: on the model clock, at its own calibration
+    if clock == "model":
+        assert info["step_s"] == pytest.approx(COSTS[2].draft_s, rel=1e-12)
+    env.reset(options={"prompt_index": 1})
+    assert calls == ["noisy", "int4", "ngram"]
+    with pytest.raises(ValueError, match="clock='profile' needs cost profiles"):  # bad input: still at once
+        make(tiny_multi, clock="profile", cost_model=None)

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from ebsd_env.cli import main as ebsd
-from ebsd_env.decoding.decoder import SpeculativeDecoder, entropy_above
+from ebsd_env.decoding.decoder import SpeculativeDecoder
 
 PROMPTS = [{"id": "a1", "category": "alpha", "prompt": "the quick brown fox"},
            {"id": "b1", "category": "beta", "prompt": "hello world"}]
@@ -107,12 +107,16 @@ def test_an_out_path_through_a_file_is_one_line(tmp_path, capsys):
     assert f"passes through the file {blocker}" in one_error_line(capsys.readouterr().err, "eval")
 
 
-def test_decoder_refuses_none_prompts_and_negative_entropy_thresholds(noisy_pair):
+def test_decoder_refuses_none_prompts_and_entropy_rules_negative_thresholds(noisy_pair):
+    from policies.registry import make_policy
+
     with pytest.raises(ValueError, match="the prompt must be text, chat messages"):
-        SpeculativeDecoder(noisy_pair).generate(None, entropy_above(1.0))
-    for bad in (-1, float("nan"), float("inf")):
-        with pytest.raises(ValueError, match="threshold must be a finite number of nats >= 0"):
-            entropy_above(bad)
+        SpeculativeDecoder(noisy_pair).generate(None, 1)
+    with pytest.raises(ValueError, match="theta=-1.0 is out of range"):
+        make_policy("entropy-abs:theta=-1")
+    for bad in ("nan", "inf"):
+        with pytest.raises(ValueError, match="theta must be a finite float"):
+            make_policy(f"entropy-abs:theta={bad}")
 
 
 def test_run_files_are_readable_by_others(tmp_path, noisy_pair, make_prompt_file):

@@ -46,7 +46,7 @@ def env(noisy_pair):
 def reference(noisy_pair):
     """The verifier's own greedy output per prompt, from a separate decoder (no drafting)."""
     decoder = SpeculativeDecoder(noisy_pair, max_new_tokens=MAX_NEW)
-    return [decoder.generate([{"role": "user", "content": row["prompt"]}], stop=None).token_ids for row in PROMPTS]
+    return [decoder.generate([{"role": "user", "content": row["prompt"]}]).token_ids for row in PROMPTS]
 
 
 @pytest.fixture(scope="module")
@@ -233,7 +233,7 @@ def test_rules_run_through_sb3_evaluate_policy(noisy_pair, spec):
     # Each return is its episode's (N - rho T) / scale, from its own totals on the env's clock.
     base = env.unwrapped
     for reward, stats in zip(rewards, finished, strict=True):
-        assert reward == pytest.approx((stats["new_tokens"] - base.baseline_rate * stats["decode_s"])
+        assert reward == pytest.approx((stats["new_tokens"] - base.decode_clock.baseline_rate * stats["decode_s"])
                                        / base.reward_scale, rel=1e-5, abs=1e-6)
     if spec == "hf-heuristic":
         assert policy.current != policy.k  # the verify callback fed the schedule

@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy.stats import chisquare
 
-from ebsd_env.decoding.decoder import SpeculativeDecoder, entropy_above, fixed_k
+from ebsd_env.decoding.decoder import SpeculativeDecoder
 from ebsd_env.decoding.models import DERIVED_DRAFTERS, ModelLoadError, ModelPair, derive_drafter, load_pair
 from ebsd_env.decoding.quantize import (
     Int4Linear,
@@ -80,7 +80,7 @@ def _reference(pair, ids, max_new_tokens):
 
 
 @pytest.mark.parametrize("kind", ["int4", "int8"])
-def test_quantized_drafters_keep_greedy_output_exact(kind):
+def test_quantized_drafters_keep_greedy_output_exact(run_policy, kind):
     base = tiny_pair("copy", seed=2)
     drafter = derive_drafter(base.verifier, kind)
     assert not any(type(m) is torch.nn.Linear for m in drafter.modules())
@@ -90,12 +90,15 @@ def test_quantized_drafters_keep_greedy_output_exact(kind):
     decoder = SpeculativeDecoder(pair, max_new_tokens=40)
     ids = decoder.encode_prompt(PROMPT)
     reference = _reference(pair, ids, 40)
-    assert decoder.generate(PROMPT, None).token_ids == reference
+    assert decoder.generate(PROMPT).token_ids == reference
     drafted = accepted = 0
-    for stop in (fixed_k(3), entropy_above(1.0), fixed_k(1)):
-        result = decoder.generate(PROMPT, stop, max_draft_len=6)
+    for k in (3, 1):
+        result = decoder.generate(PROMPT, k)
         assert result.token_ids == reference
         drafted, accepted = drafted + result.stats["drafted"], accepted + result.stats["accepted"]
+    by_entropy = run_policy(pair, ids, "entropy-abs:theta=1.0", max_draft_len=6, max_new_tokens=40)[0]
+    assert by_entropy["output_ids"] == reference
+    drafted, accepted = drafted + by_entropy["drafted"], accepted + by_entropy["accepted"]
     assert 0 < accepted < drafted  # a near-copy: most draft tokens kept, some rejected and rolled back
 
 
@@ -155,8 +158,8 @@ def test_quantized_draft_strategy_reads_the_verifier_cache_and_stays_exact():
     assert strategy_for(drafter).reads_verifier_cache
     pair = ModelPair(drafter, base.verifier, base.tokenizer, "int4", base.verifier_name)
     decoder = SpeculativeDecoder(pair, max_new_tokens=30)
-    reference = decoder.generate(PROMPT, None).token_ids
-    assert decoder.generate(PROMPT, lambda steps: len(steps) >= 3, max_draft_len=3).token_ids == reference
+    reference = decoder.generate(PROMPT).token_ids
+    assert decoder.generate(PROMPT, 3).token_ids == reference
     # Verifier-alone blocks before the first draft: the drafter starts from a cache longer than the prompt.
     decoder.start(PROMPT)
     for _ in range(3):
@@ -213,7 +216,7 @@ def test_quantized_drafter_sampling_is_lossless(kind):
     expected = _exact_joint(pair, ids, 1.0, 3)
     n, counts, drafted, accepted, lengths = 2000, {}, 0, 0, set()
     for _ in range(n):
-        result = decoder.generate(ids, fixed_k(3), max_new_tokens=3)
+        result = decoder.generate(ids, 3, max_new_tokens=3)
         counts[tuple(result.token_ids)] = counts.get(tuple(result.token_ids), 0) + 1
         drafted, accepted = drafted + result.stats["drafted"], accepted + result.stats["accepted"]
         lengths.update(result.stats["draft_lengths"])
@@ -267,12 +270,12 @@ def test_load_pair_builds_quantized_drafters(tmp_path):
     assert pair.drafter_name == "int4" and pair.metadata["kernels"]["drafter"] == "plain"
     assert any(isinstance(m, Int4Linear) for m in pair.drafter.modules())
     assert isinstance(pair.drafter.get_output_embeddings(), Int8Linear)  # the head is int8
-    result = SpeculativeDecoder(pair, max_new_tokens=12).generate("abc", fixed_k(3))
+    result = SpeculativeDecoder(pair, max_new_tokens=12).generate("abc", 3)
     assert len(result.token_ids) == 12
 
 
 @pytest.mark.slow
-def test_embedded_int4_drafter_is_exact_and_requantizes_without_error():
+def test_embedded_int4_drafter_is_exact_and_requantizes_without_error(run_policy):
     from ebsd_env.decoding.models import cached_pair
 
     pair = cached_pair("int4", kernels="plain")
@@ -284,10 +287,11 @@ def test_embedded_int4_drafter_is_exact_and_requantizes_without_error():
         chat = [{"role": "user", "content": content}]
         ids = decoder.encode_prompt(chat)
         reference = pair.verifier.generate(torch.tensor([ids]), max_new_tokens=24, do_sample=False)[0, len(ids):]
-        for stop in (fixed_k(3), entropy_above(1.0)):
-            result = decoder.generate(chat, stop)
-            assert result.token_ids == reference.tolist()
-            drafted, accepted = drafted + result.stats["drafted"], accepted + result.stats["accepted"]
+        result = decoder.generate(chat, 3)
+        by_entropy = run_policy(pair, ids, "entropy-abs:theta=1.0", max_draft_len=8, max_new_tokens=24)[0]
+        for stats, output in ((result.stats, result.token_ids), (by_entropy, by_entropy["output_ids"])):
+            assert output == reference.tolist()
+            drafted, accepted = drafted + stats["drafted"], accepted + stats["accepted"]
     assert accepted > 0.8 * drafted  # a close copy of the verifier
 
 

@@ -241,7 +241,7 @@ def test_oracle_dp_is_optimal_and_followed_exactly(noisy_traces, stop_mode):
     rng = np.random.default_rng(1)
     plans = []
     for i in range(len(traces)):
-        plan = optimal_plan(traces[i], env.cost_model, env.max_draft_len, stop_mode, env.max_new_tokens)
+        plan = optimal_plan(traces[i], env.decode_clock.costs, env.max_draft_len, stop_mode, env.max_new_tokens)
         plans.append(plan)
         followed = run_episode(env, make_policy("oracle-dp", env=env), options={"prompt_index": i})
         assert followed["decode_s"] == pytest.approx(plan.time_s, rel=1e-12)
@@ -255,7 +255,7 @@ def test_oracle_dp_is_optimal_and_followed_exactly(noisy_traces, stop_mode):
                     others.append(info["episode_stats"]["decode_s"])
                     break
         assert min(others) >= plan.time_s * (1 - 1e-12)
-    rate = optimal_rate(traces.traces, env.cost_model, env.max_draft_len, stop_mode)
+    rate = optimal_rate(traces.traces, env.decode_clock.costs, env.max_draft_len, stop_mode)
     assert rate == pytest.approx(sum(p.tokens for p in plans) / sum(p.time_s for p in plans), rel=1e-12)
 
 

@@ -95,7 +95,7 @@ def env_in_mode(env, stop_mode: str | None):
             raise ValueError(f"the env stops in {base.stop_mode!r} mode and was not made with gym.make, so no copy in "
                              f"{stop_mode!r} mode can be made: make one with gym.make(..., stop_mode={stop_mode!r})")
         siblings[stop_mode] = gym.make(base.spec.id, **{**base.spec.kwargs, "pair": base.pair,
-                                                        "cost_model": base.cost_model, "stop_mode": stop_mode})
+                                                        "cost_model": base.decode_clock.costs, "stop_mode": stop_mode})
     return siblings[stop_mode]
 
 

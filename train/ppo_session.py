@@ -86,7 +86,7 @@ def replay_envs(config, run_dir: Path):
     eval_env = gym.make("EBSD-Replay-v1", traces=traces, entropy=config.entropy, entropy_param=config.entropy_param,
                         **kwargs)  # through gym.make: the evaluation makes copies in each policy's stop mode
     if profiles is None:
-        eval_env.unwrapped.cost_model.save(run_dir / "cost_model.json")
+        eval_env.unwrapped.decode_clock.costs.save(run_dir / "cost_model.json")
     else:  # the evaluation episodes draw profiles too, each from its own seed
         write_json_atomic(run_dir / "cost_profiles.json", profiles.describe(), sort_keys=True)
     venv = sb3_vec_env(ReplayVectorEnv(traces, num_envs=config.num_envs, seed=config.seed, **kwargs))

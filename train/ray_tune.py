@@ -119,8 +119,8 @@ def _result(evaluate: Evaluator, env, stats: list[dict], indices: list[int], fin
 
     result = summarize(stats)
     base = env.unwrapped
-    result["reward"] = float(np.sum([(s["new_tokens"] - base.baseline_rate * s["decode_s"]) / base.reward_scale
-                                     for s in stats]))
+    rho = base.decode_clock.baseline_rate
+    result["reward"] = float(np.sum([(s["new_tokens"] - rho * s["decode_s"]) / base.reward_scale for s in stats]))
     if final:
         result["oracle_dp_share"] = result["tokens_per_s"] / evaluate.oracle_rate(base, indices)
     return result

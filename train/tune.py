@@ -159,8 +159,8 @@ class Evaluator:
         result = summarize(stats)
         # The env's undiscounted return, (N - rho * T) / reward_scale, summed over the episodes.
         base = env.unwrapped
-        result["reward"] = float(np.sum([(s["new_tokens"] - base.baseline_rate * s["decode_s"]) / base.reward_scale
-                                         for s in stats]))
+        rho = base.decode_clock.baseline_rate
+        result["reward"] = float(np.sum([(s["new_tokens"] - rho * s["decode_s"]) / base.reward_scale for s in stats]))
         # Replays on one clock: the share of the optimum (oracle-dp) on these prompts (one plan per clock).
         if self.prompts_source is not None and self.cost_profiles is None:
             result["oracle_dp_share"] = result["tokens_per_s"] / self.oracle_rate(base, indices)
@@ -173,7 +173,8 @@ class Evaluator:
         key = tuple(indices)
         if key not in self._oracle:
             traces = [self.prompts_source[i] for i in indices]
-            self._oracle[key] = max(optimal_rate(traces, env.cost_model, env.max_draft_len, mode, env.max_new_tokens)
+            costs = env.decode_clock.costs
+            self._oracle[key] = max(optimal_rate(traces, costs, env.max_draft_len, mode, env.max_new_tokens)
                                     for mode in ("include", "exclude"))
         return self._oracle[key]
 

@@ -58,7 +58,7 @@ def load_pair(*args, **kwargs):
 def main(argv: list[str] | None = None) -> int:
     config = tyro.cli(GenerateConfig, args=argv, description=__doc__, prog="ebsd generate")
     validate(config)
-    from ..decoding.decoder import SpeculativeDecoder, fixed_k  # here: --help and a refused input import no torch
+    from ..decoding.decoder import SpeculativeDecoder  # here: --help and a refused input import no torch
 
     pair = load_pair(config.drafter, config.verifier, device=config.device, kernels=config.kernels,
                      threads=config.threads)
@@ -66,11 +66,11 @@ def main(argv: list[str] | None = None) -> int:
                                  max_new_tokens=config.max_new_tokens, seed=config.seed)
     chat = [{"role": "user", "content": config.prompt}]
     prompt = chat if getattr(pair.tokenizer, "chat_template", None) else config.prompt
-    decoder.generate(prompt, fixed_k(config.k), max_new_tokens=8)  # warm-up: first calls allocate
+    decoder.generate(prompt, config.k, max_new_tokens=8)  # warm-up: first calls allocate
     decoder.reseed(config.seed)
-    baseline = decoder.generate(prompt, None)
+    baseline = decoder.generate(prompt, k=0)
     decoder.reseed(config.seed)
-    result = decoder.generate(prompt, fixed_k(config.k))
+    result = decoder.generate(prompt, config.k)
     print(f"pair: {pair.describe()}  threads={pair.metadata['threads']}  kernels={pair.metadata['kernels']}")
     print(f"prompt: {config.prompt}\n\n{result.text}\n")
     keys = ("new_tokens", "tokens_per_s", "acceptance_rate", "mean_accepted_tokens", "mean_draft_len",

@@ -33,9 +33,8 @@ acceptance rule. The records the decoder reports and the state rules it shares w
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -374,25 +373,23 @@ class SpeculativeDecoder(DraftState):
         return sampled_accepts(draft, self._process(logits), self._draft_probs, self._uniform)
 
     # ------------------------------------------------------------------ whole sequences
-    def generate(self, prompt, stop: Callable[[list[DraftStep]], bool] | None = None, max_draft_len: int = 8,
-                 max_new_tokens: int | None = None, stop_mode: str = "include") -> Generation:
-        """Decode a whole sequence. After each draft token, `stop(draft_steps)` returns True to end the draft:
-        with ``stop_mode="include"`` the draft is verified with that token, with ``"exclude"`` without it (it is
-        discarded; stopping at the first token verifies an empty draft). ``stop=None`` decodes with the verifier
-        alone (no drafting) through the same verification step."""
-        if max_draft_len < 1:
-            raise ValueError(f"max_draft_len must be >= 1, got {max_draft_len}")
-        rules = BlockRules(max_draft_len, stop_mode)
+    def generate(self, prompt, k: int = 0, max_new_tokens: int | None = None) -> Generation:
+        """Decode a whole sequence with fixed-length drafts: every block drafts until its draft ends by itself under
+        the block rules with ``max_draft_len = k`` (`ebsd_env.envs.block_rules.BlockRules`: at k tokens, at a
+        drafted end-of-sequence token, or where the token budget leaves no room), then verifies it. ``k=0``
+        decodes with the verifier alone (no drafting) through the same verification step.
+
+        Any other stop decision is a policy's (`policies`), taken through the env: ``run_episode(env, policy)``
+        on an `EBSD-v1` env over this pair."""
+        if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+            raise ValueError(f"k must be an int >= 0 (draft tokens per block; 0 = the verifier alone), got {k!r}; "
+                             "other stop rules are policies, run through the env (policies.rollout.run_episode)")
+        rules = BlockRules(max(k, 1))
         t0 = time.perf_counter()
         self.start(prompt, max_new_tokens)
         while not self.finished:
-            if stop is not None:
-                while not rules.draft_ends(len(self.draft_steps), self.draft_room):
-                    self.draft()
-                    if stop(self.draft_steps):
-                        if rules.exclude:
-                            self.discard_draft()
-                        break
+            while k and not rules.draft_ends(len(self.draft_steps), self.draft_room):
+                self.draft()
             self.verify()
         wall_s = time.perf_counter() - t0
         stats = self.stats.as_dict()
@@ -409,18 +406,3 @@ class Generation:
     text: str
     stats: dict
 
-
-def fixed_k(k: int) -> Callable[[list[DraftStep]], bool]:
-    """Stop rule: draft exactly k tokens (fewer only where the budget ends)."""
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
-    return lambda steps: len(steps) >= k
-
-
-def entropy_above(threshold: float) -> Callable[[list[DraftStep]], bool]:
-    """Stop rule: end the draft after a token whose drafter entropy exceeds `threshold` nats. Entropy is never
-    negative, so a negative threshold would stop after every token: refused, as fixed_k(1) says that plainly."""
-    if not (isinstance(threshold, (int, float)) and math.isfinite(threshold) and threshold >= 0):
-        raise ValueError(f"threshold must be a finite number of nats >= 0, got {threshold!r} (fixed_k(1) stops after "
-                         "every token)")
-    return lambda steps: steps[-1].entropy > threshold

@@ -59,14 +59,22 @@ class VerifyResult:
     discarded: int  # draft tokens dropped before the verification (their drafting time is in draft_time_s)
     emitted: tuple[int, ...]  # accepted draft tokens + correction/bonus, cut at EOS and the token budget
     draft_time_s: float  # time of this block's draft steps
-    verify_time_s: float  # verification step: forward pass, acceptance, cache rollback
+    verify_time_s: float  # verification step: forward pass, acceptance, cache rollback (the drafter's too)
     forward_s: float  # the verifier's forward pass alone
     finished: bool
 
 
 @dataclass
 class SequenceStats:
-    """Totals of one sequence, all in seconds and tokens."""
+    """Totals of one sequence, all in seconds and tokens.
+
+    `verify_s` is everything a verification does after the draft: the verifier's forward pass, the acceptance
+    test, and rolling both caches back past the rejected tokens. The drafter's part of that rollback is charged
+    here, not to `draft_s`: for a quantized (int4 / int8) copy of the verifier it is a reload of the verifier's
+    keys and values for the newly committed positions (`QuantizedCopyDraft.rollback`), paid by every block once
+    the drafter has drafted, verifier-alone blocks (k = 0) included. The model clock's verification costs are
+    calibrated from these times, so they include it as well.
+    """
 
     prompt_tokens: int = 0
     new_tokens: int = 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,6 +24,12 @@ from .observation import ACCEPTANCE_PRIOR, ObservationLayout, update_acceptance
 
 CLOCKS = CLOCK_KINDS
 CONTINUE, STOP = 0, 1
+
+
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(f"{old} is deprecated and will be removed in the next release: use {new}", DeprecationWarning,
+                  stacklevel=3)
+
 
 class EBSDEnv(gym.Env):
     """
@@ -113,12 +120,17 @@ class EBSDEnv(gym.Env):
 
     Clocks (`ebsd_env.timing.clock`, the only time ledger): `clock="wall"` charges the decoder's synchronised
     `perf_counter` times of each drafting step and verification (forward passes, signals, acceptance, cache
-    rollback); `clock="model"` charges a deterministic, monotone `CostModel` calibrated by timing this very
-    pair (seconds per draft step, seconds per verification as a function of the k + 1 fed tokens), so rewards
-    and statistics repeat exactly; `clock="profile"` charges a cost profile loaded from JSON (`cost_model=`),
+    rollback: the verification's time includes the drafter's own cache update, which for an int4 / int8 copy of
+    the verifier is a reload of the verifier's new keys and values, `SequenceStats`); `clock="model"` charges a
+    deterministic, monotone `CostModel` calibrated by timing this very pair (seconds per draft step, seconds per
+    verification as a function of the k + 1 fed tokens), so rewards and clock times repeat exactly;
+    `clock="profile"` charges a cost profile loaded from JSON (`cost_model=`),
     e.g. measured on another machine. A `Clock` object may be passed as well. On the model and profile clocks
     `decide_s` (seconds, or a policy spec whose cost `CostModel.decide_s` holds) is charged per decision; the
-    default is the clock's own (0 unless the `Clock` was made with one).
+    default is the clock's own (0 unless the `Clock` was made with one). `env.unwrapped.decode_clock` is the
+    clock (its `kind`, cost model `costs` and ρ `baseline_rate`); `clock_kind` names its kind without making
+    it. The former names `clock` (the kind), `ledger`, `cost_model` and `baseline_rate` still work for one
+    release, with a DeprecationWarning.
 
     ## Starting State
 
@@ -177,7 +189,7 @@ class EBSDEnv(gym.Env):
     - `temperature`, `top_p`: 0 = greedy verification; > 0 = lossless speculative sampling.
     - `cost_model`: a `CostModel`, a path to one saved as JSON (a cost profile), or None to calibrate the pair
       (once per process and sampler settings, when the clock is first used: the first `reset`, or reading
-      `ledger`, `cost_model` or `baseline_rate`; the constructor does no timing). `clock="profile"` needs one.
+      `decode_clock`; the constructor does no timing). `clock="profile"` needs one.
     - `decoder`: the decoder to drive (any `ebsd_env.decoding.protocol.Decoder`, e.g. a `ReplayDecoder`); None builds a
       `SpeculativeDecoder` on `pair` with the env's sampler and entropy settings.
     - `render_mode`: None or `"ansi"` (text so far, the current draft in `[[...]]`). Other modes render
@@ -185,7 +197,10 @@ class EBSDEnv(gym.Env):
       `env_kwargs={"render_mode": None}`.
     - `seed`: used by the first `reset` that is given no seed.
 
-    `EBSD-Deterministic-v1` is this env with `clock="model"`.
+    `EBSD-Deterministic-v1` is this env with `clock="model"`: what the clock charges is deterministic (rewards,
+    `step_s`, the statistics' clock times `draft_s`, `verify_s`, `decide_s`, `decode_s` and `tokens_per_s`;
+    with a seed, sampled outputs too). The statistics prefixed `wall_` are measured on the wall clock whatever
+    the env's clock, so they vary from run to run there as well.
 
     ## Version History
 
@@ -250,11 +265,11 @@ class EBSDEnv(gym.Env):
             decoder = SpeculativeDecoder(pair, temperature=temperature, top_p=top_p, entropy=entropy_config,
                                          max_new_tokens=max_new_tokens)
         self.decoder: Decoder = decoder
-        # The clock is the env's only time ledger (ebsd_env.timing.clock); `self.clock` keeps its kind's name. A
-        # clock that needs a calibration (wall or model, no cost model given) is made when first used, not here:
-        # the constructor does no timing (`make_clock` calibrates once per process and caches it).
-        self.clock = clock.kind if isinstance(clock, Clock) else clock
-        self._ledger: Clock | None = None
+        # The clock is the env's only time ledger (ebsd_env.timing.clock); `clock_kind` names its kind without
+        # making it. A clock that needs a calibration (wall or model, no cost model given) is made when first
+        # used, not here: the constructor does no timing (`make_clock` calibrates once per process and caches it).
+        self.clock_kind: str = clock.kind if isinstance(clock, Clock) else clock
+        self._decode_clock: Clock | None = None
         self._clock_args = (clock, pair, cost_model, temperature, top_p, decide_s)
         if needs_calibration(clock, cost_model, pair):
             check_decisions(clock, decide_s)  # refuse a bad decide_s now, not after the calibration
@@ -263,7 +278,7 @@ class EBSDEnv(gym.Env):
                                  "cost_model= one holding it (time it with ebsd_env.timing.clock.time_decisions), "
                                  "or give decide_s in seconds")
         else:
-            self._ledger = self._make_ledger()
+            self._decode_clock = self._make_clock()
         self.reward_scale = float(reward_scale or self.max_draft_len + 1)
         vocab_size = pair.vocab_size if pair is not None else decoder.vocab_size
         self.observation_layout = ObservationLayout(history=history, max_draft_len=self.max_draft_len,
@@ -280,34 +295,60 @@ class EBSDEnv(gym.Env):
 
     # ------------------------------------------------------------------ the clock
     @property
-    def ledger(self) -> Clock:
-        """The env's clock (`ebsd_env.timing.clock.Clock`), made (and calibrated if it must be) on first use."""
-        if self._ledger is None:
-            self._ledger = self._make_ledger()
-        return self._ledger
+    def decode_clock(self) -> Clock:
+        """The clock that prices this env's decoding time (drafting, verifying, the policy's decisions): a
+        `ebsd_env.timing.clock.Clock` holding its `kind`, its cost model (`costs`) and the verifier-alone rate ρ
+        of the reward (`baseline_rate`). Made (and calibrated if it must be) on first use."""
+        if self._decode_clock is None:
+            self._decode_clock = self._make_clock()
+        return self._decode_clock
 
-    def _make_ledger(self) -> Clock:
+    @decode_clock.setter
+    def decode_clock(self, clock: Clock) -> None:
+        """Price from now on with `clock` (e.g. the same kind with other costs: ``dataclasses.replace``)."""
+        if not isinstance(clock, Clock):
+            raise TypeError(f"decode_clock takes an ebsd_env.timing.clock.Clock, got {type(clock).__name__}")
+        self._decode_clock = clock
+        self.clock_kind = clock.kind
+
+    def _make_clock(self) -> Clock:
         clock, pair, cost_model, temperature, top_p, decide_s = self._clock_args
         return make_clock(clock, pair, cost_model, temperature, top_p).with_decisions(decide_s)
 
+    # The names the clock had before (one release, with a DeprecationWarning): four names for one thing.
+    @property
+    def clock(self) -> str:
+        """Deprecated: the clock's kind, now `clock_kind` (the clock itself is `decode_clock`)."""
+        _deprecated("env.clock (the clock's kind)", "env.clock_kind")
+        return self.clock_kind
+
+    @property
+    def ledger(self) -> Clock:
+        """Deprecated: the clock, now `decode_clock`."""
+        _deprecated("env.ledger", "env.decode_clock")
+        return self.decode_clock
+
     @ledger.setter
     def ledger(self, clock: Clock) -> None:
-        self._ledger = clock
-        self.clock = clock.kind
+        _deprecated("env.ledger", "env.decode_clock")
+        self.decode_clock = clock
 
     @property
     def cost_model(self) -> CostModel:
-        return self.ledger.costs
+        """Deprecated: the clock's cost model, now `decode_clock.costs`."""
+        _deprecated("env.cost_model", "env.decode_clock.costs")
+        return self.decode_clock.costs
 
     @cost_model.setter
     def cost_model(self, costs: CostModel) -> None:
-        """Price from now on with `costs`, on the same kind of clock."""
-        self.ledger = dataclasses.replace(self.ledger, costs=costs)
+        _deprecated("env.cost_model", "env.decode_clock = dataclasses.replace(env.decode_clock, costs=...)")
+        self.decode_clock = dataclasses.replace(self.decode_clock, costs=costs)
 
     @property
     def baseline_rate(self) -> float:
-        """ρ, tokens/s: the verifier-alone rate of the clock's cost model."""
-        return self.ledger.baseline_rate
+        """Deprecated: ρ, the verifier-alone rate of the clock's cost model, now `decode_clock.baseline_rate`."""
+        _deprecated("env.baseline_rate", "env.decode_clock.baseline_rate")
+        return self.decode_clock.baseline_rate
 
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -347,7 +388,7 @@ class EBSDEnv(gym.Env):
             raise ValueError(f"invalid action {action!r}: the action space is Discrete(2) "
                              "(0 = continue drafting, 1 = stop and verify)")
         # The policy's decision: from the previous observation's return to this call, measured on the wall clock.
-        decide_s = self.ledger.decide_time(decided_at - self._returned_at)
+        decide_s = self.decode_clock.decide_time(decided_at - self._returned_at)
         self._decide_s += decide_s
         self._decisions += 1
         self._pending_s += decide_s
@@ -378,7 +419,7 @@ class EBSDEnv(gym.Env):
             self._draft()
 
         step_s, self._pending_s = self._pending_s, 0.0
-        reward = (emitted - self.baseline_rate * step_s) / self.reward_scale
+        reward = (emitted - self.decode_clock.baseline_rate * step_s) / self.reward_scale
         info.update(generated=len(decoder.new_tokens), step_s=step_s, decide_s=decide_s, **self._draft_signals())
         terminated = truncated = False
         if decoder.finished:
@@ -419,7 +460,7 @@ class EBSDEnv(gym.Env):
             "tokens_per_s": new_tokens / decode_s if decode_s else float("nan"),
             "wall_end_to_end_tokens_per_s": new_tokens / end_to_end_s if end_to_end_s else float("nan"),
             "wall_tokens_per_s": new_tokens / (time.perf_counter() - self._wall_t0),
-            "baseline_tokens_per_s": self.baseline_rate,
+            "baseline_tokens_per_s": self.decode_clock.baseline_rate,
             "acceptance_rate": stats["acceptance_rate"],
             "mean_accepted_tokens": stats["mean_accepted_tokens"],
             "mean_draft_len": stats["mean_draft_len"],
@@ -441,7 +482,7 @@ class EBSDEnv(gym.Env):
             "output_ids": list(self.decoder.new_tokens),
             "prompt_id": self._row["id"],
             "category": self._row["category"],
-            "clock": self.clock,
+            "clock": self.clock_kind,
             "stop_mode": self.stop_mode,
         }
 
@@ -486,7 +527,7 @@ class EBSDEnv(gym.Env):
 
     def _draft(self) -> None:
         step = self.decoder.draft()
-        dt = self.ledger.draft_time(step.time_s, len(self.decoder.tokens))  # priced at the block's start
+        dt = self.decode_clock.draft_time(step.time_s, len(self.decoder.tokens))  # priced at the block's start
         self._draft_s += dt
         self._pending_s += dt
 
@@ -494,7 +535,7 @@ class EBSDEnv(gym.Env):
         self._block_entropies = [step.entropy for step in self.decoder.draft_steps]
         context = len(self.decoder.tokens)  # committed before this block: what its verification attends over
         result = self.decoder.verify()
-        draft_s, verify_s = self.ledger.block_times(result.drafted, result.discarded, result.draft_time_s,
+        draft_s, verify_s = self.decode_clock.block_times(result.drafted, result.discarded, result.draft_time_s,
                                                     result.verify_time_s, context)
         self._block_draft_s, self._block_verify_s = draft_s, verify_s
         self._verify_s += verify_s
@@ -523,7 +564,7 @@ class EBSDEnv(gym.Env):
 
     def _cost_signals(self, drafted: int) -> dict:
         """What drafting and verifying cost here, from the clock at the block's context (`COST_SIGNALS`)."""
-        costs, context = self.ledger.costs, len(self.decoder.tokens)
+        costs, context = self.decode_clock.costs, len(self.decoder.tokens)
         one = costs.verify_cost(1, context)
         return {"draft_cost_ratio": costs.draft_cost(context) / one,
                 "marginal_verify_cost": (costs.verify_cost(drafted + 2, context)

@@ -14,6 +14,7 @@ from gymnasium import spaces
 from ..decoding.entropy import EntropyConfig
 from ..decoding.models import ModelPair, cached_pair
 from ..decoding.multi import MultiDraftDecoder, is_multi
+from ..timing.clock import needs_calibration
 from ..timing.multi_clock import MultiClock, make_multi_clock
 from .ebsd import CONTINUE, DEFAULT_STOP_MODE, EBSDEnv
 from .observation import FIRST_DRAFTER, MAX_SUFFIX  # noqa: F401 (re-exported: defined here before)
@@ -96,7 +97,8 @@ class MultiEnv(EBSDEnv):
 
     As `EBSD-v1`'s (no `min_draft_len`), `drafter` a ``+``-joined spelling (default ``int4+feature+ngram``) or
     `pair` a multi-drafter pair, `cost_model` a `MultiClock`, one `CostModel` per drafter, or a JSON file
-    (`MultiClock.save`), and `acceptance_decay` (default 0.5).
+    (`MultiClock.save`), or None to calibrate each drafter's pair when the clock is first used (the first
+    `reset`, or reading `multi_clock`: the constructor does no timing), and `acceptance_decay` (default 0.5).
 
     ## Version History
 
@@ -126,16 +128,18 @@ class MultiEnv(EBSDEnv):
             decoder = MultiDraftDecoder(pair, temperature=temperature, top_p=top_p,
                                         entropy=EntropyConfig(entropy, entropy_param, entropy_temperature),
                                         max_new_tokens=max_new_tokens)
-        if isinstance(clock, MultiClock):
-            multi_clock = clock
-        else:
-            multi_clock = make_multi_clock(clock, pair if decoder.pair is None else decoder.pair, cost_model,
-                                           temperature, top_p, names=list(decoder.drafter_names))
-        if list(multi_clock.names) != list(decoder.drafter_names):
-            raise ValueError(f"the clock prices drafters {list(multi_clock.names)} but the decoder drafts with "
-                             f"{list(decoder.drafter_names)}: give one cost model per drafter, in order")
-        self.multi_clock = multi_clock
+        # The clock is made when first used, not here (as `EBSDEnv`'s): a clock that needs calibrations (wall or
+        # model, no cost models given: one per drafter) would time every drafter's pair in the constructor.
+        clock_pair = pair if decoder.pair is None else decoder.pair
+        self._multi_clock: MultiClock | None = clock if isinstance(clock, MultiClock) else None
+        self._multi_clock_args = (clock, clock_pair, cost_model, temperature, top_p)
+        self._cost_ratios_cache: np.ndarray | None = None
         self.drafter_names = list(decoder.drafter_names)
+        if self._multi_clock is None and not needs_calibration(clock, cost_model, clock_pair):
+            self._multi_clock = make_multi_clock(clock, clock_pair, cost_model, temperature, top_p,
+                                                 names=self.drafter_names)
+        if self._multi_clock is not None:
+            self._check_clock_names(self._multi_clock)
         self.acceptance_decay = float(acceptance_decay)
         ngram = [s for s in getattr(decoder, "strategies", []) if s.kind == "ngram"]
         self.lookup_min_ngram = int(ngram[0].model.min_ngram) if ngram else 1
@@ -143,15 +147,43 @@ class MultiEnv(EBSDEnv):
         super().__init__(pair=pair, prompts=prompts, history=history, entropy=entropy, entropy_param=entropy_param,
                          entropy_temperature=entropy_temperature, min_draft_len=0, max_draft_len=max_draft_len,
                          max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
-                         clock=multi_clock.verifier_clock, extra_signals=extra_signals, seed=seed,
-                         reward_scale=reward_scale, render_mode=render_mode, stop_mode=stop_mode, decoder=decoder,
-                         observation=observation)
+                         clock=clock.kind if isinstance(clock, MultiClock) else clock, extra_signals=extra_signals,
+                         seed=seed, reward_scale=reward_scale, render_mode=render_mode, stop_mode=stop_mode,
+                         decoder=decoder, observation=observation)
         n = len(self.drafter_names)
         self.base_size = self.observation_layout.size
         self.observation_space = spaces.Box(0.0, 1.0, (self.base_size + len(PER_DRAFTER) * n + len(LOOKUP),),
                                             np.float32)
         self.action_space = spaces.Discrete(n + FIRST_DRAFTER)
-        self._cost_ratios = np.clip([multi_clock.cost_ratio(i) for i in range(n)], 0.0, 1.0)
+
+    # ------------------------------------------------------------------ the clock
+    @property
+    def multi_clock(self) -> MultiClock:
+        """The env's per-drafter clock (`ebsd_env.timing.multi_clock.MultiClock`), made (and each drafter's pair
+        calibrated, if it must be) on first use: the first `reset`, or reading this or the verifier's clock."""
+        if self._multi_clock is None:
+            clock, pair, cost_model, temperature, top_p = self._multi_clock_args
+            multi_clock = make_multi_clock(clock, pair, cost_model, temperature, top_p, names=self.drafter_names)
+            self._check_clock_names(multi_clock)
+            self._multi_clock = multi_clock
+        return self._multi_clock
+
+    def _check_clock_names(self, multi_clock: MultiClock) -> None:
+        if list(multi_clock.names) != self.drafter_names:
+            raise ValueError(f"the clock prices drafters {list(multi_clock.names)} but the decoder drafts with "
+                             f"{self.drafter_names}: give one cost model per drafter, in order")
+
+    def _make_clock(self):
+        """`EBSDEnv`'s clock here: the verifier's (its ρ, its verifications), from the multi-drafter clock."""
+        return self.multi_clock.verifier_clock
+
+    @property
+    def _cost_ratios(self) -> np.ndarray:
+        """Each drafter's drafting step over a verifier-alone step, clipped to 1 (the observation's cost_ratio)."""
+        if self._cost_ratios_cache is None:
+            ratios = [self.multi_clock.cost_ratio(i) for i in range(self.n_drafters)]
+            self._cost_ratios_cache = np.clip(ratios, 0.0, 1.0)
+        return self._cost_ratios_cache
 
     @property
     def n_drafters(self) -> int:

@@ -72,7 +72,7 @@ def record_trace_batched(decoder: SpeculativeDecoder, prompt, max_draft_len: int
                          f"{pair.drafter_name!r}: record without --batched")
     if not decoder.greedy:
         raise ValueError("sampling cannot be replayed exactly: record traces with temperature=0")
-    generation = decoder.generate(prompt, stop=None, max_new_tokens=max_new_tokens)
+    generation = decoder.generate(prompt, k=0, max_new_tokens=max_new_tokens)
     ids = list(generation.prompt_ids)
     output = list(generation.token_ids)
     budget = decoder.budget

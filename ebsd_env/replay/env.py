@@ -116,8 +116,8 @@ class ReplayEnv(EBSDEnv):
         return obs, info
 
     def use_costs(self, costs: CostModel) -> None:
-        """Price from now on with `costs` (the profile clock): the ledger, its cost model and the reward's ρ."""
-        self.ledger = dataclasses.replace(self.ledger, kind="profile", costs=costs)
+        """Price from now on with `costs` (the profile clock): the clock, its cost model and the reward's ρ."""
+        self.decode_clock = dataclasses.replace(self.decode_clock, kind="profile", costs=costs)
 
     def episode_stats(self) -> dict:
         stats = super().episode_stats()

@@ -26,14 +26,12 @@ def validate_costs(pair: ModelPair, costs: CostModel, ks: tuple[int, ...] = (0, 
     be trusted to rank policies; `calibrate` refuses one whose mean absolute error exceeds its tolerance. The
     stricter check on held-out prompts at every k is `validate_clock`.
     """
-    from ..decoding.decoder import fixed_k
-
     text = prompt or CALIBRATION_PROMPT
     text_prompt = [{"role": "user", "content": text}] if getattr(pair.tokenizer, "chat_template", None) else text
     decoder = SpeculativeDecoder(pair, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=0)
     runs = []
     for k in ks:
-        stats = decoder.generate(text_prompt, stop=fixed_k(k) if k else None, max_draft_len=max(k, 1)).stats
+        stats = decoder.generate(text_prompt, k).stats
         contexts = block_contexts(stats["prompt_tokens"], stats["accepted_lengths"])
         predicted = sum(price(costs, stats["draft_lengths"], stats["discarded"], contexts))
         runs.append({"k": k, "measured_s": stats["decode_s"], "predicted_s": predicted,
@@ -65,8 +63,6 @@ def validate_clock(pair: ModelPair, costs: CostModel, prompts: list, ks: tuple[i
     "max_new_tokens"}``; raises `ClockValidationError` (one line naming the worst k and its error) when any point
     is off by more than `tolerance`. `progress(done, total)` is called after each generation.
     """
-    from ..decoding.decoder import fixed_k
-
     if not prompts:
         raise ValueError("validate_clock needs at least one held-out prompt")
     if rounds < 1 or tolerance <= 0:
@@ -80,7 +76,7 @@ def validate_clock(pair: ModelPair, costs: CostModel, prompts: list, ks: tuple[i
         order = list(ks[r % len(ks):]) + list(ks[: r % len(ks)])
         for prompt in prompts:
             for k in order:
-                stats = decoder.generate(prompt, stop=fixed_k(k) if k else None, max_draft_len=max(k, 1)).stats
+                stats = decoder.generate(prompt, k).stats
                 contexts = block_contexts(stats["prompt_tokens"], stats["accepted_lengths"])
                 measured[k] += stats["decode_s"]
                 predicted[k] += sum(price(costs, stats["draft_lengths"], stats["discarded"], contexts))

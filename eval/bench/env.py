@@ -87,7 +87,7 @@ def bench_clock(env: gym.Env, k: int, episodes: int) -> dict:
     """Run `episodes` + 1 episodes (the first is a warm-up); sum wall, forward and decoder times."""
     totals = dict(steps=0, step_s=0.0, reset_s=0.0, forward_s=0.0, decoder_s=0.0, tokens=0)
     decoder = env.unwrapped.decoder
-    for episode in tqdm(range(episodes + 1), desc=f"clock={env.unwrapped.clock}", leave=False):
+    for episode in tqdm(range(episodes + 1), desc=f"clock={env.unwrapped.clock_kind}", leave=False):
         t0 = time.perf_counter()
         _, info = env.reset(seed=episode, options={"prompt_index": max(episode - 1, 0)})
         reset_s = time.perf_counter() - t0
@@ -112,7 +112,7 @@ def bench_clock(env: gym.Env, k: int, episodes: int) -> dict:
         totals["tokens"] += stats.new_tokens
     step_s = totals["step_s"]
     return {
-        "clock": env.unwrapped.clock,
+        "clock": env.unwrapped.clock_kind,
         "episodes": episodes,
         "steps": totals["steps"],
         "new_tokens": totals["tokens"],
@@ -170,7 +170,7 @@ def oracle_shares(traces, specs: list[str], max_new_tokens: int, stop_mode: str 
     from policies.rollout import run_episode
 
     env = ReplayEnv(traces, stop_mode=stop_mode, max_new_tokens=max_new_tokens)
-    best = optimal_rate(env.traces.traces, env.cost_model, env.max_draft_len, stop_mode, max_new_tokens)
+    best = optimal_rate(env.traces.traces, env.decode_clock.costs, env.max_draft_len, stop_mode, max_new_tokens)
     shares = {"oracle-dp_tokens_per_s": best}
     for spec in specs:
         policy = make_policy(spec, env=env)

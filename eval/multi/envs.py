@@ -83,7 +83,7 @@ def make_eval_env(pair, saved: Path, cost_model: str | None, spec: str, **kwargs
         env = gym.make("EBSD-v1", pair=pair, cost_model=cost_model or (str(saved) if saved.exists() else None),
                        **kwargs)
         if not saved.exists():
-            env.unwrapped.cost_model.save(saved)
+            env.unwrapped.decode_clock.costs.save(saved)
         return env
     floor = kwargs.pop("min_draft_len", 0)
     if floor:

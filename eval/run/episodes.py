@@ -54,7 +54,7 @@ def charge_decisions(env, spec: str, index: int, seed: int, saved: Path) -> None
     from policies.registry import make_policy
     from policies.rollout import decision_cost
 
-    costs = env.cost_model
+    costs = env.decode_clock.costs
     if spec not in costs.decide_s:
         on_disk = CostModel.load(saved).decide_s if saved.exists() else {}  # another env of the run may add some
         if spec in on_disk:  # measured before the run was interrupted (a given --cost-model lacks it): the same
@@ -67,8 +67,7 @@ def charge_decisions(env, spec: str, index: int, seed: int, saved: Path) -> None
                                                                   options={"prompt_index": index})
         costs = replace(costs, decide_s={**on_disk, **costs.decide_s, spec: seconds})
         costs.save(saved)
-        env.cost_model = costs
-    env.ledger = Clock(env.ledger.kind, costs).for_policy(spec)
+    env.decode_clock = Clock(env.decode_clock.kind, costs).for_policy(spec)
 
 
 def verifier_nll(pair, ids: list[int], prompt_len: int) -> float:

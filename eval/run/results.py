@@ -30,7 +30,7 @@ def run_meta(config: EvalConfig, plan: Plan, pair, prompts: list[dict], envs: di
         except AttributeError as error:  # a config without the decoder-only fields the estimate needs
             flops[role] = None
             plan.notes.append(f"no FLOPs estimate for the {role}: its config lacks {error.name}")
-    cost_models = {str(key[0]): env.unwrapped.cost_model.to_dict() for key, env in envs.items()}
+    cost_models = {str(key[0]): env.unwrapped.decode_clock.costs.to_dict() for key, env in envs.items()}
     return {
         "config": asdict(config), "drafter": pair.drafter_name, "verifier": pair.verifier_name,
         "device": str(pair.device), "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),

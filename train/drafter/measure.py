@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from transformers import DynamicCache
 
 from ebsd_env.cli.args import ModelArgs, PromptArgs, check_model_args
-from ebsd_env.decoding.decoder import SpeculativeDecoder, fixed_k
+from ebsd_env.decoding.decoder import SpeculativeDecoder
 from ebsd_env.decoding.kernels import configure_threads, select_kernels
 from ebsd_env.decoding.models import ModelPair, cached_pair, derive_drafter
 from ebsd_env.io import write_json_atomic
@@ -137,14 +137,14 @@ def main(argv: list[str] | None = None) -> int:
     decoders["verifier"] = decoders["distilled"]
     warm = render_prompt(rows[0], tokenizer)
     for decoder in decoders.values():
-        decoder.generate(warm, fixed_k(2), max_new_tokens=8)
+        decoder.generate(warm, 2, max_new_tokens=8)
     results: dict[str, list[dict]] = {f"{name} k={k}" if k else name: [] for name, _, k in runs}
     exact = True
     for row in tqdm(rows, desc="prompts", unit="prompt"):
         prompt = render_prompt(row, tokenizer)
         reference = None
         for name, drafter, k in runs:
-            generation = decoders[drafter or "verifier"].generate(prompt, fixed_k(k) if k else None)
+            generation = decoders[drafter or "verifier"].generate(prompt, k)
             if reference is None:
                 reference = generation.token_ids
             exact &= generation.token_ids == reference
