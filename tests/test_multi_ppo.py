@@ -66,7 +66,7 @@ def live_env(pair, **kwargs):
 
 
 def verifier_greedy(noisy_pair, prompt):
-    return SpeculativeDecoder(noisy_pair).generate([{"role": "user", "content": prompt}], stop=None,
+    return SpeculativeDecoder(noisy_pair).generate([{"role": "user", "content": prompt}], k=0,
                                                    max_new_tokens=BUDGET).token_ids
 
 
@@ -176,7 +176,7 @@ def test_eval_runs_multi_and_single_drafter_policies_side_by_side(trained, multi
             assert sum(blocks) == 0
             prompt = decoder_prompt(noisy_pair, next(p for p in ROWS if p["id"] == row["prompt_id"]))
             assert row["stats"]["output_ids"] == SpeculativeDecoder(noisy_pair).generate(
-                prompt, stop=None, max_new_tokens=BUDGET).token_ids
+                prompt, k=0, max_new_tokens=BUDGET).token_ids
     # The run keeps one calibration per drafter in OUT; a rerun with the same --out and no --cost-model resumes
     # on it (a calibration would give other costs): nothing to decode again, the same summary.
     assert load_multi_costs(out / "cost_model_T0.multi.json", NAMES) == tuple(COSTS)
