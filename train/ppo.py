@@ -144,8 +144,8 @@ class PPOConfig(PairArgs, PromptArgs):
     traces: str | None = None
     ("Train on recorded greedy traces (`ebsd record --out DIR`) instead of live decoding: the numpy vector replay env "
      "(`ebsd_env.replay`), thousands of times faster; needs --clock model (the traces' calibration, or --cost-model), "
-     "temperature 0 and min_draft_len 0. Training loads no models; the live evaluation does (on by default: "
-     "--live-eval-freq 0 turns it off).")
+     "temperature 0 and min_draft_len 0. Training loads no models; the live evaluation does (it runs unless "
+     "--live-eval-freq 0).")
     live_eval_freq: int | None = None
     ("With --traces: steps between evaluations of the policy on the live env, on the wall clock, with the held-in "
      "traces' own prompt tokens (TensorBoard `ebsd/live/`, `live_eval.json`), so the curves show what the wall clock "
