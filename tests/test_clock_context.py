@@ -123,3 +123,14 @@ def test_a_clock_refused_by_its_validation_is_not_saved_and_the_traces_are_kept(
     summary = recording.record(noisy_pair, rows, tmp_path, max_draft_len=4, max_new_tokens=8, progress=False,
                                clock_tolerance=10.0)
     assert summary["recorded_shards"] == 0 and (tmp_path / "cost_model.json").is_file()
+
+
+def test_calibration_charges_the_expected_cost_of_a_call_not_the_typical_one():
+    # Call times are skewed to the right; the clock's totals must match the wall clock's sums, so a call is
+    # charged its mean, and only a preempted call (far above the median) is left out.
+    skewed = [1.0] * 6 + [1.3] * 4
+    assert calibration.expected_cost(skewed) == pytest.approx(1.12)  # the median (1.0) would charge 11 % less
+    assert calibration.expected_cost([1.0, 1.0, 1.2, 10.0]) == pytest.approx(3.2 / 3)  # 10 s: preempted
+    assert calibration.expected_cost([2.0]) == 2.0
+    with pytest.raises(ValueError, match="at least one"):
+        calibration.expected_cost([])

@@ -1,8 +1,9 @@
 """Calibration: time the loaded pair through the decoder and fit the `CostModel` its clock charges.
 
 `calibrate` measures drafting steps and verifications of 1, 2, 3, 5, 9 and 17 fed tokens (optionally after
-several context lengths), fits a monotone curve of their medians and checks it against the wall clock of a few
-fixed-k generations (`ebsd_env.timing.validation`). `cached_cost_model` memoises it per pair for the process.
+several context lengths), fits a monotone curve of their means (`expected_cost`) and checks it against the wall
+clock of a few fixed-k generations (`ebsd_env.timing.validation`). `cached_cost_model` memoises it per pair for
+the process.
 """
 
 from __future__ import annotations
@@ -20,10 +21,24 @@ from .validation import CALIBRATION_PROMPT, validate_costs
 DEFAULT_FED_POINTS = (1, 2, 3, 5, 9, 17)
 # Scheduler and timer jitter on a shared CPU: differences below this are not held against a measurement.
 NOISE_FLOOR_S = 0.0005
+# A timed call slower than this many times its group's median was preempted (another process, a page fault
+# storm), not slowed by the work it did: `expected_cost` leaves it out.
+OUTLIER_FACTOR = 3.0
+
+
+def expected_cost(times: list[float]) -> float:
+    """The mean of `times` without preempted calls (above `OUTLIER_FACTOR` x the median). Why the mean and not
+    the median: the clock's totals must match the wall clock's sums, and call times are skewed to the right
+    (cache misses, longer contexts inside a group), so the median undercharges every call; on the 2-core AMD
+    EPYC a median clock predicted fixed-k generations 3-8 % short at k >= 1."""
+    if not times:
+        raise ValueError("expected_cost needs at least one timed call")
+    cap = OUTLIER_FACTOR * statistics.median(times)
+    return statistics.fmean(t for t in times if t <= cap)
 
 
 def isotonic(values: list[float]) -> list[float]:
-    """Non-decreasing least-squares fit (pool adjacent violators): the closest monotone curve to the medians."""
+    """Non-decreasing least-squares fit (pool adjacent violators): the closest monotone curve to the means."""
     blocks: list[list[float]] = []  # [mean, count]
     for value in values:
         blocks.append([float(value), 1.0])
@@ -117,13 +132,13 @@ def calibrate(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0,
               contexts: tuple[int, ...] | None = None) -> CostModel:
     """Time the pair through the decoder and fit a monotone cost curve over the tokens fed to the verifier.
 
-    Each round times every draft step and one verification per fed-token count; the medians over `repeats`
-    rounds (after an untimed warm-up block) are made monotone by isotonic regression (`isotonic`). Why: a
-    curve that falls pays a policy for verifying more, and a clock must never do that. Where the medians fall
-    by more than `tolerance` (relative) below an earlier point, the machine was too noisy to trust: the
-    points are measured again (up to `attempts` times), then refused with a ValueError. So is an implausible
-    curve (`check_plausible`). With `validate`, the fitted model then predicts the decode time of a few fixed-k
-    generations and is compared with their wall time (`validate_costs`); a mean error above
+    Each round times every draft step and one verification per fed-token count; the means over `repeats` rounds
+    (after an untimed warm-up block; `expected_cost` leaves out preempted calls) are made monotone by isotonic
+    regression (`isotonic`). Why: a curve that falls pays a policy for verifying more, and a clock must never do
+    that. Where the medians fall by more than `tolerance` (relative) below an earlier point, the machine was too
+    noisy to trust: the points are measured again (up to `attempts` times), then refused with a ValueError. So is an
+    implausible curve (`check_plausible`). With `validate`, the fitted model then predicts the decode time of a few
+    fixed-k generations and is compared with their wall time (`validate_costs`); a mean error above
     `validation_tolerance` in each of `attempts` validations is refused; the report is kept in ``validation``.
 
     With `contexts` (>= 2 context lengths, e.g. `calibration_contexts` of the prompts at hand) the same curve
@@ -160,6 +175,8 @@ def calibrate(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0,
             draft_times[g] += more_draft
             for fed in fed_points:
                 verify_times[g][fed] += more_verify[fed]
+        # Whether the curve falls is a question about its shape, asked of the medians (robust to a burst of
+        # other work); what a call costs is an expectation, charged from the means (`expected_cost`).
         medians = [[statistics.median(times[fed]) for fed in fed_points] for times in verify_times]
         fits = [_fit_group(group, tolerance) for group in medians]
         worst_group = max(range(len(groups)), key=lambda g: fits[g][1])
@@ -171,15 +188,15 @@ def calibrate(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0,
             raise ValueError(f"calibration measured a non-monotone cost curve ({shown}; a point {worst:.0%} below "
                              f"an earlier one, tolerance {tolerance:.0%}) {attempts} times: the machine is too "
                              "busy; calibrate on a quiet machine, with more repeats, or load a cost profile")
-    rows = [fitted for fitted, _ in fits]
-    drafts = [statistics.median(times) for times in draft_times]
+    rows = [isotonic([expected_cost(times[fed]) for fed in fed_points]) for times in verify_times]
+    drafts = [expected_cost(times) for times in draft_times]
     grid = {}
     if contexts is not None:
         grid = {"context_points": tuple(int(statistics.median(seen)) for seen in seen_contexts),
                 "verify_grid": tuple(tuple(row) for row in rows), "draft_grid": tuple(drafts)}
     points = tuple(zip(fed_points, rows[0], strict=True))
     source = (f"calibrated on {pair.drafter_name} / {pair.verifier_name} ({pair.device}), temperature={temperature}, "
-              f"top_p={top_p}, {len(verify_times[0][1])} repeats, isotonic fit of medians"
+              f"top_p={top_p}, {len(verify_times[0][1])} repeats, isotonic fit of means"
               + (f", contexts {list(contexts)}" if contexts is not None else ""))
     model = CostModel(draft_s=drafts[0], verify_points=points, source=source,
                       fingerprint=fingerprint(pair, temperature, top_p), **grid)
