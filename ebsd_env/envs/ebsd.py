@@ -143,11 +143,12 @@ class EBSDEnv(EnvClock, EpisodeRecord, Transition, gym.Env):
     ## Info
 
     Every step: `verified`, `forced`, `generated`, `step_s` (clock seconds charged), `decide_s` (its share for the
-    policy's decision), and while a draft exists
-    the signals of its latest token: `position`, `entropy` (nats), `top1_prob`, `margin`, `token_prob`. A
-    verifying step adds `accepted`, `drafted` (draft tokens verified), `discarded` (dropped by an exclude-mode
-    stop), `emitted` (tokens committed by the step), `draft_time_s`, `verify_time_s` (clock seconds of the
-    verified block) and `block_entropies` (of the verified draft tokens). The last step adds `episode_stats` (see
+    policy's decision), and while a draft exists its latest token's `position` and the signals the observation
+    read of `entropy` (nats), `top1_prob`, `margin`, `token_prob` (signals are computed when read and charged to the
+    step that reads them: `ebsd_env.envs.transition`). A verifying step adds `accepted`, `drafted` (draft tokens
+    verified), `discarded` (dropped by an exclude-mode stop), `emitted` (tokens committed by the step),
+    `draft_time_s`, `verify_time_s` (clock seconds of the verified block) and `block_entropies` (of the verified
+    draft tokens, computed on first access, charged to no one). The last step adds `episode_stats` (see
     `episode_stats`) and its scalar keys `tokens_per_s`, `acceptance_rate`, `mean_accepted_tokens`,
     `mean_draft_len`, `new_tokens` at top level, for `Monitor(info_keywords=...)`.
 
@@ -170,8 +171,9 @@ class EBSDEnv(EnvClock, EpisodeRecord, Transition, gym.Env):
       measured cost the cost model holds (`CostModel.decide_s`); refused with the wall clock, which measures it.
 
     - `observation`: `"entropy"` (the table above), `"ltd"` (Learning to Draft's observation: the drafter's
-      top-4 log-probabilities at the latest draft token and the context length, no entropies) or
-      `"ltd+entropy"` (both); `ebsd_env.envs.observation` gives the layout.
+      top-4 log-probabilities at the latest draft token and the context length, no entropies), `"ltd+entropy"`
+      (both) or `"position"` (no token signal: for a policy that reads none, which then pays for none);
+      `ebsd_env.envs.observation` gives the layout.
 
     - `stop_mode`: `"include"` or `"exclude"` (see Action Space). The default, `DEFAULT_STOP_MODE`, is the
       mode that measured faster on the embedded pair (docs/env.md gives the measurement). Policies whose
@@ -314,10 +316,13 @@ class EBSDEnv(EnvClock, EpisodeRecord, Transition, gym.Env):
         self._prev_acceptance = 0.0
         self._acceptance_ema = ACCEPTANCE_PRIOR
         self._running, self._episode_over = True, False
+        self._signal_s_seen = 0.0  # the decoder's signal seconds charged so far
+        self._untimed_s = 0.0  # diagnostics read since the last observation: not the policy's decision
         self._begin_block()
+        observation = self._observe()
+        self._charge_signals()  # what the first observation read: charged in the first step's reward
         info = {"prompt_id": row["id"], "category": row["category"], "prompt_index": index,
                 "generated": 0, **self._draft_signals()}
-        observation = self._observe()
         self._returned_at = time.perf_counter()  # the policy's decision starts now
         return observation, info
 
@@ -330,8 +335,10 @@ class EBSDEnv(EnvClock, EpisodeRecord, Transition, gym.Env):
         if not self.action_space.contains(action):
             raise ValueError(f"invalid action {action!r}: the action space is Discrete(2) "
                              "(0 = continue drafting, 1 = stop and verify)")
-        # The policy's decision: from the previous observation's return to this call, measured on the wall clock.
-        decide_s = self.decode_clock.decide_time(decided_at - self._returned_at)
+        # The policy's decision: from the previous observation's return to this call, measured on the wall clock,
+        # less the diagnostics read from info meanwhile (`BlockEntropies`).
+        decide_s = self.decode_clock.decide_time(max(decided_at - self._returned_at - self._untimed_s, 0.0))
+        self._untimed_s = 0.0
         self._decide_s += decide_s
         self._decisions += 1
         self._pending_s += decide_s
@@ -348,7 +355,7 @@ class EBSDEnv(EnvClock, EpisodeRecord, Transition, gym.Env):
             emitted = len(result.emitted)
             info.update(accepted=result.accepted, drafted=result.drafted, discarded=result.discarded,
                         draft_time_s=self._block_draft_s, verify_time_s=self._block_verify_s,
-                        block_entropies=self._block_entropies)
+                        block_entropies=self._block_entropies())
             # One token of budget left: no draft can help, the verifier alone produces it.
             while not decoder.finished and verifier_takes_last(decoder.remaining):
                 emitted += len(self._verify().emitted)
@@ -361,6 +368,9 @@ class EBSDEnv(EnvClock, EpisodeRecord, Transition, gym.Env):
         else:
             self._draft()
 
+        # The observation reads the signals it shows: charged to this step, with the drafting they belong to.
+        observation = self._observe()
+        self._charge_signals()
         step_s, self._pending_s = self._pending_s, 0.0
         reward = (emitted - self.decode_clock.baseline_rate * step_s) / self.reward_scale
         info.update(generated=len(decoder.new_tokens), step_s=step_s, decide_s=decide_s, **self._draft_signals())
@@ -373,7 +383,6 @@ class EBSDEnv(EnvClock, EpisodeRecord, Transition, gym.Env):
             info["episode_stats"] = stats
             info.update({key: stats[key] for key in ("tokens_per_s", "acceptance_rate", "mean_accepted_tokens",
                                                      "mean_draft_len", "new_tokens")})
-        observation = self._observe()
         self._returned_at = time.perf_counter()
         return observation, float(reward), terminated, truncated, info
 
