@@ -186,6 +186,9 @@ class Policy:
     params: ClassVar[tuple[Param, ...]] = ()
     requires_extra_signals: ClassVar[bool] = False  # reads top-1 probability / margin (env extra_signals=True)
     reads_entropy: ClassVar[bool] = True  # reads the entropy history (absent from observation="ltd")
+    # Reads any draft-token signal. False: the draft position and block features suffice, and `ebsd eval` binds the
+    # policy to observation="position", whose env computes no signal (signals are charged to whoever reads them).
+    reads_token_signals: ClassVar[bool] = True
     privileged: ClassVar[bool] = False  # sees what the verifier will do (the oracle only)
     stop_mode: ClassVar[str | None] = None  # the mode of the rule's source; None: the env's mode
     block_state: ClassVar[bool] = False  # keeps per-block state: one env at a time in a batched predict
@@ -280,6 +283,9 @@ class Policy:
                 raise ValueError(
                     f"{self.spec} reads the drafter's top-1 probability, which this observation layout lacks: "
                     "create the env with extra_signals=True, e.g. gym.make('EBSD-v1', ..., extra_signals=True)")
+            if self.reads_token_signals and layout.observation == "position":
+                raise ValueError(f"{self.spec} reads draft-token signals, which observation='position' lacks: make "
+                                 "the env with observation='entropy' (the default)")
             if self.reads_entropy and not layout.has_entropy:
                 raise ValueError(f"{self.spec} reads the entropy history, which observation={layout.observation!r} "
                                  "lacks: make the env with observation='entropy' or 'ltd+entropy'")

@@ -142,6 +142,7 @@ class Bandit(Policy):
         self.arm = 0
         self.requires_extra_signals = any(a.requires_extra_signals for a in self.arms)
         self.reads_entropy = any(a.reads_entropy for a in self.arms)
+        self.reads_token_signals = any(a.reads_token_signals for a in self.arms)
         self.privileged = any(a.privileged for a in self.arms)
         self.stop_mode = common_stop_mode(self.name, self.arms)
 

@@ -143,6 +143,7 @@ class FixedK(Policy):
 
     name = "fixed-k"
     reads_entropy = False
+    reads_token_signals = False
     description = "draft exactly k tokens per block (k=0: the verifier alone)"
     params = (Param("k", int, 4, "draft length", low=0),)
     stop_mode = "include"
@@ -162,6 +163,7 @@ class RandomK(Policy):
 
     name = "random-k"
     reads_entropy = False
+    reads_token_signals = False
     description = "draft k ~ Uniform{1..max_k} tokens per block (seeded)"
     params = (Param("max_k", int, 8, "largest draft length", low=1), Param("seed", int, 0, "generator seed"))
     block_state = True
@@ -184,6 +186,7 @@ class NoSpec(Policy):
 
     name = "no-spec"
     reads_entropy = False
+    reads_token_signals = False
     description = "the verifier alone: stop at every empty draft (k = 0)"
 
     def check_binding(self):
@@ -214,6 +217,7 @@ class OracleFirstReject(Policy):
 
     name = "oracle-first-reject"
     reads_entropy = False
+    reads_token_signals = False
     description = "PRIVILEGED: stop where the verifier would first reject (peeks at the verifier)"
     params = (Param("max", int, 16, "stop at this draft length", low=1),)
     privileged = True
@@ -245,6 +249,7 @@ class OracleDP(Policy):
 
     name = "oracle-dp"
     reads_entropy = False
+    reads_token_signals = False
     description = "PRIVILEGED, replay: the optimal plan for the trace under the env's clock (dynamic programming)"
     privileged = True
     replay_only = True  # commands that decode live refuse it before any episode (`ebsd eval`)

@@ -58,7 +58,7 @@ class SafetyNet(Policy):
             raise ValueError(f"safe: wraps exactly one policy, got {len(self.inner)}; e.g. "
                              "safe:inner=[entropy-abs:theta=1.0]")
         self.policy = self.inner[0]
-        for flag in ("requires_extra_signals", "reads_entropy", "privileged", "stop_mode"):
+        for flag in ("requires_extra_signals", "reads_entropy", "reads_token_signals", "privileged", "stop_mode"):
             setattr(self, flag, getattr(self.policy, flag))
         # Decayed (tokens, seconds) of each driver's blocks, and how many blocks each has driven.
         self.tokens = {SPECULATE: 0.0, PROBE: 0.0}

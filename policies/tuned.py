@@ -50,6 +50,7 @@ class TunedPolicy(Policy):
         self.stop_mode = common_stop_mode(self.name, subs)
         self.requires_extra_signals = any(p.requires_extra_signals for p in subs)
         self.reads_entropy = any(p.reads_entropy for p in subs)
+        self.reads_token_signals = any(p.reads_token_signals for p in subs)
         self.current = None
 
     def bind(self, env=None, layout=None, stop_mode=None):

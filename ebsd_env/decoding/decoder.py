@@ -4,7 +4,8 @@ The decoder knows nothing of reinforcement learning. A caller (the environment, 
 
 1. ``start(prompt)``: tokenize, prefill the verifier's KV cache with all prompt tokens but the last (the drafter
    prefills at its first draft step, so verifier-alone decoding never pays for it).
-2. ``draft()``: the drafter proposes one token and reports its signals (entropy, top-1 probability, margin, time).
+2. ``draft()``: the drafter proposes one token; its signals (entropy, top-1 probability, margin) are computed when
+   read and charged to the block then (`DraftStep`).
 3. ``verify()``: the verifier scores the whole draft in one forward pass; the longest acceptable prefix is kept,
    plus one correction (or bonus) token; both caches are rolled back past what was rejected.
 
@@ -55,9 +56,11 @@ from .protocol import (  # noqa: F401
     DraftStep,
     SequenceStats,
     VerifyResult,
+    on_verifier_vocab,
+    signal_sources,
     top_logprobs,
 )
-from .sampling import greedy_accepts, processed_probs, residual, sampled_accepts
+from .sampling import greedy_accepts, greedy_token, processed_probs, residual, sampled_accepts
 
 
 def _sync(device: torch.device) -> None:
@@ -156,6 +159,7 @@ class SpeculativeDecoder(DraftState):
         self._features = torch.zeros(0, hidden, device=self.device)
         self.finished = False
         self.stats = SequenceStats(prompt_tokens=len(ids))
+        self.signal_s = 0.0
         self._started = True
         t0 = time.perf_counter()
         self._drafter_started = False  # the drafter prefills at the first draft: verifier-alone decoding never pays
@@ -202,37 +206,22 @@ class SpeculativeDecoder(DraftState):
                                               self._previous_features)
         _sync(self.device)
         t_forward = time.perf_counter()
-        logits = self._on_verifier_vocab(logits.float())
-        entropy = float(self.entropy(logits))
-        token, probs, top = self._choose_draft_token(logits)
-        top1, second = float(top.values[0]), float(top.values[1])
-        step = DraftStep(token=token, position=len(self.draft_steps) + 1, entropy=entropy, top1_prob=top1,
-                         margin=top1 - second, token_prob=float(probs[token]),
-                         time_s=time.perf_counter() - t0, forward_s=t_forward - t0,
-                         top_logprobs=top_logprobs(top.values))
+        logits = on_verifier_vocab(logits.float(), self.vocab_size)
+        token, probs = self._choose_draft_token(logits)
+        # The signals are computed when read (`DraftStep`), charged to this block's drafting time then.
+        step = DraftStep(token, len(self.draft_steps) + 1, time_s=time.perf_counter() - t0, forward_s=t_forward - t0,
+                         sources=signal_sources(logits, self.entropy, token, probs), charge=self._charge_signals)
         self.draft_steps.append(step)
         return step
 
-    def _on_verifier_vocab(self, logits: torch.Tensor) -> torch.Tensor:
-        """The drafter's logits over the verifier's vocabulary: never truncate the verifier, pad a smaller
-        drafter with -inf (probability 0: never drafted)."""
-        if logits.shape[-1] != self.vocab_size:
-            logits = logits[: self.vocab_size]
-            if logits.shape[-1] < self.vocab_size:
-                logits = torch.cat([logits, logits.new_full((self.vocab_size - logits.shape[-1],), float("-inf"))])
-        return logits
-
-    def _choose_draft_token(self, logits: torch.Tensor):
-        """(drafted token, the drafter's distribution, its top TOP_LOGPROBS): the argmax when greedy, else a
+    def _choose_draft_token(self, logits: torch.Tensor) -> tuple[int, torch.Tensor | None]:
+        """(drafted token, the distribution it was drawn from): the greedy token (no distribution needed), else a
         draw from the processed distribution, kept for the acceptance test."""
         if self.greedy:
-            probs = torch.softmax(logits, dim=-1)
-            top = probs.topk(TOP_LOGPROBS)
-            return int(top.indices[0]), probs, top
+            return greedy_token(logits), None
         probs = self._process(logits)
         self._draft_probs.append(probs)
-        top = probs.topk(TOP_LOGPROBS)
-        return self._sample(probs), probs, top
+        return self._sample(probs), probs
 
     def _shared_cache(self) -> DynamicCache | None:
         """The verifier's cache, for a drafter that takes committed positions' keys and values from it."""
@@ -346,6 +335,8 @@ class SpeculativeDecoder(DraftState):
         stats.draft_lengths.append(drafted)
         stats.accepted_lengths.append(accepted)
         discarded = len(self._discarded_steps)
+        for step in all_steps:
+            step.close()
         self.draft_steps = []
         self._draft_probs = []
         self._uniforms = []

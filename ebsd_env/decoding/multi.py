@@ -23,16 +23,16 @@ as a single-drafter decoder with that drafter does.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
 import torch
 from torch import nn
 
-from .decoder import TOP_LOGPROBS, DecoderError, DraftStep, SpeculativeDecoder, _sync
+from .decoder import DecoderError, DraftStep, SpeculativeDecoder, _sync
 from .drafting import SEPARATOR, DraftStrategy, MultiDrafter, parse_drafters, strategy_for  # noqa: F401
 from .entropy import EntropyConfig
 from .models import ModelPair
+from .sampling import greedy_token
 
 
 def is_multi(pair: ModelPair) -> bool:
@@ -127,8 +127,8 @@ class MultiDraftDecoder(SpeculativeDecoder):
         step = super().draft()
         self._synced[self.current] = len(self.tokens)
         if catch_up_s:  # charged to this draft step, the work it was done for
-            step = dataclasses.replace(step, time_s=step.time_s + catch_up_s, forward_s=step.forward_s + catch_up_s)
-            self.draft_steps[-1] = step
+            step.time_s += catch_up_s
+            step.forward_s += catch_up_s
         return step
 
     def _catch_up(self) -> None:
@@ -150,7 +150,7 @@ class MultiDraftDecoder(SpeculativeDecoder):
         proposed: list[int] = []
         for i in range(k):  # as `draft` picks a greedy token (ties broken the same way)
             logits = strategy.next_logits(sequence + proposed, i > 0)
-            proposed.append(int(torch.softmax(logits.float(), dim=-1).topk(TOP_LOGPROBS).indices[0]))
+            proposed.append(greedy_token(logits.float()))
         return proposed
 
     def verify(self):

@@ -12,14 +12,15 @@ derive their read-only state from their tokens the same way (`DraftState`).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import torch
 
 from ..envs.block_rules import draft_room
-from ..envs.observation import LOGPROB_FLOOR, TOP_LOGPROBS  # noqa: F401  (TOP_LOGPROBS re-exported)
+from ..envs.observation import LOGPROB_FLOOR, TOP_LOGPROBS
 
 
 class DecoderError(RuntimeError):
@@ -28,26 +29,119 @@ class DecoderError(RuntimeError):
 
 
 
+def on_verifier_vocab(logits: torch.Tensor, vocab_size: int) -> torch.Tensor:
+    """A drafter's logits ([..., V_drafter]) over the verifier's vocabulary: never truncate the verifier, pad a
+    smaller drafter with -inf (probability 0: never drafted)."""
+    if logits.shape[-1] != vocab_size:
+        logits = logits[..., :vocab_size]
+        if logits.shape[-1] < vocab_size:
+            pad = logits.new_full((*logits.shape[:-1], vocab_size - logits.shape[-1]), float("-inf"))
+            logits = torch.cat([logits, pad], dim=-1)
+    return logits
+
+
 def top_logprobs(values: torch.Tensor) -> tuple[float, ...]:
     """The log of the top probabilities `values` (highest first), floored at LOGPROB_FLOOR."""
     return tuple(max(math.log(v), LOGPROB_FLOOR) if v > 0 else LOGPROB_FLOOR for v in values.tolist())
 
 
-@dataclass(frozen=True)
-class DraftStep:
-    """One drafted token and the drafter's signals about it."""
+# A draft token's signals, in two groups computed separately on first read: the entropy (from the logits) and the
+# probabilities (one softmax and top-k). A policy that reads only entropies pays only for them.
+ENTROPY_SIGNALS = ("entropy",)
+PROBABILITY_SIGNALS = ("top1_prob", "margin", "token_prob", "top_logprobs")
+SIGNAL_GROUPS = {"entropy": ENTROPY_SIGNALS, "probabilities": PROBABILITY_SIGNALS}
+_GROUP_OF = {name: group for group, names in SIGNAL_GROUPS.items() for name in names}
 
-    token: int
-    position: int  # 1-based index of this token in the current draft
-    entropy: float  # the configured entropy measure, in nats
-    top1_prob: float  # probability of the drafter's most likely token
-    margin: float  # top-1 minus top-2 probability
-    token_prob: float  # drafter probability of the token it emitted
-    time_s: float  # whole step: forward pass, signals, token choice
-    forward_s: float  # the drafter's forward pass alone
-    # Log-probabilities of the drafter's TOP_LOGPROBS most likely tokens, highest first (the observation of
-    # "Learning to Draft"; `ebsd_env.envs.observation` option "ltd").
-    top_logprobs: tuple[float, ...] = ()
+
+class DraftStep:
+    """One drafted token and the drafter's signals about it.
+
+    `entropy` (the configured measure, in nats), `top1_prob` (the drafter's most likely token), `margin` (top-1
+    minus top-2 probability), `token_prob` (of the token it emitted) and `top_logprobs` (its TOP_LOGPROBS highest
+    log-probabilities, highest first: Learning to Draft's observation) are given (a replay) or computed on first
+    read from `sources` (a live decoder: `signal_sources`), a group at a time (`SIGNAL_GROUPS`), and cached. The
+    seconds a read computes are added to `time_s` and `signal_s` and passed to `charge` (the decoder's drafting
+    time of the current block): signals cost what they cost to whoever reads them. `close()` (the block was
+    verified) stops the charging: a later read (a diagnostic) charges nobody.
+    """
+
+    __slots__ = ("token", "position", "time_s", "forward_s", "signal_s", "_values", "_sources", "_charge")
+
+    def __init__(self, token: int, position: int, entropy: float | None = None, top1_prob: float | None = None,
+                 margin: float | None = None, token_prob: float | None = None, time_s: float = 0.0,
+                 forward_s: float = 0.0, top_logprobs: tuple[float, ...] = (), *,
+                 sources: dict[str, Callable[[], dict]] | None = None, charge: Callable[[float], None] | None = None):
+        self.token = token
+        self.position = position  # 1-based index of this token in the current draft
+        self.time_s = time_s  # whole step: forward pass, token choice, and the signals read so far
+        self.forward_s = forward_s  # the drafter's forward pass alone
+        self.signal_s = 0.0  # seconds spent computing signals on read
+        self._sources = dict(sources or {})
+        given = {"entropy": entropy, "top1_prob": top1_prob, "margin": margin, "token_prob": token_prob,
+                 "top_logprobs": tuple(top_logprobs)}
+        self._values = {name: value for name, value in given.items() if _GROUP_OF[name] not in self._sources}
+        self._charge = charge
+
+    def _signal(self, name: str):
+        if name not in self._values:
+            t0 = time.perf_counter()
+            self._values.update(self._sources.pop(_GROUP_OF[name])())  # the logits go with the last source
+            spent = time.perf_counter() - t0
+            self.signal_s += spent
+            self.time_s += spent
+            if self._charge is not None:
+                self._charge(spent)
+        return self._values[name]
+
+    entropy = property(lambda self: self._signal("entropy"))
+    top1_prob = property(lambda self: self._signal("top1_prob"))
+    margin = property(lambda self: self._signal("margin"))
+    token_prob = property(lambda self: self._signal("token_prob"))
+    top_logprobs = property(lambda self: self._signal("top_logprobs"))
+
+    def computed(self, name: str) -> bool:
+        """Whether signal `name` is known without computing it (given, or read before)."""
+        return name in self._values
+
+    def signals(self) -> dict:
+        """Every signal by name (computing what was not read yet)."""
+        return {name: self._signal(name) for name in _GROUP_OF}
+
+    def close(self) -> None:
+        """The block this step belongs to was verified: reads from now on charge nobody."""
+        self._charge = None
+
+    def __repr__(self) -> str:
+        known = ", ".join(f"{name}={value!r}" for name, value in self._values.items())
+        return f"DraftStep(token={self.token}, position={self.position}, time_s={self.time_s:.6f}, {known})"
+
+
+def signal_sources(logits: torch.Tensor, entropy: Callable[[torch.Tensor], torch.Tensor], token: int,
+                   probs: torch.Tensor | None = None) -> dict[str, Callable[[], dict]]:
+    """How a live draft step computes its signals when read (`DraftStep`), by group."""
+    source = SignalSource(logits, entropy, token, probs)
+    return {"entropy": source.entropy_group, "probabilities": source.probability_group}
+
+
+class SignalSource:
+    """What a live draft step's signals are computed from: the drafter's logits over the verifier's vocabulary
+    (the entropy), and `probs`, the distribution the token was drawn from when sampling, else the softmax of the
+    logits (greedy: the probabilities). The decoder hands over tensors it no longer writes. A class, not closures,
+    so that an env can be pickled mid-episode."""
+
+    def __init__(self, logits: torch.Tensor, entropy: Callable[[torch.Tensor], torch.Tensor], token: int,
+                 probs: torch.Tensor | None = None):
+        self.logits, self.entropy, self.token, self.probs = logits, entropy, token, probs
+
+    def entropy_group(self) -> dict:
+        return {"entropy": float(self.entropy(self.logits))}
+
+    def probability_group(self) -> dict:
+        dist = torch.softmax(self.logits, dim=-1) if self.probs is None else self.probs
+        top = dist.topk(TOP_LOGPROBS)
+        top1, second = float(top.values[0]), float(top.values[1])
+        return {"top1_prob": top1, "margin": top1 - second, "token_prob": float(dist[self.token]),
+                "top_logprobs": top_logprobs(top.values)}
 
 
 @dataclass(frozen=True)
@@ -129,6 +223,13 @@ class DraftState:
     (`SpeculativeDecoder`) and replayed (`ebsd_env.replay.ReplayDecoder`). Subclasses hold `tokens`,
     `prompt_len`, `budget`, `draft_steps`, `eos_ids`, `finished`, `_started` and `_discarded_steps`."""
 
+    # Seconds this sequence spent computing draft signals on read (`DraftStep`), charged to the blocks they were
+    # read in; the env charges them on its clock (`EBSDEnv`). A replayed decoder computes none.
+    signal_s: float = 0.0
+
+    def _charge_signals(self, seconds: float) -> None:
+        self.signal_s += seconds
+
     @property
     def new_tokens(self) -> list[int]:
         return self.tokens[self.prompt_len:]
@@ -175,6 +276,7 @@ class Decoder(Protocol):
     draft_steps: list[DraftStep]  # the current draft, latest last
     finished: bool  # the sequence ended (EOS or token budget)
     stats: SequenceStats  # measured totals of the sequence (wall times)
+    signal_s: float  # seconds spent computing draft signals on read (`DraftStep`), over the sequence
 
     @property
     def new_tokens(self) -> list[int]: ...

@@ -10,9 +10,28 @@ these functions take them as callables.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import torch
+
+from ..envs.observation import TOP_LOGPROBS
+
+# The greedy draft token was first taken as index 0 of ``softmax(logits).topk(TOP_LOGPROBS)``. Softmax is monotone,
+# so where the top logit leads the second by a clear margin (TIE_GAP relative: ~800 float32 roundings) that index is
+# the top logit's, found without a softmax over the vocabulary. Near a tie the softmax can round distinct logits to
+# equal probabilities and topk then picks among them: there the token is still taken the original way, so the choice
+# is the same in every case (tests/test_decoder.py checks ties and near-ties).
+TIE_GAP = 1e-4
+
+
+def greedy_token(logits: torch.Tensor) -> int:
+    """The drafter's greedy token from its logits ([V], float32), exactly as the softmax's top-k index 0."""
+    top = logits.topk(2)
+    first, second = top.values.tolist()
+    if math.isfinite(first) and first - second >= TIE_GAP * max(1.0, abs(first)):
+        return int(top.indices[0])
+    return int(torch.softmax(logits, dim=-1).topk(TOP_LOGPROBS).indices[0])
 
 
 def processed_probs(logits: torch.Tensor, temperature: float, top_p: float) -> torch.Tensor:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,7 +10,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from ..decoding.decoder import SpeculativeDecoder, VerifyResult
+from ..decoding.decoder import SpeculativeDecoder
 from ..decoding.entropy import EntropyConfig
 from ..decoding.models import ModelPair, cached_pair
 from ..decoding.protocol import Decoder
@@ -20,18 +18,16 @@ from ..prompts import normalise_prompts
 from ..timing.clock import CLOCK_KINDS, Clock, check_decisions, make_clock, needs_calibration
 from ..timing.cost_model import CostModel
 from .block_rules import DEFAULT_STOP_MODE, STOP_MODES, BlockRules, verifier_takes_last  # noqa: F401 (re-exported)
+from .env_clock import EnvClock
+from .episode import EpisodeRecord
 from .observation import ACCEPTANCE_PRIOR, ObservationLayout, update_acceptance
+from .transition import Transition
 
 CLOCKS = CLOCK_KINDS
 CONTINUE, STOP = 0, 1
 
 
-def _deprecated(old: str, new: str) -> None:
-    warnings.warn(f"{old} is deprecated and will be removed in the next release: use {new}", DeprecationWarning,
-                  stacklevel=3)
-
-
-class EBSDEnv(gym.Env):
+class EBSDEnv(EnvClock, EpisodeRecord, Transition, gym.Env):
     """
     ## Description
 
@@ -147,11 +143,12 @@ class EBSDEnv(gym.Env):
     ## Info
 
     Every step: `verified`, `forced`, `generated`, `step_s` (clock seconds charged), `decide_s` (its share for the
-    policy's decision), and while a draft exists
-    the signals of its latest token: `position`, `entropy` (nats), `top1_prob`, `margin`, `token_prob`. A
-    verifying step adds `accepted`, `drafted` (draft tokens verified), `discarded` (dropped by an exclude-mode
-    stop), `emitted` (tokens committed by the step), `draft_time_s`, `verify_time_s` (clock seconds of the
-    verified block) and `block_entropies` (of the verified draft tokens). The last step adds `episode_stats` (see
+    policy's decision), and while a draft exists its latest token's `position` and the signals the observation
+    read of `entropy` (nats), `top1_prob`, `margin`, `token_prob` (signals are computed when read and charged to the
+    step that reads them: `ebsd_env.envs.transition`). A verifying step adds `accepted`, `drafted` (draft tokens
+    verified), `discarded` (dropped by an exclude-mode stop), `emitted` (tokens committed by the step),
+    `draft_time_s`, `verify_time_s` (clock seconds of the verified block) and `block_entropies` (of the verified
+    draft tokens, computed on first access, charged to no one). The last step adds `episode_stats` (see
     `episode_stats`) and its scalar keys `tokens_per_s`, `acceptance_rate`, `mean_accepted_tokens`,
     `mean_draft_len`, `new_tokens` at top level, for `Monitor(info_keywords=...)`.
 
@@ -174,8 +171,9 @@ class EBSDEnv(gym.Env):
       measured cost the cost model holds (`CostModel.decide_s`); refused with the wall clock, which measures it.
 
     - `observation`: `"entropy"` (the table above), `"ltd"` (Learning to Draft's observation: the drafter's
-      top-4 log-probabilities at the latest draft token and the context length, no entropies) or
-      `"ltd+entropy"` (both); `ebsd_env.envs.observation` gives the layout.
+      top-4 log-probabilities at the latest draft token and the context length, no entropies), `"ltd+entropy"`
+      (both) or `"position"` (no token signal: for a policy that reads none, which then pays for none);
+      `ebsd_env.envs.observation` gives the layout.
 
     - `stop_mode`: `"include"` or `"exclude"` (see Action Space). The default, `DEFAULT_STOP_MODE`, is the
       mode that measured faster on the embedded pair (docs/env.md gives the measurement). Policies whose
@@ -293,62 +291,9 @@ class EBSDEnv(gym.Env):
         self._running = False  # between a reset and the end of its episode
         self._episode_over = False
 
-    # ------------------------------------------------------------------ the clock
-    @property
-    def decode_clock(self) -> Clock:
-        """The clock that prices this env's decoding time (drafting, verifying, the policy's decisions): a
-        `ebsd_env.timing.clock.Clock` holding its `kind`, its cost model (`costs`) and the verifier-alone rate ρ
-        of the reward (`baseline_rate`). Made (and calibrated if it must be) on first use."""
-        if self._decode_clock is None:
-            self._decode_clock = self._make_clock()
-        return self._decode_clock
-
-    @decode_clock.setter
-    def decode_clock(self, clock: Clock) -> None:
-        """Price from now on with `clock` (e.g. the same kind with other costs: ``dataclasses.replace``)."""
-        if not isinstance(clock, Clock):
-            raise TypeError(f"decode_clock takes an ebsd_env.timing.clock.Clock, got {type(clock).__name__}")
-        self._decode_clock = clock
-        self.clock_kind = clock.kind
-
     def _make_clock(self) -> Clock:
         clock, pair, cost_model, temperature, top_p, decide_s = self._clock_args
         return make_clock(clock, pair, cost_model, temperature, top_p).with_decisions(decide_s)
-
-    # The names the clock had before (one release, with a DeprecationWarning): four names for one thing.
-    @property
-    def clock(self) -> str:
-        """Deprecated: the clock's kind, now `clock_kind` (the clock itself is `decode_clock`)."""
-        _deprecated("env.clock (the clock's kind)", "env.clock_kind")
-        return self.clock_kind
-
-    @property
-    def ledger(self) -> Clock:
-        """Deprecated: the clock, now `decode_clock`."""
-        _deprecated("env.ledger", "env.decode_clock")
-        return self.decode_clock
-
-    @ledger.setter
-    def ledger(self, clock: Clock) -> None:
-        _deprecated("env.ledger", "env.decode_clock")
-        self.decode_clock = clock
-
-    @property
-    def cost_model(self) -> CostModel:
-        """Deprecated: the clock's cost model, now `decode_clock.costs`."""
-        _deprecated("env.cost_model", "env.decode_clock.costs")
-        return self.decode_clock.costs
-
-    @cost_model.setter
-    def cost_model(self, costs: CostModel) -> None:
-        _deprecated("env.cost_model", "env.decode_clock = dataclasses.replace(env.decode_clock, costs=...)")
-        self.decode_clock = dataclasses.replace(self.decode_clock, costs=costs)
-
-    @property
-    def baseline_rate(self) -> float:
-        """Deprecated: ρ, the verifier-alone rate of the clock's cost model, now `decode_clock.baseline_rate`."""
-        _deprecated("env.baseline_rate", "env.decode_clock.baseline_rate")
-        return self.decode_clock.baseline_rate
 
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -371,10 +316,13 @@ class EBSDEnv(gym.Env):
         self._prev_acceptance = 0.0
         self._acceptance_ema = ACCEPTANCE_PRIOR
         self._running, self._episode_over = True, False
+        self._signal_s_seen = 0.0  # the decoder's signal seconds charged so far
+        self._untimed_s = 0.0  # diagnostics read since the last observation: not the policy's decision
         self._begin_block()
+        observation = self._observe()
+        self._charge_signals()  # what the first observation read: charged in the first step's reward
         info = {"prompt_id": row["id"], "category": row["category"], "prompt_index": index,
                 "generated": 0, **self._draft_signals()}
-        observation = self._observe()
         self._returned_at = time.perf_counter()  # the policy's decision starts now
         return observation, info
 
@@ -387,8 +335,10 @@ class EBSDEnv(gym.Env):
         if not self.action_space.contains(action):
             raise ValueError(f"invalid action {action!r}: the action space is Discrete(2) "
                              "(0 = continue drafting, 1 = stop and verify)")
-        # The policy's decision: from the previous observation's return to this call, measured on the wall clock.
-        decide_s = self.decode_clock.decide_time(decided_at - self._returned_at)
+        # The policy's decision: from the previous observation's return to this call, measured on the wall clock,
+        # less the diagnostics read from info meanwhile (`BlockEntropies`).
+        decide_s = self.decode_clock.decide_time(max(decided_at - self._returned_at - self._untimed_s, 0.0))
+        self._untimed_s = 0.0
         self._decide_s += decide_s
         self._decisions += 1
         self._pending_s += decide_s
@@ -405,7 +355,7 @@ class EBSDEnv(gym.Env):
             emitted = len(result.emitted)
             info.update(accepted=result.accepted, drafted=result.drafted, discarded=result.discarded,
                         draft_time_s=self._block_draft_s, verify_time_s=self._block_verify_s,
-                        block_entropies=self._block_entropies)
+                        block_entropies=self._block_entropies())
             # One token of budget left: no draft can help, the verifier alone produces it.
             while not decoder.finished and verifier_takes_last(decoder.remaining):
                 emitted += len(self._verify().emitted)
@@ -418,6 +368,9 @@ class EBSDEnv(gym.Env):
         else:
             self._draft()
 
+        # The observation reads the signals it shows: charged to this step, with the drafting they belong to.
+        observation = self._observe()
+        self._charge_signals()
         step_s, self._pending_s = self._pending_s, 0.0
         reward = (emitted - self.decode_clock.baseline_rate * step_s) / self.reward_scale
         info.update(generated=len(decoder.new_tokens), step_s=step_s, decide_s=decide_s, **self._draft_signals())
@@ -430,90 +383,10 @@ class EBSDEnv(gym.Env):
             info["episode_stats"] = stats
             info.update({key: stats[key] for key in ("tokens_per_s", "acceptance_rate", "mean_accepted_tokens",
                                                      "mean_draft_len", "new_tokens")})
-        observation = self._observe()
         self._returned_at = time.perf_counter()
         return observation, float(reward), terminated, truncated, info
 
-    def render(self):
-        if self.render_mode != "ansi":
-            return None
-        if not (self._running or self._episode_over):
-            return "(no episode yet: call reset())"
-        if self.pair is None:  # a replay without a tokenizer: token ids
-            return f"[{self._row['id']}] {self.decoder.new_tokens}[[{self.decoder.draft_tokens}]]"
-        tokenizer = self.pair.tokenizer
-        text = tokenizer.decode(self.decoder.new_tokens, skip_special_tokens=False)
-        draft = tokenizer.decode(self.decoder.draft_tokens, skip_special_tokens=False)
-        return f"[{self._row['id']}] {text}[[{draft}]]"
-
-    # ------------------------------------------------------------------ statistics
-    def episode_stats(self) -> dict:
-        """Totals of the current episode; times are on the env's clock unless prefixed ``wall_``. ``decode_s`` =
-        ``draft_s + verify_s + decide_s`` (the policy's decisions included) gives ``tokens_per_s``, the
-        decode-only rate; ``wall_end_to_end_tokens_per_s`` adds the prompt's prefill, measured on every clock
-        (``wall_prefill_s``; no cost model prices it; 0 on a replay, where nothing runs)."""
-        stats = self.decoder.stats.as_dict()
-        decode_s = self._draft_s + self._verify_s + self._decide_s
-        new_tokens = stats["new_tokens"]
-        end_to_end_s = decode_s + stats["prefill_s"]
-        return {
-            "tokens_per_s": new_tokens / decode_s if decode_s else float("nan"),
-            "wall_end_to_end_tokens_per_s": new_tokens / end_to_end_s if end_to_end_s else float("nan"),
-            "wall_tokens_per_s": new_tokens / (time.perf_counter() - self._wall_t0),
-            "baseline_tokens_per_s": self.decode_clock.baseline_rate,
-            "acceptance_rate": stats["acceptance_rate"],
-            "mean_accepted_tokens": stats["mean_accepted_tokens"],
-            "mean_draft_len": stats["mean_draft_len"],
-            "new_tokens": new_tokens,
-            "blocks": stats["blocks"],
-            "drafted": stats["drafted"],
-            "accepted": stats["accepted"],
-            "discarded": stats["discarded"],
-            "draft_s": self._draft_s,
-            "verify_s": self._verify_s,
-            "decide_s": self._decide_s,
-            "decisions": self._decisions,
-            "decode_s": decode_s,
-            "wall_draft_s": stats["draft_s"],
-            "wall_verify_s": stats["verify_s"],
-            "wall_prefill_s": stats["prefill_s"],
-            "draft_lengths": stats["draft_lengths"],
-            "accepted_lengths": stats["accepted_lengths"],
-            "output_ids": list(self.decoder.new_tokens),
-            "prompt_id": self._row["id"],
-            "category": self._row["category"],
-            "clock": self.clock_kind,
-            "stop_mode": self.stop_mode,
-        }
-
     # ------------------------------------------------------------------ internals
-    def _prompt_index(self, options: dict | None) -> int:
-        options = options or {}
-        unknown = set(options) - {"prompt_index"}
-        if unknown:
-            raise ValueError(f"unknown reset option(s) {sorted(unknown)}; valid: 'prompt_index'")
-        if "prompt_index" not in options:
-            return int(self.np_random.integers(len(self.prompts)))
-        index = options["prompt_index"]
-        if not isinstance(index, (int, np.integer)) or not 0 <= index < len(self.prompts):
-            raise ValueError(f"prompt_index must be an int in [0, {len(self.prompts)}), got {index!r}")
-        return int(index)
-
-    @property
-    def prompt_row(self) -> dict | None:
-        """The prompt row of the current (or last) episode: ``id``, ``category``, ... (None before a reset)."""
-        return getattr(self, "_row", None)
-
-    def _decoder_prompt(self, row: dict):
-        if "prompt_ids" in row:  # the exact tokens a trace was recorded from (`TraceSet.rows(with_ids=True)`)
-            return list(row["prompt_ids"])
-        content = row.get("prompt") or row["turns"][0]
-        if isinstance(content, dict):
-            content = content["content"]
-        if self.pair is not None and getattr(self.pair.tokenizer, "chat_template", None):
-            return [{"role": "user", "content": content}]
-        return content
-
     def _resolve(self, stop: bool, n: int) -> tuple[bool, bool, str]:
         """(verify?, discard the latest draft token first?, forced-rule name) for an action on a draft of n."""
         decoder = self.decoder
@@ -524,49 +397,3 @@ class EBSDEnv(gym.Env):
         """Start a block: with `min_draft_len` >= 1 the first token is drafted before the policy is asked."""
         if not self.decoder.finished and self.min_draft_len >= 1 and self.decoder.draft_room > 0:
             self._draft()
-
-    def _draft(self) -> None:
-        step = self.decoder.draft()
-        dt = self.decode_clock.draft_time(step.time_s, len(self.decoder.tokens))  # priced at the block's start
-        self._draft_s += dt
-        self._pending_s += dt
-
-    def _verify(self) -> VerifyResult:
-        self._block_entropies = [step.entropy for step in self.decoder.draft_steps]
-        context = len(self.decoder.tokens)  # committed before this block: what its verification attends over
-        result = self.decoder.verify()
-        draft_s, verify_s = self.decode_clock.block_times(result.drafted, result.discarded, result.draft_time_s,
-                                                    result.verify_time_s, context)
-        self._block_draft_s, self._block_verify_s = draft_s, verify_s
-        self._verify_s += verify_s
-        self._pending_s += verify_s
-        return result
-
-    def _draft_signals(self) -> dict:
-        steps = self.decoder.draft_steps
-        if not steps:
-            return {"position": 0}
-        last = steps[-1]
-        return {"position": last.position, "entropy": last.entropy, "top1_prob": last.top1_prob,
-                "margin": last.margin, "token_prob": last.token_prob}
-
-    def _observe(self) -> np.ndarray:
-        steps = self.decoder.draft_steps
-        last = steps[-1] if steps else None
-        costs = self._cost_signals(len(steps)) if self.observation_layout.cost_signals else {}
-        return self.observation_layout.encode(
-            [step.entropy for step in steps], len(steps),
-            top1_prob=last.top1_prob if last else 0.0, margin=last.margin if last else 0.0,
-            prev_emitted=self._prev_emitted, generated=len(self.decoder.new_tokens),
-            token_prob=last.token_prob if last else 0.0, prev_acceptance=self._prev_acceptance,
-            top_logprobs=last.top_logprobs if last else (), context_len=len(self.decoder.tokens) + len(steps),
-            **costs)
-
-    def _cost_signals(self, drafted: int) -> dict:
-        """What drafting and verifying cost here, from the clock at the block's context (`COST_SIGNALS`)."""
-        costs, context = self.decode_clock.costs, len(self.decoder.tokens)
-        one = costs.verify_cost(1, context)
-        return {"draft_cost_ratio": costs.draft_cost(context) / one,
-                "marginal_verify_cost": (costs.verify_cost(drafted + 2, context)
-                                         - costs.verify_cost(drafted + 1, context)) / one,
-                "acceptance_ema": self._acceptance_ema, "block_context": context}

@@ -246,7 +246,7 @@ class MultiEnv(EBSDEnv):
 
     def _verify(self):
         drafter = self.decoder.current
-        self._block_entropies = [step.entropy for step in self.decoder.draft_steps]
+        self._block_steps = list(self.decoder.draft_steps)  # the verified ones: info's block_entropies
         result = self.decoder.verify()
         draft_s, verify_s = self.multi_clock.block_times(drafter, result.drafted, result.discarded,
                                                          result.draft_time_s, result.verify_time_s)

@@ -16,7 +16,9 @@ One flat float32 vector, all entries in [0, 1]:
 | 2h+6 (extra signals)  | acceptance of the previous block: accepted / verified draft tokens    |
 |                       | (0 before the first block and after a block that verified no draft)  |
 
-With ``observation="ltd"`` (Learning to Draft's observation, without entropies) the first 2h entries are
+With ``observation="position"`` (no token signal: for a policy that reads none, whose env then computes none)
+the first 2h entries are absent and the position is index 0 (extra signals are refused: three of them are token
+signals). With ``observation="ltd"`` (Learning to Draft's observation, without entropies) the first 2h entries are
 absent and every index above moves down by 2h; ``"ltd+entropy"`` keeps them. Either appends, after the rest:
 
 | index (from the end)  | meaning                                                               |
@@ -68,8 +70,10 @@ PAD_VALUE = 0.0
 EXTRA_SIGNALS = ("top1_prob", "margin", "prev_emitted", "generated", "token_prob", "prev_acceptance")
 # What the observation is built from: the entropy history (the default); Learning to Draft's top log-probabilities
 # and context length (Zhang et al., ICLR 2026, `zhzihao/Learning-to-Draft`), whose authors found that adding
-# entropy lowered their speedup; or both, to test that claim here.
-OBSERVATIONS = ("entropy", "ltd", "ltd+entropy")
+# entropy lowered their speedup; or both, to test that claim here; or no token signal at all ("position": the draft
+# position and block features), for a policy that reads none: its env then computes none (signals are computed
+# when read, and charged to whoever reads them).
+OBSERVATIONS = ("entropy", "ltd", "ltd+entropy", "position")
 CONTEXT_SCALE = 2048  # context lengths are divided by this (and clipped to 1)
 COST_SIGNALS = ("draft_cost_ratio", "marginal_verify_cost", "acceptance_ema", "block_context", "output_position")
 ACCEPTANCE_PRIOR = 0.5  # the acceptance estimate before a prompt's first verified draft
@@ -125,10 +129,13 @@ class ObservationLayout:
             raise ValueError(f"entropy_scale must be > 0, got {self.entropy_scale}")
         if self.observation not in OBSERVATIONS:
             raise ValueError(f"observation must be one of {', '.join(OBSERVATIONS)}, got {self.observation!r}")
+        if self.observation == "position" and self.extra_signals:
+            raise ValueError("observation='position' shows no token signal, and extra_signals holds some (top-1 "
+                             "probability, margin, token probability): use observation='entropy' for them")
 
     @property
     def has_entropy(self) -> bool:
-        return self.observation != "ltd"
+        return self.observation in ("entropy", "ltd+entropy")
 
     @property
     def has_ltd(self) -> bool:

@@ -23,6 +23,7 @@ import torch
 from transformers import DynamicCache
 
 from ..decoding.decoder import LOGPROB_FLOOR, TOP_LOGPROBS, SpeculativeDecoder
+from ..decoding.protocol import on_verifier_vocab
 from ..envs.block_rules import draft_room
 from .trace import LOGPROB_SIGNALS, SIGNALS, Trace
 
@@ -30,13 +31,7 @@ from .trace import LOGPROB_SIGNALS, SIGNALS, Trace
 def _signals(decoder: SpeculativeDecoder, logits: torch.Tensor) -> dict[str, torch.Tensor]:
     """The decoder's greedy draft signals for a batch of drafter logits ([B, V_drafter]), as `draft()` computes
     them for one: pad or cut to the verifier's vocabulary, entropy, softmax, top-2."""
-    logits = logits.float()
-    vocab = decoder.vocab_size
-    if logits.shape[-1] != vocab:
-        logits = logits[:, :vocab]
-        if logits.shape[-1] < vocab:
-            pad = logits.new_full((logits.shape[0], vocab - logits.shape[-1]), float("-inf"))
-            logits = torch.cat([logits, pad], dim=-1)
+    logits = on_verifier_vocab(logits.float(), decoder.vocab_size)
     entropy = decoder.entropy(logits)
     probs = torch.softmax(logits, dim=-1)
     top = probs.topk(TOP_LOGPROBS, dim=-1)

@@ -40,9 +40,9 @@ SHARD_GLOB = "shard-*.parquet"
 
 def step_signals(step: DraftStep) -> dict[str, float]:
     """A draft step's SIGNALS by name."""
-    values = {"entropy": step.entropy, "top1_prob": step.top1_prob, "margin": step.margin,
-              "token_prob": step.token_prob}
-    values.update(zip(LOGPROB_SIGNALS, step.top_logprobs, strict=True))
+    values = step.signals()  # every one (computed now on a live step: recording reads them all)
+    logprobs = values.pop("top_logprobs")
+    values.update(zip(LOGPROB_SIGNALS, logprobs, strict=True))
     return values
 
 

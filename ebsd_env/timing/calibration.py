@@ -78,6 +78,9 @@ def _measure(decoder: SpeculativeDecoder, text_prompt, fed_points: tuple[int, ..
                 steps = []
                 while len(steps) < fed - 1 and decoder.draft_room > 0:
                     steps.append(decoder.draft())
+                    # A draft step as priced includes its signals (what an entropy policy reads): the model and
+                    # profile clocks charge one cost per step, whatever the policy reads.
+                    steps[-1].signals()
                 result = decoder.verify()
                 draft_times.extend(step.time_s for step in steps)
                 if len(steps) == fed - 1:

@@ -87,6 +87,12 @@ class Clock:
         context-aware cost model prices every step of a block at its start; None: the context-free cost)."""
         return measured_s if self.kind == "wall" else self.costs.draft_cost(context)
 
+    def signal_time(self, measured_s: float) -> float:
+        """Seconds charged for draft-token signals computed when a policy's observation read them (after their
+        draft step): measured on the wall clock; the model and profile clocks' draft cost already prices a step
+        with its signals (calibrated reading them), so they add nothing."""
+        return measured_s if self.kind == "wall" else 0.0
+
     def block_times(self, drafted: int, discarded: int, measured_draft_s: float = 0.0,
                     measured_verify_s: float = 0.0, context: int | None = None) -> tuple[float, float]:
         """(draft seconds, verify seconds) of one block: `drafted` verified and `discarded` dropped tokens, the

@@ -22,7 +22,9 @@ Episode = tuple[Condition, Variant, int, int]  # (condition, variant, prompt ind
 
 
 class BlockRecorder(gym.Wrapper):
-    """Records every verification's info (draft, accepted, emitted, times, entropies) as the env reports it."""
+    """Records every verification's info (draft, accepted, emitted, times, entropies) as the env reports it. The
+    entropies are read for the calibration of every drafting policy, fixed k included: a diagnostic that charges
+    no one (`ebsd_env.envs.transition.BlockEntropies`)."""
 
     def __init__(self, env):
         super().__init__(env)
@@ -173,10 +175,12 @@ class Bindings:
     def settings(self, variant: Variant) -> dict:
         """The env settings of a variant: the run's, the variant's own, then what its policy needs."""
         probe = self.probes[variant.spec]
-        # A rule whose source stops in a given mode runs in an env of that mode.
+        # A rule whose source stops in a given mode runs in an env of that mode. A policy that reads no draft-token
+        # signal (fixed k, the verifier alone, the oracles) runs where none is computed, so it pays for none.
         # A trained model runs in an env of the layout and mode it was trained in (its fingerprint).
         return {**self.base_env, **dict(variant.env), **({"stop_mode": probe.stop_mode} if probe.stop_mode else {}),
-                "extra_signals": bool(probe.requires_extra_signals), **probe.env_requirements()}
+                "extra_signals": bool(probe.requires_extra_signals),
+                **({} if probe.reads_token_signals else {"observation": "position"}), **probe.env_requirements()}
 
     def cost_model_path(self, cond: Condition) -> Path:
         return self.out / f"cost_model_T{cond.temperature:g}.json"

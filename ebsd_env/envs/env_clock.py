@@ -1,0 +1,76 @@
+"""The env's clock, as `EBSDEnv` exposes it: `decode_clock` (made on first use) and its former names.
+
+The former names (`clock` for the kind, `ledger`, `cost_model`, `baseline_rate`) still work for one release,
+with a DeprecationWarning: four names for one thing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+from ..timing.clock import Clock
+from ..timing.cost_model import CostModel
+
+
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(f"{old} is deprecated and will be removed in the next release: use {new}", DeprecationWarning,
+                  stacklevel=3)
+
+
+class EnvClock:
+    """`EBSDEnv`'s clock properties. The env sets `_decode_clock` (None until first use), `clock_kind` and
+    `_make_clock()` (kept in `ebsd_env.envs.ebsd`, where the clock is made)."""
+
+    @property
+    def decode_clock(self) -> Clock:
+        """The clock that prices this env's decoding time (drafting, verifying, the policy's decisions): a
+        `ebsd_env.timing.clock.Clock` holding its `kind`, its cost model (`costs`) and the verifier-alone rate ρ
+        of the reward (`baseline_rate`). Made (and calibrated if it must be) on first use."""
+        if self._decode_clock is None:
+            self._decode_clock = self._make_clock()
+        return self._decode_clock
+
+    @decode_clock.setter
+    def decode_clock(self, clock: Clock) -> None:
+        """Price from now on with `clock` (e.g. the same kind with other costs: ``dataclasses.replace``)."""
+        if not isinstance(clock, Clock):
+            raise TypeError(f"decode_clock takes an ebsd_env.timing.clock.Clock, got {type(clock).__name__}")
+        self._decode_clock = clock
+        self.clock_kind = clock.kind
+
+
+    @property
+    def clock(self) -> str:
+        """Deprecated: the clock's kind, now `clock_kind` (the clock itself is `decode_clock`)."""
+        _deprecated("env.clock (the clock's kind)", "env.clock_kind")
+        return self.clock_kind
+
+    @property
+    def ledger(self) -> Clock:
+        """Deprecated: the clock, now `decode_clock`."""
+        _deprecated("env.ledger", "env.decode_clock")
+        return self.decode_clock
+
+    @ledger.setter
+    def ledger(self, clock: Clock) -> None:
+        _deprecated("env.ledger", "env.decode_clock")
+        self.decode_clock = clock
+
+    @property
+    def cost_model(self) -> CostModel:
+        """Deprecated: the clock's cost model, now `decode_clock.costs`."""
+        _deprecated("env.cost_model", "env.decode_clock.costs")
+        return self.decode_clock.costs
+
+    @cost_model.setter
+    def cost_model(self, costs: CostModel) -> None:
+        _deprecated("env.cost_model", "env.decode_clock = dataclasses.replace(env.decode_clock, costs=...)")
+        self.decode_clock = dataclasses.replace(self.decode_clock, costs=costs)
+
+    @property
+    def baseline_rate(self) -> float:
+        """Deprecated: ρ, the verifier-alone rate of the clock's cost model, now `decode_clock.baseline_rate`."""
+        _deprecated("env.baseline_rate", "env.decode_clock.baseline_rate")
+        return self.decode_clock.baseline_rate
+
