@@ -175,6 +175,27 @@ def write_json_atomic(path: str | Path, data: Any, indent: int | None = 2, sort_
     return write_atomic(path, to_json(data, indent=indent, sort_keys=sort_keys))
 
 
+def read_cache_entries(path: str | Path, version: int) -> dict:
+    """The entries of a cache file (``{"version": version, "entries": {key: entry}}``, e.g. the kernel choices
+    under `ebsd_cache_dir`); {} for a missing or damaged file or one of another version: its entries are then
+    measured again, and `add_cache_entry` repairs the file."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("version") != version or not isinstance(data.get("entries"), dict):
+        return {}
+    return data["entries"]
+
+
+def add_cache_entry(path: str | Path, version: int, key: str, entry: Any) -> None:
+    """Add one entry to a cache file, re-reading the file first (another process may have added others);
+    atomic, and readable by others (the umask's mode)."""
+    entries = read_cache_entries(path, version)
+    entries[key] = entry
+    write_json_atomic(path, {"version": version, "entries": entries}, sort_keys=True)
+
+
 def read_json(path: str | Path, what: str, fix: str) -> Any:
     """The JSON in `path`, or one line naming the file, what it should hold (`what`) and `fix`: a missing,
     binary or corrupt file otherwise fails with a bare decode error that names no file."""

@@ -1,4 +1,4 @@
-"""`report.md` with PNG plots (`eval.plots`) and TensorBoard scalars, from `summary.json` and the episode rows."""
+"""`report.md` with PNG plots (`eval.plots`), from `summary.json` and the episode rows (TensorBoard: `scalars`)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from policies.baselines import fastest
 
 from .metrics import privileged
 from .plots import plot_calibration, plot_draft_hist, plot_tokens_per_s, plot_trajectories
+from .scalars import write_tensorboard  # noqa: F401  (it lived here before)
 
 SECTIONS = ("Run", "Overall results", "Per-category results", "Paired comparisons", "Entropy and acceptance",
             "Plots", "Hypotheses", "Success criteria", "Failure modes", "Method notes")
@@ -133,8 +134,9 @@ def _overall_table(cond: dict) -> list[str]:
     return _table(header, out)
 
 
-def _category_tables(cond: dict) -> list[str]:
-    lines = []
+def _category_lines(cond: dict) -> list[str]:
+    lines = [f"## Per-category results ({cond['label']})", "", "Bold: the best entropy-based policy in the category.",
+             ""]
     for c in cond["categories"]:
         lines.append(f"#### {c} (best fixed-k: `{cond['best_fixed_k'].get(c)}`)\n")
         header = ["policy", "tokens/s [95% CI]", "end-to-end tokens/s", "vs verifier", "vs best fixed-k", "accept",
@@ -152,7 +154,11 @@ def _category_tables(cond: dict) -> list[str]:
     return lines
 
 
-def _comparison_table(cond: dict) -> list[str]:
+def _comparison_lines(cond: dict) -> list[str]:
+    lines = [f"## Paired comparisons ({cond['label']})", "",
+             f"The chosen EBSD policy is the entropy-based policy with the best overall ratio to the per-category best "
+             f"fixed-k (`{cond['chosen_ebsd']}`); the per-category best is optimistic (chosen on the same data). "
+             "wins = share of prompts where it is faster.", ""]
     header = ["category", "best fixed-k", f"chosen EBSD ({cond['chosen_ebsd']}) ratio [95% CI]", "wins",
               "best EBSD here", "ratio [95% CI]"]
     body = []
@@ -162,7 +168,7 @@ def _comparison_table(cond: dict) -> list[str]:
         body.append([c, comp.get("best_fixed_k") or "n/a", _ci(chosen, 3) if chosen else "n/a",
                      _f(chosen.get("wins")) if chosen else "n/a", best.get("variant", "n/a"),
                      _ci(best, 3) if best else "n/a"])
-    return _table(header, body)
+    return lines + _table(header, body)
 
 
 def _stop_mode_line(meta: dict) -> str:
@@ -211,13 +217,29 @@ def lossy_lines(lossy: dict | None) -> list[str]:
 
 
 def write_report(summary: dict, rows: list[dict], out: Path) -> Path:
-    meta = summary["meta"]
+    """``report.md`` in `out` (and its plots in ``out/plots``) from `summary` (``summary.json``) and the episode
+    `rows`: the headline, the run, every condition's sections, the lossy reference and the method notes."""
     plots = out / "plots"
     plots.mkdir(parents=True, exist_ok=True)
     lines = ["# EBSD evaluation report", ""]
     lines += [summary_line(label, {**cond, "label": label}) for label, cond in summary["conditions"].items()]
-    lines += ["", "## Run", ""]
+    lines += _run_lines(summary)
+    for label, cond in summary["conditions"].items():
+        cond = {**cond, "label": label}
+        lines += [*_overall_lines(cond), *_category_lines(cond), *_comparison_lines(cond), *_entropy_lines(cond),
+                  *_plot_lines(cond, rows, plots), *_verdict_lines(cond)]
+    lines += lossy_lines(summary.get("lossy_reference"))
+    lines += METHOD_NOTES
+    path = out / "report.md"
+    write_atomic(path, "\n".join(lines))
+    return path
+
+
+def _run_lines(summary: dict) -> list[str]:
+    """The "Run" section: pair, machine, clock, prompts, objective, stop mode, what was analysed, notes."""
+    meta = summary["meta"]
     cfg = meta.get("config", {})
+    lines = ["", "## Run", ""]
     lines += [f"- Pair: drafter `{meta['drafter']}`, verifier `{meta['verifier']}` on {meta['device']}",
               machine_line(meta),
               f"- Clock: `{cfg.get('clock')}` (wall = measured times, noisy on a shared machine; model = the env's "
@@ -229,89 +251,97 @@ def write_report(summary: dict, rows: list[dict], out: Path) -> Path:
               f"- Episodes analysed: {summary['episodes']}; conditions: {', '.join(summary['conditions'])}",
               f"- Finished {meta['finished']}"]
     lines += [f"- {note}" for note in meta.get("notes", [])]
-    lines.append("")
-    for label, cond in summary["conditions"].items():
-        cond = {**cond, "label": label}
-        slug = _slug(label)
-        lines += [f"## Overall results ({label})", ""]
-        lines += ["tokens/s is the objective: total new tokens over total decoding time of the (prompt, seed) "
-                  "units. Speed-ups are ratios of objectives on the same units (the verifier alone is `no-spec`, run "
-                  "through the env with the fastest kernels load_pair measured), with 95% paired bootstrap CIs over "
-                  "units; the best fixed-k is the best static policy (fixed-k ∪ k = 0), chosen per category on "
-                  "these same prompts (in hindsight, which favours the baseline). "
-                  "tau = tokens emitted per verification.", ""]
-        lines += _overall_table(cond)
-        units = min((m["tokens_per_s"]["n"] for per_cat in cond["results"].values() for c, m in per_cat.items()
-                     if c != "all"), default=0)
-        if units < 5:
-            lines += [f"**Caution:** as few as {units} (prompt, seed) unit(s) per category: per-category CIs from so "
-                      "few units are not reliable (a bootstrap over 2 units spans just their two values); raise "
-                      "--prompts-per-category / --seeds before drawing conclusions.", ""]
-        lines += [f"## Per-category results ({label})", "", "Bold: the best entropy-based policy in the category.", ""]
-        lines += _category_tables(cond)
-        lines += [f"## Paired comparisons ({label})", ""]
-        lines += [f"The chosen EBSD policy is the entropy-based policy with the best overall ratio to the per-category "
-                  f"best fixed-k (`{cond['chosen_ebsd']}`); the per-category best is optimistic (chosen on the same "
-                  "data). wins = share of prompts where it is faster.", ""]
-        lines += _comparison_table(cond)
-        relation = cond["entropy_acceptance"]
-        lines += [f"## Entropy and acceptance ({label})", ""]
-        lines += [f"AUROC of the drafter entropy for predicting a rejection, over {relation['tokens']} judged draft "
-                  f"tokens from {relation['source']}: **{_f(relation['auroc'], 3)}** (0.5 = no signal).", ""]
-        lines += _table(["category", "AUROC", "judged tokens", "mean entropy", "entropy sd"],
-                        [[c, _f(d["auroc"], 3), d["tokens"], _f(d["mean_entropy"]), _f(d["entropy_std"])]
-                         for c, d in relation["by_category"].items()])
-        cal = relation["calibration"]
-        lines += _table(["entropy bin mean (nats)", "acceptance", "tokens"],
-                        [[_f(h), _f(a), n] for h, a, n in zip(cal["entropy"], cal["acceptance"], cal["count"],
-                                                              strict=True)])
-        names = {"tps": f"{slug}_tokens_per_s.png", "hist": f"{slug}_draft_lengths.png",
-                 "cal": f"{slug}_calibration.png", "traj": f"{slug}_entropy_trajectories.png"}
-        plot_tokens_per_s(cond, plots / names["tps"])
-        plot_draft_hist(cond, plots / names["hist"])
-        plot_calibration(cond, plots / names["cal"])
-        plot_trajectories(cond, [r for r in rows if (r["temperature"], r["max_new_tokens"]) ==
-                                 (cond["temperature"], cond["max_new_tokens"])], plots / names["traj"])
-        lines += [f"## Plots ({label})", ""]
-        for title, key in (("Tokens/s with 95% CIs", "tps"), ("Draft-length histograms", "hist"),
-                           ("Entropy calibration", "cal"), ("Entropy trajectories with accept/reject marks", "traj")):
-            if (plots / names[key]).exists():
-                lines += [f"**{title}**", "", f"![{title}](plots/{names[key]})", ""]
-        lines += [f"## Hypotheses ({label})", ""]
-        lines += _table(["", "hypothesis", "verdict", "evidence"],
-                        [[k, h["statement"], f"**{h['verdict']}**", h["evidence"]]
-                         for k, h in cond["hypotheses"].items()])
-        lines += [f"## Success criteria ({label})", ""]
-        lines += _table(["criterion", "rule", "met", "figures"],
-                        [[s["criterion"], s.get("rule", "n/a"),
-                          "not tested" if s["met"] is None else ("met" if s["met"] else "not met"),
-                          s["figures"]] for s in cond["success_criteria"]])
-        lines += [f"## Failure modes ({label})", ""]
-        lines += _failure_lines(cond)
-    lines += lossy_lines(summary.get("lossy_reference"))
-    lines += ["## Method notes", "",
-              "- tokens/s = generated tokens / decoding time (drafting + verification + the policy's decisions, "
-              "prefill excluded) on the run's clock; the verifier-alone reference (no-spec) is put on the same basis. "
-              "end-to-end tokens/s adds the prompt's prefill (measured on every clock; 0 on a replay). decide "
-              "share = the policy's decisions / decoding time (wall clock: measured; model clock: declared per "
-              "decision, 0 unless declared).",
-              "- Acceptance rate = accepted / drafted tokens; tau = generated tokens / verifications.",
-              "- Entropy-acceptance: a draft token counts as judged if every earlier token of its block was accepted "
-              "(later ones never reach the verifier's decision); the pooled figure uses fixed-k drafts, whose "
-              "lengths do not depend on the entropy.",
-              "- FLOPs per token: 2 x (attention + MLP weights + LM head) per processed token from each model config "
-              "(attention over the context left out); the verifier processes k + 1 tokens per block, the drafter "
-              "its k tokens plus one catch-up token.",
-              "- Per-token latency: each emitted token gets its block's draft + verify time / tokens emitted; request "
-              "latency = tokens / tokens-per-s (decoding only).",
-              "- Quality: greedy outputs are compared token by token with the verifier alone; under sampling the "
-              "verifier's perplexity (temperature 1) of each output is compared with the verifier-alone output's on "
-              "the same prompt and seed (95% bootstrap CI of the difference).",
-              "- Verdicts are computed by `eval.analysis` from the data; with few prompts most CIs are wide and "
-              "'inconclusive' is the honest outcome.", ""]
-    path = out / "report.md"
-    write_atomic(path, "\n".join(lines))
-    return path
+    return lines + [""]
+
+
+def _overall_lines(cond: dict) -> list[str]:
+    """A condition's "Overall results": how to read it, the table, and a caution when few units back it."""
+    lines = [f"## Overall results ({cond['label']})", ""]
+    lines += ["tokens/s is the objective: total new tokens over total decoding time of the (prompt, seed) "
+              "units. Speed-ups are ratios of objectives on the same units (the verifier alone is `no-spec`, run "
+              "through the env with the fastest kernels load_pair measured), with 95% paired bootstrap CIs over "
+              "units; the best fixed-k is the best static policy (fixed-k ∪ k = 0), chosen per category on "
+              "these same prompts (in hindsight, which favours the baseline). "
+              "tau = tokens emitted per verification.", ""]
+    lines += _overall_table(cond)
+    units = min((m["tokens_per_s"]["n"] for per_cat in cond["results"].values() for c, m in per_cat.items()
+                 if c != "all"), default=0)
+    if units < 5:
+        lines += [f"**Caution:** as few as {units} (prompt, seed) unit(s) per category: per-category CIs from so "
+                  "few units are not reliable (a bootstrap over 2 units spans just their two values); raise "
+                  "--prompts-per-category / --seeds before drawing conclusions.", ""]
+    return lines
+
+
+def _entropy_lines(cond: dict) -> list[str]:
+    """A condition's "Entropy and acceptance": the entropy's AUROC, per category, and acceptance by entropy bin."""
+    relation = cond["entropy_acceptance"]
+    lines = [f"## Entropy and acceptance ({cond['label']})", ""]
+    lines += [f"AUROC of the drafter entropy for predicting a rejection, over {relation['tokens']} judged draft "
+              f"tokens from {relation['source']}: **{_f(relation['auroc'], 3)}** (0.5 = no signal).", ""]
+    lines += _table(["category", "AUROC", "judged tokens", "mean entropy", "entropy sd"],
+                    [[c, _f(d["auroc"], 3), d["tokens"], _f(d["mean_entropy"]), _f(d["entropy_std"])]
+                     for c, d in relation["by_category"].items()])
+    cal = relation["calibration"]
+    return lines + _table(["entropy bin mean (nats)", "acceptance", "tokens"],
+                          [[_f(h), _f(a), n] for h, a, n in zip(cal["entropy"], cal["acceptance"], cal["count"],
+                                                                strict=True)])
+
+
+def _plot_lines(cond: dict, rows: list[dict], plots: Path) -> list[str]:
+    """Draw a condition's four plots into `plots` and return its "Plots" section, with the plots that were drawn."""
+    slug = _slug(cond["label"])
+    names = {"tps": f"{slug}_tokens_per_s.png", "hist": f"{slug}_draft_lengths.png",
+             "cal": f"{slug}_calibration.png", "traj": f"{slug}_entropy_trajectories.png"}
+    plot_tokens_per_s(cond, plots / names["tps"])
+    plot_draft_hist(cond, plots / names["hist"])
+    plot_calibration(cond, plots / names["cal"])
+    plot_trajectories(cond, [r for r in rows if (r["temperature"], r["max_new_tokens"]) ==
+                             (cond["temperature"], cond["max_new_tokens"])], plots / names["traj"])
+    lines = [f"## Plots ({cond['label']})", ""]
+    for title, key in (("Tokens/s with 95% CIs", "tps"), ("Draft-length histograms", "hist"),
+                       ("Entropy calibration", "cal"), ("Entropy trajectories with accept/reject marks", "traj")):
+        if (plots / names[key]).exists():
+            lines += [f"**{title}**", "", f"![{title}](plots/{names[key]})", ""]
+    return lines
+
+
+def _verdict_lines(cond: dict) -> list[str]:
+    """A condition's judgements: its hypotheses, success criteria and failure modes."""
+    label = cond["label"]
+    lines = [f"## Hypotheses ({label})", ""]
+    lines += _table(["", "hypothesis", "verdict", "evidence"],
+                    [[k, h["statement"], f"**{h['verdict']}**", h["evidence"]] for k, h in cond["hypotheses"].items()])
+    lines += [f"## Success criteria ({label})", ""]
+    lines += _table(["criterion", "rule", "met", "figures"],
+                    [[s["criterion"], s.get("rule", "n/a"),
+                      "not tested" if s["met"] is None else ("met" if s["met"] else "not met"),
+                      s["figures"]] for s in cond["success_criteria"]])
+    lines += [f"## Failure modes ({label})", ""]
+    return lines + _failure_lines(cond)
+
+
+METHOD_NOTES = [
+    "## Method notes", "",
+    "- tokens/s = generated tokens / decoding time (drafting + verification + the policy's decisions, "
+    "prefill excluded) on the run's clock; the verifier-alone reference (no-spec) is put on the same basis. "
+    "end-to-end tokens/s adds the prompt's prefill (measured on every clock; 0 on a replay). decide "
+    "share = the policy's decisions / decoding time (wall clock: measured; model clock: declared per "
+    "decision, 0 unless declared).",
+    "- Acceptance rate = accepted / drafted tokens; tau = generated tokens / verifications.",
+    "- Entropy-acceptance: a draft token counts as judged if every earlier token of its block was accepted "
+    "(later ones never reach the verifier's decision); the pooled figure uses fixed-k drafts, whose "
+    "lengths do not depend on the entropy.",
+    "- FLOPs per token: 2 x (attention + MLP weights + LM head) per processed token from each model config "
+    "(attention over the context left out); the verifier processes k + 1 tokens per block, the drafter "
+    "its k tokens plus one catch-up token.",
+    "- Per-token latency: each emitted token gets its block's draft + verify time / tokens emitted; request "
+    "latency = tokens / tokens-per-s (decoding only).",
+    "- Quality: greedy outputs are compared token by token with the verifier alone; under sampling the "
+    "verifier's perplexity (temperature 1) of each output is compared with the verifier-alone output's on "
+    "the same prompt and seed (95% bootstrap CI of the difference).",
+    "- Verdicts are computed by `eval.analysis` from the data; with few prompts most CIs are wide and "
+    "'inconclusive' is the honest outcome.", ""]
 
 
 def _failure_lines(cond: dict) -> list[str]:
@@ -342,30 +372,3 @@ def _failure_lines(cond: dict) -> list[str]:
         lines += _table(["prompt", "category", "seed", "ratio"],
                         [[d["prompt_id"], d["category"], d["seed"], _f(d["ratio"], 3)] for d in fm["worst_prompts"]])
     return lines
-
-
-# ------------------------------------------------------------------------------------------- tensorboard
-
-
-def write_tensorboard(summary: dict, logdir: Path) -> None:
-    """The report's scalars as TensorBoard events: ``{condition}/{category}/{metric}/{policy}``."""
-    from torch.utils.tensorboard import SummaryWriter
-
-    writer = SummaryWriter(log_dir=str(logdir))
-    for label, cond in summary["conditions"].items():
-        for v, per_cat in cond["results"].items():
-            for c, m in per_cat.items():
-                scalars = {"tokens_per_s": m["tokens_per_s"]["mean"], "acceptance_rate": m["acceptance_rate"],
-                           "tau": m["tau"], "mean_draft_len": m["mean_draft_len"],
-                           "speedup_vs_verifier": m.get("speedup_vs_verifier", {}).get("mean"),
-                           "speedup_vs_best_fixed_k": m.get("speedup_vs_best_fixed_k", {}).get("mean"),
-                           "oracle_share": m.get("oracle_share", {}).get("mean"),
-                           "gflops_per_token": m.get("gflops_per_token"), "entropy_auroc": m["entropy_auroc"],
-                           "token_latency_p50_ms": m["token_latency_ms"]["p50"],
-                           "request_latency_p90_s": m["request_latency_s"]["p90"]}
-                for name, value in scalars.items():
-                    if value is not None and math.isfinite(value):
-                        writer.add_scalar(f"{label}/{c}/{name}/{v}", value, 0)
-        if math.isfinite(cond["entropy_acceptance"]["auroc"]):
-            writer.add_scalar(f"{label}/entropy_auroc", cond["entropy_acceptance"]["auroc"], 0)
-    writer.close()

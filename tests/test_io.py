@@ -13,7 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ebsd_env.io import save_atomic, save_folder_atomic, write_atomic, write_json_atomic
+from ebsd_env.io import (
+    add_cache_entry,
+    read_cache_entries,
+    save_atomic,
+    save_folder_atomic,
+    write_atomic,
+    write_json_atomic,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -75,6 +82,20 @@ def test_an_error_leaves_the_old_file_and_no_temporary(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         save_atomic(path, broken)
     assert path.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["model.zip"]
+
+
+def test_a_cache_file_keeps_its_entries_and_drops_other_versions_and_damage(tmp_path):
+    path = tmp_path / "cache" / "kernels.json"
+    assert read_cache_entries(path, 2) == {}  # missing: nothing cached yet
+    add_cache_entry(path, 2, "a", {"x": 1})
+    path.write_text(json.dumps({"version": 2, "entries": {**read_cache_entries(path, 2), "b": 2}}))  # another writer
+    add_cache_entry(path, 2, "c", [3])
+    assert read_cache_entries(path, 2) == {"a": {"x": 1}, "b": 2, "c": [3]}  # re-read before adding: b kept
+    assert read_cache_entries(path, 3) == {}  # another version's entries are measured again
+    path.write_text('{"version": 2, "entries": {"a"')
+    assert read_cache_entries(path, 2) == {}  # damaged: measured again, and the next entry repairs the file
+    add_cache_entry(path, 2, "d", 4)
+    assert json.loads(path.read_text()) == {"version": 2, "entries": {"d": 4}}
 
 
 def test_no_other_atomic_writer_in_the_project():

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import matplotlib.colors
 import pytest
@@ -174,3 +175,17 @@ def test_the_lossy_reference_is_a_table_of_its_own_never_ranked(default_run, tmp
     before = report[:report.index("## Lossy reference")]
     assert "int4 alone" not in before and "123.4" not in before  # neither in the headline nor in the ranked tables
     assert report.splitlines()[2] == summary_line("T=0,new=16", cond)
+
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def test_a_fixed_summary_renders_to_the_golden_report_byte_for_byte(tmp_path):
+    """`write_report` on a fixed summary (docs/results/eval-default's, cut to six policies and three categories,
+    with a lossy reference) gives the committed report.md exactly: a refactor must not change a byte. When the
+    report's text changes on purpose, rewrite tests/golden/report.md with the new output and review its diff."""
+    summary = json.loads((GOLDEN / "report-summary.json").read_text())
+    report = write_report(summary, [], tmp_path).read_bytes()
+    assert report == (GOLDEN / "report.md").read_bytes()
+    assert sorted(path.name for path in (tmp_path / "plots").iterdir()) == [
+        "T_0_new_64_calibration.png", "T_0_new_64_draft_lengths.png", "T_0_new_64_tokens_per_s.png"]

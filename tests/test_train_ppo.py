@@ -324,3 +324,27 @@ def test_resume_restores_the_live_evaluation_history_and_baselines(tmp_path, mon
     (reference_dir,) = (tmp_path / "reference").iterdir()
     weights = [PPO.load(folder / "model.zip").policy.state_dict() for folder in (run_dir, reference_dir)]
     assert all(equal(weights[0][name], weights[1][name]) for name in weights[1])
+
+
+def test_learning_curve_draws_the_best_static_baseline_the_evaluations_logged(tmp_path, monkeypatch):
+    """`train.plot`'s best fixed-k line is `policies.baselines.best_static` of the run's baselines (k = 0 as no-spec
+    among them), the one the evaluations' speedup_vs_best_fixed_k divides by, and the verifier-alone line no-spec."""
+    import matplotlib.axes
+    from torch.utils.tensorboard import SummaryWriter
+
+    from train.plot import plot
+
+    writer = SummaryWriter(str(tmp_path / "tb"))
+    writer.add_scalar("ebsd/eval/tokens_per_s", 10.0, 100)
+    writer.close()
+    drawn, axhline = [], matplotlib.axes.Axes.axhline
+    monkeypatch.setattr(matplotlib.axes.Axes, "axhline",
+                        lambda self, y=0, *args, **kwargs: drawn.append((y, kwargs.get("label")))
+                        or axhline(self, y, *args, **kwargs))
+    for verifier, best in ((9.5, (11.0, "best fixed-k (2)")), (13.0, (13.0, "best fixed-k (0)"))):
+        baselines = {"no-spec": verifier, "fixed-k:k=0": 9.0, "fixed-k:k=2": 11.0, "fixed-k:k=4": 10.5}
+        (tmp_path / "eval.json").write_text(json.dumps(
+            {"baselines": {spec: {"tokens_per_s": rate} for spec, rate in baselines.items()}, "evaluations": []}))
+        drawn.clear()
+        plot(tmp_path, tmp_path / "curve.png")
+        assert drawn == [best, (verifier, "verifier alone")]

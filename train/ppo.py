@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import shutil
 import sys
 import time
@@ -25,17 +24,19 @@ from typing import Literal
 
 import tyro
 
-from ebsd_env.cli.args import PairArgs, PromptArgs, check_model_args, load_pair_from_args
+from ebsd_env.cli.args import PairArgs, PromptArgs, load_pair_from_args
 from ebsd_env.envs.block_rules import DEFAULT_STOP_MODE
 from ebsd_env.fingerprint import env_fingerprint
-from ebsd_env.io import check_folder_path, write_json_atomic
+from ebsd_env.io import write_json_atomic
 
 from .common import (
-    check_cost_profiles,
     held_in_indices,
     load_prompt_rows,
     resolve_cost_model,
 )
+
+# What a run refuses before its folder exists (sweep imports `validate` from here, where it lived before).
+from .ppo_checks import MULTI_REPLAY, is_multi_traces, validate
 
 # The steps of a session, and names that lived here before the split (compare and sweep import some of them).
 from .ppo_session import (  # noqa: F401
@@ -55,7 +56,6 @@ from .ppo_session import (  # noqa: F401
 
 # Options a resume takes from its command line; every other one comes from the run's saved config.
 RESUME_OVERRIDES = ("total_timesteps", "save_model", "progress_bar", "verbose")
-MULTI_REPLAY = "EBSD-Multi-Replay-v1"
 
 
 @dataclass
@@ -169,113 +169,6 @@ class PPOConfig(PairArgs, PromptArgs):
 
 def run_name(config: PPOConfig) -> str:
     return f"{config.env_id}__{config.exp_name}__{config.seed}__{int(time.time())}"
-
-
-def validate(config: PPOConfig) -> None:
-    """What can be refused before the run folder exists (a refused run leaves nothing behind)."""
-    check_model_args(config)
-    check_folder_path(config.runs_dir, "--runs-dir")
-    if config.total_timesteps < 1:
-        raise ValueError(f"--total-timesteps must be >= 1, got {config.total_timesteps}")
-    if config.num_envs < 1:
-        raise ValueError(f"--num-envs must be >= 1, got {config.num_envs}")
-    if config.n_steps < 2:
-        raise ValueError(f"--n-steps must be >= 2, got {config.n_steps}")
-    if config.batch_size < 2 or config.batch_size > config.n_steps * config.num_envs:
-        raise ValueError(f"--batch-size must lie in [2, n_steps * num_envs = {config.n_steps * config.num_envs}], "
-                         f"got {config.batch_size}")
-    if config.eval_freq < 0 or config.checkpoint_freq < 1:
-        raise ValueError("--eval-freq must be >= 0 and --checkpoint-freq >= 1")
-    check_cost_profiles(config.cost_profiles, config.traces, config.cost_model)
-    check_learning(config)
-    check_env_settings(config)
-    if config.cost_model is not None:
-        from ebsd_env.timing.cost_model import CostModel
-
-        CostModel.load(config.cost_model)  # a missing or corrupt file, named, before the run folder exists
-    if config.traces is not None:
-        if config.clock != "model":
-            raise ValueError("--traces replays recorded traces, which only the model clock can time: add --clock "
-                             "model")
-        if is_multi_traces(config.traces):
-            check_multi_settings(config)
-        elif not Path(config.traces).is_dir() or not any(Path(config.traces).glob("shard-*.parquet")):
-            raise ValueError(f"--traces {config.traces}: no trace shards there; record them with `ebsd record --out "
-                             f"{config.traces}`")
-    if config.save_model is not None:
-        from ebsd_env.io import check_file_path
-
-        check_file_path(config.save_model, "--save-model")
-
-
-def is_multi_traces(folder: str) -> bool:
-    """Aligned multi-drafter traces (`ebsd record --drafter a+b`): PPO then trains on `EBSD-Multi-Replay-v1`."""
-    from ebsd_env.replay.multi import MANIFEST
-
-    return (Path(folder) / MANIFEST).is_file()
-
-
-def check_multi_settings(config: PPOConfig) -> None:
-    """What the multi-drafter replay does not take (one-line errors, before the run folder exists)."""
-    for flag, given in (("--cost-profiles", config.cost_profiles), ("--cost-signals", config.cost_signals),
-                        ("--cost-model", config.cost_model), ("--live-eval-freq", config.live_eval_freq),
-                        ("--min-draft-len", config.min_draft_len), ("--normalize-reward", config.normalize_reward)):
-        if given:
-            raise ValueError(f"{flag} is not supported on multi-drafter traces ({config.traces} holds multi.json): "
-                             "drop it (the traces' own per-drafter calibrations price the episodes)")
-    if config.env_id not in ("EBSD-v1", MULTI_REPLAY):
-        raise ValueError(f"--traces {config.traces} holds multi-drafter traces: use --env-id {MULTI_REPLAY}")
-
-
-def check_learning(config: PPOConfig) -> None:
-    """PPO's own hyperparameters: values SB3 would take silently and train nonsense with (a discount above 1, a
-    layer of no units), or fail on deep inside the first update."""
-    if not 0 < config.gamma <= 1:
-        raise ValueError(f"--gamma must be in (0, 1] (1, the default, keeps the objective's order), got {config.gamma}")
-    if not 0 <= config.gae_lambda <= 1:
-        raise ValueError(f"--gae-lambda must be in [0, 1], got {config.gae_lambda}")
-    if not config.net_arch or min(config.net_arch) < 1:
-        sizes = " ".join(map(str, config.net_arch)) or "none"
-        raise ValueError(f"--net-arch takes hidden layer sizes >= 1 (e.g. 64 64), got {sizes}")
-    for flag, value in (("--learning-rate", config.learning_rate), ("--clip-range", config.clip_range)):
-        if not (math.isfinite(value) and value > 0):
-            raise ValueError(f"{flag} must be a finite number > 0, got {value}")
-    for flag, value in (("--ent-coef", config.ent_coef), ("--vf-coef", config.vf_coef)):
-        if not (math.isfinite(value) and value >= 0):
-            raise ValueError(f"{flag} must be a finite number >= 0, got {value}")
-    if config.n_epochs < 1:
-        raise ValueError(f"--n-epochs must be >= 1, got {config.n_epochs}")
-    if config.live_eval_freq is not None and config.live_eval_freq < 0:
-        raise ValueError(f"--live-eval-freq must be >= 0 (0: none), got {config.live_eval_freq}")
-    for flag, values in (("--fixed-ks", config.fixed_ks), ("--live-fixed-ks", config.live_fixed_ks)):
-        if any(k < 0 for k in values):
-            raise ValueError(f"{flag} takes draft lengths >= 0 (0: the verifier alone), got "
-                             f"{' '.join(map(str, values))}")
-
-
-def check_env_settings(config: PPOConfig) -> None:
-    """The env's settings, refused here rather than by the env after the run folder exists and the pair loaded."""
-    from ebsd_env.decoding.entropy import EntropyConfig
-
-    if config.env_id not in ("EBSD-v1", "EBSD-Deterministic-v1", "EBSD-Replay-v1", MULTI_REPLAY):
-        raise ValueError(f"--env-id {config.env_id!r} is not an EBSD env; valid: EBSD-v1, EBSD-Deterministic-v1, "
-                         f"EBSD-Replay-v1, {MULTI_REPLAY}")
-    for flag, value in (("--history", config.history), ("--max-new-tokens", config.max_new_tokens),
-                        ("--eval-prompts-per-category", config.eval_prompts_per_category),
-                        ("--live-eval-prompts-per-category", config.live_eval_prompts_per_category)):
-        if value < 1:
-            raise ValueError(f"{flag} must be >= 1, got {value}")
-    if config.prompts_per_category is not None and config.prompts_per_category < 1:
-        raise ValueError(f"--prompts-per-category must be >= 1 (or None for all), got {config.prompts_per_category}")
-    if not 0 <= config.min_draft_len <= config.max_draft_len or config.max_draft_len < 1:
-        raise ValueError(f"need 0 <= --min-draft-len <= --max-draft-len and --max-draft-len >= 1, got "
-                         f"{config.min_draft_len} and {config.max_draft_len}")
-    if not (math.isfinite(config.temperature) and config.temperature >= 0):
-        raise ValueError(f"--temperature must be a finite number >= 0 (0 = greedy), got {config.temperature}")
-    try:
-        EntropyConfig(config.entropy, config.entropy_param)
-    except ValueError as error:
-        raise ValueError(f"--entropy / --entropy-param: {error}") from None
 
 
 def _explicit(argv: list[str], name: str) -> bool:

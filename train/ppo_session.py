@@ -16,6 +16,8 @@ from pathlib import Path
 from ebsd_env.fingerprint import save_model
 from ebsd_env.io import write_json_atomic
 
+from .ppo_checks import is_multi_traces
+
 RECORD_KEYS = ("tokens_per_s", "acceptance_rate", "mean_accepted_tokens", "mean_draft_len")
 
 
@@ -73,9 +75,7 @@ def replay_envs(config, run_dir: Path):
 
     if config.clock != "model":
         raise ValueError("--traces replays recorded traces, which only the model clock can time: add --clock model")
-    from ebsd_env.replay.multi import MANIFEST as MULTI_MANIFEST
-
-    if (Path(config.traces) / MULTI_MANIFEST).is_file():
+    if is_multi_traces(config.traces):
         return multi_replay_envs(config, run_dir)
     traces = TraceSet.load(config.traces)
     profiles = CostProfiles.load(config.cost_profiles) if config.cost_profiles else None

@@ -19,16 +19,13 @@ input's row count, so the decoder's prefill, decoding and verification forwards 
 winner. The choice is cached in ``ebsd_cache_dir()/kernels.json`` under a key made of the CPU, the torch
 version, the thread count, the dtype and the model's linear shapes, so later loads reuse it without timing. A
 new variant is one more `KernelVariant` in `VARIANTS`: a converter and an availability check.
-
-The thread setting and the machine's state (CPU, cores, load from other processes) are `ebsd_env.machine`'s;
-the names stay importable from here.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
-import json
 import statistics
 import time
 from collections import Counter
@@ -40,7 +37,7 @@ import torch
 from torch import nn
 
 from ..errors import ModelLoadError
-from ..io import ebsd_cache_dir, write_json_atomic
+from ..io import add_cache_entry, ebsd_cache_dir, read_cache_entries
 
 # The thread setting and machine state moved to `ebsd_env.machine`; importing them from here keeps working.
 from ..machine import (  # noqa: F401
@@ -270,24 +267,6 @@ def kernel_cache_file() -> Path:
     return ebsd_cache_dir() / "kernels.json"
 
 
-def _read_cache(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):  # missing or damaged: measure again, the write below repairs it
-        return {}
-    if not isinstance(data, dict) or data.get("version") != CACHE_VERSION or not isinstance(data.get("entries"), dict):
-        return {}  # an older version chose one variant for every width: measured again per bucket
-    return data["entries"]
-
-
-def _write_cache_entry(path: Path, key: str, entry: dict) -> None:
-    """Add one entry, re-reading the file first (another process may have added others); atomic, and readable
-    by others (the umask's mode), as the converted models next to it."""
-    entries = _read_cache(path)
-    entries[key] = entry
-    write_json_atomic(path, {"version": CACHE_VERSION, "entries": entries}, sort_keys=True)
-
-
 def pick_variant(timings: dict[str, float], margin: float = DEFAULT_MARGIN) -> str:
     """The fastest variant, but ``plain`` unless the fastest beats it by more than `margin` (a fraction)."""
     best = min(timings, key=timings.get)
@@ -315,17 +294,12 @@ def measure_variants(model: nn.Module, variants: Sequence[str], timer: Timer | N
               for width in {m.in_features for m in linears} for rows in widths}
     modules = {name: [VARIANTS[name].convert(m) for m in linears] for name in variants}
 
-    def runner(name: str, rows: int) -> Callable[[], None]:
-        layers = modules[name]
+    def run(layers: list[nn.Module], rows: int) -> None:  # one pass, every layer at `rows` rows
+        with torch.inference_mode():
+            for layer, linear in zip(layers, linears, strict=True):
+                layer(inputs[(linear.in_features, rows)])
 
-        def run() -> None:
-            with torch.inference_mode():
-                for layer, linear in zip(layers, linears, strict=True):
-                    layer(inputs[(linear.in_features, rows)])
-
-        return run
-
-    runs = {(name, rows): runner(name, rows) for name in variants for rows in widths}
+    runs = {(name, rows): functools.partial(run, modules[name], rows) for name in variants for rows in widths}
     for run in runs.values():  # warm-up: first calls allocate and let oneDNN pick its kernels
         run()
     seconds: dict[int, dict[str, list[float]]] = {rows: {name: [] for name in variants} for rows in widths}
@@ -371,7 +345,7 @@ def choose_kernels(model: nn.Module, kernels: str = "auto", timer: Timer | None 
 
 def _cached_choice(path: Path, key: str, candidates: list[str]) -> KernelChoice | None:
     """The choice cached under `key`, if it covers every bucket with variants this device can still run."""
-    cached = _read_cache(path).get(key)
+    cached = read_cache_entries(path, CACHE_VERSION).get(key)
     if isinstance(cached, dict) and isinstance(cached.get("buckets"), dict) \
             and set(cached["buckets"]) == set(BUCKETS) and set(cached["buckets"].values()) <= set(candidates):
         return KernelChoice(dict(cached["buckets"]), "cache", dict(cached.get("timings_ms", {})), key)
@@ -388,10 +362,10 @@ def _measured_choice(model: nn.Module, candidates: list[str], timer: Timer | Non
     timings_ms = {label: {name: round(1000 * s, 4) for name, s in times.items()} for label, times in per_bucket.items()}
     choice = KernelChoice(by_bucket, "measured", timings_ms, key)
     with contextlib.suppress(OSError):  # a read-only cache only costs a new measurement next time
-        _write_cache_entry(path, key, {"buckets": by_bucket, "timings_ms": timings_ms, "repeats": repeats,
-                                       "rows_timed": {label: list(ends) for label, ends in BUCKET_ROWS.items()},
-                                       "margin": margin,
-                                       "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+        add_cache_entry(path, CACHE_VERSION, key, {
+            "buckets": by_bucket, "timings_ms": timings_ms, "repeats": repeats, "margin": margin,
+            "rows_timed": {label: list(ends) for label, ends in BUCKET_ROWS.items()},
+            "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     return choice
 
 

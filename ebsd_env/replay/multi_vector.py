@@ -22,6 +22,7 @@ from gymnasium import spaces
 
 from ..envs.ebsd import DEFAULT_STOP_MODE
 from ..envs.multi import FIRST_DRAFTER, LOOKUP, MAX_SUFFIX, PER_DRAFTER, longest_repeated_suffix
+from ..timing.cost_profiles import EpisodePrices
 from ..timing.multi_clock import MultiClock
 from .multi import MultiTraceSet
 from .trace import TraceSet
@@ -64,11 +65,10 @@ class MultiReplayVectorEnv(ReplayVectorEnv):
         if self._pool.max() >= count:
             raise ValueError(f"trace_indices must be indices in [0, {count})")
         # "Profile" p = drafter p: its drafting step; the verifier and ρ are the first drafter's for every p.
-        costs = self.multi_clock.costs
-        self._profile_draft_s = np.asarray([c.draft_s for c in costs], dtype=np.float64)
-        self._profile_vcost = np.repeat(self._profile_vcost[:1], n, axis=0)
-        self._profile_rho = np.repeat(self._profile_rho[:1], n, axis=0)
-        self._context_tables = {}  # MultiClock prices no context
+        self.prices = EpisodePrices(draft_s=np.asarray([c.draft_s for c in self.multi_clock.costs], dtype=np.float64),
+                                    verify_s=np.repeat(self.prices.verify_s[:1], n, axis=0),
+                                    rho=np.repeat(self.prices.rho[:1], n, axis=0),
+                                    context={})  # MultiClock prices no context
         self._cost_ratios = np.clip([self.multi_clock.cost_ratio(i) for i in range(n)], 0.0, 1.0)
         # Prompt lookup's longest repeated suffix of prompt + output[:j], for every trace and j = 0 .. len(output).
         self._suffix_base = np.concatenate([[0], np.cumsum([len(t.output) + 1 for t in first.traces])[:-1]])

@@ -40,18 +40,9 @@ from ..envs.block_rules import (
 from ..envs.observation import ACCEPTANCE_PRIOR, CONTEXT_SCALE, ObservationLayout, encode_logprobs, update_acceptance
 from ..timing.clock import Clock
 from ..timing.cost_model import CostModel
-from ..timing.cost_profiles import CostProfiles
+from ..timing.cost_profiles import CostProfiles, EpisodePrices
 from .env import load_traces, replay_clock
 from .trace import LOGPROB_SIGNALS, SIGNALS, TraceError, TraceSet
-
-
-def along_context(xs: np.ndarray, values: np.ndarray, context: np.ndarray) -> np.ndarray:
-    """`CostModel._along_context` for an array of contexts, with the same arithmetic (so the vector env and the
-    replay env agree to the bit): linear between the points, linear beyond them, never below 5 % of the edge."""
-    x = np.asarray(context, dtype=np.float64)
-    low = np.maximum(values[0] + (values[1] - values[0]) / (xs[1] - xs[0]) * (x - xs[0]), 0.05 * values[0])
-    high = np.maximum(values[-1] + (values[-1] - values[-2]) / (xs[-1] - xs[-2]) * (x - xs[-1]), 0.05 * values[-1])
-    return np.where(x < xs[0], low, np.where(x > xs[-1], high, np.interp(x, xs, values)))
 
 
 class ReplayVectorEnv(VectorEnv):
@@ -106,25 +97,10 @@ class ReplayVectorEnv(VectorEnv):
         self.action_space = spaces.MultiDiscrete(np.full(self.num_envs, 2))
         self.reward_scale = float(reward_scale or L + 1)
         self.baseline_rate = self.clock.baseline_rate
-        # Per profile: seconds of a drafting step, of a verification of k = 0..L draft tokens, and ρ; each sub-env
-        # prices its episode with row `self.profile[i]` of these (row 0, the clock's, without profiles).
-        models = self.cost_profiles.models if self.cost_profiles is not None else (self.clock.costs,)
-        self._profile_draft_s = np.asarray([costs.draft_s for costs in models], dtype=np.float64)
-        self._profile_vcost = np.asarray([[costs.verify_cost(k + 1) for k in range(L + 1)] for costs in models],
-                                         dtype=np.float64)
-        self._profile_rho = np.asarray([costs.verifier_rate for costs in models], dtype=np.float64)
+        # Each sub-env prices its episode with row `self.profile[i]` of these (row 0, the clock's, without profiles).
+        self.prices = EpisodePrices.of(self.cost_profiles.models if self.cost_profiles is not None
+                                       else (self.clock.costs,), L)
         self._decide_s = self.clock.decide_s  # charged to every sub-env at every step: each step is a decision
-        # The cost signals read verification costs one token past the longest draft: fed = 1 .. L + 2.
-        self._obs_vcost = np.asarray([[costs.verify_cost(k + 1) for k in range(L + 2)] for costs in models],
-                                     dtype=np.float64)
-        # Context-aware profiles price each block at its start's context (prompt + position), as the env does:
-        # per such profile, its context points, its verification costs there for k = 0..L and its drafting costs.
-        self._context_tables = {
-            i: (np.asarray(costs.context_points, dtype=np.float64),
-                np.asarray([[costs._along_fed(list(zip([f for f, _ in costs.verify_points], row, strict=True)), k + 1)
-                             for k in range(L + 2)] for row in costs.verify_grid], dtype=np.float64),
-                np.asarray(costs.draft_grid, dtype=np.float64))
-            for i, costs in enumerate(models) if costs.context_aware}
 
         flat = traces.flat()
         self._base = flat["base"]
@@ -146,17 +122,20 @@ class ReplayVectorEnv(VectorEnv):
         self._profile_rng = self._profile_generator(seed)
         self._arange_h = np.arange(history)
         self._rows_b = np.arange(B)
-        self.t = np.zeros(B, dtype=np.int64)
-        self.j = np.zeros(B, dtype=np.int64)
-        self.n = np.zeros(B, dtype=np.int64)
-        self.profile = np.zeros(B, dtype=np.int64)
+        for name in (*self.POSITIONS, *self.EPISODE_COUNTS):
+            setattr(self, name, np.zeros(B, dtype=np.int64))
+        for name in self.EPISODE_SUMS:
+            setattr(self, name, np.zeros(B, dtype=np.float64))
         self._zero_state(np.ones(B, dtype=bool))
         self._started = False
 
     # ------------------------------------------------------------------ state
     # Per-sub-env arrays of the episodes in flight: with the two generators, all that a step reads and changes.
-    STATE_ARRAYS = ("t", "j", "n", "profile", "prev_emitted", "ep_len", "ep_blocks", "ep_drafted", "ep_accepted",
-                    "prev_acc", "ep_draft_s", "ep_verify_s", "ep_decide_s", "ep_return", "acc_ema")
+    # Where each episode is (trace, position, draft length, cost profile), then what a new episode starts anew.
+    POSITIONS = ("t", "j", "n", "profile")
+    EPISODE_COUNTS = ("prev_emitted", "ep_len", "ep_blocks", "ep_drafted", "ep_accepted")
+    EPISODE_SUMS = ("prev_acc", "ep_draft_s", "ep_verify_s", "ep_decide_s", "ep_return", "acc_ema")
+    STATE_ARRAYS = (*POSITIONS, *EPISODE_COUNTS, *EPISODE_SUMS)
 
     def state_dict(self) -> dict:
         """The episodes in flight and the generators' states (a checkpoint's): `load_state_dict` on an env made
@@ -183,16 +162,8 @@ class ReplayVectorEnv(VectorEnv):
         return np.random.default_rng(None if seed is None else [int(seed), 1])  # a stream apart from the traces'
 
     def _zero_state(self, rows: np.ndarray) -> None:
-        for name in ("prev_emitted", "ep_len", "ep_blocks", "ep_drafted", "ep_accepted"):
-            if not hasattr(self, name):
-                setattr(self, name, np.zeros(self.num_envs, dtype=np.int64))
+        for name in (*self.EPISODE_COUNTS, *self.EPISODE_SUMS):
             getattr(self, name)[rows] = 0
-        for name in ("prev_acc", "ep_draft_s", "ep_verify_s", "ep_decide_s", "ep_return"):
-            if not hasattr(self, name):
-                setattr(self, name, np.zeros(self.num_envs, dtype=np.float64))
-            getattr(self, name)[rows] = 0.0
-        if not hasattr(self, "acc_ema"):
-            self.acc_ema = np.zeros(self.num_envs, dtype=np.float64)
         self.acc_ema[rows] = ACCEPTANCE_PRIOR
 
     def _begin(self, rows: np.ndarray) -> None:
@@ -251,14 +222,9 @@ class ReplayVectorEnv(VectorEnv):
         if layout.cost_signals:
             c = layout.cost_index
             context = self._prompt_len[self.t] + self.j  # the block's start, as the env prices it
-            vcost = self._obs_vcost[self.profile]
-            draft = self._profile_draft_s[self.profile]
-            for p_index, (xs, grid, drafts) in self._context_tables.items():
-                rows = self.profile == p_index
-                if rows.any():
-                    draft = np.where(rows, along_context(xs, drafts, context), draft)
-                    vcost[rows] = np.stack([along_context(xs, grid[:, kk], context[rows])
-                                            for kk in range(grid.shape[1])], axis=1)
+            # k = 0 .. max_draft_len + 1: the marginal cost of one more token, whatever the draft's length.
+            vcost = self.prices.verifying(self.profile, context, self.max_draft_len + 2)
+            draft = self.prices.drafting(self.profile, context)
             one = vcost[:, 0]
             obs[:, c] = np.clip(draft / one, 0.0, 1.0)
             obs[:, c + 1] = np.clip((vcost[self._rows_b, n + 1] - vcost[self._rows_b, n]) / one, 0.0, 1.0)
@@ -282,15 +248,9 @@ class ReplayVectorEnv(VectorEnv):
         last_eos = ~empty & self._is_eos[row, np.maximum(n - 1, 0)]
         room = draft_room_many(budget - j, n, last_eos)
         verify, discard = self.rules.resolve_many(stop, n, room)
-        vcost = self._profile_vcost[self.profile]  # (envs, L + 1): each sub-env's episode's profile
-        draft_cost = self._profile_draft_s[self.profile]
-        context = self._prompt_len[t] + j
-        for p, (xs, grid, drafts) in self._context_tables.items():
-            rows = self.profile == p
-            if rows.any():
-                draft_cost = np.where(rows, along_context(xs, drafts, context), draft_cost)
-                vcost[rows] = np.stack([along_context(xs, grid[:, kk], context[rows]) for kk in range(vcost.shape[1])],
-                                       axis=1)
+        context = self._prompt_len[t] + j  # the block's start, where a context-aware profile prices it
+        vcost = self.prices.verifying(self.profile, context, self.max_draft_len + 1)  # (envs, L + 1)
+        draft_cost = self.prices.drafting(self.profile, context)
         dt = np.where(verify, 0.0, draft_cost)
         self.ep_draft_s += dt
         k = n - discard
@@ -303,10 +263,8 @@ class ReplayVectorEnv(VectorEnv):
         extra = verify & (j_new < n_out) & verifier_takes_last(budget - j_new)
         emitted = emitted + extra
         j_new = j_new + extra
-        tail = vcost[:, 0]
-        for p, (xs, grid, _) in self._context_tables.items():  # the extra token's verification: at its own context
-            tail = np.where(self.profile == p, along_context(xs, grid[:, 0], self._prompt_len[t] + j_new - extra),
-                            tail)
+        # The extra token's verification (k = 0), priced at its own context.
+        tail = self.prices.verifying(self.profile, self._prompt_len[t] + j_new - extra, 1)[:, 0]
         verify_s = verify_s + np.where(extra, tail, 0.0)
         dt = dt + verify_s + self._decide_s
         self.ep_verify_s += verify_s
@@ -320,7 +278,7 @@ class ReplayVectorEnv(VectorEnv):
                                 self.acc_ema)
         self.j = j_new
         self.n = np.where(verify, 0, n + 1)
-        rewards = (emitted - self._profile_rho[self.profile] * dt) / self.reward_scale
+        rewards = (emitted - self.prices.rho[self.profile] * dt) / self.reward_scale
         self.ep_return += rewards
         self.ep_len += 1
         done = self.j >= n_out

@@ -148,6 +148,32 @@ def calibrate(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0,
     is measured after each context length, interleaved, and the model prices every block at its context
     (``context_points``, ``verify_grid``, ``draft_grid``); its context-free curve is that of the shortest.
     """
+    _check_settings(fed_points, repeats, attempts, contexts)
+    text_prompt = [{"role": "user", "content": prompt}] if getattr(pair.tokenizer, "chat_template", None) else prompt
+    # One decoder per context; a context's decoder restarts from its own prompt, so its verifications stay
+    # within one budget of that context.
+    groups = ([(text_prompt, 512)] if contexts is None
+              else [(context_prompt(pair, c), CONTEXT_BUDGET) for c in contexts])
+    decoders = _warm_decoders(pair, groups, temperature, top_p)
+    rows, draft_times, repeats_done, seen_contexts = _monotone_curves(decoders, groups, fed_points, repeats, prompt,
+                                                                      tolerance, attempts)
+    drafts = [expected_cost(times) for times in draft_times]
+    grid = {}
+    if contexts is not None:
+        grid = {"context_points": tuple(int(statistics.median(seen)) for seen in seen_contexts),
+                "verify_grid": tuple(tuple(row) for row in rows), "draft_grid": tuple(drafts)}
+    points = tuple(zip(fed_points, rows[0], strict=True))
+    source = (f"calibrated on {pair.drafter_name} / {pair.verifier_name} ({pair.device}), temperature={temperature}, "
+              f"top_p={top_p}, {repeats_done} repeats, isotonic fit of means"
+              + (f", contexts {list(contexts)}" if contexts is not None else ""))
+    model = CostModel(draft_s=drafts[0], verify_points=points, source=source,
+                      fingerprint=fingerprint(pair, temperature, top_p), **grid)
+    check_plausible(model)
+    return _validated(pair, model, temperature, top_p, attempts, validation_tolerance) if validate else model
+
+
+def _check_settings(fed_points: tuple[int, ...], repeats: int, attempts: int, contexts: tuple[int, ...] | None) -> None:
+    """`calibrate`'s arguments, refused in one line before anything is timed."""
     if repeats < 1 or attempts < 1:
         raise ValueError(f"repeats and attempts must be >= 1, got {repeats} and {attempts}")
     if sorted(set(fed_points)) != list(fed_points) or fed_points[0] != 1 or len(fed_points) < 2:
@@ -156,11 +182,10 @@ def calibrate(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0,
                                                           for a, b in zip(contexts[:-1], contexts[1:], strict=True))):
         raise ValueError(f"contexts must be >= 2 increasing context lengths at least {CONTEXT_BUDGET} apart (each is "
                          f"timed over the {CONTEXT_BUDGET} tokens after it), got {contexts}")
-    text_prompt = [{"role": "user", "content": prompt}] if getattr(pair.tokenizer, "chat_template", None) else prompt
-    # One decoder per context, each warmed up untimed (first calls allocate); a context's decoder restarts
-    # from its own prompt, so its verifications stay within one budget of that context.
-    groups = ([(text_prompt, 512)] if contexts is None
-              else [(context_prompt(pair, c), CONTEXT_BUDGET) for c in contexts])
+
+
+def _warm_decoders(pair: ModelPair, groups: list[tuple], temperature: float, top_p: float) -> list[SpeculativeDecoder]:
+    """One decoder per (prompt, token budget) group, each warmed up by one untimed block (first calls allocate)."""
     decoders = []
     for group_prompt, budget in groups:
         decoder = SpeculativeDecoder(pair, temperature=temperature, top_p=top_p, max_new_tokens=budget, seed=0)
@@ -168,6 +193,16 @@ def calibrate(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0,
         decoder.draft()
         decoder.verify()
         decoders.append(decoder)
+    return decoders
+
+
+def _monotone_curves(decoders: list[SpeculativeDecoder], groups: list[tuple], fed_points: tuple[int, ...],
+                     repeats: int, prompt: str, tolerance: float, attempts: int
+                     ) -> tuple[list[list[float]], list[list[float]], int, list[list[int]]]:
+    """Measure every group, more rounds at each attempt, until no group's medians fall more than `tolerance`
+    below their isotonic fit (a ValueError after `attempts`): (the monotone verification curve of each group's
+    means, each group's drafting-step times, the verifications timed per point of the first group, each group's
+    contexts)."""
     draft_times = [[] for _ in groups]
     verify_times = [{fed: [] for fed in fed_points} for _ in groups]
     seen_contexts = [[] for _ in groups]
@@ -191,31 +226,24 @@ def calibrate(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0,
             raise ValueError(f"calibration measured a non-monotone cost curve ({shown}; a point {worst:.0%} below "
                              f"an earlier one, tolerance {tolerance:.0%}) {attempts} times: the machine is too "
                              "busy; calibrate on a quiet machine, with more repeats, or load a cost profile")
-    rows = [isotonic([expected_cost(times[fed]) for fed in fed_points]) for times in verify_times]
-    drafts = [expected_cost(times) for times in draft_times]
-    grid = {}
-    if contexts is not None:
-        grid = {"context_points": tuple(int(statistics.median(seen)) for seen in seen_contexts),
-                "verify_grid": tuple(tuple(row) for row in rows), "draft_grid": tuple(drafts)}
-    points = tuple(zip(fed_points, rows[0], strict=True))
-    source = (f"calibrated on {pair.drafter_name} / {pair.verifier_name} ({pair.device}), temperature={temperature}, "
-              f"top_p={top_p}, {len(verify_times[0][1])} repeats, isotonic fit of means"
-              + (f", contexts {list(contexts)}" if contexts is not None else ""))
-    model = CostModel(draft_s=drafts[0], verify_points=points, source=source,
-                      fingerprint=fingerprint(pair, temperature, top_p), **grid)
-    check_plausible(model)
-    if validate:
-        for _ in range(attempts):  # a burst of other work during one validation is not the clock's fault
-            report = validate_costs(pair, model, temperature=temperature, top_p=top_p)
-            if report["mean_abs_error"] <= validation_tolerance:
-                break
-        else:
-            errors = ", ".join(f"k={r['k']} {r['error']:+.0%}" for r in report["runs"])
-            raise ValueError(f"the calibrated clock predicts fixed-k generations {report['mean_abs_error']:.0%} off "
-                             f"their wall time on average ({errors}; tolerance {validation_tolerance:.0%}): the "
-                             "machine is too busy; calibrate on a quiet machine or load a cost profile")
-        model = dataclasses.replace(model, validation=report)
-    return model
+    curves = [isotonic([expected_cost(times[fed]) for fed in fed_points]) for times in verify_times]
+    return curves, draft_times, len(verify_times[0][1]), seen_contexts
+
+
+def _validated(pair: ModelPair, model: CostModel, temperature: float, top_p: float, attempts: int,
+               tolerance: float) -> CostModel:
+    """`model` with its validation report (`validate_costs`), or a ValueError when its predictions of fixed-k
+    generations miss their wall time by more than `tolerance` on average in each of `attempts` validations."""
+    for _ in range(attempts):  # a burst of other work during one validation is not the clock's fault
+        report = validate_costs(pair, model, temperature=temperature, top_p=top_p)
+        if report["mean_abs_error"] <= tolerance:
+            break
+    else:
+        errors = ", ".join(f"k={r['k']} {r['error']:+.0%}" for r in report["runs"])
+        raise ValueError(f"the calibrated clock predicts fixed-k generations {report['mean_abs_error']:.0%} off "
+                         f"their wall time on average ({errors}; tolerance {tolerance:.0%}): the "
+                         "machine is too busy; calibrate on a quiet machine or load a cost profile")
+    return dataclasses.replace(model, validation=report)
 
 
 _CACHE: dict[tuple, CostModel] = {}

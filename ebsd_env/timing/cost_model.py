@@ -120,6 +120,16 @@ class CostModel:
         edge = 0 if context < xs[0] else -1
         return max(values[edge] + slope * (context - xs[edge]), 0.05 * values[edge])
 
+    def context_arrays(self, feds: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The context grid as arrays, to price many blocks at once (`along_context_many`): the context points,
+        the seconds of verifying fed = 1 .. `feds` tokens at each of them (points x feds) and of a drafting step."""
+        fed_points = [fed for fed, _ in self.verify_points]
+        curves = [list(zip(fed_points, row, strict=True)) for row in self.verify_grid]
+        return (np.asarray(self.context_points, dtype=np.float64),
+                np.asarray([[self._along_fed(curve, fed) for fed in range(1, feds + 1)] for curve in curves],
+                           dtype=np.float64),
+                np.asarray(self.draft_grid, dtype=np.float64))
+
     @staticmethod
     def _along_fed(points: list[tuple[int, float]], fed: int) -> float:
         xs = [p[0] for p in points]
@@ -204,6 +214,15 @@ class CostModel:
 
 # Keyed by the drafter module itself, weakly: an id() could be reused by a later drafter once this one is freed.
 _HASHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def along_context_many(xs: np.ndarray, values: np.ndarray, context: np.ndarray) -> np.ndarray:
+    """`CostModel._along_context` for an array of contexts, with the same arithmetic (so the numpy vector envs and
+    the replay env agree to the bit): linear between the points, linear beyond them, never below 5 % of the edge."""
+    x = np.asarray(context, dtype=np.float64)
+    low = np.maximum(values[0] + (values[1] - values[0]) / (xs[1] - xs[0]) * (x - xs[0]), 0.05 * values[0])
+    high = np.maximum(values[-1] + (values[-1] - values[-2]) / (xs[-1] - xs[-2]) * (x - xs[-1]), 0.05 * values[-1])
+    return np.where(x < xs[0], low, np.where(x > xs[-1], high, np.interp(x, xs, values)))
 
 
 def weight_state(model: torch.nn.Module) -> dict:

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io import write_json_atomic
-from .cost_model import CostModel
+from .cost_model import CostModel, along_context_many
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
 SHIPPED_SETS = ("h200", "synthetic")
@@ -126,6 +126,47 @@ class CostProfiles:
             twice = sorted({name for name in names if names.count(name) > 1})
             raise ValueError(f"cost profiles named twice: {', '.join(twice)}; give each file once")
         return cls(tuple(names), tuple(models))
+
+
+@dataclass(frozen=True)
+class EpisodePrices:
+    """Cost models as arrays, to price many episodes at once (the numpy vector envs), each episode by the row of
+    its model (`profile`): the seconds of a drafting step (`draft_s`), of verifying k = 0 .. max_draft_len + 1 draft
+    tokens (`verify_s`; the cost signals read one past the longest draft) and ρ (`rho`); per context-aware model,
+    its `CostModel.context_arrays` (`context`), which price a block at its start's context as the env does."""
+
+    draft_s: np.ndarray
+    verify_s: np.ndarray
+    rho: np.ndarray
+    context: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+    @classmethod
+    def of(cls, models: Sequence[CostModel], max_draft_len: int) -> EpisodePrices:
+        feds = max_draft_len + 2
+        return cls(np.asarray([costs.draft_s for costs in models], dtype=np.float64),
+                   np.asarray([[costs.verify_cost(fed) for fed in range(1, feds + 1)] for costs in models],
+                              dtype=np.float64),
+                   np.asarray([costs.verifier_rate for costs in models], dtype=np.float64),
+                   {i: costs.context_arrays(feds) for i, costs in enumerate(models) if costs.context_aware})
+
+    def drafting(self, profile: np.ndarray, context: np.ndarray) -> np.ndarray:
+        """Seconds of one drafting step of each episode after `context` tokens."""
+        draft = self.draft_s[profile]
+        for p, (xs, _, drafts) in self.context.items():
+            rows = profile == p
+            if rows.any():
+                draft = np.where(rows, along_context_many(xs, drafts, context), draft)
+        return draft
+
+    def verifying(self, profile: np.ndarray, context: np.ndarray, ks: int) -> np.ndarray:
+        """Seconds of verifying k = 0 .. ks - 1 draft tokens for each episode after `context` tokens (episodes x
+        ks)."""
+        verify = self.verify_s[profile, :ks]  # a copy (fancy indexing): the rows below do not write the table
+        for p, (xs, grid, _) in self.context.items():
+            rows = profile == p
+            if rows.any():
+                verify[rows] = np.stack([along_context_many(xs, grid[:, k], context[rows]) for k in range(ks)], axis=1)
+        return verify
 
 
 def _files(item: str | Path) -> list[Path]:

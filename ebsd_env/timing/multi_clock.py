@@ -63,7 +63,8 @@ class MultiClock:
         return (drafted + discarded) * self.costs[drafter].draft_s, self.costs[0].verify_cost(drafted + 1)
 
     def cost_ratio(self, drafter: int) -> float:
-        """A drafting step of `drafter` over a verifier-alone step (the calibrations', on every clock)."""
+        """A drafting step of `drafter` over a verifier-alone step (the calibrations', on every clock): THE cost
+        ratio (`policies.baselines.cost_ratio`, which this floor cannot import) of the drafter's own pair."""
         return self.costs[drafter].draft_s / self.costs[0].verify_cost(1)
 
     def to_dict(self) -> dict:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import random
 import statistics
 import sys
-import time
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -37,7 +36,9 @@ from tqdm import tqdm
 from ebsd_env.cli.args import ModelArgs, check_model_args, parse
 from ebsd_env.io import write_json_atomic
 from ebsd_env.prompts import common_heldout_ids
-from policies.baselines import cost_ratio
+from policies.baselines import cost_ratio, fastest
+
+from .methods import OurRuns, bench_methods, label, warm_up
 
 
 @dataclass
@@ -86,51 +87,6 @@ def _bench_prompts(count: int, held_out: set[str] = frozenset()) -> list[list[di
             for row in list(first.values())[:count]]
 
 
-def _hf_generate(model, ids: list[int], max_new_tokens: int, assistant=None, k: int = 0) -> tuple[list[int], float]:
-    import torch
-
-    from ebsd_env.decoding.decoder import _sync
-
-    kwargs = {}
-    if assistant is not None:
-        config = assistant.generation_config
-        config.num_assistant_tokens = k
-        config.num_assistant_tokens_schedule = "constant"
-        config.assistant_confidence_threshold = 0.0
-        kwargs["assistant_model"] = assistant
-    inputs = torch.tensor([ids], device=model.device)
-    _sync(model.device)
-    t0 = time.perf_counter()
-    with torch.inference_mode():
-        out = model.generate(inputs, attention_mask=torch.ones_like(inputs), max_new_tokens=max_new_tokens,
-                             do_sample=False, **kwargs)
-    _sync(model.device)
-    return out[0, len(ids):].tolist(), time.perf_counter() - t0
-
-
-def _hf_generate_mode(model, ids: list[int], max_new_tokens: int, assistant, mode: str) -> tuple[list[int], float]:
-    """transformers' assisted generation in one of its adaptive modes, from its documented start settings."""
-    import torch
-
-    from ebsd_env.decoding.decoder import _sync
-
-    config = assistant.generation_config
-    if mode == "heuristic":
-        config.num_assistant_tokens, config.num_assistant_tokens_schedule = 5, "heuristic"
-        config.assistant_confidence_threshold = 0.0
-    else:  # "confidence": the default since v4.45
-        config.num_assistant_tokens, config.num_assistant_tokens_schedule = 20, "constant"
-        config.assistant_confidence_threshold = 0.4
-    inputs = torch.tensor([ids], device=model.device)
-    _sync(model.device)
-    t0 = time.perf_counter()
-    with torch.inference_mode():
-        out = model.generate(inputs, attention_mask=torch.ones_like(inputs), max_new_tokens=max_new_tokens,
-                             do_sample=False, assistant_model=assistant)
-    _sync(model.device)
-    return out[0, len(ids):].tolist(), time.perf_counter() - t0
-
-
 def _position_acceptance(draft_lengths: list[int], accepted_lengths: list[int], k: int) -> list[float | None]:
     """P(draft token i accepted | tokens 1..i-1 accepted), i = 1..k, over blocks that drafted at least i."""
     out = []
@@ -159,9 +115,10 @@ def validate(config: BenchDecoderConfig) -> None:
 
 
 def bench_decoder(config: BenchDecoderConfig) -> dict:
+    """Load the pairs, warm every method up, time them in interleaved rounds and summarise: the report
+    `print_report` prints and ``--out`` keeps."""
     validate(config)  # before torch is imported
     import torch
-    from transformers import PreTrainedModel
 
     from ebsd_env.decoding.decoder import SpeculativeDecoder
     from ebsd_env.decoding.kernels import configure_threads, machine_state, warn_if_busy
@@ -174,95 +131,43 @@ def bench_decoder(config: BenchDecoderConfig) -> dict:
              for name in tqdm(names, desc="loading drafters", unit="pair")}
     first = next(iter(pairs.values()))
     decoders = {name: SpeculativeDecoder(pair, max_new_tokens=config.max_new_tokens) for name, pair in pairs.items()}
-    base_decoder = decoders[names[0]]
-    prompts = [base_decoder.encode_prompt(chat)
+    prompts = [decoders[names[0]].encode_prompt(chat)
                for chat in _bench_prompts(config.prompts, common_heldout_ids(pairs.values()))]
+    ours = OurRuns(decoders, names, max(config.ks))
+    methods = bench_methods(config, pairs, names, ours)
+    failed = warm_up(methods, prompts[0][:16])
+    ours.clear()  # the warm-up's steps are not measured
+    rates, outside, outputs = _timed_rounds(methods, prompts, config.repeats, config.seed)
+    # The verifier alone's rate here is the median over prompts x rounds of whole generate calls (prefill
+    # included), per configuration: not `policies.baselines.verifier_alone_rate`, the objective (total tokens over
+    # total decoding seconds) of an env run's units. The pick among configurations is `baselines.fastest` (both are
+    # the verifier: none is privileged).
+    alone = {m: statistics.median(rates[m]) for m in ("verifier alone (ours)", "verifier alone (model.generate)")}
+    baseline = fastest(alone, is_privileged=lambda method: False)
+    base = alone[baseline]
+    rows = _method_rows(methods, rates, outside, outputs, ours.acceptance, base, len(prompts))
+    verifier_s = statistics.median(ours.verifier_steps)
+    verifier_call_s = statistics.median(ours.verifier_calls)
+    drafters = {name: _drafter_summary(config, name, names, pairs[name], ours, rates, base, verifier_s,
+                                       verifier_call_s) for name in names}
+    return {"pair_verifier": first.verifier_name, "drafters": drafters, "prompts": len(prompts),
+            "lossy_reference": _lossy_reference(config, first, prompts),
+            "repeats": config.repeats, "max_new_tokens": config.max_new_tokens, "threads": torch.get_num_threads(),
+            "rows": rows, "baseline": baseline, "baseline_tokens_per_s": base, "verifier_token_s": verifier_s,
+            "transformers_failed": failed, "machine": machine, "machine_after": machine_state(),
+            "busy_warning": busy}
 
-    drafter_steps: dict[str, list[float]] = {name: [] for name in names}  # forward s of single-token draft steps
-    verifier_steps: list[float] = []  # forward seconds of verifier-alone decoding steps
-    # The same steps as whole decoder calls (what the clock charges): the cost ratio's terms.
-    drafter_calls: dict[str, list[float]] = {name: [] for name in names}
-    verifier_calls: list[float] = []
-    # Per drafter, forward seconds of verifications by the number of draft tokens verified (k + 1 rows).
-    verify_steps: dict[str, dict[int, list[float]]] = {name: {} for name in names}
-    acceptance: dict[str, list[tuple[int, int]]] = {}
-    positions: dict[str, tuple[list[int], list[int]]] = {name: ([], []) for name in names}
-    kmax = max(config.ks)
 
-    def ours(name, ids, k):
-        """`decoder.generate` with fixed k (k = 0: verifier alone), step by step to record forward times."""
-        decoder = decoders[name]
-        t0 = time.perf_counter()
-        decoder.start(ids)
-        while not decoder.finished:
-            while k and decoder.draft_room > 0 and len(decoder.draft_steps) < k:
-                start = time.perf_counter()
-                step = decoder.draft()
-                if step.position >= 2:  # a block's first step also reads the tokens just committed
-                    drafter_steps[name].append(step.forward_s)
-                    drafter_calls[name].append(time.perf_counter() - start)
-            start = time.perf_counter()
-            result = decoder.verify()
-            if not k:
-                verifier_steps.append(result.forward_s)
-                verifier_calls.append(time.perf_counter() - start)
-            elif result.drafted:
-                verify_steps[name].setdefault(result.drafted, []).append(result.forward_s)
-        seconds = time.perf_counter() - t0
-        stats = decoder.stats.as_dict()
-        if k:
-            acceptance.setdefault(_label(name, k, names), []).append((stats["accepted"], stats["drafted"]))
-        if k == kmax:
-            positions[name][0].extend(stats["draft_lengths"])
-            positions[name][1].extend(stats["accepted_lengths"])
-        return decoder.new_tokens, seconds, stats["outside_forward_share"]
-
-    verifier = first.verifier
-    methods = {"verifier alone (ours)": lambda ids: ours(names[0], ids, 0),
-               "verifier alone (model.generate)": lambda ids: _hf_generate(verifier, ids, config.max_new_tokens)
-               + (float("nan"),)}
-    hf_drafters = [name for name, pair in pairs.items() if isinstance(pair.drafter, PreTrainedModel)]
-    for name in names:
-        for k in config.ks:
-            methods[_label(name, k, names)] = lambda ids, name=name, k=k: ours(name, ids, k)
-        if name not in hf_drafters:
-            continue
-        drafter = pairs[name].drafter
-        for k in config.ks:
-            methods[_label(name, k, names, "transformers")] = lambda ids, k=k, d=drafter: _hf_generate(
-                verifier, ids, config.max_new_tokens, d, k) + (float("nan"),)
-        if config.transformers_modes:
-            for mode in ("heuristic", "confidence"):
-                methods[f"assisted {mode}{_suffix(name, names)} (transformers)"] = \
-                    lambda ids, mode=mode, d=drafter: _hf_generate_mode(verifier, ids, config.max_new_tokens, d,
-                                                                         mode) + (float("nan"),)
-
-    failed: dict[str, str] = {}
-    for method, fn in list(methods.items()):  # warm-up: first calls allocate and pick kernels
-        try:
-            fn(prompts[0][:16])
-        except Exception as error:  # noqa: BLE001 - reported in the output, the method is dropped
-            if "(transformers)" not in method:
-                raise
-            failed[method] = f"{type(error).__name__}: {str(error).splitlines()[0][:160]}"
-            del methods[method]
-    for steps in (*drafter_steps.values(), *drafter_calls.values()):
-        steps.clear()
-    verifier_steps.clear()
-    verifier_calls.clear()
-    for by_drafted in verify_steps.values():
-        by_drafted.clear()
-    acceptance.clear()
-    for lists in positions.values():
-        lists[0].clear()
-        lists[1].clear()
-    rng = random.Random(config.seed)
+def _timed_rounds(methods: dict, prompts: list[list[int]], repeats: int, seed: int) -> tuple[dict, dict, dict]:
+    """(tokens/s per method, one per run; outside-forward shares likewise; the tokens of each (method, prompt)):
+    `repeats` rounds, each every method on every prompt once in a shuffled order."""
+    rng = random.Random(seed)
     rates = {name: [] for name in methods}
     outside = {name: [] for name in methods}
     outputs: dict[tuple[str, int], list[int]] = {}
     order = [(name, p) for name in methods for p in range(len(prompts))]
-    with tqdm(total=len(order) * config.repeats, desc="bench decoder", unit="run") as bar:
-        for _ in range(config.repeats):
+    with tqdm(total=len(order) * repeats, desc="bench decoder", unit="run") as bar:
+        for _ in range(repeats):
             rng.shuffle(order)
             for name, p in order:
                 tokens, seconds, share = methods[name](prompts[p])
@@ -270,11 +175,15 @@ def bench_decoder(config: BenchDecoderConfig) -> dict:
                 outside[name].append(share)
                 outputs[(name, p)] = tokens
                 bar.update()
-    reference = {p: outputs[("verifier alone (model.generate)", p)] for p in range(len(prompts))}
-    identical = {name: all(outputs[(name, p)] == reference[p] for p in range(len(prompts))) for name in methods}
-    alone = {m: statistics.median(rates[m]) for m in ("verifier alone (ours)", "verifier alone (model.generate)")}
-    baseline = max(alone, key=alone.get)  # the fastest verifier-alone configuration
-    base = alone[baseline]
+    return rates, outside, outputs
+
+
+def _method_rows(methods: dict, rates: dict, outside: dict, outputs: dict, acceptance: dict, base: float,
+                 prompts: int) -> list[dict]:
+    """One row per method: its median tokens/s, over the baseline's, its acceptance, its median share outside
+    forward passes, and whether its outputs are model.generate's on every prompt."""
+    reference = {p: outputs[("verifier alone (model.generate)", p)] for p in range(prompts)}
+    identical = {name: all(outputs[(name, p)] == reference[p] for p in range(prompts)) for name in methods}
     rows = []
     for name in methods:
         median = statistics.median(rates[name])
@@ -285,53 +194,46 @@ def bench_decoder(config: BenchDecoderConfig) -> dict:
                      "acceptance_rate": accepted / drafted if drafted else None,
                      "outside_forward_share": statistics.median(share) if share else None,
                      "identical_to_verifier": identical[name]})
-    verifier_s = statistics.median(verifier_steps)
-    verifier_call_s = statistics.median(verifier_calls)
-    drafters = {}
-    for name in names:
-        ours_k = {k: statistics.median(rates[_label(name, k, names)]) for k in config.ks}
-        best_k = max(ours_k, key=ours_k.get)
-        hf = {k: statistics.median(rates[label]) for k in config.ks
-              if (label := _label(name, k, names, "transformers")) in rates}
-        drafter_s = statistics.median(drafter_steps[name]) if drafter_steps[name] else float("nan")
-        drafters[name] = {
-            "best_k": best_k, "best_k_speedup": ours_k[best_k] / base,
-            "speedup_by_k": {k: v / base for k, v in ours_k.items()},
-            "acceptance_by_position": _position_acceptance(*positions[name], kmax),
-            "drafter_token_s": drafter_s,
-            # THE cost ratio (whole draft and verify calls, `policies.baselines.cost_ratio`) and the ratio of
-            # the forward passes alone, named apart: the two differ most for a cheap drafter.
-            "cost_ratio": cost_ratio(statistics.median(drafter_calls[name]) if drafter_calls[name] else float("nan"),
-                                     verifier_call_s),
-            "forward_cost_ratio": drafter_s / verifier_s,
-            # verify(k + 1) / verify(1): what a verification of k draft tokens costs in one-token steps.
-            "verify_ratio_by_k": {k: statistics.median(verify_steps[name][k]) / verifier_s
-                                  for k in sorted(verify_steps[name])},
-            "ours_over_transformers": {k: ours_k[k] / v for k, v in hf.items()},
-            "kernels": pairs[name].metadata.get("kernels")}
-    lossy = None
-    if config.lossy_reference:
-        from .lossy import lossy_reference
-
-        try:
-            lossy = lossy_reference(first, prompts, config.max_new_tokens)
-        except ValueError as error:  # no int4 copy of this verifier here
-            lossy = {"skipped": str(error)}
-    return {"pair_verifier": first.verifier_name, "drafters": drafters, "prompts": len(prompts),
-            "lossy_reference": lossy,
-            "repeats": config.repeats, "max_new_tokens": config.max_new_tokens, "threads": torch.get_num_threads(),
-            "rows": rows, "baseline": baseline, "baseline_tokens_per_s": base, "verifier_token_s": verifier_s,
-            "transformers_failed": failed, "machine": machine, "machine_after": machine_state(),
-            "busy_warning": busy}
+    return rows
 
 
-def _suffix(name: str, names: list[str]) -> str:
-    return f" [{name}]" if len(names) > 1 else ""
+def _drafter_summary(config: BenchDecoderConfig, name: str, names: list[str], pair, ours: OurRuns, rates: dict,
+                     base: float, verifier_s: float, verifier_call_s: float) -> dict:
+    """One drafter's figures: the best fixed k (one k for all prompts) and the speed-up at each k, the acceptance
+    by draft position, the cost ratios, the verification cost curve, ours over transformers at each k, kernels."""
+    ours_k = {k: statistics.median(rates[label(name, k, names)]) for k in config.ks}
+    best_k = max(ours_k, key=ours_k.get)
+    hf = {k: statistics.median(rates[method]) for k in config.ks
+          if (method := label(name, k, names, "transformers")) in rates}
+    steps, calls = ours.drafter_steps[name], ours.drafter_calls[name]
+    drafter_s = statistics.median(steps) if steps else float("nan")
+    return {
+        "best_k": best_k, "best_k_speedup": ours_k[best_k] / base,
+        "speedup_by_k": {k: v / base for k, v in ours_k.items()},
+        "acceptance_by_position": _position_acceptance(*ours.positions[name], ours.kmax),
+        "drafter_token_s": drafter_s,
+        # THE cost ratio (whole draft and verify calls, `policies.baselines.cost_ratio`) and the ratio of
+        # the forward passes alone, named apart: the two differ most for a cheap drafter.
+        "cost_ratio": cost_ratio(statistics.median(calls) if calls else float("nan"), verifier_call_s),
+        "forward_cost_ratio": drafter_s / verifier_s,
+        # verify(k + 1) / verify(1): what a verification of k draft tokens costs in one-token steps.
+        "verify_ratio_by_k": {k: statistics.median(ours.verify_steps[name][k]) / verifier_s
+                              for k in sorted(ours.verify_steps[name])},
+        "ours_over_transformers": {k: ours_k[k] / v for k, v in hf.items()},
+        "kernels": pair.metadata.get("kernels")}
 
 
-def _label(name: str, k: int, names: list[str], who: str = "ours") -> str:
-    kind = "speculative" if who == "ours" else "assisted"
-    return f"{kind} k={k}{_suffix(name, names)} ({who})"
+def _lossy_reference(config: BenchDecoderConfig, first, prompts: list[list[int]]) -> dict | None:
+    """The verifier's int4 copy alone on the same prompts (`eval.bench.lossy`), unless --no-lossy-reference;
+    ``{"skipped": why}`` where this verifier has no int4 copy."""
+    if not config.lossy_reference:
+        return None
+    from .lossy import lossy_reference
+
+    try:
+        return lossy_reference(first, prompts, config.max_new_tokens)
+    except ValueError as error:  # no int4 copy of this verifier here
+        return {"skipped": str(error)}
 
 
 def print_report(report: dict) -> None:

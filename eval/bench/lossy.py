@@ -22,6 +22,7 @@ import torch
 from ebsd_env.decoding.decoder import SpeculativeDecoder
 from ebsd_env.decoding.drafting import QuantizedCopyDraft, strategy_for
 from ebsd_env.decoding.quantize import ACTIVATION_DTYPE, quantized_drafter, runner_problem
+from policies.baselines import verifier_alone_rate
 
 LOSSY_LABEL = "int4 alone (lossy: not the verifier's output)"
 
@@ -80,13 +81,13 @@ def lossy_reference(pair, prompts: list, max_new_tokens: int, runner=None) -> di
     runner = runner or copy_runner(pair)
     decoder = SpeculativeDecoder(pair, temperature=0.0, max_new_tokens=max_new_tokens)
     copy_tokens = copy_prefill = copy_decode = 0.0
-    verifier_tokens = verifier_decode = verifier_total = 0.0
+    verifier: dict[int, tuple[int, float]] = {}  # per prompt: the verifier alone's (tokens, decoding seconds)
+    verifier_total = 0.0
     agree = positions = identical = 0
-    for prompt in prompts:
+    for i, prompt in enumerate(prompts):
         generation = decoder.generate(prompt)  # the verifier alone: the reference output and rate
         ids, reference = generation.prompt_ids, generation.token_ids
-        verifier_tokens += len(reference)
-        verifier_decode += generation.stats["decode_s"]
+        verifier[i] = (len(reference), generation.stats["decode_s"])
         verifier_total += generation.stats["total_s"]
         budget = decoder.budget  # what the verifier had (the context window may cap max_new_tokens)
         output, prefill_s, decode_s = _greedy(runner, ids, budget, set(decoder.eos_ids))
@@ -96,11 +97,12 @@ def lossy_reference(pair, prompts: list, max_new_tokens: int, runner=None) -> di
         identical += output == reference
         a, n = _agreement(runner, ids, reference)
         agree, positions = agree + a, positions + n
+    verifier_rate = verifier_alone_rate({"no-spec": verifier})
     return {"label": LOSSY_LABEL, "lossless": False, "prompts": len(prompts), "max_new_tokens": max_new_tokens,
             "activations": str(ACTIVATION_DTYPE).replace("torch.", ""),
             "tokens_per_s": copy_tokens / copy_decode, "end_to_end_tokens_per_s": copy_tokens / (copy_prefill
                                                                                                  + copy_decode),
-            "verifier_tokens_per_s": verifier_tokens / verifier_decode,
-            "verifier_end_to_end_tokens_per_s": verifier_tokens / verifier_total,
-            "speedup": (copy_tokens / copy_decode) / (verifier_tokens / verifier_decode),
+            "verifier_tokens_per_s": verifier_rate,
+            "verifier_end_to_end_tokens_per_s": sum(tokens for tokens, _ in verifier.values()) / verifier_total,
+            "speedup": (copy_tokens / copy_decode) / verifier_rate,
             "agreement": agree / positions, "identical_share": identical / len(prompts)}

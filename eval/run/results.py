@@ -67,7 +67,8 @@ def lossy_row(out: Path, pair, prompts: list[dict], max_new_tokens: int) -> dict
 def finish(out: Path, rows: list[dict], meta: dict, tensorboard: bool = True) -> dict:
     """summary.json (atomic), report.md with plots, and TensorBoard scalars from the episode rows."""
     from ..analysis import summarize
-    from ..report import write_report, write_tensorboard
+    from ..report import write_report
+    from ..scalars import write_tensorboard
 
     summary = summarize(rows, meta)
     if meta.get("lossy_reference") is not None:  # beside the policies, never ranked with them

@@ -53,23 +53,23 @@ def headroom(replay: dict) -> dict:
     """Per category of a replay file: the most any stopping policy could gain over the best static one on this
     clock, oracle-dp's objective over the best static policy's (the ceiling of the "learned / best static" goal),
     and what the best PPO run and the best tuned rule got. The best static here is the one in hindsight (the
-    fastest on these traces): the ceiling is not inflated."""
+    fastest on these traces, `policies.baselines.best_static`): the ceiling is not inflated."""
+    from policies.baselines import best_static
+
     policies, ids = replay["policies"], list(replay["categories"])
     headroom = {}
     for category in dict.fromkeys(replay["categories"].values()):
         cat_ids = [i for i in ids if replay["categories"][i] == category]
         best_oracle = rate(policies["oracle-dp"]["per_prompt"], cat_ids)
         static = {label: rate(policies[label]["per_prompt"], cat_ids) for label in STATIC if label in policies}
-        best_static = max(static, key=static.get)
+        best = best_static({label: {category: value} for label, value in static.items()})[category]
         learned = {label: rate(entry["per_prompt"], cat_ids) for label, entry in policies.items()
                    if entry["kind"] == "ppo"}
         tuned = {label: rate(entry["per_prompt"], cat_ids) for label, entry in policies.items()
                  if entry["kind"] == "tuned"}
-        headroom[category] = {"best_static": best_static, "oracle_vs_best_static": best_oracle / static[best_static],
-                              "best_ppo_vs_best_static": max(learned.values()) / static[best_static]
-                              if learned else None,
-                              "best_tuned_vs_best_static": max(tuned.values()) / static[best_static]
-                              if tuned else None}
+        headroom[category] = {"best_static": best, "oracle_vs_best_static": best_oracle / static[best],
+                              "best_ppo_vs_best_static": max(learned.values()) / static[best] if learned else None,
+                              "best_tuned_vs_best_static": max(tuned.values()) / static[best] if tuned else None}
     return headroom
 
 

@@ -162,7 +162,9 @@ def main(argv: list[str] | None = None) -> int:
         summary[name] = {"tokens_per_s": tps, "speedup": tps / base_tps, "acceptance_rate": accept}
         print(f"{name:<18}{tps:>10.2f}{tps / base_tps:>8.2f}x{accept:>12.3f}")
     print(f"greedy outputs identical to the verifier's in every run: {exact}")
-    report = {"costs_s": costs, "cost_ratio": costs["distilled"] / costs["verifier"], "summary": summary,
+    # Forward passes alone (`per_token_cost`), so the forward cost ratio, as `ebsd bench decoder` names it: THE cost
+    # ratio (`policies.baselines.cost_ratio`) divides whole decoder calls.
+    report = {"costs_s": costs, "forward_cost_ratio": costs["distilled"] / costs["verifier"], "summary": summary,
               "greedy_exact": exact, "prompts": [row["id"] for row in rows], "runs": results,
               "config": {k: str(v) for k, v in vars(config).items()}, "threads": torch.get_num_threads(),
               "kernels": kernels}
