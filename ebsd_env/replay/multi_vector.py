@@ -66,6 +66,7 @@ class MultiReplayVectorEnv(ReplayVectorEnv):
         # "Profile" p = drafter p: its drafting step; the verifier and ρ are the first drafter's for every p.
         costs = self.multi_clock.costs
         self._profile_draft_s = np.asarray([c.draft_s for c in costs], dtype=np.float64)
+        self._profile_signal_s = np.asarray([c.signal_s * self.layout.reads_token_signals for c in costs])
         self._profile_vcost = np.repeat(self._profile_vcost[:1], n, axis=0)
         self._profile_rho = np.repeat(self._profile_rho[:1], n, axis=0)
         self._context_tables = {}  # MultiClock prices no context

@@ -110,6 +110,8 @@ class ReplayVectorEnv(VectorEnv):
         # prices its episode with row `self.profile[i]` of these (row 0, the clock's, without profiles).
         models = self.cost_profiles.models if self.cost_profiles is not None else (self.clock.costs,)
         self._profile_draft_s = np.asarray([costs.draft_s for costs in models], dtype=np.float64)
+        # A drafted step's signals, charged when the layout reads them (every observation but "position").
+        self._profile_signal_s = np.asarray([costs.signal_s * self.layout.reads_token_signals for costs in models])
         self._profile_vcost = np.asarray([[costs.verify_cost(k + 1) for k in range(L + 1)] for costs in models],
                                          dtype=np.float64)
         self._profile_rho = np.asarray([costs.verifier_rate for costs in models], dtype=np.float64)
@@ -291,7 +293,7 @@ class ReplayVectorEnv(VectorEnv):
                 draft_cost = np.where(rows, along_context(xs, drafts, context), draft_cost)
                 vcost[rows] = np.stack([along_context(xs, grid[:, kk], context[rows]) for kk in range(vcost.shape[1])],
                                        axis=1)
-        dt = np.where(verify, 0.0, draft_cost)
+        dt = np.where(verify, 0.0, draft_cost + self._profile_signal_s[self.profile])
         self.ep_draft_s += dt
         k = n - discard
         n_out = self._n_out[t]
