@@ -8,7 +8,7 @@ env it was trained on (`env_fingerprint`):
   entropy scale, max_draft_len, max_new_tokens);
 - ``action``: stop mode, min and max draft length, decoding temperature;
 - ``objective``: the objective (`ebsd_env.envs.objective.OBJECTIVE`);
-- ``clock``: the clock kind and a hash of its cost model (decision costs included when measured);
+- ``clock``: the clock kind and a hash of its cost model (decision and signal costs included when nonzero);
 - ``machine``: CPU model and torch threads;
 - ``multi`` (EBSD-Multi envs only, absent elsewhere): the drafters in order, the per-drafter and prompt-lookup
   entries appended to the observation, the acceptance decay and prompt lookup's minimum match. The pair's
@@ -46,9 +46,10 @@ def cost_model_hash(costs) -> str | None:
     if costs is None:
         return None
     data = costs.to_dict() if hasattr(costs, "to_dict") else costs
-    # Decision costs only when measured, so the hash of a cost model without them is the one it always had.
+    # Decision and signal costs only when nonzero, so the hash of a cost model without them is the one it always had.
+    optional = ("decide_s", "signal_s")
     data = {k: data[k] for k in ("draft_s", "verify_points", "context_points", "verify_grid", "draft_grid",
-                                 "decide_s") if k in data and (data[k] or k != "decide_s")}
+                                 *optional) if k in data and (data[k] or k not in optional)}
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -6,6 +6,8 @@ record is a diagnostic that charges nobody, not even the policy's decision time.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 from types import SimpleNamespace
 
@@ -31,7 +33,8 @@ def make(pair, **kwargs):
     kwargs.setdefault("prompts", PROMPTS)
     kwargs.setdefault("max_new_tokens", 24)
     kwargs.setdefault("max_draft_len", 6)
-    return gym.make("EBSD-v1", pair=pair, cost_model=TOY_COSTS, **kwargs)  # the wall clock, no calibration
+    kwargs.setdefault("cost_model", TOY_COSTS)
+    return gym.make("EBSD-v1", pair=pair, **kwargs)  # the wall clock unless given, no calibration
 
 
 @pytest.fixture
@@ -166,3 +169,75 @@ def test_eval_binds_policies_that_read_no_signal_to_the_position_observation():
     observation = {spec: bindings.settings(Variant(spec)).get("observation") for spec in specs}
     assert observation == {"fixed-k:k=2": "position", "no-spec": "position", "oracle-first-reject": "position",
                            "bandit-ucb": "position", "entropy-abs:theta=1.0": None, "svip": None}
+
+
+# ------------------------------------------------------------------ the model clock's signal cost (`signal_s`)
+SIGNAL_S = 0.01
+
+
+def model_episode(pair, spec: str, signal_s: float, **kwargs) -> tuple[dict, float]:
+    """One model-clock episode of `spec` with `signal_s` per read step: (its statistics, the sum of its blocks'
+    `info["draft_time_s"]`)."""
+    costs = dataclasses.replace(TOY_COSTS, signal_s=signal_s)
+    env = make(pair, clock="model", cost_model=costs, **kwargs)
+    policy = make_policy(spec, env=env)
+    obs, _ = env.reset(seed=0, options={"prompt_index": 1})
+    policy.reset()
+    blocks_s, done = 0.0, False
+    while not done:
+        obs, _, terminated, truncated, info = env.step(policy.predict(obs)[0])
+        blocks_s += info.get("draft_time_s", 0.0)
+        done = terminated or truncated
+    return info["episode_stats"], blocks_s
+
+
+@pytest.mark.parametrize("stop_mode,spec", [("include", "entropy-abs:theta=1.0"), ("exclude", "svip")])
+def test_the_model_clock_charges_signal_s_per_read_step_to_signal_readers_only(noisy_pair, stop_mode, spec):
+    """With `signal_s`, a policy whose observation reads token signals pays exactly `signal_s` more drafting time
+    per draft step (discarded ones too: they were read), in the totals and in its blocks' draft times; a fixed-k
+    policy (observation="position") pays nothing more."""
+    base, _ = model_episode(noisy_pair, spec, 0.0, stop_mode=stop_mode)
+    reads, blocks_s = model_episode(noisy_pair, spec, SIGNAL_S, stop_mode=stop_mode)
+    steps = reads["drafted"] + reads["discarded"]
+    assert steps > 0 and (stop_mode == "include" or reads["discarded"] > 0)
+    assert reads["output_ids"] == base["output_ids"] and reads["draft_lengths"] == base["draft_lengths"]
+    assert reads["draft_s"] == pytest.approx(base["draft_s"] + steps * SIGNAL_S, rel=1e-12)
+    assert reads["decode_s"] == pytest.approx(base["decode_s"] + steps * SIGNAL_S, rel=1e-12)
+    assert blocks_s == pytest.approx(reads["draft_s"], rel=1e-12)
+    fixed, _ = model_episode(noisy_pair, "fixed-k:k=3", 0.0, observation="position")
+    fixed_signal, fixed_blocks_s = model_episode(noisy_pair, "fixed-k:k=3", SIGNAL_S, observation="position")
+    assert fixed["drafted"] > 0
+    assert fixed_signal["draft_s"] == fixed["draft_s"] == fixed_blocks_s
+
+
+def test_signal_s_round_trips_and_old_files_keep_their_hash(tmp_path):
+    """`signal_s` is saved and loaded; a model without it writes the file it always wrote, an old file loads as
+    0 and hashes as before (the fingerprint's clock hash); a nonzero one changes the hash; negative is refused."""
+    from ebsd_env.fingerprint import cost_model_hash
+    from ebsd_env.timing.cost_model import price
+
+    costs = dataclasses.replace(TOY_COSTS, signal_s=0.003)
+    costs.save(tmp_path / "costs.json")
+    assert CostModel.load(tmp_path / "costs.json") == costs and costs.to_dict()["signal_s"] == 0.003
+    assert "signal_s" not in TOY_COSTS.to_dict()
+    old = {"draft_s": 0.025, "verify_points": [[1, 0.1], [2, 0.105], [9, 0.14], [17, 0.18]]}
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    loaded = CostModel.load(tmp_path / "old.json")
+    assert loaded.signal_s == 0.0
+    assert cost_model_hash(loaded) == cost_model_hash(TOY_COSTS) == "03630d9c0314e830"  # the hash before signal_s
+    assert cost_model_hash(costs) != cost_model_hash(TOY_COSTS)
+    with pytest.raises(ValueError, match="signal_s"):
+        CostModel.from_dict({**old, "signal_s": -1e-3})
+    assert price(costs, [2, 3], discarded=1) == price(TOY_COSTS, [2, 3], discarded=1)  # generate() reads none
+    assert price(costs, [2, 3], discarded=1, signals=True)[0] == pytest.approx(6 * 0.025 + 6 * 0.003)
+
+
+def test_calibration_prices_signals_apart_from_the_draft_step(noisy_pair, counted):
+    """With every entropy taking 20 ms longer, the calibrated `signal_s` holds them and `draft_s` does not."""
+    from ebsd_env.timing.calibration import calibrate
+
+    counted["sleep"] = 0.02
+    costs = calibrate(noisy_pair, repeats=2, validate=False, tolerance=10.0)
+    assert counted["entropy"] > 0
+    assert costs.signal_s >= 0.02
+    assert costs.draft_s < 0.02

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -37,12 +39,16 @@ def recorded(noisy_pair, tmp_path_factory):
 
 
 # ---------------------------------------------------------------------------------------------- the vector env
+# Each drafter's signals at its own price (`CostModel.signal_s`), charged per draft step the observation reads.
+SIGNAL_COSTS = [dataclasses.replace(c, signal_s=s) for c, s in zip(COSTS, (0.01, 0.03, 0.002), strict=True)]
+
+
 @pytest.mark.parametrize("stop_mode", ["include", "exclude"])
-@pytest.mark.parametrize("extra_signals", [False, True])
-def test_vector_env_steps_exactly_as_the_multi_replay_env(recorded, stop_mode, extra_signals):
+@pytest.mark.parametrize("extra_signals,costs", [(False, COSTS), (True, COSTS), (False, SIGNAL_COSTS)])
+def test_vector_env_steps_exactly_as_the_multi_replay_env(recorded, stop_mode, extra_signals, costs):
     multi = MultiTraceSet.load(recorded)
     count = len(multi)
-    kwargs = dict(cost_model=COSTS, stop_mode=stop_mode, extra_signals=extra_signals, max_draft_len=4,
+    kwargs = dict(cost_model=costs, stop_mode=stop_mode, extra_signals=extra_signals, max_draft_len=4,
                   max_new_tokens=22)
     vec = MultiReplayVectorEnv(multi, num_envs=count, **kwargs)
     envs = [MultiReplayEnv(multi, **kwargs) for _ in range(count)]
@@ -76,6 +82,26 @@ def test_vector_env_steps_exactly_as_the_multi_replay_env(recorded, stop_mode, e
                     assert stats["new_tokens"] == final["new_tokens"][i] and final["trace_index"][i] == i
                     assert stats["drafter_blocks"] == [final[f"drafter_blocks_{d}"][i] for d in range(3)]
     assert checked["steps"] > 100 and checked["switches"] > 20 and checked["ends"] == 3 * count
+
+
+@pytest.mark.parametrize("drafter", [0, 1])
+def test_multi_replay_charges_the_drafting_drafters_signal_s(recorded, drafter):
+    """Every draft step's signals are read (observation="entropy") and cost the drafting drafter's `signal_s`."""
+    multi = MultiTraceSet.load(recorded)
+    results = []
+    for costs in (COSTS, SIGNAL_COSTS):
+        env = MultiReplayEnv(multi, cost_model=costs, max_draft_len=4, max_new_tokens=22)
+        env.reset(options={"prompt_index": 0})
+        done, info = False, {}
+        while not done:
+            # At a block start: draft the block with `drafter`; inside a block: continue.
+            _, _, terminated, truncated, info = env.step(FIRST_DRAFTER + drafter)
+            done = terminated or truncated
+        results.append(info["episode_stats"])
+    plain, signals = results
+    steps = plain["drafted"] + plain["discarded"]
+    assert steps > 0 and plain["drafter_blocks"][drafter] == sum(plain["drafter_blocks"])
+    assert signals["draft_s"] == pytest.approx(plain["draft_s"] + steps * SIGNAL_COSTS[drafter].signal_s, rel=1e-12)
 
 
 def test_vector_env_state_carries_the_episodes_in_flight_to_another_env(recorded):

@@ -3,6 +3,7 @@ DP oracle is optimal, and bad input fails with one-line errors. Tiny pairs (fast
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -123,11 +124,16 @@ CONTEXT_COSTS = CostModel(draft_s=0.025, verify_points=((1, 0.1), (2, 0.105), (9
                           draft_grid=(0.025, 0.03), source="toy, context-aware")
 
 
+# Signals read cost 10 ms a draft step (`CostModel.signal_s`): charged where the observation reads them.
+SIGNAL_COSTS = dataclasses.replace(TOY_COSTS, signal_s=0.01, source="toy, signals")
+
+
 @pytest.mark.parametrize("stop_mode", ["include", "exclude"])
 @pytest.mark.parametrize("extra_signals,observation,costs", [
     (False, "entropy", None), (True, "entropy", None), (False, "ltd", None), (True, "ltd+entropy", None),
     (False, "entropy", CONTEXT_COSTS), (True, "ltd+entropy", "cost-signals"),
-    (False, "entropy", ("cost-signals", CONTEXT_COSTS))])
+    (False, "entropy", ("cost-signals", CONTEXT_COSTS)), (False, "ltd", SIGNAL_COSTS),
+    (False, "position", SIGNAL_COSTS)])
 def test_vector_env_steps_exactly_as_the_replay_env(noisy_traces, stop_mode, extra_signals, observation, costs):
     traces = TraceSet.load(noisy_traces)
     count = len(traces)
@@ -158,6 +164,35 @@ def test_vector_env_steps_exactly_as_the_replay_env(noisy_traces, stop_mode, ext
                 stats = info["episode_stats"]
                 assert stats["decode_s"] == pytest.approx(vec_info["final_info"]["decode_s"][i], rel=1e-12)
                 assert stats["new_tokens"] == vec_info["final_info"]["new_tokens"][i]
+
+
+def test_replay_envs_charge_signal_s_per_drafted_step_when_the_observation_reads_signals(noisy_traces):
+    """EBSD-Replay-v1: an entropy policy pays `signal_s` more per draft step than with `signal_s` = 0, fixed k
+    (observation="position") nothing more. The vector env: each episode's drafting time is its draft steps at
+    `draft_s + signal_s` with token signals in the observation, at `draft_s` without, under each episode's own
+    cost profile."""
+    for spec, observation, per_step in (("entropy-abs:theta=1.0", "entropy", 0.01), ("fixed-k:k=3", "position", 0)):
+        for i in range(len(PROMPTS)):
+            a, b = (run_episode(ReplayEnv(noisy_traces, cost_model=costs, observation=observation),
+                                make_policy(spec), seed=0, options={"prompt_index": i})
+                    for costs in (TOY_COSTS, SIGNAL_COSTS))
+            assert a["drafted"] > 0 and a["output_ids"] == b["output_ids"]
+            assert b["draft_s"] == pytest.approx(a["draft_s"] + per_step * (a["drafted"] + a["discarded"]),
+                                                 rel=1e-12)
+    for observation, reads in (("entropy", True), ("ltd", True), ("position", False)):
+        vec = ReplayVectorEnv(noisy_traces, num_envs=4, seed=0, observation=observation,
+                              cost_profiles=[TOY_COSTS, SIGNAL_COSTS])
+        vec.reset(seed=0)
+        rng, seen = np.random.default_rng(0), set()
+        for _ in range(300):
+            _, _, _, _, info = vec.step((rng.random(4) < 0.3).astype(np.int64))
+            for i in np.flatnonzero(info.get("_final_info", [])):
+                stats = {key: value[i] for key, value in info["final_info"].items()}
+                profile = int(stats["cost_profile"])
+                per_step = TOY_COSTS.draft_s + (0.01 if reads and profile == 1 else 0.0)  # include: none dropped
+                assert stats["draft_s"] == pytest.approx(stats["drafted"] * per_step, rel=1e-12)
+                seen.add(profile)
+        assert seen == {0, 1}
 
 
 def assert_state_carries_over(make, actions: int, before: int = 37, after: int = 300) -> None:
@@ -354,14 +389,14 @@ def test_calibration_is_monotone_fingerprinted_and_validated(noisy_pair, monkeyp
     assert {r["k"] for r in model.validation["runs"]} == {0, 2, 4}
 
     def falling(decoder, prompt, fed_points, repeats, text, contexts=None):
-        return [0.01], {fed: [0.5 if fed < 5 else 0.2] for fed in fed_points}
+        return [0.01], {fed: [0.5 if fed < 5 else 0.2] for fed in fed_points}, [0.001]
 
     monkeypatch.setattr(cost_model, "_measure", falling)
     with pytest.raises(ValueError, match="non-monotone cost curve"):
         cost_model.calibrate(noisy_pair, attempts=2, validate=False)
 
     def implausible(decoder, prompt, fed_points, repeats, text, contexts=None):
-        return [1.0], {fed: [0.1] for fed in fed_points}
+        return [1.0], {fed: [0.1] for fed in fed_points}, [0.001]
 
     monkeypatch.setattr(cost_model, "_measure", implausible)
     with pytest.raises(ValueError, match="implausible cost curve"):

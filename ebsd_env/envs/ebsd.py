@@ -316,7 +316,7 @@ class EBSDEnv(EnvClock, EpisodeRecord, Transition, gym.Env):
         self._prev_acceptance = 0.0
         self._acceptance_ema = ACCEPTANCE_PRIOR
         self._running, self._episode_over = True, False
-        self._signal_s_seen = 0.0  # the decoder's signal seconds charged so far
+        self._signal_s_seen, self._read_step, self._block_reads = 0.0, None, 0  # signals charged (`Transition`)
         self._untimed_s = 0.0  # diagnostics read since the last observation: not the policy's decision
         self._begin_block()
         observation = self._observe()

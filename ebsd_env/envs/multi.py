@@ -249,7 +249,8 @@ class MultiEnv(EBSDEnv):
         self._block_steps = list(self.decoder.draft_steps)  # the verified ones: info's block_entropies
         result = self.decoder.verify()
         draft_s, verify_s = self.multi_clock.block_times(drafter, result.drafted, result.discarded,
-                                                         result.draft_time_s, result.verify_time_s)
+                                                         result.draft_time_s, result.verify_time_s, self._block_reads)
+        self._block_reads = 0
         self._block_draft_s, self._block_verify_s = draft_s, verify_s
         self._verify_s += verify_s
         self._pending_s += verify_s
@@ -262,6 +263,10 @@ class MultiEnv(EBSDEnv):
             self._acceptance[drafter] = decay * self._acceptance[drafter] + (1 - decay) * rate
             self._tried[drafter] = 1.0
         return result
+
+    def _signal_time(self, measured_s: float, steps: int) -> float:
+        """Signals read are charged at the rate of the drafter drafting the block (the one whose steps they are)."""
+        return self.multi_clock.signal_time(self.decoder.current, measured_s, steps)
 
     def _draft_signals(self) -> dict:
         signals = super()._draft_signals()

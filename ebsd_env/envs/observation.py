@@ -142,6 +142,12 @@ class ObservationLayout:
         return self.observation.startswith("ltd")
 
     @property
+    def reads_token_signals(self) -> bool:
+        """Whether an observation reads the latest draft token's signals (entropy, probabilities): every
+        observation but ``"position"``. The env computes, and the clock charges, signals only for such layouts."""
+        return self.has_entropy or self.has_ltd or self.extra_signals
+
+    @property
     def position_index(self) -> int:
         """Index of the draft position; the entropy block (2h entries) comes before it when present."""
         return 2 * self.history if self.has_entropy else 0

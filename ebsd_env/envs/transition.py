@@ -5,7 +5,8 @@ A draft token's signals are computed when first read (`ebsd_env.decoding.protoco
 only those its observation layout shows: the entropies of the last `history` tokens (``"entropy"``,
 ``"ltd+entropy"``), the latest token's probabilities (``extra_signals``) and log-probabilities (``"ltd"``), none
 with ``observation="position"``. What a read costs is charged to the step that read it (`_charge_signals`), so
-a policy pays for the signals it reads and for no others. `info` shows the signals that were read; its
+a policy pays for the signals it reads and for no others: the measured seconds on the wall clock, the cost
+model's `signal_s` per step read on the model and profile clocks. `info` shows the signals that were read; its
 ``block_entropies`` are computed on first access after the block was verified, a diagnostic that charges nobody
 and is left out of the policy's next decision time (`BlockEntropies`).
 """
@@ -62,9 +63,10 @@ class BlockEntropies(Sequence):
 class Transition:
     """`EBSDEnv`'s decoder work and observation assembly. The env holds `decoder`, `observation_layout`,
     `decode_clock`, the episode's clock totals (`_draft_s`, `_verify_s`, `_pending_s`: charged, not yet in a
-    reward; `_signal_s_seen`: the decoder's signal seconds already charged; `_untimed_s`: diagnostic seconds to
-    leave out of the policy's current decision) and running values (`_prev_emitted`, `_prev_acceptance`,
-    `_acceptance_ema`)."""
+    reward; `_signal_s_seen`: the decoder's signal seconds already charged; `_read_step`: the latest draft step
+    whose signals were charged; `_block_reads`: the current block's steps whose signals were read; `_untimed_s`:
+    diagnostic seconds to leave out of the policy's current decision) and running values (`_prev_emitted`,
+    `_prev_acceptance`, `_acceptance_ema`)."""
 
     def _draft(self) -> None:
         step = self.decoder.draft()
@@ -77,7 +79,8 @@ class Transition:
         context = len(self.decoder.tokens)  # committed before this block: what its verification attends over
         result = self.decoder.verify()
         draft_s, verify_s = self.decode_clock.block_times(result.drafted, result.discarded, result.draft_time_s,
-                                                          result.verify_time_s, context)
+                                                          result.verify_time_s, context, self._block_reads)
+        self._block_reads = 0
         self._block_draft_s, self._block_verify_s = draft_s, verify_s
         self._verify_s += verify_s
         self._pending_s += verify_s
@@ -95,15 +98,26 @@ class Transition:
         return on_read
 
     def _charge_signals(self) -> None:
-        """Charge the signal seconds computed since the last charge (read by this step's observation) as drafting
-        time of the current block: measured on the wall clock; the model and profile clocks price a draft step
-        with its signals already (`Clock.signal_time`)."""
+        """Charge the signals this step's observation read as drafting time of the current block: the seconds
+        computed since the last charge on the wall clock, `signal_s` per step read on the model and profile
+        clocks (`Clock.signal_time`). Which steps were read: the latest one, when the layout shows token signals
+        and it was not charged yet (each draft step is observed at once, so the earlier ones of the block were
+        read as the latest; a replayed step's signals are given, so nothing is measured, but they count)."""
         spent = self.decoder.signal_s - self._signal_s_seen
         self._signal_s_seen = self.decoder.signal_s
-        if spent:
-            dt = self.decode_clock.signal_time(spent)
+        steps = self.decoder.draft_steps
+        read = int(self.observation_layout.reads_token_signals and bool(steps) and steps[-1] is not self._read_step)
+        if read:
+            self._read_step = steps[-1]
+            self._block_reads += 1
+        if spent or read:
+            dt = self._signal_time(spent, read)
             self._draft_s += dt
             self._pending_s += dt
+
+    def _signal_time(self, measured_s: float, steps: int) -> float:
+        """The clock's charge for `steps` read steps' signals (`measured_s` of them measured)."""
+        return self.decode_clock.signal_time(measured_s, steps)
 
     def _draft_signals(self) -> dict:
         """The latest draft token's position and the signals read so far (none is computed for `info`)."""

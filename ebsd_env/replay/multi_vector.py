@@ -68,7 +68,9 @@ class MultiReplayVectorEnv(ReplayVectorEnv):
         self.prices = EpisodePrices(draft_s=np.asarray([c.draft_s for c in self.multi_clock.costs], dtype=np.float64),
                                     verify_s=np.repeat(self.prices.verify_s[:1], n, axis=0),
                                     rho=np.repeat(self.prices.rho[:1], n, axis=0),
-                                    context={})  # MultiClock prices no context
+                                    context={},  # MultiClock prices no context
+                                    signal_s=np.asarray([c.signal_s for c in self.multi_clock.costs],
+                                                        dtype=np.float64) * self.layout.reads_token_signals)
         self._cost_ratios = np.clip([self.multi_clock.cost_ratio(i) for i in range(n)], 0.0, 1.0)
         # Prompt lookup's longest repeated suffix of prompt + output[:j], for every trace and j = 0 .. len(output).
         self._suffix_base = np.concatenate([[0], np.cumsum([len(t.output) + 1 for t in first.traces])[:-1]])

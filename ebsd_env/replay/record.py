@@ -236,8 +236,8 @@ def calibrate_for(pair, rows: list[dict], max_new_tokens: int, progress: bool = 
     if progress:
         print(f"[ebsd] model clock: verify(1) {costs.verify_cost(1) * 1e3:.1f} ms, draft "
               f"{costs.draft_s * 1e3:.2f} ms at {contexts[0]} tokens of context; at {contexts[-1]}: verify(1) "
-              f"{costs.verify_cost(1, contexts[-1]) * 1e3:.1f} ms, draft {costs.draft_cost(contexts[-1]) * 1e3:.2f} ms",
-              flush=True)
+              f"{costs.verify_cost(1, contexts[-1]) * 1e3:.1f} ms, draft {costs.draft_cost(contexts[-1]) * 1e3:.2f} ms"
+              f"; a draft step's signals, when read: {costs.signal_s * 1e3:.2f} ms", flush=True)
     if tolerance is None:
         return costs
     first_per_category = list({row.get("category", "custom"): prompt for row, prompt in zip(rows, prompts,

@@ -99,7 +99,8 @@ class ReplayVectorEnv(VectorEnv):
         self.baseline_rate = self.clock.baseline_rate
         # Each sub-env prices its episode with row `self.profile[i]` of these (row 0, the clock's, without profiles).
         self.prices = EpisodePrices.of(self.cost_profiles.models if self.cost_profiles is not None
-                                       else (self.clock.costs,), L)
+                                       else (self.clock.costs,), L,
+                                       reads_signals=self.layout.reads_token_signals)
         self._decide_s = self.clock.decide_s  # charged to every sub-env at every step: each step is a decision
 
         flat = traces.flat()
@@ -251,7 +252,7 @@ class ReplayVectorEnv(VectorEnv):
         context = self._prompt_len[t] + j  # the block's start, where a context-aware profile prices it
         vcost = self.prices.verifying(self.profile, context, self.max_draft_len + 1)  # (envs, L + 1)
         draft_cost = self.prices.drafting(self.profile, context)
-        dt = np.where(verify, 0.0, draft_cost)
+        dt = np.where(verify, 0.0, draft_cost + self.prices.signal_s[self.profile])
         self.ep_draft_s += dt
         k = n - discard
         n_out = self._n_out[t]

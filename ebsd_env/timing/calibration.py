@@ -1,9 +1,9 @@
 """Calibration: time the loaded pair through the decoder and fit the `CostModel` its clock charges.
 
-`calibrate` measures drafting steps and verifications of 1, 2, 3, 5, 9 and 17 fed tokens (optionally after
-several context lengths), fits a monotone curve of their means (`expected_cost`) and checks it against the wall
-clock of a few fixed-k generations (`ebsd_env.timing.validation`). `cached_cost_model` memoises it per pair for
-the process.
+`calibrate` measures drafting steps (and apart, the signals of each step: `CostModel.signal_s`) and verifications of
+1, 2, 3, 5, 9 and 17 fed tokens (optionally after several context lengths), fits a monotone curve of their means
+(`expected_cost`) and checks it against the wall clock of a few fixed-k generations (`ebsd_env.timing.validation`).
+`cached_cost_model` memoises it per pair for the process.
 """
 
 from __future__ import annotations
@@ -62,12 +62,14 @@ def check_plausible(costs: CostModel) -> None:
                          f"verifications of one ({one:.4g} s each); recalibrate on a quiet machine")
 
 
-def _measure(decoder: SpeculativeDecoder, text_prompt, fed_points: tuple[int, ...], repeats: int,
-             prompt: str, contexts: list[int] | None = None) -> tuple[list[float], dict[int, list[float]]]:
-    """Draft-step times and verification times per fed-token count, `repeats` rounds over the points; the
-    context length at each timed verification is appended to `contexts`."""
+def _measure(decoder: SpeculativeDecoder, text_prompt, fed_points: tuple[int, ...], repeats: int, prompt: str,
+             contexts: list[int] | None = None) -> tuple[list[float], dict[int, list[float]], list[float]]:
+    """Draft-step times (without their signals), verification times per fed-token count and the seconds of each
+    draft step's signals, `repeats` rounds over the points; the context length at each timed verification is
+    appended to `contexts`."""
     budget = max(fed_points) + 1
     draft_times: list[float] = []
+    signal_times: list[float] = []
     verify_times: dict[int, list[float]] = {fed: [] for fed in fed_points}
     for _ in range(repeats):
         for fed in fed_points:
@@ -75,14 +77,17 @@ def _measure(decoder: SpeculativeDecoder, text_prompt, fed_points: tuple[int, ..
                 if decoder.finished or decoder.remaining < budget:
                     decoder.start(text_prompt)
                 context = len(decoder.tokens)
-                steps = []
+                steps = []  # (the step's own seconds, its signals' seconds)
                 while len(steps) < fed - 1 and decoder.draft_room > 0:
-                    steps.append(decoder.draft())
-                    # A draft step as priced includes its signals (what an entropy policy reads): the model and
-                    # profile clocks charge one cost per step, whatever the policy reads.
-                    steps[-1].signals()
+                    step = decoder.draft()
+                    own_s = step.time_s  # before any read: a read adds the signals' seconds to time_s
+                    # Read as an entropy policy reads them, between draft steps, and priced apart (`signal_s`):
+                    # the clocks charge them only to policies whose observation reads them.
+                    step.signals()
+                    steps.append((own_s, step.signal_s))
                 result = decoder.verify()
-                draft_times.extend(step.time_s for step in steps)
+                draft_times.extend(own_s for own_s, _ in steps)
+                signal_times.extend(signal_s for _, signal_s in steps)
                 if len(steps) == fed - 1:
                     verify_times[fed].append(result.verify_time_s)
                     if contexts is not None:
@@ -91,7 +96,7 @@ def _measure(decoder: SpeculativeDecoder, text_prompt, fed_points: tuple[int, ..
             if not verify_times[fed]:
                 raise RuntimeError(f"calibration could not draft {fed - 1} tokens in a row on {prompt!r}: the "
                                    "drafter ends its drafts early every time; pass another calibration prompt")
-    return draft_times, verify_times
+    return draft_times, verify_times, signal_times
 
 
 def context_prompt(pair: ModelPair, length: int) -> list[int]:
@@ -135,14 +140,14 @@ def calibrate(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0,
               contexts: tuple[int, ...] | None = None) -> CostModel:
     """Time the pair through the decoder and fit a monotone cost curve over the tokens fed to the verifier.
 
-    Each round times every draft step and one verification per fed-token count; the means over `repeats` rounds
-    (after an untimed warm-up block; `expected_cost` leaves out preempted calls) are made monotone by isotonic
-    regression (`isotonic`). Why: a curve that falls pays a policy for verifying more, and a clock must never do
-    that. Where the medians fall by more than `tolerance` (relative) below an earlier point, the machine was too
-    noisy to trust: the points are measured again (up to `attempts` times), then refused with a ValueError. So is an
-    implausible curve (`check_plausible`). With `validate`, the fitted model then predicts the decode time of a few
-    fixed-k generations and is compared with their wall time (`validate_costs`); a mean error above
-    `validation_tolerance` in each of `attempts` validations is refused; the report is kept in ``validation``.
+    Each round times every draft step (and apart, its signals: `signal_s`) and one verification per fed-token count;
+    the means over `repeats` rounds (after an untimed warm-up block; `expected_cost` leaves out preempted calls) are
+    made monotone by isotonic regression (`isotonic`). Why: a curve that falls pays a policy for verifying more, and
+    a clock must never do that. Where the medians fall by more than `tolerance` (relative) below an earlier point,
+    the machine was too noisy to trust: the points are measured again (up to `attempts` times), then refused with a
+    ValueError. So is an implausible curve (`check_plausible`). With `validate`, the fitted model then predicts the
+    decode time of a few fixed-k generations and is compared with their wall time (`validate_costs`); a mean error
+    above `validation_tolerance` in each of `attempts` validations is refused; the report is kept in ``validation``.
 
     With `contexts` (>= 2 context lengths, e.g. `calibration_contexts` of the prompts at hand) the same curve
     is measured after each context length, interleaved, and the model prices every block at its context
@@ -155,8 +160,8 @@ def calibrate(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0,
     groups = ([(text_prompt, 512)] if contexts is None
               else [(context_prompt(pair, c), CONTEXT_BUDGET) for c in contexts])
     decoders = _warm_decoders(pair, groups, temperature, top_p)
-    rows, draft_times, repeats_done, seen_contexts = _monotone_curves(decoders, groups, fed_points, repeats, prompt,
-                                                                      tolerance, attempts)
+    rows, draft_times, signal_times, repeats_done, seen_contexts = _monotone_curves(
+        decoders, groups, fed_points, repeats, prompt, tolerance, attempts)
     drafts = [expected_cost(times) for times in draft_times]
     grid = {}
     if contexts is not None:
@@ -167,7 +172,8 @@ def calibrate(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0,
               f"top_p={top_p}, {repeats_done} repeats, isotonic fit of means"
               + (f", contexts {list(contexts)}" if contexts is not None else ""))
     model = CostModel(draft_s=drafts[0], verify_points=points, source=source,
-                      fingerprint=fingerprint(pair, temperature, top_p), **grid)
+                      fingerprint=fingerprint(pair, temperature, top_p),
+                      signal_s=expected_cost(signal_times) if signal_times else 0.0, **grid)
     check_plausible(model)
     return _validated(pair, model, temperature, top_p, attempts, validation_tolerance) if validate else model
 
@@ -198,19 +204,21 @@ def _warm_decoders(pair: ModelPair, groups: list[tuple], temperature: float, top
 
 def _monotone_curves(decoders: list[SpeculativeDecoder], groups: list[tuple], fed_points: tuple[int, ...],
                      repeats: int, prompt: str, tolerance: float, attempts: int
-                     ) -> tuple[list[list[float]], list[list[float]], int, list[list[int]]]:
+                     ) -> tuple[list[list[float]], list[list[float]], list[float], int, list[list[int]]]:
     """Measure every group, more rounds at each attempt, until no group's medians fall more than `tolerance`
     below their isotonic fit (a ValueError after `attempts`): (the monotone verification curve of each group's
-    means, each group's drafting-step times, the verifications timed per point of the first group, each group's
-    contexts)."""
+    means, each group's drafting-step times, the signal times of all groups' steps, the verifications timed per
+    point of the first group, each group's contexts)."""
     draft_times = [[] for _ in groups]
+    signal_times: list[float] = []  # pooled over the contexts: signals are over the vocabulary, context-free
     verify_times = [{fed: [] for fed in fed_points} for _ in groups]
     seen_contexts = [[] for _ in groups]
     for attempt in range(attempts):
         for g, (group_prompt, _) in enumerate(groups):
-            more_draft, more_verify = _measure(decoders[g], group_prompt, fed_points, repeats, prompt,
-                                               seen_contexts[g])
+            more_draft, more_verify, more_signals = _measure(decoders[g], group_prompt, fed_points, repeats, prompt,
+                                                             seen_contexts[g])
             draft_times[g] += more_draft
+            signal_times += more_signals
             for fed in fed_points:
                 verify_times[g][fed] += more_verify[fed]
         # Whether the curve falls is a question about its shape, asked of the medians (robust to a burst of
@@ -227,7 +235,7 @@ def _monotone_curves(decoders: list[SpeculativeDecoder], groups: list[tuple], fe
                              f"an earlier one, tolerance {tolerance:.0%}) {attempts} times: the machine is too "
                              "busy; calibrate on a quiet machine, with more repeats, or load a cost profile")
     curves = [isotonic([expected_cost(times[fed]) for fed in fed_points]) for times in verify_times]
-    return curves, draft_times, len(verify_times[0][1]), seen_contexts
+    return curves, draft_times, signal_times, len(verify_times[0][1]), seen_contexts
 
 
 def _validated(pair: ModelPair, model: CostModel, temperature: float, top_p: float, attempts: int,

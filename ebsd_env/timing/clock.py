@@ -8,11 +8,12 @@ Every place that turns decoder work into seconds asks a `Clock`; nothing else pr
 - ``profile``: a `CostModel` loaded from a JSON file, e.g. measured on a user's GPU (``draft_s`` and
   ``verify_points``; refused when a field is missing or the curve falls).
 
-A cost model prices a block of ``k`` verified draft tokens, ``d`` discarded ones, as
-``(k + d) * draft_s + verify_cost(k + 1)``; it carries a `fingerprint` of what it was measured on (pair names,
-drafter weight hash, kernels, threads, CPU) so a calibration is never applied to another set-up unknowingly.
-The ``wall`` clock still holds a cost model: its verifier-alone rate ρ = 1 / verify_cost(1) is the reward's
-baseline, the same on every clock.
+A cost model prices a block of ``k`` verified draft tokens, ``d`` discarded ones, as ``(k + d) * draft_s +
+verify_cost(k + 1)``, plus ``signal_s`` for each of those draft steps whose signals the policy's observation read
+(none for ``observation="position"``: fixed k, no-spec, the oracles); it carries a `fingerprint` of what it was
+measured on (pair names, drafter weight hash, kernels, threads, CPU) so a calibration is never applied to another
+set-up unknowingly. The ``wall`` clock still holds a cost model: its verifier-alone rate ρ = 1 / verify_cost(1) is
+the reward's baseline, the same on every clock.
 
 The policy's own decision is charged too (``decide_s``): the wall clock measures the time from the env
 returning an observation to the next `step` call; the model and profile clocks charge `Clock.decide_s` per
@@ -87,19 +88,22 @@ class Clock:
         context-aware cost model prices every step of a block at its start; None: the context-free cost)."""
         return measured_s if self.kind == "wall" else self.costs.draft_cost(context)
 
-    def signal_time(self, measured_s: float) -> float:
-        """Seconds charged for draft-token signals computed when a policy's observation read them (after their
-        draft step): measured on the wall clock; the model and profile clocks' draft cost already prices a step
-        with its signals (calibrated reading them), so they add nothing."""
-        return measured_s if self.kind == "wall" else 0.0
+    def signal_time(self, measured_s: float = 0.0, steps: int = 1) -> float:
+        """Seconds charged for the signals of `steps` draft steps that a policy's observation read (computed on
+        read, after their draft step): measured on the wall clock (`measured_s`, all of them); the model and
+        profile clocks charge `CostModel.signal_s` per step read (their `draft_s` is a step without signals)."""
+        return measured_s if self.kind == "wall" else steps * self.costs.signal_s
 
     def block_times(self, drafted: int, discarded: int, measured_draft_s: float = 0.0,
-                    measured_verify_s: float = 0.0, context: int | None = None) -> tuple[float, float]:
+                    measured_verify_s: float = 0.0, context: int | None = None,
+                    signal_reads: int = 0) -> tuple[float, float]:
         """(draft seconds, verify seconds) of one block: `drafted` verified and `discarded` dropped tokens, the
-        block starting after `context` committed tokens."""
+        block starting after `context` committed tokens, the signals of `signal_reads` of its steps read (the
+        wall clock's measured draft time holds their reads already)."""
         if self.kind == "wall":
             return measured_draft_s, measured_verify_s
-        return (drafted + discarded) * self.costs.draft_cost(context), self.costs.verify_cost(drafted + 1, context)
+        draft_s = (drafted + discarded) * self.costs.draft_cost(context) + self.signal_time(steps=signal_reads)
+        return draft_s, self.costs.verify_cost(drafted + 1, context)
 
 
 def check_decisions(kind: str, decide_s: float | str | None) -> None:

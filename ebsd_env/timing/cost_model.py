@@ -4,15 +4,18 @@ The environment's ``clock="model"`` charges every drafting step and every verifi
 of the wall clock, so rewards and episode statistics repeat exactly from run to run (tests, CI, fast
 experiments) while keeping the pair's real cost ratios. The model has two parts:
 
-- ``draft_s``: seconds per drafting step (the median of measured `SpeculativeDecoder.draft` calls);
+- ``draft_s``: seconds per drafting step (the mean of measured `SpeculativeDecoder.draft` calls, without their
+  signals);
+- ``signal_s``: seconds to compute one draft step's signals (entropy, probabilities) when a policy's observation
+  reads them: charged only to such policies (a fixed-k policy reads none); 0 in profiles that do not give it;
 - ``verify_points``: seconds of one verification as a function of the number of tokens fed to the verifier
   (``k + 1`` for a draft of k tokens), measured at a few k and linearly interpolated between them (linearly
   extrapolated past the last point).
 
-Both are measured through the decoder's own code path (forward passes, entropy signals, acceptance, cache
-rollback), so the model charges what the wall clock would, minus the noise. ``verifier_rate`` (tokens per
-second of the verifier decoding alone, one token per verification of an empty draft) is the baseline rate ρ of
-the environment's reward.
+All are measured through the decoder's own code path (forward passes, signals read as an entropy policy reads them,
+acceptance, cache rollback), so the model charges what the wall clock would, minus the noise. ``verifier_rate``
+(tokens per second of the verifier decoding alone, one token per verification of an empty draft) is the baseline
+rate ρ of the environment's reward.
 
 A calibration is cached per pair (model names, device) and sampler settings for the life of the process, so
 the copies of a vectorised environment share one. ``CostModel.save`` / ``CostModel.load`` pin a calibration to a
@@ -57,6 +60,11 @@ class CostModel:
     # Seconds of one decision per policy spec (`ebsd_env.timing.clock.time_decisions`): what the model and replay
     # clocks charge for each `step` a policy decides; part of the fingerprint hash when present.
     decide_s: dict = field(default_factory=dict, compare=False)
+    # Seconds to compute one draft step's signals when a policy's observation reads them (signals are computed
+    # on read: `ebsd_env.decoding.protocol.DraftStep`): charged per read step, apart from `draft_s`, so a policy
+    # that reads none (fixed k) pays for none. Context-free (the signals are over the vocabulary); part of the
+    # fingerprint hash when nonzero (files without it load as 0 and keep their hashes).
+    signal_s: float = 0.0
 
     def __post_init__(self):
         if not self.draft_s > 0:
@@ -83,6 +91,10 @@ class CostModel:
         if bad:
             raise ValueError(f"decide_s holds seconds per decision >= 0 per policy spec, got {bad}")
         object.__setattr__(self, "decide_s", decide)
+        signal_s = float(self.signal_s)
+        if not 0 <= signal_s < float("inf"):
+            raise ValueError(f"signal_s must be >= 0 seconds per read draft step, got {self.signal_s}")
+        object.__setattr__(self, "signal_s", signal_s)
 
     def _check_context_grid(self) -> None:
         contexts = tuple(int(c) for c in self.context_points)
@@ -172,6 +184,8 @@ class CostModel:
             data["draft_grid"] = list(self.draft_grid)
         if not self.decide_s:
             data.pop("decide_s")
+        if not self.signal_s:  # models without a signal cost keep the files they always had
+            data.pop("signal_s")
         return data
 
     @classmethod
@@ -189,15 +203,16 @@ class CostModel:
             contexts = tuple(int(c) for c in data.get("context_points") or ())
             grid = tuple(tuple(float(s) for s in row) for row in data.get("verify_grid") or ())
             drafts = tuple(float(s) for s in data.get("draft_grid") or ())
+            signal_s = float(data.get("signal_s") or 0.0)
         except (TypeError, ValueError) as error:
             raise ValueError(f"cost profile fields are malformed ({error}): draft_s is a number, verify_points a "
                              "list of [fed tokens, seconds] pairs, context_points a list of context lengths, "
                              "verify_grid one list of seconds per context point, draft_grid one number per "
-                             "context point") from None
+                             "context point, signal_s a number") from None
         return cls(draft_s=draft_s, verify_points=points, source=str(data.get("source", "")),
                    fingerprint=dict(data.get("fingerprint") or {}), validation=dict(data.get("validation") or {}),
                    context_points=contexts, verify_grid=grid, draft_grid=drafts,
-                   decide_s=dict(data.get("decide_s") or {}))
+                   decide_s=dict(data.get("decide_s") or {}), signal_s=signal_s)
 
     def save(self, path: str | Path) -> None:
         """Write the calibration as JSON, atomically (a reader never sees half a file)."""
@@ -284,10 +299,11 @@ def block_contexts(prompt_tokens: int, accepted_lengths: list[int]) -> list[int]
 
 
 def price(costs: CostModel, draft_lengths: list[int], discarded: int = 0,
-          contexts: list[int] | None = None) -> tuple[float, float]:
+          contexts: list[int] | None = None, signals: bool = False) -> tuple[float, float]:
     """(draft seconds, verify seconds) of blocks that verified `draft_lengths` tokens (plus `discarded` dropped
     draft tokens) under `costs`; `contexts` (one per block, `block_contexts`) prices a context-aware model at
-    each block's context."""
+    each block's context. `signals`: a policy read every draft step's signals (each costs `signal_s` more); a
+    fixed-k generation (`SpeculativeDecoder.generate`) reads none."""
     if contexts is None:
         contexts = [None] * len(draft_lengths)
     if len(contexts) != len(draft_lengths):
@@ -295,6 +311,9 @@ def price(costs: CostModel, draft_lengths: list[int], discarded: int = 0,
     verify_s = sum(costs.verify_cost(k + 1, c) for k, c in zip(draft_lengths, contexts, strict=True))
     draft_s = sum(k * costs.draft_cost(c) for k, c in zip(draft_lengths, contexts, strict=True))
     last = contexts[-1] if contexts else None
-    return draft_s + discarded * costs.draft_cost(last), verify_s
+    draft_s += discarded * costs.draft_cost(last)
+    if signals:
+        draft_s += (sum(draft_lengths) + discarded) * costs.signal_s
+    return draft_s, verify_s
 
 

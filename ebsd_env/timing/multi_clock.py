@@ -4,7 +4,8 @@ A multi-drafter pair (`ebsd_env.decoding.multi`) drafts each block with one of i
 costs what *that* drafter's step costs. `MultiClock` holds one calibration per drafter, each measured on the
 drafter's own pair (`sub_pairs`: same verifier), and prices
 
-- a drafting step of drafter i at ``costs[i].draft_s`` (or the measured time, on the wall clock);
+- a drafting step of drafter i at ``costs[i].draft_s`` (or the measured time, on the wall clock), plus
+  ``costs[i].signal_s`` when the observation read its signals;
 - a verification at ``costs[0].verify_cost(k + 1)``: the verifier is the same whichever drafter drafted, so one
   curve prices every block (the first drafter's: one choice, so the reward's ρ is fixed per env).
 
@@ -55,12 +56,19 @@ class MultiClock:
     def draft_time(self, drafter: int, measured_s: float = 0.0) -> float:
         return measured_s if self.kind == "wall" else self.costs[drafter].draft_s
 
+    def signal_time(self, drafter: int, measured_s: float = 0.0, steps: int = 1) -> float:
+        """Seconds charged for the signals of `steps` draft steps of `drafter` that the observation read (`Clock.
+        signal_time`): measured on the wall clock, else that drafter's `signal_s` per step."""
+        return measured_s if self.kind == "wall" else steps * self.costs[drafter].signal_s
+
     def block_times(self, drafter: int, drafted: int, discarded: int, measured_draft_s: float = 0.0,
-                    measured_verify_s: float = 0.0) -> tuple[float, float]:
-        """(draft seconds, verify seconds) of a block drafted by `drafter`."""
+                    measured_verify_s: float = 0.0, signal_reads: int = 0) -> tuple[float, float]:
+        """(draft seconds, verify seconds) of a block drafted by `drafter`, the signals of `signal_reads` of its
+        steps read."""
         if self.kind == "wall":
             return measured_draft_s, measured_verify_s
-        return (drafted + discarded) * self.costs[drafter].draft_s, self.costs[0].verify_cost(drafted + 1)
+        draft_s = (drafted + discarded) * self.costs[drafter].draft_s + self.signal_time(drafter, steps=signal_reads)
+        return draft_s, self.costs[0].verify_cost(drafted + 1)
 
     def cost_ratio(self, drafter: int) -> float:
         """A drafting step of `drafter` over a verifier-alone step (the calibrations', on every clock): THE cost
