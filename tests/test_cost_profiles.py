@@ -169,3 +169,13 @@ def test_train_ppo_and_tune_sample_profiles_on_traces(traces, tmp_path, capsys):
                       "--prompts-per-category", "2", "--cost-profiles", "h200", "synthetic"]) == 0
     best = json.loads((tmp_path / "best.json").read_text())["best"]
     assert all(row["tokens_per_s"] > 0 and "oracle_dp_share" not in row for row in best.values())
+
+
+def test_the_shipped_cpu_profiles_name_their_machine_and_price_like_a_cpu():
+    cpu = CostProfiles.load(["cpu"])
+    assert set(cpu.names) == {"cpu-amd-epyc-2core-1t-distilled", "cpu-amd-epyc-2core-1t-int4"}
+    for costs in cpu.models:
+        assert costs.fingerprint["cpu"] and costs.fingerprint["threads"] == 1
+        assert costs.context_aware and costs.signal_s > 0
+        # A CPU verifies more tokens at a visibly higher cost, unlike the nearly flat H200 profiles.
+        assert costs.verify_cost(9) > 1.2 * costs.verify_cost(1)

@@ -5,6 +5,8 @@ clock's JSON: ``draft_s`` and ``verify_points``, `ebsd_env.timing.cost_model.Cos
 replays under one profile learns that machine's costs; trained under many, sampled per episode, it has seen
 many cost regimes. `CostProfiles.load` reads profile files, folders of them, or the shipped sets:
 
+- ``cpu``: the embedded pair (feature drafter v1, int4 copy) calibrated on the project's 2-core AMD EPYC at one
+  thread, in ``ebsd_env/timing/profiles/cpu/`` (each file's fingerprint names its machine);
 - ``h200``: four profiles measured on an NVIDIA H200 with eager transformers in bf16 for public model shapes
   (Llama-3.1-8B and Qwen2.5-7B verifiers, nearly flat at 20-24 ms from 1 to 33 tokens; Llama-3.2-1B,
   Qwen2.5-0.5B and SmolLM2-135M drafters at 11-19 ms a token), in ``ebsd_env/timing/profiles/h200/``;
@@ -31,7 +33,7 @@ from ..io import write_json_atomic
 from .cost_model import CostModel, along_context_many
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
-SHIPPED_SETS = ("h200", "synthetic")
+SHIPPED_SETS = ("cpu", "h200", "synthetic")
 # Fed-token counts (k + 1) at which a synthetic profile gives the verification cost.
 SYNTHETIC_FED = (1, 2, 3, 5, 9, 17, 33)
 SYNTHETIC_VERIFY_S = 0.05  # verification of one token; rates scale with it, so only the ratios matter
