@@ -41,8 +41,10 @@ from .runs import (
     goal_best_fixed_k_default,
     goal_paying,
     overall,
+    profile_replay_table,
     speedup,
     stop_mode_table,
+    transfer_table,
 )
 from .sources import (
     BENCH_DRAFTERS,
@@ -60,6 +62,8 @@ from .sources import (
     REPLAY_PPO,
     REPLAY_VALIDATION,
     STOP_MODE,
+    TRANSFER,
+    TRANSFER_REPLAY,
     Figure,
     grouped,
 )
@@ -78,6 +82,10 @@ FIGURES: dict[str, Figure] = {
     "bench-feature.table": Figure(BENCH_FEATURE, bench_drafters_table),
     "bench-feature.by_k": Figure(BENCH_FEATURE, speedup_by_k),
     "eval-feature.table": Figure(EVAL_FEATURE, drafters_table),
+    # Issue 23's transfer check: the PPO policies on the 2-core AMD EPYC, held-out test prompts, one thread.
+    "transfer.table": Figure(TRANSFER, lambda summary: transfer_table(summary, {
+        "runs/t23/ppo/EBSD-Replay-v1__t23-costaware__1__1796457318/model.zip": "policies/trained/ppo_costaware.zip"})),
+    "transfer.replay": Figure(TRANSFER_REPLAY, profile_replay_table),
     "bench-feature.baseline": Figure(BENCH_FEATURE, bench_baseline),
     "bench-feature.load": Figure(BENCH_FEATURE, lambda report: (
         f"{report['machine']['load_1min']:.2f} before, {report['machine_after']['load_1min']:.2f} after")),

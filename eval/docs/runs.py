@@ -106,3 +106,33 @@ def entropy_auroc(summary: dict) -> str:
     signal = _condition(summary)["entropy_acceptance"]
     by_category = [c["auroc"] for c in signal["by_category"].values() if c.get("auroc") is not None]
     return f"{signal['auroc']:.2f} overall, {min(by_category):.2f}–{max(by_category):.2f} by category"
+
+
+def transfer_table(summary: dict, names: dict[str, str]) -> str:
+    """Speedup over the verifier alone of every policy in every category of a transfer run (`ebsd eval` on
+    held-out prompts of another machine), policies named by `names` (spec fragment -> short name)."""
+    condition = _condition(summary)
+    results = condition["results"]
+    categories = [c for c in results[condition["reference"]] if c != "all"]
+    lines = ["| policy | " + " | ".join(categories) + " | all |", "|---" * (len(categories) + 2) + "|"]
+    for variant in condition["variants"]:
+        label = variant
+        for fragment, name in names.items():
+            label = label.replace(fragment, name)
+        cells = [f"{results[variant][c]['speedup_vs_verifier']['mean']:.2f}×" for c in (*categories, "all")]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n" + "\n".join(lines) + "\n"
+
+
+def profile_replay_table(rates: dict[str, dict[str, float]]) -> str:
+    """Replayed rates over the verifier alone's, one column per cost profile (file stem), policies sorted by the
+    first profile's."""
+    profiles = list(rates)
+    first = rates[profiles[0]]
+    header = "| policy | " + " | ".join(p.rsplit("/", 1)[-1].removesuffix(".json") for p in profiles) + " |"
+    lines = [header, "|---" * (len(profiles) + 1) + "|"]
+    for label in sorted(first, key=lambda v: -first[v]):
+        lines.append(f"| {label} | " + " | ".join(f"{rates[p][label] / rates[p]['no-spec']:.3f}×" for p in profiles)
+                     + " |")
+    return "\n" + "\n".join(lines) + "\n"
+

@@ -25,6 +25,8 @@ DISTILL_TTT = "docs/results/distill-ttt/history.json"
 DISTILL_V2 = "docs/results/distill-v2/history.json"  # the run that made v2
 BENCH_FEATURE = "docs/results/bench-feature/bench.json"  # v2 against v1, side by side
 EVAL_FEATURE = "docs/results/eval-feature/drafters.json"  # the same, every policy through the env
+TRANSFER = "docs/results/transfer-epyc/live-summary.json"  # issue 23: shipped and cost-aware PPO on another CPU
+TRANSFER_REPLAY = "docs/results/transfer-epyc/validation-replay.json"  # the choice, on validation traces
 
 
 @cache
