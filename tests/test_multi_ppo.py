@@ -180,6 +180,11 @@ def test_eval_runs_multi_and_single_drafter_policies_side_by_side(trained, multi
     # The run keeps one calibration per drafter in OUT; a rerun with the same --out and no --cost-model resumes
     # on it (a calibration would give other costs): nothing to decode again, the same summary.
     assert load_multi_costs(out / "cost_model_T0.multi.json", NAMES) == tuple(COSTS)
+    # The run's metadata records every drafter's cost model by name, not only drafter 0's (the verifier clock's).
+    (condition,) = summary["meta"]["cost_models"]  # keyed by the run's one condition, as cost_models is
+    assert summary["meta"]["drafter_cost_models"] == {condition: {n: c.to_dict()
+                                                                  for n, c in zip(NAMES, COSTS, strict=True)}}
+    assert summary["meta"]["cost_models"][condition]["draft_s"] == COSTS[0].draft_s  # the verifier clock's
     again = evaluate(eval_config(tmp_path / "run", None, policies, prompt_file), pair=multi)
     assert json.loads((again / "summary.json").read_text())["conditions"] == summary["conditions"]
 
