@@ -180,6 +180,11 @@ def test_eval_runs_multi_and_single_drafter_policies_side_by_side(trained, multi
     # The run keeps one calibration per drafter in OUT; a rerun with the same --out and no --cost-model resumes
     # on it (a calibration would give other costs): nothing to decode again, the same summary.
     assert load_multi_costs(out / "cost_model_T0.multi.json", NAMES) == tuple(COSTS)
+    # The run's metadata records every drafter's cost model by name, not only drafter 0's (the verifier clock's).
+    (condition,) = summary["meta"]["cost_models"]  # keyed by the run's one condition, as cost_models is
+    assert summary["meta"]["drafter_cost_models"] == {condition: {n: c.to_dict()
+                                                                  for n, c in zip(NAMES, COSTS, strict=True)}}
+    assert summary["meta"]["cost_models"][condition]["draft_s"] == COSTS[0].draft_s  # the verifier clock's
     again = evaluate(eval_config(tmp_path / "run", None, policies, prompt_file), pair=multi)
     assert json.loads((again / "summary.json").read_text())["conditions"] == summary["conditions"]
 
@@ -216,3 +221,51 @@ def test_eval_of_a_multi_pair_uses_the_prompts_its_trained_drafters_held_out(noi
     assert drafter_heldout_ids(pair) == {"b", "c"}
     assert drafter_heldout_ids(multi_pair(noisy_pair, [plain, first], ["plain", "first"])) == {"a", "b", "c"}
     assert drafter_heldout_ids(tiny_multi_pair(noisy_pair)) == set()
+
+
+def test_ppo_on_multi_traces_evaluates_live_on_the_multi_env(trained, multi, noisy_pair, tmp_path, monkeypatch,
+                                                             capsys):
+    """`ebsd train ppo --traces MULTI --live-eval-freq N` evaluates the policy every N steps on EBSD-Multi-v1 over
+    the loaded '+'-joined pair, on the wall clock, with the held-in traces' prompts (``live_eval.json``,
+    TensorBoard ``ebsd/live/``); a one-drafter pair is refused in one line; without the flag it says so."""
+    import train.ppo as ppo
+    from train import callbacks
+
+    traces, _ = trained
+    argv = ["--traces", str(traces), "--clock", "model", "--no-progress-bar", "--max-draft-len", str(MAX_K),
+            "--max-new-tokens", str(BUDGET), "--num-envs", "4", "--n-steps", "32", "--batch-size", "64",
+            "--n-epochs", "1", "--eval-freq", "0", "--seed", "3", "--total-timesteps", "256"]
+    monkeypatch.setattr(ppo, "load_pair_from_args", lambda config: noisy_pair)
+    with pytest.raises(ValueError) as error:
+        ppo.main(argv + ["--runs-dir", str(tmp_path / "refused"), "--live-eval-freq", "128"])
+    assert (f"the loaded pair has the one drafter {noisy_pair.drafter_name!r}: give the recording's --drafter "
+            "noisy+int4+ngram") in one_line_refusal(error)
+    assert not (tmp_path / "refused").exists()
+
+    monkeypatch.setattr(ppo, "load_pair_from_args", lambda config: multi)
+    envs = []
+    run_policy = callbacks.run_policy
+
+    def recording_run_policy(env, policy, *args, **kwargs):
+        envs.append((env.unwrapped.__class__.__name__, env.unwrapped.clock_kind, env.unwrapped.prompts))
+        return run_policy(env, policy, *args, **kwargs)
+
+    monkeypatch.setattr(callbacks, "run_policy", recording_run_policy)
+    assert ppo.main(argv + ["--runs-dir", str(tmp_path / "runs"), "--live-eval-freq", "128",
+                            "--live-fixed-ks", "1", "2"]) == 0
+    (run,) = (tmp_path / "runs").iterdir()
+    live = json.loads((run / "live_eval.json").read_text())
+    assert [e["step"] for e in live["evaluations"]] == [128, 256]
+    assert set(live["baselines"]) == {"no-spec", "fixed-k:k=1", "fixed-k:k=2"}
+    assert all(e["tokens_per_s"] > 0 and e["speedup_vs_verifier"] > 0 for e in live["evaluations"])
+    assert len(envs) == 5 and {(name, clock) for name, clock, _ in envs} == {("MultiEnv", "wall")}
+    recorded = MultiTraceSet.load(traces).rows(with_ids=True)  # the traces' own prompt tokens, decoded live
+    assert [p.get("prompt_ids") for p in envs[0][2]] == [r["prompt_ids"] for r in recorded]
+    (progress,) = (run / "tb").glob("progress*.csv")
+    assert "ebsd/live/tokens_per_s" in progress.read_text().splitlines()[0]
+
+    capsys.readouterr()
+    assert ppo.main(argv + ["--runs-dir", str(tmp_path / "default")]) == 0
+    assert "no live evaluation unless --live-eval-freq N is given" in capsys.readouterr().out
+    (run,) = (tmp_path / "default").iterdir()
+    assert not (run / "live_eval.json").exists()

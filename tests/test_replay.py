@@ -333,8 +333,35 @@ def test_bad_traces_and_settings(noisy_pair, random_pair, noisy_traces, tmp_path
         ReplayEnv(noisy_traces, cost_model=other)
     with pytest.raises(ValueError, match="calibrated with drafter='someone-else'"):
         live_env(noisy_pair).__class__(noisy_pair, prompts=PROMPTS, clock="model", cost_model=other)
-    with pytest.raises(TraceError, match="another pair or other settings"):
+    with pytest.raises(TraceError, match="another recording: shard-00000.parquet was recorded with setting "
+                                         "max_draft_len=8, expected 4"):
         record(noisy_pair, PROMPTS, noisy_traces, max_draft_len=4, max_new_tokens=BUDGET, progress=False)
+
+
+def test_resume_with_other_kernels_is_refused_before_recording(noisy_pair, tmp_path, monkeypatch):
+    """A rerun whose verifier picked other linear-layer kernels (other --threads) must not add its shards to the
+    folder: TraceSet.load would refuse the mixture only when training starts."""
+    import ebsd_env.replay.record as record_module
+
+    out = tmp_path / "traces"
+    first = dataclasses.replace(noisy_pair, metadata={**noisy_pair.metadata, "kernels": {"verifier": "onednn"}})
+    record(first, PROMPTS[:2], out, max_draft_len=4, max_new_tokens=8, shard_size=1, progress=False,
+           calibrate_clock=False)
+    (out / "shard-00001.parquet").unlink()  # an interrupted recording: one shard left to record
+    recorded = []
+    monkeypatch.setattr(record_module, "record_trace", lambda *a, **k: recorded.append(a) or pytest.fail("recorded"))
+    other = dataclasses.replace(noisy_pair, metadata={**noisy_pair.metadata,
+                                                      "kernels": {"verifier": "1:plain,2+:onednn"}})
+    with pytest.raises(TraceError, match=r"another recording: shard-00000.parquet was recorded with pair "
+                                         r"kernels=\{'verifier': 'onednn'\}, expected \{'verifier': "
+                                         r"'1:plain,2\+:onednn'\}.*new --out.*--threads/--kernels"):
+        record(other, PROMPTS[:2], out, max_draft_len=4, max_new_tokens=8, shard_size=1, progress=False,
+               calibrate_clock=False)
+    assert not recorded and sorted(p.name for p in out.iterdir()) == ["manifest.json", "shard-00000.parquet"]
+    monkeypatch.undo()
+    summary = record(first, PROMPTS[:2], out, max_draft_len=4, max_new_tokens=8, shard_size=1, progress=False,
+                     calibrate_clock=False)  # the same kernels resume
+    assert summary["recorded_shards"] == 1 and len(TraceSet.load(out)) == 2
 
 
 def test_corrupt_shard_is_named_and_recorded_again(noisy_pair, tmp_path):

@@ -149,7 +149,8 @@ class PPOConfig(PairArgs, PromptArgs):
     live_eval_freq: int | None = None
     ("With --traces: steps between evaluations of the policy on the live env, on the wall clock, with the held-in "
      "traces' own prompt tokens (TensorBoard `ebsd/live/`, `live_eval.json`), so the curves show what the wall clock "
-     "sees and not only replay. Loads the pair. None: a quarter of --total-timesteps; 0: none.")
+     "sees and not only replay. Loads the pair. None: a quarter of --total-timesteps; 0: none. On multi-drafter "
+     "traces it runs only when given (on EBSD-Multi-v1, the pair from the recording's '+'-joined --drafter).")
     live_eval_prompts_per_category: int = 1
     """Held-in prompts per category of the live evaluation (each costs a live generation per policy)."""
     live_fixed_ks: tuple[int, ...] = (1, 2, 4)
@@ -257,7 +258,8 @@ def _config_from_json(text: str) -> PPOConfig:
 
 def live_eval_callback(config: PPOConfig, traces, fingerprint: dict, eval_freq: int, run_dir: Path):
     """The periodic live evaluation beside replay training: the traces' held-in prompts (their recorded tokens)
-    decoded live on the wall clock by the pair the traces came from (refused if the loaded pair differs)."""
+    decoded live on the wall clock by the pair the traces came from (refused if the loaded pair differs); on
+    EBSD-Multi-v1 for multi-drafter traces (`live_multi_env`)."""
     import gymnasium as gym
 
     from ebsd_env.fingerprint import differences
@@ -266,10 +268,13 @@ def live_eval_callback(config: PPOConfig, traces, fingerprint: dict, eval_freq: 
 
     pair = load_pair_from_args(config)
     rows = traces.rows(with_ids=True)
-    env = gym.make("EBSD-v1", pair=pair, prompts=rows, history=config.history, entropy=config.entropy,
-                   entropy_param=config.entropy_param, max_draft_len=config.max_draft_len,
-                   max_new_tokens=config.max_new_tokens, clock="wall", extra_signals=config.extra_signals,
-                   stop_mode=config.stop_mode, observation=config.observation, cost_signals=config.cost_signals)
+    if config.env_id == MULTI_REPLAY:
+        env = live_multi_env(config, traces, pair, rows)
+    else:
+        env = gym.make("EBSD-v1", pair=pair, prompts=rows, history=config.history, entropy=config.entropy,
+                       entropy_param=config.entropy_param, max_draft_len=config.max_draft_len,
+                       max_new_tokens=config.max_new_tokens, clock="wall", extra_signals=config.extra_signals,
+                       stop_mode=config.stop_mode, observation=config.observation, cost_signals=config.cost_signals)
     mismatch = differences(fingerprint, env_fingerprint(env))[0][:1]
     if mismatch:
         raise ValueError(f"--live-eval-freq decodes the traces' prompts live, but the loaded pair is not the one "
@@ -278,6 +283,28 @@ def live_eval_callback(config: PPOConfig, traces, fingerprint: dict, eval_freq: 
     return SpeedupEvalCallback(env, held_in_indices(rows, config.live_eval_prompts_per_category), eval_freq, None,
                                config.live_fixed_ks, seed=config.seed, log_path=run_dir / "live_eval.json",
                                name="live")
+
+
+def live_multi_env(config: PPOConfig, traces, pair, rows: list[dict]):
+    """The live `EBSD-Multi-v1` env of the live evaluation on multi-drafter traces: `pair` (it must have the
+    traces' drafters) decoding their prompts on the wall clock, with the traces' entropy settings and per-drafter
+    calibrations, which set the reward scale and the drafters' cost ratios the policy observed in training (the
+    wall clock measures every block's time itself)."""
+    import gymnasium as gym
+
+    from ebsd_env.decoding.multi import is_multi
+
+    if not is_multi(pair):
+        raise ValueError(f"--live-eval-freq decodes the multi-drafter traces' prompts live with their drafters "
+                         f"({'+'.join(traces.names)}), but the loaded pair has the one drafter {pair.drafter_name!r}: "
+                         f"give the recording's --drafter {'+'.join(traces.names)} (and --verifier), or drop "
+                         "--live-eval-freq")
+    entropy = traces.settings["entropy"]
+    return gym.make("EBSD-Multi-v1", pair=pair, prompts=rows, history=config.history, entropy=entropy["measure"],
+                    entropy_param=entropy["param"], entropy_temperature=entropy["temperature"],
+                    max_draft_len=config.max_draft_len, max_new_tokens=config.max_new_tokens, clock="wall",
+                    cost_model=traces.clock("model").costs, extra_signals=config.extra_signals,
+                    stop_mode=config.stop_mode, observation=config.observation)
 
 
 def main(argv: list[str] | None = None) -> int:

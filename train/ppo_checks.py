@@ -65,8 +65,8 @@ def is_multi_traces(folder: str) -> bool:
 def check_multi_settings(config) -> None:
     """What the multi-drafter replay does not take (one-line errors, before the run folder exists)."""
     for flag, given in (("--cost-profiles", config.cost_profiles), ("--cost-signals", config.cost_signals),
-                        ("--cost-model", config.cost_model), ("--live-eval-freq", config.live_eval_freq),
-                        ("--min-draft-len", config.min_draft_len), ("--normalize-reward", config.normalize_reward)):
+                        ("--cost-model", config.cost_model), ("--min-draft-len", config.min_draft_len),
+                        ("--normalize-reward", config.normalize_reward)):
         if given:
             raise ValueError(f"{flag} is not supported on multi-drafter traces ({config.traces} holds multi.json): "
                              "drop it (the traces' own per-drafter calibrations price the episodes)")

@@ -197,7 +197,11 @@ def make_callbacks(config, envs: TrainingEnvs, state: dict | None, fingerprint: 
             eval_callback.load_state_dict(state["eval"])
         callbacks.append(eval_callback)
     live_freq = config.live_eval_freq if config.live_eval_freq is not None else max(config.total_timesteps // 4, 1)
-    live_freq = 0 if config.env_id == "EBSD-Multi-Replay-v1" else live_freq  # no live multi evaluation here yet
+    if config.env_id == "EBSD-Multi-Replay-v1" and config.live_eval_freq is None and envs.traces is not None:
+        # Only on request: its pair is the recording's '+'-joined --drafter, which the default pair never is.
+        live_freq = 0
+        print("[ebsd] multi-drafter traces: no live evaluation unless --live-eval-freq N is given (with the "
+              "recording's '+'-joined --drafter)", flush=True)
     live_callback = None
     if envs.traces is not None and live_freq > 0:
         live_callback = make_live_callback(live_freq)

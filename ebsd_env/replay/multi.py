@@ -80,8 +80,9 @@ class MultiTraceSet:
         on these traces was made for)."""
         return {**self.sets[0].fingerprint, "drafter": "+".join(self.names)}
 
-    def rows(self) -> list[dict]:
-        return self.sets[0].rows()
+    def rows(self, with_ids: bool = False) -> list[dict]:
+        """As `TraceSet.rows` (the drafters' traces share their prompts: aligned)."""
+        return self.sets[0].rows(with_ids)
 
     @classmethod
     def load(cls, folder: str | Path) -> MultiTraceSet:

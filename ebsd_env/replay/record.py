@@ -101,10 +101,22 @@ def shard_is_complete(path: Path, meta: dict, rows: int) -> bool:
         found, traces = read_shard(path)
     except TraceError:
         return False  # truncated or corrupt: record it again
-    if found.get("fingerprint", {}).get("drafter_hash") != meta["fingerprint"]["drafter_hash"] or \
-            found.get("settings") != meta["settings"]:
-        raise TraceError(f"{str(path)!r} holds traces of another pair or other settings; record into a new --out")
+    refuse_other_recording(path, meta, found)
     return len(traces) == rows
+
+
+def refuse_other_recording(path: Path, meta: dict, found: dict) -> None:
+    """A TraceError when the shard at `path` (metadata `found`) differs from this recording's `meta` in any key
+    `TraceSet.load` compares within a folder (`trace.recording_mismatch`): resuming would mix shards that
+    training refuses only later, e.g. ones whose verifier ran other linear-layer kernels after --threads
+    changed."""
+    from .trace import TraceError, recording_mismatch
+
+    problem = recording_mismatch(meta, found)
+    if problem:
+        raise TraceError(f"{str(path.parent)!r} holds traces of another recording: {path.name} was recorded with "
+                         f"{problem} (this run's); record into a new --out, or rerun with the same pair, settings "
+                         "and --threads/--kernels as that recording")
 
 
 def record(pair, rows: list[dict], out: Path, max_draft_len: int = 16, max_new_tokens: int = 128,
@@ -145,10 +157,7 @@ def record(pair, rows: list[dict], out: Path, max_draft_len: int = 16, max_new_t
             found = read_shard_meta(path)
         except TraceError:
             continue
-        if found["fingerprint"].get("drafter_hash") != meta["fingerprint"]["drafter_hash"] or \
-                found["settings"] != meta["settings"]:
-            raise TraceError(f"{str(out)!r} holds traces of another pair or other settings ({path.name}); record "
-                             "into a new --out")
+        refuse_other_recording(path, meta, found)
     # A recording killed (SIGKILL, power loss) between a shard's temporary file and its rename leaves that file
     # behind (`ebsd_env.io.save_atomic`); the shard itself is recorded again below.
     remove_orphaned_temporaries(out, "shard-*", ".parquet")

@@ -158,6 +158,14 @@ def describe_mismatch(expected: dict, found: dict, what: str) -> str | None:
     return None
 
 
+def recording_mismatch(expected: dict, found: dict) -> str | None:
+    """The first pair-fingerprint key (names, drafter hash, vocabulary, EOS ids, kernels) or setting where the
+    shard metadata `found` differs from `expected` (a folder's first shard, or the recording about to resume in
+    it), as text: what one folder of shards must agree on (`TraceSet.load`, `ebsd record`)."""
+    return (describe_mismatch(expected["fingerprint"], found["fingerprint"], "pair")
+            or describe_mismatch(expected["settings"], found["settings"], "setting"))
+
+
 def shard_paths(source: str | Path | Sequence[str | Path]) -> list[Path]:
     if isinstance(source, (str, Path)):
         source = Path(source)
@@ -234,14 +242,12 @@ class TraceSet:
             meta, shard = read_shard(path)
             if first is None:
                 first = meta
-            for expected, found, what in ((expected_fp, meta["fingerprint"], "pair"),
-                                          (first["fingerprint"], meta["fingerprint"], "pair"),
-                                          (settings or {}, meta["settings"], "setting"),
-                                          (first["settings"], meta["settings"], "setting")):
-                problem = describe_mismatch(expected, found, what)
-                if problem:
-                    raise TraceError(f"trace shard {str(path)!r} was recorded with {problem}: record traces for "
-                                     "this pair and these settings with `ebsd record` (a new --out)")
+            problem = (describe_mismatch(expected_fp, meta["fingerprint"], "pair")
+                       or describe_mismatch(settings or {}, meta["settings"], "setting")
+                       or recording_mismatch(first, meta))
+            if problem:
+                raise TraceError(f"trace shard {str(path)!r} was recorded with {problem}: record traces for "
+                                 "this pair and these settings with `ebsd record` (a new --out)")
             traces.extend(shard)
         cost_model = None
         folder = paths[0].parent

@@ -7,7 +7,8 @@ every greedy output against the verifier's. What differs from `EBSD-v1`, and is 
 
 - the cost model is one calibration per drafter (`MultiClock`), kept in OUT as ``cost_model_T{t}.multi.json``
   beside the single file ``cost_model_T{t}.json`` that `eval.run.charge_decisions` keeps the policies' decision
-  costs in (the multi env charges decisions through its verifier clock, whose costs that file holds);
+  costs in (the multi env charges decisions through its verifier clock, whose costs that file holds); the run's
+  metadata records every drafter's (``drafter_cost_models``, `drafter_cost_models`);
 - the env has no ``min_draft_len`` (the drafter is chosen before any token is drafted): a floor above 0 is
   refused in one line;
 - a policy made for EBSD-Multi (its requirements carry ``acceptance_decay``) on a one-drafter pair is refused in
@@ -64,6 +65,14 @@ def holds_multi_costs(path: str) -> bool:
 def multi_costs_path(saved: Path) -> Path:
     """Where a run keeps the multi-drafter calibration beside the single cost model file `saved`."""
     return saved.with_name(saved.stem + ".multi.json")
+
+
+def drafter_cost_models(env) -> dict | None:
+    """Each drafter's cost model by name (`MultiClock.to_dict`) of an EBSD-Multi-v1 env; None for EBSD-v1. The
+    run's ``cost_models`` holds one per temperature, the verifier clock's (drafter 0's calibration), which
+    alone would hide what the other drafters were charged."""
+    clock = getattr(env.unwrapped, "multi_clock", None)
+    return None if clock is None else clock.to_dict()["drafters"]
 
 
 def make_eval_env(pair, saved: Path, cost_model: str | None, spec: str, **kwargs):

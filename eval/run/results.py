@@ -12,6 +12,7 @@ from pathlib import Path
 from ebsd_env.envs.objective import OBJECTIVE
 from ebsd_env.io import write_json_atomic
 
+from ..multi.envs import drafter_cost_models
 from .config import EvalConfig
 from .plan import Plan
 
@@ -31,6 +32,8 @@ def run_meta(config: EvalConfig, plan: Plan, pair, prompts: list[dict], envs: di
             flops[role] = None
             plan.notes.append(f"no FLOPs estimate for the {role}: its config lacks {error.name}")
     cost_models = {str(key[0]): env.unwrapped.decode_clock.costs.to_dict() for key, env in envs.items()}
+    per_drafter = {str(key[0]): drafter_cost_models(env) for key, env in envs.items()}
+    per_drafter = {t: costs for t, costs in per_drafter.items() if costs is not None}
     return {
         "config": asdict(config), "drafter": pair.drafter_name, "verifier": pair.verifier_name,
         "device": str(pair.device), "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
@@ -40,6 +43,7 @@ def run_meta(config: EvalConfig, plan: Plan, pair, prompts: list[dict], envs: di
         "stop_modes": {v.label: probes[v.spec].stop_mode or probes[v.spec].env_requirements().get("stop_mode")
                        or dict(v.env).get("stop_mode") or config.stop_mode for v in plan.variants},
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **({"drafter_cost_models": per_drafter} if per_drafter else {}),  # a multi-drafter pair's, by drafter name
     }
 
 
