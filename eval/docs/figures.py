@@ -59,6 +59,8 @@ from .sources import (
     EVAL_DRAFTERS,
     EVAL_FEATURE,
     FEATURE_CARD,
+    MULTI_LIVE,
+    MULTI_REPLAY,
     REPLAY_PPO,
     REPLAY_VALIDATION,
     STOP_MODE,
@@ -86,6 +88,11 @@ FIGURES: dict[str, Figure] = {
     "transfer.table": Figure(TRANSFER, lambda summary: transfer_table(summary, {
         "runs/t23/ppo/EBSD-Replay-v1__t23-costaware__1__1796457318/model.zip": "policies/trained/ppo_costaware.zip"})),
     "transfer.replay": Figure(TRANSFER_REPLAY, profile_replay_table),
+    # Issue 24: the multi-drafter PPO policy, chosen on validation traces and run live on the test prompts.
+    "multi.replay": Figure(MULTI_REPLAY, lambda result: profile_replay_table(
+        {"validation traces (multi replay)": result["validation_tokens_per_s"]})),
+    "multi.live": Figure(MULTI_LIVE, lambda summary: transfer_table(summary, {
+        "runs/t24/ppo/EBSD-Multi-Replay-v1__t24-multi__1__1796459660/model.zip": "policies/trained/ppo_multi.zip"})),
     "bench-feature.baseline": Figure(BENCH_FEATURE, bench_baseline),
     "bench-feature.load": Figure(BENCH_FEATURE, lambda report: (
         f"{report['machine']['load_1min']:.2f} before, {report['machine_after']['load_1min']:.2f} after")),
