@@ -229,7 +229,6 @@ def test_signal_s_round_trips_and_old_files_keep_their_hash(tmp_path):
     with pytest.raises(ValueError, match="signal_s"):
         CostModel.from_dict({**old, "signal_s": -1e-3})
     assert price(costs, [2, 3], discarded=1) == price(TOY_COSTS, [2, 3], discarded=1)  # generate() reads none
-    assert price(costs, [2, 3], discarded=1, signals=True)[0] == pytest.approx(6 * 0.025 + 6 * 0.003)
 
 
 def test_calibration_prices_signals_apart_from_the_draft_step(noisy_pair, counted):

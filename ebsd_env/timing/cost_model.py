@@ -299,11 +299,11 @@ def block_contexts(prompt_tokens: int, accepted_lengths: list[int]) -> list[int]
 
 
 def price(costs: CostModel, draft_lengths: list[int], discarded: int = 0,
-          contexts: list[int] | None = None, signals: bool = False) -> tuple[float, float]:
+          contexts: list[int] | None = None) -> tuple[float, float]:
     """(draft seconds, verify seconds) of blocks that verified `draft_lengths` tokens (plus `discarded` dropped
     draft tokens) under `costs`; `contexts` (one per block, `block_contexts`) prices a context-aware model at
-    each block's context. `signals`: a policy read every draft step's signals (each costs `signal_s` more); a
-    fixed-k generation (`SpeculativeDecoder.generate`) reads none."""
+    each block's context. No signal cost (`signal_s`): a fixed-k generation (`SpeculativeDecoder.generate`) reads
+    no signals."""
     if contexts is None:
         contexts = [None] * len(draft_lengths)
     if len(contexts) != len(draft_lengths):
@@ -311,9 +311,6 @@ def price(costs: CostModel, draft_lengths: list[int], discarded: int = 0,
     verify_s = sum(costs.verify_cost(k + 1, c) for k, c in zip(draft_lengths, contexts, strict=True))
     draft_s = sum(k * costs.draft_cost(c) for k, c in zip(draft_lengths, contexts, strict=True))
     last = contexts[-1] if contexts else None
-    draft_s += discarded * costs.draft_cost(last)
-    if signals:
-        draft_s += (sum(draft_lengths) + discarded) * costs.signal_s
-    return draft_s, verify_s
+    return draft_s + discarded * costs.draft_cost(last), verify_s
 
 
