@@ -18,6 +18,11 @@ set only, so neither training nor any choice saw that kind of text, and the verd
 it, beside the held-out prompts of the categories it trained on (the verdict's per-category choices for a
 held-out category are the ones made on all validation prompts). ``split.json`` records which categories are
 held out and, per test category, what was held out of it.
+
+A fresh test set for an experiment already made: ``--extend runs/old/split`` keeps that split's
+``train.jsonl`` and ``validation.jsonl`` as they are (their traces, tuning and training can be reused) and draws
+``--verdict-per-category`` test prompts from the prompts in neither (and never learned from by the drafter). Its
+held-out categories stay held out; ``split.json`` names the split it extends.
 """
 
 from __future__ import annotations
@@ -51,6 +56,9 @@ class SplitConfig(PairArgs):
     """Only these built-in categories."""
     holdout_categories: tuple[str, ...] = ()
     """Whole categories left out of training and validation (leave-one-category-out: one name): test prompts only."""
+    extend: Path | None = None
+    ("keep this split folder's train.jsonl and validation.jsonl (to reuse their traces and training) and draw new test "
+     "prompts from the prompts in neither; its held-out categories stay held out")
 
 
 def check_holdout(categories: tuple[str, ...] | None, holdout: tuple[str, ...]) -> None:
@@ -82,6 +90,17 @@ def split_unseen(unseen: list[dict], test_per_category: int, holdout: set[str]) 
     return test, validation
 
 
+def read_extended(folder: Path) -> tuple[list[dict], list[dict], dict]:
+    """(train rows, validation rows, split.json) of the split `--extend` names, or a one-line error naming the fix."""
+    files = [folder / name for name in ("train.jsonl", "validation.jsonl", "split.json")]
+    missing = [str(path) for path in files if not path.is_file()]
+    if missing:
+        raise FileNotFoundError(f"--extend {folder}: {', '.join(missing)} missing; name a folder `ebsd split` made")
+    train, validation = ([json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+                         for path in files[:2])
+    return train, validation, json.loads(files[2].read_text())
+
+
 def main(argv: list[str] | None = None) -> int:
     from ebsd_env.prompts import drafter_seen_ids, policy_split
 
@@ -91,12 +110,25 @@ def main(argv: list[str] | None = None) -> int:
         raise ValueError("--verdict-per-category, --validation-per-category and --train-per-category must be >= 1")
     check_holdout(config.categories, config.holdout_categories)
     check_folder_path(config.out, "--out")
+    if config.extend is not None:
+        if config.holdout_categories:
+            raise ValueError("--extend keeps the held-out categories of the split it extends: drop "
+                             "--holdout-categories")
+        if config.extend.resolve() == config.out.resolve():
+            raise ValueError(f"--extend {config.extend} is --out: write the extended split to a new folder")
+        kept_train, kept_validation, extended = read_extended(config.extend)
     pair = load_pair_from_args(config)
-    unseen, train = policy_split(pair, config.verdict_per_category + config.validation_per_category,
-                                 config.train_per_category, config.seed, config.categories)
-    holdout = set(config.holdout_categories)
-    test, validation = split_unseen(unseen, config.verdict_per_category, holdout)
-    train = [row for row in train if row["category"] not in holdout]
+    if config.extend is None:
+        unseen, train = policy_split(pair, config.verdict_per_category + config.validation_per_category,
+                                     config.train_per_category, config.seed, config.categories)
+        holdout = set(config.holdout_categories)
+        test, validation = split_unseen(unseen, config.verdict_per_category, holdout)
+        train = [row for row in train if row["category"] not in holdout]
+    else:  # the kept prompts are out of the pool the new test prompts come from
+        kept = [str(row["id"]) for row in (*kept_train, *kept_validation)]
+        test, _ = policy_split(pair, config.verdict_per_category, 0, config.seed, config.categories, exclude=kept)
+        holdout = set(extended.get("holdout_categories", []))
+        train, validation = kept_train, kept_validation
     config.out.mkdir(parents=True, exist_ok=True)
     sets = {"train": train, "validation": validation, "test": test}
     for name, rows in sets.items():
@@ -114,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
                "used_for": {"train": "ebsd record, ebsd tune, ebsd train ppo",
                             "validation": "every choice of the verdict (eval.selection)",
                             "test": "the final numbers, once"}}
+    if config.extend is not None:
+        summary["extends"] = {"split": str(config.extend), "drafter": extended.get("drafter"),
+                              "seed": extended.get("seed"), "kept": ["train", "validation"]}
     write_json_atomic(config.out / "split.json", summary, sort_keys=True)
     print(f"[ebsd] {len(test)} test prompts, {len(validation)} validation prompts, {len(train)} training prompts "
           f"in {config.out}")
@@ -121,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[ebsd] held out of training altogether: {', '.join(sorted(holdout))}")
     for category, n in short.items():
         print(f"[ebsd] {category}: only {n} test prompts the drafter never learned from (asked for "
-              f"{config.verdict_per_category}) and no validation prompts")
+              f"{config.verdict_per_category})" + ("" if config.extend else " and no validation prompts"))
     return 0
 
 

@@ -19,18 +19,25 @@ RULES=${RULES:-"entropy-abs entropy-rel entropy-window entropy-pos hf-confidence
 DRAFTER=${DRAFTER:-distilled}          # the pair's drafter: v1 of the shipped feature drafter, not the project default
 SECOND_DRAFTER=${SECOND_DRAFTER-ngram}   # another drafter of the zoo trained on (empty: none)
 VARIANTS=${VARIANTS:-"mlp-h8: mlp-h16:--history=16 ltd:--observation=ltd ltd-entropy:--observation=ltd+entropy"}
+STATIC_KS=${STATIC_KS:-"1 2 3 4 6"}   # the fixed k beside the verifier alone (the int4 copy wants longer: 1 2 4 8 12 16)
+EXTEND=${EXTEND:-}                     # an earlier split whose train and validation prompts (and traces) to keep
+RESULTS=${RESULTS:-docs/results/verdict}
+RELEASE=${RELEASE:-1}                  # 0: keep policies/trained/ppo_embedded.zip as it is
+# Batched recording needs a feature drafter or a Hugging Face LM; the int4 copy and prompt lookup record one by one.
+case $DRAFTER in int4|ngram) BATCHED_DEFAULT="" ;; *) BATCHED_DEFAULT=--batched ;; esac
+BATCHED=${BATCHED-$BATCHED_DEFAULT}
 
 # 1. Prompts: train, validation (every choice is made on it) and test (the final numbers, once), disjoint; the
 #    validation and test prompts are ones nothing learned from (docs/training.md says how).
 [[ -f $OUT/split/split.json ]] || $EBSD split --out "$OUT/split" --threads "$THREADS" --drafter "$DRAFTER" \
-  --validation-per-category "${VALIDATION:-5}"
+  --validation-per-category "${VALIDATION:-5}" ${EXTEND:+--extend "$EXTEND"}
 [[ -f $OUT/split/test.jsonl ]] || { echo "$OUT/split was made before validation prompts existed: use a new OUT" >&2; exit 2; }
 
 # 2. Greedy traces of the three sets: training traces for tuning and PPO, validation traces for every choice of
 #    the verdict (replay), test traces for the oracle-dp shares of the final numbers.
 for set in train validation test; do
   $EBSD record --out "$OUT/traces-$set" --prompt-source "$OUT/split/$set.jsonl" --max-new-tokens "$TOKENS" \
-    --max-draft-len 16 --threads "$THREADS" --batched --drafter "$DRAFTER"
+    --max-draft-len 16 --threads "$THREADS" $BATCHED --drafter "$DRAFTER"
 done
 
 # The model clock every replay below runs on: calibrated at the live verdict's threads (the verifier alone is
@@ -92,8 +99,8 @@ fi
 # 5. Replay on the validation and test traces (model clock; every seed, every tuned rule, oracle-dp); every choice
 #    from the validation replay (selection.json), then the live verdict on the test prompts, wall clock (the
 #    chosen seed of each variant; resumes), then the report.
-$PY -m eval.verdict replay --out "$OUT"
-$PY -m eval.verdict live --out "$OUT" --threads "$EVAL_THREADS" --drafter "$DRAFTER"
-$PY -m eval.verdict report --out "$OUT" --results docs/results/verdict
-$PY -m eval.verdict release --out "$OUT"      # the best learned policy -> policies/trained/ppo_embedded.zip
+$PY -m eval.verdict replay --out "$OUT" --static-ks $STATIC_KS
+$PY -m eval.verdict live --out "$OUT" --threads "$EVAL_THREADS" --drafter "$DRAFTER" --static-ks $STATIC_KS
+$PY -m eval.verdict report --out "$OUT" --results "$RESULTS"
+[[ $RELEASE == 0 ]] || $PY -m eval.verdict release --out "$OUT"  # the best learned -> policies/trained/ppo_embedded.zip
 $PY -m eval.docs                                # the README's and docs' figures from docs/results/verdict

@@ -76,3 +76,28 @@ def test_bad_holdout_categories_fail_before_any_file(tmp_path, holdout, message)
         split_main(["--pair", "tiny-noisy", "--categories", *CATEGORIES, "--out", str(out),
                     "--holdout-categories", *holdout])
     assert not out.exists()
+
+
+def test_extend_keeps_train_and_validation_and_draws_fresh_test_prompts(tmp_path):
+    base, extended = tmp_path / "base", tmp_path / "extended"
+    common = ["--pair", "tiny-noisy", "--categories", *CATEGORIES, "--validation-per-category", "2",
+              "--train-per-category", "4"]
+    assert split_main([*common, "--verdict-per-category", "2", "--out", str(base)]) == 0
+    assert split_main([*common, "--verdict-per-category", "5", "--out", str(extended), "--extend", str(base)]) == 0
+    for name in ("train", "validation"):  # byte for byte: their traces and training stay valid
+        assert (extended / f"{name}.jsonl").read_text() == (base / f"{name}.jsonl").read_text()
+    test = read_rows(extended / "test.jsonl")
+    kept = {row["id"] for name in ("train", "validation") for row in read_rows(base / f"{name}.jsonl")}
+    assert not {row["id"] for row in test} & kept
+    assert len({row["id"] for row in test}) == len(test)
+    summary = json.loads((extended / "split.json").read_text())
+    assert summary["counts"]["test"] == dict.fromkeys(CATEGORIES, 5)
+    assert summary["extends"]["split"] == str(base)
+
+
+def test_extend_refuses_a_folder_that_is_not_a_split_before_any_file(tmp_path):
+    out = tmp_path / "split"
+    with pytest.raises(FileNotFoundError, match="--extend .*train.jsonl.* missing"):
+        split_main(["--pair", "tiny-noisy", "--categories", *CATEGORIES, "--out", str(out),
+                    "--extend", str(tmp_path / "nothing")])
+    assert not out.exists()

@@ -168,3 +168,14 @@ def test_an_experiment_split_before_validation_is_refused_in_one_line(tmp_path, 
     error = capsys.readouterr().err.strip()
     assert "test.jsonl is missing (this experiment was split before validation prompts existed" in error
     assert "\n" not in error
+
+
+def test_static_ks_choose_the_static_policies_replayed_and_run_live(experiment):
+    from eval import verdict
+
+    static = verdict.static_specs((2, 12, 16))
+    assert static == ("no-spec", "fixed-k:k=2", "fixed-k:k=12", "fixed-k:k=16")
+    replayed = verdict.replay_policies(experiment, static)
+    assert [label for label, entry in replayed.items() if entry["kind"] == "static"] == [*static, "fixed-k:k=8"]
+    config = verdict.VerdictConfig("replay", out=experiment, static_ks=(2, 12, 16))
+    assert verdict.static_specs(config.static_ks) == static

@@ -129,15 +129,18 @@ def drafter_seen_ids(pair) -> set[str] | None:
 
 
 def policy_split(pair, verdict_per_category: int = 10, train_per_category: int = 16, seed: int = 0,
-                 categories: Sequence[str] | None = None) -> tuple[list[dict], list[dict]]:
+                 categories: Sequence[str] | None = None,
+                 exclude: Iterable[str] = ()) -> tuple[list[dict], list[dict]]:
     """(verdict rows, training rows) of the built-in suite for policy experiments.
 
     Verdict rows are prompts nothing learned from: per category the drafter's held-out prompts first, then a
     seeded sample of the prompts its training never selected (`drafter_seen_ids`), at most
     `verdict_per_category`; a category whose unseen pool is smaller gives what it has. Training rows (for
     recording traces, tuning rules and training policies) are a seeded sample of the other prompts of each
-    category, at most `train_per_category`; they may include prompts the drafter learned from."""
-    rows = load_prompts(None, categories=categories, seed=seed)
+    category, at most `train_per_category`; they may include prompts the drafter learned from. Prompts whose ids
+    are in `exclude` (another split's, say) are in neither list."""
+    excluded = {str(i) for i in exclude}
+    rows = [row for row in load_prompts(None, categories=categories, seed=seed) if str(row["id"]) not in excluded]
     seen = drafter_seen_ids(pair) or set()
     held = drafter_heldout_ids(pair)
     verdict, train = [], []

@@ -36,7 +36,7 @@ import tyro
 
 # The steps live in replay.py (calibrate, replay), live.py, report.py and release.py, over the experiment folder
 # (experiment.py); summaries.py and tables.py make the report. Their public names are re-exported here.
-from .config import MAX_DRAFT_LEN, STATIC, VERDICT_DRAFTER, VerdictConfig
+from .config import MAX_DRAFT_LEN, STATIC, VERDICT_DRAFTER, VerdictConfig, static_specs
 from .experiment import RUN_NAME, cost_model_path, ppo_runs, split_path, traces_path, tuned_files
 from .live import choose_live, live, select
 from .release import release
@@ -64,7 +64,8 @@ __all__ = ["GOAL_VS_ORACLE", "GOAL_VS_STATIC", "MAX_DRAFT_LEN", "RUN_NAME", "STA
            "VerdictConfig", "calibrate", "category_table", "choose_live", "cost_model_path", "goals_list",
            "headroom_table", "improvement_list", "live", "live_curve_table", "live_work", "main", "main_table",
            "plot_profiles", "ppo_runs", "rate", "release", "render", "replay", "replay_policies", "replay_traces",
-           "report", "select", "selection_list", "selection_record", "shares_table", "split_path", "summarize_replay",
+           "report", "select", "selection_list", "selection_record", "shares_table", "split_path", "static_specs",
+           "summarize_replay",
            "traces_path", "training_summary", "training_table", "tuned_files", "variants_table"]
 
 

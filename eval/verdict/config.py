@@ -9,7 +9,15 @@ from typing import Literal
 
 import tyro
 
-STATIC = ("no-spec", "fixed-k:k=1", "fixed-k:k=2", "fixed-k:k=3", "fixed-k:k=4", "fixed-k:k=6")
+DEFAULT_STATIC_KS = (1, 2, 3, 4, 6)  # around the feature drafter's best k; a drafter that is rarely wrong wants longer
+
+
+def static_specs(ks) -> tuple[str, ...]:
+    """The static policies of a verdict: the verifier alone (k = 0) and fixed k for each of `ks`."""
+    return ("no-spec", *(f"fixed-k:k={k}" for k in dict.fromkeys(ks)))
+
+
+STATIC = static_specs(DEFAULT_STATIC_KS)
 MAX_DRAFT_LEN = 16
 VERDICT_DRAFTER = "distilled"  # v1 of the shipped feature drafter: what the traces, tuning and PPO were made for
 
@@ -28,6 +36,9 @@ class VerdictConfig:
     drafter: str = VERDICT_DRAFTER
     """The pair's drafter (calibrate, live): the verdict was run, and its policy trained, for the feature
     drafter, whatever the project's default drafter is."""
+    static_ks: tuple[int, ...] = DEFAULT_STATIC_KS
+    """replay, live: the fixed k of the static policies (beside the verifier alone); fixed k = 8 is replayed too.
+    Choose around the drafter's best k (e.g. 1 2 4 8 12 16 for the int4 copy, which is rarely wrong)."""
     results: Path = Path("docs/results/verdict")
     """report: where verdict.json, report.md and the performance-profile plot go."""
     tiny: Literal["copy", "random", "noisy"] | None = None

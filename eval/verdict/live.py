@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ebsd_env.io import write_json_atomic
 
-from .config import MAX_DRAFT_LEN, STATIC, VerdictConfig
+from .config import MAX_DRAFT_LEN, STATIC, VerdictConfig, static_specs
 from .experiment import ppo_runs, split_path, tuned_files
 
 
@@ -24,12 +24,12 @@ def select(out: Path) -> dict:
     return choose(json.loads(path.read_text()), list(tuned_files(out)), ppo_runs(out), test_categories)
 
 
-def choose_live(out: Path, selection: dict | None = None) -> dict[str, str]:
+def choose_live(out: Path, selection: dict | None = None, static: tuple[str, ...] = STATIC) -> dict[str, str]:
     """label -> spec of the live verdict: the static policies (those chosen on validation among them), the tuned
     rule of each family and the seed of each PPO variant chosen on validation (see `eval.verdict`)."""
     selection = selection if selection is not None else select(out)
     statics = [spec for spec in selection["best_static"].values() if spec]
-    live = {spec: spec for spec in dict.fromkeys([*STATIC, *statics])}
+    live = {spec: spec for spec in dict.fromkeys([*static, *statics])}
     tuned = tuned_files(out)
     for rule in selection["tuned_rules"].values():
         live[f"tuned {rule}"] = f"tuned:path={tuned[rule]['path']},scope=category"
@@ -43,7 +43,7 @@ def live(config: VerdictConfig) -> None:
     from eval.run import EvalConfig, evaluate
 
     selection = select(config.out)
-    chosen = choose_live(config.out, selection)
+    chosen = choose_live(config.out, selection, static_specs(config.static_ks))
     write_json_atomic(config.out / "selection.json", selection, sort_keys=True)
     write_json_atomic(config.out / "live_policies.json", chosen, sort_keys=True)
     from ebsd_env.decoding.kernels import machine_state

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ebsd_env.io import write_json_atomic
 
-from .config import MAX_DRAFT_LEN, STATIC, VerdictConfig
+from .config import MAX_DRAFT_LEN, STATIC, VerdictConfig, static_specs
 from .experiment import cost_model_path, ppo_runs, traces_path, tuned_files
 
 
@@ -32,9 +32,9 @@ def calibrate(config: VerdictConfig) -> None:
 
 
 
-def replay_policies(out: Path) -> dict[str, dict]:
+def replay_policies(out: Path, static: tuple[str, ...] = STATIC) -> dict[str, dict]:
     """label -> {spec, kind, ...} of everything the replay step runs."""
-    policies = {spec: {"spec": spec, "kind": "static"} for spec in (*STATIC, "fixed-k:k=8")}
+    policies = {spec: {"spec": spec, "kind": "static"} for spec in dict.fromkeys((*static, "fixed-k:k=8"))}
     for rule, data in tuned_files(out).items():
         for scope in ("category", "overall"):
             policies[f"tuned {rule} ({scope})"] = {"spec": f"tuned:path={data['path']},scope={scope}",
@@ -52,7 +52,7 @@ def replay(config: VerdictConfig) -> None:
 
     folders = {name: traces_path(config.out, name) for name in ("validation", "test")}  # both, before any work
     costs = CostModel.load(cost_model_path(config.out))
-    policies = replay_policies(config.out)
+    policies = replay_policies(config.out, static_specs(config.static_ks))
     for name, path in (("validation", "replay-validation.json"), ("test", "replay.json")):
         results = replay_traces(config, TraceSet.load(folders[name]), costs, policies, name)
         write_json_atomic(config.out / path, results, sort_keys=True)

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import STATIC
 from .experiment import RUN_NAME
 
 
@@ -61,7 +60,8 @@ def headroom(replay: dict) -> dict:
     for category in dict.fromkeys(replay["categories"].values()):
         cat_ids = [i for i in ids if replay["categories"][i] == category]
         best_oracle = rate(policies["oracle-dp"]["per_prompt"], cat_ids)
-        static = {label: rate(policies[label]["per_prompt"], cat_ids) for label in STATIC if label in policies}
+        static = {label: rate(entry["per_prompt"], cat_ids) for label, entry in policies.items()
+                  if entry["kind"] == "static"}
         best = best_static({label: {category: value} for label, value in static.items()})[category]
         learned = {label: rate(entry["per_prompt"], cat_ids) for label, entry in policies.items()
                    if entry["kind"] == "ppo"}
