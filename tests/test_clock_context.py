@@ -3,6 +3,8 @@ validation against the wall clock at every k that refuses a clock off by more th
 
 from __future__ import annotations
 
+import types
+
 import pytest
 
 from ebsd_env.timing import calibration, validation
@@ -134,3 +136,31 @@ def test_calibration_charges_the_expected_cost_of_a_call_not_the_typical_one():
     assert calibration.expected_cost([2.0]) == 2.0
     with pytest.raises(ValueError, match="at least one"):
         calibration.expected_cost([])
+
+
+def test_anchored_error_forgives_a_machine_that_drifts_but_not_a_wrong_shape(monkeypatch):
+    """The speed-up error: a wall clock that runs 1.3x, then 0.8x, ... the model's time moves every `error` and no
+    `anchored_error`; one that is 10 % slower than the model at k = 2 only shows there."""
+    costs = CostModel(0.01, ((1, 0.05), (2, 0.06), (3, 0.065), (5, 0.07), (9, 0.08), (17, 0.1)))
+    drifts = iter([1.3, 1.3, 1.3, 0.8, 0.8, 0.8, 1.1, 1.1, 1.1, 0.9, 0.9, 0.9])  # per prompt, its 3 k's together
+    shape = {0: 1.0, 1: 1.0, 2: 1.1}
+
+    class FakeDecoder:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def generate(self, prompt, k):
+            lengths = [k] * 4
+            stats = {"prompt_tokens": 10, "accepted_lengths": lengths, "draft_lengths": lengths, "discarded": 0}
+            model_s = sum(price(costs, lengths, 0, block_contexts(10, lengths)))
+            return types.SimpleNamespace(stats={**stats, "decode_s": model_s * next(drifts) * shape[k]})
+
+    monkeypatch.setattr(validation, "SpeculativeDecoder", FakeDecoder)
+    report = validation.validate_clock(None, costs, ["p", "q"], ks=(0, 1, 2), rounds=2, tolerance=10.0)
+    errors = {p["k"]: p for p in report["points"]}
+    assert abs(errors[0]["error"]) > 0.01 and abs(errors[1]["error"]) > 0.01  # the drift, in every absolute error
+    assert errors[0]["anchored_error"] == pytest.approx(0.0, abs=1e-12)
+    assert errors[1]["anchored_error"] == pytest.approx(0.0, abs=1e-12)
+    assert errors[2]["anchored_error"] == pytest.approx(1 / 1.1 - 1)
+    assert report["max_abs_anchored_error"] == pytest.approx(1 - 1 / 1.1)
+    assert "speed-up error" in validation.format_validation(report)
