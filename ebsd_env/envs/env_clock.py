@@ -13,7 +13,7 @@ from ..timing.clock import Clock, check_decisions, make_clock, needs_calibration
 from ..timing.cost_model import CostModel
 
 
-def _deprecated(old: str, new: str) -> None:
+def warn_deprecated(old: str, new: str) -> None:
     warnings.warn(f"{old} is deprecated and will be removed in the next release: use {new}", DeprecationWarning,
                   stacklevel=3)
 
@@ -64,34 +64,34 @@ class EnvClock:
     @property
     def clock(self) -> str:
         """Deprecated: the clock's kind, now `clock_kind` (the clock itself is `decode_clock`)."""
-        _deprecated("env.clock (the clock's kind)", "env.clock_kind")
+        warn_deprecated("env.clock (the clock's kind)", "env.clock_kind")
         return self.clock_kind
 
     @property
     def ledger(self) -> Clock:
         """Deprecated: the clock, now `decode_clock`."""
-        _deprecated("env.ledger", "env.decode_clock")
+        warn_deprecated("env.ledger", "env.decode_clock")
         return self.decode_clock
 
     @ledger.setter
     def ledger(self, clock: Clock) -> None:
-        _deprecated("env.ledger", "env.decode_clock")
+        warn_deprecated("env.ledger", "env.decode_clock")
         self.decode_clock = clock
 
     @property
     def cost_model(self) -> CostModel:
         """Deprecated: the clock's cost model, now `decode_clock.costs`."""
-        _deprecated("env.cost_model", "env.decode_clock.costs")
+        warn_deprecated("env.cost_model", "env.decode_clock.costs")
         return self.decode_clock.costs
 
     @cost_model.setter
     def cost_model(self, costs: CostModel) -> None:
-        _deprecated("env.cost_model", "env.decode_clock = dataclasses.replace(env.decode_clock, costs=...)")
+        warn_deprecated("env.cost_model", "env.decode_clock = dataclasses.replace(env.decode_clock, costs=...)")
         self.decode_clock = dataclasses.replace(self.decode_clock, costs=costs)
 
     @property
     def baseline_rate(self) -> float:
         """Deprecated: ρ, the verifier-alone rate of the clock's cost model, now `decode_clock.baseline_rate`."""
-        _deprecated("env.baseline_rate", "env.decode_clock.baseline_rate")
+        warn_deprecated("env.baseline_rate", "env.decode_clock.baseline_rate")
         return self.decode_clock.baseline_rate
 
