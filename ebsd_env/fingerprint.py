@@ -67,8 +67,7 @@ def observation_fingerprint(layout) -> dict:
 def _decision_cost(base) -> dict:
     """``{"decide_s": seconds}`` when the env's model clock charges a declared cost per decision, else nothing
     (fingerprints of envs without one stay as they were)."""
-    clock = getattr(base, "decode_clock", None) or getattr(base, "clock", None)  # EBSDEnv's, the vector env's
-    seconds = float(getattr(clock, "decide_s", 0.0) or 0.0)
+    seconds = float(getattr(base.decode_clock, "decide_s", 0.0) or 0.0)  # EBSDEnv's, the vector env's
     return {"decide_s": seconds} if seconds else {}
 
 
@@ -114,9 +113,7 @@ def env_fingerprint(env) -> dict:
     if multi is not None:  # one hash per drafter, so a model trained on traces binds to the live pair
         pair["drafter_hash"] = "+".join(_multi_drafter_hashes(base))
     layout = base.observation_layout
-    # EBSDEnv and its kind: `clock_kind` and `decode_clock`; the vector env: its `clock`.
-    clock = getattr(base, "decode_clock", None) or base.clock
-    kind = getattr(base, "clock_kind", None) or clock.kind
+    clock, kind = base.decode_clock, base.clock_kind  # EBSDEnv's and the vector env's
     decoder = getattr(base, "decoder", None)
     temperature = float(getattr(decoder, "temperature", 0.0) or 0.0)
     return {"version": FINGERPRINT_VERSION, "pair": pair, "observation": observation_fingerprint(layout),

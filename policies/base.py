@@ -293,6 +293,11 @@ class Policy:
         self.check_binding()
         return self
 
+    def signal_settings(self) -> dict:
+        """The env settings of the draft-token signals this policy reads (`signal_settings`): `ebsd eval` and
+        `ebsd tune` make the policy's env with them."""
+        return signal_settings([self])
+
     def env_requirements(self) -> dict:
         """Env settings this policy must run with (e.g. a trained model's observation layout), as `EBSDEnv`
         keyword arguments; `ebsd eval` makes the policy's env with them."""
@@ -388,3 +393,12 @@ def common_stop_mode(owner: str, policies: Sequence[Policy]) -> str | None:
 
 def latest(entropies: Sequence[float]) -> float | None:
     return float(entropies[-1]) if len(entropies) else None
+
+
+def signal_settings(policies: Sequence[Policy]) -> dict:
+    """The env settings of the draft-token signals that any of `policies` reads, as `EBSDEnv` keyword arguments:
+    the extra signals if one reads them, and observation="position" if none reads any signal (that env computes
+    none, so the policies pay for none: signals are charged to whoever reads them)."""
+    reads = any(policy.reads_token_signals for policy in policies)
+    return {"extra_signals": any(bool(policy.requires_extra_signals) for policy in policies),
+            **({} if reads else {"observation": "position"})}

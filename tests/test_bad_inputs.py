@@ -35,7 +35,7 @@ def no_models(monkeypatch):
     import ebsd_env.cli.generate
     import ebsd_env.decoding.models
     import ebsd_env.decoding.tiny
-    import ebsd_env.envs.ebsd
+    import ebsd_env.envs.env_clock
     import ebsd_env.timing.calibration
     import ebsd_env.timing.clock
     import eval.bench.decoder
@@ -719,12 +719,12 @@ def test_an_eval_refused_before_its_first_episode_leaves_no_run_folder(existing,
     """A refusal that only the env can make (here a calibration on a busy machine) comes after --out exists: a
     folder this run made is removed again, so the corrected rerun does not meet a stale run.json; a folder the
     user had made stays."""
-    import ebsd_env.envs.ebsd
+    import ebsd_env.envs.env_clock
 
     def busy(*_, **__):
         raise ValueError("calibration measured a non-monotone cost curve: the machine is too busy")
 
-    monkeypatch.setattr(ebsd_env.envs.ebsd, "make_clock", busy)
+    monkeypatch.setattr(ebsd_env.envs.env_clock, "make_clock", busy)
     prompts = make_prompt_file(tmp_path, [{"id": "a", "category": "x", "prompt": "hello"}])
     if existing:
         (tmp_path / "run").mkdir()

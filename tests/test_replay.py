@@ -279,6 +279,22 @@ def test_both_decoders_implement_the_protocol(noisy_pair, noisy_traces):
         vec.step([0, 2])
 
 
+def test_the_vector_env_names_its_clock_as_the_env_does(noisy_traces):
+    """`decode_clock` is the clock and `clock_kind` its kind, as on `EBSDEnv` (where `clock` was the kind, not the
+    clock); the former `clock` and `baseline_rate` still answer, each with a DeprecationWarning naming its
+    replacement."""
+    from ebsd_env.replay.env import ReplayEnv
+    from ebsd_env.timing.clock import Clock
+
+    vec, single = ReplayVectorEnv(noisy_traces, num_envs=2), ReplayEnv(noisy_traces)
+    assert isinstance(vec.decode_clock, Clock) and vec.clock_kind == single.clock_kind == "model"
+    assert vec.decode_clock.costs == single.decode_clock.costs
+    with pytest.warns(DeprecationWarning, match="ReplayVectorEnv.clock is deprecated.*use decode_clock"):
+        assert vec.clock is vec.decode_clock
+    with pytest.warns(DeprecationWarning, match="baseline_rate is deprecated.*use decode_clock.baseline_rate"):
+        assert vec.baseline_rate == vec.decode_clock.baseline_rate == single.decode_clock.baseline_rate
+
+
 def test_vector_env_trains_ppo_through_the_sb3_adapter(noisy_traces):
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_checker import check_env  # noqa: F401  (SB3 importable)

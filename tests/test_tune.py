@@ -147,3 +147,28 @@ def test_a_killed_study_resumes_with_the_interrupted_trial_failed_and_counts_com
     assert sorted(t.user_attrs["spec"] for t in complete) == sorted(p["spec"] for p in grid_points(config))
     assert best["overall"]["trials"] == 3
     assert json.loads((tmp_path / "best.json").read_text())["best"]["overall"]["trials"] == 3
+
+
+def test_rules_that_read_no_signal_are_tuned_where_none_is_computed(tmp_path, prompt_file, noisy_pair):
+    """As `ebsd eval` binds them (`Policy.signal_settings`), `ebsd tune` runs a rule that reads no draft-token signal
+    (fixed k) in an env with observation="position": its result does not change when the clock prices each read
+    step's signals, while an entropy rule's does (it reads them, and pays)."""
+    from ebsd_env.timing.cost_model import CostModel
+    from train.tune import Evaluator
+
+    def evaluate(spec: str, signal_s: float) -> tuple[dict, Evaluator]:
+        costs = CostModel(draft_s=0.025, verify_points=((1, 0.1), (2, 0.105), (9, 0.14)), signal_s=signal_s,
+                          source="toy")
+        evaluator = Evaluator(tiny_tune(tmp_path, prompt_file), noisy_pair, PROMPTS, costs)
+        return evaluator(spec, "shannon", [0, 1]), evaluator
+
+    free, _ = evaluate("fixed-k:k=3", 0.0)
+    priced, evaluator = evaluate("fixed-k:k=3", 0.01)
+    assert priced["tokens_per_s"] == free["tokens_per_s"] and priced["reward"] == free["reward"]
+    (env,) = evaluator.envs.values()
+    assert env.unwrapped.observation_layout.observation == "position"
+    reads_free, _ = evaluate("entropy-abs:theta=1.0", 0.0)
+    reads_priced, evaluator = evaluate("entropy-abs:theta=1.0", 0.01)
+    assert reads_priced["tokens_per_s"] < reads_free["tokens_per_s"]
+    (env,) = evaluator.envs.values()
+    assert env.unwrapped.observation_layout.observation == "entropy"

@@ -147,8 +147,9 @@ def trial(params: dict, config, indices: list[int]) -> None:
         if len(chunks) == 1:  # the single-process code path itself
             result = evaluate(spec, entropy, indices)
         else:  # episode seeds as in one pass: seed + the prompt's position in the study
-            env = evaluate.env(entropy)
-            stats += run_policy(env, make_policy(spec), chunk, config.seed + len(stats))
+            policy = make_policy(spec)
+            env = evaluate.env(entropy, policy.signal_settings())
+            stats += run_policy(env, policy, chunk, config.seed + len(stats))
             result = _result(evaluate, env, stats, indices[:len(stats)], final)
         tune.report({config.objective: result[config.objective], "prompts_done": len(stats) or len(indices),
                      "prompts_total": len(indices),

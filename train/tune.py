@@ -132,8 +132,12 @@ class Evaluator:
         self._oracle: dict[tuple, float] = {}
         self.envs: dict[str, object] = {}
 
-    def env(self, entropy: str, extra_signals: bool = False):
-        key = (entropy, extra_signals)
+    def env(self, entropy: str, signals: dict | None = None):
+        """The env of `entropy` with the signal settings `signals` of the policies it runs (`Policy.signal_settings`:
+        extra signals, or observation="position" for a policy that reads none, which then pays for none, as in
+        `ebsd eval`); None: the entropy observation alone."""
+        signals = signals or {}
+        key = (entropy, tuple(sorted(signals.items())))
         if key not in self.envs:
             import gymnasium as gym
 
@@ -144,20 +148,20 @@ class Evaluator:
                 self.envs[key] = gym.make("EBSD-Replay-v1", traces=self.prompts_source, history=c.history,
                                           entropy=entropy, max_draft_len=c.env_max_draft_len,
                                           max_new_tokens=c.max_new_tokens, temperature=c.temperature,
-                                          clock=c.clock, cost_model=self.cost_model, extra_signals=extra_signals,
-                                          cost_profiles=self.cost_profiles)
+                                          clock=c.clock, cost_model=self.cost_model, cost_profiles=self.cost_profiles,
+                                          **signals)
                 return self.envs[key]
             self.envs[key] = gym.make("EBSD-v1", pair=self.pair, prompts=self.prompts, history=c.history,
                                       entropy=entropy, max_draft_len=c.env_max_draft_len,
                                       max_new_tokens=c.max_new_tokens, temperature=c.temperature,
-                                      clock=c.clock, cost_model=self.cost_model, extra_signals=extra_signals)
+                                      clock=c.clock, cost_model=self.cost_model, **signals)
         return self.envs[key]
 
     def __call__(self, spec: str, entropy: str, indices: list[int]) -> dict:
         from policies import make_policy
 
         policy = make_policy(spec)
-        env = self.env(entropy, policy.requires_extra_signals)
+        env = self.env(entropy, policy.signal_settings())
         stats = run_policy(env, policy, indices, self.config.seed)
         result = summarize(stats)
         # The env's undiscounted return, (N - rho * T) / reward_scale, summed over the episodes.
@@ -303,10 +307,13 @@ def tuned_fingerprint(evaluator: Evaluator, config: TuneConfig, best: dict) -> d
     an env that differs."""
     from ebsd_env.fingerprint import env_fingerprint
     from policies import make_policy
+    from policies.base import signal_settings
 
     row = best.get("overall", next(iter(best.values())))
-    fingerprint = env_fingerprint(evaluator.env(row["entropy"], make_policy(row["spec"]).requires_extra_signals))
-    modes = {make_policy(row["spec"]).stop_mode for row in best.values()} - {None}
+    rules = [make_policy(row["spec"]) for row in best.values()]
+    # `tuned:` reads the signals of any of its rules, and runs where they are computed (or none, if none reads any).
+    fingerprint = env_fingerprint(evaluator.env(row["entropy"], signal_settings(rules)))
+    modes = {rule.stop_mode for rule in rules} - {None}
     if len(modes) == 1:
         fingerprint["action"]["stop_mode"] = modes.pop()
     return fingerprint

@@ -115,6 +115,18 @@ VARIANTS: dict[str, KernelVariant] = {
 KERNEL_CHOICES = ("auto", *VARIANTS)
 
 
+def kernels_from_alias(kernels: str | None, fast_kernels: bool | None) -> str:
+    """`load_pair`'s `kernels`, or its deprecated `fast_kernels` flag (True: ``onednn``, False: ``plain``)."""
+    if fast_kernels is not None:
+        if kernels not in (None, "auto"):
+            raise ModelLoadError(f"give either kernels={kernels!r} or the deprecated fast_kernels, not both")
+        return "onednn" if fast_kernels else "plain"
+    kernels = kernels or "auto"
+    if kernels not in KERNEL_CHOICES:
+        raise ModelLoadError(f"unknown kernels {kernels!r}; valid: {', '.join(KERNEL_CHOICES)}")
+    return kernels
+
+
 # Buckets of rows (tokens, over the batch) a forward multiplies by every weight: one-token decoding, the k + 1
 # rows of a verification, a prefill. (label, fewest rows, most rows); the last bucket has no upper end and is
 # timed at 17 and 32 rows. A bucket is timed at both ends, since a kernel's cost need not grow with the rows

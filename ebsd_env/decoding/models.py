@@ -31,6 +31,7 @@ from .kernels import (  # noqa: F401
     VARIANTS,
     PackedLinear,
     configure_threads,
+    kernels_from_alias,
     pack_linears,
     select_kernels,
     threads_set_explicitly,
@@ -278,18 +279,6 @@ class ModelPair:
         return f"drafter={self.drafter_name} verifier={self.verifier_name} device={self.device}"
 
 
-def _kernels_from_alias(kernels: str | None, fast_kernels: bool | None) -> str:
-    """`kernels`, or the deprecated `fast_kernels` flag translated (True: ``onednn``, False: ``plain``)."""
-    if fast_kernels is not None:
-        if kernels not in (None, "auto"):
-            raise ModelLoadError(f"give either kernels={kernels!r} or the deprecated fast_kernels, not both")
-        return "onednn" if fast_kernels else "plain"
-    kernels = kernels or "auto"
-    if kernels not in KERNEL_CHOICES:
-        raise ModelLoadError(f"unknown kernels {kernels!r}; valid: {', '.join(KERNEL_CHOICES)}")
-    return kernels
-
-
 def load_pair(drafter: str | None = None, verifier: str | None = None, device: str = "cpu",
               dtype: torch.dtype | None = None, device_map: str | dict | None = None, kernels: str | None = "auto",
               threads: int | None = None, fast_kernels: bool | None = None) -> ModelPair:
@@ -317,16 +306,33 @@ def load_pair(drafter: str | None = None, verifier: str | None = None, device: s
             set and nothing changed torch's thread count yet, else torch's default (the number of physical cores).
         fast_kernels: deprecated alias of `kernels` (True: ``"onednn"``, False: ``"plain"``).
     """
-    kernels = _kernels_from_alias(kernels, fast_kernels)
+    kernels = kernels_from_alias(kernels, fast_kernels)
     if device_map is None:  # a device this machine lacks: one line now, not torch's traceback inside the load
         check_device(device)
     verifier_name = verifier or EMBEDDED_VERIFIER
     drafter_name = drafter or default_drafter(device, dtype, device_map)
-    # What the device rules out is refused before any model is loaded.
+    names = _checked_drafter_names(drafter_name, device, device_map, kernels)  # before any model is loaded
+    if threads is not None or not threads_set_explicitly():
+        configure_threads(threads)
+    verifier_model = load_model(verifier_name, device, dtype, device_map)
+    tokenizer = load_tokenizer(verifier_name)
+    drafter_models = _load_drafters(names, verifier_model, tokenizer, verifier_name, device, dtype)
+    if device_map is not None and kernels == "auto":
+        kernels = "plain"  # a verifier spread over devices keeps the modules from_pretrained placed
+    # Verifications of k + 1 tokens attend with a mask: grouped KV heads there instead of repeated ones (same values).
+    grouped = device_map is None and use_grouped_attention(verifier_model)
+    drafter_model, metadata = _select_pair_kernels(verifier_model, drafter_models, names, kernels,
+                                                   "grouped" if grouped else "transformers")
+    return ModelPair(drafter_model, verifier_model, tokenizer, drafter_name, verifier_name, metadata=metadata)
+
+
+def _checked_drafter_names(drafter_name: str, device: str, device_map, kernels: str) -> list[str]:
+    """The drafters `drafter_name` names (several joined by "+", each once), refused where the device rules
+    them or the kernels out."""
     if device_map is None and kernels in VARIANTS and not VARIANTS[kernels].available(torch.device(device)):
         raise ModelLoadError(f"kernels={kernels!r} cannot run on {torch.device(device).type!r} (it needs "
                              f"{VARIANTS[kernels].description}): pass kernels='plain' or 'auto'")
-    from .drafting import SEPARATOR, MultiDrafter, parse_drafters
+    from .drafting import SEPARATOR, parse_drafters
 
     try:  # several drafters joined by "+" (one verifier that switches between them): each named once
         names = parse_drafters(drafter_name) if SEPARATOR in drafter_name else [drafter_name]
@@ -336,10 +342,12 @@ def load_pair(drafter: str | None = None, verifier: str | None = None, device: s
         if name in ("int4", "int8") and (device_map is not None or torch.device(device).type != "cpu"):
             raise ModelLoadError(f"the {name} drafter runs on torch's CPU kernels: load the pair with "
                                  "device='cpu' and no device_map, or pick drafter='bf16'")
-    if threads is not None or not threads_set_explicitly():
-        configure_threads(threads)
-    verifier_model = load_model(verifier_name, device, dtype, device_map)
-    tokenizer = load_tokenizer(verifier_name)
+    return names
+
+
+def _load_drafters(names: list[str], verifier_model: PreTrainedModel, tokenizer, verifier_name: str, device: str,
+                   dtype: torch.dtype | None) -> list[PreTrainedModel]:
+    """Each named drafter: derived from the verifier's weights, or loaded (with the verifier's tokenizer)."""
     drafter_models = []
     for name in names:
         if name.partition(":")[0] in DERIVED_DRAFTERS:
@@ -348,11 +356,16 @@ def load_pair(drafter: str | None = None, verifier: str | None = None, device: s
             check_same_tokenizer(load_tokenizer(name), tokenizer, name, verifier_name)
             drafter_models.append(load_model(name, device, dtype))
         strategy_class(drafter_models[-1])  # the decoder drafts through this registry entry: refuse an unknown one now
-    if device_map is not None and kernels == "auto":
-        kernels = "plain"  # a verifier spread over devices keeps the modules from_pretrained placed
-    # Verifications of k + 1 tokens attend with a mask: grouped KV heads there instead of repeated ones (same values).
-    grouped = device_map is None and use_grouped_attention(verifier_model)
-    # The verifier first: a derived drafter was built from its plain weights above.
+    return drafter_models
+
+
+def _select_pair_kernels(verifier_model, drafter_models: list, names: list[str], kernels: str,
+                         verifier_attention: str) -> tuple[object, dict]:
+    """(the pair's drafter, the pair's metadata) once each model's kernels are chosen: one drafter, or a
+    `MultiDrafter` of several."""
+    from .drafting import MultiDrafter
+
+    # The verifier first: a derived drafter was built from its plain weights.
     choices = {"verifier": select_kernels(verifier_model, kernels)}
     drafter_choices = [choices["verifier"] if model is verifier_model else select_kernels(model, kernels)
                        for model in drafter_models]
@@ -363,10 +376,9 @@ def load_pair(drafter: str | None = None, verifier: str | None = None, device: s
         choices["drafter"] = drafter_choices[0]
     else:
         drafter_model, choices["drafter"] = drafter_models[0], drafter_choices[0]
-    return ModelPair(drafter_model, verifier_model, tokenizer, drafter_name, verifier_name,
-                     metadata={"kernels": {role: c.variant for role, c in choices.items()},
-                               "kernel_selection": {role: c.as_dict() for role, c in choices.items()},
-                               "verifier_attention": "grouped" if grouped else "transformers", **metadata})
+    return drafter_model, {"kernels": {role: c.variant for role, c in choices.items()},
+                           "kernel_selection": {role: c.as_dict() for role, c in choices.items()},
+                           "verifier_attention": verifier_attention, **metadata}
 
 
 _PAIR_CACHE: dict[tuple, ModelPair] = {}
@@ -377,7 +389,7 @@ def cached_pair(drafter: str | None = None, verifier: str | None = None, device:
                 dtype: torch.dtype | None = None, kernels: str | None = "auto",
                 fast_kernels: bool | None = None) -> ModelPair:
     """`load_pair` memoised per process, so environments and vectorised copies share one loaded pair."""
-    kernels = _kernels_from_alias(kernels, fast_kernels)
+    kernels = kernels_from_alias(kernels, fast_kernels)
     check_device(device)
     key = (drafter or default_drafter(device, dtype), verifier or EMBEDDED_VERIFIER, str(device), str(dtype), kernels)
     with _PAIR_CACHE_LOCK:

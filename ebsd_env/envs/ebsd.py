@@ -15,7 +15,7 @@ from ..decoding.entropy import EntropyConfig
 from ..decoding.models import ModelPair, cached_pair
 from ..decoding.protocol import Decoder
 from ..prompts import normalise_prompts
-from ..timing.clock import CLOCK_KINDS, Clock, check_decisions, make_clock, needs_calibration
+from ..timing.clock import CLOCK_KINDS, Clock
 from ..timing.cost_model import CostModel
 from .block_rules import DEFAULT_STOP_MODE, STOP_MODES, BlockRules, verifier_takes_last  # noqa: F401 (re-exported)
 from .env_clock import EnvClock
@@ -25,6 +25,44 @@ from .transition import Transition
 
 CLOCKS = CLOCK_KINDS
 CONTINUE, STOP = 0, 1
+
+
+def _check_settings(clock, history: int, max_new_tokens: int, reward_scale: float | None, pair,
+                    temperature: float, top_p: float) -> None:
+    """Refuse, in one line each, the constructor's arguments no env can run with."""
+    if not isinstance(clock, Clock) and clock not in CLOCKS:
+        raise ValueError(f"unknown clock {clock!r}; valid: {', '.join(CLOCKS)}")
+    if history < 1:
+        raise ValueError(f"history must be >= 1 (entropies shown per observation), got {history}")
+    if max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+    if reward_scale is not None and not reward_scale > 0:
+        raise ValueError(f"reward_scale must be > 0 tokens, got {reward_scale}")
+    if pair is not None and not isinstance(pair, ModelPair):
+        raise TypeError(f"pair= takes a loaded ModelPair (load_pair(...), cached_pair(...) or tiny_pair(...)), got "
+                        f"{type(pair).__name__} {pair!r:.60}; to name models give drafter= / verifier= instead")
+    if not (np.isfinite(temperature) and temperature >= 0):
+        raise ValueError(f"temperature must be a finite number >= 0 (0 = greedy), got {temperature}")
+    if not 0 < top_p <= 1:
+        raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+
+
+def _pair_of(pair: ModelPair | None, decoder: Decoder | None, drafter: str | None, verifier: str | None,
+             device: str, entropy_config: EntropyConfig) -> ModelPair | None:
+    """The env's pair: the one given, the decoder's (a replay or custom decoder carries its own, if any), or the
+    named models' (loaded once per process)."""
+    if decoder is not None:
+        if drafter is not None or verifier is not None:
+            raise ValueError("give either decoder= or drafter=/verifier= model ids, not both")
+        if getattr(decoder, "entropy", entropy_config) != entropy_config:
+            raise ValueError(f"the decoder reports entropy {decoder.entropy} but the env was asked for "
+                             f"{entropy_config}: make the env with the decoder's entropy settings")
+        return pair if pair is not None else getattr(decoder, "pair", None)
+    if pair is None:
+        return cached_pair(drafter, verifier, device)
+    if drafter is not None or verifier is not None:
+        raise ValueError("give either pair= or drafter=/verifier= model ids, not both")
+    return pair
 
 
 class EBSDEnv(EnvClock, EpisodeRecord, Transition, gym.Env):
@@ -223,77 +261,38 @@ class EBSDEnv(EnvClock, EpisodeRecord, Transition, gym.Env):
                  stop_mode: str = DEFAULT_STOP_MODE, decoder: Decoder | None = None, observation: str = "entropy",
                  decide_s: float | str | None = None, cost_signals: bool = False):
         rules = BlockRules(int(max_draft_len), stop_mode, int(min_draft_len))  # refuses bad draft lengths, modes
-        if not isinstance(clock, Clock) and clock not in CLOCKS:
-            raise ValueError(f"unknown clock {clock!r}; valid: {', '.join(CLOCKS)}")
-        if history < 1:
-            raise ValueError(f"history must be >= 1 (entropies shown per observation), got {history}")
-        if max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
-        if reward_scale is not None and not reward_scale > 0:
-            raise ValueError(f"reward_scale must be > 0 tokens, got {reward_scale}")
-        if pair is not None and not isinstance(pair, ModelPair):
-            raise TypeError(f"pair= takes a loaded ModelPair (load_pair(...), cached_pair(...) or tiny_pair(...)), got "
-                            f"{type(pair).__name__} {pair!r:.60}; to name models give drafter= / verifier= instead")
-        if not (np.isfinite(temperature) and temperature >= 0):
-            raise ValueError(f"temperature must be a finite number >= 0 (0 = greedy), got {temperature}")
-        if not 0 < top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+        _check_settings(clock, history, max_new_tokens, reward_scale, pair, temperature, top_p)
         entropy_config = EntropyConfig(entropy, entropy_param, entropy_temperature)
-        if decoder is not None:  # a decoder given (a replay or a custom one): it carries its own pair, if any
-            if drafter is not None or verifier is not None:
-                raise ValueError("give either decoder= or drafter=/verifier= model ids, not both")
-            if getattr(decoder, "entropy", entropy_config) != entropy_config:
-                raise ValueError(f"the decoder reports entropy {decoder.entropy} but the env was asked for "
-                                 f"{entropy_config}: make the env with the decoder's entropy settings")
-            pair = pair if pair is not None else getattr(decoder, "pair", None)
-        elif pair is None:
-            pair = cached_pair(drafter, verifier, device)
-        elif drafter is not None or verifier is not None:
-            raise ValueError("give either pair= or drafter=/verifier= model ids, not both")
-
+        pair = _pair_of(pair, decoder, drafter, verifier, device, entropy_config)
         self.pair = pair
         self.prompts = normalise_prompts(prompts)
-        self.rules = rules
-        self.stop_mode = stop_mode
-        self.min_draft_len = rules.min_draft_len
-        self.max_draft_len = rules.max_draft_len
-        self.max_new_tokens = int(max_new_tokens)
+        self._set_block_rules(rules, max_new_tokens)
         self.render_mode = render_mode
         if decoder is None:
             decoder = SpeculativeDecoder(pair, temperature=temperature, top_p=top_p, entropy=entropy_config,
                                          max_new_tokens=max_new_tokens)
         self.decoder: Decoder = decoder
-        # The clock is the env's only time ledger (ebsd_env.timing.clock); `clock_kind` names its kind without
-        # making it. A clock that needs a calibration (wall or model, no cost model given) is made when first
-        # used, not here: the constructor does no timing (`make_clock` calibrates once per process and caches it).
-        self.clock_kind: str = clock.kind if isinstance(clock, Clock) else clock
-        self._decode_clock: Clock | None = None
-        self._clock_args = (clock, pair, cost_model, temperature, top_p, decide_s)
-        if needs_calibration(clock, cost_model, pair):
-            check_decisions(clock, decide_s)  # refuse a bad decide_s now, not after the calibration
-            if clock == "model" and isinstance(decide_s, str):
-                raise ValueError(f"a fresh calibration holds no decision cost for policy {decide_s!r}: pass "
-                                 "cost_model= one holding it (time it with ebsd_env.timing.clock.time_decisions), "
-                                 "or give decide_s in seconds")
-        else:
-            self._decode_clock = self._make_clock()
+        self._set_up_clock(clock, pair, cost_model, temperature, top_p, decide_s)
         self.reward_scale = float(reward_scale or self.max_draft_len + 1)
         vocab_size = pair.vocab_size if pair is not None else decoder.vocab_size
-        self.observation_layout = ObservationLayout(history=history, max_draft_len=self.max_draft_len,
-                                                    max_new_tokens=self.max_new_tokens,
-                                                    entropy_scale=entropy_config.max_value(vocab_size),
-                                                    extra_signals=extra_signals, observation=observation,
-                                                    cost_signals=cost_signals)
-        self.observation_space = spaces.Box(0.0, 1.0, (self.observation_layout.size,), np.float32)
-        self.action_space = spaces.Discrete(2)
-        self._init_seed = seed
-        self._seeded = False
-        self._running = False  # between a reset and the end of its episode
-        self._episode_over = False
+        self._set_spaces(ObservationLayout(history=history, max_draft_len=self.max_draft_len,
+                                           max_new_tokens=self.max_new_tokens,
+                                           entropy_scale=entropy_config.max_value(vocab_size),
+                                           extra_signals=extra_signals, observation=observation,
+                                           cost_signals=cost_signals))
+        self._init_seed, self._seeded = seed, False
+        self._running, self._episode_over = False, False  # running: between a reset and the end of its episode
 
-    def _make_clock(self) -> Clock:
-        clock, pair, cost_model, temperature, top_p, decide_s = self._clock_args
-        return make_clock(clock, pair, cost_model, temperature, top_p).with_decisions(decide_s)
+    def _set_block_rules(self, rules: BlockRules, max_new_tokens: int) -> None:
+        self.rules = rules
+        self.stop_mode = rules.stop_mode
+        self.min_draft_len, self.max_draft_len = rules.min_draft_len, rules.max_draft_len
+        self.max_new_tokens = int(max_new_tokens)
+
+    def _set_spaces(self, layout: ObservationLayout) -> None:
+        self.observation_layout = layout
+        self.observation_space = spaces.Box(0.0, 1.0, (layout.size,), np.float32)
+        self.action_space = spaces.Discrete(2)
 
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict | None = None):

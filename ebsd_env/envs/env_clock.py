@@ -9,18 +9,39 @@ from __future__ import annotations
 import dataclasses
 import warnings
 
-from ..timing.clock import Clock
+from ..timing.clock import Clock, check_decisions, make_clock, needs_calibration
 from ..timing.cost_model import CostModel
 
 
-def _deprecated(old: str, new: str) -> None:
+def warn_deprecated(old: str, new: str) -> None:
     warnings.warn(f"{old} is deprecated and will be removed in the next release: use {new}", DeprecationWarning,
                   stacklevel=3)
 
 
 class EnvClock:
-    """`EBSDEnv`'s clock properties. The env sets `_decode_clock` (None until first use), `clock_kind` and
-    `_make_clock()` (kept in `ebsd_env.envs.ebsd`, where the clock is made)."""
+    """`EBSDEnv`'s clock: set up by the constructor (`_set_up_clock`), made on first use (`decode_clock`), and its
+    former names. `EBSD-Multi-v1` makes its own (`_make_clock`: the verifier's, from its per-drafter clock)."""
+
+    def _set_up_clock(self, clock: str | Clock, pair, cost_model, temperature: float, top_p: float,
+                      decide_s: float | str | None) -> None:
+        # The clock is the env's only time ledger (ebsd_env.timing.clock); `clock_kind` names its kind without
+        # making it. A clock that needs a calibration (wall or model, no cost model given) is made when first
+        # used, not here: the constructor does no timing (`make_clock` calibrates once per process and caches it).
+        self.clock_kind: str = clock.kind if isinstance(clock, Clock) else clock
+        self._decode_clock: Clock | None = None
+        self._clock_args = (clock, pair, cost_model, temperature, top_p, decide_s)
+        if needs_calibration(clock, cost_model, pair):
+            check_decisions(clock, decide_s)  # refuse a bad decide_s now, not after the calibration
+            if clock == "model" and isinstance(decide_s, str):
+                raise ValueError(f"a fresh calibration holds no decision cost for policy {decide_s!r}: pass "
+                                 "cost_model= one holding it (time it with ebsd_env.timing.clock.time_decisions), "
+                                 "or give decide_s in seconds")
+        else:
+            self._decode_clock = self._make_clock()
+
+    def _make_clock(self) -> Clock:
+        clock, pair, cost_model, temperature, top_p, decide_s = self._clock_args
+        return make_clock(clock, pair, cost_model, temperature, top_p).with_decisions(decide_s)
 
     @property
     def decode_clock(self) -> Clock:
@@ -43,34 +64,34 @@ class EnvClock:
     @property
     def clock(self) -> str:
         """Deprecated: the clock's kind, now `clock_kind` (the clock itself is `decode_clock`)."""
-        _deprecated("env.clock (the clock's kind)", "env.clock_kind")
+        warn_deprecated("env.clock (the clock's kind)", "env.clock_kind")
         return self.clock_kind
 
     @property
     def ledger(self) -> Clock:
         """Deprecated: the clock, now `decode_clock`."""
-        _deprecated("env.ledger", "env.decode_clock")
+        warn_deprecated("env.ledger", "env.decode_clock")
         return self.decode_clock
 
     @ledger.setter
     def ledger(self, clock: Clock) -> None:
-        _deprecated("env.ledger", "env.decode_clock")
+        warn_deprecated("env.ledger", "env.decode_clock")
         self.decode_clock = clock
 
     @property
     def cost_model(self) -> CostModel:
         """Deprecated: the clock's cost model, now `decode_clock.costs`."""
-        _deprecated("env.cost_model", "env.decode_clock.costs")
+        warn_deprecated("env.cost_model", "env.decode_clock.costs")
         return self.decode_clock.costs
 
     @cost_model.setter
     def cost_model(self, costs: CostModel) -> None:
-        _deprecated("env.cost_model", "env.decode_clock = dataclasses.replace(env.decode_clock, costs=...)")
+        warn_deprecated("env.cost_model", "env.decode_clock = dataclasses.replace(env.decode_clock, costs=...)")
         self.decode_clock = dataclasses.replace(self.decode_clock, costs=costs)
 
     @property
     def baseline_rate(self) -> float:
         """Deprecated: ρ, the verifier-alone rate of the clock's cost model, now `decode_clock.baseline_rate`."""
-        _deprecated("env.baseline_rate", "env.decode_clock.baseline_rate")
+        warn_deprecated("env.baseline_rate", "env.decode_clock.baseline_rate")
         return self.decode_clock.baseline_rate
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..decoding.entropy import EntropyConfig
 from ..envs.ebsd import DEFAULT_STOP_MODE, EBSDEnv
 from ..timing.clock import Clock, check_calibration_pair
 from ..timing.cost_model import CostModel
@@ -51,6 +52,27 @@ def replay_clock(traces: TraceSet, clock: str | Clock, cost_model: CostModel | s
     if clock == "model":
         check_calibration_pair(cost_model, traces.fingerprint, "the traces' pair")
     return Clock(clock, cost_model)
+
+
+def replay_limits(traces: TraceSet, max_draft_len: int | None, max_new_tokens: int | None) -> tuple[int, int]:
+    """The vector env's (draft cap, token budget): the traces' own, or lower ones asked for."""
+    L = traces.max_draft_len if max_draft_len is None else int(max_draft_len)
+    if not 1 <= L <= traces.max_draft_len:
+        raise TraceError(f"max_draft_len={L} must be in [1, {traces.max_draft_len}] (the recorded chain length)")
+    budget = traces.max_new_tokens if max_new_tokens is None else int(max_new_tokens)
+    if not 1 <= budget <= traces.max_new_tokens:
+        raise TraceError(f"max_new_tokens={budget} must be in [1, {traces.max_new_tokens}] (the recorded budget)")
+    return L, budget
+
+
+def recorded_entropy_scale(traces: TraceSet) -> float:
+    """The recorded entropy measure's maximum over the vocabulary (what the observation divides entropies by)."""
+    e = traces.settings["entropy"]
+    entropy = EntropyConfig(e["measure"], e["param"], e["temperature"])
+    vocab = int(traces.fingerprint.get("vocab_size") or 0)
+    if vocab < 2:
+        raise TraceError("the traces do not record the vocabulary size; record them again with `ebsd record`")
+    return entropy.max_value(vocab)
 
 
 class ReplayEnv(EBSDEnv):

@@ -2,7 +2,7 @@
 
 The driver does what a single-process `ebsd record` does around the recording itself: it loads the pair once
 (its fingerprint is the shards' metadata, and the model clock is calibrated there, once), refuses a folder of
-another recording, skips complete shards (`record.shard_is_complete`) and writes the manifest. Each task loads
+another recording, skips complete shards (`trace.shard_is_complete`) and writes the manifest. Each task loads
 the pair through `load_pair` (a picklable callable: `cached_pair` of the CLI's models, or a config-built tiny
 pair), records its shard with the same `record_trace` and returns the traces; the driver checks the worker's
 pair fingerprint against its own and writes the shard (`write_shard`, atomic). So the shards are the bytes a

@@ -91,34 +91,6 @@ def decoder_prompt(pair, row: dict):
     return content
 
 
-def shard_is_complete(path: Path, meta: dict, rows: int) -> bool:
-    """A shard that reads back, carries `meta` and holds `rows` traces; a foreign one is an error."""
-    from .trace import TraceError, read_shard
-
-    if not path.is_file():
-        return False
-    try:
-        found, traces = read_shard(path)
-    except TraceError:
-        return False  # truncated or corrupt: record it again
-    refuse_other_recording(path, meta, found)
-    return len(traces) == rows
-
-
-def refuse_other_recording(path: Path, meta: dict, found: dict) -> None:
-    """A TraceError when the shard at `path` (metadata `found`) differs from this recording's `meta` in any key
-    `TraceSet.load` compares within a folder (`trace.recording_mismatch`): resuming would mix shards that
-    training refuses only later, e.g. ones whose verifier ran other linear-layer kernels after --threads
-    changed."""
-    from .trace import TraceError, recording_mismatch
-
-    problem = recording_mismatch(meta, found)
-    if problem:
-        raise TraceError(f"{str(path.parent)!r} holds traces of another recording: {path.name} was recorded with "
-                         f"{problem} (this run's); record into a new --out, or rerun with the same pair, settings "
-                         "and --threads/--kernels as that recording")
-
-
 def record(pair, rows: list[dict], out: Path, max_draft_len: int = 16, max_new_tokens: int = 128,
            entropy: EntropyConfig | None = None, shard_size: int = 16, calibrate_clock: bool = True,
            progress: bool = True, batched: bool = False, ray=None, clock_tolerance: float | None = None,
@@ -134,8 +106,7 @@ def record(pair, rows: list[dict], out: Path, max_draft_len: int = 16, max_new_t
     from ..decoding.decoder import SpeculativeDecoder
     from ..decoding.entropy import EntropyConfig
     from ..timing.cost_model import pair_fingerprint
-    from .batched import record_trace_batched
-    from .trace import TraceError, read_shard_meta, write_shard
+    from .trace import refuse_other_recordings, shard_is_complete
 
     if max_draft_len < 1 or max_new_tokens < 1 or shard_size < 1:
         raise ValueError(f"max_draft_len, max_new_tokens and shard_size must be >= 1, got {max_draft_len}, "
@@ -144,20 +115,8 @@ def record(pair, rows: list[dict], out: Path, max_draft_len: int = 16, max_new_t
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     meta = {"fingerprint": pair_fingerprint(pair), "settings": settings_dict(entropy, max_draft_len, max_new_tokens)}
-    from ..decoding.drafting import strategy_for
-
-    if strategy_for(pair.drafter).reads_verifier_cache:
-        # Its chains depend (in float rounding) on how the verifier computed the shared cache: one token at a
-        # time here, whole blocks live. Replay then only approximates the live env (docs/replay.md).
-        print(f"[ebsd record] warning: the {pair.drafter_name} drafter reads the verifier's KV cache, so replay "
-              "of these traces only approximates live decoding; for exact replay record a feature drafter "
-              "(--drafter feature)", file=sys.stderr, flush=True)
-    for path in sorted(out.glob("shard-*.parquet")):  # refuse a folder of another recording before any work
-        try:
-            found = read_shard_meta(path)
-        except TraceError:
-            continue
-        refuse_other_recording(path, meta, found)
+    _warn_if_replay_approximates(pair)
+    refuse_other_recordings(out, meta)  # before any work
     # A recording killed (SIGKILL, power loss) between a shard's temporary file and its rename leaves that file
     # behind (`ebsd_env.io.save_atomic`); the shard itself is recorded again below.
     remove_orphaned_temporaries(out, "shard-*", ".parquet")
@@ -167,37 +126,90 @@ def record(pair, rows: list[dict], out: Path, max_draft_len: int = 16, max_new_t
                                                                          len(shard))]
     write_json_atomic(out / "manifest.json", {**meta, "prompts": len(rows), "shards": len(shards),
                                               "shard_size": shard_size, "batched": batched})
-    recorded, seconds, tokens = 0, 0.0, 0
+    job = _ShardJob(out, meta, shards, shard_size, max_draft_len, max_new_tokens, _recorder(batched))
     if ray is not None:  # the same shards, written here, recorded by Ray tasks
-        from .ray_record import record_shards
+        recorded, seconds, tokens = _record_shards_with_ray(job, ray, todo, entropy, progress)
+    else:
+        recorded, seconds, tokens = _record_shards_here(job, pair, decoder, todo, progress)
+    if calibrate_clock and not (out / "cost_model.json").is_file():
+        from ..timing.calibration import calibrate_for
 
-        recorder = record_trace_batched if batched else record_trace
-        for i, traces, spent, made in record_shards(ray, todo, shards, shard_size, meta["fingerprint"],
-                                                    max_draft_len, max_new_tokens, entropy, recorder,
-                                                    decoder_prompt, progress):
-            write_shard(out / f"shard-{i:05d}.parquet", traces, meta)
-            recorded, seconds, tokens = recorded + len(traces), seconds + spent, tokens + made
-    local = todo if ray is None else []
-    bar = tqdm(total=sum(len(shards[i]) for i in local), desc="record", unit="prompt", disable=not progress)
-    for i in local:
+        calibrate_for(pair, [decoder_prompt(pair, row) for row in rows],
+                      [row.get("category", "custom") for row in rows], max_new_tokens, progress, clock_tolerance,
+                      validation_rounds).save(out / "cost_model.json")
+    return {"out": str(out), "shards": len(shards), "recorded_shards": len(todo), "recorded_prompts": recorded,
+            "seconds": seconds, "tokens": tokens}
+
+
+def _warn_if_replay_approximates(pair) -> None:
+    from ..decoding.drafting import strategy_for
+
+    if strategy_for(pair.drafter).reads_verifier_cache:
+        # Its chains depend (in float rounding) on how the verifier computed the shared cache: one token at a
+        # time here, whole blocks live. Replay then only approximates the live env (docs/replay.md).
+        print(f"[ebsd record] warning: the {pair.drafter_name} drafter reads the verifier's KV cache, so replay "
+              "of these traces only approximates live decoding; for exact replay record a feature drafter "
+              "(--drafter feature)", file=sys.stderr, flush=True)
+
+
+def _recorder(batched: bool):
+    """The function that records one prompt's trace: chains drafted position by position, or batched."""
+    from .batched import record_trace_batched
+
+    return record_trace_batched if batched else record_trace
+
+
+@dataclass
+class _ShardJob:
+    """What every shard of one `record` call shares: where and with what metadata it is written, how it is cut
+    from the rows, and how each prompt's trace is recorded."""
+
+    out: Path
+    meta: dict
+    shards: list[list[dict]]
+    shard_size: int
+    max_draft_len: int
+    max_new_tokens: int
+    recorder: object
+
+    def write(self, i: int, traces: list) -> None:
+        from .trace import write_shard
+
+        write_shard(self.out / f"shard-{i:05d}.parquet", traces, self.meta)
+
+
+def _record_shards_with_ray(job: _ShardJob, ray, todo: list[int], entropy, progress: bool) -> tuple[int, float, int]:
+    """Record the shards `todo` as Ray tasks and write each here: (prompts recorded, seconds, tokens)."""
+    from .ray_record import record_shards
+
+    recorded, seconds, tokens = 0, 0.0, 0
+    for i, traces, spent, made in record_shards(ray, todo, job.shards, job.shard_size, job.meta["fingerprint"],
+                                                job.max_draft_len, job.max_new_tokens, entropy, job.recorder,
+                                                decoder_prompt, progress):
+        job.write(i, traces)
+        recorded, seconds, tokens = recorded + len(traces), seconds + spent, tokens + made
+    return recorded, seconds, tokens
+
+
+def _record_shards_here(job: _ShardJob, pair, decoder, todo: list[int], progress: bool) -> tuple[int, float, int]:
+    """Record the shards `todo` in this process: (prompts recorded, seconds, tokens)."""
+    recorded, seconds, tokens = 0, 0.0, 0
+    bar = tqdm(total=sum(len(job.shards[i]) for i in todo), desc="record", unit="prompt", disable=not progress)
+    for i in todo:
         traces = []
-        for offset, row in enumerate(shards[i]):
+        for offset, row in enumerate(job.shards[i]):
             t0 = time.perf_counter()
-            recorder = record_trace_batched if batched else record_trace
-            traces.append(recorder(decoder, decoder_prompt(pair, row), max_draft_len, max_new_tokens,
-                                   str(row.get("id", f"prompt-{i * shard_size + offset}")),
-                                   str(row.get("category", "custom")), i * shard_size + offset))
+            index = i * job.shard_size + offset
+            traces.append(job.recorder(decoder, decoder_prompt(pair, row), job.max_draft_len, job.max_new_tokens,
+                                       str(row.get("id", f"prompt-{index}")), str(row.get("category", "custom")),
+                                       index))
             seconds += time.perf_counter() - t0
             tokens += len(traces[-1].output)
             recorded += 1
             bar.update(1)
-        write_shard(out / f"shard-{i:05d}.parquet", traces, meta)
+        job.write(i, traces)
     bar.close()
-    if calibrate_clock and not (out / "cost_model.json").is_file():
-        calibrate_for(pair, rows, max_new_tokens, progress, clock_tolerance, validation_rounds).save(
-            out / "cost_model.json")
-    return {"out": str(out), "shards": len(shards), "recorded_shards": len(todo), "recorded_prompts": recorded,
-            "seconds": seconds, "tokens": tokens}
+    return recorded, seconds, tokens
 
 
 def record_multi(pair, rows: list[dict], out: Path, max_draft_len: int = 16, max_new_tokens: int = 128,
@@ -224,49 +236,6 @@ def record_multi(pair, rows: list[dict], out: Path, max_draft_len: int = 16, max
     MultiTraceSet([e["name"] for e in entries], [TraceSet.load(out / e["folder"]) for e in entries])  # aligned?
     write_json_atomic(out / MANIFEST, {"drafters": entries})
     return {"out": str(out), "drafters": summaries}
-
-
-def calibrate_for(pair, rows: list[dict], max_new_tokens: int, progress: bool = True,
-                  tolerance: float | None = None, rounds: int = 1):
-    """The model clock of `pair` calibrated over the context lengths of `rows` (plus the token budget) and, with
-    a `tolerance`, validated on one prompt per category at every k (`validate_clock`; its table is printed)."""
-    import dataclasses
-
-    from ..decoding.decoder import SpeculativeDecoder
-    from ..timing.calibration import calibrate, calibration_contexts
-    from ..timing.validation import format_validation, validate_clock
-
-    decoder = SpeculativeDecoder(pair, temperature=0.0, max_new_tokens=max_new_tokens)
-    prompts = [decoder_prompt(pair, row) for row in rows]
-    contexts = calibration_contexts([len(decoder.encode_prompt(p)) for p in prompts], max_new_tokens)
-    if progress:
-        print(f"[ebsd] calibrating the model clock at contexts {list(contexts)} ...", flush=True)
-    costs = calibrate(pair, contexts=contexts)
-    if progress:
-        print(f"[ebsd] model clock: verify(1) {costs.verify_cost(1) * 1e3:.1f} ms, draft "
-              f"{costs.draft_s * 1e3:.2f} ms at {contexts[0]} tokens of context; at {contexts[-1]}: verify(1) "
-              f"{costs.verify_cost(1, contexts[-1]) * 1e3:.1f} ms, draft {costs.draft_cost(contexts[-1]) * 1e3:.2f} ms"
-              f"; a draft step's signals, when read: {costs.signal_s * 1e3:.2f} ms", flush=True)
-    if tolerance is None:
-        return costs
-    first_per_category = list({row.get("category", "custom"): prompt for row, prompt in zip(rows, prompts,
-                                                                                           strict=True)}.values())
-    bar = tqdm(desc="validate clock", unit="generation", disable=not progress)
-
-    def step(done, total):
-        bar.total = total
-        bar.update(done - bar.n)
-
-    try:
-        report = validate_clock(pair, costs, first_per_category, max_new_tokens=max_new_tokens, rounds=rounds,
-                                tolerance=tolerance, progress=step)
-    finally:
-        bar.close()
-    if progress:
-        print("[ebsd] the model clock against the wall clock (fixed-k generations, held-out prompts, "
-              f"{rounds} interleaved round(s)):\n" + format_validation(report), flush=True)
-    return dataclasses.replace(costs, validation=report,
-                               fingerprint={**costs.fingerprint, "clock_tolerance": tolerance})
 
 
 @dataclass

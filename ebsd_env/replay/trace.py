@@ -166,6 +166,41 @@ def recording_mismatch(expected: dict, found: dict) -> str | None:
             or describe_mismatch(expected["settings"], found["settings"], "setting"))
 
 
+def shard_is_complete(path: Path, meta: dict, rows: int) -> bool:
+    """A shard that reads back, carries `meta` and holds `rows` traces; a foreign one is an error."""
+    if not path.is_file():
+        return False
+    try:
+        found, traces = read_shard(path)
+    except TraceError:
+        return False  # truncated or corrupt: record it again
+    refuse_other_recording(path, meta, found)
+    return len(traces) == rows
+
+
+def refuse_other_recording(path: Path, meta: dict, found: dict) -> None:
+    """A TraceError when the shard at `path` (metadata `found`) differs from this recording's `meta` in any key
+    `TraceSet.load` compares within a folder (`trace.recording_mismatch`): resuming would mix shards that
+    training refuses only later, e.g. ones whose verifier ran other linear-layer kernels after --threads
+    changed."""
+    problem = recording_mismatch(meta, found)
+    if problem:
+        raise TraceError(f"{str(path.parent)!r} holds traces of another recording: {path.name} was recorded with "
+                         f"{problem} (this run's); record into a new --out, or rerun with the same pair, settings "
+                         "and --threads/--kernels as that recording")
+
+
+def refuse_other_recordings(out: Path, meta: dict) -> None:
+    """A TraceError when a shard in the folder `out` is of another recording than `meta` (`refuse_other_recording`);
+    shards that do not read back are left to be recorded again."""
+    for path in sorted(out.glob("shard-*.parquet")):
+        try:
+            found = read_shard_meta(path)
+        except TraceError:
+            continue
+        refuse_other_recording(path, meta, found)
+
+
 def shard_paths(source: str | Path | Sequence[str | Path]) -> list[Path]:
     if isinstance(source, (str, Path)):
         source = Path(source)

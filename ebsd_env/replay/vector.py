@@ -28,7 +28,6 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 
-from ..decoding.entropy import EntropyConfig
 from ..envs.block_rules import (
     DEFAULT_STOP_MODE,
     BlockRules,
@@ -37,12 +36,24 @@ from ..envs.block_rules import (
     kept_many,
     verifier_takes_last,
 )
+from ..envs.env_clock import warn_deprecated
 from ..envs.observation import ACCEPTANCE_PRIOR, CONTEXT_SCALE, ObservationLayout, encode_logprobs, update_acceptance
 from ..timing.clock import Clock
 from ..timing.cost_model import CostModel
 from ..timing.cost_profiles import CostProfiles, EpisodePrices
-from .env import load_traces, replay_clock
-from .trace import LOGPROB_SIGNALS, SIGNALS, TraceError, TraceSet
+from .env import load_traces, recorded_entropy_scale, replay_clock, replay_limits
+from .trace import LOGPROB_SIGNALS, SIGNALS, TraceSet
+
+
+def _check_settings(temperature: float, min_draft_len: int, stop_mode: str, num_envs: int) -> None:
+    if temperature != 0:
+        raise ValueError(f"sampling (temperature={temperature}) cannot be replayed: use temperature=0")
+    if min_draft_len != 0:
+        raise ValueError(f"the vector replay env needs min_draft_len=0 (got {min_draft_len}); use ReplayEnv for "
+                         "min_draft_len >= 1")
+    check_stop_mode(stop_mode)
+    if num_envs < 1:
+        raise ValueError(f"num_envs must be >= 1, got {num_envs}")
 
 
 class ReplayVectorEnv(VectorEnv):
@@ -59,50 +70,45 @@ class ReplayVectorEnv(VectorEnv):
                  observation: str = "entropy",
                  cost_profiles: CostProfiles | Sequence[str | Path | CostModel] | None = None,
                  decide_s: float | str | None = None, cost_signals: bool = False):
-        if temperature != 0:
-            raise ValueError(f"sampling (temperature={temperature}) cannot be replayed: use temperature=0")
-        if min_draft_len != 0:
-            raise ValueError(f"the vector replay env needs min_draft_len=0 (got {min_draft_len}); use ReplayEnv for "
-                             "min_draft_len >= 1")
-        check_stop_mode(stop_mode)
-        if num_envs < 1:
-            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
-        traces = load_traces(traces)
-        self.traces = traces
-        self.cost_profiles = None if cost_profiles is None else CostProfiles.load(cost_profiles)
-        if self.cost_profiles is not None:
-            clock, cost_model = Clock("profile", self.cost_profiles.models[0]), None
-        self.clock = replay_clock(traces, clock, cost_model).with_decisions(decide_s)
-        L = traces.max_draft_len if max_draft_len is None else int(max_draft_len)
-        if not 1 <= L <= traces.max_draft_len:
-            raise TraceError(f"max_draft_len={L} must be in [1, {traces.max_draft_len}] (the recorded chain length)")
-        budget = traces.max_new_tokens if max_new_tokens is None else int(max_new_tokens)
-        if not 1 <= budget <= traces.max_new_tokens:
-            raise TraceError(f"max_new_tokens={budget} must be in [1, {traces.max_new_tokens}] (the recorded budget)")
+        _check_settings(temperature, min_draft_len, stop_mode, num_envs)
+        self.traces = traces = load_traces(traces)
+        self._set_up_clock(clock, cost_model, cost_profiles, decide_s)
+        L, budget = replay_limits(traces, max_draft_len, max_new_tokens)
         self.rules = BlockRules(L, stop_mode)
         self.max_draft_len, self.max_new_tokens, self.stop_mode = L, budget, stop_mode
         self.num_envs = int(num_envs)
-        e = traces.settings["entropy"]
-        entropy = EntropyConfig(e["measure"], e["param"], e["temperature"])
-        vocab = int(traces.fingerprint.get("vocab_size") or 0)
-        if vocab < 2:
-            raise TraceError("the traces do not record the vocabulary size; record them again with `ebsd record`")
-        self.layout = ObservationLayout(history=history, max_draft_len=L, max_new_tokens=budget,
-                                        entropy_scale=entropy.max_value(vocab), extra_signals=extra_signals,
-                                        observation=observation, cost_signals=cost_signals)
-        self.observation_layout = self.layout
-        self.single_observation_space = spaces.Box(0.0, 1.0, (self.layout.size,), np.float32)
-        self.single_action_space = spaces.Discrete(2)
-        self.observation_space = spaces.Box(0.0, 1.0, (self.num_envs, self.layout.size), np.float32)
-        self.action_space = spaces.MultiDiscrete(np.full(self.num_envs, 2))
+        self._set_spaces(ObservationLayout(history=history, max_draft_len=L, max_new_tokens=budget,
+                                           entropy_scale=recorded_entropy_scale(traces), extra_signals=extra_signals,
+                                           observation=observation, cost_signals=cost_signals))
         self.reward_scale = float(reward_scale or L + 1)
-        self.baseline_rate = self.clock.baseline_rate
         # Each sub-env prices its episode with row `self.profile[i]` of these (row 0, the clock's, without profiles).
         self.prices = EpisodePrices.of(self.cost_profiles.models if self.cost_profiles is not None
-                                       else (self.clock.costs,), L,
+                                       else (self.decode_clock.costs,), L,
                                        reads_signals=self.layout.reads_token_signals)
-        self._decide_s = self.clock.decide_s  # charged to every sub-env at every step: each step is a decision
+        self._decide_s = self.decode_clock.decide_s  # charged to every sub-env at every step: each is a decision
+        self._load_trace_arrays(L, budget)
+        self._set_trace_pool(trace_indices)
+        self._set_up_episodes(seed, history)
 
+    def _set_up_clock(self, clock: str | Clock, cost_model, cost_profiles, decide_s) -> None:
+        """`decode_clock` (its kind `clock_kind`) prices every sub-env, unless `cost_profiles` price each episode."""
+        self.cost_profiles = None if cost_profiles is None else CostProfiles.load(cost_profiles)
+        if self.cost_profiles is not None:
+            clock, cost_model = Clock("profile", self.cost_profiles.models[0]), None
+        self.decode_clock: Clock = replay_clock(self.traces, clock, cost_model).with_decisions(decide_s)
+        self.clock_kind: str = self.decode_clock.kind
+
+    def _set_spaces(self, layout: ObservationLayout) -> None:
+        self.layout = self.observation_layout = layout
+        self.single_observation_space = spaces.Box(0.0, 1.0, (layout.size,), np.float32)
+        self.single_action_space = spaces.Discrete(2)
+        self.observation_space = spaces.Box(0.0, 1.0, (self.num_envs, layout.size), np.float32)
+        self.action_space = spaces.MultiDiscrete(np.full(self.num_envs, 2))
+
+    def _load_trace_arrays(self, L: int, budget: int) -> None:
+        """The traces as flat arrays a step indexes: each prompt's chains, outputs and signals, cut to `L` draft
+        tokens and `budget` output tokens."""
+        traces = self.traces
         flat = traces.flat()
         self._base = flat["base"]
         self._budget = np.minimum(flat["budget"], budget)
@@ -115,9 +121,15 @@ class ReplayVectorEnv(VectorEnv):
         self._sig = {name: np.ascontiguousarray(flat[name][:, :L]) for name in SIGNALS}
         self._prompt_len = np.asarray([len(t.prompt_ids) for t in traces.traces], dtype=np.int64)
         self._scale = self.layout.entropy_scale
-        self._pool = np.arange(len(traces)) if trace_indices is None else np.asarray(trace_indices, dtype=np.int64)
-        if len(self._pool) == 0 or self._pool.min() < 0 or self._pool.max() >= len(traces):
-            raise ValueError(f"trace_indices must be non-empty indices in [0, {len(traces)})")
+
+    def _set_trace_pool(self, trace_indices: Sequence[int] | None) -> None:
+        count = len(self.traces)
+        self._pool = np.arange(count) if trace_indices is None else np.asarray(trace_indices, dtype=np.int64)
+        if len(self._pool) == 0 or self._pool.min() < 0 or self._pool.max() >= count:
+            raise ValueError(f"trace_indices must be non-empty indices in [0, {count})")
+
+    def _set_up_episodes(self, seed: int | None, history: int) -> None:
+        """The generators and the per-sub-env state arrays, zeroed: no episode begun before `reset`."""
         B = self.num_envs
         self._rng = np.random.default_rng(seed)
         self._profile_rng = self._profile_generator(seed)
@@ -129,6 +141,19 @@ class ReplayVectorEnv(VectorEnv):
             setattr(self, name, np.zeros(B, dtype=np.float64))
         self._zero_state(np.ones(B, dtype=bool))
         self._started = False
+
+    # ------------------------------------------------------------------ former names
+    @property
+    def clock(self) -> Clock:
+        """Deprecated: the clock, now `decode_clock` (as `EBSDEnv`'s, whose former `clock` was the kind)."""
+        warn_deprecated("ReplayVectorEnv.clock", "decode_clock")
+        return self.decode_clock
+
+    @property
+    def baseline_rate(self) -> float:
+        """Deprecated: ρ, the verifier-alone rate, now `decode_clock.baseline_rate`."""
+        warn_deprecated("ReplayVectorEnv.baseline_rate", "decode_clock.baseline_rate")
+        return self.decode_clock.baseline_rate
 
     # ------------------------------------------------------------------ state
     # Per-sub-env arrays of the episodes in flight: with the two generators, all that a step reads and changes.

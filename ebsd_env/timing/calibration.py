@@ -269,3 +269,44 @@ def cached_cost_model(pair: ModelPair, temperature: float = 0.0, top_p: float = 
         if key not in _CACHE:
             _CACHE[key] = calibrate(pair, temperature, top_p)
         return _CACHE[key]
+
+
+def calibrate_for(pair, prompts: list, categories: list[str], max_new_tokens: int, progress: bool = True,
+                  tolerance: float | None = None, rounds: int = 1) -> CostModel:
+    """The model clock of `pair` calibrated over the context lengths of `prompts` (as the decoder takes them; plus
+    the token budget) and, with a `tolerance`, validated on the first prompt of each of their `categories` at every
+    k (`validate_clock`; its table is printed): `ebsd record`'s clock, saved beside the traces."""
+    from tqdm import tqdm
+
+    from .validation import format_validation, validate_clock
+
+    decoder = SpeculativeDecoder(pair, temperature=0.0, max_new_tokens=max_new_tokens)
+    contexts = calibration_contexts([len(decoder.encode_prompt(p)) for p in prompts], max_new_tokens)
+    if progress:
+        print(f"[ebsd] calibrating the model clock at contexts {list(contexts)} ...", flush=True)
+    costs = calibrate(pair, contexts=contexts)
+    if progress:
+        print(f"[ebsd] model clock: verify(1) {costs.verify_cost(1) * 1e3:.1f} ms, draft "
+              f"{costs.draft_s * 1e3:.2f} ms at {contexts[0]} tokens of context; at {contexts[-1]}: verify(1) "
+              f"{costs.verify_cost(1, contexts[-1]) * 1e3:.1f} ms, draft {costs.draft_cost(contexts[-1]) * 1e3:.2f} ms"
+              f"; a draft step's signals, when read: {costs.signal_s * 1e3:.2f} ms", flush=True)
+    if tolerance is None:
+        return costs
+    first_per_category = list({category: prompt for category, prompt in zip(categories, prompts,
+                                                                            strict=True)}.values())
+    bar = tqdm(desc="validate clock", unit="generation", disable=not progress)
+
+    def step(done, total):
+        bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        report = validate_clock(pair, costs, first_per_category, max_new_tokens=max_new_tokens, rounds=rounds,
+                                tolerance=tolerance, progress=step)
+    finally:
+        bar.close()
+    if progress:
+        print("[ebsd] the model clock against the wall clock (fixed-k generations, held-out prompts, "
+              f"{rounds} interleaved round(s)):\n" + format_validation(report), flush=True)
+    return dataclasses.replace(costs, validation=report,
+                               fingerprint={**costs.fingerprint, "clock_tolerance": tolerance})

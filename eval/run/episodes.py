@@ -179,8 +179,7 @@ class Bindings:
         # signal (fixed k, the verifier alone, the oracles) runs where none is computed, so it pays for none.
         # A trained model runs in an env of the layout and mode it was trained in (its fingerprint).
         return {**self.base_env, **dict(variant.env), **({"stop_mode": probe.stop_mode} if probe.stop_mode else {}),
-                "extra_signals": bool(probe.requires_extra_signals),
-                **({} if probe.reads_token_signals else {"observation": "position"}), **probe.env_requirements()}
+                **probe.signal_settings(), **probe.env_requirements()}
 
     def cost_model_path(self, cond: Condition) -> Path:
         return self.out / f"cost_model_T{cond.temperature:g}.json"
