@@ -73,6 +73,7 @@ def test_the_shipped_multi_ppo_binds_on_the_default_pair():
 
     import ebsd_env  # noqa: F401  (registers the env ids)
     from ebsd_env.decoding.models import cached_pair
+    from ebsd_env.fingerprint import FingerprintMismatch
     from ebsd_env.timing.cost_model import CostModel
     from ebsd_env.timing.multi_clock import MultiClock
     from policies import make_policy
@@ -80,8 +81,20 @@ def test_the_shipped_multi_ppo_binds_on_the_default_pair():
     probe = make_policy(SHIPPED_MULTI)
     costs = CostModel(draft_s=0.01, verify_points=((1, 0.04), (2, 0.05), (17, 0.07)), source="toy")
     pair = cached_pair(DEFAULT_MULTI_DRAFTERS)
-    env = gym.make("EBSD-Multi-v1", pair=pair, prompts=["hello"], clock="model", max_new_tokens=8,
-                   cost_model=MultiClock("model", tuple(pair.drafter.names), (costs,) * 3),
-                   **probe.env_requirements())
-    policy = make_policy(SHIPPED_MULTI, env=env)  # refused in one line if any binding part differed
-    assert policy.spec == SHIPPED_MULTI
+
+    def env(**changed):
+        return gym.make("EBSD-Multi-v1", pair=pair, prompts=["hello"], clock="model", max_new_tokens=8,
+                        cost_model=MultiClock("model", tuple(pair.drafter.names), (costs,) * 3),
+                        **{**probe.env_requirements(), **changed})
+
+    # The run's prompts: the 2 per category the feature drafter held out (none it trained on), 14 in all.
+    from ebsd_env.decoding.multi import sub_pairs
+    from ebsd_env.prompts import drafter_heldout_ids, drafter_seen_ids, heldout_prompts
+
+    prompts = heldout_prompts(drafter_heldout_ids(pair), limit_per_category=2)
+    assert len(prompts) == 14 and not {row["id"] for row in prompts} & drafter_seen_ids(sub_pairs(pair)[1])
+    policy = make_policy(SHIPPED_MULTI, env=env())  # refused in one line if any binding part differed
+    assert "allow_mismatch=0" in policy.spec
+    with pytest.raises(FingerprintMismatch) as error:  # the check is live: one binding part changed is refused
+        make_policy(SHIPPED_MULTI, env=env(max_draft_len=8))
+    assert "max_draft_len" in str(error.value) and "\n" not in str(error.value)
