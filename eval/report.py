@@ -13,6 +13,7 @@ from ebsd_env.io import write_atomic
 from policies.baselines import fastest
 
 from .metrics import privileged
+from .multi.report import best_of_each_kind, drafters_text
 from .plots import plot_calibration, plot_draft_hist, plot_tokens_per_s, plot_trajectories
 from .scalars import write_tensorboard  # noqa: F401  (it lived here before)
 
@@ -93,11 +94,13 @@ def summary_line(label: str, cond: dict) -> str:
     if ranked:
         best = fastest({v: _objective(cond, v) for v in finished}, lambda v: is_privileged(cond, v))
         m = cond["results"][best]["all"]
-        parts = [f"**{label}:** fastest non-privileged policy `{best}` at {_f(m['tokens_per_s']['mean'], 1)} tokens/s",
-                 *_versus(m)]
+        used = drafters_text(cond, best)
+        parts = [f"**{label}:** fastest non-privileged policy `{best}`" + (f" ({used})" if used else "")
+                 + f" at {_f(m['tokens_per_s']['mean'], 1)} tokens/s", *_versus(m)]
         if cond.get("chosen_ebsd"):
             parts.append(f"chosen EBSD policy `{cond['chosen_ebsd']}`")
         line = ", ".join(parts) + f" ({len(ranked)} policies ranked, table below sorted by tokens/s)."
+        line += best_of_each_kind(cond, ranked, _f)
     else:
         line = f"**{label}:** no non-privileged policy finished an episode."
     if bounds:
@@ -109,7 +112,9 @@ def summary_line(label: str, cond: dict) -> str:
 
 
 def _overall_table(cond: dict) -> list[str]:
-    header = ["policy", "family", "tokens/s [95% CI]", "end-to-end tokens/s", "decide share", "vs verifier",
+    multi = "drafter_blocks" in cond  # a multi-drafter pair: which drafter(s) each policy drafted with
+    header = ["policy", "family", *(["drafters"] if multi else []), "tokens/s [95% CI]", "end-to-end tokens/s",
+              "decide share", "vs verifier",
               "vs best fixed-k", "oracle share", "accept", "tau", "mean k", "GFLOPs/token", "token ms p50/p90/p99",
               "request s p50/p90/p99", "quality"]
     out = []
@@ -125,7 +130,8 @@ def _overall_table(cond: dict) -> list[str]:
         else:
             quality = "n/a"
         fam = cond["families"][v] + (" (privileged: upper bound)" if is_privileged(cond, v) else "")
-        out.append([v, fam, _ci(m["tokens_per_s"]), _ci(m.get("end_to_end_tokens_per_s")),
+        out.append([v, fam, *([drafters_text(cond, v)] if multi else []), _ci(m["tokens_per_s"]),
+                    _ci(m.get("end_to_end_tokens_per_s")),
                     _f(m.get("decide_share"), 4), _ci(m.get("speedup_vs_verifier")),
                     _ci(m.get("speedup_vs_best_fixed_k")), _ci(m.get("oracle_share")), _f(m["acceptance_rate"]),
                     _f(m["tau"]), _f(m["mean_draft_len"]), _f(m.get("gflops_per_token"), 3),

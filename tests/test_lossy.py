@@ -43,3 +43,20 @@ def test_a_non_copy_drafter_gets_a_fresh_int4_copy():
     runner = lossy.copy_runner(pair)
     logits = runner.forward(torch.tensor([3, 4, 5]))
     assert logits.shape[-1] == pair.vocab_size
+
+
+def test_a_multi_drafter_pair_measures_its_own_int4_copy():
+    """On int4+feature+ngram (the default `ebsd eval` pair) the lossy reference is its int4 drafter's: the same
+    runner object, and the same verifier-alone decoder as the int4 pair's (not skipped for having several drafters)."""
+    from ebsd_env.decoding.multi import multi_pair
+
+    single = int4_pair()
+    ngram = derive_drafter(single.verifier, "ngram")
+    multi = multi_pair(single, [ngram, single.drafter], ["ngram", "int4"])
+    assert lossy.copy_runner(multi) is single.drafter.runner
+    assert lossy.one_drafter(multi).drafter is single.drafter and lossy.one_drafter(single) is single
+    prompts = ["the cat sat on the mat", "a b c d e f g"]
+    report = lossy.lossy_reference(multi, prompts, max_new_tokens=10)
+    alone = lossy.lossy_reference(single, prompts, max_new_tokens=10)
+    assert "skipped" not in report
+    assert (report["agreement"], report["identical_share"]) == (alone["agreement"], alone["identical_share"])

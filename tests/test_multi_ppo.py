@@ -269,3 +269,64 @@ def test_ppo_on_multi_traces_evaluates_live_on_the_multi_env(trained, multi, noi
     assert "no live evaluation unless --live-eval-freq N is given" in capsys.readouterr().out
     (run,) = (tmp_path / "default").iterdir()
     assert not (run / "live_eval.json").exists()
+
+
+def test_default_like_eval_ranks_both_kinds_and_keeps_the_single_drafter_numbers(trained, multi, noisy_pair,
+                                                                                  prompt_file, tmp_path):
+    """The default `ebsd eval` on a tiny stand-in of int4+feature+ngram: the single-drafter default policies draft
+    with drafter 0 exactly as on drafter 0's own pair (same blocks, same outputs, same model-clock numbers), the
+    multi-drafter ones choose per block, every greedy output is the verifier's, and the report ranks both kinds
+    and names each policy's drafter(s)."""
+    from eval.run import DEFAULT_POLICIES, evaluate
+
+    _, model = trained
+    multi_costs, single_costs = tmp_path / "multi.json", tmp_path / "single.json"
+    MultiClock("model", tuple(NAMES), tuple(COSTS)).save(multi_costs)
+    COSTS[0].save(single_costs)
+    choosers = ("multi-cascade", f"ppo:{model}")
+    both = evaluate(eval_config(tmp_path / "both", multi_costs, DEFAULT_POLICIES + choosers, prompt_file), pair=multi)
+    alone = evaluate(eval_config(tmp_path / "alone", single_costs, DEFAULT_POLICIES, prompt_file), pair=noisy_pair)
+    rows = {}
+    for name, out in (("both", both), ("alone", alone)):
+        for line in (out / "episodes.jsonl").read_text().splitlines():
+            row = json.loads(line)
+            rows[name, row["variant"], row["prompt_id"]] = row
+    assert {v for n, v, _ in rows if n == "both"} == set(DEFAULT_POLICIES + choosers)
+    for (name, variant, prompt_id), row in rows.items():
+        if name == "alone":
+            continue
+        assert row["chooses_drafter"] == (variant in choosers), variant
+        if variant in DEFAULT_POLICIES:
+            blocks = row["stats"]["drafter_blocks"]
+            assert blocks[1] == blocks[2] == 0, variant  # drafter 0 only, as on its own pair
+            same = rows["alone", variant, prompt_id]
+            assert [(b["drafted"], b["accepted"], b["emitted"]) for b in row["blocks"]] == [
+                (b["drafted"], b["accepted"], b["emitted"]) for b in same["blocks"]], variant
+            assert row["stats"]["output_ids"] == same["stats"]["output_ids"]
+            # The model clock charges drafter 0's drafting and the verifier exactly as on its own pair (a rule's
+            # decisions are measured, so they differ by timing noise: left out).
+            assert [b[key] for b in row["blocks"] for key in ("draft_s", "verify_s")] == pytest.approx(
+                [b[key] for b in same["blocks"] for key in ("draft_s", "verify_s")]), variant
+    (cond,) = json.loads((both / "summary.json").read_text())["conditions"].values()
+    for variant in cond["variants"]:
+        assert cond["results"][variant]["all"]["identical_to_verifier"] == 1.0, variant
+    assert cond["chooses_drafter"] == {v: v in choosers for v in cond["variants"]}
+    assert cond["chosen_ebsd"] in DEFAULT_POLICIES  # the hypotheses stay about stopping with one drafter
+    from eval.analysis import summarize
+
+    marked = [{**row, "chooses_drafter": row["chooses_drafter"] or row["variant"] == cond["chosen_ebsd"]}
+              for (name, _, _), row in rows.items() if name == "both"]
+    (again,) = summarize(marked, {})["conditions"].values()  # had the chosen one picked drafters, another is chosen
+    assert again["chosen_ebsd"] not in (cond["chosen_ebsd"], *choosers)
+    assert cond["drafter_blocks"]["fixed-k:k=4"]["noisy"] > 0 and sum(cond["drafter_blocks"]["no-spec"].values()) == 0
+    report = (both / "report.md").read_text()
+    assert "| policy | family | drafters |" in report
+    assert "| no-spec | verifier | none (verifier alone) |" in report
+    assert "| fixed-k:k=4 | fixed-k | noisy |" in report
+    assert "| multi-cascade | ebsd | chooses per block: " in report
+    line = next(text for text in report.splitlines() if "fastest non-privileged policy" in text)
+    assert "Best of each kind: single-drafter `" in line and "; multi-drafter `" in line
+    assert "(chooses per block: " in line.split("; multi-drafter", 1)[1]
+    # A one-drafter run's report stays as it was: no drafters column, no kinds.
+    report = (alone / "report.md").read_text()
+    assert "| policy | family | tokens/s" in report and "Best of each kind" not in report

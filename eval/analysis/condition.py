@@ -22,7 +22,10 @@ def analyse_condition(rows: list[dict], flops: dict) -> dict:
     reference = next((v for v in variants if fam[v] == "verifier"), None)
     oracle = next((v for v in variants if fam[v] == "oracle"), None)
     fixed = [v for v in variants if fam[v] == "fixed-k"]
-    ebsd = [v for v in variants if fam[v] == "ebsd"]
+    # A policy that picks the drafter of each block (a multi-drafter pair's) is ranked with every other, but the
+    # chosen EBSD policy and the hypotheses stay about stopping with one drafter, against that drafter's fixed k.
+    chooses = {v: any(r.get("chooses_drafter") for r in by_variant[v]) for v in variants}
+    ebsd = [v for v in variants if fam[v] == "ebsd" and not chooses[v]]
 
     tps = {v: {c: work_by_unit([r for r in by_variant[v] if r["category"] == c]) for c in categories}
            for v in variants}
@@ -52,11 +55,32 @@ def analyse_condition(rows: list[dict], flops: dict) -> dict:
         # The per-category best static policies together, over the verifier alone on the same units.
         condition["best_static_speedup"] = paired(units_of(tps, best_fixed, categories),
                                                   units_of(tps, dict.fromkeys(categories, reference), categories))
+    # Which drafter(s) each policy drafted with, where the pair has several (EBSD-Multi-v1 rows name them), and
+    # which policies chose the drafter per block: the report ranks both kinds together and tells them apart.
+    condition["chooses_drafter"] = chooses
+    used = drafter_blocks(variants, by_variant)
+    if used:
+        condition["drafter_blocks"] = used
     condition["comparisons"] = comparisons(condition, tps)
     condition["hypotheses"] = hypotheses(condition, tps)
     condition["success_criteria"] = success_criteria(condition)
     condition["failure_modes"] = failure_modes(condition, rows, tps)
     return condition
+
+
+def drafter_blocks(variants: list[str], by_variant: dict) -> dict[str, dict[str, int]]:
+    """variant -> drafter name -> blocks it drafted, summed over its episodes, from the rows of a multi-drafter pair
+    (`EBSD-Multi-v1`'s ``drafter_names`` / ``drafter_blocks``); empty for a one-drafter pair's rows."""
+    out = {}
+    for v in variants:
+        counts: dict[str, int] = {}
+        for r in by_variant[v]:
+            names, blocks = r["stats"].get("drafter_names"), r["stats"].get("drafter_blocks")
+            for name, count in zip(names or (), blocks or (), strict=True):
+                counts[name] = counts.get(name, 0) + int(count)
+        if counts:
+            out[v] = counts
+    return out
 
 
 def units_of(tps: dict, choice: dict[str, str | None], cats) -> dict:

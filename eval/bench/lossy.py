@@ -27,9 +27,23 @@ from policies.baselines import verifier_alone_rate
 LOSSY_LABEL = "int4 alone (lossy: not the verifier's output)"
 
 
+def one_drafter(pair):
+    """A multi-drafter pair's (``int4+feature+ngram``) sub-pair of its first quantized copy, else of its first
+    drafter: the copy's runner and the verifier alone are then those of the int4 pair (`sub_pairs` shares the
+    verifier); a one-drafter pair itself."""
+    from ebsd_env.decoding.multi import is_multi, sub_pairs
+
+    if not is_multi(pair):
+        return pair
+    pairs = sub_pairs(pair)
+    return next((p for p in pairs if isinstance(strategy_for(p.drafter), QuantizedCopyDraft)), pairs[0])
+
+
 def copy_runner(pair):
-    """The quantized copy's flat runner: the pair's own drafter when it is an int4/int8 copy, else a fresh int4
-    copy of the verifier (CPU, Llama-family verifiers only; a ValueError names why not)."""
+    """The quantized copy's flat runner: the pair's own drafter when it is an int4/int8 copy (on a multi-drafter
+    pair, its first such drafter), else a fresh int4 copy of the verifier (CPU, Llama-family verifiers only; a
+    ValueError names why not)."""
+    pair = one_drafter(pair)
     strategy = strategy_for(pair.drafter)
     if isinstance(strategy, QuantizedCopyDraft):
         return strategy.runner
@@ -78,6 +92,7 @@ def lossy_reference(pair, prompts: list, max_new_tokens: int, runner=None) -> di
     alone on the same prompts; totals over prompts (the objective's own form)."""
     if not prompts:
         raise ValueError("lossy_reference needs at least one prompt")
+    pair = one_drafter(pair)
     runner = runner or copy_runner(pair)
     decoder = SpeculativeDecoder(pair, temperature=0.0, max_new_tokens=max_new_tokens)
     copy_tokens = copy_prefill = copy_decode = 0.0

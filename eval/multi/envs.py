@@ -50,6 +50,15 @@ def check_env_config(config) -> None:
                              "MultiClock.save writes, e.g. OUT/cost_model_T0.multi.json of an earlier run)") from None
 
 
+def chooses_drafter(policy, settings: dict) -> bool:
+    """Whether a bound policy picks the drafter of each block (a `policies.multi` rule, or a PPO model trained on
+    EBSD-Multi: its env settings carry the multi-only keys), as opposed to a single-drafter policy, which drafts
+    with the pair's first drafter; the report ranks both kinds and says which is which."""
+    from policies.multi import MultiPolicy
+
+    return isinstance(policy, MultiPolicy) or bool(set(settings) & set(MULTI_ONLY))
+
+
 def holds_multi_costs(path: str) -> bool:
     """Whether `path` is a multi-drafter cost file (`MultiClock.save`): a pair given to `evaluate` as an object
     may be a multi-drafter one that --drafter does not spell; its env then checks the file against its drafters."""

@@ -9,8 +9,10 @@ Writes, under ``--out``:
 - ``summary.json`` (atomic): the metrics, comparisons, hypotheses and success criteria (`eval.analysis`).
 - ``report.md`` with PNG plots under ``plots/``, and the same scalars as TensorBoard events under ``tb/``.
 
-With no arguments: a short evaluation on the embedded pair and the built-in offline suite (7 categories x 2
-prompts x 9 policies x 64 new tokens), well under 30 minutes on 2 CPU cores.
+With no arguments: a short evaluation on the embedded verifier and the built-in offline suite (7 categories x 2
+prompts x 13 policies x 64 new tokens): on the CPU the pair is int4+feature+ngram (`config.with_default_pair`),
+where the single-drafter policies draft with int4 and the shipped multi-drafter PPO and the cascade choose a
+drafter per block, all ranked together; the prompts are then those the feature drafter never trained on.
 
 The rooms of the command: `config` (its flags), `plan` (variants x conditions, the ablations), `checks` (bad
 input refused before any model), `episodes` (the episode loop and its rows, `rows`), `results` (summary, report,
@@ -29,17 +31,26 @@ from ebsd_env.cli.args import load_pair_from_args, parse
 from ebsd_env.io import write_atomic, write_json_atomic
 
 from .checks import check_policies, validate
-from .config import DEFAULT_POLICIES, ENV_KEYS, EvalConfig, default_out
+from .config import (
+    DEFAULT_MULTI_DRAFTERS,
+    DEFAULT_MULTI_POLICIES,
+    DEFAULT_POLICIES,
+    ENV_KEYS,
+    EvalConfig,
+    default_out,
+    with_default_pair,
+)
 from .drafters import compare_drafters, drafters_markdown, fastest_drafter
 from .episodes import BlockRecorder, charge_decisions, run_in, verifier_nll
 from .plan import ABLATIONS, BASELINES, ENTROPY_TYPE_GRID, Condition, Plan, Variant, build_plan
 from .results import finish, lossy_row, run_meta
 from .rows import append_row, read_rows, row_key
 
-__all__ = ["ABLATIONS", "BASELINES", "DEFAULT_POLICIES", "ENTROPY_TYPE_GRID", "ENV_KEYS", "BlockRecorder", "Condition",
-           "EvalConfig", "Plan", "Variant", "append_row", "build_plan", "charge_decisions", "check_policies",
-           "compare_drafters", "default_out", "drafters_markdown", "evaluate", "evaluate_drafters", "fastest_drafter",
-           "finish", "lossy_row", "main", "read_rows", "row_key", "run_meta", "validate", "verifier_nll"]
+__all__ = ["ABLATIONS", "BASELINES", "DEFAULT_MULTI_DRAFTERS", "DEFAULT_MULTI_POLICIES", "DEFAULT_POLICIES",
+           "ENTROPY_TYPE_GRID", "ENV_KEYS", "BlockRecorder", "Condition", "EvalConfig", "Plan", "Variant", "append_row",
+           "build_plan", "charge_decisions", "check_policies", "compare_drafters", "default_out", "drafters_markdown",
+           "evaluate", "evaluate_drafters", "fastest_drafter", "finish", "lossy_row", "main", "read_rows", "row_key",
+           "run_meta", "validate", "verifier_nll", "with_default_pair"]
 
 
 def evaluate(config: EvalConfig, pair=None, held_out: set[str] | None = None) -> Path:
@@ -87,8 +98,14 @@ def _evaluate(config: EvalConfig, pair, held_out: set[str] | None = None) -> Pat
     import ebsd_env  # noqa: F401  (registers EBSD-v1)
     from ebsd_env.prompts import drafter_heldout_ids
 
+    if pair is None:  # a pair given as an object is the pair: its config says nothing to choose
+        config, chosen = with_default_pair(config)
+    else:
+        chosen = None
     validate(config)
     plan = build_plan(config)
+    if chosen:
+        plan.notes.append(chosen)
     probes = check_policies(plan)  # what each policy needs of its env
     file_prompts = _file_prompts(config)  # read (or refused) before any model is loaded
     if pair is None:

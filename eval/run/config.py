@@ -4,7 +4,7 @@ fast."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -26,6 +26,11 @@ DEFAULT_POLICIES = (
     "svip",
     "oracle-first-reject",
 )
+# What the default `ebsd eval` adds on the CPU (`with_default_pair`): the pair of three drafters over the one
+# verifier, and the policies that choose a drafter per block (the shipped multi-drafter PPO, the hand-made cascade),
+# ranked beside DEFAULT_POLICIES, which draft with the pair's first drafter, int4, as on the int4 pair.
+DEFAULT_MULTI_DRAFTERS = "int4+feature+ngram"
+DEFAULT_MULTI_POLICIES = ("multi-cascade", "ppo:policies/trained/ppo_multi.zip")
 # The env settings a run's flags give every policy (a variant or a trained artifact may override some).
 ENV_KEYS = ("entropy", "entropy_param", "entropy_temperature", "max_draft_len", "min_draft_len", "history",
             "stop_mode")
@@ -33,8 +38,16 @@ ENV_KEYS = ("entropy", "entropy_param", "entropy_temperature", "max_draft_len", 
 
 @dataclass
 class EvalConfig(ModelArgs):
-    """Evaluate stopping policies on a prompt suite with the real decoder and write a report."""
+    """Evaluate stopping policies on a prompt suite with the real decoder and write a report. With no --drafter and
+    no --policies (on the CPU): the single-drafter policies drafting with int4 and the multi-drafter ones picking
+    int4, feature or ngram per block, on the pair int4+feature+ngram, ranked together."""
 
+    drafter: str | None = None
+    ("Drafter: int4 / int8 / bf16 / self (derived from the verifier), feature, distilled, ngram, feature:FOLDER, a "
+     "Hugging Face id, folder or .gguf file, or several joined by '+' (one pair that picks a drafter per block, e.g. "
+     "int4+feature+ngram). None: int4+feature+ngram with the default --policies on the CPU and the embedded verifier "
+     "(the single-drafter policies draft with int4, the multi-drafter ones choose per block), else int4 on the CPU "
+     "and feature elsewhere.")
     prompts: Annotated[str, tyro.conf.arg(name="prompt-source")] = "builtin"
     ("prompt source: 'builtin' (offline suite), a .jsonl/.json/.csv/.parquet file with `category` and `prompt` or "
      "`turns`, or a benchmark name (gsm8k, cnn_dailymail, natural_questions, wmt14, openai_humaneval, mt_bench; "
@@ -43,7 +56,8 @@ class EvalConfig(ModelArgs):
     """keep only these prompt categories (None: all of the source)"""
     policies: tuple[str, ...] = DEFAULT_POLICIES
     ("policy specs from the registry (`ebsd policies`), e.g. fixed-k:k=4 entropy-abs:theta=1.0 ppo:model.zip; no-spec "
-     "(the verifier-alone reference) is added when missing")
+     "(the verifier-alone reference) is added when missing. Left out with no --drafter on the CPU: these and the "
+     "multi-drafter multi-cascade and ppo:policies/trained/ppo_multi.zip on int4+feature+ngram")
     allow_mismatch: bool = False
     ("run trained artifacts (ppo:, tuned:) even where their fingerprint names another pair (a warning instead of the "
      "refusal); their env still has the observation layout, stop mode and draft bounds they were made for")
@@ -105,6 +119,27 @@ class EvalConfig(ModelArgs):
             raise ValueError(f"pair={self.pair!r} and tiny={self.tiny!r} disagree: give one of them")
         self.tiny = self.tiny or named
         self.pair = f"tiny-{self.tiny}" if self.tiny else "embedded"
+
+
+def with_default_pair(config: EvalConfig) -> tuple[EvalConfig, str | None]:
+    """The run `ebsd eval` makes of `config`, and a note for the report when it chose the pair: with neither
+    --drafter nor --policies given, on the CPU with the embedded verifier, the multi-drafter pair
+    `DEFAULT_MULTI_DRAFTERS` and `DEFAULT_POLICIES` + `DEFAULT_MULTI_POLICIES` (the best of both kinds, on one
+    verifier, ranked together). Any other run is `config` itself: an explicit --drafter (one drafter or a
+    '+'-joined pair) or --policies keeps its meaning, and so do the flags EBSD-Multi-v1 cannot take (a draft floor,
+    a one-drafter --cost-model), an ablation, a tiny pair and another verifier or device."""
+    from ..multi.envs import holds_multi_costs
+
+    if (config.drafter is not None or config.verifier is not None or config.tiny is not None or config.drafters
+            or config.ablation is not None or tuple(config.policies) != DEFAULT_POLICIES or config.min_draft_len
+            or config.device.split(":")[0] != "cpu"
+            or (config.cost_model is not None and not holds_multi_costs(config.cost_model))):
+        return config, None
+    chosen = replace(config, drafter=DEFAULT_MULTI_DRAFTERS, policies=DEFAULT_POLICIES + DEFAULT_MULTI_POLICIES)
+    return chosen, (f"pair: {DEFAULT_MULTI_DRAFTERS}, the default (no --drafter, no --policies): the single-drafter "
+                    "policies draft with int4, its first drafter, as on the int4 pair; the multi-drafter ones "
+                    f"({', '.join(DEFAULT_MULTI_POLICIES)}) choose the drafter of each block; --drafter int4 runs the "
+                    "single-drafter policies alone")
 
 
 def default_out(config: EvalConfig) -> Path:

@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 
 from ebsd_env.io import json_safe, write_json_atomic
 
+from ..multi.envs import chooses_drafter
 from .config import ENV_KEYS, EvalConfig
 from .plan import Condition, Plan, Variant
 from .results import finish, lossy_row, run_meta
@@ -228,6 +229,7 @@ def episode_row(episode: Episode, bindings: Bindings, settings: dict, env, polic
     return {
         "key": episode_key(episode, prompts),
         "variant": variant.label, "policy": policy.spec, "family": _family(variant.label),
+        "chooses_drafter": chooses_drafter(policy, settings),
         "env": settings, "prompt_id": prompts[index]["id"], "category": prompts[index]["category"],
         "prompt_index": index, "seed": seed, "temperature": cond.temperature,
         "max_new_tokens": cond.max_new_tokens, "clock": config.clock, "prompt_tokens": decoder.prompt_len,
