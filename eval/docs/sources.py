@@ -19,6 +19,7 @@ REPLAY_VALIDATION = "docs/results/replay/validate.json"
 REPLAY_PPO = "docs/results/replay/ppo-1m-record.json"
 EVAL_DRAFTERS = "docs/results/eval-drafters/drafters.json"
 VERDICT = "docs/results/verdict/verdict.json"
+VERDICT_INT4 = "docs/results/verdict-int4/verdict.json"  # issue 22: the verdict again, on the int4 copy
 BENCH_RAY_RECORD = "docs/results/bench-ray/record.json"
 BENCH_RAY_TUNE = "docs/results/bench-ray/tune.json"
 DISTILL_TTT = "docs/results/distill-ttt/history.json"
