@@ -232,6 +232,32 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _k(spec: str | None) -> str:
+    """fixed-k:k=2 -> k=2, no-spec -> k=0 (the short form of a static policy in the cells table)."""
+    return "k=0" if spec == "no-spec" else (spec or "").removeprefix("fixed-k:")
+
+
+def cells_table(result: dict) -> str:
+    """The docs' table (docs/training.md): per (category, profile) cell the verifier alone's tokens/s, each
+    column as a multiple of it with what was chosen, and the learned policy's floor ratio; "all" rows in bold."""
+    head = ["cell (category, profile)", "verifier alone tok/s", "static chosen on train", "static in hindsight",
+            "best tuned", "best learned", "oracle-dp", "learned / max(verifier, static on train)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for profile in result["profiles"]:
+        for category, cell in profile["cells"].items():
+            ratios, checks = cell["vs verifier alone"], cell["checks"]
+            name = "**all**" if category == "all" else category + (" (held out)" if cell["held_out_category"] else "")
+            where = profile["profile"] + (" (held out)" if cell["held_out_profile"] and category != "all" else "")
+            row = [f"{name}, {where}", f"{cell['tokens_per_s']['verifier alone']:.1f}",
+                   f"{ratios['static chosen on training']:.3f}× ({_k(cell['static chosen on training'])})",
+                   f"{ratios['best static in hindsight']:.3f}× ({_k(cell['best static in hindsight'])})",
+                   f"{ratios['best tuned']:.3f}× ({cell['best tuned']})",
+                   f"{ratios['best learned']:.3f}× ({cell['best learned']})", f"{ratios['oracle-dp']:.3f}×",
+                   f"{checks['vs max(verifier, static on training)']:.3f}" if checks else "–"]
+            lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     from ebsd_env.io import write_json_atomic
 

@@ -65,11 +65,18 @@ from .sources import (
     REPLAY_VALIDATION,
     STOP_MODE,
     TRANSFER,
+    TRANSFER_CELLS,
     TRANSFER_REPLAY,
     Figure,
     grouped,
 )
 from .verdict_figures import verdict_figures
+
+
+def _transfer_cells(result: dict) -> str:
+    from eval.transfer import cells_table
+
+    return cells_table(result)
 
 FIGURES: dict[str, Figure] = {
     # v1 (`distilled`, the first shipped feature drafter): its training run's held-out evaluation, kept in its
@@ -88,6 +95,14 @@ FIGURES: dict[str, Figure] = {
     "transfer.table": Figure(TRANSFER, lambda summary: transfer_table(summary, {
         "runs/t23/ppo/EBSD-Replay-v1__t23-costaware__1__1796457318/model.zip": "policies/trained/ppo_costaware.zip"})),
     "transfer.replay": Figure(TRANSFER_REPLAY, profile_replay_table),
+    # Its replay half: every (category, profile) cell, held-out categories and cost profiles (eval.transfer).
+    "transfer.cells": Figure(TRANSFER_CELLS, lambda result: "\n" + _transfer_cells(result) + "\n"),
+    "transfer.cells_goals": Figure(TRANSFER_CELLS, lambda result: (lambda g: (
+        f"{g['floor met']} of {g['held_out_cells']} (worst {g['worst vs max(verifier, static on training)']:.3f}); "
+        f"≥ 0.95 × the verifier alone in {g['verifier floor met']} of {g['held_out_cells']} (worst "
+        f"{g['worst vs verifier alone']:.3f}); averaged, best learned / static chosen on training "
+        f"{g['mean vs static on training']:.3f}× (goal 1.05: {'met' if g['mean gain met'] else 'missed'})"))(
+        result["goals"])),
     # Issue 24: the multi-drafter PPO policy, chosen on validation traces and run live on the test prompts.
     "multi.replay": Figure(MULTI_REPLAY, lambda result: profile_replay_table(
         {"validation traces (multi replay)": result["validation_tokens_per_s"]})),

@@ -28,6 +28,7 @@ BENCH_FEATURE = "docs/results/bench-feature/bench.json"  # v2 against v1, side b
 EVAL_FEATURE = "docs/results/eval-feature/drafters.json"  # the same, every policy through the env
 TRANSFER = "docs/results/transfer-epyc/live-summary.json"  # issue 23: shipped and cost-aware PPO on another CPU
 TRANSFER_REPLAY = "docs/results/transfer-epyc/validation-replay.json"  # the choice, on validation traces
+TRANSFER_CELLS = "docs/results/transfer-replay/transfer.json"  # its replay half: (category, profile) cells
 MULTI_LIVE = "docs/results/multi-epyc/live-summary.json"  # issue 24: the multi-drafter policies, live
 MULTI_REPLAY = "docs/results/multi-epyc/validation-replay.json"  # and their choice on validation traces
 
