@@ -11,7 +11,9 @@ import tyro
 
 STATIC = ("no-spec", "fixed-k:k=1", "fixed-k:k=2", "fixed-k:k=3", "fixed-k:k=4", "fixed-k:k=6")
 MAX_DRAFT_LEN = 16
-VERDICT_DRAFTER = "distilled"  # v1 of the shipped feature drafter: what the traces, tuning and PPO were made for
+# v1 of the shipped feature drafter: what the traces, tuning and PPO were made for (recorded under its old name,
+# `distilled`, which binds to this id: ebsd_env.drafter_ids).
+VERDICT_DRAFTER = "feature-v1"
 
 
 @dataclass
