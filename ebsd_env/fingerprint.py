@@ -29,7 +29,7 @@ import json
 import sys
 import warnings
 
-from .drafter_ids import canonical_drafter, canonical_drafters
+from .drafter_ids import canonical_drafter, canonical_drafters, comparable_drafter
 
 FINGERPRINT_VERSION = 1
 ZIP_MEMBER = "ebsd_fingerprint.json"  # inside a PPO .zip (stable-baselines3 ignores members it does not know)
@@ -147,21 +147,22 @@ def _describe(a, b) -> str:
     return f"{a!r} here vs {b!r}"
 
 
-def with_canonical_drafters(fp: dict) -> dict:
-    """`fp` with its drafter ids canonical (``pair.drafter``, ``multi.drafters``): an artifact that names a drafter
-    by an old name (``distilled``, ``feature``: `ebsd_env.drafter_ids`) binds where its new id is loaded."""
+def comparable(fp: dict) -> dict:
+    """`fp` with its drafter ids as they are compared (``pair.drafter``, ``multi.drafters``: `comparable_drafter`):
+    an artifact that names a drafter by an old name (``distilled``, ``feature``: `ebsd_env.drafter_ids`) binds where
+    its new id is loaded."""
     fp = dict(fp)
     if isinstance(fp.get("pair"), dict):
-        fp["pair"] = {**fp["pair"], "drafter": canonical_drafter(fp["pair"].get("drafter"), warn=False)}
+        fp["pair"] = {**fp["pair"], "drafter": comparable_drafter(fp["pair"].get("drafter"))}
     if isinstance(fp.get("multi"), dict) and isinstance(fp["multi"].get("drafters"), list):
-        fp["multi"] = {**fp["multi"], "drafters": canonical_drafters(fp["multi"]["drafters"])}
+        fp["multi"] = {**fp["multi"], "drafters": comparable_drafter(fp["multi"]["drafters"])}
     return fp
 
 
 def differences(trained: dict, env: dict) -> tuple[list[str], list[str]]:
     """(binding differences, informational differences) between an artifact's and an env's fingerprints (drafter
-    ids compared through their aliases, `with_canonical_drafters`)."""
-    trained, env = with_canonical_drafters(trained), with_canonical_drafters(env)
+    ids compared through their aliases, `comparable`)."""
+    trained, env = comparable(trained), comparable(env)
     binding = []
     for section, key in BINDING:
         a, b = _get(env, section, key), _get(trained, section, key)

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ebsd_env.drafter_ids import canonical_drafter, canonical_drafters
+from ebsd_env.drafter_ids import comparable_drafter
 from ebsd_env.envs.objective import arm_value
 from ebsd_env.envs.observation import FIRST_DRAFTER, MAX_SUFFIX
 
@@ -71,9 +71,9 @@ class MultiPolicy(Policy):
     def drafter_index(self, ref: str, param: str) -> int:
         """A drafter named as the env names it, or its index."""
         ref = str(ref).strip()
-        names = canonical_drafters(self.names)  # an old name (`feature`, `distilled`) finds its new id's drafter
-        if canonical_drafter(ref, warn=False) in names:
-            return names.index(canonical_drafter(ref, warn=False))
+        names, key = comparable_drafter(self.names), comparable_drafter(ref)  # an old name finds its new id's drafter
+        if key in names:
+            return names.index(key)
         if ref.isdigit() and int(ref) < len(self.names):
             return int(ref)
         raise ValueError(f"{self.name}: {param}={ref!r} is not a drafter of this env; valid: "

@@ -27,7 +27,7 @@ def fresh_warnings(monkeypatch):
     ("feature", "feature-v2"), ("distilled", "feature-v1"), ("feature-v2", "feature-v2"),
     ("feature-v1", "feature-v1"), ("int4+feature+ngram", "int4+feature-v2+ngram"),
     ("int4+distilled", "int4+feature-v1"), ("feature:/runs/x/export", "feature:/runs/x/export"),
-    ("distilled:/runs/x/export", "feature:/runs/x/export"), ("feature-v1:/runs/x", "feature:/runs/x"),
+    ("distilled:/runs/x/export", "distilled:/runs/x/export"), ("feature:", "feature-v2"),
     ("int4", "int4"), ("HuggingFaceTB/SmolLM2-135M", "HuggingFaceTB/SmolLM2-135M"), ("int4++ngram", "int4++ngram"),
     (None, None)])
 def test_old_names_read_as_the_new_ids(spec, canonical, fresh_warnings):
@@ -41,6 +41,7 @@ def test_distilled_warns_once_naming_the_new_id_and_feature_never(fresh_warnings
         warnings.simplefilter("always")
         canonical_drafter("feature")
         canonical_drafter("int4+feature+ngram")
+        canonical_drafter("distilled:/runs/x/export")  # a folder: "distilled" is true of what it holds
         assert not caught  # `feature` is the current version's alias, like a "latest" tag
         canonical_drafter("distilled")
         canonical_drafter("distilled")
@@ -55,6 +56,7 @@ def test_same_drafter_reads_both_sides_through_the_aliases():
     assert same_drafter(["int4", "feature", "ngram"], ["int4", "feature-v2", "ngram"])
     assert not same_drafter("distilled", "feature-v2") and not same_drafter("feature", "feature-v1")
     assert not same_drafter("distilled", "int4")
+    assert same_drafter("distilled:/runs/x", "feature:/runs/x") and not same_drafter("feature:/runs/x", "feature:/y")
 
 
 def _loaded_folders(monkeypatch) -> list:
@@ -73,13 +75,15 @@ def _loaded_folders(monkeypatch) -> list:
 
 def test_old_ids_load_the_same_shipped_drafter(monkeypatch, fresh_warnings, copy_pair):
     from ebsd_env.decoding.drafters import SHIPPED_DRAFTERS
-    from ebsd_env.decoding.models import derive_drafter
+    from ebsd_env.decoding.models import ModelLoadError, derive_drafter
 
     folders = _loaded_folders(monkeypatch)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         for name in ("feature-v2", "feature", "feature-v1", "distilled", "feature:/x", "distilled:/x"):
             derive_drafter(copy_pair.verifier, name)
+    with pytest.raises(ModelLoadError, match="unknown derived drafter 'feature-v1:/x'"):
+        derive_drafter(copy_pair.verifier, "feature-v1:/x")  # a folder is named feature:FOLDER
     v2, v1 = SHIPPED_DRAFTERS["feature-v2"], SHIPPED_DRAFTERS["feature-v1"]
     assert folders == [v2, v2, v1, v1, Path("/x"), Path("/x")]
     assert v2.name == "smollm2-135m-feature-v2" and v1.name == "smollm2-135m-feature"
@@ -185,6 +189,8 @@ def test_traces_and_profiles_recorded_under_old_names_bind_to_the_new_ids():
 
     costs = {"drafters": {name: profile.to_dict() for name in ("int4", "feature", "ngram")}}
     assert len(load_multi_costs(costs, ["int4", "feature-v2", "ngram"])) == 3
+    costs = {"drafters": {name: profile.to_dict() for name in ("int4", "feature-v2", "ngram")}}
+    assert len(load_multi_costs(costs, ["int4", "feature", "ngram"])) == 3
 
 
 def test_multi_policies_name_drafters_by_old_or_new_ids():
@@ -205,6 +211,9 @@ def test_multi_policies_name_drafters_by_old_or_new_ids():
 def test_replay_envs_on_traces_recorded_under_old_names_fingerprint_the_new_ids(noisy_pair, tmp_path):
     """Multi-drafter traces whose manifest names `feature` (as recorded before the rename) replay under the
     canonical `feature-v2`, and a single-drafter set recorded as `distilled` fingerprints as `feature-v1`."""
+    import gymnasium as gym
+
+    import ebsd_env  # noqa: F401  (registers the env ids)
     from ebsd_env.decoding.models import derive_drafter
     from ebsd_env.decoding.multi import multi_pair
     from ebsd_env.fingerprint import env_fingerprint
@@ -217,8 +226,8 @@ def test_replay_envs_on_traces_recorded_under_old_names_fingerprint_the_new_ids(
     costs = CostModel(draft_s=0.25, verify_points=((1, 1.0), (2, 1.125), (9, 2.0)), source="toy")
     drafters = [noisy_pair.drafter, derive_drafter(noisy_pair.verifier, "ngram")]
     rows = [{"id": "p0", "category": "chat", "prompt": "hello world, hello world"}]
-    record_multi(multi_pair(noisy_pair, drafters, ["feature", "ngram"]), rows, tmp_path, max_draft_len=3,
-                 max_new_tokens=6, calibrate_clock=False, progress=False)
+    pair = multi_pair(noisy_pair, drafters, ["feature", "ngram"])
+    record_multi(pair, rows, tmp_path, max_draft_len=3, max_new_tokens=6, calibrate_clock=False, progress=False)
     assert [e["name"] for e in json.loads((tmp_path / MANIFEST).read_text())["drafters"]] == ["feature", "ngram"]
     multi = MultiTraceSet.load(tmp_path)
     assert multi.names == ["feature-v2", "ngram"]
@@ -226,6 +235,10 @@ def test_replay_envs_on_traces_recorded_under_old_names_fingerprint_the_new_ids(
     fingerprint = env_fingerprint(env)
     assert fingerprint["multi"]["drafters"] == ["feature-v2", "ngram"]
     assert fingerprint["pair"]["drafter"] == "feature-v2+ngram"
+
+    live = gym.make("EBSD-Multi-v1", pair=pair, prompts=rows, max_new_tokens=6, clock="model",
+                    cost_model=[costs, costs])  # a pair made by hand under the old name
+    assert env_fingerprint(live)["multi"]["drafters"] == ["feature-v2", "ngram"]
 
     single = TraceSet.load(tmp_path / json.loads((tmp_path / MANIFEST).read_text())["drafters"][1]["folder"])
     single.fingerprint["drafter"] = "distilled"  # as the verdict's traces were recorded

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-from ..drafter_ids import FEATURE_IDS, FOLDER_PREFIX, canonical_drafter, old_names
+from ..drafter_ids import FEATURE_IDS, FOLDER_NAMES, canonical_drafter, old_names
 from ..errors import ModelLoadError, check_device
 from ..io import ebsd_cache_dir, save_folder_atomic
 from .attention import use_grouped_attention
@@ -52,7 +52,7 @@ DERIVED_DRAFTERS = {
     "self": "the verifier itself (every draft token is accepted under greedy decoding)",
     "feature-v2": "the project's feature drafter for the embedded verifier, v2, the current one (EAGLE-style: one "
                   "layer reading the verifier's hidden state, trained with the training-time test); `feature` is its "
-                  "alias, and `feature:FOLDER` loads one trained by `ebsd distill`",
+                  "alias, and `feature:FOLDER` (or `distilled:FOLDER`) loads one trained by `ebsd distill`",
     "feature-v1": "the first shipped feature drafter, which the verdict's traces and the shipped PPO policy were made "
                   "for (`distilled`, its old name, still loads it, with a deprecation warning)",
     "ngram": "prompt lookup, no model: proposes what followed the longest earlier repeat of the last 1-3 tokens "
@@ -187,7 +187,7 @@ def derive_drafter(verifier: PreTrainedModel, kind: str) -> PreTrainedModel:
 
         return NGramModel(verifier.config.get_text_config()).to(verifier.get_input_embeddings().weight.device)
     name, _, folder = kind.partition(":")
-    if name in FEATURE_IDS or (folder and name == FOLDER_PREFIX):
+    if (name in FEATURE_IDS and not folder) or (folder and name in FOLDER_NAMES):
         from .drafters import SHIPPED_DRAFTERS, load_distilled_drafter
 
         try:
@@ -348,7 +348,7 @@ def load_pair(drafter: str | None = None, verifier: str | None = None, device: s
     tokenizer = load_tokenizer(verifier_name)
     drafter_models = []
     for name in names:
-        if name.partition(":")[0] in (*DERIVED_DRAFTERS, FOLDER_PREFIX):
+        if name.partition(":")[0] in (*DERIVED_DRAFTERS, *FOLDER_NAMES):
             drafter_models.append(derive_drafter(verifier_model, name))
         else:
             check_same_tokenizer(load_tokenizer(name), tokenizer, name, verifier_name)
