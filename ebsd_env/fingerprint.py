@@ -29,6 +29,8 @@ import json
 import sys
 import warnings
 
+from .drafter_ids import canonical_drafter, canonical_drafters, comparable_drafter
+
 FINGERPRINT_VERSION = 1
 ZIP_MEMBER = "ebsd_fingerprint.json"  # inside a PPO .zip (stable-baselines3 ignores members it does not know)
 # (section, key): what a policy's decisions depend on; a difference refuses the artifact.
@@ -112,6 +114,10 @@ def env_fingerprint(env) -> dict:
     multi = multi_fingerprint(base)
     if multi is not None:  # one hash per drafter, so a model trained on traces binds to the live pair
         pair["drafter_hash"] = "+".join(_multi_drafter_hashes(base))
+        multi["drafters"] = canonical_drafters(multi["drafters"])
+    # Canonical drafter ids (`feature-v2`, never its "latest" alias `feature`; `feature-v1` for traces recorded as
+    # `distilled`): the artifact then says which drafter it was made for whatever `feature` names later.
+    pair["drafter"] = canonical_drafter(pair.get("drafter"), warn=False)
     layout = base.observation_layout
     clock, kind = base.decode_clock, base.clock_kind  # EBSDEnv's and the vector env's
     decoder = getattr(base, "decoder", None)
@@ -138,8 +144,22 @@ def _describe(a, b) -> str:
     return f"{a!r} here vs {b!r}"
 
 
+def comparable(fp: dict) -> dict:
+    """`fp` with its drafter ids as they are compared (``pair.drafter``, ``multi.drafters``: `comparable_drafter`):
+    an artifact that names a drafter by an old name (``distilled``, ``feature``: `ebsd_env.drafter_ids`) binds where
+    its new id is loaded."""
+    fp = dict(fp)
+    if isinstance(fp.get("pair"), dict):
+        fp["pair"] = {**fp["pair"], "drafter": comparable_drafter(fp["pair"].get("drafter"))}
+    if isinstance(fp.get("multi"), dict) and isinstance(fp["multi"].get("drafters"), list):
+        fp["multi"] = {**fp["multi"], "drafters": comparable_drafter(fp["multi"]["drafters"])}
+    return fp
+
+
 def differences(trained: dict, env: dict) -> tuple[list[str], list[str]]:
-    """(binding differences, informational differences) between an artifact's and an env's fingerprints."""
+    """(binding differences, informational differences) between an artifact's and an env's fingerprints (drafter
+    ids compared through their aliases, `comparable`)."""
+    trained, env = comparable(trained), comparable(env)
     binding = []
     for section, key in BINDING:
         a, b = _get(env, section, key), _get(trained, section, key)

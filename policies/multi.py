@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ebsd_env.drafter_ids import comparable_drafter
 from ebsd_env.envs.objective import arm_value
 from ebsd_env.envs.observation import FIRST_DRAFTER, MAX_SUFFIX
 
@@ -70,8 +71,9 @@ class MultiPolicy(Policy):
     def drafter_index(self, ref: str, param: str) -> int:
         """A drafter named as the env names it, or its index."""
         ref = str(ref).strip()
-        if ref in self.names:
-            return self.names.index(ref)
+        names, key = comparable_drafter(self.names), comparable_drafter(ref)  # an old name finds its new id's drafter
+        if key in names:
+            return names.index(key)
         if ref.isdigit() and int(ref) < len(self.names):
             return int(ref)
         raise ValueError(f"{self.name}: {param}={ref!r} is not a drafter of this env; valid: "

@@ -135,7 +135,7 @@ def test_default_embedded_pair_drafts_with_the_int4_runner(embedded_pair):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["feature", "distilled"])
+@pytest.mark.parametrize("name", ["feature-v2", "feature-v1"])
 def test_shipped_feature_drafters_are_small_and_exact(name):
     from ebsd_env.decoding.drafters import SHIPPED_DRAFTERS, FeatureDrafter
     from ebsd_env.decoding.models import cached_pair
@@ -171,7 +171,7 @@ def test_shipped_feature_drafters_are_small_and_exact(name):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("drafter", ["feature", "distilled", "int4", "int8", "ngram", "int4, kernels by width"])
+@pytest.mark.parametrize("drafter", ["feature-v2", "feature-v1", "int4", "int8", "ngram", "int4, kernels by width"])
 def test_embedded_pair_greedy_exactness(run_policy, drafter):
     """Every drafter kind, fixed k and two policies in both stop modes: the output is the verifier's own greedy output;
     also with a verifier whose forwards run different kernels by width (plain for one token, oneDNN for the

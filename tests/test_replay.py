@@ -485,7 +485,7 @@ def test_replay_reproduces_the_live_env_on_the_embedded_pair(tmp_path):
     from ebsd_env.decoding.models import cached_pair
     from ebsd_env.prompts import load_prompts
 
-    embedded_pair = cached_pair("distilled")
+    embedded_pair = cached_pair("feature-v1")
     prompts = load_prompts(None, limit_per_category=1)
     draft, budget = 8, 40
     out = tmp_path / "embedded"

@@ -236,9 +236,10 @@ def test_committed_policy_says_what_it_was_made_for_and_acts_on_that_layout():
 
 @pytest.mark.slow
 def test_committed_policy_binds_to_the_default_env_and_keeps_the_output_exact():
-    """On the embedded pair with the feature drafter it was trained for, the shipped policy's fingerprint matches
-    the env made from it (pair, layout, stop mode, draft bounds), and greedy output stays the verifier's own; with
-    the default int4 drafter it is refused in one line."""
+    """On the embedded pair with the feature drafter it was trained for (recorded under its old name `distilled`,
+    loaded here by its id `feature-v1`), the shipped policy's fingerprint matches the env made from it (pair,
+    layout, stop mode, draft bounds), and greedy output stays the verifier's own; with the default int4 drafter it
+    is refused in one line."""
     import gymnasium as gym
 
     import ebsd_env  # noqa: F401
@@ -247,7 +248,7 @@ def test_committed_policy_binds_to_the_default_env_and_keeps_the_output_exact():
 
     probe = make_policy(f"ppo:{TRAINED / 'ppo_embedded.zip'}")
     assert read_zip(TRAINED / "ppo_embedded.zip")["pair"]["drafter"] == "distilled"
-    env = gym.make("EBSD-v1", drafter="distilled", prompts=["Why is the sky blue?"], max_new_tokens=24,
+    env = gym.make("EBSD-v1", drafter="feature-v1", prompts=["Why is the sky blue?"], max_new_tokens=24,
                    clock="model", **probe.env_requirements())
     policy = make_policy(f"ppo:{TRAINED / 'ppo_embedded.zip'}", env=env)
     verifier = run_episode(env, make_policy("no-spec", env=env), seed=0, options={"prompt_index": 0})

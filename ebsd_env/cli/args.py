@@ -31,9 +31,10 @@ class ThreadArgs:
 class ModelArgs(ThreadArgs):
     drafter: str | None = None
     ("Drafter: Hugging Face id, folder, .gguf file, int4 / int8 / int8-dynamic / bf16 / self (derived from the "
-     "verifier), ngram (prompt lookup, no model), feature (the shipped feature drafter, v2), distilled (the first "
-     "shipped one, v1, which the verdict and the shipped PPO policy were made for), or feature:FOLDER (one from `ebsd "
-     "distill`). None: int4 on the CPU (the fastest measured on held-out prompts), feature elsewhere.")
+     "verifier), ngram (prompt lookup, no model), feature-v2 (the shipped feature drafter; alias feature), feature-v1 "
+     "(the first shipped one, which the verdict and the shipped PPO policy were made for; old name distilled), or "
+     "feature:FOLDER (one from `ebsd distill`). None: int4 on the CPU (the fastest measured on held-out prompts), "
+     "feature-v2 elsewhere.")
     verifier: str | None = None
     """Verifier: Hugging Face id, folder or .gguf file (None: the embedded SmolLM2-135M-Instruct)."""
     device: str = "cpu"

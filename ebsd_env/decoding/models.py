@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from ..drafter_ids import FEATURE_IDS, FOLDER_NAMES, canonical_drafter, old_names
 from ..errors import ModelLoadError, check_device
 from ..io import ebsd_cache_dir, save_folder_atomic
 from .attention import use_grouped_attention
@@ -50,18 +51,19 @@ DERIVED_DRAFTERS = {
     "int8-dynamic": "dynamically int8-quantized copy of the verifier (activations quantized too: agreement ~0.5)",
     "bf16": "bfloat16 copy of the verifier (a near-copy: agreement ~0.98, little for a stop rule to learn)",
     "self": "the verifier itself (every draft token is accepted under greedy decoding)",
-    "feature": "the project's feature drafter for the embedded verifier (EAGLE-style: one layer reading the "
-               "verifier's hidden state; v2, trained with the training-time test; `feature:FOLDER` for one "
-               "trained by `ebsd distill`)",
-    "distilled": "the first shipped feature drafter (v1), which the verdict's traces and the shipped PPO policy "
-                 "were made for (`distilled:FOLDER` is the same as `feature:FOLDER`)",
+    "feature-v2": "the project's feature drafter for the embedded verifier, v2, the current one (EAGLE-style: one "
+                  "layer reading the verifier's hidden state, trained with the training-time test); `feature` is its "
+                  "alias, and `feature:FOLDER` (or `distilled:FOLDER`) loads one trained by `ebsd distill`",
+    "feature-v1": "the first shipped feature drafter, which the verdict's traces and the shipped PPO policy were made "
+                  "for (`distilled`, its old name, still loads it, with a deprecation warning)",
     "ngram": "prompt lookup, no model: proposes what followed the longest earlier repeat of the last 1-3 tokens "
              "(`ebsd_env.decoding.drafting.NGramDraft`; its confidence is the spread of those followers)",
 }
 # The default drafter is the one with the best measured held-out speedup on the development CPU (`ebsd bench
 # decoder --drafters` and `ebsd eval --drafters`, docs/benchmarks.md): the int4 copy of the verifier. Its kernels
 # run on the CPU with a float32 verifier only; elsewhere the default is the shipped feature drafter
-# (ebsd_env/decoding/drafters/smollm2-135m-feature-v2, see its model card).
+# (ebsd_env/decoding/drafters/smollm2-135m-feature-v2, see its model card), named by its "latest" alias
+# `feature` (`ebsd_env.drafter_ids`), which a load records as the version it is.
 DEFAULT_DRAFTER = "int4"
 NON_CPU_DEFAULT_DRAFTER = "feature"
 
@@ -172,19 +174,21 @@ def _unreachable(spec: str, what: str, error: Exception) -> ModelLoadError:
     cause = (str(error).strip().splitlines() or [repr(error)])[0]
     return ModelLoadError(
         f"could not load the {what} of {spec!r}: it is neither a local folder, a .gguf file, a derived drafter "
-        f"({', '.join(DERIVED_DRAFTERS)}) nor a Hugging Face id that can be reached from here (offline machines "
-        f"need a local copy). Cause: {cause}"
+        f"({', '.join(DERIVED_DRAFTERS)}; old names {old_names()}) nor a Hugging Face id that can be reached from "
+        f"here (offline machines need a local copy). Cause: {cause}"
     )
 
 
 def derive_drafter(verifier: PreTrainedModel, kind: str) -> PreTrainedModel:
-    """Build one of `DERIVED_DRAFTERS` from the verifier's weights (``feature:FOLDER`` names a folder)."""
+    """Build one of `DERIVED_DRAFTERS` from the verifier's weights (``feature:FOLDER`` names a folder; an old name
+    of a feature drafter loads it too, `ebsd_env.drafter_ids`)."""
+    kind = canonical_drafter(kind)
     if kind == "ngram":
         from .drafting import NGramModel
 
         return NGramModel(verifier.config.get_text_config()).to(verifier.get_input_embeddings().weight.device)
     name, _, folder = kind.partition(":")
-    if name in ("feature", "distilled"):
+    if (name in FEATURE_IDS and not folder) or (folder and name in FOLDER_NAMES):
         from .drafters import SHIPPED_DRAFTERS, load_distilled_drafter
 
         try:
@@ -213,7 +217,8 @@ def derive_drafter(verifier: PreTrainedModel, kind: str) -> PreTrainedModel:
             return torch.ao.quantization.quantize_dynamic(
                 copy.deepcopy(verifier).float(), {torch.nn.Linear}, dtype=torch.qint8
             ).eval()
-    raise ModelLoadError(f"unknown derived drafter {kind!r}; valid: {', '.join(DERIVED_DRAFTERS)}")
+    raise ModelLoadError(f"unknown derived drafter {kind!r}; valid: {', '.join(DERIVED_DRAFTERS)} (old names "
+                         f"{old_names()})")
 
 
 def check_same_tokenizer(drafter_tok, verifier_tok, drafter_name: str, verifier_name: str) -> None:
@@ -310,7 +315,8 @@ def load_pair(drafter: str | None = None, verifier: str | None = None, device: s
     if device_map is None:  # a device this machine lacks: one line now, not torch's traceback inside the load
         check_device(device)
     verifier_name = verifier or EMBEDDED_VERIFIER
-    drafter_name = drafter or default_drafter(device, dtype, device_map)
+    # The pair records the canonical id (`feature-v2`, not its "latest" alias `feature`): see ebsd_env.drafter_ids.
+    drafter_name = canonical_drafter(drafter or default_drafter(device, dtype, device_map))
     names = _checked_drafter_names(drafter_name, device, device_map, kernels)  # before any model is loaded
     if threads is not None or not threads_set_explicitly():
         configure_threads(threads)
@@ -350,7 +356,7 @@ def _load_drafters(names: list[str], verifier_model: PreTrainedModel, tokenizer,
     """Each named drafter: derived from the verifier's weights, or loaded (with the verifier's tokenizer)."""
     drafter_models = []
     for name in names:
-        if name.partition(":")[0] in DERIVED_DRAFTERS:
+        if name.partition(":")[0] in (*DERIVED_DRAFTERS, *FOLDER_NAMES):
             drafter_models.append(derive_drafter(verifier_model, name))
         else:
             check_same_tokenizer(load_tokenizer(name), tokenizer, name, verifier_name)
@@ -391,7 +397,8 @@ def cached_pair(drafter: str | None = None, verifier: str | None = None, device:
     """`load_pair` memoised per process, so environments and vectorised copies share one loaded pair."""
     kernels = kernels_from_alias(kernels, fast_kernels)
     check_device(device)
-    key = (drafter or default_drafter(device, dtype), verifier or EMBEDDED_VERIFIER, str(device), str(dtype), kernels)
+    drafter = canonical_drafter(drafter or default_drafter(device, dtype))  # an alias shares its id's pair
+    key = (drafter, verifier or EMBEDDED_VERIFIER, str(device), str(dtype), kernels)
     with _PAIR_CACHE_LOCK:
         if key not in _PAIR_CACHE:
             _PAIR_CACHE[key] = load_pair(drafter, verifier, device, dtype, kernels=kernels)

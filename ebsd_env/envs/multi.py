@@ -14,6 +14,7 @@ from gymnasium import spaces
 from ..decoding.entropy import EntropyConfig
 from ..decoding.models import ModelPair, cached_pair
 from ..decoding.multi import MultiDraftDecoder, is_multi
+from ..drafter_ids import same_drafter
 from ..timing.clock import needs_calibration
 from ..timing.multi_clock import MultiClock, make_multi_clock
 from .ebsd import CONTINUE, DEFAULT_STOP_MODE, EBSDEnv
@@ -169,7 +170,7 @@ class MultiEnv(EBSDEnv):
         return self._multi_clock
 
     def _check_clock_names(self, multi_clock: MultiClock) -> None:
-        if list(multi_clock.names) != self.drafter_names:
+        if not same_drafter(list(multi_clock.names), self.drafter_names):
             raise ValueError(f"the clock prices drafters {list(multi_clock.names)} but the decoder drafts with "
                              f"{self.drafter_names}: give one cost model per drafter, in order")
 

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..decoding.decoder import DecoderError
+from ..drafter_ids import canonical_drafters
 from ..envs.ebsd import DEFAULT_STOP_MODE
 from ..envs.multi import MultiEnv
 from ..timing.multi_clock import MultiClock
@@ -96,7 +97,8 @@ class MultiTraceSet:
                              "--drafter a+b+c --out FOLDER` (one folder per drafter, aligned)")
         data = json.loads(manifest.read_text())
         sets = [TraceSet.load(folder / entry["folder"]) for entry in data["drafters"]]
-        return cls([entry["name"] for entry in data["drafters"]], sets, source=str(folder))
+        # Canonical ids (`ebsd_env.drafter_ids`): traces recorded as `feature` replay as the live `feature-v2`.
+        return cls(canonical_drafters([entry["name"] for entry in data["drafters"]]), sets, source=str(folder))
 
     def clock(self, kind: str | MultiClock = "model", cost_model=None) -> MultiClock:
         """The replay clock: each drafter's own calibration (its folder's ``cost_model.json``), or `cost_model`

@@ -149,7 +149,7 @@ def _warn_if_replay_approximates(pair) -> None:
         # time here, whole blocks live. Replay then only approximates the live env (docs/replay.md).
         print(f"[ebsd record] warning: the {pair.drafter_name} drafter reads the verifier's KV cache, so replay "
               "of these traces only approximates live decoding; for exact replay record a feature drafter "
-              "(--drafter feature)", file=sys.stderr, flush=True)
+              "(--drafter feature-v2)", file=sys.stderr, flush=True)
 
 
 def _recorder(batched: bool):
@@ -333,7 +333,7 @@ def validate(config: RecordConfig) -> EntropyConfig:
                          "drop --batched / --ray, or record each drafter alone with them")
     if config.batched and drafter in NOT_BATCHED:
         raise ValueError(f"--batched records feature drafters and Hugging Face causal LMs, not the {drafter} drafter: "
-                         "record without --batched, or pick another --drafter (e.g. feature)")
+                         "record without --batched, or pick another --drafter (e.g. feature-v2)")
     check_folder_path(config.out, "--out")
     return entropy
 

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..decoding.decoder import TOP_LOGPROBS, DraftStep
+from ..drafter_ids import same_drafter
 from ..io import read_json, save_atomic
 
 TRACE_FORMAT = 2  # 2: adds the top log-probabilities (format 1 traces must be recorded again)
@@ -151,9 +152,10 @@ def read_shard(path: str | Path) -> tuple[dict, list[Trace]]:
 
 def describe_mismatch(expected: dict, found: dict, what: str) -> str | None:
     """The first key where two fingerprints or settings differ, as text (None if they agree on expected's
-    keys)."""
+    keys). Drafter ids are compared through their aliases (`ebsd_env.drafter_ids`): traces recorded as
+    ``distilled`` are the ``feature-v1`` drafter's."""
     for key, value in expected.items():
-        if key in found and found[key] != value:
+        if key in found and not (same_drafter(found[key], value) if key == "drafter" else found[key] == value):
             return f"{what} {key}={found[key]!r}, expected {value!r}"
     return None
 

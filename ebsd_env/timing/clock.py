@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from ..decoding.models import ModelPair
+from ..drafter_ids import same_drafter
 from .calibration import cached_cost_model, check_plausible, isotonic  # noqa: F401  (part of the clock's API)
 from .cost_model import CostModel, drafter_hash, fingerprint, pair_fingerprint, price  # noqa: F401
 from .validation import validate_costs  # noqa: F401
@@ -152,7 +153,9 @@ def check_calibration_pair(costs: CostModel, expected: dict, what: str) -> None:
     carry no fingerprint."""
     found = costs.fingerprint or {}
     for key in ("drafter", "verifier"):
-        if found.get(key) is not None and expected.get(key) is not None and found[key] != expected[key]:
+        a, b = found.get(key), expected.get(key)
+        # A drafter's old name is its new id (a profile calibrated as `distilled` is `feature-v1`'s).
+        if a is not None and b is not None and not (same_drafter(a, b) if key == "drafter" else a == b):
             raise ValueError(f"the cost model was calibrated with {key}={found[key]!r} but {what} has "
                              f"{expected[key]!r}: calibrate this pair (omit cost_model) or pass a cost profile for it "
                              "with clock='profile'")

@@ -34,6 +34,7 @@ import torch
 
 from ..decoding.kernels import cpu_model
 from ..decoding.models import ModelPair
+from ..drafter_ids import canonical_drafter
 from ..io import read_json, write_json_atomic
 
 
@@ -276,8 +277,10 @@ def drafter_hash(pair: ModelPair) -> str:
 
 
 def pair_fingerprint(pair: ModelPair) -> dict:
-    """What the drafter's proposals depend on: the pair's names, the drafter's weight hash and the kernels."""
-    return {"drafter": pair.drafter_name, "verifier": pair.verifier_name, "drafter_hash": drafter_hash(pair),
+    """What the drafter's proposals depend on: the pair's names (the drafter's canonical id,
+    `ebsd_env.drafter_ids`), the drafter's weight hash and the kernels."""
+    return {"drafter": canonical_drafter(pair.drafter_name, warn=False), "verifier": pair.verifier_name,
+            "drafter_hash": drafter_hash(pair),
             "vocab_size": int(pair.vocab_size), "eos_ids": sorted(int(i) for i in pair.eos_token_ids),
             "kernels": pair.metadata.get("kernels")}
 

@@ -24,6 +24,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..drafter_ids import comparable_drafter
 from ..io import write_json_atomic
 from .clock import CLOCK_KINDS, Clock, check_calibration_pair
 from .cost_model import CostModel, pair_fingerprint
@@ -91,6 +92,9 @@ def load_multi_costs(source: dict | str | Path, names: list[str]) -> tuple[CostM
                                     "MultiClock.save")
         source = json.loads(path.read_text())
     drafters = source.get("drafters") if isinstance(source, dict) else None
+    if isinstance(drafters, dict):  # a file written under a drafter's old name serves its new id
+        drafters = {comparable_drafter(name): costs for name, costs in drafters.items()}
+    names = comparable_drafter(list(names))
     missing = [name for name in names if not isinstance(drafters, dict) or name not in drafters]
     if missing:
         raise ValueError(f"the multi-drafter costs lack drafter(s) {', '.join(missing)}: give "

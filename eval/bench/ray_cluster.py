@@ -79,7 +79,7 @@ def bench_record(config: BenchRayConfig) -> dict:
         rows = [{**row, "prompt": str(row.get("prompt") or row["turns"][0])[:200]} for row in rows]
         pair = tiny_pair("noisy", noise=0.1, context=512)
     else:
-        pair = cached_pair("distilled")  # the feature drafter, as the committed result and the verdict's traces
+        pair = cached_pair("feature-v1")  # the feature drafter v1, as the committed result and the verdict's traces
     before = machine_state()
     summary = record(pair, rows, config.traces, config.max_draft_len, config.max_new_tokens)
     return {"command": "record", "pair": config.pair, "prompts": summary["recorded_prompts"],

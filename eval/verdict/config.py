@@ -19,7 +19,9 @@ def static_specs(ks) -> tuple[str, ...]:
 
 STATIC = static_specs(DEFAULT_STATIC_KS)
 MAX_DRAFT_LEN = 16
-VERDICT_DRAFTER = "distilled"  # v1 of the shipped feature drafter: what the traces, tuning and PPO were made for
+# v1 of the shipped feature drafter: what the traces, tuning and PPO were made for (recorded under its old name,
+# `distilled`, which binds to this id: ebsd_env.drafter_ids).
+VERDICT_DRAFTER = "feature-v1"
 
 
 @dataclass

@@ -21,6 +21,7 @@ from ebsd_env.cli.args import ModelArgs, PromptArgs, check_model_args
 from ebsd_env.decoding.decoder import SpeculativeDecoder
 from ebsd_env.decoding.kernels import configure_threads, select_kernels
 from ebsd_env.decoding.models import ModelPair, cached_pair, derive_drafter
+from ebsd_env.drafter_ids import is_feature_drafter
 from ebsd_env.io import write_json_atomic
 from ebsd_env.prompts import heldout_prompts, load_prompts, render_prompt
 
@@ -82,14 +83,14 @@ def per_token_cost(model, ids: list[int], steps: int) -> float:
 
 
 def distilled_spec(drafter: str | None) -> str:
-    """--drafter as a `load_pair` spec of a distilled drafter: an export folder means ``distilled:FOLDER``."""
+    """--drafter as a `load_pair` spec of a distilled drafter: an export folder means ``feature:FOLDER``."""
     spec = drafter or "feature"
     if Path(spec).expanduser().is_dir():
         return f"feature:{spec}"
-    if spec.partition(":")[0] in ("distilled", "feature"):
+    if is_feature_drafter(spec):  # any id of a shipped feature drafter, old names included, or feature:FOLDER
         return spec
     raise ValueError(f"--drafter {spec!r}: this measures a distilled drafter against the int8 one; give an "
-                     "`ebsd distill` export folder, distilled[:FOLDER] or feature[:FOLDER]")
+                     "`ebsd distill` export folder, feature:FOLDER, feature-v2 or feature-v1")
 
 
 def check_config(config: MeasureConfig) -> str:

@@ -20,16 +20,17 @@ from ...io import save_atomic, write_json_atomic
 from .feature import FEATURE_ARCHITECTURE, FeatureDrafter
 from .layers import LAYERS_ARCHITECTURE, DistilledDrafter
 
-# The feature drafters shipped for the embedded verifier, by their `load_pair` name (each folder written by
-# `ebsd distill --export-to`, with its model card).
+# The feature drafters shipped for the embedded verifier, by their `load_pair` id (each folder written by
+# `ebsd distill --export-to`, with its model card). Their old names, `feature` and `distilled`, still load them
+# (`ebsd_env.drafter_ids`).
 SHIPPED_DRAFTERS = {
-    # v2: trained with EAGLE-3's training-time test on more generated data; the current one.
-    "feature": Path(__file__).parent / "smollm2-135m-feature-v2",
-    # v1, the first: `distilled` keeps loading it because the verdict's traces and the shipped PPO policy were
-    # made for it (their fingerprints name it and hash its weights, so a retrained drafter would void them).
-    "distilled": Path(__file__).parent / "smollm2-135m-feature",
+    # v2: trained with EAGLE-3's training-time test on more generated data; the current one (alias `feature`).
+    "feature-v2": Path(__file__).parent / "smollm2-135m-feature-v2",
+    # v1, the first: kept because the verdict's traces and the shipped PPO policy were made for it (their
+    # fingerprints name it `distilled` and hash its weights, so a retrained drafter would void them).
+    "feature-v1": Path(__file__).parent / "smollm2-135m-feature",
 }
-SHIPPED_DRAFTER = SHIPPED_DRAFTERS["feature"]
+SHIPPED_DRAFTER = SHIPPED_DRAFTERS["feature-v2"]
 ARCHITECTURES = {FEATURE_ARCHITECTURE: FeatureDrafter, LAYERS_ARCHITECTURE: DistilledDrafter}
 Drafter = FeatureDrafter | DistilledDrafter
 
