@@ -8,6 +8,8 @@ before it in the same block.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from .base import SPECS, Param, Policy, bounds_params, common_stop_mode, latest
@@ -233,8 +235,14 @@ class OracleFirstReject(Policy):
         if self.env is None:
             raise ValueError("oracle-first-reject needs the env for its privileged peek: "
                              "make_policy('oracle-first-reject', env=env)")
-        decoder = self.env.unwrapped.decoder
-        return decoder.peek_accepts() < len(decoder.draft_steps)
+        env = self.env.unwrapped
+        started = time.perf_counter()
+        accepts = env.decoder.peek_accepts()
+        # The peek is the oracle's privilege, not its decision: the wall clock leaves it out (a replay prices it 0).
+        exclude = getattr(env, "exclude_from_decision", None)
+        if exclude is not None:
+            exclude(time.perf_counter() - started)
+        return accepts < len(env.decoder.draft_steps)
 
 
 class OracleDP(Policy):

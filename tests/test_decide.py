@@ -236,3 +236,25 @@ def test_ebsd_eval_on_the_model_clock_measures_and_charges_each_policys_decision
     cell = next(iter(summary["conditions"].values()))["results"]
     assert all(0 < m["all"]["decide_share"] < 1 for m in cell.values())
     assert "end-to-end tokens/s" in (out / "report.md").read_text()
+
+
+def test_the_oracles_privileged_peek_is_not_charged_as_its_decision_on_the_wall_clock(noisy_pair, monkeypatch):
+    """oracle-first-reject peeks at the verifier between an observation and its action; the `verify` that follows
+    repeats (and is charged for) that work, so a slow peek must not show up in the oracle's decision time."""
+    env = gym.make("EBSD-v1", pair=noisy_pair, prompts=PROMPTS, max_new_tokens=16, max_draft_len=4,
+                   clock="wall", cost_model=TOY_COSTS)
+    decoder = env.unwrapped.decoder
+    peek = decoder.peek_accepts
+    peeks = []
+
+    def slow_peek():
+        peeks.append(1)
+        time.sleep(0.02)
+        return peek()
+
+    monkeypatch.setattr(decoder, "peek_accepts", slow_peek)
+    stats = episodes(env, make_policy("oracle-first-reject", env=env))
+    assert peeks and sum(s["decisions"] for s in stats) > 0
+    # 20 ms a peek, none of it charged: what is left of each decision is the policy's own bookkeeping.
+    assert sum(s["decide_s"] for s in stats) < 0.002 * sum(s["decisions"] for s in stats)
+    assert all(s["decode_s"] == pytest.approx(s["draft_s"] + s["verify_s"] + s["decide_s"], rel=1e-12) for s in stats)

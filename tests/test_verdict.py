@@ -179,3 +179,25 @@ def test_static_ks_choose_the_static_policies_replayed_and_run_live(experiment):
     assert [label for label, entry in replayed.items() if entry["kind"] == "static"] == [*static, "fixed-k:k=8"]
     config = verdict.VerdictConfig("replay", out=experiment, static_ks=(2, 12, 16))
     assert verdict.static_specs(config.static_ks) == static
+
+
+def test_calibrate_checks_the_clock_at_every_k_on_validation_prompts_and_prints_the_table(tmp_path, capsys):
+    from eval import verdict
+    from ebsd_env.timing.validation import VALIDATION_KS
+
+    out = tmp_path / "exp"
+    (out / "split").mkdir(parents=True)
+    (out / "split" / "validation.jsonl").write_text("".join(json.dumps(row) + "\n" for row in PROMPTS))
+    assert verdict.main(["calibrate", "--out", str(out), "--tiny", "noisy", "--threads", "1", "--max-new-tokens",
+                         "8", "--clock-tolerance", "10"]) == 0
+    costs = CostModel.load(out / "cost_model.json")
+    points = costs.validation["points"]
+    assert [p["k"] for p in points] == list(VALIDATION_KS)
+    assert all(p["runs"] == 2 for p in points)  # the first prompt of each of the two categories, one round
+    assert costs.fingerprint["clock_tolerance"] == 10.0 and costs.context_aware
+    assert "| k | measured s | predicted s | error |" in capsys.readouterr().out
+    # No validation prompts: one line naming the file, before any timing.
+    (out / "split" / "validation.jsonl").write_text("")
+    (out / "cost_model.json").unlink()
+    assert verdict.main(["calibrate", "--out", str(out), "--tiny", "noisy", "--threads", "1"]) == 2
+    assert "validation.jsonl holds no prompts" in capsys.readouterr().err

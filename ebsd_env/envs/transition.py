@@ -89,6 +89,12 @@ class Transition:
     def _block_entropies(self) -> BlockEntropies:
         return BlockEntropies(self._block_steps, self._diagnostic_read(self._decisions))
 
+    def exclude_from_decision(self, seconds: float) -> None:
+        """Leave `seconds` spent since the last observation out of the policy's decision time on the wall clock:
+        work that is not the policy's own, such as the privileged oracle's peek at the verifier (the `verify` that
+        follows repeats that work and is charged for it)."""
+        self._untimed_s += seconds
+
     def _diagnostic_read(self, decisions: int) -> Callable[[float, float], None]:
         """A callback for a diagnostic computed after the step that made it returned: its seconds are left out of
         the policy's next decision (made after `decisions` decisions), as nothing of the policy's own."""

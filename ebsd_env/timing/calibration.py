@@ -292,8 +292,9 @@ def calibrate_for(pair, prompts: list, categories: list[str], max_new_tokens: in
               f"; a draft step's signals, when read: {costs.signal_s * 1e3:.2f} ms", flush=True)
     if tolerance is None:
         return costs
-    first_per_category = list({category: prompt for category, prompt in zip(categories, prompts,
-                                                                            strict=True)}.values())
+    first_per_category: dict[str, object] = {}
+    for category, prompt in zip(categories, prompts, strict=True):
+        first_per_category.setdefault(category, prompt)
     bar = tqdm(desc="validate clock", unit="generation", disable=not progress)
 
     def step(done, total):
@@ -301,8 +302,8 @@ def calibrate_for(pair, prompts: list, categories: list[str], max_new_tokens: in
         bar.update(done - bar.n)
 
     try:
-        report = validate_clock(pair, costs, first_per_category, max_new_tokens=max_new_tokens, rounds=rounds,
-                                tolerance=tolerance, progress=step)
+        report = validate_clock(pair, costs, list(first_per_category.values()), max_new_tokens=max_new_tokens,
+                                rounds=rounds, tolerance=tolerance, progress=step)
     finally:
         bar.close()
     if progress:

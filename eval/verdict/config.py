@@ -38,11 +38,14 @@ class VerdictConfig:
     drafter: str = VERDICT_DRAFTER
     """The pair's drafter (calibrate, live): the verdict was run, and its policy trained, for the feature
     drafter, whatever the project's default drafter is."""
+    clock_tolerance: float = 0.05
+    """calibrate: refuse the clock if it predicts a fixed-k generation's wall time worse than this at some k (the
+    validation table is printed either way; the value used is recorded in the clock's fingerprint)."""
     static_ks: tuple[int, ...] = DEFAULT_STATIC_KS
     """replay, live: the fixed k of the static policies (beside the verifier alone); fixed k = 8 is replayed too.
     Choose around the drafter's best k (e.g. 1 2 4 8 12 16 for the int4 copy, which is rarely wrong)."""
     results: Path = Path("docs/results/verdict")
     """report: where verdict.json, report.md and the performance-profile plot go."""
     tiny: Literal["copy", "random", "noisy"] | None = None
-    """live: a config-built tiny pair instead of the embedded one (tests and smoke runs)."""
+    """calibrate, live: a config-built tiny pair instead of the embedded one (tests and smoke runs)."""
 

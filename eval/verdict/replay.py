@@ -9,27 +9,37 @@ from pathlib import Path
 from ebsd_env.io import write_json_atomic
 
 from .config import MAX_DRAFT_LEN, STATIC, VerdictConfig, static_specs
-from .experiment import cost_model_path, ppo_runs, traces_path, tuned_files
+from .experiment import cost_model_path, ppo_runs, split_path, traces_path, tuned_files
 
 
 def calibrate(config: VerdictConfig) -> None:
-    """OUT/cost_model.json: the model clock of the drafter's pair at the live verdict's threads (kept once made)."""
+    """OUT/cost_model.json: the model clock of the drafter's pair at the live verdict's threads (kept once made),
+    calibrated over the context lengths of the split's validation prompts and checked against the wall clock on
+    one of them per category at every k (`calibrate_for`: the table is printed, and a point off by more than
+    --clock-tolerance is refused in one line, nothing saved)."""
+    import json
+
     from ebsd_env.decoding.kernels import configure_threads, warn_if_busy
     from ebsd_env.decoding.models import cached_pair
-    from ebsd_env.timing.calibration import calibrate as fit_costs
+    from ebsd_env.decoding.tiny import tiny_pair
+    from ebsd_env.replay.record import decoder_prompt
+    from ebsd_env.timing.calibration import calibrate_for
 
     path = config.out / "cost_model.json"
     if path.is_file():
         print(f"[verdict] {path} exists; delete it to calibrate again")
         return
+    rows = [json.loads(line) for line in split_path(config.out, "validation").read_text().splitlines() if line]
+    if not rows:
+        raise ValueError(f"{split_path(config.out, 'validation')} holds no prompts to calibrate the clock over")
     configure_threads(config.threads)
     warn_if_busy()
-    costs = fit_costs(cached_pair(config.drafter))
+    pair = tiny_pair(config.tiny) if config.tiny else cached_pair(config.drafter)
+    costs = calibrate_for(pair, [decoder_prompt(pair, row) for row in rows], [row["category"] for row in rows],
+                          config.max_new_tokens, tolerance=config.clock_tolerance)
     costs.save(path)
-    runs = ", ".join(f"k={r['k']} {r['error']:+.1%}" for r in costs.validation.get("runs", []))
     print(f"[verdict] model clock at {config.threads} threads: verify(1) {costs.verify_cost(1) * 1e3:.1f} ms, draft "
-          f"{costs.draft_s * 1e3:.2f} ms; predicted vs wall time of fixed-k generations: {runs}")
-
+          f"{costs.draft_s * 1e3:.2f} ms -> {path}")
 
 
 def replay_policies(out: Path, static: tuple[str, ...] = STATIC) -> dict[str, dict]:
