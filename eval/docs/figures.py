@@ -127,6 +127,8 @@ FIGURES: dict[str, Figure] = {
     "eval-default.entropy-abs-1.5.vs_best_fixed_k": speedup("entropy-abs:theta=1.5", "speedup_vs_best_fixed_k"),
     "eval-default.fixed-k-8.vs_verifier": speedup("fixed-k:k=8"),
     "eval-default.oracle-first-reject.vs_verifier": speedup("oracle-first-reject"),
+    "eval-default.ppo-multi.vs_verifier": speedup("ppo:policies/trained/ppo_multi.zip"),
+    "eval-default.multi-cascade.vs_verifier": speedup("multi-cascade"),
     "eval-default.verifier_tokens_per_s": Figure(
         EVAL_DEFAULT, lambda summary: f"{overall(summary, 'no-spec')['tokens_per_s']['mean']:.1f}"),
     # Drafters side by side: `ebsd bench decoder --drafters` and `ebsd eval --drafters` (docs/results/*-drafters).
