@@ -182,8 +182,8 @@ def test_static_ks_choose_the_static_policies_replayed_and_run_live(experiment):
 
 
 def test_calibrate_checks_the_clock_at_every_k_on_validation_prompts_and_prints_the_table(tmp_path, capsys):
-    from eval import verdict
     from ebsd_env.timing.validation import VALIDATION_KS
+    from eval import verdict
 
     out = tmp_path / "exp"
     (out / "split").mkdir(parents=True)
