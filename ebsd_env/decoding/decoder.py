@@ -15,7 +15,8 @@ The drafter cache holds a prefix of the committed tokens plus the draft; each dr
 has not seen yet. Verifier-only decoding is ``verify()`` with an empty draft: the same code path and timers.
 ``discard_draft()`` drops the latest draft token before a verification (the "exclude" stop mode, which stops
 *before* an uncertain token); its drafting time stays charged to the block. A draft ends at a drafted
-end-of-sequence token (`draft_room` is then 0), as transformers and SVIP stop there.
+end-of-sequence token (`draft_room` is then 0), as transformers and SVIP stop there. A whole block at a fixed
+draft length is ``run_block(k)`` (`DraftState.run_block`): the one draft/verify driver of every fixed-k caller.
 
 Vocabularies: the verifier's distribution is never truncated. A drafter with a smaller output layer gets its
 logits padded with -inf (probability 0: never drafted), and committed tokens it cannot embed reach it as its
@@ -41,7 +42,7 @@ from dataclasses import dataclass
 import torch
 from transformers import DynamicCache
 
-from ..envs.block_rules import STOP_MODES, BlockRules  # noqa: F401 (STOP_MODES re-exported)
+from ..envs.block_rules import STOP_MODES  # noqa: F401 (re-exported)
 from .drafting import rollback_cache, strategy_for
 from .entropy import EntropyConfig
 from .models import ModelPair
@@ -365,23 +366,19 @@ class SpeculativeDecoder(DraftState):
 
     # ------------------------------------------------------------------ whole sequences
     def generate(self, prompt, k: int = 0, max_new_tokens: int | None = None) -> Generation:
-        """Decode a whole sequence with fixed-length drafts: every block drafts until its draft ends by itself under
-        the block rules with ``max_draft_len = k`` (`ebsd_env.envs.block_rules.BlockRules`: at k tokens, at a
-        drafted end-of-sequence token, or where the token budget leaves no room), then verifies it. ``k=0``
-        decodes with the verifier alone (no drafting) through the same verification step.
+        """Decode a whole sequence with fixed-length drafts: every block is one `run_block(k)` (the draft/verify
+        driver: drafting until the draft ends by itself under the block rules with ``max_draft_len = k``, then
+        verifying). ``k=0`` decodes with the verifier alone (no drafting) through the same verification step.
 
         Any other stop decision is a policy's (`policies`), taken through the env: ``run_episode(env, policy)``
         on an `EBSD-v1` env over this pair."""
         if isinstance(k, bool) or not isinstance(k, int) or k < 0:
             raise ValueError(f"k must be an int >= 0 (draft tokens per block; 0 = the verifier alone), got {k!r}; "
                              "other stop rules are policies, run through the env (policies.rollout.run_episode)")
-        rules = BlockRules(max(k, 1))
         t0 = time.perf_counter()
         self.start(prompt, max_new_tokens)
         while not self.finished:
-            while k and not rules.draft_ends(len(self.draft_steps), self.draft_room):
-                self.draft()
-            self.verify()
+            self.run_block(k)
         wall_s = time.perf_counter() - t0
         stats = self.stats.as_dict()
         stats["wall_s"] = wall_s

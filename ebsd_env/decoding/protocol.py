@@ -19,7 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
-from ..envs.block_rules import draft_room
+from ..envs.block_rules import BlockRules, draft_room
 from ..envs.observation import LOGPROB_FLOOR, TOP_LOGPROBS
 
 
@@ -248,6 +248,41 @@ class DraftState:
         """How many more tokens are worth drafting (`ebsd_env.envs.block_rules.draft_room`)."""
         steps = self.draft_steps
         return draft_room(self.remaining, len(steps), bool(steps) and steps[-1].token in self.eos_ids)
+
+    def run_block(self, k: int, on_draft: Callable[[DraftStep, float], None] | None = None,
+                  on_verify: Callable[[VerifyResult, float], None] | None = None,
+                  keep_draft: bool = True) -> VerifyResult:
+        """The draft/verify driver: one whole block at a fixed draft length `k`, the block loop every caller that
+        decides nothing per step shares (`generate`, calibration, the recorder, the bench).
+
+        Drafts until the draft ends by itself under the block rules with ``max_draft_len = k``
+        (`BlockRules.draft_ends`: at k tokens, at a drafted end-of-sequence token, or where the token budget
+        leaves no room); k = 0 drafts nothing (the verifier alone). Then verifies: the draft, or with
+        ``keep_draft=False`` nothing drafted, every draft token discarded first (the recorder's chains: the
+        verifier alone commits one token). Hooks see each call as it returns, with the call's wall seconds
+        (``perf_counter`` around it): ``on_draft(step, seconds)`` after each `draft()`, before the next (a signal
+        read there is charged as the env charges it), ``on_verify(result, seconds)`` after `verify()`.
+
+        The env cannot call this: its policy decides after each draft step, so it takes one step per transition
+        (`EBSDEnv.step`), ending a draft by the same `BlockRules.draft_ends` (through `BlockRules.resolve`)."""
+        if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+            raise ValueError(f"k must be an int >= 0 (draft tokens per block; 0 = the verifier alone), got {k!r}")
+        rules = BlockRules(max(k, 1))
+        while k and not rules.draft_ends(len(self.draft_steps), self.draft_room):
+            t0 = time.perf_counter()
+            step = self.draft()
+            seconds = time.perf_counter() - t0
+            if on_draft is not None:
+                on_draft(step, seconds)
+        if not keep_draft:
+            while self.draft_steps:
+                self.discard_draft()
+        t0 = time.perf_counter()
+        result = self.verify()
+        seconds = time.perf_counter() - t0
+        if on_verify is not None:
+            on_verify(result, seconds)
+        return result
 
     def _check_running(self, action: str) -> None:
         if not self._started:

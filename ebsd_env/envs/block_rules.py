@@ -1,15 +1,17 @@
 """The block rules, written once: where a draft ends, what a stop verifies, what a block keeps (scalar and numpy).
 
 One block = drafting from an empty draft, then one verification. Every place that plays blocks follows these
-rules: the decoder's `draft_room` (live and replayed), `EBSDEnv` (`EBSD-v1`, the replay and multi-drafter envs,
-which share its code), the vector env `ebsd_env.replay.vector` (the ``*_many`` forms, on arrays of envs), and the
-planners `ebsd_env.replay.oracle` / `oracle_multi`. `tests/test_block_rules.py` checks that the scalar and the
-numpy forms agree.
+rules: the decoder's `draft_room` (live and replayed), the draft/verify driver `DraftState.run_block` (whole
+fixed-k blocks: `generate`, calibration, the recorder, the bench), `EBSDEnv` (`EBSD-v1`, the replay and
+multi-drafter envs, which share its code; a policy decides each step, through `BlockRules.resolve`), the
+vector env `ebsd_env.replay.vector` (the ``*_many`` forms, on arrays of envs), and the planners
+`ebsd_env.replay.oracle` / `oracle_multi`. `tests/test_block_rules.py` checks that the scalar and the numpy
+forms agree; `tests/test_block_driver.py` that every driver caller's blocks end where the rules say.
 
 - **Room** (`draft_room`): a block emits at most ``drafted + 1`` tokens, so a draft may grow while it leaves one
   token of budget for the verifier; nothing follows a drafted end-of-sequence token.
 - **The draft ends by itself** (`BlockRules.draft_ends`) at `max_draft_len` tokens, at a drafted EOS or where
-  no room is left: there continue verifies the whole draft.
+  no room is left: there continue verifies the whole draft. The driver, `resolve` and `resolve_many` all ask it.
 - **Stop modes** (`STOP_MODES`): a stop after the n-th draft token verifies n tokens (``include``) or n - 1, the
   n-th discarded (``exclude``); at the empty draft (n = 0) a stop verifies nothing drafted (k = 0).
 - **Min draft length**: a stop that would verify fewer than `min_draft_len` tokens counts as continue.
@@ -113,7 +115,7 @@ class BlockRules:
             if room == 0:
                 return True, False, "" if stop else "draft_room"
             return bool(stop), False, ""
-        at_end = room == 0 or drafted >= self.max_draft_len
+        at_end = bool(self.draft_ends(drafted, room))
         if stop and self.stop_verifies(drafted) < self.min_draft_len:  # the stop would verify too short a draft
             return at_end, False, "min_draft_len"
         if stop:

@@ -394,5 +394,6 @@ class EBSDEnv(EnvClock, EpisodeRecord, Transition, gym.Env):
 
     def _begin_block(self) -> None:
         """Start a block: with `min_draft_len` >= 1 the first token is drafted before the policy is asked."""
-        if not self.decoder.finished and self.min_draft_len >= 1 and self.decoder.draft_room > 0:
+        decoder = self.decoder
+        if not decoder.finished and self.min_draft_len >= 1 and not self.rules.draft_ends(0, decoder.draft_room):
             self._draft()

@@ -66,7 +66,12 @@ class Transition:
     reward; `_signal_s_seen`: the decoder's signal seconds already charged; `_read_step`: the latest draft step
     whose signals were charged; `_block_reads`: the current block's steps whose signals were read; `_untimed_s`:
     diagnostic seconds to leave out of the policy's current decision) and running values (`_prev_emitted`,
-    `_prev_acceptance`, `_acceptance_ema`)."""
+    `_prev_acceptance`, `_acceptance_ema`).
+
+    Why not the draft/verify driver (`DraftState.run_block`, which `generate`, calibration, the recorder and the
+    bench share): a policy decides after every draft token, so one transition is one `draft()` or one `verify()`,
+    not a whole block. Where a draft ends by itself comes from the same place as the driver's stop:
+    `BlockRules.draft_ends`, asked through `BlockRules.resolve` (`EBSDEnv._resolve`, `_begin_block`)."""
 
     def _draft(self) -> None:
         step = self.decoder.draft()

@@ -2,9 +2,10 @@
 
 Each prompt is decoded once by the verifier alone, through the live decoder's own step API: before each
 verification the drafter drafts its whole chain (up to ``max_draft_len`` tokens, each with its signals), every
-chain token is discarded (`discard_draft`), and the empty draft is verified, which commits the verifier's next
-greedy token. So one verifier pass per output token gives y, the verifier's features for the feature
-drafter, and the block start of every position; the drafter work is the chain itself. The chains are exactly
+chain token is discarded, and the empty draft is verified, which commits the verifier's next greedy token (one
+``run_block(max_draft_len, keep_draft=False)``: the draft/verify driver every fixed-k caller shares). So one
+verifier pass per output token gives y, the verifier's features for the feature drafter, and the block start
+of every position; the drafter work is the chain itself. The chains are exactly
 what a live block starting at that position drafts (same code, same cache rollback), up to floating-point
 rounding of differently sized forward passes (`tests/test_replay.py` measures the mismatch rate).
 
@@ -27,7 +28,6 @@ import numpy as np
 from tqdm import tqdm
 
 from ..cli.args import parse
-from ..envs.block_rules import BlockRules
 from ..io import remove_orphaned_temporaries, write_json_atomic
 
 if TYPE_CHECKING:  # imported where used: `ebsd record --help` then imports no torch
@@ -56,20 +56,18 @@ def record_trace(decoder: SpeculativeDecoder, prompt, max_draft_len: int, max_ne
     if not decoder.greedy:
         raise ValueError("sampling cannot be replayed exactly (the output depends on the policy): record traces "
                          "with temperature=0")
-    rules = BlockRules(max_draft_len)
     ids = decoder.start(prompt, max_new_tokens)
     offsets = [0]
     tokens: list[int] = []
     signals: dict[str, list[float]] = {name: [] for name in SIGNALS}
-    while not decoder.finished:
-        while not rules.draft_ends(len(decoder.draft_steps), decoder.draft_room):
-            step = decoder.draft()
-            tokens.append(step.token)
-            for name, value in step_signals(step).items():
-                signals[name].append(value)
-        while decoder.draft_steps:
-            decoder.discard_draft()
-        decoder.verify()
+
+    def keep_step(step, _call_s) -> None:
+        tokens.append(step.token)
+        for name, value in step_signals(step).items():
+            signals[name].append(value)
+
+    while not decoder.finished:  # each block: the whole chain, all of it discarded, the empty draft verified
+        decoder.run_block(max_draft_len, on_draft=keep_step, keep_draft=False)
         offsets.append(len(tokens))
     output = list(decoder.new_tokens)
     if len(offsets) - 1 != len(output):

@@ -9,10 +9,11 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import statistics
 import threading
 
-from ..decoding.decoder import SpeculativeDecoder
+from ..decoding.decoder import DraftStep, SpeculativeDecoder
 from ..decoding.models import ModelPair
 from .cost_model import CostModel, fingerprint
 from .validation import CALIBRATION_PROMPT, validate_costs
@@ -62,6 +63,15 @@ def check_plausible(costs: CostModel) -> None:
                          f"verifications of one ({one:.4g} s each); recalibrate on a quiet machine")
 
 
+def _read_signals(steps: list[tuple[float, float]], step: DraftStep, _call_s: float) -> None:
+    """Append a fresh draft step's own seconds and, read now, its signals' seconds to `steps`."""
+    own_s = step.time_s  # before any read: a read adds the signals' seconds to time_s
+    # Read as an entropy policy reads them, between draft steps, and priced apart (`signal_s`): the clocks
+    # charge them only to policies whose observation reads them.
+    step.signals()
+    steps.append((own_s, step.signal_s))
+
+
 def _measure(decoder: SpeculativeDecoder, text_prompt, fed_points: tuple[int, ...], repeats: int, prompt: str,
              contexts: list[int] | None = None) -> tuple[list[float], dict[int, list[float]], list[float]]:
     """Draft-step times (without their signals), verification times per fed-token count and the seconds of each
@@ -78,14 +88,8 @@ def _measure(decoder: SpeculativeDecoder, text_prompt, fed_points: tuple[int, ..
                     decoder.start(text_prompt)
                 context = len(decoder.tokens)
                 steps = []  # (the step's own seconds, its signals' seconds)
-                while len(steps) < fed - 1 and decoder.draft_room > 0:
-                    step = decoder.draft()
-                    own_s = step.time_s  # before any read: a read adds the signals' seconds to time_s
-                    # Read as an entropy policy reads them, between draft steps, and priced apart (`signal_s`):
-                    # the clocks charge them only to policies whose observation reads them.
-                    step.signals()
-                    steps.append((own_s, step.signal_s))
-                result = decoder.verify()
+                # The times are each draft and verify call's own (`time_s`, `verify_time_s`), not the driver's.
+                result = decoder.run_block(fed - 1, on_draft=functools.partial(_read_signals, steps))
                 draft_times.extend(own_s for own_s, _ in steps)
                 signal_times.extend(signal_s for _, signal_s in steps)
                 if len(steps) == fed - 1:
@@ -196,8 +200,7 @@ def _warm_decoders(pair: ModelPair, groups: list[tuple], temperature: float, top
     for group_prompt, budget in groups:
         decoder = SpeculativeDecoder(pair, temperature=temperature, top_p=top_p, max_new_tokens=budget, seed=0)
         decoder.start(group_prompt)
-        decoder.draft()
-        decoder.verify()
+        decoder.run_block(1)
         decoders.append(decoder)
     return decoders
 

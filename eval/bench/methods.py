@@ -1,8 +1,9 @@
 """The methods `ebsd bench decoder` times: our decoder at a fixed k and transformers' `generate`, by label.
 
-Each method is a function of a prompt's token ids. Our decoder is stepped by hand to record its steps
-(`OurRuns`); transformers' `generate` runs alone and assisted (constant k, or one of its adaptive modes); the
-warm-up drops the transformers methods that cannot run here."""
+Each method is a function of a prompt's token ids. Our decoder runs its blocks through the draft/verify driver
+(`run_block`, as `generate` does), whose hooks record each call (`OurRuns`); transformers' `generate` runs alone
+and assisted (constant k, or one of its adaptive modes); the warm-up drops the transformers methods that cannot
+run here."""
 
 from __future__ import annotations
 
@@ -61,11 +62,11 @@ def hf_generate_mode(model, ids: list[int], max_new_tokens: int, assistant, mode
 
 
 class OurRuns:
-    """Our decoder at a fixed k (k = 0: the verifier alone), stepped by hand to record, beside each run's rate:
-    per drafter, the forward and whole-call seconds of single-token draft steps and the forward seconds of
-    verifications by the draft tokens verified (k + 1 rows); the verifier-alone steps' forward and whole-call
-    seconds (the whole calls, what the clock charges, are the cost ratio's terms); the acceptance per method; and
-    the draft and accepted lengths of every block at the largest k."""
+    """Our decoder at a fixed k (k = 0: the verifier alone), block by block through `run_block`, whose hooks
+    record, beside each run's rate: per drafter, the forward and whole-call seconds of single-token draft steps and
+    the forward seconds of verifications by the draft tokens verified (k + 1 rows); the verifier-alone steps'
+    forward and whole-call seconds (the whole calls, what the clock charges, are the cost ratio's terms); the
+    acceptance per method; and the draft and accepted lengths of every block at the largest k."""
 
     def __init__(self, decoders: dict, names: list[str], kmax: int):
         self.decoders, self.names, self.kmax = decoders, names, kmax
@@ -83,22 +84,23 @@ class OurRuns:
     def __call__(self, name: str, ids: list[int], k: int) -> tuple[list[int], float, float]:
         """(new tokens, seconds, share of the time outside forward passes) of `decoder.generate` with fixed k."""
         decoder = self.decoders[name]
-        t0 = time.perf_counter()
-        decoder.start(ids)
-        while not decoder.finished:
-            while k and decoder.draft_room > 0 and len(decoder.draft_steps) < k:
-                start = time.perf_counter()
-                step = decoder.draft()
-                if step.position >= 2:  # a block's first step also reads the tokens just committed
-                    self.drafter_steps[name].append(step.forward_s)
-                    self.drafter_calls[name].append(time.perf_counter() - start)
-            start = time.perf_counter()
-            result = decoder.verify()
+
+        def on_draft(step, call_s: float) -> None:
+            if step.position >= 2:  # a block's first step also reads the tokens just committed
+                self.drafter_steps[name].append(step.forward_s)
+                self.drafter_calls[name].append(call_s)
+
+        def on_verify(result, call_s: float) -> None:
             if not k:
                 self.verifier_steps.append(result.forward_s)
-                self.verifier_calls.append(time.perf_counter() - start)
+                self.verifier_calls.append(call_s)
             elif result.drafted:
                 self.verify_steps[name].setdefault(result.drafted, []).append(result.forward_s)
+
+        t0 = time.perf_counter()
+        decoder.start(ids)
+        while not decoder.finished:  # each block: the draft/verify driver's, as `generate`'s
+            decoder.run_block(k, on_draft, on_verify)
         seconds = time.perf_counter() - t0
         stats = decoder.stats.as_dict()
         if k:
