@@ -102,3 +102,28 @@ def run_policy():
                 for i in range(episodes)]
 
     return run
+
+
+class EosEveryThirdPosition(torch.nn.Module):
+    """Wraps a drafter: at every third sequence position it proposes EOS with near certainty (drafts end early)."""
+
+    def __init__(self, inner, eos: int):
+        super().__init__()
+        self.inner, self.eos, self.config = inner, eos, inner.config
+
+    def forward(self, input_ids, cache=None, use_cache=True, logits_to_keep=1):
+        out = self.inner(input_ids=input_ids, cache=cache, use_cache=use_cache, logits_to_keep=logits_to_keep)
+        if cache.get_seq_length() % 3 == 0:
+            out.logits[..., self.eos] = 1e4
+        return out
+
+
+@pytest.fixture(scope="session")
+def eos_every_third():
+    """pair -> the same pair whose drafter proposes EOS at every third position (`EosEveryThirdPosition`)."""
+    from ebsd_env.decoding.models import ModelPair
+
+    def make(pair):
+        return ModelPair(EosEveryThirdPosition(pair.drafter, pair.tokenizer.eos_token_id), pair.verifier,
+                         pair.tokenizer, "eos-drafter", pair.verifier_name)
+    return make

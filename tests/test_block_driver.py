@@ -12,10 +12,9 @@ import time
 
 import numpy as np
 import pytest
-import torch
 
 from ebsd_env.decoding.decoder import DecoderError, SpeculativeDecoder
-from ebsd_env.decoding.models import ModelPair, derive_drafter
+from ebsd_env.decoding.models import derive_drafter
 from ebsd_env.decoding.multi import MultiDraftDecoder, multi_pair
 from ebsd_env.envs.ebsd import EBSDEnv
 from ebsd_env.envs.multi import MultiEnv
@@ -25,25 +24,9 @@ PROMPT = "the cat sat on the mat and"
 TOY_COSTS = CostModel(draft_s=0.025, verify_points=((1, 0.1), (2, 0.105), (9, 0.14), (17, 0.18)), source="toy")
 
 
-class EosEveryThirdPosition(torch.nn.Module):
-    """Wraps a drafter: at every third sequence position it proposes EOS with near certainty (drafts end early)."""
-
-    def __init__(self, inner, eos: int):
-        super().__init__()
-        self.inner, self.eos, self.config = inner, eos, inner.config
-
-    def forward(self, input_ids, cache=None, use_cache=True, logits_to_keep=1):
-        out = self.inner(input_ids=input_ids, cache=cache, use_cache=use_cache, logits_to_keep=logits_to_keep)
-        if cache.get_seq_length() % 3 == 0:
-            out.logits[..., self.eos] = 1e4
-        return out
-
-
 @pytest.fixture(scope="module")
-def eos_pair(noisy_pair):
-    eos = noisy_pair.tokenizer.eos_token_id
-    return ModelPair(EosEveryThirdPosition(noisy_pair.drafter, eos), noisy_pair.verifier, noisy_pair.tokenizer,
-                     "eos-drafter", noisy_pair.verifier_name)
+def eos_pair(noisy_pair, eos_every_third):
+    return eos_every_third(noisy_pair)
 
 
 @pytest.fixture(scope="module")

@@ -164,3 +164,17 @@ def test_anchored_error_forgives_a_machine_that_drifts_but_not_a_wrong_shape(mon
     assert errors[2]["anchored_error"] == pytest.approx(1 / 1.1 - 1)
     assert report["max_abs_anchored_error"] == pytest.approx(1 - 1 / 1.1)
     assert "speed-up error" in validation.format_validation(report)
+
+
+def test_calibrate_for_validates_on_the_first_prompt_of_each_category(noisy_pair, monkeypatch):
+    seen = {}
+
+    def capture(pair, costs, prompts, **kwargs):
+        seen["prompts"] = list(prompts)
+        return {"points": [], "max_abs_error": 0.0}
+
+    monkeypatch.setattr(validation, "validate_clock", capture)
+    monkeypatch.setattr(validation, "format_validation", lambda report, one_line=False: "")
+    calibration.calibrate_for(noisy_pair, ["a b c", "d e f", "g h i"], ["x", "x", "y"], 8, progress=False,
+                              tolerance=10.0)
+    assert seen["prompts"] == ["a b c", "g h i"]

@@ -318,24 +318,9 @@ def test_peek_accepts_predicts_verification(random_pair, noisy_pair, feature_pai
             assert decoder.verify().accepted == predicted
 
 
-class EosEveryThirdPosition(torch.nn.Module):
-    """Wraps a drafter: at every third sequence position it proposes EOS with near certainty."""
-
-    def __init__(self, inner, eos: int):
-        super().__init__()
-        self.inner, self.eos, self.config = inner, eos, inner.config
-
-    def forward(self, input_ids, cache=None, use_cache=True, logits_to_keep=1):
-        out = self.inner(input_ids=input_ids, cache=cache, use_cache=use_cache, logits_to_keep=logits_to_keep)
-        if cache.get_seq_length() % 3 == 0:
-            out.logits[..., self.eos] = 1e4
-        return out
-
-
-def test_a_drafted_eos_ends_the_draft(copy_pair):
+def test_a_drafted_eos_ends_the_draft(copy_pair, eos_every_third):
     eos = copy_pair.tokenizer.eos_token_id
-    pair = ModelPair(EosEveryThirdPosition(copy_pair.drafter, eos), copy_pair.verifier, copy_pair.tokenizer,
-                     "eos-drafter", copy_pair.verifier_name)
+    pair = eos_every_third(copy_pair)
     decoder = SpeculativeDecoder(pair, max_new_tokens=40)
     reference = decoder.generate(PROMPT).token_ids
     assert eos not in reference  # the verifier itself never ends here: every drafted EOS gets rejected

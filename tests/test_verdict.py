@@ -201,3 +201,18 @@ def test_calibrate_checks_the_clock_at_every_k_on_validation_prompts_and_prints_
     (out / "cost_model.json").unlink()
     assert verdict.main(["calibrate", "--out", str(out), "--tiny", "noisy", "--threads", "1"]) == 2
     assert "validation.jsonl holds no prompts" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--static-ks", "0", "4"], r"--static-ks: \[0\] outside 1..16"),
+    (["--static-ks", "17"], r"--static-ks: \[17\] outside 1..16"),
+    (["--clock-tolerance", "0"], "--clock-tolerance must be > 0"),
+    (["--threads", "0"], "--threads and --max-new-tokens must be >= 1"),
+])
+def test_bad_flags_fail_in_one_line_before_any_step_runs(tmp_path, capsys, flags, message):
+    from eval import verdict
+
+    # An empty folder: a step that ran would fail on its missing files instead of on the flag.
+    assert verdict.main(["calibrate", "--out", str(tmp_path / "none"), *flags]) == 2
+    error = capsys.readouterr().err
+    assert re.search(message, error) and error.count("\n") == 1

@@ -36,7 +36,7 @@ import tyro
 
 # The steps live in replay.py (calibrate, replay), live.py, report.py and release.py, over the experiment folder
 # (experiment.py); summaries.py and tables.py make the report. Their public names are re-exported here.
-from .config import MAX_DRAFT_LEN, STATIC, VERDICT_DRAFTER, VerdictConfig, static_specs
+from .config import MAX_DRAFT_LEN, STATIC, VERDICT_DRAFTER, VerdictConfig, check_config, static_specs
 from .experiment import RUN_NAME, cost_model_path, ppo_runs, split_path, traces_path, tuned_files
 from .live import choose_live, live, select
 from .release import release
@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     from ebsd_env.cli import BAD_INPUT, one_line
 
     try:
+        check_config(config)
         {"calibrate": calibrate, "replay": replay, "live": live, "report": report,
          "release": release}[config.step](config)
     except BAD_INPUT as error:  # a missing step's output, a bad folder: one line naming the fix

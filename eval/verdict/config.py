@@ -49,3 +49,15 @@ class VerdictConfig:
     tiny: Literal["copy", "random", "noisy"] | None = None
     """calibrate, live: a config-built tiny pair instead of the embedded one (tests and smoke runs)."""
 
+
+def check_config(config: VerdictConfig) -> None:
+    """One-line errors for flag values no step can use, before any model is loaded or any clock timed."""
+    if config.threads < 1 or config.max_new_tokens < 1:
+        raise ValueError(f"--threads and --max-new-tokens must be >= 1, got {config.threads} and "
+                         f"{config.max_new_tokens}")
+    bad = [k for k in config.static_ks if k < 1 or k > MAX_DRAFT_LEN]
+    if bad:
+        raise ValueError(f"--static-ks: {bad} outside 1..{MAX_DRAFT_LEN} (the draft cap of the traces; k = 0, the "
+                         "verifier alone, is always run): e.g. --static-ks 2 4 8 12 16")
+    if config.clock_tolerance <= 0:
+        raise ValueError(f"--clock-tolerance must be > 0 (a fraction: 0.05 is 5 %), got {config.clock_tolerance}")
