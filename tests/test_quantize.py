@@ -73,6 +73,40 @@ def test_quantized_layers_match_float32_products():
     assert (q8.float() * s8[:, None] - weight).abs().max() <= s8.max() / 2 + 1e-7
 
 
+def test_int4_weight_hash_does_not_depend_on_the_cpus_packing(monkeypatch):
+    """torch packs int4 weights one way on AVX2 and another on AVX-512 CPUs, so a shipped artifact's drafter hash
+    (`drafter_hash`, through `weight_state`) must describe the integers, not the packed buffer: a layer packed in
+    another layout hashes the same, a changed integer does not."""
+    from ebsd_env.timing.cost_model import weight_state
+
+    torch.manual_seed(0)
+    weight, *_ = _int4_weight(32, 64)
+    linear = torch.nn.Linear(64, 32)
+    linear.weight.data = weight
+
+    def digest(layer):
+        import hashlib
+
+        h = hashlib.sha256()
+        for name, tensor in sorted(weight_state(torch.nn.Sequential(layer)).items()):
+            h.update(name.encode() + tensor.float().contiguous().numpy().tobytes())
+        return h.hexdigest()
+
+    here = Int4Linear(linear)
+    assert "0.packed" not in weight_state(torch.nn.Sequential(here))
+    pack = torch.ops.aten._convert_weight_to_int4pack_for_cpu
+    # Another CPU's layout: the same integers, packed in a different order.
+    monkeypatch.setattr(torch.ops.aten, "_convert_weight_to_int4pack_for_cpu", lambda q, n: pack(q, n).flip(0))
+    elsewhere = Int4Linear(linear)
+    assert not torch.equal(elsewhere.packed, here.packed) and digest(elsewhere) == digest(here)
+    monkeypatch.undo()
+    changed = weight.clone()
+    changed[0, [0, 1]] = changed[0, [1, 0]]  # two integers of one group swapped: same scale and minimum
+    assert not torch.equal(changed, weight)
+    linear.weight.data = changed
+    assert digest(Int4Linear(linear)) != digest(here)
+
+
 def _reference(pair, ids, max_new_tokens):
     out = pair.verifier.generate(torch.tensor([ids]), max_new_tokens=max_new_tokens, do_sample=False,
                                  eos_token_id=sorted(pair.eos_token_ids), pad_token_id=pair.tokenizer.pad_token_id)

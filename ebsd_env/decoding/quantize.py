@@ -32,6 +32,7 @@ Never uses torchao: it does not work on this CPU build, and transformers imports
 from __future__ import annotations
 
 import copy
+import hashlib
 
 import torch
 from torch import nn
@@ -93,11 +94,25 @@ class Int4Linear(nn.Module):
         q, d, m = quantize_int4(linear.weight, group_size)
         weight = linear.weight.detach()
         self.register_buffer("packed", torch.ops.aten._convert_weight_to_int4pack_for_cpu(q.to(weight.device), 1))
+        # The packed layout depends on the CPU (AVX2 and AVX-512 builds of the kernel pack differently), so a hash
+        # of `packed` would tell the same weights apart on two machines: `dense_state` gives this digest of the
+        # integers themselves instead (`ebsd_env.timing.cost_model.weight_state`).
+        self._q_digest = hashlib.blake2b(q.to(torch.uint8).cpu().contiguous().numpy().tobytes(),
+                                         digest_size=16).digest()
         # The kernel's convention: w = (q - 8) * scale + zero per group, as [K / group, N, (scale, zero)].
         scales_and_zeros = torch.stack([d, m + 8 * d], dim=-1).transpose(0, 1).contiguous()
         self.register_buffer("scales_and_zeros", scales_and_zeros.to(ACTIVATION_DTYPE))
         bias = linear.bias.detach().to(ACTIVATION_DTYPE) if linear.bias is not None else None
         self.register_buffer("bias", bias)
+
+    def dense_state(self) -> dict[str, torch.Tensor]:
+        """The layer's state without the CPU-specific packing: a digest of the 4-bit integers (in [N, K] order),
+        the scales and zeros, the bias; what a weight hash reads, so it describes the weights, not their layout."""
+        state = {"weight_int4_digest": torch.frombuffer(bytearray(self._q_digest), dtype=torch.uint8),
+                 "scales_and_zeros": self.scales_and_zeros}
+        if self.bias is not None:
+            state["bias"] = self.bias
+        return state
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         flat = x.reshape(-1, self.in_features)  # the kernel takes 2-D inputs only
