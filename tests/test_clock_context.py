@@ -73,9 +73,11 @@ def test_calibration_over_contexts_fills_the_grid(noisy_pair):
     assert model.context_aware and len(model.verify_grid) == 2 and len(model.draft_grid) == 2
     # Each row is measured after its own context (its median context lies within one budget of it).
     assert 8 <= model.context_points[0] < 8 + 64 and 80 <= model.context_points[1] < 80 + 64
-    for row in model.verify_grid:
-        assert list(row) == sorted(row)
-    assert model.verify_points == tuple(zip((1, 2, 3, 5, 9, 17), model.verify_grid[0], strict=True))
+    for row in model.verify_grid:  # monotone, except where every context measured a fall (kept: the machine's)
+        runs = calibration.isotonic_between(list(row), [calibration.DEFAULT_FED_POINTS.index(f)
+                                                        for f in model.measured_falls])
+        assert runs == list(row)
+    assert model.verify_points == tuple(zip(calibration.DEFAULT_FED_POINTS, model.verify_grid[0], strict=True))
 
 
 def test_clock_validation_reports_every_k_and_refuses_a_wrong_clock(noisy_pair):
@@ -178,3 +180,39 @@ def test_calibrate_for_validates_on_the_first_prompt_of_each_category(noisy_pair
     calibration.calibrate_for(noisy_pair, ["a b c", "d e f", "g h i"], ["x", "x", "y"], 8, progress=False,
                               tolerance=10.0)
     assert seen["prompts"] == ["a b c", "g h i"]
+
+
+def test_a_fall_every_context_measured_is_kept_and_noise_is_pooled(monkeypatch):
+    """On a 2-core AVX2 EPYC verifying 3 tokens took 95 ms and 4 tokens 80 ms, reproducibly: a clock forced to be
+    monotone priced k = 2 8 % short and k = 3 8 % long. `calibrate` keeps a fall that every context group measured
+    (means and medians) beyond `FALL_MARGIN`, pools one that only some group saw, and `CostModel` still refuses a
+    fall anywhere else."""
+    fed_points = (1, 2, 3, 4, 5)
+    odd_dear = {1: 0.048, 2: 0.075, 3: 0.095, 4: 0.080, 5: 0.090}
+    curves = [odd_dear, {**odd_dear, 3: 0.0955}]  # two contexts, both with the fall at 4
+
+    def fake_measure(decoder, prompt, points, repeats, name, contexts=None):
+        curve = curves[fake_measure.calls % len(curves)]
+        fake_measure.calls += 1
+        if contexts is not None:
+            contexts.extend([decoder] * repeats)
+        return [0.004] * repeats, {fed: [curve[fed]] * repeats for fed in points}, []
+
+    fake_measure.calls = 0
+    monkeypatch.setattr(calibration, "_measure", fake_measure)
+    decoders = [8, 80]  # stand-ins: the fake measure only records them as contexts
+    rows, *_, falls = calibration._monotone_curves(decoders, [("a", 64), ("b", 64)], fed_points, 3, "p", 0.2, 1)
+    assert falls == (4,)
+    assert rows[0] == pytest.approx([0.048, 0.075, 0.095, 0.080, 0.090])
+    model = CostModel(draft_s=0.004, verify_points=tuple(zip(fed_points, rows[0], strict=True)), measured_falls=falls)
+    assert model.verify_cost(4) < model.verify_cost(3)
+    assert CostModel.from_dict(model.to_dict()) == model and model.to_dict()["measured_falls"] == [4]
+    # Only one of the two contexts saw the fall: noise, pooled into a monotone curve.
+    curves[1] = {**odd_dear, 4: 0.094}
+    rows, *_, falls = calibration._monotone_curves(decoders, [("a", 64), ("b", 64)], fed_points, 3, "p", 0.2, 1)
+    assert falls == () and all(list(row) == sorted(row) for row in rows)
+    # One group alone cannot tell the machine from noise.
+    assert calibration.measured_falls(fed_points, [list(odd_dear.values())], [list(odd_dear.values())]) == ()
+    with pytest.raises(ValueError, match="non-monotone cost curve"):
+        CostModel(draft_s=0.004, verify_points=tuple(odd_dear.items()), measured_falls=(5,))
+    assert "measured_falls" not in CostModel(draft_s=0.004, verify_points=((1, 0.04), (2, 0.05))).to_dict()

@@ -1,7 +1,7 @@
 """Calibration: time the loaded pair through the decoder and fit the `CostModel` its clock charges.
 
 `calibrate` measures drafting steps (and apart, the signals of each step: `CostModel.signal_s`) and verifications of
-1, 2, 3, 5, 9 and 17 fed tokens (optionally after several context lengths), fits a monotone curve of their means
+1 to 9, 13 and 17 fed tokens (optionally after several context lengths), fits a monotone curve of their means
 (`expected_cost`) and checks it against the wall clock of a few fixed-k generations (`ebsd_env.timing.validation`).
 `cached_cost_model` memoises it per pair for the process.
 """
@@ -18,8 +18,10 @@ from ..decoding.models import ModelPair
 from .cost_model import CostModel, fingerprint
 from .validation import CALIBRATION_PROMPT, validate_costs
 
-# Fed-token counts (k + 1) at which the verifier is timed: dense where drafts usually are, sparse beyond.
-DEFAULT_FED_POINTS = (1, 2, 3, 5, 9, 17)
+# Fed-token counts (k + 1) at which the verifier is timed: every count up to 9 (k <= 8, where drafts usually
+# are), sparse beyond. Every count, because a CPU's cost by width is not smooth (kernel blocking): on a 2-core
+# AVX2 EPYC with points at 3 and 5 only, verifying 4 tokens was priced 13.5 % above its wall time.
+DEFAULT_FED_POINTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 17)
 # Scheduler and timer jitter on a shared CPU: differences below this are not held against a measurement.
 NOISE_FLOOR_S = 0.0005
 # A timed call slower than this many times its group's median was preempted (another process, a page fault
@@ -130,9 +132,10 @@ def calibration_contexts(prompt_lengths: list[int], max_new_tokens: int) -> tupl
     return tuple(points) if len(points) >= 2 else (low, low + CONTEXT_BUDGET)
 
 
-def _fit_group(medians: list[float], tolerance: float) -> tuple[list[float], float]:
-    """The isotonic fit of one curve of medians and how far its worst point fell below it (relative)."""
-    fitted = isotonic(medians)
+def _fit_group(medians: list[float], tolerance: float, breaks: list[int] = ()) -> tuple[list[float], float]:
+    """The isotonic fit of one curve of medians (between measured falls: `isotonic_between`) and how far its
+    worst point fell below it (relative)."""
+    fitted = isotonic_between(medians, list(breaks))
     # A point below the fitted curve by less than the timer's noise floor is noise, not a falling curve.
     return fitted, max((f - m - NOISE_FLOOR_S) / f for m, f in zip(medians, fitted, strict=True))
 
@@ -164,7 +167,7 @@ def calibrate(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0,
     groups = ([(text_prompt, 512)] if contexts is None
               else [(context_prompt(pair, c), CONTEXT_BUDGET) for c in contexts])
     decoders = _warm_decoders(pair, groups, temperature, top_p)
-    rows, draft_times, signal_times, repeats_done, seen_contexts = _monotone_curves(
+    rows, draft_times, signal_times, repeats_done, seen_contexts, falls = _monotone_curves(
         decoders, groups, fed_points, repeats, prompt, tolerance, attempts)
     drafts = [expected_cost(times) for times in draft_times]
     grid = {}
@@ -174,10 +177,11 @@ def calibrate(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0,
     points = tuple(zip(fed_points, rows[0], strict=True))
     source = (f"calibrated on {pair.drafter_name} / {pair.verifier_name} ({pair.device}), temperature={temperature}, "
               f"top_p={top_p}, {repeats_done} repeats, isotonic fit of means"
+              + (f" between measured falls at {list(falls)}" if falls else "")
               + (f", contexts {list(contexts)}" if contexts is not None else ""))
     model = CostModel(draft_s=drafts[0], verify_points=points, source=source,
                       fingerprint=fingerprint(pair, temperature, top_p),
-                      signal_s=expected_cost(signal_times) if signal_times else 0.0, **grid)
+                      signal_s=expected_cost(signal_times) if signal_times else 0.0, measured_falls=falls, **grid)
     check_plausible(model)
     return _validated(pair, model, temperature, top_p, attempts, validation_tolerance) if validate else model
 
@@ -207,11 +211,12 @@ def _warm_decoders(pair: ModelPair, groups: list[tuple], temperature: float, top
 
 def _monotone_curves(decoders: list[SpeculativeDecoder], groups: list[tuple], fed_points: tuple[int, ...],
                      repeats: int, prompt: str, tolerance: float, attempts: int
-                     ) -> tuple[list[list[float]], list[list[float]], list[float], int, list[list[int]]]:
+                     ) -> tuple[list[list[float]], list[list[float]], list[float], int, list[list[int]], tuple]:
     """Measure every group, more rounds at each attempt, until no group's medians fall more than `tolerance`
-    below their isotonic fit (a ValueError after `attempts`): (the monotone verification curve of each group's
-    means, each group's drafting-step times, the signal times of all groups' steps, the verifications timed per
-    point of the first group, each group's contexts)."""
+    below their isotonic fit (a ValueError after `attempts`): (the verification curve of each group's means,
+    monotone between the falls every group measured, each group's drafting-step times, the signal times of all
+    groups' steps, the verifications timed per point of the first group, each group's contexts, those falls'
+    fed-token counts)."""
     draft_times = [[] for _ in groups]
     signal_times: list[float] = []  # pooled over the contexts: signals are over the vocabulary, context-free
     verify_times = [{fed: [] for fed in fed_points} for _ in groups]
@@ -227,7 +232,8 @@ def _monotone_curves(decoders: list[SpeculativeDecoder], groups: list[tuple], fe
         # Whether the curve falls is a question about its shape, asked of the medians (robust to a burst of
         # other work); what a call costs is an expectation, charged from the means (`expected_cost`).
         medians = [[statistics.median(times[fed]) for fed in fed_points] for times in verify_times]
-        fits = [_fit_group(group, tolerance) for group in medians]
+        breaks = [fed_points.index(fed) for fed in measured_falls(fed_points, medians, medians)]
+        fits = [_fit_group(group, tolerance, breaks) for group in medians]
         worst_group = max(range(len(groups)), key=lambda g: fits[g][1])
         worst = fits[worst_group][1]
         if worst <= tolerance:
@@ -237,8 +243,32 @@ def _monotone_curves(decoders: list[SpeculativeDecoder], groups: list[tuple], fe
             raise ValueError(f"calibration measured a non-monotone cost curve ({shown}; a point {worst:.0%} below "
                              f"an earlier one, tolerance {tolerance:.0%}) {attempts} times: the machine is too "
                              "busy; calibrate on a quiet machine, with more repeats, or load a cost profile")
-    curves = [isotonic([expected_cost(times[fed]) for fed in fed_points]) for times in verify_times]
-    return curves, draft_times, signal_times, len(verify_times[0][1]), seen_contexts
+    means = [[expected_cost(times[fed]) for fed in fed_points] for times in verify_times]
+    falls = measured_falls(fed_points, means, medians)
+    curves = [isotonic_between(group, [fed_points.index(fed) for fed in falls]) for group in means]
+    return curves, draft_times, signal_times, len(verify_times[0][1]), seen_contexts, falls
+
+
+# A verification this much cheaper than the fed-token count before it, in the means and medians of every context
+# group, is the machine's (kernel blocking by rows), not noise: the clock keeps it (`CostModel.measured_falls`).
+FALL_MARGIN = 0.05
+
+
+def measured_falls(fed_points: tuple[int, ...], means: list[list[float]], medians: list[list[float]]
+                   ) -> tuple[int, ...]:
+    """The fed-token counts whose verification every group measured (means and medians) more than `FALL_MARGIN`
+    cheaper than the count before it; none with fewer than two groups (contexts)."""
+    if len(means) < 2:  # one group cannot tell the machine from a burst of noise: no fall is kept
+        return ()
+    return tuple(fed_points[i] for i in range(1, len(fed_points))
+                 if all(curve[i] < (1 - FALL_MARGIN) * curve[i - 1] for curve in (*means, *medians)))
+
+
+def isotonic_between(values: list[float], breaks: list[int]) -> list[float]:
+    """`isotonic` on each run of `values` between the indices in `breaks` (a measured fall starts a new run):
+    noise is pooled away, a measured fall is kept."""
+    edges = [0, *sorted(breaks), len(values)]
+    return [v for a, b in zip(edges[:-1], edges[1:], strict=True) for v in isotonic(values[a:b])]
 
 
 def _validated(pair: ModelPair, model: CostModel, temperature: float, top_p: float, attempts: int,
