@@ -149,7 +149,8 @@ def calibrate(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0,
 
     Each round times every draft step (and apart, its signals: `signal_s`) and one verification per fed-token count;
     the means over `repeats` rounds (after an untimed warm-up block; `expected_cost` leaves out preempted calls) are
-    made monotone by isotonic regression (`isotonic`). Why: a curve that falls pays a policy for verifying more, and
+    made monotone by isotonic regression (`isotonic`), except at a fall every context group measured
+    (`measured_falls`: the machine's, kept). Why: a curve that falls pays a policy for verifying more, and
     a clock must never do that. Where the medians fall by more than `tolerance` (relative) below an earlier point,
     the machine was too noisy to trust: the points are measured again (up to `attempts` times), then refused with a
     ValueError. So is an implausible curve (`check_plausible`). With `validate`, the fitted model then predicts the

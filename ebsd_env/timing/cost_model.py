@@ -82,9 +82,9 @@ class CostModel:
             raise ValueError(f"verify_points must have strictly increasing fed-token counts, got {points}")
         if any(seconds <= 0 for _, seconds in points):
             raise ValueError(f"verification costs must be > 0 seconds, got {points}")
-        # Feeding more tokens never costs less: a curve that falls was measured on a noisy machine and would
-        # pay policies for verifying more (the PPO calibration shipped before the clock charged 5 tokens
-        # 0.294 s and 2 tokens 0.402 s).
+        # Feeding more tokens never costs less, except at a fall calibration measured in every context group
+        # (`measured_falls`): any other falling curve was measured on a noisy machine and would pay policies for
+        # verifying more (the PPO calibration shipped before the clock charged 5 tokens 0.294 s and 2 tokens 0.402 s).
         falls = tuple(sorted({int(fed) for fed in self.measured_falls}))
         object.__setattr__(self, "measured_falls", falls)
         for (fed_a, sec_a), (fed_b, sec_b) in zip(points[:-1], points[1:], strict=True):
@@ -216,16 +216,17 @@ class CostModel:
             grid = tuple(tuple(float(s) for s in row) for row in data.get("verify_grid") or ())
             drafts = tuple(float(s) for s in data.get("draft_grid") or ())
             signal_s = float(data.get("signal_s") or 0.0)
+            falls = tuple(int(fed) for fed in data.get("measured_falls") or ())
         except (TypeError, ValueError) as error:
             raise ValueError(f"cost profile fields are malformed ({error}): draft_s is a number, verify_points a "
                              "list of [fed tokens, seconds] pairs, context_points a list of context lengths, "
                              "verify_grid one list of seconds per context point, draft_grid one number per "
-                             "context point, signal_s a number") from None
+                             "context point, signal_s a number, measured_falls a list of fed-token counts") from None
         return cls(draft_s=draft_s, verify_points=points, source=str(data.get("source", "")),
                    fingerprint=dict(data.get("fingerprint") or {}), validation=dict(data.get("validation") or {}),
                    context_points=contexts, verify_grid=grid, draft_grid=drafts,
                    decide_s=dict(data.get("decide_s") or {}), signal_s=signal_s,
-                   measured_falls=tuple(int(fed) for fed in data.get("measured_falls") or ()))
+                   measured_falls=falls)
 
     def save(self, path: str | Path) -> None:
         """Write the calibration as JSON, atomically (a reader never sees half a file)."""
