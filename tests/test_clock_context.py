@@ -216,3 +216,13 @@ def test_a_fall_every_context_measured_is_kept_and_noise_is_pooled(monkeypatch):
     with pytest.raises(ValueError, match="non-monotone cost curve"):
         CostModel(draft_s=0.004, verify_points=tuple(odd_dear.items()), measured_falls=(5,))
     assert "measured_falls" not in CostModel(draft_s=0.004, verify_points=((1, 0.04), (2, 0.05))).to_dict()
+
+
+def test_a_drafter_that_drafts_eos_often_is_calibrated_and_one_that_always_does_is_refused(random_pair, copy_pair,
+                                                                                             eos_every_third):
+    # The random drafter drafts EOS every few tokens (a draft of 16 in ~1 block of 7): the retries find its long
+    # drafts. A drafter that drafts EOS every third position never drafts 4 in a row: refused, naming the fix.
+    model = calibration.calibrate(random_pair, repeats=1, validate=False)
+    assert [fed for fed, _ in model.verify_points] == list(calibration.DEFAULT_FED_POINTS)
+    with pytest.raises(RuntimeError, match=r"could not draft 4 tokens in a row .* in 100 tries.*another calibration"):
+        calibration.calibrate(eos_every_third(copy_pair), fed_points=(1, 5), repeats=1, validate=False)

@@ -22,6 +22,7 @@ from .validation import CALIBRATION_PROMPT, validate_costs
 # are), sparse beyond. Every count, because a CPU's cost by width is not smooth (kernel blocking): on a 2-core
 # AVX2 EPYC with points at 3 and 5 only, verifying 4 tokens was priced 13.5 % above its wall time.
 DEFAULT_FED_POINTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 17)
+DRAFT_TRIES = 100  # blocks tried per timed verification before a drafter that always ends early is refused
 # Scheduler and timer jitter on a shared CPU: differences below this are not held against a measurement.
 NOISE_FLOOR_S = 0.0005
 # A timed call slower than this many times its group's median was preempted (another process, a page fault
@@ -85,7 +86,9 @@ def _measure(decoder: SpeculativeDecoder, text_prompt, fed_points: tuple[int, ..
     verify_times: dict[int, list[float]] = {fed: [] for fed in fed_points}
     for _ in range(repeats):
         for fed in fed_points:
-            for _attempt in range(10):  # a drafted end-of-sequence token ends a draft early: draft again
+            # A drafted end-of-sequence token ends a draft early: draft again from where the text has got to. An
+            # unrelated drafter (the tests' random pair) drafts one every few tokens, so it takes many tries.
+            for _attempt in range(DRAFT_TRIES):
                 if decoder.finished or decoder.remaining < budget:
                     decoder.start(text_prompt)
                 context = len(decoder.tokens)
@@ -100,8 +103,9 @@ def _measure(decoder: SpeculativeDecoder, text_prompt, fed_points: tuple[int, ..
                         contexts.append(context)
                     break
             if not verify_times[fed]:
-                raise RuntimeError(f"calibration could not draft {fed - 1} tokens in a row on {prompt!r}: the "
-                                   "drafter ends its drafts early every time; pass another calibration prompt")
+                raise RuntimeError(f"calibration could not draft {fed - 1} tokens in a row on {prompt!r} in "
+                                   f"{DRAFT_TRIES} tries: the drafter ends its drafts early every time; pass "
+                                   "another calibration prompt")
     return draft_times, verify_times, signal_times
 
 
