@@ -38,14 +38,19 @@ def _model():
     return tiny_model(20, seed=0)
 
 
-def fake_timer(seconds_per_row: dict[str, float], fixed: dict[str, float] | None = None):
-    """A clock where each variant costs `fixed` plus a time per row; records what was timed."""
+SLOW = 10.0  # seconds per row of a variant a fake clock does not name: never chosen
+
+
+def fake_timer(seconds_per_row: dict[str, float], fixed: dict[str, float] | None = None, odd_extra: float = 0.0):
+    """A clock where each variant costs `fixed` plus a time per row (`SLOW` for variants not named), plus
+    `odd_extra` for an odd row count above one; records what was timed."""
     calls = []
     fixed = fixed or {}
 
     def timer(variant, rows, run):
         calls.append((variant, rows))
-        return fixed.get(variant, 0.0) + seconds_per_row[variant] * rows
+        odd = odd_extra if rows > 1 and rows % 2 else 0.0
+        return fixed.get(variant, 0.0) + seconds_per_row.get(variant, SLOW) * rows + odd
 
     return timer, calls
 
@@ -55,14 +60,20 @@ def test_selection_never_picks_a_variant_slower_than_plain(tmp_path, onednn, exp
     timer, calls = fake_timer({"plain": 1.0, "onednn": onednn})
     choice = choose_kernels(_model(), timer=timer, cache_file=tmp_path / "k.json", repeats=3)
     assert choice.by_bucket == dict.fromkeys(BUCKETS, expected) and choice.variant == expected
-    assert choice.source == "measured"
-    assert choice.timings_ms["1"] == {"plain": 1000.0, "onednn": pytest.approx(1000.0 * onednn)}
-    assert choice.timings_ms["17+"] == {"plain": 49000.0, "onednn": pytest.approx(49000.0 * onednn)}  # 17 + 32 rows
-    assert choice.timings_ms["3-4"] == {"plain": 7000.0, "onednn": pytest.approx(7000.0 * onednn)}  # 3 + 4 rows
-    # Interleaved: every round times every variant at every bucket's width, in a rotated order.
-    widths = 10  # both ends of every bucket: 1, 2, 3, 4, 5, 8, 9, 16, 17, 32 rows
-    assert len(calls) == 3 * widths * 2 and calls[:2] == [("plain", 1), ("onednn", 1)]
-    assert calls[2 * widths] == ("onednn", 1) and {rows for _, rows in calls} == {1, 2, 3, 4, 5, 8, 9, 16, 17, 32}
+    assert choice.source == "measured" and choice.pad_rows == {}  # costs grow with the rows: nothing padded
+    slow = {"transposed": 10_000.0, "weight-left": 10_000.0}
+    assert choice.timings_ms["1"] == {"plain": 1000.0, "onednn": pytest.approx(1000.0 * onednn), **slow}
+    assert choice.timings_ms["17+"] == {"plain": 49000.0, "onednn": pytest.approx(49000.0 * onednn),  # 17 + 32 rows
+                                        **{name: 49 * ms for name, ms in slow.items()}}
+    assert choice.timings_ms["3-4"]["plain"] == 7000.0  # 3 + 4 rows
+    assert choice.timings_ms["5-8"]["plain"] == 26000.0  # 5 + 6 + 7 + 8 rows
+    assert choice.rows_ms[7] == {"plain": 7000.0, "onednn": pytest.approx(7000.0 * onednn), "transposed": 70_000.0,
+                                 "weight-left": 70_000.0}
+    # Interleaved: every round times every variant at every row count up to 17 and at 32, in a rotated order.
+    widths, variants = 18, 4
+    assert len(calls) == 3 * widths * variants and calls[:2] == [("plain", 1), ("onednn", 1)]
+    assert calls[widths * variants] == ("onednn", 1)
+    assert {rows for _, rows in calls} == {*range(1, 18), 32}
 
 
 def test_each_bucket_of_rows_gets_its_own_winner(tmp_path):
@@ -77,6 +88,62 @@ def test_each_bucket_of_rows_gets_its_own_winner(tmp_path):
     assert KernelChoice({**choice.by_bucket, "2": "onednn"}, "x").variant == "1:plain,2:onednn,3-4:plain,5+:onednn"
     again = choose_kernels(_model(), timer=None, cache_file=tmp_path / "k.json")
     assert (again.source, again.by_bucket) == ("cache", choice.by_bucket)
+
+
+def test_an_odd_row_count_that_costs_more_than_the_next_is_padded(tmp_path):
+    # Odd counts above one cost 3 more than plain's 1 per row: 3 rows (6) pad to 4 (4), 5 (8) to 6, 15 (18) to
+    # 16; 17 rows (the last bucket, timed at 17 and 32 only) and 1 row (a bucket of its own) are never padded.
+    timer, _ = fake_timer({"plain": 1.0, "onednn": 2.0}, odd_extra=3.0)
+    choice = choose_kernels(_model(), timer=timer, cache_file=tmp_path / "k.json", repeats=1)
+    assert choice.by_bucket == everywhere("plain")
+    assert choice.pad_rows == {3: 4, 5: 6, 7: 8, 9: 10, 11: 12, 13: 14, 15: 16}
+    assert choice.variant == "plain,pad:3>4,5>6,7>8,9>10,11>12,13>14,15>16"
+    assert choice.timings_ms["3-4"]["plain"] == 8000.0  # 3 rows at 4 rows' cost, and 4 rows
+    again = choose_kernels(_model(), timer=None, cache_file=tmp_path / "k.json")
+    assert (again.source, again.pad_rows, again.rows_ms) == ("cache", choice.pad_rows, choice.rows_ms)
+    # A saving within the margin (1.5 more: 9 rows cost 10.5, 10 rows 10, under 5 % less) pads nothing from 9 on.
+    timer, _ = fake_timer({"plain": 1.0}, odd_extra=1.5)
+    small = choose_kernels(_model(), timer=timer, cache_file=tmp_path / "other.json", repeats=1)
+    assert small.pad_rows == {3: 4, 5: 6, 7: 8}
+
+
+def test_a_padded_layer_multiplies_the_padded_rows_and_returns_the_real_ones(monkeypatch):
+    monkeypatch.setitem(VARIANTS, "other", KernelVariant("other", "a recording variant", _Recording,
+                                                         lambda device: True))
+    model, reference = _model(), _model()
+    apply_choice(model, {**everywhere("plain"), "3-4": "other", "9-16": "other"}, {3: 4, 11: 16})
+    for rows, seen in ((3, 4), (4, 4), (11, 16), (12, 12), (5, None)):
+        _Recording.calls.clear()
+        ids = torch.arange(rows)[None] % 20
+        with torch.inference_mode():
+            torch.testing.assert_close(model(input_ids=ids).logits, reference(input_ids=ids).logits)
+        assert set(_Recording.calls) == ({seen} if seen else set()), rows
+    # Padding with plain alone also wraps the layers; padding that leaves its bucket is refused.
+    plain = apply_choice(_model(), everywhere("plain"), {7: 8})
+    assert any(isinstance(m, WidthDispatchLinear) for m in plain.modules())
+    with pytest.raises(ValueError, match="pad_rows maps 4 rows to 5: padding must go up within a bucket"):
+        apply_choice(_model(), everywhere("plain"), {4: 5})
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+@pytest.mark.parametrize("bias", [True, False])
+def test_every_variant_computes_the_linear_product_and_hashes_as_its_weights(name, bias):
+    from ebsd_env.timing.cost_model import weight_state
+
+    if not VARIANTS[name].available(torch.device("cpu")):
+        pytest.skip(f"{name} cannot run on this CPU")
+    linear = torch.nn.Linear(12, 7, bias=bias)
+    expected = {key: tensor.clone() for key, tensor in linear.state_dict().items()}
+    layer = VARIANTS[name].convert(linear)
+    for shape in ((1, 12), (1, 3, 12), (2, 5, 12), (40, 12)):
+        x = torch.randn(shape)
+        with torch.inference_mode():
+            out = layer(x)
+        assert out.shape == (*shape[:-1], 7) and out.is_contiguous()  # a strided view slows every op after it
+        torch.testing.assert_close(out, torch.nn.functional.linear(x, linear.weight, linear.bias))
+    state = weight_state(torch.nn.Sequential(layer))
+    assert {key.removeprefix("0.") for key in state} == set(expected)
+    assert all(torch.equal(state[f"0.{key}"], value) for key, value in expected.items())
 
 
 def test_pick_variant_keeps_plain_within_the_margin():
@@ -139,7 +206,7 @@ def test_a_new_variant_is_one_entry_and_is_measured_too(tmp_path, monkeypatch):
     timer, calls = fake_timer({"plain": 1.0, "onednn": 2.0, "other": 0.25})
     model = _model()
     choice = select_kernels(model, timer=timer, cache_file=tmp_path / "k.json", repeats=1)
-    assert choice.variant == "other" and {name for name, _ in calls} == {"plain", "onednn", "other"}
+    assert choice.variant == "other" and {name for name, _ in calls} == {*VARIANTS}
 
 
 def test_choice_is_cached_atomically_and_reused(tmp_path):
@@ -151,9 +218,11 @@ def test_choice_is_cached_atomically_and_reused(tmp_path):
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
     assert not [p for p in path.parent.iterdir() if p.name != "kernels.json"]  # no temporary file left
     entry = json.loads(path.read_text())["entries"][first.key]
-    assert entry["buckets"] == everywhere("onednn") and entry["timings_ms"]["2"] == {"plain": 2000.0,
-                                                                                      "onednn": 1000.0}
-    assert entry["rows_timed"]["5-8"] == [5, 8] and entry["rows_timed"]["1"] == [1]
+    assert entry["buckets"] == everywhere("onednn") and entry["pad_rows"] == {}
+    assert entry["timings_ms"]["2"] == {"plain": 2000.0, "onednn": 1000.0, "transposed": 20_000.0,
+                                        "weight-left": 20_000.0}
+    assert entry["rows_timed"]["5-8"] == [5, 6, 7, 8] and entry["rows_timed"]["1"] == [1]
+    assert entry["rows_timed"]["17+"] == [17, 32] and entry["rows_ms"]["6"]["plain"] == 6000.0
 
     def no_timing(*_):
         raise AssertionError("a cached choice must not be measured again")
@@ -164,8 +233,15 @@ def test_choice_is_cached_atomically_and_reused(tmp_path):
     path.write_text("{not json")
     assert choose_kernels(model, timer=timer, cache_file=path, repeats=1).source == "measured"
     assert json.loads(path.read_text())["entries"][first.key]["buckets"] == everywhere("onednn")
-    # A cache of the previous version (one variant per model) is measured again per bucket.
+    # A cache of an earlier version (one variant per model; per bucket without padding) is measured again.
     path.write_text(json.dumps({"version": 1, "entries": {first.key: {"variant": "onednn"}}}))
+    assert choose_kernels(model, timer=timer, cache_file=path, repeats=1).source == "measured"
+    path.write_text(json.dumps({"version": 2, "entries": {first.key: {"buckets": everywhere("onednn")}}}))
+    assert choose_kernels(model, timer=timer, cache_file=path, repeats=1).source == "measured"
+    # A damaged padding table in a current entry is measured again too.
+    entries = json.loads(path.read_text())
+    entries["entries"][first.key]["pad_rows"] = {"three": 4}
+    path.write_text(json.dumps(entries))
     assert choose_kernels(model, timer=timer, cache_file=path, repeats=1).source == "measured"
 
 
@@ -198,14 +274,16 @@ def test_requested_and_impossible_variants(tmp_path):
     with pytest.raises(ModelLoadError, match="kernels='onednn' cannot run on 'meta'"):
         choose_kernels(_model().to("meta"), "onednn")
     assert choose_kernels(_model().to("meta")).source == "only variant available"
-    with pytest.raises(ModelLoadError, match="unknown kernels 'fastest'; valid: auto, plain, onednn"):
+    with pytest.raises(ModelLoadError, match="unknown kernels 'fastest'; valid: auto, plain, onednn, transposed, "
+                                             "weight-left"):
         choose_kernels(_model(), "fastest")
 
 
 def test_real_measurement_on_a_tiny_model(tmp_path):
     choice = choose_kernels(_model(), cache_file=tmp_path / "k.json", repeats=2)
     assert choice.source == "measured" and set(choice.timings_ms) == set(BUCKETS)
-    assert all(set(ms) == {"plain", "onednn"} and min(ms.values()) > 0 for ms in choice.timings_ms.values())
+    assert all(set(ms) == set(VARIANTS) and min(ms.values()) > 0 for ms in choice.timings_ms.values())
+    assert set(choice.rows_ms) == {*range(1, 18), 32}
 
 
 def test_configure_threads_order(monkeypatch):
@@ -301,15 +379,16 @@ def test_drafter_hash_describes_the_weights_not_their_kernel_layout():
 
 
 def test_by_width_kernels_keep_greedy_outputs_exact(run_policy):
-    """A verifier whose widths run different kernels (plain decoding, oneDNN verification blocks and prefill)
-    gives the verifier alone's greedy output at every draft length."""
+    """A verifier whose widths run different kernels (every variant, some row counts padded) gives the verifier
+    alone's greedy output at every draft length."""
     from ebsd_env.decoding.decoder import SpeculativeDecoder
     from ebsd_env.decoding.models import ModelPair
     from ebsd_env.decoding.tiny import tiny_pair
 
     base = tiny_pair("noisy", seed=3, noise=0.2)
     mixed = tiny_pair("noisy", seed=3, noise=0.2).verifier
-    apply_choice(mixed, {**everywhere("onednn"), "1": "plain", "3-4": "plain"})
+    apply_choice(mixed, {"1": "transposed", "2": "plain", "3-4": "weight-left", "5-8": "onednn", "9-16": "plain",
+                         "17+": "onednn"}, {3: 4, 7: 8, 11: 12})
     assert any(isinstance(m, WidthDispatchLinear) for m in mixed.modules())
     pair = ModelPair(base.drafter, mixed, base.tokenizer, base.drafter_name, "tiny-by-width")
     prompt = "the cat sat on the mat. the dog"
@@ -320,7 +399,7 @@ def test_by_width_kernels_keep_greedy_outputs_exact(run_policy):
     reference = decoder.generate(prompt).token_ids
     assert reference[: len(plain)] == plain[: len(reference)]  # the same model as the plain one
     drafted = accepted = 0
-    for k in (1, 3, 8):
+    for k in (1, 2, 3, 6, 8, 10):  # 2 to 11 rows: every variant, padded (3, 7, 11 rows) and not
         result = decoder.generate(prompt, k)
         assert result.token_ids == reference, k
         drafted, accepted = drafted + result.stats["drafted"], accepted + result.stats["accepted"]

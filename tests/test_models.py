@@ -108,7 +108,7 @@ def test_auto_kernels_are_measured_once_and_recorded_per_model(tmp_path):
     if selection["verifier"]["source"] == "measured":  # per bucket of rows, per variant
         timings = selection["verifier"]["timings_ms"]
         assert set(timings) == set(selection["verifier"]["by_bucket"])
-        assert all(set(ms) == {"plain", "onednn"} for ms in timings.values())
+        assert all(set(ms) == {"plain", "onednn", "transposed", "weight-left"} for ms in timings.values())
     again = load_pair(drafter="int8", verifier=verifier)
     assert again.metadata["kernel_selection"]["verifier"]["source"] in ("cache", "only variant available")
     assert again.metadata["kernels"]["verifier"] == pair.metadata["kernels"]["verifier"]

@@ -39,7 +39,7 @@ class ModelArgs(ThreadArgs):
     """Verifier: Hugging Face id, folder or .gguf file (None: the embedded SmolLM2-135M-Instruct)."""
     device: str = "cpu"
     """Device of both models (and of a policy network): cpu, cuda, cuda:1, mps, ..."""
-    kernels: Literal["auto", "plain", "onednn"] = "auto"
+    kernels: Literal["auto", "plain", "onednn", "transposed", "weight-left"] = "auto"
     """Linear-layer kernels (auto: the fastest measured on this machine, cached; see `ebsd_env.decoding.kernels`)."""
 
 

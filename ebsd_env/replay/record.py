@@ -282,7 +282,7 @@ class RecordConfig:
     """Device of both models: cpu, cuda, cuda:1, mps, ..."""
     threads: int | None = None
     """torch CPU threads (None: $EBSD_THREADS, else torch's own choice)."""
-    kernels: Literal["auto", "plain", "onednn"] = "auto"
+    kernels: Literal["auto", "plain", "onednn", "transposed", "weight-left"] = "auto"
     """Linear-layer kernels (auto: the fastest measured on this machine, cached; see `ebsd_env.decoding.kernels`)."""
     ray: bool = False
     ("Record the shards as Ray tasks, one per shard, each loading its own pair (`pip install 'ebsd-gym[ray]'`; "

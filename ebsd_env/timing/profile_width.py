@@ -34,6 +34,8 @@ from ebsd_env.decoding.drafting import rollback_cache
 from ebsd_env.decoding.kernels import (
     KERNEL_CHOICES,
     PackedLinear,
+    TransposedLinear,
+    WeightLeftLinear,
     WidthDispatchLinear,
     configure_threads,
     machine_state,
@@ -135,7 +137,7 @@ def _timed(verifier: nn.Module, clock):
     from transformers.models.llama import modeling_llama
 
     head = verifier.get_output_embeddings()
-    linear_types = (nn.Linear, PackedLinear, WidthDispatchLinear)
+    linear_types = (nn.Linear, PackedLinear, TransposedLinear, WeightLeftLinear, WidthDispatchLinear)
     labels: dict[nn.Module, str] = {head: "lm head", verifier.get_input_embeddings(): "embedding"}
     for name, module in verifier.named_modules():
         kind = type(module).__name__
