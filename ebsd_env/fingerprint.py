@@ -48,8 +48,9 @@ def cost_model_hash(costs) -> str | None:
     if costs is None:
         return None
     data = costs.to_dict() if hasattr(costs, "to_dict") else costs
-    # Decision and signal costs only when nonzero, so the hash of a cost model without them is the one it always had.
-    optional = ("decide_s", "signal_s")
+    # Decision, signal and catch-up costs only when nonzero, so the hash of a cost model without them is the one it
+    # always had.
+    optional = ("decide_s", "signal_s", "catch_up_s")
     data = {k: data[k] for k in ("draft_s", "verify_points", "context_points", "verify_grid", "draft_grid",
                                  *optional) if k in data and (data[k] or k not in optional)}
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]

@@ -282,7 +282,7 @@ class MultiFullInfo(DrafterStats):
     def estimate(self, drafter: int, agreed: int) -> tuple[float, float]:
         """(tokens, seconds) of a block of `drafter` at its k that `agreed` tokens of the verifier confirm."""
         k = self.draft_lens[drafter]
-        seconds = k * self.costs[drafter].draft_s + self.costs[0].verify_cost(k + 1)
+        seconds = self.costs[drafter].block_draft_cost(k) + self.costs[0].verify_cost(k + 1)
         return min(agreed, k) + 1.0, seconds
 
     def on_verify(self, info):

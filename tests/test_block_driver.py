@@ -120,11 +120,14 @@ def test_recorded_chains_are_the_old_recorders(pairs, name, max_draft_len, budge
 
 # ---------------------------------------------------------------- calibration
 def old_measure(decoder, text_prompt, fed_points, repeats: int, contexts: list):
-    """`calibration._measure` before the driver, its loop as it was."""
+    """`calibration._measure` before the driver, its loop as it was, but for one change made since: fed = 1 is
+    timed `BASELINE_BLOCKS` times a round."""
+    from ebsd_env.timing.calibration import BASELINE_BLOCKS
+
     budget = max(fed_points) + 1
     draft_times, signal_times, verify_times = [], [], {fed: [] for fed in fed_points}
     for _ in range(repeats):
-        for fed in fed_points:
+        for fed in [fed for point in fed_points for fed in [point] * (BASELINE_BLOCKS if point == 1 else 1)]:
             for _attempt in range(10):
                 if decoder.finished or decoder.remaining < budget:
                     decoder.start(text_prompt)
@@ -150,11 +153,14 @@ class CallLog:
 
     def __init__(self, decoder):
         self.draft_s, self.verify = [], []
+        self.steps = []  # (position in the block, seconds, whether the step prefilled the drafter)
         draft, verify = decoder.draft, decoder.verify
 
         def logged_draft():
+            prefills = not decoder.drafter_started
             step = draft()
             self.draft_s.append(step.time_s)
+            self.steps.append((step.position, step.time_s, prefills))
             return step
 
         def logged_verify():
@@ -167,7 +173,7 @@ class CallLog:
 
 @pytest.mark.parametrize(("name", "fed_points"), [("noisy", (1, 2, 3, 5, 9)), ("eos", (1, 2, 3))])
 def test_calibration_times_the_same_calls_as_before(pairs, name, fed_points):
-    from ebsd_env.timing.calibration import _measure, _warm_decoders
+    from ebsd_env.timing.calibration import BASELINE_BLOCKS, _measure, _warm_decoders
 
     pair = pairs[name]
     runs = []
@@ -176,17 +182,40 @@ def test_calibration_times_the_same_calls_as_before(pairs, name, fed_points):
         log, contexts = CallLog(decoder), []
         if measure == "new":
             draft_times, verify_times, signal_times = _measure(decoder, PROMPT, fed_points, 2, PROMPT, contexts)
+            # A block's first step apart from its later ones (the catch-up), without a first step that prefilled
+            # the drafter (once per sequence).
+            assert draft_times.first == [s for position, s, prefills in log.steps if position == 1 and not prefills]
+            assert draft_times.later == [s for position, s, _ in log.steps if position > 1]
         else:
             draft_times, verify_times, signal_times = old_measure(decoder, PROMPT, fed_points, 2, contexts)
-        # What is timed: each draft call's own seconds before its signals were read, each kept verification's own.
-        assert draft_times == log.draft_s
+            # What is timed: each draft call's own seconds before its signals were read.
+            assert draft_times == log.draft_s
+        # Each kept verification's own seconds.
         for fed, times in verify_times.items():
             assert set(times) <= {seconds for drafted, seconds in log.verify if drafted == fed - 1}
-        assert len(signal_times) == len(draft_times)
-        runs.append(([drafted for drafted, _ in log.verify], len(draft_times),
+        assert len(signal_times) == len(log.draft_s)
+        runs.append(([drafted for drafted, _ in log.verify], len(log.draft_s),
                      {fed: len(times) for fed, times in verify_times.items()}, contexts, list(decoder.tokens)))
     assert runs[0] == runs[1]
-    assert runs[0][2] == {fed: 2 for fed in fed_points}
+    assert runs[0][2] == {fed: 2 * (BASELINE_BLOCKS if fed == 1 else 1) for fed in fed_points}
+
+
+def test_calibration_leaves_out_the_drafter_prefill_and_prices_the_catch_up(pairs):
+    """A sequence's first draft step prefills the drafter (once per sequence): not a block's catch-up. Calibration
+    leaves it out of `DraftTimes.first`; `catch_up_cost` is the first steps' extra over later ones, never below 0."""
+    from ebsd_env.timing.calibration import BASELINE_BLOCKS, DraftTimes, _measure, catch_up_cost
+
+    decoder = SpeculativeDecoder(pairs["noisy"], max_new_tokens=40)
+    decoder.start(PROMPT)  # not warmed: the first timed block's first step prefills the drafter
+    log = CallLog(decoder)
+    draft_times, _, _ = _measure(decoder, PROMPT, (1, 2, 3), 1, PROMPT, [])
+    assert [prefills for *_, prefills in log.steps] == [True, False, False]  # blocks of 1 and 2 steps
+    assert len(log.verify) == BASELINE_BLOCKS + 2  # fed = 1 timed BASELINE_BLOCKS times, fed 2 and 3 once
+    assert draft_times.first == [log.steps[1][1]] and draft_times.later == [log.steps[2][1]]
+    groups = [DraftTimes(first=[0.005, 0.005], later=[0.003] * 4), DraftTimes(first=[0.004], later=[0.003])]
+    assert catch_up_cost(groups) == pytest.approx(0.0015)
+    assert catch_up_cost([DraftTimes(first=[0.002], later=[0.003])]) == 0.0  # cheaper first step: noise
+    assert catch_up_cost([DraftTimes(first=[0.002])]) == 0.0  # no later step timed: nothing to compare
 
 
 # ---------------------------------------------------------------- the bench

@@ -3,6 +3,7 @@ validation against the wall clock at every k that refuses a clock off by more th
 
 from __future__ import annotations
 
+import dataclasses
 import types
 
 import pytest
@@ -196,7 +197,7 @@ def test_a_fall_every_context_measured_is_kept_and_noise_is_pooled(monkeypatch):
         fake_measure.calls += 1
         if contexts is not None:
             contexts.extend([decoder] * repeats)
-        return [0.004] * repeats, {fed: [curve[fed]] * repeats for fed in points}, []
+        return calibration.DraftTimes(later=[0.004] * repeats), {fed: [curve[fed]] * repeats for fed in points}, []
 
     fake_measure.calls = 0
     monkeypatch.setattr(calibration, "_measure", fake_measure)
@@ -226,3 +227,20 @@ def test_a_drafter_that_drafts_eos_often_is_calibrated_and_one_that_always_does_
     assert [fed for fed, _ in model.verify_points] == list(calibration.DEFAULT_FED_POINTS)
     with pytest.raises(RuntimeError, match=r"could not draft 4 tokens in a row .* in 100 tries.*another calibration"):
         calibration.calibrate(eos_every_third(copy_pair), fed_points=(1, 5), repeats=1, validate=False)
+
+
+def test_the_catch_up_is_charged_once_per_drafting_block_and_kept_out_of_old_files():
+    """`CostModel.catch_up_s`: a block that drafts pays it once, a verifier-alone block not; `price` charges every
+    drafting block; files and fingerprint hashes of models without it are unchanged; a negative one is refused."""
+    from ebsd_env.fingerprint import cost_model_hash
+
+    plain = CostModel(draft_s=0.004, verify_points=((1, 0.04), (2, 0.05)))
+    model = dataclasses.replace(plain, catch_up_s=0.002)
+    assert model.block_draft_cost(0) == 0.0 and model.block_draft_cost(1) == pytest.approx(0.006)
+    assert model.block_draft_cost(3) == pytest.approx(0.014)
+    assert price(model, [0, 2, 1]) == pytest.approx((0.004 * 3 + 0.002 * 2, 0.04 + 0.06 + 0.05))
+    assert "catch_up_s" not in plain.to_dict() and CostModel.from_dict(model.to_dict()) == model
+    assert cost_model_hash(plain) == cost_model_hash(CostModel.from_dict(plain.to_dict()))
+    assert cost_model_hash(model) != cost_model_hash(plain)
+    with pytest.raises(ValueError, match="catch_up_s must be >= 0"):
+        dataclasses.replace(plain, catch_up_s=-0.001)

@@ -41,10 +41,13 @@ def recorded(noisy_pair, tmp_path_factory):
 # ---------------------------------------------------------------------------------------------- the vector env
 # Each drafter's signals at its own price (`CostModel.signal_s`), charged per draft step the observation reads.
 SIGNAL_COSTS = [dataclasses.replace(c, signal_s=s) for c, s in zip(COSTS, (0.01, 0.03, 0.002), strict=True)]
+# ... and each drafter's block its catch-up (`CostModel.catch_up_s`).
+CATCH_UP_COSTS = [dataclasses.replace(c, catch_up_s=s) for c, s in zip(COSTS, (0.05, 0.02, 0.001), strict=True)]
 
 
 @pytest.mark.parametrize("stop_mode", ["include", "exclude"])
-@pytest.mark.parametrize("extra_signals,costs", [(False, COSTS), (True, COSTS), (False, SIGNAL_COSTS)])
+@pytest.mark.parametrize("extra_signals,costs", [(False, COSTS), (True, COSTS), (False, SIGNAL_COSTS),
+                                                 (False, CATCH_UP_COSTS)])
 def test_vector_env_steps_exactly_as_the_multi_replay_env(recorded, stop_mode, extra_signals, costs):
     multi = MultiTraceSet.load(recorded)
     count = len(multi)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import warnings
 
@@ -131,7 +132,7 @@ def exhaustive_time(traces, costs, max_draft_len, stop_mode, j=0):
             agree = [a == b for a, b in zip(chain, truth, strict=False)]
             accepted = agree.index(False) if False in agree else min(k, len(truth))
             drafted = k + 1 if stop_mode == "exclude" and k < kmax else k
-        time_s = (drafted * costs[d].draft_s if d is not None else 0.0) + costs[0].verify_cost(k + 1)
+        time_s = (costs[d].block_draft_cost(drafted) if d is not None else 0.0) + costs[0].verify_cost(k + 1)
         nxt = min(j + accepted + 1, N)
         if nxt < N and budget - nxt <= 1:  # one token of budget left: the verifier alone, at once
             time_s += costs[0].verify_cost(1)
@@ -140,18 +141,48 @@ def exhaustive_time(traces, costs, max_draft_len, stop_mode, j=0):
     return best
 
 
+# Each drafter's block also pays its catch-up (`CostModel.catch_up_s`; binary fractions: sums stay exact).
+CATCH_UP_COSTS = [dataclasses.replace(c, catch_up_s=s) for c, s in zip(COSTS, (0.5, 0.0625, 0.125), strict=True)]
+
+
 @pytest.mark.parametrize("stop_mode", ["include", "exclude"])
-def test_dp_equals_exhaustive_search(stop_mode):
+@pytest.mark.parametrize("all_costs", [COSTS, CATCH_UP_COSTS], ids=["steps", "catch-up"])
+def test_dp_equals_exhaustive_search(stop_mode, all_costs):
     rng = np.random.default_rng(7)
+    blind_wrong = 0
     for case in range(40):
         n_drafters = int(rng.integers(1, 4))
         length = int(rng.integers(1, 8))
         budget = length + int(rng.integers(0, 2))
         max_draft_len = int(rng.integers(1, 4))
         traces = random_traces(rng, n_drafters, length, budget, max_draft_len)
-        costs = COSTS[:n_drafters]
+        costs = all_costs[:n_drafters]
         dp = optimal_multi_time(traces, costs, max_draft_len, stop_mode)
         assert dp == exhaustive_time(traces, costs, max_draft_len, stop_mode), case
+        # A planner blind to the catch-up, its plan priced with it, is caught where the catch-up changes the plan.
+        blind = optimal_multi_plan(traces, COSTS[:n_drafters], max_draft_len, stop_mode)
+        blind_wrong += plan_time(traces, costs, blind, stop_mode) != dp
+    assert blind_wrong > 0 or all_costs is COSTS
+
+
+def plan_time(traces, costs, plan, stop_mode) -> float:
+    """The time of following `plan` (its drafter and k per block start) under `costs`, by the oracle's rules."""
+    N, budget, j, time_s = len(traces[0].output), traces[0].budget, 0, 0.0
+    while j < N:
+        d, k = int(plan.drafter[j]), int(plan.k[j])
+        if d == NO_DRAFTER:
+            accepted, drafted = 0, 0
+        else:
+            chain, truth = traces[d].chain(j)[:k], traces[d].output[j:j + k]
+            agree = [a == b for a, b in zip(chain, truth, strict=False)]
+            accepted = agree.index(False) if False in agree else min(k, len(truth))
+            drafted = k + 1 if stop_mode == "exclude" and k < plan.k_max[d, j] else k
+        time_s += (costs[d].block_draft_cost(drafted) if d != NO_DRAFTER else 0.0) + costs[0].verify_cost(k + 1)
+        j = min(j + accepted + 1, N)
+        if j < N and budget - j <= 1:
+            time_s += costs[0].verify_cost(1)
+            j += 1
+    return time_s
 
 
 @pytest.mark.parametrize("stop_mode", ["include", "exclude"])
@@ -207,17 +238,19 @@ def follow(env, plan, stop_mode):
 
 
 @pytest.mark.parametrize("stop_mode", ["include", "exclude"])
-def test_the_replay_env_charges_the_plans_time(stop_mode):
+@pytest.mark.parametrize("all_costs", [COSTS, CATCH_UP_COSTS], ids=["steps", "catch-up"])
+def test_the_replay_env_charges_the_plans_time(stop_mode, all_costs):
     """Following each plan through EBSD-Multi-Replay-v1 takes exactly the plan's time: the oracle and the env
-    agree on every rule (costs per drafter, stop modes, forced ends, the last token of budget)."""
+    agree on every rule (costs per drafter and their catch-up, stop modes, forced ends, the last token of
+    budget)."""
     rng = np.random.default_rng(11)
     for _ in range(15):
         length, max_draft_len = int(rng.integers(2, 14)), int(rng.integers(1, 5))
         traces = random_traces(rng, 3, length, length + int(rng.integers(0, 2)), max_draft_len)
         settings = settings_dict(EntropyConfig(), max_draft_len, traces[0].budget)
         sets = [TraceSet([t], {"vocab_size": 4}, settings) for t in traces]
-        env = MultiReplayEnv(MultiTraceSet(["a", "b", "c"], sets), cost_model=COSTS, stop_mode=stop_mode)
-        plan = optimal_multi_plan(traces, COSTS, max_draft_len, stop_mode)
+        env = MultiReplayEnv(MultiTraceSet(["a", "b", "c"], sets), cost_model=all_costs, stop_mode=stop_mode)
+        plan = optimal_multi_plan(traces, all_costs, max_draft_len, stop_mode)
         stats = follow(env, plan, stop_mode)
         assert stats["output_ids"] == traces[0].output
         assert stats["decode_s"] == pytest.approx(plan.time_s, rel=1e-12)

@@ -1,10 +1,13 @@
 """oracle-dp against exhaustive search: on small random traces, every stopping plan is enumerated and timed by a
 block-by-block simulation of the env's rules; the DP's optimal time must equal the best of them exactly, in both
-stop modes, under flat, steep and nonlinear verification costs, with and without a cost per decision. The
-simulation itself is checked against the replay env following random plans, and the comparison is shown to catch
-wrong planners (k <= 1, k <= 2, 1 % off optimal, blind to decision costs)."""
+stop modes, under flat, steep and nonlinear verification costs, with and without a cost per decision and a
+drafter's per-block catch-up. The simulation itself is checked against the replay env following random plans, and
+the comparison is shown to catch wrong planners (k <= 1, k <= 2, 1 % off optimal, blind to decision costs or to
+the catch-up)."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pytest
@@ -28,6 +31,9 @@ _CONTEXT_ROW = (0.25, 0.25, 0.375, 0.375, 0.5, 0.5, 0.625, 0.625, 0.75)
 COST_SHAPES["context"] = CostModel(
     draft_s=1 / 64, verify_points=tuple(enumerate(_CONTEXT_ROW, start=1)), context_points=(1, 9),
     verify_grid=(_CONTEXT_ROW, tuple(s + 0.25 for s in _CONTEXT_ROW)), draft_grid=(1 / 64, 1 / 32))
+# ... and a drafter whose block's first step catches up on the last block's tokens (`CostModel.catch_up_s`).
+COST_SHAPES["catch-up"] = CostModel(draft_s=1 / 128, verify_points=((1, 0.125), (2, 0.1875), (3, 0.25), (9, 0.625)),
+                                    catch_up_s=1 / 16)
 DECIDE_S = {name: 0.0 for name in COST_SHAPES}
 COST_SHAPES["decisions"] = COST_SHAPES["nonlinear"]  # ... and a clock charging each policy decision
 DECIDE_S["decisions"] = 1 / 256
@@ -66,7 +72,8 @@ def block(trace: Trace, costs: CostModel, max_draft_len: int, stop_mode: str, j:
     assert 0 <= k <= own_end
     drafting = k + 1 if stop_mode == "exclude" and 0 < k < own_end else k
     context = len(trace.prompt_ids) + j  # a context-aware clock prices the block at its start
-    seconds = drafting * costs.draft_cost(context) + costs.verify_cost(k + 1, context) + (drafting + 1) * decide_s
+    seconds = (drafting * costs.draft_cost(context) + (costs.catch_up_s if drafting else 0.0)
+               + costs.verify_cost(k + 1, context) + (drafting + 1) * decide_s)
     chain, truth = trace.chain(j)[:k], trace.output[j:j + k]
     accepted = next((i for i, (a, b) in enumerate(zip(chain, truth, strict=False)) if a != b), min(k, len(truth)))
     nxt = min(j + accepted + 1, n_out)
@@ -170,14 +177,18 @@ def test_the_comparison_catches_wrong_planners():
     assert wrong > 0
     wrong, _ = mismatches(lambda t, c, m, s, d: dp(t, c, m, s, 0.0))  # a planner blind to decision costs
     assert wrong > 0
+    blind = lambda t, c, m, s, d: dp(t, dataclasses.replace(c, catch_up_s=0.0), m, s, d)  # noqa: E731
+    wrong, _ = mismatches(blind)  # a planner blind to the drafter's catch-up
+    assert wrong > 0
 
 
 @pytest.mark.parametrize("stop_mode", STOP_MODES)
-def test_the_simulation_times_plans_as_the_replay_env_does(noisy_traces_small, stop_mode):
+@pytest.mark.parametrize("shape", ["decisions", "catch-up"])
+def test_the_simulation_times_plans_as_the_replay_env_does(noisy_traces_small, stop_mode, shape):
     """The block rules of the simulation are the env's: random plans followed through `EBSD-Replay-v1` (charging
-    each decision) on a recorded trace cost, to the bit, what `plan_time` says."""
+    each decision, and each block's catch-up) on a recorded trace cost, to the bit, what `plan_time` says."""
     traces = TraceSet.load(noisy_traces_small)
-    costs, decide_s = COST_SHAPES["decisions"], DECIDE_S["decisions"]
+    costs, decide_s = COST_SHAPES[shape], DECIDE_S[shape]
     env = ReplayEnv(traces, stop_mode=stop_mode, cost_model=costs, decide_s=decide_s)
     rng = np.random.default_rng(7)
     for i in range(len(traces)):

@@ -149,6 +149,8 @@ CONTEXT_COSTS = CostModel(draft_s=0.025, verify_points=((1, 0.1), (2, 0.105), (9
 
 # Signals read cost 10 ms a draft step (`CostModel.signal_s`): charged where the observation reads them.
 SIGNAL_COSTS = dataclasses.replace(TOY_COSTS, signal_s=0.01, source="toy, signals")
+# A block's first drafting step costs 15 ms more (`CostModel.catch_up_s`), with context-aware steps.
+CATCH_UP_COSTS = dataclasses.replace(CONTEXT_COSTS, catch_up_s=0.015, source="toy, catch-up")
 
 
 @pytest.mark.parametrize("stop_mode", ["include", "exclude"])
@@ -156,7 +158,7 @@ SIGNAL_COSTS = dataclasses.replace(TOY_COSTS, signal_s=0.01, source="toy, signal
     (False, "entropy", None), (True, "entropy", None), (False, "ltd", None), (True, "ltd+entropy", None),
     (False, "entropy", CONTEXT_COSTS), (True, "ltd+entropy", "cost-signals"),
     (False, "entropy", ("cost-signals", CONTEXT_COSTS)), (False, "ltd", SIGNAL_COSTS),
-    (False, "position", SIGNAL_COSTS)])
+    (False, "position", SIGNAL_COSTS), (False, "entropy", CATCH_UP_COSTS)])
 def test_vector_env_steps_exactly_as_the_replay_env(noisy_traces, stop_mode, extra_signals, observation, costs):
     traces = TraceSet.load(noisy_traces)
     count = len(traces)
@@ -455,14 +457,14 @@ def test_calibration_is_monotone_fingerprinted_and_validated(noisy_pair, monkeyp
     assert {r["k"] for r in model.validation["runs"]} == {0, 2, 4}
 
     def falling(decoder, prompt, fed_points, repeats, text, contexts=None):
-        return [0.01], {fed: [0.5 if fed < 5 else 0.2] for fed in fed_points}, [0.001]
+        return cost_model.DraftTimes(later=[0.01]), {fed: [0.5 if fed < 5 else 0.2] for fed in fed_points}, [0.001]
 
     monkeypatch.setattr(cost_model, "_measure", falling)
     with pytest.raises(ValueError, match="non-monotone cost curve"):
         cost_model.calibrate(noisy_pair, attempts=2, validate=False)
 
     def implausible(decoder, prompt, fed_points, repeats, text, contexts=None):
-        return [1.0], {fed: [0.1] for fed in fed_points}, [0.001]
+        return cost_model.DraftTimes(later=[1.0]), {fed: [0.1] for fed in fed_points}, [0.001]
 
     monkeypatch.setattr(cost_model, "_measure", implausible)
     with pytest.raises(ValueError, match="implausible cost curve"):

@@ -177,6 +177,11 @@ class SpeculativeDecoder(DraftState):
     # ------------------------------------------------------------------ state (see `DraftState`)
 
     @property
+    def drafter_started(self) -> bool:
+        """Whether the drafter has prefilled this sequence (its first draft step does it, and pays for it)."""
+        return self._drafter_started
+
+    @property
     def drafter_cache(self) -> DynamicCache | None:
         """The drafter strategy's KV cache (None before its first draft, and for a drafter without one)."""
         return getattr(self.drafter, "cache", None) if self._drafter_started else None

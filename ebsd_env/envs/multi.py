@@ -241,7 +241,7 @@ class MultiEnv(EBSDEnv):
 
     def _draft(self) -> None:
         step = self.decoder.draft()
-        dt = self.multi_clock.draft_time(self.decoder.current, step.time_s)
+        dt = self.multi_clock.draft_time(self.decoder.current, step.time_s, first=step.position == 1)
         self._draft_s += dt
         self._pending_s += dt
 

@@ -75,7 +75,8 @@ class Transition:
 
     def _draft(self) -> None:
         step = self.decoder.draft()
-        dt = self.decode_clock.draft_time(step.time_s, len(self.decoder.tokens))  # priced at the block's start
+        # Priced at the block's start; its first step pays the drafter's catch-up (`CostModel.catch_up_s`).
+        dt = self.decode_clock.draft_time(step.time_s, len(self.decoder.tokens), first=step.position == 1)
         self._draft_s += dt
         self._pending_s += dt
 

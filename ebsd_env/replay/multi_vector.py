@@ -70,7 +70,9 @@ class MultiReplayVectorEnv(ReplayVectorEnv):
                                     rho=np.repeat(self.prices.rho[:1], n, axis=0),
                                     context={},  # MultiClock prices no context
                                     signal_s=np.asarray([c.signal_s for c in self.multi_clock.costs],
-                                                        dtype=np.float64) * self.layout.reads_token_signals)
+                                                        dtype=np.float64) * self.layout.reads_token_signals,
+                                    catch_up_s=np.asarray([c.catch_up_s for c in self.multi_clock.costs],
+                                                          dtype=np.float64))
         self._cost_ratios = np.clip([self.multi_clock.cost_ratio(i) for i in range(n)], 0.0, 1.0)
         # Prompt lookup's longest repeated suffix of prompt + output[:j], for every trace and j = 0 .. len(output).
         self._suffix_base = np.concatenate([[0], np.cumsum([len(t.output) + 1 for t in first.traces])[:-1]])

@@ -4,8 +4,10 @@ The objective is N / T (`ebsd_env.envs.objective`). A plan chooses, at each bloc
 output y), how many draft tokens k to verify, k = 0 (the verifier alone) included; the block emits
 e(j, k) = min(min(k, m_j) + 1, N - j) tokens, m_j being the agreement of the chain at j with y, and costs
 
-- include mode: k drafting steps + verify_cost(k + 1);
-- exclude mode: k + 1 drafting steps (the stop token is drafted, then discarded) + verify_cost(k + 1), except
+- include mode: k drafting steps (+ the first step's catch-up, `CostModel.catch_up_s`, when k > 0) +
+  verify_cost(k + 1);
+- exclude mode: k + 1 drafting steps (the stop token is drafted, then discarded; + the catch-up) + verify_cost(k + 1),
+  except
   k = 0 (stop at the empty draft: no drafting) and k = k_max, where the draft ends by itself (max_draft_len,
   a drafted EOS, or no room) and continuing verifies it whole with k drafting steps;
 
@@ -80,7 +82,8 @@ def optimal_plan(trace: Trace, costs: CostModel, max_draft_len: int, stop_mode: 
         tail = np.where((nxt < N) & verifier_takes_last(budget - nxt), one[np.minimum(nxt, N)] if aware else vcost[0],
                         0.0)
         nxt = np.where(tail > 0, nxt + 1, nxt)
-        total = drafted * d + (drafted + 1) * decide_s + vcost[ks] + tail + best[nxt]
+        catch_up = np.where(drafted > 0, costs.catch_up_s, 0.0)
+        total = drafted * d + catch_up + (drafted + 1) * decide_s + vcost[ks] + tail + best[nxt]
         i = int(np.argmin(total))
         best[j], choice[j] = total[i], ks[i]
     return Plan(time_s=float(best[0]), tokens=N, k=choice, k_max=limit)

@@ -5,14 +5,15 @@ start j of the greedy output y, either k = 0 (the verifier alone) or a drafter d
 block of drafter d emits e(j, d, k) = min(min(k, m_dj) + 1, N - j) tokens (m_dj: the agreement of d's chain at j
 with y) and costs, as `EBSD-Multi-v1` charges it (`ebsd_env.timing.multi_clock.MultiClock`):
 
-- include mode: k drafting steps of d + verify_cost(k + 1);
+- include mode: k drafting steps of d + d's catch-up (`CostModel.catch_up_s`, once per block) + verify_cost(k + 1);
 - exclude mode: k + 1 drafting steps of d + verify_cost(k + 1), except at k = k_max(j, d) (the draft ends by
   itself and continuing verifies it whole: k steps);
 - k = 0: verify_cost(1), whichever drafter would have been next (no drafting);
 
 with k_max(j, d) = min(max_draft_len, d's chain length at j, budget - j - 1) (`ebsd_env.envs.block_rules`) and
 verify_cost the first drafter's curve (the verifier is one). Switching drafters costs nothing beyond these steps: in
-replay the recorded chains are what each drafter proposes at j, and live its catch-up is inside its next draft step.
+replay the recorded chains are what each drafter proposes at j, and live its catch-up is inside its next draft step
+(priced as any block's catch-up).
 
 As in the single-drafter oracle, N is the same for every plan under greedy decoding, so maximising N / T is
 minimising T, and one backward pass T*(j) = min over (d, k) of cost + T*(j + e), T*(N) = 0, is exact.
@@ -91,7 +92,7 @@ def optimal_multi_plan(traces: Sequence[Trace], costs: Sequence[CostModel], max_
             drafted = rules.drafting_steps(ks, kmax)
             emitted = kept_many(ks, matches[d][j], N - j)[1]
             nxt, tail = after(j, emitted)
-            total = drafted * trace_costs.draft_s + vcost[ks] + tail + best[nxt]
+            total = drafted * trace_costs.draft_s + trace_costs.catch_up_s + vcost[ks] + tail + best[nxt]
             i = int(np.argmin(total))
             if total[i] < best_time:
                 best_time, best_d, best_k = float(total[i]), d, int(ks[i])

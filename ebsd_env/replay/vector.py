@@ -277,7 +277,9 @@ class ReplayVectorEnv(VectorEnv):
         context = self._prompt_len[t] + j  # the block's start, where a context-aware profile prices it
         vcost = self.prices.verifying(self.profile, context, self.max_draft_len + 1)  # (envs, L + 1)
         draft_cost = self.prices.drafting(self.profile, context)
-        dt = np.where(verify, 0.0, draft_cost + self.prices.signal_s[self.profile])
+        # A block's first drafting step (n == 0) also pays the drafter's catch-up, as the env's clock charges it.
+        dt = np.where(verify, 0.0, draft_cost + self.prices.signal_s[self.profile]
+                      + np.where(n == 0, self.prices.catch_up_s[self.profile], 0.0))
         self.ep_draft_s += dt
         k = n - discard
         n_out = self._n_out[t]

@@ -1,7 +1,8 @@
 """Calibration: time the loaded pair through the decoder and fit the `CostModel` its clock charges.
 
-`calibrate` measures drafting steps (and apart, the signals of each step: `CostModel.signal_s`) and verifications of
-1 to 9, 13 and 17 fed tokens (optionally after several context lengths), fits a monotone curve of their means
+`calibrate` measures drafting steps (a block's first step apart: `CostModel.catch_up_s`; and apart, the signals of
+each step: `CostModel.signal_s`) and verifications of 1 to 9, 13 and 17 fed tokens (optionally after several
+context lengths), fits a monotone curve of their means
 (`expected_cost`) and checks it against the wall clock of a few fixed-k generations (`ebsd_env.timing.validation`).
 `cached_cost_model` memoises it per pair for the process.
 """
@@ -23,6 +24,11 @@ from .validation import CALIBRATION_PROMPT, validate_costs
 # AVX2 EPYC with points at 3 and 5 only, verifying 4 tokens was priced 13.5 % above its wall time.
 DEFAULT_FED_POINTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 17)
 DRAFT_TRIES = 100  # blocks tried per timed verification before a drafter that always ends early is refused
+# Verifications of one token timed per round (every other count: one). Why more: verify(1) alone prices the
+# verifier-alone baseline (ρ, the denominator of every speed-up) and every k = 0 block, and on a VM one call varies
+# by several %; with one per round like the rest, `ebsd record --drafter feature-v2` on a 2-core AVX2 EPYC was
+# refused twice at k = 0 alone (+6.2 %, +7.3 %) with every other k within 2 %.
+BASELINE_BLOCKS = 4
 # Scheduler and timer jitter on a shared CPU: differences below this are not held against a measurement.
 NOISE_FLOOR_S = 0.0005
 # A timed call slower than this many times its group's median was preempted (another process, a page fault
@@ -75,27 +81,63 @@ def _read_signals(steps: list[tuple[float, float]], step: DraftStep, _call_s: fl
     steps.append((own_s, step.signal_s))
 
 
+@dataclasses.dataclass
+class DraftTimes:
+    """Timed drafting steps of one context group, without their signals: a block's first step (`first`: with the
+    drafter's catch-up on the tokens the last verification committed) apart from its later ones (`later`). A first
+    step that also prefilled the drafter (a sequence's first draft) is left out: that is once per sequence, not
+    per block."""
+
+    first: list[float] = dataclasses.field(default_factory=list)
+    later: list[float] = dataclasses.field(default_factory=list)
+
+    def extend(self, other: DraftTimes) -> None:
+        self.first += other.first
+        self.later += other.later
+
+    def step_cost(self) -> float:
+        """The expected seconds of a later step (`CostModel.draft_s`); of any step when none was later."""
+        return expected_cost(self.later or self.first)
+
+    def catch_up(self) -> float | None:
+        """The expected extra seconds of a first step over a later one (None: not both were timed)."""
+        if not self.first or not self.later:
+            return None
+        return expected_cost(self.first) - expected_cost(self.later)
+
+
+def catch_up_cost(groups: list[DraftTimes]) -> float:
+    """`CostModel.catch_up_s`: the mean over context groups of a first step's extra cost, never below 0 (a first
+    step measured cheaper than a later one is noise: catching up never saves work)."""
+    extras = [extra for extra in (g.catch_up() for g in groups) if extra is not None]
+    return max(statistics.fmean(extras), 0.0) if extras else 0.0
+
+
 def _measure(decoder: SpeculativeDecoder, text_prompt, fed_points: tuple[int, ...], repeats: int, prompt: str,
-             contexts: list[int] | None = None) -> tuple[list[float], dict[int, list[float]], list[float]]:
+             contexts: list[int] | None = None) -> tuple[DraftTimes, dict[int, list[float]], list[float]]:
     """Draft-step times (without their signals), verification times per fed-token count and the seconds of each
-    draft step's signals, `repeats` rounds over the points; the context length at each timed verification is
-    appended to `contexts`."""
+    draft step's signals, `repeats` rounds over the points (fed = 1 `BASELINE_BLOCKS` times a round); the context
+    length at each timed verification is appended to `contexts`."""
     budget = max(fed_points) + 1
-    draft_times: list[float] = []
+    draft_times = DraftTimes()
     signal_times: list[float] = []
     verify_times: dict[int, list[float]] = {fed: [] for fed in fed_points}
+    order = [fed for point in fed_points for fed in [point] * (BASELINE_BLOCKS if point == 1 else 1)]
     for _ in range(repeats):
-        for fed in fed_points:
+        for fed in order:
             # A drafted end-of-sequence token ends a draft early: draft again from where the text has got to. An
             # unrelated drafter (the tests' random pair) drafts one every few tokens, so it takes many tries.
             for _attempt in range(DRAFT_TRIES):
                 if decoder.finished or decoder.remaining < budget:
                     decoder.start(text_prompt)
                 context = len(decoder.tokens)
+                prefills = not decoder.drafter_started  # this block's first step prefills the drafter
                 steps = []  # (the step's own seconds, its signals' seconds)
                 # The times are each draft and verify call's own (`time_s`, `verify_time_s`), not the driver's.
                 result = decoder.run_block(fed - 1, on_draft=functools.partial(_read_signals, steps))
-                draft_times.extend(own_s for own_s, _ in steps)
+                if steps and not prefills:
+                    draft_times.first.append(steps[0][0])
+                draft_times.later.extend(own_s for own_s, _ in steps[1:])
                 signal_times.extend(signal_s for _, signal_s in steps)
                 if len(steps) == fed - 1:
                     verify_times[fed].append(result.verify_time_s)
@@ -151,7 +193,8 @@ def calibrate(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0,
               contexts: tuple[int, ...] | None = None) -> CostModel:
     """Time the pair through the decoder and fit a monotone cost curve over the tokens fed to the verifier.
 
-    Each round times every draft step (and apart, its signals: `signal_s`) and one verification per fed-token count;
+    Each round times every draft step (a block's first apart, for `catch_up_s`; and apart, its signals: `signal_s`)
+    and one verification per fed-token count;
     the means over `repeats` rounds (after an untimed warm-up block; `expected_cost` leaves out preempted calls) are
     made monotone by isotonic regression (`isotonic`), except at a fall every context group measured
     (`measured_falls`: the machine's, kept). Why: a curve that falls pays a policy for verifying more, and
@@ -174,7 +217,7 @@ def calibrate(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0,
     decoders = _warm_decoders(pair, groups, temperature, top_p)
     rows, draft_times, signal_times, repeats_done, seen_contexts, falls = _monotone_curves(
         decoders, groups, fed_points, repeats, prompt, tolerance, attempts)
-    drafts = [expected_cost(times) for times in draft_times]
+    drafts = [times.step_cost() for times in draft_times]
     grid = {}
     if contexts is not None:
         grid = {"context_points": tuple(int(statistics.median(seen)) for seen in seen_contexts),
@@ -186,7 +229,8 @@ def calibrate(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0,
               + (f", contexts {list(contexts)}" if contexts is not None else ""))
     model = CostModel(draft_s=drafts[0], verify_points=points, source=source,
                       fingerprint=fingerprint(pair, temperature, top_p),
-                      signal_s=expected_cost(signal_times) if signal_times else 0.0, measured_falls=falls, **grid)
+                      signal_s=expected_cost(signal_times) if signal_times else 0.0, measured_falls=falls,
+                      catch_up_s=catch_up_cost(draft_times), **grid)
     check_plausible(model)
     return _validated(pair, model, temperature, top_p, attempts, validation_tolerance) if validate else model
 
@@ -216,13 +260,13 @@ def _warm_decoders(pair: ModelPair, groups: list[tuple], temperature: float, top
 
 def _monotone_curves(decoders: list[SpeculativeDecoder], groups: list[tuple], fed_points: tuple[int, ...],
                      repeats: int, prompt: str, tolerance: float, attempts: int
-                     ) -> tuple[list[list[float]], list[list[float]], list[float], int, list[list[int]], tuple]:
+                     ) -> tuple[list[list[float]], list[DraftTimes], list[float], int, list[list[int]], tuple]:
     """Measure every group, more rounds at each attempt, until no group's medians fall more than `tolerance`
     below their isotonic fit (a ValueError after `attempts`): (the verification curve of each group's means,
     monotone between the falls every group measured, each group's drafting-step times, the signal times of all
     groups' steps, the verifications timed per point of the first group, each group's contexts, those falls'
     fed-token counts)."""
-    draft_times = [[] for _ in groups]
+    draft_times = [DraftTimes() for _ in groups]
     signal_times: list[float] = []  # pooled over the contexts: signals are over the vocabulary, context-free
     verify_times = [{fed: [] for fed in fed_points} for _ in groups]
     seen_contexts = [[] for _ in groups]
@@ -230,7 +274,7 @@ def _monotone_curves(decoders: list[SpeculativeDecoder], groups: list[tuple], fe
         for g, (group_prompt, _) in enumerate(groups):
             more_draft, more_verify, more_signals = _measure(decoders[g], group_prompt, fed_points, repeats, prompt,
                                                              seen_contexts[g])
-            draft_times[g] += more_draft
+            draft_times[g].extend(more_draft)
             signal_times += more_signals
             for fed in fed_points:
                 verify_times[g][fed] += more_verify[fed]
@@ -251,7 +295,7 @@ def _monotone_curves(decoders: list[SpeculativeDecoder], groups: list[tuple], fe
     means = [[expected_cost(times[fed]) for fed in fed_points] for times in verify_times]
     falls = measured_falls(fed_points, means, medians)
     curves = [isotonic_between(group, [fed_points.index(fed) for fed in falls]) for group in means]
-    return curves, draft_times, signal_times, len(verify_times[0][1]), seen_contexts, falls
+    return curves, draft_times, signal_times, len(verify_times[0][fed_points[-1]]), seen_contexts, falls
 
 
 # A verification this much cheaper than the fed-token count before it, in the means and medians of every context
@@ -327,7 +371,8 @@ def calibrate_for(pair, prompts: list, categories: list[str], max_new_tokens: in
         print(f"[ebsd] model clock: verify(1) {costs.verify_cost(1) * 1e3:.1f} ms, draft "
               f"{costs.draft_s * 1e3:.2f} ms at {contexts[0]} tokens of context; at {contexts[-1]}: verify(1) "
               f"{costs.verify_cost(1, contexts[-1]) * 1e3:.1f} ms, draft {costs.draft_cost(contexts[-1]) * 1e3:.2f} ms"
-              f"; a draft step's signals, when read: {costs.signal_s * 1e3:.2f} ms", flush=True)
+              f"; a block's first step's catch-up: {costs.catch_up_s * 1e3:.2f} ms; a draft step's signals, when "
+              f"read: {costs.signal_s * 1e3:.2f} ms", flush=True)
     if tolerance is None:
         return costs
     first_per_category: dict[str, object] = {}

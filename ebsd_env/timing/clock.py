@@ -9,10 +9,11 @@ Every place that turns decoder work into seconds asks a `Clock`; nothing else pr
   ``verify_points``; refused when a field is missing or the curve falls).
 
 A cost model prices a block of ``k`` verified draft tokens, ``d`` discarded ones, as ``(k + d) * draft_s +
-verify_cost(k + 1)``, plus ``signal_s`` for each of those draft steps whose signals the policy's observation read
-(none for ``observation="position"``: fixed k, no-spec, the oracles); it carries a `fingerprint` of what it was
-measured on (pair names, drafter weight hash, kernels, threads, CPU) so a calibration is never applied to another
-set-up unknowingly. The ``wall`` clock still holds a cost model: its verifier-alone rate ρ = 1 / verify_cost(1) is
+verify_cost(k + 1)``, plus ``catch_up_s`` when ``k + d > 0`` (the first drafting step's catch-up), plus
+``signal_s`` for each of those draft steps whose signals the policy's observation read (none for
+``observation="position"``: fixed k, no-spec, the oracles); it carries a `fingerprint` of what it was measured on
+(pair names, drafter weight hash, kernels, threads, CPU) so a calibration is never applied to another set-up
+unknowingly. The ``wall`` clock still holds a cost model: its verifier-alone rate ρ = 1 / verify_cost(1) is
 the reward's baseline, the same on every clock.
 
 The policy's own decision is charged too (``decide_s``): the wall clock measures the time from the env
@@ -84,10 +85,13 @@ class Clock:
         """ρ: tokens per second of the verifier alone (one token per verification of an empty draft)."""
         return self.costs.verifier_rate
 
-    def draft_time(self, measured_s: float = 0.0, context: int | None = None) -> float:
+    def draft_time(self, measured_s: float = 0.0, context: int | None = None, first: bool = False) -> float:
         """Seconds charged for one drafting step of a block that started after `context` committed tokens (a
-        context-aware cost model prices every step of a block at its start; None: the context-free cost)."""
-        return measured_s if self.kind == "wall" else self.costs.draft_cost(context)
+        context-aware cost model prices every step of a block at its start; None: the context-free cost); the
+        block's `first` step also pays the drafter's catch-up (`CostModel.catch_up_s`)."""
+        if self.kind == "wall":
+            return measured_s
+        return self.costs.draft_cost(context) + (self.costs.catch_up_s if first else 0.0)
 
     def signal_time(self, measured_s: float = 0.0, steps: int = 1) -> float:
         """Seconds charged for the signals of `steps` draft steps that a policy's observation read (computed on
@@ -103,7 +107,7 @@ class Clock:
         wall clock's measured draft time holds their reads already)."""
         if self.kind == "wall":
             return measured_draft_s, measured_verify_s
-        draft_s = (drafted + discarded) * self.costs.draft_cost(context) + self.signal_time(steps=signal_reads)
+        draft_s = self.costs.block_draft_cost(drafted + discarded, context) + self.signal_time(steps=signal_reads)
         return draft_s, self.costs.verify_cost(drafted + 1, context)
 
 

@@ -135,14 +135,20 @@ class EpisodePrices:
     """Cost models as arrays, to price many episodes at once (the numpy vector envs), each episode by the row of
     its model (`profile`): the seconds of a drafting step (`draft_s`), of verifying k = 0 .. max_draft_len + 1 draft
     tokens (`verify_s`; the cost signals read one past the longest draft) and ρ (`rho`); per context-aware model,
-    its `CostModel.context_arrays` (`context`), which price a block at its start's context as the env does; and the
-    seconds of a drafted step's signals (`signal_s`), 0 where the observation reads none (``"position"``)."""
+    its `CostModel.context_arrays` (`context`), which price a block at its start's context as the env does; the
+    seconds of a drafted step's signals (`signal_s`), 0 where the observation reads none (``"position"``); and a
+    block's first step's catch-up (`catch_up_s`, `CostModel.catch_up_s`; zeros when not given)."""
 
     draft_s: np.ndarray
     verify_s: np.ndarray
     rho: np.ndarray
     context: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]
     signal_s: np.ndarray
+    catch_up_s: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.catch_up_s is None:
+            object.__setattr__(self, "catch_up_s", np.zeros_like(self.draft_s))
 
     @classmethod
     def of(cls, models: Sequence[CostModel], max_draft_len: int, reads_signals: bool = True) -> EpisodePrices:
@@ -152,7 +158,8 @@ class EpisodePrices:
                               dtype=np.float64),
                    np.asarray([costs.verifier_rate for costs in models], dtype=np.float64),
                    {i: costs.context_arrays(feds) for i, costs in enumerate(models) if costs.context_aware},
-                   np.asarray([costs.signal_s for costs in models], dtype=np.float64) * reads_signals)
+                   np.asarray([costs.signal_s for costs in models], dtype=np.float64) * reads_signals,
+                   np.asarray([costs.catch_up_s for costs in models], dtype=np.float64))
 
     def drafting(self, profile: np.ndarray, context: np.ndarray) -> np.ndarray:
         """Seconds of one drafting step of each episode after `context` tokens."""

@@ -5,15 +5,15 @@ costs what *that* drafter's step costs. `MultiClock` holds one calibration per d
 drafter's own pair (`sub_pairs`: same verifier), and prices
 
 - a drafting step of drafter i at ``costs[i].draft_s`` (or the measured time, on the wall clock), plus
-  ``costs[i].signal_s`` when the observation read its signals;
+  ``costs[i].signal_s`` when the observation read its signals, plus ``costs[i].catch_up_s`` on a block's first step;
 - a verification at ``costs[0].verify_cost(k + 1)``: the verifier is the same whichever drafter drafted, so one
   curve prices every block (the first drafter's: one choice, so the reward's ρ is fixed per env).
 
 Catch-up after a switch (`ebsd_env.decoding.multi`) is inside a drafter's next draft step: the wall clock
-measures it; the model clock prices that step at the drafter's calibrated step like any other. That is exact
-for prompt lookup (no state) and close for int4 (a copy of the verifier's cache positions); a feature or LM
-drafter idle for several blocks feeds the tokens committed meanwhile in one forward pass, which costs somewhat
-more than its calibrated step (which already feeds the previous block's tokens) and is not priced apart.
+measures it; the model clock prices that step as any block's first step (``draft_s + catch_up_s``, the catch-up
+calibrated on one block's tokens). That is exact for prompt lookup (no state) and close for int4 (a copy of the
+verifier's cache positions); a feature or LM drafter idle for several blocks feeds the tokens committed meanwhile
+in one forward pass, which costs somewhat more and is not priced apart.
 
 Saved as JSON ``{"drafters": {name: CostModel.to_dict(), ...}}`` in the drafters' order.
 """
@@ -54,8 +54,12 @@ class MultiClock:
     def baseline_rate(self) -> float:
         return self.costs[0].verifier_rate
 
-    def draft_time(self, drafter: int, measured_s: float = 0.0) -> float:
-        return measured_s if self.kind == "wall" else self.costs[drafter].draft_s
+    def draft_time(self, drafter: int, measured_s: float = 0.0, first: bool = False) -> float:
+        """Seconds charged for one drafting step of `drafter`; a block's `first` step also pays its catch-up
+        (`CostModel.catch_up_s`)."""
+        if self.kind == "wall":
+            return measured_s
+        return self.costs[drafter].draft_s + (self.costs[drafter].catch_up_s if first else 0.0)
 
     def signal_time(self, drafter: int, measured_s: float = 0.0, steps: int = 1) -> float:
         """Seconds charged for the signals of `steps` draft steps of `drafter` that the observation read (`Clock.
@@ -68,7 +72,8 @@ class MultiClock:
         steps read."""
         if self.kind == "wall":
             return measured_draft_s, measured_verify_s
-        draft_s = (drafted + discarded) * self.costs[drafter].draft_s + self.signal_time(drafter, steps=signal_reads)
+        draft_s = self.costs[drafter].block_draft_cost(drafted + discarded) + self.signal_time(drafter,
+                                                                                             steps=signal_reads)
         return draft_s, self.costs[0].verify_cost(drafted + 1)
 
     def cost_ratio(self, drafter: int) -> float:
