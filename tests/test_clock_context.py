@@ -8,7 +8,7 @@ import types
 
 import pytest
 
-from ebsd_env.timing import calibration, validation
+from ebsd_env.timing import calibration, prompt_clock, validation
 from ebsd_env.timing.cost_model import CostModel, block_contexts, price
 
 FLAT = ((1, 0.05), (2, 0.08), (5, 0.10))
@@ -117,7 +117,7 @@ def test_a_clock_refused_by_its_validation_is_not_saved_and_the_traces_are_kept(
     def off(*args, **kwargs):
         raise validation.ClockValidationError("the clock predicts fixed-k generations at k=4 +12.0% off")
 
-    monkeypatch.setattr(validation, "validate_clock", off)
+    monkeypatch.setattr(prompt_clock, "judge_clock", off)
     rows = [{"id": "a", "category": "x", "prompt": "the cat sat on the mat"}]
     with pytest.raises(validation.ClockValidationError, match="k=4"):
         recording.record(noisy_pair, rows, tmp_path, max_draft_len=4, max_new_tokens=8, progress=False,
@@ -169,18 +169,37 @@ def test_anchored_error_forgives_a_machine_that_drifts_but_not_a_wrong_shape(mon
     assert "speed-up error" in validation.format_validation(report)
 
 
-def test_calibrate_for_validates_on_the_first_prompt_of_each_category(noisy_pair, monkeypatch):
-    seen = {}
+def test_calibrate_for_validates_on_the_first_prompt_of_each_category_timed_halfway(noisy_pair, monkeypatch):
+    """The validation's generations (the first prompt of each category) are timed between the calibration's two
+    halves of rounds, so the calibration brackets them in time; they are priced by the finished clock."""
+    events, seen = [], {}
+    measure = calibration._measure
 
-    def capture(pair, costs, prompts, **kwargs):
+    def logged_measure(decoder, prompt, points, repeats, *args, **kwargs):
+        events.append(("measure", repeats))
+        return measure(decoder, prompt, points, repeats, *args, **kwargs)
+
+    def capture(pair, prompts, **kwargs):
+        events.append(("validate", len(prompts)))
         seen["prompts"] = list(prompts)
+        return {"runs": []}
+
+    def judge(costs, timed, tolerance):
+        seen["judged"] = timed
         return {"points": [], "max_abs_error": 0.0}
 
-    monkeypatch.setattr(validation, "validate_clock", capture)
-    monkeypatch.setattr(validation, "format_validation", lambda report, one_line=False: "")
-    calibration.calibrate_for(noisy_pair, ["a b c", "d e f", "g h i"], ["x", "x", "y"], 8, progress=False,
-                              tolerance=10.0)
-    assert seen["prompts"] == ["a b c", "g h i"]
+    monkeypatch.setattr(calibration, "_measure", logged_measure)
+    monkeypatch.setattr(prompt_clock, "time_generations", capture)
+    monkeypatch.setattr(prompt_clock, "judge_clock", judge)
+    monkeypatch.setattr(prompt_clock, "format_validation", lambda report, one_line=False: "")
+    prompt_clock.calibrate_for(noisy_pair, ["a b c", "d e f", "g h i"], ["x", "x", "y"], 8, progress=False,
+                             tolerance=10.0)
+    assert seen["prompts"] == ["a b c", "g h i"] and seen["judged"] == {"runs": []}
+    groups = events.index(("validate", 2))  # one measure per context group before, as many after
+    assert groups >= 2 and events[:groups] == [("measure", 2)] * groups
+    assert events[groups + 1: 2 * groups + 1] == [("measure", 3)] * groups  # 5 rounds: 2 before, 3 after
+    with pytest.raises(ValueError, match="tolerance must be > 0"):
+        prompt_clock.calibrate_for(noisy_pair, ["a"], ["x"], 8, progress=False, tolerance=0.0)
 
 
 def test_a_fall_every_context_measured_is_kept_and_noise_is_pooled(monkeypatch):

@@ -99,8 +99,9 @@ def record(pair, rows: list[dict], out: Path, max_draft_len: int = 16, max_new_t
 
     With `calibrate_clock` the model clock is calibrated over the context lengths of these prompts and saved as
     ``cost_model.json``; with `clock_tolerance` (the CLI's default: 5 %) it is first validated against the wall
-    clock at every k in `VALIDATION_KS` on one prompt per category (`validate_clock`, `validation_rounds`
-    interleaved rounds) and refused, unsaved, when any k is off by more than that."""
+    clock at every k in `VALIDATION_KS` on one prompt per category (`validation_rounds` interleaved rounds, timed
+    halfway through the calibration: `ebsd_env.timing.prompt_clock.calibrate_for`) and refused, unsaved, when any
+    k is off by more than that."""
     from ..decoding.decoder import SpeculativeDecoder
     from ..decoding.entropy import EntropyConfig
     from ..timing.cost_model import pair_fingerprint
@@ -130,7 +131,7 @@ def record(pair, rows: list[dict], out: Path, max_draft_len: int = 16, max_new_t
     else:
         recorded, seconds, tokens = _record_shards_here(job, pair, decoder, todo, progress)
     if calibrate_clock and not (out / "cost_model.json").is_file():
-        from ..timing.calibration import calibrate_for
+        from ..timing.prompt_clock import calibrate_for
 
         calibrate_for(pair, [decoder_prompt(pair, row) for row in rows],
                       [row.get("category", "custom") for row in rows], max_new_tokens, progress, clock_tolerance,

@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import statistics
 import threading
+from collections.abc import Callable
 
 from ..decoding.decoder import DraftStep, SpeculativeDecoder
 from ..decoding.models import ModelPair
@@ -190,7 +191,7 @@ def calibrate(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0,
               fed_points: tuple[int, ...] = DEFAULT_FED_POINTS, repeats: int = 5,
               prompt: str = CALIBRATION_PROMPT, tolerance: float = 0.2, attempts: int = 3,
               validate: bool = True, validation_tolerance: float = 0.5,
-              contexts: tuple[int, ...] | None = None) -> CostModel:
+              contexts: tuple[int, ...] | None = None, midpoint: Callable[[], None] | None = None) -> CostModel:
     """Time the pair through the decoder and fit a monotone cost curve over the tokens fed to the verifier.
 
     Each round times every draft step (a block's first apart, for `catch_up_s`; and apart, its signals: `signal_s`)
@@ -207,6 +208,10 @@ def calibrate(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0,
     With `contexts` (>= 2 context lengths, e.g. `calibration_contexts` of the prompts at hand) the same curve
     is measured after each context length, interleaved, and the model prices every block at its context
     (``context_points``, ``verify_grid``, ``draft_grid``); its context-free curve is that of the shortest.
+
+    `midpoint` is called once, halfway through the first attempt's rounds: `calibrate_for` times the validation's
+    generations there, so the calibration brackets them in time and a machine drifting slowly (a VM's speed moves
+    by several % over minutes) is priced at the validation's mean speed, not at its speed before it.
     """
     _check_settings(fed_points, repeats, attempts, contexts)
     text_prompt = [{"role": "user", "content": prompt}] if getattr(pair.tokenizer, "chat_template", None) else prompt
@@ -216,7 +221,7 @@ def calibrate(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0,
               else [(context_prompt(pair, c), CONTEXT_BUDGET) for c in contexts])
     decoders = _warm_decoders(pair, groups, temperature, top_p)
     rows, draft_times, signal_times, repeats_done, seen_contexts, falls = _monotone_curves(
-        decoders, groups, fed_points, repeats, prompt, tolerance, attempts)
+        decoders, groups, fed_points, repeats, prompt, tolerance, attempts, midpoint)
     drafts = [times.step_cost() for times in draft_times]
     grid = {}
     if contexts is not None:
@@ -259,25 +264,38 @@ def _warm_decoders(pair: ModelPair, groups: list[tuple], temperature: float, top
 
 
 def _monotone_curves(decoders: list[SpeculativeDecoder], groups: list[tuple], fed_points: tuple[int, ...],
-                     repeats: int, prompt: str, tolerance: float, attempts: int
+                     repeats: int, prompt: str, tolerance: float, attempts: int,
+                     midpoint: Callable[[], None] | None = None
                      ) -> tuple[list[list[float]], list[DraftTimes], list[float], int, list[list[int]], tuple]:
     """Measure every group, more rounds at each attempt, until no group's medians fall more than `tolerance`
     below their isotonic fit (a ValueError after `attempts`): (the verification curve of each group's means,
     monotone between the falls every group measured, each group's drafting-step times, the signal times of all
     groups' steps, the verifications timed per point of the first group, each group's contexts, those falls'
-    fed-token counts)."""
+    fed-token counts). `midpoint` is called between the first attempt's two halves of rounds."""
     draft_times = [DraftTimes() for _ in groups]
     signal_times: list[float] = []  # pooled over the contexts: signals are over the vocabulary, context-free
     verify_times = [{fed: [] for fed in fed_points} for _ in groups]
     seen_contexts = [[] for _ in groups]
-    for attempt in range(attempts):
+
+    def measure(rounds: int) -> None:
+        nonlocal signal_times
         for g, (group_prompt, _) in enumerate(groups):
-            more_draft, more_verify, more_signals = _measure(decoders[g], group_prompt, fed_points, repeats, prompt,
+            more_draft, more_verify, more_signals = _measure(decoders[g], group_prompt, fed_points, rounds, prompt,
                                                              seen_contexts[g])
             draft_times[g].extend(more_draft)
             signal_times += more_signals
             for fed in fed_points:
                 verify_times[g][fed] += more_verify[fed]
+
+    for attempt in range(attempts):
+        if attempt == 0 and midpoint is not None and repeats >= 2:
+            measure(repeats // 2)
+            midpoint()
+            measure(repeats - repeats // 2)
+        else:
+            measure(repeats)
+            if attempt == 0 and midpoint is not None:
+                midpoint()
         # Whether the curve falls is a question about its shape, asked of the medians (robust to a burst of
         # other work); what a call costs is an expectation, charged from the means (`expected_cost`).
         medians = [[statistics.median(times[fed]) for fed in fed_points] for times in verify_times]
@@ -351,46 +369,3 @@ def cached_cost_model(pair: ModelPair, temperature: float = 0.0, top_p: float = 
         if key not in _CACHE:
             _CACHE[key] = calibrate(pair, temperature, top_p)
         return _CACHE[key]
-
-
-def calibrate_for(pair, prompts: list, categories: list[str], max_new_tokens: int, progress: bool = True,
-                  tolerance: float | None = None, rounds: int = 1) -> CostModel:
-    """The model clock of `pair` calibrated over the context lengths of `prompts` (as the decoder takes them; plus
-    the token budget) and, with a `tolerance`, validated on the first prompt of each of their `categories` at every
-    k (`validate_clock`; its table is printed): `ebsd record`'s clock, saved beside the traces."""
-    from tqdm import tqdm
-
-    from .validation import format_validation, validate_clock
-
-    decoder = SpeculativeDecoder(pair, temperature=0.0, max_new_tokens=max_new_tokens)
-    contexts = calibration_contexts([len(decoder.encode_prompt(p)) for p in prompts], max_new_tokens)
-    if progress:
-        print(f"[ebsd] calibrating the model clock at contexts {list(contexts)} ...", flush=True)
-    costs = calibrate(pair, contexts=contexts)
-    if progress:
-        print(f"[ebsd] model clock: verify(1) {costs.verify_cost(1) * 1e3:.1f} ms, draft "
-              f"{costs.draft_s * 1e3:.2f} ms at {contexts[0]} tokens of context; at {contexts[-1]}: verify(1) "
-              f"{costs.verify_cost(1, contexts[-1]) * 1e3:.1f} ms, draft {costs.draft_cost(contexts[-1]) * 1e3:.2f} ms"
-              f"; a block's first step's catch-up: {costs.catch_up_s * 1e3:.2f} ms; a draft step's signals, when "
-              f"read: {costs.signal_s * 1e3:.2f} ms", flush=True)
-    if tolerance is None:
-        return costs
-    first_per_category: dict[str, object] = {}
-    for category, prompt in zip(categories, prompts, strict=True):
-        first_per_category.setdefault(category, prompt)
-    bar = tqdm(desc="validate clock", unit="generation", disable=not progress)
-
-    def step(done, total):
-        bar.total = total
-        bar.update(done - bar.n)
-
-    try:
-        report = validate_clock(pair, costs, list(first_per_category.values()), max_new_tokens=max_new_tokens,
-                                rounds=rounds, tolerance=tolerance, progress=step)
-    finally:
-        bar.close()
-    if progress:
-        print("[ebsd] the model clock against the wall clock (fixed-k generations, held-out prompts, "
-              f"{rounds} interleaved round(s)):\n" + format_validation(report), flush=True)
-    return dataclasses.replace(costs, validation=report,
-                               fingerprint={**costs.fingerprint, "clock_tolerance": tolerance})

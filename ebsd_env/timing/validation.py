@@ -1,7 +1,8 @@
 """Validation: does a clock predict the wall time of real generations?
 
 `validate_costs` is the quick check `calibrate` runs on its own prompt; `validate_clock` is the yardstick's
-check on held-out prompts at every draft length k in `VALIDATION_KS`, refused beyond `VALIDATION_TOLERANCE`.
+check on held-out prompts at every draft length k in `VALIDATION_KS`, refused beyond `VALIDATION_TOLERANCE`;
+`ebsd_env.timing.prompt_clock.calibrate_for` calibrates a pair for the prompts at hand and validates it so.
 """
 
 from __future__ import annotations
@@ -62,7 +63,9 @@ def validate_clock(pair: ModelPair, costs: CostModel, prompts: list, ks: tuple[i
     "measured_s", "predicted_s", "error", "anchored_error", "runs"}], "max_abs_error", "max_abs_anchored_error",
     "tolerance", "prompts", "rounds", "max_new_tokens"}``; raises `ClockValidationError` (one line naming the
     worst k and its error) when any point is off by more than `tolerance`.
-    `progress(done, total)` is called after each generation.
+    `progress(done, total)` is called after each generation. The generations are timed first
+    (`time_generations`), then priced and judged (`judge_clock`): a caller may time them while calibrating
+    (`ebsd_env.timing.prompt_clock.calibrate_for` does, between two halves of the calibration).
 
     ``anchored_error`` (where k = 0 is among `ks`) is the error of the clock's *speed-up* over the verifier
     alone: each prediction is rescaled by the measured / predicted time of the verifier-alone generation of the
@@ -71,41 +74,68 @@ def validate_clock(pair: ModelPair, costs: CostModel, prompts: list, ks: tuple[i
     ``anchored_error``; every figure the clock makes is a ratio to the verifier alone on the same clock, so the
     anchored error is what can mislead a ranking. The refusal is on ``error``, as the yardstick asks.
     """
+    if tolerance <= 0:  # before any generation is timed
+        raise ValueError(f"tolerance must be > 0, got {tolerance}")
+    timed = time_generations(pair, prompts, ks, max_new_tokens, rounds, temperature, top_p, progress)
+    return judge_clock(costs, timed, tolerance)
+
+
+def time_generations(pair: ModelPair, prompts: list, ks: tuple[int, ...] = VALIDATION_KS, max_new_tokens: int = 48,
+                     rounds: int = 2, temperature: float = 0.0, top_p: float = 1.0, progress=None) -> dict:
+    """Decode every prompt at every k, `rounds` times (the order of k rotating from round to round), and keep what
+    a clock needs to price each generation: ``{"runs": [{"round", "prompt", "k", "measured_s", "draft_lengths",
+    "discarded", "contexts"}], "ks", "prompts", "rounds", "max_new_tokens"}`` (`judge_clock` prices them)."""
     if not prompts:
         raise ValueError("validate_clock needs at least one held-out prompt")
-    if rounds < 1 or tolerance <= 0:
-        raise ValueError(f"rounds must be >= 1 and tolerance > 0, got {rounds} and {tolerance}")
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}")
     decoder = SpeculativeDecoder(pair, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=0)
-    measured = {k: 0.0 for k in ks}
-    predicted = {k: 0.0 for k in ks}
-    runs = {k: 0 for k in ks}
-    anchored = {k: 0.0 for k in ks}  # predictions rescaled by the same (round, prompt)'s verifier-alone drift
-    total, done = rounds * len(prompts) * len(ks), 0
+    runs = []
+    total = rounds * len(prompts) * len(ks)
     for r in range(rounds):
         order = list(ks[r % len(ks):]) + list(ks[: r % len(ks)])
-        for prompt in prompts:
-            times = {}  # k -> (measured, predicted) of this prompt in this round
+        for p, prompt in enumerate(prompts):
             for k in order:
                 stats = decoder.generate(prompt, k).stats
-                contexts = block_contexts(stats["prompt_tokens"], stats["accepted_lengths"])
-                times[k] = (stats["decode_s"], sum(price(costs, stats["draft_lengths"], stats["discarded"], contexts)))
-                measured[k] += times[k][0]
-                predicted[k] += times[k][1]
-                runs[k] += 1
-                done += 1
+                runs.append({"round": r, "prompt": p, "k": k, "measured_s": stats["decode_s"],
+                             "draft_lengths": list(stats["draft_lengths"]), "discarded": stats["discarded"],
+                             "contexts": block_contexts(stats["prompt_tokens"], stats["accepted_lengths"])})
                 if progress is not None:
-                    progress(done, total)
-            if 0 in times:
-                drift = times[0][0] / times[0][1]
-                for k, (_, predicted_s) in times.items():
-                    anchored[k] += predicted_s * drift
+                    progress(len(runs), total)
+    return {"runs": runs, "ks": tuple(ks), "prompts": len(prompts), "rounds": rounds,
+            "max_new_tokens": max_new_tokens}
+
+
+def judge_clock(costs: CostModel, timed: dict, tolerance: float = VALIDATION_TOLERANCE) -> dict:
+    """`validate_clock`'s report of generations timed by `time_generations`, priced by `costs`; raises
+    `ClockValidationError` when a point is off by more than `tolerance`."""
+    if tolerance <= 0:
+        raise ValueError(f"tolerance must be > 0, got {tolerance}")
+    ks = timed["ks"]
+    measured = {k: 0.0 for k in ks}
+    predicted = {k: 0.0 for k in ks}
+    count = {k: 0 for k in ks}
+    anchored = {k: 0.0 for k in ks}  # predictions rescaled by the same (round, prompt)'s verifier-alone drift
+    by_pair: dict[tuple[int, int], dict[int, tuple[float, float]]] = {}
+    for run in timed["runs"]:
+        k = run["k"]
+        predicted_s = sum(price(costs, run["draft_lengths"], run["discarded"], run["contexts"]))
+        measured[k] += run["measured_s"]
+        predicted[k] += predicted_s
+        count[k] += 1
+        by_pair.setdefault((run["round"], run["prompt"]), {})[k] = (run["measured_s"], predicted_s)
+    for times in by_pair.values():
+        if 0 in times:
+            drift = times[0][0] / times[0][1]
+            for k, (_, predicted_s) in times.items():
+                anchored[k] += predicted_s * drift
     points = [{"k": k, "measured_s": measured[k], "predicted_s": predicted[k],
                "error": predicted[k] / measured[k] - 1.0,
-               "anchored_error": anchored[k] / measured[k] - 1.0 if 0 in ks else None, "runs": runs[k]} for k in ks]
+               "anchored_error": anchored[k] / measured[k] - 1.0 if 0 in ks else None, "runs": count[k]} for k in ks]
     worst = max(points, key=lambda point: abs(point["error"]))
     report = {"points": points, "max_abs_error": abs(worst["error"]), "tolerance": tolerance,
               "max_abs_anchored_error": max(abs(p["anchored_error"]) for p in points) if 0 in ks else None,
-              "prompts": len(prompts), "rounds": rounds, "max_new_tokens": max_new_tokens}
+              "prompts": timed["prompts"], "rounds": timed["rounds"], "max_new_tokens": timed["max_new_tokens"]}
     if abs(worst["error"]) > tolerance:
         raise ClockValidationError(
             f"the clock predicts fixed-k generations at k={worst['k']} {worst['error']:+.1%} off their wall time "
@@ -123,5 +153,3 @@ def format_validation(report: dict, one_line: bool = False) -> str:
               + ("–" if p.get("anchored_error") is None else f"{p['anchored_error']:+.1%}") + " |"
               for p in report["points"]]
     return "\n".join(lines)
-
-

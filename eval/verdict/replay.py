@@ -23,7 +23,7 @@ def calibrate(config: VerdictConfig) -> None:
     from ebsd_env.decoding.models import cached_pair
     from ebsd_env.decoding.tiny import tiny_pair
     from ebsd_env.replay.record import decoder_prompt
-    from ebsd_env.timing.calibration import calibrate_for
+    from ebsd_env.timing.prompt_clock import calibrate_for
 
     path = config.out / "cost_model.json"
     if path.is_file():
