@@ -45,6 +45,36 @@ def test_a_non_copy_drafter_gets_a_fresh_int4_copy():
     assert logits.shape[-1] == pair.vocab_size
 
 
+@pytest.mark.parametrize("kernels", ["transposed", "onednn", "weight-left", "by-width"])
+def test_a_fresh_int4_copy_is_derived_from_a_verifier_whose_kernels_were_chosen(kernels):
+    """`load_pair` converts the verifier's linears before any lossy reference is asked for (on an AVX2 EPYC `ebsd
+    eval --drafter feature-v1` skipped it: "already repacked"): the copy is derived from their dense weights, gives
+    the logits of a copy of the plain verifier, and leaves the converted layers in place."""
+    from ebsd_env.decoding.kernels.variants import (
+        BUCKETS,
+        CONVERTED_LINEARS,
+        apply_choice,
+        apply_variant,
+        onednn_available,
+    )
+
+    if kernels == "onednn" and not onednn_available("cpu"):
+        pytest.skip("oneDNN is not available on this CPU")
+    plain = tiny_pair("noisy", seed=2)
+    expected = lossy.copy_runner(plain).forward(torch.tensor([3, 4, 5]))
+    pair = tiny_pair("noisy", seed=2)
+    if kernels == "by-width":
+        by_bucket = {bucket: ("transposed", "weight-left")[i % 2] for i, bucket in enumerate(BUCKETS)}
+        apply_choice(pair.verifier, by_bucket, {3: 4})
+    else:
+        apply_variant(pair.verifier, kernels)
+    before = [type(m) for m in pair.verifier.modules()]
+    assert any(isinstance(m, CONVERTED_LINEARS) for m in pair.verifier.modules())
+    logits = lossy.copy_runner(pair).forward(torch.tensor([3, 4, 5]))
+    assert torch.equal(logits, expected)
+    assert [type(m) for m in pair.verifier.modules()] == before  # the chosen kernels are back
+
+
 def test_a_multi_drafter_pair_measures_its_own_int4_copy():
     """On int4+feature+ngram (the default `ebsd eval` pair) the lossy reference is its int4 drafter's: the same
     runner object, and the same verifier-alone decoder as the int4 pair's (not skipped for having several drafters)."""

@@ -21,6 +21,7 @@ import torch
 
 from ebsd_env.decoding.decoder import SpeculativeDecoder
 from ebsd_env.decoding.drafting import QuantizedCopyDraft, strategy_for
+from ebsd_env.decoding.kernels.variants import dense_linears
 from ebsd_env.decoding.quantize import ACTIVATION_DTYPE, quantized_drafter, runner_problem
 from policies.baselines import verifier_alone_rate
 
@@ -50,10 +51,14 @@ def copy_runner(pair):
     if pair.device.type != "cpu":
         raise ValueError(f"the int4 copy runs on the CPU only (torch's CPU int4 kernels); this pair is on "
                          f"{pair.device}")
-    problem = runner_problem(pair.verifier)
-    if problem:
-        raise ValueError(f"no int4 copy of {pair.verifier_name}: its flat runner needs a plain Llama block ({problem})")
-    return quantized_drafter(pair.verifier, "int4").runner
+    # The verifier's linears may run converted kernels already (`load_pair` chose them): quantize their dense
+    # weights, the same ones (`dense_linears`).
+    with dense_linears(pair.verifier):
+        problem = runner_problem(pair.verifier)
+        if problem:
+            raise ValueError(f"no int4 copy of {pair.verifier_name}: its flat runner needs a plain Llama block "
+                             f"({problem})")
+        return quantized_drafter(pair.verifier, "int4").runner
 
 
 @torch.inference_mode()

@@ -21,8 +21,9 @@ row, so the rows kept are the product of the real rows. `ebsd_env.decoding.kerne
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -221,6 +222,37 @@ class WidthDispatchLinear(nn.Module):
     def extra_repr(self) -> str:
         padded = f", pad_rows={self.pad_rows}" if self.pad_rows else ""
         return f"in_features={self.in_features}, out_features={self.out_features}, by_bucket={self.by_bucket}{padded}"
+
+
+CONVERTED_LINEARS = (PackedLinear, TransposedLinear, WeightLeftLinear, WidthDispatchLinear)
+
+
+def dense_linear(module: nn.Module) -> nn.Linear:
+    """A plain `nn.Linear` over the dense weights of a converted one (`CONVERTED_LINEARS`): the same tensors where
+    the variant keeps them (plain, weight-left, width dispatch), a dense copy of a packed or transposed layout."""
+    state = module.dense_state() if callable(getattr(module, "dense_state", None)) else {
+        "weight": module.weight, **({"bias": module.bias} if module.bias is not None else {})}
+    linear = nn.Linear(module.in_features, module.out_features, bias="bias" in state, device="meta")
+    linear.weight = nn.Parameter(state["weight"], requires_grad=False)
+    if "bias" in state:
+        linear.bias = nn.Parameter(state["bias"], requires_grad=False)
+    return linear
+
+
+@contextlib.contextmanager
+def dense_linears(model: nn.Module) -> Iterator[nn.Module]:
+    """`model` with each converted linear layer swapped for `dense_linear` of it while the block runs, restored
+    after: what derives a quantized copy from a verifier whose kernels were chosen already (the lossy reference
+    of a pair whose drafter is not the int4 copy)."""
+    swapped = [(parent, name, module) for parent in model.modules() for name, module in parent.named_children()
+               if isinstance(module, CONVERTED_LINEARS)]
+    for parent, name, module in swapped:
+        setattr(parent, name, dense_linear(module))
+    try:
+        yield model
+    finally:
+        for parent, name, module in swapped:
+            setattr(parent, name, module)
 
 
 def apply_choice(model: nn.Module, by_bucket: dict[str, str], pad_rows: dict[int, int] | None = None) -> nn.Module:
