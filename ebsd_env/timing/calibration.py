@@ -278,12 +278,11 @@ def _monotone_curves(decoders: list[SpeculativeDecoder], groups: list[tuple], fe
     seen_contexts = [[] for _ in groups]
 
     def measure(rounds: int) -> None:
-        nonlocal signal_times
         for g, (group_prompt, _) in enumerate(groups):
             more_draft, more_verify, more_signals = _measure(decoders[g], group_prompt, fed_points, rounds, prompt,
                                                              seen_contexts[g])
             draft_times[g].extend(more_draft)
-            signal_times += more_signals
+            signal_times.extend(more_signals)
             for fed in fed_points:
                 verify_times[g][fed] += more_verify[fed]
 

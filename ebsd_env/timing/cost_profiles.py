@@ -137,18 +137,14 @@ class EpisodePrices:
     tokens (`verify_s`; the cost signals read one past the longest draft) and ρ (`rho`); per context-aware model,
     its `CostModel.context_arrays` (`context`), which price a block at its start's context as the env does; the
     seconds of a drafted step's signals (`signal_s`), 0 where the observation reads none (``"position"``); and a
-    block's first step's catch-up (`catch_up_s`, `CostModel.catch_up_s`; zeros when not given)."""
+    block's first step's catch-up (`catch_up_s`, `CostModel.catch_up_s`)."""
 
     draft_s: np.ndarray
     verify_s: np.ndarray
     rho: np.ndarray
     context: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]
     signal_s: np.ndarray
-    catch_up_s: np.ndarray | None = None
-
-    def __post_init__(self):
-        if self.catch_up_s is None:
-            object.__setattr__(self, "catch_up_s", np.zeros_like(self.draft_s))
+    catch_up_s: np.ndarray
 
     @classmethod
     def of(cls, models: Sequence[CostModel], max_draft_len: int, reads_signals: bool = True) -> EpisodePrices:
