@@ -169,9 +169,10 @@ def test_anchored_error_forgives_a_machine_that_drifts_but_not_a_wrong_shape(mon
     assert "speed-up error" in validation.format_validation(report)
 
 
-def test_calibrate_for_validates_on_the_first_prompt_of_each_category_timed_halfway(noisy_pair, monkeypatch):
-    """The validation's generations (the first prompt of each category) are timed between the calibration's two
-    halves of rounds, so the calibration brackets them in time; they are priced by the finished clock."""
+def test_calibrate_for_times_one_validation_prompt_between_each_two_calibration_rounds(noisy_pair, monkeypatch):
+    """The validation's generations (the first prompt of each category) are timed one prompt at a time between
+    the calibration's rounds (every context group measured once a round), so both sample the machine over the same
+    minutes; they are priced by the finished clock, all prompts together."""
     events, seen = [], {}
     measure = calibration._measure
 
@@ -180,9 +181,10 @@ def test_calibrate_for_validates_on_the_first_prompt_of_each_category_timed_half
         return measure(decoder, prompt, points, repeats, *args, **kwargs)
 
     def capture(pair, prompts, **kwargs):
-        events.append(("validate", len(prompts)))
-        seen["prompts"] = list(prompts)
-        return {"runs": []}
+        events.append(("validate", tuple(prompts)))
+        run = {"round": 0, "prompt": 0, "k": 0, "measured_s": 1.0, "draft_lengths": [], "discarded": 0,
+               "contexts": []}
+        return {"runs": [run], "ks": (0,), "prompts": 1, "rounds": 1, "max_new_tokens": 8}
 
     def judge(costs, timed, tolerance):
         seen["judged"] = timed
@@ -192,14 +194,51 @@ def test_calibrate_for_validates_on_the_first_prompt_of_each_category_timed_half
     monkeypatch.setattr(prompt_clock, "time_generations", capture)
     monkeypatch.setattr(prompt_clock, "judge_clock", judge)
     monkeypatch.setattr(prompt_clock, "format_validation", lambda report, one_line=False: "")
-    prompt_clock.calibrate_for(noisy_pair, ["a b c", "d e f", "g h i"], ["x", "x", "y"], 8, progress=False,
-                             tolerance=10.0)
-    assert seen["prompts"] == ["a b c", "g h i"] and seen["judged"] == {"runs": []}
-    groups = events.index(("validate", 2))  # one measure per context group before, as many after
-    assert groups >= 2 and events[:groups] == [("measure", 2)] * groups
-    assert events[groups + 1: 2 * groups + 1] == [("measure", 3)] * groups  # 5 rounds: 2 before, 3 after
+    prompts = ["a b c", "d e f", "g h i", "j k l", "m n o", "p q r", "s t u", "v w x"]
+    categories = ["x", "x", "y", "z", "u", "v", "w", "t"]  # 7 categories: 7 prompts checked, 8 rounds
+    prompt_clock.calibrate_for(noisy_pair, prompts, categories, 8, progress=False, tolerance=10.0)
+    checked = [e for e in events if e[0] == "validate"]
+    assert checked == [("validate", (p,)) for p in ["a b c", *prompts[2:]]]  # one at a time, in order
+    assert all(e == ("measure", 1) for e in events if e[0] == "measure")  # every group once a round
+    groups = events.index(checked[0])
+    assert groups >= 2
+    # measure every group, validate one prompt, measure every group, ...: 8 rounds around 7 prompts
+    assert events == ([("measure", 1)] * groups + [checked[0]]) + sum(
+        ([("measure", 1)] * groups + [c] for c in checked[1:]), []) + [("measure", 1)] * groups
+    assert [run["prompt"] for run in seen["judged"]["runs"]] == list(range(7)) and seen["judged"]["prompts"] == 7
     with pytest.raises(ValueError, match="tolerance must be > 0"):
         prompt_clock.calibrate_for(noisy_pair, ["a"], ["x"], 8, progress=False, tolerance=0.0)
+
+
+@pytest.mark.parametrize("repeats, calls, follows", [
+    (5, 1, [1]),  # one call: after the first half of the rounds (2 of 5)
+    (5, 7, list(range(7))),  # more calls than gaps: one round between each two
+    (5, 2, [0, 2]),
+    (3, 0, []),
+])
+def test_calls_are_spread_evenly_between_the_calibration_rounds(repeats, calls, follows):
+    log = []
+    calibration._interleaved(lambda rounds: log.append(("round", rounds)), repeats,
+                             [lambda j=j: log.append(("call", j)) for j in range(calls)])
+    rounds = [i for i, event in enumerate(log) if event[0] == "round"]
+    assert len(rounds) == max(repeats, calls + 1) and all(log[i] == ("round", 1) for i in rounds)
+    assert [e for e in log if e[0] == "call"] == [("call", j) for j in range(calls)]
+    # each call comes right after the round it follows
+    assert [sum(1 for e in log[:log.index(("call", j))] if e[0] == "round") - 1 for j in range(calls)] == follows
+
+
+def test_generations_timed_apart_are_joined_with_their_prompts_numbered_apart():
+    def part(prompts, measured):
+        return {"runs": [{"round": 0, "prompt": p, "k": 0, "measured_s": measured} for p in range(prompts)],
+                "ks": (0,), "prompts": prompts, "rounds": 1, "max_new_tokens": 8}
+
+    joined = validation.join_generations([part(1, 1.0), part(2, 2.0), part(1, 3.0)])
+    assert [(r["prompt"], r["measured_s"]) for r in joined["runs"]] == [(0, 1.0), (1, 2.0), (2, 2.0), (3, 3.0)]
+    assert joined["prompts"] == 4 and joined["ks"] == (0,)
+    with pytest.raises(ValueError, match="alike"):
+        validation.join_generations([part(1, 1.0), {**part(1, 1.0), "rounds": 2}])
+    with pytest.raises(ValueError, match="at least one"):
+        validation.join_generations([])
 
 
 def test_a_fall_every_context_measured_is_kept_and_noise_is_pooled(monkeypatch):

@@ -13,7 +13,7 @@ import dataclasses
 import functools
 import statistics
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ..decoding.decoder import DraftStep, SpeculativeDecoder
 from ..decoding.models import ModelPair
@@ -191,7 +191,8 @@ def calibrate(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0,
               fed_points: tuple[int, ...] = DEFAULT_FED_POINTS, repeats: int = 5,
               prompt: str = CALIBRATION_PROMPT, tolerance: float = 0.2, attempts: int = 3,
               validate: bool = True, validation_tolerance: float = 0.5,
-              contexts: tuple[int, ...] | None = None, midpoint: Callable[[], None] | None = None) -> CostModel:
+              contexts: tuple[int, ...] | None = None, between_rounds: Sequence[Callable[[], None]] = ()
+              ) -> CostModel:
     """Time the pair through the decoder and fit a monotone cost curve over the tokens fed to the verifier.
 
     Each round times every draft step (a block's first apart, for `catch_up_s`; and apart, its signals: `signal_s`)
@@ -209,9 +210,10 @@ def calibrate(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0,
     is measured after each context length, interleaved, and the model prices every block at its context
     (``context_points``, ``verify_grid``, ``draft_grid``); its context-free curve is that of the shortest.
 
-    `midpoint` is called once, halfway through the first attempt's rounds: `calibrate_for` times the validation's
-    generations there, so the calibration brackets them in time and a machine drifting slowly (a VM's speed moves
-    by several % over minutes) is priced at the validation's mean speed, not at its speed before it.
+    `between_rounds` are called in order, spread evenly between the first attempt's rounds (then at least
+    ``len(between_rounds) + 1`` of them, every context group measured once a round): `calibrate_for` times one
+    validation prompt's generations in each gap, so calibration and validation sample the machine alike over the
+    same minutes, and a VM whose speed moves by several % over minutes is priced at the speed the validation met.
     """
     _check_settings(fed_points, repeats, attempts, contexts)
     text_prompt = [{"role": "user", "content": prompt}] if getattr(pair.tokenizer, "chat_template", None) else prompt
@@ -221,7 +223,7 @@ def calibrate(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0,
               else [(context_prompt(pair, c), CONTEXT_BUDGET) for c in contexts])
     decoders = _warm_decoders(pair, groups, temperature, top_p)
     rows, draft_times, signal_times, repeats_done, seen_contexts, falls = _monotone_curves(
-        decoders, groups, fed_points, repeats, prompt, tolerance, attempts, midpoint)
+        decoders, groups, fed_points, repeats, prompt, tolerance, attempts, between_rounds)
     drafts = [times.step_cost() for times in draft_times]
     grid = {}
     if contexts is not None:
@@ -265,13 +267,13 @@ def _warm_decoders(pair: ModelPair, groups: list[tuple], temperature: float, top
 
 def _monotone_curves(decoders: list[SpeculativeDecoder], groups: list[tuple], fed_points: tuple[int, ...],
                      repeats: int, prompt: str, tolerance: float, attempts: int,
-                     midpoint: Callable[[], None] | None = None
+                     between_rounds: Sequence[Callable[[], None]] = ()
                      ) -> tuple[list[list[float]], list[DraftTimes], list[float], int, list[list[int]], tuple]:
     """Measure every group, more rounds at each attempt, until no group's medians fall more than `tolerance`
     below their isotonic fit (a ValueError after `attempts`): (the verification curve of each group's means,
     monotone between the falls every group measured, each group's drafting-step times, the signal times of all
     groups' steps, the verifications timed per point of the first group, each group's contexts, those falls'
-    fed-token counts). `midpoint` is called between the first attempt's two halves of rounds."""
+    fed-token counts). `between_rounds` are called between the first attempt's rounds (`_interleaved`)."""
     draft_times = [DraftTimes() for _ in groups]
     signal_times: list[float] = []  # pooled over the contexts: signals are over the vocabulary, context-free
     verify_times = [{fed: [] for fed in fed_points} for _ in groups]
@@ -287,14 +289,10 @@ def _monotone_curves(decoders: list[SpeculativeDecoder], groups: list[tuple], fe
                 verify_times[g][fed] += more_verify[fed]
 
     for attempt in range(attempts):
-        if attempt == 0 and midpoint is not None and repeats >= 2:
-            measure(repeats // 2)
-            midpoint()
-            measure(repeats - repeats // 2)
+        if attempt == 0 and between_rounds:
+            _interleaved(measure, repeats, between_rounds)
         else:
             measure(repeats)
-            if attempt == 0 and midpoint is not None:
-                midpoint()
         # Whether the curve falls is a question about its shape, asked of the medians (robust to a burst of
         # other work); what a call costs is an expectation, charged from the means (`expected_cost`).
         medians = [[statistics.median(times[fed]) for fed in fed_points] for times in verify_times]
@@ -315,9 +313,25 @@ def _monotone_curves(decoders: list[SpeculativeDecoder], groups: list[tuple], fe
     return curves, draft_times, signal_times, len(verify_times[0][fed_points[-1]]), seen_contexts, falls
 
 
+def _interleaved(measure: Callable[[int], None], repeats: int, calls: Sequence[Callable[[], None]]) -> None:
+    """``max(repeats, len(calls) + 1)`` rounds of `measure`, one at a time, with `calls` (each once, in order)
+    spread evenly over the gaps between them (with one call: after the first half of the rounds)."""
+    rounds = max(repeats, len(calls) + 1)
+    follows = [(j + 1) * rounds // (len(calls) + 1) - 1 for j in range(len(calls))]  # the round each call follows
+    for r in range(rounds):
+        measure(1)
+        for call, after in zip(calls, follows, strict=True):
+            if after == r:
+                call()
+
+
 # A verification this much cheaper than the fed-token count before it, in the means and medians of every context
 # group, is the machine's (kernel blocking by rows), not noise: the clock keeps it (`CostModel.measured_falls`).
-FALL_MARGIN = 0.05
+# Why 2 % and not 5 %: on a 2-core AVX2 EPYC verifying 4 tokens is 5-11 % cheaper than 3 in every calibration (the
+# means of 8 rounds at 3 contexts), but some context group's median fell by only 4.7 %; pooled, the clock priced
+# k = 2 4-5 % short and refused itself. Noise that makes every group's mean and median fall 2 % at once is rarer
+# than that, and a kept fall of 2 % that was noise misprices by 2 %.
+FALL_MARGIN = 0.02
 
 
 def measured_falls(fed_points: tuple[int, ...], means: list[list[float]], medians: list[list[float]]

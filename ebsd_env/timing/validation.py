@@ -65,7 +65,7 @@ def validate_clock(pair: ModelPair, costs: CostModel, prompts: list, ks: tuple[i
     worst k and its error) when any point is off by more than `tolerance`.
     `progress(done, total)` is called after each generation. The generations are timed first
     (`time_generations`), then priced and judged (`judge_clock`): a caller may time them while calibrating
-    (`ebsd_env.timing.prompt_clock.calibrate_for` does, between two halves of the calibration).
+    (`ebsd_env.timing.prompt_clock.calibrate_for` times one prompt between each two of the calibration's rounds).
 
     ``anchored_error`` (where k = 0 is among `ks`) is the error of the clock's *speed-up* over the verifier
     alone: each prediction is rescaled by the measured / predicted time of the verifier-alone generation of the
@@ -104,6 +104,22 @@ def time_generations(pair: ModelPair, prompts: list, ks: tuple[int, ...] = VALID
                     progress(len(runs), total)
     return {"runs": runs, "ks": tuple(ks), "prompts": len(prompts), "rounds": rounds,
             "max_new_tokens": max_new_tokens}
+
+
+def join_generations(parts: list[dict]) -> dict:
+    """One `time_generations` result from several timed apart (same ks, rounds and budget; each part's prompts
+    numbered after the previous parts'), as `judge_clock` takes it."""
+    if not parts:
+        raise ValueError("join_generations needs at least one part")
+    first = parts[0]
+    if any((part["ks"], part["rounds"], part["max_new_tokens"]) != (first["ks"], first["rounds"],
+                                                                   first["max_new_tokens"]) for part in parts):
+        raise ValueError("the parts were timed with different ks, rounds or token budgets: time them alike")
+    runs, offset = [], 0
+    for part in parts:
+        runs += [{**run, "prompt": run["prompt"] + offset} for run in part["runs"]]
+        offset += part["prompts"]
+    return {**first, "runs": runs, "prompts": offset}
 
 
 def judge_clock(costs: CostModel, timed: dict, tolerance: float = VALIDATION_TOLERANCE) -> dict:
