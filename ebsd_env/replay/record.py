@@ -100,7 +100,7 @@ def record(pair, rows: list[dict], out: Path, max_draft_len: int = 16, max_new_t
     With `calibrate_clock` the model clock is calibrated over the context lengths of these prompts and saved as
     ``cost_model.json``; with `clock_tolerance` (the CLI's default: 5 %) it is first validated against the wall
     clock at every k in `VALIDATION_KS` on one prompt per category (`validation_rounds` interleaved rounds, timed
-    halfway through the calibration: `ebsd_env.timing.prompt_clock.calibrate_for`) and refused, unsaved, when any
+    between the calibration's rounds: `ebsd_env.timing.prompt_clock.calibrate_for`) and refused, unsaved, when any
     k is off by more than that."""
     from ..decoding.decoder import SpeculativeDecoder
     from ..decoding.entropy import EntropyConfig
