@@ -61,16 +61,16 @@ def test_selection_never_picks_a_variant_slower_than_plain(tmp_path, onednn, exp
     choice = choose_kernels(_model(), timer=timer, cache_file=tmp_path / "k.json", repeats=3)
     assert choice.by_bucket == dict.fromkeys(BUCKETS, expected) and choice.variant == expected
     assert choice.source == "measured" and choice.pad_rows == {}  # costs grow with the rows: nothing padded
-    slow = {"transposed": 10_000.0, "weight-left": 10_000.0}
+    slow = {name: 10_000.0 for name in VARIANTS if name not in ("plain", "onednn")}
     assert choice.timings_ms["1"] == {"plain": 1000.0, "onednn": pytest.approx(1000.0 * onednn), **slow}
     assert choice.timings_ms["17+"] == {"plain": 49000.0, "onednn": pytest.approx(49000.0 * onednn),  # 17 + 32 rows
                                         **{name: 49 * ms for name, ms in slow.items()}}
     assert choice.timings_ms["3-4"]["plain"] == 7000.0  # 3 + 4 rows
     assert choice.timings_ms["5-8"]["plain"] == 26000.0  # 5 + 6 + 7 + 8 rows
-    assert choice.rows_ms[7] == {"plain": 7000.0, "onednn": pytest.approx(7000.0 * onednn), "transposed": 70_000.0,
-                                 "weight-left": 70_000.0}
+    assert choice.rows_ms[7] == {"plain": 7000.0, "onednn": pytest.approx(7000.0 * onednn),
+                                 **{name: 7 * ms for name, ms in slow.items()}}
     # Interleaved: every round times every variant at every row count up to 17 and at 32, in a rotated order.
-    widths, variants = 18, 4
+    widths, variants = 18, len(VARIANTS)
     assert len(calls) == 3 * widths * variants and calls[:2] == [("plain", 1), ("onednn", 1)]
     assert calls[widths * variants] == ("onednn", 1)
     assert {rows for _, rows in calls} == {*range(1, 18), 32}
@@ -135,7 +135,8 @@ def test_every_variant_computes_the_linear_product_and_hashes_as_its_weights(nam
     linear = torch.nn.Linear(12, 7, bias=bias)
     expected = {key: tensor.clone() for key, tensor in linear.state_dict().items()}
     layer = VARIANTS[name].convert(linear)
-    for shape in ((1, 12), (1, 3, 12), (2, 5, 12), (40, 12)):
+    # 4, 8 and 16 rows: the products the MKL packs are made for (other counts take their plain path)
+    for shape in ((1, 12), (1, 3, 12), (4, 12), (2, 4, 12), (2, 5, 12), (16, 12), (40, 12)):
         x = torch.randn(shape)
         with torch.inference_mode():
             out = layer(x)
@@ -144,6 +145,25 @@ def test_every_variant_computes_the_linear_product_and_hashes_as_its_weights(nam
     state = weight_state(torch.nn.Sequential(layer))
     assert {key.removeprefix("0.") for key in state} == set(expected)
     assert all(torch.equal(state[f"0.{key}"], value) for key, value in expected.items())
+
+
+def test_the_command_line_offers_every_kernel_choice():
+    from typing import get_args
+
+    from ebsd_env.cli.args import KernelName
+    from ebsd_env.decoding.kernels import KERNEL_CHOICES
+
+    assert get_args(KernelName) == KERNEL_CHOICES
+
+
+def test_mkl_packs_are_not_timed_where_their_copies_would_not_fit(capsys):
+    from ebsd_env.decoding.kernels import affordable
+
+    names = ["plain", "onednn", "transposed", "weight-left", "mkl-packed-4", "mkl-packed-8"]
+    # 4 own-layout copies of 1 GB: 4 GB fit in half of 8 GB, not in half of 7 GB (shared-weight variants are free)
+    assert affordable(names, 10**9, available=8 * 10**9) == names
+    assert affordable(names, 10**9, available=7 * 10**9) == ["plain", "onednn", "transposed", "weight-left"]
+    assert "not timing MKL-packed kernels: 4 copies of 1.0 GB" in capsys.readouterr().err
 
 
 def test_pick_variant_keeps_plain_within_the_margin():
@@ -219,8 +239,8 @@ def test_choice_is_cached_atomically_and_reused(tmp_path):
     assert not [p for p in path.parent.iterdir() if p.name != "kernels.json"]  # no temporary file left
     entry = json.loads(path.read_text())["entries"][first.key]
     assert entry["buckets"] == everywhere("onednn") and entry["pad_rows"] == {}
-    assert entry["timings_ms"]["2"] == {"plain": 2000.0, "onednn": 1000.0, "transposed": 20_000.0,
-                                        "weight-left": 20_000.0}
+    assert entry["timings_ms"]["2"] == {"plain": 2000.0, "onednn": 1000.0,
+                                        **{name: 20_000.0 for name in VARIANTS if name not in ("plain", "onednn")}}
     assert entry["rows_timed"]["5-8"] == [5, 6, 7, 8] and entry["rows_timed"]["1"] == [1]
     assert entry["rows_timed"]["17+"] == [17, 32] and entry["rows_ms"]["6"]["plain"] == 6000.0
 

@@ -288,7 +288,7 @@ def test_quantized_drafter_bad_input_is_refused_in_one_line(tmp_path):
     with pytest.raises(ModelLoadError, match="the int4 drafter runs on torch's CPU kernels"):
         load_pair(drafter="int4", verifier=str(tmp_path / "never-read"), device="meta")  # refused before loading
     packed = load_pair(drafter="self", verifier=_save(tmp_path), kernels="onednn")
-    with pytest.raises(ModelLoadError, match="already repacked for oneDNN"):
+    with pytest.raises(ModelLoadError, match="already converted to a kernel variant"):
         derive_drafter(packed.verifier, "int4")
 
 

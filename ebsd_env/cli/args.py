@@ -20,6 +20,12 @@ TINY_PAIRS = ("tiny-copy", "tiny-random", "tiny-noisy")
 # None default is explained as "None: ..." (tyro prints "(default: ...)" itself). tests/test_cli_help.py checks both.
 
 
+# `ebsd_env.decoding.kernels.KERNEL_CHOICES`, spelled out so that parsing arguments does not import torch
+# (tests/test_kernels.py checks the two agree).
+KernelName = Literal["auto", "plain", "onednn", "transposed", "weight-left", "mkl-packed-4", "mkl-packed-8",
+                     "mkl-packed-16"]
+
+
 @dataclass
 class ThreadArgs:
     threads: int | None = None
@@ -39,7 +45,7 @@ class ModelArgs(ThreadArgs):
     """Verifier: Hugging Face id, folder or .gguf file (None: the embedded SmolLM2-135M-Instruct)."""
     device: str = "cpu"
     """Device of both models (and of a policy network): cpu, cuda, cuda:1, mps, ..."""
-    kernels: Literal["auto", "plain", "onednn", "transposed", "weight-left"] = "auto"
+    kernels: KernelName = "auto"
     """Linear-layer kernels (auto: the fastest measured on this machine, cached; see `ebsd_env.decoding.kernels`)."""
 
 

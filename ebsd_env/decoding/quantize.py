@@ -177,13 +177,12 @@ def check_quantizable(verifier: PreTrainedModel, kind: str, group_size: int = GR
     if device.type != "cpu":
         raise ModelLoadError(f"the {kind} drafter runs on torch's CPU kernels but the verifier is on "
                              f"{device.type!r}: load the pair with device='cpu', or pick drafter='bf16'")
-    from .kernels import PackedLinear, WidthDispatchLinear
+    from .kernels.variants import CONVERTED_LINEARS
 
-    packed = next((name for name, module in verifier.named_modules()
-                   if isinstance(module, (PackedLinear, WidthDispatchLinear))), None)
+    packed = next((name for name, module in verifier.named_modules() if isinstance(module, CONVERTED_LINEARS)), None)
     if packed is not None:
         raise ModelLoadError(f"the {kind} drafter quantizes float32 nn.Linear weights but layer {packed!r} is "
-                             "already repacked for oneDNN: derive the drafter before choosing kernels")
+                             "already converted to a kernel variant: derive the drafter before choosing kernels")
     head = verifier.get_output_embeddings()
     for name, _, _, linear in _linears(verifier):
         if type(linear) is not nn.Linear or linear.weight.dtype != torch.float32 or linear.weight.is_meta:

@@ -22,12 +22,12 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm import tqdm
 
-from ..cli.args import parse
+from ..cli.args import KernelName, parse
 from ..io import remove_orphaned_temporaries, write_json_atomic
 
 if TYPE_CHECKING:  # imported where used: `ebsd record --help` then imports no torch
@@ -283,7 +283,7 @@ class RecordConfig:
     """Device of both models: cpu, cuda, cuda:1, mps, ..."""
     threads: int | None = None
     """torch CPU threads (None: $EBSD_THREADS, else torch's own choice)."""
-    kernels: Literal["auto", "plain", "onednn", "transposed", "weight-left"] = "auto"
+    kernels: KernelName = "auto"
     """Linear-layer kernels (auto: the fastest measured on this machine, cached; see `ebsd_env.decoding.kernels`)."""
     ray: bool = False
     ("Record the shards as Ray tasks, one per shard, each loading its own pair (`pip install 'ebsd-gym[ray]'`; "

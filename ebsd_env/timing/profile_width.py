@@ -33,14 +33,11 @@ from torch import nn
 from ebsd_env.decoding.drafting import rollback_cache
 from ebsd_env.decoding.kernels import (
     KERNEL_CHOICES,
-    PackedLinear,
-    TransposedLinear,
-    WeightLeftLinear,
-    WidthDispatchLinear,
     configure_threads,
     machine_state,
     warn_if_busy,
 )
+from ebsd_env.decoding.kernels.variants import CONVERTED_LINEARS
 from ebsd_env.decoding.models import EMBEDDED_VERIFIER, load_pair
 from ebsd_env.io import write_json_atomic
 
@@ -137,7 +134,7 @@ def _timed(verifier: nn.Module, clock):
     from transformers.models.llama import modeling_llama
 
     head = verifier.get_output_embeddings()
-    linear_types = (nn.Linear, PackedLinear, TransposedLinear, WeightLeftLinear, WidthDispatchLinear)
+    linear_types = (nn.Linear, *CONVERTED_LINEARS)
     labels: dict[nn.Module, str] = {head: "lm head", verifier.get_input_embeddings(): "embedding"}
     for name, module in verifier.named_modules():
         kind = type(module).__name__
@@ -183,7 +180,8 @@ def _timed(verifier: nn.Module, clock):
 
 
 def _aten_share(runner: WidthRunner, m: int, iters: int) -> float:
-    """The share of the forward's time inside aten ops, by `torch.profiler` (no hooks installed)."""
+    """The share of the forward's time inside torch's ops (``aten::``, and ``mkl::`` for the MKL-packed kernels),
+    by `torch.profiler` (no hooks installed)."""
     from torch.profiler import ProfilerActivity, profile
 
     with profile(activities=[ProfilerActivity.CPU]) as prof:
@@ -192,7 +190,7 @@ def _aten_share(runner: WidthRunner, m: int, iters: int) -> float:
                 runner.forward(m)
     events = prof.key_averages()
     forward = next(e.cpu_time_total for e in events if e.key == "forward")
-    return sum(e.self_cpu_time_total for e in events if e.key.startswith("aten::")) / forward
+    return sum(e.self_cpu_time_total for e in events if e.key.startswith(("aten::", "mkl::"))) / forward
 
 
 def profile_by_op(runner: WidthRunner, widths: list[int], iters: int,

@@ -1,10 +1,11 @@
 """Linear-layer kernels chosen by measurement on this machine per width of the forward.
 
-The variants (`VARIANTS`: ``plain``, ``onednn``, ``transposed``, ``weight-left``) are ways to run a model's
-float32 ``nn.Linear`` layers, described in `ebsd_env.decoding.kernels.variants`. ``onednn`` made verifying several
-tokens cheaper on an earlier development machine (2-5 tokens cost 1.3-1.4x one token instead of 1.6-2x) and the
-verifier slower on a 2-core AVX-512 + AMX Xeon (15.7 tokens/s instead of 25.0); ``transposed`` and
-``weight-left`` won the one- and two-row and the three-to-four-row forwards on a 2-core AVX2 AMD EPYC.
+The variants (`VARIANTS`: ``plain``, ``onednn``, ``transposed``, ``weight-left``, ``mkl-packed-4/8/16``) are ways
+to run a model's float32 ``nn.Linear`` layers, described in `ebsd_env.decoding.kernels.variants`. ``onednn`` made
+verifying several tokens cheaper on an earlier development machine (2-5 tokens cost 1.3-1.4x one token instead of
+1.6-2x) and the verifier slower on a 2-core AVX-512 + AMX Xeon (15.7 tokens/s instead of 25.0); ``transposed`` and
+``weight-left`` won the one- and two-row and the three-to-four-row forwards on a 2-core AVX2 AMD EPYC; MKL's
+packed weights made 4, 8 and 16 rows 17-25 % cheaper than any other variant on the Xeon.
 
 Which one wins depends on the CPU, the thread count, the shapes and the number of rows (tokens) a forward
 multiplies by each weight: one row when decoding, k + 1 when verifying k drafted tokens, the prompt when
@@ -65,6 +66,7 @@ from .variants import (  # noqa: F401
     TIMED_ROWS,
     VARIANTS,
     KernelVariant,
+    MklPackedLinear,
     PackedLinear,
     TransposedLinear,
     WeightLeftLinear,
@@ -80,7 +82,9 @@ from .variants import (  # noqa: F401
 
 DEFAULT_MARGIN = 0.05  # a variant must be at least 5 % faster than plain: smaller gaps are within timing noise
 DEFAULT_REPEATS = 5
-CACHE_VERSION = 3  # 3: every row count timed, padding (2: one variant per bucket, no padding; 1: one per model)
+# 4: MKL-packed variants (3: every row count timed, padding; 2: one variant per bucket, no padding; 1: one per model)
+CACHE_VERSION = 4
+SHARED_WEIGHT_VARIANTS = frozenset({"plain", "weight-left"})  # the rest hold a layout of their own: a copy each
 
 
 def kernels_from_alias(kernels: str | None, fast_kernels: bool | None) -> str:
@@ -242,7 +246,8 @@ def choose_kernels(model: nn.Module, kernels: str = "auto", timer: Timer | None 
             raise ModelLoadError(f"kernels={kernels!r} cannot run on {device.type!r} (it needs "
                                  f"{VARIANTS[kernels].description}): pass kernels='plain' or 'auto'")
         return KernelChoice(everywhere(kernels), "requested")
-    candidates = [name for name, variant in VARIANTS.items() if variant.available(device)]
+    candidates = affordable([name for name, variant in VARIANTS.items() if variant.available(device)],
+                            sum(linear.weight.numel() * linear.weight.element_size() for _, _, linear in linears))
     if candidates == ["plain"]:
         return KernelChoice(everywhere("plain"), "only variant available")
     key = kernel_cache_key(model)
@@ -251,6 +256,32 @@ def choose_kernels(model: nn.Module, kernels: str = "auto", timer: Timer | None 
     if cached is not None:
         return cached
     return _measured_choice(model, candidates, timer, repeats, margin, path, key)
+
+
+def available_memory_bytes() -> int | None:
+    """Memory the system can still hand out (``MemAvailable``), or None where it cannot be read."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def affordable(candidates: list[str], weight_bytes: int, available: int | None = None) -> list[str]:
+    """`candidates` less the MKL packs when timing every variant at once (one copy of the float32 weights per
+    variant with its own layout) would take more than half the memory available: a big verifier keeps the
+    variants that need fewer copies. ``available`` None reads it (`available_memory_bytes`); unknown keeps all."""
+    available = available_memory_bytes() if available is None else available
+    copies = sum(name not in SHARED_WEIGHT_VARIANTS for name in candidates)
+    if available is None or copies * weight_bytes <= available // 2:
+        return candidates
+    kept = [name for name in candidates if not name.startswith("mkl-packed-")]
+    print(f"[ebsd] not timing MKL-packed kernels: {copies} copies of {weight_bytes / 1e9:.1f} GB of float32 "
+          f"weights exceed half the {available / 1e9:.1f} GB available", file=sys.stderr, flush=True)
+    return kept
 
 
 def _cached_choice(path: Path, key: str, candidates: list[str]) -> KernelChoice | None:
