@@ -89,6 +89,12 @@ def test_clock_validation_reports_every_k_and_refuses_a_wrong_clock(noisy_pair):
                                        tolerance=10.0)
     assert [p["k"] for p in report["points"]] == [0, 1, 2] and all(p["runs"] == 2 for p in report["points"])
     assert report["max_abs_error"] == max(abs(p["error"]) for p in report["points"])
+    # What the generations did is reported beside their times: k = 0 drafts nothing, every block of k drafts at
+    # most k tokens, and the two prompts' 12-token budgets take at least 12 / (k + 1) blocks each.
+    points = {p["k"]: p for p in report["points"]}
+    assert points[0]["drafted_tokens"] == 0 and points[0]["blocks"] >= 2 * 12 // 1 - 2
+    for k in (1, 2):
+        assert 0 < points[k]["drafted_tokens"] <= k * points[k]["blocks"] and points[k]["blocks"] >= 2 * 12 // (k + 1)
     # A clock that charges ten times the calibrated costs is refused, naming a k and its error (ten times: even a
     # busy machine's wall time does not come within 50 % of it).
     wrong = CostModel(costs.draft_s * 10, tuple((f, s * 10) for f, s in costs.verify_points))

@@ -131,6 +131,10 @@ def judge_clock(costs: CostModel, timed: dict, tolerance: float = VALIDATION_TOL
     measured = {k: 0.0 for k in ks}
     predicted = {k: 0.0 for k in ks}
     count = {k: 0 for k in ks}
+    # What the generations did, beside what they cost: two validations whose times differ can then be told apart
+    # by their blocks (different work) or not (a different machine speed).
+    blocks = {k: 0 for k in ks}
+    drafted = {k: 0 for k in ks}
     anchored = {k: 0.0 for k in ks}  # predictions rescaled by the same (round, prompt)'s verifier-alone drift
     by_pair: dict[tuple[int, int], dict[int, tuple[float, float]]] = {}
     for run in timed["runs"]:
@@ -139,6 +143,8 @@ def judge_clock(costs: CostModel, timed: dict, tolerance: float = VALIDATION_TOL
         measured[k] += run["measured_s"]
         predicted[k] += predicted_s
         count[k] += 1
+        blocks[k] += len(run["draft_lengths"])
+        drafted[k] += sum(run["draft_lengths"])
         by_pair.setdefault((run["round"], run["prompt"]), {})[k] = (run["measured_s"], predicted_s)
     for times in by_pair.values():
         if 0 in times:
@@ -147,7 +153,8 @@ def judge_clock(costs: CostModel, timed: dict, tolerance: float = VALIDATION_TOL
                 anchored[k] += predicted_s * drift
     points = [{"k": k, "measured_s": measured[k], "predicted_s": predicted[k],
                "error": predicted[k] / measured[k] - 1.0,
-               "anchored_error": anchored[k] / measured[k] - 1.0 if 0 in ks else None, "runs": count[k]} for k in ks]
+               "anchored_error": anchored[k] / measured[k] - 1.0 if 0 in ks else None, "runs": count[k],
+               "blocks": blocks[k], "drafted_tokens": drafted[k]} for k in ks]
     worst = max(points, key=lambda point: abs(point["error"]))
     report = {"points": points, "max_abs_error": abs(worst["error"]), "tolerance": tolerance,
               "max_abs_anchored_error": max(abs(p["anchored_error"]) for p in points) if 0 in ks else None,
@@ -164,8 +171,9 @@ def format_validation(report: dict, one_line: bool = False) -> str:
     """The validation table (markdown), or its points on one line."""
     if one_line:
         return ", ".join(f"k={p['k']} {p['error']:+.1%}" for p in report["points"])
-    lines = ["| k | measured s | predicted s | error | speed-up error (anchored on k = 0) |", "|---|---|---|---|---|"]
+    lines = ["| k | measured s | predicted s | error | speed-up error (anchored on k = 0) | blocks | drafted tokens |",
+             "|---|---|---|---|---|---|---|"]
     lines += [f"| {p['k']} | {p['measured_s']:.3f} | {p['predicted_s']:.3f} | {p['error']:+.1%} | "
-              + ("–" if p.get("anchored_error") is None else f"{p['anchored_error']:+.1%}") + " |"
-              for p in report["points"]]
+              + ("–" if p.get("anchored_error") is None else f"{p['anchored_error']:+.1%}")
+              + f" | {p.get('blocks', '–')} | {p.get('drafted_tokens', '–')} |" for p in report["points"]]
     return "\n".join(lines)
