@@ -5,7 +5,7 @@ to run a model's float32 ``nn.Linear`` layers, described in `ebsd_env.decoding.k
 verifying several tokens cheaper on an earlier development machine (2-5 tokens cost 1.3-1.4x one token instead of
 1.6-2x) and the verifier slower on a 2-core AVX-512 + AMX Xeon (15.7 tokens/s instead of 25.0); ``transposed`` and
 ``weight-left`` won the one- and two-row and the three-to-four-row forwards on a 2-core AVX2 AMD EPYC; MKL's
-packed weights made 4, 8 and 16 rows 17-25 % cheaper than any other variant on the Xeon.
+packed weights made 4, 8 and 16 rows 9-27 % cheaper than any other variant on the Xeon (by the host's load).
 
 Which one wins depends on the CPU, the thread count, the shapes and the number of rows (tokens) a forward
 multiplies by each weight: one row when decoding, k + 1 when verifying k drafted tokens, the prompt when

@@ -12,11 +12,12 @@ Variants (`VARIANTS`), each a module that replaces an ``nn.Linear`` and computes
 - ``weight-left``: the product computed as ``(W @ x.T).T`` with the same weight tensor (`WeightLeftLinear`):
   the rows become BLAS's narrow side. On that EPYC, 3-4 rows cost 27 % less than ``plain``; wide inputs much more.
 - ``mkl-packed-4``, ``-8``, ``-16``: the weight packed once by MKL for products of exactly 4, 8 or 16 rows
-  (`MklPackedLinear`; other row counts take torch's plain path over the same weight). An unpacked product
-  repacks its weight on every call once it has a few rows; on a 2-core AVX-512 + AMX Xeon, one pass through the
-  embedded verifier's linears took 58 / 67 / 76 ms at 4 / 8 / 16 rows packed against 70-78 / 84-103 / 99-104 ms
-  with the other variants. Only the timed row count gains, so a bucket that picks one pads its smaller row counts
-  up to it. A pack holds as many touched bytes as the weight (MKL reserves ~2-20x as much address space).
+  (`MklPackedLinear`; other row counts take torch's plain path over the same weight). On a 2-core AVX-512 + AMX
+  Xeon, one pass through the embedded verifier's linears took 58 / 67 / 76 ms at 4 / 8 / 16 rows packed against
+  70-78 / 84-103 / 99-104 ms with the other variants (9-19 % less, not 17-27 %, when the host was busier); the
+  likely reason is that an unpacked product packs its weight again on every call once it has a few rows. Only
+  the packed row count gains, so a bucket that picks one pads its smaller row counts up to it. A pack holds as
+  many touched bytes as the weight (MKL reserves ~2-20x as much address space).
 
 Why several: a CPU BLAS multiplies a wide weight by a few rows with different code for each shape, and which is
 fastest depends on the CPU, the thread count and the number of rows. For the same reason an odd row count can
