@@ -211,6 +211,24 @@ def token_latencies(row: dict) -> list[float]:
     return [decode / n] * n if n else []
 
 
+def verification_curve(rows: list[dict]) -> dict[int, dict]:
+    """verify(k + 1) / verify(1) as a run measured it: the median verification seconds of the blocks that
+    drafted k tokens, every episode and policy pooled, over that of the blocks that drafted none (the verifier
+    alone's steps), per k with its block count: ``{k: {"ratio", "median_s", "blocks"}}`` (k = 0 included, ratio
+    1; in the exclude stop mode a block verifies one token fewer than it drafted). Empty when no block drafted
+    nothing. What speculation can win depends on this curve, and on a shared
+    machine it moves from hour to hour (docs/benchmarks.md)."""
+    by_drafted: dict[int, list[float]] = {}
+    for row in rows:
+        for block in row.get("blocks") or []:
+            by_drafted.setdefault(int(block["drafted"]), []).append(float(block["verify_s"]))
+    if 0 not in by_drafted:
+        return {}
+    one = float(np.median(by_drafted[0]))
+    return {k: {"ratio": float(np.median(times)) / one, "median_s": float(np.median(times)), "blocks": len(times)}
+            for k, times in sorted(by_drafted.items())}
+
+
 def request_latency(row: dict) -> float:
     stats = row["stats"]
     tps = stats.get("tokens_per_s")

@@ -257,6 +257,13 @@ def _run_lines(summary: dict) -> list[str]:
               f"- Episodes analysed: {summary['episodes']}; conditions: {', '.join(summary['conditions'])}",
               f"- Finished {meta['finished']}"]
     lines += [f"- {note}" for note in meta.get("notes", [])]
+    curve = summary.get("verification_curve") or {}
+    if len(curve) > 1:
+        clock = "wall" if cfg.get("clock") == "wall" else f"{cfg.get('clock')} clock"
+        lines.append(f"- Verification cost in this run ({clock}; median seconds of the blocks that drafted k tokens, "
+                     "every policy pooled, over those that drafted none; blocks in brackets): "
+                     + ", ".join(f"k={k} {point['ratio']:.2f} ({point['blocks']})"
+                                 for k, point in curve.items() if k != "0"))
     return lines + [""]
 
 

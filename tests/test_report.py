@@ -160,6 +160,25 @@ def test_every_policy_gets_a_colour_of_its_own(default_run, tmp_path):
         assert len(set(policy_colours([f"p{i}" for i in range(n)]).values())) == n, n
 
 
+def test_the_run_states_the_verification_cost_curve_it_measured(default_run):
+    from eval.metrics import verification_curve
+
+    wide = [{"drafted": 2, "verify_s": s} for s in (2.0, 2.5, 9.0, 3.0)]
+    rows = [{"blocks": [{"drafted": 0, "verify_s": s} for s in (1.0, 3.0, 2.0)]},
+            {"blocks": [*wide, {"drafted": 5, "verify_s": 4.0}]}]
+    assert verification_curve(rows) == {0: {"ratio": 1.0, "median_s": 2.0, "blocks": 3},
+                                        2: {"ratio": 1.375, "median_s": 2.75, "blocks": 4},
+                                        5: {"ratio": 2.0, "median_s": 4.0, "blocks": 1}}
+    assert verification_curve(rows[1:]) == {}  # no verifier-alone step to compare with
+    out, summary, _ = default_run
+    curve = summary["verification_curve"]
+    assert curve["0"]["ratio"] == 1.0 and len(curve) > 2  # no-spec's steps and the fixed-k policies' blocks
+    assert curve == {str(k): point for k, point in verification_curve(read_rows(out / "episodes.jsonl")).items()}
+    lines = (out / "report.md").read_text().splitlines()
+    line = next(line for line in lines if "Verification cost in this run" in line)
+    assert line.startswith("- Verification cost in this run (model clock;") and "k=1 " in line and "k=0" not in line
+
+
 def test_the_lossy_reference_is_a_table_of_its_own_never_ranked(default_run, tmp_path):
     out, summary, cond = default_run
     assert "## Lossy reference (not lossless)" in (out / "report.md").read_text()  # ebsd eval measures it

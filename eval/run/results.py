@@ -71,10 +71,12 @@ def lossy_row(out: Path, pair, prompts: list[dict], max_new_tokens: int) -> dict
 def finish(out: Path, rows: list[dict], meta: dict, tensorboard: bool = True) -> dict:
     """summary.json (atomic), report.md with plots, and TensorBoard scalars from the episode rows."""
     from ..analysis import summarize
+    from ..metrics import verification_curve
     from ..report import write_report
     from ..scalars import write_tensorboard
 
     summary = summarize(rows, meta)
+    summary["verification_curve"] = {str(k): point for k, point in verification_curve(rows).items()}
     if meta.get("lossy_reference") is not None:  # beside the policies, never ranked with them
         summary["lossy_reference"] = meta["lossy_reference"]
     write_json_atomic(out / "summary.json", summary)
