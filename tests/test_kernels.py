@@ -20,6 +20,7 @@ from ebsd_env.decoding.kernels import (
     KernelVariant,
     WidthDispatchLinear,
     apply_choice,
+    auto_candidates,
     bucket_of,
     choose_kernels,
     configure_threads,
@@ -61,7 +62,7 @@ def test_selection_never_picks_a_variant_slower_than_plain(tmp_path, onednn, exp
     choice = choose_kernels(_model(), timer=timer, cache_file=tmp_path / "k.json", repeats=3)
     assert choice.by_bucket == dict.fromkeys(BUCKETS, expected) and choice.variant == expected
     assert choice.source == "measured" and choice.pad_rows == {}  # costs grow with the rows: nothing padded
-    slow = {name: 10_000.0 for name in VARIANTS if name not in ("plain", "onednn")}
+    slow = {name: 10_000.0 for name in auto_candidates(torch.device("cpu")) if name not in ("plain", "onednn")}
     assert choice.timings_ms["1"] == {"plain": 1000.0, "onednn": pytest.approx(1000.0 * onednn), **slow}
     assert choice.timings_ms["17+"] == {"plain": 49000.0, "onednn": pytest.approx(49000.0 * onednn),  # 17 + 32 rows
                                         **{name: 49 * ms for name, ms in slow.items()}}
@@ -70,7 +71,7 @@ def test_selection_never_picks_a_variant_slower_than_plain(tmp_path, onednn, exp
     assert choice.rows_ms[7] == {"plain": 7000.0, "onednn": pytest.approx(7000.0 * onednn),
                                  **{name: 7 * ms for name, ms in slow.items()}}
     # Interleaved: every round times every variant at every row count up to 17 and at 32, in a rotated order.
-    widths, variants = 18, len(VARIANTS)
+    widths, variants = 18, len(auto_candidates(torch.device("cpu")))
     assert len(calls) == 3 * widths * variants and calls[:2] == [("plain", 1), ("onednn", 1)]
     assert calls[widths * variants] == ("onednn", 1)
     assert {rows for _, rows in calls} == {*range(1, 18), 32}
@@ -156,6 +157,22 @@ def test_the_command_line_offers_every_kernel_choice():
     assert get_args(KernelName) == KERNEL_CHOICES
 
 
+def test_auto_times_the_mkl_packs_only_when_enabled(monkeypatch, tmp_path):
+    from ebsd_env.decoding.kernels import MKL_PACKS_ENV, mkl_packing_available
+
+    if not mkl_packing_available("cpu"):
+        pytest.skip("no MKL packing on this CPU")
+    monkeypatch.delenv(MKL_PACKS_ENV, raising=False)
+    off_key = kernel_cache_key(_model())
+    assert not any(name.startswith("mkl-packed-") for name in auto_candidates(torch.device("cpu")))
+    monkeypatch.setenv(MKL_PACKS_ENV, "1")
+    assert {"mkl-packed-4", "mkl-packed-8", "mkl-packed-16"} <= set(auto_candidates(torch.device("cpu")))
+    assert kernel_cache_key(_model()) == off_key + " | mkl packs"  # a choice made with them is cached apart
+    timer, _ = fake_timer({"plain": 1.0, "mkl-packed-8": 0.1})
+    choice = choose_kernels(_model(), timer=timer, cache_file=tmp_path / "k.json", repeats=1)
+    assert "mkl-packed-8" in choice.timings_ms["5-8"]
+
+
 def test_mkl_packs_are_not_timed_where_their_copies_would_not_fit(capsys):
     from ebsd_env.decoding.kernels import affordable
 
@@ -226,7 +243,8 @@ def test_a_new_variant_is_one_entry_and_is_measured_too(tmp_path, monkeypatch):
     timer, calls = fake_timer({"plain": 1.0, "onednn": 2.0, "other": 0.25})
     model = _model()
     choice = select_kernels(model, timer=timer, cache_file=tmp_path / "k.json", repeats=1)
-    assert choice.variant == "other" and {name for name, _ in calls} == {*VARIANTS}
+    assert choice.variant == "other" and {name for name, _ in calls} == {*auto_candidates(torch.device("cpu"))}
+    assert "other" in auto_candidates(torch.device("cpu"))
 
 
 def test_choice_is_cached_atomically_and_reused(tmp_path):
@@ -240,7 +258,8 @@ def test_choice_is_cached_atomically_and_reused(tmp_path):
     entry = json.loads(path.read_text())["entries"][first.key]
     assert entry["buckets"] == everywhere("onednn") and entry["pad_rows"] == {}
     assert entry["timings_ms"]["2"] == {"plain": 2000.0, "onednn": 1000.0,
-                                        **{name: 20_000.0 for name in VARIANTS if name not in ("plain", "onednn")}}
+                                        **{name: 20_000.0 for name in auto_candidates(torch.device("cpu"))
+                                           if name not in ("plain", "onednn")}}
     assert entry["rows_timed"]["5-8"] == [5, 6, 7, 8] and entry["rows_timed"]["1"] == [1]
     assert entry["rows_timed"]["17+"] == [17, 32] and entry["rows_ms"]["6"]["plain"] == 6000.0
 
@@ -302,7 +321,8 @@ def test_requested_and_impossible_variants(tmp_path):
 def test_real_measurement_on_a_tiny_model(tmp_path):
     choice = choose_kernels(_model(), cache_file=tmp_path / "k.json", repeats=2)
     assert choice.source == "measured" and set(choice.timings_ms) == set(BUCKETS)
-    assert all(set(ms) == set(VARIANTS) and min(ms.values()) > 0 for ms in choice.timings_ms.values())
+    assert all(set(ms) == set(auto_candidates(torch.device("cpu"))) and min(ms.values()) > 0
+               for ms in choice.timings_ms.values())
     assert set(choice.rows_ms) == {*range(1, 18), 32}
 
 

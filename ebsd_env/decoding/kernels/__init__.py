@@ -5,7 +5,8 @@ to run a model's float32 ``nn.Linear`` layers, described in `ebsd_env.decoding.k
 verifying several tokens cheaper on an earlier development machine (2-5 tokens cost 1.3-1.4x one token instead of
 1.6-2x) and the verifier slower on a 2-core AVX-512 + AMX Xeon (15.7 tokens/s instead of 25.0); ``transposed`` and
 ``weight-left`` won the one- and two-row and the three-to-four-row forwards on a 2-core AVX2 AMD EPYC; MKL's
-packed weights made 4, 8 and 16 rows 9-27 % cheaper than any other variant on the Xeon (by the host's load).
+packed weights made 4, 8 and 16 rows 9-27 % cheaper than any other variant on the Xeon (by the host's load);
+``auto`` times them only with ``EBSD_MKL_PACKS=1`` (`MKL_PACKS_ENV`: their address-space cost).
 
 Which one wins depends on the CPU, the thread count, the shapes and the number of rows (tokens) a forward
 multiplies by each weight: one row when decoding, k + 1 when verifying k drafted tokens, the prompt when
@@ -28,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import os
 import statistics
 import sys
 import time
@@ -76,6 +78,7 @@ from .variants import (  # noqa: F401
     bucket_of,
     float_linears,
     is_float_linear,
+    mkl_packing_available,
     onednn_available,
     pack_linears,
 )
@@ -85,6 +88,23 @@ DEFAULT_REPEATS = 5
 # 4: MKL-packed variants (3: every row count timed, padding; 2: one variant per bucket, no padding; 1: one per model)
 CACHE_VERSION = 4
 SHARED_WEIGHT_VARIANTS = frozenset({"plain", "weight-left"})  # the rest hold a layout of their own: a copy each
+# The MKL packs are timed by ``auto`` only where this variable is "1". Why opt-in: MKL reserves 2-20x a weight's
+# size of address space per pack (the touched memory is ~1x), ~8 GB for the embedded verifier's three packs, and a
+# process that holds a few such verifiers can no longer fork on a machine without swap (ENOMEM on Linux's default
+# overcommit heuristic: the test suite's Ray workers failed to start with 24 GB and four cached pairs).
+MKL_PACKS_ENV = "EBSD_MKL_PACKS"
+
+
+def mkl_packs_enabled() -> bool:
+    """Whether ``auto`` times the MKL-packed variants (`MKL_PACKS_ENV` set to "1")."""
+    return os.environ.get(MKL_PACKS_ENV) == "1"
+
+
+def auto_candidates(device: torch.device) -> list[str]:
+    """The variants ``auto`` times on `device`: every available one, the MKL packs only when enabled."""
+    packs = mkl_packs_enabled()
+    return [name for name, variant in VARIANTS.items()
+            if variant.available(device) and (packs or not name.startswith("mkl-packed-"))]
 
 
 def kernels_from_alias(kernels: str | None, fast_kernels: bool | None) -> str:
@@ -174,7 +194,7 @@ def kernel_cache_key(model: nn.Module, threads: int | None = None) -> str:
     device = weight.device.type if weight is not None else "cpu"
     threads = torch.get_num_threads() if threads is None else threads
     return (f"{cpu_model()} [{cpu_flags_digest()}] | torch {torch.__version__} | threads {threads} | {dtype} "
-            f"| {device} | linears {linear_fingerprint(model)}")
+            f"| {device} | linears {linear_fingerprint(model)}" + (" | mkl packs" if mkl_packs_enabled() else ""))
 
 
 def kernel_cache_file() -> Path:
@@ -246,7 +266,7 @@ def choose_kernels(model: nn.Module, kernels: str = "auto", timer: Timer | None 
             raise ModelLoadError(f"kernels={kernels!r} cannot run on {device.type!r} (it needs "
                                  f"{VARIANTS[kernels].description}): pass kernels='plain' or 'auto'")
         return KernelChoice(everywhere(kernels), "requested")
-    candidates = affordable([name for name, variant in VARIANTS.items() if variant.available(device)],
+    candidates = affordable(auto_candidates(device),
                             sum(linear.weight.numel() * linear.weight.element_size() for _, _, linear in linears))
     if candidates == ["plain"]:
         return KernelChoice(everywhere("plain"), "only variant available")
