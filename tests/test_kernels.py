@@ -171,6 +171,9 @@ def test_auto_times_the_mkl_packs_only_when_enabled(monkeypatch, tmp_path):
     timer, _ = fake_timer({"plain": 1.0, "mkl-packed-8": 0.1})
     choice = choose_kernels(_model(), timer=timer, cache_file=tmp_path / "k.json", repeats=1)
     assert "mkl-packed-8" in choice.timings_ms["5-8"]
+    monkeypatch.setenv(MKL_PACKS_ENV, "yes")
+    with pytest.raises(ModelLoadError, match="EBSD_MKL_PACKS='yes': set it to 1"):
+        choose_kernels(_model(), cache_file=tmp_path / "k.json")
 
 
 def test_mkl_packs_are_not_timed_where_their_copies_would_not_fit(capsys):

@@ -91,20 +91,28 @@ SHARED_WEIGHT_VARIANTS = frozenset({"plain", "weight-left"})  # the rest hold a 
 # The MKL packs are timed by ``auto`` only where this variable is "1". Why opt-in: MKL reserves 2-20x a weight's
 # size of address space per pack (the touched memory is ~1x), ~8 GB for the embedded verifier's three packs, and a
 # process that holds a few such verifiers can no longer fork on a machine without swap (ENOMEM on Linux's default
-# overcommit heuristic: the test suite's Ray workers failed to start with 24 GB and four cached pairs).
+# overcommit heuristic: the test suite's Ray workers failed to start with 24 GB and several cached pairs).
 MKL_PACKS_ENV = "EBSD_MKL_PACKS"
 
 
+def is_mkl_pack(name: str) -> bool:
+    return name.startswith("mkl-packed-")
+
+
 def mkl_packs_enabled() -> bool:
-    """Whether ``auto`` times the MKL-packed variants (`MKL_PACKS_ENV` set to "1")."""
-    return os.environ.get(MKL_PACKS_ENV) == "1"
+    """Whether ``auto`` times the MKL-packed variants (`MKL_PACKS_ENV` set to "1"; unset, empty or "0": not).
+    Raises ModelLoadError for any other value, before anything is timed."""
+    value = os.environ.get(MKL_PACKS_ENV, "")
+    if value not in ("", "0", "1"):
+        raise ModelLoadError(f"{MKL_PACKS_ENV}={value!r}: set it to 1 (time the MKL-packed kernels) or 0 / unset")
+    return value == "1"
 
 
 def auto_candidates(device: torch.device) -> list[str]:
     """The variants ``auto`` times on `device`: every available one, the MKL packs only when enabled."""
     packs = mkl_packs_enabled()
     return [name for name, variant in VARIANTS.items()
-            if variant.available(device) and (packs or not name.startswith("mkl-packed-"))]
+            if variant.available(device) and (packs or not is_mkl_pack(name))]
 
 
 def kernels_from_alias(kernels: str | None, fast_kernels: bool | None) -> str:
@@ -298,7 +306,7 @@ def affordable(candidates: list[str], weight_bytes: int, available: int | None =
     copies = sum(name not in SHARED_WEIGHT_VARIANTS for name in candidates)
     if available is None or copies * weight_bytes <= available // 2:
         return candidates
-    kept = [name for name in candidates if not name.startswith("mkl-packed-")]
+    kept = [name for name in candidates if not is_mkl_pack(name)]
     print(f"[ebsd] not timing MKL-packed kernels: {copies} copies of {weight_bytes / 1e9:.1f} GB of float32 "
           f"weights exceed half the {available / 1e9:.1f} GB available", file=sys.stderr, flush=True)
     return kept
