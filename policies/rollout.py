@@ -22,33 +22,20 @@ def run_episode(env, policy: Policy, seed: int | None = None, options: dict | No
     """
     if policy.env is not env:
         policy.bind(env=env)  # this env's layout (and, for the oracle, this env's decoder)
-    layout = env.unwrapped.observation_layout
-    base_size = getattr(env.unwrapped, "base_size", layout.size)  # EBSD-Multi appends its entries after the layout
     obs, info = env.reset(seed=seed, options=options)
     policy.reset()
-    trace = {"layout": asdict(layout), "observations": [], "entropies": [], "positions": [], "actions": [],
-             "accepted": [], "block_accepted": []}
-    block_start = 0  # index in the trace of the current block's first step
+    # The loop keeps only what it must: the env charges everything between two `step` calls to the policy's
+    # decision (`decide_s`), so the trace is built after the episode, from these.
+    observations, actions, verified = [], [], []  # verified: (steps so far, accepted) at each verification
     episode_start = True
     while True:
         action, _ = policy.predict(obs, episode_start=episode_start, deterministic=True)
         episode_start = False
-        view = layout.decode(obs[:base_size])
-        trace["observations"].append(np.asarray(obs, dtype=np.float64).tolist())
-        # No entropies in an observation="ltd" layout; none either at an empty draft.
-        trace["entropies"].append(float(view.entropies[-1]) if view.entropies is not None and len(view.entropies)
-                                  else None)
-        trace["positions"].append(view.position)
-        trace["actions"].append(int(action))
-        trace["accepted"].append(None)
-        trace["block_accepted"].append(None)
+        observations.append(np.array(obs, dtype=np.float64))  # a copy: an env may reuse its array
+        actions.append(action)
         obs, _, terminated, truncated, info = env.step(action)
         if info.get("verified"):
-            accepted = int(info["accepted"])
-            for i in range(block_start, len(trace["positions"])):
-                trace["accepted"][i] = int(trace["positions"][i] <= accepted)
-                trace["block_accepted"][i] = accepted
-            block_start = len(trace["positions"])
+            verified.append((len(actions), int(info["accepted"])))
             policy.on_verify(info)
         if terminated or truncated:
             break
@@ -56,8 +43,33 @@ def run_episode(env, policy: Policy, seed: int | None = None, options: dict | No
         raise RuntimeError("the env ended an episode without info['episode_stats']; is it an EBSD-v1 env?")
     result = dict(info["episode_stats"])
     result["policy"] = policy.spec
-    result["trace"] = trace
+    result["trace"] = episode_trace(env.unwrapped, observations, actions, verified)
     return result
+
+
+def episode_trace(base_env, observations: list, actions: list, verified: list[tuple[int, int]]) -> dict:
+    """`run_episode`'s trace from the episode's observations, actions and verifications (see there)."""
+    layout = base_env.observation_layout
+    base_size = getattr(base_env, "base_size", layout.size)  # EBSD-Multi appends its entries after the layout
+    trace = {"layout": asdict(layout), "observations": [], "entropies": [], "positions": [], "actions": [],
+             "accepted": [], "block_accepted": []}
+    for obs, action in zip(observations, actions, strict=True):
+        view = layout.decode(obs[:base_size])
+        trace["observations"].append(obs.tolist())
+        # No entropies in an observation="ltd" layout; none either at an empty draft.
+        trace["entropies"].append(float(view.entropies[-1]) if view.entropies is not None and len(view.entropies)
+                                  else None)
+        trace["positions"].append(view.position)
+        trace["actions"].append(int(action))
+    trace["accepted"] = [None] * len(actions)
+    trace["block_accepted"] = [None] * len(actions)
+    block_start = 0  # index in the trace of the current block's first step
+    for steps, accepted in verified:
+        for i in range(block_start, steps):
+            trace["accepted"][i] = int(trace["positions"][i] <= accepted)
+            trace["block_accepted"][i] = accepted
+        block_start = steps
+    return trace
 
 
 def decision_cost(env, policy: Policy, calls: int = 200, seed: int | None = None,

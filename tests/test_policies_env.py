@@ -336,3 +336,39 @@ def test_acceptance_cli_fits_and_writes_a_model(tmp_path, capsys):
     model = AcceptanceModel.load(out)
     assert model.samples > 0 and model.layout["max_draft_len"] == 6
     assert f"acceptance:path={out}" in capsys.readouterr().out
+
+
+def test_the_episode_trace_is_what_the_policy_saw_and_what_each_block_accepted(env):
+    """`run_episode` builds its trace after the episode (so the env does not charge it to the policy): the
+    observations the policy was given, its actions, and per step whether that draft token was accepted and the
+    block's accepted count, as the verifications reported them."""
+    policy = make_policy("entropy-abs:theta=1.0", env=env)
+    seen, infos = [], []
+    predict, step = policy.predict, env.step
+
+    def watched_predict(obs, **kwargs):
+        seen.append(np.array(obs, dtype=np.float64))
+        return predict(obs, **kwargs)
+
+    def watched_step(action):
+        result = step(action)
+        infos.append(result[4])
+        return result
+
+    policy.predict, env.step = watched_predict, watched_step
+    try:
+        trace = run_episode(env, policy, seed=0, options={"prompt_index": 0})["trace"]
+    finally:
+        del policy.predict, env.step
+    assert trace["observations"] == [obs.tolist() for obs in seen]
+    layout = env.unwrapped.observation_layout
+    assert trace["positions"] == [layout.decode(obs).position for obs in seen]
+    blocks, start = 0, 0
+    for i, info in enumerate(infos):
+        if info.get("verified"):
+            accepted = info["accepted"]
+            assert trace["block_accepted"][start:i + 1] == [accepted] * (i + 1 - start)
+            assert trace["accepted"][start:i + 1] == [int(p <= accepted) for p in trace["positions"][start:i + 1]]
+            blocks, start = blocks + 1, i + 1
+    assert blocks >= 3 and start == len(infos)  # the episode ends on a verification
+    assert 0 < sum(trace["accepted"]) < len(trace["accepted"])  # both kinds of step: the check can fail

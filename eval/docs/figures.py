@@ -61,6 +61,7 @@ from .sources import (
     FEATURE_CARD,
     MULTI_LIVE,
     MULTI_REPLAY,
+    PPO_VS_LONG_K,
     REPLAY_PPO,
     REPLAY_VALIDATION,
     STOP_MODE,
@@ -128,6 +129,12 @@ FIGURES: dict[str, Figure] = {
     "eval-default.fixed-k-8.vs_verifier": speedup("fixed-k:k=8"),
     "eval-default.oracle-first-reject.vs_verifier": speedup("oracle-first-reject"),
     "eval-default.ppo-multi.vs_verifier": speedup("ppo:policies/trained/ppo_multi.zip"),
+    "eval-default.ppo-multi.vs_best_fixed_k": Figure(EVAL_DEFAULT, lambda summary: (lambda row: (
+        f"{row['mean']:.2f}× [{row['ci'][0]:.2f}, {row['ci'][1]:.2f}]"))(
+        overall(summary, "ppo:policies/trained/ppo_multi.zip")["speedup_vs_best_fixed_k"])),
+    "ppo-vs-long-k.vs_k16": Figure(PPO_VS_LONG_K, lambda summary: "{:.2f}×".format(
+        overall(summary, "ppo:policies/trained/ppo_multi.zip")["tokens_per_s"]["mean"]
+        / overall(summary, "fixed-k:k=16")["tokens_per_s"]["mean"])),
     "eval-default.multi-cascade.vs_verifier": speedup("multi-cascade"),
     "eval-default.verifier_tokens_per_s": Figure(
         EVAL_DEFAULT, lambda summary: f"{overall(summary, 'no-spec')['tokens_per_s']['mean']:.1f}"),

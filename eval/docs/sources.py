@@ -31,6 +31,8 @@ TRANSFER_REPLAY = "docs/results/transfer-epyc/validation-replay.json"  # the cho
 TRANSFER_CELLS = "docs/results/transfer-replay/transfer.json"  # its replay half: (category, profile) cells
 MULTI_LIVE = "docs/results/multi-epyc/live-summary.json"  # issue 24: the multi-drafter policies, live
 MULTI_REPLAY = "docs/results/multi-epyc/validation-replay.json"  # and their choice on validation traces
+# The multi-drafter PPO against fixed k = 8, 12, 16 on the default run's machine and prompts (its numpy actor).
+PPO_VS_LONG_K = "docs/results/ppo-actor-xeon/k16/summary.json"
 
 
 @cache
