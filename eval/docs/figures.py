@@ -62,6 +62,7 @@ from .sources import (
     MULTI_LIVE,
     MULTI_REPLAY,
     PPO_VS_LONG_K,
+    PPO_VS_LONG_K_1T,
     REPLAY_PPO,
     REPLAY_VALIDATION,
     STOP_MODE,
@@ -78,6 +79,11 @@ def _transfer_cells(result: dict) -> str:
     from eval.transfer import cells_table
 
     return cells_table(result)
+
+
+def _rate_ratio(summary: dict, static: str, policy: str = "ppo:policies/trained/ppo_multi.zip") -> str:
+    """The shipped multi-drafter policy's rate over a static policy's, in one run."""
+    return f"{overall(summary, policy)['tokens_per_s']['mean'] / overall(summary, static)['tokens_per_s']['mean']:.2f}×"
 
 FIGURES: dict[str, Figure] = {
     # v1 (`distilled`, the first shipped feature drafter): its training run's held-out evaluation, kept in its
@@ -132,9 +138,9 @@ FIGURES: dict[str, Figure] = {
     "eval-default.ppo-multi.vs_best_fixed_k": Figure(EVAL_DEFAULT, lambda summary: (lambda row: (
         f"{row['mean']:.2f}× [{row['ci'][0]:.2f}, {row['ci'][1]:.2f}]"))(
         overall(summary, "ppo:policies/trained/ppo_multi.zip")["speedup_vs_best_fixed_k"])),
-    "ppo-vs-long-k.vs_k16": Figure(PPO_VS_LONG_K, lambda summary: "{:.2f}×".format(
-        overall(summary, "ppo:policies/trained/ppo_multi.zip")["tokens_per_s"]["mean"]
-        / overall(summary, "fixed-k:k=16")["tokens_per_s"]["mean"])),
+    "ppo-vs-long-k.vs_k16": Figure(PPO_VS_LONG_K, lambda summary: _rate_ratio(summary, "fixed-k:k=16")),
+    "ppo-vs-long-k.vs_k16_1t": Figure(PPO_VS_LONG_K_1T, lambda summary: _rate_ratio(
+        summary, "multi-static:drafter=int4,k=16")),
     "eval-default.multi-cascade.vs_verifier": speedup("multi-cascade"),
     "eval-default.verifier_tokens_per_s": Figure(
         EVAL_DEFAULT, lambda summary: f"{overall(summary, 'no-spec')['tokens_per_s']['mean']:.1f}"),

@@ -33,6 +33,7 @@ MULTI_LIVE = "docs/results/multi-epyc/live-summary.json"  # issue 24: the multi-
 MULTI_REPLAY = "docs/results/multi-epyc/validation-replay.json"  # and their choice on validation traces
 # The multi-drafter PPO against fixed k = 8, 12, 16 on the default run's machine and prompts (its numpy actor).
 PPO_VS_LONG_K = "docs/results/ppo-actor-xeon/k16/summary.json"
+PPO_VS_LONG_K_1T = "docs/results/ppo-actor-xeon/t24-live-1t/summary.json"  # issue 24's live verdict, one thread
 
 
 @cache
