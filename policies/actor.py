@@ -3,8 +3,8 @@
 Every decision a stopping policy takes is charged to it (`EBSD-v1`'s ``decide_s``), and a decision comes after
 each drafted token, so a policy's own compute matters beside a draft step of a few milliseconds. SB3's
 ``model.predict`` converts the observation to a tensor, switches the module to eval mode, builds a distribution
-object and converts back: about 0.25 ms per call in a tight loop and 0.4 ms between real draft steps (cold
-caches), for an actor of two 64-unit layers whose arithmetic takes microseconds.
+object and converts back: about 0.25 ms per call in a tight loop and ~0.45 ms with cold caches, as between
+draft steps, for an actor of two 64-unit layers whose arithmetic takes microseconds.
 
 `NumpyActor` holds the same weights as float32 arrays and computes the actor's logits with numpy, then takes
 the most likely action, as SB3's ``deterministic=True`` does. Its logits differ from torch's by a few rounding
@@ -97,6 +97,7 @@ class NumpyActor:
             if not (top2[:, 1] - top2[:, 0] >= TIE_MARGIN).all():
                 return None
         return logits.argmax(axis=1).astype(np.int64)
+
 
 def _array(parameter) -> np.ndarray:
     return parameter.detach().cpu().float().numpy().copy()

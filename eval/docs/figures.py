@@ -85,6 +85,7 @@ def _rate_ratio(summary: dict, static: str, policy: str = "ppo:policies/trained/
     """The shipped multi-drafter policy's rate over a static policy's, in one run."""
     return f"{overall(summary, policy)['tokens_per_s']['mean'] / overall(summary, static)['tokens_per_s']['mean']:.2f}×"
 
+
 FIGURES: dict[str, Figure] = {
     # v1 (`distilled`, the first shipped feature drafter): its training run's held-out evaluation, kept in its
     # config.json.
