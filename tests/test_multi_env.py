@@ -167,3 +167,35 @@ def test_the_constructor_does_no_timing(tiny_multi, monkeypatch, clock):
     assert calls == ["noisy", "int4", "ngram"]
     with pytest.raises(ValueError, match="clock='profile' needs cost profiles"):  # bad input: still at once
         make(tiny_multi, clock="profile", cost_model=None)
+
+
+def test_the_envs_own_handling_of_an_action_is_not_charged_to_the_decision(tiny_multi):
+    """On the wall clock a decision is the time from one observation to the next `step` call; the multi env's
+    own work on the action (checking it, selecting the drafter) comes after and is not the policy's. The
+    action check sleeps 5 ms here: the decisions stay far below it, while a policy that sleeps 5 ms is charged."""
+    import time
+
+    env = make(tiny_multi, clock="wall").unwrapped
+    contains = env.action_space.contains
+
+    def slow_contains(action):
+        time.sleep(0.005)
+        return contains(action)
+
+    def episode(policy_sleep_s: float) -> dict:
+        env.reset(seed=0, options={"prompt_index": 0})
+        while True:
+            time.sleep(policy_sleep_s)
+            action = FIRST_DRAFTER if not env.decoder.draft_steps else (1 if len(env.decoder.draft_steps) >= 2 else 0)
+            _, _, terminated, truncated, info = env.step(action)
+            if terminated or truncated:
+                return info["episode_stats"]
+
+    env.action_space.contains = slow_contains
+    try:
+        env_work = episode(0.0)
+        policy_work = episode(0.005)
+    finally:
+        del env.action_space.contains
+    assert env_work["decide_s"] / env_work["decisions"] < 0.002
+    assert policy_work["decide_s"] / policy_work["decisions"] >= 0.005

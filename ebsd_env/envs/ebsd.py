@@ -326,7 +326,11 @@ class EBSDEnv(EnvClock, EpisodeRecord, Transition, gym.Env):
         return observation, info
 
     def step(self, action):
-        decided_at = time.perf_counter()
+        return self._step(action, time.perf_counter())
+
+    def _step(self, action, decided_at: float):
+        """`step`, with the moment the policy's decision ended: a subclass that handles the action first (the
+        multi-drafter env) takes that moment on entry, so its own work is not charged to the decision."""
         if self._episode_over:
             raise RuntimeError("the episode has ended (terminated or truncated); call reset() before step()")
         if not self._running:

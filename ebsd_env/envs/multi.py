@@ -6,6 +6,7 @@ several drafters (``drafter="int4+feature+ngram"``, `ebsd_env.decoding.multi`), 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -207,6 +208,7 @@ class MultiEnv(EBSDEnv):
         return super().reset(seed=seed, options=options)
 
     def step(self, action):
+        decided_at = time.perf_counter()  # the policy's decision ends here: what follows is the env's work
         if not self.action_space.contains(action):
             raise ValueError(f"invalid action {action!r}: the action space is Discrete({self.action_space.n}) (0 = "
                              f"continue, 1 = stop and verify, 2 + i = draft the block with drafter i of "
@@ -219,7 +221,7 @@ class MultiEnv(EBSDEnv):
             else:
                 fixed = True
             action = CONTINUE
-        obs, reward, terminated, truncated, info = super().step(action)
+        obs, reward, terminated, truncated, info = self._step(action, decided_at)
         if fixed and not info["forced"]:
             info["forced"] = "drafter_fixed"
         return obs, reward, terminated, truncated, info
