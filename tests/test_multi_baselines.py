@@ -15,6 +15,8 @@ from ebsd_env.replay.multi import MultiReplayEnv, MultiTraceSet
 from ebsd_env.replay.multi_vector import MultiReplayVectorEnv
 from ebsd_env.replay.record import record_multi
 from ebsd_env.timing.cost_model import CostModel
+from ebsd_env.timing.multi_clock import MultiClock
+from ebsd_env.timing.multi_profiles import DRAFT_SCALES, VERIFY_SCALES, MultiCostProfiles, scale_costs
 
 ROWS = [{"id": f"p{i}", "category": c, "prompt": p} for i, (c, p) in enumerate(
     [("chat", "hello world, hello world, hello"), ("code", "abc abc abc abc"), ("chat", "the cat sat on the mat"),
@@ -46,13 +48,15 @@ CATCH_UP_COSTS = [dataclasses.replace(c, catch_up_s=s) for c, s in zip(COSTS, (0
 
 
 @pytest.mark.parametrize("stop_mode", ["include", "exclude"])
-@pytest.mark.parametrize("extra_signals,costs", [(False, COSTS), (True, COSTS), (False, SIGNAL_COSTS),
-                                                 (False, CATCH_UP_COSTS)])
-def test_vector_env_steps_exactly_as_the_multi_replay_env(recorded, stop_mode, extra_signals, costs):
+@pytest.mark.parametrize("extra_signals,costs,cost_signals", [(False, COSTS, False), (True, COSTS, False),
+                                                              (False, SIGNAL_COSTS, False),
+                                                              (False, CATCH_UP_COSTS, False),
+                                                              (True, CATCH_UP_COSTS, True)])
+def test_vector_env_steps_exactly_as_the_multi_replay_env(recorded, stop_mode, extra_signals, costs, cost_signals):
     multi = MultiTraceSet.load(recorded)
     count = len(multi)
     kwargs = dict(cost_model=costs, stop_mode=stop_mode, extra_signals=extra_signals, max_draft_len=4,
-                  max_new_tokens=22)
+                  max_new_tokens=22, cost_signals=cost_signals)
     vec = MultiReplayVectorEnv(multi, num_envs=count, **kwargs)
     envs = [MultiReplayEnv(multi, **kwargs) for _ in range(count)]
     assert vec.single_observation_space == envs[0].observation_space
@@ -105,6 +109,73 @@ def test_multi_replay_charges_the_drafting_drafters_signal_s(recorded, drafter):
     steps = plain["drafted"] + plain["discarded"]
     assert steps > 0 and plain["drafter_blocks"][drafter] == sum(plain["drafter_blocks"])
     assert signals["draft_s"] == pytest.approx(plain["draft_s"] + steps * SIGNAL_COSTS[drafter].signal_s, rel=1e-12)
+
+
+# Three multi-drafter clocks, each priced differently in every part: steps, signals, catch-up, verification curve.
+PROFILES = [MultiClock("model", tuple(NAMES), tuple(COSTS)),
+            MultiClock("model", tuple(NAMES), tuple(scale_costs(c, 2.0, 0.5) for c in SIGNAL_COSTS)),
+            MultiClock("model", tuple(NAMES), tuple(scale_costs(c, s, 1.5) for c, s in
+                                                    zip(CATCH_UP_COSTS, (0.5, 3.0, 1.0), strict=True)))]
+
+
+@pytest.mark.parametrize("stop_mode", ["include", "exclude"])
+def test_vector_env_with_cost_profiles_prices_each_episode_as_the_env_on_its_profile(recorded, stop_mode):
+    """Under `cost_profiles` each episode of the vector env is `MultiReplayEnv` on the profile it drew: the same
+    observations (cost ratios included), rewards and statistics; every profile is drawn."""
+    multi = MultiTraceSet.load(recorded)
+    count = len(multi)
+    kwargs = dict(stop_mode=stop_mode, max_draft_len=4, max_new_tokens=22, cost_signals=True)
+    vec = MultiReplayVectorEnv(multi, num_envs=count, seed=3, cost_profiles=PROFILES, cost_model=COSTS, **kwargs)
+    assert vec.cost_profile_names == ("profile0", "profile1", "profile2")
+    rng = np.random.default_rng(5)
+    drawn = set()
+    for _ in range(4):
+        vec_obs, _ = vec.reset(options={"trace_indices": list(range(count))})
+        profiles = vec._price_set.copy()
+        drawn.update(profiles.tolist())
+        envs = [MultiReplayEnv(multi, cost_model=PROFILES[p], **kwargs) for p in profiles]
+        for i, env in enumerate(envs):
+            obs, _ = env.reset(options={"prompt_index": i})
+            np.testing.assert_array_equal(obs, vec_obs[i])
+        done = np.zeros(count, dtype=bool)
+        while not done.all():
+            actions = rng.choice(vec.single_action_space.n, size=count, p=[0.45, 0.25, 0.1, 0.1, 0.1])
+            vec_obs, vec_rewards, vec_term, vec_trunc, vec_info = vec.step(actions)
+            for i, env in enumerate(envs):
+                if done[i]:
+                    continue
+                obs, reward, term, trunc, info = env.step(int(actions[i]))
+                np.testing.assert_array_equal(obs, vec_info["final_obs"][i] if term or trunc else vec_obs[i])
+                assert reward == pytest.approx(vec_rewards[i], abs=1e-12)
+                if term or trunc:
+                    done[i] = True
+                    final = vec_info["final_info"]
+                    assert info["episode_stats"]["decode_s"] == pytest.approx(final["decode_s"][i], rel=1e-12)
+                    assert final["cost_profile"][i] == profiles[i]
+    assert drawn == {0, 1, 2}
+
+
+def test_jitter_family_scales_drafting_and_the_verification_rise():
+    """`scale_costs` moves every drafting cost by its factor and verification's excess over one token by its own,
+    verify(1) (the verifier-alone rate) unchanged; `jitter` is every combination, the calibration among them."""
+    costs = dataclasses.replace(CATCH_UP_COSTS[0], signal_s=0.01)
+    scaled = scale_costs(costs, 2.0, 0.5)
+    assert scaled.draft_s == pytest.approx(2 * costs.draft_s)
+    assert (scaled.signal_s, scaled.catch_up_s) == pytest.approx((0.02, 2 * costs.catch_up_s))
+    assert scaled.verify_cost(1) == costs.verify_cost(1)
+    for fed in (2, 5, 9, 17, 20):
+        assert scaled.verify_cost(fed) - 1.0 == pytest.approx(0.5 * (costs.verify_cost(fed) - 1.0))
+    base = PROFILES[0]
+    family = MultiCostProfiles.load(["jitter"], base)
+    assert len(family) == len(VERIFY_SCALES) * len(DRAFT_SCALES) ** len(NAMES)
+    def prices(clock):  # what the clock charges (names and sources aside)
+        return tuple((c.draft_s, c.verify_points, c.signal_s, c.catch_up_s) for c in clock.costs)
+
+    assert prices(base) in {prices(clock) for clock in family.clocks}
+    ratios = {tuple(clock.cost_ratio(d) for d in range(3)) for clock in family.clocks}
+    assert len(ratios) == len(DRAFT_SCALES) ** len(NAMES)
+    with pytest.raises(ValueError, match="neither 'jitter', a file nor a folder"):
+        MultiCostProfiles.load(["no/such/profiles"], base)
 
 
 def test_vector_env_state_carries_the_episodes_in_flight_to_another_env(recorded):
@@ -322,25 +393,32 @@ def test_live_lookup_proposal_is_what_prompt_lookup_drafts(live_env):
 
 
 # ---------------------------------------------------------------------------------------------- PPO on multi replay
-def test_ppo_trains_on_multi_drafter_traces(recorded, tmp_path):
-    """`ebsd train ppo --traces DIR` on aligned multi traces trains on EBSD-Multi-Replay-v1 end to end (the vector
-    env, evaluation against the baselines, the saved model) and refuses what it does not support first."""
-    import json
+def calibrated_copy(recorded, tmp_path):
+    """(traces, runs folder, common `ebsd train ppo` arguments): a copy of the recorded traces, each drafter's
+    folder given its `COSTS` calibration."""
     import shutil
-
-    from stable_baselines3 import PPO
-
-    from train.ppo import main
 
     traces = tmp_path / "traces"
     shutil.copytree(recorded, traces)
     for (folder, costs) in zip(sorted(traces.glob("drafter-*")), COSTS, strict=True):
         costs.save(folder / "cost_model.json")
     runs = tmp_path / "runs"
-    common = ["--traces", str(traces), "--clock", "model", "--runs-dir", str(runs), "--no-progress-bar",
-              "--max-draft-len", "5", "--max-new-tokens", "24"]
-    with pytest.raises(ValueError, match="--cost-signals is not supported on multi-drafter traces"):
-        main(common + ["--cost-signals"])
+    return traces, runs, ["--traces", str(traces), "--clock", "model", "--runs-dir", str(runs), "--no-progress-bar",
+                          "--max-draft-len", "5", "--max-new-tokens", "24"]
+
+
+def test_ppo_trains_on_multi_drafter_traces(recorded, tmp_path):
+    """`ebsd train ppo --traces DIR` on aligned multi traces trains on EBSD-Multi-Replay-v1 end to end (the vector
+    env, evaluation against the baselines, the saved model) and refuses what it does not support first."""
+    import json
+
+    from stable_baselines3 import PPO
+
+    from train.ppo import main
+
+    traces, runs, common = calibrated_copy(recorded, tmp_path)
+    with pytest.raises(ValueError, match="--min-draft-len is not supported on multi-drafter traces"):
+        main(common + ["--min-draft-len", "1"])
     assert not runs.exists()
     assert main(common + ["--total-timesteps", "512", "--num-envs", "4", "--n-steps", "64", "--batch-size", "64",
                           "--n-epochs", "1", "--eval-freq", "256", "--eval-prompts-per-category", "2"]) == 0
@@ -351,6 +429,27 @@ def test_ppo_trains_on_multi_drafter_traces(recorded, tmp_path):
     assert model.observation_space == env.observation_space and model.action_space == env.action_space
     record = json.loads((run / "record.json").read_text())
     assert record["steps"] == 512 and record["best_eval"]["tokens_per_s"] > 0
+
+
+def test_ppo_trains_on_multi_drafter_traces_over_jittered_cost_profiles(recorded, tmp_path):
+    """`--cost-profiles jitter` on multi traces prices the training episodes by the family around the traces'
+    calibration (kept in the run), the evaluation by the calibration; a profile that is not there is refused
+    before the run folder exists."""
+    import json
+
+    from train.ppo import main
+
+    traces, runs, common = calibrated_copy(recorded, tmp_path)
+    with pytest.raises(ValueError, match="neither 'jitter', a file nor a folder"):
+        main(common + ["--cost-profiles", "nowhere.json"])
+    assert not runs.exists()
+    assert main(common + ["--cost-profiles", "jitter", "--total-timesteps", "256", "--num-envs", "4", "--n-steps",
+                          "64", "--batch-size", "64", "--n-epochs", "1", "--eval-freq", "0"]) == 0
+    (run,) = runs.iterdir()
+    profiles = json.loads((run / "cost_profiles.json").read_text())
+    assert len(profiles) == len(VERIFY_SCALES) * len(DRAFT_SCALES) ** len(NAMES)
+    calibration = json.loads((run / "cost_model.json").read_text())["drafters"]
+    assert [calibration[name]["draft_s"] for name in NAMES] == [c.draft_s for c in COSTS]
 
 
 def test_ppo_on_multi_drafter_traces_killed_mid_run_resumes_to_the_reference_weights(recorded, tmp_path,

@@ -39,8 +39,9 @@ def make(pair, **kwargs):
     return gym.make("EBSD-Multi-v1", pair=pair, **kwargs)
 
 
-def test_checkers_pass_without_warnings(tiny_multi):
-    env = make(tiny_multi, max_new_tokens=12)
+@pytest.mark.parametrize("cost_signals", [False, True])
+def test_checkers_pass_without_warnings(tiny_multi, cost_signals):
+    env = make(tiny_multi, max_new_tokens=12, cost_signals=cost_signals)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         gym_check_env(env.unwrapped)
@@ -49,6 +50,21 @@ def test_checkers_pass_without_warnings(tiny_multi):
     assert env.action_space.n == 3 + FIRST_DRAFTER
     assert gym.spec("EBSD-Multi-v1").nondeterministic and not gym.spec("EBSD-Multi-Replay-v1").nondeterministic
     assert env.observation_space.shape == (env.unwrapped.base_size + 4 * 3 + 2,)
+    assert env.unwrapped.observation_layout.cost_signals == cost_signals
+
+
+def test_cost_signals_price_the_drafting_drafter_and_the_verifiers_curve(tiny_multi):
+    """With cost signals, the draft cost ratio is the drafting drafter's step over verify(1) and the marginal
+    verification cost the verifier's curve at the draft's length (the multi clock's prices)."""
+    env = make(tiny_multi, cost_signals=True).unwrapped
+    c = env.observation_layout.cost_index
+    env.reset(seed=0)
+    for drafter in range(3):
+        obs, *_ = env.step(FIRST_DRAFTER + drafter)  # one token drafted by `drafter`
+        assert obs[c] == pytest.approx(COSTS[drafter].draft_s / 0.1, rel=1e-6)
+        assert obs[c + 1] == pytest.approx((COSTS[0].verify_cost(3) - COSTS[0].verify_cost(2)) / 0.1, rel=1e-5)
+        obs, *_ = env.step(1)  # verify
+        assert obs[c + 1] == pytest.approx((0.105 - 0.1) / 0.1, rel=1e-5)  # at a block start: one more than none
 
 
 def test_greedy_output_and_pricing_under_random_choices(tiny_multi):

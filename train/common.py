@@ -36,6 +36,16 @@ def check_cost_profiles(profiles: Sequence[str], traces: str | None, cost_model:
                          "env runs on this machine's clock)")
     if cost_model:
         raise ValueError("give --cost-model (one clock) or --cost-profiles (one drawn per episode), not both")
+    from pathlib import Path
+
+    from ebsd_env.replay.multi import MANIFEST
+
+    if (Path(traces) / MANIFEST).is_file():
+        from ebsd_env.replay.multi import MultiTraceSet
+        from ebsd_env.timing.multi_profiles import MultiCostProfiles
+
+        MultiCostProfiles.load(profiles, MultiTraceSet.load(traces).clock("model"))
+        return
     from ebsd_env.timing.cost_profiles import CostProfiles
 
     CostProfiles.load(profiles)

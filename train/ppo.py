@@ -162,7 +162,9 @@ class PPOConfig(PairArgs, PromptArgs):
     cost_profiles: tuple[str, ...] = ()
     ("With --traces: cost profiles to price the episodes, one drawn per episode (seeded by --seed): profile JSON "
      "files, folders of them, or the shipped sets `h200` and `synthetic` (`ebsd_env.timing.cost_profiles`); replaces "
-     "the traces' model clock. The run keeps them as `cost_profiles.json`.")
+     "the traces' model clock. On multi-drafter traces: `jitter` (the family around the traces' own calibration) "
+     "or multi-drafter profile files (`ebsd_env.timing.multi_profiles`). The run keeps them as "
+     "`cost_profiles.json`.")
     cost_model: str | None = None
     ("Model-clock calibration (CostModel JSON) to use; None: calibrate the pair at the start of the run. Either way "
      "the run keeps it as `cost_model.json`, which `ebsd tune --cost-model` can share for a fair comparison.")

@@ -64,12 +64,14 @@ def is_multi_traces(folder: str) -> bool:
 
 def check_multi_settings(config) -> None:
     """What the multi-drafter replay does not take (one-line errors, before the run folder exists)."""
-    for flag, given in (("--cost-profiles", config.cost_profiles), ("--cost-signals", config.cost_signals),
-                        ("--cost-model", config.cost_model), ("--min-draft-len", config.min_draft_len),
-                        ("--normalize-reward", config.normalize_reward)):
+    pricing = ("the traces' own per-drafter calibrations price the episodes; --cost-profiles jitter or "
+               "multi-drafter profile files price them by many")
+    for flag, given, why in (("--cost-model", config.cost_model, pricing),
+                             ("--min-draft-len", config.min_draft_len, "the drafter is chosen before any token"),
+                             ("--normalize-reward", config.normalize_reward, "not implemented there")):
         if given:
             raise ValueError(f"{flag} is not supported on multi-drafter traces ({config.traces} holds multi.json): "
-                             "drop it (the traces' own per-drafter calibrations price the episodes)")
+                             f"drop it ({why})")
     if config.env_id not in ("EBSD-v1", MULTI_REPLAY):
         raise ValueError(f"--traces {config.traces} holds multi-drafter traces: use --env-id {MULTI_REPLAY}")
 

@@ -106,10 +106,15 @@ def multi_replay_envs(config, run_dir: Path):
 
     traces = MultiTraceSet.load(config.traces)
     kwargs = dict(history=config.history, max_draft_len=config.max_draft_len, max_new_tokens=config.max_new_tokens,
-                  extra_signals=config.extra_signals, stop_mode=config.stop_mode, observation=config.observation)
-    eval_env = gym.make("EBSD-Multi-Replay-v1", traces=traces, **kwargs)
+                  extra_signals=config.extra_signals, stop_mode=config.stop_mode, observation=config.observation,
+                  cost_signals=config.cost_signals)
+    eval_env = gym.make("EBSD-Multi-Replay-v1", traces=traces, **kwargs)  # on the traces' own clock
     eval_env.unwrapped.multi_clock.save(run_dir / "cost_model.json")
-    venv = sb3_vec_env(MultiReplayVectorEnv(traces, num_envs=config.num_envs, seed=config.seed, **kwargs))
+    vector = MultiReplayVectorEnv(traces, num_envs=config.num_envs, seed=config.seed,
+                                  cost_profiles=config.cost_profiles or None, **kwargs)
+    if vector.multi_profiles is not None:
+        write_json_atomic(run_dir / "cost_profiles.json", vector.multi_profiles.describe(), sort_keys=True)
+    venv = sb3_vec_env(vector)
     return venv, eval_env, traces
 
 

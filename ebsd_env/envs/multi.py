@@ -97,7 +97,8 @@ class MultiEnv(EBSDEnv):
 
     ## Arguments
 
-    As `EBSD-v1`'s (no `min_draft_len`), `drafter` a ``+``-joined spelling (default ``int4+feature+ngram``) or
+    As `EBSD-v1`'s (no `min_draft_len`; `cost_signals` priced as below: the drafting drafter's step, the verifier's
+    curve, no context), `drafter` a ``+``-joined spelling (default ``int4+feature+ngram``) or
     `pair` a multi-drafter pair, `cost_model` a `MultiClock`, one `CostModel` per drafter, or a JSON file
     (`MultiClock.save`), or None to calibrate each drafter's pair when the clock is first used (the first
     `reset`, or reading `multi_clock`: the constructor does no timing), and `acceptance_decay` (default 0.5).
@@ -114,7 +115,7 @@ class MultiEnv(EBSDEnv):
                  drafter: str | None = None, verifier: str | None = None, device: str = "cpu",
                  reward_scale: float | None = None, cost_model=None, render_mode: str | None = None,
                  stop_mode: str = DEFAULT_STOP_MODE, decoder=None, observation: str = "entropy",
-                 acceptance_decay: float = 0.5):
+                 acceptance_decay: float = 0.5, cost_signals: bool = False):
         if not 0 <= acceptance_decay < 1:
             raise ValueError(f"acceptance_decay must lie in [0, 1), got {acceptance_decay}")
         if max_new_tokens < 1 or max_draft_len < 1:
@@ -151,7 +152,7 @@ class MultiEnv(EBSDEnv):
                          max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
                          clock=clock.kind if isinstance(clock, MultiClock) else clock, extra_signals=extra_signals,
                          seed=seed, reward_scale=reward_scale, render_mode=render_mode, stop_mode=stop_mode,
-                         decoder=decoder, observation=observation)
+                         decoder=decoder, observation=observation, cost_signals=cost_signals)
         n = len(self.drafter_names)
         self.base_size = self.observation_layout.size
         self.observation_space = spaces.Box(0.0, 1.0, (self.base_size + len(PER_DRAFTER) * n + len(LOOKUP),),
@@ -266,6 +267,16 @@ class MultiEnv(EBSDEnv):
             self._acceptance[drafter] = decay * self._acceptance[drafter] + (1 - decay) * rate
             self._tried[drafter] = 1.0
         return result
+
+    def _cost_signals(self, drafted: int) -> dict:
+        """`EBSD-v1`'s cost signals, priced as `MultiClock` prices a block: the step of the drafter drafting it (at a
+        block start, the one `0` would draft), the verifier's curve, both context-free (it prices no context)."""
+        clock = self.multi_clock
+        verify = clock.costs[0]
+        one = verify.verify_cost(1)
+        return {"draft_cost_ratio": clock.costs[self.decoder.current].draft_s / one,
+                "marginal_verify_cost": (verify.verify_cost(drafted + 2) - verify.verify_cost(drafted + 1)) / one,
+                "acceptance_ema": self._acceptance_ema, "block_context": len(self.decoder.tokens)}
 
     def _signal_time(self, measured_s: float, steps: int) -> float:
         """Signals read are charged at the rate of the drafter drafting the block (the one whose steps they are)."""

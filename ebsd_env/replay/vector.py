@@ -142,6 +142,11 @@ class ReplayVectorEnv(VectorEnv):
         self._zero_state(np.ones(B, dtype=bool))
         self._started = False
 
+    @property
+    def cost_profile_names(self) -> tuple[str, ...]:
+        """The names of the cost profiles that price the episodes (their statistics' ``cost_profile`` indexes)."""
+        return () if self.cost_profiles is None else self.cost_profiles.names
+
     # ------------------------------------------------------------------ former names
     @property
     def clock(self) -> Clock:
@@ -370,7 +375,7 @@ def sb3_vec_env(venv: ReplayVectorEnv):
                     episode = {key: value[i].item() for key, value in stats.items()}
                     episode["category"] = self.venv.traces[episode["trace_index"]].category
                     if "cost_profile" in episode:  # its name, as the single replay env reports it
-                        episode["cost_profile"] = self.venv.cost_profiles.names[episode["cost_profile"]]
+                        episode["cost_profile"] = self.venv.cost_profile_names[episode["cost_profile"]]
                     infos[i] = {"terminal_observation": final[i], "TimeLimit.truncated": bool(truncated[i]),
                                 "episode_stats": episode,
                                 "episode": {"r": episode["episode_return"], "l": episode["episode_length"]}}
