@@ -124,9 +124,7 @@ class CostProfiles:
         if not models:
             raise ValueError("no cost profiles given: name profile JSON files, folders of them, or a shipped set ("
                              f"{', '.join(SHIPPED_SETS)})")
-        if len(set(names)) != len(names):
-            twice = sorted({name for name in names if names.count(name) > 1})
-            raise ValueError(f"cost profiles named twice: {', '.join(twice)}; give each file once")
+        check_unique(names, "file")
         return cls(tuple(names), tuple(models))
 
 
@@ -181,16 +179,28 @@ def _files(item: str | Path) -> list[Path]:
     text = str(item)
     if text in SHIPPED_SETS and not Path(text).exists():
         return sorted((PROFILES_DIR / text).glob("*.json"))
-    path = Path(text).expanduser()
+    return json_files(item, f"a file, a folder of .json profiles, nor a shipped set ({', '.join(SHIPPED_SETS)})")
+
+
+def json_files(item: str | Path, alternatives: str) -> list[Path]:
+    """The profile files `item` names: every ``*.json`` of a folder (sorted), or one file; anything else is one
+    line saying it is neither of `alternatives` (what the caller accepts)."""
+    path = Path(item).expanduser()
     if path.is_dir():
         files = sorted(path.glob("*.json"))
         if not files:
-            raise ValueError(f"cost profile folder {text!r} holds no .json profiles")
+            raise ValueError(f"cost profile folder {str(item)!r} holds no .json profiles")
         return files
     if not path.is_file():
-        raise ValueError(f"cost profile {text!r} is neither a file, a folder of .json profiles, nor a shipped set "
-                         f"({', '.join(SHIPPED_SETS)})")
+        raise ValueError(f"cost profile {str(item)!r} is neither {alternatives}")
     return [path]
+
+
+def check_unique(names: list[str], what: str) -> None:
+    """Profiles are told apart by name (episode statistics report it): one given twice is refused."""
+    if len(set(names)) != len(names):
+        twice = sorted({name for name in names if names.count(name) > 1})
+        raise ValueError(f"cost profiles named twice: {', '.join(twice)}; give each {what} once")
 
 
 def load_profile(path: Path) -> CostModel:

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .cost_model import CostModel
+from .cost_profiles import check_unique, json_files
 from .multi_clock import MultiClock, load_multi_costs
 
 JITTER = "jitter"
@@ -116,29 +117,15 @@ class MultiCostProfiles:
                 names.extend(family)
                 clocks.extend(family.values())
             else:
-                for path in _files(item):
+                for path in json_files(item, f"{JITTER!r}, a file nor a folder of multi-drafter profiles "
+                                             '({"drafters": {name: cost model}})'):
                     names.append(path.stem)
                     clocks.append(MultiClock(base.kind, base.names, _load(path, base.names)))
         if not clocks:
             raise ValueError(f"no cost profiles given: name {JITTER!r}, or multi-drafter profile JSON files "
                              '({"drafters": {name: cost model}}) or folders of them')
-        if len(set(names)) != len(names):
-            twice = sorted({name for name in names if names.count(name) > 1})
-            raise ValueError(f"cost profiles named twice: {', '.join(twice)}; give each once")
+        check_unique(names, "profile")
         return cls(tuple(names), tuple(clocks))
-
-
-def _files(item: str | Path) -> list[Path]:
-    path = Path(item).expanduser()
-    if path.is_dir():
-        files = sorted(path.glob("*.json"))
-        if not files:
-            raise ValueError(f"cost profile folder {str(item)!r} holds no .json profiles")
-        return files
-    if not path.is_file():
-        raise ValueError(f"cost profile {str(item)!r} is neither {JITTER!r}, a file nor a folder of multi-drafter "
-                         'profiles ({"drafters": {name: cost model}})')
-    return [path]
 
 
 def _load(path: Path, names: Sequence[str]) -> tuple[CostModel, ...]:
