@@ -48,15 +48,18 @@ CATCH_UP_COSTS = [dataclasses.replace(c, catch_up_s=s) for c, s in zip(COSTS, (0
 
 
 @pytest.mark.parametrize("stop_mode", ["include", "exclude"])
-@pytest.mark.parametrize("extra_signals,costs,cost_signals", [(False, COSTS, False), (True, COSTS, False),
-                                                              (False, SIGNAL_COSTS, False),
-                                                              (False, CATCH_UP_COSTS, False),
-                                                              (True, CATCH_UP_COSTS, True)])
-def test_vector_env_steps_exactly_as_the_multi_replay_env(recorded, stop_mode, extra_signals, costs, cost_signals):
+@pytest.mark.parametrize("extra_signals,costs,cost_signals,decide_s", [(False, COSTS, False, None),
+                                                                       (True, COSTS, False, None),
+                                                                       (False, SIGNAL_COSTS, False, None),
+                                                                       (False, CATCH_UP_COSTS, False, None),
+                                                                       (True, CATCH_UP_COSTS, True, None),
+                                                                       (False, COSTS, True, 0.004)])
+def test_vector_env_steps_exactly_as_the_multi_replay_env(recorded, stop_mode, extra_signals, costs, cost_signals,
+                                                          decide_s):
     multi = MultiTraceSet.load(recorded)
     count = len(multi)
     kwargs = dict(cost_model=costs, stop_mode=stop_mode, extra_signals=extra_signals, max_draft_len=4,
-                  max_new_tokens=22, cost_signals=cost_signals)
+                  max_new_tokens=22, cost_signals=cost_signals, decide_s=decide_s)
     vec = MultiReplayVectorEnv(multi, num_envs=count, **kwargs)
     envs = [MultiReplayEnv(multi, **kwargs) for _ in range(count)]
     assert vec.single_observation_space == envs[0].observation_space
@@ -86,6 +89,8 @@ def test_vector_env_steps_exactly_as_the_multi_replay_env(recorded, stop_mode, e
                     checked["ends"] += 1
                     stats, final = info["episode_stats"], vec_info["final_info"]
                     assert stats["decode_s"] == pytest.approx(final["decode_s"][i], rel=1e-12)
+                    assert stats["decide_s"] == pytest.approx(final["decide_s"][i], rel=1e-12)
+                    assert stats["decide_s"] == pytest.approx(stats["decisions"] * (decide_s or 0.0), rel=1e-12)
                     assert stats["new_tokens"] == final["new_tokens"][i] and final["trace_index"][i] == i
                     assert stats["drafter_blocks"] == [final[f"drafter_blocks_{d}"][i] for d in range(3)]
     assert checked["steps"] > 100 and checked["switches"] > 20 and checked["ends"] == 3 * count
@@ -343,6 +348,47 @@ def test_every_baseline_is_below_the_multi_oracle_on_replay(recorded, spec):
                                   env.max_new_tokens)
         assert stats["output_ids"] == multi.sets[0][i].output
         assert stats["decode_s"] >= plan.time_s
+
+
+STATIC = "multi-static:drafter=int4,k=3"
+DECIDE_COSTS = [dataclasses.replace(COSTS[0], decide_s={STATIC: 0.003}), *COSTS[1:]]  # the policy's measured cost
+
+
+def test_multi_envs_charge_each_decision_of_the_policy(recorded, noisy_pair):
+    """`decide_s` (seconds, or a policy spec whose cost the first drafter's cost model holds) is charged per decision
+    by the multi replay env, its vector env and the live env on the model clock; the decisions themselves do not
+    change."""
+    import gymnasium as gym
+
+    from policies import make_policy
+    from policies.rollout import run_episode
+
+    multi = MultiTraceSet.load(recorded)
+
+    def episodes(env, count=None):
+        policy = make_policy(STATIC)
+        policy.bind(env=env)
+        return [run_episode(env, policy, options={"prompt_index": i}) for i in range(count or len(multi))]
+
+    free = episodes(MultiReplayEnv(multi, cost_model=DECIDE_COSTS))
+    for decide in (0.003, STATIC):
+        charged = episodes(MultiReplayEnv(multi, cost_model=DECIDE_COSTS, decide_s=decide))
+        for a, b in zip(free, charged, strict=True):
+            assert a["output_ids"] == b["output_ids"] and a["draft_lengths"] == b["draft_lengths"]
+            assert a["decide_s"] == 0.0 and b["decisions"] == a["decisions"] > 0
+            assert b["decide_s"] == pytest.approx(0.003 * b["decisions"], rel=1e-12)
+            assert b["decode_s"] == pytest.approx(a["decode_s"] + b["decide_s"], rel=1e-12)
+    assert MultiReplayVectorEnv(multi, num_envs=2, cost_model=DECIDE_COSTS, decide_s=STATIC)._decide_s == 0.003
+    live = gym.make("EBSD-Multi-v1", pair=tiny_multi_pair(noisy_pair), prompts=[ROWS[0]["prompt"]], clock="model",
+                    cost_model=DECIDE_COSTS, max_new_tokens=12, max_draft_len=5, decide_s=STATIC).unwrapped
+    stats = episodes(live, 1)[0]
+    assert stats["decide_s"] == pytest.approx(0.003 * stats["decisions"], rel=1e-12)
+    with pytest.raises(ValueError, match="wall clock measures each decision"):
+        gym.make("EBSD-Multi-v1", pair=tiny_multi_pair(noisy_pair), clock="wall", decide_s=0.01)
+    with pytest.raises(ValueError, match="fresh calibration holds no decision cost"):
+        gym.make("EBSD-Multi-v1", pair=tiny_multi_pair(noisy_pair), clock="model", decide_s=STATIC)
+    with pytest.raises(ValueError, match="has no decision cost for policy"):
+        MultiReplayEnv(multi, cost_model=COSTS, decide_s=STATIC)
 
 
 @pytest.fixture(scope="module")

@@ -47,6 +47,29 @@ def experiment(tmp_path_factory):
     return out
 
 
+def test_the_verdicts_replay_charges_each_policys_decisions(experiment):
+    """A replayed episode's seconds are its drafting and verification plus decisions x the seconds one decision of
+    that policy took here: the same episodes with `decide_s` 0 plus exactly that."""
+    from ebsd_env.replay import ReplayEnv, TraceSet
+    from eval.verdict.config import VerdictConfig
+    from eval.verdict.replay import replay_traces
+    from policies.registry import make_policy
+    from policies.rollout import run_episode
+
+    traces = TraceSet.load(experiment / "traces-validation")
+    config = VerdictConfig("replay", out=experiment, max_new_tokens=24)
+    entry = {"spec": "entropy-abs:theta=1.0", "kind": "static"}
+    replayed = replay_traces(config, traces, COSTS, {"rule": entry}, "validation")["policies"]["rule"]
+    assert replayed["decide_s"] > 0
+    env = ReplayEnv(traces, max_new_tokens=24, cost_model=COSTS, max_draft_len=16)
+    policy = make_policy(entry["spec"], env=env)
+    for index, trace in enumerate(traces.traces):
+        free = run_episode(env, policy, seed=0, options={"prompt_index": index})
+        tokens, seconds = replayed["per_prompt"][trace.id]
+        assert tokens == free["new_tokens"] and free["decide_s"] == 0.0
+        assert seconds == pytest.approx(free["decode_s"] + free["decisions"] * replayed["decide_s"], rel=1e-12)
+
+
 def test_verdict_replays_runs_live_and_reports(experiment, tmp_path):
     from eval import verdict
 
@@ -55,6 +78,10 @@ def test_verdict_replays_runs_live_and_reports(experiment, tmp_path):
         replayed = json.loads((experiment / name).read_text())["policies"]
         assert {"ppo mlp seed 1", "ppo ltd seed 2", "tuned entropy-abs (category)", "oracle-dp"} <= set(replayed)
         assert set(replayed["oracle-dp"]["per_prompt"]) == {"a1", "a2", "b1", "b2"}
+        # Every policy's decisions are charged at their measured cost; the oracle's peek is not a decision cost.
+        assert replayed["oracle-first-reject"]["decide_s"] == 0.0
+        assert all(replayed[label]["decide_s"] > 0 for label in ("ppo mlp seed 1", "tuned entropy-abs (category)",
+                                                                "fixed-k:k=8"))
     chosen = verdict.choose_live(experiment)
     selection = verdict.select(experiment)
     statics = set(selection["best_static"].values())

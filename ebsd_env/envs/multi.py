@@ -16,7 +16,7 @@ from ..decoding.entropy import EntropyConfig
 from ..decoding.models import ModelPair, cached_pair
 from ..decoding.multi import MultiDraftDecoder, is_multi
 from ..drafter_ids import same_drafter
-from ..timing.clock import needs_calibration
+from ..timing.clock import check_decisions, needs_calibration
 from ..timing.multi_clock import MultiClock, make_multi_clock
 from .ebsd import CONTINUE, DEFAULT_STOP_MODE, EBSDEnv
 from .observation import FIRST_DRAFTER, MAX_SUFFIX  # noqa: F401 (re-exported: defined here before)
@@ -98,7 +98,8 @@ class MultiEnv(EBSDEnv):
     ## Arguments
 
     As `EBSD-v1`'s (no `min_draft_len`; `cost_signals` priced as below: the drafting drafter's step, the verifier's
-    curve, no context), `drafter` a ``+``-joined spelling (default ``int4+feature+ngram``) or
+    curve, no context; `decide_s` as `EBSD-v1`'s, a policy spec's cost read from the first drafter's cost model,
+    `MultiClock.costs[0].decide_s`), `drafter` a ``+``-joined spelling (default ``int4+feature+ngram``) or
     `pair` a multi-drafter pair, `cost_model` a `MultiClock`, one `CostModel` per drafter, or a JSON file
     (`MultiClock.save`), or None to calibrate each drafter's pair when the clock is first used (the first
     `reset`, or reading `multi_clock`: the constructor does no timing), and `acceptance_decay` (default 0.5).
@@ -115,7 +116,7 @@ class MultiEnv(EBSDEnv):
                  drafter: str | None = None, verifier: str | None = None, device: str = "cpu",
                  reward_scale: float | None = None, cost_model=None, render_mode: str | None = None,
                  stop_mode: str = DEFAULT_STOP_MODE, decoder=None, observation: str = "entropy",
-                 acceptance_decay: float = 0.5, cost_signals: bool = False):
+                 acceptance_decay: float = 0.5, cost_signals: bool = False, decide_s: float | str | None = None):
         if not 0 <= acceptance_decay < 1:
             raise ValueError(f"acceptance_decay must lie in [0, 1), got {acceptance_decay}")
         if max_new_tokens < 1 or max_draft_len < 1:
@@ -152,7 +153,7 @@ class MultiEnv(EBSDEnv):
                          max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
                          clock=clock.kind if isinstance(clock, MultiClock) else clock, extra_signals=extra_signals,
                          seed=seed, reward_scale=reward_scale, render_mode=render_mode, stop_mode=stop_mode,
-                         decoder=decoder, observation=observation, cost_signals=cost_signals)
+                         decoder=decoder, observation=observation, cost_signals=cost_signals, decide_s=decide_s)
         n = len(self.drafter_names)
         self.base_size = self.observation_layout.size
         self.observation_space = spaces.Box(0.0, 1.0, (self.base_size + len(PER_DRAFTER) * n + len(LOOKUP),),
@@ -176,9 +177,22 @@ class MultiEnv(EBSDEnv):
             raise ValueError(f"the clock prices drafters {list(multi_clock.names)} but the decoder drafts with "
                              f"{self.drafter_names}: give one cost model per drafter, in order")
 
+    def _set_up_clock(self, clock, pair, cost_model, temperature, top_p, decide_s) -> None:
+        """`EnvClock._set_up_clock` for the per-drafter clock: the verifier's clock is made now when the multi clock
+        is (it needs no calibration), else on first use; a bad `decide_s` is refused now either way."""
+        check_decisions(clock, decide_s)
+        if self._multi_clock is None and clock == "model" and isinstance(decide_s, str):
+            raise ValueError(f"a fresh calibration holds no decision cost for policy {decide_s!r}: pass cost_model= "
+                             "per-drafter cost models whose first holds it (time it with ebsd_env.timing.clock."
+                             "time_decisions), or give decide_s in seconds")
+        self.clock_kind = clock
+        self._clock_args = (clock, pair, cost_model, temperature, top_p, decide_s)
+        self._decode_clock = None if self._multi_clock is None else self._make_clock()
+
     def _make_clock(self):
-        """`EBSDEnv`'s clock here: the verifier's (its ρ, its verifications), from the multi-drafter clock."""
-        return self.multi_clock.verifier_clock
+        """`EBSDEnv`'s clock here: the verifier's (its ρ, its verifications, the policy's decisions), from the
+        multi-drafter clock; a policy spec's decision cost is read from the first drafter's cost model."""
+        return self.multi_clock.verifier_clock.with_decisions(self._clock_args[-1])
 
     @property
     def _cost_ratios(self) -> np.ndarray:

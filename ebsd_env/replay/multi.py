@@ -173,7 +173,8 @@ class MultiReplayEnv(MultiEnv):
                  max_new_tokens: int | None = None, temperature: float = 0.0, clock: str | MultiClock = "model",
                  extra_signals: bool = False, seed: int | None = None, reward_scale: float | None = None,
                  cost_model=None, render_mode: str | None = None, stop_mode: str = DEFAULT_STOP_MODE,
-                 observation: str = "entropy", acceptance_decay: float = 0.5, cost_signals: bool = False):
+                 observation: str = "entropy", acceptance_decay: float = 0.5, cost_signals: bool = False,
+                 decide_s: float | str | None = None):
         if temperature != 0:
             raise ValueError(f"sampling (temperature={temperature}) cannot be replayed: use the live EBSD-Multi-v1 "
                              "env, or temperature=0")
@@ -192,7 +193,7 @@ class MultiReplayEnv(MultiEnv):
                          clock=traces.clock(clock, cost_model), extra_signals=extra_signals, seed=seed,
                          reward_scale=reward_scale, render_mode=render_mode, stop_mode=stop_mode,
                          decoder=MultiReplayDecoder(traces, max_new_tokens), observation=observation,
-                         acceptance_decay=acceptance_decay, cost_signals=cost_signals)
+                         acceptance_decay=acceptance_decay, cost_signals=cost_signals, decide_s=decide_s)
 
     def _decoder_prompt(self, row: dict):
         return int(row["trace_index"])

@@ -14,7 +14,9 @@ clock drawn from them (its drafters' steps, its verification curve, its cost rat
 
 `tests/test_multi_baselines.py` checks it against `MultiReplayEnv` step by step (observations, rewards, flags,
 episode statistics) on random actions in both stop modes, and with profiles against `MultiReplayEnv` priced by
-each episode's profile. Restrictions: those of `ReplayVectorEnv` and of `MultiEnv` (no decision costs).
+each episode's profile. Restrictions: those of `ReplayVectorEnv` and of `MultiEnv`. A decision costs the traces'
+clock's `decide_s` (`decide_s=`, as `MultiEnv`'s) under every profile: the policy's own compute is no price of the
+pair.
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ class MultiReplayVectorEnv(ReplayVectorEnv):
                  reward_scale: float | None = None, stop_mode: str = DEFAULT_STOP_MODE, temperature: float = 0.0,
                  seed: int | None = None, trace_indices=None, observation: str = "entropy",
                  acceptance_decay: float = 0.5, min_draft_len: int = 0,
-                 cost_profiles: MultiCostProfiles | list | tuple | str | None = None, cost_signals: bool = False):
+                 cost_profiles: MultiCostProfiles | list | tuple | str | None = None, cost_signals: bool = False,
+                 decide_s: float | str | None = None):
         if not 0 <= acceptance_decay < 1:
             raise ValueError(f"acceptance_decay must lie in [0, 1), got {acceptance_decay}")
         multi = traces if isinstance(traces, MultiTraceSet) else MultiTraceSet.load(traces)
@@ -68,7 +71,8 @@ class MultiReplayVectorEnv(ReplayVectorEnv):
                          max_new_tokens=max_new_tokens, clock=self.multi_clock.verifier_clock,
                          extra_signals=extra_signals, reward_scale=reward_scale, stop_mode=stop_mode,
                          min_draft_len=min_draft_len, temperature=temperature, seed=seed,
-                         trace_indices=indices, observation=observation, cost_signals=cost_signals)
+                         trace_indices=indices, observation=observation, cost_signals=cost_signals,
+                         decide_s=decide_s)
         if self._pool.max() >= count:
             raise ValueError(f"trace_indices must be indices in [0, {count})")
         self.multi_profiles = None if cost_profiles is None else MultiCostProfiles.load(cost_profiles,

@@ -71,12 +71,13 @@ def replay(config: VerdictConfig) -> None:
 
 
 def replay_traces(config: VerdictConfig, traces, costs, policies: dict[str, dict], name: str) -> dict:
-    """Every policy of `policies` and oracle-dp on `traces` (model clock): per prompt (tokens, seconds)."""
+    """Every policy of `policies` and oracle-dp on `traces` (model clock): per prompt (tokens, seconds), each
+    policy's decisions charged at the seconds one of them takes here (``decide_s``)."""
     from tqdm import tqdm
 
     from ebsd_env.replay import ReplayEnv
     from policies.registry import make_policy
-    from policies.rollout import run_episode
+    from policies.rollout import decision_cost, run_episode
 
     envs: dict[tuple, ReplayEnv] = {}
     results = {}
@@ -91,11 +92,16 @@ def replay_traces(config: VerdictConfig, traces, costs, policies: dict[str, dict
         bound[label] = envs[key], make_policy(entry["spec"], env=envs[key])
     for label, entry in tqdm(policies.items(), desc=f"replay ({name})", unit="policy"):
         env, policy = bound[label]
+        # Every second counts: the policy's own decisions are charged at their cost measured here, on one episode's
+        # observations (`decision_cost`, a fresh instance); a privileged oracle's peek is outside every timer.
+        decide_s = 0.0 if policy.privileged else decision_cost(env, make_policy(entry["spec"], env=env), seed=0,
+                                                                options={"prompt_index": 0})
+        env.decode_clock = env.decode_clock.with_decisions(decide_s)
         per_prompt = {}
         for index, trace in enumerate(traces.traces):
             stats = run_episode(env, policy, seed=0, options={"prompt_index": index})
             per_prompt[trace.id] = [stats["new_tokens"], stats["decode_s"]]
-        results[label] = {**entry, "per_prompt": per_prompt}
+        results[label] = {**entry, "decide_s": decide_s, "per_prompt": per_prompt}
     results["oracle-dp"] = oracle_dp(traces, costs, config.max_new_tokens)
     categories = {t.id: t.category for t in traces.traces}
     return {"split": name, "categories": categories, "cost_model": costs.to_dict(), "policies": results}
