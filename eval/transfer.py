@@ -9,7 +9,9 @@ replays, under each cost profile (a model clock: `CostModel.load`), every policy
 (category, profile) cell: the verifier alone, the static policy (fixed k ∪ k = 0) chosen on the training traces
 under that profile, the best static in hindsight (chosen on the test traces themselves), every tuned rule and the
 one chosen on the validation traces, every learned policy and the one chosen on the validation traces, and
-oracle-dp. Every choice is made on training or validation traces under the cell's profile, never on test.
+oracle-dp. Every choice is made on training or validation traces under the cell's profile, never on test. Each
+policy's decisions are charged at the seconds one of them takes on this machine (``decide_s`` in transfer.json),
+the same under every profile: the policy runs on the host whatever prices the pair.
 
 A cell is held out when its category is (``--holdout-categories``: no training or validation prompt of it) or its
 profile is (``--held-out-profiles``); under a held-out profile the best learned policy is chosen among the learned
@@ -83,11 +85,13 @@ def _entries(specs: dict[str, str], kind: str) -> dict[str, dict]:
     return {label: {"spec": spec, "kind": kind} for label, spec in specs.items()}
 
 
-def _rates(traces, costs, policies: dict[str, dict], name: str, max_new_tokens: int) -> dict[str, dict[str, float]]:
-    """label -> {category: tokens/s, "all": ...} of `policies` (and oracle-dp) replayed on `traces` under `costs`."""
+def _rates(traces, costs, policies: dict[str, dict], name: str, max_new_tokens: int,
+           decisions: dict[str, float]) -> dict[str, dict[str, float]]:
+    """label -> {category: tokens/s, "all": ...} of `policies` (and oracle-dp) replayed on `traces` under `costs`,
+    each policy's decisions charged at its cost in `decisions` (spec -> seconds; measured here when missing)."""
     from .verdict.replay import replay_traces
 
-    replay = replay_traces(SimpleNamespace(max_new_tokens=max_new_tokens), traces, costs, policies, name)
+    replay = replay_traces(SimpleNamespace(max_new_tokens=max_new_tokens), traces, costs, policies, name, decisions)
     return rates_by_category(replay)
 
 
@@ -96,8 +100,9 @@ def _best(rates: dict[str, dict[str, float]], labels, key: str = ALL) -> str | N
     return max(scored, key=lambda pair: pair[0])[1] if scored else None
 
 
-def profile_cells(config: TransferConfig, name: str, costs, traces: dict) -> dict:
-    """The cells of one profile: per test category (and "all") every policy's rate, the choices and the ratios."""
+def profile_cells(config: TransferConfig, name: str, costs, traces: dict, decisions: dict[str, float]) -> dict:
+    """The cells of one profile: per test category (and "all") every policy's rate, the choices and the ratios;
+    `decisions` as `_rates`'."""
     statics = {VERIFIER: {"spec": VERIFIER, "kind": "static"}} | {
         f"fixed-k:k={k}": {"spec": f"fixed-k:k={k}", "kind": "static"} for k in config.static_ks}
     learned = _entries(_pairs(config.learned, "--learned"), "learned")
@@ -106,15 +111,15 @@ def profile_cells(config: TransferConfig, name: str, costs, traces: dict) -> dic
     held_out = name in config.held_out_profiles
     tokens = config.max_new_tokens
 
-    train = _rates(traces["train"], costs, statics, f"train, {name}", tokens)
+    train = _rates(traces["train"], costs, statics, f"train, {name}", tokens, decisions)
     static_on_train = best_static({label: train[label] for label in statics})
     validation = _rates(traces["validation"], costs, {VERIFIER: statics[VERIFIER]} | tuned | learned,
-                        f"validation, {name}", tokens)
+                        f"validation, {name}", tokens, decisions)
     # Under a held-out profile only the learned policies that never trained on it may be chosen.
     candidates = [label for label in learned if not (held_out and name in seen.get(label, ()))]
     chosen_learned = _best(validation, candidates)
     chosen_tuned = _best(validation, tuned)
-    test = _rates(traces["test"], costs, statics | tuned | learned, f"test, {name}", tokens)
+    test = _rates(traces["test"], costs, statics | tuned | learned, f"test, {name}", tokens, decisions)
     in_hindsight = best_static({label: test[label] for label in statics})
 
     cells = {}
@@ -185,7 +190,8 @@ def transfer(config: TransferConfig) -> dict:
         raise ValueError(f"--held-out-profiles names no --profiles entry: {sorted(unknown)}")
     costs = {name: CostModel.load(path) for name, path in profiles.items()}  # every file, before any replay
     traces = {split: TraceSet.load(getattr(config, f"{split}_traces")) for split in ("train", "validation", "test")}
-    results = [profile_cells(config, name, costs[name], traces)
+    decisions: dict[str, float] = {}  # spec -> seconds per decision, measured once (the same under every profile)
+    results = [profile_cells(config, name, costs[name], traces, decisions)
                for name in tqdm(profiles, desc="profiles", disable=not config.progress)]
     for result in results:
         result["path"] = profiles[result["profile"]]
@@ -193,6 +199,7 @@ def transfer(config: TransferConfig) -> dict:
             "holdout_categories": list(config.holdout_categories), "static_ks": list(config.static_ks),
             "learned": _pairs(config.learned, "--learned"), "tuned": _pairs(config.tuned, "--tuned"),
             "seen": _pairs(config.seen, "--seen"), "max_new_tokens": config.max_new_tokens,
+            "decide_s": decisions,
             "traces": {split: str(getattr(config, f"{split}_traces")) for split in ("train", "validation", "test")}}
 
 

@@ -38,8 +38,9 @@ def folders(tmp_path_factory):
     return out
 
 
-def direct_rate(folder, costs, spec: str, category: str | None) -> float:
-    """Tokens over seconds of `spec` on the traces of `category` (None: all), episode by episode."""
+def direct_rate(folder, costs, spec: str, category: str | None, decide_s: float = 0.0) -> float:
+    """Tokens over seconds of `spec` on the traces of `category` (None: all), episode by episode, each decision
+    charged `decide_s`."""
     from ebsd_env.replay import ReplayEnv, TraceSet
     from policies.registry import make_policy
     from policies.rollout import run_episode
@@ -48,7 +49,7 @@ def direct_rate(folder, costs, spec: str, category: str | None) -> float:
     probe = make_policy(spec)
     settings = {"max_draft_len": 16, "stop_mode": probe.stop_mode or "include",
                 "extra_signals": bool(probe.requires_extra_signals), **probe.env_requirements()}
-    env = ReplayEnv(traces, max_new_tokens=TOKENS, cost_model=costs, **settings)
+    env = ReplayEnv(traces, max_new_tokens=TOKENS, cost_model=costs, decide_s=decide_s, **settings)
     policy = make_policy(spec, env=env)
     tokens = seconds = 0.0
     for index, trace in enumerate(traces.traces):
@@ -87,17 +88,24 @@ def test_a_held_out_cell_matches_a_direct_computation(folders):
     cell = dear["cells"]["gamma"]
     statics = {"no-spec": "no-spec"} | {f"fixed-k:k={k}": f"fixed-k:k={k}" for k in (1, 2, 4, 8)}
 
+    # Every policy's decisions cost what they were measured at, once, the same under every profile.
+    decide = result["decide_s"]
+    assert set(decide) == {*statics.values(), "fixed-k:k=2", *LEARNED.values()} and min(decide.values()) > 0
+
+    def rate(folder, spec, category):
+        return direct_rate(folder, costs, spec, category, decide[spec])
+
     # gamma has no training prompt: the static is the one fastest on all training traces under this profile.
-    on_train = {label: direct_rate(folders / "traces-train", costs, spec, None) for label, spec in statics.items()}
+    on_train = {label: rate(folders / "traces-train", spec, None) for label, spec in statics.items()}
     static = max(on_train, key=on_train.get)
-    in_hindsight = {label: direct_rate(test, costs, spec, "gamma") for label, spec in statics.items()}
+    in_hindsight = {label: rate(test, spec, "gamma") for label, spec in statics.items()}
     # "eager" trained on the held-out profile: only "entropy" may be chosen there.
-    expected = {"verifier alone": direct_rate(test, costs, "no-spec", "gamma"),
-                "static chosen on training": direct_rate(test, costs, statics[static], "gamma"),
+    expected = {"verifier alone": rate(test, "no-spec", "gamma"),
+                "static chosen on training": rate(test, statics[static], "gamma"),
                 "best static in hindsight": max(in_hindsight.values()),
-                "best tuned": direct_rate(test, costs, "fixed-k:k=2", "gamma"),
-                "best learned": direct_rate(test, costs, LEARNED["entropy"], "gamma"),
-                "learned eager": direct_rate(test, costs, LEARNED["eager"], "gamma"),
+                "best tuned": rate(test, "fixed-k:k=2", "gamma"),
+                "best learned": rate(test, LEARNED["entropy"], "gamma"),
+                "learned eager": rate(test, LEARNED["eager"], "gamma"),
                 "oracle-dp": direct_oracle(test, costs, "gamma")}
     assert cell["static chosen on training"] == static and cell["best learned"] == "entropy"
     assert cell["held_out"] and cell["held_out_category"] and cell["held_out_profile"]
@@ -117,11 +125,11 @@ def test_a_held_out_cell_matches_a_direct_computation(folders):
     assert cheap["cells"]["alpha"]["best learned"] == max(on_validation, key=on_validation.get)
     assert not cheap["cells"]["alpha"]["held_out"] and cheap["cells"]["gamma"]["held_out"]
     # A category with training prompts gets the static fastest on them (not on its test prompts).
-    beta_on_train = {label: direct_rate(folders / "traces-train", PROFILES["cheap"], spec, "beta")
+    beta_on_train = {label: direct_rate(folders / "traces-train", PROFILES["cheap"], spec, "beta", decide[spec])
                      for label, spec in statics.items()}
     assert cheap["cells"]["beta"]["static chosen on training"] == max(beta_on_train, key=beta_on_train.get)
     gamma = cheap["cells"]["gamma"]  # a cell where the static chosen on training is not the verifier alone
-    verifier = direct_rate(test, PROFILES["cheap"], "no-spec", "gamma")
+    verifier = direct_rate(test, PROFILES["cheap"], "no-spec", "gamma", decide["no-spec"])
     assert gamma["static chosen on training"] != "no-spec"
     assert gamma["vs verifier alone"]["oracle-dp"] == pytest.approx(
         direct_oracle(test, PROFILES["cheap"], "gamma") / verifier, rel=1e-9)

@@ -82,6 +82,9 @@ def test_verdict_replays_runs_live_and_reports(experiment, tmp_path):
         assert replayed["oracle-first-reject"]["decide_s"] == 0.0
         assert all(replayed[label]["decide_s"] > 0 for label in ("ppo mlp seed 1", "tuned entropy-abs (category)",
                                                                 "fixed-k:k=8"))
+    validation, test = (json.loads((experiment / name).read_text())["policies"]
+                        for name in ("replay-validation.json", "replay.json"))
+    assert all(validation[label].get("decide_s") == test[label].get("decide_s") for label in test)  # measured once
     chosen = verdict.choose_live(experiment)
     selection = verdict.select(experiment)
     statics = set(selection["best_static"].values())

@@ -63,16 +63,20 @@ def replay(config: VerdictConfig) -> None:
     folders = {name: traces_path(config.out, name) for name in ("validation", "test")}  # both, before any work
     costs = CostModel.load(cost_model_path(config.out))
     policies = replay_policies(config.out, static_specs(config.static_ks))
+    decisions: dict[str, float] = {}  # each policy's cost per decision, measured once for both splits
     for name, path in (("validation", "replay-validation.json"), ("test", "replay.json")):
-        results = replay_traces(config, TraceSet.load(folders[name]), costs, policies, name)
+        results = replay_traces(config, TraceSet.load(folders[name]), costs, policies, name, decisions)
         write_json_atomic(config.out / path, results, sort_keys=True)
         print(f"[verdict] replay of {len(results['policies'])} policies on {len(results['categories'])} {name} "
               f"traces: {config.out / path}")
 
 
-def replay_traces(config: VerdictConfig, traces, costs, policies: dict[str, dict], name: str) -> dict:
+def replay_traces(config: VerdictConfig, traces, costs, policies: dict[str, dict], name: str,
+                  decisions: dict[str, float] | None = None) -> dict:
     """Every policy of `policies` and oracle-dp on `traces` (model clock): per prompt (tokens, seconds), each
-    policy's decisions charged at the seconds one of them takes here (``decide_s``)."""
+    policy's decisions charged at the seconds one of them takes here (``decide_s``). `decisions` (spec -> seconds)
+    holds costs measured before, and gains those measured here: one cost per policy across splits and profiles
+    (its compute does not depend on the pair's prices)."""
     from tqdm import tqdm
 
     from ebsd_env.replay import ReplayEnv
@@ -94,8 +98,11 @@ def replay_traces(config: VerdictConfig, traces, costs, policies: dict[str, dict
         env, policy = bound[label]
         # Every second counts: the policy's own decisions are charged at their cost measured here, on one episode's
         # observations (`decision_cost`, a fresh instance); a privileged oracle's peek is outside every timer.
-        decide_s = 0.0 if policy.privileged else decision_cost(env, make_policy(entry["spec"], env=env), seed=0,
-                                                                options={"prompt_index": 0})
+        decisions = {} if decisions is None else decisions
+        if entry["spec"] not in decisions:
+            decisions[entry["spec"]] = 0.0 if policy.privileged else decision_cost(
+                env, make_policy(entry["spec"], env=env), seed=0, options={"prompt_index": 0})
+        decide_s = decisions[entry["spec"]]
         env.decode_clock = env.decode_clock.with_decisions(decide_s)
         per_prompt = {}
         for index, trace in enumerate(traces.traces):
