@@ -72,15 +72,18 @@ def episode_trace(base_env, observations: list, actions: list, verified: list[tu
     return trace
 
 
-def decision_cost(env, policy: Policy, calls: int = 200, seed: int | None = None,
-                  options: dict | None = None) -> float:
+def decision_cost(env, policy: Policy, calls: int = 60, seed: int | None = None, options: dict | None = None,
+                  cold: bool = True) -> float:
     """Seconds per decision of `policy`: the median of `calls` single `predict` calls on the observations of one
     episode of `env` (`run_episode` with `seed`, `options`), what the model and replay clocks charge it
-    (store it in `CostModel.decide_s` under ``policy.spec``). Give a fresh policy: the episode moves its state."""
-    from ebsd_env.timing.clock import time_decisions
+    (store it in `CostModel.decide_s` under ``policy.spec``). `cold`: each call after reading
+    `COLD_FLUSH_BYTES` of other memory, as a decision follows a model forward (`time_decisions`). Give a fresh
+    policy: the episode moves its state."""
+    from ebsd_env.timing.clock import cache_flush, time_decisions
 
     observations = run_episode(env, policy, seed=seed, options=options)["trace"]["observations"]
-    return time_decisions(lambda obs: policy.predict(obs, deterministic=True), observations, calls)
+    return time_decisions(lambda obs: policy.predict(obs, deterministic=True), observations, calls,
+                          flush=cache_flush() if cold else None)
 
 
 def verify_callback(policy: Policy):

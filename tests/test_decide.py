@@ -150,6 +150,27 @@ def test_time_decisions_is_the_median_of_single_calls():
         time_decisions(predict, [])
 
 
+def test_a_cold_measurement_flushes_before_every_timed_call_and_times_only_the_call():
+    from ebsd_env.timing.clock import cache_flush
+
+    order = []
+
+    def predict(obs):
+        order.append("predict")
+        return 0, None
+
+    def flush():
+        order.append("flush")
+        time.sleep(0.01)  # the untimed work: a timed one would make the median >= 10 ms
+
+    seconds = time_decisions(predict, [[0.0]], calls=5, warmup=1, flush=flush)
+    assert order == ["predict"] + ["flush", "predict"] * 5 and seconds < 0.005
+    read = cache_flush(1 << 20)
+    assert read() == (1 << 20) // 8  # it reads the whole buffer
+    with pytest.raises(ValueError, match="flush size must be >= 0"):
+        cache_flush(-1)
+
+
 @pytest.fixture(scope="module")
 def traces(noisy_pair, tmp_path_factory):
     out = tmp_path_factory.mktemp("traces") / "decide"
@@ -258,3 +279,15 @@ def test_the_oracles_privileged_peek_is_not_charged_as_its_decision_on_the_wall_
     # 20 ms a peek, none of it charged: what is left of each decision is the policy's own bookkeeping.
     assert sum(s["decide_s"] for s in stats) < 0.002 * sum(s["decisions"] for s in stats)
     assert all(s["decode_s"] == pytest.approx(s["draft_s"] + s["verify_s"] + s["decide_s"], rel=1e-12) for s in stats)
+
+
+@pytest.mark.parametrize("cold", [True, False])
+def test_decision_cost_flushes_the_caches_before_each_call_unless_asked_warm(traces, monkeypatch, cold):
+    import ebsd_env.timing.clock as clock_module
+    from policies.rollout import decision_cost
+
+    flushes = []
+    monkeypatch.setattr(clock_module, "cache_flush", lambda: lambda: flushes.append(1))
+    env = ReplayEnv(traces, cost_model=TOY_COSTS)
+    seconds = decision_cost(env, make_policy("entropy-abs:theta=1.0", env=env), calls=7, cold=cold)
+    assert seconds > 0 and len(flushes) == (7 if cold else 0)

@@ -129,10 +129,29 @@ def needs_calibration(kind: str | Clock, cost_model: CostModel | str | Path | No
     return not isinstance(kind, Clock) and kind in ("wall", "model") and cost_model is None and pair is not None
 
 
-def time_decisions(predict: Callable, observations: Sequence, calls: int = 200, warmup: int = 5) -> float:
+# Between two decisions a CPU decoder streams a model's weights (a verification: the embedded verifier's ~540 MB),
+# which leaves the policy's code and data cold in every cache and the TLB. Streaming this much before each timed
+# call puts it in that state: measured on a 2-core Xeon, the shipped multi-drafter PPO took 7 us a call back to
+# back, 65-70 us after 8-64 MB and 247 us after 256 MB, against 193 us a decision on the live wall clock
+# (docs/env.md).
+COLD_FLUSH_BYTES = 256 * 2**20
+
+
+def cache_flush(size: int = COLD_FLUSH_BYTES) -> Callable[[], None]:
+    """A function that reads `size` bytes of memory of its own, as a model forward between two decisions does."""
+    if size < 0:
+        raise ValueError(f"the flush size must be >= 0 bytes, got {size}")
+    buffer = np.ones(max(size // 8, 1))
+    return lambda: float(buffer.sum())
+
+
+def time_decisions(predict: Callable, observations: Sequence, calls: int = 200, warmup: int = 5,
+                   flush: Callable[[], object] | None = None) -> float:
     """Median seconds of one ``predict(obs)`` call (a policy's SB3-style `predict`), one observation at a time,
     over `calls` calls cycling through recorded `observations` after `warmup` untimed ones: the cost per decision
-    the model and replay clocks charge for that policy (store it in `CostModel.decide_s` under its spec)."""
+    the model and replay clocks charge for that policy (store it in `CostModel.decide_s` under its spec). With
+    `flush` (`cache_flush()`), it runs, untimed, before every call: the policy decides with cold caches, as it does
+    between a decoder's forwards; without, the calls run back to back, warm, and cost a small part of that."""
     if not len(observations):
         raise ValueError("time_decisions needs recorded observations (e.g. run_episode(...)['trace']"
                          "['observations'])")
@@ -144,6 +163,8 @@ def time_decisions(predict: Callable, observations: Sequence, calls: int = 200, 
     times = []
     for i in range(calls):
         obs = observations[i % len(observations)]
+        if flush is not None:
+            flush()
         t0 = time.perf_counter()
         predict(obs)
         times.append(time.perf_counter() - t0)
