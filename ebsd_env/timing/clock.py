@@ -132,8 +132,8 @@ def needs_calibration(kind: str | Clock, cost_model: CostModel | str | Path | No
 # Between two decisions a CPU decoder streams a model's weights (a verification: the embedded verifier's ~540 MB),
 # which leaves the policy's code and data cold in every cache and the TLB. Streaming this much before each timed
 # call puts it in that state: measured on a 2-core Xeon, the shipped multi-drafter PPO took 7 us a call back to
-# back, 65-70 us after 8-64 MB and 247 us after 256 MB, against 193 us a decision on the live wall clock
-# (docs/env.md).
+# back, 65-70 us after 8-64 MB and 162-247 us after 256 MB (two runs), against 193 us a decision on the live wall
+# clock (docs/env.md).
 COLD_FLUSH_BYTES = 256 * 2**20
 
 

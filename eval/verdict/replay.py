@@ -94,11 +94,12 @@ def replay_traces(config: VerdictConfig, traces, costs, policies: dict[str, dict
         if key not in envs:
             envs[key] = ReplayEnv(traces, max_new_tokens=config.max_new_tokens, cost_model=costs, **settings)
         bound[label] = envs[key], make_policy(entry["spec"], env=envs[key])
+    decisions = {} if decisions is None else decisions
     for label, entry in tqdm(policies.items(), desc=f"replay ({name})", unit="policy"):
         env, policy = bound[label]
         # Every second counts: the policy's own decisions are charged at their cost measured here, on one episode's
-        # observations (`decision_cost`, a fresh instance); a privileged oracle's peek is outside every timer.
-        decisions = {} if decisions is None else decisions
+        # observations (`decision_cost`, a fresh instance, cold caches); a privileged oracle's peek is outside
+        # every timer.
         if entry["spec"] not in decisions:
             decisions[entry["spec"]] = 0.0 if policy.privileged else decision_cost(
                 env, make_policy(entry["spec"], env=env), seed=0, options={"prompt_index": 0})
