@@ -26,6 +26,15 @@ def resolve_cost_model(path: str | None, pair, temperature: float, keep: str | P
     return cost
 
 
+def is_multi_traces(folder: str) -> bool:
+    """Aligned multi-drafter traces (`ebsd record --drafter a+b`): PPO then trains on `EBSD-Multi-Replay-v1`."""
+    from pathlib import Path
+
+    from ebsd_env.replay.multi import MANIFEST
+
+    return (Path(folder) / MANIFEST).is_file()
+
+
 def check_cost_profiles(profiles: Sequence[str], traces: str | None, cost_model: str | None) -> None:
     """--cost-profiles price replayed traces, in place of one clock: refused without --traces or beside
     --cost-model, and every file is read now, so a bad one is named before any run starts."""
@@ -36,11 +45,7 @@ def check_cost_profiles(profiles: Sequence[str], traces: str | None, cost_model:
                          "env runs on this machine's clock)")
     if cost_model:
         raise ValueError("give --cost-model (one clock) or --cost-profiles (one drawn per episode), not both")
-    from pathlib import Path
-
-    from ebsd_env.replay.multi import MANIFEST
-
-    if (Path(traces) / MANIFEST).is_file():
+    if is_multi_traces(traces):
         from ebsd_env.replay.multi import MultiTraceSet
         from ebsd_env.timing.multi_profiles import MultiCostProfiles
 

@@ -31,12 +31,13 @@ from ebsd_env.io import write_json_atomic
 
 from .common import (
     held_in_indices,
+    is_multi_traces,
     load_prompt_rows,
     resolve_cost_model,
 )
 
 # What a run refuses before its folder exists (sweep imports `validate` from here, where it lived before).
-from .ppo_checks import MULTI_REPLAY, is_multi_traces, validate
+from .ppo_checks import MULTI_REPLAY, validate
 
 # The steps of a session, and names that lived here before the split (compare and sweep import some of them).
 from .ppo_session import (  # noqa: F401

@@ -13,7 +13,7 @@ from pathlib import Path
 from ebsd_env.cli.args import check_model_args
 from ebsd_env.io import check_folder_path
 
-from .common import check_cost_profiles
+from .common import check_cost_profiles, is_multi_traces
 
 MULTI_REPLAY = "EBSD-Multi-Replay-v1"
 
@@ -53,13 +53,6 @@ def validate(config) -> None:
         from ebsd_env.io import check_file_path
 
         check_file_path(config.save_model, "--save-model")
-
-
-def is_multi_traces(folder: str) -> bool:
-    """Aligned multi-drafter traces (`ebsd record --drafter a+b`): PPO then trains on `EBSD-Multi-Replay-v1`."""
-    from ebsd_env.replay.multi import MANIFEST
-
-    return (Path(folder) / MANIFEST).is_file()
 
 
 def check_multi_settings(config) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from ebsd_env.fingerprint import save_model
 from ebsd_env.io import write_json_atomic
 
-from .ppo_checks import is_multi_traces
+from .common import is_multi_traces
 
 RECORD_KEYS = ("tokens_per_s", "acceptance_rate", "mean_accepted_tokens", "mean_draft_len")
 
