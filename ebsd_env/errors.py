@@ -1,4 +1,4 @@
-"""Errors that name their fix, shared by the modules that load and convert models (models, kernels, quantize).
+"""Errors that name their fix, shared by the modules that load and convert models (models, kernels, quantized).
 
 They live at the bottom of the package so that those modules can raise them without importing each other."""
 

@@ -276,7 +276,7 @@ def test_ngram_proposes_what_followed_the_last_repeat_with_its_spread_as_confide
 
 def test_each_drafter_kind_has_its_strategy(copy_pair, feature_pair):
     from ebsd_env.decoding.drafting import FeatureDraft, LMDraft, NGramModel, QuantizedCopyDraft, strategy_for
-    from ebsd_env.decoding.quantize import quantized_drafter
+    from ebsd_env.decoding.quantized.runner import quantized_drafter
 
     assert type(strategy_for(copy_pair.drafter)) is LMDraft
     assert type(strategy_for(feature_pair.drafter)) is FeatureDraft

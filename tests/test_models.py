@@ -127,7 +127,7 @@ def test_default_drafter_is_int4_where_its_kernels_run_and_the_feature_drafter_e
 @pytest.mark.slow
 def test_default_embedded_pair_drafts_with_the_int4_runner(embedded_pair):
     from ebsd_env.decoding.drafting import QuantizedCopyDraft, strategy_for
-    from ebsd_env.decoding.quantize import QuantizedLlamaRunner
+    from ebsd_env.decoding.quantized.runner import QuantizedLlamaRunner
 
     assert embedded_pair.drafter_name == "int4"
     strategy = strategy_for(embedded_pair.drafter)

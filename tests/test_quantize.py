@@ -9,16 +9,14 @@ from scipy.stats import chisquare
 
 from ebsd_env.decoding.decoder import SpeculativeDecoder
 from ebsd_env.decoding.models import DERIVED_DRAFTERS, ModelLoadError, ModelPair, derive_drafter, load_pair
-from ebsd_env.decoding.quantize import (
+from ebsd_env.decoding.quantized.runner import QuantizedLlamaRunner, quantized_drafter, runner_problem
+from ebsd_env.decoding.quantized.weights import (
     Int4Linear,
     Int8Linear,
-    QuantizedLlamaRunner,
     dequantize_int4,
     quantize_int4,
     quantize_int8,
-    quantized_drafter,
     requantization_error,
-    runner_problem,
 )
 from ebsd_env.decoding.tiny import tiny_model, tiny_pair, tiny_tokenizer
 
@@ -330,18 +328,22 @@ def test_embedded_int4_drafter_is_exact_and_requantizes_without_error(run_policy
 
 
 def test_runner_norm_and_rotation_are_the_previous_formulas_to_the_bit():
-    """The runner's fused norm and its one-pass rotation of queries and keys give the values of the formulas
+    """The runner's in-place norm and its one-pass rotation of queries and keys give the values of the formulas
     they replaced (x * rsqrt(mean(x^2) + eps) in float32; x * cos + cat(-x2, x1) * sin), bit for bit."""
     verifier = tiny_model(40, seed=6, layers=1, hidden=64)
     runner = QuantizedLlamaRunner(verifier, "int4", capacity=300)
     generator = torch.Generator().manual_seed(2)
-    weight = torch.randn(64, generator=generator).to(torch.bfloat16)
-    for rows in (1, 3, 9, 200):
-        for scale in (0.01, 1.0, 30.0):
-            x = (scale * torch.randn(rows, 64, generator=generator)).to(torch.bfloat16)
-            x32 = x.float()
-            previous = (x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + runner.eps)).to(torch.bfloat16) * weight
-            assert torch.equal(runner._rms(x, weight), previous)
+    for width in (64, 576):  # 576 (the embedded model's): a mean over a width that is not a power of two
+        weight = torch.randn(width, generator=generator).to(torch.bfloat16)
+        for rows in (1, 3, 9, 200, 5000):  # many rows: a mean off by an ulp rarely survives the bfloat16 cast
+            for scale in (0.01, 1.0, 30.0):
+                x = (scale * torch.randn(rows, width, generator=generator)).to(torch.bfloat16)
+                x32 = x.float()
+                previous = (x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + runner.eps)).to(torch.bfloat16)
+                assert torch.equal(runner._rms(x, weight), previous * weight)
+                kept = x32.clone()
+                runner._rms(x32, weight)  # a float32 input is not normalized in place
+                assert torch.equal(x32, kept)
     half = runner.head_dim // 2
     positions = torch.outer(torch.arange(runner.capacity).float(), runner.inv_freq)
     sin = torch.cat([positions, positions], dim=-1).sin().to(torch.bfloat16)  # the table the runner had
@@ -350,4 +352,4 @@ def test_runner_norm_and_rotation_are_the_previous_formulas_to_the_bit():
         qk = torch.randn(runner.heads + runner.kv_heads, count, runner.head_dim, generator=generator)
         qk = qk.to(torch.bfloat16)
         previous = qk * cos + torch.cat([-qk[..., half:], qk[..., :half]], dim=-1) * sin[start:start + count]
-        assert torch.equal(qk * cos + qk.roll(half, -1) * signed, previous)
+        assert torch.equal(runner._rotate(qk, cos, signed), previous)

@@ -45,6 +45,7 @@ from transformers import DynamicCache
 from ..envs.block_rules import STOP_MODES  # noqa: F401 (re-exported)
 from .drafting import rollback_cache, strategy_for
 from .entropy import EntropyConfig
+from .kv_cache import new_kv_cache
 from .models import ModelPair
 
 # What a decoder reports and the state it derives are the protocol's (live and replayed decoders share them);
@@ -154,7 +155,7 @@ class SpeculativeDecoder(DraftState):
         self._draft_probs: list[torch.Tensor] = []  # drafter distribution q per draft token (sampling only)
         self._uniforms: list[float] = []  # acceptance draws of the current block, shared with `peek_accepts`
         self._discarded_steps: list[DraftStep] = []  # dropped by `discard_draft`: their time is still charged
-        self.verifier_cache = DynamicCache()
+        self.verifier_cache = new_kv_cache(self.device)
         hidden = self.pair.verifier.config.get_text_config().hidden_size
         # For a drafter that reads features: the verifier's feature of every position in its cache.
         self._features = torch.zeros(0, hidden, device=self.device)

@@ -34,6 +34,8 @@ import torch
 from torch import nn
 from transformers import DynamicCache, PretrainedConfig
 
+from .kv_cache import new_kv_cache
+
 FeatureSource = Callable[[int, int], torch.Tensor]
 
 
@@ -83,7 +85,7 @@ class LMDraft(DraftStrategy):
     kind = "lm"
 
     def start(self, prefix, previous_features=None, verifier_cache=None):
-        self.cache = DynamicCache()
+        self.cache = new_kv_cache(self.device)
         if prefix.shape[1]:
             self.model(input_ids=self.embeddable(prefix), cache=self.cache, use_cache=True, logits_to_keep=1)
 
@@ -98,11 +100,11 @@ class LMDraft(DraftStrategy):
 
 
 class QuantizedCopyDraft(DraftStrategy):
-    """A weight-only int4 / int8 copy of a Llama verifier (`ebsd_env.decoding.quantize`), drafting through its
-    `QuantizedLlamaRunner`: torch's CPU int kernels on bfloat16 activations without the transformers forward's
-    per-call overhead; its logits are cast to float by the decoder. It reads the verifier's cache: the
-    committed positions' keys and values are the verifier's own. (A copy of another architecture has no
-    runner and drafts as an `LMDraft`.)"""
+    """A weight-only int4 / int8 copy of a Llama verifier (`ebsd_env.decoding.quantized`), drafting through its
+    `QuantizedLlamaRunner`: torch's CPU int kernels (or the project's AVX2 ones, where faster) on bfloat16
+    activations without the transformers forward's per-call overhead; its logits are cast to float by the
+    decoder. It reads the verifier's cache: the committed positions' keys and values are the verifier's own. (A
+    copy of another architecture has no runner and drafts as an `LMDraft`.)"""
 
     kind = "quantized"
     reads_verifier_cache = True
@@ -143,7 +145,7 @@ class FeatureDraft(DraftStrategy):
     reads_verifier_features = True
 
     def start(self, prefix, previous_features=None, verifier_cache=None):
-        self.cache = DynamicCache()
+        self.cache = new_kv_cache(self.device)
         self.draft_feature: torch.Tensor | None = None
         if prefix.shape[1]:
             self.model.features(prefix, previous_features(0, prefix.shape[1]), cache=self.cache, use_cache=True)

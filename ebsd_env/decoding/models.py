@@ -204,7 +204,7 @@ def derive_drafter(verifier: PreTrainedModel, kind: str) -> PreTrainedModel:
     if kind == "bf16":
         return copy.deepcopy(verifier).to(torch.bfloat16).eval()
     if kind in ("int4", "int8"):
-        from .quantize import quantized_drafter
+        from .quantized.runner import quantized_drafter
 
         return quantized_drafter(verifier, kind)
     if kind == "int8-dynamic":
@@ -377,6 +377,12 @@ def _select_pair_kernels(verifier_model, drafter_models: list, names: list[str],
     drafter_choices = [choices["verifier"] if model is verifier_model else select_kernels(model, kernels)
                        for model in drafter_models]
     metadata = {"threads": torch.get_num_threads()}
+    # The int4 / int8 copies' own products (torch's kernels or the native ones), as chosen at load.
+    runner_matmul = {name: model.runner.matmul_choice["matmul"]
+                     for name, model in zip(names, drafter_models, strict=True)
+                     if getattr(getattr(model, "runner", None), "matmul_choice", None)}
+    if runner_matmul:
+        metadata["drafter_matmul"] = runner_matmul
     if len(names) > 1:
         drafter_model = MultiDrafter(drafter_models, names)
         metadata["drafter_kernels"] = {name: c.variant for name, c in zip(names, drafter_choices, strict=True)}

@@ -280,7 +280,7 @@ def weight_state(model: torch.nn.Module) -> dict:
     """`model.state_dict()` with the layout of kernel variants undone: a module with a ``dense_state`` gives its
     state through it, in place of its own parameters and buffers. A linear layer prepacked for oneDNN (whose
     packed weights the state dict leaves out) gives back the dense ``weight`` / ``bias`` of the stock layer under
-    the stock names; an int4 layer (`ebsd_env.decoding.quantize.Int4Linear`, packed differently on AVX2 and
+    the stock names; an int4 layer (`ebsd_env.decoding.quantized.weights.Int4Linear`, packed differently on AVX2 and
     AVX-512 CPUs) a digest of its integers. So a model has the same state whichever kernels and CPU it runs on."""
     state = dict(model.state_dict())
     for name, module in model.named_modules(remove_duplicate=False):  # shared modules under every name, as state_dict

@@ -94,11 +94,11 @@ class WidthRunner:
     """One verifier with `context` tokens in its cache; `forward(m)` runs m more and crops them off again."""
 
     def __init__(self, verifier: nn.Module, context: int, widest: int):
-        from transformers import DynamicCache
+        from ebsd_env.decoding.kv_cache import new_kv_cache
 
         self.verifier, self.context = verifier, context
         self.ids = _tokens(verifier.config.get_text_config().vocab_size, context + widest)
-        self.cache = DynamicCache()
+        self.cache = new_kv_cache(verifier.device)  # as the decoder's
         with torch.inference_mode():
             verifier(input_ids=self.ids[:, :context], cache=self.cache, use_cache=True, logits_to_keep=1)
 

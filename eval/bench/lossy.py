@@ -22,7 +22,8 @@ import torch
 from ebsd_env.decoding.decoder import SpeculativeDecoder
 from ebsd_env.decoding.drafting import QuantizedCopyDraft, strategy_for
 from ebsd_env.decoding.kernels.variants import dense_linears
-from ebsd_env.decoding.quantize import ACTIVATION_DTYPE, quantized_drafter, runner_problem
+from ebsd_env.decoding.quantized.runner import quantized_drafter, runner_problem
+from ebsd_env.decoding.quantized.weights import ACTIVATION_DTYPE
 from policies.baselines import verifier_alone_rate
 
 LOSSY_LABEL = "int4 alone (lossy: not the verifier's output)"
