@@ -64,15 +64,22 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
-def cpu_flags_digest() -> str:
-    """A short hash of the CPU feature flags: VMs report generic model names ("Intel(R) Xeon(R) Processor")
-    for CPUs with different vector units, and AMX or AVX-512 decide which kernel wins."""
+def cpu_flags() -> set[str] | None:
+    """The CPU's feature flags (``avx2``, ``avx512f``, ...) from /proc/cpuinfo; None where it lists none."""
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith(("flags", "Features")) and ":" in line:
-                flags = " ".join(sorted(line.split(":", 1)[1].split()))
-                return hashlib.sha1(flags.encode()).hexdigest()[:8]
-    return "noflags"
+                return set(line.split(":", 1)[1].split())
+    return None
+
+
+def cpu_flags_digest() -> str:
+    """A short hash of the CPU feature flags: VMs report generic model names ("Intel(R) Xeon(R) Processor")
+    for CPUs with different vector units, and AMX or AVX-512 decide which kernel wins."""
+    flags = cpu_flags()
+    if flags is None:
+        return "noflags"
+    return hashlib.sha1(" ".join(sorted(flags)).encode()).hexdigest()[:8]
 
 
 def cpu_cores() -> int:

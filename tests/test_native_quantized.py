@@ -236,3 +236,12 @@ def test_embedded_pair_with_native_int4_is_exact(monkeypatch):
         native, reference_logits = (r.forward(torch.tensor([token])) for r in (pair.drafter.runner, torch_runner))
         same += int(native.argmax()) == int(reference_logits.argmax())
     assert same >= 0.9 * (len(ids) + len(reference))  # near-ties may go either way; a broken product: ~0
+
+
+def test_a_wrong_backend_name_is_refused_before_the_verifier_loads(monkeypatch):
+    from ebsd_env.decoding import models
+
+    monkeypatch.setenv(MATMUL_ENV, "fast")
+    monkeypatch.setattr(models, "load_model", lambda *args, **kwargs: pytest.fail("a model was loaded first"))
+    with pytest.raises(ValueError, match=f"{MATMUL_ENV} must be one of torch, native, got 'fast'"):
+        models.load_pair("int4")

@@ -36,6 +36,7 @@ import torch
 
 from ...errors import ModelLoadError
 from ...io import ebsd_cache_dir, save_atomic
+from ...machine import cpu_flags
 
 SOURCE = Path(__file__).with_name("avx2.c")
 REQUIRED_CPU_FLAGS = ("avx2", "fma")
@@ -45,16 +46,6 @@ GROUP_SIZE = 32  # the C kernel's int4 group: 4 words of 8 nibbles
 
 class _CompileFailed(Exception):
     """The C compiler refused the kernels' source (its first line of errors)."""
-
-
-def _cpu_flags() -> set[str]:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags") and ":" in line:
-                return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
 
 
 def _compiler() -> str | None:
@@ -74,7 +65,7 @@ def _load() -> ctypes.CDLL | str:
     """The compiled library, or why there is none (compiled at most once per process, cached on disk)."""
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return f"the native int kernels are x86-64 AVX2 code; this CPU is {platform.machine()}"
-    missing = [flag for flag in REQUIRED_CPU_FLAGS if flag not in _cpu_flags()]
+    missing = [flag for flag in REQUIRED_CPU_FLAGS if flag not in (cpu_flags() or set())]
     if missing:
         return f"the native int kernels need the CPU features {', '.join(missing)}, which this CPU lacks"
     compiler = _compiler()

@@ -280,16 +280,22 @@ def choose_runner_matmul(verifier: PreTrainedModel, kind: str, group_size: int =
     return runners[chosen], {**entry, "reason": "measured now"}
 
 
+def forced_matmul() -> str | None:
+    """The backend `MATMUL_ENV` names (None if unset), or one line naming a wrong value and its fix."""
+    forced = os.environ.get(MATMUL_ENV, "").strip()
+    if forced and forced not in MATMULS:
+        raise ValueError(f"${MATMUL_ENV} must be one of {', '.join(MATMULS)}, got {forced!r}: unset it for auto")
+    return forced or None
+
+
 def build_runner(verifier: PreTrainedModel, kind: str, group_size: int = GROUP_SIZE,
                  matmul: str = "auto") -> QuantizedLlamaRunner:
     """The runner for `quantized_drafter`: on the given backend, or (``auto``) the one `MATMUL_ENV` names, else
     the measured faster one; the choice is kept as ``runner.matmul_choice``."""
     if matmul not in MATMUL_CHOICES:
         raise ValueError(f"matmul must be one of {', '.join(MATMUL_CHOICES)}, got {matmul!r}")
-    forced = os.environ.get(MATMUL_ENV, "").strip()
+    forced = forced_matmul()
     if matmul == "auto" and forced:
-        if forced not in MATMULS:
-            raise ValueError(f"${MATMUL_ENV} must be one of {', '.join(MATMULS)}, got {forced!r}: unset it for auto")
         runner = QuantizedLlamaRunner(verifier, kind, group_size, matmul=forced)
         runner.matmul_choice = {"matmul": forced, "reason": f"${MATMUL_ENV}"}
         return runner
