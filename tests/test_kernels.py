@@ -421,17 +421,27 @@ def test_drafter_hash_describes_the_weights_not_their_kernel_layout():
     assert all(torch.equal(state[name], expected[name]) for name in expected)
 
 
-def test_by_width_kernels_keep_greedy_outputs_exact(run_policy):
+BY_WIDTH_CHOICES = {
+    "torch's": {"1": "transposed", "2": "plain", "3-4": "weight-left", "5-8": "onednn", "9-16": "plain",
+                "17+": "onednn"},
+    "with avx2-panels": {"1": "avx2-panels", "2": "transposed", "3-4": "avx2-panels", "5-8": "plain",
+                         "9-16": "avx2-panels", "17+": "avx2-panels"},
+}
+
+
+@pytest.mark.parametrize("choice", sorted(BY_WIDTH_CHOICES))
+def test_by_width_kernels_keep_greedy_outputs_exact(run_policy, choice):
     """A verifier whose widths run different kernels (every variant, some row counts padded) gives the verifier
     alone's greedy output at every draft length."""
     from ebsd_env.decoding.decoder import SpeculativeDecoder
     from ebsd_env.decoding.models import ModelPair
     from ebsd_env.decoding.tiny import tiny_pair
 
+    if not all(VARIANTS[name].available(torch.device("cpu")) for name in BY_WIDTH_CHOICES[choice].values()):
+        pytest.skip(f"a variant of {BY_WIDTH_CHOICES[choice]} cannot run on this CPU")
     base = tiny_pair("noisy", seed=3, noise=0.2)
     mixed = tiny_pair("noisy", seed=3, noise=0.2).verifier
-    apply_choice(mixed, {"1": "transposed", "2": "plain", "3-4": "weight-left", "5-8": "onednn", "9-16": "plain",
-                         "17+": "onednn"}, {3: 4, 7: 8, 11: 12})
+    apply_choice(mixed, BY_WIDTH_CHOICES[choice], {3: 4, 7: 8, 11: 12})
     assert any(isinstance(m, WidthDispatchLinear) for m in mixed.modules())
     pair = ModelPair(base.drafter, mixed, base.tokenizer, base.drafter_name, "tiny-by-width")
     prompt = "the cat sat on the mat. the dog"

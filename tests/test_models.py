@@ -171,15 +171,24 @@ def test_shipped_feature_drafters_are_small_and_exact(name):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("drafter", ["feature-v2", "feature-v1", "int4", "int8", "ngram", "int4, kernels by width"])
+@pytest.mark.parametrize("drafter", ["feature-v2", "feature-v1", "int4", "int8", "ngram", "int4, kernels by width",
+                                     "int4, avx2-panels"])
 def test_embedded_pair_greedy_exactness(run_policy, drafter):
     """Every drafter kind, fixed k and two policies in both stop modes: the output is the verifier's own greedy output;
     also with a verifier whose forwards run different kernels by width (plain for one token, oneDNN for the
-    blocks and the prefill), whatever this machine's measurement would choose."""
-    from ebsd_env.decoding.kernels import WidthDispatchLinear, apply_choice, everywhere
+    blocks and the prefill), and with our AVX2 kernel for every width, whatever this machine's measurement would
+    choose."""
+    from ebsd_env.decoding.kernels import VARIANTS, WidthDispatchLinear, apply_choice, everywhere
+    from ebsd_env.decoding.kernels.panels import PanelLinear
     from ebsd_env.decoding.models import cached_pair
 
-    if drafter.endswith("by width"):
+    if drafter.endswith("avx2-panels"):
+        if not VARIANTS["avx2-panels"].available(torch.device("cpu")):
+            pytest.skip("avx2-panels cannot run on this CPU")
+        drafter = drafter.partition(",")[0]
+        pair = load_pair(drafter, kernels="avx2-panels")
+        assert isinstance(pair.verifier.get_output_embeddings(), PanelLinear)
+    elif drafter.endswith("by width"):
         drafter = drafter.partition(",")[0]
         pair = load_pair(drafter, kernels="plain")
         apply_choice(pair.verifier, {**everywhere("onednn"), "1": "plain", "3-4": "plain"})

@@ -23,7 +23,7 @@ TINY_PAIRS = ("tiny-copy", "tiny-random", "tiny-noisy")
 # `ebsd_env.decoding.kernels.KERNEL_CHOICES`, spelled out so that parsing arguments does not import torch
 # (tests/test_kernels.py checks the two agree).
 KernelName = Literal["auto", "plain", "onednn", "transposed", "weight-left", "mkl-packed-4", "mkl-packed-8",
-                     "mkl-packed-16"]
+                     "mkl-packed-16", "avx2-panels"]
 
 
 @dataclass

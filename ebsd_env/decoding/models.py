@@ -303,11 +303,11 @@ def load_pair(drafter: str | None = None, verifier: str | None = None, device: s
             the variants on this machine once per model shape and thread count and keeps the fastest, never one
             slower than ``"plain"`` (choice cached under ``ebsd_cache_dir()``); ``"plain"`` keeps the stock
             `nn.Linear` modules (needed to read or train the weights, as `ebsd distill` does); ``"onednn"``,
-            ``"transposed"``, ``"weight-left"`` or ``"mkl-packed-N"`` (N = 4, 8, 16) forces that variant. The
-            choice per model is in ``pair.metadata["kernels"]``: one variant, or one per width of the forward, and
-            the row counts padded (e.g. ``1-2:transposed,3-4:weight-left,5+:plain,pad:3>4,7>8``). On the CPU the
-            verifier also attends with grouped KV heads (`ebsd_env.decoding.attention`: the same values, less
-            copying), recorded in ``pair.metadata["verifier_attention"]``.
+            ``"transposed"``, ``"weight-left"``, ``"avx2-panels"`` or ``"mkl-packed-N"`` (N = 4, 8, 16) forces that
+            variant. The choice per model is in ``pair.metadata["kernels"]``: one variant, or one per width of the
+            forward, and the row counts padded (e.g. ``1-2:transposed,3-4:weight-left,5+:plain,pad:3>4,7>8``). On
+            the CPU the verifier also attends with grouped KV heads (`ebsd_env.decoding.attention`: the same values,
+            less copying), recorded in ``pair.metadata["verifier_attention"]``.
         threads: torch CPU threads (`ebsd_env.decoding.kernels.configure_threads`). Default: ``$EBSD_THREADS`` if
             set and nothing changed torch's thread count yet, else torch's default (the number of physical cores).
         fast_kernels: deprecated alias of `kernels` (True: ``"onednn"``, False: ``"plain"``).

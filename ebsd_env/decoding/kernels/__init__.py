@@ -1,12 +1,15 @@
 """Linear-layer kernels chosen by measurement on this machine per width of the forward.
 
-The variants (`VARIANTS`: ``plain``, ``onednn``, ``transposed``, ``weight-left``, ``mkl-packed-4/8/16``) are ways
-to run a model's float32 ``nn.Linear`` layers, described in `ebsd_env.decoding.kernels.variants`. ``onednn`` made
+The variants (`VARIANTS`: ``plain``, ``onednn``, ``transposed``, ``weight-left``, ``mkl-packed-4/8/16``,
+``avx2-panels``) are ways to run a model's float32 ``nn.Linear`` layers, described in
+`ebsd_env.decoding.kernels.variants`; ``avx2-panels`` is the project's own C code (`ebsd_env.decoding.kernels.panels`),
+built by `ebsd_env.decoding.kernels.native`. ``onednn`` made
 verifying several tokens cheaper on an earlier development machine (2-5 tokens cost 1.3-1.4x one token instead of
 1.6-2x) and the verifier slower on a 2-core AVX-512 + AMX Xeon (15.7 tokens/s instead of 25.0); ``transposed`` and
 ``weight-left`` won the one- and two-row and the three-to-four-row forwards on a 2-core AVX2 AMD EPYC; MKL's
 packed weights made 4, 8 and 16 rows 9-27 % cheaper than any other variant on the Xeon (by the host's load);
-``auto`` times them only with ``EBSD_MKL_PACKS=1`` (`MKL_PACKS_ENV`: their address-space cost).
+``auto`` times them only with ``EBSD_MKL_PACKS=1`` (`MKL_PACKS_ENV`: their address-space cost). On that EPYC
+``avx2-panels`` then made 2-6 rows cost 1.02-1.27x one row, where torch's layouts cost 1.6-3x.
 
 Which one wins depends on the CPU, the thread count, the shapes and the number of rows (tokens) a forward
 multiplies by each weight: one row when decoding, k + 1 when verifying k drafted tokens, the prompt when
@@ -85,8 +88,9 @@ from .variants import (  # noqa: F401
 
 DEFAULT_MARGIN = 0.05  # a variant must be at least 5 % faster than plain: smaller gaps are within timing noise
 DEFAULT_REPEATS = 5
-# 4: MKL-packed variants (3: every row count timed, padding; 2: one variant per bucket, no padding; 1: one per model)
-CACHE_VERSION = 4
+# 5: avx2-panels (4: MKL-packed variants; 3: every row count timed, padding; 2: one variant per bucket, no
+# padding; 1: one per model)
+CACHE_VERSION = 5
 SHARED_WEIGHT_VARIANTS = frozenset({"plain", "weight-left"})  # the rest hold a layout of their own: a copy each
 # The MKL packs are timed by ``auto`` only where this variable is "1". Why opt-in: MKL reserves 2-20x a weight's
 # size of address space per pack (the touched memory is ~1x), ~8 GB for the embedded verifier's three packs, and a

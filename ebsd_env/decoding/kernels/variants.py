@@ -18,6 +18,9 @@ Variants (`VARIANTS`), each a module that replaces an ``nn.Linear`` and computes
   likely reason is that an unpacked product packs its weight again on every call once it has a few rows. Only
   the packed row count gains, so a bucket that picks one pads its smaller row counts up to it. A pack holds as
   many touched bytes as the weight (MKL reserves ~2-20x as much address space).
+- ``avx2-panels``: the weight laid out in panels of 16 output columns, multiplied by our own AVX2 C code, which
+  reads each weight once for up to 6 rows (`PanelLinear`, `ebsd_env.decoding.kernels.panels`); on x86-64 CPUs
+  with AVX2 and FMA where a C compiler can build it. A copy of the weights.
 
 Why several: a CPU BLAS multiplies a wide weight by a few rows with different code for each shape, and which is
 fastest depends on the CPU, the thread count and the number of rows. For the same reason an odd row count can
@@ -35,6 +38,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from .panels import PanelLinear, panels_available
 
 
 class PackedLinear(nn.Module):
@@ -173,6 +178,9 @@ VARIANTS: dict[str, KernelVariant] = {
     **{f"mkl-packed-{rows}": KernelVariant(
         f"mkl-packed-{rows}", f"float32 weights packed by MKL for {rows}-row products (MklPackedLinear)",
         functools.partial(MklPackedLinear, rows=rows), mkl_packing_available) for rows in MKL_PACKED_ROWS},
+    "avx2-panels": KernelVariant("avx2-panels", "float32 weights in panels of 16 columns for AVX2 C code that reads "
+                                 "each weight once for up to 6 rows (PanelLinear; needs AVX2, FMA and a C compiler)",
+                                 PanelLinear, panels_available),
 }
 KERNEL_CHOICES = ("auto", *VARIANTS)
 
@@ -264,7 +272,8 @@ class WidthDispatchLinear(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, by_bucket={self.by_bucket}{padded}"
 
 
-CONVERTED_LINEARS = (PackedLinear, TransposedLinear, WeightLeftLinear, MklPackedLinear, WidthDispatchLinear)
+CONVERTED_LINEARS = (PackedLinear, TransposedLinear, WeightLeftLinear, MklPackedLinear, PanelLinear,
+                     WidthDispatchLinear)
 
 
 def dense_linear(module: nn.Module) -> nn.Linear:

@@ -11,12 +11,10 @@ occasionally differs from torch's by one bfloat16 step (tests/test_native_quanti
 The int4 values reach float32 by broadcasting one 32-bit word of eight nibbles and shifting each lane by its own
 count (``vpsrlvd``), which on AVX2 is cheaper than widening bytes through shuffles.
 
-The C file is compiled once per machine with the system C compiler (``$CC``, else ``cc``, ``gcc`` or
-``clang``) into ``ebsd_cache_dir()/native/`` and loaded with ctypes; each call passes the tensors' data
-pointers and torch's thread count. The output columns are split between threads with OpenMP: the library links
-``libgomp.so.1``, the name of the GNU OpenMP runtime torch's Linux wheels ship, so the loader hands it the copy
-torch already loaded and both share one thread pool. It needs an x86-64 CPU with AVX2 and FMA and a compiler;
-where either is missing, `native_problem` says which and the drafter keeps torch's kernels. Whether it is used
+The C file is compiled once per machine and loaded with ctypes by `ebsd_env.decoding.kernels.native` (the
+compiler, the cache, the shared OpenMP runtime); each call passes the tensors' data pointers and torch's thread
+count, and the output columns are split between threads. It needs an x86-64 CPU with AVX2 and FMA and a
+compiler; where either is missing, `native_problem` says which and the drafter keeps torch's kernels. Whether it is used
 is measured, not assumed (`choose_runner_matmul` in ``ebsd_env.decoding.quantized.runner``): on a CPU where
 torch's kernels are faster they stay.
 """
@@ -24,74 +22,22 @@ torch's kernels are faster they stay.
 from __future__ import annotations
 
 import ctypes
-import functools
-import hashlib
-import os
-import platform
-import shutil
-import subprocess
 from pathlib import Path
 
 import torch
 
 from ...errors import ModelLoadError
-from ...io import ebsd_cache_dir, save_atomic
-from ...machine import cpu_flags
+from ..kernels.native import INT, POINTER, load_native
 
 SOURCE = Path(__file__).with_name("avx2.c")
-REQUIRED_CPU_FLAGS = ("avx2", "fma")
-COMPILE_FLAGS = ("-O3", "-mavx2", "-mfma", "-fopenmp", "-shared", "-fPIC")
 GROUP_SIZE = 32  # the C kernel's int4 group: 4 words of 8 nibbles
 
 
-class _CompileFailed(Exception):
-    """The C compiler refused the kernels' source (its first line of errors)."""
-
-
-def _compiler() -> str | None:
-    if os.environ.get("CC"):
-        return shutil.which(os.environ["CC"])
-    return next((path for name in ("cc", "gcc", "clang") if (path := shutil.which(name))), None)
-
-
-def _library_path(compiler: str) -> Path:
-    version = subprocess.run([compiler, "--version"], capture_output=True, text=True, timeout=30).stdout
-    digest = hashlib.sha1(SOURCE.read_bytes() + version.encode() + " ".join(COMPILE_FLAGS).encode()).hexdigest()
-    return ebsd_cache_dir() / "native" / f"quantized_avx2-{digest[:16]}.so"
-
-
-@functools.cache
 def _load() -> ctypes.CDLL | str:
-    """The compiled library, or why there is none (compiled at most once per process, cached on disk)."""
-    if platform.machine().lower() not in ("x86_64", "amd64"):
-        return f"the native int kernels are x86-64 AVX2 code; this CPU is {platform.machine()}"
-    missing = [flag for flag in REQUIRED_CPU_FLAGS if flag not in (cpu_flags() or set())]
-    if missing:
-        return f"the native int kernels need the CPU features {', '.join(missing)}, which this CPU lacks"
-    compiler = _compiler()
-    if compiler is None:
-        return "the native int kernels need a C compiler (cc, gcc or clang, or $CC) to build once"
-    target = _library_path(compiler)
-    if not target.exists():
-        def build(scratch: str) -> None:  # into a temporary file beside the target, renamed when complete
-            result = subprocess.run([compiler, *COMPILE_FLAGS, "-o", scratch, str(SOURCE)],
-                                    capture_output=True, text=True, timeout=300)
-            if result.returncode != 0:
-                raise _CompileFailed((result.stderr.strip().splitlines() or ["no output"])[0])
-
-        try:
-            save_atomic(target, build)  # processes loading the same pair at once never see half a file
-        except _CompileFailed as error:
-            return f"compiling the native int kernels with {compiler} failed: {error}"
-    try:
-        library = ctypes.CDLL(str(target))
-    except OSError as error:  # e.g. no OpenMP runtime to link at load time: torch's kernels stay
-        return f"loading the native int kernels ({target}) failed: {error}"
-    pointer, integer = ctypes.c_void_p, ctypes.c_int
-    library.int4_matmul.argtypes = [pointer, integer, integer, integer, pointer, pointer, pointer, pointer, integer]
-    library.int8_matmul.argtypes = [pointer, integer, integer, integer, pointer, pointer, pointer, integer]
-    library.int4_matmul.restype = library.int8_matmul.restype = integer
-    return library
+    """The compiled library, or why there is none (`load_native`)."""
+    return load_native(SOURCE, "the native int kernels", (
+        ("int4_matmul", (POINTER, INT, INT, INT, POINTER, POINTER, POINTER, POINTER, INT)),
+        ("int8_matmul", (POINTER, INT, INT, INT, POINTER, POINTER, POINTER, INT))))
 
 
 def native_problem() -> str | None:
