@@ -18,6 +18,7 @@ rows, is measured like every variant (`ebsd_env.decoding.kernels`).
 from __future__ import annotations
 
 import ctypes
+import functools
 from pathlib import Path
 
 import torch
@@ -33,6 +34,12 @@ def _load() -> ctypes.CDLL | str:
     """The library, or why there is none: x [m, k], m, k, n, panels, bias or NULL, y [m, n], threads."""
     return load_native(SOURCE, "the avx2-panels float32 kernels",
                        (("panels_linear", (POINTER, INT, INT, INT, POINTER, POINTER, POINTER, INT)),))
+
+
+@functools.cache
+def _function():
+    """The C function of `PanelLinear.forward` (looked up once: `load_native`'s cache hashes its arguments)."""
+    return _load().panels_linear
 
 
 def panels_problem() -> str | None:
@@ -83,17 +90,19 @@ class PanelLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # The C code reads rows x in_features contiguous float32 values: anything else is converted or refused
-        # here, never read out of bounds.
+        # here, never read out of bounds. This runs for every linear layer of every forward (211 calls in the
+        # embedded verifier's), so it does little: no reshapes (a contiguous [..., in] input is rows x in as it
+        # is), the buffers read from `_buffers` (nn.Module's attribute lookup took ~1.6 us each).
         if x.shape[-1] != self.in_features or x.dtype is not torch.float32 or not x.is_cpu:
             raise ValueError(f"PanelLinear takes float32 CPU inputs of width {self.in_features}, "
                              f"got {x.dtype} {tuple(x.shape)} on {x.device}")
-        flat = x.reshape(-1, self.in_features)
-        if not flat.is_contiguous():
-            flat = flat.contiguous()
-        rows = flat.shape[0]
-        out = torch.empty(rows, self.out_features, dtype=torch.float32)
+        if not x.is_contiguous():
+            x = x.contiguous()
+        out = torch.empty(*x.shape[:-1], self.out_features, dtype=torch.float32)
+        rows = x.numel() // self.in_features
         if rows:
-            bias = 0 if self.bias is None else self.bias.data_ptr()
-            _load().panels_linear(flat.data_ptr(), rows, self.in_features, self.out_features, self.panels.data_ptr(),
-                           bias or None, out.data_ptr(), torch.get_num_threads())
-        return out.reshape(*x.shape[:-1], self.out_features)
+            buffers = self._buffers
+            bias = buffers["bias"]
+            _function()(x.data_ptr(), rows, self.in_features, self.out_features, buffers["panels"].data_ptr(),
+                        None if bias is None else bias.data_ptr(), out.data_ptr(), torch.get_num_threads())
+        return out
