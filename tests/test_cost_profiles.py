@@ -173,7 +173,8 @@ def test_train_ppo_and_tune_sample_profiles_on_traces(traces, tmp_path, capsys):
 
 def test_the_shipped_cpu_profiles_name_their_machine_and_price_like_a_cpu():
     cpu = CostProfiles.load(["cpu"])
-    assert set(cpu.names) == {"cpu-amd-epyc-2core-1t-distilled", "cpu-amd-epyc-2core-1t-int4"}
+    assert set(cpu.names) == {"cpu-amd-epyc-2core-1t-distilled", "cpu-amd-epyc-2core-1t-int4",
+                              "cpu-amd-epyc-zen3-2core-1t-feature-v1", "cpu-amd-epyc-zen3-2core-1t-int4"}
     for costs in cpu.models:
         assert costs.fingerprint["cpu"] and costs.fingerprint["threads"] == 1
         assert costs.context_aware and costs.signal_s > 0

@@ -467,12 +467,13 @@ def test_grouped_attention_gives_the_same_logits_and_greedy_output():
     the bit, prefill, one token and blocks alike."""
     from transformers import DynamicCache
 
-    from ebsd_env.decoding.attention import GROUPED_SDPA, use_grouped_attention
+    from ebsd_env.decoding.attention import GROUPED_SDPA, use_cpu_attention
     from ebsd_env.decoding.tiny import tiny_model
 
     reference, grouped = tiny_model(40, seed=7, layers=2, hidden=64), tiny_model(40, seed=7, layers=2, hidden=64)
-    assert use_grouped_attention(grouped) and grouped.config._attn_implementation == GROUPED_SDPA
-    assert not use_grouped_attention(grouped)  # already switched: nothing to change
+    assert use_cpu_attention(grouped, few_query=False) == "grouped"
+    assert grouped.config._attn_implementation == GROUPED_SDPA
+    assert use_cpu_attention(grouped) == "grouped"  # already switched: nothing changes
     ids = torch.randint(0, 40, (1, 60), generator=torch.Generator().manual_seed(3))
     caches = DynamicCache(), DynamicCache()
     with torch.inference_mode():

@@ -99,9 +99,15 @@ def test_auto_kernels_are_measured_once_and_recorded_per_model(tmp_path):
     verifier = _save(tmp_path / "verifier", "abcdefgh ", 0)
     pair = load_pair(drafter="self", verifier=verifier)  # kernels="auto" is the default
     selection = pair.metadata["kernel_selection"]
-    # On the CPU, a verifier with grouped KV heads attends through them (ebsd_env.decoding.attention).
-    assert pair.metadata["verifier_attention"] == "grouped"
-    assert pair.verifier.config._attn_implementation == "ebsd_grouped_sdpa"
+    # On the CPU the verifier attends by the few-query kernel where it builds, else through grouped KV heads
+    # (ebsd_env.decoding.attention).
+    from ebsd_env.decoding.attention import few_query_problem
+
+    few_query = few_query_problem() is None
+    assert pair.metadata["verifier_attention"] == ("few-query-avx2" if few_query else "grouped")
+    assert pair.verifier.config._attn_implementation == ("ebsd_few_query" if few_query else "ebsd_grouped_sdpa")
+    assert pair.metadata["width_invariant"] == (few_query and all(
+        variant == "avx2-panels" for variant in selection["verifier"]["by_bucket"].values()))
     assert set(pair.metadata["kernels"]) == {"verifier", "drafter"}
     assert selection["verifier"]["source"] in ("measured", "cache", "only variant available")
     assert set(selection["verifier"]["by_bucket"]) == {"1", "2", "3-4", "5-8", "9-16", "17+"}

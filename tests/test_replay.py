@@ -519,6 +519,41 @@ def test_replay_reproduces_the_live_env_on_the_embedded_pair(tmp_path):
         assert result["differ"] == 0 and result["positions"] > 0, (row["id"], result)
 
 
+@pytest.mark.slow
+def test_replay_of_the_int4_copy_is_exact_where_the_verifier_is_width_invariant(tmp_path):
+    """The int4 copy drafts from the verifier's own cache, which the recorder fills one token at a time and the
+    live env in whole blocks. With the verifier's linears on `avx2-panels` and its attention on the few-query
+    kernel, a token's keys and values are the same bits either way (`pair.metadata["width_invariant"]`), so
+    replay repeats the live env exactly: 63 episodes (one prompt of each built-in category, 32 tokens, every
+    policy of `POLICIES` in the modes it stops in), none may differ, with observations equal to the bit. (With
+    torch's kernels every episode differed in this setting, docs/replay.md.)"""
+    from ebsd_env.decoding.models import cached_pair
+    from ebsd_env.prompts import load_prompts
+
+    pair = cached_pair("int4", kernels="avx2-panels")
+    if not pair.metadata["width_invariant"]:
+        pytest.skip(f"the verifier is not width-invariant here (attention {pair.metadata['verifier_attention']}, "
+                    f"kernels {pair.metadata['kernels']})")
+    prompts = load_prompts(None, limit_per_category=1)
+    draft, budget = 8, 32
+    out = tmp_path / "int4"
+    record(pair, prompts, out, max_draft_len=draft, max_new_tokens=budget, progress=False, calibrate_clock=False)
+    results, mismatches = {}, []
+    OBS_DEVIATION.clear()
+    for mode in ("include", "exclude"):
+        live = EBSDEnv(pair, prompts=prompts, max_draft_len=draft, max_new_tokens=budget, clock="model",
+                       cost_model=TOY_COSTS, stop_mode=mode, extra_signals=True)
+        replay = ReplayEnv(out, stop_mode=mode, cost_model=TOY_COSTS, extra_signals=True)
+        for spec in POLICIES:
+            results[(mode, spec.split(":")[0])] = compare(live, replay, spec, len(prompts), obs_tolerance=0.0,
+                                                          mismatches=mismatches)
+    differ, episodes = map(sum, zip(*results.values(), strict=True))
+    print(f"int4 copy: {differ}/{episodes} episodes differ between live and replay; largest observation "
+          f"deviation {max(OBS_DEVIATION):.2g}")
+    assert episodes == 9 * len(prompts), results  # 5 policies stop in include mode, 4 in exclude
+    assert differ == 0, mismatches
+
+
 def test_train_ppo_and_tune_on_traces(tmp_path):
     from ebsd_env.decoding.tiny import tiny_pair
     from ebsd_env.fingerprint import read_zip

@@ -22,7 +22,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 from ..drafter_ids import FEATURE_IDS, FOLDER_NAMES, canonical_drafter, old_names
 from ..errors import ModelLoadError, check_device
 from ..io import ebsd_cache_dir, save_folder_atomic
-from .attention import use_grouped_attention
+from .attention import use_cpu_attention
 from .drafting import strategy_class
 from .hub import HubUnavailable, check_hub_model
 
@@ -306,8 +306,10 @@ def load_pair(drafter: str | None = None, verifier: str | None = None, device: s
             ``"transposed"``, ``"weight-left"``, ``"avx2-panels"`` or ``"mkl-packed-N"`` (N = 4, 8, 16) forces that
             variant. The choice per model is in ``pair.metadata["kernels"]``: one variant, or one per width of the
             forward, and the row counts padded (e.g. ``1-2:transposed,3-4:weight-left,5+:plain,pad:3>4,7>8``). On
-            the CPU the verifier also attends with grouped KV heads (`ebsd_env.decoding.attention`: the same values,
-            less copying), recorded in ``pair.metadata["verifier_attention"]``.
+            the CPU the verifier also attends by the project's few-query kernel where it builds, else with grouped
+            KV heads (`ebsd_env.decoding.attention`), recorded in ``pair.metadata["verifier_attention"]``;
+            ``pair.metadata["width_invariant"]`` says whether the verifier then gives a token the same bits in
+            a forward of any width (what makes replay of the int4 copy exact).
         threads: torch CPU threads (`ebsd_env.decoding.kernels.configure_threads`). Default: ``$EBSD_THREADS`` if
             set and nothing changed torch's thread count yet, else torch's default (the number of physical cores).
         fast_kernels: deprecated alias of `kernels` (True: ``"onednn"``, False: ``"plain"``).
@@ -330,10 +332,9 @@ def load_pair(drafter: str | None = None, verifier: str | None = None, device: s
     drafter_models = _load_drafters(names, verifier_model, tokenizer, verifier_name, device, dtype)
     if device_map is not None and kernels == "auto":
         kernels = "plain"  # a verifier spread over devices keeps the modules from_pretrained placed
-    # Verifications of k + 1 tokens attend with a mask: grouped KV heads there instead of repeated ones (same values).
-    grouped = device_map is None and use_grouped_attention(verifier_model)
-    drafter_model, metadata = _select_pair_kernels(verifier_model, drafter_models, names, kernels,
-                                                   "grouped" if grouped else "transformers")
+    # On the CPU: few queries by our kernel (each row the same bits whatever the rows), else grouped KV heads.
+    attention = use_cpu_attention(verifier_model) if device_map is None else "transformers"
+    drafter_model, metadata = _select_pair_kernels(verifier_model, drafter_models, names, kernels, attention)
     return ModelPair(drafter_model, verifier_model, tokenizer, drafter_name, verifier_name, metadata=metadata)
 
 
@@ -393,9 +394,14 @@ def _select_pair_kernels(verifier_model, drafter_models: list, names: list[str],
         choices["drafter"] = drafter_choices[0]
     else:
         drafter_model, choices["drafter"] = drafter_models[0], drafter_choices[0]
+    # The verifier's logits, keys and values at a position are the same bits whatever the width of the forward
+    # that computed them when its linears and its attention of a few queries compute every row alike.
+    width_invariant = verifier_attention == "few-query-avx2" and all(
+        VARIANTS[variant].row_invariant for variant in choices["verifier"].by_bucket.values())
     return drafter_model, {"kernels": {role: c.variant for role, c in choices.items()},
                            "kernel_selection": {role: c.as_dict() for role, c in choices.items()},
-                           "verifier_attention": verifier_attention, **metadata}
+                           "verifier_attention": verifier_attention, "width_invariant": width_invariant,
+                           **metadata}
 
 
 _PAIR_CACHE: dict[tuple, ModelPair] = {}

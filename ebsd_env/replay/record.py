@@ -143,12 +143,15 @@ def record(pair, rows: list[dict], out: Path, max_draft_len: int = 16, max_new_t
 def _warn_if_replay_approximates(pair) -> None:
     from ..decoding.drafting import strategy_for
 
-    if strategy_for(pair.drafter).reads_verifier_cache:
+    if strategy_for(pair.drafter).reads_verifier_cache and not pair.metadata.get("width_invariant"):
         # Its chains depend (in float rounding) on how the verifier computed the shared cache: one token at a
-        # time here, whole blocks live. Replay then only approximates the live env (docs/replay.md).
-        print(f"[ebsd record] warning: the {pair.drafter_name} drafter reads the verifier's KV cache, so replay "
-              "of these traces only approximates live decoding; for exact replay record a feature drafter "
-              "(--drafter feature-v2)", file=sys.stderr, flush=True)
+        # time here, whole blocks live, the same bits only with kernels that compute every row alike
+        # (pair.metadata["width_invariant"]). Otherwise replay only approximates the live env (docs/replay.md).
+        print(f"[ebsd record] warning: the {pair.drafter_name} drafter reads the verifier's KV cache and this "
+              f"verifier's kernels round a token differently in blocks (kernels {pair.metadata.get('kernels')}, "
+              f"attention {pair.metadata.get('verifier_attention')}), so replay of these traces only approximates "
+              "live decoding; for exact replay record a feature drafter (--drafter feature-v2)",
+              file=sys.stderr, flush=True)
 
 
 def _recorder(batched: bool):

@@ -318,11 +318,12 @@ def drafter_hash(pair: ModelPair) -> str:
 
 def pair_fingerprint(pair: ModelPair) -> dict:
     """What the drafter's proposals depend on: the pair's names (the drafter's canonical id,
-    `ebsd_env.drafter_ids`), the drafter's weight hash and the kernels."""
+    `ebsd_env.drafter_ids`), the drafter's weight hash, the kernels and the verifier's attention (the int4 copy
+    drafts from the verifier's cache, whose bits they set)."""
     return {"drafter": canonical_drafter(pair.drafter_name, warn=False), "verifier": pair.verifier_name,
             "drafter_hash": drafter_hash(pair),
             "vocab_size": int(pair.vocab_size), "eos_ids": sorted(int(i) for i in pair.eos_token_ids),
-            "kernels": pair.metadata.get("kernels")}
+            "kernels": pair.metadata.get("kernels"), "verifier_attention": pair.metadata.get("verifier_attention")}
 
 
 def fingerprint(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0) -> dict:

@@ -5,8 +5,9 @@ clock's JSON: ``draft_s`` and ``verify_points``, `ebsd_env.timing.cost_model.Cos
 replays under one profile learns that machine's costs; trained under many, sampled per episode, it has seen
 many cost regimes. `CostProfiles.load` reads profile files, folders of them, or the shipped sets:
 
-- ``cpu``: the embedded pair (feature drafter v1, int4 copy) calibrated on the project's 2-core AMD EPYC at one
-  thread, in ``ebsd_env/timing/profiles/cpu/`` (each file's fingerprint names its machine);
+- ``cpu``: the embedded pair (feature drafter v1, int4 copy) calibrated on two of the project's 2-core AMD EPYCs
+  (Zen 5 with AVX-512; Zen 3 with AVX2 and the project's own kernels) at one thread, in
+  ``ebsd_env/timing/profiles/cpu/`` (each file's fingerprint names its machine and kernels);
 - ``h200``: four profiles measured on an NVIDIA H200 with eager transformers in bf16 for public model shapes
   (Llama-3.1-8B and Qwen2.5-7B verifiers, nearly flat at 20-24 ms from 1 to 33 tokens; Llama-3.2-1B,
   Qwen2.5-0.5B and SmolLM2-135M drafters at 11-19 ms a token), in ``ebsd_env/timing/profiles/h200/``;

@@ -1,13 +1,14 @@
 """Building and loading the project's small AVX2 C kernels: one place for every C file the decoder compiles.
 
-Two C files use it: ``ebsd_env/decoding/quantized/avx2.c`` (the int4 drafter's products) and
-``ebsd_env/decoding/kernels/panels_avx2.c`` (float32 products for a few rows, the ``avx2-panels`` kernel
-variant). Each is compiled once per machine with the system C compiler (``$CC``, else ``cc``, ``gcc`` or
-``clang``) into ``ebsd_cache_dir()/native/``, under a name made of the source, the compiler's version and the
-flags, and loaded with ctypes. The libraries split their work between threads with OpenMP and link
-``libgomp.so.1``, the name of the GNU OpenMP runtime torch's Linux wheels ship, so the loader hands them the copy
-torch already loaded and all share one thread pool. They need an x86-64 CPU with AVX2 and FMA and a compiler;
-where either is missing, `load_native` returns why, and the callers keep torch's kernels.
+Three C files use it: ``ebsd_env/decoding/quantized/avx2.c`` (the int4 drafter's products),
+``ebsd_env/decoding/kernels/panels_avx2.c`` (float32 products for a few rows, the ``avx2-panels`` kernel variant)
+and ``ebsd_env/decoding/kernels/attention_avx2.c`` (the verifier's attention of a few queries). Each is compiled
+once per machine with the system C compiler (``$CC``, else ``cc``, ``gcc`` or ``clang``) into
+``ebsd_cache_dir()/native/``, under a name made of the source, the compiler's version and the flags, and loaded with
+ctypes. The libraries split their work between threads with OpenMP and link ``libgomp.so.1``, the name of the GNU
+OpenMP runtime torch's Linux wheels ship, so the loader hands them the copy torch already loaded and all share one
+thread pool. They need an x86-64 CPU with AVX2 and FMA and a compiler; where either is missing, `load_native`
+returns why, and the callers keep torch's kernels.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ def library_path(source: Path, compiler_path: str) -> Path:
     return ebsd_cache_dir() / "native" / f"{source.stem}-{digest[:16]}.so"
 
 
-POINTER, INT = ctypes.c_void_p, ctypes.c_int  # what the kernels take: data pointers and sizes; they return an int
+# What the kernels take: data pointers, sizes, strides and scalars; each returns an int.
+POINTER, INT, INT64, FLOAT = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64, ctypes.c_float
 
 
 @functools.cache

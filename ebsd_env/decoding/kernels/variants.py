@@ -159,12 +159,16 @@ def on_cpu(device: str | torch.device) -> bool:
 
 @dataclass(frozen=True)
 class KernelVariant:
-    """One way to run float32 linear layers: `convert` maps an `nn.Linear` to the module that replaces it."""
+    """One way to run float32 linear layers: `convert` maps an `nn.Linear` to the module that replaces it.
+    `row_invariant`: each row of a product gets the same bits whatever the number of rows (our C kernel sums in
+    one fixed order; the BLAS behind torch's layouts blocks its sums by the shape, so a row's last bits depend on
+    the rows beside it)."""
 
     name: str
     description: str
     convert: Callable[[nn.Linear], nn.Module]
     available: Callable[[torch.device], bool]
+    row_invariant: bool = False
 
 
 VARIANTS: dict[str, KernelVariant] = {
@@ -180,7 +184,7 @@ VARIANTS: dict[str, KernelVariant] = {
         functools.partial(MklPackedLinear, rows=rows), mkl_packing_available) for rows in MKL_PACKED_ROWS},
     "avx2-panels": KernelVariant("avx2-panels", "float32 weights in panels of 16 columns for AVX2 C code that reads "
                                  "each weight once for up to 6 rows (PanelLinear; needs AVX2, FMA and a C compiler)",
-                                 PanelLinear, panels_available),
+                                 PanelLinear, panels_available, row_invariant=True),
 }
 KERNEL_CHOICES = ("auto", *VARIANTS)
 
