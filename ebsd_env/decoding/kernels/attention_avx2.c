@@ -9,13 +9,13 @@
    - scores: the query's dot product with each key, 8 keys at a time, each key's 8-float partial sums added in a
      fixed tree (`sum8`), times the scale; keys are grouped in eights by their position in the cache (0-7, 8-15,
      ...), so a row sees the same groups whether the call holds it alone or among others;
-   - the softmax: the maximum over the visible keys, exp(score - maximum) by the polynomial `exp8` (as
-     accurate as expf to about 2 ulp), zero for every hidden key, the sum in 8 lanes then the fixed tree;
+   - the softmax: the maximum over the visible keys, exp(score - maximum) by Cephes' single-precision polynomial
+     (`exp8`), zero for every hidden key, the sum in 8 lanes then a fixed order;
    - the output: sum over the visible keys of weight * value, in key order, divided by the softmax's sum.
 
    Which keys a row sees: with a mask (a bool row per query, true where it may attend), its true entries; without
-   one, the cache's first t - m + 1 + i keys for row i (the causal rule a decoder's mask also gives). A row with
-   no visible key returns 1 before anything is written for it (the caller falls back to torch). Query heads map
+   one, the cache's first t - m + 1 + i keys for row i (the causal rule a decoder's mask also gives). If a row has
+   no visible key, the call returns 1 before computing anything (the caller falls back to torch). Query heads map
    to key/value heads as transformers' grouped attention does (head h reads KV head h / (heads / kv_heads)).
    The rows of a KV head are computed together (each 8 keys read once for all of them, the values a block of
    keys at a time), which changes when each row's operations run, never which they are. Rows are split between
@@ -39,8 +39,7 @@ static inline float total(__m256 a) {
     return _mm_cvtss_f32(s);
 }
 
-/* exp(x) for x <= 0 (Cephes' single-precision polynomial): 2^n * p(r), r = x - n ln 2; below -87 it is 0 or a
-   subnormal, never above the true value by more than rounding */
+/* exp(x) for x <= 0 (Cephes' single-precision polynomial): 2^n * p(r), r = x - n ln 2, with x clamped at -87 */
 static inline __m256 exp8(__m256 x) {
     x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
     __m256 n = _mm256_floor_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
