@@ -22,7 +22,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 from ..drafter_ids import FEATURE_IDS, FOLDER_NAMES, canonical_drafter, old_names
 from ..errors import ModelLoadError, check_device
 from ..io import ebsd_cache_dir, save_folder_atomic
-from .attention import use_cpu_attention
+from .attention import ATTENTION_LABELS, FEW_QUERY, use_cpu_attention
 from .drafting import strategy_class
 from .hub import HubUnavailable, check_hub_model
 
@@ -309,7 +309,7 @@ def load_pair(drafter: str | None = None, verifier: str | None = None, device: s
             the CPU the verifier also attends by the project's few-query kernel where it builds, else with grouped
             KV heads (`ebsd_env.decoding.attention`), recorded in ``pair.metadata["verifier_attention"]``;
             ``pair.metadata["width_invariant"]`` says whether the verifier then gives a token the same bits in
-            a forward of any width (what makes replay of the int4 copy exact).
+            a forward of any width up to `MAX_QUERIES` (64) new tokens (what makes replay of the int4 copy exact).
         threads: torch CPU threads (`ebsd_env.decoding.kernels.configure_threads`). Default: ``$EBSD_THREADS`` if
             set and nothing changed torch's thread count yet, else torch's default (the number of physical cores).
         fast_kernels: deprecated alias of `kernels` (True: ``"onednn"``, False: ``"plain"``).
@@ -395,8 +395,9 @@ def _select_pair_kernels(verifier_model, drafter_models: list, names: list[str],
     else:
         drafter_model, choices["drafter"] = drafter_models[0], drafter_choices[0]
     # The verifier's logits, keys and values at a position are the same bits whatever the width of the forward
-    # that computed them when its linears and its attention of a few queries compute every row alike.
-    width_invariant = verifier_attention == "few-query-avx2" and all(
+    # that computed them (up to MAX_QUERIES = 64 new tokens; wider ones attend by torch's SDPA) when its
+    # linears and its attention of a few queries compute every row alike.
+    width_invariant = verifier_attention == ATTENTION_LABELS[FEW_QUERY] and all(
         VARIANTS[variant].row_invariant for variant in choices["verifier"].by_bucket.values())
     return drafter_model, {"kernels": {role: c.variant for role, c in choices.items()},
                            "kernel_selection": {role: c.as_dict() for role, c in choices.items()},
