@@ -226,6 +226,11 @@ def test_calibrate_checks_the_clock_at_every_k_on_validation_prompts_and_prints_
     assert all(p["runs"] == 2 for p in points)  # the first prompt of each of the two categories, one round
     assert costs.fingerprint["clock_tolerance"] == 10.0 and costs.context_aware
     assert "| k | measured s | predicted s | error |" in capsys.readouterr().out
+    # Two interleaved rounds of the validation: every checked prompt decoded twice at every k.
+    (out / "cost_model.json").unlink()
+    assert verdict.main(["calibrate", "--out", str(out), "--tiny", "noisy", "--threads", "1", "--max-new-tokens",
+                         "8", "--clock-tolerance", "10", "--validation-rounds", "2"]) == 0
+    assert all(p["runs"] == 4 for p in CostModel.load(out / "cost_model.json").validation["points"])
     # No validation prompts: one line naming the file, before any timing.
     (out / "split" / "validation.jsonl").write_text("")
     (out / "cost_model.json").unlink()
@@ -237,7 +242,8 @@ def test_calibrate_checks_the_clock_at_every_k_on_validation_prompts_and_prints_
     (["--static-ks", "0", "4"], r"--static-ks: \[0\] outside 1..16"),
     (["--static-ks", "17"], r"--static-ks: \[17\] outside 1..16"),
     (["--clock-tolerance", "0"], "--clock-tolerance must be > 0"),
-    (["--threads", "0"], "--threads and --max-new-tokens must be >= 1"),
+    (["--threads", "0"], "--threads, --max-new-tokens and --validation-rounds must be >= 1"),
+    (["--validation-rounds", "0"], "--threads, --max-new-tokens and --validation-rounds must be >= 1"),
 ])
 def test_bad_flags_fail_in_one_line_before_any_step_runs(tmp_path, capsys, flags, message):
     from eval import verdict

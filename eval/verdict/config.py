@@ -41,6 +41,9 @@ class VerdictConfig:
     clock_tolerance: float = 0.05
     """calibrate: refuse the clock if it predicts a fixed-k generation's wall time worse than this at some k (the
     validation table is printed either way; the value used is recorded in the clock's fingerprint)."""
+    validation_rounds: int = 1
+    """calibrate: interleaved rounds of the clock's validation (each decodes every checked prompt at every k), as
+    `ebsd record --validation-rounds`: two weigh one slow stretch of a drifting machine half as much."""
     static_ks: tuple[int, ...] = DEFAULT_STATIC_KS
     """replay, live: the fixed k of the static policies (beside the verifier alone); fixed k = 8 is replayed too.
     Choose around the drafter's best k (e.g. 1 2 4 8 12 16 for the int4 copy, which is rarely wrong)."""
@@ -52,9 +55,9 @@ class VerdictConfig:
 
 def check_config(config: VerdictConfig) -> None:
     """One-line errors for flag values no step can use, before any model is loaded or any clock timed."""
-    if config.threads < 1 or config.max_new_tokens < 1:
-        raise ValueError(f"--threads and --max-new-tokens must be >= 1, got {config.threads} and "
-                         f"{config.max_new_tokens}")
+    if config.threads < 1 or config.max_new_tokens < 1 or config.validation_rounds < 1:
+        raise ValueError(f"--threads, --max-new-tokens and --validation-rounds must be >= 1, got {config.threads}, "
+                         f"{config.max_new_tokens} and {config.validation_rounds}")
     bad = [k for k in config.static_ks if k < 1 or k > MAX_DRAFT_LEN]
     if bad:
         raise ValueError(f"--static-ks: {bad} outside 1..{MAX_DRAFT_LEN} (the draft cap of the traces; k = 0, the "

@@ -36,7 +36,7 @@ def calibrate(config: VerdictConfig) -> None:
     warn_if_busy()
     pair = tiny_pair(config.tiny) if config.tiny else cached_pair(config.drafter)
     costs = calibrate_for(pair, [decoder_prompt(pair, row) for row in rows], [row["category"] for row in rows],
-                          config.max_new_tokens, tolerance=config.clock_tolerance)
+                          config.max_new_tokens, tolerance=config.clock_tolerance, rounds=config.validation_rounds)
     costs.save(path)
     print(f"[verdict] model clock at {config.threads} threads: verify(1) {costs.verify_cost(1) * 1e3:.1f} ms, draft "
           f"{costs.draft_s * 1e3:.2f} ms -> {path}")
