@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .sources import VERDICT, VERDICT_INT4, Figure
+from .sources import VERDICT, VERDICT_INT4, VERDICT_INT4_ZEN3, Figure
 
 
 def _span(values) -> tuple[float, float]:
@@ -14,8 +14,10 @@ def _span(values) -> tuple[float, float]:
 
 
 def verdict_figures() -> dict[str, Figure]:
-    """The first verdict's figures (feature drafter v1) and the rerun's on the int4 copy (`verdict_int4.*`)."""
-    return {**_verdict_figures("verdict", VERDICT), **_verdict_figures("verdict_int4", VERDICT_INT4, first=False)}
+    """The first verdict's figures (feature drafter v1), the rerun's on the int4 copy (`verdict_int4.*`) and that
+    rerun's repeat on the Zen 3 EPYC with the validated clock and exact replay (`verdict_zen3.*`)."""
+    return {**_verdict_figures("verdict", VERDICT), **_verdict_figures("verdict_int4", VERDICT_INT4, first=False),
+            **_verdict_figures("verdict_zen3", VERDICT_INT4_ZEN3, first=False)}
 
 
 def _verdict_figures(prefix: str, source: str, first: bool = True) -> dict[str, Figure]:
