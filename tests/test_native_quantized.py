@@ -245,3 +245,32 @@ def test_a_wrong_backend_name_is_refused_before_the_verifier_loads(monkeypatch):
     monkeypatch.setattr(models, "load_model", lambda *args, **kwargs: pytest.fail("a model was loaded first"))
     with pytest.raises(ValueError, match=f"{MATMUL_ENV} must be one of torch, native, got 'fast'"):
         models.load_pair("int4")
+
+
+@needs_native
+@pytest.mark.parametrize("width", [64, 576, 8192])  # 576: a cascade level (18 groups); 8192: two levels
+def test_native_norm_gives_torchs_bits_and_is_used_only_where_it_does(monkeypatch, width):
+    """`NativeNorm` against the runner's torch norm, bit for bit, on 1-5 rows of scales 1e-4 to 1e4 (a sum of
+    squares added in another order, or a product fused into it, changes the last bit of some rows); the runner
+    uses it wherever torch's sums run the order it follows (torch's AVX2 and AVX-512 kernels), and keeps torch's
+    norm where a check finds a differing bit."""
+    from ebsd_env.decoding.quantized.native import NativeNorm
+
+    runner = QuantizedLlamaRunner(tiny_model(40, seed=4, layers=2, hidden=64), "int4", matmul="native")
+    if torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512"):
+        assert runner.norm_kernel == "native"
+    norm, generator = NativeNorm(runner.eps), torch.Generator().manual_seed(width)
+    weight = (torch.rand(width, generator=generator) * 2).to(torch.bfloat16)
+    for trial in range(24):
+        x = (torch.randn(1 + trial % 5, width, generator=generator) * 10.0 ** (trial % 9 - 4)).to(torch.bfloat16)
+        assert torch.equal(norm(x, weight), runner._rms(x, weight))
+    # A sum in another order moves a bfloat16 output only when it sits at a rounding boundary: many rows at once
+    # (the lanes added in reverse order differ in 14 of 20 000 rows of width 576, and in 3 and 1 at the others).
+    x = torch.randn(20_000 if width < 8192 else 2_000, width, generator=generator).to(torch.bfloat16)
+    assert torch.equal(norm(x, weight), runner._rms(x, weight))
+    logits = runner.forward(torch.tensor([3, 5, 7]))
+    monkeypatch.setattr(NativeNorm, "__call__", lambda self, x, w: runner._rms(x, w).view(torch.int16).add(1)
+                        .view(torch.bfloat16))  # one bit off
+    fallback = QuantizedLlamaRunner(tiny_model(40, seed=4, layers=2, hidden=64), "int4", matmul="native")
+    assert fallback.norm_kernel == "torch"
+    assert torch.equal(fallback.forward(torch.tensor([3, 5, 7])), logits)  # the same bits by either norm

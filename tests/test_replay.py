@@ -356,6 +356,16 @@ def test_gym_make_replay(noisy_traces):
 # ---------------------------------------------------------------------------------------------- bad input
 
 
+def test_traces_recorded_before_the_runner_attention_key_are_the_sdpa_runners(noisy_traces):
+    """Shards that predate ``drafter_attention`` in the pair fingerprint were recorded by an int4 / int8 copy that
+    attended by SDPA: they load against such a pair and are refused against a copy on the few-query kernel."""
+    fingerprint = dict(TraceSet.load(noisy_traces).fingerprint)
+    assert "drafter_attention" not in fingerprint  # the tiny pair's drafter has no runner
+    TraceSet.load(noisy_traces, fingerprint={**fingerprint, "drafter_attention": {"int4": "sdpa"}})
+    with pytest.raises(TraceError, match=r"drafter_attention=\{'int4': 'sdpa'\}, expected \{'int4': 'few-query"):
+        TraceSet.load(noisy_traces, fingerprint={**fingerprint, "drafter_attention": {"int4": "few-query-avx2"}})
+
+
 def test_bad_traces_and_settings(noisy_pair, random_pair, noisy_traces, tmp_path):
     with pytest.raises(TraceError, match="recorded with pair drafter"):
         TraceSet.load(noisy_traces, pair=random_pair)

@@ -109,13 +109,45 @@ def _few_query(module: torch.nn.Module, query: torch.Tensor, key: torch.Tensor, 
     code = function(query.data_ptr(), m, heads, d, query.stride(1), query.stride(2), key.data_ptr(), value.data_ptr(),
                     kv_heads, t, key.stride(1), key.stride(2), value.stride(1), value.stride(2), mask_pointer,
                     mask_row, d ** -0.5 if scaling is None else scaling, out.data_ptr(), torch.get_num_threads())
+    return _kernel_result(code, out, t, query, key)
+
+
+def _kernel_result(code: int, out: torch.Tensor, keys: int, query: torch.Tensor,
+                   key: torch.Tensor) -> torch.Tensor | None:
+    """`out` once the C kernel returned `code`: None where a row sees no key (torch then computes the call), an
+    error for no memory or a refused shape."""
     if code == _NO_VISIBLE_KEY:
         return None
     if code == _OUT_OF_MEMORY:
-        raise MemoryError(f"few-query attention: no memory for {t} scores")
+        raise MemoryError(f"few-query attention: no memory for {keys} scores")
     if code:
         raise RuntimeError(f"few-query attention refused query {tuple(query.shape)}, keys {tuple(key.shape)}")
     return out
+
+
+def attend_cache(query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, length: int,
+                 mask: torch.Tensor | None, scale: float) -> torch.Tensor | None:
+    """Attention of `query` ([heads, m, d] float32, unit stride on d) over the first `length` positions of a
+    float32 KV cache (`keys`, `values`: [kv_heads, capacity, d], unit stride on d) by the C kernel, as
+    [m, heads, d] float32; None where the kernel does not apply (it cannot run here, more than `MAX_QUERIES`
+    rows, a head size it does not take, a row that sees no key). `mask`: None (every row sees every position)
+    or [m, length] bools with unit stride on the last dimension. The int4 copy's runner attends with it
+    (``quantized/runner.py``): the same kernel as the verifier's, so each row's bits do not depend on the rows
+    beside it."""
+    function = _function()
+    heads, m, d = query.shape
+    kv_heads = keys.shape[0]
+    if (function is None or m > MAX_QUERIES or m > length or d % 8 or d > 256 or heads % kv_heads
+            or not all(x.dtype is torch.float32 and x.stride(-1) == 1 for x in (query, keys, values))):
+        return None
+    if mask is not None and (mask.dtype is not torch.bool or tuple(mask.shape) != (m, length) or mask.stride(-1) != 1):
+        raise ValueError(f"attend_cache takes a [{m}, {length}] bool mask, got {mask.dtype} {tuple(mask.shape)}")
+    out = torch.empty(m, heads, d, dtype=torch.float32)
+    code = function(query.data_ptr(), m, heads, d, query.stride(0), query.stride(1), keys.data_ptr(),
+                    values.data_ptr(), kv_heads, length, keys.stride(0), keys.stride(1), values.stride(0),
+                    values.stride(1), None if mask is None else mask.data_ptr(), 0 if mask is None else mask.stride(0),
+                    scale, out.data_ptr(), torch.get_num_threads())
+    return _kernel_result(code, out, length, query, keys)
 
 
 def few_query_attention(module: torch.nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,

@@ -388,6 +388,9 @@ def _select_pair_kernels(verifier_model, drafter_models: list, names: list[str],
                      if getattr(getattr(model, "runner", None), "matmul_choice", None)}
     if runner_matmul:
         metadata["drafter_matmul"] = runner_matmul
+        # ... and their attention (SDPA or the few-query kernel): it sets the bits of what they draft.
+        metadata["drafter_attention"] = {name: model.runner.attention for name, model in
+                                         zip(names, drafter_models, strict=True) if name in runner_matmul}
     if len(names) > 1:
         drafter_model = MultiDrafter(drafter_models, names)
         metadata["drafter_kernels"] = {name: c.variant for name, c in zip(names, drafter_choices, strict=True)}

@@ -160,6 +160,15 @@ def describe_mismatch(expected: dict, found: dict, what: str) -> str | None:
     return None
 
 
+def _with_runner_attention(found: dict, expected: dict) -> dict:
+    """`found` (a shard's pair fingerprint) with the int4 / int8 copy's attention filled in where the shard predates
+    that key: those copies then attended by torch's SDPA (``quantized/runner.py``), so such traces replay the live
+    copy only if it does too."""
+    if "drafter_attention" in expected and "drafter_attention" not in found:
+        return {**found, "drafter_attention": {name: "sdpa" for name in expected["drafter_attention"]}}
+    return found
+
+
 def recording_mismatch(expected: dict, found: dict) -> str | None:
     """The first pair-fingerprint key (names, drafter hash, vocabulary, EOS ids, kernels) or setting where the
     shard metadata `found` differs from `expected` (a folder's first shard, or the recording about to resume in
@@ -279,7 +288,7 @@ class TraceSet:
             meta, shard = read_shard(path)
             if first is None:
                 first = meta
-            problem = (describe_mismatch(expected_fp, meta["fingerprint"], "pair")
+            problem = (describe_mismatch(expected_fp, _with_runner_attention(meta["fingerprint"], expected_fp), "pair")
                        or describe_mismatch(settings or {}, meta["settings"], "setting")
                        or recording_mismatch(first, meta))
             if problem:

@@ -319,11 +319,14 @@ def drafter_hash(pair: ModelPair) -> str:
 def pair_fingerprint(pair: ModelPair) -> dict:
     """What the drafter's proposals depend on: the pair's names (the drafter's canonical id,
     `ebsd_env.drafter_ids`), the drafter's weight hash, the kernels and the verifier's attention (the int4 copy
-    drafts from the verifier's cache, whose bits they set)."""
+    drafts from the verifier's cache, whose bits they set), and the int4 / int8 copy's own attention."""
     return {"drafter": canonical_drafter(pair.drafter_name, warn=False), "verifier": pair.verifier_name,
             "drafter_hash": drafter_hash(pair),
             "vocab_size": int(pair.vocab_size), "eos_ids": sorted(int(i) for i in pair.eos_token_ids),
-            "kernels": pair.metadata.get("kernels"), "verifier_attention": pair.metadata.get("verifier_attention")}
+            "kernels": pair.metadata.get("kernels"), "verifier_attention": pair.metadata.get("verifier_attention"),
+            # the int4 / int8 copies' attention, where there is one (absent for other drafters, as before)
+            **({"drafter_attention": pair.metadata["drafter_attention"]}
+               if pair.metadata.get("drafter_attention") else {})}
 
 
 def fingerprint(pair: ModelPair, temperature: float = 0.0, top_p: float = 1.0) -> dict:

@@ -66,3 +66,28 @@ def ray_tune_table(result: dict) -> str:
         lines.append(f"| {workers} | {median:.1f} | {runs} | {loads} |")
     return (f"\n{result['trials']} trials over {result['trace_prompts']} traces ({result['trace_tokens']} tokens), "
             f"{result['machine_before']['cores']} cores:\n\n" + "\n".join(lines) + "\n")
+
+
+def runner_attention_table(result: dict) -> str:
+    """The int4 runner's two attentions through whole greedy decodes (docs/results/int4-attention-epyc/): per
+    category, speed-up over the verifier alone and drafting ms per drafted token, at k = 4 and 8, and overall."""
+    rows, arms = result["rows"], ("sdpa k=4", "few-query k=4", "sdpa k=8", "few-query k=8")
+
+    def cells(selected: list[dict]) -> str:
+        verifier = [r for r in selected if r["arm"] == "verifier"]
+        base = sum(r["tokens"] for r in verifier) / sum(r["decode_s"] for r in verifier)
+        out = []
+        for arm in arms:
+            chosen = [r for r in selected if r["arm"] == arm]
+            rate = sum(r["tokens"] for r in chosen) / sum(r["decode_s"] for r in chosen)
+            draft_ms = 1e3 * sum(r["draft_s"] for r in chosen) / sum(r["drafted"] for r in chosen)
+            out.append(f"{rate / base:.2f}× ({draft_ms:.1f} ms)")
+        contexts = sorted(r["context"] for r in verifier)
+        return f"{contexts[len(contexts) // 2]} | " + " | ".join(out)
+
+    headers = ("before (SDPA), k = 4", "now (few-query), k = 4", "before (SDPA), k = 8", "now (few-query), k = 8")
+    lines = ["| category | prompt tokens (median) | " + " | ".join(headers) + " |", "|---" * 6 + "|"]
+    for category in sorted({r["category"] for r in rows}):
+        lines.append(f"| {category} | " + cells([r for r in rows if r["category"] == category]) + " |")
+    lines.append("| **all** | " + cells(rows) + " |")
+    return "\n" + "\n".join(lines) + "\n"

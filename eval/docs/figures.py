@@ -10,6 +10,7 @@ from .benches import (
     ray_record_summary,
     ray_tune_table,
     replay_rates,
+    runner_attention_table,
 )
 from .drafters import (
     agreement_goal,
@@ -65,6 +66,7 @@ from .sources import (
     PPO_VS_LONG_K_1T,
     REPLAY_PPO,
     REPLAY_VALIDATION,
+    RUNNER_ATTENTION,
     STOP_MODE,
     TRANSFER,
     TRANSFER_CELLS,
@@ -213,6 +215,7 @@ FIGURES: dict[str, Figure] = {
     "bench-env.overhead_table": Figure(BENCH_ENV, overhead_table),
     "bench-env.overhead_goal": Figure(BENCH_ENV, overhead_goal),
     "bench-env.replay_rates": Figure(BENCH_ENV, replay_rates),
+    "int4-attention.table": Figure(RUNNER_ATTENTION, runner_attention_table),
     "bench-drafters.int8.record_cost": Figure(  # one verifier step and up to 16 drafter steps per output token
         BENCH_DRAFTERS, lambda report: f"{1 + 16 * forward_cost_ratio(report['drafters']['int8']):.0f}x"),
 }

@@ -36,6 +36,8 @@ MULTI_REPLAY = "docs/results/multi-epyc/validation-replay.json"  # and their cho
 # The multi-drafter PPO against fixed k = 8, 12, 16 on the default run's machine and prompts (its numpy actor).
 PPO_VS_LONG_K = "docs/results/ppo-actor-xeon/k16/summary.json"
 PPO_VS_LONG_K_1T = "docs/results/ppo-actor-xeon/t24-live-1t/summary.json"  # issue 24's live verdict, one thread
+# Issue 26: the int4 runner attending by SDPA against the few-query kernel, whole decodes side by side.
+RUNNER_ATTENTION = "docs/results/int4-attention-epyc/decode_ab_1t.json"
 
 
 @cache

@@ -145,3 +145,86 @@ int int8_matmul(const uint16_t *x, int m, int k, int n, const int8_t *w, const f
     free(xf);
     return 0;
 }
+
+/* out[r] = bf16(bf16(x[r] * rsqrt(sum(x[r]^2) / h + eps)) * weight), the int4 runner's RMS norm (runner.py `_rms`)
+   in one call instead of nine torch operations. Every rounding is torch's: float32 products, the division, the
+   sum of eps, 1 / sqrt, bfloat16 round to nearest even after the scaling and after the weight. The sum of squares
+   follows the order of torch's float32 sum of a contiguous row (ATen SumKernel.cpp, `row_sum` over vectors of
+   `lanes` floats, 8 for its AVX2 kernels and 16 for its AVX-512 ones: four accumulators, a cascade level every
+   2^p groups of four vectors, the accumulators then added in order and the lanes in order), so the result is
+   torch's to the bit where torch sums that way; the runner checks that on this machine before using it
+   (`NativeNorm.matches_torch`). h must be a multiple of 4 * lanes. Returns 0, 2 on a bad shape, 3 if out of
+   memory. */
+#define MAX_PARTS 2  /* 8-float registers per vector of torch's: 1 (AVX2) or 2 (AVX-512) */
+/* group g of the squares: vectors 4g .. 4g + 3, one into each accumulator of the lowest level */
+#define ADD_GROUP(g)                                                                                          \
+    for (int k = 0; k < 4; k++)                                                                               \
+        for (int e = 0; e < parts; e++)                                                                       \
+            acc[0][k][e] = _mm256_add_ps(acc[0][k][e], _mm256_loadu_ps(sq + (4 * (g) + k) * lanes + 8 * e))
+int rms_norm_bf16(const uint16_t *x, int m, int h, const uint16_t *weight, float eps, int lanes, uint16_t *out) {
+    const int parts = lanes / 8;
+    if (h <= 0 || (lanes != 8 && lanes != 16) || h % (4 * lanes)) return 2;
+    const int groups = h / lanes / 4;
+    int level_power = 4;  /* max(4, ceil(log2(groups)) / 4) */
+    {
+        int log2 = 0;
+        while ((1 << log2) < groups) log2++;
+        if (log2 / 4 > level_power) level_power = log2 / 4;
+    }
+    const int step = 1 << level_power;
+    float *xf = malloc(sizeof(float) * 2 * (size_t)h);
+    if (!xf) return 3;
+    float *sq = xf + h;
+    for (int r = 0; r < m; r++) {
+        bf16_to_f32(x + (size_t)r * h, xf, (size_t)h);
+        /* The squares rounded to float32 and stored before any is summed, as torch's x * x: the barrier keeps the
+           compiler from fusing a product into the sum (an FMA rounds once, not twice). */
+        for (int c = 0; c < h; c += 8) {
+            const __m256 v = _mm256_loadu_ps(xf + c);
+            _mm256_storeu_ps(sq + c, _mm256_mul_ps(v, v));
+        }
+        __asm__ volatile("" ::: "memory");
+        __m256 acc[4][4][MAX_PARTS];
+        for (int j = 0; j < 4; j++)
+            for (int k = 0; k < 4; k++)
+                for (int e = 0; e < parts; e++) acc[j][k][e] = _mm256_setzero_ps();
+        int i = 0;
+        while (i + step <= groups) {  /* whole level steps, each carried up the cascade */
+            for (int g = 0; g < step; g++, i++) ADD_GROUP(i);
+            for (int j = 1; j < 4; j++) {
+                for (int k = 0; k < 4; k++)
+                    for (int e = 0; e < parts; e++) {
+                        acc[j][k][e] = _mm256_add_ps(acc[j][k][e], acc[j - 1][k][e]);
+                        acc[j - 1][k][e] = _mm256_setzero_ps();
+                    }
+                if (i & ((step - 1) << (j * level_power))) break;
+            }
+        }
+        for (; i < groups; i++) ADD_GROUP(i);
+        for (int j = 1; j < 4; j++)
+            for (int k = 0; k < 4; k++)
+                for (int e = 0; e < parts; e++) acc[0][k][e] = _mm256_add_ps(acc[0][k][e], acc[j][k][e]);
+        float sum = 0.0f;
+        for (int e = 0; e < parts; e++) {  /* vector accumulators 1-3 into 0, then the lanes in order */
+            __m256 total = acc[0][0][e];
+            for (int k = 1; k < 4; k++) total = _mm256_add_ps(total, acc[0][k][e]);
+            acc[0][0][e] = total;
+        }
+        for (int e = 0; e < parts; e++) {
+            float lane[8];
+            _mm256_storeu_ps(lane, acc[0][0][e]);
+            for (int l = 0; l < 8; l++) sum += lane[l];
+        }
+        const float scale = 1.0f / _mm_cvtss_f32(_mm_sqrt_ss(_mm_set_ss(sum / (float)h + eps)));  /* IEEE sqrt */
+        uint16_t *o = out + (size_t)r * h;
+        for (int c = 0; c < h; c++) {
+            uint32_t wu = (uint32_t)weight[c] << 16, nu = (uint32_t)to_bf16(xf[c] * scale) << 16;
+            float wf, normed;
+            memcpy(&wf, &wu, 4);
+            memcpy(&normed, &nu, 4);
+            o[c] = to_bf16(normed * wf);
+        }
+    }
+    free(xf);
+    return 0;
+}

@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 from ...errors import ModelLoadError
-from ..kernels.native import INT, POINTER, load_native
+from ..kernels.native import FLOAT, INT, POINTER, load_native
 
 SOURCE = Path(__file__).with_name("avx2.c")
 GROUP_SIZE = 32  # the C kernel's int4 group: 4 words of 8 nibbles
@@ -37,7 +37,8 @@ def _load() -> ctypes.CDLL | str:
     """The compiled library, or why there is none (`load_native`)."""
     return load_native(SOURCE, "the native int kernels", (
         ("int4_matmul", (POINTER, INT, INT, INT, POINTER, POINTER, POINTER, POINTER, INT)),
-        ("int8_matmul", (POINTER, INT, INT, INT, POINTER, POINTER, POINTER, INT))))
+        ("int8_matmul", (POINTER, INT, INT, INT, POINTER, POINTER, POINTER, INT)),
+        ("rms_norm_bf16", (POINTER, INT, INT, POINTER, FLOAT, INT, POINTER))))
 
 
 def native_problem() -> str | None:
@@ -112,3 +113,38 @@ class NativeInt8Matmul(_NativeProduct):
     def __init__(self, weight: torch.Tensor, scale: torch.Tensor, reuse_output: bool = False):
         weights = (weight.to(torch.int8).contiguous(), scale.to(torch.bfloat16).float().contiguous())
         super().__init__(_library().int8_matmul, *weight.shape, weights, reuse_output)
+
+
+class NativeNorm:
+    """The int4 runner's RMS norm of bfloat16 rows in one C call (``rms_norm_bf16`` in ``avx2.c``) instead of nine
+    torch operations: torch's formula and roundings, its sum of squares in the order of torch's AVX2 row sum. Used
+    only where `matches_torch` says it gives torch's bits on this machine (a CPU where torch runs other kernels, e.g.
+    AVX-512 ones, sums in another order)."""
+
+    def __init__(self, eps: float):
+        self.function, self.eps = _library().rms_norm_bf16, float(eps)
+        # The floats per vector of torch's own sum kernels here (its AVX-512 kernels add 16 lanes, AVX2 ones 8).
+        self.lanes = 16 if torch.backends.cpu.get_cpu_capability().startswith("AVX512") else 8
+
+    def __call__(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        rows, width = x.shape  # the runner passes contiguous 2-D bfloat16 rows and a bfloat16 weight of their width
+        out = torch.empty_like(x)
+        if self.function(x.data_ptr(), rows, width, weight.data_ptr(), self.eps, self.lanes, out.data_ptr()):
+            raise ValueError(f"rms_norm_bf16 refused {rows} rows of width {width} (a multiple of "
+                             f"{4 * self.lanes} is needed)")
+        return out
+
+    def matches_torch(self, torch_norm, weights: list[torch.Tensor], trials: int = 8) -> bool:
+        """Whether this norm gives `torch_norm`'s bits on random rows (1 and 3 at a time, scales 1e-3 to 1e3) for
+        each weight: the check made before the runner uses it."""
+        generator = torch.Generator().manual_seed(0)
+        width = weights[0].shape[0]
+        if width % (4 * self.lanes):
+            return False
+        for trial in range(trials):
+            for rows in (1, 3):
+                x = (torch.randn(rows, width, generator=generator) * 10.0 ** (trial % 7 - 3)).to(torch.bfloat16)
+                for weight in weights:
+                    if not torch.equal(self(x, weight), torch_norm(x, weight)):
+                        return False
+        return True

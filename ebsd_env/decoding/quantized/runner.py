@@ -5,6 +5,8 @@ The runner runs the weights of `quantized_drafter` (the same quantization, the s
 bfloat16 activations) without transformers' modules: q/k/v and gate/up fused into one matmul each, a
 preallocated KV cache, rotary tables computed once. At one token per call the transformers forward's per-module
 bookkeeping cost as much as the int4 matmuls themselves (the module docstring of ``weights`` tells the rest).
+It attends by the verifier's few-query C kernel where that builds (`runner_attention`), else by torch's SDPA, and
+normalizes in one C call where that gives torch's bits on this machine (`NativeNorm`, checked when it is built).
 
 Its matrix products run on one of two backends (``matmul``): ``torch`` (``_weight_int4pack_mm_for_cpu`` and
 ``_weight_int8pack_mm``) or ``native`` (`ebsd_env.decoding.quantized.native`: the same products in AVX2
@@ -29,7 +31,8 @@ from transformers import PreTrainedModel
 from ...io import add_cache_entry, read_cache_entries
 from ...machine import cpu_flags_digest, cpu_model
 from .. import kernels
-from .native import NativeInt4Matmul, NativeInt8Matmul, native_problem
+from ..attention import attend_cache, few_query_problem
+from .native import NativeInt4Matmul, NativeInt8Matmul, NativeNorm, native_problem
 from .weights import (
     ACTIVATION_DTYPE,
     GROUP_SIZE,
@@ -46,6 +49,11 @@ MATMUL_CHOICES = ("auto", *MATMULS)
 MATMUL_MARGIN = 0.05
 MATMUL_CACHE_VERSION = 1
 MATMUL_ENV = "EBSD_RUNNER_MATMUL"  # torch / native: what ``auto`` means on this machine, e.g. for an A/B run
+# How the runner attends: torch's SDPA on its bfloat16 cache, or the verifier's few-query kernel on a float32 copy
+# of the same bfloat16 values (see `QuantizedLlamaRunner`).
+SDPA, FEW_QUERY = "sdpa", "few-query-avx2"
+ATTENTIONS = (SDPA, FEW_QUERY)
+ATTENTION_ENV = "EBSD_RUNNER_ATTENTION"  # sdpa / few-query-avx2: what ``auto`` means here, e.g. for an A/B run
 TIMED_STEPS = 8
 TIMED_ROUNDS = 3
 
@@ -102,16 +110,44 @@ class _QuantizedMatmul:
         return torch.ops.aten._weight_int4pack_mm_for_cpu(x, self.packed, self.group_size, self.scales)
 
 
+def runner_attention(attention: str = "auto") -> str:
+    """The runner's attention: `attention` if named; for ``auto``, the one `ATTENTION_ENV` names, else the
+    few-query kernel where it builds here, else SDPA. A wrong name is one line naming the valid ones."""
+    if attention == "auto":
+        forced = os.environ.get(ATTENTION_ENV, "").strip()
+        if forced and forced not in ATTENTIONS:
+            raise ValueError(f"${ATTENTION_ENV} must be one of {', '.join(ATTENTIONS)}, got {forced!r}: unset it "
+                             "for auto")
+        return forced or (FEW_QUERY if few_query_problem() is None else SDPA)
+    if attention not in ATTENTIONS:
+        raise ValueError(f"attention must be one of auto, {', '.join(ATTENTIONS)}, got {attention!r}")
+    if attention == FEW_QUERY and (problem := few_query_problem()) is not None:
+        raise ValueError(f"attention={FEW_QUERY!r} cannot run here ({problem}): use 'sdpa' or 'auto'")
+    return attention
+
+
 class QuantizedLlamaRunner:
     """Single-sequence decoding of a weight-only quantized Llama copy: ``forward(ids)`` feeds new tokens and
     returns the last one's logits, ``crop(length)`` drops cached positions. The weights are those of
-    `quantized_drafter` (same quantization, same bfloat16 activations), so the runner drafts the same tokens;
-    what it drops is the transformers forward's per-call overhead (see the module docstring)."""
+    `quantized_drafter` (same quantization, same bfloat16 activations), so the runner drafts the same tokens (on
+    SDPA; nearly always on the few-query kernel, below); what it drops is the transformers forward's per-call
+    overhead (see the module docstring).
+
+    `attention` (``auto``, ``sdpa`` or ``few-query-avx2``, `runner_attention`): torch's SDPA on the bfloat16
+    cache, or the verifier's few-query C kernel (`ebsd_env.decoding.attention.attend_cache`). torch's CPU SDPA
+    on bfloat16 took ~375 us a layer for one query over ~220 positions on a 2-core AMD EPYC (Zen 3), a third of
+    the whole step; the kernel takes float32, so the cache then holds the same bfloat16-rounded keys and values
+    as float32 (each computed in bfloat16 as before, or the verifier's rounded to bfloat16 on `load_cache`),
+    and the attention output is rounded to bfloat16 once. The two compute the attention's sums and exponential
+    differently, so about 3 in 100 greedy drafted tokens differ on the embedded pair (docs/benchmarks.md); the
+    choice is ``pair.metadata["drafter_attention"]`` and part of the pair's fingerprint."""
 
     def __init__(self, verifier: PreTrainedModel, kind: str, group_size: int = GROUP_SIZE, capacity: int = 512,
-                 matmul: str = "torch"):
+                 matmul: str = "torch", attention: str = "auto"):
         if matmul not in MATMULS:
             raise ValueError(f"matmul must be one of {', '.join(MATMULS)} here, got {matmul!r}")
+        self.attention = runner_attention(attention)
+        self.cache_dtype = torch.float32 if self.attention == FEW_QUERY else ACTIVATION_DTYPE
         if matmul == "native" and kind == "int4" and group_size != 32:
             raise ValueError(f"the native int4 kernel takes groups of 32, not {group_size}: use matmul='torch'")
         self.matmul = matmul
@@ -119,6 +155,7 @@ class QuantizedLlamaRunner:
         self.heads, self.kv_heads = config.num_attention_heads, config.num_key_value_heads
         self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // self.heads
         self.eps = config.rms_norm_eps
+        self.scale = self.head_dim ** -0.5  # SDPA's default
         body = verifier.get_decoder()
         self.layers = []
         # The body's products may reuse their output tensors (each is consumed within its layer, before the same
@@ -140,6 +177,12 @@ class QuantizedLlamaRunner:
         self.inv_freq = 1.0 / (_rope_theta(config) ** (torch.arange(0, self.head_dim, 2).float() / self.head_dim))
         self.length = 0
         self._allocate(capacity)
+        # The norm in one C call where it gives torch's bits here (checked now; else torch's nine operations).
+        self.norm_kernel = "torch"
+        if native_problem() is None:
+            native = NativeNorm(self.eps)
+            if native.matches_torch(self._rms, [self.layers[0][0], self.norm]):
+                self._native_norm, self.norm_kernel = native, "native"
 
     def _allocate(self, capacity: int) -> None:
         positions = torch.outer(torch.arange(capacity).float(), self.inv_freq)
@@ -148,7 +191,7 @@ class QuantizedLlamaRunner:
         half = self.head_dim // 2  # the sine with the sign of rotate_half folded in (see `forward`)
         self.signed_sin = torch.cat([-sin[:, :half], sin[:, half:]], dim=-1)
         shape = (len(self.layers), self.kv_heads, capacity, self.head_dim)
-        keys, values = torch.zeros(shape, dtype=ACTIVATION_DTYPE), torch.zeros(shape, dtype=ACTIVATION_DTYPE)
+        keys, values = torch.zeros(shape, dtype=self.cache_dtype), torch.zeros(shape, dtype=self.cache_dtype)
         if hasattr(self, "keys"):
             keys[:, :, :self.length], values[:, :, :self.length] = (self.keys[:, :, :self.length],
                                                                   self.values[:, :, :self.length])
@@ -171,10 +214,16 @@ class QuantizedLlamaRunner:
             raise ValueError(f"the cache has {len(cache.layers)} layers, the runner {len(self.layers)}")
         if stop > self.capacity:
             self._allocate(max(2 * self.capacity, stop))
-        for index, layer in enumerate(cache.layers):
-            self.keys[index, :, start:stop] = layer.keys[0, :, start:stop]
-            self.values[index, :, start:stop] = layer.values[0, :, start:stop]
+        for index, layer in enumerate(cache.layers):  # rounded to bfloat16 whatever the cache's dtype
+            self.keys[index, :, start:stop] = layer.keys[0, :, start:stop].to(ACTIVATION_DTYPE)
+            self.values[index, :, start:stop] = layer.values[0, :, start:stop].to(ACTIVATION_DTYPE)
         self.length = stop
+
+    def _norm(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """`_rms` of bfloat16 rows: by `NativeNorm` where it was found to give its bits here, else `_rms`."""
+        if self.norm_kernel == "native":
+            return self._native_norm(x, weight)
+        return self._rms(x, weight)
 
     def _rms(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         # In float32 and cast back, as transformers' LlamaRMSNorm (a bfloat16 norm changes drafted tokens). The
@@ -207,18 +256,24 @@ class QuantizedLlamaRunner:
         new_keys, new_values = self.keys[:, :, start:stop], self.values[:, :, start:stop]
         # One query attends to every cached key; a block of them needs the causal mask.
         mask = None if count == 1 else torch.ones(count, stop, dtype=torch.bool).tril(start)
+        few_query = self.attention == FEW_QUERY
         x = self.embedding[ids]
         for index, (norm1, qkv, out, norm2, gate_up, down) in enumerate(self.layers):
-            projected = qkv(self._rms(x, norm1))
+            projected = qkv(self._norm(x, norm1))
             qk = self._rotate(projected[:, :qk_width].view(count, -1, head_dim).transpose(0, 1), cos, signed_sin)
-            new_keys[index].copy_(qk[heads:])
+            new_keys[index].copy_(qk[heads:])  # bfloat16 values, stored as the cache's dtype
             new_values[index].copy_(projected[:, qk_width:].view(count, kv_heads, head_dim).transpose(0, 1))
-            attended = attention(qk[None, :heads], keys[index], values[index], attn_mask=mask, enable_gqa=True)
-            x += out(attended[0].transpose(0, 1).reshape(count, q_width))  # x is this call's own tensor
-            gate, up = gate_up(self._rms(x, norm2)).chunk(2, dim=-1)
+            query = qk[:heads].float() if few_query else qk[:heads]
+            attended = attend_cache(query, self.keys[index], self.values[index], stop, mask,
+                                    self.scale) if few_query else None
+            if attended is None:  # SDPA: the bfloat16 cache, or a case the kernel does not take (e.g. > 64 rows)
+                attended = attention(query[None], keys[index], values[index], attn_mask=mask,
+                                     enable_gqa=True)[0].transpose(0, 1)
+            x += out(attended.reshape(count, q_width).to(ACTIVATION_DTYPE))  # x is this call's own tensor
+            gate, up = gate_up(self._norm(x, norm2)).chunk(2, dim=-1)
             x += down(silu(gate).mul_(up))
         self.length = stop
-        return self.head(self._rms(x[-1:], self.norm))[0]
+        return self.head(self._norm(x[-1:], self.norm))[0]
 
 
 # ---------------------------------------------------------------------------------------------- matmul choice
