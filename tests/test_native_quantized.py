@@ -245,6 +245,10 @@ def test_a_wrong_backend_name_is_refused_before_the_verifier_loads(monkeypatch):
     monkeypatch.setattr(models, "load_model", lambda *args, **kwargs: pytest.fail("a model was loaded first"))
     with pytest.raises(ValueError, match=f"{MATMUL_ENV} must be one of torch, native, got 'fast'"):
         models.load_pair("int4")
+    monkeypatch.delenv(MATMUL_ENV)
+    monkeypatch.setenv("EBSD_RUNNER_ATTENTION", "flash")
+    with pytest.raises(ValueError, match="EBSD_RUNNER_ATTENTION must be one of sdpa, few-query-avx2, got 'flash'"):
+        models.load_pair("int4")
 
 
 @needs_native

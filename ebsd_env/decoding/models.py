@@ -322,9 +322,10 @@ def load_pair(drafter: str | None = None, verifier: str | None = None, device: s
     drafter_name = canonical_drafter(drafter or default_drafter(device, dtype, device_map))
     names = _checked_drafter_names(drafter_name, device, device_map, kernels)  # before any model is loaded
     if any(name in ("int4", "int8") for name in names):
-        from .quantized.runner import forced_matmul
+        from .quantized.runner import forced_attention, forced_matmul
 
-        forced_matmul()  # a wrong $EBSD_RUNNER_MATMUL: one line now, not after the verifier's load
+        forced_matmul()  # a wrong $EBSD_RUNNER_MATMUL or $EBSD_RUNNER_ATTENTION: one line now, not after the
+        forced_attention()  # verifier's load
     if threads is not None or not threads_set_explicitly():
         configure_threads(threads)
     verifier_model = load_model(verifier_name, device, dtype, device_map)

@@ -117,9 +117,9 @@ class NativeInt8Matmul(_NativeProduct):
 
 class NativeNorm:
     """The int4 runner's RMS norm of bfloat16 rows in one C call (``rms_norm_bf16`` in ``avx2.c``) instead of nine
-    torch operations: torch's formula and roundings, its sum of squares in the order of torch's AVX2 row sum. Used
-    only where `matches_torch` says it gives torch's bits on this machine (a CPU where torch runs other kernels, e.g.
-    AVX-512 ones, sums in another order)."""
+    torch operations: torch's formula and roundings, its sum of squares in the order of torch's own row sum (its
+    AVX2 or AVX-512 kernels). Used only where `matches_torch` says it gives torch's bits on this machine (torch
+    built or dispatched otherwise may sum in another order)."""
 
     def __init__(self, eps: float):
         self.function, self.eps = _library().rms_norm_bf16, float(eps)

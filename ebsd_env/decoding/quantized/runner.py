@@ -110,15 +110,19 @@ class _QuantizedMatmul:
         return torch.ops.aten._weight_int4pack_mm_for_cpu(x, self.packed, self.group_size, self.scales)
 
 
+def forced_attention() -> str | None:
+    """The attention `ATTENTION_ENV` names (None if unset), or one line naming a wrong value and its fix."""
+    forced = os.environ.get(ATTENTION_ENV, "").strip()
+    if forced and forced not in ATTENTIONS:
+        raise ValueError(f"${ATTENTION_ENV} must be one of {', '.join(ATTENTIONS)}, got {forced!r}: unset it for auto")
+    return forced or None
+
+
 def runner_attention(attention: str = "auto") -> str:
     """The runner's attention: `attention` if named; for ``auto``, the one `ATTENTION_ENV` names, else the
     few-query kernel where it builds here, else SDPA. A wrong name is one line naming the valid ones."""
     if attention == "auto":
-        forced = os.environ.get(ATTENTION_ENV, "").strip()
-        if forced and forced not in ATTENTIONS:
-            raise ValueError(f"${ATTENTION_ENV} must be one of {', '.join(ATTENTIONS)}, got {forced!r}: unset it "
-                             "for auto")
-        return forced or (FEW_QUERY if few_query_problem() is None else SDPA)
+        return forced_attention() or (FEW_QUERY if few_query_problem() is None else SDPA)
     if attention not in ATTENTIONS:
         raise ValueError(f"attention must be one of auto, {', '.join(ATTENTIONS)}, got {attention!r}")
     if attention == FEW_QUERY and (problem := few_query_problem()) is not None:
