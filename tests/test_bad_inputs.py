@@ -35,6 +35,7 @@ def no_models(monkeypatch):
     import ebsd_env.cli.generate
     import ebsd_env.decoding.models
     import ebsd_env.decoding.tiny
+    import ebsd_env.envs.ebsd
     import ebsd_env.envs.env_clock
     import ebsd_env.timing.calibration
     import ebsd_env.timing.clock
@@ -719,6 +720,7 @@ def test_an_eval_refused_before_its_first_episode_leaves_no_run_folder(existing,
     """A refusal that only the env can make (here a calibration on a busy machine) comes after --out exists: a
     folder this run made is removed again, so the corrected rerun does not meet a stale run.json; a folder the
     user had made stays."""
+    import ebsd_env.envs.ebsd
     import ebsd_env.envs.env_clock
 
     def busy(*_, **__):
